@@ -1,0 +1,434 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The command grammar shared by the configuration file and the control
+ * socket (DESIGN.md, "Configuration file").
+ *
+ * Three stages, each usable alone:
+ *  1. cfg_split(): one logical line to words, split as a POSIX shell splits
+ *     them (quotes, backslashes, `#` comments), with no expansion.
+ *  2. cfg_parse(): words to a tagged, plain struct cfg_cmd. Every value is
+ *     range-checked here; nothing needs DPDK or the gateway's tables.
+ *  3. cfg_load_file(): a whole file, with continuation lines and file:line
+ *     diagnostics, handing each command to a caller's apply callback, so the
+ *     gateway applies a file exactly as it applies socket commands.
+ *
+ * cfg_check_*() adds the cross-line checks that --check needs (a port
+ * defined twice, a route to an undeclared port, the same SA twice...), and
+ * cfg_check_file() is `espd -c FILE --check` itself.
+ *
+ * Choices a user sees (keep README in step):
+ *  - Prefixes with host bits set are accepted and masked, as `ip xfrm` does:
+ *    `10.1.2.3/8` is stored as 10.0.0.0/8. A bare address is a /32 or /128.
+ *    Port addresses (`port ... addr IP/LEN`) are host addresses and are
+ *    never masked.
+ *  - `replay-window` is 0..CFG_REPLAY_WINDOW_MAX (4096), default 64.
+ *  - SPI 0 is invalid, and 1..255 are reserved (RFC 4303 2.1): both are
+ *    rejected by `state add`/`update`/`allocspi`; `del`/`get` accept them
+ *    so a stray SA can still be named.
+ *  - Integers are decimal or 0x-prefixed hex; octal is not recognised.
+ *  - `proto any` and `proto 0` both mean "any protocol" (as in xfrm).
+ *  - No shell expansion: `$`, backquote, `*`, `~`, `;`, `(`, `)` are plain
+ *    characters, so an unquoted rfc4106(gcm(aes)) works. A quote must close
+ *    on its logical line (a backslash-newline continues it inside double
+ *    quotes, as in sh).
+ *
+ * Thread safety: every function is reentrant; nothing keeps global state.
+ * Keys: structs holding key bytes are wiped by cfg_cmd_clear(), the words
+ * by cfg_words_free(), and no error message quotes a key word (a 0x word
+ * longer than any number is described as "0x<N hex digits, not shown>").
+ */
+#ifndef ESPD_CONFIG_H
+#define ESPD_CONFIG_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crypto/crypto.h"
+
+#define CFG_LINE_MAX 65536       /**< bytes in one logical line */
+#define CFG_WORDS_MAX 256        /**< words in one command */
+#define CFG_ERR_MAX 256          /**< bytes of an error message, NUL included */
+#define CFG_KEY_MAX 128          /**< bytes of one key (HMAC keys 1..128) */
+#define CFG_PORT_ADDRS_MAX 8     /**< `addr` words on one port */
+#define CFG_REPLAY_WINDOW_MAX 4096
+#define CFG_REPLAY_WINDOW_DEFAULT 64
+#define CFG_ALGO_NAME_MAX 48
+
+/** A parse or apply error: the message and the word it is about. */
+struct cfg_error {
+	/** Index of the offending word in the command (0 = the first word,
+	 *  e.g. "state"), or -1 when the error is about the command as a
+	 *  whole (something missing). For a split error, the index of the
+	 *  word being read when it failed. */
+	int word;
+	char msg[CFG_ERR_MAX]; /**< no trailing newline, never holds a key */
+};
+
+/** Fill @p err (printf-style); a NULL @p err is allowed. @return -EINVAL */
+int cfg_error_set(struct cfg_error *err, int word, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ---- Stage 1: words -------------------------------------------------- */
+
+/** The words of one line. They point into buf, which holds key text:
+ *  release with cfg_words_free() (it wipes buf). */
+struct cfg_words {
+	unsigned int n;
+	char *w[CFG_WORDS_MAX + 1]; /**< w[n] == NULL */
+	char *buf;
+	size_t buf_len;
+};
+
+/**
+ * Split @p len bytes of @p line into words as sh does: blanks separate;
+ * '...' is literal; "..." is literal except for \" \\ \$ \` and
+ * backslash-newline; outside quotes a backslash quotes the next character
+ * and backslash-newline vanishes; "" is an empty word; adjacent parts join;
+ * `#` at the start of a word comments out the rest of the line. A newline
+ * outside quotes is a blank (the loader hands over one command at a time).
+ *
+ * @return 0; -EINVAL (unterminated quote, too many words, NUL byte),
+ * -E2BIG (longer than CFG_LINE_MAX) or -ENOMEM, with @p err filled.
+ * On error @p out holds nothing to free.
+ */
+int cfg_split(const char *line, size_t len, struct cfg_words *out,
+	      struct cfg_error *err);
+
+/** Wipe and free what cfg_split() allocated. Safe on a zeroed struct. */
+void cfg_words_free(struct cfg_words *ws);
+
+/* ---- Stage 2: commands ------------------------------------------------ */
+
+enum cfg_cmd_type {
+	CFG_CMD_NONE = 0,   /**< a blank or comment-only line */
+	CFG_CMD_PORT,
+	CFG_CMD_ROUTE_ADD,
+	CFG_CMD_NEIGH_ADD,
+	CFG_CMD_STATE_ADD,
+	CFG_CMD_STATE_UPDATE,
+	CFG_CMD_STATE_DEL,
+	CFG_CMD_STATE_GET,
+	CFG_CMD_STATE_ALLOCSPI,
+	CFG_CMD_STATE_LIST,
+	CFG_CMD_STATE_FLUSH,
+	CFG_CMD_STATE_COUNT,
+	CFG_CMD_POLICY_ADD,
+	CFG_CMD_POLICY_DEL,
+	CFG_CMD_POLICY_LIST,
+	CFG_CMD_POLICY_FLUSH,
+	CFG_CMD_STATS,
+	CFG_CMD_STATS_RESET,
+	CFG_CMD_MONITOR,
+	CFG_CMD_SET,
+	CFG_CMD_COUNT_
+};
+
+/** "state add" etc., for messages. */
+const char *cfg_cmd_name(enum cfg_cmd_type t);
+
+/** An address or prefix. IPv4 lives in a[0..3], network order. */
+struct cfg_addr {
+	uint8_t af;     /**< AF_INET or AF_INET6 */
+	uint8_t len;    /**< prefix length: 32/128 for a plain address */
+	uint8_t a[16];
+};
+
+/** A traffic selector. Port ranges are inclusive; "any" is 0..65535. */
+struct cfg_sel {
+	struct cfg_addr src, dst; /**< prefixes, host bits masked */
+	uint8_t proto;            /**< 0 = any */
+	bool has_sport, has_dport;
+	uint16_t sport_lo, sport_hi;
+	uint16_t dport_lo, dport_hi;
+};
+
+enum cfg_role { CFG_ROLE_PROTECTED, CFG_ROLE_UNPROTECTED };
+
+struct cfg_port {
+	uint16_t id;
+	uint8_t role;            /**< enum cfg_role */
+	bool has_mac;
+	uint8_t mac[6];
+	uint8_t naddr;
+	struct cfg_addr addr[CFG_PORT_ADDRS_MAX]; /**< not masked */
+	uint16_t mtu;            /**< 68..65535, 0 = the device's */
+	uint16_t queues;         /**< 1..1024, default 1 */
+};
+
+struct cfg_route {
+	struct cfg_addr prefix;
+	uint16_t port;
+	bool has_via;
+	struct cfg_addr via;     /**< same family as prefix */
+};
+
+struct cfg_neigh {
+	struct cfg_addr ip;
+	uint8_t lladdr[6];
+	uint16_t port;
+};
+
+enum cfg_dir { CFG_DIR_NONE, CFG_DIR_IN, CFG_DIR_OUT, CFG_DIR_FWD };
+enum cfg_mode { CFG_MODE_TUNNEL, CFG_MODE_TRANSPORT };
+
+/** State flags (`flag NAME`). */
+#define CFG_SA_F_ESN             (1u << 0)
+#define CFG_SA_F_NOECN           (1u << 1)
+#define CFG_SA_F_DECAP_DSCP      (1u << 2)
+#define CFG_SA_F_DONT_ENCAP_DSCP (1u << 3)
+
+enum cfg_limit {
+	CFG_LIMIT_BYTE_SOFT, CFG_LIMIT_BYTE_HARD,
+	CFG_LIMIT_PACKET_SOFT, CFG_LIMIT_PACKET_HARD,
+	CFG_LIMIT_TIME_SOFT, CFG_LIMIT_TIME_HARD, /**< seconds */
+	CFG_LIMIT_COUNT_
+};
+
+/**
+ * An SA's algorithm, keys copied in. Map it onto the crypto engine with
+ * cfg_algo_params(). Wiped by cfg_cmd_clear().
+ */
+struct cfg_algo {
+	uint8_t cipher;          /**< enum crypto_cipher */
+	uint8_t auth;            /**< enum crypto_auth (NONE for AEADs) */
+	char name[CFG_ALGO_NAME_MAX]; /**< canonical, e.g. "rfc4106(gcm(aes))"
+				       *  or "cbc(aes)+hmac(sha256)" */
+	uint16_t cipher_key_len; /**< AEAD: key plus 4-byte salt */
+	uint16_t auth_key_len;
+	uint16_t icv_len;        /**< bytes (the bits of the command / 8) */
+	uint8_t cipher_key[CFG_KEY_MAX];
+	uint8_t auth_key[CFG_KEY_MAX];
+};
+
+/** Point @p p at @p a's keys (no copy: @p a must outlive @p p's use). */
+void cfg_algo_params(const struct cfg_algo *a, struct crypto_algo_params *p);
+
+/** `ip xfrm` names: "rfc4106(gcm(aes))", "cbc(aes)", "hmac(sha256)". */
+const char *cfg_cipher_name(enum crypto_cipher c);
+const char *cfg_auth_name(enum crypto_auth a);
+
+/* Which optional parts of a state command were given (cfg_state.has). */
+#define CFG_SA_HAS_DIR      (1u << 0)
+#define CFG_SA_HAS_REQID    (1u << 1)
+#define CFG_SA_HAS_SEQ      (1u << 2)
+#define CFG_SA_HAS_MODE     (1u << 3)
+#define CFG_SA_HAS_WINDOW   (1u << 4)
+#define CFG_SA_HAS_FLAGS    (1u << 5)
+#define CFG_SA_HAS_RSEQ     (1u << 6)
+#define CFG_SA_HAS_ROSEQ    (1u << 7)
+#define CFG_SA_HAS_RSEQ_HI  (1u << 8)
+#define CFG_SA_HAS_ROSEQ_HI (1u << 9)
+#define CFG_SA_HAS_ALGO     (1u << 10)
+#define CFG_SA_HAS_ENCAP    (1u << 11)
+#define CFG_SA_HAS_SEL      (1u << 12)
+#define CFG_SA_HAS_LIMIT    (1u << 13)
+
+/** `state add` / `state update`. Defaults are filled in for what is not
+ *  given; @c has says what was given (update replaces only those). */
+struct cfg_state {
+	struct cfg_addr src, dst; /**< full-length addresses, same family */
+	uint32_t spi;
+	uint32_t has;             /**< CFG_SA_HAS_* */
+	uint8_t dir;              /**< enum cfg_dir; NONE = infer from ports */
+	uint8_t mode;             /**< enum cfg_mode, default tunnel */
+	uint32_t flags;           /**< CFG_SA_F_* */
+	uint32_t reqid;
+	uint32_t seq;             /**< the ACQUIRE this answers */
+	uint32_t replay_window;   /**< default 64 */
+	uint32_t replay_seq, replay_seq_hi;
+	uint32_t replay_oseq, replay_oseq_hi;
+	uint16_t encap_sport, encap_dport; /**< espinudp, 1..65535 */
+	struct cfg_addr encap_oa; /**< the original address (0.0.0.0 or ::) */
+	uint32_t limit_set;       /**< bit i: limit[i] was given */
+	uint64_t limit[CFG_LIMIT_COUNT_];
+	struct cfg_sel sel;       /**< without `sel`: any, family of src */
+	struct cfg_algo algo;
+};
+
+/** `state del` / `state get` (also the identity part of the others). */
+struct cfg_state_id {
+	struct cfg_addr src, dst;
+	uint32_t spi;
+	bool show_keys;           /**< get only */
+};
+
+struct cfg_allocspi {
+	struct cfg_addr src, dst;
+	bool has_reqid, has_seq, has_mode;
+	uint32_t reqid, seq;
+	uint8_t mode;
+	uint32_t min, max;        /**< default 256..0xffffffff */
+};
+
+enum cfg_action { CFG_ACTION_ALLOW, CFG_ACTION_BLOCK };
+enum cfg_level { CFG_LEVEL_REQUIRED, CFG_LEVEL_USE };
+
+/** PFP fields (`pfp src,dport`). */
+#define CFG_PFP_SRC   (1u << 0)
+#define CFG_PFP_DST   (1u << 1)
+#define CFG_PFP_PROTO (1u << 2)
+#define CFG_PFP_SPORT (1u << 3)
+#define CFG_PFP_DPORT (1u << 4)
+
+struct cfg_tmpl {
+	bool has_src_dst;         /**< always in tunnel mode */
+	struct cfg_addr src, dst;
+	bool has_spi;
+	uint32_t spi;
+	uint32_t reqid;
+	uint8_t mode;             /**< enum cfg_mode, default tunnel */
+	uint8_t level;            /**< enum cfg_level, default required */
+};
+
+struct cfg_policy {
+	struct cfg_sel sel;
+	uint8_t dir;              /**< IN, OUT or FWD */
+	uint8_t action;           /**< enum cfg_action, default allow */
+	bool has_index, has_tmpl;
+	uint32_t priority;        /**< default 0; lower wins */
+	uint32_t index;
+	uint32_t pfp;             /**< CFG_PFP_*, only with a tmpl */
+	struct cfg_tmpl tmpl;
+};
+
+/** `policy del index N [dir D]` or `policy del SELECTOR dir D`. */
+struct cfg_policy_del {
+	bool by_index;
+	uint32_t index;
+	uint8_t dir;              /**< NONE allowed with by_index */
+	struct cfg_sel sel;
+};
+
+#define CFG_MON_ACQUIRE     (1u << 0)
+#define CFG_MON_EXPIRE      (1u << 1)
+#define CFG_MON_INVALID_SPI (1u << 2)
+#define CFG_MON_POLICY      (1u << 3)
+#define CFG_MON_STATE       (1u << 4)
+#define CFG_MON_ALL         0x1fu
+
+enum cfg_set_key {
+	CFG_SET_ACQUIRE_EXPIRES,     /**< seconds, 1..86400 */
+	CFG_SET_ACQUIRE_QUEUE,       /**< packets per flow, 1..65536 */
+	CFG_SET_ACQUIRE_QUEUE_TOTAL, /**< packets in all, 1..16777216 */
+};
+
+struct cfg_set {
+	uint8_t key;              /**< enum cfg_set_key */
+	uint32_t value;
+};
+
+/** One parsed command. Release with cfg_cmd_clear() (wipes keys). */
+struct cfg_cmd {
+	uint8_t type;             /**< enum cfg_cmd_type */
+	union {
+		struct cfg_port port;
+		struct cfg_route route;
+		struct cfg_neigh neigh;
+		struct cfg_state state;       /**< STATE_ADD, STATE_UPDATE */
+		struct cfg_state_id sa;       /**< STATE_DEL, STATE_GET */
+		struct cfg_allocspi allocspi;
+		struct cfg_policy policy;     /**< POLICY_ADD */
+		struct cfg_policy_del policy_del;
+		uint32_t monitor;             /**< CFG_MON_* (never 0) */
+		struct cfg_set set;
+	} u;
+};
+
+/**
+ * Parse one command from @p argc words (as cfg_split() gives them, or as
+ * espctl's argv after the global options). Zero words give CFG_CMD_NONE.
+ * @return 0, or -EINVAL with @p err naming the word. @p cmd is always
+ * initialised (cleared on error) and must go through cfg_cmd_clear().
+ */
+int cfg_parse(int argc, char *const argv[], struct cfg_cmd *cmd,
+	      struct cfg_error *err);
+
+/** cfg_split() then cfg_parse(); the words are wiped before returning. */
+int cfg_parse_line(const char *line, struct cfg_cmd *cmd,
+		   struct cfg_error *err);
+
+/** Wipe @p cmd (explicit_bzero: it may hold keys). */
+void cfg_cmd_clear(struct cfg_cmd *cmd);
+
+/** Text form of an address or prefix ("10.0.0.0/8"; no /LEN when
+ *  @p with_len is false). @return @p buf. Needs 50 bytes. */
+char *cfg_addr_str(const struct cfg_addr *a, bool with_len, char *buf,
+		   size_t size);
+
+/* ---- Stage 3: files --------------------------------------------------- */
+
+/**
+ * Apply one command. Called in file order, with the line where the
+ * command starts. Fill @p err and return non-zero (-errno) to report an
+ * error; the loader prints it with the file and line.
+ */
+typedef int (*cfg_apply_fn)(void *arg, const struct cfg_cmd *cmd,
+			    const char *file, unsigned int line,
+			    struct cfg_error *err);
+
+struct cfg_load {
+	cfg_apply_fn apply;   /**< NULL: parse only */
+	void *arg;
+	/** Each error goes here as "FILE:LINE: error: MSG\n"; NULL = nowhere */
+	FILE *errs;
+	bool keep_going;      /**< go on after an error (--check) */
+	unsigned int nerrors; /**< out: errors reported */
+	unsigned int ncmds;   /**< out: commands parsed (blank lines excluded) */
+};
+
+/**
+ * Read @p path (`-` is stdin) and hand each command to ld->apply.
+ * Comments, blank lines and `\` continuations are handled; a line longer
+ * than CFG_LINE_MAX is an error for that line only (the rest is skipped
+ * up to its newline, never buffered).
+ * @return 0; -EINVAL when errors were reported (ld->nerrors of them);
+ * -errno when the file cannot be read (also reported through ld->errs).
+ */
+int cfg_load_file(const char *path, struct cfg_load *ld);
+
+/** Same, from an open stream named @p name in messages. */
+int cfg_load_stream(FILE *f, const char *name, struct cfg_load *ld);
+
+/* ---- Cross-line checks ------------------------------------------------ */
+
+struct cfg_check;
+
+/**
+ * A check context: the tables --check keeps while a file is read, so that
+ * these are errors:
+ *  - a `port ID` defined twice;
+ *  - `route add` or `neigh add` on a port not declared before it;
+ *  - `route add` of the same prefix twice, `neigh add` of the same address
+ *    on the same port twice;
+ *  - `state add` of a (dst, spi) already added; `state update`/`del` of
+ *    one never added (an SA reserved with `allocspi` in a file has an SPI
+ *    that only the gateway knows, so it cannot be checked and is not);
+ *  - `policy add` with an `index` already used, `policy del index` of an
+ *    unknown one.
+ * `state flush` / `policy flush` empty the matching table. A file may be
+ * partial: no port, no policy, no SA is required.
+ * @return NULL on ENOMEM.
+ */
+struct cfg_check *cfg_check_new(void);
+void cfg_check_free(struct cfg_check *c);
+
+/** Feed one command; @p line names the earlier definition in messages. */
+int cfg_check_cmd(struct cfg_check *c, const struct cfg_cmd *cmd,
+		  unsigned int line, struct cfg_error *err);
+
+/** A cfg_apply_fn running cfg_check_cmd(); @p arg is a struct cfg_check. */
+int cfg_check_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
+		    unsigned int line, struct cfg_error *err);
+
+/**
+ * `espd -c FILE --check`: parse and check the whole file, print every
+ * error as "FILE:LINE: error: MSG" to @p out, or "configuration OK".
+ * Needs no EAL. @return 0 when OK, 1 otherwise.
+ */
+int cfg_check_file(const char *path, FILE *out);
+
+#endif /* ESPD_CONFIG_H */

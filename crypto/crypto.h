@@ -1,0 +1,153 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The crypto engine: the one narrow boundary between espd and the library
+ * that does the maths (Intel IPsec-MB, or the null engine for tests).
+ *
+ * A session is built once per SA, on the control plane, from the algorithm
+ * and keys; it holds every precomputed key (AES key schedules, GCM hash
+ * key powers, HMAC inner/outer digests). The fast path only hands bursts
+ * of crypto_op to an engine, one engine per lcore.
+ *
+ * Nothing outside crypto/ includes intel-ipsec-mb.h.
+ */
+#ifndef ESPD_CRYPTO_H
+#define ESPD_CRYPTO_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+enum crypto_engine_kind {
+	CRYPTO_ENGINE_MB,   /**< Intel IPsec-MB */
+	CRYPTO_ENGINE_NULL, /**< identity cipher, keyed checksum ICV: tests */
+};
+
+enum crypto_cipher {
+	CRYPTO_CIPHER_NULL,              /**< RFC 2410 */
+	CRYPTO_CIPHER_AES_CBC,           /**< RFC 3602, 128 or 256-bit key */
+	CRYPTO_CIPHER_AES_GCM,           /**< RFC 4106, AEAD */
+	CRYPTO_CIPHER_CHACHA20_POLY1305, /**< RFC 7634, AEAD */
+};
+
+enum crypto_auth {
+	/** With an AEAD; or with AES-CBC and icv_len 0: encryption-only
+	 *  ESP, for RFC 3602's test packets (the grammar never asks for it) */
+	CRYPTO_AUTH_NONE,
+	CRYPTO_AUTH_HMAC_SHA1,
+	CRYPTO_AUTH_HMAC_SHA256,
+	CRYPTO_AUTH_HMAC_SHA384,
+	CRYPTO_AUTH_HMAC_SHA512,
+};
+
+/** What an SA asks for. Keys are copied; the caller may wipe its own. */
+struct crypto_algo_params {
+	enum crypto_cipher cipher;
+	enum crypto_auth auth;
+	/** AES key, or for an AEAD the key followed by its 4-byte salt, as
+	 *  Linux takes it (so 20/36 bytes for GCM, 36 for ChaCha20). */
+	const uint8_t *cipher_key;
+	uint16_t cipher_key_len;
+	const uint8_t *auth_key; /**< HMAC key, any length */
+	uint16_t auth_key_len;
+	/** ICV bytes on the wire: AEAD 16 (GCM also 8 or 12); HMAC
+	 *  12/16/24/32 for SHA1/256/384/512, or any length up to the full
+	 *  digest (known-answer tests use the full digest). */
+	uint16_t icv_len;
+};
+
+#define CRYPTO_ICV_MAX 64          /**< largest ICV (full SHA-512) */
+#define CRYPTO_SESSION_PRIV 1152   /**< engine-private precomputed keys */
+
+/**
+ * One SA's crypto state. The public fields are what the ESP framing needs;
+ * priv is the engine's. Build with crypto_session_init(), destroy with
+ * crypto_session_wipe() (explicit_bzero of every key byte).
+ */
+struct crypto_session {
+	uint8_t engine;     /**< enum crypto_engine_kind */
+	uint8_t cipher;     /**< enum crypto_cipher */
+	uint8_t auth;       /**< enum crypto_auth */
+	uint8_t iv_len;     /**< explicit IV on the wire: 8 AEAD, 16 CBC, 0 NULL */
+	uint8_t icv_len;    /**< ICV bytes on the wire */
+	uint8_t block_size; /**< ESP payload alignment: 16 CBC, else 4 */
+	uint8_t is_aead;
+	uint8_t key_len;    /**< cipher key bytes, salt excluded */
+	uint8_t salt[4];    /**< AEAD nonce = salt || explicit IV */
+	alignas(64) uint8_t priv[CRYPTO_SESSION_PRIV];
+};
+
+enum crypto_status {
+	CRYPTO_OK = 0,
+	CRYPTO_ICV_FAIL, /**< decrypt: the ICV did not verify */
+	CRYPTO_ERROR,    /**< bad lengths or an engine failure */
+};
+
+/**
+ * One packet's work. All pointers point into the packet (in-place), except
+ * aad and, on decrypt, icv, which may point into caller scratch.
+ *
+ * Layout covered, for ESP: data = ESP header; the ICV covers
+ * data[0 .. auth_len) (HMAC) and the cipher runs over
+ * data[cipher_off .. cipher_off + cipher_len).
+ */
+struct crypto_op {
+	const struct crypto_session *sess;
+	uint8_t *data;
+	uint32_t cipher_off;
+	uint32_t cipher_len; /**< must be a multiple of 16 for CBC */
+	uint32_t auth_len;   /**< HMAC only: bytes of data the ICV covers */
+	/** Explicit IV in the packet (sess->iv_len bytes). Encrypt with CBC:
+	 *  the engine replaces these 16 bytes by E_K(them) before use (NIST
+	 *  SP 800-38A appendix C), so a counter in gives an unpredictable IV
+	 *  out. AEADs use it as is, after the salt. */
+	uint8_t *iv;
+	const uint8_t *aad; /**< AEAD only */
+	uint32_t aad_len;   /**< AEAD only: 8, or 12 with ESN */
+	/** Encrypt: where the ICV is written. Decrypt: the received ICV,
+	 *  compared in constant time. */
+	uint8_t *icv;
+	uint8_t status; /**< enum crypto_status, set by the burst call */
+};
+
+struct crypto_engine;
+
+/**
+ * Create an engine for the calling lcore (one IPsec-MB manager each, set
+ * up with init_mb_mgr_auto). Not thread-safe to share.
+ * @return NULL on failure (errno set).
+ */
+struct crypto_engine *crypto_engine_create(enum crypto_engine_kind kind);
+void crypto_engine_free(struct crypto_engine *e);
+
+/** The crypto library and its version, e.g. "intel-ipsec-mb 1.3.0". */
+const char *crypto_version(void);
+
+/** Name of the code path in use, e.g. "ipsec-mb 1.3.0 avx512". */
+const char *crypto_engine_describe(const struct crypto_engine *e);
+
+/**
+ * Build a session. Control plane only (it uses a private manager that is
+ * not thread-safe). @return 0, or -EINVAL for a bad algorithm, key length
+ * or ICV length, -ENOTSUP when the library lacks it.
+ */
+int crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
+			const struct crypto_algo_params *p);
+
+/** Wipe every key byte of @p s (explicit_bzero). */
+void crypto_session_wipe(struct crypto_session *s);
+
+/**
+ * Encrypt (and compute ICVs) or decrypt (and verify ICVs) a burst, in
+ * place. Decryption and verification run in one pass, so a packet whose
+ * ICV fails has been decrypted in place all the same: its status says to
+ * drop it. Ops may mix sessions and algorithms, but every session must
+ * belong to this engine's kind. Sets ops[i].status for each op.
+ * @return the number of ops with status CRYPTO_OK. Order is kept.
+ */
+uint16_t crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
+			      uint16_t n);
+uint16_t crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
+			      uint16_t n);
+
+#endif /* ESPD_CRYPTO_H */

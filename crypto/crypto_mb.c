@@ -1,0 +1,609 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The Intel IPsec-MB backend. Everything a packet needs is computed once
+ * per SA into crypto_session.priv: AES key schedules, GCM hash-key powers,
+ * HMAC inner/outer digests. Per burst, AES-CBC and NULL with HMAC go
+ * through the multi-buffer job API (IMB_SUBMIT_BURST_NOCHECK after our
+ * own checks, so a bad op never reaches the library), and so does
+ * ChaCha20-Poly1305; AES-GCM uses the direct single-buffer calls. Both
+ * choices come from bench/bench_crypto.cc (see MB_GCM_USE_JOBS below).
+ *
+ * On decrypt the ICV is computed together with the decryption (one pass)
+ * and compared afterwards in constant time; a packet whose ICV fails is
+ * dropped by the caller, so its half-decrypted payload is never used.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <intel-ipsec-mb.h>
+
+#include "crypto/crypto.h"
+#include "crypto/crypto_priv.h"
+
+#ifndef unlikely
+#define unlikely(x) __builtin_expect(!!(x), 0)
+#endif
+
+/*
+ * Direct AEAD calls or jobs, as measured by bench_micro (BM_raw_direct
+ * against BM_raw_burst, 64/512/1420 bytes, bursts of 32, AVX-512): GCM is
+ * single-buffer in the job API too, so the direct call saves the job
+ * bookkeeping (5-25% faster); ChaCha20-Poly1305 is multi-buffer behind
+ * the job API, which wins by 15-60%. Override with -D to compare.
+ */
+#ifndef MB_GCM_USE_JOBS
+#define MB_GCM_USE_JOBS 0
+#endif
+#ifndef MB_CHACHA_USE_JOBS
+#define MB_CHACHA_USE_JOBS 1
+#endif
+
+enum mb_path {
+	MB_PATH_JOB,    /**< multi-buffer job API */
+	MB_PATH_GCM,    /**< IMB_AES*_GCM_ENC/DEC */
+	MB_PATH_CHACHA, /**< IMB_CHACHA20_POLY1305_* */
+};
+
+#define AES_SCHED_LEN (15 * 16) /* AES-256: 14 rounds + 1 */
+#define HMAC_STATE_MAX 64       /* SHA-512 state, what ONE_BLOCK writes */
+#define HMAC_BLOCK_MAX 128
+
+struct mb_priv {
+	uint8_t path;        /**< enum mb_path */
+	uint8_t tag_direct;  /**< encrypt: the library writes icv_len bytes */
+	uint8_t job_tag_len; /**< tag length asked of the library */
+	uint8_t key_bytes;   /**< cipher key length for jobs */
+	uint32_t cipher_mode; /**< IMB_CIPHER_MODE */
+	uint32_t hash_alg;    /**< IMB_HASH_ALG */
+	alignas(64) union {
+		struct gcm_key_data gcm;
+		struct {
+			alignas(16) uint8_t enc[AES_SCHED_LEN];
+			alignas(16) uint8_t dec[AES_SCHED_LEN];
+			alignas(16) uint8_t ipad[HMAC_STATE_MAX];
+			alignas(16) uint8_t opad[HMAC_STATE_MAX];
+		} cbc; /**< also NULL cipher + HMAC (schedules unused) */
+		alignas(16) uint8_t chacha[32];
+	} k;
+};
+
+_Static_assert(sizeof(struct mb_priv) <= CRYPTO_SESSION_PRIV,
+	       "IPsec-MB session state must fit crypto_session.priv");
+_Static_assert(alignof(struct mb_priv) <= 64,
+	       "crypto_session.priv is only 64-byte aligned");
+_Static_assert(CRYPTO_CHUNK <= IMB_MAX_BURST_SIZE,
+	       "a chunk must fit one IPsec-MB burst");
+
+/* Session init only: the control plane is single-threaded. */
+static IMB_MGR *ctl_mgr;
+
+static inline const struct mb_priv *
+mb_priv(const struct crypto_session *s)
+{
+	return (const struct mb_priv *)s->priv;
+}
+
+/* The manager's layout is ABI: the library must be the one compiled for. */
+static int
+mgr_new(IMB_MGR **out)
+{
+	IMB_ARCH arch;
+	IMB_MGR *m;
+
+	if (imb_get_version() >> 8 != IMB_VERSION_NUM >> 8)
+		return -ENOTSUP;
+	m = alloc_mb_mgr(0);
+	if (m == NULL)
+		return -ENOMEM;
+	init_mb_mgr_auto(m, &arch);
+	if (imb_get_errno(m) != 0 || m->used_arch == IMB_ARCH_NONE ||
+	    m->used_arch == IMB_ARCH_NOAESNI) {
+		/* GCM and the AES schedules below want AES-NI. */
+		free_mb_mgr(m);
+		return -ENOTSUP;
+	}
+	*out = m;
+	return 0;
+}
+
+const char *
+crypto_mb_version(void)
+{
+	static char buf[40];
+
+	if (buf[0] == '\0')
+		snprintf(buf, sizeof(buf), "intel-ipsec-mb %s",
+			 imb_get_version_str());
+	return buf;
+}
+
+static const char *
+arch_name(uint32_t arch)
+{
+	switch (arch) {
+	case IMB_ARCH_NOAESNI:
+		return "no-aesni";
+	case IMB_ARCH_SSE:
+		return "sse";
+	case IMB_ARCH_AVX:
+		return "avx";
+	case IMB_ARCH_AVX2:
+		return "avx2";
+	case IMB_ARCH_AVX512:
+		return "avx512";
+	default:
+		return "unknown";
+	}
+}
+
+int
+crypto_mb_engine_init(struct crypto_engine *e)
+{
+	int rc;
+
+	rc = mgr_new(&e->mgr);
+	if (rc < 0)
+		return rc;
+	snprintf(e->desc, sizeof(e->desc), "ipsec-mb %s %s",
+		 imb_get_version_str(), arch_name(e->mgr->used_arch));
+	return 0;
+}
+
+void
+crypto_mb_engine_fini(struct crypto_engine *e)
+{
+	if (e->mgr != NULL)
+		free_mb_mgr(e->mgr);
+	e->mgr = NULL;
+}
+
+/*
+ * RFC 2104 2: K' = K, or H(K) when longer than a block, zero-padded; the
+ * job API takes the compression state after one block of K' ^ ipad and
+ * K' ^ opad, in the form IMB_SHA*_ONE_BLOCK writes it.
+ */
+static void
+hmac_precompute(IMB_MGR *m, enum crypto_auth a, const uint8_t *key,
+		uint16_t klen, uint8_t *ipad, uint8_t *opad)
+{
+	alignas(16) uint8_t ib[HMAC_BLOCK_MAX];
+	alignas(16) uint8_t ob[HMAC_BLOCK_MAX];
+	alignas(16) uint8_t hk[64];
+	unsigned int block = (a == CRYPTO_AUTH_HMAC_SHA384 ||
+			      a == CRYPTO_AUTH_HMAC_SHA512) ? 128 : 64;
+	unsigned int i;
+
+	if (klen > block) {
+		switch (a) {
+		case CRYPTO_AUTH_HMAC_SHA1:
+			IMB_SHA1(m, key, klen, hk);
+			break;
+		case CRYPTO_AUTH_HMAC_SHA256:
+			IMB_SHA256(m, key, klen, hk);
+			break;
+		case CRYPTO_AUTH_HMAC_SHA384:
+			IMB_SHA384(m, key, klen, hk);
+			break;
+		default:
+			IMB_SHA512(m, key, klen, hk);
+			break;
+		}
+		key = hk;
+		klen = (uint16_t)crypto_auth_digest_len(a);
+	}
+	memset(ib, 0x36, block);
+	memset(ob, 0x5c, block);
+	for (i = 0; i < klen; i++) {
+		ib[i] ^= key[i];
+		ob[i] ^= key[i];
+	}
+	switch (a) {
+	case CRYPTO_AUTH_HMAC_SHA1:
+		IMB_SHA1_ONE_BLOCK(m, ib, ipad);
+		IMB_SHA1_ONE_BLOCK(m, ob, opad);
+		break;
+	case CRYPTO_AUTH_HMAC_SHA256:
+		IMB_SHA256_ONE_BLOCK(m, ib, ipad);
+		IMB_SHA256_ONE_BLOCK(m, ob, opad);
+		break;
+	case CRYPTO_AUTH_HMAC_SHA384:
+		IMB_SHA384_ONE_BLOCK(m, ib, ipad);
+		IMB_SHA384_ONE_BLOCK(m, ob, opad);
+		break;
+	default:
+		IMB_SHA512_ONE_BLOCK(m, ib, ipad);
+		IMB_SHA512_ONE_BLOCK(m, ob, opad);
+		break;
+	}
+	explicit_bzero(ib, sizeof(ib));
+	explicit_bzero(ob, sizeof(ob));
+	explicit_bzero(hk, sizeof(hk));
+}
+
+/* The job API writes only the IPsec-truncated or the full digest. */
+static void
+hmac_job_shape(struct mb_priv *mp, enum crypto_auth a, unsigned int icv_len)
+{
+	static const struct {
+		uint32_t alg;
+		uint8_t trunc;
+		uint8_t full;
+	} t[] = {
+		[CRYPTO_AUTH_HMAC_SHA1] = { IMB_AUTH_HMAC_SHA_1, 12, 20 },
+		[CRYPTO_AUTH_HMAC_SHA256] = { IMB_AUTH_HMAC_SHA_256, 16, 32 },
+		[CRYPTO_AUTH_HMAC_SHA384] = { IMB_AUTH_HMAC_SHA_384, 24, 48 },
+		[CRYPTO_AUTH_HMAC_SHA512] = { IMB_AUTH_HMAC_SHA_512, 32, 64 },
+	};
+
+	mp->hash_alg = t[a].alg;
+	if (icv_len == t[a].trunc || icv_len == t[a].full) {
+		mp->tag_direct = 1;
+		mp->job_tag_len = (uint8_t)icv_len;
+	} else {
+		mp->tag_direct = 0;
+		mp->job_tag_len = t[a].full;
+	}
+}
+
+int
+crypto_mb_session_init(struct crypto_session *s,
+		       const struct crypto_algo_params *p)
+{
+	struct mb_priv *mp = (struct mb_priv *)s->priv;
+	int rc;
+
+	if (ctl_mgr == NULL) {
+		rc = mgr_new(&ctl_mgr);
+		if (rc < 0)
+			return rc;
+	}
+
+	/*
+	 * The control manager picks the same code path as every lcore's
+	 * (init_mb_mgr_auto on one machine), which matters for GCM: the
+	 * layout of the hash-key powers differs between SSE/AVX and VAES.
+	 */
+	switch (p->cipher) {
+	case CRYPTO_CIPHER_AES_GCM:
+		mp->path = MB_GCM_USE_JOBS ? MB_PATH_JOB : MB_PATH_GCM;
+		mp->cipher_mode = IMB_CIPHER_GCM;
+		mp->hash_alg = IMB_AUTH_AES_GMAC;
+		mp->key_bytes = s->key_len;
+		mp->tag_direct = 1;
+		mp->job_tag_len = s->icv_len;
+		if (s->key_len == 16)
+			IMB_AES128_GCM_PRE(ctl_mgr, p->cipher_key, &mp->k.gcm);
+		else
+			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &mp->k.gcm);
+		break;
+	case CRYPTO_CIPHER_CHACHA20_POLY1305:
+		mp->path = MB_CHACHA_USE_JOBS ? MB_PATH_JOB : MB_PATH_CHACHA;
+		mp->cipher_mode = IMB_CIPHER_CHACHA20_POLY1305;
+		mp->hash_alg = IMB_AUTH_CHACHA20_POLY1305;
+		mp->key_bytes = 32;
+		mp->tag_direct = 1;
+		mp->job_tag_len = s->icv_len;
+		memcpy(mp->k.chacha, p->cipher_key, 32);
+		break;
+	case CRYPTO_CIPHER_AES_CBC:
+	case CRYPTO_CIPHER_NULL:
+		mp->path = MB_PATH_JOB;
+		if (p->cipher == CRYPTO_CIPHER_AES_CBC) {
+			mp->cipher_mode = IMB_CIPHER_CBC;
+			mp->key_bytes = s->key_len;
+			if (s->key_len == 16)
+				IMB_AES_KEYEXP_128(ctl_mgr, p->cipher_key,
+						   mp->k.cbc.enc,
+						   mp->k.cbc.dec);
+			else
+				IMB_AES_KEYEXP_256(ctl_mgr, p->cipher_key,
+						   mp->k.cbc.enc,
+						   mp->k.cbc.dec);
+		} else {
+			mp->cipher_mode = IMB_CIPHER_NULL;
+			mp->key_bytes = 16;
+		}
+		if (p->auth == CRYPTO_AUTH_NONE) {
+			/* Encryption only (RFC 3602's test packets). */
+			mp->hash_alg = IMB_AUTH_NULL;
+			mp->tag_direct = 1;
+			mp->job_tag_len = 0;
+			break;
+		}
+		hmac_job_shape(mp, p->auth, s->icv_len);
+		hmac_precompute(ctl_mgr, p->auth, p->auth_key, p->auth_key_len,
+				mp->k.cbc.ipad, mp->k.cbc.opad);
+		break;
+	default:
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* RFC 4106 4, RFC 7634 2: nonce = salt || explicit IV. */
+static inline uint8_t *
+aead_nonce(struct crypto_engine *e, unsigned int slot,
+	   const struct crypto_op *op)
+{
+	uint8_t *nonce = e->nonce[slot];
+
+	memcpy(nonce, op->sess->salt, 4);
+	memcpy(nonce + 4, op->iv, 8);
+	return nonce;
+}
+
+static inline int
+aead_finish(struct crypto_op *op, const uint8_t *tag, bool enc)
+{
+	if (!enc && crypto_icv_cmp(tag, op->icv, op->sess->icv_len)) {
+		op->status = CRYPTO_ICV_FAIL;
+		return 0;
+	}
+	op->status = CRYPTO_OK;
+	return 1;
+}
+
+static int
+gcm_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
+	bool enc)
+{
+	const struct crypto_session *s = op->sess;
+	const struct gcm_key_data *k = &mb_priv(s)->k.gcm;
+	struct gcm_context_data ctx;
+	uint8_t *nonce = aead_nonce(e, slot, op);
+	uint8_t *p = op->data + op->cipher_off;
+	uint8_t *tag = enc ? op->icv : e->tag[slot];
+	IMB_MGR *m = e->mgr;
+
+	if (enc && s->key_len == 16)
+		IMB_AES128_GCM_ENC(m, k, &ctx, p, p, op->cipher_len, nonce,
+				   op->aad, op->aad_len, tag, s->icv_len);
+	else if (enc)
+		IMB_AES256_GCM_ENC(m, k, &ctx, p, p, op->cipher_len, nonce,
+				   op->aad, op->aad_len, tag, s->icv_len);
+	else if (s->key_len == 16)
+		IMB_AES128_GCM_DEC(m, k, &ctx, p, p, op->cipher_len, nonce,
+				   op->aad, op->aad_len, tag, s->icv_len);
+	else
+		IMB_AES256_GCM_DEC(m, k, &ctx, p, p, op->cipher_len, nonce,
+				   op->aad, op->aad_len, tag, s->icv_len);
+	return aead_finish(op, tag, enc);
+}
+
+static int
+chacha_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
+	   bool enc)
+{
+	const uint8_t *k = mb_priv(op->sess)->k.chacha;
+	struct chacha20_poly1305_context_data ctx;
+	uint8_t *nonce = aead_nonce(e, slot, op);
+	uint8_t *p = op->data + op->cipher_off;
+	uint8_t *tag = enc ? op->icv : e->tag[slot];
+	IMB_MGR *m = e->mgr;
+
+	IMB_CHACHA20_POLY1305_INIT(m, k, &ctx, nonce, op->aad, op->aad_len);
+	if (enc) {
+		IMB_CHACHA20_POLY1305_ENC_UPDATE(m, k, &ctx, p, p,
+						 op->cipher_len);
+		IMB_CHACHA20_POLY1305_ENC_FINALIZE(m, &ctx, tag, 16);
+	} else {
+		IMB_CHACHA20_POLY1305_DEC_UPDATE(m, k, &ctx, p, p,
+						 op->cipher_len);
+		IMB_CHACHA20_POLY1305_DEC_FINALIZE(m, &ctx, tag, 16);
+	}
+	return aead_finish(op, tag, enc);
+}
+
+/* True when the IV sits right before the ciphertext, as ESP lays it out. */
+static inline bool
+iv_adjacent(const struct crypto_op *op)
+{
+	return op->cipher_off >= 16 &&
+	       op->iv + 16 == op->data + op->cipher_off;
+}
+
+/*
+ * NIST SP 800-38A appendix C: IV' = E_K(IV), done here as one CBC block
+ * under a zero IV. Only for the rare op whose IV is not adjacent to its
+ * ciphertext; the common case folds this block into the packet's job.
+ */
+static void
+cbc_iv_encrypt(struct crypto_engine *e, const struct mb_priv *mp,
+	       uint8_t *iv)
+{
+	IMB_JOB job;
+
+	memset(&job, 0, sizeof(job));
+	job.cipher_mode = IMB_CIPHER_CBC;
+	job.cipher_direction = IMB_DIR_ENCRYPT;
+	job.chain_order = IMB_ORDER_CIPHER_HASH;
+	job.hash_alg = IMB_AUTH_NULL;
+	job.enc_keys = mp->k.cbc.enc;
+	job.dec_keys = mp->k.cbc.dec;
+	job.key_len_in_bytes = mp->key_bytes;
+	job.src = iv;
+	job.dst = iv;
+	job.msg_len_to_cipher_in_bytes = 16;
+	job.iv = e->zero_iv;
+	job.iv_len_in_bytes = 16;
+	IMB_SUBMIT_CIPHER_BURST_NOCHECK(e->mgr, &job, 1, IMB_CIPHER_CBC,
+					IMB_DIR_ENCRYPT,
+					(IMB_KEY_SIZE_BYTES)mp->key_bytes);
+}
+
+static void
+fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
+	 struct crypto_op *op, bool enc)
+{
+	const struct mb_priv *mp = mb_priv(op->sess);
+
+	job->user_data = op;
+	job->user_data2 = (void *)(uintptr_t)slot;
+	job->cipher_mode = (IMB_CIPHER_MODE)mp->cipher_mode;
+	job->hash_alg = (IMB_HASH_ALG)mp->hash_alg;
+	job->key_len_in_bytes = mp->key_bytes;
+	job->src = op->data;
+	job->dst = op->data + op->cipher_off;
+	job->cipher_start_src_offset_in_bytes = op->cipher_off;
+	job->msg_len_to_cipher_in_bytes = op->cipher_len;
+	/* RFC 4303 3.3.2, 3.4.4: encrypt then MAC; check MAC, decrypt. */
+	if (enc) {
+		job->cipher_direction = IMB_DIR_ENCRYPT;
+		job->chain_order = IMB_ORDER_CIPHER_HASH;
+	} else {
+		job->cipher_direction = IMB_DIR_DECRYPT;
+		job->chain_order = IMB_ORDER_HASH_CIPHER;
+	}
+	job->auth_tag_output = (enc && mp->tag_direct) ? op->icv :
+			       e->tag[slot];
+	job->auth_tag_output_len_in_bytes = mp->job_tag_len;
+
+	switch (mp->cipher_mode) {
+	case IMB_CIPHER_GCM:
+		job->enc_keys = &mp->k.gcm;
+		job->dec_keys = &mp->k.gcm;
+		job->iv = aead_nonce(e, slot, op);
+		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
+		job->u.GCM.aad = op->aad;
+		job->u.GCM.aad_len_in_bytes = op->aad_len;
+		job->hash_start_src_offset_in_bytes = op->cipher_off;
+		job->msg_len_to_hash_in_bytes = op->cipher_len;
+		return;
+	case IMB_CIPHER_CHACHA20_POLY1305:
+		job->enc_keys = mp->k.chacha;
+		job->dec_keys = mp->k.chacha;
+		job->iv = aead_nonce(e, slot, op);
+		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
+		job->u.CHACHA20_POLY1305.aad = op->aad;
+		job->u.CHACHA20_POLY1305.aad_len_in_bytes = op->aad_len;
+		job->hash_start_src_offset_in_bytes = op->cipher_off;
+		job->msg_len_to_hash_in_bytes = op->cipher_len;
+		return;
+	default:
+		break;
+	}
+
+	/*
+	 * HMAC over data[0 .. auth_len). The tag is written only once the
+	 * outer hash is done, so on encrypt it may overlap the ESN high bits
+	 * the caller put at the end of the covered range (RFC 4303 2.2.1).
+	 */
+	job->enc_keys = mp->k.cbc.enc;
+	job->dec_keys = mp->k.cbc.dec;
+	job->hash_start_src_offset_in_bytes = 0;
+	job->msg_len_to_hash_in_bytes =
+		mp->hash_alg == IMB_AUTH_NULL ? 0 : op->auth_len;
+	job->u.HMAC._hashed_auth_key_xor_ipad = mp->k.cbc.ipad;
+	job->u.HMAC._hashed_auth_key_xor_opad = mp->k.cbc.opad;
+	if (mp->cipher_mode == IMB_CIPHER_NULL) {
+		job->iv = NULL;
+		job->iv_len_in_bytes = 0;
+		return;
+	}
+	job->iv_len_in_bytes = 16;
+	if (enc && iv_adjacent(op)) {
+		/*
+		 * CBC under a zero IV over IV || plaintext gives E_K(IV) ||
+		 * CBC_{E_K(IV)}(plaintext): the SP 800-38A IV and the
+		 * ciphertext in one pass, written where ESP wants them.
+		 */
+		job->iv = e->zero_iv;
+		job->dst = op->iv;
+		job->cipher_start_src_offset_in_bytes = op->cipher_off - 16;
+		job->msg_len_to_cipher_in_bytes = op->cipher_len + 16;
+	} else {
+		/* Decrypt, or encrypt after cbc_iv_encrypt() already ran. */
+		job->iv = op->iv;
+	}
+}
+
+static int
+job_finish(struct crypto_engine *e, const IMB_JOB *job, bool enc)
+{
+	struct crypto_op *op = job->user_data;
+	unsigned int slot = (unsigned int)(uintptr_t)job->user_data2;
+	const struct crypto_session *s = op->sess;
+
+	if (unlikely(job->status != IMB_STATUS_COMPLETED)) {
+		op->status = CRYPTO_ERROR;
+		return 0;
+	}
+	if (s->icv_len == 0) {
+		/* encryption only: nothing to write or check */
+	} else if (enc) {
+		if (!mb_priv(s)->tag_direct)
+			memcpy(op->icv, e->tag[slot], s->icv_len);
+	} else if (crypto_icv_cmp(e->tag[slot], op->icv, s->icv_len)) {
+		op->status = CRYPTO_ICV_FAIL;
+		return 0;
+	}
+	op->status = CRYPTO_OK;
+	return 1;
+}
+
+static uint16_t
+mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
+	 bool enc)
+{
+	IMB_JOB *jobs[CRYPTO_CHUNK];
+	uint8_t slot[CRYPTO_CHUNK];
+	unsigned int i, nj = 0, done;
+	uint16_t ok = 0;
+
+	for (i = 0; i < n; i++) {
+		struct crypto_op *op = &ops[i];
+		const struct mb_priv *mp;
+
+		if (unlikely(!crypto_op_valid(op, CRYPTO_ENGINE_MB))) {
+			op->status = CRYPTO_ERROR;
+			continue;
+		}
+		mp = mb_priv(op->sess);
+		switch (mp->path) {
+		case MB_PATH_GCM:
+			ok += gcm_one(e, i, op, enc);
+			break;
+		case MB_PATH_CHACHA:
+			ok += chacha_one(e, i, op, enc);
+			break;
+		default:
+			if (enc && mp->cipher_mode == IMB_CIPHER_CBC &&
+			    unlikely(!iv_adjacent(op)))
+				cbc_iv_encrypt(e, mp, op->iv);
+			/* Stays an error if the library never hands it back. */
+			op->status = CRYPTO_ERROR;
+			slot[nj++] = (uint8_t)i;
+			break;
+		}
+	}
+	if (nj == 0)
+		return ok;
+
+	/* The queue is drained after every chunk, so all nj slots are free. */
+	if (unlikely(IMB_GET_NEXT_BURST(e->mgr, nj, jobs) < nj))
+		return ok;
+	for (i = 0; i < nj; i++)
+		fill_job(e, jobs[i], slot[i], &ops[slot[i]], enc);
+	done = IMB_SUBMIT_BURST_NOCHECK(e->mgr, nj, jobs);
+	if (done < nj)
+		done += IMB_FLUSH_BURST(e->mgr, nj - done, jobs + done);
+	for (i = 0; i < done; i++)
+		ok += job_finish(e, jobs[i], enc);
+	return ok;
+}
+
+uint16_t
+crypto_mb_burst(struct crypto_engine *e, struct crypto_op *ops, uint16_t n,
+		bool enc)
+{
+	uint16_t ok = 0, base, m;
+
+	for (base = 0; base < n; base += m) {
+		m = (uint16_t)(n - base);
+		if (m > CRYPTO_CHUNK)
+			m = CRYPTO_CHUNK;
+		ok += mb_chunk(e, ops + base, m, enc);
+	}
+	return ok;
+}

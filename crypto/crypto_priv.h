@@ -1,0 +1,85 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Private to crypto/: the engine structure, the checks both backends
+ * share, and the entry points of each backend. Not installed, and never
+ * included from outside crypto/.
+ */
+#ifndef ESPD_CRYPTO_PRIV_H
+#define ESPD_CRYPTO_PRIV_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "crypto/crypto.h"
+
+/** Ops handed to the library at once; an IPsec-MB burst is at most 128. */
+#define CRYPTO_CHUNK 32
+
+/** Longest byte range an op may cover; an mbuf segment is far shorter. */
+#define CRYPTO_LEN_MAX 65535u
+
+/** Bytes of the 12-byte AEAD nonce (RFC 4106 4, RFC 7634 2). */
+#define CRYPTO_NONCE_LEN 12
+
+struct IMB_MGR;
+
+/**
+ * One per lcore. The scratch arrays hold, for each op of the chunk in
+ * flight, the computed tag (checked on decrypt, or copied when the
+ * library cannot write a truncated ICV itself) and the AEAD nonce.
+ */
+struct crypto_engine {
+	enum crypto_engine_kind kind;
+	struct IMB_MGR *mgr; /**< CRYPTO_ENGINE_MB only */
+	char desc[48];
+	alignas(64) uint8_t tag[CRYPTO_CHUNK][CRYPTO_ICV_MAX];
+	alignas(16) uint8_t nonce[CRYPTO_CHUNK][16];
+	alignas(16) uint8_t zero_iv[16];
+};
+
+/* crypto.c: shared by both backends so they accept exactly the same. */
+
+/** Full digest size of an HMAC, 0 for CRYPTO_AUTH_NONE. */
+unsigned int crypto_auth_digest_len(enum crypto_auth a);
+
+/**
+ * Validate @p p and fill the public fields of @p s (priv is zeroed).
+ * @return 0 or -EINVAL.
+ */
+int crypto_session_params(struct crypto_session *s,
+			  enum crypto_engine_kind kind,
+			  const struct crypto_algo_params *p);
+
+/** True if @p op is well formed for an engine of @p kind. */
+bool crypto_op_valid(const struct crypto_op *op, enum crypto_engine_kind kind);
+
+/** Constant-time compare; 0 when equal. */
+static inline int
+crypto_icv_cmp(const uint8_t *a, const uint8_t *b, unsigned int len)
+{
+	unsigned int i;
+	uint8_t d = 0;
+
+	for (i = 0; i < len; i++)
+		d |= a[i] ^ b[i];
+	return d;
+}
+
+/* crypto_mb.c */
+int crypto_mb_session_init(struct crypto_session *s,
+			   const struct crypto_algo_params *p);
+int crypto_mb_engine_init(struct crypto_engine *e);
+void crypto_mb_engine_fini(struct crypto_engine *e);
+const char *crypto_mb_version(void);
+uint16_t crypto_mb_burst(struct crypto_engine *e, struct crypto_op *ops,
+			 uint16_t n, bool enc);
+
+/* crypto_null.c */
+int crypto_null_session_init(struct crypto_session *s,
+			     const struct crypto_algo_params *p);
+uint16_t crypto_null_burst(struct crypto_engine *e, struct crypto_op *ops,
+			   uint16_t n, bool enc);
+
+#endif /* ESPD_CRYPTO_PRIV_H */

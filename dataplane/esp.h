@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The ESP core (RFC 4303): outbound encapsulation and inbound
+ * decapsulation of bursts of rte_mbuf, tunnel or transport mode, IPv4 or
+ * IPv6 on either side, optionally inside UDP (RFC 3948), with ESN.
+ *
+ * Packets handed to these calls start at their IP header (the caller has
+ * stripped L2) and are single-segment. On return the good packets come
+ * first, in their original order; the bad ones are moved behind them with
+ * the reason (an enum espd_counter) in the parallel reasons[] array. The
+ * caller owns and frees the bad ones.
+ *
+ * An SA's fast-path record (struct esp_sa) has one writer: the lcore that
+ * processes its packets. Its sequence number, replay window and counters
+ * are not atomic.
+ */
+#ifndef ESPD_ESP_H
+#define ESPD_ESP_H
+
+#include <stdalign.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_common.h>
+#include <rte_mbuf.h>
+
+#include "crypto/crypto.h"
+#include "dataplane/counters.h"
+#include "dataplane/replay.h"
+
+#define ESP_BURST_MAX 64 /**< most packets one call takes */
+
+enum esp_mode {
+	ESP_MODE_TUNNEL,
+	ESP_MODE_TRANSPORT,
+};
+
+enum esp_dir {
+	ESP_DIR_IN,
+	ESP_DIR_OUT,
+};
+
+/** SA flags, as ip xfrm names them (DESIGN.md "SAs"). */
+enum {
+	ESP_F_ESN = 1 << 0,
+	ESP_F_NOECN = 1 << 1,           /**< do not propagate ECN on decap */
+	ESP_F_DECAP_DSCP = 1 << 2,      /**< copy outer DSCP inward on decap */
+	ESP_F_DONT_ENCAP_DSCP = 1 << 3, /**< outer DSCP 0 on encap */
+	ESP_F_UDP_ENCAP = 1 << 4,       /**< RFC 3948 ESP-in-UDP */
+};
+
+/** An IPv4 or IPv6 address; v4 in network order. */
+struct esp_addr {
+	uint8_t family; /**< 4 or 6 */
+	union {
+		uint32_t v4;
+		uint8_t v6[16];
+	};
+};
+
+/** What an SA is built from (plain data, from the control plane). */
+struct esp_sa_conf {
+	uint32_t spi;  /**< host order */
+	uint8_t dir;   /**< enum esp_dir */
+	uint8_t mode;  /**< enum esp_mode */
+	uint16_t flags;
+	struct esp_addr src, dst;    /**< tunnel endpoints (outer header) */
+	uint16_t udp_sport, udp_dport; /**< with ESP_F_UDP_ENCAP, host order */
+	uint32_t replay_window;      /**< inbound; 0 turns anti-replay off */
+	uint64_t seq_out;            /**< last number sent (replay-oseq) */
+	uint64_t seq_in;             /**< highest number seen (replay-seq) */
+	/** 16 bytes XORed into the counter an IV is made from, as Linux's
+	 *  seqiv does, so the IV does not reveal the counter. NULL: random. */
+	const uint8_t *iv_mask;
+	struct crypto_algo_params algo;
+};
+
+/** Per-SA counters, written only by the SA's owner lcore. */
+struct esp_sa_stats {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t replay_drops;
+	uint64_t icv_failures;
+};
+
+#define ESP_HDR_TMPL_MAX 48 /**< outer IPv6 (40) + UDP (8) */
+
+/**
+ * The fast-path record of an SA (STYLE.md habit 5): everything a packet
+ * needs, decided once when the SA is installed. The crypto session (keys)
+ * comes last; the first cache line is all the framing code reads.
+ */
+struct esp_sa {
+	alignas(RTE_CACHE_LINE_SIZE) uint32_t spi_be;
+	uint8_t dir;
+	uint8_t mode;
+	uint16_t flags;
+	uint8_t iv_len;
+	uint8_t icv_len;
+	uint8_t pad_align;   /**< payload alignment: max(cipher block, 4) */
+	uint8_t outer_v6;    /**< tunnel: outer header is IPv6 */
+	uint8_t tmpl_len;    /**< tunnel: bytes of hdr_tmpl (IP [+ UDP]) */
+	uint8_t exhausted;   /**< outbound: sequence space used up */
+	uint16_t udp_sport_be, udp_dport_be;
+	uint64_t seq;        /**< outbound: last number used */
+	struct replay_window *replay; /**< inbound; NULL when off */
+	struct esp_sa_stats stats;
+	/** Tunnel: prebuilt outer IPv4/IPv6 header (+ UDP), with lengths,
+	 *  TOS and checksum left to fill per packet. */
+	alignas(8) uint8_t hdr_tmpl[ESP_HDR_TMPL_MAX];
+	uint8_t iv_mask[16];
+	struct crypto_session sess;
+};
+
+/**
+ * Build @p sa from @p conf (control plane). Allocates the replay window
+ * for an inbound SA with a window. @return 0 or -errno (-EINVAL for a bad
+ * conf, -ENOMEM).
+ */
+int esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *conf,
+		enum crypto_engine_kind kind);
+
+/** Free what esp_sa_init allocated and wipe the keys (explicit_bzero). */
+void esp_sa_fini(struct esp_sa *sa);
+
+/** Per-lcore scratch for the ESP calls. */
+struct esp_ctx {
+	struct crypto_engine *engine;
+	struct crypto_op ops[ESP_BURST_MAX];
+	uint64_t seq[ESP_BURST_MAX];  /**< inbound: full sequence numbers */
+	uint32_t len[ESP_BURST_MAX];  /**< bytes: plain (out), ciphertext (in) */
+	uint8_t aad[ESP_BURST_MAX][12];
+	uint8_t icv[ESP_BURST_MAX][CRYPTO_ICV_MAX];
+};
+
+/**
+ * Encapsulate and encrypt. sas[i] is the SA for pkts[i]. Drops:
+ * XfrmOutStateSeqError (sequence space used up; the SA is then marked
+ * exhausted), XfrmOutError (no room, multi-segment, not IP),
+ * XfrmOutStateProtoError (crypto failure).
+ * @return the number of good packets, now ESP, at pkts[0..ret).
+ */
+uint16_t esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+			 struct esp_sa *sas[], uint16_t n, uint16_t reasons[]);
+
+/** What an inbound packet on an unprotected port turned out to be. */
+enum esp_in_kind {
+	ESP_IN_ESP,       /**< ESP, plain or in UDP: SPI found */
+	ESP_IN_KEEPALIVE, /**< RFC 3948 NAT keepalive (one 0xff byte) */
+	ESP_IN_IKE,       /**< UDP with the non-ESP marker: IKE */
+	ESP_IN_OTHER,     /**< not ESP at all: plain traffic */
+	ESP_IN_BAD,       /**< a malformed header: XfrmInHdrError */
+};
+
+/**
+ * Classify an inbound packet (starting at its IP header) and, for ESP,
+ * note where ESP starts: l3_len = outer IP header with extensions, l4_len
+ * = 8 when in UDP. Trims link-layer padding past the IP length. ESP-in-UDP
+ * is recognised on port 4500 and on the ports set in @p udp_ports (a
+ * 65536-bit map indexed by host-order port; NULL = 4500 only).
+ * @return the kind; *spi (host order) is set for ESP_IN_ESP.
+ */
+enum esp_in_kind esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports,
+			      uint32_t *spi);
+
+/** Mark @p port in a 65536-bit port map. */
+static inline void
+esp_port_map_set(uint64_t *map, uint16_t port)
+{
+	map[port >> 6] |= 1ull << (port & 63);
+}
+
+/**
+ * Check, decrypt and decapsulate ESP that esp_in_parse() accepted, with
+ * sas[i] the SA its SPI names. RFC 4303 3.4.3 order: replay check, ICV
+ * check, window update, then pad check and decap. Drops:
+ * XfrmInHdrError, XfrmInStateSeqError, XfrmInStateProtoError (bad ICV,
+ * pad length or pad content), XfrmInStateModeError (inner header wrong for
+ * the mode, or CE over not-ECT), InDummy (next header 59).
+ * @return the number of good packets, now plain, at pkts[0..ret).
+ */
+uint16_t esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+			struct esp_sa *sas[], uint16_t n, uint16_t reasons[]);
+
+#endif /* ESPD_ESP_H */

@@ -1,0 +1,358 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Inbound ESP (RFC 4303 3.4): parse, then for the burst: length and
+ * replay checks, one crypto burst (ICV first), then window update, pad
+ * check and decapsulation.
+ */
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dataplane/esp.h"
+#include "dataplane/esp_priv.h"
+#include "dataplane/pkt.h"
+
+#define NAT_T_PORT 4500
+
+enum esp_in_kind
+esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = m->data_len, tot, hl, nh_off;
+	uint8_t proto;
+
+	if (unlikely(m->nb_segs != 1 || len < sizeof(struct rte_ipv4_hdr)))
+		return ESP_IN_BAD;
+	if ((ip[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *h = (const void *)ip;
+
+		hl = (ip[0] & 0x0f) * 4u;
+		tot = rte_be_to_cpu_16(h->total_length);
+		if (unlikely(hl < sizeof(*h) || tot < hl || tot > len))
+			return ESP_IN_BAD;
+		proto = h->next_proto_id;
+		/* No reassembly: a fragment of ESP cannot be checked. */
+		if ((proto == IPPROTO_ESP || proto == IPPROTO_UDP) &&
+		    (h->fragment_offset &
+		     rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+				      RTE_IPV4_HDR_OFFSET_MASK)))
+			return ESP_IN_BAD;
+	} else if ((ip[0] >> 4) == 6 && len >= sizeof(struct rte_ipv6_hdr)) {
+		const struct rte_ipv6_hdr *h = (const void *)ip;
+		int off;
+
+		tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
+		if (unlikely(tot > len))
+			return ESP_IN_BAD;
+		off = pkt_ip6_skip_ext(ip, tot, &proto, &nh_off);
+		if (off < 0)
+			return ESP_IN_BAD;
+		hl = (uint32_t)off;
+	} else {
+		return ESP_IN_OTHER;
+	}
+	if (tot < len)
+		rte_pktmbuf_trim(m, (uint16_t)(len - tot));
+
+	m->l3_len = hl;
+	m->l4_len = 0;
+	if (proto == IPPROTO_ESP) {
+		if (unlikely(tot < hl + ESP_HDR_LEN))
+			return ESP_IN_BAD;
+		*spi = rte_be_to_cpu_32(*(const rte_be32_t *)(ip + hl));
+		return ESP_IN_ESP;
+	}
+	if (proto == IPPROTO_UDP) {
+		const struct rte_udp_hdr *udp = (const void *)(ip + hl);
+		uint16_t dport;
+		uint32_t plen;
+
+		if (tot < hl + sizeof(*udp))
+			return ESP_IN_OTHER;
+		dport = rte_be_to_cpu_16(udp->dst_port);
+		if (dport != NAT_T_PORT && (udp_ports == NULL ||
+		    !(udp_ports[dport >> 6] & (1ull << (dport & 63)))))
+			return ESP_IN_OTHER;
+		/* RFC 3948 2: the UDP length must be the datagram's. */
+		if (rte_be_to_cpu_16(udp->dgram_len) != tot - hl)
+			return ESP_IN_BAD;
+		plen = tot - hl - sizeof(*udp);
+		ip += hl + sizeof(*udp);
+		if (plen == 1 && ip[0] == 0xff)
+			return ESP_IN_KEEPALIVE;
+		if (plen >= 4 && ip[0] == 0 && ip[1] == 0 && ip[2] == 0 &&
+		    ip[3] == 0)
+			return ESP_IN_IKE;
+		if (plen < ESP_HDR_LEN)
+			return ESP_IN_BAD;
+		m->l4_len = sizeof(*udp);
+		*spi = rte_be_to_cpu_32(*(const rte_be32_t *)ip);
+		return ESP_IN_ESP;
+	}
+	return ESP_IN_OTHER;
+}
+
+/* Lengths and replay; fill the crypto op. Returns 0 or a drop reason. */
+static int
+in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
+	       struct esp_sa *sa)
+{
+	struct crypto_op *op = &ctx->ops[k];
+	uint32_t esp_off = (uint32_t)m->l3_len + m->l4_len;
+	uint32_t fixed = ESP_HDR_LEN + sa->iv_len + sa->icv_len;
+	uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, esp_off);
+	uint32_t esp_len, ct_len, seq_lo;
+	uint64_t seq;
+
+	if (unlikely(m->nb_segs != 1 || m->data_len < esp_off + fixed))
+		return CNT_XfrmInHdrError;
+	esp_len = m->data_len - esp_off;
+	ct_len = esp_len - fixed;
+	/* RFC 4303 2.4: whole cipher blocks that end 4-byte aligned. */
+	if (unlikely(ct_len < sa->pad_align || ct_len % sa->pad_align != 0))
+		return CNT_XfrmInHdrError;
+
+	seq_lo = rte_be_to_cpu_32(*(const rte_be32_t *)(esp + 4));
+	seq = seq_lo;
+	if (sa->replay != NULL) {
+		if (sa->flags & ESP_F_ESN) {
+			if (!replay_esn_infer(sa->replay, seq_lo, &seq))
+				goto replayed;
+		}
+		/* RFC 4303 3.4.3: reject replays before spending the ICV. */
+		if (unlikely(!replay_check(sa->replay, seq)))
+			goto replayed;
+	}
+	ctx->seq[k] = seq;
+	ctx->len[k] = ct_len;
+
+	op->sess = &sa->sess;
+	op->data = esp;
+	op->cipher_off = ESP_HDR_LEN + sa->iv_len;
+	op->cipher_len = ct_len;
+	op->auth_len = ESP_HDR_LEN + sa->iv_len + ct_len;
+	op->iv = esp + ESP_HDR_LEN;
+	op->icv = esp + ESP_HDR_LEN + sa->iv_len + ct_len;
+	if (sa->sess.is_aead) {
+		if (sa->flags & ESP_F_ESN) {
+			uint8_t *aad = ctx->aad[k];
+
+			memcpy(aad, esp, 4);
+			*(rte_be32_t *)(aad + 4) =
+				rte_cpu_to_be_32((uint32_t)(seq >> 32));
+			memcpy(aad + 8, esp + 4, 4);
+			op->aad = aad;
+			op->aad_len = 12;
+		} else {
+			op->aad = esp;
+			op->aad_len = 8;
+		}
+	} else if (sa->flags & ESP_F_ESN) {
+		/* RFC 4303 2.2.1: hash the high half as if it followed the
+		 * payload. It goes where the ICV is, so keep the ICV aside. */
+		memcpy(ctx->icv[k], op->icv, sa->icv_len);
+		*(rte_be32_t *)op->icv = rte_cpu_to_be_32((uint32_t)(seq >> 32));
+		op->icv = ctx->icv[k];
+		op->auth_len += 4;
+	}
+	return 0;
+
+replayed:
+	sa->stats.replay_drops++;
+	return CNT_XfrmInStateSeqError;
+}
+
+/* RFC 6040 normal mode decap, plus the decap-dscp flag. Returns the new
+ * inner TOS, or -1 to drop (CE over a not-ECT packet). */
+static int
+in_tunnel_tos(const struct esp_sa *sa, uint8_t outer, uint8_t inner)
+{
+	if (!(sa->flags & ESP_F_NOECN) && (outer & ECN_MASK) == ECN_CE) {
+		if ((inner & ECN_MASK) == ECN_NOT_ECT)
+			return -1;
+		inner |= ECN_CE;
+	}
+	if (sa->flags & ESP_F_DECAP_DSCP)
+		inner = (uint8_t)((outer & ~ECN_MASK) | (inner & ECN_MASK));
+	return inner;
+}
+
+static int
+in_decap_tunnel(struct rte_mbuf *m, const struct esp_sa *sa, uint32_t start,
+		uint32_t pl_len, uint8_t nh)
+{
+	uint8_t *outer = rte_pktmbuf_mtod(m, uint8_t *);
+	uint8_t *in = outer + start;
+	uint8_t otos, itos;
+	uint32_t tot;
+	int tos;
+
+	otos = (outer[0] >> 4) == 4 ?
+		((struct rte_ipv4_hdr *)outer)->type_of_service :
+		(uint8_t)(rte_be_to_cpu_32(
+			((struct rte_ipv6_hdr *)outer)->vtc_flow) >> 20);
+
+	if (nh == IPPROTO_IPIP) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)in;
+		uint32_t hl;
+
+		if (pl_len < sizeof(*ip) || (in[0] >> 4) != 4)
+			return -1;
+		hl = (in[0] & 0x0f) * 4u;
+		tot = rte_be_to_cpu_16(ip->total_length);
+		if (hl < sizeof(*ip) || tot < hl || tot > pl_len)
+			return -1;
+		itos = ip->type_of_service;
+		tos = in_tunnel_tos(sa, otos, itos);
+		if (tos < 0)
+			return -1;
+		if (tos != itos) {
+			ip->type_of_service = (uint8_t)tos;
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
+	} else if (nh == IPPROTO_IPV6) {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)in;
+		uint32_t vtc;
+
+		if (pl_len < sizeof(*ip6) || (in[0] >> 4) != 6)
+			return -1;
+		tot = sizeof(*ip6) + rte_be_to_cpu_16(ip6->payload_len);
+		if (tot > pl_len)
+			return -1;
+		vtc = rte_be_to_cpu_32(ip6->vtc_flow);
+		itos = (uint8_t)(vtc >> 20);
+		tos = in_tunnel_tos(sa, otos, itos);
+		if (tos < 0)
+			return -1;
+		vtc = (vtc & ~(0xffu << 20)) | (uint32_t)tos << 20;
+		ip6->vtc_flow = rte_cpu_to_be_32(vtc);
+	} else {
+		return -1;
+	}
+	/* What lies past the inner length is TFC padding (RFC 4303 2.7). */
+	rte_pktmbuf_adj(m, (uint16_t)start);
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - tot));
+	return 0;
+}
+
+static int
+in_decap_transport(struct rte_mbuf *m, uint32_t start, uint32_t pl_len,
+		   uint8_t nh)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t hl = m->l3_len, nh_off;
+	uint8_t proto;
+
+	/* The packet's own header moves up against the payload. */
+	memmove(ip + start - hl, ip, hl);
+	rte_pktmbuf_adj(m, (uint16_t)(start - hl));
+	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - hl - pl_len));
+	ip = rte_pktmbuf_mtod(m, uint8_t *);
+	if ((ip[0] >> 4) == 4) {
+		struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)ip;
+
+		ip4->next_proto_id = nh;
+		ip4->total_length = rte_cpu_to_be_16((uint16_t)(hl + pl_len));
+		ip4->hdr_checksum = 0;
+		ip4->hdr_checksum = rte_ipv4_cksum(ip4);
+	} else {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
+
+		ip6->payload_len = rte_cpu_to_be_16(
+			(uint16_t)(hl - sizeof(*ip6) + pl_len));
+		if (pkt_ip6_skip_ext(ip, m->data_len, &proto, &nh_off) < 0)
+			return -1;
+		ip[nh_off] = nh;
+	}
+	return 0;
+}
+
+/* Window update, pad check, decap. Returns 0 or a drop reason. */
+static int
+in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
+	      struct esp_sa *sa)
+{
+	const struct crypto_op *op = &ctx->ops[k];
+	uint32_t ct_len = ctx->len[k];
+	uint32_t start = (uint32_t)m->l3_len + m->l4_len + ESP_HDR_LEN +
+			 sa->iv_len;
+	const uint8_t *pl = op->data + ESP_HDR_LEN + sa->iv_len;
+	uint32_t pl_len, i;
+	uint8_t pad, nh;
+
+	if (unlikely(op->status != CRYPTO_OK)) {
+		if (op->status == CRYPTO_ICV_FAIL)
+			sa->stats.icv_failures++;
+		return CNT_XfrmInStateProtoError;
+	}
+	/* RFC 4303 3.4.3: only an authentic packet moves the window. */
+	if (sa->replay != NULL && unlikely(!replay_update(sa->replay, ctx->seq[k]))) {
+		sa->stats.replay_drops++;
+		return CNT_XfrmInStateSeqError;
+	}
+
+	pad = pl[ct_len - 2];
+	nh = pl[ct_len - 1];
+	if (unlikely((uint32_t)pad + ESP_TRAILER_LEN > ct_len))
+		return CNT_XfrmInStateProtoError;
+	pl_len = ct_len - ESP_TRAILER_LEN - pad;
+	/* RFC 4303 2.4: we only ever send 1, 2, 3, ...: insist on it. */
+	for (i = 0; i < pad; i++)
+		if (unlikely(pl[pl_len + i] != (uint8_t)(i + 1)))
+			return CNT_XfrmInStateProtoError;
+
+	sa->stats.packets++;
+	sa->stats.bytes += pl_len;
+	if (nh == IPPROTO_NONE_DUMMY)
+		return CNT_InDummy;
+
+	if (sa->mode == ESP_MODE_TUNNEL) {
+		if (unlikely(in_decap_tunnel(m, sa, start, pl_len, nh) < 0))
+			return CNT_XfrmInStateModeError;
+	} else {
+		if (unlikely(in_decap_transport(m, start, pl_len, nh) < 0))
+			return CNT_XfrmInStateModeError;
+	}
+	return 0;
+}
+
+uint16_t
+esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+	       struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+{
+	struct esp_bad bad;
+	uint16_t i, k = 0, good = 0;
+
+	bad.n = 0;
+	if (n > ESP_BURST_MAX)
+		n = ESP_BURST_MAX;
+	for (i = 0; i < n; i++) {
+		int why = in_prepare_one(ctx, k, pkts[i], sas[i]);
+
+		if (unlikely(why != 0)) {
+			esp_bad_add(&bad, pkts[i], sas[i], why);
+			continue;
+		}
+		pkts[k] = pkts[i];
+		sas[k] = sas[i];
+		k++;
+	}
+
+	crypto_decrypt_burst(ctx->engine, ctx->ops, k);
+
+	for (i = 0; i < k; i++) {
+		int why = in_finish_one(ctx, i, pkts[i], sas[i]);
+
+		if (unlikely(why != 0)) {
+			esp_bad_add(&bad, pkts[i], sas[i], why);
+			continue;
+		}
+		pkts[good] = pkts[i];
+		sas[good] = sas[i];
+		good++;
+	}
+	return esp_bad_flush(&bad, pkts, sas, good, reasons);
+}

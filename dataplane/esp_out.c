@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Outbound ESP (RFC 4303 3.3): prepare every packet of the burst (room,
+ * sequence number, trailer, headers, crypto op), run one crypto burst,
+ * then finish what needs the ciphertext (the IPv6 UDP checksum).
+ */
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+#include <rte_udp.h>
+
+#include "dataplane/esp.h"
+#include "dataplane/esp_priv.h"
+
+/* What prepare learnt of the plain packet. */
+struct out_pkt {
+	uint32_t tot;    /* IP length of the plain packet */
+	uint16_t hl;     /* its IP header length (transport: stays in front) */
+	uint8_t tos;     /* its DSCP + ECN */
+	uint8_t proto;   /* its upper-layer protocol */
+	uint8_t v6;
+};
+
+/* Validate the plain packet and trim link-layer padding past its IP length. */
+static int
+out_parse(struct rte_mbuf *m, struct out_pkt *p)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t len = m->data_len;
+
+	if (unlikely(m->nb_segs != 1 || len < sizeof(struct rte_ipv4_hdr)))
+		return -1;
+	if ((ip[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *h = (const void *)ip;
+
+		p->v6 = 0;
+		p->hl = (uint16_t)((ip[0] & 0x0f) * 4);
+		p->tot = rte_be_to_cpu_16(h->total_length);
+		p->tos = h->type_of_service;
+		p->proto = h->next_proto_id;
+	} else if ((ip[0] >> 4) == 6 && len >= sizeof(struct rte_ipv6_hdr)) {
+		const struct rte_ipv6_hdr *h = (const void *)ip;
+
+		p->v6 = 1;
+		p->hl = sizeof(*h);
+		p->tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
+		p->tos = (uint8_t)(rte_be_to_cpu_32(h->vtc_flow) >> 20);
+		p->proto = h->proto;
+	} else {
+		return -1;
+	}
+	if (unlikely(p->hl < sizeof(struct rte_ipv4_hdr) || p->tot < p->hl ||
+		     p->tot > len))
+		return -1;
+	if (p->tot < len)
+		rte_pktmbuf_trim(m, (uint16_t)(len - p->tot));
+	return 0;
+}
+
+/* Tunnel mode: the prebuilt outer header, with this packet's length, TOS
+ * and (IPv4) ID and checksum. RFC 6040 normal mode: ECN is copied, CE
+ * included; DSCP too unless dont-encap-dscp. */
+static void
+out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
+	       uint8_t tos, uint64_t seq)
+{
+	if (sa->flags & ESP_F_DONT_ENCAP_DSCP)
+		tos &= ECN_MASK;
+	memcpy(out, sa->hdr_tmpl, sa->tmpl_len);
+	if (sa->outer_v6) {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)out;
+
+		ip6->vtc_flow = rte_cpu_to_be_32(6u << 28 | (uint32_t)tos << 20);
+		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(total - sizeof(*ip6)));
+		if (sa->flags & ESP_F_UDP_ENCAP) {
+			struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip6 + 1);
+
+			udp->dgram_len = ip6->payload_len;
+		}
+	} else {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)out;
+
+		ip->type_of_service = tos;
+		ip->total_length = rte_cpu_to_be_16((uint16_t)total);
+		/* Not fragmented by us; the ID only needs to differ between
+		 * packets that a router could fragment (RFC 6864). */
+		ip->packet_id = rte_cpu_to_be_16((uint16_t)seq);
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		if (sa->flags & ESP_F_UDP_ENCAP) {
+			struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+			udp->dgram_len = rte_cpu_to_be_16(
+				(uint16_t)(total - sizeof(*ip)));
+		}
+	}
+}
+
+/* Transport mode: the packet's own header now carries ESP (or UDP). */
+static void
+out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl,
+		  uint32_t total)
+{
+	uint8_t proto = (sa->flags & ESP_F_UDP_ENCAP) ? IPPROTO_UDP : IPPROTO_ESP;
+
+	if ((ip[0] >> 4) == 6) {
+		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
+
+		ip6->proto = proto;
+		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(total - hl));
+	} else {
+		struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)ip;
+
+		ip4->next_proto_id = proto;
+		ip4->total_length = rte_cpu_to_be_16((uint16_t)total);
+		ip4->hdr_checksum = 0;
+		ip4->hdr_checksum = rte_ipv4_cksum(ip4);
+	}
+	if (sa->flags & ESP_F_UDP_ENCAP) {
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + hl);
+
+		udp->src_port = sa->udp_sport_be;
+		udp->dst_port = sa->udp_dport_be;
+		udp->dgram_len = rte_cpu_to_be_16((uint16_t)(total - hl));
+		udp->dgram_cksum = 0;
+	}
+}
+
+/*
+ * Lay out one packet and fill its crypto op. Returns 0, or the counter
+ * that names why the packet is dropped. Takes a sequence number only once
+ * nothing else can fail, so drops never leave a gap.
+ */
+static int
+out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
+		struct esp_sa *sa)
+{
+	struct crypto_op *op = &ctx->ops[k];
+	struct out_pkt p;
+	uint32_t pl_len, padded, trailer, front, udp_len, i;
+	uint8_t *esp, *tr, *iv, nh, pad;
+	uint64_t seq;
+	bool tunnel = sa->mode == ESP_MODE_TUNNEL;
+
+	if (unlikely(out_parse(m, &p) < 0))
+		return CNT_XfrmOutError;
+
+	if (tunnel) {
+		pl_len = p.tot;
+		nh = p.v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
+	} else {
+		pl_len = p.tot - p.hl;
+		nh = p.proto;
+	}
+	/* RFC 4303 2.4: pad so payload + 2 fills whole blocks. */
+	padded = RTE_ALIGN_CEIL(pl_len + ESP_TRAILER_LEN, sa->pad_align);
+	pad = (uint8_t)(padded - pl_len - ESP_TRAILER_LEN);
+	trailer = pad + ESP_TRAILER_LEN + sa->icv_len;
+	udp_len = (sa->flags & ESP_F_UDP_ENCAP) ? sizeof(struct rte_udp_hdr) : 0;
+	front = ESP_HDR_LEN + sa->iv_len + (tunnel ? sa->tmpl_len : udp_len);
+	if (unlikely(rte_pktmbuf_headroom(m) < front ||
+		     rte_pktmbuf_tailroom(m) < trailer ||
+		     p.tot + front + trailer > UINT16_MAX))
+		return CNT_XfrmOutError;
+
+	/* RFC 4303 3.3.3: never wrap; the SA is then done. */
+	if (unlikely(sa->exhausted))
+		return CNT_XfrmOutStateSeqError;
+	seq = sa->seq + 1;
+	if (unlikely((sa->flags & ESP_F_ESN) ? seq == 0 : seq > UINT32_MAX)) {
+		sa->exhausted = 1;
+		return CNT_XfrmOutStateSeqError;
+	}
+	sa->seq = seq;
+
+	tr = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)trailer);
+	rte_pktmbuf_prepend(m, (uint16_t)front);
+	if (tunnel) {
+		esp = rte_pktmbuf_mtod_offset(m, uint8_t *, sa->tmpl_len);
+		out_tunnel_hdr(sa, rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+			       p.tos, seq);
+	} else {
+		uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+
+		memmove(ip, ip + front, p.hl);
+		esp = ip + p.hl + udp_len;
+		out_transport_hdr(sa, ip, p.hl, m->data_len);
+	}
+
+	/* Trailer: RFC 4303 2.4 default pad content 1, 2, 3, ... */
+	for (i = 0; i < pad; i++)
+		tr[i] = (uint8_t)(i + 1);
+	tr[pad] = pad;
+	tr[pad + 1] = nh;
+
+	memcpy(esp, &sa->spi_be, 4);
+	*(rte_be32_t *)(esp + 4) = rte_cpu_to_be_32((uint32_t)seq);
+	iv = esp + ESP_HDR_LEN;
+	if (sa->iv_len != 0) {
+		/* RFC 4106 3.1 / RFC 7634 2: the counter is a nonce that never
+		 * repeats under one key; XOR with a per-SA constant keeps it
+		 * unique. For CBC the engine then makes it E_K(counter). */
+		uint8_t ctr[16];
+		uint32_t j;
+
+		*(rte_be64_t *)ctr = rte_cpu_to_be_64(seq);
+		memcpy(ctr + 8, &sa->spi_be, 4);
+		memset(ctr + 12, 0, 4);
+		for (j = 0; j < sa->iv_len; j++)
+			iv[j] = ctr[j] ^ sa->iv_mask[j];
+	}
+
+	op->sess = &sa->sess;
+	op->data = esp;
+	op->cipher_off = ESP_HDR_LEN + sa->iv_len;
+	op->cipher_len = padded;
+	op->auth_len = ESP_HDR_LEN + sa->iv_len + padded;
+	op->iv = iv;
+	op->icv = tr + pad + ESP_TRAILER_LEN;
+	if (sa->sess.is_aead) {
+		if (sa->flags & ESP_F_ESN) {
+			/* RFC 4106 5: AAD = SPI || seq high || seq low. */
+			uint8_t *aad = ctx->aad[k];
+
+			memcpy(aad, esp, 4);
+			*(rte_be32_t *)(aad + 4) =
+				rte_cpu_to_be_32((uint32_t)(seq >> 32));
+			memcpy(aad + 8, esp + 4, 4);
+			op->aad = aad;
+			op->aad_len = 12;
+		} else {
+			op->aad = esp;
+			op->aad_len = 8;
+		}
+	} else if (sa->flags & ESP_F_ESN) {
+		/* RFC 4303 2.2.1: the high half is hashed as if it followed
+		 * the payload; it sits where the ICV goes, which overwrites
+		 * it. */
+		*(rte_be32_t *)op->icv = rte_cpu_to_be_32((uint32_t)(seq >> 32));
+		op->auth_len += 4;
+	}
+	ctx->len[k] = p.tot; /* plain bytes, for the SA's byte count */
+	return 0;
+}
+
+uint16_t
+esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+		struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+{
+	struct esp_bad bad;
+	uint16_t i, k = 0, good = 0;
+
+	bad.n = 0;
+	if (n > ESP_BURST_MAX)
+		n = ESP_BURST_MAX;
+	for (i = 0; i < n; i++) {
+		int why = out_prepare_one(ctx, k, pkts[i], sas[i]);
+
+		if (unlikely(why != 0)) {
+			esp_bad_add(&bad, pkts[i], sas[i], why);
+			continue;
+		}
+		pkts[k] = pkts[i];
+		sas[k] = sas[i];
+		k++;
+	}
+
+	crypto_encrypt_burst(ctx->engine, ctx->ops, k);
+
+	for (i = 0; i < k; i++) {
+		struct rte_mbuf *m = pkts[i];
+		struct esp_sa *sa = sas[i];
+
+		if (unlikely(ctx->ops[i].status != CRYPTO_OK)) {
+			esp_bad_add(&bad, m, sa, CNT_XfrmOutStateProtoError);
+			continue;
+		}
+		/* The IPv6 UDP checksum covers the ciphertext (RFC 3948 keeps
+		 * it mandatory over IPv6); over IPv4 it stays 0. */
+		if (sa->flags & ESP_F_UDP_ENCAP) {
+			uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+
+			if ((ip[0] >> 4) == 6) {
+				struct rte_ipv6_hdr *ip6 = (void *)ip;
+				struct rte_udp_hdr *udp = (void *)(ip6 + 1);
+
+				udp->dgram_cksum = 0;
+				udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, udp);
+			}
+		}
+		sa->stats.packets++;
+		sa->stats.bytes += ctx->len[i];
+		pkts[good] = m;
+		sas[good] = sa;
+		good++;
+	}
+	return esp_bad_flush(&bad, pkts, sas, good, reasons);
+}

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Reading the fields a policy or selector looks at from an IP packet.
+ * The flow key doubles as the rte_acl input for the SPD (its layout is the
+ * ACL field layout, so do not reorder it).
+ */
+#ifndef ESPD_PKT_H
+#define ESPD_PKT_H
+
+#include <stdint.h>
+#include <string.h>
+
+#include <rte_byteorder.h>
+#include <rte_ip.h>
+
+/** Fields of a packet that selectors match. Addresses in network order;
+ *  an IPv4 address sits in the first 4 bytes. */
+struct flow_key {
+	uint8_t proto;  /**< upper-layer protocol (ACL field 0: one byte) */
+	uint8_t family; /**< 4 or 6 */
+	uint8_t pad[2];
+	uint8_t src[16];
+	uint8_t dst[16];
+	rte_be16_t sport; /**< ports; ICMP type / code, as Linux's xfrm */
+	rte_be16_t dport;
+};
+
+#define IP6_EXT_MAX 8 /**< extension headers walked before giving up */
+
+/**
+ * Walk IPv6 extension headers from the base header at @p ip (@p len bytes
+ * valid). @return the offset of the upper-layer header, with *proto and
+ * *nh_off (where the byte naming it lives) set; -1 when malformed or a
+ * fragment (*proto is then IPPROTO_FRAGMENT for a fragment).
+ */
+static inline int
+pkt_ip6_skip_ext(const uint8_t *ip, uint32_t len, uint8_t *proto,
+		 uint32_t *nh_off)
+{
+	uint32_t off = sizeof(struct rte_ipv6_hdr);
+	uint8_t nh = ip[6];
+	int i;
+
+	*nh_off = 6;
+	for (i = 0; i < IP6_EXT_MAX; i++) {
+		uint32_t ext_len;
+
+		switch (nh) {
+		case IPPROTO_HOPOPTS:
+		case IPPROTO_ROUTING:
+		case IPPROTO_DSTOPTS:
+			if (off + 8 > len)
+				return -1;
+			ext_len = ((uint32_t)ip[off + 1] + 1) * 8;
+			if (off + ext_len > len)
+				return -1;
+			*nh_off = off;
+			nh = ip[off];
+			off += ext_len;
+			break;
+		case IPPROTO_FRAGMENT:
+			*proto = nh;
+			return -1;
+		default:
+			*proto = nh;
+			return (int)off;
+		}
+	}
+	return -1;
+}
+
+static inline void
+pkt_ports(struct flow_key *k, const uint8_t *l4, uint32_t avail)
+{
+	switch (k->proto) {
+	case IPPROTO_TCP:
+	case IPPROTO_UDP:
+	case IPPROTO_SCTP:
+		if (avail >= 4) {
+			memcpy(&k->sport, l4, 2);
+			memcpy(&k->dport, l4 + 2, 2);
+		}
+		break;
+	case IPPROTO_ICMP:
+	case IPPROTO_ICMPV6:
+		if (avail >= 2) {
+			k->sport = rte_cpu_to_be_16(l4[0]);
+			k->dport = rte_cpu_to_be_16(l4[1]);
+		}
+		break;
+	default:
+		break;
+	}
+}
+
+/**
+ * Fill @p k from the IP packet at @p ip (@p len bytes). Ports of a
+ * non-first fragment, or of a truncated header, read as 0.
+ * @return 0, or -1 when the IP header itself is malformed.
+ */
+static inline int
+pkt_flow_key(const uint8_t *ip, uint32_t len, struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	if (len >= sizeof(struct rte_ipv4_hdr) && (ip[0] >> 4) == 4) {
+		const struct rte_ipv4_hdr *h = (const void *)ip;
+		uint32_t hl = (ip[0] & 0x0f) * 4u;
+
+		if (hl < sizeof(*h) || hl > len)
+			return -1;
+		k->family = 4;
+		k->proto = h->next_proto_id;
+		memcpy(k->src, &h->src_addr, 4);
+		memcpy(k->dst, &h->dst_addr, 4);
+		if (!(h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)))
+			pkt_ports(k, ip + hl, len - hl);
+		return 0;
+	}
+	if (len >= sizeof(struct rte_ipv6_hdr) && (ip[0] >> 4) == 6) {
+		const struct rte_ipv6_hdr *h = (const void *)ip;
+		uint32_t nh_off;
+		uint8_t proto = h->proto;
+		int off = pkt_ip6_skip_ext(ip, len, &proto, &nh_off);
+
+		k->family = 6;
+		memcpy(k->src, h->src_addr, 16);
+		memcpy(k->dst, h->dst_addr, 16);
+		k->proto = proto;
+		if (off >= 0)
+			pkt_ports(k, ip + off, len - (uint32_t)off);
+		return 0;
+	}
+	return -1;
+}
+
+#endif /* ESPD_PKT_H */

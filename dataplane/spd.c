@@ -1,0 +1,276 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * SPD tries on rte_acl. The flow key is the ACL input: its layout (see
+ * pkt.h) gives the field offsets below. rte_acl wants rule values in host
+ * order and reads the input in network order, as l3fwd-acl does.
+ */
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_acl.h>
+#include <rte_malloc.h>
+
+#include "dataplane/spd.h"
+
+#define SPD_BURST 64 /* most keys one spd_classify call takes */
+
+enum { F4_PROTO, F4_SRC, F4_DST, F4_SPORT, F4_DPORT, F4_NUM };
+enum {
+	F6_PROTO,
+	F6_SRC0, F6_SRC1, F6_SRC2, F6_SRC3,
+	F6_DST0, F6_DST1, F6_DST2, F6_DST3,
+	F6_SPORT, F6_DPORT,
+	F6_NUM
+};
+
+RTE_ACL_RULE_DEF(spd_rule4, F4_NUM);
+RTE_ACL_RULE_DEF(spd_rule6, F6_NUM);
+
+struct spd {
+	struct rte_acl_ctx *acl[2]; /* [0] IPv4, [1] IPv6; NULL when empty */
+	uint32_t n;
+};
+
+#define KOFF(f) ((uint32_t)offsetof(struct flow_key, f))
+
+static const struct rte_acl_field_def defs4[F4_NUM] = {
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, KOFF(proto) },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KOFF(src) },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KOFF(dst) },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, KOFF(sport) },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KOFF(dport) },
+};
+
+static const struct rte_acl_field_def defs6[F6_NUM] = {
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_PROTO, 0, KOFF(proto) },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC0, 1, KOFF(src) },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC1, 2, KOFF(src) + 4 },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC2, 3, KOFF(src) + 8 },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC3, 4, KOFF(src) + 12 },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST0, 5, KOFF(dst) },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST1, 6, KOFF(dst) + 4 },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST2, 7, KOFF(dst) + 8 },
+	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_DST3, 8, KOFF(dst) + 12 },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F6_SPORT, 9, KOFF(sport) },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F6_DPORT, 9, KOFF(dport) },
+};
+
+static uint32_t
+be32_at(const uint8_t *p)
+{
+	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
+	       (uint32_t)p[2] << 8 | p[3];
+}
+
+/* Mask length of 32-bit word @p w of a prefix of @p len bits. */
+static uint32_t
+word_len(uint8_t len, unsigned int w)
+{
+	int l = (int)len - (int)w * 32;
+
+	return l <= 0 ? 0 : l >= 32 ? 32 : (uint32_t)l;
+}
+
+static void
+fill_common(struct rte_acl_field *f_proto, struct rte_acl_field *f_sport,
+	    struct rte_acl_field *f_dport, const struct spd_sel *s)
+{
+	f_proto->value.u8 = s->proto < 0 ? 0 : (uint8_t)s->proto;
+	f_proto->mask_range.u8 = s->proto < 0 ? 0 : 0xff;
+	f_sport->value.u16 = s->sport_lo;
+	f_sport->mask_range.u16 = s->sport_hi;
+	f_dport->value.u16 = s->dport_lo;
+	f_dport->mask_range.u16 = s->dport_hi;
+}
+
+static struct rte_acl_ctx *
+build_family(const struct spd_rule *rules, uint32_t n, int family,
+	     int socket, int *err)
+{
+	static atomic_uint seq;
+	const bool v6 = family == 6;
+	struct rte_acl_config cfg = { .num_categories = 1 };
+	struct rte_acl_param prm = { .socket_id = socket };
+	struct rte_acl_ctx *ctx;
+	char name[RTE_ACL_NAMESIZE];
+	uint32_t i, count = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		count += rules[i].sel->family == family;
+	if (count == 0)
+		return NULL;
+
+	snprintf(name, sizeof(name), "spd%u_%u", (unsigned int)family,
+		 atomic_fetch_add(&seq, 1));
+	prm.name = name;
+	prm.rule_size = v6 ? RTE_ACL_RULE_SZ(F6_NUM) : RTE_ACL_RULE_SZ(F4_NUM);
+	prm.max_rule_num = count;
+	ctx = rte_acl_create(&prm);
+	if (ctx == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+
+	for (i = 0; i < n; i++) {
+		const struct spd_sel *s = rules[i].sel;
+		struct spd_rule6 r6;
+		struct spd_rule4 r4;
+		struct rte_acl_rule_data *d;
+		unsigned int w;
+
+		if (s->family != family)
+			continue;
+		if (rules[i].rank >= RTE_ACL_MAX_PRIORITY || rules[i].userdata == 0) {
+			*err = -EINVAL;
+			goto fail;
+		}
+		if (v6) {
+			memset(&r6, 0, sizeof(r6));
+			d = &r6.data;
+			fill_common(&r6.field[F6_PROTO], &r6.field[F6_SPORT],
+				    &r6.field[F6_DPORT], s);
+			for (w = 0; w < 4; w++) {
+				r6.field[F6_SRC0 + w].value.u32 = be32_at(s->src + 4 * w);
+				r6.field[F6_SRC0 + w].mask_range.u32 = word_len(s->src_len, w);
+				r6.field[F6_DST0 + w].value.u32 = be32_at(s->dst + 4 * w);
+				r6.field[F6_DST0 + w].mask_range.u32 = word_len(s->dst_len, w);
+			}
+		} else {
+			memset(&r4, 0, sizeof(r4));
+			d = &r4.data;
+			fill_common(&r4.field[F4_PROTO], &r4.field[F4_SPORT],
+				    &r4.field[F4_DPORT], s);
+			r4.field[F4_SRC].value.u32 = be32_at(s->src);
+			r4.field[F4_SRC].mask_range.u32 = s->src_len;
+			r4.field[F4_DST].value.u32 = be32_at(s->dst);
+			r4.field[F4_DST].mask_range.u32 = s->dst_len;
+		}
+		d->category_mask = 1;
+		/* rte_acl prefers the higher priority: invert the rank. */
+		d->priority = (int32_t)(RTE_ACL_MAX_PRIORITY - rules[i].rank);
+		d->userdata = rules[i].userdata;
+		rc = rte_acl_add_rules(ctx, (const struct rte_acl_rule *)(v6 ?
+				       (void *)&r6 : (void *)&r4), 1);
+		if (rc < 0) {
+			*err = rc;
+			goto fail;
+		}
+	}
+
+	cfg.num_fields = v6 ? F6_NUM : F4_NUM;
+	memcpy(cfg.defs, v6 ? defs6 : defs4,
+	       cfg.num_fields * sizeof(struct rte_acl_field_def));
+	rc = rte_acl_build(ctx, &cfg);
+	if (rc < 0) {
+		*err = rc;
+		goto fail;
+	}
+	return ctx;
+fail:
+	rte_acl_free(ctx);
+	return NULL;
+}
+
+struct spd *
+spd_build(const struct spd_rule *rules, uint32_t n, int socket, int *err)
+{
+	struct spd *spd;
+	int fam;
+
+	*err = 0;
+	if (n > SPD_RULES_MAX) {
+		*err = -E2BIG;
+		return NULL;
+	}
+	spd = calloc(1, sizeof(*spd));
+	if (spd == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	spd->n = n;
+	for (fam = 0; fam < 2; fam++) {
+		spd->acl[fam] = build_family(rules, n, fam ? 6 : 4, socket, err);
+		if (*err != 0) {
+			spd_free(spd);
+			return NULL;
+		}
+	}
+	return spd;
+}
+
+void
+spd_free(struct spd *spd)
+{
+	if (spd == NULL)
+		return;
+	rte_acl_free(spd->acl[0]);
+	rte_acl_free(spd->acl[1]);
+	free(spd);
+}
+
+uint32_t
+spd_count(const struct spd *spd)
+{
+	return spd == NULL ? 0 : spd->n;
+}
+
+void
+spd_classify(const struct spd *spd, const struct flow_key *keys[],
+	     uint32_t results[], uint16_t n)
+{
+	const uint8_t *in[2][SPD_BURST];
+	uint32_t out[SPD_BURST];
+	uint16_t idx[2][SPD_BURST];
+	uint16_t cnt[2] = { 0, 0 };
+	uint16_t i;
+	int f;
+
+	RTE_ASSERT(n <= SPD_BURST);
+	for (i = 0; i < n; i++) {
+		results[i] = 0;
+		if (spd == NULL)
+			continue;
+		f = keys[i]->family == 6;
+		if (spd->acl[f] == NULL)
+			continue;
+		in[f][cnt[f]] = (const uint8_t *)keys[i];
+		idx[f][cnt[f]++] = i;
+	}
+	for (f = 0; f < 2; f++) {
+		if (cnt[f] == 0)
+			continue;
+		rte_acl_classify(spd->acl[f], in[f], out, cnt[f], 1);
+		for (i = 0; i < cnt[f]; i++)
+			results[idx[f][i]] = out[i];
+	}
+}
+
+static int
+prefix_match(const uint8_t *a, const uint8_t *p, uint8_t len)
+{
+	uint8_t full = len / 8, rem = len % 8;
+
+	if (memcmp(a, p, full) != 0)
+		return 0;
+	return rem == 0 || ((a[full] ^ p[full]) & (uint8_t)(0xff << (8 - rem))) == 0;
+}
+
+int
+spd_sel_match(const struct spd_sel *s, const struct flow_key *k)
+{
+	uint16_t sp, dp;
+
+	if (s->family != k->family || !prefix_match(k->src, s->src, s->src_len) ||
+	    !prefix_match(k->dst, s->dst, s->dst_len))
+		return 0;
+	if (s->proto >= 0 && s->proto != k->proto)
+		return 0;
+	sp = rte_be_to_cpu_16(k->sport);
+	dp = rte_be_to_cpu_16(k->dport);
+	return sp >= s->sport_lo && sp <= s->sport_hi &&
+	       dp >= s->dport_lo && dp <= s->dport_hi;
+}

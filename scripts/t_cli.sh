@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# CLI checks of espd and espctl that need no traffic: --version, --check on
+# a good and a bad file, and espctl's local parse errors.
+set -u
+b=${1:-build}
+fail=0
+t() {	# t NAME EXPECTED_RC EXPECTED_OUTPUT_REGEX CMD...
+	local name=$1 want_rc=$2 want=$3
+	shift 3
+	local out rc
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -ne "$want_rc" ] || ! grep -Eq -- "$want" <<<"$out"; then
+		echo "FAIL $name: rc=$rc (want $want_rc), output:"
+		sed 's/^/    /' <<<"$out"
+		fail=1
+	else
+		echo "ok   $name"
+	fi
+}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+t "espd --version" 0 '^espd [0-9.]+ \(DPDK 22\.11.*intel-ipsec-mb 1\.[0-9.]+\)$' "$b/espd" --version
+t "espctl --version" 0 '^espctl [0-9.]+$' "$b/espctl" --version
+
+cp examples/gateway-a.conf "$tmp/good.conf"
+t "check good config" 0 '^configuration OK$' "$b/espd" -- -c "$tmp/good.conf" --check
+
+cat >"$tmp/bad.conf" <<'CONF'
+port 0 role protected addr 192.168.1.1/24
+# a comment
+state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1000 \
+	aead 'rfc4106(gcm(aes))' 0x0102 128
+policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir sideways
+CONF
+t "check bad config: line of the continued command" 1 "bad.conf:3: error" "$b/espd" -c "$tmp/bad.conf" --check
+t "check bad config: every error" 1 "bad.conf:5: error.*sideways" "$b/espd" -c "$tmp/bad.conf" --check
+t "check missing file" 1 "nonexistent" "$b/espd" -c "$tmp/nonexistent.conf" --check
+t "espd without -c" 2 "-c FILE is required" "$b/espd" --check
+t "espd bad --exit-idle" 2 "exit-idle" "$b/espd" -- -c x --exit-idle abc
+t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
+t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
+exit $fail

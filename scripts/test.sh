@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite: installs what is missing, builds, runs every test.
+# Prints one closing line "tests: N passed, N failed".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+builddir=${BUILD_DIR:-build}
+
+scripts/setup.sh "$builddir" || { echo "tests: 0 passed, 1 failed"; exit 1; }
+
+passed=0
+failed=0
+run() {
+	local name=$1
+	shift
+	echo "=== $name"
+	if "$@"; then
+		passed=$((passed + 1))
+		echo "=== $name: PASS"
+	else
+		failed=$((failed + 1))
+		echo "=== $name: FAIL"
+	fi
+}
+
+run "unit (CUnit)" "$builddir/tests/test_unit"
+run "espd --version" scripts/t_cli.sh "$builddir"
+if [ -x "$builddir/bench/bench_micro" ]; then
+	run "bench smoke" "$builddir/bench/bench_micro" --benchmark_min_time=0.01 \
+		--benchmark_filter='size:64$' --benchmark_format=console
+fi
+
+echo "tests: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]

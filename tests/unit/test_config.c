@@ -1,0 +1,1161 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The "config" suite: word splitting, every command of the grammar, the
+ * errors (message and word index), the file loader with file:line, the
+ * cross-line checks and --check.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "config/config.h"
+#include "unit.h"
+
+#define GCM128_KEY "0x0102030405060708090a0b0c0d0e0f1011121314"
+#define CBC_KEY "0x00112233445566778899aabbccddeeff"
+#define SHA256_KEY "0xffeeddccbbaa99887766554433221100ffeeddccbbaa99887766554433221100"
+#define SA_ID "src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1000"
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static int
+parse(const char *line, struct cfg_cmd *cmd, struct cfg_error *err)
+{
+	return cfg_parse_line(line, cmd, err);
+}
+
+/* Parse, and fail the test (showing why) when it does not parse. */
+static int
+parse_ok(const char *line, struct cfg_cmd *cmd)
+{
+	struct cfg_error err;
+	int ret = parse(line, cmd, &err);
+
+	if (ret != 0)
+		fprintf(stderr, "\n  unexpected error for '%s': [%d] %s\n", line,
+			err.word, err.msg);
+	CU_ASSERT_EQUAL(ret, 0);
+	return ret;
+}
+
+static void
+expect_err(const char *line, const char *msg, int word)
+{
+	struct cfg_cmd cmd;
+	struct cfg_error err;
+	int ret = parse(line, &cmd, &err);
+
+	if (ret == 0 || strstr(err.msg, msg) == NULL || err.word != word)
+		fprintf(stderr, "\n  line '%.80s': got %d [%d] '%s', want [%d] '%s'\n",
+			line, ret, err.word, ret ? err.msg : "", word, msg);
+	CU_ASSERT_TRUE(ret < 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, msg));
+	CU_ASSERT_EQUAL(err.word, word);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_NONE); /* cleared on error */
+	cfg_cmd_clear(&cmd);
+}
+
+static bool
+addr_is(const struct cfg_addr *a, const char *text, unsigned int len)
+{
+	char buf[64];
+
+	cfg_addr_str(a, false, buf, sizeof(buf));
+	return strcmp(buf, text) == 0 && a->len == len;
+}
+
+/* Words of a split, joined by '|', for compact expectations. */
+static void
+split_is(const char *line, const char *joined)
+{
+	struct cfg_words ws;
+	struct cfg_error err;
+	char got[256] = "";
+	unsigned int i;
+	int ret = cfg_split(line, strlen(line), &ws, &err);
+
+	CU_ASSERT_EQUAL_FATAL(ret, 0);
+	for (i = 0; i < ws.n; i++) {
+		if (i > 0)
+			strcat(got, "|");
+		strcat(got, ws.w[i]);
+	}
+	CU_ASSERT_PTR_NULL(ws.w[ws.n]);
+	if (strcmp(got, joined) != 0)
+		fprintf(stderr, "\n  split '%s': got '%s' want '%s'\n", line, got,
+			joined);
+	CU_ASSERT_STRING_EQUAL(got, joined);
+	cfg_words_free(&ws);
+}
+
+static char *
+write_temp(const char *text, size_t len)
+{
+	static const char tmpl[] = "/tmp/espd_cfg_XXXXXX";
+	char *path = malloc(sizeof(tmpl));
+	FILE *f;
+	int fd;
+
+	if (path == NULL)
+		return NULL;
+	memcpy(path, tmpl, sizeof(tmpl));
+	fd = mkstemp(path);
+	if (fd < 0) {
+		free(path);
+		return NULL;
+	}
+	f = fdopen(fd, "w");
+	if (f == NULL || fwrite(text, 1, len, f) != len) {
+		if (f != NULL)
+			fclose(f);
+		unlink(path);
+		free(path);
+		return NULL;
+	}
+	fclose(f);
+	return path;
+}
+
+/* ---- splitting --------------------------------------------------------- */
+
+static void
+test_split_quoting(void)
+{
+	split_is("", "");
+	split_is("   \t  ", "");
+	split_is("a b\tc", "a|b|c");
+	split_is("  lead trail  ", "lead|trail");
+	split_is("'rfc4106(gcm(aes))' x", "rfc4106(gcm(aes))|x");
+	split_is("\"a b\" c", "a b|c");
+	split_is("enc cipher_null \"\" auth", "enc|cipher_null||auth");
+	split_is("'' \"\"", "|");
+	split_is("a'b'\"c\"d", "abcd");
+	split_is("'a\\b'", "a\\b");             /* backslash literal in '' */
+	split_is("\"a\\\"b\"", "a\"b");          /* \" in "" */
+	split_is("\"a\\\\b\"", "a\\b");          /* \\ in "" */
+	split_is("\"\\$x\\`\"", "$x`");          /* \$ \` in "" */
+	split_is("\"a\\nb\"", "a\\nb");          /* other \ kept in "" */
+	split_is("a\\ b", "a b");                /* escaped blank */
+	split_is("\\'x", "'x");
+	split_is("a#b #c d", "a#b");             /* # only starts a word */
+	split_is("# all comment", "");
+	split_is("\"#\" x", "#|x");
+	split_is("''#x", "#x");
+	split_is("'it''s'", "its");
+	split_is("\"it's\"", "it's");
+	split_is("a\\\nb c", "ab|c");            /* continuation joins */
+	split_is("\"a\\\nb\"", "ab");            /* inside "" too */
+	split_is("$HOME `x` ; &", "$HOME|`x`|;|&"); /* no expansion */
+	split_is("trail\\", "trail\\");          /* lone final backslash */
+}
+
+static void
+test_split_errors(void)
+{
+	struct cfg_words ws;
+	struct cfg_error err;
+	char *big, *many;
+	size_t i;
+
+	CU_ASSERT_EQUAL(cfg_split("a 'bc", 5, &ws, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unterminated single quote"));
+	CU_ASSERT_EQUAL(err.word, 1);
+	CU_ASSERT_PTR_NULL(ws.buf);
+	CU_ASSERT_EQUAL(cfg_split("a b \"c", 6, &ws, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unterminated double quote"));
+	CU_ASSERT_EQUAL(err.word, 2);
+	CU_ASSERT_EQUAL(cfg_split("a \"b\\\"", 6, &ws, &err), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_split("'a\nb'", 5, &ws, &err), -EINVAL);
+	CU_ASSERT_EQUAL(cfg_split("a\0b", 3, &ws, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL byte"));
+
+	/* 256 words fit, 257 do not */
+	many = malloc(2 * (CFG_WORDS_MAX + 1) + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(many);
+	for (i = 0; i < CFG_WORDS_MAX; i++)
+		memcpy(many + 2 * i, "x ", 2);
+	CU_ASSERT_EQUAL(cfg_split(many, 2 * CFG_WORDS_MAX, &ws, &err), 0);
+	CU_ASSERT_EQUAL(ws.n, CFG_WORDS_MAX);
+	cfg_words_free(&ws);
+	memcpy(many + 2 * CFG_WORDS_MAX, "x", 2);
+	CU_ASSERT_EQUAL(cfg_split(many, 2 * CFG_WORDS_MAX + 1, &ws, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "too many words (at most 256)"));
+	CU_ASSERT_EQUAL(err.word, CFG_WORDS_MAX);
+	free(many);
+
+	big = malloc(CFG_LINE_MAX + 2);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'a', CFG_LINE_MAX + 1);
+	CU_ASSERT_EQUAL(cfg_split(big, CFG_LINE_MAX, &ws, &err), 0);
+	CU_ASSERT_EQUAL(ws.n, 1);
+	cfg_words_free(&ws);
+	CU_ASSERT_EQUAL(cfg_split(big, CFG_LINE_MAX + 1, &ws, &err), -E2BIG);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "line too long"));
+	free(big);
+}
+
+/* ---- commands ---------------------------------------------------------- */
+
+static void
+test_port_route_neigh(void)
+{
+	struct cfg_cmd cmd;
+
+	if (parse_ok("port 1 role unprotected addr 172.16.1.1/24 addr fd00::1/64 "
+		     "mac 02:00:00:AA:bb:01 mtu 1500 queues 4", &cmd) == 0) {
+		const struct cfg_port *p = &cmd.u.port;
+
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_PORT);
+		CU_ASSERT_EQUAL(p->id, 1);
+		CU_ASSERT_EQUAL(p->role, CFG_ROLE_UNPROTECTED);
+		CU_ASSERT_EQUAL(p->naddr, 2);
+		CU_ASSERT_TRUE(addr_is(&p->addr[0], "172.16.1.1", 24)); /* not masked */
+		CU_ASSERT_EQUAL(p->addr[0].af, AF_INET);
+		CU_ASSERT_TRUE(addr_is(&p->addr[1], "fd00::1", 64));
+		CU_ASSERT_EQUAL(p->addr[1].af, AF_INET6);
+		CU_ASSERT_TRUE(p->has_mac);
+		CU_ASSERT_EQUAL(p->mac[3], 0xaa);
+		CU_ASSERT_EQUAL(p->mac[5], 0x01);
+		CU_ASSERT_EQUAL(p->mtu, 1500);
+		CU_ASSERT_EQUAL(p->queues, 4);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("port 0 role protected", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.port.queues, 1);
+		CU_ASSERT_EQUAL(cmd.u.port.mtu, 0);
+		CU_ASSERT_FALSE(cmd.u.port.has_mac);
+		CU_ASSERT_EQUAL(cmd.u.port.naddr, 0);
+	}
+	cfg_cmd_clear(&cmd);
+	/* options in any order; a bare addr is a host route */
+	if (parse_ok("port 2 queues 2 addr 10.0.0.1 role protected", &cmd) == 0)
+		CU_ASSERT_TRUE(addr_is(&cmd.u.port.addr[0], "10.0.0.1", 32));
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("route add 10.9.8.7/8 port 1 via 172.16.1.254", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_ROUTE_ADD);
+		CU_ASSERT_TRUE(addr_is(&cmd.u.route.prefix, "10.0.0.0", 8)); /* masked */
+		CU_ASSERT_EQUAL(cmd.u.route.port, 1);
+		CU_ASSERT_TRUE(cmd.u.route.has_via);
+		CU_ASSERT_TRUE(addr_is(&cmd.u.route.via, "172.16.1.254", 32));
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("route add 2001:db8:1:2::5/33 port 0", &cmd) == 0) {
+		CU_ASSERT_TRUE(addr_is(&cmd.u.route.prefix, "2001:db8::", 33));
+		CU_ASSERT_FALSE(cmd.u.route.has_via);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("route add 0.0.0.0/0 port 3", &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.u.route.prefix.len, 0);
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("neigh add 172.16.1.254 lladdr 02:00:00:00:00:fe port 1",
+		     &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_NEIGH_ADD);
+		CU_ASSERT_TRUE(addr_is(&cmd.u.neigh.ip, "172.16.1.254", 32));
+		CU_ASSERT_EQUAL(cmd.u.neigh.lladdr[5], 0xfe);
+		CU_ASSERT_EQUAL(cmd.u.neigh.port, 1);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("neigh add fe80::1 port 0 lladdr 0a:0b:0c:0d:0e:0f", &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.u.neigh.ip.af, AF_INET6);
+	cfg_cmd_clear(&cmd);
+}
+
+static void
+test_state_gcm(void)
+{
+	struct cfg_cmd cmd;
+	struct crypto_algo_params p;
+
+	if (parse_ok("state add " SA_ID " reqid 1 mode tunnel "
+		     "aead 'rfc4106(gcm(aes))' " GCM128_KEY " 128", &cmd) == 0) {
+		const struct cfg_state *s = &cmd.u.state;
+
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_ADD);
+		CU_ASSERT_TRUE(addr_is(&s->src, "172.16.1.5", 32));
+		CU_ASSERT_TRUE(addr_is(&s->dst, "172.16.2.5", 32));
+		CU_ASSERT_EQUAL(s->spi, 0x1000);
+		CU_ASSERT_EQUAL(s->reqid, 1);
+		CU_ASSERT_EQUAL(s->mode, CFG_MODE_TUNNEL);
+		CU_ASSERT_EQUAL(s->dir, CFG_DIR_NONE);
+		CU_ASSERT_EQUAL(s->replay_window, 64);
+		CU_ASSERT_EQUAL(s->flags, 0);
+		CU_ASSERT_EQUAL(s->algo.cipher, CRYPTO_CIPHER_AES_GCM);
+		CU_ASSERT_EQUAL(s->algo.auth, CRYPTO_AUTH_NONE);
+		CU_ASSERT_STRING_EQUAL(s->algo.name, "rfc4106(gcm(aes))");
+		CU_ASSERT_EQUAL(s->algo.cipher_key_len, 20);
+		CU_ASSERT_EQUAL(s->algo.cipher_key[0], 0x01);
+		CU_ASSERT_EQUAL(s->algo.cipher_key[19], 0x14);
+		CU_ASSERT_EQUAL(s->algo.icv_len, 16);
+		CU_ASSERT_TRUE(s->has & CFG_SA_HAS_ALGO);
+		CU_ASSERT_TRUE(s->has & CFG_SA_HAS_REQID);
+		CU_ASSERT_FALSE(s->has & CFG_SA_HAS_SEL);
+		/* no sel: any traffic of the SA's family */
+		CU_ASSERT_EQUAL(s->sel.src.af, AF_INET);
+		CU_ASSERT_EQUAL(s->sel.src.len, 0);
+		CU_ASSERT_EQUAL(s->sel.dport_hi, 65535);
+
+		cfg_algo_params(&s->algo, &p);
+		CU_ASSERT_EQUAL(p.cipher, CRYPTO_CIPHER_AES_GCM);
+		CU_ASSERT_EQUAL(p.auth, CRYPTO_AUTH_NONE);
+		CU_ASSERT_PTR_EQUAL(p.cipher_key, s->algo.cipher_key);
+		CU_ASSERT_EQUAL(p.cipher_key_len, 20);
+		CU_ASSERT_EQUAL(p.icv_len, 16);
+	}
+	cfg_cmd_clear(&cmd);
+
+	/* AES-256-GCM with a 64-bit ICV, dir out, transport, IPv6 */
+	if (parse_ok("state add src fd00::1 dst fd00::2 proto esp spi 4096 dir out "
+		     "mode transport aead rfc4106(gcm(aes)) 0x"
+		     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		     "a0a1a2a3 64", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.state.algo.cipher_key_len, 36);
+		CU_ASSERT_EQUAL(cmd.u.state.algo.icv_len, 8);
+		CU_ASSERT_EQUAL(cmd.u.state.dir, CFG_DIR_OUT);
+		CU_ASSERT_EQUAL(cmd.u.state.mode, CFG_MODE_TRANSPORT);
+		CU_ASSERT_EQUAL(cmd.u.state.src.af, AF_INET6);
+	}
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' 0x"
+		     "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+		     "A0A1A2A3 128", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.state.algo.cipher,
+				CRYPTO_CIPHER_CHACHA20_POLY1305);
+		CU_ASSERT_EQUAL(cmd.u.state.algo.cipher_key[35], 0xa3);
+		CU_ASSERT_EQUAL(cmd.u.state.algo.icv_len, 16);
+	}
+	cfg_cmd_clear(&cmd);
+}
+
+static void
+test_state_cbc_orders(void)
+{
+	struct cfg_cmd a, b;
+
+	/* ip xfrm prints auth-trunc before enc; both orders are one SA */
+	if (parse_ok("state add " SA_ID " enc 'cbc(aes)' " CBC_KEY
+		     " auth-trunc 'hmac(sha256)' " SHA256_KEY " 128", &a) != 0)
+		return;
+	if (parse_ok("state add auth-trunc 'hmac(sha256)' " SHA256_KEY " 128 "
+		     "spi 4096 enc 'cbc(aes)' " CBC_KEY " proto esp dst 172.16.2.5 "
+		     "src 172.16.1.5", &b) != 0) {
+		cfg_cmd_clear(&a);
+		return;
+	}
+	CU_ASSERT_EQUAL(memcmp(&a, &b, sizeof(a)), 0);
+	CU_ASSERT_EQUAL(a.u.state.algo.cipher, CRYPTO_CIPHER_AES_CBC);
+	CU_ASSERT_EQUAL(a.u.state.algo.auth, CRYPTO_AUTH_HMAC_SHA256);
+	CU_ASSERT_STRING_EQUAL(a.u.state.algo.name, "cbc(aes)+hmac(sha256)");
+	CU_ASSERT_EQUAL(a.u.state.algo.cipher_key_len, 16);
+	CU_ASSERT_EQUAL(a.u.state.algo.auth_key_len, 32);
+	CU_ASSERT_EQUAL(a.u.state.algo.auth_key[0], 0xff);
+	CU_ASSERT_EQUAL(a.u.state.algo.icv_len, 16);
+	cfg_cmd_clear(&a);
+	cfg_cmd_clear(&b);
+
+	if (parse_ok("state add " SA_ID " enc cipher_null \"\" "
+		     "auth-trunc 'hmac(sha1)' 0x0102 96", &a) == 0) {
+		CU_ASSERT_EQUAL(a.u.state.algo.cipher, CRYPTO_CIPHER_NULL);
+		CU_ASSERT_EQUAL(a.u.state.algo.cipher_key_len, 0);
+		CU_ASSERT_EQUAL(a.u.state.algo.auth, CRYPTO_AUTH_HMAC_SHA1);
+		CU_ASSERT_EQUAL(a.u.state.algo.auth_key_len, 2);
+		CU_ASSERT_EQUAL(a.u.state.algo.icv_len, 12);
+	}
+	cfg_cmd_clear(&a);
+	if (parse_ok("state add " SA_ID " enc aes 0x" "00112233445566778899aabbccddeeff"
+		     "00112233445566778899aabbccddeeff auth-trunc 'hmac(sha384)' "
+		     CBC_KEY " 192", &a) == 0) {
+		CU_ASSERT_EQUAL(a.u.state.algo.cipher_key_len, 32);
+		CU_ASSERT_EQUAL(a.u.state.algo.icv_len, 24);
+	}
+	cfg_cmd_clear(&a);
+	if (parse_ok("state add " SA_ID " enc 'cbc(aes)' " CBC_KEY
+		     " auth-trunc 'hmac(sha512)' " CBC_KEY " 256", &a) == 0)
+		CU_ASSERT_EQUAL(a.u.state.algo.icv_len, 32);
+	cfg_cmd_clear(&a);
+}
+
+static void
+test_state_options(void)
+{
+	struct cfg_cmd cmd;
+
+	if (parse_ok("state add " SA_ID " dir in reqid 0x10 seq 7 mode tunnel "
+		     "replay-window 4096 flag esn flag noecn decap-dscp "
+		     "flag dont-encap-dscp replay-seq 100 replay-oseq 200 "
+		     "replay-seq-hi 1 replay-oseq-hi 2 "
+		     "aead 'rfc4106(gcm(aes))' " GCM128_KEY " 96 "
+		     "encap espinudp 4500 4501 0.0.0.0 "
+		     "sel src 192.168.1.10/24 dst 192.168.2.0/24 proto tcp sport 40001 dport 5001 "
+		     "limit byte-soft 1000 packet-hard 0x20 limit time-hard 60", &cmd) == 0) {
+		const struct cfg_state *s = &cmd.u.state;
+
+		CU_ASSERT_EQUAL(s->dir, CFG_DIR_IN);
+		CU_ASSERT_EQUAL(s->reqid, 16);
+		CU_ASSERT_EQUAL(s->seq, 7);
+		CU_ASSERT_EQUAL(s->replay_window, 4096);
+		CU_ASSERT_EQUAL(s->flags, CFG_SA_F_ESN | CFG_SA_F_NOECN |
+				CFG_SA_F_DECAP_DSCP | CFG_SA_F_DONT_ENCAP_DSCP);
+		CU_ASSERT_EQUAL(s->replay_seq, 100);
+		CU_ASSERT_EQUAL(s->replay_oseq, 200);
+		CU_ASSERT_EQUAL(s->replay_seq_hi, 1);
+		CU_ASSERT_EQUAL(s->replay_oseq_hi, 2);
+		CU_ASSERT_EQUAL(s->algo.icv_len, 12);
+		CU_ASSERT_TRUE(s->has & CFG_SA_HAS_ENCAP);
+		CU_ASSERT_EQUAL(s->encap_sport, 4500);
+		CU_ASSERT_EQUAL(s->encap_dport, 4501);
+		CU_ASSERT_EQUAL(s->encap_oa.af, AF_INET);
+		CU_ASSERT_TRUE(s->has & CFG_SA_HAS_SEL);
+		CU_ASSERT_TRUE(addr_is(&s->sel.src, "192.168.1.0", 24));
+		CU_ASSERT_TRUE(addr_is(&s->sel.dst, "192.168.2.0", 24));
+		CU_ASSERT_EQUAL(s->sel.proto, 6);
+		CU_ASSERT_TRUE(s->sel.has_sport && s->sel.has_dport);
+		CU_ASSERT_EQUAL(s->sel.sport_lo, 40001);
+		CU_ASSERT_EQUAL(s->sel.sport_hi, 40001);
+		CU_ASSERT_EQUAL(s->sel.dport_lo, 5001);
+		CU_ASSERT_EQUAL(s->limit_set, (1u << CFG_LIMIT_BYTE_SOFT) |
+				(1u << CFG_LIMIT_PACKET_HARD) | (1u << CFG_LIMIT_TIME_HARD));
+		CU_ASSERT_EQUAL(s->limit[CFG_LIMIT_BYTE_SOFT], 1000);
+		CU_ASSERT_EQUAL(s->limit[CFG_LIMIT_PACKET_HARD], 32);
+		CU_ASSERT_EQUAL(s->limit[CFG_LIMIT_TIME_HARD], 60);
+	}
+	cfg_cmd_clear(&cmd);
+
+	/* sel before the SA's own src/dst: a repeated key ends the sel */
+	if (parse_ok("state add sel src 10.0.0.0/8 dst 10.1.0.0/16 src 1.1.1.1 "
+		     "dst 2.2.2.2 proto esp spi 300 encap espinudp 4500 4500 :: "
+		     "aead rfc4106(gcm(aes)) " GCM128_KEY " 128", &cmd) == 0) {
+		CU_ASSERT_TRUE(addr_is(&cmd.u.state.sel.src, "10.0.0.0", 8));
+		CU_ASSERT_TRUE(addr_is(&cmd.u.state.src, "1.1.1.1", 32));
+		CU_ASSERT_EQUAL(cmd.u.state.sel.proto, 0);
+		CU_ASSERT_EQUAL(cmd.u.state.encap_oa.af, AF_INET6);
+	}
+	cfg_cmd_clear(&cmd);
+
+	/* a tunnel SA may carry the other family */
+	if (parse_ok("state add " SA_ID " sel src fd00::/64 dst fd01::/64 proto udp "
+		     "dport 53 aead rfc4106(gcm(aes)) " GCM128_KEY " 128", &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.u.state.sel.src.af, AF_INET6);
+	cfg_cmd_clear(&cmd);
+
+	/* replay-window 0 (off) and the largest SPI */
+	if (parse_ok("state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 4294967295 "
+		     "replay-window 0 aead rfc4106(gcm(aes)) " GCM128_KEY " 128",
+		     &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.state.spi, 0xffffffffu);
+		CU_ASSERT_EQUAL(cmd.u.state.replay_window, 0);
+	}
+	cfg_cmd_clear(&cmd);
+}
+
+static void
+test_state_other(void)
+{
+	struct cfg_cmd cmd;
+
+	/* update: the algorithm is optional, `has` says what is replaced */
+	if (parse_ok("state update " SA_ID " limit packet-soft 10", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_UPDATE);
+		CU_ASSERT_EQUAL(cmd.u.state.has, CFG_SA_HAS_LIMIT);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("state update " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY
+		     " 128", &cmd) == 0)
+		CU_ASSERT_TRUE(cmd.u.state.has & CFG_SA_HAS_ALGO);
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("state del spi 0x1000 proto esp dst 172.16.2.5 src 172.16.1.5",
+		     &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_DEL);
+		CU_ASSERT_EQUAL(cmd.u.sa.spi, 0x1000);
+		CU_ASSERT_FALSE(cmd.u.sa.show_keys);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("state delete " SA_ID, &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_DEL);
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("state get " SA_ID " show-keys", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_GET);
+		CU_ASSERT_TRUE(cmd.u.sa.show_keys);
+	}
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_ALLOCSPI);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.min, 256);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.max, 0xffffffffu);
+		CU_ASSERT_FALSE(cmd.u.allocspi.has_reqid);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp reqid 5 seq 7 "
+		     "min 0x1000 max 0x1fff", &cmd) == 0) {
+		CU_ASSERT_TRUE(cmd.u.allocspi.has_reqid && cmd.u.allocspi.has_seq);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.reqid, 5);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.seq, 7);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.min, 0x1000);
+		CU_ASSERT_EQUAL(cmd.u.allocspi.max, 0x1fff);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp min 500 max 500",
+		     &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.u.allocspi.min, cmd.u.allocspi.max);
+	cfg_cmd_clear(&cmd);
+
+	CU_ASSERT_EQUAL(parse_ok("state list", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_LIST);
+	CU_ASSERT_EQUAL(parse_ok("state flush", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_FLUSH);
+	CU_ASSERT_EQUAL(parse_ok("state count", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_COUNT);
+	cfg_cmd_clear(&cmd);
+}
+
+static void
+test_policy(void)
+{
+	struct cfg_cmd cmd;
+
+	if (parse_ok("policy add src 192.168.1.0/24 dst 192.168.2.0/24 proto tcp "
+		     "sport 1024-65535 dport 80 dir out priority 10 action allow "
+		     "index 3 tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 "
+		     "mode tunnel level use pfp src,dst,proto,sport,dport", &cmd) == 0) {
+		const struct cfg_policy *p = &cmd.u.policy;
+
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_POLICY_ADD);
+		CU_ASSERT_TRUE(addr_is(&p->sel.src, "192.168.1.0", 24));
+		CU_ASSERT_EQUAL(p->sel.proto, 6);
+		CU_ASSERT_EQUAL(p->sel.sport_lo, 1024);
+		CU_ASSERT_EQUAL(p->sel.sport_hi, 65535);
+		CU_ASSERT_EQUAL(p->sel.dport_lo, 80);
+		CU_ASSERT_EQUAL(p->sel.dport_hi, 80);
+		CU_ASSERT_EQUAL(p->dir, CFG_DIR_OUT);
+		CU_ASSERT_EQUAL(p->priority, 10);
+		CU_ASSERT_EQUAL(p->action, CFG_ACTION_ALLOW);
+		CU_ASSERT_TRUE(p->has_index);
+		CU_ASSERT_EQUAL(p->index, 3);
+		CU_ASSERT_TRUE(p->has_tmpl);
+		CU_ASSERT_TRUE(p->tmpl.has_src_dst);
+		CU_ASSERT_TRUE(addr_is(&p->tmpl.dst, "172.16.2.5", 32));
+		CU_ASSERT_EQUAL(p->tmpl.reqid, 1);
+		CU_ASSERT_EQUAL(p->tmpl.level, CFG_LEVEL_USE);
+		CU_ASSERT_EQUAL(p->pfp, CFG_PFP_SRC | CFG_PFP_DST | CFG_PFP_PROTO |
+				CFG_PFP_SPORT | CFG_PFP_DPORT);
+	}
+	cfg_cmd_clear(&cmd);
+
+	/* tmpl first, then the policy's own src/dst; defaults */
+	if (parse_ok("policy add tmpl src 1.1.1.1 dst 2.2.2.2 proto esp "
+		     "src 10.0.0.1/8 dst 0.0.0.0/0 dir fwd pfp dport", &cmd) == 0) {
+		const struct cfg_policy *p = &cmd.u.policy;
+
+		CU_ASSERT_TRUE(addr_is(&p->sel.src, "10.0.0.0", 8));
+		CU_ASSERT_TRUE(addr_is(&p->tmpl.src, "1.1.1.1", 32));
+		CU_ASSERT_EQUAL(p->dir, CFG_DIR_FWD);
+		CU_ASSERT_EQUAL(p->priority, 0);
+		CU_ASSERT_EQUAL(p->tmpl.mode, CFG_MODE_TUNNEL);
+		CU_ASSERT_EQUAL(p->tmpl.level, CFG_LEVEL_REQUIRED);
+		CU_ASSERT_FALSE(p->has_index);
+		CU_ASSERT_FALSE(p->sel.has_sport);
+		CU_ASSERT_EQUAL(p->sel.sport_hi, 65535);
+		CU_ASSERT_EQUAL(p->pfp, CFG_PFP_DPORT);
+	}
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("policy add src ::/0 dst ::/0 dir in action block priority 100",
+		     &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.policy.action, CFG_ACTION_BLOCK);
+		CU_ASSERT_FALSE(cmd.u.policy.has_tmpl);
+		CU_ASSERT_EQUAL(cmd.u.policy.sel.src.af, AF_INET6);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto 132 dir out "
+		     "tmpl proto esp mode transport", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.policy.sel.proto, 132);
+		CU_ASSERT_FALSE(cmd.u.policy.tmpl.has_src_dst);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("policy add src fd00::/8 dst fd00::/8 proto ipv6-icmp dir out",
+		     &cmd) == 0)
+		CU_ASSERT_EQUAL(cmd.u.policy.sel.proto, 58);
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("policy del index 3", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_POLICY_DEL);
+		CU_ASSERT_TRUE(cmd.u.policy_del.by_index);
+		CU_ASSERT_EQUAL(cmd.u.policy_del.index, 3);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("policy del src 10.0.0.0/8 dst 10.1.0.0/16 proto udp dport 53 "
+		     "dir in", &cmd) == 0) {
+		CU_ASSERT_FALSE(cmd.u.policy_del.by_index);
+		CU_ASSERT_EQUAL(cmd.u.policy_del.dir, CFG_DIR_IN);
+		CU_ASSERT_EQUAL(cmd.u.policy_del.sel.dport_lo, 53);
+	}
+	cfg_cmd_clear(&cmd);
+	CU_ASSERT_EQUAL(parse_ok("policy list", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_POLICY_LIST);
+	CU_ASSERT_EQUAL(parse_ok("policy flush", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_POLICY_FLUSH);
+	cfg_cmd_clear(&cmd);
+}
+
+static void
+test_misc_cmds(void)
+{
+	struct cfg_cmd cmd;
+
+	CU_ASSERT_EQUAL(parse_ok("stats", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATS);
+	CU_ASSERT_EQUAL(parse_ok("stats reset", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATS_RESET);
+	CU_ASSERT_EQUAL(parse_ok("monitor", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_MONITOR);
+	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_ALL);
+	CU_ASSERT_EQUAL(parse_ok("monitor acquire invalid-spi", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI);
+	CU_ASSERT_EQUAL(parse_ok("monitor expire policy state", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_EXPIRE | CFG_MON_POLICY | CFG_MON_STATE);
+	CU_ASSERT_EQUAL(parse_ok("set acquire-expires 30", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_SET);
+	CU_ASSERT_EQUAL(cmd.u.set.key, CFG_SET_ACQUIRE_EXPIRES);
+	CU_ASSERT_EQUAL(cmd.u.set.value, 30);
+	CU_ASSERT_EQUAL(parse_ok("set acquire-queue 64", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.set.key, CFG_SET_ACQUIRE_QUEUE);
+	CU_ASSERT_EQUAL(parse_ok("set acquire-queue-total 0x10000", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.set.key, CFG_SET_ACQUIRE_QUEUE_TOTAL);
+	CU_ASSERT_EQUAL(cmd.u.set.value, 65536);
+	CU_ASSERT_EQUAL(parse_ok("  # just a comment", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_NONE);
+	CU_ASSERT_EQUAL(parse_ok("", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_NONE);
+	CU_ASSERT_STRING_EQUAL(cfg_cmd_name(CFG_CMD_STATE_ALLOCSPI), "state allocspi");
+	cfg_cmd_clear(&cmd);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const struct {
+	const char *line;
+	const char *msg;
+	int word;
+} bad[] = {
+	{ "bogus 1", "unknown command 'bogus'", 0 },
+	{ "state", "missing command after 'state'", -1 },
+	{ "state remove x", "unknown state command 'remove'", 1 },
+	{ "policy add src 10.0.0.300/24 dst 0.0.0.0/0 dir out",
+	  "expected IPv4 or IPv6 prefix, got '10.0.0.300/24'", 3 },
+	{ "policy add src 10.0.0.0/33 dst 0.0.0.0/0 dir out",
+	  "expected IPv4 or IPv6 prefix, got '10.0.0.0/33'", 3 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8", "missing 'dir' for policy add", -1 },
+	{ "policy add dst 10.0.0.0/8 dir out", "missing 'src' for policy add", -1 },
+	{ "policy add src 10.0.0.0/8 dst ::/0 dir out",
+	  "src and dst of policy add differ in address family", 5 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir sideways",
+	  "expected in, out or fwd after 'dir', got 'sideways'", 7 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out dport 80",
+	  "'dport' needs proto tcp, udp", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp sport 90-80 dir out",
+	  "port range '90-80' is reversed", 9 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp sport 70000 dir out",
+	  "expected a port or range N-M (0-65535), got '70000'", 9 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto smtp dir out",
+	  "expected a protocol name or number 0-255, got 'smtp'", 7 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto 256 dir out",
+	  "expected a protocol name or number 0-255, got '256'", 7 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out pfp src",
+	  "'pfp' needs a 'tmpl'", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 pfp src,src", "duplicate pfp field 'src'", 14 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 pfp src,flowlabel", "unknown pfp field 'flowlabel'", 14 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 pfp dst,", "empty field in pfp list 'dst,'", 14 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl proto esp",
+	  "tmpl in tunnel mode needs 'src' and 'dst'", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 tmpl src 1.1.1.1 dst 2.2.2.2", "only one 'tmpl' per policy", 13 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 proto ah", "only 'proto esp' is supported, got 'ah'", 14 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 level optional", "expected required or use after 'level', got 'optional'", 14 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out action deny",
+	  "expected allow or block after 'action', got 'deny'", 9 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out priority -1",
+	  "expected a number from 0 to 4294967295 after 'priority', got '-1'", 9 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out ptype main",
+	  "unexpected 'ptype' in policy add", 8 },
+	{ "policy add src 10.0.0.0/8 src 10.0.0.0/8 dir out",
+	  "duplicate 'src' in policy add", 4 },
+	{ "policy del index 3 src 10.0.0.0/8", "'index' cannot be combined", 2 },
+	{ "policy del src 10.0.0.0/8 dst 10.0.0.0/8", "missing 'dir' for policy del", -1 },
+	{ "policy del", "missing 'index' or selector for policy del", -1 },
+	{ "state add " SA_ID " flag bogus", "unknown flag 'bogus'", 11 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) 0x00112233445566778899aabbccddeeff 128",
+	  "key for rfc4106(gcm(aes)) must be 20 or 36 bytes, got 16", 12 },
+	{ "state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' " GCM128_KEY " 128",
+	  "key for rfc7539esp(chacha20,poly1305) must be 36 bytes, got 20", 12 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY " 100",
+	  "ICV for rfc4106(gcm(aes)) must be 64, 96 or 128 bits, got 100", 13 },
+	{ "state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' 0x"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa0a1a2a3 96",
+	  "ICV for rfc7539esp(chacha20,poly1305) must be 128 bits, got 96", 13 },
+	{ "state add " SA_ID " aead 'gcm(aes)' " GCM128_KEY " 128",
+	  "unknown AEAD 'gcm(aes)'", 11 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) secretsecretsecret12 128",
+	  "key for rfc4106(gcm(aes)) must be 0x followed by an even number of hex digits", 12 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) 0x123 128",
+	  "even number of hex digits", 12 },
+	{ "state add " SA_ID " enc 'cbc(aes)' 0x0011 auth-trunc sha256 " CBC_KEY " 128",
+	  "key for cbc(aes) must be 16 or 32 bytes, got 2", 12 },
+	{ "state add " SA_ID " enc 'cbc(des)' " CBC_KEY, "unknown cipher 'cbc(des)'", 11 },
+	{ "state add " SA_ID " enc 'cbc(aes)' " CBC_KEY, "'enc' needs 'auth-trunc'", 10 },
+	{ "state add " SA_ID " auth-trunc sha1 " CBC_KEY " 96", "'auth-trunc' needs 'enc'", 10 },
+	{ "state add " SA_ID " enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(md5)' "
+	  CBC_KEY " 96", "unknown integrity algorithm 'hmac(md5)'", 14 },
+	{ "state add " SA_ID " enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(sha256)' "
+	  CBC_KEY " 96", "ICV for hmac(sha256) must be 128 or 256 bits, got 96", 16 },
+	{ "state add " SA_ID " enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(sha1)' "
+	  "\"\" 96", "key for hmac(sha1) must be 1 to 128 bytes, got 0", 15 },
+	{ "state add " SA_ID " enc cipher_null 0x00 auth-trunc sha1 0x01 96",
+	  "key for cipher_null must be empty", 12 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY " 128 enc "
+	  "cipher_null \"\"", "'aead' cannot be combined with 'enc' or 'auth-trunc'", 14 },
+	{ "state add " SA_ID " auth sha1 0x01", "use 'auth-trunc NAME KEY BITS'", 10 },
+	{ "state add " SA_ID, "missing algorithm for state add", -1 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0 aead", "SPI 0 is invalid", 9 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 255",
+	  "SPI 255 is reserved (RFC 4303 2.1: 1-255)", 9 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x100000000",
+	  "expected an SPI (32-bit, decimal or 0x hex), got '0x100000000'", 9 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto esp spi", "missing value after 'spi'", 8 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto ah spi 300",
+	  "only 'proto esp' is supported, got 'ah'", 7 },
+	{ "state add src 1.1.1.1/32 dst 2.2.2.2 proto esp spi 300",
+	  "expected IPv4 or IPv6 address, got '1.1.1.1/32'", 3 },
+	{ "state add src 1.1.1.1 dst ::2 proto esp spi 300 aead rfc4106(gcm(aes)) "
+	  GCM128_KEY " 128", "src and dst of state add differ in address family", 5 },
+	{ "state add dst 2.2.2.2 proto esp spi 300", "missing 'src' for state add", -1 },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 spi 300", "missing 'proto esp' for state add", -1 },
+	{ "state add " SA_ID " replay-window 8192",
+	  "expected a number from 0 to 4096 after 'replay-window', got '8192'", 11 },
+	{ "state add " SA_ID " replay-seq 4294967296",
+	  "expected a number from 0 to 4294967295 after 'replay-seq', got '4294967296'", 11 },
+	{ "state add " SA_ID " dir fwd", "expected in or out after 'dir', got 'fwd'", 11 },
+	{ "state add " SA_ID " mode beet", "expected tunnel or transport after 'mode', got 'beet'", 11 },
+	{ "state add " SA_ID " spi 0x2000", "duplicate 'spi' in state add", 10 },
+	{ "state add " SA_ID " mark 7", "unexpected 'mark' in state add", 10 },
+	{ "state add " SA_ID " encap espintcp 4500 4500 0.0.0.0",
+	  "unsupported encap 'espintcp' (only espinudp)", 11 },
+	{ "state add " SA_ID " encap espinudp 0 4500 0.0.0.0",
+	  "expected a number from 1 to 65535 after 'espinudp', got '0'", 12 },
+	{ "state add " SA_ID " encap espinudp 4500 4500 nowhere",
+	  "expected IPv4 or IPv6 address, got 'nowhere'", 14 },
+	{ "state add " SA_ID " sel src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp sport 1-2",
+	  "expected a port number (0-65535), got '1-2'", 18 },
+	{ "state add " SA_ID " sel src 10.0.0.0/8", "missing 'dst' for sel", -1 },
+	{ "state add " SA_ID " limit byte-medium 5", "unknown limit 'byte-medium'", 11 },
+	{ "state add " SA_ID " limit byte-soft 1 byte-soft 2", "duplicate 'byte-soft'", 13 },
+	{ "state add " SA_ID " flag noecn replay-seq-hi 1 aead rfc4106(gcm(aes)) "
+	  GCM128_KEY " 128", "'replay-seq-hi' and 'replay-oseq-hi' need flag esn", -1 },
+	{ "state add " SA_ID " mode transport sel src fd00::/8 dst fd00::/8 aead "
+	  "rfc4106(gcm(aes)) " GCM128_KEY " 128", "transport-mode SA's sel", -1 },
+	{ "state get " SA_ID " show-secrets", "unexpected 'show-secrets' in state get", 10 },
+	{ "state del src 1.1.1.1 dst 2.2.2.2 proto esp", "missing 'spi' for state del", -1 },
+	{ "state del " SA_ID " show-keys", "unexpected 'show-keys' in state del", 10 },
+	{ "state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp min 300 max 299",
+	  "min SPI 0x0000012c is above max SPI 0x0000012b", 8 },
+	{ "state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp min 300", "'min' needs 'max'", 8 },
+	{ "state allocspi src 1.1.1.1 dst 2.2.2.2 proto esp min 1 max 300",
+	  "SPI 1 is reserved", 9 },
+	{ "state list all", "unexpected 'all' in state list", 2 },
+	{ "state flush now", "unexpected 'now' in state flush", 2 },
+	{ "port x role protected", "expected a number from 0 to 65534 after 'port', got 'x'", 1 },
+	{ "port 0", "missing 'role' for port", -1 },
+	{ "port 0 role dmz", "expected protected or unprotected after 'role', got 'dmz'", 3 },
+	{ "port 0 role protected mac 02:00:00:00:00", "expected a MAC address", 5 },
+	{ "port 0 role protected mac 02:00:00:00:00:0g", "expected a MAC address", 5 },
+	{ "port 0 role protected addr 10.0.0.1/40",
+	  "expected IPv4 or IPv6 address/length, got '10.0.0.1/40'", 5 },
+	{ "port 0 role protected queues 0",
+	  "expected a number from 1 to 1024 after 'queues', got '0'", 5 },
+	{ "port 0 role protected mtu 1500 mtu 9000", "duplicate 'mtu' in port", 6 },
+	{ "port 0 role protected speed 10g", "unexpected 'speed' in port", 4 },
+	{ "route add 10.0.0.0/8", "missing 'port' for route add", -1 },
+	{ "route add 10.0.0.0/8 port 1 via fd00::1",
+	  "'via' and the prefix differ in address family", 6 },
+	{ "route del 10.0.0.0/8", "unknown route command 'del' (expected add)", 1 },
+	{ "neigh add 10.0.0.1 port 1", "missing 'lladdr' for neigh add", -1 },
+	{ "neigh add 10.0.0.0/24 lladdr 02:00:00:00:00:01 port 1",
+	  "expected IPv4 or IPv6 address, got '10.0.0.0/24'", 2 },
+	{ "monitor acquire everything", "unknown event type 'everything'", 2 },
+	{ "set acquire-expires 0", "expected a number from 1 to 86400 after 'acquire-expires', got '0'", 2 },
+	{ "set acquire-queue", "missing value after 'acquire-queue'", 1 },
+	{ "set hold-time 3", "unknown setting 'hold-time'", 1 },
+	{ "set acquire-queue 5 6", "unexpected '6' in set", 3 },
+	{ "stats clear", "unknown stats command 'clear' (expected reset)", 1 },
+	{ "state add 'x", "unterminated single quote", 2 },
+};
+
+static void
+test_errors(void)
+{
+	size_t i;
+
+	CU_ASSERT_TRUE(sizeof(bad) / sizeof(bad[0]) >= 30);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		expect_err(bad[i].line, bad[i].msg, bad[i].word);
+}
+
+/* Long words are cut short; a key never appears in a message. */
+static void
+test_error_hygiene(void)
+{
+	static const char *const keyed[] = {
+		"state add " SA_ID " aead rfc4106(gcm(aes)) 0xdeadbeefcafe 128",
+		"state add " SA_ID " aead rfc4106(gcm(aes)) 0xdeadbeefcafeZZ 128",
+		"state add " SA_ID " enc 'cbc(aes)' 0xdeadbeefcafe auth-trunc sha1 0x01 96",
+		"state add " SA_ID " enc cipher_null 0xdeadbeefcafe auth-trunc sha1 0x01 96",
+		"state add " SA_ID " aead rfc4106(gcm(aes)) deadbeefcafe 128",
+		/* a key where the ICV belongs, or where nothing belongs */
+		"state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY
+		" 0xdeadbeefcafe0102030405060708090a0b0c",
+		"state add " SA_ID " 0xdeadbeefcafe0102030405060708090a0b0c",
+	};
+	struct cfg_cmd cmd;
+	struct cfg_error err;
+	char line[400];
+	size_t i;
+
+	for (i = 0; i < sizeof(keyed) / sizeof(keyed[0]); i++) {
+		CU_ASSERT_NOT_EQUAL(parse(keyed[i], &cmd, &err), 0);
+		CU_ASSERT_PTR_NULL(strstr(err.msg, "deadbeef"));
+	}
+	expect_err("state add " SA_ID " 0xdeadbeefcafe0102030405060708090a0b0c",
+		   "unexpected '0x<36 hex digits, not shown>' in state add", 10);
+	memset(line, 0, sizeof(line));
+	strcpy(line, "bogus");
+	memset(line + 5, 'x', 300);
+	CU_ASSERT_NOT_EQUAL(parse(line, &cmd, &err), 0);
+	CU_ASSERT_TRUE(strlen(err.msg) < 160);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "xxx...'"));
+}
+
+static void
+test_clear_wipes(void)
+{
+	struct cfg_cmd cmd;
+	const uint8_t *p = (const uint8_t *)&cmd;
+	size_t i, nz = 0;
+
+	if (parse_ok("state add " SA_ID " enc 'cbc(aes)' " CBC_KEY
+		     " auth-trunc 'hmac(sha256)' " SHA256_KEY " 128", &cmd) != 0)
+		return;
+	CU_ASSERT_EQUAL(cmd.u.state.algo.cipher_key[1], 0x11);
+	cfg_cmd_clear(&cmd);
+	for (i = 0; i < sizeof(cmd); i++)
+		nz += p[i] != 0;
+	CU_ASSERT_EQUAL(nz, 0);
+}
+
+/* ---- files ------------------------------------------------------------- */
+
+struct seen {
+	unsigned int n;
+	unsigned int line[16];
+	uint8_t type[16];
+	uint32_t spi[16];
+	int fail_on_line; /* apply returns an error for this line */
+};
+
+static int
+record(void *arg, const struct cfg_cmd *cmd, const char *file,
+       unsigned int line, struct cfg_error *err)
+{
+	struct seen *s = arg;
+
+	(void)file;
+	if ((int)line == s->fail_on_line)
+		return cfg_error_set(err, -1, "port %u: no such device", cmd->u.port.id);
+	if (s->n < 16) {
+		s->line[s->n] = line;
+		s->type[s->n] = cmd->type;
+		s->spi[s->n] = cmd->type == CFG_CMD_STATE_ADD ? cmd->u.state.spi : 0;
+		s->n++;
+	}
+	return 0;
+}
+
+static const char good_file[] =
+	"# espd test configuration\n"                                        /* 1 */
+	"\n"                                                                 /* 2 */
+	"port 0 role protected addr 192.168.1.1/24 \\\n"                    /* 3 */
+	"     mac 02:00:00:00:00:01   # the LAN side\n"                      /* 4 */
+	"port 1 role unprotected addr 172.16.1.5/24\r\n"                     /* 5 */
+	"route add 0.0.0.0/0 port 1 via 172.16.1.254\n"                      /* 6 */
+	"neigh add 172.16.1.254 lladdr 02:00:00:00:00:fe port 1\n"           /* 7 */
+	"   # an indented comment \\\n"                                      /* 8 */
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1000 \\\n"  /* 9 */
+	"    aead \"rfc4106(gcm(aes))\" \\\n"                                /* 10 */
+	"    " GCM128_KEY " 128\n"                                           /* 11 */
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out \\\n"      /* 12 */
+	"    tmpl src 172.16.1.5 dst 172.16.2.5 proto esp pfp 'src,dst'\n"   /* 13 */
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 \\\n"  /* 14 */
+	"    aead 'rfc4106(gcm(aes))' " GCM128_KEY " 128";                   /* 15 */
+
+static void
+test_load_file(void)
+{
+	struct seen s = { .fail_on_line = -1 };
+	struct cfg_load ld = { .apply = record, .arg = &s };
+	char *path = write_temp(good_file, sizeof(good_file) - 1);
+	static const unsigned int lines[] = { 3, 5, 6, 7, 9, 12, 14 };
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	CU_ASSERT_EQUAL(cfg_load_file(path, &ld), 0);
+	CU_ASSERT_EQUAL(ld.nerrors, 0);
+	CU_ASSERT_EQUAL(ld.ncmds, 7);
+	CU_ASSERT_EQUAL(s.n, 7);
+	for (i = 0; i < 7 && i < s.n; i++)
+		CU_ASSERT_EQUAL(s.line[i], lines[i]);
+	CU_ASSERT_EQUAL(s.type[0], CFG_CMD_PORT);
+	CU_ASSERT_EQUAL(s.type[4], CFG_CMD_STATE_ADD);
+	CU_ASSERT_EQUAL(s.spi[4], 0x1000);
+	CU_ASSERT_EQUAL(s.type[5], CFG_CMD_POLICY_ADD);
+	CU_ASSERT_EQUAL(s.spi[6], 0x1001);
+
+	/* an apply error stops the load, with the file and line */
+	{
+		char *out = NULL, want[256];
+		size_t outlen = 0;
+		struct seen s2 = { .fail_on_line = 5 };
+		struct cfg_load l2 = { .apply = record, .arg = &s2 };
+
+		l2.errs = open_memstream(&out, &outlen);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(l2.errs);
+		CU_ASSERT_EQUAL(cfg_load_file(path, &l2), -EINVAL);
+		fclose(l2.errs);
+		CU_ASSERT_EQUAL(l2.nerrors, 1);
+		CU_ASSERT_EQUAL(s2.n, 1); /* port 0 only */
+		snprintf(want, sizeof(want), "%s:5: error: port 1: no such device\n",
+			 path);
+		CU_ASSERT_STRING_EQUAL(out, want);
+		free(out);
+	}
+	unlink(path);
+	free(path);
+
+	/* a missing file */
+	{
+		struct cfg_load l3 = { 0 };
+
+		CU_ASSERT_EQUAL(cfg_load_file("/nonexistent/espd.conf", &l3), -ENOENT);
+	}
+}
+
+static const char bad_file[] =
+	"port 0 role protected\n"                                           /* 1 */
+	"port 0 role unprotected\n"                                         /* 2 */
+	"route add 10.0.0.0/8 port 7\n"                                     /* 3 */
+	"state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 \\\n"       /* 4 */
+	"    flag bogus\n"                                                  /* 5 */
+	"\n"                                                                /* 6 */
+	"policy add src 10.0.0.300/24 dst 0.0.0.0/0 dir out\n"              /* 7 */
+	"state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 \\\n"       /* 8 */
+	"  aead rfc4106(gcm(aes)) " GCM128_KEY " 128\n"                     /* 9 */
+	"state add src 9.9.9.9 dst 2.2.2.2 proto esp spi 4096 \\\n"         /* 10 */
+	"  aead rfc4106(gcm(aes)) " GCM128_KEY " 128\n"                     /* 11 */
+	"policy add src 10.0.0.0/8 dst 0.0.0.0/0 dir out index 5\n"         /* 12 */
+	"policy add src 10.0.0.0/8 dst 0.0.0.0/0 dir in index 5\n"          /* 13 */
+	"neigh add 10.0.0.1 lladdr 02:00:00:00:00:01 port 0\n"              /* 14 */
+	"neigh add 10.0.0.1 lladdr 02:00:00:00:00:02 port 0\n"              /* 15 */
+	"state update src 1.1.1.1 dst 3.3.3.3 proto esp spi 0x1000\n"      /* 16 */
+	"echo 'unterminated\n"                                              /* 17 */
+	"state flush\n"                                                     /* 18 */
+	"state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 \\\n"       /* 19 */
+	"  aead rfc4106(gcm(aes)) " GCM128_KEY " 128\n";                    /* 20 */
+
+static void
+test_check_file(void)
+{
+	char *out = NULL, *path, *want;
+	size_t outlen = 0;
+	FILE *f;
+	int ret;
+
+	path = write_temp(good_file, sizeof(good_file) - 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	f = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	ret = cfg_check_file(path, f);
+	fclose(f);
+	CU_ASSERT_EQUAL(ret, 0);
+	CU_ASSERT_STRING_EQUAL(out, "configuration OK\n");
+	free(out);
+	unlink(path);
+	free(path);
+
+	path = write_temp(bad_file, sizeof(bad_file) - 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+	out = NULL;
+	f = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	ret = cfg_check_file(path, f);
+	fclose(f);
+	CU_ASSERT_EQUAL(ret, 1);
+	want = malloc(4096);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(want);
+	snprintf(want, 4096,
+		 "%1$s:2: error: port 0 already defined on line 1\n"
+		 "%1$s:3: error: port 7 is not declared (no 'port 7' line before this one)\n"
+		 "%1$s:4: error: unknown flag 'bogus' (expected esn, noecn, decap-dscp or dont-encap-dscp)\n"
+		 "%1$s:7: error: expected IPv4 or IPv6 prefix, got '10.0.0.300/24'\n"
+		 "%1$s:10: error: SA dst 2.2.2.2 spi 0x00001000 already added on line 8\n"
+		 "%1$s:13: error: policy index 5 already used on line 12\n"
+		 "%1$s:15: error: neigh 10.0.0.1 on port 0 already added on line 14\n"
+		 "%1$s:16: error: state update: no SA dst 3.3.3.3 spi 0x00001000 was added before this line\n"
+		 "%1$s:17: error: unterminated single quote\n",
+		 path);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "\n  got:\n%s  want:\n%s", out, want);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_PTR_NULL(strstr(out, "configuration OK"));
+	free(want);
+	free(out);
+	unlink(path);
+	free(path);
+
+	/* an unreadable file is an error too */
+	out = NULL;
+	f = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	CU_ASSERT_EQUAL(cfg_check_file("/nonexistent/espd.conf", f), 1);
+	fclose(f);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "/nonexistent/espd.conf: error: "));
+	free(out);
+}
+
+/* A 1 MiB line is refused by itself, without buffering it, and the lines
+ * after it (the continuation included) are still read. */
+static void
+test_huge_line(void)
+{
+	const size_t big = 1u << 20;
+	static const char tail[] = " \\\n port 5\nport 1 role protected\n";
+	size_t len = big + sizeof(tail) - 1 + 64;
+	char *text = malloc(len), *path, *out = NULL, want[256];
+	struct seen s = { .fail_on_line = -1 };
+	struct cfg_load ld = { .apply = record, .arg = &s, .keep_going = true };
+	size_t n, outlen = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(text);
+	n = (size_t)snprintf(text, len, "port 0 role protected\nstate add ");
+	memset(text + n, 'k', big);
+	n += big;
+	memcpy(text + n, tail, sizeof(tail) - 1);
+	n += sizeof(tail) - 1;
+	path = write_temp(text, n);
+	free(text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+
+	ld.errs = open_memstream(&out, &outlen);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(ld.errs);
+	CU_ASSERT_EQUAL(cfg_load_file(path, &ld), -EINVAL);
+	fclose(ld.errs);
+	CU_ASSERT_EQUAL(ld.nerrors, 1);
+	snprintf(want, sizeof(want), "%s:2: error: line too long (more than 65536 bytes)\n",
+		 path);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL(s.n, 2);
+	CU_ASSERT_EQUAL(s.line[0], 1);
+	CU_ASSERT_EQUAL(s.line[1], 4);
+	free(out);
+	unlink(path);
+	free(path);
+}
+
+static void
+test_check_ctx(void)
+{
+	struct cfg_check *c = cfg_check_new();
+	struct cfg_cmd cmd;
+	struct cfg_error err;
+	char line[200];
+	unsigned int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	/* many SAs: the table grows; then each is a duplicate */
+	for (i = 0; i < 3000; i++) {
+		snprintf(line, sizeof(line), "state add src 1.1.1.1 dst 2.2.2.2 proto esp "
+			 "spi %u aead rfc4106(gcm(aes)) " GCM128_KEY " 128", 256 + i);
+		CU_ASSERT_EQUAL_FATAL(cfg_parse_line(line, &cmd, &err), 0);
+		CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, i + 1, &err), 0);
+		cfg_cmd_clear(&cmd);
+	}
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line("state add src 1.1.1.1 dst 2.2.2.2 proto esp "
+					     "spi 2000 aead rfc4106(gcm(aes)) " GCM128_KEY
+					     " 128", &cmd, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 9999, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "already added on line 1745"));
+	cfg_cmd_clear(&cmd);
+	/* del then add again is fine; del twice is not */
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line("state del src 1.1.1.1 dst 2.2.2.2 proto "
+					     "esp spi 2000", &cmd, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 10000, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 10001, &err), -EINVAL);
+	cfg_cmd_clear(&cmd);
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line("state add src 1.1.1.1 dst 2.2.2.2 proto esp "
+					     "spi 2000 aead rfc4106(gcm(aes)) " GCM128_KEY
+					     " 128", &cmd, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 10002, &err), 0);
+	cfg_cmd_clear(&cmd);
+	/* the same SPI to another dst is another SA */
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line("state add src 1.1.1.1 dst 2.2.2.3 proto esp "
+					     "spi 2000 aead rfc4106(gcm(aes)) " GCM128_KEY
+					     " 128", &cmd, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 10003, &err), 0);
+	cfg_cmd_clear(&cmd);
+	/* policy del of an unknown index */
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line("policy del index 9", &cmd, &err), 0);
+	CU_ASSERT_EQUAL(cfg_check_cmd(c, &cmd, 10004, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no policy index 9"));
+	cfg_cmd_clear(&cmd);
+	cfg_check_free(c);
+}
+
+int
+test_config_register(void)
+{
+	CU_pSuite s = CU_add_suite("config", NULL, NULL);
+
+	if (s == NULL)
+		return CU_get_error();
+	if (CU_add_test(s, "split: quoting", test_split_quoting) == NULL ||
+	    CU_add_test(s, "split: errors and bounds", test_split_errors) == NULL ||
+	    CU_add_test(s, "port, route, neigh", test_port_route_neigh) == NULL ||
+	    CU_add_test(s, "state add: AEADs", test_state_gcm) == NULL ||
+	    CU_add_test(s, "state add: enc/auth-trunc in both orders",
+			test_state_cbc_orders) == NULL ||
+	    CU_add_test(s, "state add: every option", test_state_options) == NULL ||
+	    CU_add_test(s, "state update/del/get/allocspi/list",
+			test_state_other) == NULL ||
+	    CU_add_test(s, "policy add/del/list/flush", test_policy) == NULL ||
+	    CU_add_test(s, "stats, monitor, set", test_misc_cmds) == NULL ||
+	    CU_add_test(s, "malformed lines", test_errors) == NULL ||
+	    CU_add_test(s, "no keys in errors", test_error_hygiene) == NULL ||
+	    CU_add_test(s, "clear wipes keys", test_clear_wipes) == NULL ||
+	    CU_add_test(s, "file: continuations, comments, file:line",
+			test_load_file) == NULL ||
+	    CU_add_test(s, "--check: good and bad files", test_check_file) == NULL ||
+	    CU_add_test(s, "file: 1 MiB line", test_huge_line) == NULL ||
+	    CU_add_test(s, "check context", test_check_ctx) == NULL)
+		return CU_get_error();
+	return 0;
+}

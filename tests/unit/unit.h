@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Shared pieces of the CUnit runner: one registration function per suite
+ * (one suite per module, mirroring the tree) and the test mbuf pool.
+ */
+#ifndef ESPD_TEST_UNIT_H
+#define ESPD_TEST_UNIT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <CUnit/CUnit.h>
+
+struct rte_mempool;
+
+/** Each returns 0, or a CUnit error code when registration failed. */
+int test_crypto_register(void);
+int test_config_register(void);
+int test_replay_register(void);
+int test_esp_register(void);
+
+/** Mbuf pool for the tests (EAL is up before any suite runs). */
+struct rte_mempool *unit_mbuf_pool(void);
+
+/** Hex string ("00ff..", spaces allowed) to bytes. Returns byte count. */
+size_t unit_hex(const char *hex, uint8_t *out, size_t max);
+
+#endif
