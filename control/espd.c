@@ -19,6 +19,7 @@
 #include <rte_version.h>
 
 #include "config/config.h"
+#include "control/gateway.h"
 #include "crypto/crypto.h"
 #include "espd_version.h"
 
@@ -107,6 +108,7 @@ main(int argc, char **argv)
 	struct espd_opts o = { .socket = DEFAULT_SOCKET };
 	struct cfg_load ld = { .errs = stderr };
 	struct crypto_engine *eng;
+	struct gw_runtime *rt;
 	int sep, rc;
 
 	/* espd's own arguments follow "--"; with no "--" they are all
@@ -141,23 +143,45 @@ main(int argc, char **argv)
 		fprintf(stderr, "espd: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	eng = crypto_engine_create(CRYPTO_ENGINE_MB);
-	if (eng == NULL) {
-		fprintf(stderr, "espd: crypto engine: %s\n", strerror(errno));
+	rt = calloc(1, sizeof(*rt));
+	if (rt == NULL) {
 		rte_eal_cleanup();
 		return 1;
 	}
-	printf("espd %s: crypto %s\n", ESPD_VERSION, crypto_engine_describe(eng));
-	crypto_engine_free(eng);
+	model_init(&rt->model, CRYPTO_ENGINE_MB);
+	rt->exit_idle_ms = o.exit_idle_ms;
+	ld.apply = model_apply;
+	ld.arg = &rt->model;
+	if (cfg_load_file(o.config, &ld) < 0)
+		goto err;
+	if (gw_start(rt) < 0 || gw_publish(rt) < 0)
+		goto err;
+	eng = rt->workers[0]->esp.engine;
+	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, rt->n_workers,
+	       crypto_engine_describe(eng));
+	fflush(stdout);
 
-	if (cfg_load_file(o.config, &ld) < 0) {
-		rte_eal_cleanup();
-		return 1;
+	gw_run(rt);
+
+	if (o.stats_json != NULL) {
+		FILE *f = fopen(o.stats_json, "w");
+
+		if (f == NULL) {
+			fprintf(stderr, "espd: --stats-json %s: %s\n", o.stats_json,
+				strerror(errno));
+		} else {
+			gw_stats_json(rt, f);
+			fclose(f);
+		}
 	}
-	printf("espd: %s: %u commands parsed\n", o.config, ld.ncmds);
-	/* The forwarding path (ports, workers, SPD, SAD) is the gateway
-	 * issue's work; say so rather than pretend to forward. */
-	fprintf(stderr, "espd: packet forwarding is not built yet; exiting\n");
+	gw_stop(rt);
+	free(rt);
 	rte_eal_cleanup();
-	return 3;
+	return 0;
+
+err:
+	gw_stop(rt);
+	free(rt);
+	rte_eal_cleanup();
+	return 1;
 }

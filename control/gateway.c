@@ -1,0 +1,459 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Ports, workers, RCU publishing and the control loop.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_malloc.h>
+#include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
+#include <rte_ring.h>
+#include <rte_telemetry.h>
+
+#include "control/gateway.h"
+
+#define RX_DESC 1024
+#define TX_DESC 1024
+#define POOL_MBUFS 16383
+#define POOL_CACHE 256
+#define PUNT_RING 256
+
+static volatile sig_atomic_t stop_requested;
+static struct gw_runtime *tel_rt; /* for the telemetry callbacks */
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+static int
+port_setup(struct gw_runtime *rt, uint16_t port, const struct cfg_port *cp)
+{
+	struct rte_eth_conf conf = { 0 };
+	struct rte_eth_dev_info info;
+	uint16_t q, nb_tx;
+	int rc;
+
+	if (!rte_eth_dev_is_valid_port(port)) {
+		fprintf(stderr, "espd: port %u: no such DPDK port (%u probed)\n",
+			port, rte_eth_dev_count_avail());
+		return -ENODEV;
+	}
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc < 0)
+		return rc;
+	if (cp->queues > info.max_rx_queues) {
+		fprintf(stderr, "espd: port %u: %u queues asked, the device offers %u\n",
+			port, cp->queues, info.max_rx_queues);
+		return -EINVAL;
+	}
+	if (cp->queues > 1 && info.flow_type_rss_offloads != 0) {
+		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
+	}
+	/* One TX queue per sending lcore where the device has them; else
+	 * the workers share queues under a lock. */
+	nb_tx = (uint16_t)RTE_MIN(rt->n_workers, (unsigned int)info.max_tx_queues);
+	if (nb_tx == 0)
+		nb_tx = 1;
+	rt->nb_txq[port] = nb_tx;
+	rt->shared.tx_shared[port] = nb_tx < rt->n_workers;
+	rte_spinlock_init(&rt->shared.tx_lock[port]);
+
+	rc = rte_eth_dev_configure(port, cp->queues, nb_tx, &conf);
+	if (rc < 0) {
+		fprintf(stderr, "espd: port %u: configure: %s\n", port, strerror(-rc));
+		return rc;
+	}
+	if (cp->mtu != 0) {
+		rc = rte_eth_dev_set_mtu(port, cp->mtu);
+		if (rc < 0)
+			fprintf(stderr, "espd: port %u: mtu %u not set: %s\n", port,
+				cp->mtu, strerror(-rc));
+	}
+	for (q = 0; q < cp->queues; q++) {
+		rc = rte_eth_rx_queue_setup(port, q, RX_DESC,
+					    rte_eth_dev_socket_id(port), NULL, rt->pool);
+		if (rc < 0) {
+			fprintf(stderr, "espd: port %u: rx queue %u: %s\n", port, q,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	for (q = 0; q < nb_tx; q++) {
+		rc = rte_eth_tx_queue_setup(port, q, TX_DESC,
+					    rte_eth_dev_socket_id(port), NULL);
+		if (rc < 0) {
+			fprintf(stderr, "espd: port %u: tx queue %u: %s\n", port, q,
+				strerror(-rc));
+			return rc;
+		}
+	}
+	if (cp->has_mac) {
+		memcpy(rt->macs[port].addr_bytes, cp->mac, RTE_ETHER_ADDR_LEN);
+		/* Not every vdev can change its address; ours is what we
+		 * write into frames either way. */
+		(void)rte_eth_dev_default_mac_addr_set(port, &rt->macs[port]);
+	} else {
+		rte_eth_macaddr_get(port, &rt->macs[port]);
+	}
+	rc = rte_eth_dev_start(port);
+	if (rc < 0) {
+		fprintf(stderr, "espd: port %u: start: %s\n", port, strerror(-rc));
+		return rc;
+	}
+	rt->port_started[port] = true;
+	(void)rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+static int
+workers_setup(struct gw_runtime *rt)
+{
+	unsigned int lcore, i = 0, p;
+	uint16_t q;
+	size_t sz;
+
+	RTE_LCORE_FOREACH_WORKER(lcore) {
+		struct gw_worker *w = rte_zmalloc_socket("gw_worker", sizeof(*w),
+							 RTE_CACHE_LINE_SIZE,
+							 rte_lcore_to_socket_id(lcore));
+		char name[RTE_RING_NAMESIZE];
+
+		if (w == NULL)
+			return -ENOMEM;
+		rt->workers[i] = w;
+		w->lcore_id = lcore;
+		w->qsbr_id = i;
+		w->shared = &rt->shared;
+		w->esp.engine = crypto_engine_create(rt->model.engine);
+		if (w->esp.engine == NULL) {
+			fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore,
+				strerror(errno));
+			return -ENOMEM;
+		}
+		snprintf(name, sizeof(name), "punt%u", lcore);
+		w->punt = rte_ring_create(name, PUNT_RING, rte_lcore_to_socket_id(lcore),
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->punt == NULL)
+			return -ENOMEM;
+		i++;
+	}
+	rt->n_workers = i;
+	if (i == 0) {
+		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
+		return -EINVAL;
+	}
+	sz = rte_rcu_qsbr_get_memsize(i);
+	rt->shared.qsbr = rte_zmalloc("qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (rt->shared.qsbr == NULL || rte_rcu_qsbr_init(rt->shared.qsbr, i) != 0)
+		return -ENOMEM;
+	(void)p;
+	(void)q;
+	return 0;
+}
+
+/* Spread (port, queue) pairs round-robin over the workers. */
+static int
+assign_queues(struct gw_runtime *rt)
+{
+	unsigned int next = 0, p, i;
+	uint16_t q;
+
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		if (!rt->model.has_port[p])
+			continue;
+		for (q = 0; q < rt->model.ports[p].queues; q++) {
+			struct gw_worker *w = rt->workers[next++ % rt->n_workers];
+
+			if (w->n_rxq == GW_RXQ_MAX) {
+				fprintf(stderr, "espd: more than %u queues on one worker\n",
+					GW_RXQ_MAX);
+				return -E2BIG;
+			}
+			w->rxq[w->n_rxq].port = (uint16_t)p;
+			w->rxq[w->n_rxq].queue = q;
+			w->n_rxq++;
+		}
+		for (i = 0; i < rt->n_workers; i++)
+			rt->workers[i]->txq[p] = (uint16_t)(i % rt->nb_txq[p]);
+	}
+	return 0;
+}
+
+int
+gw_start(struct gw_runtime *rt)
+{
+	unsigned int p;
+	int rc;
+
+	rt->pool = rte_pktmbuf_pool_create("espd_mbufs", POOL_MBUFS, POOL_CACHE,
+					   0, RTE_MBUF_DEFAULT_BUF_SIZE,
+					   (int)rte_socket_id());
+	if (rt->pool == NULL) {
+		fprintf(stderr, "espd: mbuf pool: %s\n", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
+	rc = workers_setup(rt);
+	if (rc < 0)
+		return rc;
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		if (!rt->model.has_port[p])
+			continue;
+		rc = port_setup(rt, (uint16_t)p, &rt->model.ports[p]);
+		if (rc < 0)
+			return rc;
+	}
+	return assign_queues(rt);
+}
+
+int
+gw_publish(struct gw_runtime *rt)
+{
+	struct gw_tables *old, *t;
+	int rc;
+
+	t = model_build(&rt->model, rt->macs, (int)rte_socket_id(), &rc);
+	if (t == NULL) {
+		fprintf(stderr, "espd: building tables: %s\n", strerror(-rc));
+		return rc;
+	}
+	old = __atomic_exchange_n(&rt->shared.tables, t, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		/* Every worker has passed a quiescent point since the
+		 * store: nobody can hold the old pointer any more. */
+		rte_rcu_qsbr_synchronize(rt->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		gw_tables_free(old);
+	}
+	return 0;
+}
+
+static uint64_t
+total_rx(const struct gw_runtime *rt)
+{
+	uint64_t sum = 0;
+	unsigned int i, p;
+
+	for (i = 0; i < rt->n_workers; i++)
+		for (p = 0; p < GW_PORTS_MAX; p++)
+			sum += rt->workers[i]->port[p].rx;
+	return sum;
+}
+
+static void
+drain_punts(struct gw_runtime *rt)
+{
+	struct rte_mbuf *m[32];
+	unsigned int i, n, j;
+
+	/* IKE belongs to a key manager; until the control socket can hand
+	 * it over, the packets are counted (IkePunted) and released here. */
+	for (i = 0; i < rt->n_workers; i++) {
+		while ((n = rte_ring_dequeue_burst(rt->workers[i]->punt,
+						   (void **)m, 32, NULL)) > 0)
+			for (j = 0; j < n; j++)
+				rte_pktmbuf_free(m[j]);
+	}
+}
+
+static void
+sum_counters(const struct gw_runtime *rt, uint64_t out[CNT__MAX])
+{
+	unsigned int i, c;
+
+	memset(out, 0, sizeof(uint64_t) * CNT__MAX);
+	for (i = 0; i < rt->n_workers; i++)
+		for (c = 0; c < CNT__MAX; c++)
+			out[c] += rt->workers[i]->cnt.c[c];
+}
+
+static void
+port_stats(const struct gw_runtime *rt, unsigned int p, struct gw_port_stats *s)
+{
+	struct rte_eth_stats es;
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < rt->n_workers; i++) {
+		s->rx += rt->workers[i]->port[p].rx;
+		s->tx += rt->workers[i]->port[p].tx;
+		s->drop += rt->workers[i]->port[p].drop;
+	}
+	if (rt->port_started[p] && rte_eth_stats_get((uint16_t)p, &es) == 0)
+		s->drop += es.imissed + es.rx_nombuf;
+}
+
+/* The "last sequence number" of an SA: sent (out) or highest seen (in). */
+static uint64_t
+sa_seq(const struct gw_sa *sa)
+{
+	if (sa->esp.dir == ESP_DIR_OUT)
+		return sa->esp.seq;
+	return sa->esp.replay != NULL ? sa->esp.replay->top : 0;
+}
+
+static int
+tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	uint64_t c[CNT__MAX];
+	unsigned int i;
+
+	(void)cmd;
+	(void)params;
+	if (tel_rt == NULL)
+		return -1;
+	sum_counters(tel_rt, c);
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < CNT__MAX; i++)
+		rte_tel_data_add_dict_u64(d, espd_counter_name(i), c[i]);
+	return 0;
+}
+
+static int
+tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
+{
+	const struct gw_model *m;
+	uint32_t i;
+
+	(void)cmd;
+	(void)params;
+	if (tel_rt == NULL)
+		return -1;
+	m = &tel_rt->model;
+	rte_tel_data_start_dict(d);
+	for (i = 0; i < m->n_sas; i++) {
+		const struct gw_sa *sa = m->sas[i].gw;
+		struct rte_tel_data *s = rte_tel_data_alloc();
+		char spi[16];
+
+		if (s == NULL)
+			return -1;
+		rte_tel_data_start_dict(s);
+		rte_tel_data_add_dict_string(s, "dir", sa->esp.dir == ESP_DIR_OUT ? "out" : "in");
+		rte_tel_data_add_dict_u64(s, "packets", sa->esp.stats.packets);
+		rte_tel_data_add_dict_u64(s, "bytes", sa->esp.stats.bytes);
+		rte_tel_data_add_dict_u64(s, "replay_drops", sa->esp.stats.replay_drops);
+		rte_tel_data_add_dict_u64(s, "icv_failures", sa->esp.stats.icv_failures);
+		rte_tel_data_add_dict_u64(s, "seq", sa_seq(sa));
+		snprintf(spi, sizeof(spi), "0x%08x", m->sas[i].cfg.spi);
+		if (rte_tel_data_add_dict_container(d, spi, s, 0) != 0)
+			rte_tel_data_free(s);
+	}
+	return 0;
+}
+
+void
+gw_run(struct gw_runtime *rt)
+{
+	uint64_t last_rx = 0, idle_since;
+	unsigned int i;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	tel_rt = rt;
+	rte_telemetry_register_cmd("/espd/stats", tel_stats,
+				   "espd's global counters. Takes no parameters");
+	rte_telemetry_register_cmd("/espd/sa/list", tel_sa_list,
+				   "espd's SAs with their counters. Takes no parameters");
+
+	for (i = 0; i < rt->n_workers; i++)
+		rte_eal_remote_launch(gw_worker_main, rt->workers[i],
+				      rt->workers[i]->lcore_id);
+
+	idle_since = rte_get_timer_cycles();
+	while (!stop_requested) {
+		struct timespec ts = { 0, 1000 * 1000 };
+		uint64_t rx, now;
+
+		nanosleep(&ts, NULL);
+		drain_punts(rt);
+		if (rt->exit_idle_ms <= 0)
+			continue;
+		rx = total_rx(rt);
+		now = rte_get_timer_cycles();
+		if (rx != last_rx) {
+			last_rx = rx;
+			idle_since = now;
+		} else if ((now - idle_since) * 1000 / rte_get_timer_hz() >=
+			   (uint64_t)rt->exit_idle_ms) {
+			break;
+		}
+	}
+	rt->shared.stop = true;
+	rte_eal_mp_wait_lcore();
+	drain_punts(rt);
+	tel_rt = NULL;
+}
+
+void
+gw_stats_json(const struct gw_runtime *rt, FILE *f)
+{
+	const struct gw_model *m = &rt->model;
+	uint64_t c[CNT__MAX];
+	unsigned int i, p, first = 1;
+
+	sum_counters(rt, c);
+	fprintf(f, "{\"global\":{");
+	for (i = 0; i < CNT__MAX; i++)
+		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", espd_counter_name(i), c[i]);
+	fprintf(f, "},\n\"ports\":[");
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		struct gw_port_stats s;
+
+		if (!m->has_port[p])
+			continue;
+		port_stats(rt, p, &s);
+		fprintf(f, "%s{\"id\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+			",\"drop\":%" PRIu64 "}", first ? "" : ",", p, s.rx, s.tx, s.drop);
+		first = 0;
+	}
+	fprintf(f, "],\n\"sas\":[");
+	for (i = 0; i < m->n_sas; i++) {
+		const struct gw_sa *sa = m->sas[i].gw;
+
+		fprintf(f, "%s\n{\"spi\":\"0x%08x\",\"dir\":\"%s\",\"packets\":%" PRIu64
+			",\"bytes\":%" PRIu64 ",\"replay_drops\":%" PRIu64
+			",\"icv_failures\":%" PRIu64 ",\"seq\":%" PRIu64 "}",
+			i ? "," : "", m->sas[i].cfg.spi,
+			sa->esp.dir == ESP_DIR_OUT ? "out" : "in",
+			sa->esp.stats.packets, sa->esp.stats.bytes,
+			sa->esp.stats.replay_drops, sa->esp.stats.icv_failures,
+			sa_seq(sa));
+	}
+	fprintf(f, "]}\n");
+}
+
+void
+gw_stop(struct gw_runtime *rt)
+{
+	unsigned int p, i;
+
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		if (!rt->port_started[p])
+			continue;
+		rte_eth_dev_stop((uint16_t)p);
+		rte_eth_dev_close((uint16_t)p);
+		rt->port_started[p] = false;
+	}
+	gw_tables_free(rt->shared.tables);
+	rt->shared.tables = NULL;
+	model_free(&rt->model);
+	for (i = 0; i < rt->n_workers; i++) {
+		crypto_engine_free(rt->workers[i]->esp.engine);
+		rte_ring_free(rt->workers[i]->punt);
+		rte_free(rt->workers[i]);
+	}
+	rt->n_workers = 0;
+	rte_free(rt->shared.qsbr);
+	rte_mempool_free(rt->pool);
+}

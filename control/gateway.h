@@ -1,0 +1,58 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The running gateway as the control plane (lcore 0) sees it: ports,
+ * workers, the published tables, the main loop and the counters.
+ */
+#ifndef ESPD_GATEWAY_H
+#define ESPD_GATEWAY_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include <rte_ether.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "control/model.h"
+#include "dataplane/worker.h"
+
+struct gw_runtime {
+	struct gw_model model;
+	struct gw_shared shared;
+	struct gw_worker *workers[RTE_MAX_LCORE];
+	unsigned int n_workers;
+	struct rte_mempool *pool;
+	struct rte_ether_addr macs[GW_PORTS_MAX];
+	uint16_t nb_txq[GW_PORTS_MAX];
+	bool port_started[GW_PORTS_MAX];
+	long exit_idle_ms;
+};
+
+/**
+ * Bring up every configured port (queues, RSS, TX queues per sending
+ * lcore where the device has enough) and one worker per lcore other than
+ * the main one. @return 0 or -errno, with the reason on stderr.
+ */
+int gw_start(struct gw_runtime *rt);
+
+/**
+ * Compile the model and publish the result to the workers; the old
+ * tables are freed after an RCU grace period. @return 0 or -errno.
+ */
+int gw_publish(struct gw_runtime *rt);
+
+/**
+ * Launch the workers and run the control loop until SIGINT/SIGTERM, or
+ * until no port has received anything for exit_idle_ms (when > 0).
+ * Returns once workers have stopped and flushed their TX buffers.
+ */
+void gw_run(struct gw_runtime *rt);
+
+/** Write every counter (global, per port, per SA) as DESIGN.md's JSON. */
+void gw_stats_json(const struct gw_runtime *rt, FILE *f);
+
+/** Stop ports, free tables, SAs (keys wiped) and workers. */
+void gw_stop(struct gw_runtime *rt);
+
+#endif /* ESPD_GATEWAY_H */
