@@ -68,6 +68,7 @@ peek(const struct cur *c)
 static int
 value(struct cur *c, const char **v)
 {
+	*v = ""; /* never read on error; keeps -Wmaybe-uninitialized quiet */
 	if (c->i >= c->argc)
 		return cfg_error_set(c->err, c->i - 1, "missing value after '%s'",
 				     Q(c->argv[c->i - 1]));
