@@ -23,7 +23,8 @@ run() {
 }
 
 run "unit (CUnit)" "$builddir/tests/test_unit"
-run "espd --version" scripts/t_cli.sh "$builddir"
+run "espd and espctl command lines" scripts/t_cli.sh "$builddir"
+run "ipsec-secgw interop" scripts/t_secgw.sh "$builddir"
 if [ -x "$builddir/bench/bench_micro" ]; then
 	run "bench smoke" "$builddir/bench/bench_micro" --benchmark_min_time=0.01 \
 		--benchmark_filter='size:64$' --benchmark_format=console
