@@ -30,6 +30,7 @@ struct espd_opts {
 	const char *socket;
 	const char *stats_json;
 	long exit_idle_ms;
+	uint32_t max_sas;
 	int check;
 	int version;
 };
@@ -39,7 +40,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
-		"                          [--stats-json FILE]\n"
+		"                          [--stats-json FILE] [--max-sas N]\n"
 		"       espd --version\n");
 }
 
@@ -53,6 +54,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "exit-idle", required_argument, NULL, 'i' },
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "max-sas", required_argument, NULL, 'm' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -84,6 +86,20 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		case 'j':
 			o->stats_json = optarg;
 			break;
+		case 'm': {
+			unsigned long v;
+
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno != 0 || *end != '\0' || end == optarg || v < 1 ||
+			    v > (1ul << 24)) {
+				fprintf(stderr, "espd: --max-sas: expected 1..16777216, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->max_sas = (uint32_t)v;
+			break;
+		}
 		case 'V':
 			o->version = 1;
 			break;
@@ -105,7 +121,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 int
 main(int argc, char **argv)
 {
-	struct espd_opts o = { .socket = DEFAULT_SOCKET };
+	struct espd_opts o = { .socket = DEFAULT_SOCKET, .max_sas = 65536 };
 	struct cfg_load ld = { .errs = stderr };
 	struct crypto_engine *eng;
 	struct gw_runtime *rt;
@@ -148,8 +164,9 @@ main(int argc, char **argv)
 		rte_eal_cleanup();
 		return 1;
 	}
-	model_init(&rt->model, CRYPTO_ENGINE_MB);
 	rt->exit_idle_ms = o.exit_idle_ms;
+	if (gw_prepare(rt, o.max_sas) < 0)
+		goto err;
 	ld.apply = model_apply;
 	ld.arg = &rt->model;
 	if (cfg_load_file(o.config, &ld) < 0)

@@ -11,6 +11,8 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_jhash.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
@@ -24,6 +26,8 @@
 #define POOL_MBUFS 16383
 #define POOL_CACHE 256
 #define PUNT_RING 256
+#define EVENT_RING 4096
+#define RELEASE_RING 4096
 
 static volatile sig_atomic_t stop_requested;
 static struct gw_runtime *tel_rt; /* for the telemetry callbacks */
@@ -120,9 +124,7 @@ port_setup(struct gw_runtime *rt, uint16_t port, const struct cfg_port *cp)
 static int
 workers_setup(struct gw_runtime *rt)
 {
-	unsigned int lcore, i = 0, p;
-	uint16_t q;
-	size_t sz;
+	unsigned int lcore, i = 0;
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
 		struct gw_worker *w = rte_zmalloc_socket("gw_worker", sizeof(*w),
@@ -142,24 +144,22 @@ workers_setup(struct gw_runtime *rt)
 				strerror(errno));
 			return -ENOMEM;
 		}
+		w->tsc_hz = rte_get_tsc_hz();
 		snprintf(name, sizeof(name), "punt%u", lcore);
 		w->punt = rte_ring_create(name, PUNT_RING, rte_lcore_to_socket_id(lcore),
 					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (w->punt == NULL)
+		snprintf(name, sizeof(name), "ev%u", lcore);
+		w->events = rte_ring_create_elem(name, sizeof(struct gw_event), EVENT_RING,
+						 rte_lcore_to_socket_id(lcore),
+						 RING_F_SP_ENQ | RING_F_SC_DEQ);
+		snprintf(name, sizeof(name), "rel%u", lcore);
+		w->release = rte_ring_create_elem(name, sizeof(struct gw_release_elem),
+						  RELEASE_RING, rte_lcore_to_socket_id(lcore),
+						  RING_F_SP_ENQ | RING_F_SC_DEQ);
+		if (w->punt == NULL || w->events == NULL || w->release == NULL)
 			return -ENOMEM;
 		i++;
 	}
-	rt->n_workers = i;
-	if (i == 0) {
-		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
-		return -EINVAL;
-	}
-	sz = rte_rcu_qsbr_get_memsize(i);
-	rt->shared.qsbr = rte_zmalloc("qsbr", sz, RTE_CACHE_LINE_SIZE);
-	if (rt->shared.qsbr == NULL || rte_rcu_qsbr_init(rt->shared.qsbr, i) != 0)
-		return -ENOMEM;
-	(void)p;
-	(void)q;
 	return 0;
 }
 
@@ -189,6 +189,66 @@ assign_queues(struct gw_runtime *rt)
 			rt->workers[i]->txq[p] = (uint16_t)(i % rt->nb_txq[p]);
 	}
 	return 0;
+}
+
+static struct rte_hash *
+lf_hash(const char *name, uint32_t entries, uint32_t key_len,
+	struct rte_rcu_qsbr *qsbr)
+{
+	struct rte_hash_parameters prm = {
+		.name = name,
+		.entries = entries,
+		.key_len = key_len,
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+		/* One writer (lcore 0), lock-free readers (workers). */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct rte_hash_rcu_config rcu = {
+		.v = qsbr,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+	};
+	struct rte_hash *h = rte_hash_create(&prm);
+
+	/* Deleted slots are reused only after every reader moved on. */
+	if (h != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
+		rte_hash_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int
+gw_prepare(struct gw_runtime *rt, uint32_t max_sas)
+{
+	unsigned int n = rte_lcore_count() - 1;
+	size_t sz;
+
+	if (n == 0) {
+		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
+		return -EINVAL;
+	}
+	rt->n_workers = n;
+	sz = rte_rcu_qsbr_get_memsize(n);
+	rt->shared.qsbr = rte_zmalloc("qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (rt->shared.qsbr == NULL || rte_rcu_qsbr_init(rt->shared.qsbr, n) != 0)
+		goto err_nomem;
+	/* Hashes keep a quarter spare: rte_hash fills its buckets only so
+	 * far before an insert fails. */
+	rt->shared.sad_in = lf_hash("espd_sad", max_sas + max_sas / 4 + 64,
+				    sizeof(uint32_t), rt->shared.qsbr);
+	rt->shared.flows = lf_hash("espd_flows", max_sas + max_sas / 4 + 64,
+				   sizeof(struct gw_flow_key), rt->shared.qsbr);
+	if (rt->shared.sad_in == NULL || rt->shared.flows == NULL)
+		goto err_nomem;
+	if (model_init(&rt->model, CRYPTO_ENGINE_MB, &rt->shared, max_sas) < 0)
+		goto err_nomem;
+	return 0;
+
+err_nomem:
+	fprintf(stderr, "espd: out of memory for %u SAs (try a smaller --max-sas or more -m)\n",
+		max_sas);
+	return -ENOMEM;
 }
 
 int
@@ -332,7 +392,7 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 	m = &tel_rt->model;
 	rte_tel_data_start_dict(d);
 	for (i = 0; i < m->n_sas; i++) {
-		const struct gw_sa *sa = m->sas[i].gw;
+		const struct gw_sa *sa = m->sas[i]->gw;
 		struct rte_tel_data *s = rte_tel_data_alloc();
 		char spi[16];
 
@@ -345,7 +405,7 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 		rte_tel_data_add_dict_u64(s, "replay_drops", sa->esp.stats.replay_drops);
 		rte_tel_data_add_dict_u64(s, "icv_failures", sa->esp.stats.icv_failures);
 		rte_tel_data_add_dict_u64(s, "seq", sa_seq(sa));
-		snprintf(spi, sizeof(spi), "0x%08x", m->sas[i].cfg.spi);
+		snprintf(spi, sizeof(spi), "0x%08x", m->sas[i]->cfg.spi);
 		if (rte_tel_data_add_dict_container(d, spi, s, 0) != 0)
 			rte_tel_data_free(s);
 	}
@@ -419,12 +479,12 @@ gw_stats_json(const struct gw_runtime *rt, FILE *f)
 	}
 	fprintf(f, "],\n\"sas\":[");
 	for (i = 0; i < m->n_sas; i++) {
-		const struct gw_sa *sa = m->sas[i].gw;
+		const struct gw_sa *sa = m->sas[i]->gw;
 
 		fprintf(f, "%s\n{\"spi\":\"0x%08x\",\"dir\":\"%s\",\"packets\":%" PRIu64
 			",\"bytes\":%" PRIu64 ",\"replay_drops\":%" PRIu64
 			",\"icv_failures\":%" PRIu64 ",\"seq\":%" PRIu64 "}",
-			i ? "," : "", m->sas[i].cfg.spi,
+			i ? "," : "", m->sas[i]->cfg.spi,
 			sa->esp.dir == ESP_DIR_OUT ? "out" : "in",
 			sa->esp.stats.packets, sa->esp.stats.bytes,
 			sa->esp.stats.replay_drops, sa->esp.stats.icv_failures,
@@ -449,11 +509,20 @@ gw_stop(struct gw_runtime *rt)
 	rt->shared.tables = NULL;
 	model_free(&rt->model);
 	for (i = 0; i < rt->n_workers; i++) {
-		crypto_engine_free(rt->workers[i]->esp.engine);
-		rte_ring_free(rt->workers[i]->punt);
-		rte_free(rt->workers[i]);
+		struct gw_worker *w = rt->workers[i];
+
+		if (w == NULL)
+			continue;
+		crypto_engine_free(w->esp.engine);
+		rte_ring_free(w->punt);
+		rte_ring_free(w->events);
+		rte_ring_free(w->release);
+		rte_free(w);
+		rt->workers[i] = NULL;
 	}
 	rt->n_workers = 0;
+	rte_hash_free(rt->shared.sad_in);
+	rte_hash_free(rt->shared.flows);
 	rte_free(rt->shared.qsbr);
 	rte_mempool_free(rt->pool);
 }

@@ -30,6 +30,13 @@ struct gw_runtime {
 };
 
 /**
+ * Before the configuration is read: the RCU variable for every worker
+ * lcore, the lock-free SAD and flow table for @p max_sas SAs, and the
+ * model. @return 0 or -errno, with the reason on stderr.
+ */
+int gw_prepare(struct gw_runtime *rt, uint32_t max_sas);
+
+/**
  * Bring up every configured port (queues, RSS, TX queues per sending
  * lcore where the device has enough) and one worker per lcore other than
  * the main one. @return 0 or -errno, with the reason on stderr.

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The control plane's model and its compilation into worker tables.
+ * The control plane's model: commands in, SAs published into the
+ * lock-free SAD and flow table, policies and routes kept for tables.c.
  * Errors are -errno with a message in the cfg_error, unwinding with
  * goto (STYLE.md habit 12).
  */
@@ -10,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_hash.h>
 #include <rte_jhash.h>
@@ -17,8 +19,10 @@
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
 
 #include "control/model.h"
+#include "dataplane/worker.h"
 
 #define GROW(arr, n, cap)                                                     \
 	({                                                                    \
@@ -37,44 +41,6 @@
 	})
 
 void
-model_init(struct gw_model *m, enum crypto_engine_kind engine)
-{
-	memset(m, 0, sizeof(*m));
-	m->engine = engine;
-	m->next_index = 1;
-	m->next_sa_id = 1;
-	m->acquire_expires = 30;
-	m->acquire_queue = 16;
-	m->acquire_queue_total = 65536;
-}
-
-static void
-sa_free(struct model_sa *s)
-{
-	if (s->gw != NULL) {
-		esp_sa_fini(&s->gw->esp);
-		explicit_bzero(s->gw, sizeof(*s->gw));
-		rte_free(s->gw);
-		s->gw = NULL;
-	}
-	explicit_bzero(&s->cfg, sizeof(s->cfg));
-}
-
-void
-model_free(struct gw_model *m)
-{
-	uint32_t i;
-
-	for (i = 0; i < m->n_sas; i++)
-		sa_free(&m->sas[i]);
-	free(m->sas);
-	free(m->pols);
-	free(m->routes);
-	free(m->neighs);
-	memset(m, 0, sizeof(*m));
-}
-
-void
 model_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
 {
 	memset(out, 0, sizeof(*out));
@@ -87,8 +53,8 @@ model_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
 	}
 }
 
-static void
-sel_from_cfg(struct spd_sel *o, const struct cfg_sel *s)
+void
+model_sel(struct spd_sel *o, const struct cfg_sel *s)
 {
 	memset(o, 0, sizeof(*o));
 	o->family = s->src.af == AF_INET6 ? 6 : 4;
@@ -103,8 +69,8 @@ sel_from_cfg(struct spd_sel *o, const struct cfg_sel *s)
 	o->dport_hi = s->has_dport ? s->dport_hi : 0xffff;
 }
 
-static bool
-addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
+bool
+model_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
 {
 	size_t n = a->af == AF_INET6 ? 16 : 4;
 
@@ -126,29 +92,308 @@ infer_dir(const struct gw_model *m, const struct cfg_state *s)
 		if (!m->has_port[p] || m->ports[p].role != CFG_ROLE_UNPROTECTED)
 			continue;
 		for (i = 0; i < m->ports[p].naddr; i++)
-			if (addr_eq(&m->ports[p].addr[i], &s->dst))
+			if (model_addr_eq(&m->ports[p].addr[i], &s->dst))
 				return ESP_DIR_IN;
 	}
 	return ESP_DIR_OUT;
 }
 
-static struct model_sa *
-sa_find(struct gw_model *m, const struct cfg_addr *dst, uint32_t spi,
-	uint32_t *pos)
+
+/* Key of the control plane's own SA index: (dst, spi) as ip xfrm names
+ * an SA. */
+struct sa_id {
+	uint8_t af;
+	uint8_t pad[3];
+	uint32_t spi;
+	uint8_t dst[16];
+};
+
+static void
+sa_id_make(struct sa_id *k, const struct cfg_addr *dst, uint32_t spi)
+{
+	memset(k, 0, sizeof(*k));
+	k->af = dst->af;
+	k->spi = spi;
+	memcpy(k->dst, dst->a, dst->af == AF_INET6 ? 16 : 4);
+}
+
+static uint64_t
+now_sec(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec;
+}
+
+int
+model_init(struct gw_model *m, enum crypto_engine_kind engine,
+	   struct gw_shared *sh, uint32_t max_sas)
+{
+	static atomic_uint seq;
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters prm = {
+		.name = name,
+		.entries = RTE_MAX(max_sas, 64u),
+		.key_len = sizeof(struct sa_id),
+		.hash_func = rte_jhash,
+		.socket_id = (int)rte_socket_id(),
+	};
+
+	memset(m, 0, sizeof(*m));
+	m->engine = engine;
+	m->sh = sh;
+	m->max_sas = max_sas;
+	m->next_index = 1;
+	m->next_sa_id = 1;
+	m->acquire_expires = 30;
+	m->acquire_queue = 16;
+	m->acquire_queue_total = 65536;
+	m->natt_refs = calloc(65536, sizeof(*m->natt_refs));
+	snprintf(name, sizeof(name), "sa_id%u", atomic_fetch_add(&seq, 1));
+	m->sa_by_id = rte_hash_create(&prm);
+	if (m->natt_refs == NULL || m->sa_by_id == NULL) {
+		free(m->natt_refs);
+		rte_hash_free(m->sa_by_id);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void
+gw_sa_free(struct gw_sa *gw)
+{
+	esp_sa_fini(&gw->esp);
+	explicit_bzero(gw, sizeof(*gw));
+	rte_free(gw);
+}
+
+static void
+model_sa_free(struct model_sa *s)
+{
+	free(s->keys);
+	explicit_bzero(s, sizeof(*s));
+	free(s);
+}
+
+void
+model_free(struct gw_model *m)
 {
 	uint32_t i;
 
+	/* Workers are stopped: nobody reads the SAs any more. */
 	for (i = 0; i < m->n_sas; i++) {
-		if (m->sas[i].cfg.spi == spi && addr_eq(&m->sas[i].cfg.dst, dst)) {
-			if (pos != NULL)
-				*pos = i;
-			return &m->sas[i];
-		}
+		gw_sa_free(m->sas[i]->gw);
+		model_sa_free(m->sas[i]);
 	}
+	for (i = 0; i < m->n_dead; i++)
+		gw_sa_free(m->dead[i].gw);
+	rte_hash_free(m->sa_by_id);
+	free(m->dead);
+	free(m->sas);
+	free(m->pols);
+	free(m->routes);
+	free(m->neighs);
+	free(m->natt_refs);
+	memset(m, 0, sizeof(*m));
+}
+
+uint32_t
+model_reclaim(struct gw_model *m)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < m->n_dead; i++) {
+		if (rte_rcu_qsbr_check(m->sh->qsbr, m->dead[i].token, false) == 1)
+			gw_sa_free(m->dead[i].gw);
+		else
+			m->dead[k++] = m->dead[i];
+	}
+	m->n_dead = k;
+	return k;
+}
+
+struct model_sa *
+model_sa_find(const struct gw_model *m, const struct cfg_addr *dst, uint32_t spi)
+{
+	struct sa_id k;
+	void *data;
+
+	sa_id_make(&k, dst, spi);
+	if (rte_hash_lookup_data(m->sa_by_id, &k, &data) < 0)
+		return NULL;
+	return data;
+}
+
+const struct model_pol *
+model_policy(const struct gw_model *m, uint32_t index)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n_pols; i++)
+		if (m->pols[i].cfg.index == index)
+			return &m->pols[i];
 	return NULL;
 }
 
+bool
+model_sa_satisfies(const struct model_sa *s, const struct cfg_tmpl *t)
+{
+	if (s->dir != ESP_DIR_OUT)
+		return false;
+	if ((t->mode == CFG_MODE_TRANSPORT) != (s->cfg.mode == CFG_MODE_TRANSPORT))
+		return false;
+	if (t->reqid != 0 && t->reqid != s->cfg.reqid)
+		return false;
+	if (t->has_spi && t->spi != s->cfg.spi)
+		return false;
+	if (t->has_src_dst &&
+	    (!model_addr_eq(&t->src, &s->cfg.src) || !model_addr_eq(&t->dst, &s->cfg.dst)))
+		return false;
+	return true;
+}
+
+static bool
+pol_protects_out(const struct model_pol *p)
+{
+	return p->cfg.dir == CFG_DIR_OUT && p->cfg.action == CFG_ACTION_ALLOW &&
+	       p->cfg.has_tmpl;
+}
+
+bool
+model_flow_key(const struct model_pol *p, const struct model_sa *s,
+	       struct gw_flow_key *fk)
+{
+	const struct spd_sel *sel = &s->gw->sel;
+	struct gw_policy gp = { .index = p->cfg.index, .pfp = (uint8_t)p->cfg.pfp };
+	struct flow_key k = { 0 };
+	unsigned int full;
+
+	if (gp.pfp != 0) {
+		if (!s->gw->has_sel)
+			return false;
+		full = sel->family == 6 ? 128 : 32;
+		if (((gp.pfp & GW_PFP_SRC) && sel->src_len != full) ||
+		    ((gp.pfp & GW_PFP_DST) && sel->dst_len != full) ||
+		    ((gp.pfp & GW_PFP_PROTO) && sel->proto < 0) ||
+		    ((gp.pfp & GW_PFP_SPORT) && sel->sport_lo != sel->sport_hi) ||
+		    ((gp.pfp & GW_PFP_DPORT) && sel->dport_lo != sel->dport_hi))
+			return false;
+		k.family = sel->family;
+		memcpy(k.src, sel->src, 16);
+		memcpy(k.dst, sel->dst, 16);
+		k.proto = sel->proto < 0 ? 0 : (uint8_t)sel->proto;
+		k.sport = rte_cpu_to_be_16(sel->sport_lo);
+		k.dport = rte_cpu_to_be_16(sel->dport_lo);
+	}
+	gw_flow_key_make(fk, &gp, &k);
+	return true;
+}
+
+static void
+keys_forget(struct model_sa *s, const struct gw_flow_key *fk)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->n_keys; i++) {
+		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0) {
+			s->keys[i] = s->keys[--s->n_keys];
+			return;
+		}
+	}
+}
+
+/* Point flow key @p fk at SA @p s (replacing, atomically for readers,
+ * whatever it pointed at: make before break). */
+static int
+flow_set(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
+{
+	void *old;
+	uint16_t i;
+
+	if (rte_hash_lookup_data(m->sh->flows, fk, &old) >= 0) {
+		if (old == s->gw)
+			return 0;
+		keys_forget(((struct gw_sa *)old)->ctl, fk);
+	}
+	for (i = 0; i < s->n_keys; i++)
+		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0)
+			break;
+	if (i == s->n_keys) {
+		if (GROW(s->keys, s->n_keys, s->cap_keys) < 0)
+			return -ENOMEM;
+		s->keys[s->n_keys++] = *fk;
+		if (fk->family != 0)
+			m->pfp_flows++; /* only PFP keys carry packet fields */
+	}
+	if (m->hooks.flow_pre != NULL)
+		m->hooks.flow_pre(m->hooks.arg, fk);
+	return rte_hash_add_key_data(m->sh->flows, fk, s->gw);
+}
+
+/* Index outbound SA @p s under every policy it satisfies. */
+static int
+flow_index_sa(struct gw_model *m, struct model_sa *s)
+{
+	struct gw_flow_key fk;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < m->n_pols; i++) {
+		const struct model_pol *p = &m->pols[i];
+
+		if (!pol_protects_out(p) || !model_sa_satisfies(s, &p->cfg.tmpl) ||
+		    !model_flow_key(p, s, &fk))
+			continue;
+		rc = flow_set(m, s, &fk);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* Key @p fk lost its SA: the newest other SA that fits takes it over. */
+static void
+flow_refill(struct gw_model *m, const struct gw_flow_key *fk,
+	    const struct model_sa *gone)
+{
+	const struct model_pol *p = model_policy(m, fk->policy);
+	struct model_sa *best = NULL;
+	struct gw_flow_key k2;
+	uint32_t i;
+
+	if (p == NULL)
+		return;
+	for (i = 0; i < m->n_sas; i++) {
+		struct model_sa *s = m->sas[i];
+
+		if (s == gone || s->gw->dead || s->gw->expired ||
+		    !model_sa_satisfies(s, &p->cfg.tmpl) ||
+		    !model_flow_key(p, s, &k2) || memcmp(&k2, fk, sizeof(k2)) != 0)
+			continue;
+		if (best == NULL || s->gen > best->gen)
+			best = s;
+	}
+	if (best != NULL)
+		(void)flow_set(m, best, fk);
+}
+
 /* Build the worker-visible SA from a state command. */
+
+static void
+limits_set(struct gw_sa *gw, const struct cfg_state *s)
+{
+	const uint64_t *l = s->limit;
+	uint32_t set = s->limit_set;
+
+	gw->soft_bytes = (set & (1u << CFG_LIMIT_BYTE_SOFT)) ? l[CFG_LIMIT_BYTE_SOFT] : 0;
+	gw->hard_bytes = (set & (1u << CFG_LIMIT_BYTE_HARD)) ? l[CFG_LIMIT_BYTE_HARD] : 0;
+	gw->soft_pkts = (set & (1u << CFG_LIMIT_PACKET_SOFT)) ? l[CFG_LIMIT_PACKET_SOFT] : 0;
+	gw->hard_pkts = (set & (1u << CFG_LIMIT_PACKET_HARD)) ? l[CFG_LIMIT_PACKET_HARD] : 0;
+	gw->has_limits = gw->soft_bytes || gw->hard_bytes || gw->soft_pkts ||
+			 gw->hard_pkts;
+}
+
 static int
 sa_make(struct gw_model *m, const struct cfg_state *s, uint8_t dir,
 	struct gw_sa **out, struct cfg_error *err)
@@ -192,7 +437,8 @@ sa_make(struct gw_model *m, const struct cfg_state *s, uint8_t dir,
 				     "the SA's algorithm, keys, addresses or replay settings are not usable together");
 	}
 	gw->has_sel = (s->has & CFG_SA_HAS_SEL) != 0;
-	sel_from_cfg(&gw->sel, &s->sel);
+	model_sel(&gw->sel, &s->sel);
+	limits_set(gw, s);
 	gw->reqid = s->reqid;
 	gw->id = m->next_sa_id++;
 	gw->src = c.src;
@@ -202,36 +448,218 @@ sa_make(struct gw_model *m, const struct cfg_state *s, uint8_t dir,
 }
 
 static int
+by_gen(const void *a, const void *b)
+{
+	const struct model_sa *x = *(struct model_sa *const *)a;
+	const struct model_sa *y = *(struct model_sa *const *)b;
+
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
+/* Publish: inbound into the SAD by SPI, outbound into the flow table. */
+static int
+sa_publish(struct gw_model *m, struct model_sa *s)
+{
+	int rc;
+
+	if (s->dir == ESP_DIR_OUT) {
+		struct gw_flow_key fk;
+
+		/* An SA that answers an ACQUIRE by its seq takes that flow
+		 * even when its selector is not the flow's own. */
+		if ((s->cfg.has & CFG_SA_HAS_SEQ) && m->hooks.acquire_key != NULL &&
+		    m->hooks.acquire_key(m->hooks.arg, s->cfg.seq, &fk)) {
+			const struct model_pol *p = model_policy(m, fk.policy);
+
+			if (p != NULL && model_sa_satisfies(s, &p->cfg.tmpl)) {
+				rc = flow_set(m, s, &fk);
+				if (rc < 0)
+					return rc;
+			}
+		}
+		return flow_index_sa(m, s);
+	}
+	rc = rte_hash_add_key_data(m->sh->sad_in, &s->cfg.spi, s->gw);
+	if (rc < 0)
+		return rc;
+	if (s->cfg.has & CFG_SA_HAS_ENCAP && m->natt_refs[s->cfg.encap_dport]++ == 0)
+		__atomic_fetch_or(&m->sh->natt_ports[s->cfg.encap_dport >> 6],
+				  1ull << (s->cfg.encap_dport & 63), __ATOMIC_RELEASE);
+	return 0;
+}
+
+void
+model_sa_remove(struct gw_model *m, struct model_sa *s)
+{
+	struct sa_id id;
+	uint32_t slot = s->slot;
+	uint16_t i;
+
+	/* Mark first: a worker that still finds it treats it as absent. */
+	s->gw->dead = 1;
+	if (s->dir == ESP_DIR_IN) {
+		void *cur;
+
+		if (rte_hash_lookup_data(m->sh->sad_in, &s->cfg.spi, &cur) >= 0 &&
+		    cur == s->gw)
+			rte_hash_del_key(m->sh->sad_in, &s->cfg.spi);
+		if (s->cfg.has & CFG_SA_HAS_ENCAP && --m->natt_refs[s->cfg.encap_dport] == 0)
+			__atomic_fetch_and(&m->sh->natt_ports[s->cfg.encap_dport >> 6],
+					   ~(1ull << (s->cfg.encap_dport & 63)),
+					   __ATOMIC_RELEASE);
+	} else {
+		for (i = 0; i < s->n_keys; i++) {
+			void *cur;
+
+			if (rte_hash_lookup_data(m->sh->flows, &s->keys[i], &cur) >= 0 &&
+			    cur == s->gw) {
+				rte_hash_del_key(m->sh->flows, &s->keys[i]);
+				flow_refill(m, &s->keys[i], s);
+			}
+		}
+	}
+	sa_id_make(&id, &s->cfg.dst, s->cfg.spi);
+	rte_hash_del_key(m->sa_by_id, &id);
+	m->sas[slot] = m->sas[--m->n_sas];
+	m->sas[slot]->slot = slot;
+
+	/* Freed once every worker has passed a quiescent point (habit 8:
+	 * mark dead, wait out the grace period, then free and wipe). */
+	if (GROW(m->dead, m->n_dead, m->cap_dead) < 0) {
+		rte_rcu_qsbr_synchronize(m->sh->qsbr, RTE_QSBR_THRID_INVALID);
+		gw_sa_free(s->gw);
+	} else {
+		m->dead[m->n_dead].gw = s->gw;
+		m->dead[m->n_dead++].token = rte_rcu_qsbr_start(m->sh->qsbr);
+	}
+	model_sa_free(s);
+}
+
+static int
 state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 {
 	struct model_sa *ms;
+	struct sa_id id;
 	uint8_t dir = infer_dir(m, s);
-	uint32_t i;
+	void *data;
 	int rc;
 
-	if (sa_find(m, &s->dst, s->spi, NULL) != NULL)
-		return cfg_error_set(err, -1, "SA with dst and spi 0x%08x exists",
+	if (model_sa_find(m, &s->dst, s->spi) != NULL)
+		return cfg_error_set(err, -1, "SA with that dst and spi 0x%08x exists",
 				     s->spi);
 	/* The fast path finds inbound SAs by SPI alone. */
-	if (dir == ESP_DIR_IN)
-		for (i = 0; i < m->n_sas; i++)
-			if (m->sas[i].dir == ESP_DIR_IN && m->sas[i].cfg.spi == s->spi)
-				return cfg_error_set(err, -1,
-						     "inbound spi 0x%08x is already in use",
-						     s->spi);
+	if (dir == ESP_DIR_IN &&
+	    rte_hash_lookup_data(m->sh->sad_in, &s->spi, &data) >= 0)
+		return cfg_error_set(err, -1, "inbound spi 0x%08x is already in use",
+				     s->spi);
+	if (m->n_sas >= m->max_sas)
+		return cfg_error_set(err, -1, "SA table full (%u SAs)", m->max_sas),
+		       -ENOSPC;
 	rc = GROW(m->sas, m->n_sas, m->cap_sas);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
-	ms = &m->sas[m->n_sas];
-	memset(ms, 0, sizeof(*ms));
+	ms = calloc(1, sizeof(*ms));
+	if (ms == NULL)
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 	rc = sa_make(m, s, dir, &ms->gw, err);
-	if (rc < 0)
+	if (rc < 0) {
+		free(ms);
 		return rc;
+	}
+	ms->gw->ctl = ms;
 	ms->dir = dir;
 	ms->cfg = *s;
+	ms->gen = m->next_gen++;
+	ms->add_time = now_sec();
 	explicit_bzero(&ms->cfg.algo.cipher_key, sizeof(ms->cfg.algo.cipher_key));
 	explicit_bzero(&ms->cfg.algo.auth_key, sizeof(ms->cfg.algo.auth_key));
-	m->n_sas++;
+	sa_id_make(&id, &s->dst, s->spi);
+	rc = rte_hash_add_key_data(m->sa_by_id, &id, ms);
+	if (rc < 0)
+		goto err_free;
+	ms->slot = m->n_sas;
+	m->sas[m->n_sas++] = ms;
+	rc = sa_publish(m, ms);
+	if (rc < 0) {
+		model_sa_remove(m, ms);
+		return cfg_error_set(err, -1, "cannot publish the SA: %s",
+				     strerror(-rc)), rc;
+	}
+	return 0;
+
+err_free:
+	gw_sa_free(ms->gw);
+	model_sa_free(ms);
+	return cfg_error_set(err, -1, "SA index full"), rc;
+}
+
+/*
+ * state update: new limits apply in place; new keys make a new record
+ * that takes over the old one's counters and sequence state, published in
+ * its place before the old one is retired.
+ */
+static int
+state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
+{
+	struct model_sa *old = model_sa_find(m, &s->dst, s->spi);
+	struct cfg_state merged;
+	uint64_t seq_margin = 0;
+	struct gw_sa *ngw;
+	int rc;
+
+	if (old == NULL)
+		return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
+				     s->spi), -ENOENT;
+	if (!(s->has & CFG_SA_HAS_ALGO)) {
+		if (s->has & CFG_SA_HAS_LIMIT) {
+			old->cfg.limit_set = s->limit_set;
+			memcpy(old->cfg.limit, s->limit, sizeof(s->limit));
+			limits_set(old->gw, &old->cfg);
+			old->gw->soft_sent = old->gw->hard_sent = 0;
+		}
+		return 0;
+	}
+	merged = old->cfg;
+	merged.algo = s->algo;
+	if (s->has & CFG_SA_HAS_LIMIT) {
+		merged.limit_set = s->limit_set;
+		memcpy(merged.limit, s->limit, sizeof(s->limit));
+	}
+	rc = sa_make(m, &merged, old->dir, &ngw, err);
+	explicit_bzero(&merged.algo, sizeof(merged.algo));
+	if (rc < 0)
+		return rc;
+	/* Workers may still use the old record for a moment: skip ahead so
+	 * the two never send the same number. */
+	if (old->dir == ESP_DIR_OUT)
+		seq_margin = 1u << 16;
+	ngw->esp.seq = old->gw->esp.seq + seq_margin;
+	ngw->esp.stats = old->gw->esp.stats;
+	if (old->gw->esp.replay != NULL && ngw->esp.replay != NULL)
+		memcpy(ngw->esp.replay, old->gw->esp.replay,
+		       replay_window_bytes(old->gw->esp.replay->size));
+	ngw->id = old->gw->id;
+	ngw->ctl = old;
+	{
+		struct gw_sa *ogw = old->gw;
+		uint16_t i;
+
+		old->gw = ngw;
+		if (old->dir == ESP_DIR_IN) {
+			rte_hash_add_key_data(m->sh->sad_in, &old->cfg.spi, ngw);
+		} else {
+			for (i = 0; i < old->n_keys; i++)
+				rte_hash_add_key_data(m->sh->flows, &old->keys[i], ngw);
+		}
+		ogw->dead = 1;
+		if (GROW(m->dead, m->n_dead, m->cap_dead) < 0) {
+			rte_rcu_qsbr_synchronize(m->sh->qsbr, RTE_QSBR_THRID_INVALID);
+			gw_sa_free(ogw);
+		} else {
+			m->dead[m->n_dead].gw = ogw;
+			m->dead[m->n_dead++].token = rte_rcu_qsbr_start(m->sh->qsbr);
+		}
+	}
 	return 0;
 }
 
@@ -239,17 +667,12 @@ static int
 state_del(struct gw_model *m, const struct cfg_state_id *id,
 	  struct cfg_error *err)
 {
-	uint32_t pos;
+	struct model_sa *s = model_sa_find(m, &id->dst, id->spi);
 
-	if (sa_find(m, &id->dst, id->spi, &pos) == NULL)
+	if (s == NULL)
 		return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
 				     id->spi), -ENOENT;
-	/* Not yet published anywhere live while the file is read; the live
-	 * path (control socket) unpublishes first and frees after RCU. */
-	sa_free(&m->sas[pos]);
-	memmove(&m->sas[pos], &m->sas[pos + 1],
-		(m->n_sas - pos - 1) * sizeof(m->sas[0]));
-	m->n_sas--;
+	model_sa_remove(m, s);
 	return 0;
 }
 
@@ -260,38 +683,67 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 	uint32_t i;
 	int rc;
 
-	if (p->has_index)
-		for (i = 0; i < m->n_pols; i++)
-			if (m->pols[i].cfg.index == p->index)
-				return cfg_error_set(err, -1, "policy index %u exists",
-						     p->index);
+	if (p->has_index && model_policy(m, p->index) != NULL)
+		return cfg_error_set(err, -1, "policy index %u exists", p->index);
 	rc = GROW(m->pols, m->n_pols, m->cap_pols);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
-	mp = &m->pols[m->n_pols++];
+	mp = &m->pols[m->n_pols];
 	mp->cfg = *p;
 	mp->seq = m->next_pol_seq++;
 	if (!p->has_index) {
 		/* The lowest index not in use, as Linux hands them out. */
-		for (;;) {
-			for (i = 0; i < m->n_pols - 1; i++)
-				if (m->pols[i].cfg.index == m->next_index)
-					break;
-			if (i == m->n_pols - 1)
-				break;
+		while (model_policy(m, m->next_index) != NULL)
 			m->next_index++;
-		}
 		mp->cfg.index = m->next_index++;
 		mp->cfg.has_index = true;
 	}
+	m->n_pols++;
+	m->dirty = true;
+	if (pol_protects_out(mp)) {
+		struct model_sa **by_age = NULL;
+		struct gw_flow_key fk;
+
+		/* Oldest first, so the newest SA ends up owning each key. */
+		by_age = malloc(RTE_MAX(m->n_sas, 1u) * sizeof(*by_age));
+		if (by_age == NULL)
+			return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+		memcpy(by_age, m->sas, m->n_sas * sizeof(*by_age));
+		qsort(by_age, m->n_sas, sizeof(*by_age), by_gen);
+		for (i = 0; i < m->n_sas; i++)
+			if (model_sa_satisfies(by_age[i], &mp->cfg.tmpl) &&
+			    model_flow_key(mp, by_age[i], &fk))
+				(void)flow_set(m, by_age[i], &fk);
+		free(by_age);
+	}
 	return 0;
+}
+
+static void
+policy_unindex(struct gw_model *m, uint32_t index)
+{
+	uint32_t i;
+	uint16_t k;
+
+	for (i = 0; i < m->n_sas; i++) {
+		struct model_sa *s = m->sas[i];
+
+		for (k = 0; k < s->n_keys;) {
+			if (s->keys[k].policy == index) {
+				rte_hash_del_key(m->sh->flows, &s->keys[k]);
+				s->keys[k] = s->keys[--s->n_keys];
+			} else {
+				k++;
+			}
+		}
+	}
 }
 
 static bool
 sel_eq(const struct cfg_sel *a, const struct cfg_sel *b)
 {
-	return addr_eq(&a->src, &b->src) && a->src.len == b->src.len &&
-	       addr_eq(&a->dst, &b->dst) && a->dst.len == b->dst.len &&
+	return model_addr_eq(&a->src, &b->src) && a->src.len == b->src.len &&
+	       model_addr_eq(&a->dst, &b->dst) && a->dst.len == b->dst.len &&
 	       a->proto == b->proto && a->has_sport == b->has_sport &&
 	       a->has_dport == b->has_dport &&
 	       (!a->has_sport || (a->sport_lo == b->sport_lo &&
@@ -312,9 +764,11 @@ policy_del(struct gw_model *m, const struct cfg_policy_del *d,
 		if (d->by_index ? (p->index == d->index &&
 				   (d->dir == CFG_DIR_NONE || d->dir == p->dir)) :
 		    (p->dir == d->dir && sel_eq(&p->sel, &d->sel))) {
+			policy_unindex(m, p->index);
 			memmove(&m->pols[i], &m->pols[i + 1],
 				(m->n_pols - i - 1) * sizeof(m->pols[0]));
 			m->n_pols--;
+			m->dirty = true;
 			return 0;
 		}
 	}
@@ -342,6 +796,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 					     cmd->u.port.id);
 		m->ports[cmd->u.port.id] = cmd->u.port;
 		m->has_port[cmd->u.port.id] = true;
+		m->dirty = true;
 		return 0;
 	case CFG_CMD_ROUTE_ADD:
 		if (cmd->u.route.port >= GW_PORTS_MAX || !m->has_port[cmd->u.route.port])
@@ -351,6 +806,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		if (rc < 0)
 			return rc;
 		m->routes[m->n_routes++] = cmd->u.route;
+		m->dirty = true;
 		return 0;
 	case CFG_CMD_NEIGH_ADD:
 		if (cmd->u.neigh.port >= GW_PORTS_MAX || !m->has_port[cmd->u.neigh.port])
@@ -360,34 +816,26 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		if (rc < 0)
 			return rc;
 		m->neighs[m->n_neighs++] = cmd->u.neigh;
+		m->dirty = true;
 		return 0;
 	case CFG_CMD_STATE_ADD:
 		return state_add(m, &cmd->u.state, err);
-	case CFG_CMD_STATE_UPDATE: {
-		uint32_t pos;
-		struct cfg_state_id id = { .src = cmd->u.state.src,
-					   .dst = cmd->u.state.dst,
-					   .spi = cmd->u.state.spi };
-
-		/* In a file nothing is live yet: update is delete + add. */
-		if (sa_find(m, &cmd->u.state.dst, cmd->u.state.spi, &pos) == NULL)
-			return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
-					     cmd->u.state.spi), -ENOENT;
-		rc = state_del(m, &id, err);
-		return rc < 0 ? rc : state_add(m, &cmd->u.state, err);
-	}
+	case CFG_CMD_STATE_UPDATE:
+		return state_update(m, &cmd->u.state, err);
 	case CFG_CMD_STATE_DEL:
 		return state_del(m, &cmd->u.sa, err);
 	case CFG_CMD_STATE_FLUSH:
 		while (m->n_sas > 0)
-			sa_free(&m->sas[--m->n_sas]);
+			model_sa_remove(m, m->sas[m->n_sas - 1]);
 		return 0;
 	case CFG_CMD_POLICY_ADD:
 		return policy_add(m, &cmd->u.policy, err);
 	case CFG_CMD_POLICY_DEL:
 		return policy_del(m, &cmd->u.policy_del, err);
 	case CFG_CMD_POLICY_FLUSH:
-		m->n_pols = 0;
+		while (m->n_pols > 0)
+			policy_unindex(m, m->pols[--m->n_pols].cfg.index);
+		m->dirty = true;
 		return 0;
 	case CFG_CMD_SET:
 		if (cmd->u.set.key == CFG_SET_ACQUIRE_EXPIRES)
@@ -403,291 +851,3 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 	}
 }
 
-/* ---- compiling the tables --------------------------------------------- */
-
-static atomic_uint tbl_seq;
-
-void
-gw_tables_free(struct gw_tables *t)
-{
-	if (t == NULL)
-		return;
-	spd_free(t->spd_out);
-	spd_free(t->spd_in);
-	free(t->pols);
-	rte_hash_free(t->sad_in);
-	rte_lpm_free(t->lpm4);
-	rte_lpm6_free(t->lpm6);
-	free(t->nh);
-	rte_hash_free(t->neigh);
-	rte_free(t);
-}
-
-static struct rte_hash *
-hash_new(const char *what, uint32_t entries, uint32_t key_len, int socket)
-{
-	char name[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters prm = {
-		.name = name,
-		.entries = RTE_MAX(entries * 2, 64u),
-		.key_len = key_len,
-		.hash_func = rte_jhash,
-		.socket_id = socket,
-	};
-
-	snprintf(name, sizeof(name), "%s%u", what, atomic_fetch_add(&tbl_seq, 1));
-	return rte_hash_create(&prm);
-}
-
-static bool
-sa_satisfies(const struct model_sa *s, const struct cfg_tmpl *t)
-{
-	if (s->dir != ESP_DIR_OUT)
-		return false;
-	if ((t->mode == CFG_MODE_TRANSPORT) != (s->cfg.mode == CFG_MODE_TRANSPORT))
-		return false;
-	if (t->reqid != 0 && t->reqid != s->cfg.reqid)
-		return false;
-	if (t->has_spi && t->spi != s->cfg.spi)
-		return false;
-	if (t->has_src_dst &&
-	    (!addr_eq(&t->src, &s->cfg.src) || !addr_eq(&t->dst, &s->cfg.dst)))
-		return false;
-	return true;
-}
-
-static int
-build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
-{
-	struct spd_rule *rin = NULL, *rout = NULL;
-	struct spd_sel *sels = NULL;
-	uint32_t *order = NULL;
-	uint32_t i, j, nin = 0, nout = 0;
-	int rc = -ENOMEM;
-
-	t->n_pols = m->n_pols;
-	t->pols = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*t->pols));
-	sels = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*sels));
-	rin = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*rin));
-	rout = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*rout));
-	order = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*order));
-	if (t->pols == NULL || sels == NULL || rin == NULL || rout == NULL ||
-	    order == NULL)
-		goto out;
-
-	/* Rank: lowest priority value first, then the older (DESIGN.md
-	 * "Policy rules"). A simple insertion sort: built off the fast
-	 * path, once per change. */
-	for (i = 0; i < m->n_pols; i++) {
-		for (j = i; j > 0; j--) {
-			const struct model_pol *a = &m->pols[order[j - 1]];
-			const struct model_pol *b = &m->pols[i];
-
-			if (a->cfg.priority < b->cfg.priority ||
-			    (a->cfg.priority == b->cfg.priority && a->seq < b->seq))
-				break;
-			order[j] = order[j - 1];
-		}
-		order[j] = i;
-	}
-
-	for (j = 0; j < m->n_pols; j++) {
-		const struct cfg_policy *p = &m->pols[order[j]].cfg;
-		struct gw_policy *gp = &t->pols[j];
-		struct spd_rule r = { .sel = &sels[j], .rank = j, .userdata = j + 1 };
-
-		sel_from_cfg(&sels[j], &p->sel);
-		gp->index = p->index;
-		gp->dir = p->dir == CFG_DIR_IN ? 0 : p->dir == CFG_DIR_OUT ? 1 : 2;
-		if (p->action == CFG_ACTION_BLOCK)
-			gp->action = GW_DISCARD;
-		else if (p->has_tmpl)
-			gp->action = GW_PROTECT;
-		else
-			gp->action = GW_BYPASS;
-		if (p->has_tmpl) {
-			model_esp_addr(&gp->tmpl.src, &p->tmpl.src);
-			model_esp_addr(&gp->tmpl.dst, &p->tmpl.dst);
-			gp->tmpl.reqid = p->tmpl.reqid;
-			gp->tmpl.mode = p->tmpl.mode == CFG_MODE_TRANSPORT ?
-					ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
-			gp->tmpl.level_use = p->tmpl.level == CFG_LEVEL_USE;
-		}
-		if (gp->action == GW_PROTECT && p->dir == CFG_DIR_OUT) {
-			/* Newest first: a rekey's new SA takes new packets
-			 * at once (make before break). */
-			for (i = m->n_sas; i-- > 0 && gp->n_sas < GW_POLICY_SAS_MAX;)
-				if (sa_satisfies(&m->sas[i], &p->tmpl))
-					gp->sas[gp->n_sas++] = m->sas[i].gw;
-		}
-		if (p->dir == CFG_DIR_OUT)
-			rout[nout++] = r;
-		else
-			rin[nin++] = r;
-	}
-
-	t->spd_out = nout ? spd_build(rout, nout, socket, &rc) : NULL;
-	if (nout && t->spd_out == NULL)
-		goto out;
-	t->spd_in = nin ? spd_build(rin, nin, socket, &rc) : NULL;
-	if (nin && t->spd_in == NULL)
-		goto out;
-	rc = 0;
-out:
-	free(sels);
-	free(rin);
-	free(rout);
-	free(order);
-	return rc;
-}
-
-static int
-build_sad(const struct gw_model *m, struct gw_tables *t, int socket)
-{
-	uint32_t i;
-
-	t->sad_in = hash_new("sad", m->n_sas, sizeof(uint32_t), socket);
-	if (t->sad_in == NULL)
-		return -ENOMEM;
-	for (i = 0; i < m->n_sas; i++) {
-		const struct model_sa *s = &m->sas[i];
-
-		if (s->dir != ESP_DIR_IN)
-			continue;
-		if (rte_hash_add_key_data(t->sad_in, &s->cfg.spi, s->gw) < 0)
-			return -ENOSPC;
-		if (s->cfg.has & CFG_SA_HAS_ENCAP)
-			esp_port_map_set(t->natt_ports, s->cfg.encap_dport);
-	}
-	return 0;
-}
-
-static void
-mask_prefix(uint8_t *a, unsigned int bytes, unsigned int len)
-{
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
-
-		if (bits < 8)
-			a[i] &= (uint8_t)(0xff00 >> bits);
-	}
-}
-
-static int
-build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
-{
-	uint32_t n_nh = m->n_routes + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX;
-	char name[RTE_LPM_NAMESIZE];
-	struct rte_lpm_config c4 = {
-		.max_rules = RTE_MAX(n_nh, 16u),
-		.number_tbl8s = 256,
-	};
-	struct rte_lpm6_config c6 = {
-		.max_rules = RTE_MAX(n_nh, 16u),
-		.number_tbl8s = 1024,
-	};
-	uint32_t i, p;
-
-	snprintf(name, sizeof(name), "lpm4_%u", atomic_fetch_add(&tbl_seq, 1));
-	t->lpm4 = rte_lpm_create(name, socket, &c4);
-	snprintf(name, sizeof(name), "lpm6_%u", atomic_fetch_add(&tbl_seq, 1));
-	t->lpm6 = rte_lpm6_create(name, socket, &c6);
-	t->nh = calloc(RTE_MAX(n_nh, 1u), sizeof(*t->nh));
-	t->neigh = hash_new("neigh", m->n_neighs, sizeof(struct gw_neigh_key),
-			    socket);
-	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL || t->neigh == NULL)
-		return -ENOMEM;
-
-	/* Each port address gives a connected (on-link) route, as in Linux;
-	 * an explicit route for the same prefix, added after, wins. */
-	for (p = 0; p < GW_PORTS_MAX; p++) {
-		for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
-			const struct cfg_addr *a = &m->ports[p].addr[i];
-			struct gw_nexthop *nh = &t->nh[t->n_nh];
-			uint8_t pfx[16];
-			int rc;
-
-			nh->port = (uint16_t)p;
-			memcpy(pfx, a->a, 16);
-			mask_prefix(pfx, a->af == AF_INET6 ? 16 : 4, a->len);
-			if (a->af == AF_INET6) {
-				rc = rte_lpm6_add(t->lpm6, pfx, a->len, t->n_nh);
-			} else {
-				uint32_t ip;
-
-				memcpy(&ip, pfx, 4);
-				rc = rte_lpm_add(t->lpm4, ntohl(ip), a->len, t->n_nh);
-			}
-			if (rc < 0)
-				return rc;
-			t->n_nh++;
-		}
-	}
-	for (i = 0; i < m->n_routes; i++) {
-		const struct cfg_route *r = &m->routes[i];
-		struct gw_nexthop *nh = &t->nh[t->n_nh];
-		int rc;
-
-		nh->port = r->port;
-		nh->has_gw = r->has_via;
-		if (r->has_via)
-			model_esp_addr(&nh->gw, &r->via);
-		if (r->prefix.af == AF_INET6) {
-			rc = rte_lpm6_add(t->lpm6, r->prefix.a, r->prefix.len, t->n_nh);
-		} else {
-			uint32_t ip;
-
-			memcpy(&ip, r->prefix.a, 4);
-			rc = rte_lpm_add(t->lpm4, ntohl(ip), r->prefix.len, t->n_nh);
-		}
-		if (rc < 0)
-			return rc;
-		t->n_nh++;
-	}
-	for (i = 0; i < m->n_neighs; i++) {
-		const struct cfg_neigh *n = &m->neighs[i];
-		struct gw_neigh_key k = { .port = n->port };
-		uint64_t mac = 0;
-
-		k.family = n->ip.af == AF_INET6 ? 6 : 4;
-		memcpy(k.addr, n->ip.a, k.family == 6 ? 16 : 4);
-		memcpy(&mac, n->lladdr, 6);
-		/* The MAC travels in the data pointer itself. */
-		if (rte_hash_add_key_data(t->neigh, &k, (void *)(uintptr_t)mac) < 0)
-			return -ENOSPC;
-	}
-	return 0;
-}
-
-struct gw_tables *
-model_build(const struct gw_model *m, const struct rte_ether_addr macs[GW_PORTS_MAX],
-	    int socket, int *err)
-{
-	struct gw_tables *t = rte_zmalloc("gw_tables", sizeof(*t), RTE_CACHE_LINE_SIZE);
-	unsigned int p;
-
-	if (t == NULL) {
-		*err = -ENOMEM;
-		return NULL;
-	}
-	for (p = 0; p < GW_PORTS_MAX; p++) {
-		if (!m->has_port[p])
-			continue;
-		t->ports[p].configured = 1;
-		t->ports[p].role = m->ports[p].role == CFG_ROLE_UNPROTECTED ?
-				   GW_ROLE_UNPROTECTED : GW_ROLE_PROTECTED;
-		t->ports[p].mac = macs[p];
-	}
-	*err = build_policies(m, t, socket);
-	if (*err == 0)
-		*err = build_sad(m, t, socket);
-	if (*err == 0)
-		*err = build_routes(m, t, socket);
-	if (*err != 0) {
-		gw_tables_free(t);
-		return NULL;
-	}
-	return t;
-}

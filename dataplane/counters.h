@@ -56,7 +56,8 @@
 	_(NotIp)                                                              \
 	_(MalformedPacket)                                                    \
 	_(IkePuntDropped)                                                     \
-	_(TxDropped)
+	_(TxDropped)                                                          \
+	_(EventRingFull)
 
 enum espd_counter {
 #define _(name) CNT_##name,

@@ -14,6 +14,7 @@
 #define ESPD_TABLES_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_ether.h>
 #include <rte_hash.h>
@@ -24,7 +25,6 @@
 #include "dataplane/spd.h"
 
 #define GW_PORTS_MAX 16
-#define GW_POLICY_SAS_MAX 8 /**< SAs one protect policy may choose from */
 
 enum gw_role {
 	GW_ROLE_PROTECTED,
@@ -38,15 +38,37 @@ enum gw_action {
 };
 
 /** An SA as the gateway keeps it: the ESP fast-path record first, then
- *  what policy and selector checks need. */
+ *  what policy, selector and lifetime checks need. */
 struct gw_sa {
 	struct esp_sa esp;
 	struct spd_sel sel;  /**< traffic the SA carries */
 	uint8_t has_sel;
-	uint8_t dead;        /**< deleted: unpublished, freed after grace */
+	uint8_t dead;        /**< unpublished: in no table, freed after grace */
+	uint8_t expired;     /**< hard limit reached: drop, do not use */
+	uint8_t soft_sent, hard_sent; /**< expire events raised (by any lcore) */
+	uint8_t has_limits;
 	uint32_t reqid;
 	uint32_t id;         /**< control-plane handle */
+	void *ctl;           /**< the control plane's record (not for workers) */
 	struct esp_addr src, dst;
+	/** Byte and packet limits (0: none), checked by the workers; time
+	 *  limits are the control plane's. */
+	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
+};
+
+/**
+ * Key of the outbound flow table: which SA a protected packet takes. It is
+ * the policy's index plus, for a PFP policy, the packet's values of the
+ * PFP fields (RFC 4301 4.4.1.2 "populate from packet"); the other fields
+ * are zero. A non-PFP policy has one key: its index alone.
+ */
+struct gw_flow_key {
+	uint32_t policy;     /**< the policy's index (stable across rebuilds) */
+	uint8_t family;
+	uint8_t proto;
+	rte_be16_t sport, dport;
+	uint8_t pad[2];
+	uint8_t src[16], dst[16];
 };
 
 /** A policy's IPsec template (RFC 4301 SPD entry "protect"). */
@@ -60,13 +82,38 @@ struct gw_tmpl {
 struct gw_policy {
 	uint8_t action;      /**< enum gw_action */
 	uint8_t dir;         /**< 0 in, 1 out, 2 fwd */
-	uint8_t n_sas;
+	uint8_t pfp;         /**< GW_PFP_* fields that key the flow table */
 	uint32_t index;
 	struct gw_tmpl tmpl;
-	/** Outbound: SAs that satisfy the template, newest first; a packet
-	 *  takes the first whose selector it falls in. */
-	struct gw_sa *sas[GW_POLICY_SAS_MAX];
 };
+
+#define GW_PFP_SRC   (1u << 0)
+#define GW_PFP_DST   (1u << 1)
+#define GW_PFP_PROTO (1u << 2)
+#define GW_PFP_SPORT (1u << 3)
+#define GW_PFP_DPORT (1u << 4)
+
+/** The flow-table key of a packet @p k under policy @p p. */
+static inline void
+gw_flow_key_make(struct gw_flow_key *fk, const struct gw_policy *p,
+		 const struct flow_key *k)
+{
+	memset(fk, 0, sizeof(*fk));
+	fk->policy = p->index;
+	if (p->pfp == 0)
+		return;
+	fk->family = k->family;
+	if (p->pfp & GW_PFP_SRC)
+		memcpy(fk->src, k->src, 16);
+	if (p->pfp & GW_PFP_DST)
+		memcpy(fk->dst, k->dst, 16);
+	if (p->pfp & GW_PFP_PROTO)
+		fk->proto = k->proto;
+	if (p->pfp & GW_PFP_SPORT)
+		fk->sport = k->sport;
+	if (p->pfp & GW_PFP_DPORT)
+		fk->dport = k->dport;
+}
 
 struct gw_nexthop {
 	uint16_t port;
@@ -88,13 +135,17 @@ struct gw_port {
 	struct rte_ether_addr mac;
 };
 
+/**
+ * What is rebuilt and swapped as a whole: policies, routes, neighbours,
+ * ports. These change rarely. SAs change often (PFP, rekeys), so the SAD
+ * and the flow table are lock-free hashes updated in place instead (struct
+ * gw_shared).
+ */
 struct gw_tables {
 	struct spd *spd_out;       /**< dir out */
 	struct spd *spd_in;        /**< dir in and fwd: every decrypted packet */
 	struct gw_policy *pols;    /**< spd userdata u is pols[u - 1] */
 	uint32_t n_pols;
-	struct rte_hash *sad_in;   /**< SPI (host order) -> struct gw_sa * */
-	uint64_t natt_ports[65536 / 64]; /**< local ports of inbound SAs */
 	struct rte_lpm *lpm4;
 	struct rte_lpm6 *lpm6;
 	struct gw_nexthop *nh;

@@ -18,6 +18,7 @@
 #include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
+#include <rte_jhash.h>
 #include <rte_lcore.h>
 
 #include "dataplane/pkt.h"
@@ -171,34 +172,179 @@ route_send(struct gw_worker *w, const struct gw_tables *t,
 	}
 }
 
-/* The first of the policy's SAs whose selector the packet falls in. */
-static inline struct gw_sa *
-policy_sa(const struct gw_policy *p, const struct flow_key *k)
+static void
+event_send(struct gw_worker *w, const struct gw_event *ev)
 {
-	uint8_t i;
+	if (unlikely(rte_ring_enqueue_elem(w->events, ev, sizeof(*ev)) != 0))
+		w->cnt.c[CNT_EventRingFull]++;
+}
 
-	for (i = 0; i < p->n_sas; i++) {
-		struct gw_sa *sa = p->sas[i];
+/* No SA for this packet yet: hand it to the control plane, which holds it
+ * and raises one ACQUIRE per flow (DESIGN.md "Packet paths" 5). */
+static void
+hold(struct gw_worker *w, struct rte_mbuf *m, uint32_t policy,
+     const struct flow_key *k)
+{
+	struct gw_event ev = {
+		.type = GW_EV_MISS,
+		.worker = (uint8_t)w->qsbr_id,
+		.policy = policy,
+		.m = m,
+		.pkt = *k,
+	};
 
-		if (sa->esp.exhausted)
-			continue;
-		if (!sa->has_sel || spd_sel_match(&sa->sel, k))
-			return sa;
+	if (unlikely(rte_ring_enqueue_elem(w->events, &ev, sizeof(ev)) != 0))
+		drop(w, m, CNT_AcquireHeldDropped);
+}
+
+/* Tell the control plane an SA crossed a limit. The event names the SA
+ * by (dst, SPI, id), never by pointer: the SA may be gone by the time the
+ * event is read. */
+static void
+expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
+{
+	struct gw_event ev = {
+		.type = GW_EV_EXPIRE,
+		.hard = hard,
+		.spi = rte_be_to_cpu_32(sa->esp.spi_be),
+		.policy = sa->id,
+	};
+
+	ev.pkt.family = sa->dst.family;
+	memcpy(ev.pkt.dst, sa->dst.family == 4 ? (const void *)&sa->dst.v4 :
+	       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
+	event_send(w, &ev);
+}
+
+/* Byte and packet limits (RFC 4301 4.4.2.1), once per SA per burst. */
+static void
+check_limits(struct gw_worker *w, struct gw_sa *sa)
+{
+	const struct esp_sa_stats *st = &sa->esp.stats;
+
+	if (!sa->hard_sent &&
+	    ((sa->hard_pkts && st->packets >= sa->hard_pkts) ||
+	     (sa->hard_bytes && st->bytes >= sa->hard_bytes))) {
+		sa->expired = 1;
+		sa->hard_sent = 1;
+		expire_event(w, sa, true);
+	} else if (!sa->soft_sent &&
+		   ((sa->soft_pkts && st->packets >= sa->soft_pkts) ||
+		    (sa->soft_bytes && st->bytes >= sa->soft_bytes))) {
+		sa->soft_sent = 1;
+		expire_event(w, sa, false);
 	}
-	return NULL;
+}
+
+/*
+ * The SA part of the outbound path: flow table lookup (policy index plus
+ * the PFP fields), ESP, route. A packet whose flow has no usable SA is
+ * held for ACQUIRE. pols[i] gives the policy index and PFP mask.
+ */
+static void
+out_protect(struct gw_worker *w, const struct gw_tables *t,
+	    struct rte_mbuf *pkts[], const struct flow_key *keys,
+	    const uint32_t policy[], const uint8_t pfp[], uint16_t n,
+	    bool drain_release)
+{
+	struct gw_flow_key fk[GW_RX_BURST];
+	const void *fkp[GW_RX_BURST];
+	void *data[GW_RX_BURST];
+	struct rte_mbuf *prot[GW_RX_BURST];
+	struct esp_sa *sas[GW_RX_BURST];
+	uint16_t why[GW_RX_BURST];
+	uint64_t hits = 0;
+	uint16_t i, np = 0, good;
+
+	for (i = 0; i < n; i++) {
+		struct gw_policy p = { .index = policy[i], .pfp = pfp[i] };
+
+		gw_flow_key_make(&fk[i], &p, &keys[i]);
+		fkp[i] = &fk[i];
+	}
+	if (n > 0)
+		rte_hash_lookup_bulk_data(w->shared->flows, fkp, n, &hits, data);
+	/* Packets the control plane released were queued before the SA was
+	 * published: send them before any packet that may have seen it. */
+	if (drain_release && rte_ring_count(w->release) != 0)
+		gw_release(w, t);
+
+	for (i = 0; i < n; i++) {
+		struct gw_sa *sa = (hits & (1ull << i)) ? data[i] : NULL;
+
+		if (sa != NULL && unlikely(sa->dead || sa->expired || sa->esp.exhausted ||
+					   (sa->has_sel && !spd_sel_match(&sa->sel, &keys[i]))))
+			sa = NULL;
+		if (sa == NULL) {
+			hold(w, pkts[i], policy[i], &keys[i]);
+			continue;
+		}
+		prot[np] = pkts[i];
+		sas[np++] = &sa->esp;
+	}
+	if (np == 0)
+		return;
+
+	good = esp_out_process(&w->esp, prot, sas, np, why);
+	for (i = good; i < np; i++) {
+		struct gw_sa *sa = (struct gw_sa *)sas[i];
+
+		/* RFC 4303 3.3.3: an SA out of sequence numbers is done; tell
+		 * the control plane once, like a hard expiry. */
+		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent) {
+			sa->hard_sent = 1;
+			expire_event(w, sa, true);
+		}
+		drop(w, prot[i], why[i]);
+	}
+	for (i = 0; i < good; i++) {
+		struct gw_sa *sa = (struct gw_sa *)sas[i];
+
+		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
+			check_limits(w, sa);
+	}
+	route_send(w, t, prot, good);
+}
+
+void
+gw_release(struct gw_worker *w, const struct gw_tables *t)
+{
+	struct gw_release_elem r[GW_RX_BURST];
+	struct rte_mbuf *pkts[GW_RX_BURST];
+	struct flow_key keys[GW_RX_BURST];
+	uint32_t policy[GW_RX_BURST];
+	uint8_t pfp[GW_RX_BURST];
+	unsigned int n, i, k;
+
+	while ((n = rte_ring_dequeue_burst_elem(w->release, r, sizeof(r[0]),
+						GW_RX_BURST, NULL)) > 0) {
+		for (i = 0, k = 0; i < n; i++) {
+			struct rte_mbuf *m = r[i].m;
+
+			if (pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					 &keys[k]) < 0) {
+				drop(w, m, CNT_MalformedPacket);
+				continue;
+			}
+			pkts[k] = m;
+			policy[k] = r[i].policy;
+			pfp[k] = (uint8_t)r[i].pfp;
+			k++;
+		}
+		out_protect(w, t, pkts, keys, policy, pfp, (uint16_t)k, false);
+	}
 }
 
 void
 gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 	    struct rte_mbuf *pkts[], uint16_t n)
 {
-	struct flow_key keys[GW_RX_BURST];
+	struct flow_key keys[GW_RX_BURST], pkeys[GW_RX_BURST];
 	const struct flow_key *kp[GW_RX_BURST];
-	uint32_t res[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST], policy[GW_RX_BURST];
+	uint8_t pfp[GW_RX_BURST];
 	struct rte_mbuf *fwd[GW_RX_BURST], *prot[GW_RX_BURST];
-	struct esp_sa *sas[GW_RX_BURST];
-	uint16_t why[GW_RX_BURST];
-	uint16_t i, k = 0, nf = 0, np = 0, good;
+	uint16_t i, k = 0, nf = 0, np = 0;
 
 	/* Parse: flow keys for the SPD. */
 	for (i = 0; i < n; i++) {
@@ -225,7 +371,6 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 	for (i = 0; i < k; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
-		struct gw_sa *sa;
 
 		if (p != NULL && p->action == GW_DISCARD) {
 			drop(w, m, CNT_XfrmOutPolBlock);
@@ -240,23 +385,48 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 			fwd[nf++] = m;
 			continue;
 		}
-		sa = policy_sa(p, &keys[i]);
-		if (unlikely(sa == NULL)) {
-			drop(w, m, CNT_XfrmOutNoStates);
-			continue;
-		}
 		w->cnt.c[CNT_Protect]++;
 		prot[np] = m;
-		sas[np++] = &sa->esp;
+		pkeys[np] = keys[i];
+		policy[np] = p->index;
+		pfp[np++] = p->pfp;
 	}
 
-	if (np > 0) {
-		good = esp_out_process(&w->esp, prot, sas, np, why);
-		for (i = good; i < np; i++)
-			drop(w, prot[i], why[i]);
-		route_send(w, t, prot, good);
-	}
+	out_protect(w, t, prot, pkeys, policy, pfp, np, true);
 	route_send(w, t, fwd, nf);
+}
+
+/*
+ * An unknown SPI: raise an invalid-spi event, at most one per (src, SPI)
+ * per second from this worker (the control plane applies the same limit
+ * across workers), so a flood cannot fill the ring.
+ */
+static void
+invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct gw_event ev = { .type = GW_EV_INVALID_SPI, .spi = spi };
+	uint32_t src_hash, slot;
+	uint64_t now = rte_rdtsc();
+
+	ev.encap = m->l4_len != 0;
+	ev.pkt.family = (ip[0] >> 4) == 6 ? 6 : 4;
+	if (ev.pkt.family == 4) {
+		memcpy(ev.pkt.src, ip + 12, 4);
+		memcpy(ev.pkt.dst, ip + 16, 4);
+	} else {
+		memcpy(ev.pkt.src, ip + 8, 16);
+		memcpy(ev.pkt.dst, ip + 24, 16);
+	}
+	src_hash = rte_jhash(ev.pkt.src, 16, ev.pkt.family);
+	slot = rte_jhash_1word(spi, src_hash) % GW_SPI_CACHE;
+	if (w->spi_seen[slot].spi == spi && w->spi_seen[slot].src_hash == src_hash &&
+	    now - w->spi_seen[slot].tsc < w->tsc_hz)
+		return;
+	w->spi_seen[slot].spi = spi;
+	w->spi_seen[slot].src_hash = src_hash;
+	w->spi_seen[slot].tsc = now;
+	event_send(w, &ev);
 }
 
 /* Does @p sa satisfy the template of inbound policy @p p? */
@@ -298,7 +468,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 			drop(w, m, CNT_NotIp);
 			continue;
 		}
-		switch (esp_in_parse(m, t->natt_ports, &spi[ne])) {
+		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
 		case ESP_IN_ESP:
 			spi_p[ne] = &spi[ne];
 			esp[ne++] = m;
@@ -323,15 +493,22 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 
 	/* SAD: by SPI. */
 	k = 0;
-	if (ne > 0 && t->sad_in != NULL)
-		rte_hash_lookup_bulk_data(t->sad_in, spi_p, ne, &hits, data);
+	if (ne > 0)
+		rte_hash_lookup_bulk_data(w->shared->sad_in, spi_p, ne, &hits, data);
 	for (i = 0; i < ne; i++) {
-		if (unlikely(!(hits & (1ull << i)))) {
+		struct gw_sa *sa = (hits & (1ull << i)) ? data[i] : NULL;
+
+		if (unlikely(sa == NULL || sa->dead)) {
+			invalid_spi(w, esp[i], spi[i]);
 			drop(w, esp[i], CNT_XfrmInNoStates);
 			continue;
 		}
+		if (unlikely(sa->expired)) {
+			drop(w, esp[i], CNT_XfrmInStateExpired);
+			continue;
+		}
 		esp[k] = esp[i];
-		sas[k++] = &((struct gw_sa *)data[i])->esp;
+		sas[k++] = &sa->esp;
 	}
 	ne = k;
 
@@ -346,6 +523,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 	for (i = 0; i < good; i++) {
 		struct rte_mbuf *m = esp[i];
 		struct gw_sa *sa = (struct gw_sa *)sas[i];
+
+		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
+			check_limits(w, sa);
 
 		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
 					  m->data_len, &keys[k]) < 0)) {
@@ -415,6 +595,10 @@ gw_worker_poll(struct gw_worker *w)
 	uint64_t now;
 	uint16_t q, n;
 
+	if (unlikely(rte_ring_count(w->release) != 0)) {
+		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
+		gw_release(w, t);
+	}
 	for (q = 0; q < w->n_rxq; q++) {
 		uint16_t port = w->rxq[q].port;
 

@@ -24,6 +24,7 @@
 
 #include "dataplane/counters.h"
 #include "dataplane/esp.h"
+#include "dataplane/event.h"
 #include "dataplane/tables.h"
 
 #define GW_RX_BURST 32
@@ -37,9 +38,27 @@ _Static_assert(GW_RX_BURST <= ESP_BURST_MAX, "an RX burst fits the ESP calls");
 struct gw_shared {
 	struct gw_tables *tables;  /**< published with a release store */
 	struct rte_rcu_qsbr *qsbr;
+	/** SPI (host order) -> struct gw_sa *, inbound SAs. Lock-free
+	 *  readers; the control plane is the one writer. */
+	struct rte_hash *sad_in;
+	/** struct gw_flow_key -> struct gw_sa *, outbound. Same rules. */
+	struct rte_hash *flows;
+	/** Local UDP ports of inbound SAs' encap (65536 bits); bits are set
+	 *  and cleared by the control plane, read racily by workers. */
+	uint64_t natt_ports[65536 / 64];
 	volatile bool stop;
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
+};
+
+#define GW_SPI_CACHE 1024 /**< invalid-spi rate limiter slots per worker */
+
+/** What the release ring carries: a held packet and how to find its SA
+ *  (never a pointer to the SA, which may be freed while it waits). */
+struct gw_release_elem {
+	struct rte_mbuf *m;
+	uint32_t policy; /**< policy index */
+	uint32_t pfp;    /**< the policy's PFP fields */
 };
 
 struct gw_port_stats {
@@ -59,6 +78,11 @@ struct gw_worker {
 	struct { uint16_t port, queue; } rxq[GW_RXQ_MAX];
 	uint16_t txq[GW_PORTS_MAX];  /**< this lcore's TX queue per port */
 	struct rte_ring *punt;       /**< IKE packets for the control plane */
+	struct rte_ring *events;     /**< struct gw_event to the control plane */
+	struct rte_ring *release;    /**< held packets coming back, in order */
+	uint64_t tsc_hz;
+	/** invalid-spi: when each (src, SPI) slot last raised an event */
+	struct { uint32_t spi; uint32_t src_hash; uint64_t tsc; } spi_seen[GW_SPI_CACHE];
 	uint64_t drain_tsc;
 	struct esp_ctx esp;
 	struct espd_counters cnt;
@@ -87,5 +111,14 @@ void gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 		 struct rte_mbuf *pkts[], uint16_t n);
 void gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 		struct rte_mbuf *pkts[], uint16_t n);
+
+/**
+ * Send packets that waited for an SA (L3, TTL already spent, policy index
+ * in m->hash.usr) through the outbound SA path. The control plane queues
+ * them on w->release before it publishes the SA, and the outbound path
+ * drains that ring before any packet of the burst that may see the SA, so
+ * a flow's held packets leave before its later ones.
+ */
+void gw_release(struct gw_worker *w, const struct gw_tables *t);
 
 #endif /* ESPD_WORKER_H */

@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Compiling the model's policies, routes, neighbours and ports into the
+ * tables the workers read (struct gw_tables), built whole and swapped in
+ * under RCU by the caller.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_hash.h>
+#include <rte_jhash.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_malloc.h>
+
+#include "control/model.h"
+
+static atomic_uint tbl_seq;
+
+void
+gw_tables_free(struct gw_tables *t)
+{
+	if (t == NULL)
+		return;
+	spd_free(t->spd_out);
+	spd_free(t->spd_in);
+	free(t->pols);
+	rte_lpm_free(t->lpm4);
+	rte_lpm6_free(t->lpm6);
+	free(t->nh);
+	rte_hash_free(t->neigh);
+	rte_free(t);
+}
+
+static struct rte_hash *
+hash_new(const char *what, uint32_t entries, uint32_t key_len, int socket)
+{
+	char name[RTE_HASH_NAMESIZE];
+	struct rte_hash_parameters prm = {
+		.name = name,
+		.entries = RTE_MAX(entries * 2, 64u),
+		.key_len = key_len,
+		.hash_func = rte_jhash,
+		.socket_id = socket,
+	};
+
+	snprintf(name, sizeof(name), "%s%u", what, atomic_fetch_add(&tbl_seq, 1));
+	return rte_hash_create(&prm);
+}
+
+static int
+build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
+{
+	struct spd_rule *rin = NULL, *rout = NULL;
+	struct spd_sel *sels = NULL;
+	uint32_t *order = NULL;
+	uint32_t i, j, nin = 0, nout = 0;
+	int rc = -ENOMEM;
+
+	t->n_pols = m->n_pols;
+	t->pols = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*t->pols));
+	sels = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*sels));
+	rin = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*rin));
+	rout = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*rout));
+	order = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*order));
+	if (t->pols == NULL || sels == NULL || rin == NULL || rout == NULL ||
+	    order == NULL)
+		goto out;
+
+	/* Rank: lowest priority value first, then the older (DESIGN.md
+	 * "Policy rules"). A simple insertion sort: built off the fast
+	 * path, once per change. */
+	for (i = 0; i < m->n_pols; i++) {
+		for (j = i; j > 0; j--) {
+			const struct model_pol *a = &m->pols[order[j - 1]];
+			const struct model_pol *b = &m->pols[i];
+
+			if (a->cfg.priority < b->cfg.priority ||
+			    (a->cfg.priority == b->cfg.priority && a->seq < b->seq))
+				break;
+			order[j] = order[j - 1];
+		}
+		order[j] = i;
+	}
+
+	for (j = 0; j < m->n_pols; j++) {
+		const struct cfg_policy *p = &m->pols[order[j]].cfg;
+		struct gw_policy *gp = &t->pols[j];
+		struct spd_rule r = { .sel = &sels[j], .rank = j, .userdata = j + 1 };
+
+		model_sel(&sels[j], &p->sel);
+		gp->index = p->index;
+		gp->dir = p->dir == CFG_DIR_IN ? 0 : p->dir == CFG_DIR_OUT ? 1 : 2;
+		if (p->action == CFG_ACTION_BLOCK)
+			gp->action = GW_DISCARD;
+		else if (p->has_tmpl)
+			gp->action = GW_PROTECT;
+		else
+			gp->action = GW_BYPASS;
+		if (p->has_tmpl) {
+			model_esp_addr(&gp->tmpl.src, &p->tmpl.src);
+			model_esp_addr(&gp->tmpl.dst, &p->tmpl.dst);
+			gp->tmpl.reqid = p->tmpl.reqid;
+			gp->tmpl.mode = p->tmpl.mode == CFG_MODE_TRANSPORT ?
+					ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
+			gp->tmpl.level_use = p->tmpl.level == CFG_LEVEL_USE;
+		}
+		gp->pfp = (uint8_t)p->pfp; /* CFG_PFP_* and GW_PFP_* agree */
+		if (p->dir == CFG_DIR_OUT)
+			rout[nout++] = r;
+		else
+			rin[nin++] = r;
+	}
+
+	t->spd_out = nout ? spd_build(rout, nout, socket, &rc) : NULL;
+	if (nout && t->spd_out == NULL)
+		goto out;
+	t->spd_in = nin ? spd_build(rin, nin, socket, &rc) : NULL;
+	if (nin && t->spd_in == NULL)
+		goto out;
+	rc = 0;
+out:
+	free(sels);
+	free(rin);
+	free(rout);
+	free(order);
+	return rc;
+}
+
+static void
+mask_prefix(uint8_t *a, unsigned int bytes, unsigned int len)
+{
+	unsigned int i;
+
+	for (i = 0; i < bytes; i++) {
+		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
+
+		if (bits < 8)
+			a[i] &= (uint8_t)(0xff00 >> bits);
+	}
+}
+
+static int
+build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
+{
+	uint32_t n_nh = m->n_routes + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX;
+	char name[RTE_LPM_NAMESIZE];
+	struct rte_lpm_config c4 = {
+		.max_rules = RTE_MAX(n_nh, 16u),
+		.number_tbl8s = 256,
+	};
+	struct rte_lpm6_config c6 = {
+		.max_rules = RTE_MAX(n_nh, 16u),
+		.number_tbl8s = 1024,
+	};
+	uint32_t i, p;
+
+	snprintf(name, sizeof(name), "lpm4_%u", atomic_fetch_add(&tbl_seq, 1));
+	t->lpm4 = rte_lpm_create(name, socket, &c4);
+	snprintf(name, sizeof(name), "lpm6_%u", atomic_fetch_add(&tbl_seq, 1));
+	t->lpm6 = rte_lpm6_create(name, socket, &c6);
+	t->nh = calloc(RTE_MAX(n_nh, 1u), sizeof(*t->nh));
+	t->neigh = hash_new("neigh", m->n_neighs, sizeof(struct gw_neigh_key),
+			    socket);
+	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL || t->neigh == NULL)
+		return -ENOMEM;
+
+	/* Each port address gives a connected (on-link) route, as in Linux;
+	 * an explicit route for the same prefix, added after, wins. */
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
+			const struct cfg_addr *a = &m->ports[p].addr[i];
+			struct gw_nexthop *nh = &t->nh[t->n_nh];
+			uint8_t pfx[16];
+			int rc;
+
+			nh->port = (uint16_t)p;
+			memcpy(pfx, a->a, 16);
+			mask_prefix(pfx, a->af == AF_INET6 ? 16 : 4, a->len);
+			if (a->af == AF_INET6) {
+				rc = rte_lpm6_add(t->lpm6, pfx, a->len, t->n_nh);
+			} else {
+				uint32_t ip;
+
+				memcpy(&ip, pfx, 4);
+				rc = rte_lpm_add(t->lpm4, ntohl(ip), a->len, t->n_nh);
+			}
+			if (rc < 0)
+				return rc;
+			t->n_nh++;
+		}
+	}
+	for (i = 0; i < m->n_routes; i++) {
+		const struct cfg_route *r = &m->routes[i];
+		struct gw_nexthop *nh = &t->nh[t->n_nh];
+		int rc;
+
+		nh->port = r->port;
+		nh->has_gw = r->has_via;
+		if (r->has_via)
+			model_esp_addr(&nh->gw, &r->via);
+		if (r->prefix.af == AF_INET6) {
+			rc = rte_lpm6_add(t->lpm6, r->prefix.a, r->prefix.len, t->n_nh);
+		} else {
+			uint32_t ip;
+
+			memcpy(&ip, r->prefix.a, 4);
+			rc = rte_lpm_add(t->lpm4, ntohl(ip), r->prefix.len, t->n_nh);
+		}
+		if (rc < 0)
+			return rc;
+		t->n_nh++;
+	}
+	for (i = 0; i < m->n_neighs; i++) {
+		const struct cfg_neigh *n = &m->neighs[i];
+		struct gw_neigh_key k = { .port = n->port };
+		uint64_t mac = 0;
+
+		k.family = n->ip.af == AF_INET6 ? 6 : 4;
+		memcpy(k.addr, n->ip.a, k.family == 6 ? 16 : 4);
+		memcpy(&mac, n->lladdr, 6);
+		/* The MAC travels in the data pointer itself. */
+		if (rte_hash_add_key_data(t->neigh, &k, (void *)(uintptr_t)mac) < 0)
+			return -ENOSPC;
+	}
+	return 0;
+}
+
+struct gw_tables *
+model_build(const struct gw_model *m, const struct rte_ether_addr macs[GW_PORTS_MAX],
+	    int socket, int *err)
+{
+	struct gw_tables *t = rte_zmalloc("gw_tables", sizeof(*t), RTE_CACHE_LINE_SIZE);
+	unsigned int p;
+
+	if (t == NULL) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		if (!m->has_port[p])
+			continue;
+		t->ports[p].configured = 1;
+		t->ports[p].role = m->ports[p].role == CFG_ROLE_UNPROTECTED ?
+				   GW_ROLE_UNPROTECTED : GW_ROLE_PROTECTED;
+		t->ports[p].mac = macs[p];
+	}
+	*err = build_policies(m, t, socket);
+	if (*err == 0)
+		*err = build_routes(m, t, socket);
+	if (*err != 0) {
+		gw_tables_free(t);
+		return NULL;
+	}
+	return t;
+}
