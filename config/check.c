@@ -287,8 +287,14 @@ cfg_check_cmd(struct cfg_check *c, const struct cfg_cmd *cmd,
 		kset_clear(&c->pols);
 		return 0;
 
-	default:
+	case CFG_CMD_NONE:
+	case CFG_CMD_SET:
 		return 0;
+
+	default:
+		/* Queries and streams answer a client; a file has none. */
+		return cfg_error_set(err, 0, "'%s' is not a configuration command",
+				     cfg_cmd_name(cmd->type));
 	}
 }
 

@@ -54,6 +54,7 @@
 #define CFG_ERR_MAX 256          /**< bytes of an error message, NUL included */
 #define CFG_KEY_MAX 128          /**< bytes of one key (HMAC keys 1..128) */
 #define CFG_PORT_ADDRS_MAX 8     /**< `addr` words on one port */
+#define CFG_PORTS_MAX 16         /**< port ids are 0..CFG_PORTS_MAX - 1 */
 #define CFG_REPLAY_WINDOW_MAX 4096
 #define CFG_REPLAY_WINDOW_DEFAULT 64
 #define CFG_ALGO_NAME_MAX 48

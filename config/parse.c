@@ -1465,7 +1465,7 @@ parse_port(struct cur *c, struct cfg_port *p)
 	p->queues = 1;
 	if (c->i >= c->argc)
 		return cfg_error_set(c->err, -1, "missing port ID after 'port'");
-	ret = num16(c, 0, 65534, &p->id); /* the word after argv[0] */
+	ret = num16(c, 0, CFG_PORTS_MAX - 1, &p->id); /* the word after argv[0] */
 	if (ret < 0)
 		return ret;
 	while (c->i < c->argc) {
@@ -1534,7 +1534,7 @@ parse_route(struct cur *c, struct cfg_route *r)
 			if (has_port)
 				return dup_word(c);
 			has_port = true;
-			ret = num16(c, 0, 65534, &r->port);
+			ret = num16(c, 0, CFG_PORTS_MAX - 1, &r->port);
 		} else if (strcmp(w, "via") == 0) {
 			if (r->has_via)
 				return dup_word(c);
@@ -1579,7 +1579,7 @@ parse_neigh(struct cur *c, struct cfg_neigh *n)
 			if (has_port)
 				return dup_word(c);
 			has_port = true;
-			ret = num16(c, 0, 65534, &n->port);
+			ret = num16(c, 0, CFG_PORTS_MAX - 1, &n->port);
 		} else if (strcmp(w, "lladdr") == 0) {
 			if (has_ll)
 				return dup_word(c);

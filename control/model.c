@@ -24,6 +24,8 @@
 #include "control/model.h"
 #include "dataplane/worker.h"
 
+_Static_assert(GW_PORTS_MAX == CFG_PORTS_MAX, "one port numbering for both");
+
 #define GROW(arr, n, cap)                                                     \
 	({                                                                    \
 		int _rc = 0;                                                  \

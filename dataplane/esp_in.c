@@ -304,8 +304,9 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		if (unlikely(pl[pl_len + i] != (uint8_t)(i + 1)))
 			return CNT_XfrmInStateProtoError;
 
+	/* Bytes of the plain packet, as outbound counts them. */
 	sa->stats.packets++;
-	sa->stats.bytes += pl_len;
+	sa->stats.bytes += pl_len + (sa->mode == ESP_MODE_TRANSPORT ? m->l3_len : 0);
 	if (nh == IPPROTO_NONE_DUMMY)
 		return CNT_InDummy;
 

@@ -24,6 +24,7 @@ run() {
 
 run "unit (CUnit)" "$builddir/tests/test_unit"
 run "espd and espctl command lines" scripts/t_cli.sh "$builddir"
+run "scapy interop, negative cases, workers, bad config" scripts/t_interop.sh "$builddir"
 run "ipsec-secgw interop" scripts/t_secgw.sh "$builddir"
 if [ -x "$builddir/bench/bench_micro" ]; then
 	run "bench smoke" "$builddir/bench/bench_micro" --benchmark_min_time=0.01 \
