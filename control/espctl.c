@@ -6,10 +6,14 @@
  *   espctl --version
  *
  * The command is parsed locally first, with the same parser the gateway
- * uses, so a typo is reported (with the word) without a round trip.
+ * uses, so a typo is reported (with the word) without a round trip. Then
+ * it goes to espd's control socket (control/ctl.h has the protocol), and
+ * the answer is printed: output on stdout; an error as one line on stderr
+ * with a non-zero exit status.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,9 +22,38 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "control/ctl.h"
 #include "espd_version.h"
 
 #define DEFAULT_SOCKET "/run/espd/espd.sock"
+
+static void
+die(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "espctl: ");
+	fprintf(stderr, fmt, arg);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Quote a word the POSIX shell way: 'it'\''s'. */
+static size_t
+quote(char *out, const char *w)
+{
+	size_t n = 0;
+
+	out[n++] = '\'';
+	for (; *w != '\0'; w++) {
+		if (*w == '\'') {
+			memcpy(out + n, "'\\''", 4);
+			n += 4;
+		} else {
+			out[n++] = *w;
+		}
+	}
+	out[n++] = '\'';
+	return n;
+}
 
 int
 main(int argc, char **argv)
@@ -34,7 +67,11 @@ main(int argc, char **argv)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct cfg_error err = { 0 };
 	struct cfg_cmd cmd;
-	int c, fd;
+	char *req, buf[65536];
+	size_t len = 0, need, off;
+	bool json = false, first = true, ok = false;
+	int c, fd, i;
+	ssize_t n;
 
 	while ((c = getopt_long(argc, argv, "+s:j", longopts, NULL)) != -1) {
 		switch (c) {
@@ -42,6 +79,7 @@ main(int argc, char **argv)
 			sock_path = optarg;
 			break;
 		case 'j':
+			json = true;
 			break;
 		case 'V':
 			printf("espctl %s\n", ESPD_VERSION);
@@ -58,7 +96,7 @@ main(int argc, char **argv)
 	if (cfg_parse(argc - optind, argv + optind, &cmd, &err) != 0) {
 		cfg_cmd_clear(&cmd);
 		if (err.word >= 0 && err.word < argc - optind)
-			fprintf(stderr, "espctl: error: %s (word %d: '%s')\n",
+			fprintf(stderr, "espctl: error: %s (word %d: '%.40s')\n",
 				err.msg, err.word + 1, argv[optind + err.word]);
 		else
 			fprintf(stderr, "espctl: error: %s\n", err.msg);
@@ -66,21 +104,77 @@ main(int argc, char **argv)
 	}
 	cfg_cmd_clear(&cmd);
 
-	if (strlen(sock_path) >= sizeof(sun.sun_path)) {
-		fprintf(stderr, "espctl: socket path too long: %s\n", sock_path);
+	/* One line: the output form, then every word quoted. */
+	need = 8;
+	for (i = optind; i < argc; i++)
+		need += strlen(argv[i]) * 4 + 3;
+	if (need > CTL_REQUEST_MAX) {
+		fprintf(stderr, "espctl: error: request too long (%zu bytes, at most %u)\n",
+			need, CTL_REQUEST_MAX);
 		return 1;
 	}
+	req = malloc(need);
+	if (req == NULL)
+		die("%s", "out of memory");
+	len = (size_t)sprintf(req, json ? "json" : "text");
+	for (i = optind; i < argc; i++) {
+		req[len++] = ' ';
+		len += quote(req + len, argv[i]);
+	}
+	req[len++] = '\n';
+
+	if (strlen(sock_path) >= sizeof(sun.sun_path))
+		die("socket path too long: %s", sock_path);
 	strcpy(sun.sun_path, sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "espctl: cannot connect to %s: %s\n", sock_path,
-			strerror(errno));
-		if (fd >= 0)
-			close(fd);
+		fprintf(stderr, "espctl: cannot connect to %s: %s (is espd running?)\n",
+			sock_path, strerror(errno));
 		return 1;
 	}
-	/* The control socket protocol comes with the control-plane issue. */
+	for (off = 0; off < len; off += (size_t)n) {
+		n = write(fd, req + off, len - off);
+		if (n <= 0)
+			die("cannot send the request: %s", strerror(errno));
+	}
+	explicit_bzero(req, len); /* a state add carries keys */
+	free(req);
+
+	/* "ok" or "error: ...", then the output until espd closes. */
+	off = 0;
+	while ((n = read(fd, buf + off, sizeof(buf) - off - 1)) > 0) {
+		off += (size_t)n;
+		if (first) {
+			char *nl;
+
+			buf[off] = '\0';
+			nl = strchr(buf, '\n');
+			if (nl == NULL) {
+				if (off < sizeof(buf) - 1)
+					continue;
+				die("%s", "malformed answer from espd");
+			}
+			*nl = '\0';
+			if (strncmp(buf, "error: ", 7) == 0) {
+				fprintf(stderr, "espctl: %s\n", buf);
+				return 1;
+			}
+			if (strcmp(buf, "ok") != 0)
+				die("malformed answer from espd: %.80s", buf);
+			first = false;
+			ok = true;
+			nl++;
+			fwrite(nl, 1, off - (size_t)(nl - buf), stdout);
+		} else {
+			fwrite(buf, 1, off, stdout);
+		}
+		fflush(stdout);
+		off = 0;
+	}
 	close(fd);
-	fprintf(stderr, "espctl: the control protocol is not implemented yet\n");
-	return 1;
+	if (!ok) {
+		fprintf(stderr, "espctl: espd closed the connection without an answer\n");
+		return 1;
+	}
+	return 0;
 }

@@ -19,6 +19,8 @@
 #include <rte_version.h>
 
 #include "config/config.h"
+#include "control/acquire.h"
+#include "control/ctl.h"
 #include "control/gateway.h"
 #include "crypto/crypto.h"
 #include "espd_version.h"
@@ -165,13 +167,13 @@ main(int argc, char **argv)
 		return 1;
 	}
 	rt->exit_idle_ms = o.exit_idle_ms;
-	if (gw_prepare(rt, o.max_sas) < 0)
+	if (gw_prepare(rt, o.max_sas) < 0 || acq_init(rt) < 0)
 		goto err;
 	ld.apply = model_apply;
 	ld.arg = &rt->model;
 	if (cfg_load_file(o.config, &ld) < 0)
 		goto err;
-	if (gw_start(rt) < 0 || gw_publish(rt) < 0)
+	if (gw_start(rt) < 0 || gw_publish(rt) < 0 || ctl_open(rt, o.socket) < 0)
 		goto err;
 	eng = rt->workers[0]->esp.engine;
 	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, rt->n_workers,
@@ -191,12 +193,15 @@ main(int argc, char **argv)
 			fclose(f);
 		}
 	}
+	ctl_close(rt);
 	gw_stop(rt);
 	free(rt);
 	rte_eal_cleanup();
 	return 0;
 
 err:
+	acq_fini(rt);
+	ctl_close(rt);
 	gw_stop(rt);
 	free(rt);
 	rte_eal_cleanup();

@@ -91,13 +91,6 @@ caddr(const struct cfg_addr *a, char *buf, size_t size)
 	return fmt_ip(a->af == AF_INET6 ? 6 : 4, a->a, buf, size);
 }
 
-static bool
-port_proto(uint8_t p)
-{
-	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP ||
-	       p == 33 /* dccp */ || p == 136 /* udplite */;
-}
-
 /* A selector: JSON object, or the words after "sel". */
 static void
 fmt_sel(struct sbuf *b, const struct cfg_sel *s, bool json)
@@ -176,7 +169,8 @@ fmt_sa(struct sbuf *b, const struct model_sa *s, bool json, bool show_keys)
 {
 	const struct cfg_state *c = &s->cfg;
 	const struct cfg_algo *al = &c->algo;
-	const struct esp_sa_stats *st = &s->gw->esp.stats;
+	const struct esp_sa_stats stats = model_sa_stats(s);
+	const struct esp_sa_stats *st = &stats;
 	bool aead = al->auth == CRYPTO_AUTH_NONE;
 	char a[64], d[64];
 	unsigned int i, n;

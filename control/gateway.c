@@ -19,6 +19,9 @@
 #include <rte_ring.h>
 #include <rte_telemetry.h>
 
+#include "control/acquire.h"
+#include "control/ctl.h"
+#include "control/format.h"
 #include "control/gateway.h"
 
 #define RX_DESC 1024
@@ -311,6 +314,22 @@ total_rx(const struct gw_runtime *rt)
 }
 
 static void
+drain_release(struct gw_runtime *rt)
+{
+	struct gw_release_elem r[32];
+	unsigned int i, n, j;
+
+	for (i = 0; i < rt->n_workers; i++) {
+		while ((n = rte_ring_dequeue_burst_elem(rt->workers[i]->release, r,
+							sizeof(r[0]), 32, NULL)) > 0) {
+			for (j = 0; j < n; j++)
+				rte_pktmbuf_free(r[j].m);
+			rt->ctl_cnt.c[CNT_AcquireHeldDropped] += n;
+		}
+	}
+}
+
+static void
 drain_punts(struct gw_runtime *rt)
 {
 	struct rte_mbuf *m[32];
@@ -326,31 +345,62 @@ drain_punts(struct gw_runtime *rt)
 	}
 }
 
-static void
-sum_counters(const struct gw_runtime *rt, uint64_t out[CNT__MAX])
+void
+gw_counters(const struct gw_runtime *rt, uint64_t out[CNT__MAX])
 {
 	unsigned int i, c;
 
-	memset(out, 0, sizeof(uint64_t) * CNT__MAX);
+	for (c = 0; c < CNT__MAX; c++)
+		out[c] = rt->ctl_cnt.c[c] - rt->base.c[c];
 	for (i = 0; i < rt->n_workers; i++)
-		for (c = 0; c < CNT__MAX; c++)
-			out[c] += rt->workers[i]->cnt.c[c];
+		if (rt->workers[i] != NULL)
+			for (c = 0; c < CNT__MAX; c++)
+				out[c] += rt->workers[i]->cnt.c[c];
 }
 
 static void
-port_stats(const struct gw_runtime *rt, unsigned int p, struct gw_port_stats *s)
+port_raw(const struct gw_runtime *rt, unsigned int p, struct gw_port_stats *s)
 {
 	struct rte_eth_stats es;
 	unsigned int i;
 
 	memset(s, 0, sizeof(*s));
 	for (i = 0; i < rt->n_workers; i++) {
+		if (rt->workers[i] == NULL)
+			continue;
 		s->rx += rt->workers[i]->port[p].rx;
 		s->tx += rt->workers[i]->port[p].tx;
 		s->drop += rt->workers[i]->port[p].drop;
 	}
 	if (rt->port_started[p] && rte_eth_stats_get((uint16_t)p, &es) == 0)
 		s->drop += es.imissed + es.rx_nombuf;
+}
+
+void
+gw_port_counters(const struct gw_runtime *rt, unsigned int p, struct gw_port_stats *s)
+{
+	port_raw(rt, p, s);
+	s->rx -= rt->port_base[p].rx;
+	s->tx -= rt->port_base[p].tx;
+	s->drop -= rt->port_base[p].drop;
+}
+
+void
+gw_counters_reset(struct gw_runtime *rt)
+{
+	uint64_t now[CNT__MAX];
+	unsigned int c, p;
+	uint32_t i;
+
+	/* Workers own their counters: instead of writing into them, the
+	 * totals so far become the baseline that reads subtract. */
+	gw_counters(rt, now);
+	for (c = 0; c < CNT__MAX; c++)
+		rt->base.c[c] += now[c];
+	for (p = 0; p < GW_PORTS_MAX; p++)
+		port_raw(rt, p, &rt->port_base[p]);
+	for (i = 0; i < rt->model.n_sas; i++)
+		rt->model.sas[i]->base = rt->model.sas[i]->gw->esp.stats;
 }
 
 /* The "last sequence number" of an SA: sent (out) or highest seen (in). */
@@ -372,7 +422,7 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	(void)params;
 	if (tel_rt == NULL)
 		return -1;
-	sum_counters(tel_rt, c);
+	gw_counters(tel_rt, c);
 	rte_tel_data_start_dict(d);
 	for (i = 0; i < CNT__MAX; i++)
 		rte_tel_data_add_dict_u64(d, espd_counter_name(i), c[i]);
@@ -400,10 +450,12 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 			return -1;
 		rte_tel_data_start_dict(s);
 		rte_tel_data_add_dict_string(s, "dir", sa->esp.dir == ESP_DIR_OUT ? "out" : "in");
-		rte_tel_data_add_dict_u64(s, "packets", sa->esp.stats.packets);
-		rte_tel_data_add_dict_u64(s, "bytes", sa->esp.stats.bytes);
-		rte_tel_data_add_dict_u64(s, "replay_drops", sa->esp.stats.replay_drops);
-		rte_tel_data_add_dict_u64(s, "icv_failures", sa->esp.stats.icv_failures);
+		struct esp_sa_stats st = model_sa_stats(m->sas[i]);
+
+		rte_tel_data_add_dict_u64(s, "packets", st.packets);
+		rte_tel_data_add_dict_u64(s, "bytes", st.bytes);
+		rte_tel_data_add_dict_u64(s, "replay_drops", st.replay_drops);
+		rte_tel_data_add_dict_u64(s, "icv_failures", st.icv_failures);
 		rte_tel_data_add_dict_u64(s, "seq", sa_seq(sa));
 		snprintf(spi, sizeof(spi), "0x%08x", m->sas[i]->cfg.spi);
 		if (rte_tel_data_add_dict_container(d, spi, s, 0) != 0)
@@ -437,6 +489,8 @@ gw_run(struct gw_runtime *rt)
 
 		nanosleep(&ts, NULL);
 		drain_punts(rt);
+		acq_poll(rt);
+		ctl_poll(rt);
 		if (rt->exit_idle_ms <= 0)
 			continue;
 		rx = total_rx(rt);
@@ -452,45 +506,83 @@ gw_run(struct gw_runtime *rt)
 	rt->shared.stop = true;
 	rte_eal_mp_wait_lcore();
 	drain_punts(rt);
+	/* Held packets die with the gateway, counted (AcquireHeldDropped);
+	 * so do released ones a stopped worker never sent. */
+	acq_poll(rt);
+	acq_fini(rt);
+	drain_release(rt);
 	tel_rt = NULL;
 }
 
 void
-gw_stats_json(const struct gw_runtime *rt, FILE *f)
+gw_stats_format(const struct gw_runtime *rt, struct sbuf *b, bool json)
 {
 	const struct gw_model *m = &rt->model;
 	uint64_t c[CNT__MAX];
 	unsigned int i, p, first = 1;
 
-	sum_counters(rt, c);
-	fprintf(f, "{\"global\":{");
+	gw_counters(rt, c);
+	if (!json) {
+		for (i = 0; i < CNT__MAX; i++)
+			sb_printf(b, "%-24s %" PRIu64 "\n", espd_counter_name(i), c[i]);
+		for (p = 0; p < GW_PORTS_MAX; p++) {
+			struct gw_port_stats s;
+
+			if (!m->has_port[p])
+				continue;
+			gw_port_counters(rt, p, &s);
+			sb_printf(b, "port %u rx %" PRIu64 " tx %" PRIu64 " drop %" PRIu64 "\n",
+				  p, s.rx, s.tx, s.drop);
+		}
+		for (i = 0; i < m->n_sas; i++) {
+			struct esp_sa_stats st = model_sa_stats(m->sas[i]);
+
+			sb_printf(b, "sa 0x%08x %s packets %" PRIu64 " bytes %" PRIu64
+				  " replay_drops %" PRIu64 " icv_failures %" PRIu64 " seq %" PRIu64 "\n",
+				  m->sas[i]->cfg.spi, m->sas[i]->dir == ESP_DIR_OUT ? "out" : "in",
+				  st.packets, st.bytes, st.replay_drops, st.icv_failures,
+				  sa_seq(m->sas[i]->gw));
+		}
+		return;
+	}
+	sb_printf(b, "{\"global\":{");
 	for (i = 0; i < CNT__MAX; i++)
-		fprintf(f, "%s\"%s\":%" PRIu64, i ? "," : "", espd_counter_name(i), c[i]);
-	fprintf(f, "},\n\"ports\":[");
+		sb_printf(b, "%s\"%s\":%" PRIu64, i ? "," : "", espd_counter_name(i), c[i]);
+	sb_printf(b, "},\n\"ports\":[");
 	for (p = 0; p < GW_PORTS_MAX; p++) {
 		struct gw_port_stats s;
 
 		if (!m->has_port[p])
 			continue;
-		port_stats(rt, p, &s);
-		fprintf(f, "%s{\"id\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
-			",\"drop\":%" PRIu64 "}", first ? "" : ",", p, s.rx, s.tx, s.drop);
+		gw_port_counters(rt, p, &s);
+		sb_printf(b, "%s{\"id\":%u,\"rx\":%" PRIu64 ",\"tx\":%" PRIu64
+			  ",\"drop\":%" PRIu64 "}", first ? "" : ",", p, s.rx, s.tx, s.drop);
 		first = 0;
 	}
-	fprintf(f, "],\n\"sas\":[");
+	sb_printf(b, "],\n\"sas\":[");
 	for (i = 0; i < m->n_sas; i++) {
 		const struct gw_sa *sa = m->sas[i]->gw;
+		struct esp_sa_stats st = model_sa_stats(m->sas[i]);
 
-		fprintf(f, "%s\n{\"spi\":\"0x%08x\",\"dir\":\"%s\",\"packets\":%" PRIu64
-			",\"bytes\":%" PRIu64 ",\"replay_drops\":%" PRIu64
-			",\"icv_failures\":%" PRIu64 ",\"seq\":%" PRIu64 "}",
-			i ? "," : "", m->sas[i]->cfg.spi,
-			sa->esp.dir == ESP_DIR_OUT ? "out" : "in",
-			sa->esp.stats.packets, sa->esp.stats.bytes,
-			sa->esp.stats.replay_drops, sa->esp.stats.icv_failures,
-			sa_seq(sa));
+		sb_printf(b, "%s\n{\"spi\":\"0x%08x\",\"dir\":\"%s\",\"packets\":%" PRIu64
+			  ",\"bytes\":%" PRIu64 ",\"replay_drops\":%" PRIu64
+			  ",\"icv_failures\":%" PRIu64 ",\"seq\":%" PRIu64 "}",
+			  i ? "," : "", m->sas[i]->cfg.spi,
+			  sa->esp.dir == ESP_DIR_OUT ? "out" : "in",
+			  st.packets, st.bytes, st.replay_drops, st.icv_failures, sa_seq(sa));
 	}
-	fprintf(f, "]}\n");
+	sb_printf(b, "]}\n");
+}
+
+void
+gw_stats_json(const struct gw_runtime *rt, FILE *f)
+{
+	struct sbuf b = { 0 };
+
+	gw_stats_format(rt, &b, true);
+	if (b.p != NULL)
+		fwrite(b.p, 1, b.len, f);
+	sb_free(&b);
 }
 
 void

@@ -15,7 +15,11 @@
 #include <rte_mempool.h>
 
 #include "control/model.h"
+#include "dataplane/counters.h"
 #include "dataplane/worker.h"
+
+struct acq;
+struct ctl;
 
 struct gw_runtime {
 	struct gw_model model;
@@ -27,7 +31,22 @@ struct gw_runtime {
 	uint16_t nb_txq[GW_PORTS_MAX];
 	bool port_started[GW_PORTS_MAX];
 	long exit_idle_ms;
+	struct espd_counters ctl_cnt; /**< lcore 0's own (ACQUIRE, events) */
+	struct espd_counters base;    /**< totals at the last `stats reset` */
+	struct gw_port_stats port_base[GW_PORTS_MAX];
+	struct acq *acq;
+	struct ctl *ctl;
 };
+
+/** Sum every lcore's counters (less the `stats reset` baseline). */
+void gw_counters(const struct gw_runtime *rt, uint64_t out[CNT__MAX]);
+
+/** Per-port counters (less the baseline). */
+void gw_port_counters(const struct gw_runtime *rt, unsigned int port,
+		      struct gw_port_stats *s);
+
+/** `stats reset`: the totals so far become the new zero. */
+void gw_counters_reset(struct gw_runtime *rt);
 
 /**
  * Before the configuration is read: the RCU variable for every worker
@@ -56,7 +75,12 @@ int gw_publish(struct gw_runtime *rt);
  */
 void gw_run(struct gw_runtime *rt);
 
-/** Write every counter (global, per port, per SA) as DESIGN.md's JSON. */
+struct sbuf;
+
+/** Every counter (global, per port, per SA): DESIGN.md's JSON, or text. */
+void gw_stats_format(const struct gw_runtime *rt, struct sbuf *b, bool json);
+
+/** gw_stats_format's JSON into a file (--stats-json). */
 void gw_stats_json(const struct gw_runtime *rt, FILE *f);
 
 /** Stop ports, free tables, SAs (keys wiped) and workers. */

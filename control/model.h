@@ -38,7 +38,23 @@ struct model_sa {
 	/** Outbound: the flow-table keys that lead to this SA. */
 	struct gw_flow_key *keys;
 	uint16_t n_keys, cap_keys;
+	struct esp_sa_stats base; /**< counters at the last `stats reset` */
 };
+
+/** The SA's counters since the last `stats reset`. */
+static inline struct esp_sa_stats
+model_sa_stats(const struct model_sa *s)
+{
+	const struct esp_sa_stats *a = &s->gw->esp.stats;
+	struct esp_sa_stats r = {
+		.packets = a->packets - s->base.packets,
+		.bytes = a->bytes - s->base.bytes,
+		.replay_drops = a->replay_drops - s->base.replay_drops,
+		.icv_failures = a->icv_failures - s->base.icv_failures,
+	};
+
+	return r;
+}
 
 struct model_pol {
 	struct cfg_policy cfg;

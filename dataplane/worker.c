@@ -20,6 +20,7 @@
 #include <rte_ip.h>
 #include <rte_jhash.h>
 #include <rte_lcore.h>
+#include <rte_pause.h>
 
 #include "dataplane/pkt.h"
 #include "dataplane/worker.h"
@@ -175,7 +176,8 @@ route_send(struct gw_worker *w, const struct gw_tables *t,
 static void
 event_send(struct gw_worker *w, const struct gw_event *ev)
 {
-	if (unlikely(rte_ring_enqueue_elem(w->events, ev, sizeof(*ev)) != 0))
+	if (unlikely(rte_ring_enqueue_elem(w->events, (void *)(uintptr_t)ev,
+					   sizeof(*ev)) != 0))
 		w->cnt.c[CNT_EventRingFull]++;
 }
 
@@ -236,6 +238,22 @@ check_limits(struct gw_worker *w, struct gw_sa *sa)
 	}
 }
 
+#define RELEASE_WAIT_US 1000
+
+static struct gw_sa *
+wait_for_sa(struct gw_worker *w, const struct gw_flow_key *fk)
+{
+	uint64_t until = rte_rdtsc() + w->tsc_hz / 1000000 * RELEASE_WAIT_US;
+	void *data;
+
+	do {
+		if (rte_hash_lookup_data(w->shared->flows, fk, &data) >= 0)
+			return data;
+		rte_pause();
+	} while (rte_rdtsc() < until);
+	return NULL;
+}
+
 /*
  * The SA part of the outbound path: flow table lookup (policy index plus
  * the PFP fields), ESP, route. A packet whose flow has no usable SA is
@@ -272,6 +290,10 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	for (i = 0; i < n; i++) {
 		struct gw_sa *sa = (hits & (1ull << i)) ? data[i] : NULL;
 
+		/* A released packet was queued just before its SA was
+		 * published: give the control plane a moment to finish. */
+		if (sa == NULL && !drain_release)
+			sa = wait_for_sa(w, &fk[i]);
 		if (sa != NULL && unlikely(sa->dead || sa->expired || sa->esp.exhausted ||
 					   (sa->has_sel && !spd_sel_match(&sa->sel, &keys[i]))))
 			sa = NULL;
