@@ -473,4 +473,4 @@ BENCHMARK(BM_espd_decrypt)->Apply(all_algos);
 BENCHMARK(BM_raw_direct)->Apply(aead_algos);
 BENCHMARK(BM_raw_burst)->Apply(all_algos);
 
-BENCHMARK_MAIN();
+// main() is in bench_main.cc: it brings EAL up first, for bench_esp.cc.

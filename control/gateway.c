@@ -534,6 +534,9 @@ gw_stats_format(const struct gw_runtime *rt, struct sbuf *b, bool json)
 			sb_printf(b, "port %u rx %" PRIu64 " tx %" PRIu64 " drop %" PRIu64 "\n",
 				  p, s.rx, s.tx, s.drop);
 		}
+		if (rt->pool != NULL)
+			sb_printf(b, "mbufs in use %u of %u\n",
+				  rte_mempool_in_use_count(rt->pool), rt->pool->size);
 		for (i = 0; i < m->n_sas; i++) {
 			struct esp_sa_stats st = model_sa_stats(m->sas[i]);
 
@@ -559,7 +562,10 @@ gw_stats_format(const struct gw_runtime *rt, struct sbuf *b, bool json)
 			  ",\"drop\":%" PRIu64 "}", first ? "" : ",", p, s.rx, s.tx, s.drop);
 		first = 0;
 	}
-	sb_printf(b, "],\n\"sas\":[");
+	sb_printf(b, "],\n\"mempool\":{\"size\":%u,\"in_use\":%u},\"acquire_pending\":%u",
+		  rt->pool ? rt->pool->size : 0,
+		  rt->pool ? rte_mempool_in_use_count(rt->pool) : 0, acq_pending(rt));
+	sb_printf(b, ",\n\"sas\":[");
 	for (i = 0; i < m->n_sas; i++) {
 		const struct gw_sa *sa = m->sas[i]->gw;
 		struct esp_sa_stats st = model_sa_stats(m->sas[i]);
