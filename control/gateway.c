@@ -3,6 +3,7 @@
  * Ports, workers, RCU publishing and the control loop.
  */
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #define RELEASE_RING 4096
 
 static volatile sig_atomic_t stop_requested;
+static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct gw_runtime *tel_rt; /* for the telemetry callbacks */
 
 static void
@@ -420,9 +422,13 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	(void)cmd;
 	(void)params;
-	if (tel_rt == NULL)
+	pthread_mutex_lock(&model_lock);
+	if (tel_rt == NULL) {
+		pthread_mutex_unlock(&model_lock);
 		return -1;
+	}
 	gw_counters(tel_rt, c);
+	pthread_mutex_unlock(&model_lock);
 	rte_tel_data_start_dict(d);
 	for (i = 0; i < CNT__MAX; i++)
 		rte_tel_data_add_dict_u64(d, espd_counter_name(i), c[i]);
@@ -437,21 +443,24 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	(void)cmd;
 	(void)params;
-	if (tel_rt == NULL)
+	pthread_mutex_lock(&model_lock);
+	if (tel_rt == NULL) {
+		pthread_mutex_unlock(&model_lock);
 		return -1;
+	}
 	m = &tel_rt->model;
 	rte_tel_data_start_dict(d);
-	for (i = 0; i < m->n_sas; i++) {
+	/* A telemetry reply holds a bounded number of entries. */
+	for (i = 0; i < m->n_sas && i < 256; i++) {
 		const struct gw_sa *sa = m->sas[i]->gw;
+		struct esp_sa_stats st = model_sa_stats(m->sas[i]);
 		struct rte_tel_data *s = rte_tel_data_alloc();
 		char spi[16];
 
 		if (s == NULL)
-			return -1;
+			break;
 		rte_tel_data_start_dict(s);
 		rte_tel_data_add_dict_string(s, "dir", sa->esp.dir == ESP_DIR_OUT ? "out" : "in");
-		struct esp_sa_stats st = model_sa_stats(m->sas[i]);
-
 		rte_tel_data_add_dict_u64(s, "packets", st.packets);
 		rte_tel_data_add_dict_u64(s, "bytes", st.bytes);
 		rte_tel_data_add_dict_u64(s, "replay_drops", st.replay_drops);
@@ -461,6 +470,7 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 		if (rte_tel_data_add_dict_container(d, spi, s, 0) != 0)
 			rte_tel_data_free(s);
 	}
+	pthread_mutex_unlock(&model_lock);
 	return 0;
 }
 
@@ -488,9 +498,13 @@ gw_run(struct gw_runtime *rt)
 		uint64_t rx, now;
 
 		nanosleep(&ts, NULL);
+		/* The telemetry thread reads the model: change it only under
+		 * the lock (workers never take it). */
+		pthread_mutex_lock(&model_lock);
 		drain_punts(rt);
 		acq_poll(rt);
 		ctl_poll(rt);
+		pthread_mutex_unlock(&model_lock);
 		if (rt->exit_idle_ms <= 0)
 			continue;
 		rx = total_rx(rt);
@@ -511,7 +525,9 @@ gw_run(struct gw_runtime *rt)
 	acq_poll(rt);
 	acq_fini(rt);
 	drain_release(rt);
+	pthread_mutex_lock(&model_lock);
 	tel_rt = NULL;
+	pthread_mutex_unlock(&model_lock);
 }
 
 void

@@ -110,8 +110,11 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		return CNT_XfrmInHdrError;
 	esp_len = m->data_len - esp_off;
 	ct_len = esp_len - fixed;
-	/* RFC 4303 2.4: whole cipher blocks that end 4-byte aligned. */
-	if (unlikely(ct_len < sa->pad_align || ct_len % sa->pad_align != 0))
+	/* RFC 4303 2.4: whole cipher blocks that end 4-byte aligned.
+	 * pad_align is 4 or 16 (esp_sa_init), a power of two: a mask, not
+	 * a division. */
+	if (unlikely(ct_len < sa->pad_align ||
+		     (ct_len & (sa->pad_align - 1u)) != 0))
 		return CNT_XfrmInHdrError;
 
 	seq_lo = rte_be_to_cpu_32(*(const rte_be32_t *)(esp + 4));
@@ -232,9 +235,12 @@ in_decap_tunnel(struct rte_mbuf *m, const struct esp_sa *sa, uint32_t start,
 	} else {
 		return -1;
 	}
-	/* What lies past the inner length is TFC padding (RFC 4303 2.7). */
-	rte_pktmbuf_adj(m, (uint16_t)start);
-	rte_pktmbuf_trim(m, (uint16_t)(m->data_len - tot));
+	/* What lies past the inner length is TFC padding (RFC 4303 2.7).
+	 * One segment (in_prepare_one), start + tot within it: set the
+	 * bounds directly, as rte_pktmbuf_adj() then _trim() would. */
+	m->data_off = (uint16_t)(m->data_off + start);
+	m->data_len = (uint16_t)tot;
+	m->pkt_len = tot;
 	return 0;
 }
 
