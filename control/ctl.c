@@ -34,6 +34,7 @@
 struct client {
 	int fd;
 	bool json;
+	bool batch;             /* several requests, each answer sized */
 	bool monitor;
 	bool closing;           /* close once the output is written */
 	uint32_t mon_mask;
@@ -351,10 +352,15 @@ handle_request(struct gw_runtime *rt, struct client *cl, char *line)
 	char *rest;
 	int rc;
 
+	if (strncmp(line, "batch-", 6) == 0) {
+		cl->batch = true;
+		line += 6;
+	}
 	if (strncmp(line, "json ", 5) == 0) {
 		cl->json = true;
 		rest = line + 5;
 	} else if (strncmp(line, "text ", 5) == 0) {
+		cl->json = false;
 		rest = line + 5;
 	} else {
 		sb_printf(&cl->out, "error: requests start with 'text' or 'json'\n");
@@ -371,16 +377,38 @@ handle_request(struct gw_runtime *rt, struct client *cl, char *line)
 	} else if (body.oom) {
 		sb_printf(&cl->out, "error: out of memory for the answer\n");
 	} else {
-		sb_printf(&cl->out, "ok\n");
+		/* A batch answer says its length, so the next can follow. */
+		if (cl->batch && !cl->monitor)
+			sb_printf(&cl->out, "ok %zu\n", body.len);
+		else
+			sb_printf(&cl->out, "ok\n");
 		if (body.len > 0)
 			sb_printf(&cl->out, "%.*s", (int)body.len, body.p);
 	}
 	sb_free(&body);
-	if (!cl->monitor)
+	if (!cl->monitor && !cl->batch)
 		cl->closing = true;
 }
 
-/* Read what the client sent; act on a complete line. */
+/* Act on every complete line buffered (one, unless in batch mode). */
+static void
+client_lines(struct gw_runtime *rt, struct client *cl)
+{
+	char *nl;
+
+	while (!cl->closing && !cl->monitor &&
+	       (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
+		size_t used = (size_t)(nl - cl->in) + 1;
+
+		*nl = '\0';
+		handle_request(rt, cl, cl->in);
+		explicit_bzero(cl->in, used);
+		memmove(cl->in, cl->in + used, cl->in_len - used);
+		cl->in_len -= used;
+	}
+}
+
+/* Read what the client sent. @return -1 to close the client. */
 static int
 client_read(struct gw_runtime *rt, struct client *cl)
 {
@@ -388,40 +416,36 @@ client_read(struct gw_runtime *rt, struct client *cl)
 	ssize_t n;
 
 	for (;;) {
-		char *nl;
-
 		n = read(cl->fd, buf, sizeof(buf));
-		if (n == 0)
-			return -1; /* the client left */
+		if (n == 0) {
+			/* The client is done sending: finish the answers,
+			 * then close; a monitor leaves with it. */
+			if (cl->monitor)
+				return -1;
+			cl->closing = true;
+			return 0;
+		}
 		if (n < 0)
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 		if (cl->monitor || cl->closing)
 			continue; /* nothing more is expected */
-		if (cl->in_len + (size_t)n > CTL_REQUEST_MAX) {
+		if (cl->in_overflow || cl->in_len + (size_t)n > CTL_REQUEST_MAX) {
+			/* Skip to the end of the line, then answer once. */
+			char *nl = memchr(buf, '\n', (size_t)n);
+
 			cl->in_overflow = true;
+			explicit_bzero(cl->in, cl->in_len);
 			cl->in_len = 0;
-			nl = memchr(buf, '\n', (size_t)n);
 			if (nl == NULL)
 				continue;
-		} else {
-			memcpy(cl->in + cl->in_len, buf, (size_t)n);
-			cl->in_len += (size_t)n;
-			cl->in[cl->in_len] = '\0';
-			nl = memchr(cl->in, '\n', cl->in_len);
-			if (nl == NULL)
-				continue;
-		}
-		if (cl->in_overflow) {
 			sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
 				  CTL_REQUEST_MAX);
 			cl->closing = true;
 			return 0;
 		}
-		*nl = '\0';
-		handle_request(rt, cl, cl->in);
-		explicit_bzero(cl->in, cl->in_len);
-		cl->in_len = 0;
-		return 0;
+		memcpy(cl->in + cl->in_len, buf, (size_t)n);
+		cl->in_len += (size_t)n;
+		client_lines(rt, cl);
 	}
 }
 

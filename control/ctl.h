@@ -10,6 +10,11 @@
  *             server closes, except for `monitor`, whose events stream
  *             until the client leaves.
  *
+ * A key manager that sends many requests (PFP at speed) prefixes each
+ * line with "batch-" ("batch-json WORDS...\n"): each answer is then
+ * "ok LEN\n" and LEN bytes of output, or "error: MESSAGE\n", and the
+ * connection stays open until the client shuts its side.
+ *
  * A request longer than CTL_REQUEST_MAX is answered with an error.
  */
 #ifndef ESPD_CTL_H

@@ -288,11 +288,13 @@ gw_publish(struct gw_runtime *rt)
 	struct gw_tables *old, *t;
 	int rc;
 
-	t = model_build(&rt->model, rt->macs, (int)rte_socket_id(), &rc);
+	t = model_build(&rt->model, rt->shared.tables, rt->macs,
+			(int)rte_socket_id(), &rc);
 	if (t == NULL) {
 		fprintf(stderr, "espd: building tables: %s\n", strerror(-rc));
 		return rc;
 	}
+	rt->model.dirty = 0;
 	old = __atomic_exchange_n(&rt->shared.tables, t, __ATOMIC_RELEASE);
 	if (old != NULL) {
 		/* Every worker has passed a quiescent point since the

@@ -154,9 +154,13 @@ model_init(struct gw_model *m, enum crypto_engine_kind engine,
 	m->natt_refs = calloc(65536, sizeof(*m->natt_refs));
 	snprintf(name, sizeof(name), "sa_id%u", atomic_fetch_add(&seq, 1));
 	m->sa_by_id = rte_hash_create(&prm);
-	if (m->natt_refs == NULL || m->sa_by_id == NULL) {
+	snprintf(name, sizeof(name), "cand%u", atomic_fetch_add(&seq, 1));
+	prm.key_len = sizeof(struct gw_flow_key);
+	m->cand = rte_hash_create(&prm);
+	if (m->natt_refs == NULL || m->sa_by_id == NULL || m->cand == NULL) {
 		free(m->natt_refs);
 		rte_hash_free(m->sa_by_id);
+		rte_hash_free(m->cand);
 		return -ENOMEM;
 	}
 	return 0;
@@ -191,6 +195,7 @@ model_free(struct gw_model *m)
 	for (i = 0; i < m->n_dead; i++)
 		gw_sa_free(m->dead[i].gw);
 	rte_hash_free(m->sa_by_id);
+	rte_hash_free(m->cand);
 	free(m->dead);
 	free(m->sas);
 	free(m->pols);
@@ -292,45 +297,54 @@ model_flow_key(const struct model_pol *p, const struct model_sa *s,
 	return true;
 }
 
-static void
-keys_forget(struct model_sa *s, const struct gw_flow_key *fk)
+/*
+ * The flow table points each key at one SA; the model also remembers, per
+ * key, how many SAs could take it (cand), so removing the one in use
+ * looks for a successor only when there is one.
+ */
+static uint32_t
+cand_adjust(struct gw_model *m, const struct gw_flow_key *fk, int delta)
 {
-	uint16_t i;
+	void *data;
+	uintptr_t n = 0;
 
-	for (i = 0; i < s->n_keys; i++) {
-		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0) {
-			s->keys[i] = s->keys[--s->n_keys];
-			return;
-		}
-	}
+	if (rte_hash_lookup_data(m->cand, fk, &data) >= 0)
+		n = (uintptr_t)data;
+	n = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
+	if (n == 0)
+		rte_hash_del_key(m->cand, fk);
+	else
+		(void)rte_hash_add_key_data(m->cand, fk, (void *)n);
+	return (uint32_t)n;
 }
 
 /* Point flow key @p fk at SA @p s (replacing, atomically for readers,
- * whatever it pointed at: make before break). */
+ * whatever it pointed at: make before break). Packets held for the flow
+ * are released first (model_hooks). */
 static int
-flow_set(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
+flow_point(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
 {
-	void *old;
-	uint16_t i;
-
-	if (rte_hash_lookup_data(m->sh->flows, fk, &old) >= 0) {
-		if (old == s->gw)
-			return 0;
-		keys_forget(((struct gw_sa *)old)->ctl, fk);
-	}
-	for (i = 0; i < s->n_keys; i++)
-		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0)
-			break;
-	if (i == s->n_keys) {
-		if (GROW(s->keys, s->n_keys, s->cap_keys) < 0)
-			return -ENOMEM;
-		s->keys[s->n_keys++] = *fk;
-		if (fk->family != 0)
-			m->pfp_flows++; /* only PFP keys carry packet fields */
-	}
 	if (m->hooks.flow_pre != NULL)
 		m->hooks.flow_pre(m->hooks.arg, fk);
 	return rte_hash_add_key_data(m->sh->flows, fk, s->gw);
+}
+
+/* SA @p s can serve key @p fk, and being the newest, takes it. */
+static int
+flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->n_keys; i++)
+		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0)
+			return flow_point(m, s, fk);
+	if (GROW(s->keys, s->n_keys, s->cap_keys) < 0)
+		return -ENOMEM;
+	s->keys[s->n_keys++] = *fk;
+	/* Only PFP keys carry packet fields: a new one is a new flow. */
+	if (cand_adjust(m, fk, +1) == 1 && fk->family != 0)
+		m->pfp_flows++;
+	return flow_point(m, s, fk);
 }
 
 /* Index outbound SA @p s under every policy it satisfies. */
@@ -347,7 +361,7 @@ flow_index_sa(struct gw_model *m, struct model_sa *s)
 		if (!pol_protects_out(p) || !model_sa_satisfies(s, &p->cfg.tmpl) ||
 		    !model_flow_key(p, s, &fk))
 			continue;
-		rc = flow_set(m, s, &fk);
+		rc = flow_attach(m, s, &fk);
 		if (rc < 0)
 			return rc;
 	}
@@ -377,7 +391,7 @@ flow_refill(struct gw_model *m, const struct gw_flow_key *fk,
 			best = s;
 	}
 	if (best != NULL)
-		(void)flow_set(m, best, fk);
+		(void)flow_point(m, best, fk);
 }
 
 /* Build the worker-visible SA from a state command. */
@@ -474,7 +488,7 @@ sa_publish(struct gw_model *m, struct model_sa *s)
 			const struct model_pol *p = model_policy(m, fk.policy);
 
 			if (p != NULL && model_sa_satisfies(s, &p->cfg.tmpl)) {
-				rc = flow_set(m, s, &fk);
+				rc = flow_attach(m, s, &fk);
 				if (rc < 0)
 					return rc;
 			}
@@ -511,12 +525,14 @@ model_sa_remove(struct gw_model *m, struct model_sa *s)
 					   __ATOMIC_RELEASE);
 	} else {
 		for (i = 0; i < s->n_keys; i++) {
+			uint32_t others = cand_adjust(m, &s->keys[i], -1);
 			void *cur;
 
 			if (rte_hash_lookup_data(m->sh->flows, &s->keys[i], &cur) >= 0 &&
 			    cur == s->gw) {
 				rte_hash_del_key(m->sh->flows, &s->keys[i]);
-				flow_refill(m, &s->keys[i], s);
+				if (others > 0)
+					flow_refill(m, &s->keys[i], s);
 			}
 		}
 	}
@@ -701,7 +717,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		mp->cfg.has_index = true;
 	}
 	m->n_pols++;
-	m->dirty = true;
+	m->dirty |= MODEL_DIRTY_SPD;
 	if (pol_protects_out(mp)) {
 		struct model_sa **by_age = NULL;
 		struct gw_flow_key fk;
@@ -715,7 +731,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		for (i = 0; i < m->n_sas; i++)
 			if (model_sa_satisfies(by_age[i], &mp->cfg.tmpl) &&
 			    model_flow_key(mp, by_age[i], &fk))
-				(void)flow_set(m, by_age[i], &fk);
+				(void)flow_attach(m, by_age[i], &fk);
 		free(by_age);
 	}
 	return 0;
@@ -732,6 +748,7 @@ policy_unindex(struct gw_model *m, uint32_t index)
 
 		for (k = 0; k < s->n_keys;) {
 			if (s->keys[k].policy == index) {
+				cand_adjust(m, &s->keys[k], -1);
 				rte_hash_del_key(m->sh->flows, &s->keys[k]);
 				s->keys[k] = s->keys[--s->n_keys];
 			} else {
@@ -770,7 +787,7 @@ policy_del(struct gw_model *m, const struct cfg_policy_del *d,
 			memmove(&m->pols[i], &m->pols[i + 1],
 				(m->n_pols - i - 1) * sizeof(m->pols[0]));
 			m->n_pols--;
-			m->dirty = true;
+			m->dirty |= MODEL_DIRTY_SPD;
 			return 0;
 		}
 	}
@@ -798,7 +815,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 					     cmd->u.port.id);
 		m->ports[cmd->u.port.id] = cmd->u.port;
 		m->has_port[cmd->u.port.id] = true;
-		m->dirty = true;
+		m->dirty |= MODEL_DIRTY_ROUTES;
 		return 0;
 	case CFG_CMD_ROUTE_ADD:
 		if (cmd->u.route.port >= GW_PORTS_MAX || !m->has_port[cmd->u.route.port])
@@ -808,7 +825,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		if (rc < 0)
 			return rc;
 		m->routes[m->n_routes++] = cmd->u.route;
-		m->dirty = true;
+		m->dirty |= MODEL_DIRTY_ROUTES;
 		return 0;
 	case CFG_CMD_NEIGH_ADD:
 		if (cmd->u.neigh.port >= GW_PORTS_MAX || !m->has_port[cmd->u.neigh.port])
@@ -818,7 +835,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		if (rc < 0)
 			return rc;
 		m->neighs[m->n_neighs++] = cmd->u.neigh;
-		m->dirty = true;
+		m->dirty |= MODEL_DIRTY_ROUTES;
 		return 0;
 	case CFG_CMD_STATE_ADD:
 		return state_add(m, &cmd->u.state, err);
@@ -837,7 +854,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 	case CFG_CMD_POLICY_FLUSH:
 		while (m->n_pols > 0)
 			policy_unindex(m, m->pols[--m->n_pols].cfg.index);
-		m->dirty = true;
+		m->dirty |= MODEL_DIRTY_SPD;
 		return 0;
 	case CFG_CMD_SET:
 		if (cmd->u.set.key == CFG_SET_ACQUIRE_EXPIRES)

@@ -28,6 +28,10 @@
 
 struct gw_shared;
 
+/* What changed since the tables were last built. */
+#define MODEL_DIRTY_SPD    (1u << 0) /* policies */
+#define MODEL_DIRTY_ROUTES (1u << 1) /* ports, routes, neighbours */
+
 struct model_sa {
 	struct gw_sa *gw;      /**< the worker-visible record */
 	uint8_t dir;           /**< enum esp_dir */
@@ -35,7 +39,8 @@ struct model_sa {
 	uint64_t gen;          /**< age: a larger gen is newer */
 	uint64_t add_time;     /**< seconds (CLOCK_MONOTONIC) */
 	struct cfg_state cfg;  /**< as configured, keys wiped */
-	/** Outbound: the flow-table keys that lead to this SA. */
+	/** Outbound: the flow-table keys this SA can serve (it is in use
+	 *  for those where the flow table points at it). */
 	struct gw_flow_key *keys;
 	uint16_t n_keys, cap_keys;
 	struct esp_sa_stats base; /**< counters at the last `stats reset` */
@@ -86,6 +91,7 @@ struct gw_model {
 	uint64_t pfp_flows;    /**< PFP flow keys ever installed (PfpFlows) */
 	struct gw_shared *sh;  /**< the lock-free SAD and flow table */
 	struct rte_hash *sa_by_id; /**< (dst, spi) -> struct model_sa * */
+	struct rte_hash *cand; /**< flow key -> how many SAs could serve it */
 	uint16_t *natt_refs;   /**< inbound SAs per local encap port */
 	bool has_port[GW_PORTS_MAX];
 	struct cfg_port ports[GW_PORTS_MAX];
@@ -102,7 +108,7 @@ struct gw_model {
 	uint64_t next_gen;
 	uint32_t next_pol_seq, next_index, next_sa_id;
 	uint32_t acquire_expires, acquire_queue, acquire_queue_total;
-	bool dirty;            /**< tables must be rebuilt and published */
+	uint8_t dirty;         /**< MODEL_DIRTY_*: what the tables lack */
 };
 
 /**
@@ -146,9 +152,12 @@ bool model_flow_key(const struct model_pol *p, const struct model_sa *s,
 
 /**
  * Compile the policies, routes, neighbours and ports into tables for the
- * workers. Port MACs come from @p macs. @return NULL with *err = -errno.
+ * workers. Port MACs come from @p macs. What m->dirty does not name is
+ * taken over from @p old (which keeps working for readers until it is
+ * freed: shared parts are freed with the last table that owns them).
+ * @return NULL with *err = -errno.
  */
-struct gw_tables *model_build(const struct gw_model *m,
+struct gw_tables *model_build(const struct gw_model *m, struct gw_tables *old,
 			      const struct rte_ether_addr macs[GW_PORTS_MAX],
 			      int socket, int *err);
 

@@ -21,11 +21,40 @@
 
 static atomic_uint tbl_seq;
 
+/* The new tables take over the old ones' policies: the old keep a
+ * borrowed reference, released with them (owned = false). */
+static void
+share_policies(struct gw_tables *t, struct gw_tables *old)
+{
+	t->spd_out = old->spd_out;
+	t->spd_in = old->spd_in;
+	t->pols = old->pols;
+	t->n_pols = old->n_pols;
+	t->own_spd = old->own_spd;
+	old->own_spd = false;
+}
+
+static void
+share_routes(struct gw_tables *t, struct gw_tables *old)
+{
+	t->lpm4 = old->lpm4;
+	t->lpm6 = old->lpm6;
+	t->nh = old->nh;
+	t->n_nh = old->n_nh;
+	t->neigh = old->neigh;
+	t->own_routes = old->own_routes;
+	old->own_routes = false;
+}
+
 void
 gw_tables_free(struct gw_tables *t)
 {
 	if (t == NULL)
 		return;
+	if (!t->own_spd)
+		t->spd_out = t->spd_in = NULL, t->pols = NULL;
+	if (!t->own_routes)
+		t->lpm4 = NULL, t->lpm6 = NULL, t->nh = NULL, t->neigh = NULL;
 	spd_free(t->spd_out);
 	spd_free(t->spd_in);
 	free(t->pols);
@@ -61,6 +90,7 @@ build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
 	uint32_t i, j, nin = 0, nout = 0;
 	int rc = -ENOMEM;
 
+	t->own_spd = true;
 	t->n_pols = m->n_pols;
 	t->pols = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*t->pols));
 	sels = calloc(RTE_MAX(m->n_pols, 1u), sizeof(*sels));
@@ -159,6 +189,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	};
 	uint32_t i, p;
 
+	t->own_routes = true;
 	snprintf(name, sizeof(name), "lpm4_%u", atomic_fetch_add(&tbl_seq, 1));
 	t->lpm4 = rte_lpm_create(name, socket, &c4);
 	snprintf(name, sizeof(name), "lpm6_%u", atomic_fetch_add(&tbl_seq, 1));
@@ -231,8 +262,8 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 }
 
 struct gw_tables *
-model_build(const struct gw_model *m, const struct rte_ether_addr macs[GW_PORTS_MAX],
-	    int socket, int *err)
+model_build(const struct gw_model *m, struct gw_tables *old,
+	    const struct rte_ether_addr macs[GW_PORTS_MAX], int socket, int *err)
 {
 	struct gw_tables *t = rte_zmalloc("gw_tables", sizeof(*t), RTE_CACHE_LINE_SIZE);
 	unsigned int p;
@@ -249,10 +280,29 @@ model_build(const struct gw_model *m, const struct rte_ether_addr macs[GW_PORTS_
 				   GW_ROLE_UNPROTECTED : GW_ROLE_PROTECTED;
 		t->ports[p].mac = macs[p];
 	}
-	*err = build_policies(m, t, socket);
-	if (*err == 0)
+	bool shared_spd = old != NULL && !(m->dirty & MODEL_DIRTY_SPD);
+	bool shared_routes = old != NULL && !(m->dirty & MODEL_DIRTY_ROUTES);
+
+	*err = 0;
+	if (shared_spd)
+		share_policies(t, old);
+	else
+		*err = build_policies(m, t, socket);
+	/* An LPM table is 64 MiB: rebuild it only when routes change. */
+	if (*err == 0 && shared_routes)
+		share_routes(t, old);
+	else if (*err == 0)
 		*err = build_routes(m, t, socket);
 	if (*err != 0) {
+		/* Hand back what was taken over: the old tables stay live. */
+		if (shared_spd) {
+			old->own_spd = t->own_spd;
+			t->own_spd = false;
+		}
+		if (shared_routes && t->lpm4 == old->lpm4) {
+			old->own_routes = t->own_routes;
+			t->own_routes = false;
+		}
 		gw_tables_free(t);
 		return NULL;
 	}

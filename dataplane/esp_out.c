@@ -7,14 +7,11 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
-#include <rte_prefetch.h>
 #include <rte_ip.h>
 #include <rte_udp.h>
 
 #include "dataplane/esp.h"
 #include "dataplane/esp_priv.h"
-
-#define OUT_PREFETCH 2 /* packets ahead */
 
 /* RFC 4303 2.4: the default pad content, as many bytes as any pad. */
 static const uint8_t pad_pattern[16] = {
@@ -31,7 +28,7 @@ struct out_pkt {
 };
 
 /* Validate the plain packet and trim link-layer padding past its IP length. */
-static int
+static __rte_always_inline int
 out_parse(struct rte_mbuf *m, struct out_pkt *p)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
@@ -348,15 +345,6 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	for (i = 0; i < n; i++) {
 		int why;
 
-		/* The lines the headers and trailer go to: the plain packet's
-		 * own lines are warm from parsing it, these two often not. */
-		if (i + OUT_PREFETCH < n) {
-			struct rte_mbuf *pm = pkts[i + OUT_PREFETCH];
-			uint8_t *d = rte_pktmbuf_mtod(pm, uint8_t *);
-
-			rte_prefetch0(d - RTE_CACHE_LINE_SIZE);
-			rte_prefetch0(d + pm->data_len);
-		}
 		if (sas[i] != shaped) {
 			shaped = sas[i];
 			fast = out_sa_fast(shaped);

@@ -13,6 +13,7 @@
 #ifndef ESPD_TABLES_H
 #define ESPD_TABLES_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -152,6 +153,9 @@ struct gw_tables {
 	uint32_t n_nh;
 	struct rte_hash *neigh;    /**< gw_neigh_key -> MAC (as uint64_t) */
 	struct gw_port ports[GW_PORTS_MAX];
+	/* Control plane only: whether these tables own their SPD and
+	 * routes, or passed them on to a newer set. */
+	bool own_spd, own_routes;
 };
 
 #endif /* ESPD_TABLES_H */
