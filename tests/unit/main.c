@@ -91,7 +91,8 @@ main(int argc, char **argv)
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
 	if (test_crypto_register() || test_config_register() ||
-	    test_replay_register() || test_esp_register()) {
+	    test_replay_register() || test_esp_register() ||
+	    test_spd_register()) {
 		fprintf(stderr, "test_unit: %s\n", CU_get_error_msg());
 		return 1;
 	}

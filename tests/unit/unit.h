@@ -19,6 +19,7 @@ int test_crypto_register(void);
 int test_config_register(void);
 int test_replay_register(void);
 int test_esp_register(void);
+int test_spd_register(void);
 
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);

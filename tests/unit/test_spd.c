@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Suite "spd": the rte_acl SPD — prefixes, protocols, port ranges, IPv6,
+ * rank order (priority, then age) — and the flow keys it reads.
+ */
+#include <arpa/inet.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+
+#include "dataplane/pkt.h"
+#include "dataplane/spd.h"
+#include "unit.h"
+
+static struct spd_sel
+sel4(const char *src, uint8_t slen, const char *dst, uint8_t dlen, int proto,
+     uint16_t dlo, uint16_t dhi)
+{
+	struct spd_sel s = { .family = 4, .src_len = slen, .dst_len = dlen,
+			     .proto = (int16_t)proto, .sport_hi = 0xffff,
+			     .dport_lo = dlo, .dport_hi = dhi };
+
+	inet_pton(AF_INET, src, s.src);
+	inet_pton(AF_INET, dst, s.dst);
+	return s;
+}
+
+static struct flow_key
+key4(const char *src, const char *dst, uint8_t proto, uint16_t sport,
+     uint16_t dport)
+{
+	struct flow_key k = { .proto = proto, .family = 4 };
+
+	inet_pton(AF_INET, src, k.src);
+	inet_pton(AF_INET, dst, k.dst);
+	k.sport = htons(sport);
+	k.dport = htons(dport);
+	return k;
+}
+
+static uint32_t
+classify1(const struct spd *spd, const struct flow_key *k)
+{
+	const struct flow_key *kp[1] = { k };
+	uint32_t res[1];
+
+	spd_classify(spd, kp, res, 1);
+	return res[0];
+}
+
+static void
+test_v4_rules(void)
+{
+	struct spd_sel s[4] = {
+		sel4("10.0.0.0", 8, "10.1.0.0", 16, -1, 0, 0xffff),
+		sel4("10.0.0.0", 8, "10.1.2.0", 24, IPPROTO_TCP, 5000, 5100),
+		sel4("0.0.0.0", 0, "0.0.0.0", 0, -1, 0, 0xffff),
+		sel4("10.9.9.9", 32, "10.1.2.3", 32, IPPROTO_UDP, 53, 53),
+	};
+	/* rank: lower wins; the catch-all comes last. */
+	struct spd_rule r[4] = {
+		{ &s[0], 2, 100 }, { &s[1], 1, 200 }, { &s[2], 3, 300 }, { &s[3], 0, 400 },
+	};
+	struct spd *spd;
+	struct flow_key k;
+	int err;
+
+	spd = spd_build(r, 4, SOCKET_ID_ANY, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	CU_ASSERT_EQUAL(spd_count(spd), 4);
+
+	k = key4("10.2.3.4", "10.1.2.9", IPPROTO_TCP, 1234, 5050);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 200);       /* narrower, better rank */
+	k = key4("10.2.3.4", "10.1.2.9", IPPROTO_TCP, 1234, 5101);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 100);       /* out of the port range */
+	k = key4("10.2.3.4", "10.1.2.9", IPPROTO_UDP, 1234, 5050);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 100);       /* wrong protocol */
+	k = key4("10.9.9.9", "10.1.2.3", IPPROTO_UDP, 9, 53);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 400);
+	k = key4("192.0.2.1", "198.51.100.1", IPPROTO_ICMP, 8, 0);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 300);       /* catch-all */
+	spd_free(spd);
+
+	/* Without the catch-all, unmatched traffic gets 0. */
+	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	k = key4("192.0.2.1", "198.51.100.1", IPPROTO_ICMP, 8, 0);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 0);
+	spd_free(spd);
+	CU_ASSERT_EQUAL(classify1(NULL, &k), 0);
+}
+
+static void
+test_rank_ties(void)
+{
+	/* Same selector, same priority: the control plane ranks the older
+	 * first; the SPD must honour ranks exactly, whatever the order. */
+	struct spd_sel a = sel4("10.0.0.0", 8, "10.0.0.0", 8, -1, 0, 0xffff);
+	struct spd_rule r[2] = { { &a, 5, 2 }, { &a, 4, 1 } };
+	struct flow_key k = key4("10.1.1.1", "10.2.2.2", IPPROTO_UDP, 1, 2);
+	struct spd *spd;
+	int err;
+
+	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	CU_ASSERT_EQUAL(classify1(spd, &k), 1);
+	spd_free(spd);
+}
+
+static void
+test_v6_and_mixed(void)
+{
+	struct spd_sel s6 = { .family = 6, .src_len = 32, .dst_len = 64, .proto = -1,
+			      .sport_hi = 0xffff, .dport_hi = 0xffff };
+	struct spd_sel s4 = sel4("0.0.0.0", 0, "0.0.0.0", 0, -1, 0, 0xffff);
+	struct spd_rule r[2] = { { &s6, 0, 6 }, { &s4, 1, 4 } };
+	struct flow_key k6 = { .proto = IPPROTO_TCP, .family = 6 };
+	struct flow_key k4 = key4("1.2.3.4", "5.6.7.8", IPPROTO_TCP, 1, 2);
+	const struct flow_key *kp[3];
+	uint32_t res[3];
+	struct spd *spd;
+	int err;
+
+	inet_pton(AF_INET6, "2001:db8::", s6.src);
+	inet_pton(AF_INET6, "2001:db8:1:2::", s6.dst);
+	inet_pton(AF_INET6, "2001:db8:ffff::1", k6.src);
+	inet_pton(AF_INET6, "2001:db8:1:2::99", k6.dst);
+	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
+	kp[0] = &k6;
+	kp[1] = &k4;
+	kp[2] = &k6;
+	spd_classify(spd, kp, res, 3);
+	CU_ASSERT_EQUAL(res[0], 6);
+	CU_ASSERT_EQUAL(res[1], 4);
+	CU_ASSERT_EQUAL(res[2], 6);
+	inet_pton(AF_INET6, "2001:db8:1:3::99", k6.dst);
+	CU_ASSERT_EQUAL(classify1(spd, &k6), 0);        /* outside the /64 */
+	CU_ASSERT_TRUE(spd_sel_match(&s6, &(struct flow_key){ 0 }) == 0);
+	spd_free(spd);
+}
+
+static void
+test_sel_match_and_keys(void)
+{
+	struct spd_sel s = sel4("192.168.1.0", 24, "192.168.2.20", 32, IPPROTO_UDP, 5001, 5001);
+	uint8_t pkt[64] = { 0 };
+	struct flow_key k;
+
+	/* An IPv4/UDP header by hand. */
+	pkt[0] = 0x45;
+	pkt[9] = IPPROTO_UDP;
+	inet_pton(AF_INET, "192.168.1.10", pkt + 12);
+	inet_pton(AF_INET, "192.168.2.20", pkt + 16);
+	pkt[20] = 0x9c;
+	pkt[21] = 0x40; /* sport 40000 */
+	pkt[22] = 0x13;
+	pkt[23] = 0x89; /* dport 5001 */
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
+	CU_ASSERT_EQUAL(ntohs(k.dport), 5001);
+	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
+	k.dport = htons(5002);
+	CU_ASSERT_FALSE(spd_sel_match(&s, &k));
+	/* A non-first fragment has no ports. */
+	pkt[6] = 0x00;
+	pkt[7] = 0x10;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(k.sport, 0);
+	/* Bad IHL. */
+	pkt[0] = 0x43;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
+	/* Not IP at all. */
+	pkt[0] = 0x20;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
+}
+
+static void
+test_bad_rules(void)
+{
+	struct spd_sel a = sel4("10.0.0.0", 8, "10.0.0.0", 8, -1, 0, 0xffff);
+	struct spd_rule r[1] = { { &a, 0, 0 } }; /* userdata 0 is reserved */
+	int err = 0;
+
+	CU_ASSERT_PTR_NULL(spd_build(r, 1, SOCKET_ID_ANY, &err));
+	CU_ASSERT_EQUAL(err, -EINVAL);
+}
+
+int
+test_spd_register(void)
+{
+	CU_pSuite s = CU_add_suite("spd", NULL, NULL);
+
+	if (s == NULL ||
+	    !CU_add_test(s, "IPv4 prefixes, protocol, port ranges, ranks", test_v4_rules) ||
+	    !CU_add_test(s, "rank ties", test_rank_ties) ||
+	    !CU_add_test(s, "IPv6 and both families in one burst", test_v6_and_mixed) ||
+	    !CU_add_test(s, "selectors and flow keys", test_sel_match_and_keys) ||
+	    !CU_add_test(s, "bad rules", test_bad_rules))
+		return CU_get_error();
+	return 0;
+}
