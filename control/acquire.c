@@ -487,8 +487,8 @@ acq_poll(struct gw_runtime *rt)
 {
 	struct acq *a = rt->acq;
 	struct gw_event ev[32];
-	uint64_t now = rte_get_timer_cycles();
 	unsigned int i, n, k;
+	uint64_t now;
 
 	for (i = 0; i < rt->n_workers; i++) {
 		while ((n = rte_ring_dequeue_burst_elem(rt->workers[i]->events, ev,
@@ -511,6 +511,9 @@ acq_poll(struct gw_runtime *rt)
 		}
 	}
 
+	/* Read the clock after the events: a larval entry they created
+	 * must not look older than the clock (unsigned wrap). */
+	now = rte_get_timer_cycles();
 	if (now - a->last_scan >= ms_to_cycles(SCAN_MS)) {
 		uint64_t life = ms_to_cycles((uint64_t)rt->model.acquire_expires * 1000);
 
