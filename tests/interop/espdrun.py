@@ -14,6 +14,9 @@ its own control socket, so runs never collide with each other or with a
 daemon on the machine. Set ESPD_KEEP=1 to keep the directories.
 
 Needs scapy (Debian's python3-scapy: run under /usr/bin/python3).
+
+For a live espd (root: network namespaces, veth pairs, net_af_packet
+ports, the control socket, monitors), see LiveEspd at the end.
 """
 
 import itertools
@@ -26,7 +29,9 @@ import subprocess
 import tempfile
 
 __all__ = ["Espd", "EspdError", "EspdRun", "wrpcap_list", "rdpcap_list",
-           "DROP_COUNTERS", "check_config"]
+           "DROP_COUNTERS", "check_config", "LiveEspd", "Monitor", "Capture",
+           "CtlError", "ctl_request", "ctl_raw", "packet_socket", "Report",
+           "counter_delta"]
 
 _seq = itertools.count()
 
@@ -242,3 +247,448 @@ def check_config(binary, conf, name="gw.conf"):
         return p.returncode, p.stdout, path
     finally:
         shutil.rmtree(wd, ignore_errors=True)
+
+
+# ---- live espd: net_af_packet ports on veth pairs, the control socket ------
+
+class CtlError(Exception):
+    """espd answered "error: ..." (the message is the exception's text)."""
+
+
+def _quote(w):
+    return "'" + str(w).replace("'", "'\\''") + "'"
+
+
+def ctl_raw(sock, line, timeout=10.0):
+    """Send @line (bytes, sent as is) over a fresh connection to @sock and
+    return everything espd writes before it closes (bytes)."""
+    import socket as _s
+
+    c = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+    c.settimeout(timeout)
+    try:
+        c.connect(sock)
+        if line:
+            c.sendall(line)
+        chunks = []
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            chunks.append(b)
+        return b"".join(chunks)
+    finally:
+        c.close()
+
+
+def ctl_request(sock, words, json_out=True, timeout=10.0):
+    """One request over the socket protocol (control/ctl.h). Returns the
+    output after "ok" (parsed JSON when @json_out and there is any), or
+    raises CtlError with espd's message."""
+    import json as _json
+
+    line = ("json " if json_out else "text ") + " ".join(_quote(w) for w in words) + "\n"
+    ans = ctl_raw(sock, line.encode(), timeout).decode(errors="replace")
+    head, _, body = ans.partition("\n")
+    if head.startswith("error: "):
+        raise CtlError(head[7:])
+    if head != "ok":
+        raise CtlError("malformed answer: %r" % ans[:200])
+    if json_out and body.strip():
+        return _json.loads(body)
+    return body
+
+
+class Monitor:
+    """A `monitor` connection that speaks the socket protocol directly, so
+    that it knows when it is subscribed (the "ok" line). Collects the JSON
+    events in a thread."""
+
+    def __init__(self, sock, kinds=(), timeout=10.0):
+        import json as _json
+        import socket as _s
+        import threading
+
+        self.events = []
+        self._cv = threading.Condition()
+        self._c = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
+        self._c.settimeout(timeout)
+        self._c.connect(sock)
+        self._c.sendall(("json monitor " + " ".join(_quote(k) for k in kinds) +
+                         "\n").encode())
+        buf = b""
+        while b"\n" not in buf:
+            b = self._c.recv(4096)
+            if not b:
+                raise CtlError("monitor: espd closed the connection")
+            buf += b
+        head, _, rest = buf.partition(b"\n")
+        if head != b"ok":
+            raise CtlError("monitor: %s" % head.decode(errors="replace"))
+        self._buf = rest
+        self._json = _json
+        self._c.settimeout(0.2)
+        self._stop = False
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import socket as _s
+
+        while not self._stop:
+            while b"\n" in self._buf:
+                line, _, self._buf = self._buf.partition(b"\n")
+                try:
+                    ev = self._json.loads(line)
+                except ValueError:
+                    ev = {"event": "(unparsable)", "raw": line.decode(errors="replace")}
+                with self._cv:
+                    self.events.append(ev)
+                    self._cv.notify_all()
+            try:
+                b = self._c.recv(65536)
+            except _s.timeout:
+                continue
+            except OSError:
+                break
+            if not b:
+                break
+            self._buf += b
+
+    def of(self, kind, since=0):
+        with self._cv:
+            return [e for e in self.events[since:] if e.get("event") == kind]
+
+    def mark(self):
+        with self._cv:
+            return len(self.events)
+
+    def wait(self, pred, timeout=5.0, since=0):
+        """Wait until pred(list of events since @since) is true."""
+        import time as _t
+
+        end = _t.time() + timeout
+        with self._cv:
+            while not pred(self.events[since:]):
+                left = end - _t.time()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+            return True
+
+    def close(self):
+        self._stop = True
+        try:
+            self._c.close()
+        except OSError:
+            pass
+        self._t.join(2)
+
+
+_CLONE_NEWNET = 0x40000000
+
+
+def _setns(fd):
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.setns(fd, _CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "setns: %s" % os.strerror(e))
+
+
+def packet_socket(netns, iface, rcvbuf=16 << 20):
+    """An AF_PACKET socket bound to @iface inside network namespace
+    @netns (it stays there; this thread returns to its own namespace)."""
+    import socket as _s
+
+    own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    target = os.open(os.path.join("/run/netns", netns), os.O_RDONLY)
+    try:
+        _setns(target)
+        try:
+            s = _s.socket(_s.AF_PACKET, _s.SOCK_RAW, _s.htons(0x0003))
+            try:
+                s.setsockopt(_s.SOL_SOCKET, 33, rcvbuf)  # SO_RCVBUFFORCE
+            except OSError:
+                s.setsockopt(_s.SOL_SOCKET, _s.SO_RCVBUF, rcvbuf)
+            s.bind((iface, 0))
+        finally:
+            _setns(own)
+    finally:
+        os.close(own)
+        os.close(target)
+    return s
+
+
+class Capture:
+    """Every frame received on a packet socket (not those it sent), with
+    its arrival time, collected by a thread."""
+
+    def __init__(self, sock):
+        import threading
+
+        self.sock = sock
+        self.frames = []
+        self._lock = threading.Lock()
+        self._stop = False
+        sock.settimeout(0.1)
+        self._t = threading.Thread(target=self._run, daemon=True)
+        self._t.start()
+
+    def _run(self):
+        import socket as _s
+
+        while not self._stop:
+            try:
+                b, addr = self.sock.recvfrom(65536)
+            except _s.timeout:
+                continue
+            except OSError:
+                break
+            if addr[2] == 4:  # PACKET_OUTGOING: our own
+                continue
+            with self._lock:
+                self.frames.append(b)
+
+    def count(self):
+        with self._lock:
+            return len(self.frames)
+
+    def take(self):
+        """The frames so far, and forget them."""
+        with self._lock:
+            f, self.frames = self.frames, []
+        return f
+
+    def close(self):
+        self._stop = True
+        self._t.join(2)
+
+
+def _sh(*cmd, check=True):
+    p = subprocess.run(list(cmd), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                       universal_newlines=True)
+    if check and p.returncode != 0:
+        raise EspdError("%s: %s" % (" ".join(cmd), p.stdout.strip()))
+    return p
+
+
+class LiveEspd:
+    """A running espd with two net_af_packet ports on veth pairs: espd's
+    ends (port 0 protected, port 1 unprotected) in the root namespace,
+    the test's ends in a namespace of their own. Use as a context manager.
+
+        with LiveEspd(conf) as gw:
+            gw.ctl("state", "count")           # {"count": N}
+            gw.send0(frames); gw.cap1.frames   # what left port 1
+        gw.rc, gw.final_stats                 # after SIGTERM
+
+    Names (namespace, links, EAL prefix) are unique per process and
+    instance; everything is removed on exit, even after a failure.
+    """
+
+    def __init__(self, conf, build=None, lcores="0,1", mem=512, extra_args=(),
+                 ports=2, capture=(1,)):
+        self.build = os.path.abspath(build or default_build())
+        self.binary = os.path.join(self.build, "espd")
+        self.espctl_bin = os.path.join(self.build, "espctl")
+        if not os.access(self.binary, os.X_OK):
+            raise EspdError("no espd binary at %s" % self.binary)
+        self.conf = conf
+        self.lcores = lcores
+        self.mem = mem
+        self.extra_args = list(extra_args)
+        self.nports = ports
+        self.capture_ports = capture
+        tag = "%x%x" % (os.getpid() & 0xfffff, next(_seq))
+        self.tag = tag
+        self.netns = "espdt-" + tag
+        self.ifs = ["e%s%d" % (tag, i) for i in range(ports)]      # espd's ends
+        self.peers = ["t%s%d" % (tag, i) for i in range(ports)]    # the test's ends
+        self.prefix = "espdl" + tag
+        self.wd = None
+        self.proc = None
+        self.rc = None
+        self.final_stats = None
+        self.stderr = ""
+        self.tx = []
+        self.caps = {}
+
+    # -- set-up and tear-down
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def start(self):
+        self.wd = tempfile.mkdtemp(prefix="espd-live-")
+        self.sock = os.path.join(self.wd, "espd.sock")
+        self.stats_path = os.path.join(self.wd, "stats.json")
+        _sh("ip", "netns", "add", self.netns)
+        for e, t in zip(self.ifs, self.peers):
+            _sh("ip", "link", "add", e, "type", "veth", "peer", "name", t)
+            _sh("ip", "link", "set", t, "netns", self.netns)
+            _sh("sysctl", "-qw", "net.ipv6.conf.%s.disable_ipv6=1" % e)
+            _sh("ip", "netns", "exec", self.netns, "sysctl", "-qw",
+                "net.ipv6.conf.%s.disable_ipv6=1" % t)
+            _sh("ip", "link", "set", e, "up")
+            _sh("ip", "netns", "exec", self.netns, "ip", "link", "set", t, "up",
+                "promisc", "on")
+        conf_path = os.path.join(self.wd, "gw.conf")
+        with open(conf_path, "w") as f:
+            f.write(self.conf)
+        vdevs = []
+        for i, e in enumerate(self.ifs):
+            vdevs += ["--vdev", "net_af_packet%d,iface=%s" % (i, e)]
+        lc = ["--lcores", self.lcores] if "@" in self.lcores else ["-l", self.lcores]
+        self.cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
+            "-m", str(self.mem), "--file-prefix", self.prefix,
+            "--log-level=lib.eal:error"] + vdevs + [
+            "--", "-c", conf_path, "-s", self.sock,
+            "--stats-json", self.stats_path] + self.extra_args
+        self._errf = open(os.path.join(self.wd, "stderr"), "w+")
+        self.proc = subprocess.Popen(self.cmd, stdout=self._errf, stderr=subprocess.STDOUT,
+                                     cwd=self.wd)
+        import time as _t
+
+        end = _t.time() + 30
+        while True:
+            if self.proc.poll() is not None:
+                raise EspdError("espd exited %d at start-up:\n%s" % (
+                    self.proc.returncode, self.read_stderr()))
+            try:
+                self.ctl("stats")
+                break
+            except (OSError, CtlError):
+                if _t.time() > end:
+                    raise EspdError("espd's socket never answered:\n" + self.read_stderr())
+                _t.sleep(0.1)
+        for i in range(self.nports):
+            self.tx.append(packet_socket(self.netns, self.peers[i]))
+        for i in self.capture_ports:
+            self.caps[i] = Capture(packet_socket(self.netns, self.peers[i]))
+        return self
+
+    def read_stderr(self):
+        try:
+            self._errf.flush()
+            self._errf.seek(0)
+            return self._errf.read()
+        except (OSError, ValueError, AttributeError):
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout=20):
+        """SIGTERM; returns espd's exit status and reads --stats-json."""
+        import json as _json
+
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.rc = self.proc.returncode
+        self.stderr = self.read_stderr()
+        if os.path.exists(self.stats_path):
+            try:
+                with open(self.stats_path) as f:
+                    self.final_stats = _json.load(f)
+            except ValueError:
+                self.final_stats = None
+        return self.rc
+
+    def close(self):
+        for c in self.caps.values():
+            c.close()
+            c.sock.close()
+        self.caps = {}
+        for s in self.tx:
+            s.close()
+        self.tx = []
+        if self.proc is not None and self.rc is None:
+            self.stop()
+        for e in self.ifs:
+            _sh("ip", "link", "del", e, check=False)
+        _sh("ip", "netns", "del", self.netns, check=False)
+        shutil.rmtree(os.path.join("/var/run/dpdk", self.prefix), ignore_errors=True)
+        if self.wd and not os.environ.get("ESPD_KEEP"):
+            shutil.rmtree(self.wd, ignore_errors=True)
+
+    # -- control
+    def ctl(self, *words, json_out=True, timeout=10.0):
+        return ctl_request(self.sock, words, json_out, timeout)
+
+    def espctl(self, *args, timeout=30):
+        """Run build/espctl -s SOCK ARGS...: a CompletedProcess (text)."""
+        return subprocess.run([self.espctl_bin, "-s", self.sock] + [str(a) for a in args],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              universal_newlines=True, timeout=timeout)
+
+    def stats(self):
+        return self.ctl("stats")
+
+    def counters(self):
+        return self.stats()["global"]
+
+    def monitor(self, *kinds):
+        return Monitor(self.sock, kinds)
+
+    # -- traffic
+    def send(self, port, frames, pace=0.0):
+        """Send frames (scapy packets or bytes) into espd's port @port."""
+        import time as _t
+
+        s = self.tx[port]
+        for i, f in enumerate(frames):
+            s.send(bytes(f))
+            if pace:
+                _t.sleep(pace)
+
+
+class Report:
+    """One line per check ("PASS name" / "FAIL name" and the reasons),
+    then "NAME: N passed, M failed" from close()."""
+
+    def __init__(self, name):
+        self.name = name
+        self.passed = 0
+        self.failed = 0
+
+    def check(self, ok, what, *why):
+        if ok:
+            self.passed += 1
+            print("PASS %s" % what, flush=True)
+        else:
+            self.failed += 1
+            print("FAIL %s" % what, flush=True)
+            for w in why:
+                for line in str(w).splitlines():
+                    print("     %s" % line, flush=True)
+        return bool(ok)
+
+    def equal(self, got, want, what):
+        return self.check(got == want, what, "got %r, want %r" % (got, want))
+
+    def close(self):
+        print("%s: %d passed, %d failed" % (self.name, self.passed, self.failed), flush=True)
+        return 1 if self.failed else 0
+
+
+def counter_delta(before, after):
+    """{name: after - before} for the global counters that changed."""
+    b, a = before["global"], after["global"]
+    return {k: a[k] - b.get(k, 0) for k in a if a[k] != b.get(k, 0)}
