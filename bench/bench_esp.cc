@@ -26,8 +26,6 @@
 //
 // Counters: items/s = packets/s; bytes/s = inner IP bytes/s.
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>

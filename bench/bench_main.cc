@@ -6,12 +6,21 @@
 // ones included, so ratios between them compare like with like. When EAL
 // cannot start, the crypto-only benchmarks still run and the ESP ones
 // report the error.
+//
+// BENCH_CPU=N runs on CPU N instead of CPU 0 (EAL --lcores 0@N), for a
+// shared machine where something else is pinned to CPU 0.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
+#include <vector>
 
 #include <benchmark/benchmark.h>
 #include <rte_eal.h>
 #include <unistd.h>
+
+extern "C" {
+#include "crypto/crypto.h"
+}
 
 // Read by bench_esp.cc.
 bool bench_eal_up;
@@ -19,24 +28,46 @@ bool bench_eal_up;
 static bool
 eal_init(const char *prog)
 {
-	std::string prefix = "--file-prefix=bench" + std::to_string(getpid());
-	const char *args[] = { prog, "--no-huge", "--no-pci", "-l", "0",
-			       "-m", "512", prefix.c_str(), "--no-telemetry",
-			       "--log-level=lib.eal:error" };
-	constexpr int argc = sizeof(args) / sizeof(args[0]);
-	char *argv[argc + 1];
+	const char *cpu = getenv("BENCH_CPU");
+	std::vector<std::string> args = { prog, "--no-huge", "--no-pci" };
+	std::vector<char *> argv;
 
-	// rte_eal_init may permute argv; hand it a copy of the pointers.
-	for (int i = 0; i < argc; i++)
-		argv[i] = const_cast<char *>(args[i]);
-	argv[argc] = nullptr;
-	return rte_eal_init(argc, argv) >= 0;
+	if (cpu != nullptr) {
+		args.push_back(std::string("--lcores=0@") + cpu);
+	} else {
+		args.push_back("-l");
+		args.push_back("0");
+	}
+	for (const char *a : { "-m", "512", "--no-telemetry",
+			       "--log-level=lib.eal:error" })
+		args.push_back(a);
+	args.push_back("--file-prefix=bench" + std::to_string(getpid()));
+	// rte_eal_init may permute argv: it gets pointers into args.
+	for (std::string &a : args)
+		argv.push_back(&a[0]);
+	argv.push_back(nullptr);
+	return rte_eal_init((int)args.size(), argv.data()) >= 0;
+}
+
+// The IPsec-MB code path in use (init_mb_mgr_auto picks it per CPU), in
+// the run's context, so a saved result says what it measured.
+static void
+add_crypto_context()
+{
+	crypto_engine *e = crypto_engine_create(CRYPTO_ENGINE_MB);
+
+	if (e == nullptr)
+		return;
+	benchmark::AddCustomContext("crypto_engine",
+				    crypto_engine_describe(e));
+	crypto_engine_free(e);
 }
 
 int
 main(int argc, char **argv)
 {
 	benchmark::Initialize(&argc, argv);
+	add_crypto_context();
 	if (benchmark::ReportUnrecognizedArguments(argc, argv))
 		return 1;
 	bench_eal_up = eal_init(argv[0]);
