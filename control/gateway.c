@@ -412,7 +412,7 @@ static uint64_t
 sa_seq(const struct gw_sa *sa)
 {
 	if (sa->esp.dir == ESP_DIR_OUT)
-		return sa->esp.seq;
+		return esp_sa_last_seq(&sa->esp);
 	return sa->esp.replay != NULL ? sa->esp.replay->top : 0;
 }
 

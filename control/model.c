@@ -651,7 +651,7 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	 * the two never send the same number. */
 	if (old->dir == ESP_DIR_OUT)
 		seq_margin = 1u << 16;
-	ngw->esp.seq = old->gw->esp.seq + seq_margin;
+	ngw->esp.seq = esp_sa_last_seq(&old->gw->esp) + seq_margin;
 	ngw->esp.stats = old->gw->esp.stats;
 	if (old->gw->esp.replay != NULL && ngw->esp.replay != NULL)
 		memcpy(ngw->esp.replay, old->gw->esp.replay,

@@ -23,6 +23,7 @@
 
 #ifndef unlikely
 #define unlikely(x) __builtin_expect(!!(x), 0)
+#define likely(x) __builtin_expect(!!(x), 1)
 #endif
 
 /*
@@ -351,7 +352,7 @@ gcm_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
 	const struct crypto_session *s = op->sess;
 	const struct gcm_key_data *k = &mb_priv(s)->k.gcm;
 	struct gcm_context_data ctx;
-	uint8_t *nonce = aead_nonce(e, slot, op);
+	const uint8_t *nonce = e->nonce[slot]; /* built by mb_chunk */
 	uint8_t *p = op->data + op->cipher_off;
 	uint8_t *tag = enc ? op->icv : e->tag[slot];
 	IMB_MGR *m = e->mgr;
@@ -377,7 +378,7 @@ chacha_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
 {
 	const uint8_t *k = mb_priv(op->sess)->k.chacha;
 	struct chacha20_poly1305_context_data ctx;
-	uint8_t *nonce = aead_nonce(e, slot, op);
+	const uint8_t *nonce = e->nonce[slot]; /* built by mb_chunk */
 	uint8_t *p = op->data + op->cipher_off;
 	uint8_t *tag = enc ? op->icv : e->tag[slot];
 	IMB_MGR *m = e->mgr;
@@ -463,7 +464,7 @@ fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 	case IMB_CIPHER_GCM:
 		job->enc_keys = &mp->k.gcm;
 		job->dec_keys = &mp->k.gcm;
-		job->iv = aead_nonce(e, slot, op);
+		job->iv = e->nonce[slot]; /* built by mb_chunk */
 		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
 		job->u.GCM.aad = op->aad;
 		job->u.GCM.aad_len_in_bytes = op->aad_len;
@@ -473,7 +474,7 @@ fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 	case IMB_CIPHER_CHACHA20_POLY1305:
 		job->enc_keys = mp->k.chacha;
 		job->dec_keys = mp->k.chacha;
-		job->iv = aead_nonce(e, slot, op);
+		job->iv = e->nonce[slot]; /* built by mb_chunk */
 		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
 		job->u.CHACHA20_POLY1305.aad = op->aad;
 		job->u.CHACHA20_POLY1305.aad_len_in_bytes = op->aad_len;
@@ -548,14 +549,26 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 {
 	IMB_JOB *jobs[CRYPTO_CHUNK];
 	uint8_t slot[CRYPTO_CHUNK];
+	bool valid[CRYPTO_CHUNK];
 	unsigned int i, nj = 0, done;
 	uint16_t ok = 0;
 
+	/* Validate, and build every AEAD nonce before the first cipher
+	 * call: the library loads the 12-byte nonce at once, and right after
+	 * the two smaller stores that wrote it, that load stalls on store
+	 * forwarding (about 12 ns a packet at 64 B). */
+	for (i = 0; i < n; i++) {
+		struct crypto_op *op = &ops[i];
+
+		valid[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB);
+		if (likely(valid[i]) && op->sess->is_aead)
+			aead_nonce(e, i, op);
+	}
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 		const struct mb_priv *mp;
 
-		if (unlikely(!crypto_op_valid(op, CRYPTO_ENGINE_MB))) {
+		if (unlikely(!valid[i])) {
 			op->status = CRYPTO_ERROR;
 			continue;
 		}

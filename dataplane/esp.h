@@ -11,9 +11,10 @@
  * the reason (an enum espd_counter) in the parallel reasons[] array. The
  * caller owns and frees the bad ones.
  *
- * An SA's fast-path record (struct esp_sa) has one writer: the lcore that
- * processes its packets. Its sequence number, replay window and counters
- * are not atomic.
+ * An inbound SA's replay window has one writer: the lcore its packets
+ * reach (RSS keeps an SA's packets on one queue). An outbound SA may be
+ * shared: its sequence numbers and counters are added atomically, once
+ * per run of packets.
  */
 #ifndef ESPD_ESP_H
 #define ESPD_ESP_H
@@ -103,7 +104,10 @@ struct esp_sa {
 	uint8_t tmpl_len;    /**< tunnel: bytes of hdr_tmpl (IP [+ UDP]) */
 	uint8_t exhausted;   /**< outbound: sequence space used up */
 	uint16_t udp_sport_be, udp_dport_be;
-	uint64_t seq;        /**< outbound: last number used */
+	/** Outbound: last number reserved. Workers sharing the SA reserve
+	 *  a run each with one atomic add; past the limit the SA is
+	 *  exhausted and the value may overshoot (esp_sa_last_seq()). */
+	uint64_t seq;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	struct esp_sa_stats stats;
 	/** Tunnel: prebuilt outer IPv4/IPv6 header (+ UDP), with lengths,
@@ -123,6 +127,15 @@ int esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *conf,
 
 /** Free what esp_sa_init allocated and wipe the keys (explicit_bzero). */
 void esp_sa_fini(struct esp_sa *sa);
+
+/** The last sequence number an outbound SA can have used. */
+static inline uint64_t
+esp_sa_last_seq(const struct esp_sa *sa)
+{
+	uint64_t seq = __atomic_load_n(&sa->seq, __ATOMIC_RELAXED);
+
+	return !(sa->flags & ESP_F_ESN) && seq > UINT32_MAX ? UINT32_MAX : seq;
+}
 
 /** Per-lcore scratch for the ESP calls. */
 struct esp_ctx {

@@ -61,7 +61,7 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 	if (proto == IPPROTO_ESP) {
 		if (unlikely(tot < hl + ESP_HDR_LEN))
 			return ESP_IN_BAD;
-		*spi = rte_be_to_cpu_32(*(const rte_be32_t *)(ip + hl));
+		*spi = esp_load_be32(ip + hl);
 		return ESP_IN_ESP;
 	}
 	if (proto == IPPROTO_UDP) {
@@ -88,7 +88,7 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 		if (plen < ESP_HDR_LEN)
 			return ESP_IN_BAD;
 		m->l4_len = sizeof(*udp);
-		*spi = rte_be_to_cpu_32(*(const rte_be32_t *)ip);
+		*spi = esp_load_be32(ip);
 		return ESP_IN_ESP;
 	}
 	return ESP_IN_OTHER;
@@ -117,7 +117,7 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		     (ct_len & (sa->pad_align - 1u)) != 0))
 		return CNT_XfrmInHdrError;
 
-	seq_lo = rte_be_to_cpu_32(*(const rte_be32_t *)(esp + 4));
+	seq_lo = esp_load_be32(esp + 4);
 	seq = seq_lo;
 	if (sa->replay != NULL) {
 		if (sa->flags & ESP_F_ESN) {
@@ -143,8 +143,7 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 			uint8_t *aad = ctx->aad[k];
 
 			memcpy(aad, esp, 4);
-			*(rte_be32_t *)(aad + 4) =
-				rte_cpu_to_be_32((uint32_t)(seq >> 32));
+			esp_store_be32(aad + 4, (uint32_t)(seq >> 32));
 			memcpy(aad + 8, esp + 4, 4);
 			op->aad = aad;
 			op->aad_len = 12;
@@ -156,7 +155,7 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		/* RFC 4303 2.2.1: hash the high half as if it followed the
 		 * payload. It goes where the ICV is, so keep the ICV aside. */
 		memcpy(ctx->icv[k], op->icv, sa->icv_len);
-		*(rte_be32_t *)op->icv = rte_cpu_to_be_32((uint32_t)(seq >> 32));
+		esp_store_be32(op->icv, (uint32_t)(seq >> 32));
 		op->icv = ctx->icv[k];
 		op->auth_len += 4;
 	}

@@ -183,20 +183,20 @@ out_sa_fast(const struct esp_sa *sa)
 }
 
 /*
- * Lay out one packet and fill its crypto op. Returns 0, or the counter
- * that names why the packet is dropped. Takes a sequence number only once
- * nothing else can fail, so drops never leave a gap. @p fast: the SA
- * passed out_sa_fast(), a constant at each call.
+ * Lay out one packet and fill its crypto op, with sequence number @p seq
+ * (reserved by the caller). Returns 0, or the counter that names why the
+ * packet is dropped. @p fast: the SA passed out_sa_fast(), a constant at
+ * each call.
  */
 static __rte_always_inline int
 out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-		struct esp_sa *sa, const bool fast)
+		struct esp_sa *sa, const bool fast, uint64_t seq, bool wrapped)
 {
 	struct crypto_op *op = &ctx->ops[k];
 	struct out_pkt p;
 	uint32_t pl_len, padded, trailer, front, udp_len, i;
 	uint8_t *esp, *tr, *iv, nh, pad;
-	uint64_t seq, word, mask;
+	uint64_t word, mask;
 	uint32_t spi;
 	const bool tunnel = fast || sa->mode == ESP_MODE_TUNNEL;
 	const bool udp = !fast && (sa->flags & ESP_F_UDP_ENCAP);
@@ -231,12 +231,10 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	/* RFC 4303 3.3.3: never wrap; the SA is then done. */
 	if (unlikely(sa->exhausted))
 		return CNT_XfrmOutStateSeqError;
-	seq = sa->seq + 1;
-	if (unlikely(esn ? seq == 0 : seq > UINT32_MAX)) {
+	if (unlikely(esn ? wrapped : seq > UINT32_MAX)) {
 		sa->exhausted = 1;
 		return CNT_XfrmOutStateSeqError;
 	}
-	sa->seq = seq;
 
 	/* One segment with room on both sides, checked above: move its
 	 * bounds directly rather than through rte_pktmbuf_append() and
@@ -309,8 +307,7 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 			uint8_t *aad = ctx->aad[k];
 
 			memcpy(aad, esp, 4);
-			*(rte_be32_t *)(aad + 4) =
-				rte_cpu_to_be_32((uint32_t)(seq >> 32));
+			esp_store_be32(aad + 4, (uint32_t)(seq >> 32));
 			memcpy(aad + 8, esp + 4, 4);
 			op->aad = aad;
 			op->aad_len = 12;
@@ -322,7 +319,7 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		/* RFC 4303 2.2.1: the high half is hashed as if it followed
 		 * the payload; it sits where the ICV goes, which overwrites
 		 * it. */
-		*(rte_be32_t *)op->icv = rte_cpu_to_be_32((uint32_t)(seq >> 32));
+		esp_store_be32(op->icv, (uint32_t)(seq >> 32));
 		op->auth_len += 4;
 	}
 	ctx->len[k] = p.tot; /* plain bytes, for the SA's byte count */
@@ -335,24 +332,38 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 {
 	struct esp_bad bad;
 	struct esp_sa *cur = NULL, *shaped = NULL;
-	uint64_t cur_pkts = 0, cur_bytes = 0;
-	uint16_t i, k = 0, good = 0;
+	uint64_t cur_pkts = 0, cur_bytes = 0, first = 0, seq = 0;
+	uint16_t i, j, k = 0, good = 0;
 	bool fast = false;
 
 	bad.n = 0;
 	if (n > ESP_BURST_MAX)
 		n = ESP_BURST_MAX;
 	for (i = 0; i < n; i++) {
+		bool wrapped;
 		int why;
 
 		if (sas[i] != shaped) {
 			shaped = sas[i];
 			fast = out_sa_fast(shaped);
+			/* Sequence numbers for the whole run of this SA in one
+			 * atomic add (STYLE.md habit 6): workers that share an
+			 * SA never send the same number, which under AES-GCM
+			 * would also repeat a nonce. A packet dropped below
+			 * leaves a gap, which receivers accept. */
+			for (j = i + 1; j < n && sas[j] == shaped; j++)
+				;
+			first = __atomic_fetch_add(&shaped->seq, (uint64_t)(j - i),
+						   __ATOMIC_RELAXED) + 1;
+			seq = first;
 		}
+		/* ESN: a 64-bit counter is spent when it wraps to 0. */
+		wrapped = seq == 0 || seq < first;
 		if (likely(fast))
-			why = out_prepare_one(ctx, k, pkts[i], sas[i], true);
+			why = out_prepare_one(ctx, k, pkts[i], sas[i], true, seq, wrapped);
 		else
-			why = out_prepare_one(ctx, k, pkts[i], sas[i], false);
+			why = out_prepare_one(ctx, k, pkts[i], sas[i], false, seq, wrapped);
+		seq++;
 
 		if (unlikely(why != 0)) {
 			esp_bad_add(&bad, pkts[i], sas[i], why);
@@ -390,10 +401,8 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		 * and adding to its counters per packet chains every packet
 		 * on the previous one's store. */
 		if (sa != cur) {
-			if (cur != NULL) {
-				cur->stats.packets += cur_pkts;
-				cur->stats.bytes += cur_bytes;
-			}
+			if (cur != NULL)
+				esp_stats_add(cur, cur_pkts, cur_bytes);
 			cur = sa;
 			cur_pkts = 0;
 			cur_bytes = 0;
@@ -404,9 +413,7 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		sas[good] = sa;
 		good++;
 	}
-	if (cur != NULL) {
-		cur->stats.packets += cur_pkts;
-		cur->stats.bytes += cur_bytes;
-	}
+	if (cur != NULL)
+		esp_stats_add(cur, cur_pkts, cur_bytes);
 	return esp_bad_flush(&bad, pkts, sas, good, reasons);
 }

@@ -4,6 +4,7 @@
 #define ESPD_ESP_PRIV_H
 
 #include <stdint.h>
+#include <string.h>
 
 #include <rte_mbuf.h>
 
@@ -15,6 +16,30 @@
 #define ECN_MASK 0x03
 #define ECN_NOT_ECT 0x00
 #define ECN_CE 0x03
+
+/*
+ * Big-endian 32-bit fields at any address. After a 14-byte Ethernet
+ * header the IP header, and so the ESP header, sits 2 bytes off a 4-byte
+ * boundary; a plain *(rte_be32_t *) there is undefined behaviour (UBSan
+ * "load of misaligned address"), and a fault on strict-alignment CPUs.
+ * memcpy compiles to the same single load on x86.
+ */
+static inline uint32_t
+esp_load_be32(const void *p)
+{
+	rte_be32_t v;
+
+	memcpy(&v, p, sizeof(v));
+	return rte_be_to_cpu_32(v);
+}
+
+static inline void
+esp_store_be32(void *p, uint32_t host)
+{
+	rte_be32_t v = rte_cpu_to_be_32(host);
+
+	memcpy(p, &v, sizeof(v));
+}
 
 _Static_assert(ESP_BURST_MAX <= UINT16_MAX, "burst index fits uint16_t");
 
@@ -53,6 +78,15 @@ esp_bad_flush(const struct esp_bad *b, struct rte_mbuf *pkts[],
 		reasons[good + i] = b->why[i];
 	}
 	return good;
+}
+
+/* Per-SA counters, once per run of one SA: atomic, since an outbound
+ * SA may be shared by workers (RSS spreads its flows). */
+static inline void
+esp_stats_add(struct esp_sa *sa, uint64_t pkts, uint64_t bytes)
+{
+	__atomic_fetch_add(&sa->stats.packets, pkts, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&sa->stats.bytes, bytes, __ATOMIC_RELAXED);
 }
 
 #endif /* ESPD_ESP_PRIV_H */
