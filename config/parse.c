@@ -40,6 +40,19 @@ quote(const char *w)
 		snprintf(q.s, sizeof(q.s), "0x<%zu hex digits, not shown>", n - 2);
 		return q;
 	}
+	/* Nor a key glued to other text ('x'0x0102... splits into one
+	 * word): no number or address has more than 16 hex digits in a
+	 * row, so a word with such a run is not shown either. */
+	for (i = 0; i < n; i++) {
+		size_t run = strspn(w + i, "0123456789abcdefABCDEF");
+
+		if (run > 16) {
+			snprintf(q.s, sizeof(q.s), "<%zu characters with a key-like hex run, not shown>",
+				 n);
+			return q;
+		}
+		i += run;
+	}
 	for (i = 0; w[i] != '\0' && i < WORD_SHOWN; i++)
 		q.s[i] = (w[i] >= 0x20 && w[i] < 0x7f) ? w[i] : '?';
 	if (w[i] != '\0')

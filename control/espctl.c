@@ -55,6 +55,36 @@ quote(char *out, const char *w)
 	return n;
 }
 
+/*
+ * The word an error is about, for the message. A long run of hex digits
+ * (with or without 0x) can only be a key, perhaps one word off its place
+ * or a digit short: keys never reach a message (README "Keys in errors"),
+ * so it is described, as config/parse.c describes such words.
+ */
+static const char *
+word_shown(const char *w, char *buf, size_t size)
+{
+	const char *h = (w[0] == '0' && (w[1] == 'x' || w[1] == 'X')) ? w + 2 : w;
+	size_t n = strspn(h, "0123456789abcdefABCDEF"), i;
+
+	if (n > 16 && h[n] == '\0') {
+		snprintf(buf, size, "%s<%zu hex digits, not shown>", h == w ? "" : "0x", n);
+		return buf;
+	}
+	for (i = 0; w[i] != '\0'; i++) {
+		n = strspn(w + i, "0123456789abcdefABCDEF");
+		if (n > 16) {
+			snprintf(buf, size, "<%zu characters, not shown>", strlen(w));
+			return buf;
+		}
+		i += n;
+		if (w[i] == '\0')
+			break;
+	}
+	snprintf(buf, size, "%.40s", w);
+	return buf;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -94,10 +124,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (cfg_parse(argc - optind, argv + optind, &cmd, &err) != 0) {
+		char shown[64];
+
 		cfg_cmd_clear(&cmd);
 		if (err.word >= 0 && err.word < argc - optind)
-			fprintf(stderr, "espctl: error: %s (word %d: '%.40s')\n",
-				err.msg, err.word + 1, argv[optind + err.word]);
+			fprintf(stderr, "espctl: error: %s (word %d: '%s')\n", err.msg,
+				err.word + 1, word_shown(argv[optind + err.word], shown,
+							 sizeof(shown)));
 		else
 			fprintf(stderr, "espctl: error: %s\n", err.msg);
 		return 1;
@@ -130,6 +163,11 @@ main(int argc, char **argv)
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
 		fprintf(stderr, "espctl: cannot connect to %s: %s (is espd running?)\n",
 			sock_path, strerror(errno));
+		/* The request may carry keys: wipe it on this path too. */
+		explicit_bzero(req, len);
+		free(req);
+		if (fd >= 0)
+			close(fd);
 		return 1;
 	}
 	for (off = 0; off < len; off += (size_t)n) {
