@@ -647,10 +647,12 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	explicit_bzero(&merged.algo, sizeof(merged.algo));
 	if (rc < 0)
 		return rc;
-	/* Workers may still use the old record for a moment: skip ahead so
-	 * the two never send the same number. */
+	/* Workers may still use the old record for one burst each (RCU):
+	 * skip ahead by more than they can send in it, so the two never
+	 * send the same number (a peer would drop it as a replay). New keys
+	 * and a new IV mask mean no nonce is reused either way. */
 	if (old->dir == ESP_DIR_OUT)
-		seq_margin = 1u << 16;
+		seq_margin = 4096;
 	ngw->esp.seq = esp_sa_last_seq(&old->gw->esp) + seq_margin;
 	ngw->esp.stats = old->gw->esp.stats;
 	if (old->gw->esp.replay != NULL && ngw->esp.replay != NULL)
@@ -658,6 +660,11 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 		       replay_window_bytes(old->gw->esp.replay->size));
 	ngw->id = old->gw->id;
 	ngw->ctl = old;
+	old->cfg.algo = s->algo; /* show-keys shows the keys in use */
+	if (s->has & CFG_SA_HAS_LIMIT) {
+		old->cfg.limit_set = s->limit_set;
+		memcpy(old->cfg.limit, s->limit, sizeof(s->limit));
+	}
 	{
 		struct gw_sa *ogw = old->gw;
 		uint16_t i;

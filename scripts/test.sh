@@ -26,7 +26,10 @@ run "unit (CUnit)" "$builddir/tests/test_unit"
 run "espd and espctl command lines" scripts/t_cli.sh "$builddir"
 run "scapy interop, negative cases, workers, bad config" scripts/t_interop.sh "$builddir"
 run "ipsec-secgw interop" scripts/t_secgw.sh "$builddir"
+run "hostile packets and commands (catalogue)" /usr/bin/python3 tests/interop/test_catalogue.py "$builddir"
 run "control plane: PFP, events, churn, socket" scripts/t_ctl.sh "$builddir"
+run "fuzzers (libFuzzer, ${FUZZ_SECONDS:-30} s each)" scripts/t_fuzz.sh "$builddir-fuzz"
+run "sanitizers (ASan+UBSan): unit, CLI, interop, catalogue" scripts/t_asan.sh "$builddir-asan"
 if [ -x "$builddir/bench/bench_micro" ]; then
 	run "bench smoke" "$builddir/bench/bench_micro" --benchmark_min_time=0.01 \
 		--benchmark_filter='size:64$' --benchmark_format=console
