@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Control-plane tests of a live espd (root: network namespaces, veth pairs,
-# net_af_packet ports): tests/ctl/test_{pfp,churn,socket}.py, in that order.
+# net_af_packet ports): tests/ctl/test_{pfp,rekey,churn,socket}.py, in that order.
 # Usage: scripts/t_ctl.sh [BUILD_DIR]   (default: build)
 # Prints each test's closing line and "ctl: N passed, M failed"; exits
 # non-zero if any failed. Needs root and Debian's python3-scapy.
@@ -20,7 +20,7 @@ passed=0
 failed=0
 log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
-for t in pfp churn socket; do
+for t in pfp rekey churn socket; do
 	start=$SECONDS
 	timeout 300 "$py" "tests/ctl/test_$t.py" "$b" >"$log/$t.out" 2>&1
 	rc=$?
