@@ -172,9 +172,12 @@ ctl_emit(struct gw_runtime *rt, uint32_t type, const char *text, const char *jso
 	for (i = 0; i < c->n; i++) {
 		struct client *cl = c->c[i];
 
-		if (!cl->monitor || !(cl->mon_mask & type) ||
-		    cl->out.len - cl->out_off > MONITOR_BACKLOG)
+		if (!cl->monitor || !(cl->mon_mask & type))
 			continue;
+		if (cl->out.len - cl->out_off > MONITOR_BACKLOG) {
+			rt->ctl_cnt.c[CNT_MonitorEventsDropped]++;
+			continue;
+		}
 		sb_printf(&cl->out, "%s\n", cl->json ? json : text);
 	}
 }

@@ -57,7 +57,8 @@
 	_(MalformedPacket)                                                    \
 	_(IkePuntDropped)                                                     \
 	_(TxDropped)                                                          \
-	_(EventRingFull)
+	_(EventRingFull)                                                      \
+	_(MonitorEventsDropped)
 
 enum espd_counter {
 #define _(name) CNT_##name,
