@@ -335,30 +335,12 @@ esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	bad.n = 0;
 	if (n > ESP_BURST_MAX)
 		n = ESP_BURST_MAX;
-	for (i = 0; i < n; i++) {
-		int why = in_prepare_one(ctx, k, pkts[i], sas[i]);
-
-		if (unlikely(why != 0)) {
-			esp_bad_add(&bad, pkts[i], sas[i], why);
-			continue;
-		}
-		pkts[k] = pkts[i];
-		sas[k] = sas[i];
-		k++;
-	}
+	for (i = 0; i < n; i++)
+		esp_sort(&bad, pkts, sas, i, &k, in_prepare_one(ctx, k, pkts[i], sas[i]));
 
 	crypto_decrypt_burst(ctx->engine, ctx->ops, k);
 
-	for (i = 0; i < k; i++) {
-		int why = in_finish_one(ctx, i, pkts[i], sas[i]);
-
-		if (unlikely(why != 0)) {
-			esp_bad_add(&bad, pkts[i], sas[i], why);
-			continue;
-		}
-		pkts[good] = pkts[i];
-		sas[good] = sas[i];
-		good++;
-	}
+	for (i = 0; i < k; i++)
+		esp_sort(&bad, pkts, sas, i, &good, in_finish_one(ctx, i, pkts[i], sas[i]));
 	return esp_bad_flush(&bad, pkts, sas, good, reasons);
 }

@@ -364,14 +364,7 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		else
 			why = out_prepare_one(ctx, k, pkts[i], sas[i], false, seq, wrapped);
 		seq++;
-
-		if (unlikely(why != 0)) {
-			esp_bad_add(&bad, pkts[i], sas[i], why);
-			continue;
-		}
-		pkts[k] = pkts[i];
-		sas[k] = sas[i];
-		k++;
+		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
 
 	crypto_encrypt_burst(ctx->engine, ctx->ops, k);

@@ -65,6 +65,21 @@ esp_bad_add(struct esp_bad *b, struct rte_mbuf *m, struct esp_sa *sa,
 	b->n++;
 }
 
+/* Keep pkts[i] as the next good packet (*k), or set it aside with @p why:
+ * the one sorting step every ESP stage ends each packet with. */
+static inline void
+esp_sort(struct esp_bad *b, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+	 uint16_t i, uint16_t *k, int why)
+{
+	if (unlikely(why != 0)) {
+		esp_bad_add(b, pkts[i], sas[i], (enum espd_counter)why);
+		return;
+	}
+	pkts[*k] = pkts[i];
+	sas[*k] = sas[i];
+	(*k)++;
+}
+
 /* Put the bad ones behind the @p good good ones; returns @p good. */
 static inline uint16_t
 esp_bad_flush(const struct esp_bad *b, struct rte_mbuf *pkts[],
