@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include <rte_hash.h>
-#include <rte_jhash.h>
+#include <rte_hash_crc.h>
 #include <rte_lpm.h>
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
@@ -73,7 +73,7 @@ hash_new(const char *what, uint32_t entries, uint32_t key_len, int socket)
 		.name = name,
 		.entries = RTE_MAX(entries * 2, 64u),
 		.key_len = key_len,
-		.hash_func = rte_jhash,
+		.hash_func = rte_hash_crc, /* per packet (neighbours): CRC32 */
 		.socket_id = socket,
 	};
 

@@ -70,7 +70,12 @@ struct gw_flow_key {
 	rte_be16_t sport, dport;
 	uint8_t pad[2];
 	uint8_t src[16], dst[16];
+	/* To 48 bytes: rte_hash compares keys of 16, 32, 48... bytes with
+	 * vector code, and calls memcmp() for any other length. */
+	uint8_t pad_end[4];
 };
+
+_Static_assert(sizeof(struct gw_flow_key) == 48, "flow key: 48 bytes for rte_hash");
 
 /** A policy's IPsec template (RFC 4301 SPD entry "protect"). */
 struct gw_tmpl {

@@ -118,6 +118,12 @@ static void
 route_send(struct gw_worker *w, const struct gw_tables *t,
 	   struct rte_mbuf *pkts[], uint16_t n)
 {
+	/* The MAC of the last gateway next hop: a burst mostly goes to one,
+	 * and comparing the next-hop pointer is cheaper than hashing the
+	 * neighbour key again (a compare of the key just written would stall
+	 * on store forwarding). On-link next hops are looked up each time. */
+	const struct gw_nexthop *last_nh = NULL;
+	void *last_mac = NULL;
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
@@ -156,9 +162,14 @@ route_send(struct gw_worker *w, const struct gw_tables *t,
 			       (const void *)nh->gw.v6, nh->gw.family == 4 ? 4 : 16);
 			nk.family = nh->gw.family;
 		}
-		if (unlikely(rte_hash_lookup_data(t->neigh, &nk, &mac) < 0)) {
+		if (nh == last_nh) {
+			mac = last_mac;
+		} else if (unlikely(rte_hash_lookup_data(t->neigh, &nk, &mac) < 0)) {
 			drop(w, m, CNT_NoNeighbour);
 			continue;
+		} else if (nh->has_gw) {
+			last_nh = nh;
+			last_mac = mac;
 		}
 		eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eh));
 		if (unlikely(eh == NULL)) {

@@ -1,0 +1,564 @@
+#!/usr/bin/python3
+"""Helper of bench-gateway.sh: espd against DPDK's ipsec-secgw, one worker.
+
+Each case (direction, algorithm, size) runs espd and ipsec-secgw in turn
+(A B, then B A, ... for R rounds), each over the same looped pcap
+(net_pcap infinite_rx) into net_null, with the same SA. Rates come from
+telemetry for both: the sum of ethdev opackets over ports 0 and 1, sampled
+after a fixed warm-up and again after a fixed window. The crypto-only limit
+is bench_micro's raw IPsec-MB benchmarks (BM_raw_*), run on the worker's
+CPU (BENCH_CPU=1), before the gateway runs.
+
+  bench_gateway.py BUILD_DIR [--quick] [--rounds R] [--warmup S] [--window S]
+                   [--out DIR]
+
+Sizes are the inner IPv4 packet length (as in bench_micro): 64, 512, 1420,
+and IMIX = 7 x 64, 4 x 576, 1 x 1420 (mean 347 B).
+"""
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, machine,  # noqa: E402
+                          stop, summary, thread_cpu, tsc_hz)
+
+A_GW, B_GW = "172.16.1.5", "172.16.2.5"
+A_HOST, A_NET = "192.168.1.10", "192.168.1.0/24"
+OUT_NET, OUT_HOST = "192.168.105.0/24", "192.168.105.20"
+IN_SRC = "192.168.115.20"
+SPI_OUT, SPI_IN = 0x1005, 0x1069
+MAC_P0_PEER, MAC_P1_PEER = "02:00:00:00:01:10", "02:00:00:00:02:fe"
+MAC_ESPD_PROT, MAC_ESPD_UNPROT = "02:00:00:00:01:01", "02:00:00:00:02:01"
+NFRAMES = 1024
+NFLOWS = 16
+IMIX = [64] * 7 + [576] * 4 + [1420]
+GEN_VERSION = "1"
+
+ALGOS = {
+    # name: (secgw needs -l, raw benchmark name pattern)
+    "aes-gcm-128": (False, "BM_raw_gcm128_enc/size:%d"),
+    "aes-cbc-128/hmac-sha256-128": (False, "BM_raw_esp_enc/algo:3/size:%d"),
+    "chacha20-poly1305": (True, "BM_raw_esp_enc/algo:2/size:%d"),
+}
+SHORT = {"aes-gcm-128": "gcm128", "aes-cbc-128/hmac-sha256-128": "cbc-sha256",
+         "chacha20-poly1305": "chacha"}
+
+FULL_CASES = [
+    ("out", "aes-gcm-128", [64, 512, 1420, "imix"]),
+    ("in", "aes-gcm-128", [64, 512, 1420]),
+    ("out", "aes-cbc-128/hmac-sha256-128", [64, 512, 1420]),
+    ("out", "chacha20-poly1305", [64, 512, 1420]),
+]
+QUICK_CASES = [
+    ("out", "aes-gcm-128", [64, 1420]),
+    ("in", "aes-gcm-128", [64]),
+    ("out", "aes-cbc-128/hmac-sha256-128", [64]),
+    ("out", "chacha20-poly1305", [64]),
+]
+
+
+def key(n, salt):
+    return bytes((salt * 37 + j * 11 + 1) & 0xFF for j in range(n))
+
+
+def colon(b):
+    return ":".join("%02x" % x for x in b)
+
+
+def algo_words(algo, salt):
+    """(espd ALGO words, ipsec-secgw words, scapy SA kwargs)."""
+    if algo == "aes-gcm-128":
+        k = key(20, salt)
+        return ("aead 'rfc4106(gcm(aes))' 0x%s 128" % k.hex(),
+                "aead_algo aes-128-gcm aead_key %s" % colon(k),
+                dict(crypt_algo="AES-GCM", crypt_key=k))
+    if algo == "chacha20-poly1305":
+        k = key(36, salt)
+        return ("aead 'rfc7539esp(chacha20,poly1305)' 0x%s 128" % k.hex(),
+                "aead_algo chacha20-poly1305 aead_key %s" % colon(k),
+                dict(crypt_algo="CHACHA20-POLY1305", crypt_key=k))
+    ck, ak = key(16, salt), key(32, salt + 100)
+    return ("enc 'cbc(aes)' 0x%s auth-trunc 'hmac(sha256)' 0x%s 128" % (ck.hex(), ak.hex()),
+            "cipher_algo aes-128-cbc cipher_key %s auth_algo sha256-hmac auth_key %s"
+            % (colon(ck), colon(ak)),
+            dict(crypt_algo="AES-CBC", crypt_key=ck, auth_algo="SHA2-256-128", auth_key=ak))
+
+
+def espd_conf(direction, algo):
+    e_out, _, _ = algo_words(algo, 1)
+    e_in, _, _ = algo_words(algo, 2)
+    if direction == "out":
+        return "\n".join([
+            "port 0 role protected   addr 192.168.1.1/24 mac %s" % MAC_ESPD_PROT,
+            "port 1 role unprotected addr %s/24 mac %s" % (A_GW, MAC_ESPD_UNPROT),
+            "route add 172.16.2.0/24 port 1 via 172.16.1.1",
+            "neigh add 172.16.1.1 lladdr %s port 1" % MAC_P1_PEER,
+            "state add src %s dst %s proto esp spi 0x%x reqid 1 mode tunnel %s"
+            % (A_GW, B_GW, SPI_OUT, e_out),
+            "policy add src %s dst %s dir out priority 100 "
+            "tmpl src %s dst %s proto esp reqid 1 mode tunnel" % (A_NET, OUT_NET, A_GW, B_GW),
+        ]) + "\n"
+    return "\n".join([
+        "port 0 role unprotected addr %s/24 mac %s" % (A_GW, MAC_ESPD_UNPROT),
+        "port 1 role protected   addr 192.168.1.1/24 mac %s" % MAC_ESPD_PROT,
+        "neigh add %s lladdr %s port 1" % (A_HOST, MAC_P0_PEER),
+        # No replay window: the pcap loops, so sequence numbers repeat
+        # (ipsec-secgw's default path has no replay check either).
+        "state add src %s dst %s proto esp spi 0x%x reqid 2 mode tunnel replay-window 0 %s"
+        % (B_GW, A_GW, SPI_IN, e_in),
+        "policy add src 192.168.115.0/24 dst %s dir fwd priority 100 "
+        "tmpl src %s dst %s proto esp reqid 2 mode tunnel" % (A_NET, B_GW, A_GW),
+    ]) + "\n"
+
+
+def secgw_conf(direction, algo):
+    _, s_out, _ = algo_words(algo, 1)
+    _, s_in, _ = algo_words(algo, 2)
+    prot, unprot = (0, 1) if direction == "out" else (1, 0)
+    return "\n".join([
+        "sp ipv4 out esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535" % (SPI_OUT, OUT_NET),
+        "sa out %d %s mode ipv4-tunnel src %s dst %s" % (SPI_OUT, s_out, A_GW, B_GW),
+        "rt ipv4 dst %s/32 port %d" % (B_GW, unprot),
+        "neigh port %d %s" % (unprot, MAC_P1_PEER),
+        "sp ipv4 in esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535" % (SPI_IN, A_NET),
+        "sa in %d %s mode ipv4-tunnel src %s dst %s" % (SPI_IN, s_in, B_GW, A_GW),
+        "rt ipv4 dst %s port %d" % (A_NET, prot),
+        "neigh port %d %s" % (prot, MAC_P0_PEER),
+    ]) + "\n"
+
+
+def sizes_of(size):
+    return IMIX if size == "imix" else [size]
+
+
+def mean_size(size):
+    s = sizes_of(size)
+    return sum(s) / len(s)
+
+
+def gen_pcaps(d, cases):
+    """Plain and (for inbound) ESP pcaps, NFRAMES frames over NFLOWS flows."""
+    from scapy.all import Ether, IP, UDP, Raw, wrpcap
+    from scapy.layers.ipsec import ESP, SecurityAssociation
+
+    stamp = os.path.join(d, "pcaps.version")
+    want = GEN_VERSION + repr(cases)
+    if os.path.exists(stamp) and open(stamp).read() == want:
+        return
+    for direction, algo, sizes in cases:
+        for size in sizes:
+            path = os.path.join(d, pcap_name(direction, algo, size))
+            pat = sizes_of(size)
+            frames = []
+            sa = None
+            if direction == "in":
+                _, _, kw = algo_words(algo, 2)
+                sa = SecurityAssociation(ESP, spi=SPI_IN, tunnel_header=IP(src=B_GW, dst=A_GW),
+                                         **kw)
+            for i in range(NFRAMES):
+                ln = pat[i % len(pat)]
+                src, dst = (A_HOST, OUT_HOST) if direction == "out" else (IN_SRC, A_HOST)
+                p = IP(src=src, dst=dst, ttl=64, id=i & 0xffff) / \
+                    UDP(sport=40000 + i % NFLOWS, dport=5001) / Raw(b"\x5a" * (ln - 28))
+                if sa is None:
+                    frames.append(Ether(src=MAC_P0_PEER, dst=MAC_ESPD_PROT) / p)
+                else:
+                    e = sa.encrypt(p, seq_num=i + 1)
+                    frames.append(Ether(src=MAC_P1_PEER, dst=MAC_ESPD_UNPROT) / e)
+            wrpcap(path, frames)
+    with open(stamp, "w") as f:
+        f.write(want)
+
+
+def pcap_name(direction, algo, size):
+    if direction == "out":
+        return "plain-%s.pcap" % size
+    return "esp-%s-%s.pcap" % (SHORT[algo], size)
+
+
+class Runner:
+    def __init__(self, a, wd):
+        self.a = a
+        self.wd = wd
+        self.build = os.path.abspath(a.build)
+        self.espd = os.path.join(self.build, "espd")
+        self.secgw = os.path.join(self.build, "ipsec-secgw")
+        self.seq = 0
+
+    def cmd(self, app, direction, algo, size, prefix, verify=None):
+        """The command line; with @verify (a file stem), port 1 writes pcaps
+        there instead of net_null and the input is read once."""
+        pcap = os.path.join(self.wd, pcap_name(direction, algo, size))
+        loop = "" if verify else ",infinite_rx=1"
+        eal = ["--no-huge", "--no-pci", "-l", "0,1", "-m", "1024", "--file-prefix", prefix,
+               "--log-level=lib.eal:error"]
+        tag = "%s-%s-%s" % (direction, SHORT[algo], size)
+        if app == "espd" or self.a.vs_espd:
+            conf = os.path.join(self.wd, "espd-%s-%s.conf" % (direction, SHORT[algo]))
+            with open(conf, "w") as f:
+                f.write(espd_conf(direction, algo))
+            p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
+            binary = self.a.vs_espd if app == "secgw" else self.espd
+            return [binary] + eal + [
+                "--vdev", "net_pcap0,rx_pcap=%s%s" % (pcap, loop),
+                "--vdev", p1,
+                "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)]
+        conf = os.path.join(self.wd, "secgw-%s-%s.cfg" % (direction, SHORT[algo]))
+        with open(conf, "w") as f:
+            f.write(secgw_conf(direction, algo))
+        tx = "".join(",tx_pcap=%s/sgw-%s-q%d.pcap" % (self.wd, tag, q) for q in range(3))
+        need_lib = ALGOS[algo][0]
+        # -u: the unprotected port (port 1 outbound, port 0 inbound).
+        u = "0x2" if direction == "out" else "0x1"
+        p1 = "net_null0,no-rx=1"
+        if verify:
+            p1 = "net_pcap1" + "".join(",tx_pcap=%s-q%d.pcap" % (verify, q) for q in range(3))
+        return [self.secgw, "-n", "1"] + eal + [
+            "--vdev", "net_pcap0,rx_pcap=%s%s%s" % (pcap, loop, tx),
+            "--vdev", p1,
+            "--vdev", "crypto_aesni_mb_%s" % prefix,
+            "--", "-p", "0x3", "-P", "-u", u, "--config", "(0,0,1),(1,0,1)",
+            "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + (["-l"] if need_lib else [])
+
+    def verify(self, app, direction, algo):
+        """One pass of the 64 B (or smallest) pcap with port 1 captured;
+        @return '' when every frame out decrypts (outbound) or is the
+        plaintext sent (inbound), else what is wrong."""
+        from scapy.all import rdpcap, IP, UDP
+        from scapy.layers.ipsec import ESP, SecurityAssociation
+
+        self.seq += 1
+        prefix = "gwv%d_%d_%s" % (os.getpid(), self.seq, app[:2])
+        stem = os.path.join(self.wd, "verify-%s" % prefix)
+        argv = self.cmd(app, direction, algo, 64, prefix, verify=stem)
+        log = open(stem + ".log", "w+")
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
+        try:
+            tel = Telemetry(prefix, timeout=30, proc=p)
+            end = time.monotonic() + 10
+            while tel.opackets()[0] < NFRAMES and time.monotonic() < end:
+                time.sleep(0.05)
+            tel.close()
+        except (RuntimeError, OSError, ValueError) as e:
+            stop(p)
+            return "no telemetry: %s" % e
+        stop(p)  # net_pcap writes its files on close
+        clean_prefix(prefix)
+        got = []
+        for q in range(3):
+            f = "%s-q%d.pcap" % (stem, q)
+            if os.path.exists(f):
+                got += [x for x in rdpcap(f) if IP in x]
+                os.unlink(f)
+        why = ""
+        if len(got) != NFRAMES:
+            why = "%d frames out of port 1, %d expected; " % (len(got), NFRAMES)
+        _, _, kw = algo_words(algo, 1)
+        sa = SecurityAssociation(ESP, spi=SPI_OUT, tunnel_header=IP(src=A_GW, dst=B_GW), **kw)
+        bad = 0
+        for x in got:
+            ip = x[IP]
+            try:
+                inner = sa.decrypt(IP(bytes(ip))) if direction == "out" else ip
+                ok = (UDP in inner and inner[UDP].dport == 5001 and
+                      inner[IP].dst == (OUT_HOST if direction == "out" else A_HOST))
+            except Exception:  # scapy raises several kinds
+                ok = False
+            bad += not ok
+        if bad:
+            why += "%d frames not as expected" % bad
+        if not why:
+            os.unlink(stem + ".log")
+        return why
+
+    def run_one(self, app, direction, algo, size):
+        self.seq += 1
+        prefix = "gwb%d_%d_%s" % (os.getpid(), self.seq, app[:2])
+        argv = self.cmd(app, direction, algo, size, prefix)
+        log = open(os.path.join(self.wd, "%s.log" % prefix), "w+")
+        t_start = time.monotonic()
+        p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
+        res = {"app": app, "ok": False}
+        tel = None
+        try:
+            tel = Telemetry(prefix, timeout=30, proc=p)
+            # Wait until traffic flows, then the fixed warm-up.
+            end = time.monotonic() + 15
+            while tel.opackets()[0] == 0:
+                if p.poll() is not None or time.monotonic() > end:
+                    raise RuntimeError("no packets out")
+                time.sleep(0.02)
+            time.sleep(self.a.warmup)
+            c0 = thread_cpu(p.pid)
+            o0, b0, i0 = tel.opackets()
+            t0 = time.monotonic()
+            time.sleep(self.a.window)
+            o1, b1, i1 = tel.opackets()
+            t1 = time.monotonic()
+            cpu = busiest_delta(c0, thread_cpu(p.pid))
+            dt = t1 - t0
+            # The worker polls without pause, so its CPU time is the time
+            # it really had the core; on a shared machine that is less
+            # than the window. Mpps per CPU-second corrects for that.
+            res.update(ok=True, mpps=(o1 - o0) / dt / 1e6, rx_mpps=(i1 - i0) / dt / 1e6,
+                       window_s=dt, worker_cpu_s=cpu, cpu_share=cpu / dt,
+                       mpps_cpu=(o1 - o0) / cpu / 1e6 if cpu > 0 else None)
+            if app == "espd":
+                try:
+                    st = tel.get("/espd/stats")["/espd/stats"]
+                    res["espd_drops"] = {k: v for k, v in st.items()
+                                         if isinstance(v, int) and v and
+                                         ("Error" in k or "Drop" in k or "No" in k[:2])}
+                except (OSError, ValueError, KeyError, TypeError, AttributeError):
+                    pass
+        except (RuntimeError, OSError, ValueError, KeyError) as e:
+            log.flush()
+            log.seek(0)
+            res["error"] = "%s: %s" % (e, log.read()[-600:])
+        finally:
+            if tel is not None:
+                tel.close()
+            rc = stop(p)
+            log.close()
+            clean_prefix(prefix)
+            res["run_s"] = time.monotonic() - t_start
+        if res["ok"]:
+            os.unlink(os.path.join(self.wd, "%s.log" % prefix))
+        else:
+            res["rc"] = rc
+        for f in os.listdir(self.wd):
+            if f.startswith("sgw-") and f.endswith(".pcap"):
+                os.unlink(os.path.join(self.wd, f))
+        return res
+
+
+def raw_crypto(build, quick, cases):
+    """Mops of the raw IPsec-MB call per (algo, size), via bench_micro."""
+    pats = set()
+    for _, algo, sizes in cases:
+        for s in sizes:
+            for z in ([64, 512, 1420] if s == "imix" else [s]):
+                pats.add(ALGOS[algo][1] % z)
+    flt = "^(" + "|".join(sorted(p.replace("/", "/") for p in pats)) + ")$"
+    out = os.path.join("/tmp", "bench-gw-raw-%d.json" % os.getpid())
+    env = dict(os.environ, BENCH_CPU="1")
+    argv = [os.path.join(build, "bench", "bench_micro"), "--benchmark_filter=" + flt,
+            "--benchmark_min_time=%s" % ("0.05" if quick else "0.2"),
+            "--benchmark_repetitions=%d" % (1 if quick else 3),
+            "--benchmark_out=" + out, "--benchmark_out_format=json"]
+    subprocess.run(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,
+                   timeout=300)
+    with open(out) as f:
+        js = json.load(f)
+    os.unlink(out)
+    per = {}
+    for b in js["benchmarks"]:
+        if b.get("run_type") != "iteration" or "items_per_second" not in b:
+            continue
+        per.setdefault(b["run_name"], []).append(b["items_per_second"] / 1e6)
+    return per
+
+
+def raw_limit(raw, algo, size):
+    """Mops for one size; IMIX from the mean time per packet, with 576 B
+    interpolated linearly (in ns) between 512 and 1420."""
+    def ns(z):
+        xs = raw.get(ALGOS[algo][1] % z)
+        if not xs:
+            return None
+        return 1e3 / summary(xs)["median"]
+    if size != "imix":
+        t = ns(size)
+        return None if t is None else 1e3 / t
+    t512, t1420, t64 = ns(512), ns(1420), ns(64)
+    if None in (t512, t1420, t64):
+        return None
+    t576 = t512 + (t1420 - t512) * (576 - 512) / (1420 - 512)
+    tm = {64: t64, 576: t576, 1420: t1420}
+    return 1e3 / (sum(tm[z] for z in IMIX) / len(IMIX))
+
+
+def plot(results, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    rows = [r for r in results if r["algo"] == "aes-gcm-128"]
+    for ax, direction in zip(axes, ("out", "in")):
+        rr = [r for r in rows if r["dir"] == direction and r["size"] != "imix"]
+        if not rr:
+            ax.set_visible(False)
+            continue
+        xs = [r["size"] for r in rr]
+        for key, label, style in (("espd", "espd", "o-"), ("secgw", "ipsec-secgw", "s-"),
+                                  ("crypto_limit", "raw IPsec-MB (crypto limit)", "^--")):
+            ys = [(r[key]["median"] if isinstance(r[key], dict) else r[key]) for r in rr]
+            ax.plot(xs, ys, style, label=label)
+            if key != "crypto_limit":
+                lo = [r[key]["median"] - r[key]["min"] for r in rr]
+                hi = [r[key]["max"] - r[key]["median"] for r in rr]
+                ax.errorbar(xs, ys, yerr=[lo, hi], fmt="none", capsize=3, color="gray")
+        for r in [r for r in rows if r["dir"] == direction and r["size"] == "imix"]:
+            x = mean_size("imix")
+            ax.plot([x], [r["espd"]["median"]], "o", mfc="none", color="C0",
+                    label="espd IMIX (mean %d B)" % x)
+            ax.plot([x], [r["secgw"]["median"]], "s", mfc="none", color="C1",
+                    label="ipsec-secgw IMIX")
+        ax.set_xlabel("inner IPv4 packet size (bytes)")
+        ax.set_ylabel("Mpps, one worker core")
+        ax.set_title("AES-GCM-128 tunnel, %sbound" % direction)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+        ax.set_ylim(bottom=0)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("build")
+    ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--rounds", type=int, default=None)
+    ap.add_argument("--warmup", type=float, default=None)
+    ap.add_argument("--window", type=float, default=None)
+    ap.add_argument("--out", default=None, help="results directory (default bench/results)")
+    ap.add_argument("--vs-espd", default=None,
+                    help="A/B of two espd builds: run this espd binary in ipsec-secgw's place")
+    ap.add_argument("--only", default=None, help="substring filter on case names")
+    a = ap.parse_args()
+    a.rounds = a.rounds or (1 if a.quick else 4)
+    a.warmup = a.warmup if a.warmup is not None else (0.3 if a.quick else 1.0)
+    a.window = a.window if a.window is not None else (0.5 if a.quick else 1.5)
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    wd = os.path.join(os.path.abspath(a.build), "bench-gw")
+    os.makedirs(wd, exist_ok=True)
+    # A --quick smoke leaves the tree alone: its JSON goes to the build.
+    outdir = a.out or (wd if a.quick else os.path.join(root, "bench", "results"))
+    os.makedirs(outdir, exist_ok=True)
+    cases = QUICK_CASES if a.quick else FULL_CASES
+    if a.only:
+        cases = [(d, al, [s for s in sz if a.only in "%s %s %s" % (d, al, s)])
+                 for d, al, sz in cases]
+        cases = [c for c in cases if c[2]]
+
+    t_begin = time.monotonic()
+    mach = machine()
+    gen_pcaps(wd, cases)
+    raw = raw_crypto(a.build, a.quick, cases)
+    r = Runner(a, wd)
+    verified = {}
+    if not a.quick:
+        for direction, algo, _ in cases:
+            for app in ("espd", "secgw"):
+                why = r.verify(app, direction, algo)
+                verified["%s %s %s" % (app, direction, algo)] = why or "ok"
+                if why:
+                    print("bench-gateway: VERIFY %s %s %s: %s" % (app, direction, algo, why),
+                          file=sys.stderr)
+    results = []
+    hz = tsc_hz()
+    for direction, algo, sizes in cases:
+        for size in sizes:
+            runs = {"espd": [], "secgw": []}
+            for rnd in range(a.rounds):
+                order = ("espd", "secgw") if rnd % 2 == 0 else ("secgw", "espd")
+                for app in order:
+                    res = r.run_one(app, direction, algo, size)
+                    runs[app].append(res)
+                    if not res["ok"]:
+                        print("bench-gateway: %s %s %s %s: %s" % (app, direction, algo, size,
+                                                                 res.get("error", "?")),
+                              file=sys.stderr)
+            row = {"dir": direction, "algo": algo, "size": size,
+                   "mean_size": mean_size(size), "runs": runs}
+            for app in ("espd", "secgw"):
+                row[app] = summary([x.get("mpps") for x in runs[app] if x["ok"]])
+            # Ratio per round (A and B taken moments apart), then the median.
+            ratios = [e["mpps"] / s["mpps"] for e, s in zip(runs["espd"], runs["secgw"])
+                      if e["ok"] and s["ok"] and s["mpps"] > 0]
+            row["ratio"] = summary(ratios)
+            for app in ("espd", "secgw"):
+                row[app + "_per_cpu"] = summary([x.get("mpps_cpu") for x in runs[app] if x["ok"]])
+                row[app + "_cpu_share"] = summary([x.get("cpu_share") for x in runs[app]
+                                                   if x["ok"]])
+            row["ratio_cpu"] = summary([e["mpps_cpu"] / s["mpps_cpu"]
+                                        for e, s in zip(runs["espd"], runs["secgw"])
+                                        if e["ok"] and s["ok"] and e.get("mpps_cpu")
+                                        and s.get("mpps_cpu")])
+            row["crypto_limit"] = raw_limit(raw, algo, size)
+            em = row["espd"]["median"]
+            row["espd_gbps"] = None if em is None else em * 1e6 * mean_size(size) * 8 / 1e9
+            # Cycles per packet from the worker's CPU time (not the wall
+            # clock), so time the core spent on other tenants is left out.
+            ec, sc = row["espd_per_cpu"]["median"], row["secgw_per_cpu"]["median"]
+            row["espd_cycles_per_pkt"] = None if (ec is None or hz is None) else hz / (ec * 1e6)
+            row["secgw_cycles_per_pkt"] = None if (sc is None or hz is None) else hz / (sc * 1e6)
+            lim = row["crypto_limit"]
+            row["raw_cycles_per_op"] = None if (lim is None or hz is None) else hz / (lim * 1e6)
+            row["non_crypto_cycles"] = (None if None in (row["espd_cycles_per_pkt"],
+                                                         row["raw_cycles_per_op"])
+                                        else row["espd_cycles_per_pkt"] - row["raw_cycles_per_op"])
+            row["frac_of_limit"] = None if (ec is None or not lim) else ec / lim
+            results.append(row)
+            print_row(row, header=len(results) == 1)
+            sys.stdout.flush()
+
+    mach["loadavg_end"] = os.getloadavg()
+    date = datetime.datetime.now().strftime("%Y-%m-%d")
+    doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+           "quick": a.quick, "rounds": a.rounds, "warmup_s": a.warmup, "window_s": a.window,
+           "machine": mach, "frames_per_pcap": NFRAMES, "flows": NFLOWS,
+           "imix": "7x64, 4x576, 1x1420 (inner IPv4 bytes)",
+           "raw_crypto_mops": raw, "verified": verified, "results": results,
+           "elapsed_s": time.monotonic() - t_begin}
+    name = "gateway-%s%s.json" % (date, "-quick" if a.quick else "")
+    with open(os.path.join(outdir, name), "w") as f:
+        json.dump(doc, f, indent=1)
+    if not a.quick:
+        try:
+            plot(results, os.path.join(outdir, "gateway.png"))
+        except ImportError:
+            print("bench-gateway: no matplotlib; gateway.png not written", file=sys.stderr)
+    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    bad = [x for row in results for app in ("espd", "secgw") for x in row["runs"][app]
+           if not x["ok"]]
+    return 1 if bad else 0
+
+
+HDR = ("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s %-11s | %6s %-11s | %6s %6s %5s | %5s %4s"
+       % ("dir", "algorithm", "size", "espd", "(min-max)", "secgw", "(min-max)", "ratio",
+          "(min-max)", "ratio", "cpu (min-max)", "Gbps", "cyc/p", "raw", "%lim", "cpu%"))
+
+
+def print_row(r, header=False):
+    if header:
+        print("Mpps: medians of the rounds (wall clock), one worker core each. ratio = espd/secgw "
+              "per round, wall clock; ratio cpu = the same per worker CPU-second (corrects for "
+              "other tenants on the core).\nGbps = espd, inner bytes; cyc/p = espd worker "
+              "cycles per packet (CPU time x TSC); raw = raw IPsec-MB cycles per op; %lim = "
+              "espd per CPU-second / raw rate; cpu% = espd worker's share of the window.")
+        print(HDR)
+        print("-" * len(HDR))
+    e, s, q, qc = r["espd"], r["secgw"], r["ratio"], r["ratio_cpu"]
+
+    def mm(x):
+        return "(%s-%s)" % (fmt(x["min"]), fmt(x["max"]))
+    print("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s %-11s | %6s %-11s | %6s %6s %5s | %5s %4s" % (
+        r["dir"], SHORT[r["algo"]], r["size"], fmt(e["median"]), mm(e), fmt(s["median"]), mm(s),
+        fmt(q["median"]), mm(q), fmt(qc["median"]), mm(qc),
+        fmt(r["espd_gbps"]), fmt(r["espd_cycles_per_pkt"], "%.0f"),
+        fmt(r["raw_cycles_per_op"], "%.0f"),
+        fmt(None if r["frac_of_limit"] is None else 100 * r["frac_of_limit"], "%.0f%%"),
+        fmt(None if r["espd_cpu_share"]["median"] is None
+            else 100 * r["espd_cpu_share"]["median"], "%.0f")))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
