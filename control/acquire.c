@@ -482,17 +482,18 @@ acq_init(struct gw_runtime *rt)
 	return 0;
 }
 
-void
+unsigned int
 acq_poll(struct gw_runtime *rt)
 {
 	struct acq *a = rt->acq;
 	struct gw_event ev[32];
-	unsigned int i, n, k;
+	unsigned int i, n, k, total = 0;
 	uint64_t now;
 
 	for (i = 0; i < rt->n_workers; i++) {
 		while ((n = rte_ring_dequeue_burst_elem(rt->workers[i]->events, ev,
 							sizeof(ev[0]), 32, NULL)) > 0) {
+			total += n;
 			for (k = 0; k < n; k++) {
 				switch (ev[k].type) {
 				case GW_EV_MISS:
@@ -531,6 +532,7 @@ acq_poll(struct gw_runtime *rt)
 	}
 	rt->ctl_cnt.c[CNT_PfpFlows] = rt->model.pfp_flows;
 	model_reclaim(&rt->model);
+	return total;
 }
 
 void

@@ -17,8 +17,9 @@ struct gw_runtime;
 /** Set up and hook into the model. @return 0 or -ENOMEM. */
 int acq_init(struct gw_runtime *rt);
 
-/** Drain every worker's event ring; expire what is due. Call often. */
-void acq_poll(struct gw_runtime *rt);
+/** Drain every worker's event ring; expire what is due. Call often.
+ *  @return the number of events handled. */
+unsigned int acq_poll(struct gw_runtime *rt);
 
 /** Drop every held packet (counted as AcquireHeldDropped) and free. */
 void acq_fini(struct gw_runtime *rt);

@@ -397,17 +397,23 @@ handle_request(struct gw_runtime *rt, struct client *cl, char *line)
 static void
 client_lines(struct gw_runtime *rt, struct client *cl)
 {
+	size_t off = 0;
 	char *nl;
 
+	/* Every complete line, then the unfinished rest moved down once
+	 * (not after each line: a batch holds thousands). */
 	while (!cl->closing && !cl->monitor &&
-	       (nl = memchr(cl->in, '\n', cl->in_len)) != NULL) {
-		size_t used = (size_t)(nl - cl->in) + 1;
+	       (nl = memchr(cl->in + off, '\n', cl->in_len - off)) != NULL) {
+		size_t used = (size_t)(nl - (cl->in + off)) + 1;
 
 		*nl = '\0';
-		handle_request(rt, cl, cl->in);
-		explicit_bzero(cl->in, used);
-		memmove(cl->in, cl->in + used, cl->in_len - used);
-		cl->in_len -= used;
+		handle_request(rt, cl, cl->in + off);
+		explicit_bzero(cl->in + off, used);
+		off += used;
+	}
+	if (off > 0) {
+		memmove(cl->in, cl->in + off, cl->in_len - off);
+		cl->in_len -= off;
 	}
 }
 
@@ -468,15 +474,16 @@ client_write(struct client *cl)
 	return cl->closing ? -1 : 0;
 }
 
-void
+unsigned int
 ctl_poll(struct gw_runtime *rt)
 {
 	struct ctl *c = rt->ctl;
 	struct pollfd pfd[CTL_CLIENTS_MAX + 1];
 	unsigned int i, n;
+	int ready;
 
 	if (c == NULL)
-		return;
+		return 0;
 	pfd[0].fd = c->lfd;
 	pfd[0].events = POLLIN;
 	for (i = 0; i < c->n; i++) {
@@ -485,8 +492,9 @@ ctl_poll(struct gw_runtime *rt)
 			(c->c[i]->out.len > c->c[i]->out_off ? POLLOUT : 0);
 	}
 	n = c->n;
-	if (poll(pfd, n + 1, 0) <= 0 && n == 0)
-		return;
+	ready = poll(pfd, n + 1, 0);
+	if (ready <= 0 && n == 0)
+		return 0;
 
 	/* Walk backwards: closing a client moves the last one into its slot. */
 	for (i = n; i-- > 0;) {
@@ -527,4 +535,5 @@ ctl_poll(struct gw_runtime *rt)
 			c->c[c->n++] = cl;
 		}
 	}
+	return ready > 0;
 }

@@ -30,8 +30,9 @@ struct gw_runtime;
 /** Listen on @p path. @return 0 or -errno (reported on stderr). */
 int ctl_open(struct gw_runtime *rt, const char *path);
 
-/** Accept, read, execute and answer without blocking. Call often. */
-void ctl_poll(struct gw_runtime *rt);
+/** Accept, read, execute and answer without blocking. Call often.
+ *  @return non-zero when there was anything to do. */
+unsigned int ctl_poll(struct gw_runtime *rt);
 
 /** Close every client and the socket, and remove the socket file. */
 void ctl_close(struct gw_runtime *rt);

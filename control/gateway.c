@@ -501,15 +501,19 @@ gw_run(struct gw_runtime *rt)
 	while (!stop_requested) {
 		struct timespec ts = { 0, 1000 * 1000 };
 		uint64_t rx, now;
+		unsigned int work;
 
-		nanosleep(&ts, NULL);
 		/* The telemetry thread reads the model: change it only under
 		 * the lock (workers never take it). */
 		pthread_mutex_lock(&model_lock);
 		drain_punts(rt);
-		acq_poll(rt);
-		ctl_poll(rt);
+		work = acq_poll(rt);
+		work += ctl_poll(rt);
 		pthread_mutex_unlock(&model_lock);
+		/* Sleep only when idle: a key manager streaming requests or a
+		 * burst of ACQUIREs keeps lcore 0 running. */
+		if (work == 0)
+			nanosleep(&ts, NULL);
 		if (rt->exit_idle_ms <= 0)
 			continue;
 		rx = total_rx(rt);
