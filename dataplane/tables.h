@@ -13,7 +13,9 @@
 #ifndef ESPD_TABLES_H
 #define ESPD_TABLES_H
 
+#include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -38,24 +40,38 @@ enum gw_action {
 	GW_PROTECT,
 };
 
-/** An SA as the gateway keeps it: the ESP fast-path record first, then
- *  what policy, selector and lifetime checks need. */
+/**
+ * An SA as the gateway keeps it. What a worker checks for every packet
+ * (the flags, the selector) fills the cache line right before the ESP
+ * fast-path record, so a flow's packets touch two adjacent lines before
+ * the crypto session; the rest is cold. Recover it from its ESP record
+ * with gw_sa_of().
+ */
 struct gw_sa {
-	struct esp_sa esp;
-	struct spd_sel sel;  /**< traffic the SA carries */
-	uint8_t has_sel;
-	uint8_t dead;        /**< unpublished: in no table, freed after grace */
+	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */
 	uint8_t soft_sent, hard_sent; /**< expire events raised (by any lcore) */
+	uint8_t has_sel;
 	uint8_t has_limits;
 	uint32_t reqid;
 	uint32_t id;         /**< control-plane handle */
+	struct spd_sel sel;  /**< traffic the SA carries */
+	struct esp_sa esp;
 	void *ctl;           /**< the control plane's record (not for workers) */
 	struct esp_addr src, dst;
 	/** Byte and packet limits (0: none), checked by the workers; time
 	 *  limits are the control plane's. */
 	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
 };
+
+_Static_assert(offsetof(struct gw_sa, esp) == RTE_CACHE_LINE_SIZE,
+	       "the per-packet fields of gw_sa fit the line before its ESP record");
+
+static inline struct gw_sa *
+gw_sa_of(struct esp_sa *esp)
+{
+	return container_of(esp, struct gw_sa, esp);
+}
 
 /**
  * Key of the outbound flow table: which SA a protected packet takes. It is

@@ -21,6 +21,7 @@
 #include <rte_jhash.h>
 #include <rte_lcore.h>
 #include <rte_pause.h>
+#include <rte_prefetch.h>
 
 #include "dataplane/pkt.h"
 #include "dataplane/worker.h"
@@ -293,6 +294,15 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	}
 	if (n > 0)
 		rte_hash_lookup_bulk_data(w->shared->flows, fkp, n, &hits, data);
+	/* With many per-flow SAs each is cold: start fetching every SA of
+	 * the burst (its checked fields and its ESP record) at once, rather
+	 * than one miss after the other in the loop below. */
+	for (i = 0; i < n; i++) {
+		if (hits & (1ull << i)) {
+			rte_prefetch0(data[i]);
+			rte_prefetch0(&((struct gw_sa *)data[i])->esp);
+		}
+	}
 	/* Packets the control plane released were queued before the SA was
 	 * published: send them before any packet that may have seen it. */
 	if (drain_release && rte_ring_count(w->release) != 0)
@@ -320,7 +330,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 
 	good = esp_out_process(&w->esp, prot, sas, np, why);
 	for (i = good; i < np; i++) {
-		struct gw_sa *sa = (struct gw_sa *)sas[i];
+		struct gw_sa *sa = gw_sa_of(sas[i]);
 
 		/* RFC 4303 3.3.3: an SA out of sequence numbers is done; tell
 		 * the control plane once, like a hard expiry. */
@@ -331,7 +341,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		drop(w, prot[i], why[i]);
 	}
 	for (i = 0; i < good; i++) {
-		struct gw_sa *sa = (struct gw_sa *)sas[i];
+		struct gw_sa *sa = gw_sa_of(sas[i]);
 
 		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
 			check_limits(w, sa);
@@ -555,7 +565,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 	k = 0;
 	for (i = 0; i < good; i++) {
 		struct rte_mbuf *m = esp[i];
-		struct gw_sa *sa = (struct gw_sa *)sas[i];
+		struct gw_sa *sa = gw_sa_of(sas[i]);
 
 		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
 			check_limits(w, sa);
@@ -600,7 +610,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 			continue;
 		}
 		if (p != NULL && p->action == GW_PROTECT &&
-		    (sas[i] == NULL || !tmpl_ok(p, (struct gw_sa *)sas[i]))) {
+		    (sas[i] == NULL || !tmpl_ok(p, gw_sa_of(sas[i])))) {
 			/* Plain traffic, or the wrong SA, for a protected flow
 			 * (RFC 4301 5.2). A "level use" template is optional. */
 			if (!(sas[i] == NULL && p->tmpl.level_use)) {
