@@ -30,6 +30,7 @@ run "hostile packets and commands (catalogue)" /usr/bin/python3 tests/interop/te
 run "control plane: PFP, events, churn, socket" scripts/t_ctl.sh "$builddir"
 run "fuzzers (libFuzzer, ${FUZZ_SECONDS:-30} s each)" scripts/t_fuzz.sh "$builddir-fuzz"
 run "sanitizers (ASan+UBSan): unit, CLI, interop, catalogue" scripts/t_asan.sh "$builddir-asan"
+run "gateway benchmark harness (smoke, no thresholds)" scripts/bench-gateway.sh "$builddir" --quick
 if [ -x "$builddir/bench/bench_micro" ]; then
 	run "bench smoke" "$builddir/bench/bench_micro" --benchmark_min_time=0.01 \
 		--benchmark_filter='size:64$' --benchmark_format=console
