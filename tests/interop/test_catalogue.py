@@ -39,7 +39,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from espdrun import Espd, EspdError, DROP_COUNTERS, wrpcap_list  # noqa: E402
+from espdrun import Espd, EspdError, DROP_COUNTERS, wrpcap_list, Report  # noqa: E402
 from test_scapy import CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC, PEER_GW_MAC  # noqa: E402
 
 from scapy.layers.inet import IP, UDP  # noqa: E402
@@ -439,18 +439,10 @@ def split(args):
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
         os.path.dirname(os.path.abspath(__file__)), "..", "..", "build")
-    passed = failed = 0
+    rep = Report("catalogue")
 
     def report(ok, name, why=()):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print("PASS %s" % name)
-        else:
-            failed += 1
-            print("FAIL %s" % name)
-            for w in why:
-                print("     %s" % w)
+        rep.check(ok, name, *list(why))
 
     cs = cases()
     rx0 = [p for c in cs for p in c.rx0]
@@ -503,8 +495,7 @@ def main():
         if KEY40[:32] in err:
             why.append("a key reached stderr")
         report(not why, "espctl %s -> %s" % (args[:70], lines[0][:90] if lines else "?"), why)
-    print("catalogue: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return rep.close()
 
 
 # Exact stderr of each command (filled from a reviewed run; see COMMANDS).

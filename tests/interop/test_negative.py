@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from espdrun import Espd, EspdError, DROP_COUNTERS  # noqa: E402
+from espdrun import Espd, EspdError, DROP_COUNTERS, Report  # noqa: E402
 from test_scapy import (CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC,  # noqa: E402
                         PEER_GW_MAC, ttl_minus_one)
 
@@ -231,18 +231,10 @@ def main():
         print("negative: 0 passed, %d failed" % (len(cs) + 1))
         return 1
 
-    passed = failed = 0
+    rep = Report("negative")
 
     def report(ok, name, why=()):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print("PASS %s" % name)
-        else:
-            failed += 1
-            print("FAIL %s" % name)
-            for w in why:
-                print("     %s" % w)
+        rep.check(ok, name, *list(why))
 
     want = {}
     for c in cs:
@@ -293,8 +285,7 @@ def main():
     # without a monitor).
     report(g.get("InvalidSpiEvents", 0) == 1, "one unknown SPI -> InvalidSpiEvents 1",
            ["InvalidSpiEvents is %d" % g.get("InvalidSpiEvents", 0)])
-    print("negative: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return rep.close()
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from espdrun import Espd  # noqa: E402
+from espdrun import Espd, Report  # noqa: E402
 from test_scapy import interop, conf_head  # noqa: E402
 
 TWO_WORKERS = "0@0,1@1,2@1"   # lcore 0 control, lcores 1 and 2 workers
@@ -50,18 +50,10 @@ def diff(ref, got):
 
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else None
-    passed = failed = 0
+    rep = Report("workers")
 
     def report(ok, name, why=()):
-        nonlocal passed, failed
-        if ok:
-            passed += 1
-            print("PASS %s" % name)
-        else:
-            failed += 1
-            print("FAIL %s" % name)
-            for w in why[:20]:
-                print("     %s" % w)
+        rep.check(ok, name, *list(why)[:20])
 
     p, f, ref = interop(build, lcores="0,1", verbose=False, label="1 worker")
     report(f == 0, "1 worker, 1 queue per port: %d cases pass, %d fail" % (p, f))
@@ -91,8 +83,7 @@ def main():
         why.append("stderr does not say so: %r" % run.stderr.strip()[-300:])
     report(not why, "queues 2 on a one-queue port: start-up error, exit 1", why)
 
-    print("workers: %d passed, %d failed" % (passed, failed))
-    return 1 if failed else 0
+    return rep.close()
 
 
 if __name__ == "__main__":
