@@ -419,6 +419,17 @@ sa_seq(const struct gw_sa *sa)
 	return sa->esp.replay != NULL ? sa->esp.replay->top : 0;
 }
 
+/* Telemetry runs on its own thread: take the model lock, and return the
+ * runtime (lock held) or NULL (lock released) once espd is stopping. */
+static struct gw_runtime *
+tel_enter(void)
+{
+	pthread_mutex_lock(&model_lock);
+	if (tel_rt == NULL)
+		pthread_mutex_unlock(&model_lock);
+	return tel_rt;
+}
+
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -427,11 +438,8 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	(void)cmd;
 	(void)params;
-	pthread_mutex_lock(&model_lock);
-	if (tel_rt == NULL) {
-		pthread_mutex_unlock(&model_lock);
+	if (tel_enter() == NULL)
 		return -1;
-	}
 	gw_counters(tel_rt, c);
 	pthread_mutex_unlock(&model_lock);
 	rte_tel_data_start_dict(d);
@@ -448,11 +456,8 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 
 	(void)cmd;
 	(void)params;
-	pthread_mutex_lock(&model_lock);
-	if (tel_rt == NULL) {
-		pthread_mutex_unlock(&model_lock);
+	if (tel_enter() == NULL)
 		return -1;
-	}
 	m = &tel_rt->model;
 	rte_tel_data_start_dict(d);
 	/* A telemetry reply holds a bounded number of entries. */

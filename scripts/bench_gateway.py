@@ -25,6 +25,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from t_secgw import colon, key  # noqa: E402  (the interop test's SA keys)
 from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, machine,  # noqa: E402
                           stop, summary, thread_cpu, tsc_hz)
 
@@ -61,14 +62,6 @@ QUICK_CASES = [
     ("out", "aes-cbc-128/hmac-sha256-128", [64]),
     ("out", "chacha20-poly1305", [64]),
 ]
-
-
-def key(n, salt):
-    return bytes((salt * 37 + j * 11 + 1) & 0xFF for j in range(n))
-
-
-def colon(b):
-    return ":".join("%02x" % x for x in b)
 
 
 def algo_words(algo, salt):
