@@ -9,7 +9,9 @@
  * stripped L2) and are single-segment. On return the good packets come
  * first, in their original order; the bad ones are moved behind them with
  * the reason (an enum espd_counter) in the parallel reasons[] array. The
- * caller owns and frees the bad ones.
+ * caller owns and frees the bad ones. A burst may be of any length: it is
+ * processed ESP_BURST_MAX packets at a time, and every packet comes back
+ * either good or with a reason.
  *
  * An inbound SA's replay window has one writer: the lcore its packets
  * reach (RSS keeps an SA's packets on one queue). An outbound SA may be
@@ -30,7 +32,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/replay.h"
 
-#define ESP_BURST_MAX 64 /**< most packets one call takes */
+#define ESP_BURST_MAX 64 /**< packets per crypto burst; longer calls are cut into these */
 
 enum esp_mode {
 	ESP_MODE_TUNNEL,

@@ -325,16 +325,14 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	return 0;
 }
 
-uint16_t
-esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
-	       struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+static uint16_t
+in_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+	 struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
 {
 	struct esp_bad bad;
 	uint16_t i, k = 0, good = 0;
 
 	bad.n = 0;
-	if (n > ESP_BURST_MAX)
-		n = ESP_BURST_MAX;
 	for (i = 0; i < n; i++)
 		esp_sort(&bad, pkts, sas, i, &k, in_prepare_one(ctx, k, pkts[i], sas[i]));
 
@@ -343,4 +341,11 @@ esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	for (i = 0; i < k; i++)
 		esp_sort(&bad, pkts, sas, i, &good, in_finish_one(ctx, i, pkts[i], sas[i]));
 	return esp_bad_flush(&bad, pkts, sas, good, reasons);
+}
+
+uint16_t
+esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+		uint16_t n, uint16_t reasons[])
+{
+	return esp_process_chunks(in_chunk, ctx, pkts, sas, n, reasons);
 }

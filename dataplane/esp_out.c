@@ -326,9 +326,9 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	return 0;
 }
 
-uint16_t
-esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
-		struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+static uint16_t
+out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+	  struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
 {
 	struct esp_bad bad;
 	struct esp_sa *cur = NULL, *shaped = NULL;
@@ -337,8 +337,6 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	bool fast = false;
 
 	bad.n = 0;
-	if (n > ESP_BURST_MAX)
-		n = ESP_BURST_MAX;
 	for (i = 0; i < n; i++) {
 		bool wrapped;
 		int why;
@@ -409,4 +407,11 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	if (cur != NULL)
 		esp_stats_add(cur, cur_pkts, cur_bytes);
 	return esp_bad_flush(&bad, pkts, sas, good, reasons);
+}
+
+uint16_t
+esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+		uint16_t n, uint16_t reasons[])
+{
+	return esp_process_chunks(out_chunk, ctx, pkts, sas, n, reasons);
 }

@@ -95,6 +95,63 @@ esp_bad_flush(const struct esp_bad *b, struct rte_mbuf *pkts[],
 	return good;
 }
 
+/* Reverse pkts/sas/reasons over [lo, hi). */
+static inline void
+esp_reverse(struct rte_mbuf *pkts[], struct esp_sa *sas[], uint16_t reasons[],
+	    uint32_t lo, uint32_t hi)
+{
+	while (lo + 1 < hi) {
+		struct rte_mbuf *m = pkts[lo];
+		struct esp_sa *sa = sas[lo];
+		uint16_t r = reasons[lo];
+
+		hi--;
+		pkts[lo] = pkts[hi];
+		sas[lo] = sas[hi];
+		reasons[lo] = reasons[hi];
+		pkts[hi] = m;
+		sas[hi] = sa;
+		reasons[hi] = r;
+		lo++;
+	}
+}
+
+/* One stage over at most ESP_BURST_MAX packets (the scratch it uses is
+ * that big), with the result layout of esp_out/in_process. */
+typedef uint16_t (*esp_chunk_fn)(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+				 struct esp_sa *sas[], uint16_t n,
+				 uint16_t reasons[]);
+
+/*
+ * Run @p fn over a burst of any length, ESP_BURST_MAX packets at a time,
+ * and keep the contract for the whole burst: every good packet first, in
+ * order, then every bad one with its reason. After each chunk the array
+ * reads [good | bad | chunk good | chunk bad]; the middle two blocks swap
+ * places (a rotation by three reversals), which costs nothing while no
+ * packet is bad.
+ */
+static inline uint16_t
+esp_process_chunks(esp_chunk_fn fn, struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+		   struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+{
+	uint32_t good = 0, bad = 0, off = 0;
+
+	while (off < n) {
+		uint16_t m = (uint16_t)RTE_MIN((uint32_t)n - off, (uint32_t)ESP_BURST_MAX);
+		uint16_t g = fn(ctx, pkts + off, sas + off, m, reasons + off);
+
+		if (bad > 0 && g > 0) {
+			esp_reverse(pkts, sas, reasons, good, good + bad);
+			esp_reverse(pkts, sas, reasons, good + bad, off + g);
+			esp_reverse(pkts, sas, reasons, good, off + g);
+		}
+		good += g;
+		bad += m - g;
+		off += m;
+	}
+	return (uint16_t)good;
+}
+
 /* Per-SA counters, once per run of one SA: atomic, since an outbound
  * SA may be shared by workers (RSS spreads its flows). */
 static inline void
