@@ -41,4 +41,32 @@ t "espd without -c" 2 "-c FILE is required" "$b/espd" --check
 t "espd bad --exit-idle" 2 "exit-idle" "$b/espd" -- -c x --exit-idle abc
 t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
 t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
+# The README's two commands run exactly as printed on a fresh Debian 12,
+# as root: no sudo (Debian installs none by default), each an executable
+# script of the tree, and CI runs the second one.
+readme_cmds() {
+	awk '/^## Two commands/ { f = 1; next } /^## / { f = 0 }
+	     f && /^    [^ ]/ { sub(/^    /, ""); print }' README.md
+}
+readme_ok() {
+	local cmds n first
+	mapfile -t cmds < <(readme_cmds)
+	n=${#cmds[@]}
+	[ "$n" -eq 2 ] || { echo "README shows $n commands, want 2: ${cmds[*]}"; return 1; }
+	for c in "${cmds[@]}"; do
+		first=${c%% *}
+		case $first in
+		sudo | su) echo "'$c' needs $first, which Debian lacks"; return 1 ;;
+		esac
+		[ -f "$first" ] && [ -x "$first" ] || { echo "'$first' is not an executable file"; return 1; }
+		if git rev-parse --git-dir >/dev/null 2>&1; then
+			git ls-files -s -- "$first" | grep -q '^100755' ||
+				{ echo "'$first' is not committed executable"; return 1; }
+		fi
+	done
+	grep -qx "exec ${cmds[1]}" .ci/run || { echo ".ci/run does not run '${cmds[1]}'"; return 1; }
+	echo "README commands: ${cmds[*]}"
+}
+t "README's two commands run as printed" 0 '^README commands: ' readme_ok
+
 exit $fail
