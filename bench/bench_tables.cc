@@ -12,7 +12,7 @@
 //                       load and trie generation), ms per build;
 //   BM_flow_lookup/N:   rte_hash_lookup_bulk_data() on bursts of 32
 //                       struct gw_flow_key, on a lock-free hash made as
-//                       control/gateway.c makes the flow table (entries
+//                       control/publish.c makes the flow table (entries
 //                       N + N/4 + 64, RW_CONCURRENCY_LF, CRC hash) holding N
 //                       keys; every lookup a hit on a random key;
 //   BM_sad_lookup/N:    the same keyed by 4-byte SPI (the inbound SAD);

@@ -222,7 +222,7 @@ bt_hash_new(uint32_t n, int by_spi)
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters prm = {
 		.name = name,
-		.entries = n + n / 4 + 64, /* as control/gateway.c makes them */
+		.entries = n + n / 4 + 64, /* as control/publish.c makes them */
 		.hash_func = rte_hash_crc,
 		.socket_id = SOCKET_ID_ANY,
 		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,

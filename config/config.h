@@ -4,18 +4,28 @@
  * The command grammar shared by the configuration file and the control
  * socket (DESIGN.md, "Configuration file").
  *
- * Three stages, each usable alone:
- *  1. cfg_split(): one logical line to words, split as a POSIX shell splits
- *     them (quotes, backslashes, `#` comments), with no expansion.
- *  2. cfg_parse(): words to a tagged, plain struct cfg_cmd. Every value is
- *     range-checked here; nothing needs DPDK or the gateway's tables.
- *  3. cfg_load_file(): a whole file, with continuation lines and file:line
- *     diagnostics, handing each command to a caller's apply callback, so the
- *     gateway applies a file exactly as it applies socket commands.
+ * Three stages, each usable alone, each on top of the ones before it:
+ *  1. cfg_split() (lex.c): one logical line to words, split as a POSIX
+ *     shell splits them (quotes, backslashes, `#` comments), with no
+ *     expansion.
+ *  2. cfg_parse() (parse.c): words to a tagged, plain struct cfg_cmd. Every
+ *     value is range-checked here; nothing needs DPDK or the gateway's
+ *     tables. parse.c picks the command and parses port, route, neigh,
+ *     stats, monitor and set; parse_state.c and parse_policy.c parse the
+ *     state and policy commands, parse_algo.c their algorithms, and
+ *     parse_util.c holds what they share (parse_priv.h): the value readers,
+ *     the selector, and the one option loop, which reads each command's
+ *     options through a table of {word, once-only bit, handler}.
+ *  3. cfg_load_file() (load.c): a whole file, with continuation lines and
+ *     file:line diagnostics, handing each command to a caller's apply
+ *     callback, so the gateway applies a file exactly as it applies socket
+ *     commands. cfg_parse_line() (load.c too) is stages 1 and 2 for one
+ *     line.
  *
- * cfg_check_*() adds the cross-line checks that --check needs (a port
- * defined twice, a route to an undeclared port, the same SA twice...), and
- * cfg_check_file() is `espd -c FILE --check` itself.
+ * What one line cannot know alone (a port defined twice, a route to an
+ * undeclared port, the same SA twice) is the model's to judge
+ * (control/model.h): `espd --check` applies the file to it as start-up
+ * does.
  *
  * Choices a user sees (keep README in step):
  *  - Prefixes with host bits set are accepted and masked, as `ip xfrm` does:
@@ -48,6 +58,7 @@
 #include <stdio.h>
 
 #include "crypto/crypto.h"
+#include "dataplane/flowkey.h"
 
 #define CFG_LINE_MAX 65536       /**< bytes in one logical line */
 #define CFG_WORDS_MAX 256        /**< words in one command */
@@ -191,7 +202,7 @@ enum cfg_limit {
 
 /**
  * An SA's algorithm, keys copied in. Map it onto the crypto engine with
- * cfg_algo_params(). Wiped by cfg_cmd_clear().
+ * model_algo_params() (control/model.h). Wiped by cfg_cmd_clear().
  */
 struct cfg_algo {
 	uint8_t cipher;          /**< enum crypto_cipher */
@@ -204,9 +215,6 @@ struct cfg_algo {
 	uint8_t cipher_key[CFG_KEY_MAX];
 	uint8_t auth_key[CFG_KEY_MAX];
 };
-
-/** Point @p p at @p a's keys (no copy: @p a must outlive @p p's use). */
-void cfg_algo_params(const struct cfg_algo *a, struct crypto_algo_params *p);
 
 /** `ip xfrm` names: "rfc4106(gcm(aes))", "cbc(aes)", "hmac(sha256)". */
 const char *cfg_cipher_name(enum crypto_cipher c);
@@ -268,12 +276,8 @@ struct cfg_allocspi {
 enum cfg_action { CFG_ACTION_ALLOW, CFG_ACTION_BLOCK };
 enum cfg_level { CFG_LEVEL_REQUIRED, CFG_LEVEL_USE };
 
-/** PFP fields (`pfp src,dport`). */
-#define CFG_PFP_SRC   (1u << 0)
-#define CFG_PFP_DST   (1u << 1)
-#define CFG_PFP_PROTO (1u << 2)
-#define CFG_PFP_SPORT (1u << 3)
-#define CFG_PFP_DPORT (1u << 4)
+/* PFP fields (`pfp src,dport`) are enum pfp_field (dataplane/flowkey.h),
+ * the one definition the grammar, the model and the workers share. */
 
 struct cfg_tmpl {
 	bool has_src_dst;         /**< always in tunnel mode */
@@ -292,7 +296,7 @@ struct cfg_policy {
 	bool has_index, has_tmpl;
 	uint32_t priority;        /**< default 0; lower wins */
 	uint32_t index;
-	uint32_t pfp;             /**< CFG_PFP_*, only with a tmpl */
+	uint32_t pfp;             /**< enum pfp_field bits, only with a tmpl */
 	struct cfg_tmpl tmpl;
 };
 
@@ -311,10 +315,14 @@ struct cfg_policy_del {
 #define CFG_MON_STATE       (1u << 4)
 #define CFG_MON_ALL         0x1fu
 
+/** `set KEY VALUE`: the word is the key's name in lower case with '-'
+ *  for '_' ("acquire-queue-total"). */
 enum cfg_set_key {
 	CFG_SET_ACQUIRE_EXPIRES,     /**< seconds, 1..86400 */
 	CFG_SET_ACQUIRE_QUEUE,       /**< packets per flow, 1..65536 */
 	CFG_SET_ACQUIRE_QUEUE_TOTAL, /**< packets in all, 1..16777216 */
+	CFG_SET_ALLOCSPI_EXPIRES,    /**< seconds `state allocspi` reserves
+				      *   an SPI for, 1..86400 (default 300) */
 };
 
 struct cfg_set {
@@ -393,43 +401,5 @@ int cfg_load_file(const char *path, struct cfg_load *ld);
 
 /** Same, from an open stream named @p name in messages. */
 int cfg_load_stream(FILE *f, const char *name, struct cfg_load *ld);
-
-/* ---- Cross-line checks ------------------------------------------------ */
-
-struct cfg_check;
-
-/**
- * A check context: the tables --check keeps while a file is read, so that
- * these are errors:
- *  - a `port ID` defined twice;
- *  - `route add` or `neigh add` on a port not declared before it;
- *  - `route add` of the same prefix twice, `neigh add` of the same address
- *    on the same port twice;
- *  - `state add` of a (dst, spi) already added; `state update`/`del` of
- *    one never added (an SA reserved with `allocspi` in a file has an SPI
- *    that only the gateway knows, so it cannot be checked and is not);
- *  - `policy add` with an `index` already used, `policy del index` of an
- *    unknown one.
- * `state flush` / `policy flush` empty the matching table. A file may be
- * partial: no port, no policy, no SA is required.
- * @return NULL on ENOMEM.
- */
-struct cfg_check *cfg_check_new(void);
-void cfg_check_free(struct cfg_check *c);
-
-/** Feed one command; @p line names the earlier definition in messages. */
-int cfg_check_cmd(struct cfg_check *c, const struct cfg_cmd *cmd,
-		  unsigned int line, struct cfg_error *err);
-
-/** A cfg_apply_fn running cfg_check_cmd(); @p arg is a struct cfg_check. */
-int cfg_check_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
-		    unsigned int line, struct cfg_error *err);
-
-/**
- * `espd -c FILE --check`: parse and check the whole file, print every
- * error as "FILE:LINE: error: MSG" to @p out, or "configuration OK".
- * Needs no EAL. @return 0 when OK, 1 otherwise.
- */
-int cfg_check_file(const char *path, FILE *out);
 
 #endif /* ESPD_CONFIG_H */

@@ -7,7 +7,7 @@
  *
  * The command is parsed locally first, with the same parser the gateway
  * uses, so a typo is reported (with the word) without a round trip. Then
- * it goes to espd's control socket (control/ctl.h has the protocol), and
+ * it goes to espd's control socket (control/sock.h has the protocol), and
  * the answer is printed: output on stdout; an error as one line on stderr
  * with a non-zero exit status.
  */
@@ -22,7 +22,7 @@
 #include <unistd.h>
 
 #include "config/config.h"
-#include "control/ctl.h"
+#include "control/sock.h"
 #include "espd_version.h"
 
 #define DEFAULT_SOCKET "/run/espd/espd.sock"
@@ -141,9 +141,9 @@ main(int argc, char **argv)
 	need = 8;
 	for (i = optind; i < argc; i++)
 		need += strlen(argv[i]) * 4 + 3;
-	if (need > CTL_REQUEST_MAX) {
+	if (need > SOCK_REQUEST_MAX) {
 		fprintf(stderr, "espctl: error: request too long (%zu bytes, at most %u)\n",
-			need, CTL_REQUEST_MAX);
+			need, SOCK_REQUEST_MAX);
 		return 1;
 	}
 	req = malloc(need);

@@ -19,9 +19,12 @@
 #include <rte_version.h>
 
 #include "config/config.h"
-#include "control/acquire.h"
-#include "control/ctl.h"
-#include "control/gateway.h"
+#include "control/events.h"
+#include "control/loop.h"
+#include "control/model.h"
+#include "control/publish.h"
+#include "control/sock.h"
+#include "control/view.h"
 #include "crypto/crypto.h"
 #include "espd_version.h"
 
@@ -120,13 +123,61 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 	return 0;
 }
 
+/*
+ * --check: the file applied to the same model a running espd uses, minus
+ * the data plane. Every error is printed ("FILE:LINE: error: ..."), not
+ * only the first, so the verdict is the one start-up would reach.
+ */
+static int
+check(const char *path, uint32_t max_sas)
+{
+	struct cfg_load ld = { .apply = model_apply, .errs = stdout, .keep_going = true };
+	struct gw_model m;
+	int rc;
+
+	if (model_init(&m, CRYPTO_ENGINE_MB, max_sas) < 0) {
+		printf("%s: error: out of memory\n", path);
+		return 1;
+	}
+	ld.arg = &m;
+	rc = cfg_load_file(path, &ld);
+	model_free(&m);
+	if (rc == 0 && ld.nerrors == 0) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	return 1;
+}
+
+static void
+stats_json(const struct pub *p, const char *path)
+{
+	FILE *f = fopen(path, "w");
+	struct pr pr;
+
+	if (f == NULL) {
+		fprintf(stderr, "espd: --stats-json %s: %s\n", path, strerror(errno));
+		return;
+	}
+	pr_init(&pr, true);
+	view_stats(&pr, p);
+	if (pr.out.oom)
+		fprintf(stderr, "espd: --stats-json %s: out of memory\n", path);
+	else if (pr.out.p != NULL)
+		fprintf(f, "%s\n", pr.out.p);
+	pr_fini(&pr);
+	fclose(f);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct espd_opts o = { .socket = DEFAULT_SOCKET, .max_sas = 65536 };
 	struct cfg_load ld = { .errs = stderr };
-	struct crypto_engine *eng;
-	struct gw_runtime *rt;
+	struct events *ev = NULL;
+	struct sock *sock = NULL;
+	struct gw_model m;
+	struct pub p;
 	int sep, rc;
 
 	/* espd's own arguments follow "--"; with no "--" they are all
@@ -154,56 +205,50 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (o.check)
-		return cfg_check_file(o.config, stdout);
+		return check(o.config, o.max_sas);
 
 	rc = rte_eal_init(sep, argv);
 	if (rc < 0) {
 		fprintf(stderr, "espd: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
 	}
-	rt = calloc(1, sizeof(*rt));
-	if (rt == NULL) {
-		rte_eal_cleanup();
-		return 1;
-	}
-	rt->exit_idle_ms = o.exit_idle_ms;
-	if (gw_prepare(rt, o.max_sas) < 0 || acq_init(rt) < 0)
+	memset(&p, 0, sizeof(p));
+	if (model_init(&m, CRYPTO_ENGINE_MB, o.max_sas) < 0)
+		goto err_eal;
+	if (pub_prepare(&p, &m, o.max_sas) < 0 || (ev = events_new(&p)) == NULL)
 		goto err;
 	ld.apply = model_apply;
-	ld.arg = &rt->model;
+	ld.arg = &m;
 	if (cfg_load_file(o.config, &ld) < 0)
 		goto err;
-	if (gw_start(rt) < 0 || gw_publish(rt) < 0 || ctl_open(rt, o.socket) < 0)
+	if (pub_start(&p) < 0 || pub_publish(&p) < 0)
 		goto err;
-	eng = rt->workers[0]->esp.engine;
-	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, rt->n_workers,
-	       crypto_engine_describe(eng));
+	sock = sock_open(o.socket, &p.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	if (sock == NULL)
+		goto err;
+	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, p.n_workers,
+	       crypto_engine_describe(p.workers[0]->esp.engine));
 	fflush(stdout);
 
-	gw_run(rt);
+	loop_run(&p, ev, sock, o.exit_idle_ms);
 
-	if (o.stats_json != NULL) {
-		FILE *f = fopen(o.stats_json, "w");
-
-		if (f == NULL) {
-			fprintf(stderr, "espd: --stats-json %s: %s\n", o.stats_json,
-				strerror(errno));
-		} else {
-			gw_stats_json(rt, f);
-			fclose(f);
-		}
-	}
-	ctl_close(rt);
-	gw_stop(rt);
-	free(rt);
+	/* Held packets die with the gateway, counted (AcquireHeldDropped),
+	 * before the counters are written. */
+	events_free(ev);
+	if (o.stats_json != NULL)
+		stats_json(&p, o.stats_json);
+	sock_close(sock);
+	model_free(&m);
+	pub_stop(&p);
 	rte_eal_cleanup();
 	return 0;
 
 err:
-	acq_fini(rt);
-	ctl_close(rt);
-	gw_stop(rt);
-	free(rt);
+	events_free(ev);
+	sock_close(sock);
+	model_free(&m);
+	pub_stop(&p);
+err_eal:
 	rte_eal_cleanup();
 	return 1;
 }

@@ -1,30 +1,19 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * The control plane's model: commands in, SAs published into the
- * lock-free SAD and flow table, policies and routes kept for tables.c.
- * Errors are -errno with a message in the cfg_error, unwinding with
- * goto (STYLE.md habit 12).
+ * The control plane's model (see model.h): commands in, books kept in
+ * plain C, the data plane told through model_ops. Errors are -errno with
+ * a message in the cfg_error, unwinding with goto (STYLE.md habit 12).
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
 #include <time.h>
 
-#include <rte_hash.h>
-#include <rte_jhash.h>
-#include <rte_lcore.h>
-#include <rte_lpm.h>
-#include <rte_lpm6.h>
-#include <rte_malloc.h>
-#include <rte_rcu_qsbr.h>
-
 #include "control/model.h"
-#include "dataplane/worker.h"
-
-_Static_assert(GW_PORTS_MAX == CFG_PORTS_MAX, "one port numbering for both");
 
 #define GROW(arr, n, cap)                                                     \
 	({                                                                    \
@@ -42,67 +31,9 @@ _Static_assert(GW_PORTS_MAX == CFG_PORTS_MAX, "one port numbering for both");
 		_rc;                                                          \
 	})
 
-void
-model_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
-{
-	memset(out, 0, sizeof(*out));
-	if (in->af == AF_INET6) {
-		out->family = 6;
-		memcpy(out->v6, in->a, 16);
-	} else {
-		out->family = 4;
-		memcpy(&out->v4, in->a, 4);
-	}
-}
+#define NSEC 1000000000ull
 
-void
-model_sel(struct spd_sel *o, const struct cfg_sel *s)
-{
-	memset(o, 0, sizeof(*o));
-	o->family = s->src.af == AF_INET6 ? 6 : 4;
-	o->src_len = s->src.len;
-	o->dst_len = s->dst.len;
-	memcpy(o->src, s->src.a, 16);
-	memcpy(o->dst, s->dst.a, 16);
-	o->proto = s->proto == 0 ? -1 : s->proto;
-	o->sport_lo = s->has_sport ? s->sport_lo : 0;
-	o->sport_hi = s->has_sport ? s->sport_hi : 0xffff;
-	o->dport_lo = s->has_dport ? s->dport_lo : 0;
-	o->dport_hi = s->has_dport ? s->dport_hi : 0xffff;
-}
-
-bool
-model_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
-{
-	size_t n = a->af == AF_INET6 ? 16 : 4;
-
-	return a->af == b->af && memcmp(a->a, b->a, n) == 0;
-}
-
-/* DESIGN.md "SAs": without `dir`, inbound when dst is an address of an
- * unprotected port. */
-static uint8_t
-infer_dir(const struct gw_model *m, const struct cfg_state *s)
-{
-	unsigned int p, i;
-
-	if (s->dir == CFG_DIR_IN)
-		return ESP_DIR_IN;
-	if (s->dir == CFG_DIR_OUT)
-		return ESP_DIR_OUT;
-	for (p = 0; p < GW_PORTS_MAX; p++) {
-		if (!m->has_port[p] || m->ports[p].role != CFG_ROLE_UNPROTECTED)
-			continue;
-		for (i = 0; i < m->ports[p].naddr; i++)
-			if (model_addr_eq(&m->ports[p].addr[i], &s->dst))
-				return ESP_DIR_IN;
-	}
-	return ESP_DIR_OUT;
-}
-
-
-/* Key of the control plane's own SA index: (dst, spi) as ip xfrm names
- * an SA. */
+/* Key of the SA index: (dst, spi), as ip xfrm names an SA. */
 struct sa_id {
 	uint8_t af;
 	uint8_t pad[3];
@@ -110,76 +41,127 @@ struct sa_id {
 	uint8_t dst[16];
 };
 
+/* What the flow index keeps per key: the SA the key leads to, and how
+ * many SAs could (so removing the one in use looks for a successor only
+ * when there is one). */
+struct model_flow {
+	struct model_sa *sa;
+	uint32_t cand;
+};
+
+/* An SPI held by `state allocspi`. */
+struct model_reservation {
+	struct cfg_addr dst;
+	uint64_t expires_ns;
+};
+
+/* One time limit of one SA, in a min-heap by deadline. It names the SA
+ * by (dst, spi) and generation, never by pointer: the SA may be gone by
+ * the time the deadline comes. */
+struct model_timer {
+	uint64_t at_ns;
+	uint64_t gen;
+	uint32_t limit_gen;
+	uint8_t hard;
+	struct sa_id id;
+};
+
+uint64_t
+model_clock_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t
+real_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec;
+}
+
+bool
+model_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b)
+{
+	return a->af == b->af && memcmp(a->a, b->a, model_addr_bytes(a)) == 0;
+}
+
+void
+model_algo_params(const struct cfg_algo *a, struct crypto_algo_params *p)
+{
+	memset(p, 0, sizeof(*p));
+	p->cipher = (enum crypto_cipher)a->cipher;
+	p->auth = (enum crypto_auth)a->auth;
+	p->cipher_key = a->cipher_key;
+	p->cipher_key_len = a->cipher_key_len;
+	p->auth_key = a->auth_key;
+	p->auth_key_len = a->auth_key_len;
+	p->icv_len = a->icv_len;
+}
+
 static void
 sa_id_make(struct sa_id *k, const struct cfg_addr *dst, uint32_t spi)
 {
 	memset(k, 0, sizeof(*k));
 	k->af = dst->af;
 	k->spi = spi;
-	memcpy(k->dst, dst->a, dst->af == AF_INET6 ? 16 : 4);
+	memcpy(k->dst, dst->a, model_addr_bytes(dst));
 }
 
-static uint64_t
-now_sec(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec;
-}
+/* ---- life of the model ------------------------------------------------ */
 
 int
-model_init(struct gw_model *m, enum crypto_engine_kind engine,
-	   struct gw_shared *sh, uint32_t max_sas)
+model_init(struct gw_model *m, enum crypto_engine_kind engine, uint32_t max_sas)
 {
-	static atomic_uint seq;
-	char name[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters prm = {
-		.name = name,
-		.entries = RTE_MAX(max_sas, 64u),
-		.key_len = sizeof(struct sa_id),
-		.hash_func = rte_jhash,
-		.socket_id = (int)rte_socket_id(),
-	};
-
 	memset(m, 0, sizeof(*m));
 	m->engine = engine;
-	m->sh = sh;
+	m->now_ns = model_clock_ns;
 	m->max_sas = max_sas;
 	m->next_index = 1;
 	m->next_sa_id = 1;
 	m->acquire_expires = 30;
 	m->acquire_queue = 16;
 	m->acquire_queue_total = 65536;
-	m->natt_refs = calloc(65536, sizeof(*m->natt_refs));
-	snprintf(name, sizeof(name), "sa_id%u", atomic_fetch_add(&seq, 1));
-	m->sa_by_id = rte_hash_create(&prm);
-	snprintf(name, sizeof(name), "cand%u", atomic_fetch_add(&seq, 1));
-	prm.key_len = sizeof(struct gw_flow_key);
-	m->cand = rte_hash_create(&prm);
-	if (m->natt_refs == NULL || m->sa_by_id == NULL || m->cand == NULL) {
-		free(m->natt_refs);
-		rte_hash_free(m->sa_by_id);
-		rte_hash_free(m->cand);
-		return -ENOMEM;
-	}
+	m->allocspi_expires = 300;
+	hmap_init(&m->sa_by_id, sizeof(struct sa_id));
+	hmap_init(&m->spi_in, sizeof(uint32_t));
+	hmap_init(&m->flows, sizeof(struct gw_flow_key));
+	hmap_init(&m->reserved, sizeof(uint32_t));
+	if (getrandom(&m->rand_state, sizeof(m->rand_state), 0) != sizeof(m->rand_state))
+		m->rand_state = real_ns();
+	m->rand_state |= 1;
 	return 0;
 }
 
-static void
-gw_sa_free(struct gw_sa *gw)
+void
+model_set_ops(struct gw_model *m, const struct model_ops *ops, void *arg)
 {
-	esp_sa_fini(&gw->esp);
-	explicit_bzero(gw, sizeof(*gw));
-	rte_free(gw);
+	m->ops = ops;
+	m->ops_arg = arg;
 }
 
 static void
 model_sa_free(struct model_sa *s)
 {
 	free(s->keys);
-	explicit_bzero(s, sizeof(*s));
+	explicit_bzero(s, sizeof(*s)); /* the keys in s->cfg */
 	free(s);
+}
+
+static void
+free_values(struct hmap *h)
+{
+	const void *k;
+	void *v;
+	size_t i = 0;
+
+	while (hmap_next(h, &i, &k, &v))
+		free(v);
+	hmap_free(h);
 }
 
 void
@@ -187,49 +169,51 @@ model_free(struct gw_model *m)
 {
 	uint32_t i;
 
-	/* Workers are stopped: nobody reads the SAs any more. */
 	for (i = 0; i < m->n_sas; i++) {
-		gw_sa_free(m->sas[i]->gw);
+		if (m->ops != NULL && m->ops->sa_destroy != NULL && m->sas[i]->dp != NULL)
+			m->ops->sa_destroy(m->ops_arg, m->sas[i]);
 		model_sa_free(m->sas[i]);
 	}
-	for (i = 0; i < m->n_dead; i++)
-		gw_sa_free(m->dead[i].gw);
-	rte_hash_free(m->sa_by_id);
-	rte_hash_free(m->cand);
-	free(m->dead);
+	hmap_free(&m->sa_by_id);
+	hmap_free(&m->spi_in);
+	free_values(&m->flows);
+	free_values(&m->reserved);
+	free(m->timers);
 	free(m->sas);
 	free(m->pols);
 	free(m->routes);
 	free(m->neighs);
-	free(m->natt_refs);
 	memset(m, 0, sizeof(*m));
 }
 
-uint32_t
-model_reclaim(struct gw_model *m)
-{
-	uint32_t i, k = 0;
-
-	for (i = 0; i < m->n_dead; i++) {
-		if (rte_rcu_qsbr_check(m->sh->qsbr, m->dead[i].token, false) == 1)
-			gw_sa_free(m->dead[i].gw);
-		else
-			m->dead[k++] = m->dead[i];
-	}
-	m->n_dead = k;
-	return k;
-}
+/* ---- lookups ---------------------------------------------------------- */
 
 struct model_sa *
 model_sa_find(const struct gw_model *m, const struct cfg_addr *dst, uint32_t spi)
 {
 	struct sa_id k;
-	void *data;
+	void **v;
 
 	sa_id_make(&k, dst, spi);
-	if (rte_hash_lookup_data(m->sa_by_id, &k, &data) < 0)
-		return NULL;
-	return data;
+	v = hmap_find(&m->sa_by_id, &k);
+	return v != NULL ? *v : NULL;
+}
+
+static struct model_sa *
+model_sa_find_id(const struct gw_model *m, const struct sa_id *k)
+{
+	void **v = hmap_find(&m->sa_by_id, k);
+
+	return v != NULL ? *v : NULL;
+}
+
+struct model_sa *
+model_sa_by_handle(const struct gw_model *m, const struct cfg_addr *dst,
+		   uint32_t spi, uint32_t id)
+{
+	struct model_sa *s = model_sa_find(m, dst, spi);
+
+	return s != NULL && s->id == id ? s : NULL;
 }
 
 const struct model_pol *
@@ -243,10 +227,18 @@ model_policy(const struct gw_model *m, uint32_t index)
 	return NULL;
 }
 
+struct model_sa *
+model_flow_sa(const struct gw_model *m, const struct gw_flow_key *fk)
+{
+	void **v = hmap_find(&m->flows, fk);
+
+	return v != NULL ? ((struct model_flow *)*v)->sa : NULL;
+}
+
 bool
 model_sa_satisfies(const struct model_sa *s, const struct cfg_tmpl *t)
 {
-	if (s->dir != ESP_DIR_OUT)
+	if (s->dir != CFG_DIR_OUT)
 		return false;
 	if ((t->mode == CFG_MODE_TRANSPORT) != (s->cfg.mode == CFG_MODE_TRANSPORT))
 		return false;
@@ -267,84 +259,121 @@ pol_protects_out(const struct model_pol *p)
 	       p->cfg.has_tmpl;
 }
 
+static bool
+sel_single_port(bool has, uint16_t lo, uint16_t hi)
+{
+	return has && lo == hi;
+}
+
 bool
 model_flow_key(const struct model_pol *p, const struct model_sa *s,
 	       struct gw_flow_key *fk)
 {
-	const struct spd_sel *sel = &s->gw->sel;
-	struct gw_policy gp = { .index = p->cfg.index, .pfp = (uint8_t)p->cfg.pfp };
+	const struct cfg_sel *sel = &s->cfg.sel;
+	uint8_t pfp = (uint8_t)p->cfg.pfp;
 	struct flow_key k = { 0 };
-	unsigned int full;
 
-	if (gp.pfp != 0) {
-		if (!s->gw->has_sel)
+	if (pfp != 0) {
+		unsigned int full = sel->src.af == AF_INET6 ? 128 : 32;
+
+		if (!(s->cfg.has & CFG_SA_HAS_SEL))
 			return false;
-		full = sel->family == 6 ? 128 : 32;
-		if (((gp.pfp & GW_PFP_SRC) && sel->src_len != full) ||
-		    ((gp.pfp & GW_PFP_DST) && sel->dst_len != full) ||
-		    ((gp.pfp & GW_PFP_PROTO) && sel->proto < 0) ||
-		    ((gp.pfp & GW_PFP_SPORT) && sel->sport_lo != sel->sport_hi) ||
-		    ((gp.pfp & GW_PFP_DPORT) && sel->dport_lo != sel->dport_hi))
+		if (((pfp & PFP_SRC) && sel->src.len != full) ||
+		    ((pfp & PFP_DST) && sel->dst.len != full) ||
+		    ((pfp & PFP_PROTO) && sel->proto == 0) ||
+		    ((pfp & PFP_SPORT) &&
+		     !sel_single_port(sel->has_sport, sel->sport_lo, sel->sport_hi)) ||
+		    ((pfp & PFP_DPORT) &&
+		     !sel_single_port(sel->has_dport, sel->dport_lo, sel->dport_hi)))
 			return false;
-		k.family = sel->family;
-		memcpy(k.src, sel->src, 16);
-		memcpy(k.dst, sel->dst, 16);
-		k.proto = sel->proto < 0 ? 0 : (uint8_t)sel->proto;
-		k.sport = rte_cpu_to_be_16(sel->sport_lo);
-		k.dport = rte_cpu_to_be_16(sel->dport_lo);
+		k.family = model_family(&sel->src);
+		memcpy(k.src, sel->src.a, 16);
+		memcpy(k.dst, sel->dst.a, 16);
+		k.proto = sel->proto;
+		k.sport = htons(sel->sport_lo);
+		k.dport = htons(sel->dport_lo);
 	}
-	gw_flow_key_make(fk, &gp, &k);
+	gw_flow_key_make(fk, p->cfg.index, pfp, &k);
 	return true;
 }
 
-/*
- * The flow table points each key at one SA; the model also remembers, per
- * key, how many SAs could take it (cand), so removing the one in use
- * looks for a successor only when there is one.
- */
-static uint32_t
-cand_adjust(struct gw_model *m, const struct gw_flow_key *fk, int delta)
-{
-	void *data;
-	uintptr_t n = 0;
+/* ---- the flow index --------------------------------------------------- */
 
-	if (rte_hash_lookup_data(m->cand, fk, &data) >= 0)
-		n = (uintptr_t)data;
-	n = delta < 0 ? (n > 0 ? n - 1 : 0) : n + 1;
-	if (n == 0)
-		rte_hash_del_key(m->cand, fk);
-	else
-		(void)rte_hash_add_key_data(m->cand, fk, (void *)n);
-	return (uint32_t)n;
+static struct model_flow *
+flow_get(struct gw_model *m, const struct gw_flow_key *fk, bool create)
+{
+	void **v = hmap_find(&m->flows, fk);
+	struct model_flow *f;
+
+	if (v != NULL || !create)
+		return v != NULL ? *v : NULL;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL || hmap_put(&m->flows, fk, f) < 0) {
+		free(f);
+		return NULL;
+	}
+	return f;
+}
+
+static void
+flow_drop(struct gw_model *m, const struct gw_flow_key *fk, struct model_flow *f)
+{
+	hmap_del(&m->flows, fk);
+	free(f);
 }
 
 /* Point flow key @p fk at SA @p s (replacing, atomically for readers,
  * whatever it pointed at: make before break). Packets held for the flow
  * are released first (model_hooks). */
 static int
-flow_point(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
+flow_point(struct gw_model *m, struct model_flow *f, struct model_sa *s,
+	   const struct gw_flow_key *fk)
 {
+	int rc = 0;
+
 	if (m->hooks.flow_pre != NULL)
 		m->hooks.flow_pre(m->hooks.arg, fk);
-	return rte_hash_add_key_data(m->sh->flows, fk, s->gw);
+	if (m->ops != NULL && m->ops->flow_set != NULL)
+		rc = m->ops->flow_set(m->ops_arg, fk, s);
+	if (rc == 0)
+		f->sa = s;
+	return rc;
+}
+
+/* The key no longer leads anywhere. */
+static void
+flow_unpoint(struct gw_model *m, struct model_flow *f, const struct gw_flow_key *fk)
+{
+	if (m->ops != NULL && m->ops->flow_del != NULL)
+		m->ops->flow_del(m->ops_arg, fk);
+	f->sa = NULL;
 }
 
 /* SA @p s can serve key @p fk, and being the newest, takes it. */
 static int
 flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
 {
+	struct model_flow *f;
 	uint16_t i;
 
 	for (i = 0; i < s->n_keys; i++)
 		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0)
-			return flow_point(m, s, fk);
-	if (GROW(s->keys, s->n_keys, s->cap_keys) < 0)
+			break;
+	f = flow_get(m, fk, true);
+	if (f == NULL)
 		return -ENOMEM;
-	s->keys[s->n_keys++] = *fk;
-	/* Only PFP keys carry packet fields: a new one is a new flow. */
-	if (cand_adjust(m, fk, +1) == 1 && fk->family != 0)
-		m->pfp_flows++;
-	return flow_point(m, s, fk);
+	if (i == s->n_keys) {
+		if (GROW(s->keys, s->n_keys, s->cap_keys) < 0) {
+			if (f->cand == 0)
+				flow_drop(m, fk, f);
+			return -ENOMEM;
+		}
+		s->keys[s->n_keys++] = *fk;
+		/* Only PFP keys carry packet fields: a new one is a new flow. */
+		if (f->cand++ == 0 && fk->family != 0)
+			m->pfp_flows++;
+	}
+	return flow_point(m, f, s, fk);
 }
 
 /* Index outbound SA @p s under every policy it satisfies. */
@@ -368,9 +397,17 @@ flow_index_sa(struct gw_model *m, struct model_sa *s)
 	return 0;
 }
 
-/* Key @p fk lost its SA: the newest other SA that fits takes it over. */
+static bool
+sa_usable(const struct gw_model *m, const struct model_sa *s)
+{
+	return m->ops == NULL || m->ops->sa_usable == NULL ||
+	       m->ops->sa_usable(m->ops_arg, s);
+}
+
+/* Key @p fk lost its SA: the newest other SA that fits takes it over, or
+ * it leads nowhere. */
 static void
-flow_refill(struct gw_model *m, const struct gw_flow_key *fk,
+flow_refill(struct gw_model *m, struct model_flow *f, const struct gw_flow_key *fk,
 	    const struct model_sa *gone)
 {
 	const struct model_pol *p = model_policy(m, fk->policy);
@@ -378,98 +415,236 @@ flow_refill(struct gw_model *m, const struct gw_flow_key *fk,
 	struct gw_flow_key k2;
 	uint32_t i;
 
-	if (p == NULL)
-		return;
-	for (i = 0; i < m->n_sas; i++) {
+	for (i = 0; p != NULL && f->cand > 0 && i < m->n_sas; i++) {
 		struct model_sa *s = m->sas[i];
 
-		if (s == gone || s->gw->dead || s->gw->expired ||
-		    !model_sa_satisfies(s, &p->cfg.tmpl) ||
+		if (s == gone || !sa_usable(m, s) || !model_sa_satisfies(s, &p->cfg.tmpl) ||
 		    !model_flow_key(p, s, &k2) || memcmp(&k2, fk, sizeof(k2)) != 0)
 			continue;
 		if (best == NULL || s->gen > best->gen)
 			best = s;
 	}
-	if (best != NULL)
-		(void)flow_point(m, best, fk);
+	if (best == NULL || flow_point(m, f, best, fk) < 0)
+		flow_unpoint(m, f, fk);
 }
 
-/* Build the worker-visible SA from a state command. */
+/* SA @p s gives up all its keys. */
+static void
+flow_detach_all(struct gw_model *m, struct model_sa *s)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->n_keys; i++) {
+		struct model_flow *f = flow_get(m, &s->keys[i], false);
+
+		if (f == NULL)
+			continue;
+		f->cand--;
+		if (f->sa == s)
+			flow_refill(m, f, &s->keys[i], s);
+		if (f->cand == 0 && f->sa == NULL)
+			flow_drop(m, &s->keys[i], f);
+	}
+	s->n_keys = 0;
+}
+
+/* ---- time limits ------------------------------------------------------ */
+
+static bool
+timer_before(const struct model_timer *a, const struct model_timer *b)
+{
+	return a->at_ns < b->at_ns;
+}
+
+static bool
+timer_live(const struct gw_model *m, const struct model_timer *t)
+{
+	void **v = hmap_find(&m->sa_by_id, &t->id);
+	const struct model_sa *s = v != NULL ? *v : NULL;
+
+	return s != NULL && s->gen == t->gen && s->limit_gen == t->limit_gen;
+}
 
 static void
-limits_set(struct gw_sa *gw, const struct cfg_state *s)
+timer_sift_up(struct gw_model *m, uint32_t i, const struct model_timer *t)
 {
-	const uint64_t *l = s->limit;
-	uint32_t set = s->limit_set;
+	for (; i > 0; i = (i - 1) / 2) {
+		struct model_timer *up = &m->timers[(i - 1) / 2];
 
-	gw->soft_bytes = (set & (1u << CFG_LIMIT_BYTE_SOFT)) ? l[CFG_LIMIT_BYTE_SOFT] : 0;
-	gw->hard_bytes = (set & (1u << CFG_LIMIT_BYTE_HARD)) ? l[CFG_LIMIT_BYTE_HARD] : 0;
-	gw->soft_pkts = (set & (1u << CFG_LIMIT_PACKET_SOFT)) ? l[CFG_LIMIT_PACKET_SOFT] : 0;
-	gw->hard_pkts = (set & (1u << CFG_LIMIT_PACKET_HARD)) ? l[CFG_LIMIT_PACKET_HARD] : 0;
-	gw->has_limits = gw->soft_bytes || gw->hard_bytes || gw->soft_pkts ||
-			 gw->hard_pkts;
+		if (!timer_before(t, up))
+			break;
+		m->timers[i] = *up;
+	}
+	m->timers[i] = *t;
+}
+
+/* Deleted SAs leave their timers behind until they come due; when those
+ * outnumber the live ones, drop them and rebuild the heap. */
+static void
+timers_compact(struct gw_model *m)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < m->n_timers; i++) {
+		struct model_timer t = m->timers[i];
+
+		if (timer_live(m, &t))
+			timer_sift_up(m, n++, &t);
+	}
+	m->n_timers = n;
 }
 
 static int
-sa_make(struct gw_model *m, const struct cfg_state *s, uint8_t dir,
-	struct gw_sa **out, struct cfg_error *err)
+timer_push(struct gw_model *m, const struct model_timer *t)
 {
-	struct esp_sa_conf c = { 0 };
-	struct gw_sa *gw;
-	int rc;
-
-	c.spi = s->spi;
-	c.dir = dir;
-	c.mode = s->mode == CFG_MODE_TRANSPORT ? ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
-	if (s->flags & CFG_SA_F_ESN)
-		c.flags |= ESP_F_ESN;
-	if (s->flags & CFG_SA_F_NOECN)
-		c.flags |= ESP_F_NOECN;
-	if (s->flags & CFG_SA_F_DECAP_DSCP)
-		c.flags |= ESP_F_DECAP_DSCP;
-	if (s->flags & CFG_SA_F_DONT_ENCAP_DSCP)
-		c.flags |= ESP_F_DONT_ENCAP_DSCP;
-	if (s->has & CFG_SA_HAS_ENCAP) {
-		c.flags |= ESP_F_UDP_ENCAP;
-		c.udp_sport = s->encap_sport;
-		c.udp_dport = s->encap_dport;
-	}
-	model_esp_addr(&c.src, &s->src);
-	model_esp_addr(&c.dst, &s->dst);
-	c.replay_window = s->replay_window;
-	c.seq_out = (uint64_t)s->replay_oseq_hi << 32 | s->replay_oseq;
-	c.seq_in = (uint64_t)s->replay_seq_hi << 32 | s->replay_seq;
-	cfg_algo_params(&s->algo, &c.algo);
-
-	gw = rte_zmalloc("gw_sa", sizeof(*gw), RTE_CACHE_LINE_SIZE);
-	if (gw == NULL)
-		return cfg_error_set(err, -1, "out of memory for the SA"), -ENOMEM;
-	rc = esp_sa_init(&gw->esp, &c, m->engine);
-	if (rc < 0) {
-		rte_free(gw);
-		if (rc == -ENOMEM)
-			return cfg_error_set(err, -1, "out of memory for the SA"), rc;
-		return cfg_error_set(err, -1,
-				     "the SA's algorithm, keys, addresses or replay settings are not usable together");
-	}
-	gw->has_sel = (s->has & CFG_SA_HAS_SEL) != 0;
-	model_sel(&gw->sel, &s->sel);
-	limits_set(gw, s);
-	gw->reqid = s->reqid;
-	gw->id = m->next_sa_id++;
-	gw->src = c.src;
-	gw->dst = c.dst;
-	*out = gw;
+	if (m->n_timers == m->cap_timers && m->n_timers > 2 * m->n_sas + 64)
+		timers_compact(m);
+	if (GROW(m->timers, m->n_timers, m->cap_timers) < 0)
+		return -ENOMEM;
+	timer_sift_up(m, m->n_timers, t);
+	m->n_timers++;
 	return 0;
 }
 
-static int
-by_gen(const void *a, const void *b)
+static void
+timer_pop(struct gw_model *m)
 {
-	const struct model_sa *x = *(struct model_sa *const *)a;
-	const struct model_sa *y = *(struct model_sa *const *)b;
+	struct model_timer last = m->timers[--m->n_timers];
+	uint32_t i = 0, n = m->n_timers;
 
-	return x->gen < y->gen ? -1 : x->gen > y->gen;
+	for (;;) {
+		uint32_t c = 2 * i + 1;
+
+		if (c >= n)
+			break;
+		if (c + 1 < n && timer_before(&m->timers[c + 1], &m->timers[c]))
+			c++;
+		if (!timer_before(&m->timers[c], &last))
+			break;
+		m->timers[i] = m->timers[c];
+		i = c;
+	}
+	if (n > 0)
+		m->timers[i] = last;
+}
+
+/* Schedule the time limits of @p s (after an add, or new limits). */
+static int
+timers_arm(struct gw_model *m, struct model_sa *s)
+{
+	static const uint8_t which[] = { CFG_LIMIT_TIME_SOFT, CFG_LIMIT_TIME_HARD };
+	unsigned int i;
+
+	s->limit_gen++;
+	s->time_soft_done = false;
+	for (i = 0; i < 2; i++) {
+		struct model_timer t = { .gen = s->gen, .limit_gen = s->limit_gen,
+					 .hard = i == 1 };
+		uint64_t secs = s->cfg.limit[which[i]];
+
+		if (!(s->cfg.limit_set & (1u << which[i])))
+			continue;
+		/* Limits beyond 2^64 ns (584 years) never come. */
+		if (secs > (UINT64_MAX - s->add_ns) / NSEC)
+			continue;
+		t.at_ns = s->add_ns + secs * NSEC;
+		sa_id_make(&t.id, &s->cfg.dst, s->cfg.spi);
+		if (timer_push(m, &t) < 0)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+struct model_sa *
+model_time_due(struct gw_model *m, uint64_t now_ns, bool *hard)
+{
+	while (m->n_timers > 0 && m->timers[0].at_ns <= now_ns) {
+		struct model_timer t = m->timers[0];
+		struct model_sa *s;
+
+		timer_pop(m);
+		/* Gone, replaced by another SA, or given new limits since. */
+		if (!timer_live(m, &t))
+			continue;
+		s = model_sa_find_id(m, &t.id);
+		if (!t.hard) {
+			if (s->time_soft_done)
+				continue;
+			s->time_soft_done = true;
+		}
+		*hard = t.hard;
+		return s;
+	}
+	return NULL;
+}
+
+/* ---- SAs -------------------------------------------------------------- */
+
+/* DESIGN.md "SAs": without `dir`, inbound when dst is an address of an
+ * unprotected port. */
+static uint8_t
+infer_dir(const struct gw_model *m, const struct cfg_state *s)
+{
+	unsigned int p, i;
+
+	if (s->dir == CFG_DIR_IN || s->dir == CFG_DIR_OUT)
+		return s->dir;
+	for (p = 0; p < CFG_PORTS_MAX; p++) {
+		if (!m->has_port[p] || m->ports[p].role != CFG_ROLE_UNPROTECTED)
+			continue;
+		for (i = 0; i < m->ports[p].naddr; i++)
+			if (model_addr_eq(&m->ports[p].addr[i], &s->dst))
+				return CFG_DIR_IN;
+	}
+	return CFG_DIR_OUT;
+}
+
+/* What the data plane would refuse, judged here so that --check refuses
+ * it too (esp_sa_init and crypto_session_init check the same). */
+static int
+sa_check(const struct gw_model *m, const struct cfg_state *s, uint8_t dir,
+	 struct cfg_error *err)
+{
+	struct crypto_algo_params p;
+
+	model_algo_params(&s->algo, &p);
+	if (crypto_algo_check(m->engine, &p) < 0)
+		return cfg_error_set(err, -1,
+				     "the SA's algorithm, keys, addresses or replay settings are not usable together");
+	/* RFC 4303 A: ESN infers the high half from the window. */
+	if (dir == CFG_DIR_IN && (s->flags & CFG_SA_F_ESN) && s->replay_window == 0)
+		return cfg_error_set(err, -1,
+				     "an inbound SA with flag esn needs a replay-window above 0");
+	return 0;
+}
+
+/* Held by allocspi, unexpired? */
+static struct model_reservation *
+reservation(struct gw_model *m, uint32_t spi)
+{
+	void **v = hmap_find(&m->reserved, &spi);
+	struct model_reservation *r;
+
+	if (v == NULL)
+		return NULL;
+	r = *v;
+	if (m->now_ns() >= r->expires_ns) {
+		hmap_del(&m->reserved, &spi);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+static void
+reservation_drop(struct gw_model *m, uint32_t spi)
+{
+	void **v = hmap_find(&m->reserved, &spi);
+
+	if (v != NULL) {
+		free(*v);
+		hmap_del(&m->reserved, &spi);
+	}
 }
 
 /* Publish: inbound into the SAD by SPI, outbound into the flow table. */
@@ -478,7 +653,7 @@ sa_publish(struct gw_model *m, struct model_sa *s)
 {
 	int rc;
 
-	if (s->dir == ESP_DIR_OUT) {
+	if (s->dir == CFG_DIR_OUT) {
 		struct gw_flow_key fk;
 
 		/* An SA that answers an ACQUIRE by its seq takes that flow
@@ -495,13 +670,15 @@ sa_publish(struct gw_model *m, struct model_sa *s)
 		}
 		return flow_index_sa(m, s);
 	}
-	rc = rte_hash_add_key_data(m->sh->sad_in, &s->cfg.spi, s->gw);
+	rc = hmap_put(&m->spi_in, &s->cfg.spi, s);
 	if (rc < 0)
 		return rc;
-	if (s->cfg.has & CFG_SA_HAS_ENCAP && m->natt_refs[s->cfg.encap_dport]++ == 0)
-		__atomic_fetch_or(&m->sh->natt_ports[s->cfg.encap_dport >> 6],
-				  1ull << (s->cfg.encap_dport & 63), __ATOMIC_RELEASE);
-	return 0;
+	if (m->ops != NULL && m->ops->sad_add != NULL) {
+		rc = m->ops->sad_add(m->ops_arg, s);
+		if (rc < 0)
+			hmap_del(&m->spi_in, &s->cfg.spi);
+	}
+	return rc;
 }
 
 void
@@ -509,47 +686,27 @@ model_sa_remove(struct gw_model *m, struct model_sa *s)
 {
 	struct sa_id id;
 	uint32_t slot = s->slot;
-	uint16_t i;
 
-	/* Mark first: a worker that still finds it treats it as absent. */
-	s->gw->dead = 1;
-	if (s->dir == ESP_DIR_IN) {
-		void *cur;
+	if (s->dir == CFG_DIR_IN) {
+		void **v = hmap_find(&m->spi_in, &s->cfg.spi);
 
-		if (rte_hash_lookup_data(m->sh->sad_in, &s->cfg.spi, &cur) >= 0 &&
-		    cur == s->gw)
-			rte_hash_del_key(m->sh->sad_in, &s->cfg.spi);
-		if (s->cfg.has & CFG_SA_HAS_ENCAP && --m->natt_refs[s->cfg.encap_dport] == 0)
-			__atomic_fetch_and(&m->sh->natt_ports[s->cfg.encap_dport >> 6],
-					   ~(1ull << (s->cfg.encap_dport & 63)),
-					   __ATOMIC_RELEASE);
-	} else {
-		for (i = 0; i < s->n_keys; i++) {
-			uint32_t others = cand_adjust(m, &s->keys[i], -1);
-			void *cur;
-
-			if (rte_hash_lookup_data(m->sh->flows, &s->keys[i], &cur) >= 0 &&
-			    cur == s->gw) {
-				rte_hash_del_key(m->sh->flows, &s->keys[i]);
-				if (others > 0)
-					flow_refill(m, &s->keys[i], s);
-			}
+		if (v != NULL && *v == s) {
+			hmap_del(&m->spi_in, &s->cfg.spi);
+			if (m->ops != NULL && m->ops->sad_del != NULL)
+				m->ops->sad_del(m->ops_arg, s);
 		}
+	} else {
+		flow_detach_all(m, s);
 	}
 	sa_id_make(&id, &s->cfg.dst, s->cfg.spi);
-	rte_hash_del_key(m->sa_by_id, &id);
+	hmap_del(&m->sa_by_id, &id);
 	m->sas[slot] = m->sas[--m->n_sas];
 	m->sas[slot]->slot = slot;
 
 	/* Freed once every worker has passed a quiescent point (habit 8:
 	 * mark dead, wait out the grace period, then free and wipe). */
-	if (GROW(m->dead, m->n_dead, m->cap_dead) < 0) {
-		rte_rcu_qsbr_synchronize(m->sh->qsbr, RTE_QSBR_THRID_INVALID);
-		gw_sa_free(s->gw);
-	} else {
-		m->dead[m->n_dead].gw = s->gw;
-		m->dead[m->n_dead++].token = rte_rcu_qsbr_start(m->sh->qsbr);
-	}
+	if (m->ops != NULL && m->ops->sa_destroy != NULL && s->dp != NULL)
+		m->ops->sa_destroy(m->ops_arg, s);
 	model_sa_free(s);
 }
 
@@ -559,17 +716,18 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 	struct model_sa *ms;
 	struct sa_id id;
 	uint8_t dir = infer_dir(m, s);
-	void *data;
 	int rc;
 
 	if (model_sa_find(m, &s->dst, s->spi) != NULL)
 		return cfg_error_set(err, -1, "SA with that dst and spi 0x%08x exists",
-				     s->spi);
+				     s->spi), -EEXIST;
 	/* The fast path finds inbound SAs by SPI alone. */
-	if (dir == ESP_DIR_IN &&
-	    rte_hash_lookup_data(m->sh->sad_in, &s->spi, &data) >= 0)
+	if (dir == CFG_DIR_IN && hmap_find(&m->spi_in, &s->spi) != NULL)
 		return cfg_error_set(err, -1, "inbound spi 0x%08x is already in use",
-				     s->spi);
+				     s->spi), -EEXIST;
+	rc = sa_check(m, s, dir, err);
+	if (rc < 0)
+		return rc;
 	if (m->n_sas >= m->max_sas)
 		return cfg_error_set(err, -1, "SA table full (%u SAs)", m->max_sas),
 		       -ENOSPC;
@@ -579,112 +737,115 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 	ms = calloc(1, sizeof(*ms));
 	if (ms == NULL)
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
-	rc = sa_make(m, s, dir, &ms->gw, err);
-	if (rc < 0) {
-		free(ms);
-		return rc;
-	}
-	ms->gw->ctl = ms;
 	ms->dir = dir;
 	ms->cfg = *s;
+	ms->cfg.dir = dir;
 	ms->gen = m->next_gen++;
-	ms->add_time = now_sec();
-	explicit_bzero(&ms->cfg.algo.cipher_key, sizeof(ms->cfg.algo.cipher_key));
-	explicit_bzero(&ms->cfg.algo.auth_key, sizeof(ms->cfg.algo.auth_key));
+	ms->id = m->next_sa_id++;
+	ms->add_ns = m->now_ns();
+	ms->add_real_ns = real_ns();
+	if (m->ops != NULL && m->ops->sa_create != NULL) {
+		rc = m->ops->sa_create(m->ops_arg, ms);
+		if (rc < 0) {
+			model_sa_free(ms);
+			return cfg_error_set(err, -1, "cannot make the SA: %s",
+					     strerror(-rc)), rc;
+		}
+	}
 	sa_id_make(&id, &s->dst, s->spi);
-	rc = rte_hash_add_key_data(m->sa_by_id, &id, ms);
+	rc = hmap_put(&m->sa_by_id, &id, ms);
 	if (rc < 0)
 		goto err_free;
 	ms->slot = m->n_sas;
 	m->sas[m->n_sas++] = ms;
 	rc = sa_publish(m, ms);
+	if (rc == 0)
+		rc = timers_arm(m, ms);
 	if (rc < 0) {
 		model_sa_remove(m, ms);
 		return cfg_error_set(err, -1, "cannot publish the SA: %s",
 				     strerror(-rc)), rc;
 	}
+	/* A reserved SPI is live now. */
+	reservation_drop(m, s->spi);
 	return 0;
 
 err_free:
-	gw_sa_free(ms->gw);
+	if (m->ops != NULL && m->ops->sa_destroy != NULL)
+		m->ops->sa_destroy(m->ops_arg, ms);
 	model_sa_free(ms);
-	return cfg_error_set(err, -1, "SA index full"), rc;
+	return cfg_error_set(err, -1, "out of memory"), rc;
+}
+
+static void
+limits_take(struct cfg_state *to, const struct cfg_state *from)
+{
+	to->limit_set = from->limit_set;
+	memcpy(to->limit, from->limit, sizeof(from->limit));
 }
 
 /*
- * state update: new limits apply in place; new keys make a new record
- * that takes over the old one's counters and sequence state, published in
- * its place before the old one is retired.
+ * state update: new limits apply in place; new keys make a new record in
+ * the data plane that takes over the old one's counters and sequence
+ * state. An SPI reserved by allocspi becomes live, as by state add (the
+ * way XFRM key managers do it: ALLOCSPI, then UPDSA).
  */
 static int
 state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 {
 	struct model_sa *old = model_sa_find(m, &s->dst, s->spi);
-	struct cfg_state merged;
-	uint64_t seq_margin = 0;
-	struct gw_sa *ngw;
+	struct model_reservation *r;
+	struct cfg_algo prev;
 	int rc;
 
-	if (old == NULL)
-		return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
-				     s->spi), -ENOENT;
+	if (old == NULL) {
+		r = reservation(m, s->spi);
+		if (r == NULL || !model_addr_eq(&r->dst, &s->dst))
+			return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
+					     s->spi), -ENOENT;
+		if (!(s->has & CFG_SA_HAS_ALGO))
+			return cfg_error_set(err, -1,
+					     "spi 0x%08x is reserved, not live: its update needs an algorithm (aead, or enc with auth-trunc)",
+					     s->spi);
+		return state_add(m, s, err);
+	}
 	if (!(s->has & CFG_SA_HAS_ALGO)) {
 		if (s->has & CFG_SA_HAS_LIMIT) {
-			old->cfg.limit_set = s->limit_set;
-			memcpy(old->cfg.limit, s->limit, sizeof(s->limit));
-			limits_set(old->gw, &old->cfg);
-			old->gw->soft_sent = old->gw->hard_sent = 0;
+			limits_take(&old->cfg, s);
+			if (m->ops != NULL && m->ops->sa_limits != NULL)
+				m->ops->sa_limits(m->ops_arg, old);
+			if (timers_arm(m, old) < 0)
+				return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 		}
 		return 0;
 	}
-	merged = old->cfg;
-	merged.algo = s->algo;
-	if (s->has & CFG_SA_HAS_LIMIT) {
-		merged.limit_set = s->limit_set;
-		memcpy(merged.limit, s->limit, sizeof(s->limit));
-	}
-	rc = sa_make(m, &merged, old->dir, &ngw, err);
-	explicit_bzero(&merged.algo, sizeof(merged.algo));
+	rc = sa_check(m, s, old->dir, err);
 	if (rc < 0)
 		return rc;
-	/* Workers may still use the old record for one burst each (RCU):
-	 * skip ahead by more than they can send in it, so the two never
-	 * send the same number (a peer would drop it as a replay). New keys
-	 * and a new IV mask mean no nonce is reused either way. */
-	if (old->dir == ESP_DIR_OUT)
-		seq_margin = 4096;
-	ngw->esp.seq = esp_sa_last_seq(&old->gw->esp) + seq_margin;
-	ngw->esp.stats = old->gw->esp.stats;
-	if (old->gw->esp.replay != NULL && ngw->esp.replay != NULL)
-		memcpy(ngw->esp.replay, old->gw->esp.replay,
-		       replay_window_bytes(old->gw->esp.replay->size));
-	ngw->id = old->gw->id;
-	ngw->ctl = old;
+	prev = old->cfg.algo;
 	old->cfg.algo = s->algo; /* show-keys shows the keys in use */
-	if (s->has & CFG_SA_HAS_LIMIT) {
-		old->cfg.limit_set = s->limit_set;
-		memcpy(old->cfg.limit, s->limit, sizeof(s->limit));
-	}
-	{
-		struct gw_sa *ogw = old->gw;
-		uint16_t i;
+	if (m->ops != NULL && m->ops->sa_rekey != NULL) {
+		struct cfg_state keep = old->cfg;
 
-		old->gw = ngw;
-		if (old->dir == ESP_DIR_IN) {
-			rte_hash_add_key_data(m->sh->sad_in, &old->cfg.spi, ngw);
-		} else {
-			for (i = 0; i < old->n_keys; i++)
-				rte_hash_add_key_data(m->sh->flows, &old->keys[i], ngw);
+		if (s->has & CFG_SA_HAS_LIMIT)
+			limits_take(&old->cfg, s);
+		rc = m->ops->sa_rekey(m->ops_arg, old);
+		if (rc < 0) {
+			old->cfg = keep;
+			old->cfg.algo = prev;
+			explicit_bzero(&keep, sizeof(keep));
+			explicit_bzero(&prev, sizeof(prev));
+			return cfg_error_set(err, -1, "cannot make the SA: %s",
+					     strerror(-rc)), rc;
 		}
-		ogw->dead = 1;
-		if (GROW(m->dead, m->n_dead, m->cap_dead) < 0) {
-			rte_rcu_qsbr_synchronize(m->sh->qsbr, RTE_QSBR_THRID_INVALID);
-			gw_sa_free(ogw);
-		} else {
-			m->dead[m->n_dead].gw = ogw;
-			m->dead[m->n_dead++].token = rte_rcu_qsbr_start(m->sh->qsbr);
-		}
+		explicit_bzero(&keep, sizeof(keep));
+	} else if (s->has & CFG_SA_HAS_LIMIT) {
+		limits_take(&old->cfg, s);
 	}
+	explicit_bzero(&prev, sizeof(prev));
+	if ((s->has & CFG_SA_HAS_LIMIT) && timers_arm(m, old) < 0)
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	reservation_drop(m, s->spi);
 	return 0;
 }
 
@@ -701,6 +862,95 @@ state_del(struct gw_model *m, const struct cfg_state_id *id,
 	return 0;
 }
 
+/* xorshift64*: allocspi needs spread, not secrecy (SPIs are on the wire). */
+static uint64_t
+rand64(struct gw_model *m)
+{
+	m->rand_state ^= m->rand_state >> 12;
+	m->rand_state ^= m->rand_state << 25;
+	m->rand_state ^= m->rand_state >> 27;
+	return m->rand_state * 0x2545f4914f6cdd1dull;
+}
+
+static bool
+spi_in_use(struct gw_model *m, const struct cfg_allocspi *a, uint32_t spi)
+{
+	return reservation(m, spi) != NULL || hmap_find(&m->spi_in, &spi) != NULL ||
+	       model_sa_find(m, &a->dst, spi) != NULL;
+}
+
+/* Forget reservations that have lapsed (when the table looks full). */
+static void
+reservations_expire(struct gw_model *m)
+{
+	uint64_t now = m->now_ns();
+	uint32_t *gone = malloc(hmap_count(&m->reserved) * sizeof(*gone));
+	size_t i = 0, n = 0, k;
+	const void *key;
+	void *v;
+
+	if (gone == NULL)
+		return;
+	while (hmap_next(&m->reserved, &i, &key, &v))
+		if (now >= ((struct model_reservation *)v)->expires_ns)
+			memcpy(&gone[n++], key, sizeof(*gone));
+	for (k = 0; k < n; k++)
+		reservation_drop(m, gone[k]);
+	free(gone);
+}
+
+int
+model_allocspi(struct gw_model *m, const struct cfg_allocspi *a, uint32_t *out,
+	       struct cfg_error *err)
+{
+	uint64_t span = (uint64_t)a->max - a->min + 1;
+	struct model_reservation *r;
+	uint32_t spi = 0, tries;
+
+	if (hmap_count(&m->reserved) >= MODEL_RESERVED_MAX)
+		reservations_expire(m);
+	if (hmap_count(&m->reserved) >= MODEL_RESERVED_MAX)
+		return cfg_error_set(err, -1, "too many reserved SPIs"), -ENOSPC;
+	for (tries = 0; tries < 64; tries++) {
+		spi = a->min + (uint32_t)(rand64(m) % span);
+		if (!spi_in_use(m, a, spi))
+			break;
+	}
+	if (tries == 64) {
+		/* A crowded range: walk it from a random start. */
+		uint64_t k;
+
+		for (k = 0; k < span && k < (1u << 20); k++) {
+			spi = a->min + (uint32_t)((spi - a->min + 1) % span);
+			if (!spi_in_use(m, a, spi))
+				break;
+		}
+		if (spi_in_use(m, a, spi))
+			return cfg_error_set(err, -1, "no free SPI in 0x%08x-0x%08x",
+					     a->min, a->max), -ENOSPC;
+	}
+	r = malloc(sizeof(*r));
+	if (r == NULL || hmap_put(&m->reserved, &spi, r) < 0) {
+		free(r);
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	}
+	r->dst = a->dst;
+	r->expires_ns = m->now_ns() + (uint64_t)m->allocspi_expires * NSEC;
+	*out = spi;
+	return 0;
+}
+
+/* ---- policies --------------------------------------------------------- */
+
+static int
+by_gen(const void *a, const void *b)
+{
+	const struct model_sa *x = *(struct model_sa *const *)a;
+	const struct model_sa *y = *(struct model_sa *const *)b;
+
+	return x->gen < y->gen ? -1 : x->gen > y->gen;
+}
+
 static int
 policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err)
 {
@@ -709,7 +959,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 	int rc;
 
 	if (p->has_index && model_policy(m, p->index) != NULL)
-		return cfg_error_set(err, -1, "policy index %u exists", p->index);
+		return cfg_error_set(err, -1, "policy index %u exists", p->index), -EEXIST;
 	rc = GROW(m->pols, m->n_pols, m->cap_pols);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
@@ -725,12 +975,12 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 	}
 	m->n_pols++;
 	m->dirty |= MODEL_DIRTY_SPD;
-	if (pol_protects_out(mp)) {
-		struct model_sa **by_age = NULL;
+	if (pol_protects_out(mp) && m->n_sas > 0) {
+		struct model_sa **by_age;
 		struct gw_flow_key fk;
 
 		/* Oldest first, so the newest SA ends up owning each key. */
-		by_age = malloc(RTE_MAX(m->n_sas, 1u) * sizeof(*by_age));
+		by_age = malloc(m->n_sas * sizeof(*by_age));
 		if (by_age == NULL)
 			return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 		memcpy(by_age, m->sas, m->n_sas * sizeof(*by_age));
@@ -744,6 +994,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 	return 0;
 }
 
+/* Every flow key of policy @p index goes. */
 static void
 policy_unindex(struct gw_model *m, uint32_t index)
 {
@@ -754,13 +1005,20 @@ policy_unindex(struct gw_model *m, uint32_t index)
 		struct model_sa *s = m->sas[i];
 
 		for (k = 0; k < s->n_keys;) {
-			if (s->keys[k].policy == index) {
-				cand_adjust(m, &s->keys[k], -1);
-				rte_hash_del_key(m->sh->flows, &s->keys[k]);
-				s->keys[k] = s->keys[--s->n_keys];
-			} else {
+			struct model_flow *f;
+
+			if (s->keys[k].policy != index) {
 				k++;
+				continue;
 			}
+			f = flow_get(m, &s->keys[k], false);
+			if (f != NULL) {
+				if (f->sa != NULL)
+					flow_unpoint(m, f, &s->keys[k]);
+				if (--f->cand == 0)
+					flow_drop(m, &s->keys[k], f);
+			}
+			s->keys[k] = s->keys[--s->n_keys];
 		}
 	}
 }
@@ -778,9 +1036,8 @@ sel_eq(const struct cfg_sel *a, const struct cfg_sel *b)
 				  a->dport_hi == b->dport_hi));
 }
 
-static int
-policy_del(struct gw_model *m, const struct cfg_policy_del *d,
-	   struct cfg_error *err)
+const struct model_pol *
+model_policy_match(const struct gw_model *m, const struct cfg_policy_del *d)
 {
 	uint32_t i;
 
@@ -789,16 +1046,121 @@ policy_del(struct gw_model *m, const struct cfg_policy_del *d,
 
 		if (d->by_index ? (p->index == d->index &&
 				   (d->dir == CFG_DIR_NONE || d->dir == p->dir)) :
-		    (p->dir == d->dir && sel_eq(&p->sel, &d->sel))) {
-			policy_unindex(m, p->index);
-			memmove(&m->pols[i], &m->pols[i + 1],
-				(m->n_pols - i - 1) * sizeof(m->pols[0]));
-			m->n_pols--;
-			m->dirty |= MODEL_DIRTY_SPD;
-			return 0;
-		}
+		    (p->dir == d->dir && sel_eq(&p->sel, &d->sel)))
+			return &m->pols[i];
 	}
-	return cfg_error_set(err, -1, "no such policy"), -ENOENT;
+	return NULL;
+}
+
+static int
+policy_del(struct gw_model *m, const struct cfg_policy_del *d,
+	   struct cfg_error *err)
+{
+	const struct model_pol *p = model_policy_match(m, d);
+	uint32_t i;
+
+	if (p == NULL)
+		return cfg_error_set(err, -1, "no such policy"), -ENOENT;
+	i = (uint32_t)(p - m->pols);
+	policy_unindex(m, p->cfg.index);
+	memmove(&m->pols[i], &m->pols[i + 1], (m->n_pols - i - 1) * sizeof(m->pols[0]));
+	m->n_pols--;
+	m->dirty |= MODEL_DIRTY_SPD;
+	return 0;
+}
+
+/* ---- ports, routes, neighbours --------------------------------------- */
+
+static int
+port_known(const struct gw_model *m, uint16_t port, const char *what,
+	   struct cfg_error *err)
+{
+	if (port >= CFG_PORTS_MAX || !m->has_port[port])
+		return cfg_error_set(err, -1, "%s: port %u is not defined", what, port),
+		       -ENODEV;
+	return 0;
+}
+
+static int
+route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
+{
+	char a[64];
+	uint32_t i;
+	int rc = port_known(m, r->port, "route", err);
+
+	if (rc < 0)
+		return rc;
+	/* As `ip route add`: one route per prefix ("File exists"). */
+	for (i = 0; i < m->n_routes; i++)
+		if (model_addr_eq(&m->routes[i].prefix, &r->prefix) &&
+		    m->routes[i].prefix.len == r->prefix.len)
+			return cfg_error_set(err, -1, "route %s exists",
+					     cfg_addr_str(&r->prefix, true, a, sizeof(a))),
+			       -EEXIST;
+	rc = GROW(m->routes, m->n_routes, m->cap_routes);
+	if (rc < 0)
+		return cfg_error_set(err, -1, "out of memory"), rc;
+	m->routes[m->n_routes++] = *r;
+	m->dirty |= MODEL_DIRTY_ROUTES;
+	return 0;
+}
+
+static int
+neigh_add(struct gw_model *m, const struct cfg_neigh *n, struct cfg_error *err)
+{
+	char a[64];
+	uint32_t i;
+	int rc = port_known(m, n->port, "neigh", err);
+
+	if (rc < 0)
+		return rc;
+	/* As `ip neigh add`: one entry per address and port. */
+	for (i = 0; i < m->n_neighs; i++)
+		if (m->neighs[i].port == n->port && model_addr_eq(&m->neighs[i].ip, &n->ip))
+			return cfg_error_set(err, -1, "neigh %s on port %u exists",
+					     cfg_addr_str(&n->ip, false, a, sizeof(a)),
+					     n->port), -EEXIST;
+	rc = GROW(m->neighs, m->n_neighs, m->cap_neighs);
+	if (rc < 0)
+		return cfg_error_set(err, -1, "out of memory"), rc;
+	m->neighs[m->n_neighs++] = *n;
+	m->dirty |= MODEL_DIRTY_ROUTES;
+	return 0;
+}
+
+static int
+port_add(struct gw_model *m, const struct cfg_port *p, struct cfg_error *err)
+{
+	if (p->id >= CFG_PORTS_MAX)
+		return cfg_error_set(err, 1, "port %u: espd handles ports 0..%u",
+				     p->id, CFG_PORTS_MAX - 1);
+	if (m->has_port[p->id])
+		return cfg_error_set(err, 1, "port %u is already defined", p->id), -EEXIST;
+	m->ports[p->id] = *p;
+	m->has_port[p->id] = true;
+	m->dirty |= MODEL_DIRTY_ROUTES;
+	return 0;
+}
+
+static int
+set(struct gw_model *m, const struct cfg_set *s, struct cfg_error *err)
+{
+	switch (s->key) {
+	case CFG_SET_ACQUIRE_EXPIRES:
+		m->acquire_expires = s->value;
+		return 0;
+	case CFG_SET_ACQUIRE_QUEUE:
+		m->acquire_queue = s->value;
+		return 0;
+	case CFG_SET_ACQUIRE_QUEUE_TOTAL:
+		m->acquire_queue_total = s->value;
+		return 0;
+	case CFG_SET_ALLOCSPI_EXPIRES:
+		m->allocspi_expires = s->value;
+		return 0;
+	default:
+		return cfg_error_set(err, 1, "unknown setting");
+	}
 }
 
 int
@@ -806,7 +1168,6 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 	    unsigned int line, struct cfg_error *err)
 {
 	struct gw_model *m = arg;
-	int rc;
 
 	(void)file;
 	(void)line;
@@ -814,36 +1175,11 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 	case CFG_CMD_NONE:
 		return 0;
 	case CFG_CMD_PORT:
-		if (cmd->u.port.id >= GW_PORTS_MAX)
-			return cfg_error_set(err, 1, "port %u: espd handles ports 0..%u",
-					     cmd->u.port.id, GW_PORTS_MAX - 1);
-		if (m->has_port[cmd->u.port.id])
-			return cfg_error_set(err, 1, "port %u is already defined",
-					     cmd->u.port.id);
-		m->ports[cmd->u.port.id] = cmd->u.port;
-		m->has_port[cmd->u.port.id] = true;
-		m->dirty |= MODEL_DIRTY_ROUTES;
-		return 0;
+		return port_add(m, &cmd->u.port, err);
 	case CFG_CMD_ROUTE_ADD:
-		if (cmd->u.route.port >= GW_PORTS_MAX || !m->has_port[cmd->u.route.port])
-			return cfg_error_set(err, -1, "route: port %u is not defined",
-					     cmd->u.route.port);
-		rc = GROW(m->routes, m->n_routes, m->cap_routes);
-		if (rc < 0)
-			return rc;
-		m->routes[m->n_routes++] = cmd->u.route;
-		m->dirty |= MODEL_DIRTY_ROUTES;
-		return 0;
+		return route_add(m, &cmd->u.route, err);
 	case CFG_CMD_NEIGH_ADD:
-		if (cmd->u.neigh.port >= GW_PORTS_MAX || !m->has_port[cmd->u.neigh.port])
-			return cfg_error_set(err, -1, "neigh: port %u is not defined",
-					     cmd->u.neigh.port);
-		rc = GROW(m->neighs, m->n_neighs, m->cap_neighs);
-		if (rc < 0)
-			return rc;
-		m->neighs[m->n_neighs++] = cmd->u.neigh;
-		m->dirty |= MODEL_DIRTY_ROUTES;
-		return 0;
+		return neigh_add(m, &cmd->u.neigh, err);
 	case CFG_CMD_STATE_ADD:
 		return state_add(m, &cmd->u.state, err);
 	case CFG_CMD_STATE_UPDATE:
@@ -864,16 +1200,10 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		m->dirty |= MODEL_DIRTY_SPD;
 		return 0;
 	case CFG_CMD_SET:
-		if (cmd->u.set.key == CFG_SET_ACQUIRE_EXPIRES)
-			m->acquire_expires = cmd->u.set.value;
-		else if (cmd->u.set.key == CFG_SET_ACQUIRE_QUEUE)
-			m->acquire_queue = cmd->u.set.value;
-		else
-			m->acquire_queue_total = cmd->u.set.value;
-		return 0;
+		return set(m, &cmd->u.set, err);
 	default:
+		/* Queries and streams answer a client; a file has none. */
 		return cfg_error_set(err, 0, "'%s' is not a configuration command",
 				     cfg_cmd_name(cmd->type));
 	}
 }
-

@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * The control plane's model: every port, route, neighbour, SA and policy
- * as configured, in plain structs. Commands (from the file or the socket)
- * change the model.
+ * The control plane's model: every port, route, neighbour, SA, policy and
+ * SPI reservation as configured, in plain structs and plain C indexes. No
+ * DPDK: `espd --check` applies a file to this same model, so the file and
+ * a running espd cannot disagree about what is valid.
  *
- * - SAs are published as they come into the lock-free SAD and flow table
- *   (struct gw_shared); removed ones are marked dead, unpublished, and
- *   freed after an RCU grace period (model_reclaim).
- * - Policies, routes, neighbours and ports are compiled by model_build()
- *   into a fresh struct gw_tables, published whole.
+ * Layer: the bottom of control/ (above it: publish, stats, events,
+ * socket, commands, loop). It calls nothing above it. What must happen in
+ * the data plane when the model changes (an SA published into the SAD, a
+ * flow key pointed at an SA) goes through struct model_ops, which the
+ * publish layer fills; without ops (--check, unit tests) the model only
+ * keeps its books. The ACQUIRE machinery hears of new flows through
+ * struct model_hooks the same way.
  *
  * Control plane (lcore 0) only: not thread-safe.
  */
@@ -17,59 +20,79 @@
 #define ESPD_MODEL_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
-
-#include <rte_ether.h>
-#include <rte_hash.h>
+#include <sys/socket.h>
 
 #include "config/config.h"
+#include "control/hmap.h"
 #include "crypto/crypto.h"
-#include "dataplane/tables.h"
-
-struct gw_shared;
+#include "dataplane/flowkey.h"
 
 /* What changed since the tables were last built. */
 #define MODEL_DIRTY_SPD    (1u << 0) /* policies */
 #define MODEL_DIRTY_ROUTES (1u << 1) /* ports, routes, neighbours */
 
-struct model_sa {
-	struct gw_sa *gw;      /**< the worker-visible record */
-	uint8_t dir;           /**< enum esp_dir */
-	uint32_t slot;         /**< position in gw_model.sas */
-	uint64_t gen;          /**< age: a larger gen is newer */
-	uint64_t add_time;     /**< seconds (CLOCK_MONOTONIC) */
-	struct cfg_state cfg;  /**< as configured, keys wiped */
-	/** Outbound: the flow-table keys this SA can serve (it is in use
-	 *  for those where the flow table points at it). */
-	struct gw_flow_key *keys;
-	uint16_t n_keys, cap_keys;
-	struct esp_sa_stats base; /**< counters at the last `stats reset` */
+#define MODEL_RESERVED_MAX 65536 /**< SPIs held by allocspi at once */
+
+/** An SA's counters (what `stats` shows, less the reset baseline). */
+struct sa_counters {
+	uint64_t packets;
+	uint64_t bytes;
+	uint64_t replay_drops;
+	uint64_t icv_failures;
 };
 
-/** The SA's counters since the last `stats reset`. */
-static inline struct esp_sa_stats
-model_sa_stats(const struct model_sa *s)
-{
-	const struct esp_sa_stats *a = &s->gw->esp.stats;
-	struct esp_sa_stats r = {
-		.packets = a->packets - s->base.packets,
-		.bytes = a->bytes - s->base.bytes,
-		.replay_drops = a->replay_drops - s->base.replay_drops,
-		.icv_failures = a->icv_failures - s->base.icv_failures,
-	};
-
-	return r;
-}
+struct model_sa {
+	void *dp;              /**< the data plane's record (publish layer) */
+	uint8_t dir;           /**< CFG_DIR_IN or CFG_DIR_OUT, never NONE */
+	uint32_t slot;         /**< position in gw_model.sas */
+	uint32_t id;           /**< handle that events name it by; kept by update */
+	uint64_t gen;          /**< age: a larger gen is newer */
+	uint64_t add_ns;       /**< CLOCK_MONOTONIC: time limits count from it */
+	uint64_t add_real_ns;  /**< CLOCK_REALTIME: current.add_time */
+	uint32_t limit_gen;    /**< bumped when the limits change */
+	bool time_soft_done;   /**< the time-soft limit has been handled */
+	/** As configured. The keys stay (`state get ... show-keys`) until
+	 *  the SA is freed, when they are wiped. */
+	struct cfg_state cfg;
+	/** Outbound: the flow-table keys this SA can serve (it is in use
+	 *  for those where the flow index points at it). */
+	struct gw_flow_key *keys;
+	uint16_t n_keys, cap_keys;
+	struct sa_counters base; /**< counters at the last `stats reset` */
+};
 
 struct model_pol {
 	struct cfg_policy cfg;
 	uint32_t seq;          /**< age: ties in priority go to the older */
 };
 
-/** An unpublished SA waiting for its RCU grace period. */
-struct model_dead {
-	struct gw_sa *gw;
-	uint64_t token;
+/**
+ * What the data plane does when the model changes (the publish layer's).
+ * Every hook may be NULL, except that sa_create and sa_destroy come as a
+ * pair. Return -errno to refuse a change; the model then undoes it.
+ */
+struct model_ops {
+	/** Build the data plane's record of @p s (s->dp) from s->cfg. */
+	int (*sa_create)(void *arg, struct model_sa *s);
+	/** New keys in s->cfg: build a new record that carries the old
+	 *  one's counters and sequence state over, and put it everywhere
+	 *  the old one was (SAD, flow table) before retiring the old. */
+	int (*sa_rekey)(void *arg, struct model_sa *s);
+	/** New byte/packet limits in s->cfg, applied in place. */
+	void (*sa_limits)(void *arg, struct model_sa *s);
+	/** @p s is no longer published anywhere: free its record once no
+	 *  worker can hold it (RCU), wiping the keys. */
+	void (*sa_destroy)(void *arg, struct model_sa *s);
+	/** Inbound SA into / out of the SAD (by SPI). */
+	int (*sad_add)(void *arg, struct model_sa *s);
+	void (*sad_del)(void *arg, struct model_sa *s);
+	/** Flow key @p fk now leads to outbound SA @p s / to nothing. */
+	int (*flow_set)(void *arg, const struct gw_flow_key *fk, struct model_sa *s);
+	void (*flow_del)(void *arg, const struct gw_flow_key *fk);
+	/** May @p s take over a flow (not hard-expired in the data plane)? */
+	bool (*sa_usable)(void *arg, const struct model_sa *s);
 };
 
 /**
@@ -85,16 +108,17 @@ struct model_hooks {
 	void *arg;
 };
 
+struct model_timer; /* model.c: the time-limit heap */
+
 struct gw_model {
 	enum crypto_engine_kind engine;
+	const struct model_ops *ops;
+	void *ops_arg;
 	struct model_hooks hooks;
+	uint64_t (*now_ns)(void); /**< CLOCK_MONOTONIC, replaceable by tests */
 	uint64_t pfp_flows;    /**< PFP flow keys ever installed (PfpFlows) */
-	struct gw_shared *sh;  /**< the lock-free SAD and flow table */
-	struct rte_hash *sa_by_id; /**< (dst, spi) -> struct model_sa * */
-	struct rte_hash *cand; /**< flow key -> how many SAs could serve it */
-	uint16_t *natt_refs;   /**< inbound SAs per local encap port */
-	bool has_port[GW_PORTS_MAX];
-	struct cfg_port ports[GW_PORTS_MAX];
+	bool has_port[CFG_PORTS_MAX];
+	struct cfg_port ports[CFG_PORTS_MAX];
 	struct cfg_route *routes;
 	uint32_t n_routes, cap_routes;
 	struct cfg_neigh *neighs;
@@ -103,41 +127,78 @@ struct gw_model {
 	uint32_t n_sas, cap_sas, max_sas;
 	struct model_pol *pols;
 	uint32_t n_pols, cap_pols;
-	struct model_dead *dead;
-	uint32_t n_dead, cap_dead;
+	struct hmap sa_by_id;  /**< (dst, spi) -> struct model_sa * */
+	struct hmap spi_in;    /**< inbound SPI -> struct model_sa * */
+	struct hmap flows;     /**< gw_flow_key -> struct model_flow * */
+	struct hmap reserved;  /**< SPI -> struct model_reservation * */
+	struct model_timer *timers; /**< a min-heap of time limits */
+	uint32_t n_timers, cap_timers;
 	uint64_t next_gen;
 	uint32_t next_pol_seq, next_index, next_sa_id;
 	uint32_t acquire_expires, acquire_queue, acquire_queue_total;
+	uint32_t allocspi_expires;
+	uint64_t rand_state;   /**< allocspi's generator */
 	uint8_t dirty;         /**< MODEL_DIRTY_*: what the tables lack */
 };
 
+/** The monotonic clock the model uses by default, in nanoseconds. */
+uint64_t model_clock_ns(void);
+
 /**
- * Set up an empty model of at most @p max_sas SAs, whose SAs go into @p
- * sh's hashes (which must exist, with their RCU variable).
- * @return 0 or -ENOMEM.
+ * Set up an empty model of at most @p max_sas SAs, for engine @p engine
+ * (whose algorithms it accepts). @return 0 or -ENOMEM.
  */
 int model_init(struct gw_model *m, enum crypto_engine_kind engine,
-	       struct gw_shared *sh, uint32_t max_sas);
+	       uint32_t max_sas);
 
-/** Free everything, SAs included (keys wiped). Workers must be stopped. */
+/** Attach the data plane (may be called once, before any SA exists). */
+void model_set_ops(struct gw_model *m, const struct model_ops *ops, void *arg);
+
+/** Free everything, SAs included (their records through ops->sa_destroy,
+ *  keys wiped). */
 void model_free(struct gw_model *m);
 
 /** A cfg_apply_fn: apply one command to the model (@p arg). */
 int model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		unsigned int line, struct cfg_error *err);
 
+/**
+ * `state allocspi`: a random SPI in [min, max] that no SA and no other
+ * reservation uses, held for allocspi-expires seconds for `state add` or
+ * `state update`. @return 0 with *spi, or -errno with @p err.
+ */
+int model_allocspi(struct gw_model *m, const struct cfg_allocspi *a,
+		   uint32_t *spi, struct cfg_error *err);
+
 /** Find an SA by (dst, spi). */
 struct model_sa *model_sa_find(const struct gw_model *m,
 			       const struct cfg_addr *dst, uint32_t spi);
 
-/** Unpublish the SA; it is freed (keys wiped) after the grace period. */
+/** The SA with handle @p id at (dst, spi), or NULL (gone or replaced). */
+struct model_sa *model_sa_by_handle(const struct gw_model *m,
+				    const struct cfg_addr *dst, uint32_t spi,
+				    uint32_t id);
+
+/** Remove SA @p s (unpublished, its record freed after the grace period). */
 void model_sa_remove(struct gw_model *m, struct model_sa *s);
 
-/** Free the SAs whose grace period has passed. @return how many wait. */
-uint32_t model_reclaim(struct gw_model *m);
+/** The outbound SA flow key @p fk leads to, or NULL. */
+struct model_sa *model_flow_sa(const struct gw_model *m,
+			       const struct gw_flow_key *fk);
+
+/**
+ * The next SA whose time limit (soft or hard, *hard says which) has
+ * passed at @p now_ns, or NULL. Each limit of an SA comes back once
+ * (again after `state update` sets new limits).
+ */
+struct model_sa *model_time_due(struct gw_model *m, uint64_t now_ns, bool *hard);
 
 /** The policy with index @p index, or NULL. */
 const struct model_pol *model_policy(const struct gw_model *m, uint32_t index);
+
+/** The policy `policy del` would remove, or NULL. */
+const struct model_pol *model_policy_match(const struct gw_model *m,
+					   const struct cfg_policy_del *d);
 
 /** Does outbound SA @p s satisfy template @p t? */
 bool model_sa_satisfies(const struct model_sa *s, const struct cfg_tmpl *t);
@@ -150,25 +211,30 @@ bool model_sa_satisfies(const struct model_sa *s, const struct cfg_tmpl *t);
 bool model_flow_key(const struct model_pol *p, const struct model_sa *s,
 		    struct gw_flow_key *fk);
 
-/**
- * Compile the policies, routes, neighbours and ports into tables for the
- * workers. Port MACs come from @p macs. What m->dirty does not name is
- * taken over from @p old (which keeps working for readers until it is
- * freed: shared parts are freed with the last table that owns them).
- * @return NULL with *err = -errno.
- */
-struct gw_tables *model_build(const struct gw_model *m, struct gw_tables *old,
-			      const struct rte_ether_addr macs[GW_PORTS_MAX],
-			      int socket, int *err);
+/** The crypto engine's view of a configured algorithm (pointing at @p a's
+ *  keys: @p a must outlive @p p's use). */
+void model_algo_params(const struct cfg_algo *a, struct crypto_algo_params *p);
 
-/** Free tables built by model_build. */
-void gw_tables_free(struct gw_tables *t);
+/** 4 or 6: the data plane's name for @p a's family (AF_INET[6]). */
+static inline uint8_t
+model_family(const struct cfg_addr *a)
+{
+	return a->af == AF_INET6 ? 6 : 4;
+}
 
-/** ESP address from a config address. */
-void model_esp_addr(struct esp_addr *out, const struct cfg_addr *in);
+/** AF_INET[6] from the data plane's 4 or 6. */
+static inline uint8_t
+model_af(uint8_t family)
+{
+	return family == 6 ? AF_INET6 : AF_INET;
+}
 
-/** Selector for the fast path from a config selector. */
-void model_sel(struct spd_sel *o, const struct cfg_sel *s);
+/** Bytes of @p a's address: 4 or 16. */
+static inline size_t
+model_addr_bytes(const struct cfg_addr *a)
+{
+	return a->af == AF_INET6 ? 16 : 4;
+}
 
 /** Same address (family and bytes)? */
 bool model_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);

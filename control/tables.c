@@ -17,7 +17,7 @@
 #include <rte_lpm6.h>
 #include <rte_malloc.h>
 
-#include "control/model.h"
+#include "control/publish.h"
 
 static atomic_uint tbl_seq;
 
@@ -47,7 +47,7 @@ share_routes(struct gw_tables *t, struct gw_tables *old)
 }
 
 void
-gw_tables_free(struct gw_tables *t)
+tables_free(struct gw_tables *t)
 {
 	if (t == NULL)
 		return;
@@ -122,7 +122,7 @@ build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
 		struct gw_policy *gp = &t->pols[j];
 		struct spd_rule r = { .sel = &sels[j], .rank = j, .userdata = j + 1 };
 
-		model_sel(&sels[j], &p->sel);
+		pub_spd_sel(&sels[j], &p->sel);
 		gp->index = p->index;
 		gp->dir = p->dir == CFG_DIR_IN ? 0 : p->dir == CFG_DIR_OUT ? 1 : 2;
 		if (p->action == CFG_ACTION_BLOCK)
@@ -132,14 +132,14 @@ build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
 		else
 			gp->action = GW_BYPASS;
 		if (p->has_tmpl) {
-			model_esp_addr(&gp->tmpl.src, &p->tmpl.src);
-			model_esp_addr(&gp->tmpl.dst, &p->tmpl.dst);
+			pub_esp_addr(&gp->tmpl.src, &p->tmpl.src);
+			pub_esp_addr(&gp->tmpl.dst, &p->tmpl.dst);
 			gp->tmpl.reqid = p->tmpl.reqid;
 			gp->tmpl.mode = p->tmpl.mode == CFG_MODE_TRANSPORT ?
 					ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
 			gp->tmpl.level_use = p->tmpl.level == CFG_LEVEL_USE;
 		}
-		gp->pfp = (uint8_t)p->pfp; /* CFG_PFP_* and GW_PFP_* agree */
+		gp->pfp = (uint8_t)p->pfp;
 		if (p->dir == CFG_DIR_OUT)
 			rout[nout++] = r;
 		else
@@ -211,7 +211,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 
 			nh->port = (uint16_t)p;
 			memcpy(pfx, a->a, 16);
-			mask_prefix(pfx, a->af == AF_INET6 ? 16 : 4, a->len);
+			mask_prefix(pfx, model_addr_bytes(a), a->len);
 			if (a->af == AF_INET6) {
 				rc = rte_lpm6_add(t->lpm6, pfx, a->len, t->n_nh);
 			} else {
@@ -233,7 +233,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 		nh->port = r->port;
 		nh->has_gw = r->has_via;
 		if (r->has_via)
-			model_esp_addr(&nh->gw, &r->via);
+			pub_esp_addr(&nh->gw, &r->via);
 		if (r->prefix.af == AF_INET6) {
 			rc = rte_lpm6_add(t->lpm6, r->prefix.a, r->prefix.len, t->n_nh);
 		} else {
@@ -251,8 +251,8 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 		struct gw_neigh_key k = { .port = n->port };
 		uint64_t mac = 0;
 
-		k.family = n->ip.af == AF_INET6 ? 6 : 4;
-		memcpy(k.addr, n->ip.a, k.family == 6 ? 16 : 4);
+		k.family = model_family(&n->ip);
+		memcpy(k.addr, n->ip.a, model_addr_bytes(&n->ip));
 		memcpy(&mac, n->lladdr, 6);
 		/* The MAC travels in the data pointer itself. */
 		if (rte_hash_add_key_data(t->neigh, &k, (void *)(uintptr_t)mac) < 0)
@@ -262,7 +262,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 }
 
 struct gw_tables *
-model_build(const struct gw_model *m, struct gw_tables *old,
+tables_build(const struct gw_model *m, struct gw_tables *old,
 	    const struct rte_ether_addr macs[GW_PORTS_MAX], int socket, int *err)
 {
 	struct gw_tables *t = rte_zmalloc("gw_tables", sizeof(*t), RTE_CACHE_LINE_SIZE);
@@ -303,7 +303,7 @@ model_build(const struct gw_model *m, struct gw_tables *old,
 			old->own_routes = t->own_routes;
 			t->own_routes = false;
 		}
-		gw_tables_free(t);
+		tables_free(t);
 		return NULL;
 	}
 	return t;

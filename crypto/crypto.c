@@ -160,6 +160,16 @@ crypto_version(void)
 }
 
 int
+crypto_algo_check(enum crypto_engine_kind kind, const struct crypto_algo_params *p)
+{
+	struct crypto_session s;
+	int rc = crypto_session_params(&s, kind, p);
+
+	explicit_bzero(&s, sizeof(s)); /* it holds the AEAD salt */
+	return rc;
+}
+
+int
 crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 		    const struct crypto_algo_params *p)
 {

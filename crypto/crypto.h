@@ -127,6 +127,14 @@ const char *crypto_version(void);
 const char *crypto_engine_describe(const struct crypto_engine *e);
 
 /**
+ * Would crypto_session_init() accept @p p? The same checks, without
+ * building anything: `espd --check` and the control plane's model judge an
+ * SA's algorithm with it before any engine exists. @return 0 or -EINVAL.
+ */
+int crypto_algo_check(enum crypto_engine_kind kind,
+		      const struct crypto_algo_params *p);
+
+/**
  * Build a session. Control plane only (it uses a private manager that is
  * not thread-safe). @return 0, or -EINVAL for a bad algorithm, key length
  * or ICV length, -ENOTSUP when the library lacks it.

@@ -139,18 +139,7 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	op->iv = esp + ESP_HDR_LEN;
 	op->icv = esp + ESP_HDR_LEN + sa->iv_len + ct_len;
 	if (sa->sess.is_aead) {
-		if (sa->flags & ESP_F_ESN) {
-			uint8_t *aad = ctx->aad[k];
-
-			memcpy(aad, esp, 4);
-			esp_store_be32(aad + 4, (uint32_t)(seq >> 32));
-			memcpy(aad + 8, esp + 4, 4);
-			op->aad = aad;
-			op->aad_len = 12;
-		} else {
-			op->aad = esp;
-			op->aad_len = 8;
-		}
+		esp_aead_aad(op, esp, sa->flags & ESP_F_ESN, seq, ctx->aad[k]);
 	} else if (sa->flags & ESP_F_ESN) {
 		/* RFC 4303 2.2.1: hash the high half as if it followed the
 		 * payload. It goes where the ICV is, so keep the ICV aside. */

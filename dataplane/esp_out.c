@@ -302,19 +302,7 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	op->iv = iv;
 	op->icv = tr + pad + ESP_TRAILER_LEN;
 	if (aead) {
-		if (esn) {
-			/* RFC 4106 5: AAD = SPI || seq high || seq low. */
-			uint8_t *aad = ctx->aad[k];
-
-			memcpy(aad, esp, 4);
-			esp_store_be32(aad + 4, (uint32_t)(seq >> 32));
-			memcpy(aad + 8, esp + 4, 4);
-			op->aad = aad;
-			op->aad_len = 12;
-		} else {
-			op->aad = esp;
-			op->aad_len = 8;
-		}
+		esp_aead_aad(op, esp, esn, seq, ctx->aad[k]);
 	} else if (esn) {
 		/* RFC 4303 2.2.1: the high half is hashed as if it followed
 		 * the payload; it sits where the ICV goes, which overwrites

@@ -41,6 +41,28 @@ esp_store_be32(void *p, uint32_t host)
 	memcpy(p, &v, sizeof(v));
 }
 
+/*
+ * The AEAD's AAD (RFC 4106 5, RFC 7634 2.1): SPI || sequence number,
+ * straight from the ESP header, or with ESN SPI || high half || low half,
+ * built in @p buf (12 bytes). One builder for both directions, so they
+ * cannot disagree.
+ */
+static inline void
+esp_aead_aad(struct crypto_op *op, const uint8_t *esp, bool esn, uint64_t seq,
+	     uint8_t *buf)
+{
+	if (!esn) {
+		op->aad = esp;
+		op->aad_len = 8;
+		return;
+	}
+	memcpy(buf, esp, 4);
+	esp_store_be32(buf + 4, (uint32_t)(seq >> 32));
+	memcpy(buf + 8, esp + 4, 4);
+	op->aad = buf;
+	op->aad_len = 12;
+}
+
 _Static_assert(ESP_BURST_MAX <= UINT16_MAX, "burst index fits uint16_t");
 
 /*

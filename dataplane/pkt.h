@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * Reading the fields a policy or selector looks at from an IP packet.
- * The flow key doubles as the rte_acl input for the SPD (its layout is the
- * ACL field layout, so do not reorder it).
+ * Reading the fields a policy or selector looks at (struct flow_key,
+ * dataplane/flowkey.h) from an IP packet.
  */
 #ifndef ESPD_PKT_H
 #define ESPD_PKT_H
@@ -14,17 +13,7 @@
 #include <rte_byteorder.h>
 #include <rte_ip.h>
 
-/** Fields of a packet that selectors match. Addresses in network order;
- *  an IPv4 address sits in the first 4 bytes. */
-struct flow_key {
-	uint8_t proto;  /**< upper-layer protocol (ACL field 0: one byte) */
-	uint8_t family; /**< 4 or 6 */
-	uint8_t pad[2];
-	uint8_t src[16];
-	uint8_t dst[16];
-	rte_be16_t sport; /**< ports; ICMP type / code, as Linux's xfrm */
-	rte_be16_t dport;
-};
+#include "dataplane/flowkey.h"
 
 #define IP6_EXT_MAX 8 /**< extension headers walked before giving up */
 

@@ -25,6 +25,7 @@
 #include <rte_lpm6.h>
 
 #include "dataplane/esp.h"
+#include "dataplane/flowkey.h"
 #include "dataplane/spd.h"
 
 #define GW_PORTS_MAX 16
@@ -57,7 +58,7 @@ struct gw_sa {
 	uint32_t id;         /**< control-plane handle */
 	struct spd_sel sel;  /**< traffic the SA carries */
 	struct esp_sa esp;
-	void *ctl;           /**< the control plane's record (not for workers) */
+	uint64_t use_tsc;    /**< TSC of the last burst it carried (0: never) */
 	struct esp_addr src, dst;
 	/** Byte and packet limits (0: none), checked by the workers; time
 	 *  limits are the control plane's. */
@@ -73,26 +74,6 @@ gw_sa_of(struct esp_sa *esp)
 	return container_of(esp, struct gw_sa, esp);
 }
 
-/**
- * Key of the outbound flow table: which SA a protected packet takes. It is
- * the policy's index plus, for a PFP policy, the packet's values of the
- * PFP fields (RFC 4301 4.4.1.2 "populate from packet"); the other fields
- * are zero. A non-PFP policy has one key: its index alone.
- */
-struct gw_flow_key {
-	uint32_t policy;     /**< the policy's index (stable across rebuilds) */
-	uint8_t family;
-	uint8_t proto;
-	rte_be16_t sport, dport;
-	uint8_t pad[2];
-	uint8_t src[16], dst[16];
-	/* To 48 bytes: rte_hash compares keys of 16, 32, 48... bytes with
-	 * vector code, and calls memcmp() for any other length. */
-	uint8_t pad_end[4];
-};
-
-_Static_assert(sizeof(struct gw_flow_key) == 48, "flow key: 48 bytes for rte_hash");
-
 /** A policy's IPsec template (RFC 4301 SPD entry "protect"). */
 struct gw_tmpl {
 	struct esp_addr src, dst;
@@ -104,38 +85,10 @@ struct gw_tmpl {
 struct gw_policy {
 	uint8_t action;      /**< enum gw_action */
 	uint8_t dir;         /**< 0 in, 1 out, 2 fwd */
-	uint8_t pfp;         /**< GW_PFP_* fields that key the flow table */
+	uint8_t pfp;         /**< enum pfp_field bits that key the flow table */
 	uint32_t index;
 	struct gw_tmpl tmpl;
 };
-
-#define GW_PFP_SRC   (1u << 0)
-#define GW_PFP_DST   (1u << 1)
-#define GW_PFP_PROTO (1u << 2)
-#define GW_PFP_SPORT (1u << 3)
-#define GW_PFP_DPORT (1u << 4)
-
-/** The flow-table key of a packet @p k under policy @p p. */
-static inline void
-gw_flow_key_make(struct gw_flow_key *fk, const struct gw_policy *p,
-		 const struct flow_key *k)
-{
-	memset(fk, 0, sizeof(*fk));
-	fk->policy = p->index;
-	if (p->pfp == 0)
-		return;
-	fk->family = k->family;
-	if (p->pfp & GW_PFP_SRC)
-		memcpy(fk->src, k->src, 16);
-	if (p->pfp & GW_PFP_DST)
-		memcpy(fk->dst, k->dst, 16);
-	if (p->pfp & GW_PFP_PROTO)
-		fk->proto = k->proto;
-	if (p->pfp & GW_PFP_SPORT)
-		fk->sport = k->sport;
-	if (p->pfp & GW_PFP_DPORT)
-		fk->dport = k->dport;
-}
 
 struct gw_nexthop {
 	uint16_t port;

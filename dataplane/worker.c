@@ -250,6 +250,26 @@ check_limits(struct gw_worker *w, struct gw_sa *sa)
 	}
 }
 
+/* Once per run of one SA in a burst of good packets: note the use time
+ * (current.use_time) and check the byte and packet limits. */
+static void
+sa_runs_done(struct gw_worker *w, struct esp_sa *sas[], uint16_t n)
+{
+	uint64_t now = n > 0 ? rte_rdtsc() : 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gw_sa *sa;
+
+		if (i + 1 != n && sas[i + 1] == sas[i])
+			continue;
+		sa = gw_sa_of(sas[i]);
+		sa->use_tsc = now;
+		if (unlikely(sa->has_limits))
+			check_limits(w, sa);
+	}
+}
+
 #define RELEASE_WAIT_US 1000
 
 static struct gw_sa *
@@ -287,9 +307,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	uint16_t i, np = 0, good;
 
 	for (i = 0; i < n; i++) {
-		struct gw_policy p = { .index = policy[i], .pfp = pfp[i] };
-
-		gw_flow_key_make(&fk[i], &p, &keys[i]);
+		gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
 		fkp[i] = &fk[i];
 	}
 	if (n > 0)
@@ -340,12 +358,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		}
 		drop(w, prot[i], why[i]);
 	}
-	for (i = 0; i < good; i++) {
-		struct gw_sa *sa = gw_sa_of(sas[i]);
-
-		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
-			check_limits(w, sa);
-	}
+	sa_runs_done(w, sas, good);
 	route_send(w, t, prot, good);
 }
 
@@ -449,8 +462,6 @@ invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct gw_event ev = { .type = GW_EV_INVALID_SPI, .spi = spi };
-	uint32_t src_hash, slot;
-	uint64_t now = rte_rdtsc();
 
 	ev.encap = m->l4_len != 0;
 	ev.pkt.family = (ip[0] >> 4) == 6 ? 6 : 4;
@@ -461,15 +472,9 @@ invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
 		memcpy(ev.pkt.src, ip + 8, 16);
 		memcpy(ev.pkt.dst, ip + 24, 16);
 	}
-	src_hash = rte_jhash(ev.pkt.src, 16, ev.pkt.family);
-	slot = rte_jhash_1word(spi, src_hash) % GW_SPI_CACHE;
-	if (w->spi_seen[slot].spi == spi && w->spi_seen[slot].src_hash == src_hash &&
-	    now - w->spi_seen[slot].tsc < w->tsc_hz)
-		return;
-	w->spi_seen[slot].spi = spi;
-	w->spi_seen[slot].src_hash = src_hash;
-	w->spi_seen[slot].tsc = now;
-	event_send(w, &ev);
+	if (spi_limit_allow(&w->spi_seen, spi, ev.pkt.family, ev.pkt.src, rte_rdtsc(),
+			    w->tsc_hz))
+		event_send(w, &ev);
 }
 
 /* Does @p sa satisfy the template of inbound policy @p p? */
@@ -562,13 +567,11 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 
 	/* Selector check of what came out, then the inbound SPD for both
 	 * the decrypted and the plain packets. */
+	sa_runs_done(w, sas, good);
 	k = 0;
 	for (i = 0; i < good; i++) {
 		struct rte_mbuf *m = esp[i];
 		struct gw_sa *sa = gw_sa_of(sas[i]);
-
-		if (unlikely(sa->has_limits) && (i + 1 == good || sas[i + 1] != sas[i]))
-			check_limits(w, sa);
 
 		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
 					  m->data_len, &keys[k]) < 0)) {

@@ -25,6 +25,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/esp.h"
 #include "dataplane/event.h"
+#include "dataplane/spi_limit.h"
 #include "dataplane/tables.h"
 
 #define GW_RX_BURST 32
@@ -50,8 +51,6 @@ struct gw_shared {
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
 };
-
-#define GW_SPI_CACHE 1024 /**< invalid-spi rate limiter slots per worker */
 
 /** What the release ring carries: a held packet and how to find its SA
  *  (never a pointer to the SA, which may be freed while it waits). */
@@ -81,8 +80,7 @@ struct gw_worker {
 	struct rte_ring *events;     /**< struct gw_event to the control plane */
 	struct rte_ring *release;    /**< held packets coming back, in order */
 	uint64_t tsc_hz;
-	/** invalid-spi: when each (src, SPI) slot last raised an event */
-	struct { uint32_t spi; uint32_t src_hash; uint64_t tsc; } spi_seen[GW_SPI_CACHE];
+	struct spi_limit spi_seen;   /**< invalid-spi events raised */
 	uint64_t drain_tsc;
 	struct esp_ctx esp;
 	struct espd_counters cnt;

@@ -93,7 +93,7 @@ def flows_pcap(path, n_sas, npkt=NPKT):
     return active
 
 
-# ---- the control socket (control/ctl.h), batch mode
+# ---- the control socket (control/sock.h), batch mode
 
 def sa_add_line(f, spi):
     dst, sport = flow_of(f)

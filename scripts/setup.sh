@@ -8,7 +8,7 @@ builddir=${1:-build}
 pkgs=(
 	build-essential pkg-config meson ninja-build git
 	libdpdk-dev dpdk-dev dpdk-doc
-	libipsec-mb-dev libxdp-dev libbpf-dev libpcap-dev
+	libipsec-mb-dev libjansson-dev libpcap-dev
 	libcunit1-dev libbenchmark-dev
 	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump
 )

@@ -44,7 +44,7 @@ from espdrun import CtlError, ctl_request, default_build  # noqa: E402
 class Sa:
     """One SA the key manager installed."""
 
-    def __init__(self, spi, key, acq, src, dst, reqid, mode):
+    def __init__(self, spi, key, acq, src, dst, reqid, mode, asked=None):
         self.spi = spi          # int
         self.key = key          # 20 bytes: AES-128 key + 4-byte salt
         self.acq = acq          # the ACQUIRE event (dict)
@@ -53,6 +53,9 @@ class Sa:
         self.reqid = reqid
         self.mode = mode
         self.added = time.time()
+        # Taken before the allocspi that started the SA: espd's add time
+        # is later, so a limit counted from it fires after asked + limit.
+        self.asked = asked if asked is not None else self.added
 
     def scapy_sa(self):
         from scapy.layers.inet import IP
@@ -150,6 +153,7 @@ class KeyManager:
                 self.ignored += 1
             return None
         src, dst, reqid = acq["src"], acq["dst"], acq["reqid"]
+        asked = time.time()
         try:
             spi_s = self._cmd(["state", "allocspi", "src", src, "dst", dst, "proto", "esp",
                                "reqid", str(reqid)], True)["spi"]
@@ -159,7 +163,7 @@ class KeyManager:
                      "aead", "rfc4106(gcm(aes))", "0x" + key.hex(), "128"]
             words += [str(w) for w in self.extra(acq)]
             words += sel_words(acq["sel"])
-            sa = Sa(int(spi_s, 16), key, acq, src, dst, reqid, acq["mode"])
+            sa = Sa(int(spi_s, 16), key, acq, src, dst, reqid, acq["mode"], asked)
             # Known before espd can use it, so a capture never holds an
             # SPI the test cannot look up.
             with self.lock:

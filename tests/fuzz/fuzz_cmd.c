@@ -2,9 +2,9 @@
 /*
  * fuzz_cmd: bytes as configuration text.
  *  - each line (up to a newline) through cfg_parse_line(), and the parsed
- *    command through cfg_check_cmd() of a running check context;
- *  - the whole input as a file (fmemopen) through cfg_load_stream() with
- *    cfg_check_apply(), as `espd --check` reads one.
+ *    command through model_apply() of a running model (no data plane);
+ *  - the whole input as a file (fmemopen) through cfg_load_stream() into
+ *    a fresh model, as `espd --check` reads one.
  * An error message must be NUL-terminated, short, one line, and must never
  * carry a key: the harness plants a marker key in the seeds' style and
  * aborts if the message repeats a hex word longer than 16 digits of the
@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "config/config.h"
+#include "control/model.h"
 
 static void
 check_msg(const struct cfg_error *err)
@@ -68,17 +69,10 @@ devnull(void)
 	return f;
 }
 
-static int
-apply_check(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int line,
-	    struct cfg_error *err)
-{
-	return cfg_check_apply(arg, cmd, file, line, err);
-}
-
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct cfg_check *chk;
+	struct gw_model m;
 	struct cfg_load ld = { 0 };
 	char *text, *line, *save = NULL;
 	unsigned int n = 0;
@@ -93,8 +87,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 
 	/* 1. Line by line (a NUL ends the text, as it would a C string). */
-	chk = cfg_check_new();
-	if (chk == NULL)
+	if (model_init(&m, CRYPTO_ENGINE_NULL, 256) < 0)
 		abort();
 	for (line = strtok_r(text, "\n", &save); line != NULL;
 	     line = strtok_r(NULL, "\n", &save)) {
@@ -103,7 +96,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int rc = cfg_parse_line(line, &cmd, &err);
 
 		if (rc == 0) {
-			rc = cfg_check_cmd(chk, &cmd, ++n, &err);
+			rc = model_apply(&m, &cmd, "fuzz", ++n, &err);
 		} else if (cmd.type != CFG_CMD_NONE) {
 			abort(); /* cleared on error (config.h) */
 		}
@@ -115,21 +108,20 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		}
 		cfg_cmd_clear(&cmd);
 	}
-	cfg_check_free(chk);
+	model_free(&m);
 
 	/* 2. The whole input as a file, NULs and all. */
 	memcpy(text, data, size);
-	chk = cfg_check_new();
 	f = fmemopen(text, size ? size : 1, "r");
-	if (chk == NULL || f == NULL)
+	if (f == NULL || model_init(&m, CRYPTO_ENGINE_NULL, 256) < 0)
 		abort();
-	ld.apply = apply_check;
-	ld.arg = chk;
+	ld.apply = model_apply;
+	ld.arg = &m;
 	ld.keep_going = true;
 	ld.errs = devnull();
 	(void)cfg_load_stream(f, "fuzz.conf", &ld);
 	fclose(f);
-	cfg_check_free(chk);
+	model_free(&m);
 	free(text);
 	return 0;
 }

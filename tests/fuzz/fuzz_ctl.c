@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * fuzz_ctl: bytes as one client of the control socket. A gateway runtime
- * (fuzz_gw.c: tables, SAD, flow table, ACQUIRE state, no port started)
+ * fuzz_ctl: bytes as one client of the control socket. A gateway
+ * (fuzz_gw.c: tables, SAD, flow table, ACQUIRE state, ports offline)
  * listens on a socket in a temporary directory, exactly as espd does
- * (ctl_open); each input is written by a fresh client, which then shuts
- * its write side, and ctl_poll() runs until the server has answered and
+ * (sock_open); each input is written by a fresh client, which then shuts
+ * its write side, and sock_poll() runs until the server has answered and
  * closed. So the whole request path is real: client_read (buffering, the
- * 64 KiB limit), handle_request, cfg_parse_line, execute, model_apply,
- * gw_publish, and the answer.
+ * 64 KiB limit), handle_request, cmd_request (cfg_parse_line,
+ * cmd_execute, model_apply, pub_publish), and the answer.
  *
  * Checks: an answer starts with "ok" or "error: " and, outside batch mode
  * ("batch-json ..." keeps the connection for more requests), an error is
@@ -23,8 +23,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "control/ctl.h"
-#include "control/gateway.h"
+#include "control/cmd.h"
+#include "control/sock.h"
 #include "tests/fuzz/fuzz_gw.h"
 
 #define POLL_MAX 100000
@@ -39,7 +39,9 @@ static const char conf[] =
 	"policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out "
 	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
 
-static struct gw_runtime *rt;
+static struct testgw *g;
+static struct sock *sock;
+static struct cmd_ctx cmd;
 static struct sockaddr_un sun = { .sun_family = AF_UNIX };
 static char answer[1 << 20];
 
@@ -70,7 +72,7 @@ request(const uint8_t *data, size_t size)
 			shutdown(fd, SHUT_WR);
 			shut = true;
 		}
-		ctl_poll(rt);
+		sock_poll(sock, cmd_request, &cmd);
 		for (;;) {
 			n = recv(fd, answer + alen, sizeof(answer) - 1 - alen, 0);
 			if (n > 0) {
@@ -90,7 +92,7 @@ request(const uint8_t *data, size_t size)
 		abort();
 	}
 	/* One more round so the server notices our close. */
-	ctl_poll(rt);
+	sock_poll(sock, cmd_request, &cmd);
 	answer[alen] = '\0';
 	return alen;
 }
@@ -102,7 +104,7 @@ flush_model(void)
 
 	request((const uint8_t *)sf, sizeof(sf) - 1);
 	request((const uint8_t *)pf, sizeof(pf) - 1);
-	model_reclaim(&rt->model);
+	pub_reclaim(&g->pub);
 }
 
 int
@@ -112,12 +114,17 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 
 	(void)argc;
 	fuzz_eal_init((*argv)[0]);
-	rt = fuzz_gw_new(conf, CRYPTO_ENGINE_NULL);
+	int rc;
+
+	g = fuzz_gw_new(conf, CRYPTO_ENGINE_NULL);
 	if (mkdtemp(dir) == NULL)
 		abort();
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/espd.sock", dir);
-	if (ctl_open(rt, sun.sun_path) < 0)
+	sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	if (sock == NULL)
 		abort();
+	cmd.pub = &g->pub;
+	cmd.sock = sock;
 	/* The socket file goes when the directory is cleaned; the fuzzer
 	 * exits without a destructor of ours. */
 	return 0;
@@ -128,7 +135,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	size_t alen;
 
-	if (size > CTL_REQUEST_MAX + 4096)
+	if (size > SOCK_REQUEST_MAX + 4096)
 		return -1;
 	alen = request(data, size);
 	if (alen > 0 && strncmp(answer, "ok\n", 3) != 0 && strncmp(answer, "ok ", 3) != 0 &&
@@ -145,9 +152,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 		}
 	}
-	if (rt->model.n_sas > 64 || rt->model.n_pols > 64 || rt->model.n_routes > 64 ||
-	    rt->model.n_neighs > 64)
+	if (g->model.n_sas > 64 || g->model.n_pols > 64 || g->model.n_routes > 64 ||
+	    g->model.n_neighs > 64)
 		flush_model();
-	model_reclaim(&rt->model);
+	pub_reclaim(&g->pub);
 	return 0;
 }

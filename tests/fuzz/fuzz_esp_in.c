@@ -125,7 +125,7 @@ struct direct_sa {
 static struct direct_sa dsa[2][N_CONF];
 static struct esp_ctx ctx[2];
 static uint64_t port_map[65536 / 64];
-static struct gw_runtime *rt;
+static struct testgw *g;
 static unsigned int baseline;
 static const char *seed_dir;
 
@@ -237,7 +237,7 @@ direct_find(uint32_t spi, unsigned int *engine)
 static struct rte_mbuf *
 mbuf_of(const uint8_t *data, size_t len)
 {
-	struct rte_mbuf *m = rte_pktmbuf_alloc(rt->pool);
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
 	char *p;
 
 	if (m == NULL)
@@ -324,9 +324,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	fuzz_eal_init((*argv)[0]);
 	seed_dir = getenv("FUZZ_SEED_DIR");
-	rt = fuzz_gw_new(gw_conf, CRYPTO_ENGINE_NULL);
+	g = fuzz_gw_new(gw_conf, CRYPTO_ENGINE_NULL);
 	direct_init();
-	baseline = rte_mempool_in_use_count(rt->pool);
+	baseline = rte_mempool_in_use_count(g->pub.pool);
 	return 0;
 }
 
@@ -365,8 +365,8 @@ run_direct(const uint8_t *ip, size_t len)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct gw_worker *w = rt->workers[0];
-	const struct gw_tables *t = rt->shared.tables;
+	struct gw_worker *w = g->pub.workers[0];
+	const struct gw_tables *t = g->pub.shared.tables;
 	struct rte_mbuf *m;
 
 	if (size > FRAME_MAX)
@@ -374,7 +374,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size > RTE_ETHER_HDR_LEN) {
 		run_direct(data + RTE_ETHER_HDR_LEN, size - RTE_ETHER_HDR_LEN);
-		fuzz_check_pool(rt->pool, baseline, "esp_in_parse/esp_in_process");
+		fuzz_check_pool(g->pub.pool, baseline, "esp_in_parse/esp_in_process");
 		if (seed_dir != NULL)
 			seed_direct(data, size);
 	}
@@ -382,15 +382,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m = mbuf_of(data, size);
 	m->port = 1;
 	gw_inbound(w, t, &m, 1);
-	fuzz_gw_drain(rt, NULL);
-	fuzz_check_pool(rt->pool, baseline, "gw_inbound");
+	testgw_drain(g, NULL);
+	fuzz_check_pool(g->pub.pool, baseline, "gw_inbound");
 
 	m = mbuf_of(data, size);
 	m->port = 0;
 	gw_outbound(w, t, &m, 1);
-	fuzz_gw_drain(rt, seed_dir != NULL ? seed_sent : NULL);
-	fuzz_check_pool(rt->pool, baseline, "gw_outbound");
+	testgw_drain(g, seed_dir != NULL ? seed_sent : NULL);
+	fuzz_check_pool(g->pub.pool, baseline, "gw_outbound");
 
-	fuzz_gw_reset_sas(rt);
+	fuzz_gw_reset_sas(g);
 	return 0;
 }

@@ -282,7 +282,7 @@ def ctl_raw(sock, line, timeout=10.0):
 
 
 def ctl_request(sock, words, json_out=True, timeout=10.0):
-    """One request over the socket protocol (control/ctl.h). Returns the
+    """One request over the socket protocol (control/sock.h). Returns the
     output after "ok" (parsed JSON when @json_out and there is any), or
     raises CtlError with espd's message."""
     import json as _json
@@ -310,6 +310,7 @@ class Monitor:
         import threading
 
         self.events = []
+        self.times = []         # when each event arrived (time.time())
         self._cv = threading.Condition()
         self._c = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
         self._c.settimeout(timeout)
@@ -334,6 +335,7 @@ class Monitor:
 
     def _run(self):
         import socket as _s
+        import time as _t
 
         while not self._stop:
             while b"\n" in self._buf:
@@ -344,6 +346,7 @@ class Monitor:
                     ev = {"event": "(unparsable)", "raw": line.decode(errors="replace")}
                 with self._cv:
                     self.events.append(ev)
+                    self.times.append(_t.time())
                     self._cv.notify_all()
             try:
                 b = self._c.recv(65536)
@@ -358,6 +361,20 @@ class Monitor:
     def of(self, kind, since=0):
         with self._cv:
             return [e for e in self.events[since:] if e.get("event") == kind]
+
+    def of_t(self, kind, since=0):
+        """Like of(), as (event, arrival time) pairs."""
+        with self._cv:
+            return [(e, t) for e, t in zip(self.events[since:], self.times[since:])
+                    if e.get("event") == kind]
+
+    def ids_consecutive(self, since=0):
+        """Do the events since @since carry ids that grow by one each?
+        (true for a monitor of every event type)"""
+        with self._cv:
+            ids = [e.get("id") for e in self.events[since:]]
+        return all(isinstance(i, int) for i in ids) and \
+            all(b == a + 1 for a, b in zip(ids, ids[1:]))
 
     def mark(self):
         with self._cv:

@@ -577,7 +577,7 @@ EXPECTED = {
     'set acquire-queue':
         "espctl: error: missing value after 'acquire-queue' (word 2: 'acquire-queue')",
     'set frobs 1':
-        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue or acquire-queue-total) (word 2: 'frobs')",
+        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total or allocspi-expires) (word 2: 'frobs')",
     'monitor bogus':
         "espctl: error: unknown event type 'bogus' (expected acquire, expire, invalid-spi, policy or state) (word 2: 'bogus')",
     "state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 aead 'rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128":

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * CUnit runner for every module's suite. EAL is brought up once, without
- * hugepages or PCI, so suites can use real mbufs and mempools.
+ * hugepages, PCI or ports, so suites can use real mbufs and mempools.
  *
  *   test_unit [-s SUITE]    run everything, or one suite by name
  */
@@ -73,8 +73,10 @@ main(int argc, char **argv)
 	}
 
 	snprintf(prefix, sizeof(prefix), "--file-prefix=unit%d", (int)getpid());
-	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-l", "0",
-			     "-m", "256", prefix, "--log-level=lib.eal:error",
+	/* Two lcores: the events and commands suites build a gateway,
+	 * which wants a worker lcore (never launched). */
+	char *eal_argv[] = { argv[0], "--no-huge", "--no-pci", "-l", "0,1",
+			     "-m", "512", prefix, "--log-level=lib.eal:error",
 			     "--no-telemetry", NULL };
 	if (rte_eal_init((int)(sizeof(eal_argv) / sizeof(eal_argv[0])) - 1,
 			 eal_argv) < 0) {
@@ -92,7 +94,8 @@ main(int argc, char **argv)
 		return 1;
 	if (test_crypto_register() || test_config_register() ||
 	    test_replay_register() || test_esp_register() ||
-	    test_spd_register()) {
+	    test_spd_register() || test_model_register() ||
+	    test_events_register() || test_cmd_register()) {
 		fprintf(stderr, "test_unit: %s\n", CU_get_error_msg());
 		return 1;
 	}

@@ -20,6 +20,9 @@ int test_config_register(void);
 int test_replay_register(void);
 int test_esp_register(void);
 int test_spd_register(void);
+int test_model_register(void);
+int test_events_register(void);
+int test_cmd_register(void);
 
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);

@@ -1,0 +1,636 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * ACQUIRE and the other worker events, on the control plane.
+ *
+ * A worker that finds no SA for a protected packet sends the packet here.
+ * The first packet of a flow (its gw_flow_key) creates a larval entry and
+ * raises one ACQUIRE; it and the flow's next packets wait in the entry's
+ * bounded queue (xfrm's XFRM_STATE_ACQ, but holding instead of dropping).
+ * When an SA covering the key is installed, the model calls flow_pre()
+ * before publishing it: the held packets go back, in order, to the ring of
+ * the worker they came from, which drains that ring before it can see the
+ * SA. If acquire-expires passes first they are dropped and counted, and a
+ * later packet starts over.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <rte_ring.h>
+
+#include "control/events.h"
+#include "control/hmap.h"
+#include "control/print.h"
+#include "control/view.h"
+#include "dataplane/spi_limit.h"
+
+#define LARVAL_MAX 65536
+#define SCAN_NS 50000000ull /* larval entries checked every 50 ms */
+#define OUT_MAX 65536 /* rendered events waiting for the loop */
+
+struct held {
+	struct rte_mbuf *m;
+	uint8_t worker;
+};
+
+struct larval {
+	struct gw_flow_key key;
+	uint32_t seq;       /* the ACQUIRE's seq */
+	uint32_t slot;      /* in events.list */
+	uint64_t born;      /* the model's clock, ns */
+	uint8_t pfp;
+	uint16_t n, cap;
+	struct held held[];
+};
+
+struct events {
+	struct pub *pub;
+	struct hmap by_key;         /* gw_flow_key -> struct larval * */
+	struct larval **list;
+	uint32_t n, cap;
+	uint32_t next_seq;
+	uint32_t held_total;
+	uint64_t last_scan;         /* ns */
+	struct event_out *out;      /* a ring of rendered events */
+	uint32_t out_head, out_n, out_cap;
+	struct spi_limit spi_seen;
+};
+
+static void
+count(struct events *ev, enum espd_counter c, uint64_t n)
+{
+	ev->pub->ctl_cnt.c[c] += n;
+}
+
+/* ---- rendering --------------------------------------------------------- */
+
+void
+event_out_free(struct event_out *e)
+{
+	free(e->text);
+	json_decref(e->json);
+	memset(e, 0, sizeof(*e));
+}
+
+typedef void (*describe_fn)(struct pr *pr, const void *arg);
+
+/* Render an event both ways and queue it for the monitors. A full queue
+ * (nobody draining) loses it, counted like a monitor that fell behind. */
+static void
+emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
+{
+	struct event_out e = { .type = type };
+	struct pr t, j;
+
+	pr_init(&t, false);
+	pr_init(&j, true);
+	j.keep_root = true;
+	fn(&t, arg);
+	fn(&j, arg);
+	e.json = pr_take_json(&j);
+	e.text = t.out.oom || t.out.p == NULL ? NULL : strdup(t.out.p);
+	pr_fini(&t);
+	pr_fini(&j);
+	if (e.text == NULL || e.json == NULL || ev->out_n == OUT_MAX) {
+		event_out_free(&e);
+		count(ev, CNT_MonitorEventsDropped, 1);
+		return;
+	}
+	if (ev->out_n == ev->out_cap) {
+		uint32_t cap = ev->out_cap ? ev->out_cap * 2 : 64, i;
+		struct event_out *o = malloc(cap * sizeof(*o));
+
+		if (o == NULL) {
+			event_out_free(&e);
+			count(ev, CNT_MonitorEventsDropped, 1);
+			return;
+		}
+		for (i = 0; i < ev->out_n; i++)
+			o[i] = ev->out[(ev->out_head + i) % ev->out_cap];
+		free(ev->out);
+		ev->out = o;
+		ev->out_head = 0;
+		ev->out_cap = cap;
+	}
+	ev->out[(ev->out_head + ev->out_n++) % ev->out_cap] = e;
+}
+
+bool
+events_next(struct events *ev, struct event_out *out)
+{
+	if (ev->out_n == 0)
+		return false;
+	*out = ev->out[ev->out_head];
+	ev->out_head = (ev->out_head + 1) % ev->out_cap;
+	ev->out_n--;
+	return true;
+}
+
+static bool
+port_proto(uint8_t p)
+{
+	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP ||
+	       p == 33 /* dccp */ || p == 136 /* udplite */;
+}
+
+/* "pkt": the packet's own fields (addresses without a length). */
+static void
+view_pkt(struct pr *pr, const struct flow_key *k)
+{
+	char s[64], d[64];
+
+	pr_obj_open(pr, "pkt");
+	pr_str(pr, PR_ANY, "src", " pkt src %s", pr_ip(k->family, k->src, s, sizeof(s)));
+	pr_str(pr, PR_ANY, "dst", " dst %s", pr_ip(k->family, k->dst, d, sizeof(d)));
+	pr_proto(pr, PR_ANY, " proto %s", k->proto);
+	if (port_proto(k->proto)) {
+		pr_uint(pr, PR_ANY, "sport", " sport %" PRIu64, ntohs(k->sport));
+		pr_uint(pr, PR_ANY, "dport", " dport %" PRIu64, ntohs(k->dport));
+	}
+	pr_obj_close(pr);
+}
+
+/*
+ * The selector the new SA must carry (DESIGN.md "Control plane and
+ * events"): the packet's value for each PFP field, the policy's for the
+ * others.
+ */
+static void
+acquire_sel(struct cfg_sel *o, const struct cfg_policy *p, const struct flow_key *k)
+{
+	uint8_t af = model_af(k->family);
+	uint8_t full = k->family == 6 ? 128 : 32;
+
+	*o = p->sel;
+	o->src.af = o->dst.af = af;
+	if (p->pfp & PFP_SRC) {
+		memcpy(o->src.a, k->src, 16);
+		o->src.len = full;
+	}
+	if (p->pfp & PFP_DST) {
+		memcpy(o->dst.a, k->dst, 16);
+		o->dst.len = full;
+	}
+	if (p->pfp & PFP_PROTO)
+		o->proto = k->proto;
+	if (p->pfp & PFP_SPORT) {
+		o->has_sport = true;
+		o->sport_lo = o->sport_hi = ntohs(k->sport);
+	}
+	if (p->pfp & PFP_DPORT) {
+		o->has_dport = true;
+		o->dport_lo = o->dport_hi = ntohs(k->dport);
+	}
+}
+
+struct acquire_desc {
+	uint32_t seq;
+	const struct cfg_policy *pol;
+	const struct flow_key *pkt;
+};
+
+static void
+describe_acquire(struct pr *pr, const void *arg)
+{
+	const struct acquire_desc *a = arg;
+	const struct cfg_tmpl *tp = &a->pol->tmpl;
+	const struct flow_key *k = a->pkt;
+	struct cfg_sel sel;
+	char s[64], d[64];
+
+	/* Tunnel: the template's endpoints; transport: the packet's own. */
+	if (tp->has_src_dst) {
+		pr_ip(model_family(&tp->src), tp->src.a, s, sizeof(s));
+		pr_ip(model_family(&tp->dst), tp->dst.a, d, sizeof(d));
+	} else {
+		pr_ip(k->family, k->src, s, sizeof(s));
+		pr_ip(k->family, k->dst, d, sizeof(d));
+	}
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "event", "%s", "acquire");
+	pr_uint(pr, PR_ANY, "seq", " seq %" PRIu64, a->seq);
+	pr_str(pr, PR_ANY, "src", " src %s", s);
+	pr_str(pr, PR_ANY, "dst", " dst %s", d);
+	pr_str(pr, PR_ANY, "proto", " proto %s", "esp");
+	pr_uint(pr, PR_ANY, "reqid", " reqid %" PRIu64, tp->reqid);
+	pr_str(pr, PR_ANY, "mode", " mode %s",
+	       tp->mode == CFG_MODE_TRANSPORT ? "transport" : "tunnel");
+	pr_uint(pr, PR_ANY, "policy_index", " policy-index %" PRIu64, a->pol->index);
+	acquire_sel(&sel, a->pol, k);
+	pr_text(pr, " sel ");
+	view_sel(pr, "sel", &sel);
+	view_pkt(pr, k);
+	pr_obj_close(pr);
+}
+
+struct expire_desc {
+	const struct model_sa *sa;
+	bool hard;
+};
+
+static void
+describe_expire(struct pr *pr, const void *arg)
+{
+	const struct expire_desc *e = arg;
+	const struct cfg_state *c = &e->sa->cfg;
+	char s[64], d[64], spi[16];
+
+	snprintf(spi, sizeof(spi), "0x%08x", c->spi);
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "event", "%s", "expire");
+	pr_bool(pr, PR_JSON, "hard", "", e->hard);
+	pr_text(pr, " %s", e->hard ? "hard" : "soft");
+	pr_str(pr, PR_ANY, "src", " src %s", pr_ip(model_family(&c->src), c->src.a, s, sizeof(s)));
+	pr_str(pr, PR_ANY, "dst", " dst %s", pr_ip(model_family(&c->dst), c->dst.a, d, sizeof(d)));
+	pr_str(pr, PR_ANY, "proto", " proto %s", "esp");
+	pr_str(pr, PR_ANY, "spi", " spi %s", spi);
+	pr_uint(pr, PR_ANY, "reqid", " reqid %" PRIu64, c->reqid);
+	pr_str(pr, PR_JSON, "dir", "", e->sa->dir == CFG_DIR_OUT ? "out" : "in");
+	pr_obj_close(pr);
+}
+
+static void
+describe_invalid_spi(struct pr *pr, const void *arg)
+{
+	const struct gw_event *e = arg;
+	char s[64], d[64], spi[16];
+
+	snprintf(spi, sizeof(spi), "0x%08x", e->spi);
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "event", "%s", "invalid-spi");
+	pr_str(pr, PR_ANY, "src", " src %s", pr_ip(e->pkt.family, e->pkt.src, s, sizeof(s)));
+	pr_str(pr, PR_ANY, "dst", " dst %s", pr_ip(e->pkt.family, e->pkt.dst, d, sizeof(d)));
+	pr_str(pr, PR_ANY, "spi", " spi %s", spi);
+	pr_str(pr, PR_ANY, "encap", " encap %s", e->encap ? "espinudp" : "none");
+	pr_obj_close(pr);
+}
+
+/* ---- larval entries ---------------------------------------------------- */
+
+static void
+larval_free(struct events *ev, struct larval *lv)
+{
+	uint32_t slot = lv->slot;
+
+	hmap_del(&ev->by_key, &lv->key);
+	ev->list[slot] = ev->list[--ev->n];
+	ev->list[slot]->slot = slot;
+	free(lv);
+	ev->pub->acquire_pending = ev->n;
+}
+
+static void
+larval_drop(struct events *ev, struct larval *lv)
+{
+	uint16_t i;
+
+	for (i = 0; i < lv->n; i++)
+		rte_pktmbuf_free(lv->held[i].m);
+	count(ev, CNT_AcquireHeldDropped, lv->n);
+	ev->held_total -= lv->n;
+	larval_free(ev, lv);
+}
+
+/* Queue held packets back to the worker each came from. */
+static void
+release(struct events *ev, const struct held *h, uint16_t n, uint32_t policy,
+	uint8_t pfp)
+{
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gw_worker *w = ev->pub->workers[h[i].worker];
+		struct gw_release_elem e = { .m = h[i].m, .policy = policy, .pfp = pfp };
+
+		if (rte_ring_enqueue_elem(w->release, &e, sizeof(e)) == 0) {
+			count(ev, CNT_AcquireHeldReleased, 1);
+		} else {
+			rte_pktmbuf_free(h[i].m);
+			count(ev, CNT_AcquireHeldDropped, 1);
+		}
+	}
+}
+
+/* Model hook: key @p fk is about to lead to an SA. */
+static void
+flow_pre(void *arg, const struct gw_flow_key *fk)
+{
+	struct events *ev = arg;
+	void **v = hmap_find(&ev->by_key, fk);
+	struct larval *lv;
+
+	if (v == NULL)
+		return;
+	lv = *v;
+	release(ev, lv->held, lv->n, lv->key.policy, lv->pfp);
+	ev->held_total -= lv->n;
+	larval_free(ev, lv);
+}
+
+/* Model hook: the flow key of pending ACQUIRE @p seq. */
+static bool
+acquire_key(void *arg, uint32_t seq, struct gw_flow_key *fk)
+{
+	struct events *ev = arg;
+	uint32_t i;
+
+	for (i = 0; i < ev->n; i++) {
+		if (ev->list[i]->seq == seq) {
+			*fk = ev->list[i]->key;
+			return true;
+		}
+	}
+	return false;
+}
+
+static struct larval *
+larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
+{
+	uint16_t cap = (uint16_t)RTE_MIN(ev->pub->model->acquire_queue, 65535u);
+	struct larval *lv;
+
+	if (ev->n >= LARVAL_MAX)
+		return NULL;
+	if (ev->n == ev->cap) {
+		uint32_t c = ev->cap ? ev->cap * 2 : 256;
+		struct larval **l = realloc(ev->list, c * sizeof(*l));
+
+		if (l == NULL)
+			return NULL;
+		ev->list = l;
+		ev->cap = c;
+	}
+	lv = calloc(1, sizeof(*lv) + cap * sizeof(lv->held[0]));
+	if (lv == NULL)
+		return NULL;
+	lv->key = *fk;
+	lv->pfp = pfp;
+	lv->cap = cap;
+	lv->seq = ++ev->next_seq;
+	lv->born = ev->pub->model->now_ns();
+	if (hmap_put(&ev->by_key, fk, lv) < 0) {
+		free(lv);
+		return NULL;
+	}
+	lv->slot = ev->n;
+	ev->list[ev->n++] = lv;
+	ev->pub->acquire_pending = ev->n;
+	return lv;
+}
+
+static void
+on_miss(struct events *ev, const struct gw_event *e)
+{
+	const struct model_pol *mp = model_policy(ev->pub->model, e->policy);
+	struct gw_flow_key fk;
+	struct larval *lv;
+	void **v;
+
+	if (mp == NULL) {
+		/* The policy went away while the packet travelled here. */
+		rte_pktmbuf_free(e->m);
+		count(ev, CNT_XfrmOutPolError, 1);
+		return;
+	}
+	gw_flow_key_make(&fk, e->policy, (uint8_t)mp->cfg.pfp, &e->pkt);
+
+	/* An SA may have come between the worker's lookup and now. */
+	{
+		const struct model_sa *s = model_flow_sa(ev->pub->model, &fk);
+		const struct gw_sa *gw = s != NULL ? s->dp : NULL;
+
+		if (gw != NULL && !gw->dead && !gw->expired) {
+			struct held h = { e->m, e->worker };
+
+			release(ev, &h, 1, e->policy, (uint8_t)mp->cfg.pfp);
+			return;
+		}
+	}
+
+	v = hmap_find(&ev->by_key, &fk);
+	if (v != NULL) {
+		lv = *v;
+	} else {
+		struct acquire_desc a = { .pol = &mp->cfg, .pkt = &e->pkt };
+
+		lv = larval_new(ev, &fk, (uint8_t)mp->cfg.pfp);
+		if (lv == NULL) {
+			rte_pktmbuf_free(e->m);
+			count(ev, CNT_XfrmAcquireError, 1);
+			return;
+		}
+		a.seq = lv->seq;
+		count(ev, CNT_AcquireSent, 1);
+		emit(ev, CFG_MON_ACQUIRE, describe_acquire, &a);
+	}
+
+	if (lv->n >= lv->cap || ev->held_total >= ev->pub->model->acquire_queue_total) {
+		rte_pktmbuf_free(e->m);
+		count(ev, CNT_AcquireHeldDropped, 1);
+		return;
+	}
+	lv->held[lv->n].m = e->m;
+	lv->held[lv->n++].worker = e->worker;
+	ev->held_total++;
+	count(ev, CNT_AcquireHeld, 1);
+}
+
+/* ---- expiry ------------------------------------------------------------ */
+
+/* Raise EXPIRE; a hard one removes the SA, and later packets miss and
+ * ACQUIRE again. */
+static void
+expire(struct events *ev, struct model_sa *s, bool hard)
+{
+	struct expire_desc d = { .sa = s, .hard = hard };
+
+	emit(ev, CFG_MON_EXPIRE, describe_expire, &d);
+	if (hard)
+		model_sa_remove(ev->pub->model, s);
+}
+
+static void
+on_expire(struct events *ev, const struct gw_event *e)
+{
+	struct cfg_addr dst = { .af = model_af(e->pkt.family) };
+	struct model_sa *s;
+
+	memcpy(dst.a, e->pkt.dst, 16);
+	dst.len = e->pkt.family == 6 ? 128 : 32;
+	/* The SA may have been replaced or deleted since. */
+	s = model_sa_by_handle(ev->pub->model, &dst, e->spi, e->policy);
+	if (s == NULL)
+		return;
+	expire(ev, s, e->hard);
+}
+
+/* SA time limits, soft and hard, from the model's timers (RFC 4301
+ * 4.4.2.1), counted from the add with sub-second precision. A soft limit
+ * raises one soft EXPIRE per SA, whichever limit comes first. */
+static void
+time_limits(struct events *ev)
+{
+	struct gw_model *m = ev->pub->model;
+	uint64_t now = m->now_ns();
+	struct model_sa *s;
+	bool hard;
+
+	while ((s = model_time_due(m, now, &hard)) != NULL) {
+		struct gw_sa *gw = s->dp; /* NULL only without a data plane */
+
+		if (hard) {
+			if (gw != NULL)
+				gw->hard_sent = 1;
+			expire(ev, s, true);
+		} else if (gw == NULL || !gw->soft_sent) {
+			if (gw != NULL)
+				gw->soft_sent = 1;
+			expire(ev, s, false);
+		}
+	}
+}
+
+static void
+on_invalid_spi(struct events *ev, const struct gw_event *e)
+{
+	/* At most one per (src, SPI) per second across all workers (each
+	 * worker applies the same limit before its ring). */
+	if (!spi_limit_allow(&ev->spi_seen, e->spi, e->pkt.family, e->pkt.src,
+			     ev->pub->model->now_ns(), 1000000000ull))
+		return;
+	count(ev, CNT_InvalidSpiEvents, 1);
+	emit(ev, CFG_MON_INVALID_SPI, describe_invalid_spi, e);
+}
+
+/* IKE belongs to a key manager; with no exception path to hand it to,
+ * the packets are counted (IkePunted, by the worker) and freed here. */
+static unsigned int
+drain_punts(struct events *ev)
+{
+	struct rte_mbuf *m[32];
+	unsigned int i, n, j, total = 0;
+
+	for (i = 0; i < ev->pub->n_workers; i++) {
+		if (ev->pub->workers[i] == NULL)
+			continue;
+		while ((n = rte_ring_dequeue_burst(ev->pub->workers[i]->punt,
+						   (void **)m, 32, NULL)) > 0) {
+			for (j = 0; j < n; j++)
+				rte_pktmbuf_free(m[j]);
+			total += n;
+		}
+	}
+	return total;
+}
+
+/* ---- the layer --------------------------------------------------------- */
+
+struct events *
+events_new(struct pub *p)
+{
+	struct events *ev = calloc(1, sizeof(*ev));
+
+	if (ev == NULL)
+		return NULL;
+	ev->pub = p;
+	hmap_init(&ev->by_key, sizeof(struct gw_flow_key));
+	p->model->hooks.flow_pre = flow_pre;
+	p->model->hooks.acquire_key = acquire_key;
+	p->model->hooks.arg = ev;
+	return ev;
+}
+
+unsigned int
+events_poll(struct events *ev)
+{
+	struct pub *p = ev->pub;
+	struct gw_event e[32];
+	unsigned int i, n, k, total = 0;
+	uint64_t now;
+
+	for (i = 0; i < p->n_workers; i++) {
+		if (p->workers[i] == NULL)
+			continue;
+		while ((n = rte_ring_dequeue_burst_elem(p->workers[i]->events, e,
+							sizeof(e[0]), 32, NULL)) > 0) {
+			total += n;
+			for (k = 0; k < n; k++) {
+				switch (e[k].type) {
+				case GW_EV_MISS:
+					on_miss(ev, &e[k]);
+					break;
+				case GW_EV_EXPIRE:
+					on_expire(ev, &e[k]);
+					break;
+				case GW_EV_INVALID_SPI:
+					on_invalid_spi(ev, &e[k]);
+					break;
+				default:
+					break;
+				}
+			}
+		}
+	}
+	total += drain_punts(ev);
+
+	/* Read the clock after the events: a larval entry they created
+	 * must not look older than the clock (unsigned wrap). */
+	now = p->model->now_ns();
+	if (now - ev->last_scan >= SCAN_NS) {
+		uint64_t life = (uint64_t)p->model->acquire_expires * 1000000000ull;
+
+		ev->last_scan = now;
+		for (i = 0; i < ev->n;) {
+			if (now - ev->list[i]->born >= life)
+				larval_drop(ev, ev->list[i]); /* refills slot i */
+			else
+				i++;
+		}
+	}
+	time_limits(ev);
+	pub_reclaim(p);
+	return total;
+}
+
+/* Packets released to a worker that will not run again. */
+static void
+drain_release(struct events *ev)
+{
+	struct gw_release_elem r[32];
+	unsigned int i, n, j;
+
+	for (i = 0; i < ev->pub->n_workers; i++) {
+		if (ev->pub->workers[i] == NULL)
+			continue;
+		while ((n = rte_ring_dequeue_burst_elem(ev->pub->workers[i]->release, r,
+							sizeof(r[0]), 32, NULL)) > 0) {
+			for (j = 0; j < n; j++)
+				rte_pktmbuf_free(r[j].m);
+			count(ev, CNT_AcquireHeldDropped, n);
+		}
+	}
+}
+
+void
+events_free(struct events *ev)
+{
+	struct event_out e;
+
+	if (ev == NULL)
+		return;
+	/* Whatever the workers left in the rings, then the held packets. */
+	events_poll(ev);
+	ev->pub->model->hooks.flow_pre = NULL;
+	ev->pub->model->hooks.acquire_key = NULL;
+	while (ev->n > 0)
+		larval_drop(ev, ev->list[ev->n - 1]);
+	drain_release(ev);
+	while (events_next(ev, &e))
+		event_out_free(&e);
+	hmap_free(&ev->by_key);
+	free(ev->out);
+	free(ev->list);
+	free(ev);
+}

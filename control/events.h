@@ -1,0 +1,61 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * What the workers tell the control plane, and what comes of it:
+ * - a packet with no SA: one larval entry and one ACQUIRE per flow key,
+ *   the packet held until an SA comes (or acquire-expires passes);
+ * - an SA that crossed a byte/packet limit or ran out of sequence
+ *   numbers, and the time limits the control plane times itself: EXPIRE,
+ *   and for a hard one the SA goes;
+ * - an unknown SPI: a rate-limited INVALID_SPI;
+ * - IKE packets, counted (IkePunted) and, with no exception path yet,
+ *   freed.
+ *
+ * The events are rendered (text and JSON) into a queue that the loop
+ * hands to the socket's monitors (events_next()).
+ *
+ * Layer: events, above stats and publish; below the socket, commands and
+ * the loop.
+ */
+#ifndef ESPD_EVENTS_H
+#define ESPD_EVENTS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "control/publish.h"
+
+struct events;
+
+/** One event for the monitors: its CFG_MON_* type, the text line (no
+ *  newline) and the JSON object. Release with event_out_free(). */
+struct event_out {
+	uint32_t type;
+	char *text;
+	json_t *json;
+};
+
+void event_out_free(struct event_out *e);
+
+/** Start listening to @p p's workers; hooks into @p p's model (ACQUIRE
+ *  release before an SA is published). @return NULL on ENOMEM. */
+struct events *events_new(struct pub *p);
+
+/**
+ * Drain every worker's event ring, expire larval entries and time
+ * limits, reclaim retired SA records. @return how many worker events it
+ * handled (0: idle).
+ */
+unsigned int events_poll(struct events *ev);
+
+/** The next rendered event, oldest first. @return false when none. */
+bool events_next(struct events *ev, struct event_out *out);
+
+/** Drop every held packet (counted AcquireHeldDropped), including those
+ *  released to workers that will not run again; unhook from the model;
+ *  free. Workers must be stopped. */
+void events_free(struct events *ev);
+
+#endif /* ESPD_EVENTS_H */

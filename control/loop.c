@@ -1,0 +1,79 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control loop (see loop.h).
+ */
+#include <signal.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+
+#include "control/cmd.h"
+#include "control/loop.h"
+#include "control/telemetry.h"
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_requested = 1;
+}
+
+/* Rendered events to the monitors, in order. */
+static void
+emit_events(struct events *ev, struct sock *s)
+{
+	struct event_out e;
+
+	while (events_next(ev, &e)) {
+		if (s != NULL)
+			sock_emit(s, e.type, e.text, e.json);
+		event_out_free(&e);
+	}
+}
+
+void
+loop_run(struct pub *p, struct events *ev, struct sock *s, long exit_idle_ms)
+{
+	struct cmd_ctx cmd = { .pub = p, .sock = s };
+	uint64_t last_rx = 0, idle_since;
+
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	telemetry_start(p);
+	pub_launch(p);
+
+	idle_since = rte_get_timer_cycles();
+	while (!stop_requested) {
+		struct timespec ts = { 0, 1000 * 1000 };
+		unsigned int work;
+		uint64_t rx, now;
+
+		/* The telemetry thread reads the model: change it only under
+		 * the lock (workers never take it). */
+		telemetry_lock();
+		work = events_poll(ev);
+		emit_events(ev, s);
+		work += sock_poll(s, cmd_request, &cmd);
+		emit_events(ev, s);
+		telemetry_unlock();
+		/* Sleep only when idle: a key manager streaming requests or a
+		 * burst of ACQUIREs keeps lcore 0 running. */
+		if (work == 0)
+			nanosleep(&ts, NULL);
+		if (exit_idle_ms <= 0)
+			continue;
+		rx = pub_rx_total(p);
+		now = rte_get_timer_cycles();
+		if (rx != last_rx) {
+			last_rx = rx;
+			idle_since = now;
+		} else if ((now - idle_since) * 1000 / rte_get_timer_hz() >=
+			   (uint64_t)exit_idle_ms) {
+			break;
+		}
+	}
+	pub_halt(p);
+	telemetry_stop();
+}

@@ -1,0 +1,566 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The data plane's side of the model: SA records made and retired as the
+ * model says (struct model_ops), the lock-free SAD and flow table they
+ * are published in, tables swapped under RCU, and the counters.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_hash.h>
+#include <rte_hash_crc.h>
+#include <rte_malloc.h>
+#include <rte_rcu_qsbr.h>
+
+#include "control/publish.h"
+
+void
+pub_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
+{
+	memset(out, 0, sizeof(*out));
+	out->family = model_family(in);
+	memcpy(out->family == 6 ? (void *)out->v6 : (void *)&out->v4, in->a,
+	       model_addr_bytes(in));
+}
+
+/* ---- SA records ------------------------------------------------------- */
+
+static void
+limits_set(struct gw_sa *gw, const struct cfg_state *s)
+{
+	const uint64_t *l = s->limit;
+	uint32_t set = s->limit_set;
+
+	gw->soft_bytes = (set & (1u << CFG_LIMIT_BYTE_SOFT)) ? l[CFG_LIMIT_BYTE_SOFT] : 0;
+	gw->hard_bytes = (set & (1u << CFG_LIMIT_BYTE_HARD)) ? l[CFG_LIMIT_BYTE_HARD] : 0;
+	gw->soft_pkts = (set & (1u << CFG_LIMIT_PACKET_SOFT)) ? l[CFG_LIMIT_PACKET_SOFT] : 0;
+	gw->hard_pkts = (set & (1u << CFG_LIMIT_PACKET_HARD)) ? l[CFG_LIMIT_PACKET_HARD] : 0;
+	gw->has_limits = gw->soft_bytes || gw->hard_bytes || gw->soft_pkts ||
+			 gw->hard_pkts;
+}
+
+void
+pub_spd_sel(struct spd_sel *o, const struct cfg_sel *s)
+{
+	memset(o, 0, sizeof(*o));
+	o->family = model_family(&s->src);
+	o->src_len = s->src.len;
+	o->dst_len = s->dst.len;
+	memcpy(o->src, s->src.a, 16);
+	memcpy(o->dst, s->dst.a, 16);
+	o->proto = s->proto == 0 ? -1 : s->proto;
+	o->sport_lo = s->has_sport ? s->sport_lo : 0;
+	o->sport_hi = s->has_sport ? s->sport_hi : 0xffff;
+	o->dport_lo = s->has_dport ? s->dport_lo : 0;
+	o->dport_hi = s->has_dport ? s->dport_hi : 0xffff;
+}
+
+/* A worker-visible record of SA @p s as its cfg now says. */
+static int
+record_make(struct pub *p, const struct model_sa *s, struct gw_sa **out)
+{
+	const struct cfg_state *cfg = &s->cfg;
+	struct esp_sa_conf c = { 0 };
+	struct gw_sa *gw;
+	int rc;
+
+	c.spi = cfg->spi;
+	c.dir = s->dir == CFG_DIR_IN ? ESP_DIR_IN : ESP_DIR_OUT;
+	c.mode = cfg->mode == CFG_MODE_TRANSPORT ? ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
+	if (cfg->flags & CFG_SA_F_ESN)
+		c.flags |= ESP_F_ESN;
+	if (cfg->flags & CFG_SA_F_NOECN)
+		c.flags |= ESP_F_NOECN;
+	if (cfg->flags & CFG_SA_F_DECAP_DSCP)
+		c.flags |= ESP_F_DECAP_DSCP;
+	if (cfg->flags & CFG_SA_F_DONT_ENCAP_DSCP)
+		c.flags |= ESP_F_DONT_ENCAP_DSCP;
+	if (cfg->has & CFG_SA_HAS_ENCAP) {
+		c.flags |= ESP_F_UDP_ENCAP;
+		c.udp_sport = cfg->encap_sport;
+		c.udp_dport = cfg->encap_dport;
+	}
+	pub_esp_addr(&c.src, &cfg->src);
+	pub_esp_addr(&c.dst, &cfg->dst);
+	c.replay_window = cfg->replay_window;
+	c.seq_out = (uint64_t)cfg->replay_oseq_hi << 32 | cfg->replay_oseq;
+	c.seq_in = (uint64_t)cfg->replay_seq_hi << 32 | cfg->replay_seq;
+	model_algo_params(&cfg->algo, &c.algo);
+
+	gw = rte_zmalloc("gw_sa", sizeof(*gw), RTE_CACHE_LINE_SIZE);
+	if (gw == NULL)
+		return -ENOMEM;
+	rc = esp_sa_init(&gw->esp, &c, p->model->engine);
+	if (rc < 0) {
+		rte_free(gw);
+		return rc;
+	}
+	gw->has_sel = (cfg->has & CFG_SA_HAS_SEL) != 0;
+	pub_spd_sel(&gw->sel, &cfg->sel);
+	limits_set(gw, cfg);
+	gw->reqid = cfg->reqid;
+	gw->id = s->id;
+	gw->src = c.src;
+	gw->dst = c.dst;
+	*out = gw;
+	return 0;
+}
+
+static void
+record_free(struct gw_sa *gw)
+{
+	esp_sa_fini(&gw->esp);
+	explicit_bzero(gw, sizeof(*gw));
+	rte_free(gw);
+}
+
+/* Freed once every worker has passed a quiescent point (habit 8: mark
+ * dead, wait out the grace period, then free and wipe). */
+static void
+record_retire(struct pub *p, struct gw_sa *gw)
+{
+	struct pub_dead *d;
+
+	gw->dead = 1;
+	if (p->n_dead == p->cap_dead) {
+		uint32_t cap = p->cap_dead ? p->cap_dead * 2 : 64;
+
+		d = realloc(p->dead, cap * sizeof(*d));
+		if (d == NULL) {
+			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+			record_free(gw);
+			return;
+		}
+		p->dead = d;
+		p->cap_dead = cap;
+	}
+	p->dead[p->n_dead].gw = gw;
+	p->dead[p->n_dead++].token = rte_rcu_qsbr_start(p->shared.qsbr);
+}
+
+uint32_t
+pub_reclaim(struct pub *p)
+{
+	uint32_t i, k = 0;
+
+	for (i = 0; i < p->n_dead; i++) {
+		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) == 1)
+			record_free(p->dead[i].gw);
+		else
+			p->dead[k++] = p->dead[i];
+	}
+	p->n_dead = k;
+	return k;
+}
+
+static int
+op_sa_create(void *arg, struct model_sa *s)
+{
+	struct gw_sa *gw;
+	int rc = record_make(arg, s, &gw);
+
+	if (rc == 0)
+		s->dp = gw;
+	return rc;
+}
+
+/*
+ * New keys: a new record takes over the old one's counters and sequence
+ * state, and is put in its place (make before break) before the old one
+ * is retired.
+ */
+static int
+op_sa_rekey(void *arg, struct model_sa *s)
+{
+	struct pub *p = arg;
+	struct gw_sa *old = s->dp, *ngw;
+	uint64_t seq_margin = 0;
+	uint16_t i;
+	int rc = record_make(p, s, &ngw);
+
+	if (rc < 0)
+		return rc;
+	/* Workers may still use the old record for one burst each (RCU):
+	 * skip ahead by more than they can send in it, so the two never
+	 * send the same number (a peer would drop it as a replay). New keys
+	 * and a new IV mask mean no nonce is reused either way. */
+	if (s->dir == CFG_DIR_OUT)
+		seq_margin = 4096;
+	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
+	ngw->esp.stats = old->esp.stats;
+	ngw->use_tsc = old->use_tsc;
+	if (old->esp.replay != NULL && ngw->esp.replay != NULL)
+		memcpy(ngw->esp.replay, old->esp.replay,
+		       replay_window_bytes(old->esp.replay->size));
+	s->dp = ngw;
+	if (s->dir == CFG_DIR_IN) {
+		rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, ngw);
+	} else {
+		for (i = 0; i < s->n_keys; i++)
+			if (model_flow_sa(p->model, &s->keys[i]) == s)
+				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
+	}
+	record_retire(p, old);
+	return 0;
+}
+
+static void
+op_sa_limits(void *arg, struct model_sa *s)
+{
+	struct gw_sa *gw = s->dp;
+
+	(void)arg;
+	limits_set(gw, &s->cfg);
+	gw->soft_sent = gw->hard_sent = 0;
+}
+
+static void
+op_sa_destroy(void *arg, struct model_sa *s)
+{
+	record_retire(arg, s->dp);
+	s->dp = NULL;
+}
+
+static void
+natt_ref(struct pub *p, uint16_t port, int delta)
+{
+	uint64_t bit = 1ull << (port & 63);
+
+	if (delta > 0 && p->natt_refs[port]++ == 0)
+		__atomic_fetch_or(&p->shared.natt_ports[port >> 6], bit, __ATOMIC_RELEASE);
+	else if (delta < 0 && --p->natt_refs[port] == 0)
+		__atomic_fetch_and(&p->shared.natt_ports[port >> 6], ~bit, __ATOMIC_RELEASE);
+}
+
+static int
+op_sad_add(void *arg, struct model_sa *s)
+{
+	struct pub *p = arg;
+	int rc = rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, s->dp);
+
+	if (rc == 0 && (s->cfg.has & CFG_SA_HAS_ENCAP))
+		natt_ref(p, s->cfg.encap_dport, +1);
+	return rc;
+}
+
+static void
+op_sad_del(void *arg, struct model_sa *s)
+{
+	struct pub *p = arg;
+	void *cur;
+
+	if (rte_hash_lookup_data(p->shared.sad_in, &s->cfg.spi, &cur) >= 0 && cur == s->dp)
+		rte_hash_del_key(p->shared.sad_in, &s->cfg.spi);
+	if (s->cfg.has & CFG_SA_HAS_ENCAP)
+		natt_ref(p, s->cfg.encap_dport, -1);
+}
+
+static int
+op_flow_set(void *arg, const struct gw_flow_key *fk, struct model_sa *s)
+{
+	struct pub *p = arg;
+
+	return rte_hash_add_key_data(p->shared.flows, fk, s->dp);
+}
+
+static void
+op_flow_del(void *arg, const struct gw_flow_key *fk)
+{
+	struct pub *p = arg;
+
+	rte_hash_del_key(p->shared.flows, fk);
+}
+
+static bool
+op_sa_usable(void *arg, const struct model_sa *s)
+{
+	const struct gw_sa *gw = s->dp;
+
+	(void)arg;
+	return gw != NULL && !gw->dead && !gw->expired;
+}
+
+static const struct model_ops pub_model_ops = {
+	.sa_create = op_sa_create,
+	.sa_rekey = op_sa_rekey,
+	.sa_limits = op_sa_limits,
+	.sa_destroy = op_sa_destroy,
+	.sad_add = op_sad_add,
+	.sad_del = op_sad_del,
+	.flow_set = op_flow_set,
+	.flow_del = op_flow_del,
+	.sa_usable = op_sa_usable,
+};
+
+/* ---- tables and the hashes -------------------------------------------- */
+
+static struct rte_hash *
+lf_hash(const char *name, uint32_t entries, uint32_t key_len,
+	struct rte_rcu_qsbr *qsbr)
+{
+	struct rte_hash_parameters prm = {
+		.name = name,
+		.entries = entries,
+		.key_len = key_len,
+		/* CRC32 instructions, much cheaper than jhash on the 48-byte
+		 * flow key that workers hash for every packet (bench/RESULTS.md,
+		 * gateway section). */
+		.hash_func = rte_hash_crc,
+		.socket_id = (int)rte_socket_id(),
+		/* One writer (lcore 0), lock-free readers (workers). */
+		.extra_flag = RTE_HASH_EXTRA_FLAGS_RW_CONCURRENCY_LF,
+	};
+	struct rte_hash_rcu_config rcu = {
+		.v = qsbr,
+		.mode = RTE_HASH_QSBR_MODE_DQ,
+	};
+	struct rte_hash *h = rte_hash_create(&prm);
+
+	/* Deleted slots are reused only after every reader moved on. */
+	if (h != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
+		rte_hash_free(h);
+		return NULL;
+	}
+	return h;
+}
+
+int
+pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
+{
+	static unsigned int seq;
+	char sad[RTE_HASH_NAMESIZE], flows[RTE_HASH_NAMESIZE];
+	unsigned int n = rte_lcore_count() - 1;
+	struct timespec ts;
+	size_t sz;
+
+	if (n == 0) {
+		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
+		return -EINVAL;
+	}
+	p->model = m;
+	p->seq = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
+	snprintf(sad, sizeof(sad), "espd_sad%u", p->seq);
+	snprintf(flows, sizeof(flows), "espd_flows%u", p->seq);
+	p->n_workers = n;
+	p->tsc_hz = rte_get_tsc_hz();
+	p->tsc0 = rte_rdtsc();
+	clock_gettime(CLOCK_REALTIME, &ts);
+	p->real0_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	sz = rte_rcu_qsbr_get_memsize(n);
+	p->shared.qsbr = rte_zmalloc("qsbr", sz, RTE_CACHE_LINE_SIZE);
+	if (p->shared.qsbr == NULL || rte_rcu_qsbr_init(p->shared.qsbr, n) != 0)
+		goto err_nomem;
+	/* Hashes keep a quarter spare: rte_hash fills its buckets only so
+	 * far before an insert fails. */
+	p->shared.sad_in = lf_hash(sad, max_sas + max_sas / 4 + 64,
+				   sizeof(uint32_t), p->shared.qsbr);
+	p->shared.flows = lf_hash(flows, max_sas + max_sas / 4 + 64,
+				  sizeof(struct gw_flow_key), p->shared.qsbr);
+	p->natt_refs = calloc(65536, sizeof(*p->natt_refs));
+	if (p->shared.sad_in == NULL || p->shared.flows == NULL || p->natt_refs == NULL)
+		goto err_nomem;
+	model_set_ops(m, &pub_model_ops, p);
+	return 0;
+
+err_nomem:
+	fprintf(stderr, "espd: out of memory for %u SAs (try a smaller --max-sas or more -m)\n",
+		max_sas);
+	return -ENOMEM;
+}
+
+int
+pub_publish(struct pub *p)
+{
+	struct gw_tables *old, *t;
+	int rc;
+
+	t = tables_build(p->model, p->shared.tables, p->macs, (int)rte_socket_id(), &rc);
+	if (t == NULL) {
+		fprintf(stderr, "espd: building tables: %s\n", strerror(-rc));
+		return rc;
+	}
+	p->model->dirty = 0;
+	old = __atomic_exchange_n(&p->shared.tables, t, __ATOMIC_RELEASE);
+	if (old != NULL) {
+		/* Every worker has passed a quiescent point since the
+		 * store: nobody can hold the old pointer any more. */
+		if (p->shared.qsbr != NULL)
+			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		tables_free(old);
+	}
+	return 0;
+}
+
+void
+pub_launch(struct pub *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < p->n_workers; i++)
+		rte_eal_remote_launch(gw_worker_main, p->workers[i], p->workers[i]->lcore_id);
+}
+
+void
+pub_halt(struct pub *p)
+{
+	p->shared.stop = true;
+	rte_eal_mp_wait_lcore();
+}
+
+uint64_t
+pub_rx_total(const struct pub *p)
+{
+	uint64_t sum = 0;
+	unsigned int i, port;
+
+	for (i = 0; i < p->n_workers; i++)
+		for (port = 0; port < GW_PORTS_MAX; port++)
+			sum += p->workers[i]->port[port].rx;
+	return sum;
+}
+
+/* ---- counters --------------------------------------------------------- */
+
+void
+pub_counters(const struct pub *p, uint64_t out[CNT__MAX])
+{
+	unsigned int i, c;
+
+	for (c = 0; c < CNT__MAX; c++)
+		out[c] = p->ctl_cnt.c[c];
+	out[CNT_PfpFlows] += p->model != NULL ? p->model->pfp_flows : 0;
+	for (i = 0; i < p->n_workers; i++)
+		if (p->workers[i] != NULL)
+			for (c = 0; c < CNT__MAX; c++)
+				out[c] += p->workers[i]->cnt.c[c];
+	for (c = 0; c < CNT__MAX; c++)
+		out[c] -= p->base.c[c];
+}
+
+static void
+port_raw(const struct pub *p, unsigned int port, struct gw_port_stats *s)
+{
+	struct rte_eth_stats es;
+	unsigned int i;
+
+	memset(s, 0, sizeof(*s));
+	for (i = 0; i < p->n_workers; i++) {
+		if (p->workers[i] == NULL)
+			continue;
+		s->rx += p->workers[i]->port[port].rx;
+		s->tx += p->workers[i]->port[port].tx;
+		s->drop += p->workers[i]->port[port].drop;
+	}
+	if (p->port_started[port] && rte_eth_stats_get((uint16_t)port, &es) == 0)
+		s->drop += es.imissed + es.rx_nombuf;
+}
+
+void
+pub_port_counters(const struct pub *p, unsigned int port, struct gw_port_stats *s)
+{
+	port_raw(p, port, s);
+	s->rx -= p->port_base[port].rx;
+	s->tx -= p->port_base[port].tx;
+	s->drop -= p->port_base[port].drop;
+}
+
+void
+pub_counters_reset(struct pub *p)
+{
+	uint64_t now[CNT__MAX];
+	unsigned int c, port;
+	uint32_t i;
+
+	/* Workers own their counters: instead of writing into them, the
+	 * totals so far become the baseline that reads subtract. */
+	pub_counters(p, now);
+	for (c = 0; c < CNT__MAX; c++)
+		p->base.c[c] += now[c];
+	for (port = 0; port < GW_PORTS_MAX; port++)
+		port_raw(p, port, &p->port_base[port]);
+	for (i = 0; i < p->model->n_sas; i++)
+		pub_sa_totals(p->model->sas[i], &p->model->sas[i]->base);
+}
+
+void
+pub_sa_totals(const struct model_sa *s, struct sa_counters *c)
+{
+	const struct gw_sa *gw = s->dp;
+
+	memset(c, 0, sizeof(*c));
+	if (gw == NULL)
+		return;
+	c->packets = __atomic_load_n(&gw->esp.stats.packets, __ATOMIC_RELAXED);
+	c->bytes = __atomic_load_n(&gw->esp.stats.bytes, __ATOMIC_RELAXED);
+	c->replay_drops = gw->esp.stats.replay_drops;
+	c->icv_failures = gw->esp.stats.icv_failures;
+}
+
+uint64_t
+pub_sa_seq(const struct model_sa *s)
+{
+	const struct gw_sa *gw = s->dp;
+
+	if (gw == NULL)
+		return 0;
+	if (gw->esp.dir == ESP_DIR_OUT)
+		return esp_sa_last_seq(&gw->esp);
+	return gw->esp.replay != NULL ? gw->esp.replay->top : 0;
+}
+
+uint64_t
+pub_sa_use_ns(const struct pub *p, const struct model_sa *s)
+{
+	const struct gw_sa *gw = s->dp;
+	uint64_t tsc = gw != NULL ? __atomic_load_n(&gw->use_tsc, __ATOMIC_RELAXED) : 0;
+
+	if (tsc == 0 || tsc < p->tsc0)
+		return 0;
+	return p->real0_ns + (uint64_t)((double)(tsc - p->tsc0) * 1e9 / (double)p->tsc_hz);
+}
+
+void
+pub_stop(struct pub *p)
+{
+	unsigned int port, i;
+
+	for (port = 0; port < GW_PORTS_MAX; port++) {
+		if (!p->port_started[port])
+			continue;
+		rte_eth_dev_stop((uint16_t)port);
+		rte_eth_dev_close((uint16_t)port);
+		p->port_started[port] = false;
+	}
+	tables_free(p->shared.tables);
+	p->shared.tables = NULL;
+	/* The workers are stopped: no reader is left. */
+	for (i = 0; i < p->n_dead; i++)
+		record_free(p->dead[i].gw);
+	free(p->dead);
+	p->dead = NULL;
+	p->n_dead = p->cap_dead = 0;
+	for (i = 0; i < p->n_workers; i++) {
+		struct gw_worker *w = p->workers[i];
+
+		if (w == NULL)
+			continue;
+		crypto_engine_free(w->esp.engine);
+		rte_ring_free(w->punt);
+		rte_ring_free(w->events);
+		rte_ring_free(w->release);
+		rte_free(w);
+		p->workers[i] = NULL;
+	}
+	p->n_workers = 0;
+	rte_hash_free(p->shared.sad_in);
+	rte_hash_free(p->shared.flows);
+	rte_free(p->shared.qsbr);
+	rte_mempool_free(p->pool);
+	free(p->natt_refs);
+	memset(p, 0, sizeof(*p));
+}

@@ -1,0 +1,154 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * Publishing and ports: what the workers see of the model, and the
+ * machinery that runs them.
+ *
+ * - Ports, the mbuf pool, the workers and their rings (ports.c).
+ * - The data plane's SA records (struct gw_sa), made, replaced and
+ *   retired as the model says through struct model_ops, into the
+ *   lock-free SAD and flow table, and freed after an RCU grace period
+ *   (publish.c).
+ * - Policies, routes, neighbours and ports compiled into struct gw_tables
+ *   and swapped in whole under RCU (tables.c).
+ * - The counters: summed over lcores, less the `stats reset` baseline.
+ *
+ * Layer: above the model, below stats, events, the socket, commands and
+ * the loop. Control plane (lcore 0) only, except where noted.
+ */
+#ifndef ESPD_PUBLISH_H
+#define ESPD_PUBLISH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_ether.h>
+#include <rte_lcore.h>
+#include <rte_mempool.h>
+
+#include "control/model.h"
+#include "dataplane/counters.h"
+#include "dataplane/worker.h"
+
+/** A data-plane SA record waiting for its RCU grace period. */
+struct pub_dead {
+	struct gw_sa *gw;
+	uint64_t token;
+};
+
+struct pub {
+	/* Set before pub_start() to change what it brings up: */
+	/** Tests and fuzzers: the model's ports exist in the tables only
+	 *  (MACs from the config), and no ethdev is touched. */
+	bool ports_offline;
+	unsigned int pool_size;   /**< mbufs in the pool (0: the default) */
+	bool pool_no_cache;       /**< exact rte_mempool_in_use_count() */
+
+	struct gw_model *model;
+	unsigned int seq;         /**< makes this pub's DPDK object names unique */
+	struct gw_shared shared;
+	struct gw_worker *workers[RTE_MAX_LCORE];
+	unsigned int n_workers;
+	struct rte_mempool *pool;
+	struct rte_ether_addr macs[GW_PORTS_MAX];
+	uint16_t nb_txq[GW_PORTS_MAX];
+	bool port_started[GW_PORTS_MAX];
+	/** Counters of lcore 0 itself: the events and socket layers count
+	 *  into these (ACQUIRE, events, monitors). */
+	struct espd_counters ctl_cnt;
+	/** How many ACQUIREs wait for an SA (the events layer keeps it). */
+	uint32_t acquire_pending;
+	struct espd_counters base;    /**< totals at the last `stats reset` */
+	struct gw_port_stats port_base[GW_PORTS_MAX];
+	struct pub_dead *dead;
+	uint32_t n_dead, cap_dead;
+	uint16_t *natt_refs;          /**< inbound SAs per local encap port */
+	uint64_t tsc_hz;              /**< for use times: TSC ... */
+	uint64_t tsc0;                /**< ... read at ... */
+	uint64_t real0_ns;            /**< ... this wall-clock time */
+};
+
+/**
+ * Before the configuration is read: the RCU variable for every worker
+ * lcore, the lock-free SAD and flow table for @p max_sas SAs, and the
+ * model's ops (so SAs in the file are published as they come). @p m must
+ * be initialised and empty. @return 0 or -errno, with the reason on
+ * stderr.
+ */
+int pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas);
+
+/**
+ * Bring up every configured port (queues, RSS, TX queues per sending
+ * lcore where the device has enough) and one worker per lcore other than
+ * the main one. @return 0 or -errno, with the reason on stderr.
+ */
+int pub_start(struct pub *p);
+
+/**
+ * Compile what the model marks dirty into new tables and publish them;
+ * the old ones are freed after an RCU grace period. @return 0 or -errno.
+ */
+int pub_publish(struct pub *p);
+
+/** Free the SA records whose grace period has passed. @return how many
+ *  still wait. */
+uint32_t pub_reclaim(struct pub *p);
+
+/** Stop ports, free tables, workers, SA records (keys wiped). The model
+ *  must be freed first (its SAs come back through sa_destroy). */
+void pub_stop(struct pub *p);
+
+/** Launch every worker on its lcore. */
+void pub_launch(struct pub *p);
+
+/** Tell the workers to stop, and wait until they have flushed TX. */
+void pub_halt(struct pub *p);
+
+/** Packets received on all ports so far (for --exit-idle). */
+uint64_t pub_rx_total(const struct pub *p);
+
+/* ---- counters ---------------------------------------------------------- */
+
+/** Sum every lcore's counters (less the `stats reset` baseline). */
+void pub_counters(const struct pub *p, uint64_t out[CNT__MAX]);
+
+/** Per-port counters (less the baseline). */
+void pub_port_counters(const struct pub *p, unsigned int port,
+		       struct gw_port_stats *s);
+
+/** `stats reset`: the totals so far become the new zero. SAs' `current`
+ *  counters never go back. */
+void pub_counters_reset(struct pub *p);
+
+/** SA @p s's counters since it was added (`current`, never reset). */
+void pub_sa_totals(const struct model_sa *s, struct sa_counters *c);
+
+/** The "last sequence number" of an SA: sent (out) or highest seen (in). */
+uint64_t pub_sa_seq(const struct model_sa *s);
+
+/** When SA @p s last carried a packet, in wall-clock ns (0: never). */
+uint64_t pub_sa_use_ns(const struct pub *p, const struct model_sa *s);
+
+/* ---- tables (tables.c) -------------------------------------------------- */
+
+/**
+ * Compile the model's policies, routes, neighbours and ports into tables
+ * for the workers. Port MACs come from @p macs. What m->dirty does not
+ * name is taken over from @p old (which keeps working for readers until
+ * it is freed: shared parts are freed with the last table that owns
+ * them). @return NULL with *err = -errno.
+ */
+struct gw_tables *tables_build(const struct gw_model *m, struct gw_tables *old,
+			       const struct rte_ether_addr macs[GW_PORTS_MAX],
+			       int socket, int *err);
+
+/** Free tables built by tables_build. */
+void tables_free(struct gw_tables *t);
+
+/** The data plane's address from a configured one. */
+void pub_esp_addr(struct esp_addr *out, const struct cfg_addr *in);
+
+/** The data plane's selector from a configured one. */
+void pub_spd_sel(struct spd_sel *o, const struct cfg_sel *s);
+
+#endif /* ESPD_PUBLISH_H */

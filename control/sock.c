@@ -1,0 +1,386 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The control socket (see sock.h), served by lcore 0 without ever
+ * blocking it: every descriptor is non-blocking, requests are read into
+ * bounded buffers, answers are written as the client takes them, and a
+ * monitor that falls behind loses events instead of stalling the gateway.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control/print.h"
+#include "control/sock.h"
+
+#define MONITOR_BACKLOG (4u << 20) /* bytes queued for one slow monitor */
+
+struct sock_client {
+	int fd;
+	bool json;
+	bool batch;             /* several requests, each answer sized */
+	bool monitor;
+	bool closing;           /* close once the output is written */
+	uint32_t mon_mask;
+	size_t in_len;
+	bool in_overflow;
+	char in[SOCK_REQUEST_MAX + 1];
+	struct sbuf out;
+	size_t out_off;
+};
+
+struct sock {
+	int lfd;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct sock_client *c[SOCK_CLIENTS_MAX];
+	unsigned int n;
+	uint64_t next_id;
+	uint64_t *dropped;
+};
+
+static int
+set_nonblock(int fd)
+{
+	int fl = fcntl(fd, F_GETFL);
+
+	return fl < 0 ? -1 : fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+}
+
+struct sock *
+sock_open(const char *path, uint64_t *dropped, int *rcp)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct sock *s;
+	char dir[sizeof(sun.sun_path)], *slash;
+	mode_t old;
+	int fd, rc;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "espd: control socket path too long: %s\n", path);
+		*rcp = -ENAMETOOLONG;
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+
+	/* The default lives in /run/espd: make it, private, if missing. */
+	strcpy(dir, path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+			*rcp = -errno;
+			fprintf(stderr, "espd: control socket directory %s: %s\n", dir,
+				strerror(errno));
+			return NULL;
+		}
+	}
+
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0) {
+		*rcp = -errno;
+		return NULL;
+	}
+	/* A live espd answers on the path: do not steal it. A dead one
+	 * left a stale socket file: replace it. */
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0) {
+		fprintf(stderr, "espd: another espd is listening on %s\n", path);
+		close(fd);
+		*rcp = -EADDRINUSE;
+		return NULL;
+	}
+	close(fd);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd < 0) {
+		*rcp = -errno;
+		return NULL;
+	}
+	unlink(path);
+	old = umask(0177); /* mode 0600 from the start, not after a chmod */
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc < 0 || listen(fd, 64) < 0 || set_nonblock(fd) < 0) {
+		*rcp = -errno;
+		fprintf(stderr, "espd: control socket %s: %s\n", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		close(fd);
+		unlink(path);
+		*rcp = -ENOMEM;
+		return NULL;
+	}
+	s->lfd = fd;
+	s->dropped = dropped;
+	s->next_id = 1;
+	strcpy(s->path, path);
+	*rcp = 0;
+	return s;
+}
+
+static void
+client_close(struct sock *s, unsigned int i)
+{
+	struct sock_client *cl = s->c[i];
+
+	close(cl->fd);
+	sb_free(&cl->out);
+	explicit_bzero(cl->in, cl->in_len); /* requests may carry keys */
+	free(cl);
+	s->c[i] = s->c[--s->n];
+}
+
+void
+sock_close(struct sock *s)
+{
+	if (s == NULL)
+		return;
+	while (s->n > 0)
+		client_close(s, s->n - 1);
+	close(s->lfd);
+	unlink(s->path);
+	free(s);
+}
+
+void
+sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json)
+{
+	struct sbuf t = { 0 }, j = { 0 };
+	uint64_t id = s->next_id++;
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++) {
+		struct sock_client *cl = s->c[i];
+		struct sbuf *line = cl->json ? &j : &t;
+
+		if (!cl->monitor || !(cl->mon_mask & type))
+			continue;
+		if (cl->out.len - cl->out_off > MONITOR_BACKLOG) {
+			(*s->dropped)++;
+			continue;
+		}
+		/* Rendered once, for the first monitor that wants it. */
+		if (line->len == 0 && cl->json) {
+			json_object_set_new(json, "id", json_integer((json_int_t)id));
+			pr_dump(line, json);
+			sb_put(line, "\n", 1);
+		} else if (line->len == 0) {
+			sb_printf(line, "%s id %" PRIu64 "\n", text, id);
+		}
+		if (line->oom)
+			(*s->dropped)++;
+		else
+			sb_put(&cl->out, line->p, line->len);
+	}
+	sb_free(&t);
+	sb_free(&j);
+}
+
+void
+sock_monitor(struct sock_req *req, uint32_t mask)
+{
+	req->client->monitor = true;
+	req->client->mon_mask = mask;
+}
+
+static void
+handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
+{
+	struct cfg_error err = { .word = -1 };
+	struct sbuf body = { 0 };
+	struct sock_req req = { .client = cl };
+	int rc;
+
+	if (strncmp(line, "batch-", 6) == 0) {
+		cl->batch = true;
+		line += 6;
+	}
+	if (strncmp(line, "json ", 5) == 0) {
+		cl->json = true;
+	} else if (strncmp(line, "text ", 5) == 0) {
+		cl->json = false;
+	} else {
+		sb_printf(&cl->out, "error: requests start with 'text' or 'json'\n");
+		cl->closing = true;
+		return;
+	}
+	req.json = cl->json;
+	req.words = line + 5;
+	rc = fn(arg, &req, &body, &err);
+	if (rc != 0) {
+		sb_printf(&cl->out, "error: %s\n", err.msg[0] ? err.msg : strerror(-rc));
+		cl->monitor = false;
+	} else if (body.oom) {
+		sb_printf(&cl->out, "error: out of memory for the answer\n");
+	} else {
+		/* A batch answer says its length, so the next can follow. */
+		if (cl->batch && !cl->monitor)
+			sb_printf(&cl->out, "ok %zu\n", body.len);
+		else
+			sb_printf(&cl->out, "ok\n");
+		if (body.len > 0)
+			sb_put(&cl->out, body.p, body.len);
+	}
+	if (body.p != NULL)
+		explicit_bzero(body.p, body.len); /* show-keys */
+	sb_free(&body);
+	if (!cl->monitor && !cl->batch)
+		cl->closing = true;
+}
+
+/* Act on every complete line buffered (one, unless in batch mode). */
+static void
+client_lines(struct sock_client *cl, sock_handler fn, void *arg)
+{
+	size_t off = 0;
+	char *nl;
+
+	/* Every complete line, then the unfinished rest moved down once
+	 * (not after each line: a batch holds thousands). */
+	while (!cl->closing && !cl->monitor &&
+	       (nl = memchr(cl->in + off, '\n', cl->in_len - off)) != NULL) {
+		size_t used = (size_t)(nl - (cl->in + off)) + 1;
+
+		*nl = '\0';
+		handle_request(cl, cl->in + off, fn, arg);
+		explicit_bzero(cl->in + off, used);
+		off += used;
+	}
+	if (off > 0) {
+		memmove(cl->in, cl->in + off, cl->in_len - off);
+		cl->in_len -= off;
+	}
+}
+
+/* Read what the client sent. @return -1 to close the client. */
+static int
+client_read(struct sock_client *cl, sock_handler fn, void *arg)
+{
+	char buf[4096];
+	ssize_t n;
+
+	for (;;) {
+		n = read(cl->fd, buf, sizeof(buf));
+		if (n == 0) {
+			/* The client is done sending: finish the answers,
+			 * then close; a monitor leaves with it. */
+			if (cl->monitor)
+				return -1;
+			cl->closing = true;
+			return 0;
+		}
+		if (n < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+		if (cl->monitor || cl->closing)
+			continue; /* nothing more is expected */
+		if (cl->in_overflow || cl->in_len + (size_t)n > SOCK_REQUEST_MAX) {
+			/* Skip to the end of the line, then answer once. */
+			char *nl = memchr(buf, '\n', (size_t)n);
+
+			cl->in_overflow = true;
+			explicit_bzero(cl->in, cl->in_len);
+			cl->in_len = 0;
+			explicit_bzero(buf, sizeof(buf));
+			if (nl == NULL)
+				continue;
+			sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
+				  SOCK_REQUEST_MAX);
+			cl->closing = true;
+			return 0;
+		}
+		memcpy(cl->in + cl->in_len, buf, (size_t)n);
+		explicit_bzero(buf, (size_t)n);
+		cl->in_len += (size_t)n;
+		client_lines(cl, fn, arg);
+	}
+}
+
+/* Write what is pending. @return -1 to close the client. */
+static int
+client_write(struct sock_client *cl)
+{
+	while (cl->out_off < cl->out.len) {
+		ssize_t n = send(cl->fd, cl->out.p + cl->out_off,
+				 cl->out.len - cl->out_off, MSG_NOSIGNAL);
+
+		if (n < 0)
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+		cl->out_off += (size_t)n;
+	}
+	/* Answers may hold keys (show-keys). */
+	if (cl->out.p != NULL)
+		explicit_bzero(cl->out.p, cl->out.len);
+	cl->out.len = cl->out_off = 0;
+	return cl->closing ? -1 : 0;
+}
+
+unsigned int
+sock_poll(struct sock *s, sock_handler fn, void *arg)
+{
+	struct pollfd pfd[SOCK_CLIENTS_MAX + 1];
+	unsigned int i, n;
+	int ready;
+
+	if (s == NULL)
+		return 0;
+	pfd[0].fd = s->lfd;
+	pfd[0].events = POLLIN;
+	for (i = 0; i < s->n; i++) {
+		pfd[i + 1].fd = s->c[i]->fd;
+		pfd[i + 1].events = POLLIN |
+			(s->c[i]->out.len > s->c[i]->out_off ? POLLOUT : 0);
+	}
+	n = s->n;
+	ready = poll(pfd, n + 1, 0);
+	if (ready <= 0 && n == 0)
+		return 0;
+
+	/* Walk backwards: closing a client moves the last one into its slot. */
+	for (i = n; i-- > 0;) {
+		struct sock_client *cl = s->c[i];
+		int rc = 0;
+
+		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))
+			rc = client_read(cl, fn, arg);
+		if (rc == 0 && cl->out.len > cl->out_off)
+			rc = client_write(cl);
+		else if (rc == 0 && cl->closing)
+			rc = -1;
+		if (rc < 0)
+			client_close(s, i);
+	}
+	/* Monitors get events between polls: write those too. */
+	for (i = s->n; i-- > 0;)
+		if (s->c[i]->monitor && s->c[i]->out.len > s->c[i]->out_off &&
+		    client_write(s->c[i]) < 0)
+			client_close(s, i);
+
+	if (pfd[0].revents & POLLIN) {
+		for (;;) {
+			int fd = accept(s->lfd, NULL, NULL);
+			struct sock_client *cl;
+
+			if (fd < 0)
+				break;
+			if (s->n == SOCK_CLIENTS_MAX || set_nonblock(fd) < 0 ||
+			    (cl = calloc(1, sizeof(*cl))) == NULL) {
+				static const char busy[] = "error: too many clients\n";
+
+				(void)!write(fd, busy, sizeof(busy) - 1);
+				close(fd);
+				continue;
+			}
+			cl->fd = fd;
+			s->c[s->n++] = cl;
+		}
+	}
+	return ready > 0;
+}

@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The keys a packet is classified by, in plain C (no DPDK): the fields
+ * selectors match (struct flow_key, which is also the rte_acl input), and
+ * the key of the outbound flow table (struct gw_flow_key), which the
+ * control plane's model computes too. Every layer includes this header,
+ * so both sides build the same bytes.
+ */
+#ifndef ESPD_FLOWKEY_H
+#define ESPD_FLOWKEY_H
+
+#include <stdint.h>
+#include <string.h>
+
+/** Fields of a packet that selectors match. Addresses and ports in network
+ *  order; an IPv4 address sits in the first 4 bytes. The layout is the
+ *  rte_acl field layout of the SPD (dataplane/spd.c): do not reorder. */
+struct flow_key {
+	uint8_t proto;  /**< upper-layer protocol (ACL field 0: one byte) */
+	uint8_t family; /**< 4 or 6 */
+	uint8_t pad[2];
+	uint8_t src[16];
+	uint8_t dst[16];
+	uint16_t sport; /**< ports; ICMP type / code, as Linux's xfrm */
+	uint16_t dport;
+};
+
+/**
+ * The fields a `pfp` policy takes from the packet (RFC 4301 4.4.1.2
+ * "populate from packet"): one definition for the grammar, the model and
+ * the workers.
+ */
+enum pfp_field {
+	PFP_SRC = 1u << 0,
+	PFP_DST = 1u << 1,
+	PFP_PROTO = 1u << 2,
+	PFP_SPORT = 1u << 3,
+	PFP_DPORT = 1u << 4,
+};
+
+#define PFP_ALL 0x1fu
+
+/**
+ * Key of the outbound flow table: which SA a protected packet takes. It is
+ * the policy's index plus, for a PFP policy, the packet's values of the
+ * PFP fields; the other fields are zero. A non-PFP policy has one key: its
+ * index alone.
+ */
+struct gw_flow_key {
+	uint32_t policy;     /**< the policy's index (stable across rebuilds) */
+	uint8_t family;
+	uint8_t proto;
+	uint16_t sport, dport; /**< network order */
+	uint8_t pad[2];
+	uint8_t src[16], dst[16];
+	/* To 48 bytes: rte_hash compares keys of 16, 32, 48... bytes with
+	 * vector code, and calls memcmp() for any other length. */
+	uint8_t pad_end[4];
+};
+
+_Static_assert(sizeof(struct gw_flow_key) == 48, "flow key: 48 bytes for rte_hash");
+
+/** The flow-table key of packet @p k under policy @p index with PFP
+ *  fields @p pfp (enum pfp_field bits). */
+static inline void
+gw_flow_key_make(struct gw_flow_key *fk, uint32_t index, uint8_t pfp,
+		 const struct flow_key *k)
+{
+	memset(fk, 0, sizeof(*fk));
+	fk->policy = index;
+	if (pfp == 0)
+		return;
+	fk->family = k->family;
+	if (pfp & PFP_SRC)
+		memcpy(fk->src, k->src, 16);
+	if (pfp & PFP_DST)
+		memcpy(fk->dst, k->dst, 16);
+	if (pfp & PFP_PROTO)
+		fk->proto = k->proto;
+	if (pfp & PFP_SPORT)
+		fk->sport = k->sport;
+	if (pfp & PFP_DPORT)
+		fk->dport = k->dport;
+}
+
+#endif /* ESPD_FLOWKEY_H */

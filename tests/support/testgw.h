@@ -1,0 +1,48 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * A gateway for tests and fuzzers, built by the control library exactly
+ * as espd builds one (model_init, pub_prepare, events_new, the
+ * configuration through model_apply, pub_start, pub_publish), except that
+ * its ports are offline (no ethdev): one worker (never launched) that the
+ * caller drives by hand through gw_inbound/gw_outbound, and a mempool
+ * without a cache so that its in-use count is exact (leak checks).
+ *
+ * EAL must be up with at least two lcores (pub_prepare wants a worker).
+ */
+#ifndef ESPD_TESTGW_H
+#define ESPD_TESTGW_H
+
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "control/events.h"
+#include "control/model.h"
+#include "control/publish.h"
+#include "crypto/crypto.h"
+
+struct testgw {
+	struct gw_model model;
+	struct pub pub;
+	struct events *ev;
+};
+
+/**
+ * A gateway configured by @p conf (config-file text), with SAs on crypto
+ * engine @p kind. @return NULL (reason on stderr) on failure.
+ */
+struct testgw *testgw_new(const char *conf, enum crypto_engine_kind kind);
+
+/** Everything freed, as espd stops (held packets dropped and counted). */
+void testgw_free(struct testgw *g);
+
+/**
+ * Take back every mbuf the worker still holds after a burst: buffered TX
+ * (each one handed to @p sent, if not NULL, before it is freed), IKE
+ * punts, held packets in MISS events (other events are dropped), and
+ * released packets.
+ */
+void testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf *m));
+
+#endif /* ESPD_TESTGW_H */

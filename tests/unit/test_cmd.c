@@ -1,0 +1,310 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CUnit suite for the commands layer (control/cmd.c) on the test gateway:
+ * what `state get` (with and without show-keys), `state list`, `stats`
+ * and allocspi answer in text and JSON, and the `monitor state|policy`
+ * announcements, read by a real client of the control socket.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+
+#include "config/config.h"
+#include "control/cmd.h"
+#include "control/sock.h"
+#include "tests/support/testgw.h"
+#include "unit.h"
+
+#define GCM_KEY "0x0102030405060708090a0b0c0d0e0f10a1a2a3a4"
+#define CBC_KEY "0x00112233445566778899aabbccddeeff"
+#define SHA_KEY "0x0f0e0d0c0b0a090807060504030201000f0e0d0c0b0a09080706050403020100"
+
+static const char conf[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 reqid 1 "
+	"  aead 'rfc4106(gcm(aes))' " GCM_KEY " 128\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 reqid 2 "
+	"  enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(sha256)' " SHA_KEY " 128\n";
+
+/* Run @p line; @return its output (caller frees), or NULL with @p err. */
+static char *
+run(struct cmd_ctx *c, const char *line, bool json, struct cfg_error *err)
+{
+	struct sbuf out = { 0 };
+	struct cfg_cmd cmd;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	rc = cfg_parse_line(line, &cmd, err);
+	if (rc == 0)
+		rc = cmd_execute(c, &cmd, json, NULL, &out, err);
+	cfg_cmd_clear(&cmd);
+	if (rc != 0) {
+		sb_free(&out);
+		return NULL;
+	}
+	sb_put(&out, "", 0);
+	return out.p != NULL ? out.p : strdup("");
+}
+
+static char *
+must(struct cmd_ctx *c, const char *line, bool json)
+{
+	struct cfg_error err;
+	char *out = run(c, line, json, &err);
+
+	if (out == NULL)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+	return out;
+}
+
+static json_t *
+must_json(struct cmd_ctx *c, const char *line)
+{
+	char *out = must(c, line, true);
+	json_error_t je;
+	json_t *v = json_loads(out, 0, &je);
+
+	if (v == NULL)
+		fprintf(stderr, "\n  '%s' is not JSON (%s): %s\n", line, je.text, out);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+	free(out);
+	return v;
+}
+
+static const char *
+jstr(json_t *o, const char *path1, const char *path2)
+{
+	json_t *v = json_object_get(o, path1);
+
+	if (path2 != NULL)
+		v = json_object_get(v, path2);
+	return json_string_value(v) != NULL ? json_string_value(v) : "(none)";
+}
+
+/* show-keys prints the keys that were added, text and JSON, for AEAD
+ * (key and salt) and for enc + auth-trunc; without it, no key shows. */
+static void
+test_show_keys(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct cmd_ctx c;
+	char *out;
+	json_t *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "aead rfc4106(gcm(aes)) " GCM_KEY " 128\n"));
+	free(out);
+	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "enc cbc(aes) " CBC_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "auth-trunc hmac(sha256) " SHA_KEY " 128\n"));
+	free(out);
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"), GCM_KEY);
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(v, "keys"), "auth"));
+	json_decref(v);
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"), CBC_KEY);
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "auth"), SHA_KEY);
+	json_decref(v);
+
+	/* An update's keys are what show-keys shows from then on. */
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "aead 'rfc4106(gcm(aes))' 0xffeeddccbbaa99887766554433221100deadbeef 128",
+		  false));
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"),
+			       "0xffeeddccbbaa99887766554433221100deadbeef");
+	json_decref(v);
+
+	/* Without show-keys, and in every list, no key. */
+	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002", false);
+	CU_ASSERT_PTR_NULL(strstr(out, "00112233"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "(key hidden)"));
+	free(out);
+	out = must(&c, "state list", false);
+	CU_ASSERT_PTR_NULL(strstr(out, "00112233"));
+	CU_ASSERT_PTR_NULL(strstr(out, "deadbeef"));
+	free(out);
+	out = must(&c, "state list", true);
+	CU_ASSERT_PTR_NULL(strstr(out, "00112233"));
+	CU_ASSERT_PTR_NULL(strstr(out, "\"keys\""));
+	free(out);
+	testgw_free(g);
+}
+
+/* DESIGN.md's JSON shapes: state get with `current` (sub-second
+ * add_time), state list, stats, allocspi; allocspi then update. */
+static void
+test_shapes(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct cmd_ctx c;
+	struct timespec ts;
+	double add, now;
+	json_t *v, *cur;
+	char line[256];
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "spi", NULL), "0x00001001");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "dir", NULL), "out");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "algo", NULL), "rfc4106(gcm(aes))");
+	CU_ASSERT(json_is_null(json_object_get(v, "encap")));
+	CU_ASSERT_STRING_EQUAL(jstr(v, "sel", "src"), "0.0.0.0/0");
+	CU_ASSERT_PTR_NULL(json_object_get(v, "keys"));
+	cur = json_object_get(v, "current");
+	CU_ASSERT(json_is_real(json_object_get(cur, "add_time")));
+	add = json_real_value(json_object_get(cur, "add_time"));
+	clock_gettime(CLOCK_REALTIME, &ts);
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	CU_ASSERT(add <= now && add > now - 60);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(cur, "use_time")), 0);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(v, "stats"),
+							   "packets")), 0);
+	json_decref(v);
+
+	v = must_json(&c, "state list");
+	CU_ASSERT(json_is_array(v) && json_array_size(v) == 2);
+	json_decref(v);
+	v = must_json(&c, "stats");
+	CU_ASSERT(json_is_object(json_object_get(v, "global")));
+	CU_ASSERT(json_is_integer(json_object_get(json_object_get(v, "global"),
+						  "XfrmInNoStates")));
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(v, "ports")), 2);
+	CU_ASSERT_EQUAL(json_array_size(json_object_get(v, "sas")), 2);
+	CU_ASSERT_STRING_EQUAL(jstr(json_array_get(json_object_get(v, "sas"), 0), "spi", NULL),
+			       "0x00001001");
+	json_decref(v);
+
+	/* allocspi then update: the reserved SPI is live. */
+	v = must_json(&c, "state allocspi src 172.16.2.5 dst 172.16.1.5 proto esp reqid 5");
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi %s reqid 5 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
+		 jstr(v, "spi", NULL));
+	free(must(&c, line, false));
+	snprintf(line, sizeof(line), "state get src 172.16.2.5 dst 172.16.1.5 proto esp spi %s",
+		 jstr(v, "spi", NULL));
+	json_decref(v);
+	v = must_json(&c, line);
+	CU_ASSERT_STRING_EQUAL(jstr(v, "dir", NULL), "in");
+	json_decref(v);
+	v = must_json(&c, "state count");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "count")), 3);
+	json_decref(v);
+	testgw_free(g);
+}
+
+/* Read what the server wrote to @p fd until @p want lines came. */
+static int
+read_lines(int fd, struct cmd_ctx *c, char *buf, size_t size, unsigned int want)
+{
+	size_t len = 0;
+	unsigned int tries, lines = 0;
+
+	for (tries = 0; tries < 2000 && lines < want; tries++) {
+		ssize_t n;
+
+		sock_poll(c->sock, cmd_request, c);
+		n = recv(fd, buf + len, size - 1 - len, MSG_DONTWAIT);
+		if (n > 0) {
+			unsigned int i;
+
+			for (i = 0; i < (unsigned int)n; i++)
+				lines += buf[len + i] == '\n';
+			len += (size_t)n;
+		} else {
+			usleep(1000);
+		}
+	}
+	buf[len] = '\0';
+	return (int)lines;
+}
+
+/* `monitor state policy` hears of every change, each event with an id
+ * one above the last. */
+static void
+test_monitor_changes(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/espd_cmd_XXXXXX", buf[8192], *line, *save = NULL;
+	static const char req[] = "json monitor state policy\n";
+	struct cmd_ctx c;
+	json_int_t id = 0;
+	int fd, rc, n = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	c.sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CU_ASSERT_EQUAL(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 1), 1);
+	CU_ASSERT_STRING_EQUAL(buf, "ok\n");
+
+	free(must(&c, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x2001 "
+		  "aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", false));
+	free(must(&c, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x2001", false));
+	free(must(&c, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 9", false));
+	free(must(&c, "policy del index 9", false));
+	free(must(&c, "state flush", false));
+	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 5), 5);
+	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
+		static const char *const want[][2] = {
+			{ "state", "add" }, { "state", "del" }, { "policy", "add" },
+			{ "policy", "del" }, { "state", "flush" },
+		};
+		json_t *v = json_loads(line, 0, NULL);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
+		if (n < 5) {
+			CU_ASSERT_STRING_EQUAL(jstr(v, "event", NULL), want[n][0]);
+			CU_ASSERT_STRING_EQUAL(jstr(v, "action", NULL), want[n][1]);
+		}
+		if (n > 0)
+			CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "id")), id + 1);
+		id = json_integer_value(json_object_get(v, "id"));
+		if (n == 1)
+			CU_ASSERT_STRING_EQUAL(jstr(v, "spi", NULL), "0x00002001");
+		if (n == 2)
+			CU_ASSERT_STRING_EQUAL(jstr(v, "sel", "dst"), "10.1.0.0/16");
+		json_decref(v);
+		n++;
+	}
+	CU_ASSERT_EQUAL(n, 5);
+	close(fd);
+	sock_close(c.sock);
+	rmdir(dir);
+	testgw_free(g);
+}
+
+int
+test_cmd_register(void)
+{
+	CU_pSuite s = CU_add_suite("cmd", NULL, NULL);
+
+	if (s == NULL ||
+	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
+	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
+	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL)
+		return CU_get_error();
+	return 0;
+}

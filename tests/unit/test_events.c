@@ -1,0 +1,361 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CUnit suite for the events layer (control/events.c) on the test gateway
+ * (tests/support/testgw.h: the control library with offline ports, one
+ * worker driven by hand): ACQUIRE with held packets and their release in
+ * order, acquire-expires, time and packet lifetimes with EXPIRE, the
+ * invalid-spi rate limit. The model's clock is driven by the test, so no
+ * case sleeps.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <jansson.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "config/config.h"
+#include "control/events.h"
+#include "dataplane/worker.h"
+#include "tests/support/testgw.h"
+#include "unit.h"
+
+#define NS 1000000000ull
+#define GCM "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10a1a2a3a4 128"
+
+static const char conf[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"set acquire-queue 4\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+	"  pfp src,dst,proto,sport,dport\n";
+
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static struct testgw *
+gw_new(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	fake_now = 5000 * NS;
+	g->model.now_ns = fake_clock;
+	return g;
+}
+
+/* An Ethernet frame of UDP from 192.168.1.10:SPORT to 192.168.2.20:5001,
+ * its payload starting with @p tag. */
+static struct rte_mbuf *
+frame(struct testgw *g, uint16_t sport, uint8_t tag)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	uint16_t len = sizeof(struct rte_ether_hdr) + 20 + 8 + 32;
+	uint8_t *p;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, len);
+	memset(p, 0, len);
+	((struct rte_ether_hdr *)p)->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(p + sizeof(struct rte_ether_hdr));
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(20 + 8 + 32);
+	ip->time_to_live = 64;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(192u, 168, 1, 10));
+	ip->dst_addr = rte_cpu_to_be_32(RTE_IPV4(192u, 168, 2, 20));
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	udp->dst_port = rte_cpu_to_be_16(5001);
+	udp->dgram_len = rte_cpu_to_be_16(8 + 32);
+	((uint8_t *)(udp + 1))[0] = tag;
+	return m;
+}
+
+/* Packets through the worker's outbound path, one burst. */
+static void
+send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
+{
+	struct rte_mbuf *m[32];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		m[i] = frame(g, sport, (uint8_t)(first_tag + i));
+	gw_outbound(g->pub.workers[0], g->pub.shared.tables, m, (uint16_t)n);
+}
+
+static void
+apply(struct testgw *g, const char *line)
+{
+	struct cfg_error err = { 0 };
+	struct cfg_cmd cmd;
+	int rc = cfg_parse_line(line, &cmd, &err);
+
+	if (rc == 0)
+		rc = model_apply(&g->model, &cmd, "-", 0, &err);
+	cfg_cmd_clear(&cmd);
+	if (rc != 0)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+/* Every rendered event so far, as JSON objects in an array. */
+static json_t *
+take_events(struct testgw *g)
+{
+	json_t *all = json_array();
+	struct event_out e;
+
+	while (events_next(g->ev, &e)) {
+		CU_ASSERT_PTR_NOT_NULL(e.text);
+		json_array_append(all, e.json);
+		event_out_free(&e);
+	}
+	return all;
+}
+
+static uint64_t
+counter(struct testgw *g, enum espd_counter c)
+{
+	uint64_t v[CNT__MAX];
+
+	pub_counters(&g->pub, v);
+	return v[c];
+}
+
+/* The frames the worker queued for TX on port 1, as ESP sequence numbers
+ * of SA @p spi, in order; any other frame fails the test. */
+static unsigned int tx_n;
+static uint32_t tx_seq[64], tx_spi[64];
+
+static void
+sent(uint16_t port, const struct rte_mbuf *m)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t spi, seq;
+
+	CU_ASSERT_EQUAL(port, 1);
+	CU_ASSERT_EQUAL(p[14 + 9], IPPROTO_ESP);
+	memcpy(&spi, p + 14 + 20, 4);
+	memcpy(&seq, p + 14 + 20 + 4, 4);
+	if (tx_n < 64) {
+		tx_spi[tx_n] = rte_be_to_cpu_32(spi);
+		tx_seq[tx_n++] = rte_be_to_cpu_32(seq);
+	}
+}
+
+/* One ACQUIRE per flow; its packets held, then released in order through
+ * the SA that answers it; nothing lost. */
+static void
+test_acquire_hold_release(void)
+{
+	struct testgw *g = gw_new();
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	json_t *ev, *a;
+
+	send_out(g, 40000, 1, 3);
+	send_out(g, 40000, 4, 3);  /* 6 packets, queue of 4: 2 dropped */
+	send_out(g, 40001, 10, 1); /* another flow */
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 2);
+	a = json_array_get(ev, 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "event")), "acquire");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(a, "seq")), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(a, "policy_index")), 3);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "src")), "172.16.1.5");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+		json_object_get(a, "sel"), "src")), "192.168.1.10/32");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(
+		json_object_get(a, "sel"), "sport")), 40000);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
+		json_object_get(a, "pkt"), "proto")), "udp");
+	json_decref(ev);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireSent), 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 5);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 2);
+
+	/* The answer: the held packets go back to the worker, in order,
+	 * before the SA is visible; then leave with seq 1, 2, 3, 4. */
+	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7001 reqid 7 seq 1 "
+	      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 4);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	gw_release(g->pub.workers[0], g->pub.shared.tables);
+	send_out(g, 40000, 20, 1); /* a later packet follows them */
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT_EQUAL(tx_n, 5);
+	for (i = 0; i < tx_n; i++)
+		CU_ASSERT(tx_spi[i] == 0x7001 && tx_seq[i] == i + 1);
+
+	/* acquire-expires: the other flow's packet is dropped when it
+	 * passes, counted, and a later packet raises a new ACQUIRE. */
+	fake_now += 29 * NS;
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	fake_now += 1 * NS;
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 3);
+	send_out(g, 40001, 11, 1);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")), 3);
+	json_decref(ev);
+	testgw_drain(g, NULL);
+	events_free(g->ev);
+	g->ev = NULL;
+	/* Held packets die with the layer, counted; none leak. */
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 4);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* Time limits through the events layer: soft then hard EXPIRE, counted
+ * from the add with sub-second precision; the hard one removes the SA. */
+static void
+test_time_expire(void)
+{
+	struct testgw *g = gw_new();
+	json_t *ev, *e;
+
+	fake_now += 400000000ull;
+	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7101 reqid 9 " GCM
+	      " limit time-soft 1 limit time-hard 2");
+	fake_now += NS - 1;
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 0);
+	json_decref(ev);
+	fake_now += 1;
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(ev), 1);
+	e = json_array_get(ev, 0);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "event")), "expire");
+	CU_ASSERT(json_is_false(json_object_get(e, "hard")));
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "spi")), "0x00007101");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(e, "dir")), "out");
+	json_decref(ev);
+	CU_ASSERT_EQUAL(g->model.n_sas, 1);
+	fake_now += NS - 1;
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(g->model.n_sas, 1);
+	fake_now += 1;
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(ev), 1);
+	CU_ASSERT(json_is_true(json_object_get(json_array_get(ev, 0), "hard")));
+	json_decref(ev);
+	CU_ASSERT_EQUAL(g->model.n_sas, 0);
+	testgw_free(g);
+}
+
+/* A packet-hard limit seen by the worker: EXPIRE hard once, the SA goes,
+ * and the flow's next packet raises a new ACQUIRE. */
+static void
+test_packet_expire(void)
+{
+	struct testgw *g = gw_new();
+	json_t *ev;
+	size_t i, acq = 0, hard = 0, soft = 0;
+
+	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7201 reqid 7 " GCM
+	      " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001"
+	      " limit packet-soft 2 limit packet-hard 3");
+	send_out(g, 40000, 1, 1);
+	send_out(g, 40000, 2, 1);
+	send_out(g, 40000, 3, 1);
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(g->model.n_sas, 0);
+	send_out(g, 40000, 4, 1);
+	events_poll(g->ev);
+	ev = take_events(g);
+	for (i = 0; i < json_array_size(ev); i++) {
+		json_t *e = json_array_get(ev, i);
+		const char *kind = json_string_value(json_object_get(e, "event"));
+
+		if (strcmp(kind, "acquire") == 0)
+			acq++;
+		else if (json_is_true(json_object_get(e, "hard")))
+			hard++;
+		else
+			soft++;
+	}
+	CU_ASSERT_EQUAL(soft, 1);
+	CU_ASSERT_EQUAL(hard, 1);
+	CU_ASSERT_EQUAL(acq, 1);
+	json_decref(ev);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT_EQUAL(tx_n, 3);
+	testgw_free(g);
+}
+
+/* invalid-spi: one event per (src, SPI) per second, whichever worker
+ * saw it; the counter counts events. */
+static void
+test_invalid_spi_limit(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+	struct gw_event e = { .type = GW_EV_INVALID_SPI, .spi = 0xdead0001 };
+	json_t *ev;
+	unsigned int i;
+
+	e.pkt.family = 4;
+	memcpy(e.pkt.src, (uint8_t[]){ 172, 16, 2, 5 }, 4);
+	memcpy(e.pkt.dst, (uint8_t[]){ 172, 16, 1, 5 }, 4);
+	for (i = 0; i < 5; i++)
+		CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
+	e.spi = 0xdead0002;
+	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 2);
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(json_array_get(ev, 0), "spi")),
+			       "0xdead0001");
+	json_decref(ev);
+	fake_now += NS;
+	e.spi = 0xdead0001;
+	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 1);
+	json_decref(ev);
+	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 3);
+	testgw_free(g);
+}
+
+int
+test_events_register(void)
+{
+	CU_pSuite s = CU_add_suite("events", NULL, NULL);
+
+	if (s == NULL ||
+	    CU_add_test(s, "ACQUIRE, held packets, release in order",
+			test_acquire_hold_release) == NULL ||
+	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
+	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
+	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL)
+		return CU_get_error();
+	return 0;
+}

@@ -1,0 +1,448 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CUnit suite for the control plane's model (control/model.c): the rules
+ * a file and the socket share (so `espd --check` and start-up agree), SPI
+ * reservations, the flow index, and time limits on a clock the test
+ * drives. No DPDK is used: the model runs without a data plane.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+
+#include "config/config.h"
+#include "control/model.h"
+#include "unit.h"
+
+#define GCM "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10a1a2a3a4 128"
+#define NS 1000000000ull
+
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+static void
+model_new(struct gw_model *m)
+{
+	CU_ASSERT_EQUAL_FATAL(model_init(m, CRYPTO_ENGINE_MB, 1u << 16), 0);
+	fake_now = 1000 * NS;
+	m->now_ns = fake_clock;
+}
+
+/* Apply one line; @return the model's verdict, the message in @p err. */
+static int
+apply(struct gw_model *m, const char *line, struct cfg_error *err)
+{
+	struct cfg_cmd cmd;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	rc = cfg_parse_line(line, &cmd, err);
+	if (rc == 0)
+		rc = model_apply(m, &cmd, "-", 0, err);
+	cfg_cmd_clear(&cmd);
+	return rc;
+}
+
+static void
+ok(struct gw_model *m, const char *line)
+{
+	struct cfg_error err;
+	int rc = apply(m, line, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+}
+
+static void
+refused(struct gw_model *m, const char *line, const char *msg)
+{
+	struct cfg_error err;
+	int rc = apply(m, line, &err);
+
+	CU_ASSERT_NOT_EQUAL(rc, 0);
+	if (rc == 0 || strstr(err.msg, msg) == NULL)
+		fprintf(stderr, "\n  '%s': got '%s', want '%s'\n", line, err.msg, msg);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, msg));
+}
+
+static void
+base(struct gw_model *m)
+{
+	ok(m, "port 0 role protected addr 192.168.1.1/24");
+	ok(m, "port 1 role unprotected addr 172.16.1.5/24");
+}
+
+/* The rules a file and the socket share (--check used to keep its own
+ * copy): duplicates and undeclared ports, as `ip route/neigh add` refuse. */
+static void
+test_rules(void)
+{
+	struct gw_model m;
+
+	model_new(&m);
+	base(&m);
+	refused(&m, "port 0 role unprotected", "port 0 is already defined");
+	refused(&m, "route add 10.0.0.0/8 port 7", "port 7 is not defined");
+	refused(&m, "neigh add 10.0.0.1 lladdr 02:00:00:00:00:01 port 9",
+		"port 9 is not defined");
+	ok(&m, "route add 10.0.0.0/8 port 1 via 172.16.1.1");
+	refused(&m, "route add 10.0.0.0/8 port 0", "route 10.0.0.0/8 exists");
+	ok(&m, "route add 10.0.0.0/16 port 0");
+	ok(&m, "neigh add 172.16.1.1 lladdr 02:00:00:00:00:01 port 1");
+	refused(&m, "neigh add 172.16.1.1 lladdr 02:00:00:00:00:02 port 1",
+		"neigh 172.16.1.1 on port 1 exists");
+	ok(&m, "neigh add 172.16.1.1 lladdr 02:00:00:00:00:02 port 0");
+	ok(&m, "state add src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x1001 " GCM);
+	refused(&m, "state add src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x1001 " GCM,
+		"SA with that dst and spi 0x00001001 exists");
+	/* dst is ours: inbound, and an inbound SPI is unique on its own */
+	CU_ASSERT_EQUAL(m.sas[0]->dir, CFG_DIR_IN);
+	refused(&m, "state add src 172.16.2.6 dst 172.16.1.6 proto esp spi 0x1001 dir in " GCM,
+		"inbound spi 0x00001001 is already in use");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 " GCM);
+	CU_ASSERT_EQUAL(m.sas[1]->dir, CFG_DIR_OUT);
+	/* what the data plane would refuse, refused here already */
+	refused(&m, "state add src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x2001 dir in "
+		"replay-window 0 flag esn " GCM, "replay-window above 0");
+	refused(&m, "state del src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1001",
+		"no SA with that dst and spi 0x00001001");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 5");
+	refused(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir in index 5",
+		"policy index 5 exists");
+	refused(&m, "policy del index 9", "no such policy");
+	refused(&m, "state list", "'state list' is not a configuration command");
+	ok(&m, "state flush");
+	CU_ASSERT_EQUAL(m.n_sas, 0);
+	model_free(&m);
+}
+
+/* A whole file through cfg_load_file and the model: every error with its
+ * line, as `espd --check` prints them (and start-up stops at the first). */
+static void
+test_file_verdicts(void)
+{
+	static const char text[] =
+		"port 0 role protected\n"                                      /* 1 */
+		"port 0 role unprotected\n"                                    /* 2 */
+		"route add 10.0.0.0/8 port 7\n"                                /* 3 */
+		"route add 10.0.0.0/8 port 0\n"                                /* 4 */
+		"route add 10.0.0.0/8 port 0\n"                                /* 5 */
+		"neigh add 10.0.0.1 lladdr 02:00:00:00:00:01 port 0\n"         /* 6 */
+		"neigh add 10.0.0.1 lladdr 02:00:00:00:00:02 port 0\n"         /* 7 */
+		"state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 " GCM "\n" /* 8 */
+		"state add src 9.9.9.9 dst 2.2.2.2 proto esp spi 4096 " GCM "\n"   /* 9 */
+		"state update src 1.1.1.1 dst 3.3.3.3 proto esp spi 0x1000\n"  /* 10 */
+		"state flush\n"                                                /* 11 */
+		"state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 " GCM "\n"; /* 12 */
+	struct cfg_load ld = { .apply = model_apply, .keep_going = true };
+	char path[] = "/tmp/espd_model_XXXXXX", *out = NULL, want[1024];
+	size_t outlen = 0;
+	struct gw_model m;
+	FILE *f;
+	int fd;
+
+	fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	f = fdopen(fd, "w");
+	fputs(text, f);
+	fclose(f);
+	model_new(&m);
+	ld.arg = &m;
+	ld.errs = open_memstream(&out, &outlen);
+	CU_ASSERT_EQUAL(cfg_load_file(path, &ld), -EINVAL);
+	fclose(ld.errs);
+	snprintf(want, sizeof(want),
+		 "%1$s:2: error: port 0 is already defined\n"
+		 "%1$s:3: error: route: port 7 is not defined\n"
+		 "%1$s:5: error: route 10.0.0.0/8 exists\n"
+		 "%1$s:7: error: neigh 10.0.0.1 on port 0 exists\n"
+		 "%1$s:9: error: SA with that dst and spi 0x00001000 exists\n"
+		 "%1$s:10: error: no SA with that dst and spi 0x00001000\n", path);
+	if (strcmp(out, want) != 0)
+		fprintf(stderr, "\n  got:\n%s  want:\n%s", out, want);
+	CU_ASSERT_STRING_EQUAL(out, want);
+	CU_ASSERT_EQUAL(ld.nerrors, 6);
+	CU_ASSERT_EQUAL(m.n_sas, 1);
+	free(out);
+	model_free(&m);
+	unlink(path);
+}
+
+/* Time limits count from the add with sub-second precision: an SA added
+ * at t0 + 0.9 s with time-hard 3 expires at t0 + 3.9 s, never at t0 + 3. */
+static void
+test_time_limits(void)
+{
+	struct gw_model m;
+	struct model_sa *s;
+	bool hard = false;
+
+	model_new(&m);
+	base(&m);
+	fake_now += 900000000ull; /* 0.9 s past a whole second */
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3001 " GCM
+	   " limit time-soft 1 limit time-hard 3");
+	fake_now += 999999999ull;
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	fake_now += 1;
+	s = model_time_due(&m, fake_now, &hard);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	CU_ASSERT_FALSE(hard);
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	fake_now += 2 * NS - 1; /* 2.999999999 s after the add */
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	fake_now += 1;
+	s = model_time_due(&m, fake_now, &hard);
+	CU_ASSERT_PTR_NOT_NULL(s);
+	CU_ASSERT_TRUE(hard);
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+
+	/* New limits by update count from the add too, and replace the old. */
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3002 " GCM
+	   " limit time-hard 10");
+	fake_now += 5 * NS;
+	ok(&m, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3002 "
+	   "limit time-hard 7");
+	fake_now += 2 * NS - 1;
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	fake_now += 1;
+	s = model_time_due(&m, fake_now, &hard);
+	CU_ASSERT(s != NULL && s->cfg.spi == 0x3002 && hard);
+	fake_now += 10 * NS;
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard)); /* the old 10 s */
+
+	/* A deleted SA's timers never fire, and churn does not pile them up. */
+	{
+		char line[200];
+		unsigned int i;
+
+		for (i = 0; i < 5000; i++) {
+			snprintf(line, sizeof(line), "state add src 172.16.1.5 dst 172.16.2.5 "
+				 "proto esp spi %u " GCM " limit time-soft 100 limit time-hard 200",
+				 0x10000 + i);
+			ok(&m, line);
+			snprintf(line, sizeof(line), "state del src 172.16.1.5 dst 172.16.2.5 "
+				 "proto esp spi %u", 0x10000 + i);
+			ok(&m, line);
+		}
+		CU_ASSERT(m.n_timers < 1000);
+		fake_now += 300 * NS;
+		CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	}
+	model_free(&m);
+}
+
+/* The control record keeps the keys that were added (show-keys), for
+ * every kind of algorithm, and the ones an update put in. */
+static void
+test_keys_kept(void)
+{
+	static const uint8_t gcm[20] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14,
+					 15, 16, 0xa1, 0xa2, 0xa3, 0xa4 };
+	struct gw_model m;
+	struct model_sa *s;
+	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 2, 5 } };
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 " GCM);
+	s = model_sa_find(&m, &dst, 0x4001);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key_len, 20);
+	CU_ASSERT_EQUAL(memcmp(s->cfg.algo.cipher_key, gcm, 20), 0);
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4002 "
+	   "enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff "
+	   "auth-trunc 'hmac(sha256)' 0x" "0f0e0d0c0b0a09080706050403020100"
+	   "0f0e0d0c0b0a09080706050403020100 128");
+	s = model_sa_find(&m, &dst, 0x4002);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key_len, 16);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[15], 0xff);
+	CU_ASSERT_EQUAL(s->cfg.algo.auth_key_len, 32);
+	CU_ASSERT_EQUAL(s->cfg.algo.auth_key[0], 0x0f);
+	ok(&m, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 "
+	   "aead rfc4106(gcm(aes)) 0xffeeddccbbaa99887766554433221100deadbeef 128");
+	s = model_sa_find(&m, &dst, 0x4001);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[0], 0xff);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[19], 0xef);
+	model_free(&m);
+}
+
+static int
+allocspi(struct gw_model *m, const char *line, uint32_t *spi, struct cfg_error *err)
+{
+	struct cfg_cmd cmd;
+	int rc;
+
+	memset(err, 0, sizeof(*err));
+	rc = cfg_parse_line(line, &cmd, err);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	rc = model_allocspi(m, &cmd.u.allocspi, spi, err);
+	cfg_cmd_clear(&cmd);
+	return rc;
+}
+
+/* allocspi then `state update` makes the SPI live (ALLOCSPI + UPDSA, as
+ * strongSwan does); the reservation lasts allocspi-expires seconds. */
+static void
+test_allocspi_update(void)
+{
+	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 1, 5 } };
+	struct cfg_error err;
+	struct gw_model m;
+	char line[256];
+	uint32_t spi, spi2;
+
+	model_new(&m);
+	base(&m);
+	CU_ASSERT_EQUAL_FATAL(allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 "
+				       "proto esp reqid 7", &spi, &err), 0);
+	CU_ASSERT(spi >= 256);
+	/* another dst cannot claim it */
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.6 proto esp "
+		 "spi 0x%x " GCM, spi);
+	refused(&m, line, "no SA with that dst and spi");
+	/* an update without an algorithm cannot make an SA */
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi 0x%x limit time-hard 10", spi);
+	refused(&m, line, "reserved, not live");
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi 0x%x reqid 7 " GCM, spi);
+	ok(&m, line);
+	CU_ASSERT_PTR_NOT_NULL(model_sa_find(&m, &dst, spi));
+	CU_ASSERT_EQUAL(m.sas[0]->dir, CFG_DIR_IN);
+	/* live now: a second update replaces keys as usual */
+	ok(&m, line);
+	CU_ASSERT_EQUAL(m.n_sas, 1);
+
+	/* The default reservation is 300 s, not acquire-expires (30 s). */
+	CU_ASSERT_EQUAL_FATAL(allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 "
+				       "proto esp", &spi2, &err), 0);
+	fake_now += 299 * NS;
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi 0x%x " GCM, spi2);
+	ok(&m, line);
+	CU_ASSERT_EQUAL_FATAL(allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 "
+				       "proto esp", &spi2, &err), 0);
+	fake_now += 301 * NS;
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi 0x%x " GCM, spi2);
+	refused(&m, line, "no SA with that dst and spi");
+	/* set allocspi-expires */
+	ok(&m, "set allocspi-expires 10");
+	CU_ASSERT_EQUAL_FATAL(allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 "
+				       "proto esp", &spi2, &err), 0);
+	fake_now += 10 * NS;
+	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
+		 "spi 0x%x " GCM, spi2);
+	refused(&m, line, "no SA with that dst and spi");
+	model_free(&m);
+}
+
+/* SPIs handed out are unique among SAs and reservations, and a full
+ * range says so. */
+static void
+test_allocspi_unique(void)
+{
+	static uint8_t seen[1000];
+	struct cfg_error err;
+	struct gw_model m;
+	unsigned int i, dup = 0;
+	uint32_t spi;
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "state add src 172.16.2.5 dst 172.16.1.5 proto esp spi 1500 " GCM);
+	memset(seen, 0, sizeof(seen));
+	for (i = 0; i < 999; i++) {
+		if (allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 proto esp "
+			     "min 1000 max 1999", &spi, &err) != 0) {
+			fprintf(stderr, "\n  allocspi %u: %s\n", i, err.msg);
+			CU_FAIL("allocspi failed before the range was full");
+			break;
+		}
+		CU_ASSERT(spi >= 1000 && spi <= 1999 && spi != 1500);
+		dup += seen[spi - 1000]++;
+	}
+	CU_ASSERT_EQUAL(dup, 0);
+	CU_ASSERT_NOT_EQUAL(allocspi(&m, "state allocspi src 172.16.2.5 dst 172.16.1.5 "
+				     "proto esp min 1000 max 1999", &spi, &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no free SPI in 0x000003e8-0x000007cf"));
+	model_free(&m);
+}
+
+/* The flow index: a PFP policy's keys point at the newest SA that serves
+ * them; removing it hands the key to the next, or to nothing. */
+static void
+test_flows(void)
+{
+	struct gw_model m;
+	struct gw_flow_key fk;
+	struct flow_key k = { .proto = 17, .family = 4, .src = { 192, 168, 1, 10 },
+			      .dst = { 192, 168, 2, 20 } };
+	struct model_sa *s;
+
+	k.sport = htons(40000);
+	k.dport = htons(5001);
+	model_new(&m);
+	base(&m);
+	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+	   "pfp src,dst,proto,sport,dport");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	/* a selector that names no single port is not a PFP flow's SA */
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5003 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp");
+	gw_flow_key_make(&fk, 3, PFP_ALL, &k);
+	s = model_flow_sa(&m, &fk);
+	CU_ASSERT(s != NULL && s->cfg.spi == 0x5002);
+	CU_ASSERT_EQUAL(m.pfp_flows, 1);
+	ok(&m, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
+	s = model_flow_sa(&m, &fk);
+	CU_ASSERT(s != NULL && s->cfg.spi == 0x5001);
+	ok(&m, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
+	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
+	CU_ASSERT_EQUAL(hmap_count(&m.flows), 0);
+	/* a policy added after the SA indexes it; deleting the policy
+	 * unindexes it */
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5004 reqid 7 " GCM);
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 4 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	gw_flow_key_make(&fk, 4, 0, &k);
+	s = model_flow_sa(&m, &fk);
+	CU_ASSERT(s != NULL && s->cfg.spi == 0x5004);
+	ok(&m, "policy del index 4");
+	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
+	model_free(&m);
+}
+
+int
+test_model_register(void)
+{
+	CU_pSuite s = CU_add_suite("model", NULL, NULL);
+
+	if (s == NULL ||
+	    CU_add_test(s, "rules shared by --check and start-up", test_rules) == NULL ||
+	    CU_add_test(s, "a file's verdicts, line by line", test_file_verdicts) == NULL ||
+	    CU_add_test(s, "time limits, sub-second, on a driven clock",
+			test_time_limits) == NULL ||
+	    CU_add_test(s, "keys kept for show-keys", test_keys_kept) == NULL ||
+	    CU_add_test(s, "allocspi then state update", test_allocspi_update) == NULL ||
+	    CU_add_test(s, "allocspi hands out unique SPIs", test_allocspi_unique) == NULL ||
+	    CU_add_test(s, "flow index", test_flows) == NULL)
+		return CU_get_error();
+	return 0;
+}
