@@ -8,7 +8,7 @@
 # bench/results/gateway-DATE.json and bench/results/gateway.png.
 # --quick: one round, short windows, fewer cases (a CI smoke, < 60 s once
 # built; its JSON goes to BUILD_DIR/bench-gw/). Extra options go to
-# scripts/bench_gateway.py (--rounds, --warmup,
+# bench/bench_gateway.py (--rounds, --warmup,
 # --window, --only, --out).
 set -eu
 cd "$(dirname "$0")/.."
@@ -28,4 +28,4 @@ if [ ! -f "$b/build.ninja" ]; then
 fi
 ninja -C "$b" espd bench/bench_micro >/dev/null
 scripts/build-secgw.sh "$b"
-exec /usr/bin/python3 scripts/bench_gateway.py "$b" "${args[@]}"
+PYTHONPATH=tests exec /usr/bin/python3 bench/bench_gateway.py "$b" "${args[@]}"

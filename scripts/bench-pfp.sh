@@ -7,7 +7,7 @@
 # Prints a table and writes bench/results/pfp-DATE.json (--quick: into
 # BUILD_DIR/bench-pfp/). Needs root (netns,
 # veth, DPDK telemetry) and ~6 GiB of free memory for the 1M-SA runs.
-# Extra options go to scripts/bench_pfp.py (--skip a,b,c,d, --out DIR).
+# Extra options go to bench/bench_pfp.py (--skip a,b,c,d, --out DIR).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
@@ -24,4 +24,4 @@ if [ ! -f "$b/build.ninja" ]; then
 	meson setup "$b" -Dbench=enabled -Dtests=disabled >/dev/null
 fi
 ninja -C "$b" espd >/dev/null
-exec /usr/bin/python3 scripts/bench_pfp.py "$b" "${args[@]}"
+PYTHONPATH=tests exec /usr/bin/python3 bench/bench_pfp.py "$b" "${args[@]}"

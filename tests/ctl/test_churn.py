@@ -8,27 +8,22 @@ where they were, every packet must have left encrypted and decrypt,
 nothing may be held, the mempool must be back to its idle level, and espd
 must exit 0 on SIGTERM.
 
-    /usr/bin/python3 tests/ctl/test_churn.py [BUILD_DIR] [N_SAS]
+    PYTHONPATH=tests /usr/bin/python3 tests/ctl/test_churn.py [BUILD_DIR] [N_SAS]
 
 Prints a line per check, then "churn: N passed, M failed".
 """
 
-import os
 import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "interop"))
-sys.path.insert(0, HERE)
+from espdtest.run import (CtlError, DROP_COUNTERS, EspdError, LiveEspd, Report,
+                          counter_delta, ctl_request)
+from espdtest.keymgr import KeyManager, Sa, open_frames
 
-from espdrun import (CtlError, DROP_COUNTERS, EspdError, LiveEspd, Report,  # noqa: E402
-                     counter_delta, ctl_request)
-from keymgr import KeyManager, Sa, open_frames  # noqa: E402
-
-from scapy.layers.inet import IP, UDP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
+from scapy.layers.inet import IP, UDP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
 P0_MAC, P1_MAC = "02:00:00:00:01:01", "02:00:00:00:02:01"
 LOCAL, PEER = "172.16.1.5", "172.16.2.5"

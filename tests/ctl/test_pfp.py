@@ -11,27 +11,22 @@ One espd, several phases; each checks counter deltas over the phase:
   e. invalid-spi events and their rate limit;
   f. sequence number exhaustion (replay-oseq 0xfffffffe).
 
-    /usr/bin/python3 tests/ctl/test_pfp.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/ctl/test_pfp.py [BUILD_DIR]
 
 Prints a line per check, then "pfp: N passed, M failed".
 """
 
-import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "interop"))
-sys.path.insert(0, HERE)
+from espdtest.run import (DROP_COUNTERS, LiveEspd, Report, counter_delta,
+                          EspdError)
+from espdtest.keymgr import KeyManager, open_frames
 
-from espdrun import (DROP_COUNTERS, LiveEspd, Report, counter_delta,  # noqa: E402
-                     EspdError)
-from keymgr import KeyManager, open_frames  # noqa: E402
-
-from scapy.layers.inet import IP, TCP, UDP  # noqa: E402
-from scapy.layers.ipsec import ESP  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
+from scapy.layers.inet import IP, TCP, UDP
+from scapy.layers.ipsec import ESP
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
 P0_MAC, P1_MAC = "02:00:00:00:01:01", "02:00:00:00:02:01"
 HOST_MAC, PEER_MAC = "02:00:00:00:01:fe", "02:00:00:00:02:fe"

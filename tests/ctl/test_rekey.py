@@ -8,24 +8,20 @@
   3. inbound: the old SA keeps accepting after the new one is added,
      until it is deleted; then its SPI is unknown.
 
-    /usr/bin/python3 tests/ctl/test_rekey.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/ctl/test_rekey.py [BUILD_DIR]
 
 Prints a line per check, then "rekey: N passed, M failed".
 """
 
-import os
 import sys
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "interop"))
+from espdtest.run import LiveEspd, Report, EspdError, counter_delta
 
-from espdrun import LiveEspd, Report, EspdError, counter_delta  # noqa: E402
-
-from scapy.layers.inet import IP, UDP  # noqa: E402
-from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
-from scapy.layers.l2 import Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
+from scapy.layers.inet import IP, UDP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import Ether
+from scapy.packet import Raw
 
 P0_MAC, P1_MAC = "02:00:00:00:01:01", "02:00:00:00:02:01"
 HOST_MAC, PEER_MAC = "02:00:00:00:01:10", "02:00:00:00:02:fe"

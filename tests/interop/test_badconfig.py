@@ -1,21 +1,23 @@
 #!/usr/bin/python3
-"""Malformed configuration files: `espd -c FILE --check` and a real start
-(EAL up, net_pcap ports) must each print an error naming FILE:LINE and
-exit with status 1: never 0, never a signal.
+"""Configuration files both ways: `espd -c FILE --check` and a real start
+(EAL up, net_pcap ports) must give the same verdict on every file, since
+they are the same code (the model). A bad file: each prints the same
+first error, naming FILE:LINE, and exits with status 1 (never 0, never a
+signal). A good file (every file in examples/): "configuration OK" and a
+start that runs and exits 0.
 
-    /usr/bin/python3 tests/interop/test_badconfig.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/interop/test_badconfig.py [BUILD_DIR]
 
 Prints a line per case, then "badconfig: N passed, M failed".
 """
 
+import glob
 import os
 import re
 import signal
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from espdrun import Espd, check_config  # noqa: E402
+from espdtest.run import Espd, check_config
 
 HEAD = [
     "port 0 role protected   addr 192.168.1.1/24 mac 02:00:00:00:01:01",
@@ -69,6 +71,19 @@ CASES = [
     ("error on the continuation line of a command",
      [SA + " \\", "\tflag bogus " + GCM], 0, "bogus"),
     ("a socket-only command in a file", ["state list"], 0, "state list|configuration"),
+    ("the same route twice", ["route add 10.7.0.0/16 port 1 via 172.16.1.1",
+                              "route add 10.7.0.0/16 port 0"], 1, "route 10.7.0.0/16 exists"),
+    ("the same neighbour twice", ["neigh add 172.16.1.9 lladdr 02:00:00:00:00:09 port 1",
+                                  "neigh add 172.16.1.9 lladdr 02:00:00:00:00:0a port 1"],
+     1, "neigh 172.16.1.9 on port 1 exists"),
+    ("a neighbour on an undeclared port",
+     ["neigh add 172.16.1.9 lladdr 02:00:00:00:00:09 port 5"], 0, "port 5"),
+    ("a port defined twice", ["port 1 role protected"], 0, "port 1"),
+    ("a policy index used twice",
+     ["policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 7",
+      "policy add src 10.2.0.0/16 dst 10.3.0.0/16 dir out index 7"], 1, "index 7"),
+    ("inbound ESN without a replay window",
+     [SA + " replay-window 0 flag esn " + GCM], 0, "replay-window"),
     ("a 10000-character word", ["state add src " + "9" * 10000], 0, ""),
     ("control bytes", ["port \x01\x02\x7f role protected"], 0, ""),
 ]
@@ -77,6 +92,12 @@ CASES = [
 # Cases that fail today for a reason already reported, and where: they
 # print XFAIL and do not fail the run; once fixed they print XPASS.
 KNOWN = {}
+
+
+def first_error(text):
+    """The first "gw.conf:N: error: ..." line, the file's directory cut."""
+    m = re.search(r"gw\.conf:\d+: error: .*", text)
+    return m.group(0) if m else None
 
 
 def describe(rc):
@@ -109,6 +130,10 @@ def main():
                 "timed out" if run.timed_out else describe(run.rc)))
         if not where.search(run.stderr):
             why.append("start does not name gw.conf:%d: %r" % (lineno, run.stderr.strip()[-300:]))
+        # One code judges both: the same first error, word for word.
+        first_check, first_start = first_error(out), first_error(run.stderr)
+        if first_check != first_start:
+            why.append("--check and start differ: %r vs %r" % (first_check, first_start))
 
         if why and name in KNOWN:
             known += 1
@@ -123,6 +148,26 @@ def main():
         else:
             passed += 1
             print("%s %s" % ("XPASS" if name in KNOWN else "PASS", name))
+
+    # Every example is good both ways.
+    here = os.path.dirname(os.path.abspath(__file__))
+    examples = sorted(glob.glob(os.path.join(here, "..", "..", "examples", "*.conf")))
+    for path in examples:
+        name = os.path.basename(path)
+        text = open(path).read()
+        rc, out, _ = check_config(espd.binary, text)
+        run = espd.run(text, [[], []])
+        if rc == 0 and "configuration OK" in out and run.rc == 0 and not run.timed_out:
+            passed += 1
+            print("PASS %s: --check OK, start and exit 0" % name)
+        else:
+            failed += 1
+            print("FAIL %s: --check %s %r, start %s %r" % (
+                name, describe(rc), out.strip()[-200:],
+                "timed out" if run.timed_out else describe(run.rc), run.stderr.strip()[-300:]))
+    if not examples:
+        failed += 1
+        print("FAIL no examples/*.conf found")
 
     # Valid file, but a port that the EAL did not probe: a start-up error.
     run = espd.run("\n".join(HEAD + ["port 2 role protected"]) + "\n", [[], []])

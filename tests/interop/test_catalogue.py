@@ -21,7 +21,7 @@ Commands: a live espd (pcap vdevs, its own -s socket, no --exit-idle,
 stopped with SIGTERM) and espctl, each malformed command with its exact
 stderr line and exit status 1; a key must never appear on stderr.
 
-    /usr/bin/python3 tests/interop/test_catalogue.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/interop/test_catalogue.py [BUILD_DIR]
 
 Prints one line per case and "catalogue: N passed, M failed".
 """
@@ -37,17 +37,15 @@ import sys
 import tempfile
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from espdtest.run import Espd, EspdError, DROP_COUNTERS, wrpcap_list, Report
+from espdtest.interop import CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC, PEER_GW_MAC
 
-from espdrun import Espd, EspdError, DROP_COUNTERS, wrpcap_list, Report  # noqa: E402
-from test_scapy import CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC, PEER_GW_MAC  # noqa: E402
-
-from scapy.layers.inet import IP, UDP  # noqa: E402
+from scapy.layers.inet import IP, UDP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, \
-    IPv6ExtHdrFragment  # noqa: E402
-from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
-from scapy.layers.l2 import ARP, Ether, Dot1Q  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
+    IPv6ExtHdrFragment
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import ARP, Ether, Dot1Q
+from scapy.packet import Raw
 
 LOCAL4, PEER4 = "172.16.1.5", "172.16.2.5"
 LOCAL6, PEER6 = "2001:db8:1::5", "2001:db8:2::5"

@@ -4,24 +4,21 @@ and each names the counter it must raise. After the run every named
 counter must equal the expected total, every other drop counter must be
 0, and the per-SA counters must tell the same story.
 
-    /usr/bin/python3 tests/interop/test_negative.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/interop/test_negative.py [BUILD_DIR]
 
 Prints a line per check, then "negative: N passed, M failed".
 """
 
-import os
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from espdtest.run import Espd, EspdError, DROP_COUNTERS, Report
+from espdtest.interop import (CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC,
+                              PEER_GW_MAC, ttl_minus_one)
 
-from espdrun import Espd, EspdError, DROP_COUNTERS, Report  # noqa: E402
-from test_scapy import (CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC,  # noqa: E402
-                        PEER_GW_MAC, ttl_minus_one)
-
-from scapy.layers.inet import IP, UDP  # noqa: E402
-from scapy.layers.ipsec import ESP, SecurityAssociation  # noqa: E402
-from scapy.layers.l2 import ARP, Ether  # noqa: E402
-from scapy.packet import Raw  # noqa: E402
+from scapy.layers.inet import IP, UDP
+from scapy.layers.ipsec import ESP, SecurityAssociation
+from scapy.layers.l2 import ARP, Ether
+from scapy.packet import Raw
 
 LOCAL4, PEER4 = "172.16.1.5", "172.16.2.5"
 GCM_KEY = bytes(range(1, 21))

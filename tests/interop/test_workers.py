@@ -13,19 +13,16 @@ SA) must be the same as the reference's. Last, a port asking for more
 queues than net_pcap offers must stop espd at start with a clear error
 and exit status 1.
 
-    /usr/bin/python3 tests/interop/test_workers.py [BUILD_DIR]
+    PYTHONPATH=tests /usr/bin/python3 tests/interop/test_workers.py [BUILD_DIR]
 
 Prints a line per check, then "workers: N passed, M failed".
 """
 
-import os
 import re
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from espdrun import Espd, Report  # noqa: E402
-from test_scapy import interop, conf_head  # noqa: E402
+from espdtest.run import Espd, Report
+from espdtest.interop import interop, conf_head
 
 TWO_WORKERS = "0@0,1@1,2@1"   # lcore 0 control, lcores 1 and 2 workers
 

@@ -1,5 +1,8 @@
 #!/usr/bin/python3
-"""Helper of t_secgw.sh: interop between espd and DPDK's ipsec-secgw.
+"""Interop between espd and DPDK's ipsec-secgw: the cases and checks of
+tests/interop/test_secgw.sh (and the SA keys bench/bench_gateway.py uses).
+
+    PYTHONPATH=tests /usr/bin/python3 -m espdtest.secgw SUBCOMMAND ...
 
 Topology (as in the README's two-gateway example):
   site A 192.168.1.0/24 -- espd (A, 172.16.1.5) ==ESP== ipsec-secgw (B, 172.16.2.5) -- site B

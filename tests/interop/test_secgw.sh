@@ -7,20 +7,21 @@
 # direction) and one ipsec-secgw run per ipsec-secgw data path (its own
 # ESP code; librte_ipsec with -l; and that with ESN, -e), each doing both
 # directions.
-# The cases and the comparison are in t_secgw.py.
-#   scripts/t_secgw.sh [BUILD_DIR]     (KEEP=1 keeps the work directory)
+# The cases and the comparison are in tests/espdtest/secgw.py.
+#   tests/interop/test_secgw.sh [BUILD_DIR]     (KEEP=1 keeps the work directory)
 set -u
 b=${1:-build}
-here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$(dirname "$0")/../.." && pwd)
 py=/usr/bin/python3
-helper="$here/t_secgw.py"
+export PYTHONPATH="$root/tests${PYTHONPATH:+:$PYTHONPATH}"
+helper=(-m espdtest.secgw)
 
 espd="$b/espd"
 sgw="$b/ipsec-secgw"
-[ -x "$espd" ] || { echo "t_secgw: no $espd; build espd first" >&2; exit 1; }
-"$here/build-secgw.sh" "$b" || exit 1
+[ -x "$espd" ] || { echo "test_secgw: no $espd; build espd first" >&2; exit 1; }
+"$root/scripts/build-secgw.sh" "$b" || exit 1
 
-tmp=$(mktemp -d /tmp/t_secgw.XXXXXX)
+tmp=$(mktemp -d /tmp/test_secgw.XXXXXX)
 tag="tsecgw$$"
 pid=
 # shellcheck disable=SC2317  # called through the trap
@@ -31,7 +32,7 @@ cleanup() {
 	fi
 	rm -rf "/var/run/dpdk/$tag"-*
 	if [ "${KEEP:-0}" = 1 ]; then
-		echo "t_secgw: work directory $tmp" >&2
+		echo "test_secgw: work directory $tmp" >&2
 	else
 		rm -rf "$tmp"
 	fi
@@ -49,7 +50,7 @@ run_espd() {
 		--vdev "net_pcap1,rx_pcap=$rx1,tx_pcap=$tmp/espd-$n-out1.pcap" \
 		-- -c "$tmp/espd.conf" -s "$tmp/espd-$n.sock" --exit-idle 300 \
 		--stats-json "$tmp/espd-$n-stats.json" >"$tmp/espd-$n.log" 2>&1 ||
-		{ echo "t_secgw: espd run $n failed:" >&2; tail -n 5 "$tmp/espd-$n.log" >&2; }
+		{ echo "test_secgw: espd run $n failed:" >&2; tail -n 5 "$tmp/espd-$n.log" >&2; }
 }
 
 # run_secgw MODE NRX0 NRX1 NTX [EXTRA OPTIONS]: one ipsec-secgw run with
@@ -74,19 +75,19 @@ run_secgw() {
 		-f "$tmp/secgw-$m.cfg" --rxoffload 0 --txoffload 0 "$@" \
 		>"$tmp/secgw-$m.log" 2>&1 &
 	pid=$!
-	if ! "$py" "$helper" wait "/var/run/dpdk/$p/dpdk_telemetry.v2" \
+	if ! "$py" "${helper[@]}" wait "/var/run/dpdk/$p/dpdk_telemetry.v2" \
 			"$nrx0" "$nrx1" "$ntx" 10; then
-		echo "t_secgw: ipsec-secgw ($m) did not pass all packets in time" >&2
+		echo "test_secgw: ipsec-secgw ($m) did not pass all packets in time" >&2
 	fi
 	kill -INT "$pid" 2>/dev/null
 	if ! wait "$pid"; then
-		echo "t_secgw: ipsec-secgw ($m) failed:" >&2
+		echo "test_secgw: ipsec-secgw ($m) failed:" >&2
 		tail -n 5 "$tmp/secgw-$m.log" >&2
 	fi
 	pid=
 }
 
-"$py" "$helper" gen "$tmp" || exit 1
+"$py" "${helper[@]}" gen "$tmp" || exit 1
 count() { "$py" -c "import json,sys; print(eval(sys.argv[2], json.load(open(sys.argv[1]))))" "$tmp/cases.json" "$1"; }
 n_a=$(count n_a)
 
@@ -103,10 +104,10 @@ run_secgw lib-esn "$(count "n_b['lib-esn']")" "$n_a" \
 	"$(count "n_b['lib-esn'] + n_a_mode['lib-esn']")" -l -e -w 64
 
 # b. espd decrypts ipsec-secgw's ESP.
-"$py" "$helper" merge "$tmp/esp_b.pcap" "$tmp"/secgw-*-p1q*.pcap
+"$py" "${helper[@]}" merge "$tmp/esp_b.pcap" "$tmp"/secgw-*-p1q*.pcap
 run_espd b "$tmp/empty.pcap" "$tmp/esp_b.pcap"
 
-"$py" "$helper" check "$tmp"
+"$py" "${helper[@]}" check "$tmp"
 rc=$?
 [ $rc -eq 0 ] || KEEP=1
 exit $rc

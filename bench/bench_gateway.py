@@ -24,9 +24,8 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from t_secgw import colon, key  # noqa: E402  (the interop test's SA keys)
-from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, machine,  # noqa: E402
+from espdtest.secgw import colon, key  # the interop test's SA keys
+from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, machine,
                           stop, summary, thread_cpu, tsc_hz)
 
 A_GW, B_GW = "172.16.1.5", "172.16.2.5"

@@ -24,7 +24,7 @@ socket protocol instead of running espctl (faster).
 
 Standalone (until interrupted, printing one line per ACQUIRE):
 
-    /usr/bin/python3 tests/ctl/keymgr.py -s /run/espd/espd.sock [-b build]
+    PYTHONPATH=tests /usr/bin/python3 -m espdtest.keymgr -s /run/espd/espd.sock [-b build]
 """
 
 import argparse
@@ -35,10 +35,7 @@ import sys
 import threading
 import time
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "interop"))
-
-from espdrun import CtlError, ctl_request, default_build  # noqa: E402
+from espdtest.run import CtlError, ctl_request, default_build
 
 
 class Sa:

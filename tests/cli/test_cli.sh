@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # CLI checks of espd and espctl that need no traffic: --version, --check on
-# a good and a bad file, and espctl's local parse errors.
+# a good and a bad file, espctl's local parse errors, the README's two
+# commands. Run from the top of the tree:
+#   tests/cli/test_cli.sh [BUILD_DIR]
 set -u
+cd "$(dirname "$0")/../.."
 b=${1:-build}
 fail=0
 t() {	# t NAME EXPECTED_RC EXPECTED_OUTPUT_REGEX CMD...

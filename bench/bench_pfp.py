@@ -35,8 +35,7 @@ import sys
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_common import (Telemetry, clean_prefix, fmt, machine, stop,  # noqa: E402
+from bench_common import (Telemetry, clean_prefix, fmt, machine, stop,
                           summary, tsc_hz)
 
 A_GW, B_GW = "172.16.1.5", "172.16.2.5"
@@ -344,9 +343,7 @@ class KeyMgr:
 def setup_rate(build, nflows, rounds):
     """ACQUIRE -> state add -> first encrypted packet, for nflows new flows
     sent at once into a live espd (net_af_packet on veth pairs)."""
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(
-        os.path.abspath(__file__))), "tests", "interop"))
-    from espdrun import LiveEspd
+    from espdtest.run import LiveEspd
 
     frames = [frame(*flow_of(f)) for f in range(nflows)]
     out = []
