@@ -71,8 +71,10 @@ enum espd_counter {
 const char *espd_counter_name(enum espd_counter c);
 
 /**
- * Per-lcore counter block. Each worker owns one and is its only writer;
- * readers sum over lcores when asked and tolerate torn-free 64-bit loads.
+ * Per-lcore counter block. Each worker owns one and is its only writer
+ * (lcore 0 has its own, for the control plane's counts); readers sum over
+ * lcores when asked and rely on 64-bit loads not tearing. `stats reset`
+ * never writes here: it keeps the totals as a baseline to subtract.
  */
 struct espd_counters {
 	uint64_t c[CNT__MAX];

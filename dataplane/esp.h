@@ -79,7 +79,13 @@ struct esp_sa_conf {
 	struct crypto_algo_params algo;
 };
 
-/** Per-SA counters, written only by the SA's owner lcore. */
+/**
+ * Per-SA counters. packets and bytes of an outbound SA are added
+ * atomically, once per run of packets (workers may share it); an inbound
+ * SA's counters and replay drops are written by the lcore its packets
+ * reach. The control plane only reads them: `stats reset` keeps a
+ * baseline of its own (struct model_sa.base) instead of writing here.
+ */
 struct esp_sa_stats {
 	uint64_t packets;
 	uint64_t bytes;
