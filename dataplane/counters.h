@@ -6,7 +6,9 @@
  * espctl, telemetry and --stats-json. The names are Linux's
  * /proc/net/xfrm_stat names plus espd's own (DESIGN.md "Counters"), and
  * after those the forwarding drops DESIGN.md leaves unnamed: no route, no
- * neighbour, not IP, malformed IP, IKE punt queue full, TX queue full.
+ * neighbour, not IP, malformed IP, IKE punt queue full, TX queue full;
+ * then the live gateway's own paths (fragments, ICMP, neighbours, the
+ * exception path to the kernel, MSS clamping).
  */
 #ifndef ESPD_COUNTERS_H
 #define ESPD_COUNTERS_H
@@ -58,7 +60,21 @@
 	_(IkePuntDropped)                                                     \
 	_(TxDropped)                                                          \
 	_(EventRingFull)                                                      \
-	_(MonitorEventsDropped)
+	_(MonitorEventsDropped)                                               \
+	_(ReassemblyOk)                                                       \
+	_(ReassemblyFailed)                                                   \
+	_(FragNeeded)                                                         \
+	_(Fragmented)                                                         \
+	_(IcmpErrorsSent)                                                     \
+	_(IcmpRateLimited)                                                    \
+	_(EchoReplies)                                                        \
+	_(NeighQueued)                                                        \
+	_(NeighFailed)                                                        \
+	_(ExceptionRingFull)                                                  \
+	_(TapRx)                                                              \
+	_(TapTx)                                                              \
+	_(TapDropped)                                                         \
+	_(MssClamped)
 
 enum espd_counter {
 #define _(name) CNT_##name,
