@@ -38,6 +38,20 @@
  *    so a stray SA can still be named.
  *  - Integers are decimal or 0x-prefixed hex; octal is not recognised.
  *  - `proto any` and `proto 0` both mean "any protocol" (as in xfrm).
+ *  - `port ... tap NAME` takes a Linux interface name: 1..15 printable
+ *    ASCII characters (IFNAMSIZ - 1), not "." or "..", with no '/', no
+ *    ':' (alias syntax) and no blank. `xdp-steer` is a flag the grammar
+ *    accepts; the model refuses it until AF_XDP steering exists.
+ *  - `neigh del IP port ID` names the entry by address and port only: an
+ *    `lladdr` there is refused, not ignored. `neigh show` is `neigh list`
+ *    and `neigh delete` is `neigh del`, as for state and policy.
+ *  - `set tcp-mss-clamp` is off, auto (CFG_MSS_AUTO: fit each SA's path)
+ *    or an MSS of CFG_MSS_MIN (536, RFC 879's default MSS) to 65535.
+ *  - `set icmp-ratelimit` is 0..1000000 ICMP errors a second; 0 means no
+ *    limit, as Linux's net.ipv4.icmp_ratelimit = 0 does.
+ *  - `set neigh-reachable SECONDS` is ours (DESIGN.md is silent): how long
+ *    a learned neighbour stays reachable before it goes stale, as Linux's
+ *    base_reachable_time; 1..3600, default 30.
  *  - No shell expansion: `$`, backquote, `*`, `~`, `;`, `(`, `)` are plain
  *    characters, so an unquoted rfc4106(gcm(aes)) works. A quote must close
  *    on its logical line (a backslash-newline continues it inside double
@@ -69,6 +83,7 @@
 #define CFG_REPLAY_WINDOW_MAX 4096
 #define CFG_REPLAY_WINDOW_DEFAULT 64
 #define CFG_ALGO_NAME_MAX 48
+#define CFG_TAP_NAME_MAX 15      /**< characters of `tap NAME` (IFNAMSIZ - 1) */
 
 /** A parse or apply error: the message and the word it is about. */
 struct cfg_error {
@@ -120,6 +135,9 @@ enum cfg_cmd_type {
 	CFG_CMD_PORT,
 	CFG_CMD_ROUTE_ADD,
 	CFG_CMD_NEIGH_ADD,
+	CFG_CMD_NEIGH_DEL,  /**< u.neigh, lladdr unused */
+	CFG_CMD_NEIGH_LIST,
+	CFG_CMD_NEIGH_FLUSH,
 	CFG_CMD_STATE_ADD,
 	CFG_CMD_STATE_UPDATE,
 	CFG_CMD_STATE_DEL,
@@ -169,6 +187,9 @@ struct cfg_port {
 	struct cfg_addr addr[CFG_PORT_ADDRS_MAX]; /**< not masked */
 	uint16_t mtu;            /**< 68..65535, 0 = the device's */
 	uint16_t queues;         /**< 1..1024, default 1 */
+	bool has_tap;
+	char tap[CFG_TAP_NAME_MAX + 1]; /**< `tap NAME`, NUL-terminated */
+	bool xdp_steer;          /**< `xdp-steer` */
 };
 
 struct cfg_route {
@@ -178,6 +199,7 @@ struct cfg_route {
 	struct cfg_addr via;     /**< same family as prefix */
 };
 
+/** `neigh add`; `neigh del` (lladdr unused, all zero). */
 struct cfg_neigh {
 	struct cfg_addr ip;
 	uint8_t lladdr[6];
@@ -323,7 +345,23 @@ enum cfg_set_key {
 	CFG_SET_ACQUIRE_QUEUE_TOTAL, /**< packets in all, 1..16777216 */
 	CFG_SET_ALLOCSPI_EXPIRES,    /**< seconds `state allocspi` reserves
 				      *   an SPI for, 1..86400 (default 300) */
+	CFG_SET_WORKER_IDLE,         /**< enum cfg_worker_idle (default poll) */
+	CFG_SET_TCP_MSS_CLAMP,       /**< 0 = off (default), CFG_MSS_AUTO, or
+				      *   an MSS, CFG_MSS_MIN..65535 */
+	CFG_SET_ICMP_RATELIMIT,      /**< ICMP errors a second, 0..1000000;
+				      *   0 = no limit (default 1000) */
+	CFG_SET_NEIGH_REACHABLE,     /**< seconds a learned neighbour stays
+				      *   reachable, 1..3600 (default 30) */
+	CFG_SET_COUNT_
 };
+
+/** `set worker-idle poll|adaptive`: the value of CFG_SET_WORKER_IDLE. */
+enum cfg_worker_idle { CFG_IDLE_POLL, CFG_IDLE_ADAPTIVE };
+
+/** `set tcp-mss-clamp auto`: clamp to what fits each SA's path. */
+#define CFG_MSS_AUTO UINT32_MAX
+/** The least `set tcp-mss-clamp N`: RFC 879's default MSS. */
+#define CFG_MSS_MIN 536
 
 struct cfg_set {
 	uint8_t key;              /**< enum cfg_set_key */
@@ -336,7 +374,7 @@ struct cfg_cmd {
 	union {
 		struct cfg_port port;
 		struct cfg_route route;
-		struct cfg_neigh neigh;
+		struct cfg_neigh neigh;       /**< NEIGH_ADD, NEIGH_DEL */
 		struct cfg_state state;       /**< STATE_ADD, STATE_UPDATE */
 		struct cfg_state_id sa;       /**< STATE_DEL, STATE_GET */
 		struct cfg_allocspi allocspi;

@@ -22,6 +22,8 @@
 #define PT_MAC    (1u << 1)
 #define PT_MTU    (1u << 2)
 #define PT_QUEUES (1u << 3)
+#define PT_TAP    (1u << 4)
+#define PT_XDP    (1u << 5)
 
 static int
 pt_role(struct cur *c, void *arg)
@@ -76,16 +78,76 @@ pt_queues(struct cur *c, void *arg)
 	return get_num16(c, 1, 1024, &((struct cfg_port *)arg)->queues);
 }
 
+/* What is wrong with Linux interface name @p w, or NULL: what the
+ * kernel's dev_valid_name() refuses (empty, over IFNAMSIZ - 1 = 15
+ * characters, "." or "..", a '/', a ':' or a blank), and anything but
+ * printable ASCII. */
+_Static_assert(CFG_TAP_NAME_MAX == 15, "ifname_fault() says 15");
+
+static const char *
+ifname_fault(const char *w)
+{
+	size_t i, n = strlen(w);
+
+	if (n == 0)
+		return "is empty";
+	if (n > CFG_TAP_NAME_MAX)
+		return "is longer than 15 characters (IFNAMSIZ - 1)";
+	if (strcmp(w, ".") == 0 || strcmp(w, "..") == 0)
+		return "is not allowed ('.' and '..' name directories)";
+	for (i = 0; i < n; i++) {
+		if (strchr(" \t\n\v\f\r", w[i]) != NULL)
+			return "has a blank";
+		if (w[i] < 0x21 || w[i] > 0x7e)
+			return "is not printable ASCII";
+		if (w[i] == '/')
+			return "has a '/'";
+		if (w[i] == ':')
+			return "has a ':' (alias syntax)";
+	}
+	return NULL;
+}
+
+/* tap NAME: the Linux interface the port's exceptions go through. */
+static int
+pt_tap(struct cur *c, void *arg)
+{
+	struct cfg_port *p = arg;
+	const char *w = NULL, *fault;
+	int ret = cur_value(c, &w);
+
+	if (ret < 0)
+		return ret;
+	fault = ifname_fault(w);
+	if (fault != NULL)
+		return cfg_error_set(c->err, c->i - 1,
+				     "interface name '%s' after 'tap' %s", Q(w), fault);
+	memcpy(p->tap, w, strlen(w) + 1);
+	p->has_tap = true;
+	return 0;
+}
+
+static int
+pt_xdp_steer(struct cur *c, void *arg)
+{
+	(void)c;
+	((struct cfg_port *)arg)->xdp_steer = true;
+	return 0;
+}
+
 static const struct opt port_opts[] = {
 	{ "role", PT_ROLE, pt_role },
 	{ "addr", 0, pt_addr },
 	{ "mac", PT_MAC, pt_mac },
 	{ "mtu", PT_MTU, pt_mtu },
 	{ "queues", PT_QUEUES, pt_queues },
+	{ "tap", PT_TAP, pt_tap },
+	{ "xdp-steer", PT_XDP, pt_xdp_steer },
 	{ NULL, 0, NULL },
 };
 
-/* port ID role R [addr IP/LEN ...] [mac MAC] [mtu N] [queues N] */
+/* port ID role R [addr IP/LEN ...] [mac MAC] [mtu N] [queues N] [tap NAME]
+ * [xdp-steer] */
 static int
 parse_port(struct cur *c, struct cfg_port *p)
 {
@@ -164,30 +226,46 @@ nb_lladdr(struct cur *c, void *arg)
 	return get_mac(c, ((struct cfg_neigh *)arg)->lladdr);
 }
 
+/* An lladdr in `neigh del` is refused rather than ignored: it would look
+ * as if it chose among entries, and it does not. */
+static int
+nb_del_lladdr(struct cur *c, void *arg)
+{
+	(void)arg;
+	return cfg_error_set(c->err, c->i - 1,
+			     "neigh del takes no 'lladdr': the address and port name the entry");
+}
+
 static const struct opt neigh_opts[] = {
 	{ "port", NB_PORT, nb_port },
 	{ "lladdr", NB_LLADDR, nb_lladdr },
 	{ NULL, 0, NULL },
 };
 
-/* neigh add IP lladdr MAC port ID */
+static const struct opt neigh_del_opts[] = {
+	{ "port", NB_PORT, nb_port },
+	{ "lladdr", NB_LLADDR, nb_del_lladdr },
+	{ NULL, 0, NULL },
+};
+
+/* neigh add IP lladdr MAC port ID, or neigh del IP port ID (@p del) */
 static int
-parse_neigh(struct cur *c, struct cfg_neigh *n)
+parse_neigh(struct cur *c, struct cfg_neigh *n, bool del)
 {
 	struct opt_seen seen = { 0 };
 	const char *w;
 	int ret;
 
 	if (c->i >= c->argc)
-		return cfg_error_set(c->err, -1, "missing address for neigh add");
+		return cfg_error_set(c->err, -1, "missing address for %s", c->what);
 	w = c->argv[c->i++];
 	if (!word_addr(w, false, false, &n->ip))
 		return cfg_error_set(c->err, c->i - 1,
 				     "expected IPv4 or IPv6 address, got '%s'", Q(w));
-	ret = opt_parse(c, neigh_opts, n, &seen, false);
+	ret = opt_parse(c, del ? neigh_del_opts : neigh_opts, n, &seen, false);
 	if (ret < 0)
 		return ret;
-	if (!(seen.bits & NB_LLADDR))
+	if (!del && !(seen.bits & NB_LLADDR))
 		return cur_missing(c, "lladdr");
 	if (!(seen.bits & NB_PORT))
 		return cur_missing(c, "port");
@@ -221,31 +299,92 @@ parse_monitor(struct cur *c, uint32_t *mask)
 	return 0;
 }
 
+/* tcp-mss-clamp off|auto|N */
+static int
+set_mss(struct cur *c, struct cfg_set *s)
+{
+	static const char *const words[] = { "off", "auto", NULL };
+	static const uint32_t values[] = { 0, CFG_MSS_AUTO };
+	const char *w = NULL;
+	uint64_t v;
+	int k, ret = cur_value(c, &w);
+
+	if (ret < 0)
+		return ret;
+	k = word_index(words, w);
+	if (k >= 0) {
+		s->value = values[k];
+		return 0;
+	}
+	if (!word_u64(w, 65535, &v) || v < CFG_MSS_MIN)
+		return cfg_error_set(c->err, c->i - 1,
+				     "expected off, auto or an MSS from %u (RFC 879's "
+				     "default MSS, the least) to 65535 after "
+				     "'tcp-mss-clamp', got '%s'", CFG_MSS_MIN, Q(w));
+	s->value = (uint32_t)v;
+	return 0;
+}
+
+/* worker-idle poll|adaptive: enum cfg_worker_idle */
+static int
+set_worker_idle(struct cur *c, struct cfg_set *s)
+{
+	/* In enum cfg_worker_idle order. */
+	static const char *const modes[] = { "poll", "adaptive", NULL };
+	uint8_t m = 0;
+	int ret = get_choice(c, modes, "poll or adaptive", &m);
+
+	s->value = m;
+	return ret;
+}
+
+/* The settings, by enum cfg_set_key: a number from min to max, or, where
+ * there is an fn, what it reads (min and max unused). */
+static const struct {
+	const char *word;
+	uint32_t min, max;
+	int (*fn)(struct cur *c, struct cfg_set *s);
+} set_keys[CFG_SET_COUNT_] = {
+	[CFG_SET_ACQUIRE_EXPIRES] = { "acquire-expires", 1, 86400, NULL },
+	[CFG_SET_ACQUIRE_QUEUE] = { "acquire-queue", 1, 65536, NULL },
+	[CFG_SET_ACQUIRE_QUEUE_TOTAL] = { "acquire-queue-total", 1, 16777216, NULL },
+	[CFG_SET_ALLOCSPI_EXPIRES] = { "allocspi-expires", 1, 86400, NULL },
+	[CFG_SET_WORKER_IDLE] = { "worker-idle", 0, 0, set_worker_idle },
+	[CFG_SET_TCP_MSS_CLAMP] = { "tcp-mss-clamp", 0, 0, set_mss },
+	[CFG_SET_ICMP_RATELIMIT] = { "icmp-ratelimit", 0, 1000000, NULL },
+	[CFG_SET_NEIGH_REACHABLE] = { "neigh-reachable", 1, 3600, NULL },
+};
+
+/* Every key, in enum order, for messages. */
+#define SET_KEYS_HELP "acquire-expires, acquire-queue, acquire-queue-total, " \
+	"allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit or " \
+	"neigh-reachable"
+
+/* set KEY VALUE */
 static int
 parse_set(struct cur *c, struct cfg_set *s)
 {
-	/* In enum cfg_set_key order. */
-	static const char *const keys[] = { "acquire-expires", "acquire-queue",
-					     "acquire-queue-total", "allocspi-expires",
-					     NULL };
-	static const uint32_t max[] = { 86400, 65536, 16777216, 86400 };
-	const char *w = NULL;
-	int k, ret;
+	const char *w;
+	unsigned int k;
+	int ret;
 
 	if (c->i >= c->argc)
 		return cfg_error_set(c->err, -1,
-				     "missing setting after 'set' (acquire-expires, "
-				     "acquire-queue, acquire-queue-total or allocspi-expires)");
+				     "missing setting after 'set' (" SET_KEYS_HELP ")");
 	w = c->argv[c->i];
-	k = word_index(keys, w);
-	if (k < 0)
+	for (k = 0; k < CFG_SET_COUNT_; k++)
+		if (strcmp(set_keys[k].word, w) == 0)
+			break;
+	if (k == CFG_SET_COUNT_)
 		return cfg_error_set(c->err, c->i,
-				     "unknown setting '%s' (expected acquire-expires, "
-				     "acquire-queue, acquire-queue-total or allocspi-expires)",
+				     "unknown setting '%s' (expected " SET_KEYS_HELP ")",
 				     Q(w));
 	c->i++;
 	s->key = (uint8_t)k;
-	ret = get_num32(c, 1, max[k], &s->value);
+	if (set_keys[k].fn != NULL)
+		ret = set_keys[k].fn(c, s);
+	else
+		ret = get_num32(c, set_keys[k].min, set_keys[k].max, &s->value);
 	if (ret == 0 && c->i < c->argc)
 		ret = cur_unexpected(c);
 	return ret;
@@ -258,6 +397,9 @@ static const char *const cmd_names[CFG_CMD_COUNT_] = {
 	[CFG_CMD_PORT] = "port",
 	[CFG_CMD_ROUTE_ADD] = "route add",
 	[CFG_CMD_NEIGH_ADD] = "neigh add",
+	[CFG_CMD_NEIGH_DEL] = "neigh del",
+	[CFG_CMD_NEIGH_LIST] = "neigh list",
+	[CFG_CMD_NEIGH_FLUSH] = "neigh flush",
 	[CFG_CMD_STATE_ADD] = "state add",
 	[CFG_CMD_STATE_UPDATE] = "state update",
 	[CFG_CMD_STATE_DEL] = "state del",
@@ -289,6 +431,11 @@ static const struct {
 } subcmds[] = {
 	{ "route", "add", CFG_CMD_ROUTE_ADD },
 	{ "neigh", "add", CFG_CMD_NEIGH_ADD },
+	{ "neigh", "del", CFG_CMD_NEIGH_DEL },
+	{ "neigh", "delete", CFG_CMD_NEIGH_DEL },
+	{ "neigh", "list", CFG_CMD_NEIGH_LIST },
+	{ "neigh", "show", CFG_CMD_NEIGH_LIST },
+	{ "neigh", "flush", CFG_CMD_NEIGH_FLUSH },
 	{ "state", "add", CFG_CMD_STATE_ADD },
 	{ "state", "update", CFG_CMD_STATE_UPDATE },
 	{ "state", "del", CFG_CMD_STATE_DEL },
@@ -310,7 +457,7 @@ static const struct {
 
 static const char *const verbs_help[] = {
 	"route", "add",
-	"neigh", "add",
+	"neigh", "add, del, list or flush",
 	"state", "add, update, del, get, allocspi, list, flush or count",
 	"policy", "add, del, list or flush",
 	"stats", "reset",
@@ -397,7 +544,8 @@ cfg_parse(int argc, char *const argv[], struct cfg_cmd *cmd,
 		ret = parse_route(&c, &cmd->u.route);
 		break;
 	case CFG_CMD_NEIGH_ADD:
-		ret = parse_neigh(&c, &cmd->u.neigh);
+	case CFG_CMD_NEIGH_DEL:
+		ret = parse_neigh(&c, &cmd->u.neigh, type == CFG_CMD_NEIGH_DEL);
 		break;
 	case CFG_CMD_STATE_ADD:
 	case CFG_CMD_STATE_UPDATE:

@@ -158,6 +158,12 @@ render_policy_list(struct pr *pr, const void *arg)
 }
 
 static void
+render_neigh_list(struct pr *pr, const void *arg)
+{
+	view_neigh_list(pr, arg);
+}
+
+static void
 render_stats(struct pr *pr, const void *arg)
 {
 	view_stats(pr, arg);
@@ -280,6 +286,9 @@ cmd_execute(struct cmd_ctx *c, const struct cfg_cmd *cmd, bool json,
 		return cmd_allocspi(c, &cmd->u.allocspi, out, json, err);
 	case CFG_CMD_POLICY_LIST:
 		render(out, json, render_policy_list, m);
+		return 0;
+	case CFG_CMD_NEIGH_LIST:
+		render(out, json, render_neigh_list, c->pub);
 		return 0;
 	case CFG_CMD_STATS:
 		render(out, json, render_stats, c->pub);

@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "control/events.h"
+#include "control/exc.h"
 #include "control/loop.h"
 #include "control/model.h"
 #include "control/publish.h"
@@ -175,6 +176,7 @@ main(int argc, char **argv)
 	struct espd_opts o = { .socket = DEFAULT_SOCKET, .max_sas = 65536 };
 	struct cfg_load ld = { .errs = stderr };
 	struct events *ev = NULL;
+	struct exc *x = NULL;
 	struct sock *sock = NULL;
 	struct gw_model m;
 	struct pub p;
@@ -221,7 +223,7 @@ main(int argc, char **argv)
 	ld.arg = &m;
 	if (cfg_load_file(o.config, &ld) < 0)
 		goto err;
-	if (pub_start(&p) < 0 || pub_publish(&p) < 0)
+	if (pub_start(&p) < 0 || pub_publish(&p) < 0 || (x = exc_new(&p)) == NULL)
 		goto err;
 	sock = sock_open(o.socket, &p.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
 	if (sock == NULL)
@@ -230,11 +232,12 @@ main(int argc, char **argv)
 	       crypto_engine_describe(p.workers[0]->esp.engine));
 	fflush(stdout);
 
-	loop_run(&p, ev, sock, o.exit_idle_ms);
+	loop_run(&p, ev, x, sock, o.exit_idle_ms);
 
 	/* Held packets die with the gateway, counted (AcquireHeldDropped),
 	 * before the counters are written. */
 	events_free(ev);
+	exc_free(x);
 	if (o.stats_json != NULL)
 		stats_json(&p, o.stats_json);
 	sock_close(sock);
@@ -245,6 +248,7 @@ main(int argc, char **argv)
 
 err:
 	events_free(ev);
+	exc_free(x);
 	sock_close(sock);
 	model_free(&m);
 	pub_stop(&p);

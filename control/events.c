@@ -24,6 +24,7 @@
 #include "control/hmap.h"
 #include "control/print.h"
 #include "control/view.h"
+#include "dataplane/frag.h"
 #include "dataplane/spi_limit.h"
 
 #define LARVAL_MAX 65536
@@ -301,7 +302,7 @@ release(struct events *ev, const struct held *h, uint16_t n, uint32_t policy,
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
-		struct gw_worker *w = ev->pub->workers[h[i].worker];
+		struct gw_worker *w = pub_context(ev->pub, h[i].worker);
 		struct gw_release_elem e = { .m = h[i].m, .policy = policy, .pfp = pfp };
 
 		if (rte_ring_enqueue_elem(w->release, &e, sizeof(e)) == 0) {
@@ -504,27 +505,6 @@ on_invalid_spi(struct events *ev, const struct gw_event *e)
 	emit(ev, CFG_MON_INVALID_SPI, describe_invalid_spi, e);
 }
 
-/* IKE belongs to a key manager; with no exception path to hand it to,
- * the packets are counted (IkePunted, by the worker) and freed here. */
-static unsigned int
-drain_punts(struct events *ev)
-{
-	struct rte_mbuf *m[32];
-	unsigned int i, n, j, total = 0;
-
-	for (i = 0; i < ev->pub->n_workers; i++) {
-		if (ev->pub->workers[i] == NULL)
-			continue;
-		while ((n = rte_ring_dequeue_burst(ev->pub->workers[i]->punt,
-						   (void **)m, 32, NULL)) > 0) {
-			for (j = 0; j < n; j++)
-				rte_pktmbuf_free(m[j]);
-			total += n;
-		}
-	}
-	return total;
-}
-
 /* ---- the layer --------------------------------------------------------- */
 
 struct events *
@@ -550,10 +530,10 @@ events_poll(struct events *ev)
 	unsigned int i, n, k, total = 0;
 	uint64_t now;
 
-	for (i = 0; i < p->n_workers; i++) {
-		if (p->workers[i] == NULL)
+	for (i = 0; i < pub_n_contexts(p); i++) {
+		if (pub_context(p, i) == NULL)
 			continue;
-		while ((n = rte_ring_dequeue_burst_elem(p->workers[i]->events, e,
+		while ((n = rte_ring_dequeue_burst_elem(pub_context(p, i)->events, e,
 							sizeof(e[0]), 32, NULL)) > 0) {
 			total += n;
 			for (k = 0; k < n; k++) {
@@ -573,7 +553,6 @@ events_poll(struct events *ev)
 			}
 		}
 	}
-	total += drain_punts(ev);
 
 	/* Read the clock after the events: a larval entry they created
 	 * must not look older than the clock (unsigned wrap). */
@@ -601,10 +580,10 @@ drain_release(struct events *ev)
 	struct gw_release_elem r[32];
 	unsigned int i, n, j;
 
-	for (i = 0; i < ev->pub->n_workers; i++) {
-		if (ev->pub->workers[i] == NULL)
+	for (i = 0; i < pub_n_contexts(ev->pub); i++) {
+		if (pub_context(ev->pub, i) == NULL)
 			continue;
-		while ((n = rte_ring_dequeue_burst_elem(ev->pub->workers[i]->release, r,
+		while ((n = rte_ring_dequeue_burst_elem(pub_context(ev->pub, i)->release, r,
 							sizeof(r[0]), 32, NULL)) > 0) {
 			for (j = 0; j < n; j++)
 				rte_pktmbuf_free(r[j].m);
@@ -617,6 +596,7 @@ void
 events_free(struct events *ev)
 {
 	struct event_out e;
+	unsigned int i;
 
 	if (ev == NULL)
 		return;
@@ -627,6 +607,12 @@ events_free(struct events *ev)
 	while (ev->n > 0)
 		larval_drop(ev, ev->list[ev->n - 1]);
 	drain_release(ev);
+	/* Fragments waiting for the rest of their packet die too, counted,
+	 * so nothing is held when the counters are written. */
+	for (i = 0; i < pub_n_contexts(ev->pub); i++)
+		if (pub_context(ev->pub, i) != NULL && pub_context(ev->pub, i)->frag != NULL)
+			ev->pub->ctl_cnt.c[CNT_ReassemblyFailed] +=
+				frag_in_maintain(pub_context(ev->pub, i)->frag, UINT64_MAX);
 	while (events_next(ev, &e))
 		event_out_free(&e);
 	hmap_free(&ev->by_key);

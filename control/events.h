@@ -7,9 +7,9 @@
  * - an SA that crossed a byte/packet limit or ran out of sequence
  *   numbers, and the time limits the control plane times itself: EXPIRE,
  *   and for a hard one the SA goes;
- * - an unknown SPI: a rate-limited INVALID_SPI;
- * - IKE packets, counted (IkePunted) and, with no exception path yet,
- *   freed.
+ * - an unknown SPI: a rate-limited INVALID_SPI.
+ * (IKE and the gateway's other own traffic take the exception path,
+ * control/exc.h.)
  *
  * The events are rendered (text and JSON) into a queue that the loop
  * hands to the socket's monitors (events_next()).

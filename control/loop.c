@@ -34,7 +34,8 @@ emit_events(struct events *ev, struct sock *s)
 }
 
 void
-loop_run(struct pub *p, struct events *ev, struct sock *s, long exit_idle_ms)
+loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
+	 long exit_idle_ms)
 {
 	struct cmd_ctx cmd = { .pub = p, .sock = s };
 	uint64_t last_rx = 0, idle_since;
@@ -54,6 +55,7 @@ loop_run(struct pub *p, struct events *ev, struct sock *s, long exit_idle_ms)
 		 * the lock (workers never take it). */
 		telemetry_lock();
 		work = events_poll(ev);
+		work += exc_poll(x);
 		emit_events(ev, s);
 		work += sock_poll(s, cmd_request, &cmd);
 		emit_events(ev, s);

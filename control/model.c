@@ -127,6 +127,9 @@ model_init(struct gw_model *m, enum crypto_engine_kind engine, uint32_t max_sas)
 	m->acquire_queue = 16;
 	m->acquire_queue_total = 65536;
 	m->allocspi_expires = 300;
+	m->worker_idle = CFG_IDLE_POLL;
+	m->icmp_ratelimit = 1000;
+	m->neigh_reachable = 30;
 	hmap_init(&m->sa_by_id, sizeof(struct sa_id));
 	hmap_init(&m->spi_in, sizeof(uint32_t));
 	hmap_init(&m->flows, sizeof(struct gw_flow_key));
@@ -1106,25 +1109,56 @@ route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 }
 
 static int
+neigh_find(const struct gw_model *m, const struct cfg_neigh *n)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n_neighs; i++)
+		if (m->neighs[i].port == n->port && model_addr_eq(&m->neighs[i].ip, &n->ip))
+			return (int)i;
+	return -1;
+}
+
+static int
 neigh_add(struct gw_model *m, const struct cfg_neigh *n, struct cfg_error *err)
 {
 	char a[64];
-	uint32_t i;
 	int rc = port_known(m, n->port, "neigh", err);
 
 	if (rc < 0)
 		return rc;
 	/* As `ip neigh add`: one entry per address and port. */
-	for (i = 0; i < m->n_neighs; i++)
-		if (m->neighs[i].port == n->port && model_addr_eq(&m->neighs[i].ip, &n->ip))
-			return cfg_error_set(err, -1, "neigh %s on port %u exists",
-					     cfg_addr_str(&n->ip, false, a, sizeof(a)),
-					     n->port), -EEXIST;
+	if (neigh_find(m, n) >= 0)
+		return cfg_error_set(err, -1, "neigh %s on port %u exists",
+				     cfg_addr_str(&n->ip, false, a, sizeof(a)), n->port),
+		       -EEXIST;
 	rc = GROW(m->neighs, m->n_neighs, m->cap_neighs);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
+	if (m->ops != NULL && m->ops->neigh != NULL) {
+		rc = m->ops->neigh(m->ops_arg, n, true);
+		if (rc < 0)
+			return cfg_error_set(err, -1, "neigh: %s", strerror(-rc)), rc;
+	}
 	m->neighs[m->n_neighs++] = *n;
-	m->dirty |= MODEL_DIRTY_ROUTES;
+	return 0;
+}
+
+/* `neigh del`: a static entry, or (live) a learned one. */
+static int
+neigh_del(struct gw_model *m, const struct cfg_neigh *n, struct cfg_error *err)
+{
+	int i = neigh_find(m, n), rc = -ENOENT;
+	char a[64];
+
+	if (i >= 0)
+		m->neighs[i] = m->neighs[--m->n_neighs];
+	if (m->ops != NULL && m->ops->neigh != NULL)
+		rc = m->ops->neigh(m->ops_arg, n, false);
+	if (i < 0 && rc < 0)
+		return cfg_error_set(err, -1, "no neigh %s on port %u",
+				     cfg_addr_str(&n->ip, false, a, sizeof(a)), n->port),
+		       -ENOENT;
 	return 0;
 }
 
@@ -1136,6 +1170,19 @@ port_add(struct gw_model *m, const struct cfg_port *p, struct cfg_error *err)
 				     p->id, CFG_PORTS_MAX - 1);
 	if (m->has_port[p->id])
 		return cfg_error_set(err, 1, "port %u is already defined", p->id), -EEXIST;
+	if (p->xdp_steer)
+		return cfg_error_set(err, -1,
+				     "port %u: xdp-steer needs AF_XDP steering, which this espd does not have yet",
+				     p->id), -ENOTSUP;
+	if (p->has_tap) {
+		unsigned int i;
+
+		for (i = 0; i < CFG_PORTS_MAX; i++)
+			if (m->has_port[i] && m->ports[i].has_tap &&
+			    strcmp(m->ports[i].tap, p->tap) == 0)
+				return cfg_error_set(err, -1, "tap %s is port %u's already",
+						     p->tap, i), -EEXIST;
+	}
 	m->ports[p->id] = *p;
 	m->has_port[p->id] = true;
 	m->dirty |= MODEL_DIRTY_ROUTES;
@@ -1148,19 +1195,34 @@ set(struct gw_model *m, const struct cfg_set *s, struct cfg_error *err)
 	switch (s->key) {
 	case CFG_SET_ACQUIRE_EXPIRES:
 		m->acquire_expires = s->value;
-		return 0;
+		break;
 	case CFG_SET_ACQUIRE_QUEUE:
 		m->acquire_queue = s->value;
-		return 0;
+		break;
 	case CFG_SET_ACQUIRE_QUEUE_TOTAL:
 		m->acquire_queue_total = s->value;
-		return 0;
+		break;
 	case CFG_SET_ALLOCSPI_EXPIRES:
 		m->allocspi_expires = s->value;
-		return 0;
+		break;
+	case CFG_SET_WORKER_IDLE:
+		m->worker_idle = (uint8_t)s->value;
+		break;
+	case CFG_SET_TCP_MSS_CLAMP:
+		m->tcp_mss_clamp = s->value;
+		break;
+	case CFG_SET_ICMP_RATELIMIT:
+		m->icmp_ratelimit = s->value;
+		break;
+	case CFG_SET_NEIGH_REACHABLE:
+		m->neigh_reachable = s->value;
+		break;
 	default:
 		return cfg_error_set(err, 1, "unknown setting");
 	}
+	if (m->ops != NULL && m->ops->settings != NULL)
+		m->ops->settings(m->ops_arg);
+	return 0;
 }
 
 int
@@ -1180,6 +1242,12 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		return route_add(m, &cmd->u.route, err);
 	case CFG_CMD_NEIGH_ADD:
 		return neigh_add(m, &cmd->u.neigh, err);
+	case CFG_CMD_NEIGH_DEL:
+		return neigh_del(m, &cmd->u.neigh, err);
+	case CFG_CMD_NEIGH_FLUSH:
+		if (m->ops != NULL && m->ops->neigh_flush != NULL)
+			m->ops->neigh_flush(m->ops_arg);
+		return 0;
 	case CFG_CMD_STATE_ADD:
 		return state_add(m, &cmd->u.state, err);
 	case CFG_CMD_STATE_UPDATE:

@@ -93,6 +93,13 @@ struct model_ops {
 	void (*flow_del)(void *arg, const struct gw_flow_key *fk);
 	/** May @p s take over a flow (not hard-expired in the data plane)? */
 	bool (*sa_usable)(void *arg, const struct model_sa *s);
+	/** A static neighbour added (@p add) or any neighbour deleted (the
+	 *  data plane also has the learned ones). -ENOENT: no such. */
+	int (*neigh)(void *arg, const struct cfg_neigh *n, bool add);
+	/** `neigh flush`: the learned neighbours go. */
+	void (*neigh_flush)(void *arg);
+	/** A `set` changed what the data plane reads. */
+	void (*settings)(void *arg);
 };
 
 /**
@@ -137,6 +144,10 @@ struct gw_model {
 	uint32_t next_pol_seq, next_index, next_sa_id;
 	uint32_t acquire_expires, acquire_queue, acquire_queue_total;
 	uint32_t allocspi_expires;
+	uint8_t worker_idle;        /**< enum cfg_worker_idle */
+	uint32_t tcp_mss_clamp;     /**< 0 off, CFG_MSS_AUTO, or an MSS */
+	uint32_t icmp_ratelimit;    /**< ICMP errors a second, 0: no limit */
+	uint32_t neigh_reachable;   /**< seconds a learned neighbour is trusted */
 	uint64_t rand_state;   /**< allocspi's generator */
 	uint8_t dirty;         /**< MODEL_DIRTY_*: what the tables lack */
 };

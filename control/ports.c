@@ -15,12 +15,17 @@
 #include <rte_ring.h>
 
 #include "control/publish.h"
+#include "dataplane/frag.h"
 
 #define RX_DESC 1024
 #define TX_DESC 1024
 #define POOL_MBUFS 16383
 #define POOL_CACHE 256
-#define PUNT_RING 256
+#define EXC_RING 1024
+#define BIG_MBUFS 127           /* reassembled packets beyond one mbuf */
+#define BIG_DATAROOM UINT16_MAX /* the most an mbuf can hold */
+#define FRAG_FLOWS 4096         /* packets in reassembly per worker */
+#define FRAG_TTL_MS 2000        /* ... each for at most this long */
 #define EVENT_RING 4096
 #define RELEASE_RING 4096
 
@@ -50,13 +55,14 @@ port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
 		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
 	}
-	/* One TX queue per sending lcore where the device has them; else
-	 * the workers share queues under a lock. */
-	nb_tx = (uint16_t)RTE_MIN(p->n_workers, (unsigned int)info.max_tx_queues);
+	/* One TX queue per sending lcore (the workers and lcore 0's
+	 * exception path) where the device has them; else they share
+	 * queues under a lock. */
+	nb_tx = (uint16_t)RTE_MIN(p->n_workers + 1, (unsigned int)info.max_tx_queues);
 	if (nb_tx == 0)
 		nb_tx = 1;
 	p->nb_txq[port] = nb_tx;
-	p->shared.tx_shared[port] = nb_tx < p->n_workers;
+	p->shared.tx_shared[port] = nb_tx < p->n_workers + 1;
 	rte_spinlock_init(&p->shared.tx_lock[port]);
 
 	rc = rte_eth_dev_configure(port, cp->queues, nb_tx, &conf);
@@ -106,45 +112,74 @@ port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
 	return 0;
 }
 
+/* A worker context for @p lcore: its crypto engine and its rings to and
+ * from the control plane. */
+static struct gw_worker *
+worker_new(struct pub *p, unsigned int lcore, unsigned int id)
+{
+	int socket = (int)rte_lcore_to_socket_id(lcore);
+	struct gw_worker *w = rte_zmalloc_socket("gw_worker", sizeof(*w),
+						 RTE_CACHE_LINE_SIZE, socket);
+	char name[RTE_RING_NAMESIZE];
+
+	if (w == NULL)
+		return NULL;
+	w->lcore_id = lcore;
+	w->qsbr_id = id;
+	w->shared = &p->shared;
+	w->tsc_hz = rte_get_tsc_hz();
+	w->pool = p->pool;
+	w->big_pool = p->big_pool;
+	w->frag = frag_in_create(FRAG_FLOWS, FRAG_TTL_MS, socket);
+	w->esp.engine = crypto_engine_create(p->model->engine);
+	snprintf(name, sizeof(name), "exc%u_%u", p->seq, id);
+	w->exc = rte_ring_create_elem(name, sizeof(struct gw_exc), EXC_RING, socket,
+				      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "ev%u_%u", p->seq, id);
+	w->events = rte_ring_create_elem(name, sizeof(struct gw_event), EVENT_RING,
+					 socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "rel%u_%u", p->seq, id);
+	w->release = rte_ring_create_elem(name, sizeof(struct gw_release_elem),
+					  RELEASE_RING, socket,
+					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	if (w->esp.engine == NULL)
+		fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore, strerror(errno));
+	if (w->esp.engine == NULL || w->exc == NULL || w->events == NULL ||
+	    w->release == NULL || w->frag == NULL) {
+		pub_worker_free(w);
+		return NULL;
+	}
+	return w;
+}
+
+void
+pub_worker_free(struct gw_worker *w)
+{
+	if (w == NULL)
+		return;
+	crypto_engine_free(w->esp.engine);
+	frag_in_free(w->frag);
+	rte_ring_free(w->exc);
+	rte_ring_free(w->events);
+	rte_ring_free(w->release);
+	rte_free(w);
+}
+
 static int
 workers_setup(struct pub *p)
 {
 	unsigned int lcore, i = 0;
 
 	RTE_LCORE_FOREACH_WORKER(lcore) {
-		int socket = (int)rte_lcore_to_socket_id(lcore);
-		struct gw_worker *w = rte_zmalloc_socket("gw_worker", sizeof(*w),
-							 RTE_CACHE_LINE_SIZE, socket);
-		char name[RTE_RING_NAMESIZE];
-
-		if (w == NULL)
-			return -ENOMEM;
-		p->workers[i] = w;
-		w->lcore_id = lcore;
-		w->qsbr_id = i;
-		w->shared = &p->shared;
-		w->esp.engine = crypto_engine_create(p->model->engine);
-		if (w->esp.engine == NULL) {
-			fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore,
-				strerror(errno));
-			return -ENOMEM;
-		}
-		w->tsc_hz = rte_get_tsc_hz();
-		snprintf(name, sizeof(name), "punt%u_%u", p->seq, lcore);
-		w->punt = rte_ring_create(name, PUNT_RING, socket,
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(name, sizeof(name), "ev%u_%u", p->seq, lcore);
-		w->events = rte_ring_create_elem(name, sizeof(struct gw_event), EVENT_RING,
-						 socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-		snprintf(name, sizeof(name), "rel%u_%u", p->seq, lcore);
-		w->release = rte_ring_create_elem(name, sizeof(struct gw_release_elem),
-						  RELEASE_RING, socket,
-						  RING_F_SP_ENQ | RING_F_SC_DEQ);
-		if (w->punt == NULL || w->events == NULL || w->release == NULL)
+		p->workers[i] = worker_new(p, lcore, i);
+		if (p->workers[i] == NULL)
 			return -ENOMEM;
 		i++;
 	}
-	return 0;
+	/* lcore 0's context: never registered with RCU, since lcore 0 is
+	 * the one that retires what workers read. */
+	p->w0 = worker_new(p, rte_get_main_lcore(), p->n_workers);
+	return p->w0 != NULL ? 0 : -ENOMEM;
 }
 
 /* Spread (port, queue) pairs round-robin over the workers. */
@@ -170,8 +205,8 @@ assign_queues(struct pub *p)
 			w->rxq[w->n_rxq].queue = q;
 			w->n_rxq++;
 		}
-		for (i = 0; i < p->n_workers; i++)
-			p->workers[i]->txq[port] = (uint16_t)(i % p->nb_txq[port]);
+		for (i = 0; i < pub_n_contexts(p); i++)
+			pub_context(p, i)->txq[port] = (uint16_t)(i % p->nb_txq[port]);
 	}
 	return 0;
 }
@@ -192,6 +227,13 @@ pub_start(struct pub *p)
 		fprintf(stderr, "espd: mbuf pool: %s\n", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
+	snprintf(name, sizeof(name), "espd_big%u", p->seq);
+	p->big_pool = rte_pktmbuf_pool_create(name, BIG_MBUFS, 0, 0, BIG_DATAROOM,
+					      (int)rte_socket_id());
+	if (p->big_pool == NULL) {
+		fprintf(stderr, "espd: mbuf pool for reassembly: %s\n", rte_strerror(rte_errno));
+		return -ENOMEM;
+	}
 	rc = workers_setup(p);
 	if (rc < 0)
 		return rc;
@@ -208,6 +250,12 @@ pub_start(struct pub *p)
 		rc = port_setup(p, (uint16_t)port, cp);
 		if (rc < 0)
 			return rc;
+		if (cp->has_tap) {
+			rc = tap_open(&p->taps[port], cp, p->macs[port].addr_bytes,
+				      cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU);
+			if (rc < 0)
+				return rc;
+		}
 	}
 	return assign_queues(p);
 }

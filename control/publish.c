@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
+#include "control/neigh.h"
 #include "control/publish.h"
 
 void
@@ -285,7 +286,49 @@ op_sa_usable(void *arg, const struct model_sa *s)
 	return gw != NULL && !gw->dead && !gw->expired;
 }
 
+static int
+neigh_key(struct gw_neigh_key *k, const struct cfg_neigh *n)
+{
+	memset(k, 0, sizeof(*k));
+	k->port = n->port;
+	k->family = model_family(&n->ip);
+	memcpy(k->addr, n->ip.a, model_addr_bytes(&n->ip));
+	return 0;
+}
+
+static int
+op_neigh(void *arg, const struct cfg_neigh *n, bool add)
+{
+	struct rte_ether_addr mac;
+	struct gw_neigh_key k;
+
+	neigh_key(&k, n);
+	if (!add)
+		return neigh_del(arg, &k);
+	memcpy(mac.addr_bytes, n->lladdr, RTE_ETHER_ADDR_LEN);
+	return neigh_static(arg, &k, &mac);
+}
+
+static void
+op_neigh_flush(void *arg)
+{
+	neigh_flush(arg);
+}
+
+/* The settings workers read, copied where they read them. */
+static void
+op_settings(void *arg)
+{
+	struct pub *p = arg;
+
+	p->shared.idle_adaptive = p->model->worker_idle == CFG_IDLE_ADAPTIVE;
+	p->shared.mss_clamp = p->model->tcp_mss_clamp;
+}
+
 static const struct model_ops pub_model_ops = {
+	.neigh = op_neigh,
+	.neigh_flush = op_neigh_flush,
+	.settings = op_settings,
 	.sa_create = op_sa_create,
 	.sa_rekey = op_sa_rekey,
 	.sa_limits = op_sa_limits,
@@ -333,11 +376,13 @@ int
 pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 {
 	static unsigned int seq;
-	char sad[RTE_HASH_NAMESIZE], flows[RTE_HASH_NAMESIZE];
-	unsigned int n = rte_lcore_count() - 1;
+	char sad[RTE_HASH_NAMESIZE], flows[RTE_HASH_NAMESIZE], neighs[RTE_HASH_NAMESIZE];
+	unsigned int n = rte_lcore_count() - 1, i;
 	struct timespec ts;
 	size_t sz;
 
+	for (i = 0; i < GW_PORTS_MAX; i++)
+		p->taps[i].fd = -1;
 	if (n == 0) {
 		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
 		return -EINVAL;
@@ -346,6 +391,7 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 	p->seq = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
 	snprintf(sad, sizeof(sad), "espd_sad%u", p->seq);
 	snprintf(flows, sizeof(flows), "espd_flows%u", p->seq);
+	snprintf(neighs, sizeof(neighs), "espd_neigh%u", p->seq);
 	p->n_workers = n;
 	p->tsc_hz = rte_get_tsc_hz();
 	p->tsc0 = rte_rdtsc();
@@ -361,10 +407,14 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 				   sizeof(uint32_t), p->shared.qsbr);
 	p->shared.flows = lf_hash(flows, max_sas + max_sas / 4 + 64,
 				  sizeof(struct gw_flow_key), p->shared.qsbr);
+	p->shared.neigh = lf_hash(neighs, NEIGH_MAX + NEIGH_MAX / 4,
+				  sizeof(struct gw_neigh_key), p->shared.qsbr);
 	p->natt_refs = calloc(65536, sizeof(*p->natt_refs));
-	if (p->shared.sad_in == NULL || p->shared.flows == NULL || p->natt_refs == NULL)
+	if (p->shared.sad_in == NULL || p->shared.flows == NULL ||
+	    p->shared.neigh == NULL || p->natt_refs == NULL || neigh_init(p) < 0)
 		goto err_nomem;
 	model_set_ops(m, &pub_model_ops, p);
+	op_settings(p);
 	return 0;
 
 err_nomem:
@@ -434,10 +484,10 @@ pub_counters(const struct pub *p, uint64_t out[CNT__MAX])
 	for (c = 0; c < CNT__MAX; c++)
 		out[c] = p->ctl_cnt.c[c];
 	out[CNT_PfpFlows] += p->model != NULL ? p->model->pfp_flows : 0;
-	for (i = 0; i < p->n_workers; i++)
-		if (p->workers[i] != NULL)
+	for (i = 0; i < pub_n_contexts(p); i++)
+		if (pub_context(p, i) != NULL)
 			for (c = 0; c < CNT__MAX; c++)
-				out[c] += p->workers[i]->cnt.c[c];
+				out[c] += pub_context(p, i)->cnt.c[c];
 	for (c = 0; c < CNT__MAX; c++)
 		out[c] -= p->base.c[c];
 }
@@ -449,12 +499,14 @@ port_raw(const struct pub *p, unsigned int port, struct gw_port_stats *s)
 	unsigned int i;
 
 	memset(s, 0, sizeof(*s));
-	for (i = 0; i < p->n_workers; i++) {
-		if (p->workers[i] == NULL)
+	for (i = 0; i < pub_n_contexts(p); i++) {
+		const struct gw_worker *w = pub_context(p, i);
+
+		if (w == NULL)
 			continue;
-		s->rx += p->workers[i]->port[port].rx;
-		s->tx += p->workers[i]->port[port].tx;
-		s->drop += p->workers[i]->port[port].drop;
+		s->rx += w->port[port].rx;
+		s->tx += w->port[port].tx;
+		s->drop += w->port[port].drop;
 	}
 	if (p->port_started[port] && rte_eth_stats_get((uint16_t)port, &es) == 0)
 		s->drop += es.imissed + es.rx_nombuf;
@@ -536,6 +588,9 @@ pub_stop(struct pub *p)
 		rte_eth_dev_close((uint16_t)port);
 		p->port_started[port] = false;
 	}
+	for (port = 0; port < GW_PORTS_MAX; port++)
+		tap_close(&p->taps[port]);
+	neigh_fini(p);
 	tables_free(p->shared.tables);
 	p->shared.tables = NULL;
 	/* The workers are stopped: no reader is left. */
@@ -545,22 +600,18 @@ pub_stop(struct pub *p)
 	p->dead = NULL;
 	p->n_dead = p->cap_dead = 0;
 	for (i = 0; i < p->n_workers; i++) {
-		struct gw_worker *w = p->workers[i];
-
-		if (w == NULL)
-			continue;
-		crypto_engine_free(w->esp.engine);
-		rte_ring_free(w->punt);
-		rte_ring_free(w->events);
-		rte_ring_free(w->release);
-		rte_free(w);
+		pub_worker_free(p->workers[i]);
 		p->workers[i] = NULL;
 	}
+	pub_worker_free(p->w0);
+	p->w0 = NULL;
 	p->n_workers = 0;
 	rte_hash_free(p->shared.sad_in);
 	rte_hash_free(p->shared.flows);
+	rte_hash_free(p->shared.neigh);
 	rte_free(p->shared.qsbr);
 	rte_mempool_free(p->pool);
+	rte_mempool_free(p->big_pool);
 	free(p->natt_refs);
 	memset(p, 0, sizeof(*p));
 }

@@ -27,8 +27,11 @@
 #include <rte_mempool.h>
 
 #include "control/model.h"
+#include "control/tap.h"
 #include "dataplane/counters.h"
 #include "dataplane/worker.h"
+
+struct neigh_table;
 
 /** A data-plane SA record waiting for its RCU grace period. */
 struct pub_dead {
@@ -49,7 +52,14 @@ struct pub {
 	struct gw_shared shared;
 	struct gw_worker *workers[RTE_MAX_LCORE];
 	unsigned int n_workers;
+	/** lcore 0's own worker context, never launched: the exception
+	 *  path sends the gateway's own packets through it (its own TX
+	 *  queues, crypto engine, counters and rings). */
+	struct gw_worker *w0;
+	struct tap taps[GW_PORTS_MAX];    /**< fd -1: the port has none */
+	struct neigh_table *neigh;        /**< control/neigh.h */
 	struct rte_mempool *pool;
+	struct rte_mempool *big_pool;     /**< reassembled packets > one mbuf */
 	struct rte_ether_addr macs[GW_PORTS_MAX];
 	uint16_t nb_txq[GW_PORTS_MAX];
 	bool port_started[GW_PORTS_MAX];
@@ -94,6 +104,9 @@ int pub_publish(struct pub *p);
  *  still wait. */
 uint32_t pub_reclaim(struct pub *p);
 
+/** Free a worker context (its engine and rings). */
+void pub_worker_free(struct gw_worker *w);
+
 /** Stop ports, free tables, workers, SA records (keys wiped). The model
  *  must be freed first (its SAs come back through sa_destroy). */
 void pub_stop(struct pub *p);
@@ -103,6 +116,19 @@ void pub_launch(struct pub *p);
 
 /** Tell the workers to stop, and wait until they have flushed TX. */
 void pub_halt(struct pub *p);
+
+/** The worker contexts: the launched workers, then lcore 0's (w0). */
+static inline unsigned int
+pub_n_contexts(const struct pub *p)
+{
+	return p->n_workers + (p->w0 != NULL);
+}
+
+static inline struct gw_worker *
+pub_context(const struct pub *p, unsigned int i)
+{
+	return i < p->n_workers ? p->workers[i] : p->w0;
+}
 
 /** Packets received on all ports so far (for --exit-idle). */
 uint64_t pub_rx_total(const struct pub *p);

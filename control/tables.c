@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * Compiling the model's policies, routes, neighbours and ports into the
+ * Compiling the model's policies, routes and ports into the
  * tables the workers read (struct gw_tables), built whole and swapped in
  * under RCU by the caller.
  */
@@ -41,7 +41,6 @@ share_routes(struct gw_tables *t, struct gw_tables *old)
 	t->lpm6 = old->lpm6;
 	t->nh = old->nh;
 	t->n_nh = old->n_nh;
-	t->neigh = old->neigh;
 	t->own_routes = old->own_routes;
 	old->own_routes = false;
 }
@@ -54,31 +53,14 @@ tables_free(struct gw_tables *t)
 	if (!t->own_spd)
 		t->spd_out = t->spd_in = NULL, t->pols = NULL;
 	if (!t->own_routes)
-		t->lpm4 = NULL, t->lpm6 = NULL, t->nh = NULL, t->neigh = NULL;
+		t->lpm4 = NULL, t->lpm6 = NULL, t->nh = NULL;
 	spd_free(t->spd_out);
 	spd_free(t->spd_in);
 	free(t->pols);
 	rte_lpm_free(t->lpm4);
 	rte_lpm6_free(t->lpm6);
 	free(t->nh);
-	rte_hash_free(t->neigh);
 	rte_free(t);
-}
-
-static struct rte_hash *
-hash_new(const char *what, uint32_t entries, uint32_t key_len, int socket)
-{
-	char name[RTE_HASH_NAMESIZE];
-	struct rte_hash_parameters prm = {
-		.name = name,
-		.entries = RTE_MAX(entries * 2, 64u),
-		.key_len = key_len,
-		.hash_func = rte_hash_crc, /* per packet (neighbours): CRC32 */
-		.socket_id = socket,
-	};
-
-	snprintf(name, sizeof(name), "%s%u", what, atomic_fetch_add(&tbl_seq, 1));
-	return rte_hash_create(&prm);
 }
 
 static int
@@ -195,9 +177,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	snprintf(name, sizeof(name), "lpm6_%u", atomic_fetch_add(&tbl_seq, 1));
 	t->lpm6 = rte_lpm6_create(name, socket, &c6);
 	t->nh = calloc(RTE_MAX(n_nh, 1u), sizeof(*t->nh));
-	t->neigh = hash_new("neigh", m->n_neighs, sizeof(struct gw_neigh_key),
-			    socket);
-	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL || t->neigh == NULL)
+	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL)
 		return -ENOMEM;
 
 	/* Each port address gives a connected (on-link) route, as in Linux;
@@ -246,18 +226,6 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 			return rc;
 		t->n_nh++;
 	}
-	for (i = 0; i < m->n_neighs; i++) {
-		const struct cfg_neigh *n = &m->neighs[i];
-		struct gw_neigh_key k = { .port = n->port };
-		uint64_t mac = 0;
-
-		k.family = model_family(&n->ip);
-		memcpy(k.addr, n->ip.a, model_addr_bytes(&n->ip));
-		memcpy(&mac, n->lladdr, 6);
-		/* The MAC travels in the data pointer itself. */
-		if (rte_hash_add_key_data(t->neigh, &k, (void *)(uintptr_t)mac) < 0)
-			return -ENOSPC;
-	}
 	return 0;
 }
 
@@ -272,13 +240,28 @@ tables_build(const struct gw_model *m, struct gw_tables *old,
 		*err = -ENOMEM;
 		return NULL;
 	}
+	t->gen = atomic_fetch_add(&tbl_seq, 1) + 1;
 	for (p = 0; p < GW_PORTS_MAX; p++) {
 		if (!m->has_port[p])
 			continue;
-		t->ports[p].configured = 1;
-		t->ports[p].role = m->ports[p].role == CFG_ROLE_UNPROTECTED ?
-				   GW_ROLE_UNPROTECTED : GW_ROLE_PROTECTED;
-		t->ports[p].mac = macs[p];
+		const struct cfg_port *cp = &m->ports[p];
+		struct gw_port *gp = &t->ports[p];
+		uint8_t i;
+
+		gp->configured = 1;
+		gp->role = cp->role == CFG_ROLE_UNPROTECTED ? GW_ROLE_UNPROTECTED :
+							      GW_ROLE_PROTECTED;
+		gp->mac = macs[p];
+		gp->mtu = cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU;
+		for (i = 0; i < cp->naddr && i < GW_PORT_ADDRS; i++) {
+			const struct cfg_addr *a = &cp->addr[i];
+
+			pub_esp_addr(&gp->addr[gp->n_addr++], a);
+			if (a->af == AF_INET6)
+				memcpy(t->local6[t->n_local6++], a->a, 16);
+			else
+				memcpy(&t->local4[t->n_local4++], a->a, 4);
+		}
 	}
 	bool shared_spd = old != NULL && !(m->dirty & MODEL_DIRTY_SPD);
 	bool shared_routes = old != NULL && !(m->dirty & MODEL_DIRTY_ROUTES);

@@ -9,6 +9,7 @@
 
 #include <rte_mempool.h>
 
+#include "control/neigh.h"
 #include "control/view.h"
 
 static const char *
@@ -364,4 +365,30 @@ view_stats(struct pr *pr, const struct pub *p)
 	}
 	pr_arr_close(pr);
 	pr_obj_close(pr);
+}
+
+void
+view_neigh_list(struct pr *pr, const struct pub *p)
+{
+	const struct neigh *n;
+	size_t i = 0;
+
+	pr_arr_open(pr, NULL);
+	while ((n = neigh_next(p, &i)) != NULL) {
+		char a[64], mac[RTE_ETHER_ADDR_FMT_SIZE];
+
+		pr_ip(n->key.family, n->key.addr, a, sizeof(a));
+		rte_ether_format_addr(mac, sizeof(mac), &n->mac);
+		pr_obj_open(pr, NULL);
+		pr_str(pr, PR_ANY, "dst", "%s", a);
+		pr_uint(pr, PR_ANY, "port", " port %" PRIu64, n->key.port);
+		if (n->state != NEIGH_INCOMPLETE)
+			pr_str(pr, PR_ANY, "lladdr", " lladdr %s", mac);
+		else
+			pr_null(pr, "lladdr");
+		pr_str(pr, PR_ANY, "state", " %s", neigh_state_name(n->state));
+		pr_text(pr, "\n");
+		pr_obj_close(pr);
+	}
+	pr_arr_close(pr);
 }

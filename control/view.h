@@ -39,6 +39,10 @@ void view_policy(struct pr *pr, const struct model_pol *p);
 /** `policy list`. */
 void view_policy_list(struct pr *pr, const struct gw_model *m);
 
+/** `neigh list`: every neighbour with its state, as `ip neigh` shows
+ *  them ("172.16.1.1 port 1 lladdr 02:00:00:00:02:fe reachable"). */
+void view_neigh_list(struct pr *pr, const struct pub *p);
+
 /** `stats`: global, per port and per SA counters (--stats-json too). */
 void view_stats(struct pr *pr, const struct pub *p);
 

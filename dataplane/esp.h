@@ -145,6 +145,20 @@ esp_sa_last_seq(const struct esp_sa *sa)
 	return !(sa->flags & ESP_F_ESN) && seq > UINT32_MAX ? UINT32_MAX : seq;
 }
 
+/**
+ * What ESP adds to an inner packet at most (DESIGN.md "MTU and
+ * fragmentation"): the outer header (tunnel) or UDP encapsulation
+ * (transport), the ESP header, IV, worst-case padding, trailer and ICV.
+ */
+static inline uint32_t
+esp_sa_overhead(const struct esp_sa *sa)
+{
+	uint32_t front = sa->mode == ESP_MODE_TUNNEL ? sa->tmpl_len :
+			 (sa->flags & ESP_F_UDP_ENCAP) ? 8 : 0;
+
+	return front + 8 + sa->iv_len + (sa->pad_align - 1u) + 2 + sa->icv_len;
+}
+
 /** Per-lcore scratch for the ESP calls. */
 struct esp_ctx {
 	struct crypto_engine *engine;

@@ -2,7 +2,7 @@
 /**
  * @file
  * The tables workers read: SPD tries, policies, SAD, routes, neighbours,
- * ports. The control plane builds a whole new struct gw_tables for every
+ * ports, the gateway's own addresses. The control plane builds a whole new struct gw_tables for every
  * change and publishes it with one pointer store; workers load the pointer
  * once per burst and report quiescent once per loop, so the old one is
  * freed only after an rte_rcu_qsbr grace period (STYLE.md habit 7).
@@ -59,6 +59,8 @@ struct gw_sa {
 	struct spd_sel sel;  /**< traffic the SA carries */
 	struct esp_sa esp;
 	uint64_t use_tsc;    /**< TSC of the last burst it carried (0: never) */
+	uint32_t mtu_gen;    /**< path_mtu is for tables of this gen */
+	uint16_t path_mtu;   /**< tunnel: MTU of the port its dst leaves by */
 	struct esp_addr src, dst;
 	/** Byte and packet limits (0: none), checked by the workers; time
 	 *  limits are the control plane's. */
@@ -104,17 +106,40 @@ struct gw_neigh_key {
 	uint8_t addr[16];
 };
 
+/**
+ * A resolved neighbour as the workers see it (struct gw_shared.neigh maps
+ * a gw_neigh_key to one). The control plane makes, changes and retires it
+ * (RCU); a worker only notes, now and then, that it used it, so that a
+ * stale entry gets re-probed when traffic needs it (RFC 4861 7.3.3).
+ */
+struct gw_neigh {
+	struct rte_ether_addr mac;
+	uint8_t dead;        /**< unpublished: treat as absent */
+	uint64_t used_tsc;   /**< last use (TSC), written now and then */
+};
+
+/** A worker writes used_tsc when it is older than 1/GW_NEIGH_USE_DIV of
+ *  a second, so the shared line is written a few times a second at most. */
+#define GW_NEIGH_USE_DIV 8
+
+#define GW_PORT_ADDRS 8  /**< `addr` words on one port (CFG_PORT_ADDRS_MAX) */
+
 struct gw_port {
 	uint8_t configured;
 	uint8_t role;        /**< enum gw_role */
+	uint8_t n_addr;
+	uint16_t mtu;        /**< largest IP packet it sends */
 	struct rte_ether_addr mac;
+	struct esp_addr addr[GW_PORT_ADDRS]; /**< the gateway's own */
 };
 
+#define GW_LOCAL_MAX (GW_PORTS_MAX * GW_PORT_ADDRS)
+
 /**
- * What is rebuilt and swapped as a whole: policies, routes, neighbours,
- * ports. These change rarely. SAs change often (PFP, rekeys), so the SAD
- * and the flow table are lock-free hashes updated in place instead (struct
- * gw_shared).
+ * What is rebuilt and swapped as a whole: policies, routes, ports. These
+ * change rarely. SAs and neighbours change often (PFP, rekeys, ARP), so the
+ * SAD, the flow table and the neighbour table are lock-free hashes updated
+ * in place instead (struct gw_shared).
  */
 struct gw_tables {
 	struct spd *spd_out;       /**< dir out */
@@ -125,8 +150,13 @@ struct gw_tables {
 	struct rte_lpm6 *lpm6;
 	struct gw_nexthop *nh;
 	uint32_t n_nh;
-	struct rte_hash *neigh;    /**< gw_neigh_key -> MAC (as uint64_t) */
 	struct gw_port ports[GW_PORTS_MAX];
+	/** Every port's addresses, for the one question each packet asks:
+	 *  is it for the gateway itself? (weak host model, as Linux) */
+	uint32_t local4[GW_LOCAL_MAX];  /**< network order */
+	uint8_t local6[GW_LOCAL_MAX][16];
+	uint16_t n_local4, n_local6;
+	uint32_t gen;              /**< a new number for every build (never 0) */
 	/* Control plane only: whether these tables own their SPD and
 	 * routes, or passed them on to a newer set. */
 	bool own_spd, own_routes;

@@ -23,6 +23,9 @@
 #include <rte_pause.h>
 #include <rte_prefetch.h>
 
+#include "dataplane/frag.h"
+#include "dataplane/icmp.h"
+#include "dataplane/mss.h"
 #include "dataplane/pkt.h"
 #include "dataplane/worker.h"
 
@@ -33,20 +36,95 @@ drop(struct gw_worker *w, struct rte_mbuf *m, enum espd_counter why)
 	rte_pktmbuf_free(m);
 }
 
-/* Strip Ethernet; only IPv4 and IPv6 go on. */
-static inline int
-l2_strip(struct rte_mbuf *m)
+/* What a received frame carries, read from its Ethernet header. */
+enum l2_kind {
+	L2_IP4,
+	L2_IP6,
+	L2_ARP,
+	L2_OTHER,
+};
+
+static inline enum l2_kind
+l2_kind(const struct rte_mbuf *m)
 {
-	const struct rte_ether_hdr *eh;
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 
 	if (unlikely(m->data_len < sizeof(*eh) + sizeof(struct rte_ipv4_hdr)))
-		return -1;
-	eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	if (eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) &&
-	    eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
-		return -1;
-	rte_pktmbuf_adj(m, sizeof(*eh));
-	return 0;
+		return m->data_len >= sizeof(*eh) &&
+		       eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) ?
+		       L2_ARP : L2_OTHER;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return L2_IP4;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+		return L2_IP6;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+		return L2_ARP;
+	return L2_OTHER;
+}
+
+/*
+ * Is the IP packet at @p ip (its header complete) for the gateway itself?
+ * Any of its addresses on any port (the weak host model, as Linux), the
+ * IPv4 limited broadcast and link-local multicast (224.0.0.0/24), and any
+ * IPv6 multicast (ND, MLD): a router forwards none of those.
+ */
+static inline bool
+is_local(const struct gw_tables *t, const uint8_t *ip, uint32_t len, bool v6)
+{
+	uint16_t i;
+
+	/* A header cut short is not ours: the paths count it malformed. */
+	if (unlikely(len < (v6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr))))
+		return false;
+	if (!v6) {
+		uint32_t d;
+
+		memcpy(&d, ip + 16, 4);
+		if (d == UINT32_MAX ||
+		    (d & rte_cpu_to_be_32(0xffffff00)) == rte_cpu_to_be_32(0xe0000000))
+			return true;
+		for (i = 0; i < t->n_local4; i++)
+			if (d == t->local4[i])
+				return true;
+		return false;
+	}
+	/* Multicast (ND, MLD), and link-local, which no router forwards
+	 * (RFC 4291 2.5.6). */
+	if (ip[24] == 0xff || (ip[24] == 0xfe && (ip[25] & 0xc0) == 0x80))
+		return true;
+	for (i = 0; i < t->n_local6; i++)
+		if (memcmp(ip + 24, t->local6[i], 16) == 0)
+			return true;
+	return false;
+}
+
+/* Hand @p m to the exception path (lcore 0); a full ring drops it. */
+static inline void
+exc_send(struct gw_worker *w, struct rte_mbuf *m, const struct gw_exc *e)
+{
+	if (unlikely(rte_ring_enqueue_elem(w->exc, (void *)(uintptr_t)e, sizeof(*e)) != 0))
+		drop(w, m, CNT_ExceptionRingFull);
+}
+
+/* A frame for the gateway itself, Ethernet header and all. */
+static inline void
+punt_local(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_LOCAL, .port = port };
+
+	exc_send(w, m, &e);
+}
+
+/* An ICMP error is due about @p m (L3): the exception path sends it,
+ * rate-limited, and frees @p m. */
+static inline void
+punt_icmp(struct gw_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port,
+	  uint32_t mtu, bool from_sa)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_ICMP, .kind = kind, .port = port,
+			    .mtu = mtu, .from_sa = from_sa };
+
+	exc_send(w, m, &e);
 }
 
 /* A router's TTL/hop-limit decrement; -1 when it would reach 0. */
@@ -114,17 +192,94 @@ tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
 		tx_flush(w, port);
 }
 
-/* Route, resolve the neighbour, add the Ethernet header, buffer for TX. */
-static void
-route_send(struct gw_worker *w, const struct gw_tables *t,
-	   struct rte_mbuf *pkts[], uint16_t n)
+void
+gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
 {
-	/* The MAC of the last gateway next hop: a burst mostly goes to one,
-	 * and comparing the next-hop pointer is cheaper than hashing the
-	 * neighbour key again (a compare of the key just written would stall
-	 * on store forwarding). On-link next hops are looked up each time. */
+	tx_one(w, port, m);
+}
+
+/* The neighbour for key @p nk, noting the use now and then. */
+static inline const struct gw_neigh *
+neigh_get(struct gw_worker *w, const struct gw_neigh_key *nk)
+{
+	void *data;
+	struct gw_neigh *n;
+	uint64_t now;
+
+	if (unlikely(rte_hash_lookup_data(w->shared->neigh, nk, &data) < 0))
+		return NULL;
+	n = data;
+	if (unlikely(n->dead))
+		return NULL;
+	now = rte_rdtsc();
+	if (unlikely(now - n->used_tsc > w->tsc_hz / GW_NEIGH_USE_DIV))
+		n->used_tsc = now;
+	return n;
+}
+
+/* Add the Ethernet header for neighbour @p ne and buffer for TX. */
+static inline void
+l2_send(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	const struct gw_neigh *ne, struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct rte_ether_hdr *eh;
+	uint16_t type = (ip[0] >> 4) == 4 ? RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6;
+
+	eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eh));
+	if (unlikely(eh == NULL)) {
+		drop(w, m, CNT_XfrmOutError);
+		return;
+	}
+	eh->dst_addr = ne->mac;
+	eh->src_addr = t->ports[port].mac;
+	eh->ether_type = rte_cpu_to_be_16(type);
+	tx_one(w, port, m);
+}
+
+/*
+ * A packet larger than the MTU of the port it leaves by (a router's job,
+ * RFC 1812 5.2.6): IPv4 without DF is fragmented, anything else dropped
+ * with Fragmentation Needed / Packet Too Big. ESP this gateway made fits
+ * already (fit()); this is for what it forwards plain, or decapsulated.
+ */
+static void
+too_big(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	const struct gw_neigh *ne, struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct rte_mbuf *frags[GW_FRAG_MAX];
+	uint16_t mtu = t->ports[port].mtu;
+	int nf, k;
+
+	if ((ip[0] >> 4) == 4 && !(ip[6] & 0x40)) {
+		nf = frag_ipv4_out(m, mtu, w->pool, frags, GW_FRAG_MAX);
+		if (nf > 0) {
+			w->cnt.c[CNT_Fragmented]++;
+			for (k = 0; k < nf; k++)
+				l2_send(w, t, port, ne, frags[k]);
+			return;
+		}
+	}
+	w->cnt.c[CNT_FragNeeded]++;
+	punt_icmp(w, m, ICMP_ERR_FRAG_NEEDED, m->port, mtu,
+		  m->packet_type == GW_PT_FROM_SA);
+}
+
+/* Route, resolve the neighbour, add the Ethernet header, buffer for TX. A
+ * next hop without a resolved neighbour goes to the exception path, which
+ * resolves it (ARP, ND) and sends the packet on. */
+void
+gw_route_send(struct gw_worker *w, const struct gw_tables *t,
+	      struct rte_mbuf *pkts[], uint16_t n)
+{
+	/* The neighbour of the last gateway next hop: a burst mostly goes
+	 * to one, and comparing the next-hop pointer is cheaper than hashing
+	 * the neighbour key again (a compare of the key just written would
+	 * stall on store forwarding). On-link next hops are looked up each
+	 * time. */
 	const struct gw_nexthop *last_nh = NULL;
-	void *last_mac = NULL;
+	const struct gw_neigh *last = NULL;
 	uint16_t i;
 
 	for (i = 0; i < n; i++) {
@@ -132,9 +287,8 @@ route_send(struct gw_worker *w, const struct gw_tables *t,
 		const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 		struct gw_neigh_key nk = { 0 };
 		const struct gw_nexthop *nh;
-		struct rte_ether_hdr *eh;
+		const struct gw_neigh *ne;
 		uint32_t idx;
-		void *mac;
 		int rc;
 
 		if ((ip[0] >> 4) == 4) {
@@ -164,24 +318,27 @@ route_send(struct gw_worker *w, const struct gw_tables *t,
 			nk.family = nh->gw.family;
 		}
 		if (nh == last_nh) {
-			mac = last_mac;
-		} else if (unlikely(rte_hash_lookup_data(t->neigh, &nk, &mac) < 0)) {
-			drop(w, m, CNT_NoNeighbour);
-			continue;
-		} else if (nh->has_gw) {
-			last_nh = nh;
-			last_mac = mac;
+			ne = last;
+		} else {
+			ne = neigh_get(w, &nk);
+			if (unlikely(ne == NULL)) {
+				struct gw_exc e = { .m = m, .reason = GW_EXC_RESOLVE,
+						    .port = nk.port, .nh_family = nk.family };
+
+				memcpy(e.nh, nk.addr, sizeof(e.nh));
+				exc_send(w, m, &e);
+				continue;
+			}
+			if (nh->has_gw) {
+				last_nh = nh;
+				last = ne;
+			}
 		}
-		eh = (struct rte_ether_hdr *)rte_pktmbuf_prepend(m, sizeof(*eh));
-		if (unlikely(eh == NULL)) {
-			drop(w, m, CNT_XfrmOutError);
+		if (unlikely(m->pkt_len > t->ports[nh->port].mtu)) {
+			too_big(w, t, nh->port, ne, m);
 			continue;
 		}
-		memcpy(&eh->dst_addr, &mac, RTE_ETHER_ADDR_LEN);
-		eh->src_addr = t->ports[nh->port].mac;
-		eh->ether_type = rte_cpu_to_be_16((ip[0] >> 4) == 4 ?
-				 RTE_ETHER_TYPE_IPV4 : RTE_ETHER_TYPE_IPV6);
-		tx_one(w, nh->port, m);
+		l2_send(w, t, nh->port, ne, m);
 	}
 }
 
@@ -286,6 +443,106 @@ wait_for_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 	return NULL;
 }
 
+/* The MTU of the port that @p dst (family 4/6) leaves by, or 0. */
+static uint16_t
+route_mtu(const struct gw_tables *t, uint8_t family, const void *dst)
+{
+	uint32_t idx, d;
+	int rc;
+
+	if (family == 4) {
+		memcpy(&d, dst, 4);
+		rc = t->lpm4 == NULL ? -1 : rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(d), &idx);
+	} else {
+		rc = t->lpm6 == NULL ? -1 : rte_lpm6_lookup(t->lpm6, dst, &idx);
+	}
+	if (rc != 0 || idx >= t->n_nh)
+		return 0;
+	return t->ports[t->nh[idx].port].mtu;
+}
+
+/*
+ * How big an inner packet SA @p sa can carry whole (DESIGN.md "MTU and
+ * fragmentation": the egress MTU less the SA's worst-case overhead). A
+ * tunnel SA keeps its path MTU, looked up again when the tables change
+ * (a plain store: workers write the same value). Transport mode uses the
+ * packet's own destination. 0: no route, the routing step will say so.
+ */
+static uint32_t
+sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
+{
+	uint32_t mtu, over = esp_sa_overhead(&sa->esp);
+
+	if (sa->esp.mode == ESP_MODE_TUNNEL) {
+		if (unlikely(sa->mtu_gen != t->gen)) {
+			sa->path_mtu = route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
+						 (const void *)&sa->dst.v4 : sa->dst.v6);
+			sa->mtu_gen = t->gen;
+		}
+		mtu = sa->path_mtu;
+	} else {
+		mtu = (ip[0] >> 4) == 4 ? route_mtu(t, 4, ip + 16) : route_mtu(t, 6, ip + 24);
+	}
+	return mtu > over ? mtu - over : 0;
+}
+
+/* The MSS a SYN through SA room @p room may carry (`set tcp-mss-clamp`). */
+static inline uint16_t
+mss_for(const struct gw_worker *w, uint32_t room, bool v6)
+{
+	uint32_t c = w->shared->mss_clamp;
+	uint32_t hdrs = v6 ? 60 : 40;
+
+	if (c != GW_MSS_AUTO)
+		return (uint16_t)c;
+	return room > hdrs + 536 ? (uint16_t)RTE_MIN(room - hdrs, 65535u) : 536;
+}
+
+/*
+ * Will @p m fit SA @p sa once ESP is added? Yes: it goes on (in prot/sas
+ * from slot @p np). An IPv4 packet without DF is cut into fragments that
+ * each fit (RFC 4459 pre-fragmentation), each in its own ESP packet. Any
+ * other (DF, IPv6) is dropped with Fragmentation Needed or Packet Too
+ * Big, reporting the room the SA leaves. TCP SYNs are clamped first.
+ * @return the new np.
+ */
+static uint16_t
+fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
+    struct rte_mbuf *m, struct rte_mbuf *prot[], struct esp_sa *sas[], uint16_t np)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+	bool v6 = (ip[0] >> 4) == 6;
+	uint32_t room = sa_room(t, sa, ip);
+	int nf, k;
+
+	if (unlikely(w->shared->mss_clamp != 0) && room != 0 &&
+	    tcp_mss_clamp(ip, m->data_len, mss_for(w, room, v6)) == 1)
+		w->cnt.c[CNT_MssClamped]++;
+	if (likely(room == 0 || m->pkt_len <= room)) {
+		prot[np] = m;
+		sas[np++] = &sa->esp;
+		return np;
+	}
+	if (!v6 && !(ip[6] & 0x40)) {
+		struct rte_mbuf *frags[GW_FRAG_MAX];
+
+		nf = frag_ipv4_out(m, (uint16_t)RTE_MIN(room, 65535u), w->pool, frags,
+				   GW_FRAG_MAX);
+		if (nf > 0) {
+			w->cnt.c[CNT_Fragmented]++;
+			for (k = 0; k < nf; k++) {
+				prot[np] = frags[k];
+				sas[np++] = &sa->esp;
+			}
+			return np;
+		}
+		/* Too many fragments, or no mbufs: as if DF were set. */
+	}
+	w->cnt.c[CNT_FragNeeded]++;
+	punt_icmp(w, m, ICMP_ERR_FRAG_NEEDED, m->port, room, false);
+	return np;
+}
+
 /*
  * The SA part of the outbound path: flow table lookup (policy index plus
  * the PFP fields), ESP, route. A packet whose flow has no usable SA is
@@ -300,9 +557,10 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	struct gw_flow_key fk[GW_RX_BURST];
 	const void *fkp[GW_RX_BURST];
 	void *data[GW_RX_BURST];
-	struct rte_mbuf *prot[GW_RX_BURST];
-	struct esp_sa *sas[GW_RX_BURST];
-	uint16_t why[GW_RX_BURST];
+	/* Room for every packet cut into GW_FRAG_MAX fragments. */
+	struct rte_mbuf *prot[GW_RX_BURST * GW_FRAG_MAX];
+	struct esp_sa *sas[GW_RX_BURST * GW_FRAG_MAX];
+	uint16_t why[GW_RX_BURST * GW_FRAG_MAX];
 	uint64_t hits = 0;
 	uint16_t i, np = 0, good;
 
@@ -340,8 +598,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			hold(w, pkts[i], policy[i], &keys[i]);
 			continue;
 		}
-		prot[np] = pkts[i];
-		sas[np++] = &sa->esp;
+		np = fit(w, t, sa, pkts[i], prot, sas, np);
 	}
 	if (np == 0)
 		return;
@@ -359,7 +616,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		drop(w, prot[i], why[i]);
 	}
 	sa_runs_done(w, sas, good);
-	route_send(w, t, prot, good);
+	gw_route_send(w, t, prot, good);
 }
 
 void
@@ -391,39 +648,27 @@ gw_release(struct gw_worker *w, const struct gw_tables *t)
 	}
 }
 
-void
-gw_outbound(struct gw_worker *w, const struct gw_tables *t,
-	    struct rte_mbuf *pkts[], uint16_t n)
+/*
+ * The outbound walk from the SPD on, for L3 packets with their flow keys:
+ * forwarded traffic (@p port: where it came in) loses one TTL first, so
+ * an expiring packet never takes a sequence number and gets its Time
+ * Exceeded; the gateway's own (@p local) keeps its TTL.
+ */
+static void
+out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     const struct flow_key keys[], uint16_t k, uint16_t port, bool local)
 {
-	struct flow_key keys[GW_RX_BURST], pkeys[GW_RX_BURST];
 	const struct flow_key *kp[GW_RX_BURST];
+	struct flow_key pkeys[GW_RX_BURST];
 	uint32_t res[GW_RX_BURST], policy[GW_RX_BURST];
 	uint8_t pfp[GW_RX_BURST];
 	struct rte_mbuf *fwd[GW_RX_BURST], *prot[GW_RX_BURST];
-	uint16_t i, k = 0, nf = 0, np = 0;
+	uint16_t i, nf = 0, np = 0;
 
-	/* Parse: flow keys for the SPD. */
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		if (unlikely(l2_strip(m) < 0)) {
-			drop(w, m, CNT_NotIp);
-			continue;
-		}
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
-					  m->data_len, &keys[k]) < 0)) {
-			drop(w, m, CNT_MalformedPacket);
-			continue;
-		}
-		pkts[k] = m;
-		kp[k] = &keys[k];
-		k++;
-	}
-
+	for (i = 0; i < k; i++)
+		kp[i] = &keys[i];
 	spd_classify(t->spd_out, kp, res, k);
 
-	/* Bucket by action; forwarded traffic loses one TTL first, so an
-	 * expiring packet never takes a sequence number. */
 	for (i = 0; i < k; i++) {
 		struct rte_mbuf *m = pkts[i];
 		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
@@ -432,16 +677,19 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 			drop(w, m, CNT_XfrmOutPolBlock);
 			continue;
 		}
-		if (unlikely(ttl_dec(m) < 0)) {
-			drop(w, m, CNT_TtlExceeded);
+		if (!local && unlikely(ttl_dec(m) < 0)) {
+			w->cnt.c[CNT_TtlExceeded]++;
+			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, false);
 			continue;
 		}
+		/* Bypass and Protect count forwarded traffic; the gateway's
+		 * own has its own counters (EchoReplies, IcmpErrorsSent). */
 		if (p == NULL || p->action == GW_BYPASS) {
-			w->cnt.c[CNT_Bypass]++;
+			w->cnt.c[CNT_Bypass] += !local;
 			fwd[nf++] = m;
 			continue;
 		}
-		w->cnt.c[CNT_Protect]++;
+		w->cnt.c[CNT_Protect] += !local;
 		prot[np] = m;
 		pkeys[np] = keys[i];
 		policy[np] = p->index;
@@ -449,7 +697,79 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t,
 	}
 
 	out_protect(w, t, prot, pkeys, policy, pfp, np, true);
-	route_send(w, t, fwd, nf);
+	gw_route_send(w, t, fwd, nf);
+}
+
+void
+gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	    struct rte_mbuf *pkts[], uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	/* Parse: what is for the gateway goes to the exception path; the
+	 * rest loses its Ethernet header and gets its flow key. */
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum l2_kind l2 = l2_kind(m);
+
+		if (unlikely(l2 == L2_OTHER)) {
+			drop(w, m, CNT_NotIp);
+			continue;
+		}
+		if (unlikely(l2 == L2_ARP ||
+			     is_local(t, rte_pktmbuf_mtod_offset(m, uint8_t *,
+								 RTE_ETHER_HDR_LEN),
+				      m->data_len - RTE_ETHER_HDR_LEN, l2 == L2_IP6))) {
+			punt_local(w, m, port);
+			continue;
+		}
+		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+		m->packet_type = 0;
+		m->port = port; /* where an ICMP error about it comes from */
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	out_classify(w, t, pkts, keys, k, port, false);
+}
+
+void
+gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					  &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	out_classify(w, t, pkts, keys, k, 0, true);
+}
+
+/* `set tcp-mss-clamp` for a SYN that came out of SA @p sa: what fits
+ * the path it came by (the port's MTU less the SA's overhead). */
+static void
+clamp_in(struct gw_worker *w, const struct gw_tables *t, const struct gw_sa *sa,
+	 struct rte_mbuf *m)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t mtu = m->port < GW_PORTS_MAX ? t->ports[m->port].mtu : 0;
+	uint32_t over = esp_sa_overhead(&sa->esp);
+	uint32_t room = mtu > over ? mtu - over : 0;
+
+	if (room != 0 && tcp_mss_clamp(ip, m->data_len, mss_for(w, room, (ip[0] >> 4) == 6)) == 1)
+		w->cnt.c[CNT_MssClamped]++;
 }
 
 /*
@@ -494,7 +814,7 @@ tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
 }
 
 void
-gw_inbound(struct gw_worker *w, const struct gw_tables *t,
+gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	   struct rte_mbuf *pkts[], uint16_t n)
 {
 	struct rte_mbuf *esp[GW_RX_BURST], *plain[GW_RX_BURST];
@@ -511,10 +831,36 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
+		enum l2_kind l2 = l2_kind(m);
+		bool local;
 
-		if (unlikely(l2_strip(m) < 0)) {
+		if (unlikely(l2 == L2_OTHER)) {
 			drop(w, m, CNT_NotIp);
 			continue;
+		}
+		if (unlikely(l2 == L2_ARP)) {
+			punt_local(w, m, port);
+			continue;
+		}
+		local = is_local(t, rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_HDR_LEN),
+				 m->data_len - RTE_ETHER_HDR_LEN, l2 == L2_IP6);
+		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+		m->packet_type = 0;
+		m->port = port;
+		/* DESIGN.md: ESP (or ESP-in-UDP) that comes in fragments, as
+		 * Linux peers send it, is put together before anything else;
+		 * plain fragments for others are only forwarded. */
+		if (unlikely(local) && frag_is_fragment(rte_pktmbuf_mtod(m, uint8_t *),
+							m->data_len)) {
+			uint16_t fwhy = 0;
+
+			m = frag_in_add(w->frag, m, rte_rdtsc(), w->big_pool, &fwhy);
+			if (m == NULL) {
+				if (fwhy != 0)
+					w->cnt.c[fwhy]++;
+				continue;
+			}
+			w->cnt.c[CNT_ReassemblyOk]++;
 		}
 		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
 		case ESP_IN_ESP:
@@ -522,16 +868,22 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 			esp[ne++] = m;
 			break;
 		case ESP_IN_OTHER:
+			if (unlikely(local)) {
+				/* For the gateway: ping, TCP, ND... */
+				rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+				punt_local(w, m, port);
+				break;
+			}
 			plain[npl++] = m;
 			break;
 		case ESP_IN_KEEPALIVE:
 			drop(w, m, CNT_NatKeepalive);
 			break;
 		case ESP_IN_IKE:
-			/* The control plane owns IKE; a full queue drops. */
+			/* The key manager's, through the exception path. */
 			w->cnt.c[CNT_IkePunted]++;
-			if (w->punt == NULL || rte_ring_enqueue(w->punt, m) != 0)
-				drop(w, m, CNT_IkePuntDropped);
+			rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+			punt_local(w, m, port);
 			break;
 		default:
 			drop(w, m, CNT_XfrmInHdrError);
@@ -582,6 +934,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 			drop(w, m, CNT_XfrmInStateMismatch);
 			continue;
 		}
+		m->packet_type = GW_PT_FROM_SA;
+		if (unlikely(w->shared->mss_clamp != 0) && keys[k].proto == IPPROTO_TCP)
+			clamp_in(w, t, sa, m);
 		esp[k] = m;
 		sas[k] = sas[i];
 		kp[k] = &keys[k];
@@ -622,28 +977,31 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t,
 			}
 		}
 		if (unlikely(ttl_dec(m) < 0)) {
-			drop(w, m, CNT_TtlExceeded);
+			w->cnt.c[CNT_TtlExceeded]++;
+			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, sas[i] != NULL);
 			continue;
 		}
 		if (sas[i] == NULL)
 			w->cnt.c[CNT_Bypass]++;
 		esp[nf++] = m;
 	}
-	route_send(w, t, esp, nf);
+	gw_route_send(w, t, esp, nf);
 }
 
-void
+unsigned int
 gw_worker_poll(struct gw_worker *w)
 {
 	struct gw_shared *sh = w->shared;
 	struct rte_mbuf *pkts[GW_RX_BURST];
 	const struct gw_tables *t;
+	unsigned int total = 0;
 	uint64_t now;
 	uint16_t q, n;
 
 	if (unlikely(rte_ring_count(w->release) != 0)) {
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
 		gw_release(w, t);
+		total++;
 	}
 	for (q = 0; q < w->n_rxq; q++) {
 		uint16_t port = w->rxq[q].port;
@@ -651,19 +1009,45 @@ gw_worker_poll(struct gw_worker *w)
 		n = rte_eth_rx_burst(port, w->rxq[q].queue, pkts, GW_RX_BURST);
 		if (n == 0)
 			continue;
+		total += n;
 		w->port[port].rx += n;
 		/* One load of the tables per burst (RCU reader). */
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
 		if (t->ports[port].role == GW_ROLE_PROTECTED)
-			gw_outbound(w, t, pkts, n);
+			gw_outbound(w, t, port, pkts, n);
 		else
-			gw_inbound(w, t, pkts, n);
+			gw_inbound(w, t, port, pkts, n);
 	}
 	now = rte_rdtsc();
-	if (now - w->drain_tsc > rte_get_tsc_hz() / 1000000 * GW_DRAIN_US) {
+	if (now - w->drain_tsc > w->tsc_hz / 1000000 * GW_DRAIN_US) {
 		gw_worker_drain(w);
+		if (w->frag != NULL)
+			w->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(w->frag, now);
 		w->drain_tsc = now;
 	}
+	return total;
+}
+
+/*
+ * `set worker-idle adaptive`, as VPP's adaptive mode: after a run of
+ * empty polls the worker sleeps, a little longer each time up to
+ * GW_IDLE_SLEEP_MAX_US, and goes back to polling flat out at the first
+ * packet. Sleeping costs the latency of one sleep to the first packet of
+ * a burst, and nothing while traffic flows.
+ */
+static void
+idle(struct gw_worker *w, unsigned int work)
+{
+	uint32_t us;
+
+	if (work != 0 || !w->shared->idle_adaptive) {
+		w->idle_polls = 0;
+		return;
+	}
+	if (++w->idle_polls < GW_IDLE_POLLS)
+		return;
+	us = GW_IDLE_SLEEP_MIN_US << RTE_MIN((w->idle_polls - GW_IDLE_POLLS) / 16, 6u);
+	rte_delay_us_sleep(RTE_MIN(us, (uint32_t)GW_IDLE_SLEEP_MAX_US));
 }
 
 int
@@ -675,8 +1059,10 @@ gw_worker_main(void *arg)
 	rte_rcu_qsbr_thread_register(sh->qsbr, w->qsbr_id);
 	rte_rcu_qsbr_thread_online(sh->qsbr, w->qsbr_id);
 	while (!sh->stop) {
-		gw_worker_poll(w);
+		unsigned int work = gw_worker_poll(w);
+
 		rte_rcu_qsbr_quiescent(sh->qsbr, w->qsbr_id);
+		idle(w, work);
 	}
 	gw_worker_drain(w);
 	rte_rcu_qsbr_thread_offline(sh->qsbr, w->qsbr_id);

@@ -32,6 +32,14 @@
 #define GW_TX_BUF 64
 #define GW_RXQ_MAX 32
 #define GW_DRAIN_US 100
+#define GW_FRAG_MAX 8             /**< fragments one packet may become */
+/** m->packet_type of a packet that came out of an SA (the worker's own
+ *  mark: it rewrites packet_type of everything it receives). */
+#define GW_PT_FROM_SA 0x80000000u
+#define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
+#define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
+#define GW_IDLE_SLEEP_MIN_US 10
+#define GW_IDLE_SLEEP_MAX_US 500
 
 _Static_assert(GW_RX_BURST <= ESP_BURST_MAX, "an RX burst fits the ESP calls");
 
@@ -44,13 +52,45 @@ struct gw_shared {
 	struct rte_hash *sad_in;
 	/** struct gw_flow_key -> struct gw_sa *, outbound. Same rules. */
 	struct rte_hash *flows;
+	/** struct gw_neigh_key -> struct gw_neigh *. Same rules. */
+	struct rte_hash *neigh;
 	/** Local UDP ports of inbound SAs' encap (65536 bits); bits are set
 	 *  and cleared by the control plane, read racily by workers. */
 	uint64_t natt_ports[65536 / 64];
 	volatile bool stop;
+	/** `set worker-idle adaptive`: sleep a little after a run of empty
+	 *  polls (read racily; the control plane flips it). */
+	volatile bool idle_adaptive;
+	/** `set tcp-mss-clamp`: 0 off, GW_MSS_AUTO, or the MSS to clamp to */
+	volatile uint32_t mss_clamp;
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
 };
+
+/** Why a worker hands a packet to the exception path (lcore 0). */
+enum gw_exc_reason {
+	GW_EXC_LOCAL,   /**< for the gateway itself (ARP, ND, ping, IKE, TCP...),
+			 *   m at its Ethernet header; port: received on */
+	GW_EXC_RESOLVE, /**< m (L3, ready to send) waits for the MAC of next
+			 *   hop nh on port */
+	GW_EXC_ICMP,    /**< send ICMP error kind (enum icmp_err_kind) about m
+			 *   (L3), received on port; from_sa: it came out of an SA */
+};
+
+/** One element of a worker's exception ring. */
+struct gw_exc {
+	struct rte_mbuf *m;
+	uint8_t reason;      /**< enum gw_exc_reason */
+	uint8_t kind;        /**< ICMP: enum icmp_err_kind */
+	uint16_t port;
+	uint32_t mtu;        /**< ICMP: the MTU to report (frag needed) */
+	uint8_t from_sa;
+	uint8_t nh_family;   /**< RESOLVE: 4 or 6 */
+	uint8_t pad[2];
+	uint8_t nh[16];      /**< RESOLVE: the next hop's address */
+};
+
+_Static_assert(sizeof(struct gw_exc) % 4 == 0, "rte_ring elements are 4-byte multiples");
 
 /** What the release ring carries: a held packet and how to find its SA
  *  (never a pointer to the SA, which may be freed while it waits). */
@@ -59,6 +99,8 @@ struct gw_release_elem {
 	uint32_t policy; /**< policy index */
 	uint32_t pfp;    /**< the policy's PFP fields */
 };
+
+struct frag_in;
 
 struct gw_port_stats {
 	uint64_t rx, tx, drop;
@@ -76,12 +118,16 @@ struct gw_worker {
 	uint16_t n_rxq;
 	struct { uint16_t port, queue; } rxq[GW_RXQ_MAX];
 	uint16_t txq[GW_PORTS_MAX];  /**< this lcore's TX queue per port */
-	struct rte_ring *punt;       /**< IKE packets for the control plane */
+	struct rte_ring *exc;        /**< struct gw_exc to the exception path */
 	struct rte_ring *events;     /**< struct gw_event to the control plane */
 	struct rte_ring *release;    /**< held packets coming back, in order */
 	uint64_t tsc_hz;
 	struct spi_limit spi_seen;   /**< invalid-spi events raised */
 	uint64_t drain_tsc;
+	uint32_t idle_polls;         /**< polls in a row that found nothing */
+	struct rte_mempool *pool;    /**< for fragments */
+	struct rte_mempool *big_pool; /**< reassembled packets beyond one mbuf */
+	struct frag_in *frag;        /**< this worker's reassembly table */
 	struct esp_ctx esp;
 	struct espd_counters cnt;
 	struct gw_port_stats port[GW_PORTS_MAX];
@@ -94,21 +140,40 @@ int gw_worker_main(void *arg);
 /**
  * Run one poll round (receive, process, maybe drain). Exposed so tests
  * and benchmarks can drive a worker without launching an lcore.
+ * @return how much it found to do (0: nothing).
  */
-void gw_worker_poll(struct gw_worker *w);
+unsigned int gw_worker_poll(struct gw_worker *w);
 
 /** Send everything buffered (also at shutdown). */
 void gw_worker_drain(struct gw_worker *w);
 
 /**
  * The two packet paths on a burst of frames received on @p port, as the
- * poll loop calls them. Every mbuf is consumed: sent, buffered or freed
- * and counted.
+ * poll loop calls them. Every mbuf is consumed: sent, buffered, handed
+ * to the exception path, or freed and counted.
  */
-void gw_outbound(struct gw_worker *w, const struct gw_tables *t,
+void gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		 struct rte_mbuf *pkts[], uint16_t n);
-void gw_inbound(struct gw_worker *w, const struct gw_tables *t,
+void gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		struct rte_mbuf *pkts[], uint16_t n);
+
+/**
+ * The gateway's own IP packets (L3; at most GW_RX_BURST): echo replies,
+ * ICMP errors. They go through the outbound SPD like forwarded traffic
+ * (so an error about a tunnelled packet goes back through the tunnel),
+ * without a TTL decrement. The exception path calls it, on lcore 0.
+ */
+void gw_local_out(struct gw_worker *w, const struct gw_tables *t,
+		  struct rte_mbuf *pkts[], uint16_t n);
+
+/** Route @p n L3 packets and buffer them for TX (the last step of both
+ *  paths; the exception path uses it for packets it resolved). */
+void gw_route_send(struct gw_worker *w, const struct gw_tables *t,
+		   struct rte_mbuf *pkts[], uint16_t n);
+
+/** Buffer a whole frame for TX on @p port as it is (the exception path's
+ *  ARP, ND and kernel frames). */
+void gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
 
 /**
  * Send packets that waited for an SA (L3, TTL already spent, policy index

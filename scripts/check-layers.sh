@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 layer() {
 	case $1 in
 	hmap | sbuf | model) echo 0 ;;
-	publish | ports | tables) echo 1 ;;
+	publish | ports | tables | neigh | tap) echo 1 ;;
 	print | view | telemetry) echo 2 ;;
-	events) echo 3 ;;
+	events | exc) echo 3 ;;
 	sock) echo 4 ;;
 	cmd) echo 5 ;;
 	loop) echo 6 ;;

@@ -381,13 +381,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	m = mbuf_of(data, size);
 	m->port = 1;
-	gw_inbound(w, t, &m, 1);
+	gw_inbound(w, t, 1, &m, 1);
 	testgw_drain(g, NULL);
 	fuzz_check_pool(g->pub.pool, baseline, "gw_inbound");
 
 	m = mbuf_of(data, size);
 	m->port = 0;
-	gw_outbound(w, t, &m, 1);
+	gw_outbound(w, t, 0, &m, 1);
 	testgw_drain(g, seed_dir != NULL ? seed_sent : NULL);
 	fuzz_check_pool(g->pub.pool, baseline, "gw_outbound");
 

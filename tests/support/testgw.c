@@ -63,7 +63,7 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 	struct gw_worker *w = g->pub.workers[0];
 	struct gw_event ev;
 	struct gw_release_elem rel;
-	void *m;
+	struct gw_exc exc;
 	uint16_t p, i;
 
 	for (p = 0; p < GW_PORTS_MAX; p++) {
@@ -74,8 +74,8 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 		}
 		w->tx[p].n = 0;
 	}
-	while (rte_ring_dequeue(w->punt, &m) == 0)
-		rte_pktmbuf_free(m);
+	while (rte_ring_dequeue_elem(w->exc, &exc, sizeof(exc)) == 0)
+		rte_pktmbuf_free(exc.m);
 	while (rte_ring_dequeue_elem(w->events, &ev, sizeof(ev)) == 0)
 		if (ev.type == GW_EV_MISS)
 			rte_pktmbuf_free(ev.m);

@@ -95,7 +95,10 @@ main(int argc, char **argv)
 	if (test_crypto_register() || test_config_register() ||
 	    test_replay_register() || test_esp_register() ||
 	    test_spd_register() || test_model_register() ||
-	    test_events_register() || test_cmd_register()) {
+	    test_icmp_register() || test_nd_register() ||
+	    test_frag_register() || test_mss_register() ||
+	    test_events_register() || test_cmd_register() ||
+	    test_exc_register()) {
 		fprintf(stderr, "test_unit: %s\n", CU_get_error_msg());
 		return 1;
 	}

@@ -658,6 +658,95 @@ test_set_allocspi_expires(void)
 	expect_err("set allocspi-expires 30 30", "unexpected '30' in set", 3);
 }
 
+/* port tap/xdp-steer, neigh del/list/flush, and the settings after
+ * allocspi-expires: what each stores */
+static void
+test_tap_neigh_settings(void)
+{
+	static const struct {
+		const char *line;
+		uint8_t key;
+		uint32_t value;
+	} sets[] = {
+		{ "set worker-idle poll", CFG_SET_WORKER_IDLE, CFG_IDLE_POLL },
+		{ "set worker-idle adaptive", CFG_SET_WORKER_IDLE, CFG_IDLE_ADAPTIVE },
+		{ "set tcp-mss-clamp off", CFG_SET_TCP_MSS_CLAMP, 0 },
+		{ "set tcp-mss-clamp auto", CFG_SET_TCP_MSS_CLAMP, CFG_MSS_AUTO },
+		{ "set tcp-mss-clamp 536", CFG_SET_TCP_MSS_CLAMP, CFG_MSS_MIN },
+		{ "set tcp-mss-clamp 0x5a0", CFG_SET_TCP_MSS_CLAMP, 1440 },
+		{ "set tcp-mss-clamp 65535", CFG_SET_TCP_MSS_CLAMP, 65535 },
+		{ "set icmp-ratelimit 0", CFG_SET_ICMP_RATELIMIT, 0 },
+		{ "set icmp-ratelimit 1000", CFG_SET_ICMP_RATELIMIT, 1000 },
+		{ "set icmp-ratelimit 1000000", CFG_SET_ICMP_RATELIMIT, 1000000 },
+		{ "set neigh-reachable 1", CFG_SET_NEIGH_REACHABLE, 1 },
+		{ "set neigh-reachable 30", CFG_SET_NEIGH_REACHABLE, 30 },
+		{ "set neigh-reachable 3600", CFG_SET_NEIGH_REACHABLE, 3600 },
+	};
+	struct cfg_cmd cmd;
+	size_t i;
+
+	/* the new keys come after the old ones, which keep their numbers */
+	CU_ASSERT_EQUAL(CFG_SET_ALLOCSPI_EXPIRES, 3);
+	CU_ASSERT_EQUAL(CFG_SET_WORKER_IDLE, 4);
+	CU_ASSERT_EQUAL(CFG_SET_TCP_MSS_CLAMP, 5);
+	CU_ASSERT_EQUAL(CFG_SET_ICMP_RATELIMIT, 6);
+	CU_ASSERT_EQUAL(CFG_SET_NEIGH_REACHABLE, 7);
+	CU_ASSERT_EQUAL(CFG_IDLE_POLL, 0);
+	CU_ASSERT_EQUAL(CFG_IDLE_ADAPTIVE, 1);
+	CU_ASSERT_EQUAL(CFG_MSS_AUTO, 0xffffffffu);
+
+	if (parse_ok("port 1 role unprotected tap espd-wan1 xdp-steer", &cmd) == 0) {
+		CU_ASSERT_TRUE(cmd.u.port.has_tap);
+		CU_ASSERT_STRING_EQUAL(cmd.u.port.tap, "espd-wan1");
+		CU_ASSERT_TRUE(cmd.u.port.xdp_steer);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("port 0 tap abcdefghijklmno role protected", &cmd) == 0) {
+		CU_ASSERT_EQUAL(sizeof(cmd.u.port.tap), 16);
+		CU_ASSERT_STRING_EQUAL(cmd.u.port.tap, "abcdefghijklmno");
+		CU_ASSERT_EQUAL(cmd.u.port.tap[15], '\0');
+		CU_ASSERT_FALSE(cmd.u.port.xdp_steer);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("port 0 role protected", &cmd) == 0) {
+		CU_ASSERT_FALSE(cmd.u.port.has_tap);
+		CU_ASSERT_EQUAL(cmd.u.port.tap[0], '\0');
+		CU_ASSERT_FALSE(cmd.u.port.xdp_steer);
+	}
+	cfg_cmd_clear(&cmd);
+
+	if (parse_ok("neigh del 172.16.1.254 port 1", &cmd) == 0) {
+		static const uint8_t zero[6];
+
+		CU_ASSERT_EQUAL(cmd.type, CFG_CMD_NEIGH_DEL);
+		CU_ASSERT_TRUE(addr_is(&cmd.u.neigh.ip, "172.16.1.254", 32));
+		CU_ASSERT_EQUAL(cmd.u.neigh.port, 1);
+		CU_ASSERT_EQUAL(memcmp(cmd.u.neigh.lladdr, zero, 6), 0);
+	}
+	cfg_cmd_clear(&cmd);
+	/* the address comes first, as in `neigh add` */
+	expect_err("neigh delete port 3 fd00::fe",
+		   "expected IPv4 or IPv6 address, got 'port'", 2);
+	if (parse_ok("neigh del fd00::fe port 3", &cmd) == 0) {
+		CU_ASSERT_EQUAL(cmd.u.neigh.ip.af, AF_INET6);
+		CU_ASSERT_EQUAL(cmd.u.neigh.port, 3);
+	}
+	cfg_cmd_clear(&cmd);
+	/* neigh list/show/flush carry nothing: the grammar table has them */
+	CU_ASSERT_STRING_EQUAL(cfg_cmd_name(CFG_CMD_NEIGH_DEL), "neigh del");
+	CU_ASSERT_STRING_EQUAL(cfg_cmd_name(CFG_CMD_NEIGH_LIST), "neigh list");
+	CU_ASSERT_STRING_EQUAL(cfg_cmd_name(CFG_CMD_NEIGH_FLUSH), "neigh flush");
+
+	for (i = 0; i < sizeof(sets) / sizeof(sets[0]); i++) {
+		if (parse_ok(sets[i].line, &cmd) == 0) {
+			CU_ASSERT_EQUAL(cmd.type, CFG_CMD_SET);
+			CU_ASSERT_EQUAL(cmd.u.set.key, sets[i].key);
+			CU_ASSERT_EQUAL(cmd.u.set.value, sets[i].value);
+		}
+		cfg_cmd_clear(&cmd);
+	}
+}
+
 /* ---- errors ------------------------------------------------------------ */
 
 static const struct {
@@ -863,6 +952,34 @@ static const struct {
 	{ "port 0 role protected speed 10g", 4, "unexpected 'speed' in port" },
 	{ "port", -1, "missing port ID after 'port'" },
 	{ "port 0 mtu 1500", -1, "missing 'role' for port" },
+	{ "port 0 role protected tap espd0 xdp-steer", CFG_CMD_PORT, NULL },
+	{ "port 0 xdp-steer role protected tap abcdefghijklmno", CFG_CMD_PORT, NULL },
+	{ "port 0 role protected tap ... ", CFG_CMD_PORT, NULL },
+	{ "port 0 role protected tap 'eth0.100'", CFG_CMD_PORT, NULL },
+	{ "port 0 role protected tap abcdefghijklmnop",
+	  5, "interface name 'abcdefghijklmnop' after 'tap' is longer than 15 characters "
+	  "(IFNAMSIZ - 1)" },
+	{ "port 0 role protected tap ''", 5, "interface name '' after 'tap' is empty" },
+	{ "port 0 role protected tap .",
+	  5, "interface name '.' after 'tap' is not allowed ('.' and '..' name directories)" },
+	{ "port 0 role protected tap ..",
+	  5, "interface name '..' after 'tap' is not allowed ('.' and '..' name directories)" },
+	{ "port 0 role protected tap net/tap0", 5, "interface name 'net/tap0' after 'tap' has a '/'" },
+	{ "port 0 role protected tap eth0:1",
+	  5, "interface name 'eth0:1' after 'tap' has a ':' (alias syntax)" },
+	{ "port 0 role protected tap 'tap 0'", 5, "interface name 'tap 0' after 'tap' has a blank" },
+	{ "port 0 role protected tap \"tap\t0\"",
+	  5, "interface name 'tap?0' after 'tap' has a blank" },
+	{ "port 0 role protected tap 'tap\x01'",
+	  5, "interface name 'tap?' after 'tap' is not printable ASCII" },
+	{ "port 0 role protected tap 'caf\xc3\xa9'",
+	  5, "interface name 'caf?\?' after 'tap' is not printable ASCII" },
+	{ "port 0 role protected tap 'tap\x7f'",
+	  5, "interface name 'tap?' after 'tap' is not printable ASCII" },
+	{ "port 0 role protected tap", 4, "missing value after 'tap'" },
+	{ "port 0 role protected tap a tap b", 6, "duplicate 'tap' in port" },
+	{ "port 0 role protected xdp-steer xdp-steer", 5, "duplicate 'xdp-steer' in port" },
+	{ "port 0 role protected xdp-steer on", 5, "unexpected 'on' in port" },
 	{ "route add 10.9.8.7/8 port 1 via 172.16.1.254", CFG_CMD_ROUTE_ADD, NULL },
 	{ "route add 10.0.0.0/8 port 1 port 2", 5, "duplicate 'port' in route add" },
 	{ "route add 10.0.0.0/8 port 1 via 1.1.1.1 via 1.1.1.2",
@@ -876,6 +993,27 @@ static const struct {
 	{ "neigh add", -1, "missing address for neigh add" },
 	{ "neigh add 10.0.0.1 port 1 lladdr 02:00:00:00:00:01 nud permanent",
 	  7, "unexpected 'nud' in neigh add" },
+	{ "neigh del 10.0.0.1 port 1", CFG_CMD_NEIGH_DEL, NULL },
+	{ "neigh delete fe80::1 port 15", CFG_CMD_NEIGH_DEL, NULL },
+	{ "neigh del 10.0.0.1", -1, "missing 'port' for neigh del" },
+	{ "neigh del 10.0.0.1 lladdr 02:00:00:00:00:01 port 1",
+	  3, "neigh del takes no 'lladdr': the address and port name the entry" },
+	{ "neigh del 10.0.0.1 port 1 lladdr 02:00:00:00:00:01",
+	  5, "neigh del takes no 'lladdr': the address and port name the entry" },
+	{ "neigh del 10.0.0.1 port 1 port 2", 5, "duplicate 'port' in neigh del" },
+	{ "neigh del 10.0.0.1 port 16",
+	  4, "expected a number from 0 to 15 after 'port', got '16'" },
+	{ "neigh del 10.0.0.0/24 port 1", 2, "expected IPv4 or IPv6 address, got '10.0.0.0/24'" },
+	{ "neigh del", -1, "missing address for neigh del" },
+	{ "neigh del 10.0.0.1 port 1 dev eth0", 5, "unexpected 'dev' in neigh del" },
+	{ "neigh list", CFG_CMD_NEIGH_LIST, NULL },
+	{ "neigh show", CFG_CMD_NEIGH_LIST, NULL },
+	{ "neigh flush", CFG_CMD_NEIGH_FLUSH, NULL },
+	{ "neigh list 10.0.0.1", 2, "unexpected '10.0.0.1' in neigh list" },
+	{ "neigh flush all", 2, "unexpected 'all' in neigh flush" },
+	{ "neigh replace 10.0.0.1",
+	  1, "unknown neigh command 'replace' (expected add, del, list or flush)" },
+	{ "neigh", -1, "missing command after 'neigh' (add, del, list or flush)" },
 	{ "state add " SA_ID " dir in reqid 0x10 seq 7 mode tunnel replay-window 128 "
 	  "flag esn noecn flag decap-dscp replay-seq 1 replay-oseq 2 replay-seq-hi 3 "
 	  "replay-oseq-hi 4 limit byte-soft 1 packet-hard 2 limit time-soft 3 "
@@ -1017,9 +1155,55 @@ static const struct {
 	{ "set acquire-queue-total 16777216", CFG_CMD_SET, NULL },
 	{ "set acquire-expires 5 6", 3, "unexpected '6' in set" },
 	{ "set", -1, "missing setting after 'set' (acquire-expires, acquire-queue, "
-	  "acquire-queue-total or allocspi-expires)" },
+	  "acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, "
+	  "icmp-ratelimit or neigh-reachable)" },
 	{ "set hold-time 3", 1, "unknown setting 'hold-time' (expected acquire-expires, "
-	  "acquire-queue, acquire-queue-total or allocspi-expires)" },
+	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
+	  "tcp-mss-clamp, icmp-ratelimit or neigh-reachable)" },
+	{ "set frobs", 1, "unknown setting 'frobs' (expected acquire-expires, "
+	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
+	  "tcp-mss-clamp, icmp-ratelimit or neigh-reachable)" },
+	{ "set worker-idle poll", CFG_CMD_SET, NULL },
+	{ "set worker-idle adaptive", CFG_CMD_SET, NULL },
+	{ "set worker-idle busy", 2, "expected poll or adaptive after 'worker-idle', got 'busy'" },
+	{ "set worker-idle 1", 2, "expected poll or adaptive after 'worker-idle', got '1'" },
+	{ "set worker-idle", 1, "missing value after 'worker-idle'" },
+	{ "set worker-idle poll adaptive", 3, "unexpected 'adaptive' in set" },
+	{ "set tcp-mss-clamp off", CFG_CMD_SET, NULL },
+	{ "set tcp-mss-clamp auto", CFG_CMD_SET, NULL },
+	{ "set tcp-mss-clamp 536", CFG_CMD_SET, NULL },
+	{ "set tcp-mss-clamp 65535", CFG_CMD_SET, NULL },
+	{ "set tcp-mss-clamp 535",
+	  2, "expected off, auto or an MSS from 536 (RFC 879's default MSS, the least) "
+	  "to 65535 after 'tcp-mss-clamp', got '535'" },
+	{ "set tcp-mss-clamp 65536",
+	  2, "expected off, auto or an MSS from 536 (RFC 879's default MSS, the least) "
+	  "to 65535 after 'tcp-mss-clamp', got '65536'" },
+	{ "set tcp-mss-clamp 0",
+	  2, "expected off, auto or an MSS from 536 (RFC 879's default MSS, the least) "
+	  "to 65535 after 'tcp-mss-clamp', got '0'" },
+	{ "set tcp-mss-clamp on",
+	  2, "expected off, auto or an MSS from 536 (RFC 879's default MSS, the least) "
+	  "to 65535 after 'tcp-mss-clamp', got 'on'" },
+	{ "set tcp-mss-clamp", 1, "missing value after 'tcp-mss-clamp'" },
+	{ "set tcp-mss-clamp auto 1400", 3, "unexpected '1400' in set" },
+	{ "set icmp-ratelimit 0", CFG_CMD_SET, NULL },
+	{ "set icmp-ratelimit 1000000", CFG_CMD_SET, NULL },
+	{ "set icmp-ratelimit 1000001",
+	  2, "expected a number from 0 to 1000000 after 'icmp-ratelimit', got '1000001'" },
+	{ "set icmp-ratelimit -1",
+	  2, "expected a number from 0 to 1000000 after 'icmp-ratelimit', got '-1'" },
+	{ "set icmp-ratelimit off",
+	  2, "expected a number from 0 to 1000000 after 'icmp-ratelimit', got 'off'" },
+	{ "set icmp-ratelimit", 1, "missing value after 'icmp-ratelimit'" },
+	{ "set neigh-reachable 1", CFG_CMD_SET, NULL },
+	{ "set neigh-reachable 3600", CFG_CMD_SET, NULL },
+	{ "set neigh-reachable 0",
+	  2, "expected a number from 1 to 3600 after 'neigh-reachable', got '0'" },
+	{ "set neigh-reachable 3601",
+	  2, "expected a number from 1 to 3600 after 'neigh-reachable', got '3601'" },
+	{ "set neigh-reachable", 1, "missing value after 'neigh-reachable'" },
+	{ "set neigh-reachable 30 30", 3, "unexpected '30' in set" },
 	{ "frob",
 	  0, "unknown command 'frob' (expected port, route, neigh, state, policy, "
 	  "stats, monitor or set)" },
@@ -1257,6 +1441,8 @@ test_config_register(void)
 	    CU_add_test(s, "policy add/del/list/flush", test_policy) == NULL ||
 	    CU_add_test(s, "stats, monitor, set", test_misc_cmds) == NULL ||
 	    CU_add_test(s, "set allocspi-expires", test_set_allocspi_expires) == NULL ||
+	    CU_add_test(s, "tap, xdp-steer, neigh del/list/flush, new settings",
+			test_tap_neigh_settings) == NULL ||
 	    CU_add_test(s, "malformed lines", test_errors) == NULL ||
 	    CU_add_test(s, "every option word, exact messages",
 			test_grammar_table) == NULL ||

@@ -96,7 +96,7 @@ send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
 
 	for (i = 0; i < n; i++)
 		m[i] = frame(g, sport, (uint8_t)(first_tag + i));
-	gw_outbound(g->pub.workers[0], g->pub.shared.tables, m, (uint16_t)n);
+	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, m, (uint16_t)n);
 }
 
 static void

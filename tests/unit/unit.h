@@ -23,6 +23,11 @@ int test_spd_register(void);
 int test_model_register(void);
 int test_events_register(void);
 int test_cmd_register(void);
+int test_exc_register(void);
+int test_icmp_register(void);
+int test_nd_register(void);
+int test_frag_register(void);
+int test_mss_register(void);
 
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);

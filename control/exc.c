@@ -1,0 +1,449 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The exception path (see exc.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_lpm.h>
+#include <rte_lpm6.h>
+#include <rte_ring.h>
+
+#include "control/exc.h"
+#include "control/neigh.h"
+#include "dataplane/icmp.h"
+#include "dataplane/nd.h"
+
+#define EXC_BURST 32
+#define TAP_BURST 32
+#define NSEC 1000000000ull
+
+struct exc {
+	struct pub *pub;
+	/* ICMP errors: a token bucket of icmp-ratelimit tokens a second,
+	 * holding at most one second's worth. */
+	double tokens;
+	uint64_t tokens_ns;
+};
+
+static void
+count(struct exc *x, enum espd_counter c)
+{
+	x->pub->w0->cnt.c[c]++;
+}
+
+struct exc *
+exc_new(struct pub *p)
+{
+	struct exc *x = calloc(1, sizeof(*x));
+
+	if (x == NULL)
+		return NULL;
+	x->pub = p;
+	x->tokens_ns = p->model->now_ns();
+	x->tokens = p->model->icmp_ratelimit;
+	return x;
+}
+
+/* ---- addresses ---------------------------------------------------------- */
+
+/* The first address of @p family (4/6) on @p port, in @p out (16 bytes). */
+static bool
+port_addr(const struct pub *p, uint16_t port, uint8_t family, uint8_t out[16])
+{
+	const struct cfg_port *cp;
+	uint8_t i;
+
+	if (port >= CFG_PORTS_MAX || !p->model->has_port[port])
+		return false;
+	cp = &p->model->ports[port];
+	for (i = 0; i < cp->naddr; i++) {
+		if (model_family(&cp->addr[i]) != family)
+			continue;
+		memset(out, 0, 16);
+		memcpy(out, cp->addr[i].a, model_addr_bytes(&cp->addr[i]));
+		return true;
+	}
+	return false;
+}
+
+/* Is @p a (family 4/6) one of @p port's addresses? */
+static bool
+is_port_addr(const struct pub *p, uint16_t port, uint8_t family, const uint8_t *a)
+{
+	const struct cfg_port *cp = &p->model->ports[port];
+	uint8_t i;
+
+	for (i = 0; i < cp->naddr; i++)
+		if (model_family(&cp->addr[i]) == family &&
+		    memcmp(cp->addr[i].a, a, family == 6 ? 16 : 4) == 0)
+			return true;
+	return false;
+}
+
+/* The port a packet to @p dst would leave by, or -1. */
+static int
+route_port(const struct gw_tables *t, uint8_t family, const uint8_t *dst)
+{
+	uint32_t idx, d;
+	int rc;
+
+	if (family == 4) {
+		memcpy(&d, dst, 4);
+		rc = t->lpm4 == NULL ? -1 : rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(d), &idx);
+	} else {
+		rc = t->lpm6 == NULL ? -1 : rte_lpm6_lookup(t->lpm6, dst, &idx);
+	}
+	if (rc != 0 || idx >= t->n_nh)
+		return -1;
+	return t->nh[idx].port;
+}
+
+/* ---- frames to and from the kernel ------------------------------------- */
+
+/* A copy of frame @p m to @p port's TAP, if it has one. */
+static void
+tap_copy(struct exc *x, uint16_t port, const struct rte_mbuf *m)
+{
+	struct tap *t = &x->pub->taps[port];
+
+	if (t->fd < 0)
+		return;
+	if (tap_write(t, rte_pktmbuf_mtod(m, const void *), rte_pktmbuf_data_len(m)) == 0)
+		count(x, CNT_TapTx);
+	else
+		count(x, CNT_TapDropped);
+}
+
+/* Frame @p m to the kernel; without a TAP it is dropped and counted. */
+static void
+to_tap(struct exc *x, uint16_t port, struct rte_mbuf *m)
+{
+	if (x->pub->taps[port].fd < 0)
+		count(x, CNT_TapDropped);
+	else
+		tap_copy(x, port, m);
+	rte_pktmbuf_free(m);
+}
+
+/* What the kernel sent out of the TAPs leaves through their ports as it
+ * is (DESIGN.md: without the SPD, as Linux exempts an IKE daemon's
+ * sockets from its policies). */
+static unsigned int
+from_taps(struct exc *x)
+{
+	struct pub *p = x->pub;
+	unsigned int port, n, work = 0;
+
+	for (port = 0; port < GW_PORTS_MAX; port++) {
+		struct tap *t = &p->taps[port];
+
+		for (n = 0; t->fd >= 0 && n < TAP_BURST; n++) {
+			struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+			ssize_t len;
+
+			if (m == NULL)
+				break;
+			len = tap_read(t, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_tailroom(m));
+			if (len <= (ssize_t)RTE_ETHER_HDR_LEN) {
+				rte_pktmbuf_free(m);
+				if (len < 0 || len > 0)
+					count(x, CNT_TapDropped);
+				break;
+			}
+			m->data_len = (uint16_t)len;
+			m->pkt_len = (uint32_t)len;
+			gw_tx_frame(p->w0, (uint16_t)port, m);
+			count(x, CNT_TapRx);
+			work++;
+		}
+	}
+	return work;
+}
+
+/* ---- the gateway's own traffic ------------------------------------------ */
+
+/* ARP (RFC 826): learn the sender, answer for our address, and let the
+ * kernel see it too. */
+static void
+on_arp(struct exc *x, struct rte_mbuf *m, uint16_t port)
+{
+	static const uint8_t zero[4];
+	struct pub *p = x->pub;
+	struct arp_info a;
+	struct gw_neigh_key k = { .port = port, .family = 4 };
+	struct rte_ether_addr sha;
+
+	if (arp_parse(m, &a) < 0) {
+		rte_pktmbuf_free(m);
+		count(x, CNT_MalformedPacket);
+		return;
+	}
+	memcpy(sha.addr_bytes, a.sha, 6);
+	if (memcmp(a.spa, zero, 4) != 0 && rte_is_unicast_ether_addr(&sha)) {
+		bool for_us = is_port_addr(p, port, 4, a.tpa);
+
+		memcpy(k.addr, a.spa, 4);
+		neigh_learn(p, &k, &sha, a.op == RTE_ARP_OP_REPLY && for_us ?
+			    NEIGH_ANSWER : NEIGH_HEARD);
+	}
+	if (a.op == RTE_ARP_OP_REQUEST && is_port_addr(p, port, 4, a.tpa)) {
+		struct rte_mbuf *r = rte_pktmbuf_alloc(p->pool);
+
+		if (r != NULL && arp_build(r, RTE_ARP_OP_REPLY, a.sha,
+					   p->macs[port].addr_bytes, a.tpa, a.sha,
+					   a.spa) == 0)
+			gw_tx_frame(p->w0, port, r);
+		else
+			rte_pktmbuf_free(r);
+	}
+	tap_copy(x, port, m);
+	rte_pktmbuf_free(m);
+}
+
+/* Neighbour Discovery (RFC 4861 7.2): the same for IPv6. */
+static void
+on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd)
+{
+	static const uint8_t unspec[16];
+	struct pub *p = x->pub;
+	struct gw_neigh_key k = { .port = port, .family = 6 };
+	struct rte_ether_addr ll;
+
+	memcpy(ll.addr_bytes, nd->lladdr, 6);
+	if (nd->type == 135) { /* NS */
+		if (nd->has_lladdr && memcmp(nd->src, unspec, 16) != 0) {
+			memcpy(k.addr, nd->src, 16);
+			neigh_learn(p, &k, &ll, NEIGH_HEARD);
+		}
+		if (is_port_addr(p, port, 6, nd->target)) {
+			const struct rte_ether_hdr *eh =
+				rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+			struct rte_mbuf *r = rte_pktmbuf_alloc(p->pool);
+			bool dad = memcmp(nd->src, unspec, 16) == 0;
+			/* Without a source link-layer option (a unicast NS
+			 * may leave it out), answer the frame's sender. */
+			const uint8_t *dst_mac = nd->has_lladdr ? nd->lladdr :
+						 eh->src_addr.addr_bytes;
+
+			/* A DAD probe (from ::) gets the all-nodes answer. */
+			if (r != NULL && nd_build_na(r, p->macs[port].addr_bytes, nd->target,
+						     dad ? NULL : nd->src,
+						     dad ? NULL : dst_mac, nd->target,
+						     true, !dad, true) == 0)
+				gw_tx_frame(p->w0, port, r);
+			else
+				rte_pktmbuf_free(r);
+		}
+	} else if (nd->type == 136 && nd->has_lladdr) { /* NA */
+		memcpy(k.addr, nd->target, 16);
+		neigh_learn(p, &k, &ll, nd->solicited ? NEIGH_ANSWER : NEIGH_HEARD);
+	}
+	tap_copy(x, port, m);
+	rte_pktmbuf_free(m);
+}
+
+/* An echo request to one of our addresses: the reply goes out through
+ * the outbound walk (through the tunnel, if the pinger is behind it). */
+static void
+on_echo(struct exc *x, struct rte_mbuf *m)
+{
+	struct pub *p = x->pub;
+
+	rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+	if (icmp_echo_reply(m) < 0) {
+		rte_pktmbuf_free(m);
+		count(x, CNT_MalformedPacket);
+		return;
+	}
+	count(x, CNT_EchoReplies);
+	gw_local_out(p->w0, p->shared.tables, &m, 1);
+}
+
+/* Is the IP packet at @p ip (@p len) an echo request to one of our
+ * unicast addresses? (Broadcast pings are ignored, as Linux does.) */
+static bool
+is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
+{
+	const struct gw_tables *t = p->shared.tables;
+	uint16_t i;
+
+	if ((ip[0] >> 4) == 4) {
+		uint32_t hl = (ip[0] & 0x0f) * 4u, d;
+
+		if (hl < 20 || len < hl + 8 || ip[9] != IPPROTO_ICMP || ip[hl] != 8)
+			return false;
+		memcpy(&d, ip + 16, 4);
+		for (i = 0; i < t->n_local4; i++)
+			if (d == t->local4[i])
+				return true;
+		return false;
+	}
+	if (len < 48 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 128)
+		return false;
+	for (i = 0; i < t->n_local6; i++)
+		if (memcmp(ip + 24, t->local6[i], 16) == 0)
+			return true;
+	return false;
+}
+
+static void
+on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	const uint8_t *ip = (const uint8_t *)(eh + 1);
+	uint32_t len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+	struct nd_info nd;
+
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+		on_arp(x, m, port);
+		return;
+	}
+	if (is_echo_to_us(x->pub, ip, len)) {
+		on_echo(x, m);
+		return;
+	}
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+	    nd_parse(ip, len, &nd) == 0 && (nd.type == 135 || nd.type == 136)) {
+		on_nd(x, m, port, &nd);
+		return;
+	}
+	to_tap(x, port, m);
+}
+
+/* ---- ICMP errors -------------------------------------------------------- */
+
+static bool
+bucket_take(struct exc *x)
+{
+	uint32_t rate = x->pub->model->icmp_ratelimit;
+	uint64_t now = x->pub->model->now_ns();
+
+	if (rate == 0)
+		return true; /* as net.ipv4.icmp_ratelimit = 0: no limit */
+	x->tokens += (double)(now - x->tokens_ns) * rate / NSEC;
+	x->tokens_ns = now;
+	if (x->tokens > rate)
+		x->tokens = rate;
+	if (x->tokens < 1.0)
+		return false;
+	x->tokens -= 1.0;
+	return true;
+}
+
+static void
+on_icmp(struct exc *x, const struct gw_exc *e)
+{
+	struct pub *p = x->pub;
+	const struct gw_tables *t = p->shared.tables;
+	const uint8_t *ip = rte_pktmbuf_mtod(e->m, const uint8_t *);
+	uint32_t len = rte_pktmbuf_data_len(e->m);
+	uint8_t family = (ip[0] >> 4) == 6 ? 6 : 4;
+	uint8_t src[16];
+	struct rte_mbuf *r;
+	bool have_src;
+	int port;
+
+	if (!icmp_error_allowed(ip, len)) {
+		rte_pktmbuf_free(e->m);
+		return;
+	}
+	if (!bucket_take(x)) {
+		rte_pktmbuf_free(e->m);
+		count(x, CNT_IcmpRateLimited);
+		return;
+	}
+	/* The source: the port it came in on; for a packet that came out of
+	 * an SA, the port it was going out of (inside the policy, so the
+	 * error goes back through the tunnel). */
+	port = e->from_sa ? route_port(t, family, ip + (family == 6 ? 24 : 16)) : e->port;
+	have_src = port >= 0 && port_addr(p, (uint16_t)port, family, src);
+	r = have_src ? rte_pktmbuf_alloc(p->pool) : NULL;
+	if (r == NULL || icmp_error_build(r, ip, len, e->kind, e->mtu, src) < 0) {
+		rte_pktmbuf_free(r);
+		rte_pktmbuf_free(e->m);
+		return;
+	}
+	rte_pktmbuf_free(e->m);
+	count(x, CNT_IcmpErrorsSent);
+	gw_local_out(p->w0, t, &r, 1);
+}
+
+/* ---- the poller --------------------------------------------------------- */
+
+static void
+on_exc(struct exc *x, const struct gw_exc *e)
+{
+	struct gw_neigh_key k = { .port = e->port, .family = e->nh_family };
+
+	switch (e->reason) {
+	case GW_EXC_LOCAL:
+		on_local(x, e->m, e->port);
+		break;
+	case GW_EXC_RESOLVE:
+		memcpy(k.addr, e->nh, sizeof(k.addr));
+		neigh_resolve(x->pub, &k, e->m);
+		break;
+	case GW_EXC_ICMP:
+		on_icmp(x, e);
+		break;
+	default:
+		rte_pktmbuf_free(e->m);
+		break;
+	}
+}
+
+unsigned int
+exc_poll(struct exc *x)
+{
+	struct pub *p = x->pub;
+	struct gw_exc e[EXC_BURST];
+	unsigned int i, n, k, work = 0;
+
+	/* Every worker's ring, and lcore 0's own (its echo replies and
+	 * errors may wait for a neighbour too). */
+	for (i = 0; i < pub_n_contexts(p); i++) {
+		struct gw_worker *w = pub_context(p, i);
+
+		if (w == NULL)
+			continue;
+		while ((n = rte_ring_dequeue_burst_elem(w->exc, e, sizeof(e[0]), EXC_BURST,
+							NULL)) > 0) {
+			work += n;
+			for (k = 0; k < n; k++)
+				on_exc(x, &e[k]);
+		}
+	}
+	work += from_taps(x);
+	work += neigh_timers(p, p->model->now_ns());
+	if (p->w0 != NULL) {
+		if (rte_ring_count(p->w0->release) != 0)
+			gw_release(p->w0, p->shared.tables);
+		/* Offline ports (tests) have no device to send to: what
+		 * lcore 0 sent stays in its buffers for the test to take. */
+		if (!p->ports_offline)
+			gw_worker_drain(p->w0);
+	}
+	return work;
+}
+
+void
+exc_free(struct exc *x)
+{
+	struct gw_exc e;
+	unsigned int i;
+
+	if (x == NULL)
+		return;
+	/* The workers are stopped: drop what they left. */
+	for (i = 0; i < pub_n_contexts(x->pub); i++) {
+		struct gw_worker *w = pub_context(x->pub, i);
+
+		while (w != NULL && rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0)
+			rte_pktmbuf_free(e.m);
+	}
+	free(x);
+}

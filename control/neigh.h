@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/**
+ * @file
+ * The neighbour table (ARP, RFC 826; IPv6 ND, RFC 4861 7.3), kept by the
+ * control plane and published to the workers as a lock-free hash of
+ * struct gw_neigh (gw_shared.neigh).
+ *
+ * - `neigh add` entries are permanent and win over anything learned.
+ * - A next hop a worker cannot resolve comes here with its packet: the
+ *   entry is INCOMPLETE, up to NEIGH_QUEUE packets wait, a request goes
+ *   out every second, NEIGH_TRIES times; an answer publishes the entry
+ *   and sends the packets, silence drops them (NeighFailed).
+ * - A learned entry is REACHABLE for `set neigh-reachable` seconds
+ *   (default 30) after its last confirmation, then STALE. A stale entry
+ *   stays in use; when traffic uses it, it is probed (unicast, NEIGH_TRIES
+ *   times, a second apart) and goes back to REACHABLE on an answer or
+ *   away on silence. An unused stale entry goes after another
+ *   2 x neigh-reachable seconds.
+ * - Requests and gratuitous announcements from others update what they
+ *   name (a new entry starts STALE, as in Linux).
+ *
+ * Layer: publish (with publish.h). Control plane (lcore 0) only.
+ */
+#ifndef ESPD_NEIGH_H
+#define ESPD_NEIGH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <rte_mbuf.h>
+
+#include "control/hmap.h"
+#include "dataplane/tables.h"
+
+#define NEIGH_QUEUE 3  /**< packets that wait for one resolution */
+#define NEIGH_TRIES 3  /**< requests or probes before giving up */
+#define NEIGH_MAX 65536
+
+enum neigh_state {
+	NEIGH_INCOMPLETE,
+	NEIGH_REACHABLE,
+	NEIGH_STALE,
+	NEIGH_PROBE,
+	NEIGH_PERMANENT,
+};
+
+struct neigh {
+	struct gw_neigh_key key;
+	uint8_t state;        /**< enum neigh_state */
+	uint8_t tries;        /**< requests or probes sent in this state */
+	uint8_t nq;
+	struct rte_ether_addr mac;
+	uint64_t confirmed_ns;
+	uint64_t next_ns;     /**< the next retry, probe or state change */
+	uint64_t stale_tsc;   /**< worker TSC when it went stale */
+	struct gw_neigh *dp;  /**< what the workers see, or NULL */
+	struct rte_mbuf *q[NEIGH_QUEUE];
+};
+
+struct pub;
+
+/** How an answer or announcement reached us. */
+enum neigh_how {
+	NEIGH_ANSWER,   /**< a reply to our request or probe: confirmed */
+	NEIGH_HEARD,    /**< someone's request, or an unsolicited announcement */
+};
+
+/** Set up @p p's table (empty). @return 0 or -ENOMEM. */
+int neigh_init(struct pub *p);
+
+/** Free every entry and wait-queue (packets freed, counted). */
+void neigh_fini(struct pub *p);
+
+/** `neigh add` (permanent) / `neigh del` of any entry / `neigh flush`
+ *  of the learned ones. @return 0 or -errno (-ENOENT: no such entry). */
+int neigh_static(struct pub *p, const struct gw_neigh_key *k,
+		 const struct rte_ether_addr *mac);
+int neigh_del(struct pub *p, const struct gw_neigh_key *k);
+void neigh_flush(struct pub *p);
+
+/** @p k is at @p mac, as @p how tells. */
+void neigh_learn(struct pub *p, const struct gw_neigh_key *k,
+		 const struct rte_ether_addr *mac, enum neigh_how how);
+
+/** A packet (L3, ready to go out of k->port) waits for @p k: it is queued
+ *  and resolution starts, or it is dropped and counted. Takes @p m. */
+void neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m);
+
+/** Retries, probes and ageing due at @p now_ns. @return work done. */
+unsigned int neigh_timers(struct pub *p, uint64_t now_ns);
+
+/** Walk every entry: for (i = 0; (n = neigh_next(p, &i)) != NULL; ) */
+const struct neigh *neigh_next(const struct pub *p, size_t *i);
+
+/** The name `ip neigh` gives @p state (permanent, reachable, ...). */
+const char *neigh_state_name(uint8_t state);
+
+#endif /* ESPD_NEIGH_H */

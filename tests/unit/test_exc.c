@@ -1,0 +1,473 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CUnit suite "exc": the gateway's own traffic, end to end on the test
+ * gateway (tests/support/testgw.h: offline ports, one worker driven by
+ * hand, lcore 0's context w0 driven through exc_poll()):
+ *  - an ARP request for the gateway's address is answered, the asker
+ *    learned;
+ *  - a next hop nobody resolved: its packet waits, a request goes out, the
+ *    answer publishes the neighbour and sends the packet; silence drops it;
+ *  - ping answered; TTL 1 gets Time Exceeded;
+ *  - a DF packet too big for its SA gets Fragmentation Needed with the
+ *    SA's room; without DF it is cut into fragments, each in its own ESP;
+ *  - neighbours age on the model's clock;
+ *  - a TAP interface carries frames both ways (root, /dev/net/tun).
+ * Every case ends with the mempool where it started.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <CUnit/CUnit.h>
+#include <rte_arp.h>
+#include <rte_ether.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "config/config.h"
+#include "control/exc.h"
+#include "control/neigh.h"
+#include "control/tap.h"
+#include "dataplane/nd.h"
+#include "tests/support/testgw.h"
+#include "unit.h"
+
+#define NS 1000000000ull
+#define GCM "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10a1a2a3a4 128"
+
+static const uint8_t P0_MAC[6] = { 2, 0, 0, 0, 1, 1 };
+static const uint8_t P1_MAC[6] = { 2, 0, 0, 0, 2, 1 };
+static const uint8_t HOST_MAC[6] = { 2, 0, 0, 0, 1, 0x10 };
+static const uint8_t PEER_MAC[6] = { 2, 0, 0, 0, 2, 0xfe };
+
+/* No neighbour is configured: each must be learned. Port 1's MTU is low
+ * enough for the fragmentation cases. */
+static const char conf[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01 mtu 1200\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x6001 reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
+
+static uint64_t fake_now;
+
+static uint64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
+struct fixture {
+	struct testgw *g;
+	struct exc *x;
+	unsigned int base;
+};
+
+static void
+setup(struct fixture *f)
+{
+	f->g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->g);
+	fake_now = 1000 * NS;
+	f->g->model.now_ns = fake_clock;
+	f->x = exc_new(&f->g->pub);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->x);
+	f->base = rte_mempool_in_use_count(f->g->pub.pool);
+}
+
+/* Frames lcore 0 queued for TX on @p port, taken (caller frees). */
+static unsigned int
+w0_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int max)
+{
+	struct gw_txbuf *b = &f->g->pub.w0->tx[port];
+	unsigned int n = 0, i;
+
+	for (i = 0; i < b->n; i++) {
+		if (n < max)
+			out[n++] = b->pkts[i];
+		else
+			rte_pktmbuf_free(b->pkts[i]);
+	}
+	b->n = 0;
+	return n;
+}
+
+/* Same for the worker's TX buffer. */
+static unsigned int
+worker_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int max)
+{
+	struct gw_txbuf *b = &f->g->pub.workers[0]->tx[port];
+	unsigned int n = 0, i;
+
+	for (i = 0; i < b->n; i++) {
+		if (n < max)
+			out[n++] = b->pkts[i];
+		else
+			rte_pktmbuf_free(b->pkts[i]);
+	}
+	b->n = 0;
+	return n;
+}
+
+static void
+free_all(struct rte_mbuf *m[], unsigned int n)
+{
+	while (n > 0)
+		rte_pktmbuf_free(m[--n]);
+}
+
+static void
+teardown(struct fixture *f)
+{
+	struct rte_mbuf *m[64];
+	uint16_t p;
+
+	for (p = 0; p < 2; p++)
+		free_all(m, w0_sent(f, p, m, 64));
+	testgw_drain(f->g, NULL);
+	exc_free(f->x);
+	testgw_free(f->g);
+}
+
+static struct rte_mbuf *
+alloc(struct fixture *f)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->g->pub.pool);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	return m;
+}
+
+/* An Ethernet + IPv4 + UDP frame (DF as asked), @p payload bytes. */
+static struct rte_mbuf *
+udp_frame(struct fixture *f, const uint8_t dst_mac[6], uint32_t src, uint32_t dst,
+	  uint8_t ttl, bool df, uint16_t payload)
+{
+	struct rte_mbuf *m = alloc(f);
+	uint16_t len = (uint16_t)(RTE_ETHER_HDR_LEN + 20 + 8 + payload);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, len);
+	struct rte_ether_hdr *eh = (void *)p;
+	struct rte_ipv4_hdr *ip = (void *)(eh + 1);
+	struct rte_udp_hdr *udp = (void *)(ip + 1);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, len);
+	memcpy(eh->dst_addr.addr_bytes, dst_mac, 6);
+	memcpy(eh->src_addr.addr_bytes, HOST_MAC, 6);
+	eh->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)(20 + 8 + payload));
+	ip->fragment_offset = df ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
+	ip->time_to_live = ttl;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = htonl(src);
+	ip->dst_addr = htonl(dst);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = htons(40000);
+	udp->dst_port = htons(5001);
+	udp->dgram_len = htons((uint16_t)(8 + payload));
+	return m;
+}
+
+static void
+arp_in(struct fixture *f, uint16_t port, uint16_t op, const uint8_t sha[6],
+       const uint8_t spa[4], const uint8_t tpa[4])
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+	static const uint8_t zero[6];
+	struct rte_mbuf *m = alloc(f);
+
+	CU_ASSERT_EQUAL_FATAL(arp_build(m, op, op == RTE_ARP_OP_REQUEST ? bcast :
+					port ? P1_MAC : P0_MAC, sha, spa,
+					op == RTE_ARP_OP_REQUEST ? zero : (port ? P1_MAC : P0_MAC),
+					tpa), 0);
+	if (port == 0)
+		gw_outbound(f->g->pub.workers[0], f->g->pub.shared.tables, 0, &m, 1);
+	else
+		gw_inbound(f->g->pub.workers[0], f->g->pub.shared.tables, 1, &m, 1);
+}
+
+static const struct neigh *
+neigh_of(struct fixture *f, uint16_t port, const uint8_t a[4])
+{
+	const struct neigh *n;
+	size_t i = 0;
+
+	while ((n = neigh_next(&f->g->pub, &i)) != NULL)
+		if (n->key.port == port && n->key.family == 4 && memcmp(n->key.addr, a, 4) == 0)
+			return n;
+	return NULL;
+}
+
+static void
+test_arp_answered(void)
+{
+	static const uint8_t host[4] = { 192, 168, 1, 10 }, gw[4] = { 192, 168, 1, 1 };
+	struct rte_mbuf *out[4];
+	struct arp_info a;
+	struct fixture f;
+	unsigned int n;
+
+	setup(&f);
+	arp_in(&f, 0, RTE_ARP_OP_REQUEST, HOST_MAC, host, gw);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(arp_parse(out[0], &a), 0);
+	CU_ASSERT_EQUAL(a.op, RTE_ARP_OP_REPLY);
+	CU_ASSERT_EQUAL(memcmp(a.sha, P0_MAC, 6), 0);
+	CU_ASSERT_EQUAL(memcmp(a.spa, gw, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(a.tha, HOST_MAC, 6), 0);
+	free_all(out, n);
+	/* The asker is learned, stale (as Linux). */
+	CU_ASSERT(neigh_of(&f, 0, host) != NULL && neigh_of(&f, 0, host)->state == NEIGH_STALE);
+	/* A request for someone else's address: learned, not answered. */
+	arp_in(&f, 0, RTE_ARP_OP_REQUEST, HOST_MAC, host, (uint8_t[]){ 192, 168, 1, 99 });
+	exc_poll(f.x);
+	CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 4), 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
+static void
+test_resolve(void)
+{
+	static const uint8_t nh[4] = { 172, 16, 1, 1 }, us[4] = { 172, 16, 1, 5 };
+	struct rte_mbuf *out[8], *m;
+	uint64_t c[CNT__MAX];
+	struct arp_info a;
+	struct fixture f;
+	unsigned int n;
+
+	setup(&f);
+	/* A protected packet: ESP to 172.16.2.5 via 172.16.1.1, unknown. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+		      false, 100);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 0);
+	exc_poll(f.x);
+	n = w0_sent(&f, 1, out, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 1); /* the ARP request */
+	CU_ASSERT_EQUAL(arp_parse(out[0], &a), 0);
+	CU_ASSERT(a.op == RTE_ARP_OP_REQUEST && memcmp(a.tpa, nh, 4) == 0 &&
+		  memcmp(a.spa, us, 4) == 0);
+	free_all(out, n);
+	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_INCOMPLETE);
+	/* The answer: the waiting packet leaves, encrypted, to its MAC. */
+	arp_in(&f, 1, RTE_ARP_OP_REPLY, PEER_MAC, nh, us);
+	exc_poll(f.x);
+	n = w0_sent(&f, 1, out, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(out[0], uint8_t *), PEER_MAC, 6), 0);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(out[0], uint8_t *)[14 + 9], IPPROTO_ESP);
+	free_all(out, n);
+	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_REACHABLE);
+	/* From now on the worker sends straight away. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+		      false, 100);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	n = worker_sent(&f, 1, out, 8);
+	CU_ASSERT_EQUAL(n, 1);
+	free_all(out, n);
+
+	/* Ageing: reachable for 30 s, then stale; unused, gone 60 s later. */
+	fake_now += 31 * NS;
+	exc_poll(f.x);
+	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_STALE);
+	fake_now += 61 * NS;
+	exc_poll(f.x);
+	CU_ASSERT_PTR_NULL(neigh_of(&f, 1, nh));
+
+	/* Silence: three requests a second apart, then the packets are
+	 * dropped (at most three waited). */
+	for (n = 0; n < 5; n++) {
+		m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10),
+			      RTE_IPV4(192, 168, 2, 20), 64, false, 100);
+		gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	}
+	exc_poll(f.x);
+	fake_now += NS;
+	exc_poll(f.x);
+	fake_now += NS;
+	exc_poll(f.x);
+	fake_now += NS;
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 1, out, 8));
+	CU_ASSERT_PTR_NULL(neigh_of(&f, 1, nh));
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_NeighFailed], 5);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
+/* ICMP out of lcore 0: ping answered; TTL 1 -> Time Exceeded; a DF packet
+ * too big for the SA -> Fragmentation Needed with the SA's room; one
+ * without DF -> fragments, each in its own ESP packet. */
+static void
+test_icmp_and_fragments(void)
+{
+	static const uint8_t host[4] = { 192, 168, 1, 10 }, gw[4] = { 192, 168, 1, 1 };
+	static const uint8_t nh[4] = { 172, 16, 1, 1 }, us[4] = { 172, 16, 1, 5 };
+	struct rte_mbuf *out[16], *m;
+	struct rte_icmp_hdr *icmp;
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+	unsigned int n, i;
+	uint32_t room;
+
+	setup(&f);
+	/* Learn both neighbours first. */
+	arp_in(&f, 0, RTE_ARP_OP_REQUEST, HOST_MAC, host, gw);
+	arp_in(&f, 1, RTE_ARP_OP_REQUEST, PEER_MAC, nh, us);
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 0, out, 16));
+	free_all(out, w0_sent(&f, 1, out, 16));
+
+	/* Ping 192.168.1.1. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 1, 1), 64,
+		      false, 32);
+	{
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, void *, 14);
+
+		ip->next_proto_id = IPPROTO_ICMP;
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		icmp = (struct rte_icmp_hdr *)(ip + 1);
+		icmp->icmp_type = RTE_IP_ICMP_ECHO_REQUEST;
+		icmp->icmp_code = 0;
+		icmp->icmp_cksum = 0;
+		icmp->icmp_cksum = ~rte_raw_cksum(icmp, 8 + 32);
+	}
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out, 16);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	icmp = rte_pktmbuf_mtod_offset(out[0], struct rte_icmp_hdr *, 14 + 20);
+	CU_ASSERT_EQUAL(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(out[0], uint8_t *), HOST_MAC, 6), 0);
+	free_all(out, n);
+
+	/* TTL 1 through the gateway. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 1,
+		      false, 32);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out, 16);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	icmp = rte_pktmbuf_mtod_offset(out[0], struct rte_icmp_hdr *, 14 + 20);
+	CU_ASSERT_EQUAL(icmp->icmp_type, 11);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod_offset(out[0], uint8_t *, 14 + 12), gw, 4), 0);
+	free_all(out, n);
+
+	/* Port 1's MTU 1200 less GCM-128 tunnel overhead (20 + 8 + 8 + 3 + 2
+	 * + 16 = 57): 1143 fits, 1144 does not. */
+	room = 1200 - 57;
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+		      true, (uint16_t)(room - 28));
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	n = worker_sent(&f, 1, out, 16);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(n == 1 && out[0]->pkt_len <= 14 + 1200);
+	free_all(out, n);
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+		      true, (uint16_t)(room - 28 + 1));
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 16), 0);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out, 16);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	icmp = rte_pktmbuf_mtod_offset(out[0], struct rte_icmp_hdr *, 14 + 20);
+	CU_ASSERT_EQUAL(icmp->icmp_type, 3);
+	CU_ASSERT_EQUAL(icmp->icmp_code, 4);
+	/* RFC 1191: the next-hop MTU in the low half of the second word. */
+	CU_ASSERT_EQUAL(ntohs(((uint16_t *)icmp)[3]), room);
+	free_all(out, n);
+
+	/* Without DF: 1900 bytes become fragments that each fit. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+		      false, 1900);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	n = worker_sent(&f, 1, out, 16);
+	CU_ASSERT(n >= 2);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT(out[i]->pkt_len <= 14 + 1200);
+		CU_ASSERT_EQUAL(rte_pktmbuf_mtod(out[i], uint8_t *)[14 + 9], IPPROTO_ESP);
+	}
+	free_all(out, n);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_FragNeeded], 1);
+	CU_ASSERT_EQUAL(c[CNT_Fragmented], 1);
+	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2);
+	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
+/* A TAP: created with its address, set up; a frame the kernel sends out
+ * of it (its ARP request for a neighbour) is read; a frame written into
+ * it reaches the kernel (which answers an ARP request for its address). */
+static void
+test_tap(void)
+{
+	struct cfg_port cp = { .id = 3, .naddr = 1, .has_tap = true, .tap = "espdut0" };
+	static const uint8_t mac[6] = { 2, 0, 0, 0, 3, 1 };
+	uint8_t frame[2048];
+	struct rte_mbuf *m;
+	struct arp_info a;
+	struct tap t;
+	ssize_t len = 0;
+	int i, rc;
+
+	cp.addr[0] = (struct cfg_addr){ .af = AF_INET, .len = 24, .a = { 10, 77, 0, 1 } };
+	rc = tap_open(&t, &cp, mac, 1500);
+	if (rc == -EPERM || rc == -ENOENT || rc == -EACCES) {
+		printf("\n  skipped: cannot create a TAP here (%s)\n", strerror(-rc));
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	/* An ARP request for 10.77.0.1 from 10.77.0.2 into the kernel. */
+	m = rte_pktmbuf_alloc(unit_mbuf_pool());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_EQUAL(arp_build(m, RTE_ARP_OP_REQUEST,
+				  (uint8_t[]){ 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+				  (uint8_t[]){ 2, 0, 0, 0, 3, 2 }, (uint8_t[]){ 10, 77, 0, 2 },
+				  (uint8_t[]){ 0, 0, 0, 0, 0, 0 }, (uint8_t[]){ 10, 77, 0, 1 }), 0);
+	CU_ASSERT_EQUAL(tap_write(&t, rte_pktmbuf_mtod(m, void *), m->data_len), 0);
+	rte_pktmbuf_free(m);
+	/* The kernel answers (skip whatever else it sends: IPv6 chatter). */
+	for (i = 0; i < 200; i++) {
+		len = tap_read(&t, frame, sizeof(frame));
+		if (len > 14 && frame[12] == 0x08 && frame[13] == 0x06)
+			break;
+		usleep(10000);
+	}
+	m = rte_pktmbuf_alloc(unit_mbuf_pool());
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	if (len > 0)
+		memcpy(rte_pktmbuf_append(m, (uint16_t)len), frame, (size_t)len);
+	CU_ASSERT(len > 0 && arp_parse(m, &a) == 0 && a.op == RTE_ARP_OP_REPLY &&
+		  memcmp(a.sha, mac, 6) == 0 && a.spa[3] == 1);
+	rte_pktmbuf_free(m);
+	tap_close(&t);
+}
+
+int
+test_exc_register(void)
+{
+	CU_pSuite s = CU_add_suite("exc", NULL, NULL);
+
+	if (s == NULL ||
+	    CU_add_test(s, "ARP answered, the asker learned", test_arp_answered) == NULL ||
+	    CU_add_test(s, "a next hop resolved, aged, and never answering",
+			test_resolve) == NULL ||
+	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
+			test_icmp_and_fragments) == NULL ||
+	    CU_add_test(s, "a TAP both ways", test_tap) == NULL)
+		return CU_get_error();
+	return 0;
+}
