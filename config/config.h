@@ -176,6 +176,21 @@ struct cfg_sel {
 	uint16_t dport_lo, dport_hi;
 };
 
+/** What a selector's sport/dport hold for protocol @p p: ports (tcp,
+ *  udp, sctp, dccp, udplite), ICMP type and code (icmp, ipv6-icmp; `type`
+ *  and `code` in the grammar, as `ip xfrm`), or nothing. */
+enum cfg_l4 { CFG_L4_NONE, CFG_L4_PORTS, CFG_L4_ICMP };
+
+static inline enum cfg_l4
+cfg_l4_of(uint8_t p)
+{
+	if (p == 6 || p == 17 || p == 33 || p == 132 || p == 136)
+		return CFG_L4_PORTS;
+	if (p == 1 || p == 58)
+		return CFG_L4_ICMP;
+	return CFG_L4_NONE;
+}
+
 enum cfg_role { CFG_ROLE_PROTECTED, CFG_ROLE_UNPROTECTED };
 
 struct cfg_port {

@@ -243,7 +243,7 @@ parse_policy(struct cur *c, struct cfg_policy *p)
 
 	ret = opt_parse(c, policy_opts, &a, &seen, false);
 	if (ret == 0)
-		ret = sel_finish(c, &seen, &p->sel, c->what);
+		ret = sel_finish(c, &seen, &a.sel, c->what);
 	if (ret < 0)
 		return ret;
 	if (!(seen.bits & P_DIR))
@@ -309,7 +309,7 @@ parse_policy_del(struct cur *c, struct cfg_policy_del *d)
 	if (!(seen.bits & OPT_SEL_ALL))
 		return cfg_error_set(c->err, -1,
 				     "missing 'index' or selector for policy del");
-	ret = sel_finish(c, &seen, &d->sel, c->what);
+	ret = sel_finish(c, &seen, &a.sel, c->what);
 	if (ret == 0 && !(seen.bits & P_DIR))
 		return cur_missing(c, "dir");
 	return ret;

@@ -149,6 +149,7 @@ int opt_proto_esp(struct cur *c, void *arg);
 struct sel_arg {
 	struct cfg_sel *sel;
 	bool range;      /* sport/dport take N-M (policies), or N only (SAs) */
+	bool type, code; /* sport/dport were given as ICMP `type`/`code` */
 };
 
 int sel_src(struct cur *c, void *arg);
@@ -156,19 +157,25 @@ int sel_dst(struct cur *c, void *arg);
 int sel_proto(struct cur *c, void *arg);
 int sel_sport(struct cur *c, void *arg);
 int sel_dport(struct cur *c, void *arg);
+int sel_type(struct cur *c, void *arg);
+int sel_code(struct cur *c, void *arg);
 
-/* src P dst P [proto P] [sport N] [dport N], as table entries. */
+/* src P dst P [proto P] [sport N] [dport N], as table entries; for ICMP,
+ * [type N] [code N] in the places of the ports. */
 #define SEL_OPTS \
 	{ "src", OPT_SEL_SRC, sel_src }, \
 	{ "dst", OPT_SEL_DST, sel_dst }, \
 	{ "proto", OPT_SEL_PROTO, sel_proto }, \
 	{ "sport", OPT_SEL_SPORT, sel_sport }, \
-	{ "dport", OPT_SEL_DPORT, sel_dport }
+	{ "dport", OPT_SEL_DPORT, sel_dport }, \
+	{ "type", OPT_SEL_SPORT, sel_type }, \
+	{ "code", OPT_SEL_DPORT, sel_code }
 
 /* After the loop: src and dst given, of one family, ports only with a
- * protocol that has them; ports not given become 0-65535. @p in names the
- * selector in messages ("sel", "policy add"). */
-int sel_finish(struct cur *c, const struct opt_seen *seen, struct cfg_sel *s,
+ * protocol that has them (type and code only with ICMP); ports not given
+ * become 0-65535. @p in names the selector in messages ("sel", "policy
+ * add"). */
+int sel_finish(struct cur *c, const struct opt_seen *seen, const struct sel_arg *a,
 	       const char *in);
 
 /* ---- Algorithms (parse_algo.c) ----------------------------------------- */

@@ -278,7 +278,7 @@ static const struct opt sel_opts[] = {
 	{ NULL, 0, NULL },
 };
 
-/* sel src P dst P [proto P [sport N] [dport N]]: the selector's own words
+/* sel src P dst P [proto P [sport N] [dport N] | [type N] [code N]]: the selector's own words
  * run until a word that is not one, or one it already has (so a `src`
  * after `sel src A dst B` is the SA's). */
 static int
@@ -289,7 +289,7 @@ st_sel(struct cur *c, void *arg)
 	struct opt_seen seen = { 0 };
 	int ret = opt_parse(c, sel_opts, &sa, &seen, true);
 
-	return ret < 0 ? ret : sel_finish(c, &seen, &s->sel, "sel");
+	return ret < 0 ? ret : sel_finish(c, &seen, &sa, "sel");
 }
 
 static int

@@ -327,13 +327,6 @@ get_proto(struct cur *c, uint8_t *proto)
 	return 0;
 }
 
-static bool
-proto_has_ports(uint8_t p)
-{
-	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == 33 || p == 132 ||
-	       p == 136;
-}
-
 /* N, or N-M when @p range. */
 int
 get_ports(struct cur *c, bool range, uint16_t *lo, uint16_t *hi)
@@ -544,10 +537,43 @@ sel_dport(struct cur *c, void *arg)
 	return get_ports(c, a->range, &a->sel->dport_lo, &a->sel->dport_hi);
 }
 
+/* type N / code N: an ICMP type or code, 0-255 (N-M in a policy). */
+static int
+get_icmp(struct cur *c, bool range, uint16_t *lo, uint16_t *hi)
+{
+	int at = c->i;
+	int ret = get_ports(c, range, lo, hi);
+
+	if (ret == 0 && *hi > 255)
+		return cfg_error_set(c->err, at, "an ICMP type or code is 0-255, got %u", *hi);
+	return ret;
+}
+
 int
-sel_finish(struct cur *c, const struct opt_seen *seen, struct cfg_sel *s,
+sel_type(struct cur *c, void *arg)
+{
+	struct sel_arg *a = arg;
+
+	a->sel->has_sport = a->type = true;
+	return get_icmp(c, a->range, &a->sel->sport_lo, &a->sel->sport_hi);
+}
+
+int
+sel_code(struct cur *c, void *arg)
+{
+	struct sel_arg *a = arg;
+
+	a->sel->has_dport = a->code = true;
+	return get_icmp(c, a->range, &a->sel->dport_lo, &a->sel->dport_hi);
+}
+
+int
+sel_finish(struct cur *c, const struct opt_seen *seen, const struct sel_arg *a,
 	   const char *in)
 {
+	struct cfg_sel *s = a->sel;
+	enum cfg_l4 l4 = cfg_l4_of(s->proto);
+
 	if (!(seen->bits & OPT_SEL_SRC))
 		return cfg_error_set(c->err, -1, "missing 'src' for %s", in);
 	if (!(seen->bits & OPT_SEL_DST))
@@ -555,13 +581,19 @@ sel_finish(struct cur *c, const struct opt_seen *seen, struct cfg_sel *s,
 	if (s->src.af != s->dst.af)
 		return cfg_error_set(c->err, opt_at(seen, OPT_SEL_DST) + 1,
 				     "src and dst of %s differ in address family", in);
-	if ((s->has_sport || s->has_dport) && !proto_has_ports(s->proto)) {
-		uint32_t k = s->has_sport ? OPT_SEL_SPORT : OPT_SEL_DPORT;
+	if ((s->has_sport && !a->type) || (s->has_dport && !a->code)) {
+		uint32_t k = s->has_sport && !a->type ? OPT_SEL_SPORT : OPT_SEL_DPORT;
 
-		return cfg_error_set(c->err, opt_at(seen, k),
-				     "'%s' needs proto tcp, udp, sctp, dccp or udplite",
-				     k == OPT_SEL_SPORT ? "sport" : "dport");
+		if (l4 != CFG_L4_PORTS)
+			return cfg_error_set(c->err, opt_at(seen, k),
+					     "'%s' needs proto tcp, udp, sctp, dccp or udplite%s",
+					     k == OPT_SEL_SPORT ? "sport" : "dport",
+					     l4 == CFG_L4_ICMP ? " (ICMP takes 'type' and 'code')" : "");
 	}
+	if ((a->type || a->code) && l4 != CFG_L4_ICMP)
+		return cfg_error_set(c->err, opt_at(seen, a->type ? OPT_SEL_SPORT : OPT_SEL_DPORT),
+				     "'%s' needs proto icmp or ipv6-icmp",
+				     a->type ? "type" : "code");
 	if (!s->has_sport)
 		s->sport_hi = 65535;
 	if (!s->has_dport)

@@ -223,10 +223,12 @@ main(int argc, char **argv)
 	ld.arg = &m;
 	if (cfg_load_file(o.config, &ld) < 0)
 		goto err;
-	if (pub_start(&p) < 0 || pub_publish(&p) < 0 || (x = exc_new(&p)) == NULL)
-		goto err;
+	/* The socket first: a key manager waiting for it connects while the
+	 * ports come up, and is served before the workers start. */
 	sock = sock_open(o.socket, &p.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
 	if (sock == NULL)
+		goto err;
+	if (pub_start(&p) < 0 || pub_publish(&p) < 0 || (x = exc_new(&p)) == NULL)
 		goto err;
 	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, p.n_workers,
 	       crypto_engine_describe(p.workers[0]->esp.engine));

@@ -42,6 +42,7 @@ struct larval {
 	uint32_t slot;      /* in events.list */
 	uint64_t born;      /* the model's clock, ns */
 	uint8_t pfp;
+	bool deaf;          /* raised while no monitor took ACQUIREs */
 	uint16_t n, cap;
 	struct held held[];
 };
@@ -57,6 +58,7 @@ struct events {
 	struct event_out *out;      /* a ring of rendered events */
 	uint32_t out_head, out_n, out_cap;
 	struct spi_limit spi_seen;
+	bool deaf;                  /* no monitor takes ACQUIREs (the loop says) */
 };
 
 static void
@@ -129,13 +131,6 @@ events_next(struct events *ev, struct event_out *out)
 	return true;
 }
 
-static bool
-port_proto(uint8_t p)
-{
-	return p == IPPROTO_TCP || p == IPPROTO_UDP || p == IPPROTO_SCTP ||
-	       p == 33 /* dccp */ || p == 136 /* udplite */;
-}
-
 /* "pkt": the packet's own fields (addresses without a length). */
 static void
 view_pkt(struct pr *pr, const struct flow_key *k)
@@ -146,9 +141,17 @@ view_pkt(struct pr *pr, const struct flow_key *k)
 	pr_str(pr, PR_ANY, "src", " pkt src %s", pr_ip(k->family, k->src, s, sizeof(s)));
 	pr_str(pr, PR_ANY, "dst", " dst %s", pr_ip(k->family, k->dst, d, sizeof(d)));
 	pr_proto(pr, PR_ANY, " proto %s", k->proto);
-	if (port_proto(k->proto)) {
+	switch (cfg_l4_of(k->proto)) {
+	case CFG_L4_PORTS:
 		pr_uint(pr, PR_ANY, "sport", " sport %" PRIu64, ntohs(k->sport));
 		pr_uint(pr, PR_ANY, "dport", " dport %" PRIu64, ntohs(k->dport));
+		break;
+	case CFG_L4_ICMP:
+		pr_uint(pr, PR_ANY, "type", " type %" PRIu64, ntohs(k->sport));
+		pr_uint(pr, PR_ANY, "code", " code %" PRIu64, ntohs(k->dport));
+		break;
+	default:
+		break;
 	}
 	pr_obj_close(pr);
 }
@@ -176,6 +179,10 @@ acquire_sel(struct cfg_sel *o, const struct cfg_policy *p, const struct flow_key
 	}
 	if (p->pfp & PFP_PROTO)
 		o->proto = k->proto;
+	/* Ports only where the selector's protocol has them (type and code
+	 * for ICMP): `state add ... sel` takes back exactly this. */
+	if (cfg_l4_of(o->proto) == CFG_L4_NONE)
+		return;
 	if (p->pfp & PFP_SPORT) {
 		o->has_sport = true;
 		o->sport_lo = o->sport_hi = ntohs(k->sport);
@@ -371,6 +378,7 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 	lv->cap = cap;
 	lv->seq = ++ev->next_seq;
 	lv->born = ev->pub->model->now_ns();
+	lv->deaf = ev->deaf;
 	if (hmap_put(&ev->by_key, fk, lv) < 0) {
 		free(lv);
 		return NULL;
@@ -436,6 +444,22 @@ on_miss(struct events *ev, const struct gw_event *e)
 	lv->held[lv->n++].worker = e->worker;
 	ev->held_total++;
 	count(ev, CNT_AcquireHeld, 1);
+}
+
+void
+events_listening(struct events *ev, bool acquire)
+{
+	uint32_t i;
+
+	if (acquire && ev->deaf) {
+		for (i = 0; i < ev->n;) {
+			if (ev->list[i]->deaf)
+				larval_drop(ev, ev->list[i]); /* refills slot i */
+			else
+				i++;
+		}
+	}
+	ev->deaf = !acquire;
 }
 
 /* ---- expiry ------------------------------------------------------------ */

@@ -50,6 +50,17 @@ struct events *events_new(struct pub *p);
  */
 unsigned int events_poll(struct events *ev);
 
+/**
+ * Whether a monitor takes ACQUIREs now (the loop says, before each poll;
+ * without a word, one does). An ACQUIRE raised while none did reached
+ * nobody, so nobody can answer it: when a monitor subscribes, it expires
+ * at once (its held packets counted AcquireHeldDropped), and the flow's
+ * next packet raises it again for that monitor. So a key manager that
+ * connects after espd starts under traffic is not kept waiting
+ * acquire-expires.
+ */
+void events_listening(struct events *ev, bool acquire);
+
 /** The next rendered event, oldest first. @return false when none. */
 bool events_next(struct events *ev, struct event_out *out);
 

@@ -199,6 +199,9 @@ on_arp(struct exc *x, struct rte_mbuf *m, uint16_t port)
 			gw_tx_frame(p->w0, port, r);
 		else
 			rte_pktmbuf_free(r);
+		/* Answered: the kernel's copy would answer a second time. */
+		rte_pktmbuf_free(m);
+		return;
 	}
 	tap_copy(x, port, m);
 	rte_pktmbuf_free(m);
@@ -237,6 +240,8 @@ on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd
 				gw_tx_frame(p->w0, port, r);
 			else
 				rte_pktmbuf_free(r);
+			rte_pktmbuf_free(m); /* answered: not the kernel's too */
+			return;
 		}
 	} else if (nd->type == 136 && nd->has_lladdr) { /* NA */
 		memcpy(k.addr, nd->target, 16);
@@ -314,6 +319,23 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 	to_tap(x, port, m);
 }
 
+/* What came out of an SA for one of our addresses: a ping is answered
+ * through the outbound walk, so the reply goes back through the tunnel.
+ * Nothing else goes to the TAP: the kernel's answer would leave through
+ * the port as it is, outside the SPD, in the clear. */
+static void
+on_local_sa(struct exc *x, struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
+
+	if (is_echo_to_us(x->pub, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN)) {
+		on_echo(x, m);
+		return;
+	}
+	count(x, CNT_TapDropped);
+	rte_pktmbuf_free(m);
+}
+
 /* ---- ICMP errors -------------------------------------------------------- */
 
 static bool
@@ -381,7 +403,10 @@ on_exc(struct exc *x, const struct gw_exc *e)
 
 	switch (e->reason) {
 	case GW_EXC_LOCAL:
-		on_local(x, e->m, e->port);
+		if (e->from_sa)
+			on_local_sa(x, e->m);
+		else
+			on_local(x, e->m, e->port);
 		break;
 	case GW_EXC_RESOLVE:
 		memcpy(k.addr, e->nh, sizeof(k.addr));

@@ -43,6 +43,12 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	telemetry_start(p);
+	/* Clients that connected while the ports came up (a key manager's
+	 * monitor): accepted, then served, before the first packet. */
+	telemetry_lock();
+	sock_poll(s, cmd_request, &cmd);
+	sock_poll(s, cmd_request, &cmd);
+	telemetry_unlock();
 	pub_launch(p);
 
 	idle_since = rte_get_timer_cycles();
@@ -54,6 +60,7 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 		/* The telemetry thread reads the model: change it only under
 		 * the lock (workers never take it). */
 		telemetry_lock();
+		events_listening(ev, sock_listeners(s, CFG_MON_ACQUIRE) > 0);
 		work = events_poll(ev);
 		work += exc_poll(x);
 		emit_events(ev, s);

@@ -278,15 +278,18 @@ model_flow_key(const struct model_pol *p, const struct model_sa *s,
 
 	if (pfp != 0) {
 		unsigned int full = sel->src.af == AF_INET6 ? 128 : 32;
+		/* A protocol without ports (GRE, ESP...) keys its flow with
+		 * ports 0, as the workers read them: the SA has none. */
+		bool portless = sel->proto != 0 && cfg_l4_of(sel->proto) == CFG_L4_NONE;
 
 		if (!(s->cfg.has & CFG_SA_HAS_SEL))
 			return false;
 		if (((pfp & PFP_SRC) && sel->src.len != full) ||
 		    ((pfp & PFP_DST) && sel->dst.len != full) ||
 		    ((pfp & PFP_PROTO) && sel->proto == 0) ||
-		    ((pfp & PFP_SPORT) &&
+		    ((pfp & PFP_SPORT) && !portless &&
 		     !sel_single_port(sel->has_sport, sel->sport_lo, sel->sport_hi)) ||
-		    ((pfp & PFP_DPORT) &&
+		    ((pfp & PFP_DPORT) && !portless &&
 		     !sel_single_port(sel->has_dport, sel->dport_lo, sel->dport_hi)))
 			return false;
 		k.family = model_family(&sel->src);

@@ -184,6 +184,16 @@ sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json)
 	sb_free(&j);
 }
 
+unsigned int
+sock_listeners(const struct sock *s, uint32_t type)
+{
+	unsigned int i, n = 0;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		n += s->c[i]->monitor && (s->c[i]->mon_mask & type);
+	return n;
+}
+
 void
 sock_monitor(struct sock_req *req, uint32_t mask)
 {

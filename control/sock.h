@@ -63,6 +63,9 @@ unsigned int sock_poll(struct sock *s, sock_handler fn, void *arg);
 /** From a handler: the client becomes a monitor of @p mask (CFG_MON_*). */
 void sock_monitor(struct sock_req *req, uint32_t mask);
 
+/** How many monitors are subscribed to @p type (CFG_MON_*) now. */
+unsigned int sock_listeners(const struct sock *s, uint32_t type);
+
 /**
  * Send an event to every monitor subscribed to @p type (CFG_MON_*), in
  * text or JSON as each asked, with the next event id (one more than the

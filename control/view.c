@@ -47,6 +47,7 @@ void
 view_sel(struct pr *pr, const char *key, const struct cfg_sel *s)
 {
 	char a[64], d[64], sa[72], da[72];
+	bool icmp;
 
 	snprintf(sa, sizeof(sa), "%s/%u", addr_str(&s->src, a, sizeof(a)), s->src.len);
 	snprintf(da, sizeof(da), "%s/%u", addr_str(&s->dst, d, sizeof(d)), s->dst.len);
@@ -55,8 +56,9 @@ view_sel(struct pr *pr, const char *key, const struct cfg_sel *s)
 	pr_str(pr, PR_ANY, "dst", " dst %s", da);
 	if (s->proto != 0)
 		pr_proto(pr, PR_ANY, " proto %s", s->proto);
-	port_range(pr, "sport", s->has_sport, s->sport_lo, s->sport_hi);
-	port_range(pr, "dport", s->has_dport, s->dport_lo, s->dport_hi);
+	icmp = cfg_l4_of(s->proto) == CFG_L4_ICMP;
+	port_range(pr, icmp ? "type" : "sport", s->has_sport, s->sport_lo, s->sport_hi);
+	port_range(pr, icmp ? "code" : "dport", s->has_dport, s->dport_lo, s->dport_hi);
 	pr_obj_close(pr);
 }
 

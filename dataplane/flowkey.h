@@ -19,7 +19,9 @@
 struct flow_key {
 	uint8_t proto;  /**< upper-layer protocol (ACL field 0: one byte) */
 	uint8_t family; /**< 4 or 6 */
-	uint8_t pad[2];
+	uint8_t later_frag; /**< 1: a non-first fragment; its ports are
+			     *  unknown (RFC 4301 OPAQUE) and read as 0 */
+	uint8_t pad;
 	uint8_t src[16];
 	uint8_t dst[16];
 	uint16_t sport; /**< ports; ICMP type / code, as Linux's xfrm */

@@ -84,8 +84,56 @@ pkt_ports(struct flow_key *k, const uint8_t *l4, uint32_t avail)
 }
 
 /**
+ * The length the IP header at @p ip (@p len bytes valid) gives its packet:
+ * IPv4's total length, or IPv6's 40 plus payload length. @return it, or
+ * -1 when it is shorter than the header itself or the header is cut short
+ * (a jumbogram's 0 included).
+ */
+static inline int
+pkt_ip_len(const uint8_t *ip, uint32_t len)
+{
+	uint32_t tot;
+
+	if (len >= sizeof(struct rte_ipv4_hdr) && (ip[0] >> 4) == 4) {
+		tot = (uint32_t)ip[2] << 8 | ip[3];
+		return tot < (ip[0] & 0x0fu) * 4u || tot < sizeof(struct rte_ipv4_hdr) ?
+			       -1 : (int)tot;
+	}
+	if (len >= sizeof(struct rte_ipv6_hdr) && (ip[0] >> 4) == 6) {
+		tot = (uint32_t)ip[4] << 8 | ip[5];
+		return tot == 0 ? -1 : (int)(tot + sizeof(struct rte_ipv6_hdr));
+	}
+	return -1;
+}
+
+/**
+ * The key of an IPv6 fragment: the protocol its fragment header names,
+ * and the ports too when it is the first fragment and holds them
+ * (@p nh_off: where the byte naming the fragment header lives, as
+ * pkt_ip6_skip_ext() left it).
+ */
+static inline void
+pkt_ip6_frag_key(struct flow_key *k, const uint8_t *ip, uint32_t len,
+		 uint32_t nh_off)
+{
+	uint32_t off = nh_off == 6 ? sizeof(struct rte_ipv6_hdr)
+				   : nh_off + ((uint32_t)ip[nh_off + 1] + 1) * 8;
+	uint16_t fo;
+
+	if (off + 8 > len)
+		return;
+	k->proto = ip[off];
+	fo = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
+	if ((fo & 0xfff8) != 0)
+		k->later_frag = 1;
+	else
+		pkt_ports(k, ip + off + 8, len - off - 8);
+}
+
+/**
  * Fill @p k from the IP packet at @p ip (@p len bytes). Ports of a
- * non-first fragment, or of a truncated header, read as 0.
+ * non-first fragment (k->later_frag is then 1), or of a truncated header,
+ * read as 0. An IPv6 fragment keys as the protocol it carries.
  * @return 0, or -1 when the IP header itself is malformed.
  */
 static inline int
@@ -104,6 +152,8 @@ pkt_flow_key(const uint8_t *ip, uint32_t len, struct flow_key *k)
 		memcpy(k->dst, &h->dst_addr, 4);
 		if (!(h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)))
 			pkt_ports(k, ip + hl, len - hl);
+		else
+			k->later_frag = 1;
 		return 0;
 	}
 	if (len >= sizeof(struct rte_ipv6_hdr) && (ip[0] >> 4) == 6) {
@@ -118,6 +168,8 @@ pkt_flow_key(const uint8_t *ip, uint32_t len, struct flow_key *k)
 		k->proto = proto;
 		if (off >= 0)
 			pkt_ports(k, ip + off, len - (uint32_t)off);
+		else if (proto == IPPROTO_FRAGMENT)
+			pkt_ip6_frag_key(k, ip, len, nh_off);
 		return 0;
 	}
 	return -1;

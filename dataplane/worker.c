@@ -98,6 +98,26 @@ is_local(const struct gw_tables *t, const uint8_t *ip, uint32_t len, bool v6)
 	return false;
 }
 
+/*
+ * Make an outbound packet's mbuf as long as its IP header says: Ethernet
+ * padding goes (it must not be encrypted as if it were data). A packet
+ * shorter than its header says (cut short on the wire, or by a PMD whose
+ * frames are smaller than the packet) is malformed: -1. (Inbound,
+ * esp_in_parse() does the same.)
+ */
+static inline int
+ip_trim(struct rte_mbuf *m)
+{
+	int tot = pkt_ip_len(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
+
+	if (unlikely(tot < 0 || (uint32_t)tot > m->pkt_len))
+		return -1;
+	if (unlikely((uint32_t)tot < m->pkt_len) &&
+	    rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - (uint32_t)tot)) < 0)
+		return -1;
+	return 0;
+}
+
 /* Hand @p m to the exception path (lcore 0); a full ring drops it. */
 static inline void
 exc_send(struct gw_worker *w, struct rte_mbuf *m, const struct gw_exc *e)
@@ -112,6 +132,25 @@ punt_local(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
 {
 	struct gw_exc e = { .m = m, .reason = GW_EXC_LOCAL, .port = port };
 
+	exc_send(w, m, &e);
+}
+
+/* A packet that came out of an SA for the gateway itself (a ping of its
+ * inside address through the tunnel): given an Ethernet header, as
+ * punt_local's are, and marked from_sa. */
+static inline void
+punt_local_sa(struct gw_worker *w, struct rte_mbuf *m, uint16_t port, bool v6)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_LOCAL, .port = port, .from_sa = 1 };
+	struct rte_ether_hdr *eh =
+		(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+
+	if (unlikely(eh == NULL)) {
+		drop(w, m, CNT_MalformedPacket);
+		return;
+	}
+	memset(eh, 0, sizeof(*eh));
+	eh->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
 	exc_send(w, m, &e);
 }
 
@@ -727,7 +766,8 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
 		m->packet_type = 0;
 		m->port = port; /* where an ICMP error about it comes from */
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+		if (unlikely(ip_trim(m) < 0 ||
+			     pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
 					  m->data_len, &keys[k]) < 0)) {
 			drop(w, m, CNT_MalformedPacket);
 			continue;
@@ -975,6 +1015,12 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 				drop(w, m, CNT_XfrmInTmplMismatch);
 				continue;
 			}
+		}
+		if (unlikely(sas[i] != NULL &&
+			     is_local(t, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+				      kp[i]->family == 6))) {
+			punt_local_sa(w, m, port, kp[i]->family == 6);
+			continue;
 		}
 		if (unlikely(ttl_dec(m) < 0)) {
 			w->cnt.c[CNT_TtlExceeded]++;

@@ -70,7 +70,9 @@ struct gw_shared {
 /** Why a worker hands a packet to the exception path (lcore 0). */
 enum gw_exc_reason {
 	GW_EXC_LOCAL,   /**< for the gateway itself (ARP, ND, ping, IKE, TCP...),
-			 *   m at its Ethernet header; port: received on */
+			 *   m at its Ethernet header; port: received on;
+			 *   from_sa: it came out of an SA (only ping is
+			 *   answered then) */
 	GW_EXC_RESOLVE, /**< m (L3, ready to send) waits for the MAC of next
 			 *   hop nh on port */
 	GW_EXC_ICMP,    /**< send ICMP error kind (enum icmp_err_kind) about m

@@ -510,6 +510,39 @@ test_state_other(void)
 	cfg_cmd_clear(&cmd);
 }
 
+/* ICMP selectors: `type` and `code` in the places of the ports, as
+ * `ip xfrm` writes them (and ACQUIREs print them). */
+static void
+test_icmp_sel(void)
+{
+	struct cfg_cmd cmd;
+
+	if (parse_ok("state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1000 "
+		     "aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+		     "sel src 192.168.1.10/32 dst 192.168.2.1/32 proto icmp type 8 code 0",
+		     &cmd) == 0) {
+		const struct cfg_sel *s = &cmd.u.state.sel;
+
+		CU_ASSERT_EQUAL(s->proto, 1);
+		CU_ASSERT_TRUE(s->has_sport && s->has_dport);
+		CU_ASSERT_EQUAL(s->sport_lo, 8);
+		CU_ASSERT_EQUAL(s->sport_hi, 8);
+		CU_ASSERT_EQUAL(s->dport_lo, 0);
+		CU_ASSERT_EQUAL(s->dport_hi, 0);
+	}
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("policy add src ::/0 dst ::/0 proto ipv6-icmp type 133-137 dir in",
+		     &cmd) == 0) {
+		const struct cfg_sel *s = &cmd.u.policy.sel;
+
+		CU_ASSERT_EQUAL(s->sport_lo, 133);
+		CU_ASSERT_EQUAL(s->sport_hi, 137);
+		CU_ASSERT_FALSE(s->has_dport);
+		CU_ASSERT_EQUAL(s->dport_hi, 65535);
+	}
+	cfg_cmd_clear(&cmd);
+}
+
 static void
 test_policy(void)
 {
@@ -769,6 +802,14 @@ static const struct {
 	  "expected in, out or fwd after 'dir', got 'sideways'", 7 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out dport 80",
 	  "'dport' needs proto tcp, udp", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto icmp sport 8 dir out",
+	  "'sport' needs proto tcp, udp, sctp, dccp or udplite (ICMP takes 'type' and 'code')", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp type 8 dir out",
+	  "'type' needs proto icmp or ipv6-icmp", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 code 0 dir out",
+	  "'code' needs proto icmp or ipv6-icmp", 6 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto icmp type 256 dir out",
+	  "an ICMP type or code is 0-255, got 256", 9 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp sport 90-80 dir out",
 	  "port range '90-80' is reversed", 9 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto tcp sport 70000 dir out",
@@ -1439,6 +1480,7 @@ test_config_register(void)
 	    CU_add_test(s, "state update/del/get/allocspi/list",
 			test_state_other) == NULL ||
 	    CU_add_test(s, "policy add/del/list/flush", test_policy) == NULL ||
+	    CU_add_test(s, "ICMP selectors: type and code", test_icmp_sel) == NULL ||
 	    CU_add_test(s, "stats, monitor, set", test_misc_cmds) == NULL ||
 	    CU_add_test(s, "set allocspi-expires", test_set_allocspi_expires) == NULL ||
 	    CU_add_test(s, "tap, xdp-steer, neigh del/list/flush, new settings",

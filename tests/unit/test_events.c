@@ -87,6 +87,23 @@ frame(struct testgw *g, uint16_t sport, uint8_t tag)
 	return m;
 }
 
+/* The same frame as an ICMP echo request (type 8, code 0). */
+static struct rte_mbuf *
+frame_ping(struct testgw *g)
+{
+	struct rte_mbuf *m = frame(g, 0, 0);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *,
+							  sizeof(struct rte_ether_hdr));
+	uint8_t *icmp = (uint8_t *)(ip + 1);
+
+	ip->next_proto_id = IPPROTO_ICMP;
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	memset(icmp, 0, 8);
+	icmp[0] = 8;
+	return m;
+}
+
 /* Packets through the worker's outbound path, one burst. */
 static void
 send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
@@ -97,6 +114,18 @@ send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
 	for (i = 0; i < n; i++)
 		m[i] = frame(g, sport, (uint8_t)(first_tag + i));
 	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, m, (uint16_t)n);
+}
+
+static int
+apply_rc(struct testgw *g, const char *line, struct cfg_error *err)
+{
+	struct cfg_cmd cmd;
+	int rc = cfg_parse_line(line, &cmd, err);
+
+	if (rc == 0)
+		rc = model_apply(&g->model, &cmd, "-", 0, err);
+	cfg_cmd_clear(&cmd);
+	return rc;
 }
 
 static void
@@ -345,6 +374,92 @@ test_invalid_spi_limit(void)
 	testgw_free(g);
 }
 
+/* An ACQUIRE of an ICMP flow names type and code as `ip xfrm` does, and
+ * its `sel`, word for word, is one that `state add` takes: the answer
+ * releases the held ping. */
+static void
+test_acquire_icmp_sel(void)
+{
+	struct testgw *g = gw_new();
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m = frame_ping(g);
+	struct cfg_error err = { 0 };
+	char line[512];
+	json_t *ev, *sel, *pkt;
+
+	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, &m, 1);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL_FATAL(json_array_size(ev), 1);
+	sel = json_object_get(json_array_get(ev, 0), "sel");
+	pkt = json_object_get(json_array_get(ev, 0), "pkt");
+	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(sel, "proto")), "icmp");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sel, "type")), 8);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(sel, "code")), 0);
+	CU_ASSERT_PTR_NULL(json_object_get(sel, "sport"));
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(pkt, "type")), 8);
+	snprintf(line, sizeof(line),
+		 "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7101 reqid 7 "
+		 GCM " sel src %s dst %s proto icmp type %lld code %lld",
+		 json_string_value(json_object_get(sel, "src")),
+		 json_string_value(json_object_get(sel, "dst")),
+		 json_integer_value(json_object_get(sel, "type")),
+		 json_integer_value(json_object_get(sel, "code")));
+	json_decref(ev);
+	CU_ASSERT_EQUAL(apply_rc(g, line, &err), 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 1);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
+	gw_release(g->pub.workers[0], g->pub.shared.tables);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT(tx_n == 1 && tx_spi[0] == 0x7101);
+	/* `sport` is still refused for ICMP, with the word to use. */
+	CU_ASSERT_NOT_EQUAL(apply_rc(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+				     "spi 0x7102 reqid 7 " GCM " sel src 192.168.1.10/32 "
+				     "dst 192.168.2.20/32 proto icmp sport 8", &err), 0);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ICMP takes 'type' and 'code'"));
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* An ACQUIRE raised while no monitor took ACQUIREs reached nobody: when
+ * one subscribes, it expires at once, and the flow's next packet raises
+ * it again. One raised while a monitor listened is left alone. */
+static void
+test_acquire_unheard(void)
+{
+	struct testgw *g = gw_new();
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	json_t *ev;
+
+	events_listening(g->ev, false);
+	send_out(g, 40000, 1, 2);
+	events_poll(g->ev);
+	json_decref(take_events(g));
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	events_listening(g->ev, false); /* still nobody: nothing changes */
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	events_listening(g->ev, true);  /* a monitor subscribed */
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
+	send_out(g, 40000, 3, 1);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 1);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")), 2);
+	json_decref(ev);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	/* Heard: a monitor leaving and another coming does not expire it. */
+	events_listening(g->ev, false);
+	events_listening(g->ev, true);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	testgw_drain(g, NULL);
+	events_free(g->ev);
+	g->ev = NULL;
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 int
 test_events_register(void)
 {
@@ -353,6 +468,10 @@ test_events_register(void)
 	if (s == NULL ||
 	    CU_add_test(s, "ACQUIRE, held packets, release in order",
 			test_acquire_hold_release) == NULL ||
+	    CU_add_test(s, "ACQUIRE of ICMP: type and code, taken back by state add",
+			test_acquire_icmp_sel) == NULL ||
+	    CU_add_test(s, "ACQUIREs nobody heard expire when a monitor subscribes",
+			test_acquire_unheard) == NULL ||
 	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
 	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
 	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL)

@@ -167,12 +167,68 @@ test_sel_match_and_keys(void)
 	pkt[7] = 0x10;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
 	CU_ASSERT_EQUAL(k.sport, 0);
+	CU_ASSERT_EQUAL(k.later_frag, 1);
+	/* ...and passes the SA's selector on addresses and protocol (the
+	 * ports are OPAQUE), but not on another protocol. */
+	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
+	k.proto = IPPROTO_TCP;
+	CU_ASSERT_FALSE(spd_sel_match(&s, &k));
+	pkt[6] = 0x20; /* MF only: the first fragment, ports and all */
+	pkt[7] = 0x00;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(k.later_frag, 0);
+	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
+	pkt[6] = 0;
 	/* Bad IHL. */
 	pkt[0] = 0x43;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
 	/* Not IP at all. */
 	pkt[0] = 0x20;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
+}
+
+/* IPv6 fragments key as the protocol they carry: the first one with its
+ * ports, a later one with none and later_frag set. */
+static void
+test_v6_fragment_keys(void)
+{
+	struct spd_sel s = { 0 };
+	uint8_t pkt[40 + 8 + 8 + 8] = { 0 };
+	struct flow_key k;
+
+	s.family = 6;
+	s.proto = IPPROTO_UDP;
+	s.src_len = s.dst_len = 0;
+	s.sport_lo = s.sport_hi = 40000;
+	s.dport_lo = s.dport_hi = 5001;
+	pkt[0] = 0x60;
+	pkt[6] = IPPROTO_DSTOPTS; /* an extension header before the fragment */
+	inet_pton(AF_INET6, "2001:db8:1::10", pkt + 8);
+	inet_pton(AF_INET6, "2001:db8:2::20", pkt + 24);
+	pkt[40] = IPPROTO_FRAGMENT;
+	pkt[41] = 0; /* 8 bytes */
+	pkt[48] = IPPROTO_UDP;
+	pkt[51] = 1; /* offset 0, M */
+	pkt[56] = 0x9c;
+	pkt[57] = 0x40;
+	pkt[58] = 0x13;
+	pkt[59] = 0x89;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(k.proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(k.later_frag, 0);
+	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
+	CU_ASSERT_EQUAL(ntohs(k.dport), 5001);
+	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
+	pkt[50] = 0x05; /* offset 160 bytes, last */
+	pkt[51] = 0x00;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(k.proto, IPPROTO_UDP);
+	CU_ASSERT_EQUAL(k.later_frag, 1);
+	CU_ASSERT_EQUAL(k.sport, 0);
+	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
+	/* A fragment header cut short keys as the fragment header itself. */
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, 52, &k), 0);
+	CU_ASSERT_EQUAL(k.proto, IPPROTO_FRAGMENT);
 }
 
 static void
@@ -196,6 +252,7 @@ test_spd_register(void)
 	    !CU_add_test(s, "rank ties", test_rank_ties) ||
 	    !CU_add_test(s, "IPv6 and both families in one burst", test_v6_and_mixed) ||
 	    !CU_add_test(s, "selectors and flow keys", test_sel_match_and_keys) ||
+	    !CU_add_test(s, "IPv6 fragments' flow keys", test_v6_fragment_keys) ||
 	    !CU_add_test(s, "bad rules", test_bad_rules))
 		return CU_get_error();
 	return 0;
