@@ -12,8 +12,13 @@
  *    unprotected port) and gw_outbound() (the protected port) of a small
  *    gateway on the null engine (fuzz_gw.c), with SAs, PFP, block and
  *    bypass policies, routes and neighbours.
- * After each input every mbuf must be back in the pool, and every SA is put
- * back to its configured state, so an input always does the same thing.
+ * 3. An input that starts with "FRAG" is a sequence of frames instead, each
+ *    a 2-byte big-endian length and the frame, all given to gw_inbound()
+ *    in order: fragments of ESP to the gateway, reassembled (or not) by
+ *    rte_ip_frag (in order, out of order, duplicated, overlapping...).
+ * After each input every mbuf must be back in the pool (fragments still
+ * waiting are dropped first), and every SA is put back to its configured
+ * state, so an input always does the same thing.
  *
  * Seeds: with FUZZ_SEED_DIR=DIR set, an input that is a plain UDP
  * packet from port 40001 to port 5001 is also encrypted through every fixed SA, and every
@@ -362,6 +367,34 @@ run_direct(const uint8_t *ip, size_t len)
 		replay_window_init(d->in.replay, d->window, 0);
 }
 
+#define FRAG_MAGIC "FRAG"
+#define FRAG_SEQ_MAX 16
+
+/* Mode 3: a sequence of frames into the unprotected port, one burst each. */
+static void
+run_sequence(const uint8_t *data, size_t size)
+{
+	struct gw_worker *w = g->pub.workers[0];
+	const struct gw_tables *t = g->pub.shared.tables;
+	size_t off = 4;
+	unsigned int n = 0;
+
+	while (off + 2 <= size && n++ < FRAG_SEQ_MAX) {
+		size_t len = (size_t)data[off] << 8 | data[off + 1];
+		struct rte_mbuf *m;
+
+		off += 2;
+		if (len > size - off || len > FRAME_MAX)
+			break;
+		m = mbuf_of(data + off, len);
+		m->port = 1;
+		gw_inbound(w, t, 1, &m, 1);
+		off += len;
+	}
+	testgw_drain(g, NULL);
+	fuzz_check_pool(g->pub.pool, baseline, "fragment sequence");
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -369,6 +402,13 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct gw_tables *t = g->pub.shared.tables;
 	struct rte_mbuf *m;
 
+	if (size >= 4 && memcmp(data, FRAG_MAGIC, 4) == 0) {
+		if (size > FRAG_SEQ_MAX * (FRAME_MAX + 2) + 4)
+			return -1;
+		run_sequence(data, size);
+		fuzz_gw_reset_sas(g);
+		return 0;
+	}
 	if (size > FRAME_MAX)
 		return -1; /* not kept in the corpus */
 

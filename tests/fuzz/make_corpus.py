@@ -118,6 +118,32 @@ def esp_in_seeds():
     ]
     for h in hostile:
         put(t, h, "hostile-" + hashlib.sha1(bytes(h)).hexdigest()[:12])
+
+    # Fragment sequences (fuzz_esp_in.c mode 3): ESP to the gateway cut
+    # in pieces, in order, reversed, with a duplicate, overlapping, IPv6.
+    from scapy.layers.inet import fragment
+    big = Ether(**P1) / IP(src="172.16.2.5", dst="172.16.1.5", id=77) / \
+        ESP(spi=0x2001, seq=1) / Raw(bytes(range(256)) * 4)
+    pieces = [Ether(**P1) / f for f in fragment(big[IP], fragsize=400)]
+    over = bytearray(bytes(pieces[1]))
+    over[14 + 6:14 + 8] = (0x2000 | (400 // 8 - 2)).to_bytes(2, "big")  # MF, offset - 16 B
+    six = Ether(**P1) / IPv6(src="2001:db8:2::5", dst="2001:db8:1::5") / \
+        IPv6ExtHdrFragment(id=9) / ESP(spi=0x2003, seq=1) / Raw(bytes(range(200)) * 5)
+    from scapy.layers.inet6 import fragment6
+    six_pieces = [Ether(**P1) / f for f in fragment6(six[IPv6], 400)]
+
+    def seq(frames):
+        out = b"FRAG"
+        for f in frames:
+            b = bytes(f)
+            out += len(b).to_bytes(2, "big") + b
+        return out
+    for name, frames in (("in-order", pieces), ("reversed", pieces[::-1]),
+                         ("duplicate", pieces[:2] + pieces[1:]),
+                         ("missing", pieces[:1] + pieces[2:]),
+                         ("overlap", [pieces[0], bytes(over)] + pieces[2:]),
+                         ("v6", six_pieces), ("v6-reversed", six_pieces[::-1])):
+        put(t, seq(frames), "frags-" + name)
     return [bytes(p) for p in plain]
 
 

@@ -9,6 +9,7 @@
 #include <rte_ring.h>
 
 #include "config/config.h"
+#include "dataplane/frag.h"
 #include "tests/support/testgw.h"
 
 struct testgw *
@@ -81,4 +82,7 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 			rte_pktmbuf_free(ev.m);
 	while (rte_ring_dequeue_elem(w->release, &rel, sizeof(rel)) == 0)
 		rte_pktmbuf_free(rel.m);
+	/* Fragments still waiting for their packet. */
+	if (w->frag != NULL)
+		(void)frag_in_maintain(w->frag, UINT64_MAX);
 }
