@@ -58,7 +58,7 @@ struct events {
 	struct event_out *out;      /* a ring of rendered events */
 	uint32_t out_head, out_n, out_cap;
 	struct spi_limit spi_seen;
-	bool deaf;                  /* no monitor takes ACQUIREs (the loop says) */
+	uint32_t heard;             /* CFG_MON_* with a monitor (the loop says) */
 };
 
 static void
@@ -378,7 +378,7 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 	lv->cap = cap;
 	lv->seq = ++ev->next_seq;
 	lv->born = ev->pub->model->now_ns();
-	lv->deaf = ev->deaf;
+	lv->deaf = !(ev->heard & CFG_MON_ACQUIRE);
 	if (hmap_put(&ev->by_key, fk, lv) < 0) {
 		free(lv);
 		return NULL;
@@ -447,11 +447,11 @@ on_miss(struct events *ev, const struct gw_event *e)
 }
 
 void
-events_listening(struct events *ev, bool acquire)
+events_listening(struct events *ev, uint32_t heard)
 {
-	uint32_t i;
+	uint32_t now = heard & ~ev->heard, i;
 
-	if (acquire && ev->deaf) {
+	if (now & CFG_MON_ACQUIRE) {
 		for (i = 0; i < ev->n;) {
 			if (ev->list[i]->deaf)
 				larval_drop(ev, ev->list[i]); /* refills slot i */
@@ -459,7 +459,14 @@ events_listening(struct events *ev, bool acquire)
 				i++;
 		}
 	}
-	ev->deaf = !acquire;
+	if (now & CFG_MON_INVALID_SPI) {
+		/* Forget which SPIs were reported (here and, through the
+		 * generation, in every worker): the next packet of an unknown
+		 * SPI reaches the new monitor at once, not a second later. */
+		memset(&ev->spi_seen, 0, sizeof(ev->spi_seen));
+		__atomic_add_fetch(&ev->pub->shared.spi_limit_gen, 1, __ATOMIC_RELEASE);
+	}
+	ev->heard = heard;
 }
 
 /* ---- expiry ------------------------------------------------------------ */
@@ -539,6 +546,7 @@ events_new(struct pub *p)
 	if (ev == NULL)
 		return NULL;
 	ev->pub = p;
+	ev->heard = CFG_MON_ALL;
 	hmap_init(&ev->by_key, sizeof(struct gw_flow_key));
 	p->model->hooks.flow_pre = flow_pre;
 	p->model->hooks.acquire_key = acquire_key;

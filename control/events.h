@@ -51,15 +51,18 @@ struct events *events_new(struct pub *p);
 unsigned int events_poll(struct events *ev);
 
 /**
- * Whether a monitor takes ACQUIREs now (the loop says, before each poll;
- * without a word, one does). An ACQUIRE raised while none did reached
- * nobody, so nobody can answer it: when a monitor subscribes, it expires
- * at once (its held packets counted AcquireHeldDropped), and the flow's
- * next packet raises it again for that monitor. So a key manager that
- * connects after espd starts under traffic is not kept waiting
- * acquire-expires.
+ * Which events (CFG_MON_*) some monitor takes now: the loop says, before
+ * each poll; without a word, all are heard. Events go only to the
+ * monitors there when they happen, so when a monitor subscribes to:
+ * - acquire: an ACQUIRE raised while none took them reached nobody and
+ *   cannot be answered. It expires at once (held packets counted
+ *   AcquireHeldDropped), and the flow's next packet raises it again;
+ * - invalid-spi: the rate limit forgets the SPIs it saw, so the next
+ *   packet of an unknown SPI raises one at once.
+ * So a key manager that connects after espd starts under traffic is kept
+ * waiting neither acquire-expires nor the invalid-spi limit.
  */
-void events_listening(struct events *ev, bool acquire);
+void events_listening(struct events *ev, uint32_t heard);
 
 /** The next rendered event, oldest first. @return false when none. */
 bool events_next(struct events *ev, struct event_out *out);

@@ -60,7 +60,9 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 		/* The telemetry thread reads the model: change it only under
 		 * the lock (workers never take it). */
 		telemetry_lock();
-		events_listening(ev, sock_listeners(s, CFG_MON_ACQUIRE) > 0);
+		events_listening(ev, (sock_listeners(s, CFG_MON_ACQUIRE) ? CFG_MON_ACQUIRE : 0) |
+				     (sock_listeners(s, CFG_MON_INVALID_SPI) ?
+				      CFG_MON_INVALID_SPI : 0));
 		work = events_poll(ev);
 		work += exc_poll(x);
 		emit_events(ev, s);

@@ -822,6 +822,7 @@ invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 	struct gw_event ev = { .type = GW_EV_INVALID_SPI, .spi = spi };
+	uint32_t gen;
 
 	ev.encap = m->l4_len != 0;
 	ev.pkt.family = (ip[0] >> 4) == 6 ? 6 : 4;
@@ -831,6 +832,11 @@ invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
 	} else {
 		memcpy(ev.pkt.src, ip + 8, 16);
 		memcpy(ev.pkt.dst, ip + 24, 16);
+	}
+	gen = __atomic_load_n(&w->shared->spi_limit_gen, __ATOMIC_ACQUIRE);
+	if (unlikely(gen != w->spi_gen)) {
+		memset(&w->spi_seen, 0, sizeof(w->spi_seen));
+		w->spi_gen = gen;
 	}
 	if (spi_limit_allow(&w->spi_seen, spi, ev.pkt.family, ev.pkt.src, rte_rdtsc(),
 			    w->tsc_hz))

@@ -63,6 +63,9 @@ struct gw_shared {
 	volatile bool idle_adaptive;
 	/** `set tcp-mss-clamp`: 0 off, GW_MSS_AUTO, or the MSS to clamp to */
 	volatile uint32_t mss_clamp;
+	/** Bumped by the control plane when a monitor subscribes to
+	 *  invalid-spi: each worker then forgets the SPIs it reported. */
+	uint32_t spi_limit_gen;
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
 };
@@ -125,6 +128,7 @@ struct gw_worker {
 	struct rte_ring *release;    /**< held packets coming back, in order */
 	uint64_t tsc_hz;
 	struct spi_limit spi_seen;   /**< invalid-spi events raised */
+	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
 	uint64_t drain_tsc;
 	uint32_t idle_polls;         /**< polls in a row that found nothing */
 	struct rte_mempool *pool;    /**< for fragments */

@@ -371,6 +371,22 @@ test_invalid_spi_limit(void)
 	CU_ASSERT_EQUAL(json_array_size(ev), 1);
 	json_decref(ev);
 	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 3);
+
+	/* A monitor subscribing to invalid-spi resets the limit, here and
+	 * in the workers (through the shared generation). */
+	events_listening(g->ev, CFG_MON_ACQUIRE);
+	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
+	events_poll(g->ev);
+	json_decref(take_events(g));
+	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 3); /* within the second */
+	events_listening(g->ev, CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI);
+	CU_ASSERT_NOT_EQUAL(g->pub.shared.spi_limit_gen, w->spi_gen);
+	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
+	events_poll(g->ev);
+	ev = take_events(g);
+	CU_ASSERT_EQUAL(json_array_size(ev), 1);
+	json_decref(ev);
+	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 4);
 	testgw_free(g);
 }
 
@@ -432,14 +448,14 @@ test_acquire_unheard(void)
 	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	json_t *ev;
 
-	events_listening(g->ev, false);
+	events_listening(g->ev, 0);
 	send_out(g, 40000, 1, 2);
 	events_poll(g->ev);
 	json_decref(take_events(g));
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
-	events_listening(g->ev, false); /* still nobody: nothing changes */
+	events_listening(g->ev, 0); /* still nobody: nothing changes */
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
-	events_listening(g->ev, true);  /* a monitor subscribed */
+	events_listening(g->ev, CFG_MON_ACQUIRE); /* a monitor subscribed */
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
 	send_out(g, 40000, 3, 1);
@@ -450,8 +466,8 @@ test_acquire_unheard(void)
 	json_decref(ev);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
 	/* Heard: a monitor leaving and another coming does not expire it. */
-	events_listening(g->ev, false);
-	events_listening(g->ev, true);
+	events_listening(g->ev, 0);
+	events_listening(g->ev, CFG_MON_ACQUIRE);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
 	testgw_drain(g, NULL);
 	events_free(g->ev);
