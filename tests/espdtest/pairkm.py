@@ -369,10 +369,14 @@ class PairKeyManager:
             if not socks:
                 time.sleep(0.02)
                 continue
+            # Events that came with a subscription's "ok" wait in the
+            # buffer: no new data would wake select() for them.
+            ready = [s for s, m in socks.items() if b"\n" in m.buf]
             try:
-                r, _, _ = select.select(list(socks), [], [], 0.02)
+                r, _, _ = select.select(list(socks), [], [], 0 if ready else 0.02)
             except (OSError, ValueError):
                 continue
+            r = list(set(r) | set(ready))
             acqs, inval = [], []
             for s in r:
                 m = socks[s]
