@@ -98,11 +98,20 @@ class Test:
     def acqs(self, policy, since=0):
         return [e for e in self.mon.of("acquire", since) if e["policy_index"] == policy]
 
-    def settle_out(self, n, timeout=10.0):
+    def wait_acqs(self, policy, n, since):
+        """Wait until the monitor has @n ACQUIREs of @policy: it may be
+        behind a counter or the key manager."""
+        self.mon.wait(lambda ev: len([e for e in ev if e.get("event") == "acquire" and
+                                      e["policy_index"] == policy]) >= n, 30, since)
+
+    def settle_out(self, n, timeout=30.0):
         """Wait until @n frames were captured out of port 1; take them."""
         wait(lambda: self.cap.count() >= n, timeout)
         time.sleep(0.2)  # anything extra would show up now
         return self.cap.take()
+
+    def rx0(self):
+        return [p["rx"] for p in self.gw.stats()["ports"] if p["id"] == 0][0]
 
     # ---- a -------------------------------------------------------------
     def phase_a(self):
@@ -119,11 +128,12 @@ class Test:
                 gw.send(0, [frame(s, d, sp, dp, b"flow%05d pkt%02d" % (i, k) + bytes(30))])
             time.sleep(0.05)
         ok = km.wait_answered(nflows, 60)
-        km.wait_idle(5)
+        km.wait_idle(30)
         r.check(ok, "a: key manager answered 200 ACQUIREs", km.stats())
-        out = self.settle_out(nflows * per, 10)
+        out = self.settle_out(nflows * per)
         s1 = gw.stats()
         d = counter_delta(s0, s1)
+        self.wait_acqs(1, nflows, m0)
         acqs = self.acqs(1, m0)
         r.equal(len(acqs), nflows, "a: 200 ACQUIRE events")
         r.equal(d.get("AcquireSent", 0), nflows, "a: AcquireSent +200")
@@ -148,9 +158,12 @@ class Test:
         r.equal(gw.ctl("state", "count")["count"], nflows, "a: state count = 200")
         r.check(all(s["dir"] == "out" for s in sas), "a: the SAs are outbound")
         r.equal(s1["global"]["PfpFlows"], nflows, "a: PfpFlows = 200")
+        # A packet whose SA came while its miss was on the way to the
+        # control plane is released without being held: more of those on
+        # a slow machine.
         held, rel = d.get("AcquireHeld", 0), d.get("AcquireHeldReleased", 0)
-        r.check(held >= nflows and held == rel and held <= nflows * per,
-                "a: AcquireHeld = AcquireHeldReleased, between 200 and 1000",
+        r.check(nflows <= held <= rel <= nflows * per,
+                "a: 200 <= AcquireHeld <= AcquireHeldReleased <= 1000",
                 "AcquireHeld %d, AcquireHeldReleased %d" % (held, rel))
         r.equal(drops(d), {}, "a: no drop counter moved")
         r.equal(s1["acquire_pending"], 0, "a: no ACQUIRE pending")
@@ -173,15 +186,25 @@ class Test:
                 bad.append("SPI 0x%08x carries %s, sel %s" % (x["spi"], inner.summary(), sel))
             per_spi.setdefault(x["spi"], []).append((x["seq"], bytes(inner[Raw].load[:15])))
         r.check(not bad, "a: every packet went through its own flow's SA", *bad[:5])
-        order = []
+        # A released packet that finds no SA within the worker's short
+        # wait (a control plane held up on a loaded machine) goes round
+        # the control plane again, released once more without being held,
+        # and may leave after later ones: no more flows out of order than
+        # such extra releases.
+        order, bad = [], []
         for spi, lst in per_spi.items():
             i = int(lst[0][1][4:9])
             want = [(k + 1, b"flow%05d pkt%02d" % (i, k)) for k in range(per)]
-            if lst != want:
+            if [q for q, _ in lst] != list(range(1, per + 1)) or \
+                    sorted(p for _, p in lst) != [p for _, p in want]:
+                bad.append("SPI 0x%08x: %s" % (spi, lst))
+            elif lst != want:
                 order.append("SPI 0x%08x: %s" % (spi, lst))
-        r.check(len(per_spi) == nflows and not order,
-                "a: per flow, ESP seq 1..5 and the payloads in the order sent",
-                "%d SAs used" % len(per_spi), *order[:5])
+        r.check(len(per_spi) == nflows and not bad and len(order) <= rel - held,
+                "a: per flow, ESP seq 1..5 and the payloads in the order sent (but for "
+                "packets released twice)",
+                "%d SAs used, %d flows out of order, %d extra releases" % (
+                    len(per_spi), len(order), rel - held), *(bad + order)[:5])
         st = {s["spi"]: s for s in s1["sas"]}
         badst = [s["spi"] for s in sas if st.get(s["spi"], {}).get("packets") != per]
         r.check(not badst, "a: every SA counted 5 packets (stats sas)", badst[:5])
@@ -204,9 +227,10 @@ class Test:
                         n += 1
             if rep == 0:
                 km.wait_answered(h0 + 12, 30)
-        out = self.settle_out(n, 20)
+        out = self.settle_out(n)
         s1 = gw.stats()
         d = counter_delta(s0, s1)
+        self.wait_acqs(2, 12, m0)
         acqs = self.acqs(2, m0)
         r.equal(len(acqs), 12, "b: pfp src,dst: 12 ACQUIREs for 12 host pairs (36 flows)")
         sels = sorted((e["sel"]["src"], e["sel"]["dst"], "proto" in e["sel"]) for e in acqs)
@@ -243,7 +267,7 @@ class Test:
               for i in range(10)]
         gw.send(0, fr)
         wait(lambda: sum(counter_delta(s0, gw.stats()).get(k, 0)
-                         for k in ("AcquireHeld", "AcquireHeldDropped")) >= 10, 5)
+                         for k in ("AcquireHeld", "AcquireHeldDropped")) >= 10, 30)
         s1 = gw.stats()
         d = counter_delta(s0, s1)
         r.equal((d.get("AcquireSent", 0), d.get("AcquireHeld", 0),
@@ -251,15 +275,18 @@ class Test:
                 "c: acquire-queue 4, 10 packets: AcquireSent +1, AcquireHeld +4, "
                 "AcquireHeldDropped +6")
         r.equal(s1["acquire_pending"], 1, "c: one ACQUIRE pending")
+        self.wait_acqs(3, 1, m0)
         a1 = self.acqs(3, m0)
         r.equal(len(a1), 1, "c: one ACQUIRE event")
-        # Expiry: the 4 held packets are dropped, and counted.
+        # Expiry: the 4 held packets are dropped, and counted. Within
+        # 15 s, half the 30 s the ACQUIRE was raised under: one that kept
+        # the old value fails, however slow the machine.
         gw.ctl("set", "acquire-expires", "1", json_out=False)
         t0 = time.time()
-        wait(lambda: gw.stats()["acquire_pending"] == 0, 5)
+        wait(lambda: gw.stats()["acquire_pending"] == 0, 15)
         s2 = gw.stats()
         d = counter_delta(s1, s2)
-        r.check(s2["acquire_pending"] == 0 and time.time() - t0 < 3,
+        r.check(s2["acquire_pending"] == 0,
                 "c: acquire-expires 1: the ACQUIRE expires",
                 "pending %d after %.1fs" % (s2["acquire_pending"], time.time() - t0))
         r.equal(d.get("AcquireHeldDropped", 0), 4, "c: the 4 held packets dropped and counted")
@@ -268,7 +295,7 @@ class Test:
         gw.ctl("set", "acquire-expires", "30", json_out=False)
         m1 = self.mon.mark()
         gw.send(0, [frame("192.168.5.1", "192.168.6.1", 3000, 3001, b"again" + bytes(20))])
-        self.mon.wait(lambda ev: any(e.get("policy_index") == 3 for e in ev), 5, m1)
+        self.mon.wait(lambda ev: any(e.get("policy_index") == 3 for e in ev), 30, m1)
         a2 = self.acqs(3, m1)
         r.check(len(a2) == 1 and a1 and a2[0]["seq"] != a1[0]["seq"] and
                 a2[0]["sel"] == a1[0]["sel"],
@@ -276,9 +303,12 @@ class Test:
                 [(e["seq"], e["sel"]) for e in a1 + a2])
         out = []
         if a2:
+            # The key manager must have let it go first, or it answers it
+            # too once reqid 9 is no longer ignored.
+            self.sync_km()
             km.ignore_reqids.discard(9)
             sa = km.handle(a2[0])
-            out = self.settle_out(1, 5)
+            out = self.settle_out(1)
             res = open_frames(out, km.sas)
             r.check(sa is not None and len(res) == 1 and res[0]["inner"] is not None and
                     res[0]["spi"] == sa.spi and res[0]["inner"][Raw].load.startswith(b"again"),
@@ -292,13 +322,13 @@ class Test:
         gw.send(0, [frame("192.168.5.2", "192.168.6.2", 3000, 3001, bytes(20))
                     for _ in range(5)])
         wait(lambda: sum(counter_delta(s3, gw.stats()).get(k, 0)
-                         for k in ("AcquireHeld", "AcquireHeldDropped")) >= 5, 5)
+                         for k in ("AcquireHeld", "AcquireHeldDropped")) >= 5, 30)
         d = counter_delta(s3, gw.stats())
         r.equal((d.get("AcquireHeld", 0), d.get("AcquireHeldDropped", 0)), (2, 3),
                 "c: acquire-queue-total 2, 5 packets: 2 held, 3 dropped")
         gw.ctl("set", "acquire-queue-total", "65536", json_out=False)
         gw.ctl("set", "acquire-expires", "1", json_out=False)
-        wait(lambda: gw.stats()["acquire_pending"] == 0, 5)
+        wait(lambda: gw.stats()["acquire_pending"] == 0, 15)
         gw.ctl("set", "acquire-expires", "30", json_out=False)
         r.equal(gw.stats()["acquire_pending"], 0, "c: pending ACQUIREs gone after expiry")
         r.equal(self.cap.take(), [], "c: nothing else left port 1")
@@ -316,16 +346,20 @@ class Test:
         pflow = ("192.168.7.1", "192.168.8.1", 4000, 4001)
         gw.send(0, [frame(*pflow, b"p0" + bytes(20))])
         self.mon.wait(lambda ev: len([e for e in ev if e.get("event") == "acquire"]) >= 2,
-                      5, m0)
+                      30, m0)
         self.sync_km()
-        time.sleep(0.2)
-        t_added = time.time()
+        wait(lambda: self.cap.count() >= 2, 30)  # t0 and p0, released
+        # Limits are checked once per burst: send the next packet only
+        # once espd has taken the last, or a worker that did not run for
+        # a while (a loaded machine) gets them in one burst.
         for i in range(1, 7):
+            rx = self.rx0()
             gw.send(0, [frame(*pflow, b"p%d" % i + bytes(20))])
-            time.sleep(0.05)
+            wait(lambda: self.rx0() > rx, 30)
         self.mon.wait(lambda ev: len([e for e in ev if e.get("event") == "acquire" and
-                                      e["policy_index"] == 4]) >= 2, 5, m0)
+                                      e["policy_index"] == 4]) >= 2, 30, m0)
         self.sync_km()
+        # The EXPIREs came before that ACQUIRE; a duplicate would show now.
         time.sleep(0.3)
         pa = self.acqs(4, m0)
         p_sas = [km.sas[s] for s in sorted(km.sas, key=lambda s: km.sas[s].added)
@@ -353,11 +387,11 @@ class Test:
         # manager asked (sa.asked) and the test sees an event after espd
         # sent it, so each must arrive at least its limit after sa.asked:
         # a limit counted from a whole-second add time comes up to a
-        # second early and fails this. Late is only slack, up to 3 s on
-        # a loaded machine.
+        # second early and fails this. Late is only slack, up to 10 s
+        # on a loaded machine.
         tex = lambda: [x for x in self.mon.of("expire", m0) if x["reqid"] == 11]  # noqa: E731
         self.mon.wait(lambda ev: any(x.get("event") == "expire" and x["reqid"] == 11 and
-                                     x["hard"] for x in ev), 10, m0)
+                                     x["hard"] for x in ev), 30, m0)
         t_sas = [km.sas[s] for s in km.sas if km.sas[s].reqid == 11]
         got = [(x["spi"], x["hard"]) for x in tex()]
         tspi = "0x%08x" % t_sas[0].spi if t_sas else None
@@ -367,26 +401,25 @@ class Test:
         asked = t_sas[0].asked if t_sas else 0
         soft_age = when.get(False, 0) - asked
         hard_age = when.get(True, 0) - asked
-        r.check(1.0 <= soft_age <= 4.0, "d: the soft time expiry came 1 s after the add, "
+        r.check(1.0 <= soft_age <= 11.0, "d: the soft time expiry came 1 s after the add, "
                 "never before", "after %.3f s" % soft_age)
-        r.check(3.0 <= hard_age <= 6.0, "d: the hard time expiry came 3 s after the add, "
+        r.check(3.0 <= hard_age <= 13.0, "d: the hard time expiry came 3 s after the add, "
                 "never before", "after %.3f s" % hard_age)
         r.check(tspi not in {s["spi"] for s in gw.ctl("state", "list")},
                 "d: the time-expired SA is gone")
         m1 = self.mon.mark()
         gw.send(0, [frame(*tflow, b"t1" + bytes(20))])
         ok = self.mon.wait(lambda ev: any(x.get("event") == "acquire" and
-                                          x["policy_index"] == 5 for x in ev), 5, m1)
+                                          x["policy_index"] == 5 for x in ev), 30, m1)
         r.check(ok, "d: after the time-hard expiry the flow re-ACQUIREs")
         self.sync_km()
-        out = self.settle_out(1 + 7 + 1, 10)
+        out = self.settle_out(1 + 7 + 1)
         res = open_frames(out, km.sas)
         spis = [x["spi"] for x in res if x["inner"] is not None]
         r.equal(spis.count(p_sas[0].spi), 5, "d: exactly 5 packets through the "
                 "packet-hard 5 SA")
         r.equal(spis.count(p_sas[1].spi), 2, "d: the other 2 through its successor")
         r.equal(len(res), 9, "d: all 9 packets left, encrypted")
-        del t_added
         d = counter_delta(s0, gw.stats())
         r.equal(drops(d), {}, "d: no drop counter moved")
 
@@ -396,35 +429,53 @@ class Test:
         m0 = self.mon.mark()
         s0 = gw.stats()
         a, b, c = 0xdead0001, 0xdead0002, 0xdead0003
-        t0 = time.time()
+        ka, kother = (PEER, "0x%08x" % a, "none"), ("172.16.2.6", "0x%08x" % a, "none")
+        key = lambda e: (e.get("src"), e.get("spi"), e.get("encap"))  # noqa: E731
+        t0 = time.monotonic()  # as the monitor's arrival times
         gw.send(1, [esp_frame(a, seq=i + 1) for i in range(20)])
-        t_burst = time.time() - t0
         gw.send(1, [esp_frame(b)])
         gw.send(1, [esp_frame(c, udp=True)])
         gw.send(1, [esp_frame(a, src="172.16.2.6")])
-        wait(lambda: counter_delta(s0, gw.stats()).get("XfrmInNoStates", 0) >= 23, 5)
-        time.sleep(0.3)
+        # A from another src goes last, the first of its (src, SPI): once
+        # its event is in, so are those of every packet before it.
+        self.mon.wait(lambda ev: any(x.get("event") == "invalid-spi" and key(x) == kother
+                                     for x in ev), 30, m0)
+        wait(lambda: counter_delta(s0, gw.stats()).get("XfrmInNoStates", 0) >= 23, 30)
+        t_done = time.monotonic()
         s1 = gw.stats()
         d = counter_delta(s0, s1)
-        ev = self.mon.of("invalid-spi", m0)
-        r.check(t_burst < 0.9, "e: 20 packets sent within a second", "%.2fs" % t_burst)
-        key = lambda e: (e.get("src"), e.get("spi"), e.get("encap"))  # noqa: E731
-        r.equal(sorted(key(e) for e in ev),
-                sorted([(PEER, "0x%08x" % a, "none"), (PEER, "0x%08x" % b, "none"),
-                        (PEER, "0x%08x" % c, "espinudp"), ("172.16.2.6", "0x%08x" % a, "none")]),
-                "e: one event per (src, SPI): 20x A -> 1, B, C over UDP (espinudp), "
-                "A from another src")
+        evt = self.mon.of_t("invalid-spi", m0)
+        ev = [e for e, _ in evt]
+        # At most one event per (src, SPI) per second: the k events for
+        # A arrive at least k - 1 s after its first send, however slowly
+        # the 20 went out (one event, unless that took a second). Without
+        # the limit 20 arrive, and fail this unless the sends took 19 s.
+        a_t = [t for e, t in evt if key(e) == ka]
+        allowed = int(a_t[-1] - t0) + 1 if a_t else 1
+        r.check(1 <= len(a_t) <= allowed,
+                "e: 20x A from one src: one event a second (here at most %d)" % allowed,
+                "%d events, the last %.2f s after the first send" % (
+                    len(a_t), a_t[-1] - t0 if a_t else 0))
+        got = {}
+        for k in map(key, ev):
+            got[k] = got.get(k, 0) + 1
+        r.check(set(got) == {ka, kother, (PEER, "0x%08x" % b, "none"),
+                             (PEER, "0x%08x" % c, "espinudp")} and
+                all(n == 1 for k, n in got.items() if k != ka),
+                "e: one event per (src, SPI): A, B, C over UDP (espinudp), "
+                "A from another src", got)
         e = ev[0] if ev else {}
         r.check(set(e) == {"event", "src", "dst", "spi", "encap", "id"} and e.get("dst") == LOCAL,
                 "e: invalid-spi JSON shape", e)
-        r.equal((d.get("InvalidSpiEvents", 0), d.get("XfrmInNoStates", 0)), (4, 23),
-                "e: InvalidSpiEvents +4 (events), XfrmInNoStates +23 (packets)")
-        # A second later, A raises an event again.
-        time.sleep(max(0.0, t0 + 1.2 - time.time()))
+        r.equal((d.get("InvalidSpiEvents", 0), d.get("XfrmInNoStates", 0)), (len(ev), 23),
+                "e: InvalidSpiEvents +%d (events), XfrmInNoStates +23 (packets)" % len(ev))
+        # A second after espd last saw A, A raises an event again.
+        time.sleep(max(0.0, t_done + 1.2 - time.monotonic()))
         m1 = self.mon.mark()
         gw.send(1, [esp_frame(a, seq=100)])
-        self.mon.wait(lambda ev: any(x.get("event") == "invalid-spi" for x in ev), 3, m1)
-        time.sleep(0.2)
+        self.mon.wait(lambda ev: any(x.get("event") == "invalid-spi" for x in ev), 30, m1)
+        wait(lambda: counter_delta(s1, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
+        time.sleep(0.2)  # a second event would show now
         ev = self.mon.of("invalid-spi", m1)
         d = counter_delta(s1, gw.stats())
         r.check(len(ev) == 1 and ev[0]["spi"] == "0x%08x" % a,
@@ -440,9 +491,9 @@ class Test:
         m0 = self.mon.mark()
         s0 = gw.stats()
         gw.send(0, [frame(*flow, b"f1" + bytes(20))])
-        self.mon.wait(lambda ev: any(x.get("event") == "acquire" for x in ev), 5, m0)
+        self.mon.wait(lambda ev: any(x.get("event") == "acquire" for x in ev), 30, m0)
         self.sync_km()
-        out = self.settle_out(1, 5)
+        out = self.settle_out(1)
         res = open_frames(out, km.sas)
         f_sas = [s for s in km.sas.values() if s.reqid == 12]
         r.check(len(res) == 1 and res[0]["inner"] is not None and res[0]["seq"] == 0xffffffff,
@@ -450,25 +501,26 @@ class Test:
                 [(x["seq"], x["error"]) for x in res])
         m1 = self.mon.mark()
         gw.send(0, [frame(*flow, b"f2" + bytes(20))])
-        self.mon.wait(lambda ev: any(x.get("event") == "expire" for x in ev), 5, m1)
-        time.sleep(0.5)
+        self.mon.wait(lambda ev: any(x.get("event") == "expire" for x in ev), 30, m1)
+        wait(lambda: counter_delta(s0, gw.stats()).get("XfrmOutStateSeqError", 0) >= 1, 30)
         d = counter_delta(s0, gw.stats())
         r.equal(d.get("XfrmOutStateSeqError", 0), 1,
                 "f: the packet after it is dropped: XfrmOutStateSeqError +1")
+        # A second EXPIRE, now or later, fails this check or the last.
+        m2 = self.mon.mark()
         ex = self.mon.of("expire", m1)
         fspi = "0x%08x" % f_sas[0].spi if f_sas else None
         r.equal([(x["spi"], x["hard"]) for x in ex], [(fspi, True)],
                 "f: expire hard, once")
         r.check(fspi not in {s["spi"] for s in gw.ctl("state", "list")},
                 "f: the exhausted SA is gone")
-        m2 = self.mon.mark()
         gw.send(0, [frame(*flow, b"f3" + bytes(20))])
-        ok = self.mon.wait(lambda ev: any(x.get("event") == "acquire" for x in ev), 5, m2)
+        ok = self.mon.wait(lambda ev: any(x.get("event") == "acquire" for x in ev), 30, m2)
         a = self.acqs(6, m0)
         r.check(ok and len(a) == 2 and a[0]["seq"] != a[1]["seq"],
                 "f: the flow re-ACQUIREs", [(x["seq"], x["sel"]) for x in a])
         self.sync_km()
-        out = self.settle_out(1, 5)
+        out = self.settle_out(1)
         res = open_frames(out, km.sas)
         r.check(len(res) == 1 and res[0]["inner"] is not None and res[0]["seq"] == 1 and
                 res[0]["spi"] != (f_sas[0].spi if f_sas else None),
@@ -513,6 +565,7 @@ def main():
                 print("# %s: %.1fs" % (ph.__name__, time.time() - t1), flush=True)
             km.stop()
             r.equal(km.errors, [], "key manager: no command failed")
+            wait(lambda: gw.stats()["mempool"]["in_use"] <= base["mempool"]["in_use"], 30)
             s = gw.stats()
             r.equal(s["acquire_pending"], 0, "end: no ACQUIRE pending")
             r.equal(s["mempool"]["in_use"], base["mempool"]["in_use"],
@@ -521,6 +574,8 @@ def main():
             r.check(len(ids) > 0 and all(isinstance(i, int) for i in ids) and
                     all(b > a for a, b in zip(ids, ids[1:])),
                     "end: every event has an id, growing", ids[:20])
+            last = mon.events[-1].get("id") if mon.events else None
+            every.wait(lambda ev: any(e.get("id") == last for e in ev), 30)
             r.check(len(every.events) >= len(mon.events) and every.ids_consecutive(),
                     "end: a monitor of every event sees ids that grow by one (no gap)",
                     [e.get("id") for e in every.events][:40])

@@ -72,8 +72,8 @@ def wait(pred, timeout):
 def sent_esp(gw, n):
     """The next @n ESP frames out of port 1, as (spi, seq, frame)."""
     cap = gw.caps[1]
-    wait(lambda: cap.count() >= n, 5)
-    time.sleep(0.1)
+    wait(lambda: cap.count() >= n, 30)
+    time.sleep(0.1)  # anything extra would show up now
     out = []
     for b in cap.take():
         f = Ether(b)
@@ -148,7 +148,7 @@ def main():
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / new.encrypt(inner / Raw(b"new%d" % i))
                         for i in range(3)])
             cap0 = gw.caps[0]
-            wait(lambda: cap0.count() >= 6, 5)
+            wait(lambda: cap0.count() >= 6, 30)
             time.sleep(0.1)
             outs = [bytes(Ether(b)[Raw]) for b in cap0.take() if Raw in Ether(b)]
             r.check(sorted(outs) == sorted([b"old%d" % i for i in range(3)] +
@@ -158,8 +158,9 @@ def main():
                    "0x2001", json_out=False)
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / old.encrypt(inner / Raw(b"late"))])
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / new.encrypt(inner / Raw(b"new3"))])
-            wait(lambda: cap0.count() >= 1, 5)
-            time.sleep(0.2)
+            # "late" went in first: out by now if it were let through.
+            wait(lambda: cap0.count() >= 1, 30)
+            wait(lambda: counter_delta(base, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
             outs = [bytes(Ether(b)[Raw]) for b in cap0.take() if Raw in Ether(b)]
             d = counter_delta(base, gw.stats())
             r.check(outs == [b"new3"] and d.get("XfrmInNoStates") == 1,

@@ -17,7 +17,6 @@ import stat
 import subprocess
 import sys
 import threading
-import time
 
 from espdtest.run import (CtlError, EspdError, LiveEspd, Report, ctl_raw,
                           ctl_request)
@@ -37,7 +36,7 @@ policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out \
 KEY = "0x" + "22" * 20
 
 
-def half_close(sock_path, data, wait_answer=True, timeout=5.0):
+def half_close(sock_path, data, wait_answer=True, timeout=20.0):
     """Send @data, shut down the write side, read until espd closes."""
     c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     c.settimeout(timeout)
@@ -233,10 +232,12 @@ def run(gw, r, build):
 
     # A monitor that never reads does not block the others.
     m = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    m.settimeout(20)
     m.connect(sock)
     m.sendall(b"json 'monitor'\n")
-    time.sleep(0.1)
-    r.check(alive(gw, 11), "a monitor that never reads does not block requests")
+    head = m.makefile("rb").readline()  # subscribed; never reads again
+    r.check(head == b"ok\n" and alive(gw, 11),
+            "a monitor that never reads does not block requests", head)
     m.close()
 
     # A second espd on the same socket path refuses to start.

@@ -49,7 +49,7 @@ class Sa:
         self.dst = dst
         self.reqid = reqid
         self.mode = mode
-        self.added = time.time()
+        self.added = time.monotonic()  # espd's clock, as Monitor.times
         # Taken before the allocspi that started the SA: espd's add time
         # is later, so a limit counted from it fires after asked + limit.
         self.asked = asked if asked is not None else self.added
@@ -70,10 +70,9 @@ def sel_words(sel):
     w = ["sel", "src", sel["src"], "dst", sel["dst"]]
     if "proto" in sel:
         w += ["proto", str(sel["proto"])]
-        if "sport" in sel:
-            w += ["sport", str(sel["sport"])]
-        if "dport" in sel:
-            w += ["dport", str(sel["dport"])]
+        for k in ("sport", "dport", "type", "code"):  # ICMP: type and code
+            if k in sel:
+                w += [k, str(sel[k])]
     return w
 
 
@@ -150,7 +149,7 @@ class KeyManager:
                 self.ignored += 1
             return None
         src, dst, reqid = acq["src"], acq["dst"], acq["reqid"]
-        asked = time.time()
+        asked = time.monotonic()
         try:
             spi_s = self._cmd(["state", "allocspi", "src", src, "dst", dst, "proto", "esp",
                                "reqid", str(reqid)], True)["spi"]
@@ -180,21 +179,45 @@ class KeyManager:
         return sa
 
     # -- the monitor
-    def start(self, settle=0.5):
-        """Start `espctl -j monitor acquire` and the answering thread. espctl
-        does not show the "ok" of the subscription, so wait @settle
-        seconds for espd to take it."""
+    def start(self, timeout=30.0):
+        """Start `espctl -j monitor acquire` and the answering thread;
+        return once espd has taken the subscription."""
         self.proc = subprocess.Popen([self.espctl, "-s", self.sock, "-j", "monitor",
                                       "acquire"], stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, universal_newlines=True,
                                      bufsize=1)
         self._t = threading.Thread(target=self._run, daemon=True)
         self._t.start()
-        time.sleep(settle)
+        self._wait_subscribed(timeout)
         if self.proc.poll() is not None:
             raise CtlError("espctl monitor exited %d: %s" % (self.proc.returncode,
                                                              self.proc.stderr.read().strip()))
         return self
+
+    def _wait_subscribed(self, timeout):
+        """espctl does not show the "ok" of the subscription. But its
+        first write is the request (wchar in /proc/PID/io), and espd
+        serves its clients in turns, every ready one per turn and new
+        connections after them: of two requests made one after the other
+        once espctl's is sent, the second is answered in a later turn
+        than the one that took espctl's."""
+        io = "/proc/%d/io" % self.proc.pid
+        end = time.time() + timeout
+        while self.proc.poll() is None and time.time() < end:
+            try:
+                with open(io) as f:
+                    sent = any(ln.startswith("wchar:") and int(ln.split()[1]) > 0
+                               for ln in f)
+            except (OSError, ValueError):
+                time.sleep(0.5)  # no I/O accounting: the old fixed pause
+                return
+            if sent:
+                for _ in range(2):
+                    ctl_request(self.sock, ["state", "count"])
+                return
+            time.sleep(0.01)
+        if self.proc.poll() is None:
+            raise CtlError("espctl monitor sent no request in %.0f s" % timeout)
 
     def _run(self):
         for line in self.proc.stdout:
@@ -262,6 +285,7 @@ def main():
     km = KeyManager(a.socket, espctl=espctl, via=a.via,
                     log=lambda m: print(m, flush=True))
     km.start()
+    print("keymgr: answering ACQUIREs on %s" % a.socket, flush=True)
     try:
         while km.proc.poll() is None:
             time.sleep(0.5)

@@ -48,7 +48,8 @@ DROP_COUNTERS = (
     "XfrmOutStateExpired", "XfrmOutPolBlock", "XfrmOutPolError",
     "XfrmOutStateInvalid", "XfrmAcquireError", "AcquireHeldDropped",
     "TtlExceeded", "NoRoute", "NoNeighbour", "NotIp", "MalformedPacket",
-    "IkePuntDropped", "TxDropped",
+    "IkePuntDropped", "TxDropped", "ReassemblyFailed", "FragNeeded",
+    "IcmpRateLimited", "NeighFailed", "ExceptionRingFull", "TapDropped",
 )
 
 
@@ -310,7 +311,8 @@ class Monitor:
         import threading
 
         self.events = []
-        self.times = []         # when each event arrived (time.time())
+        self.times = []         # when each event arrived (time.monotonic(),
+                                # espd's clock for limits)
         self._cv = threading.Condition()
         self._c = _s.socket(_s.AF_UNIX, _s.SOCK_STREAM)
         self._c.settimeout(timeout)
@@ -346,7 +348,7 @@ class Monitor:
                     ev = {"event": "(unparsable)", "raw": line.decode(errors="replace")}
                 with self._cv:
                     self.events.append(ev)
-                    self.times.append(_t.time())
+                    self.times.append(_t.monotonic())
                     self._cv.notify_all()
             try:
                 b = self._c.recv(65536)

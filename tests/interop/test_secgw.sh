@@ -76,7 +76,7 @@ run_secgw() {
 		>"$tmp/secgw-$m.log" 2>&1 &
 	pid=$!
 	if ! "$py" "${helper[@]}" wait "/var/run/dpdk/$p/dpdk_telemetry.v2" \
-			"$nrx0" "$nrx1" "$ntx" 10; then
+			"$nrx0" "$nrx1" "$ntx" 30; then
 		echo "test_secgw: ipsec-secgw ($m) did not pass all packets in time" >&2
 	fi
 	kill -INT "$pid" 2>/dev/null
