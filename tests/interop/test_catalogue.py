@@ -9,13 +9,20 @@ be 0. Choices recorded here (README "Choices where DESIGN.md is silent"
 and the code):
   - SPI 0 is invalid and 1..255 reserved (RFC 4303 2.1): no SA can carry
     them (`state add` refuses), so they count as XfrmInNoStates.
-  - A frame too short for Ethernet + a 20-byte IP header, or not IPv4/IPv6
-    by ethertype, counts as NotIp (the worker strips L2 first).
+  - A frame too short for Ethernet + a 20-byte IP header, or not
+    IPv4/IPv6/ARP by ethertype, counts as NotIp (the worker strips L2
+    first). ARP is the gateway's own business: a request for its address
+    is answered.
   - An IPv6 header cut short (20..39 bytes) is not ESP and not a valid
     plain packet: MalformedPacket.
-  - UDP too short for its header is plain traffic (not to port 4500):
-    it is bypassed and dropped for want of a neighbour for the gateway's
-    own address (Bypass + NoNeighbour).
+  - Anything for the gateway's own address that is not ESP (UDP too
+    short for its header, IKE) takes the exception path, which without a
+    `tap` drops it: TapDropped.
+  - ESP that comes in fragments is put back together before anything
+    else: a fragment whose packet never completes is dropped when espd
+    stops (ReassemblyFailed).
+  - A decrypted packet whose TTL runs out gets an ICMP Time Exceeded,
+    sent out of port 1 (IcmpErrorsSent).
 
 Commands: a live espd (pcap vdevs, its own -s socket, no --exit-idle,
 stopped with SIGTERM) and espctl, each malformed command with its exact
@@ -37,7 +44,8 @@ import sys
 import tempfile
 import time
 
-from espdtest.run import Espd, EspdError, DROP_COUNTERS, wrpcap_list, Report
+from espdtest.run import (CtlError, Espd, EspdError, DROP_COUNTERS, Report, ctl_request,
+                          wrpcap_list)
 from espdtest.interop import CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC, PEER_GW_MAC
 
 from scapy.layers.inet import IP, UDP
@@ -84,9 +92,9 @@ CONF = CONF_HEAD + "".join([
 
 
 class Case:
-    def __init__(self, name, counters, rx1=(), rx0=(), out0=0):
+    def __init__(self, name, counters, rx1=(), rx0=(), out0=0, out1=0):
         self.name, self.counters = name, counters
-        self.rx1, self.rx0, self.out0 = list(rx1), list(rx0), out0
+        self.rx1, self.rx0, self.out0, self.out1 = list(rx1), list(rx0), out0, out1
 
 
 def on1(p):
@@ -138,9 +146,9 @@ def cases():
                    rx1=[bytes(on1(IP()))[:13]]))
     cs.append(Case("Ethernet + 10 bytes of IPv4 -> NotIp", {"NotIp": 1},
                    rx1=[bytes(on1(IP(src=PEER4, dst=LOCAL4)))[:24]]))
-    cs.append(Case("ARP -> NotIp", {"NotIp": 1},
+    cs.append(Case("ARP request for the gateway's address -> answered", {},
                    rx1=[Ether(src=PEER_GW_MAC, dst="ff:ff:ff:ff:ff:ff") /
-                        ARP(psrc=PEER4, pdst=LOCAL4)]))
+                        ARP(psrc=PEER4, pdst=LOCAL4)], out1=1))
     cs.append(Case("802.1Q-tagged ESP (no VLAN support) -> NotIp", {"NotIp": 1},
                    rx1=[Ether(src=PEER_GW_MAC, dst=P1_MAC) / Dot1Q(vlan=5) / good]))
     cs.append(Case("IPv6 header cut at 30 bytes -> MalformedPacket", {"MalformedPacket": 1},
@@ -163,10 +171,10 @@ def cases():
     e = gcm(SPI_GCM).encrypt(inner(3), seq_num=3)
     cs.append(Case("Ethernet padding past the IPv4 length -> trimmed, accepted", {},
                    rx1=[bytes(on1(e)) + bytes(20)], out0=1))
-    cs.append(Case("ESP fragment (MF set) -> XfrmInHdrError", {"XfrmInHdrError": 1},
-                   rx1=[on1(outer4(gesp, flags="MF"))]))
-    cs.append(Case("ESP fragment (offset 185) -> XfrmInHdrError", {"XfrmInHdrError": 1},
-                   rx1=[on1(outer4(gesp, frag=185))]))
+    cs.append(Case("ESP fragment (MF set), never completed -> ReassemblyFailed",
+                   {"ReassemblyFailed": 1}, rx1=[on1(outer4(gesp, flags="MF"))]))
+    cs.append(Case("ESP fragment (offset 185), never completed -> ReassemblyFailed",
+                   {"ReassemblyFailed": 1}, rx1=[on1(outer4(gesp, frag=185))]))
 
     # ---- ESP cut at each boundary ----------------------------------------
     cs.append(Case("ESP cut inside the SPI (4 of 8 header bytes) -> XfrmInHdrError",
@@ -189,8 +197,8 @@ def cases():
                    {"XfrmInHdrError": 1}, rx1=[on1(outer4(ce[:8 + 16 + 8]))]))
 
     # ---- UDP and NAT-T ----------------------------------------------------
-    cs.append(Case("UDP cut at 4 bytes -> plain: Bypass, NoNeighbour",
-                   {"Bypass": 1, "NoNeighbour": 1},
+    cs.append(Case("UDP cut at 4 bytes to the gateway -> exception path, no tap: TapDropped",
+                   {"TapDropped": 1},
                    rx1=[on1(IP(src=PEER4, dst=LOCAL4, proto=17) / Raw(b"\x11\x94\x11\x94"))]))
     u = bytes(UDP(sport=4500, dport=4500) / Raw(gesp))
     u = u[:4] + struct.pack("!H", len(u) + 4) + u[6:]
@@ -206,7 +214,8 @@ def cases():
     cs.append(Case("NAT keepalive -> NatKeepalive", {"NatKeepalive": 1},
                    rx1=[on1(IP(src=PEER4, dst=LOCAL4) / UDP(sport=4500, dport=4500) /
                             Raw(b"\xff"))]))
-    cs.append(Case("IKE behind the non-ESP marker -> IkePunted", {"IkePunted": 1},
+    cs.append(Case("IKE behind the non-ESP marker -> IkePunted, no tap: TapDropped",
+                   {"IkePunted": 1, "TapDropped": 1},
                    rx1=[on1(IP(src=PEER4, dst=LOCAL4) / UDP(sport=4500, dport=4500) /
                             Raw(bytes(4) + bytes(range(24))))]))
     e = gcm(SPI_GCM).encrypt(inner(5), seq_num=5)
@@ -288,14 +297,15 @@ def cases():
                    rx1=[on1(IPv6(src=PEER6, dst=LOCAL6) / IPv6ExtHdrHopByHop() /
                             IPv6ExtHdrDestOpt(nh=50) / Raw(e6))], out0=1))
     e6 = esp_bytes(v6.encrypt(inner(19), seq_num=2))
-    cs.append(Case("IPv6 fragment header before ESP -> XfrmInHdrError",
-                   {"XfrmInHdrError": 1},
+    cs.append(Case("IPv6 fragment of ESP, never completed -> ReassemblyFailed",
+                   {"ReassemblyFailed": 1},
                    rx1=[on1(IPv6(src=PEER6, dst=LOCAL6) / IPv6ExtHdrFragment(nh=50, m=1) /
                             Raw(e6))]))
 
     # ---- After decryption ----------------------------------------------------
-    cs.append(Case("inner TTL 1 -> TtlExceeded", {"TtlExceeded": 1},
-                   rx1=[on1(gcm(SPI_GCM).encrypt(inner(20, ttl=1), seq_num=20))]))
+    cs.append(Case("inner TTL 1 -> TtlExceeded, ICMP Time Exceeded back out of port 1",
+                   {"TtlExceeded": 1, "IcmpErrorsSent": 1},
+                   rx1=[on1(gcm(SPI_GCM).encrypt(inner(20, ttl=1), seq_num=20))], out1=1))
     cs.append(Case("inner packet outside the SA's sel -> XfrmInStateMismatch",
                    {"XfrmInStateMismatch": 1},
                    rx1=[on1(gcm(SPI_SEL).encrypt(inner(21), seq_num=1))]))
@@ -313,6 +323,11 @@ def cases():
     cs.append(Case("protected port: IPv6 cut at 24 bytes -> MalformedPacket",
                    {"MalformedPacket": 1},
                    rx0=[bytes(on0(IPv6(src="fd01::1", dst="fd02::1") / Raw(bytes(20))))[:14 + 24]]))
+    b = bytearray(bytes(on0(IP(src="10.1.9.31", dst="10.2.9.31") / UDP() / Raw(bytes(20)))))
+    b[16:18] = struct.pack("!H", 3000)  # as a PMD that cut a 3000-byte packet leaves it
+    b[24:26] = b"\0\0"
+    cs.append(Case("protected port: IPv4 total length past the frame -> MalformedPacket",
+                   {"MalformedPacket": 1}, rx0=[bytes(b)]))
     cs.append(Case("protected port: non-IP ethertype -> NotIp", {"NotIp": 1},
                    rx0=[Ether(src=HOST_GW_MAC, dst=P0_MAC, type=0x88b5) / Raw(bytes(60))]))
     return cs
@@ -398,11 +413,19 @@ def run_commands(build, expected, report):
                          universal_newlines=True)
     got = {}
     try:
+        # Until it answers: the socket file is there a moment before
+        # espd listens on it.
+        up = False
         for _ in range(300):
-            if os.path.exists(sock) or p.poll() is not None:
+            if p.poll() is not None:
                 break
-            time.sleep(0.1)
-        if not os.path.exists(sock):
+            try:
+                ctl_request(sock, ["stats"])
+                up = True
+                break
+            except (OSError, CtlError):
+                time.sleep(0.1)
+        if not up:
             report(False, "live espd for the command cases", ["no socket: " + (
                 p.stderr.read() if p.poll() is not None else "timeout")])
             return got
@@ -422,6 +445,16 @@ def run_commands(build, expected, report):
         shutil.rmtree(wd, ignore_errors=True)
         shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
     return got
+
+
+def describe_out(frame):
+    """What a frame the gateway sent out of port 1 is, in a few words."""
+    e = Ether(bytes(frame))
+    if ARP in e:
+        return "arp reply" if e[ARP].op == 2 and e[ARP].psrc == LOCAL4 else e.summary()
+    if IP in e and e[IP].proto == 1 and bytes(e[IP].payload)[:1] == b"\x0b":
+        return "icmp time exceeded"
+    return e.summary()
 
 
 def split(args):
@@ -466,10 +499,14 @@ def main():
                if g[k] != want.get(k, 0)]
         report(not why, "no other counter moved", why)
         out0 = sum(c.out0 for c in cs)
+        out1 = sum(c.out1 for c in cs)
         why = []
-        if len(run.out[0]) != out0 or len(run.out[1]) != 0:
-            why.append("%d frames out of port 0 (want %d), %d out of port 1 (want 0)" % (
-                len(run.out[0]), out0, len(run.out[1])))
+        if len(run.out[0]) != out0 or len(run.out[1]) != out1:
+            why.append("%d frames out of port 0 (want %d), %d out of port 1 (want %d)" % (
+                len(run.out[0]), out0, len(run.out[1]), out1))
+        kinds = sorted(describe_out(f) for f in run.out[1])
+        if kinds != sorted(["arp reply", "icmp time exceeded"]):
+            why.append("frames out of port 1: %s" % kinds)
         if run.stats.get("mempool", {}).get("in_use", 0) != 0:
             why.append("mbufs still in use at exit: %s" % run.stats["mempool"])
         report(not why, "only the accepted packets left, no mbuf held", why)
@@ -575,7 +612,7 @@ EXPECTED = {
     'set acquire-queue':
         "espctl: error: missing value after 'acquire-queue' (word 2: 'acquire-queue')",
     'set frobs 1':
-        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total or allocspi-expires) (word 2: 'frobs')",
+        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit or neigh-reachable) (word 2: 'frobs')",
     'monitor bogus':
         "espctl: error: unknown event type 'bogus' (expected acquire, expire, invalid-spi, policy or state) (word 2: 'bogus')",
     "state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 aead 'rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128":

@@ -39,6 +39,13 @@ class Neg:
         self.sas = sas or {}       # {spi: {field: value}}
 
 
+def time_exceeded(frame, src, dst):
+    """Is @frame an ICMP Time Exceeded from @src to @dst?"""
+    e = Ether(bytes(frame))
+    return IP in e and e[IP].src == src and e[IP].dst == dst and e[IP].proto == 1 and \
+        bytes(e[IP].payload)[:1] == b"\x0b"
+
+
 def in_sa_conf(spi, reqid, extra="", sel=None, algo=None, mode="tunnel",
                src=PEER4, dst=LOCAL4):
     algo = algo or "aead 'rfc4106(gcm(aes))' 0x%s 128" % GCM_KEY.hex()
@@ -155,27 +162,28 @@ def cases():
                            Raw(b"\xff"))]))
     ike = bytes(4) + bytes(range(8)) + bytes(8) + bytes([33, 0x20, 34, 0x08]) + \
         bytes(4) + (28).to_bytes(4, "big")
-    cs.append(Neg("IKE with the non-ESP marker -> IkePunted",
-                  {"IkePunted": 1},
+    cs.append(Neg("IKE with the non-ESP marker -> IkePunted, no tap: TapDropped",
+                  {"IkePunted": 1, "TapDropped": 1},
                   rx1=[on1(IP(src=PEER4, dst=LOCAL4) / UDP(sport=4500, dport=4500) /
                            Raw(ike))]))
 
     # TTL 1, both ways; outbound takes no sequence number.
-    cs.append(Neg("TTL 1 outbound -> TtlExceeded, no sequence number used",
-                  {"TtlExceeded": 1},
+    cs.append(Neg("TTL 1 outbound -> TtlExceeded and Time Exceeded back, no sequence "
+                  "number used",
+                  {"TtlExceeded": 1, "IcmpErrorsSent": 1},
                   "state add src %s dst %s proto esp spi 0x00004011 dir out reqid 111 "
                   "mode tunnel aead 'rfc4106(gcm(aes))' 0x%s 128\n" % (LOCAL4, PEER4,
                                                                     GCM_KEY.hex()) +
                   "policy add src 10.1.9.11/32 dst 10.2.9.11/32 dir out tmpl src %s dst %s "
                   "proto esp reqid 111 mode tunnel\n" % (LOCAL4, PEER4),
                   rx0=[on0(IP(src="10.1.9.11", dst="10.2.9.11", ttl=1) / UDP() / Raw(b"t"))],
-                  sas={0x4011: {"packets": 0, "seq": 0}}))
+                  sas={0x4011: {"packets": 0, "seq": 0}}, out0=1))
     sa = gcm_sa(0x300c)
-    cs.append(Neg("TTL 1 inbound, after decap -> TtlExceeded",
-                  {"TtlExceeded": 1},
+    cs.append(Neg("TTL 1 inbound, after decap -> TtlExceeded and Time Exceeded back",
+                  {"TtlExceeded": 1, "IcmpErrorsSent": 1},
                   in_sa_conf(0x300c, 112) + fwd_policy("10.2.9.12", "10.1.9.12", 112),
                   rx1=[on1(sa.encrypt(inner(12, ttl=1)))],
-                  sas={0x300c: {"packets": 1, "seq": 1}}))
+                  sas={0x300c: {"packets": 1, "seq": 1}}, out1=1))
 
     # The inner packet is outside the SA's selector.
     sa = gcm_sa(0x300d)
@@ -204,10 +212,13 @@ def cases():
                   sas={0x300f: {"packets": 1}}))
 
     # Not IP at all, and plain traffic with no route.
-    cs.append(Neg("ARP on the unprotected port -> NotIp",
-                  {"NotIp": 1},
+    cs.append(Neg("ARP request for the gateway's address -> answered",
+                  {}, out1=1,
                   rx1=[Ether(src=PEER_GW_MAC, dst="ff:ff:ff:ff:ff:ff") /
                        ARP(psrc=PEER4, pdst=LOCAL4)]))
+    cs.append(Neg("not IP, not ARP on the unprotected port -> NotIp",
+                  {"NotIp": 1},
+                  rx1=[Ether(src=PEER_GW_MAC, dst=P1_MAC, type=0x88b5) / Raw(bytes(50))]))
     cs.append(Neg("bypassed packet with no route -> Bypass, NoRoute",
                   {"NoRoute": 1, "Bypass": 1},
                   rx0=[on0(IP(src="10.1.9.17", dst="203.0.113.17") / UDP() / Raw(b"r"))]))
@@ -271,8 +282,16 @@ def main():
     good = {bytes(Ether(src=P0_MAC, dst=HOST_GW_MAC) / IP(ttl_minus_one(inner(n))))
             for n in (1, 2)}
     for f in run.out[0]:
-        if bytes(f) not in good:
+        if bytes(f) not in good and not time_exceeded(f, "192.168.1.1", "10.1.9.11"):
             why.append("unexpected frame out of port 0: %s" % bytes(f).hex()[:120])
+    # Out of port 1: the ARP reply, and the Time Exceeded about the packet
+    # that came out of SA 0x300c, from the inside address (DESIGN.md: so it
+    # would go back through a tunnel).
+    for f in run.out[1]:
+        e = Ether(bytes(f))
+        if not (ARP in e and e[ARP].op == 2 and e[ARP].psrc == LOCAL4) and \
+                not time_exceeded(f, "192.168.1.1", "10.2.9.12"):
+            why.append("unexpected frame out of port 1: %s" % e.summary())
     p0, p1 = run.port(0), run.port(1)
     if p0["rx"] != len(rx0) or p1["rx"] != len(rx1):
         why.append("port rx %d/%d, want %d/%d" % (p0["rx"], p1["rx"], len(rx0), len(rx1)))
