@@ -246,7 +246,7 @@ test_resolve(void)
 
 	setup(&f);
 	/* A protected packet: ESP to 172.16.2.5 via 172.16.1.1, unknown. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
 		      false, 100);
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 0);
@@ -268,7 +268,7 @@ test_resolve(void)
 	free_all(out, n);
 	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_REACHABLE);
 	/* From now on the worker sends straight away. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
 		      false, 100);
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	n = worker_sent(&f, 1, out, 8);
@@ -286,8 +286,8 @@ test_resolve(void)
 	/* Silence: three requests a second apart, then the packets are
 	 * dropped (at most three waited). */
 	for (n = 0; n < 5; n++) {
-		m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10),
-			      RTE_IPV4(192, 168, 2, 20), 64, false, 100);
+		m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10),
+			      RTE_IPV4(192u, 168, 2, 20), 64, false, 100);
 		gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	}
 	exc_poll(f.x);
@@ -329,7 +329,7 @@ test_icmp_and_fragments(void)
 	free_all(out, w0_sent(&f, 1, out, 16));
 
 	/* Ping 192.168.1.1. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 1, 1), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 1, 1), 64,
 		      false, 32);
 	{
 		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, void *, 14);
@@ -353,7 +353,7 @@ test_icmp_and_fragments(void)
 	free_all(out, n);
 
 	/* TTL 1 through the gateway. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 1,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 1,
 		      false, 32);
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	exc_poll(f.x);
@@ -367,14 +367,14 @@ test_icmp_and_fragments(void)
 	/* Port 1's MTU 1200 less GCM-128 tunnel overhead (20 + 8 + 8 + 3 + 2
 	 * + 16 = 57): 1143 fits, 1144 does not. */
 	room = 1200 - 57;
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
 		      true, (uint16_t)(room - 28));
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	n = worker_sent(&f, 1, out, 16);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT(n == 1 && out[0]->pkt_len <= 14 + 1200);
 	free_all(out, n);
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
 		      true, (uint16_t)(room - 28 + 1));
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 16), 0);
@@ -389,7 +389,7 @@ test_icmp_and_fragments(void)
 	free_all(out, n);
 
 	/* Without DF: 1900 bytes become fragments that each fit. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192, 168, 1, 10), RTE_IPV4(192, 168, 2, 20), 64,
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
 		      false, 1900);
 	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
 	n = worker_sent(&f, 1, out, 16);
