@@ -17,7 +17,7 @@ import sys
 import threading
 import time
 
-from espdtest.run import (CtlError, DROP_COUNTERS, EspdError, LiveEspd, Report,
+from espdtest.run import (wait_for, CtlError, DROP_COUNTERS, EspdError, LiveEspd, Report,
                           counter_delta, ctl_request)
 from espdtest.keymgr import KeyManager, Sa, open_frames
 
@@ -66,12 +66,6 @@ def sa_words(i):
              "dst", "10.200.0.0/16"],
             ["state", "del", "src", LOCAL, "dst", PEER, "proto", "esp", "spi", spi])
 
-
-def wait(pred, timeout):
-    end = time.time() + timeout
-    while not pred() and time.time() < end:
-        time.sleep(0.1)
-    return pred()
 
 
 def pol_words(i):
@@ -174,12 +168,12 @@ def main():
         t0 = time.time()
         sender.start()
         # Traffic before, during and after the churn.
-        wait(lambda: len(sender.sent) >= 100, 30)
+        wait_for(lambda: len(sender.sent) >= 100, 30)
         churn = Churn(gw.sock, n_sas, 50)
         churn.run()
         t_churn = time.time() - t0
         sent = len(sender.sent)
-        wait(lambda: len(sender.sent) >= sent + 100, 30)
+        wait_for(lambda: len(sender.sent) >= sent + 100, 30)
         sender.stop.set()
         sender.join(10)
         print("# churn: %d requests in %.1fs; %d packets sent" % (
@@ -187,7 +181,7 @@ def main():
         # Every packet out (a PFP one once its ACQUIRE was answered), so
         # every ACQUIRE is in; then what the key manager still does.
         cap = gw.caps[1]
-        wait(lambda: cap.count() >= len(sender.sent), 30)
+        wait_for(lambda: cap.count() >= len(sender.sent), 30)
         time.sleep(0.3)  # a packet sent twice would show up now
         km.wait_idle(30)
         r.check(not churn.errors, "all %d SA adds and deletes and %d policy adds and "
@@ -226,7 +220,7 @@ def main():
         r.equal({k: v for k, v in d.items() if k in DROP_COUNTERS}, {},
                 "no drop counter moved")
         r.equal(s["acquire_pending"], 0, "no ACQUIRE pending")
-        wait(lambda: gw.stats()["mempool"]["in_use"] <= idle_in_use, 30)
+        wait_for(lambda: gw.stats()["mempool"]["in_use"] <= idle_in_use, 30)
         r.equal(gw.stats()["mempool"]["in_use"], idle_in_use,
                 "mempool in_use back to its idle level")
         p = gw.espctl("-j", "state", "count")

@@ -19,7 +19,7 @@ Prints a line per check, then "pfp: N passed, M failed".
 import sys
 import time
 
-from espdtest.run import (DROP_COUNTERS, LiveEspd, Report, counter_delta,
+from espdtest.run import (wait_for, DROP_COUNTERS, LiveEspd, Report, counter_delta,
                           EspdError)
 from espdtest.keymgr import KeyManager, open_frames
 
@@ -67,14 +67,6 @@ def esp_frame(spi, src=PEER, seq=1, udp=False):
     return Ether(src=PEER_MAC, dst=P1_MAC) / ip / ESP(spi=spi, seq=seq) / Raw(bytes(48))
 
 
-def wait(pred, timeout, step=0.05):
-    end = time.time() + timeout
-    while True:
-        v = pred()
-        if v or time.time() > end:
-            return v
-        time.sleep(step)
-
 
 def drops(delta, allowed=()):
     return {k: v for k, v in delta.items() if k in DROP_COUNTERS and k not in allowed}
@@ -89,7 +81,7 @@ class Test:
         """Wait until the key manager has seen and handled every ACQUIRE
         the test's monitor has seen."""
         n = len(self.mon.of("acquire"))
-        wait(lambda: len(self.km.acquires) >= n, timeout)
+        wait_for(lambda: len(self.km.acquires) >= n, timeout)
         self.km.wait_idle(timeout)
 
     def sas_with(self, reqid):
@@ -106,7 +98,7 @@ class Test:
 
     def settle_out(self, n, timeout=30.0):
         """Wait until @n frames were captured out of port 1; take them."""
-        wait(lambda: self.cap.count() >= n, timeout)
+        wait_for(lambda: self.cap.count() >= n, timeout)
         time.sleep(0.2)  # anything extra would show up now
         return self.cap.take()
 
@@ -266,7 +258,7 @@ class Test:
         fr = [frame("192.168.5.1", "192.168.6.1", 3000, 3001, b"c%d" % i + bytes(20))
               for i in range(10)]
         gw.send(0, fr)
-        wait(lambda: sum(counter_delta(s0, gw.stats()).get(k, 0)
+        wait_for(lambda: sum(counter_delta(s0, gw.stats()).get(k, 0)
                          for k in ("AcquireHeld", "AcquireHeldDropped")) >= 10, 30)
         s1 = gw.stats()
         d = counter_delta(s0, s1)
@@ -283,7 +275,7 @@ class Test:
         # the old value fails, however slow the machine.
         gw.ctl("set", "acquire-expires", "1", json_out=False)
         t0 = time.time()
-        wait(lambda: gw.stats()["acquire_pending"] == 0, 15)
+        wait_for(lambda: gw.stats()["acquire_pending"] == 0, 15)
         s2 = gw.stats()
         d = counter_delta(s1, s2)
         r.check(s2["acquire_pending"] == 0,
@@ -321,14 +313,14 @@ class Test:
         s3 = gw.stats()
         gw.send(0, [frame("192.168.5.2", "192.168.6.2", 3000, 3001, bytes(20))
                     for _ in range(5)])
-        wait(lambda: sum(counter_delta(s3, gw.stats()).get(k, 0)
+        wait_for(lambda: sum(counter_delta(s3, gw.stats()).get(k, 0)
                          for k in ("AcquireHeld", "AcquireHeldDropped")) >= 5, 30)
         d = counter_delta(s3, gw.stats())
         r.equal((d.get("AcquireHeld", 0), d.get("AcquireHeldDropped", 0)), (2, 3),
                 "c: acquire-queue-total 2, 5 packets: 2 held, 3 dropped")
         gw.ctl("set", "acquire-queue-total", "65536", json_out=False)
         gw.ctl("set", "acquire-expires", "1", json_out=False)
-        wait(lambda: gw.stats()["acquire_pending"] == 0, 15)
+        wait_for(lambda: gw.stats()["acquire_pending"] == 0, 15)
         gw.ctl("set", "acquire-expires", "30", json_out=False)
         r.equal(gw.stats()["acquire_pending"], 0, "c: pending ACQUIREs gone after expiry")
         r.equal(self.cap.take(), [], "c: nothing else left port 1")
@@ -348,14 +340,14 @@ class Test:
         self.mon.wait(lambda ev: len([e for e in ev if e.get("event") == "acquire"]) >= 2,
                       30, m0)
         self.sync_km()
-        wait(lambda: self.cap.count() >= 2, 30)  # t0 and p0, released
+        wait_for(lambda: self.cap.count() >= 2, 30)  # t0 and p0, released
         # Limits are checked once per burst: send the next packet only
         # once espd has taken the last, or a worker that did not run for
         # a while (a loaded machine) gets them in one burst.
         for i in range(1, 7):
             rx = self.rx0()
             gw.send(0, [frame(*pflow, b"p%d" % i + bytes(20))])
-            wait(lambda: self.rx0() > rx, 30)
+            wait_for(lambda: self.rx0() > rx, 30)
         self.mon.wait(lambda ev: len([e for e in ev if e.get("event") == "acquire" and
                                       e["policy_index"] == 4]) >= 2, 30, m0)
         self.sync_km()
@@ -440,7 +432,7 @@ class Test:
         # its event is in, so are those of every packet before it.
         self.mon.wait(lambda ev: any(x.get("event") == "invalid-spi" and key(x) == kother
                                      for x in ev), 30, m0)
-        wait(lambda: counter_delta(s0, gw.stats()).get("XfrmInNoStates", 0) >= 23, 30)
+        wait_for(lambda: counter_delta(s0, gw.stats()).get("XfrmInNoStates", 0) >= 23, 30)
         t_done = time.monotonic()
         s1 = gw.stats()
         d = counter_delta(s0, s1)
@@ -474,7 +466,7 @@ class Test:
         m1 = self.mon.mark()
         gw.send(1, [esp_frame(a, seq=100)])
         self.mon.wait(lambda ev: any(x.get("event") == "invalid-spi" for x in ev), 30, m1)
-        wait(lambda: counter_delta(s1, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
+        wait_for(lambda: counter_delta(s1, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
         time.sleep(0.2)  # a second event would show now
         ev = self.mon.of("invalid-spi", m1)
         d = counter_delta(s1, gw.stats())
@@ -502,7 +494,7 @@ class Test:
         m1 = self.mon.mark()
         gw.send(0, [frame(*flow, b"f2" + bytes(20))])
         self.mon.wait(lambda ev: any(x.get("event") == "expire" for x in ev), 30, m1)
-        wait(lambda: counter_delta(s0, gw.stats()).get("XfrmOutStateSeqError", 0) >= 1, 30)
+        wait_for(lambda: counter_delta(s0, gw.stats()).get("XfrmOutStateSeqError", 0) >= 1, 30)
         d = counter_delta(s0, gw.stats())
         r.equal(d.get("XfrmOutStateSeqError", 0), 1,
                 "f: the packet after it is dropped: XfrmOutStateSeqError +1")
@@ -565,7 +557,7 @@ def main():
                 print("# %s: %.1fs" % (ph.__name__, time.time() - t1), flush=True)
             km.stop()
             r.equal(km.errors, [], "key manager: no command failed")
-            wait(lambda: gw.stats()["mempool"]["in_use"] <= base["mempool"]["in_use"], 30)
+            wait_for(lambda: gw.stats()["mempool"]["in_use"] <= base["mempool"]["in_use"], 30)
             s = gw.stats()
             r.equal(s["acquire_pending"], 0, "end: no ACQUIRE pending")
             r.equal(s["mempool"]["in_use"], base["mempool"]["in_use"],

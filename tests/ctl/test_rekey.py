@@ -16,7 +16,7 @@ Prints a line per check, then "rekey: N passed, M failed".
 import sys
 import time
 
-from espdtest.run import LiveEspd, Report, EspdError, counter_delta
+from espdtest.run import wait_for, LiveEspd, Report, EspdError, counter_delta
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.ipsec import ESP, SecurityAssociation
@@ -62,17 +62,11 @@ def plain(i):
             UDP(sport=40000, dport=5001) / Raw(b"rekey %04d" % i + bytes(20)))
 
 
-def wait(pred, timeout):
-    end = time.time() + timeout
-    while not pred() and time.time() < end:
-        time.sleep(0.05)
-    return pred()
-
 
 def sent_esp(gw, n):
     """The next @n ESP frames out of port 1, as (spi, seq, frame)."""
     cap = gw.caps[1]
-    wait(lambda: cap.count() >= n, 30)
+    wait_for(lambda: cap.count() >= n, 30)
     time.sleep(0.1)  # anything extra would show up now
     out = []
     for b in cap.take():
@@ -148,7 +142,7 @@ def main():
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / new.encrypt(inner / Raw(b"new%d" % i))
                         for i in range(3)])
             cap0 = gw.caps[0]
-            wait(lambda: cap0.count() >= 6, 30)
+            wait_for(lambda: cap0.count() >= 6, 30)
             time.sleep(0.1)
             outs = [bytes(Ether(b)[Raw]) for b in cap0.take() if Raw in Ether(b)]
             r.check(sorted(outs) == sorted([b"old%d" % i for i in range(3)] +
@@ -159,8 +153,8 @@ def main():
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / old.encrypt(inner / Raw(b"late"))])
             gw.send(1, [Ether(src=PEER_MAC, dst=P1_MAC) / new.encrypt(inner / Raw(b"new3"))])
             # "late" went in first: out by now if it were let through.
-            wait(lambda: cap0.count() >= 1, 30)
-            wait(lambda: counter_delta(base, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
+            wait_for(lambda: cap0.count() >= 1, 30)
+            wait_for(lambda: counter_delta(base, gw.stats()).get("XfrmInNoStates", 0) >= 1, 30)
             outs = [bytes(Ether(b)[Raw]) for b in cap0.take() if Raw in Ether(b)]
             d = counter_delta(base, gw.stats())
             r.check(outs == [b"new3"] and d.get("XfrmInNoStates") == 1,

@@ -53,6 +53,19 @@ DROP_COUNTERS = (
 )
 
 
+
+def wait_for(pred, timeout, step=0.05):
+    """Poll @pred until it returns something true or @timeout seconds
+    pass; returns its last value (so a test checks what it waited for)."""
+    import time as _t
+
+    end = _t.monotonic() + timeout
+    while True:
+        v = pred()
+        if v or _t.monotonic() > end:
+            return v
+        _t.sleep(step)
+
 class EspdError(Exception):
     pass
 

@@ -48,11 +48,13 @@ import signal
 import socket
 import struct
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
-from espdtest.run import CtlError, ctl_request, default_build
+# wait_for is used by the live tests through this module too.
+from espdtest.run import CtlError, Report, ctl_request, default_build, wait_for
 
 __all__ = ["Topo", "Gateway", "TopoError", "ns_socket", "in_ns", "ns_run", "ping",
            "traceroute", "tcp_transfer", "leftovers", "have", "MARK"]
@@ -922,6 +924,51 @@ def check_clean(report, prefix=None):
                  *(["namespaces: %s" % nss] if nss else []) + procs)
 
 
+def live_main(name, body):
+    """A live test file's main(): body(report, build) with BUILD_DIR from
+    argv. A TopoError or any other exception is a failed check (and still
+    the closing line); a TopoError that starts with "SKIP" exits 77,
+    meson's skip. Then the leftover check, the time, the closing line."""
+    build = sys.argv[1] if len(sys.argv) > 1 else None
+    r = Report(name)
+    t0 = time.time()
+    try:
+        body(r, build)
+    except TopoError as e:
+        if str(e).startswith("SKIP"):
+            print(e)
+            check_clean(r)
+            r.close()
+            return 77
+        r.check(False, "topology", e)
+    except Exception:  # anything else: a failed check, and still the closing line
+        import traceback
+        r.check(False, "test raised", traceback.format_exc())
+    check_clean(r)
+    print("# total %.1fs" % (time.time() - t0))
+    return r.close()
+
+
+def with_pairkm(t, r, cases, make_test, after=None):
+    """Start the pair key manager on topology @t, run_cases() the cases
+    that @cases names on make_test(t, km, r), then @after (if any) with
+    the key manager stopped, then check that no key manager command
+    failed and stop the gateways (t.stop_check)."""
+    from espdtest.pairkm import PairKeyManager
+
+    km = PairKeyManager.for_topo(t).start()
+    try:
+        T = make_test(t, km, r)
+        run_cases(r, [getattr(T, c) for c in cases])
+    finally:
+        km.stop()
+    if after is not None:
+        after(T)
+    r.equal(km.errors, [], "pairkm: no command failed")
+    print("# pairkm: %s" % km.summary())
+    t.stop_check(r)
+
+
 def pcap_frames(path):
     """(timestamp, frame bytes) of a classic pcap file (Ethernet), fast."""
     out = []
@@ -1006,17 +1053,6 @@ def run_cases(report, cases):
         except Exception:  # one case failing must not hide the others
             report.check(False, "%s raised" % case.__name__, traceback.format_exc())
         print("# %s: %.1fs" % (case.__name__, time.time() - t1), flush=True)
-
-
-def wait_for(pred, timeout, step=0.05):
-    """Poll @pred until it returns something true or @timeout passes;
-    returns its last value."""
-    end = time.time() + timeout
-    while True:
-        v = pred()
-        if v or time.time() > end:
-            return v
-        time.sleep(step)
 
 
 def drops(before, after, allowed=()):

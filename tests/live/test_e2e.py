@@ -28,11 +28,9 @@ import sys
 import threading
 import time
 
-from espdtest.run import Report
-from espdtest.topo import (Topo, TopoError, SITE, WAN4, check_clean, tcp_transfer, run_cases,
-                           wait_for, delta, drops, ns_socket, UdpSink, payload, pcap_frames,
-                           wan_audit, classify_frame)
-from espdtest.pairkm import PairKeyManager
+from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, tcp_transfer,
+                           run_cases, wait_for, delta, drops, ns_socket, UdpSink, payload,
+                           pcap_frames, wan_audit, classify_frame)
 
 BULK = 50 * 1000 * 1000
 NPAR = 20
@@ -288,36 +286,22 @@ class Test:
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else None
-    r = Report("e2e")
-    t0 = time.time()
     clamp = "set tcp-mss-clamp auto"
-    try:
+
+    def body(r, build):
         with Topo(build=build, extra={"A": clamp, "B": clamp}) as t:
             pcap = os.path.join(t.wd, "wan.pcap")
             dump = t.tcpdump(pcap, snaplen=0)
-            km = PairKeyManager.for_topo(t).start()
-            T = Test(t, km, r)
-            try:
-                run_cases(r, [T.first, T.mss, T.bulk, T.parallel, T.ipv6])
-            finally:
-                km.stop()
+
+            def after(T):
                 err = t.stop_tcpdump(dump)
-            print("# tcpdump: %s" % " ".join(err.split("\n")[-4:]).strip())
-            def wire():
-                T.wire(pcap)
-            run_cases(r, [wire])
-            r.equal(km.errors, [], "pairkm: no command failed")
-            print("# pairkm: %s" % km.summary())
-            t.stop_check(r)
-    except TopoError as e:
-        r.check(False, "topology", e)
-    except Exception:  # anything else: a failed check, and still the closing line
-        import traceback
-        r.check(False, "test raised", traceback.format_exc())
-    check_clean(r)
-    print("# total %.1fs" % (time.time() - t0))
-    return r.close()
+                print("# tcpdump: %s" % " ".join(err.split("\n")[-4:]).strip())
+
+                def wire():
+                    T.wire(pcap)
+                run_cases(r, [wire])
+            with_pairkm(t, r, ["first", "mss", "bulk", "parallel", "ipv6"], Test, after)
+    return live_main("e2e", body)
 
 
 if __name__ == "__main__":

@@ -28,11 +28,10 @@ import struct
 import sys
 import time
 
-from espdtest.run import Report, packet_socket, Capture
-from espdtest.topo import (Topo, TopoError, SITE, WAN4, WAN6, MACS, check_clean, ping,
-                           replies, traceroute, tcp_transfer, run_cases, wait_for, delta,
-                           drops, ns_socket, UdpSink)
-from espdtest.pairkm import PairKeyManager
+from espdtest.run import packet_socket, Capture
+from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, WAN6, MACS, ping,
+                           replies, traceroute, tcp_transfer, wait_for, delta, drops,
+                           ns_socket, UdpSink)
 
 
 def ip_neigh(t, where, addr):
@@ -489,28 +488,11 @@ class Test:
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else None
-    r = Report("local")
-    t0 = time.time()
-    try:
+    def body(r, build):
         with Topo(build=build, tap={"A": "tapA"}) as t:
-            km = PairKeyManager.for_topo(t).start()
-            try:
-                T = Test(t, km, r)
-                run_cases(r, [T.idle, T.arp_nd, T.ping, T.ping_far, T.learned, T.traceroute, T.ratelimit,
-                              T.tap, T.aging])
-            finally:
-                km.stop()
-            r.equal(km.errors, [], "pairkm: no command failed")
-            t.stop_check(r)
-    except TopoError as e:
-        r.check(False, "topology", e)
-    except Exception:  # anything else: a failed check, and still the closing line
-        import traceback
-        r.check(False, "test raised", traceback.format_exc())
-    check_clean(r)
-    print("# total %.1fs" % (time.time() - t0))
-    return r.close()
+            with_pairkm(t, r, ["idle", "arp_nd", "ping", "ping_far", "learned", "traceroute",
+                               "ratelimit", "tap", "aging"], Test)
+    return live_main("local", body)
 
 
 if __name__ == "__main__":

@@ -29,10 +29,10 @@ import socket
 import sys
 import time
 
-from espdtest.run import Report, packet_socket
-from espdtest.topo import (Topo, TopoError, SITE, WAN4, WAN6, MACS, check_clean, ping,
-                           replies, tcp_transfer, run_cases, wait_for, delta, drops,
-                           ns_socket, UdpSink)
+from espdtest.run import packet_socket
+from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, WAN6, MACS, ping,
+                           replies, tcp_transfer, wait_for, delta, drops, ns_socket,
+                           UdpSink)
 from espdtest.pairkm import PairKeyManager
 
 WAN_MTU = 1400
@@ -398,30 +398,13 @@ def lan_pmtu(r, build):
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else None
-    r = Report("mtu")
-    t0 = time.time()
-    try:
+    def body(r, build):
         with Topo(build=build, mtu={"A": {1: WAN_MTU}, "B": {1: WAN_MTU}}) as t:
-            km = PairKeyManager.for_topo(t).start()
-            try:
-                T = Test(t, km, r)
-                run_cases(r, [T.pmtu, T.prefrag, T.reassembly])
-            finally:
-                km.stop()
-            r.equal(km.errors, [], "pairkm: no command failed")
-            t.stop_check(r)
+            with_pairkm(t, r, ["pmtu", "prefrag", "reassembly"], Test)
         t1 = time.time()
         lan_pmtu(r, build)
         print("# lan_pmtu: %.1fs" % (time.time() - t1))
-    except TopoError as e:
-        r.check(False, "topology", e)
-    except Exception:  # anything else: a failed check, and still the closing line
-        import traceback
-        r.check(False, "test raised", traceback.format_exc())
-    check_clean(r)
-    print("# total %.1fs" % (time.time() - t0))
-    return r.close()
+    return live_main("mtu", body)
 
 
 if __name__ == "__main__":

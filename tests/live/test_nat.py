@@ -24,11 +24,9 @@ import socket
 import sys
 import time
 
-from espdtest.run import Report
-from espdtest.topo import (Topo, TopoError, SITE, WAN4, check_clean, ping, replies, have,
+from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, ping, replies, have,
                            tcp_transfer, run_cases, delta, drops, ns_socket, pcap_frames,
                            wan_audit, classify_frame)
-from espdtest.pairkm import PairKeyManager
 
 ALLOWED = ("TapDropped",)
 
@@ -129,45 +127,24 @@ class Test:
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else None
-    r = Report("nat")
-    t0 = time.time()
     if not have("nft"):
         print("SKIP nat: nft is not installed (Debian package nftables), so there is no NAT "
               "to put between the gateways")
-        r.close()
         return 77
-    try:
+
+    def body(r, build):
         with Topo(build=build, nat=True) as t:
             pcap = os.path.join(t.wd, "wan.pcap")
             dump = t.tcpdump(pcap, snaplen=0)
-            km = PairKeyManager.for_topo(t).start()
-            try:
-                T = Test(t, km, r)
-                run_cases(r, [T.ping, T.transfer, T.sas, T.keepalive])
-            finally:
-                km.stop()
+
+            def after(T):
                 t.stop_tcpdump(dump)
 
-            def wire():
-                T.wire(pcap)
-            run_cases(r, [wire])
-            r.equal(km.errors, [], "pairkm: no command failed")
-            print("# pairkm: %s" % km.summary())
-            t.stop_check(r)
-    except TopoError as e:
-        if str(e).startswith("SKIP"):
-            print(e)
-            check_clean(r)
-            r.close()
-            return 77
-        r.check(False, "topology", e)
-    except Exception:  # anything else: a failed check, and still the closing line
-        import traceback
-        r.check(False, "test raised", traceback.format_exc())
-    check_clean(r)
-    print("# total %.1fs" % (time.time() - t0))
-    return r.close()
+                def wire():
+                    T.wire(pcap)
+                run_cases(r, [wire])
+            with_pairkm(t, r, ["ping", "transfer", "sas", "keepalive"], Test, after)
+    return live_main("nat", body)
 
 
 if __name__ == "__main__":

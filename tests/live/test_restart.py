@@ -21,10 +21,7 @@ import sys
 import threading
 import time
 
-from espdtest.run import Report
-from espdtest.topo import (Topo, TopoError, SITE, check_clean, run_cases, wait_for,
-                           ns_socket, UdpSink)
-from espdtest.pairkm import PairKeyManager
+from espdtest.topo import (Topo, live_main, with_pairkm, SITE, wait_for, ns_socket, UdpSink)
 
 PORT = 6100
 PERIOD = 0.002
@@ -211,29 +208,13 @@ class Test:
 
 
 def main():
-    build = sys.argv[1] if len(sys.argv) > 1 else None
-    r = Report("restart")
-    t0 = time.time()
-    try:
+    cases = ["restart_b"] + ([] if os.environ.get("ONLY_B") else
+                             ["restart_b_resync", "restart_a"])
+
+    def body(r, build):
         with Topo(build=build) as t:
-            km = PairKeyManager.for_topo(t).start()
-            try:
-                T = Test(t, km, r)
-                run_cases(r, [T.restart_b] + ([] if os.environ.get("ONLY_B") else
-                                            [T.restart_b_resync, T.restart_a]))
-            finally:
-                km.stop()
-            r.equal(km.errors, [], "pairkm: no command failed")
-            print("# pairkm: %s" % km.summary())
-            t.stop_check(r)
-    except TopoError as e:
-        r.check(False, "topology", e)
-    except Exception:  # anything else: a failed check, and still the closing line
-        import traceback
-        r.check(False, "test raised", traceback.format_exc())
-    check_clean(r)
-    print("# total %.1fs" % (time.time() - t0))
-    return r.close()
+            with_pairkm(t, r, cases, Test)
+    return live_main("restart", body)
 
 
 if __name__ == "__main__":
