@@ -148,7 +148,7 @@ int opt_proto_esp(struct cur *c, void *arg);
  * with its own options has a struct sel_arg as its arg's first member. */
 struct sel_arg {
 	struct cfg_sel *sel;
-	bool range;      /* sport/dport take N-M (policies), or N only (SAs) */
+	bool range;      /* sport/dport take N-M (policies and SAs' sel), or N only */
 	bool type, code; /* sport/dport were given as ICMP `type`/`code` */
 };
 

@@ -278,14 +278,17 @@ static const struct opt sel_opts[] = {
 	{ NULL, 0, NULL },
 };
 
-/* sel src P dst P [proto P [sport N] [dport N] | [type N] [code N]]: the selector's own words
- * run until a word that is not one, or one it already has (so a `src`
- * after `sel src A dst B` is the SA's). */
+/* sel src P dst P [proto P [sport N[-M]] [dport N[-M]] | [type N] [code N]]:
+ * the selector's own words run until a word that is not one, or one it
+ * already has (so a `src` after `sel src A dst B` is the SA's). Ports take
+ * ranges as a policy's do: a key manager passes traffic selectors such as
+ * 1024-2048 (IKEv2 TS ranges) straight through, and an ACQUIRE's `sel`
+ * names the policy's range for a field that is not PFP. */
 static int
 st_sel(struct cur *c, void *arg)
 {
 	struct cfg_state *s = st(arg);
-	struct sel_arg sa = { .sel = &s->sel, .range = false };
+	struct sel_arg sa = { .sel = &s->sel, .range = true };
 	struct opt_seen seen = { 0 };
 	int ret = opt_parse(c, sel_opts, &sa, &seen, true);
 

@@ -594,6 +594,13 @@ sel_finish(struct cur *c, const struct opt_seen *seen, const struct sel_arg *a,
 		return cfg_error_set(c->err, opt_at(seen, a->type ? OPT_SEL_SPORT : OPT_SEL_DPORT),
 				     "'%s' needs proto icmp or ipv6-icmp",
 				     a->type ? "type" : "code");
+	/* A port range of 0-65535 restricts nothing: it is "any", and is
+	 * kept (and printed, and compared) as if no port had been given
+	 * (DESIGN.md: a selector field that is "any" is left out). */
+	if (s->has_sport && !a->type && s->sport_lo == 0 && s->sport_hi == 65535)
+		s->has_sport = false;
+	if (s->has_dport && !a->code && s->dport_lo == 0 && s->dport_hi == 65535)
+		s->has_dport = false;
 	if (!s->has_sport)
 		s->sport_hi = 65535;
 	if (!s->has_dport)

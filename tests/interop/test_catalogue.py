@@ -594,7 +594,7 @@ EXPECTED = {
     'state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x6001 aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128 limit byte-soft':
         "espctl: error: missing value after 'byte-soft' (word 16: 'byte-soft')",
     'state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x6001 aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128 sel src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp sport 99999':
-        "espctl: error: expected a port number (0-65535), got '99999' (word 23: '99999')",
+        "espctl: error: expected a port or range N-M (0-65535), got '99999' (word 23: '99999')",
     'policy add src 10.0.0.0/8 dst 10.1.0.0/16':
         "espctl: error: missing 'dir' for policy add",
     'policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir sideways':
