@@ -140,6 +140,7 @@ enum cfg_cmd_type {
 	CFG_CMD_NEIGH_FLUSH,
 	CFG_CMD_STATE_ADD,
 	CFG_CMD_STATE_UPDATE,
+	CFG_CMD_STATE_MIGRATE,
 	CFG_CMD_STATE_DEL,
 	CFG_CMD_STATE_GET,
 	CFG_CMD_STATE_ALLOCSPI,
@@ -147,6 +148,7 @@ enum cfg_cmd_type {
 	CFG_CMD_STATE_FLUSH,
 	CFG_CMD_STATE_COUNT,
 	CFG_CMD_POLICY_ADD,
+	CFG_CMD_POLICY_UPDATE,
 	CFG_CMD_POLICY_DEL,
 	CFG_CMD_POLICY_LIST,
 	CFG_CMD_POLICY_FLUSH,
@@ -295,6 +297,31 @@ struct cfg_state {
 	struct cfg_algo algo;
 };
 
+/** What `state migrate` does to the SA's UDP encapsulation. */
+enum cfg_migrate_encap {
+	CFG_MIGRATE_ENCAP_KEEP,  /**< no `encap`: as it is */
+	CFG_MIGRATE_ENCAP_NONE,  /**< `encap none`: plain ESP from now on */
+	CFG_MIGRATE_ENCAP_UDP,   /**< `encap espinudp SPORT DPORT OA` */
+};
+
+/**
+ * `state migrate src IP dst IP proto esp spi SPI [new-src IP] [new-dst IP]
+ * [encap espinudp SPORT DPORT OA | encap none]` (MOBIKE, NAT rebinding):
+ * new outer addresses and/or UDP encapsulation for a live SA, keeping
+ * its keys, sequence numbers, replay window, counters and lifetimes. At
+ * least one of new-src, new-dst and encap is given; new-src and new-dst
+ * are of one family.
+ */
+struct cfg_migrate {
+	struct cfg_addr src, dst; /**< the SA as it is (dst and spi name it) */
+	uint32_t spi;
+	bool has_new_src, has_new_dst;
+	struct cfg_addr new_src, new_dst;
+	uint8_t encap;            /**< enum cfg_migrate_encap */
+	uint16_t encap_sport, encap_dport; /**< with CFG_MIGRATE_ENCAP_UDP */
+	struct cfg_addr encap_oa;
+};
+
 /** `state del` / `state get` (also the identity part of the others). */
 struct cfg_state_id {
 	struct cfg_addr src, dst;
@@ -350,7 +377,8 @@ struct cfg_policy_del {
 #define CFG_MON_INVALID_SPI (1u << 2)
 #define CFG_MON_POLICY      (1u << 3)
 #define CFG_MON_STATE       (1u << 4)
-#define CFG_MON_ALL         0x1fu
+#define CFG_MON_MAPPING     (1u << 5)
+#define CFG_MON_ALL         0x3fu
 
 /** `set KEY VALUE`: the word is the key's name in lower case with '-'
  *  for '_' ("acquire-queue-total"). */
@@ -391,9 +419,10 @@ struct cfg_cmd {
 		struct cfg_route route;
 		struct cfg_neigh neigh;       /**< NEIGH_ADD, NEIGH_DEL */
 		struct cfg_state state;       /**< STATE_ADD, STATE_UPDATE */
+		struct cfg_migrate migrate;   /**< STATE_MIGRATE */
 		struct cfg_state_id sa;       /**< STATE_DEL, STATE_GET */
 		struct cfg_allocspi allocspi;
-		struct cfg_policy policy;     /**< POLICY_ADD */
+		struct cfg_policy policy;     /**< POLICY_ADD, POLICY_UPDATE */
 		struct cfg_policy_del policy_del;
 		uint32_t monitor;             /**< CFG_MON_* (never 0) */
 		struct cfg_set set;

@@ -278,7 +278,7 @@ static int
 parse_monitor(struct cur *c, uint32_t *mask)
 {
 	static const char *const kinds[] = { "acquire", "expire", "invalid-spi",
-					     "policy", "state", NULL };
+					     "policy", "state", "mapping", NULL };
 
 	while (c->i < c->argc) {
 		const char *w = c->argv[c->i];
@@ -291,7 +291,7 @@ parse_monitor(struct cur *c, uint32_t *mask)
 		else
 			return cfg_error_set(c->err, c->i,
 					     "unknown event type '%s' (expected acquire, "
-					     "expire, invalid-spi, policy or state)", Q(w));
+					     "expire, invalid-spi, policy, state or mapping)", Q(w));
 		c->i++;
 	}
 	if (*mask == 0)
@@ -402,6 +402,7 @@ static const char *const cmd_names[CFG_CMD_COUNT_] = {
 	[CFG_CMD_NEIGH_FLUSH] = "neigh flush",
 	[CFG_CMD_STATE_ADD] = "state add",
 	[CFG_CMD_STATE_UPDATE] = "state update",
+	[CFG_CMD_STATE_MIGRATE] = "state migrate",
 	[CFG_CMD_STATE_DEL] = "state del",
 	[CFG_CMD_STATE_GET] = "state get",
 	[CFG_CMD_STATE_ALLOCSPI] = "state allocspi",
@@ -409,6 +410,7 @@ static const char *const cmd_names[CFG_CMD_COUNT_] = {
 	[CFG_CMD_STATE_FLUSH] = "state flush",
 	[CFG_CMD_STATE_COUNT] = "state count",
 	[CFG_CMD_POLICY_ADD] = "policy add",
+	[CFG_CMD_POLICY_UPDATE] = "policy update",
 	[CFG_CMD_POLICY_DEL] = "policy del",
 	[CFG_CMD_POLICY_LIST] = "policy list",
 	[CFG_CMD_POLICY_FLUSH] = "policy flush",
@@ -438,6 +440,7 @@ static const struct {
 	{ "neigh", "flush", CFG_CMD_NEIGH_FLUSH },
 	{ "state", "add", CFG_CMD_STATE_ADD },
 	{ "state", "update", CFG_CMD_STATE_UPDATE },
+	{ "state", "migrate", CFG_CMD_STATE_MIGRATE },
 	{ "state", "del", CFG_CMD_STATE_DEL },
 	{ "state", "delete", CFG_CMD_STATE_DEL },
 	{ "state", "get", CFG_CMD_STATE_GET },
@@ -447,6 +450,7 @@ static const struct {
 	{ "state", "flush", CFG_CMD_STATE_FLUSH },
 	{ "state", "count", CFG_CMD_STATE_COUNT },
 	{ "policy", "add", CFG_CMD_POLICY_ADD },
+	{ "policy", "update", CFG_CMD_POLICY_UPDATE },
 	{ "policy", "del", CFG_CMD_POLICY_DEL },
 	{ "policy", "delete", CFG_CMD_POLICY_DEL },
 	{ "policy", "list", CFG_CMD_POLICY_LIST },
@@ -458,8 +462,8 @@ static const struct {
 static const char *const verbs_help[] = {
 	"route", "add",
 	"neigh", "add, del, list or flush",
-	"state", "add, update, del, get, allocspi, list, flush or count",
-	"policy", "add, del, list or flush",
+	"state", "add, update, migrate, del, get, allocspi, list, flush or count",
+	"policy", "add, update, del, list or flush",
 	"stats", "reset",
 	NULL,
 };
@@ -551,6 +555,9 @@ cfg_parse(int argc, char *const argv[], struct cfg_cmd *cmd,
 	case CFG_CMD_STATE_UPDATE:
 		ret = parse_state(&c, &cmd->u.state, type == CFG_CMD_STATE_UPDATE);
 		break;
+	case CFG_CMD_STATE_MIGRATE:
+		ret = parse_migrate(&c, &cmd->u.migrate);
+		break;
 	case CFG_CMD_STATE_DEL:
 	case CFG_CMD_STATE_GET:
 		ret = parse_state_id(&c, &cmd->u.sa, type == CFG_CMD_STATE_GET);
@@ -559,6 +566,7 @@ cfg_parse(int argc, char *const argv[], struct cfg_cmd *cmd,
 		ret = parse_allocspi(&c, &cmd->u.allocspi);
 		break;
 	case CFG_CMD_POLICY_ADD:
+	case CFG_CMD_POLICY_UPDATE:
 		ret = parse_policy(&c, &cmd->u.policy);
 		break;
 	case CFG_CMD_POLICY_DEL:

@@ -192,6 +192,7 @@ int algo_auth_trunc(struct cur *c, struct cfg_algo *a);
 /* parse_state.c: state add/update, del/get, allocspi */
 int parse_state(struct cur *c, struct cfg_state *s, bool update);
 int parse_state_id(struct cur *c, struct cfg_state_id *id, bool get);
+int parse_migrate(struct cur *c, struct cfg_migrate *mg);
 int parse_allocspi(struct cur *c, struct cfg_allocspi *a);
 
 /* parse_policy.c: policy add, del */

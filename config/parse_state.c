@@ -116,25 +116,32 @@ parse_limits(struct cur *c, struct cfg_state *s)
 	}
 }
 
-/* encap espinudp SPORT DPORT OA */
+/* encap espinudp SPORT DPORT OA, or (@p none_ok: state migrate) encap
+ * none, which sets *none. */
 static int
-parse_encap(struct cur *c, struct cfg_state *s)
+parse_encap(struct cur *c, bool none_ok, bool *none, uint16_t *sport,
+	    uint16_t *dport, struct cfg_addr *oa)
 {
 	const char *w = NULL;
 	int ret = cur_value(c, &w);
 
 	if (ret < 0)
 		return ret;
+	if (none_ok && strcmp(w, "none") == 0) {
+		*none = true;
+		return 0;
+	}
 	if (strcmp(w, "espinudp") != 0)
 		return cfg_error_set(c->err, c->i - 1,
-				     "unsupported encap '%s' (only espinudp)", Q(w));
-	ret = get_num16(c, 1, 65535, &s->encap_sport);
+				     none_ok ? "unsupported encap '%s' (espinudp or none)" :
+					       "unsupported encap '%s' (only espinudp)", Q(w));
+	ret = get_num16(c, 1, 65535, sport);
 	if (ret == 0)
-		ret = get_num16(c, 1, 65535, &s->encap_dport);
+		ret = get_num16(c, 1, 65535, dport);
 	/* The original address of RFC 3948 transport-mode checksum fix-ups:
 	 * `ip xfrm` wants one, usually 0.0.0.0; any address is kept as is. */
 	if (ret == 0)
-		ret = get_ip(c, &s->encap_oa);
+		ret = get_ip(c, oa);
 	return ret;
 }
 
@@ -270,7 +277,10 @@ st_roseq_hi(struct cur *c, void *arg)
 static int
 st_encap(struct cur *c, void *arg)
 {
-	return parse_encap(c, st(arg));
+	struct cfg_state *s = st(arg);
+
+	return parse_encap(c, false, NULL, &s->encap_sport, &s->encap_dport,
+			   &s->encap_oa);
 }
 
 static const struct opt sel_opts[] = {
@@ -439,6 +449,97 @@ parse_state_id(struct cur *c, struct cfg_state_id *id, bool get)
 			    false);
 
 	return ret < 0 ? ret : sa_id_finish(c, &seen, true, &id->src, &id->dst);
+}
+
+/* ---- state migrate ---------------------------------------------------- */
+
+#define O_NEW_SRC (1u << 26)
+#define O_NEW_DST (1u << 27)
+#define O_ENCAP   (1u << 28)
+
+static struct cfg_migrate *
+mg(void *arg)
+{
+	return arg;
+}
+
+static int
+mg_src(struct cur *c, void *arg)
+{
+	return get_ip(c, &mg(arg)->src);
+}
+
+static int
+mg_dst(struct cur *c, void *arg)
+{
+	return get_ip(c, &mg(arg)->dst);
+}
+
+/* Any SPI, as del and get take: the SA exists or the model says not. */
+static int
+mg_spi(struct cur *c, void *arg)
+{
+	return get_spi(c, false, &mg(arg)->spi);
+}
+
+static int
+mg_new_src(struct cur *c, void *arg)
+{
+	mg(arg)->has_new_src = true;
+	return get_ip(c, &mg(arg)->new_src);
+}
+
+static int
+mg_new_dst(struct cur *c, void *arg)
+{
+	mg(arg)->has_new_dst = true;
+	return get_ip(c, &mg(arg)->new_dst);
+}
+
+static int
+mg_encap(struct cur *c, void *arg)
+{
+	struct cfg_migrate *m = mg(arg);
+	bool none = false;
+	int ret = parse_encap(c, true, &none, &m->encap_sport, &m->encap_dport,
+			      &m->encap_oa);
+
+	m->encap = none ? CFG_MIGRATE_ENCAP_NONE : CFG_MIGRATE_ENCAP_UDP;
+	return ret;
+}
+
+static const struct opt migrate_opts[] = {
+	{ "src", O_SRC, mg_src },
+	{ "dst", O_DST, mg_dst },
+	{ "proto", O_PROTO, opt_proto_esp },
+	{ "spi", O_SPI, mg_spi },
+	{ "new-src", O_NEW_SRC, mg_new_src },
+	{ "new-dst", O_NEW_DST, mg_new_dst },
+	{ "encap", O_ENCAP, mg_encap },
+	{ NULL, 0, NULL },
+};
+
+/* state migrate src IP dst IP proto esp spi SPI [new-src IP] [new-dst IP]
+ *               [encap espinudp SPORT DPORT OA | encap none] */
+int
+parse_migrate(struct cur *c, struct cfg_migrate *m)
+{
+	struct opt_seen seen = { 0 };
+	int ret = opt_parse(c, migrate_opts, m, &seen, false);
+
+	if (ret == 0)
+		ret = sa_id_finish(c, &seen, true, &m->src, &m->dst);
+	if (ret < 0)
+		return ret;
+	if (!(seen.bits & (O_NEW_SRC | O_NEW_DST | O_ENCAP)))
+		return cfg_error_set(c->err, -1,
+				     "state migrate needs 'new-src', 'new-dst' or 'encap'");
+	/* One of them alone must be of the SA's family, which only the
+	 * model knows; both together may move the SA to the other family. */
+	if (m->has_new_src && m->has_new_dst && m->new_src.af != m->new_dst.af)
+		return cfg_error_set(c->err, opt_at(&seen, O_NEW_DST) + 1,
+				     "new-src and new-dst of state migrate differ in address family");
+	return 0;
 }
 
 /* ---- state allocspi --------------------------------------------------- */

@@ -14,7 +14,7 @@
 /* ---- announcements to `monitor state` / `monitor policy` ------------- */
 
 struct change_desc {
-	const char *action;               /* add, update, del, flush */
+	const char *action;               /* add, update, migrate, del, flush */
 	const struct cfg_addr *src, *dst; /* an SA's identity, or NULL */
 	uint32_t spi, reqid;
 	uint8_t dir;
@@ -235,6 +235,12 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 		announce_sa(c, cmd->type == CFG_CMD_STATE_ADD ? "add" : "update",
 			    model_sa_find(m, &cmd->u.state.dst, cmd->u.state.spi));
 		break;
+	case CFG_CMD_STATE_MIGRATE:
+		/* Named as it is now: by its new dst, when it moved. */
+		announce_sa(c, "migrate",
+			    model_sa_find(m, cmd->u.migrate.has_new_dst ? &cmd->u.migrate.new_dst :
+					  &cmd->u.migrate.dst, cmd->u.migrate.spi));
+		break;
 	case CFG_CMD_STATE_DEL:
 		announce(c, CFG_MON_STATE, describe_state, &del);
 		break;
@@ -243,6 +249,17 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 		break;
 	case CFG_CMD_POLICY_ADD:
 		announce_policy(c, "add", &m->pols[m->n_pols - 1]);
+		break;
+	case CFG_CMD_POLICY_UPDATE:
+		if (cmd->u.policy.has_index) {
+			p = model_policy(m, cmd->u.policy.index);
+		} else {
+			struct cfg_policy_del d = { .dir = cmd->u.policy.dir,
+						    .sel = cmd->u.policy.sel };
+
+			p = model_policy_match(m, &d);
+		}
+		announce_policy(c, "update", p);
 		break;
 	case CFG_CMD_POLICY_DEL:
 		announce_policy(c, "del", p);

@@ -855,6 +855,125 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	return 0;
 }
 
+/* The SA @p s would be after `state migrate` @p mg, in @p nc. */
+static int
+migrate_cfg(const struct model_sa *s, const struct cfg_migrate *mg,
+	    struct cfg_state *nc, struct cfg_error *err)
+{
+	*nc = s->cfg;
+	if (mg->has_new_src)
+		nc->src = mg->new_src;
+	if (mg->has_new_dst)
+		nc->dst = mg->new_dst;
+	if (nc->src.af != nc->dst.af)
+		return cfg_error_set(err, -1,
+				     "the SA's src and dst would differ in address family "
+				     "(give new-src and new-dst together to change it)"),
+		       -EAFNOSUPPORT;
+	/* A transport-mode SA's addresses are its packets' own: its sel, and
+	 * the traffic, are of its family. */
+	if (nc->mode == CFG_MODE_TRANSPORT && nc->src.af != s->cfg.src.af)
+		return cfg_error_set(err, -1,
+				     "a transport-mode SA cannot change address family"),
+		       -EAFNOSUPPORT;
+	switch (mg->encap) {
+	case CFG_MIGRATE_ENCAP_NONE:
+		nc->has &= ~CFG_SA_HAS_ENCAP;
+		nc->encap_sport = nc->encap_dport = 0;
+		memset(&nc->encap_oa, 0, sizeof(nc->encap_oa));
+		break;
+	case CFG_MIGRATE_ENCAP_UDP:
+		nc->has |= CFG_SA_HAS_ENCAP;
+		nc->encap_sport = mg->encap_sport;
+		nc->encap_dport = mg->encap_dport;
+		nc->encap_oa = mg->encap_oa;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+/*
+ * state migrate (MOBIKE, NAT rebinding; Linux's XFRM_MSG_MIGRATE for one
+ * SA): new outer addresses and/or UDP encapsulation, in place. The keys,
+ * the sequence numbers, the replay window, the counters, the lifetimes
+ * and the SA's handle all stay; the data plane gets a new record built
+ * from them (ops->sa_migrate), published as `state update` publishes.
+ * The SA's name (dst, spi) moves with dst, and every index follows it:
+ * the SA index gets the new name before it loses the old one (so it is
+ * never without the SA), the time limits are re-armed under the new
+ * name (still counting from the add), and an outbound SA keeps the flows
+ * it serves while its policies' templates catch up (the key manager
+ * sends `policy update` next), taking any whose template it now fits.
+ */
+static int
+state_migrate(struct gw_model *m, const struct cfg_migrate *mg,
+	      struct cfg_error *err)
+{
+	struct model_sa *s = model_sa_find(m, &mg->dst, mg->spi);
+	struct cfg_state old, nc;
+	struct sa_id id;
+	bool moved, soft_done;
+	int rc;
+
+	if (s == NULL || !model_addr_eq(&s->cfg.src, &mg->src))
+		return cfg_error_set(err, -1, "no SA with that src, dst and spi 0x%08x",
+				     mg->spi), -ENOENT;
+	rc = migrate_cfg(s, mg, &nc, err);
+	if (rc < 0)
+		goto out;
+	moved = !model_addr_eq(&nc.dst, &s->cfg.dst);
+	if (moved && model_sa_find(m, &nc.dst, nc.spi) != NULL) {
+		rc = cfg_error_set(err, -1, "an SA with the new dst and spi 0x%08x exists",
+				   nc.spi);
+		rc = -EEXIST;
+		goto out;
+	}
+	if (moved) {
+		sa_id_make(&id, &nc.dst, nc.spi);
+		if (hmap_put(&m->sa_by_id, &id, s) < 0) {
+			rc = cfg_error_set(err, -1, "out of memory");
+			rc = -ENOMEM;
+			goto out;
+		}
+	}
+	old = s->cfg;
+	s->cfg = nc;
+	if (m->ops != NULL && m->ops->sa_migrate != NULL) {
+		rc = m->ops->sa_migrate(m->ops_arg, s, &old);
+		if (rc < 0) {
+			s->cfg = old;
+			if (moved)
+				hmap_del(&m->sa_by_id, &id);
+			cfg_error_set(err, -1, "cannot migrate the SA: %s", strerror(-rc));
+			goto out;
+		}
+	}
+	if (moved) {
+		sa_id_make(&id, &old.dst, old.spi);
+		hmap_del(&m->sa_by_id, &id);
+		/* The timers name the SA by (dst, spi): arm them again under
+		 * the new name; the old ones no longer find it. A soft limit
+		 * already handled stays handled. */
+		soft_done = s->time_soft_done;
+		rc = timers_arm(m, s);
+		s->time_soft_done = soft_done;
+		if (rc < 0) {
+			cfg_error_set(err, -1, "out of memory");
+			goto out;
+		}
+	}
+	/* Out of memory here leaves the SA serving what it served. */
+	if (s->dir == CFG_DIR_OUT)
+		(void)flow_index_sa(m, s);
+	rc = 0;
+out:
+	explicit_bzero(&old, sizeof(old));
+	explicit_bzero(&nc, sizeof(nc));
+	return rc;
+}
+
 static int
 state_del(struct gw_model *m, const struct cfg_state_id *id,
 	  struct cfg_error *err)
@@ -996,6 +1115,98 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 			    model_flow_key(mp, by_age[i], &fk))
 				(void)flow_attach(m, by_age[i], &fk);
 		free(by_age);
+	}
+	return 0;
+}
+
+static bool sel_eq(const struct cfg_sel *a, const struct cfg_sel *b);
+
+/*
+ * policy update: the policy with the same index (when one is given) or
+ * the same selector and dir is replaced, keeping its index and its age
+ * (ties in priority still go its way); with none, the policy is added,
+ * as `ip xfrm policy update` does. The SPD is rebuilt once with the new
+ * policy in the old one's place and swapped in whole, so there is no
+ * moment without either (no BYPASS window). Flow keys that the new
+ * policy still gives are pointed again in place, never deleted first,
+ * so no flow misses (and raises an ACQUIRE) on the way; keys it no
+ * longer gives go.
+ */
+static int
+policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err)
+{
+	struct model_pol *mp = NULL;
+	struct model_sa **by_age = NULL;
+	struct gw_flow_key fk;
+	uint32_t i, index, old_pfp;
+	uint16_t k;
+
+	for (i = 0; i < m->n_pols && mp == NULL; i++) {
+		struct model_pol *q = &m->pols[i];
+
+		if (p->has_index ? q->cfg.index == p->index :
+		    (q->cfg.dir == p->dir && sel_eq(&q->cfg.sel, &p->sel)))
+			mp = q;
+	}
+	if (mp == NULL)
+		return policy_add(m, p, err);
+	if (mp->cfg.dir != p->dir)
+		return cfg_error_set(err, -1, "policy index %u is dir %s, not %s", mp->cfg.index,
+				     mp->cfg.dir == CFG_DIR_IN ? "in" :
+				     mp->cfg.dir == CFG_DIR_OUT ? "out" : "fwd",
+				     p->dir == CFG_DIR_IN ? "in" :
+				     p->dir == CFG_DIR_OUT ? "out" : "fwd"), -EINVAL;
+	if (m->n_sas > 0) {
+		by_age = malloc(m->n_sas * sizeof(*by_age));
+		if (by_age == NULL)
+			return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+		memcpy(by_age, m->sas, m->n_sas * sizeof(*by_age));
+		qsort(by_age, m->n_sas, sizeof(*by_age), by_gen);
+	}
+	index = mp->cfg.index;
+	old_pfp = mp->cfg.pfp;
+	mp->cfg = *p;
+	mp->cfg.index = index;
+	mp->cfg.has_index = true;
+	m->dirty |= MODEL_DIRTY_SPD;
+
+	/* The SAs that serve the new policy take its keys, oldest first so
+	 * that the newest ends up owning each (a key already pointed at is
+	 * pointed again, with no gap). */
+	for (i = 0; i < m->n_sas && pol_protects_out(mp); i++)
+		if (model_sa_satisfies(by_age[i], &mp->cfg.tmpl) &&
+		    model_flow_key(mp, by_age[i], &fk))
+			(void)flow_attach(m, by_age[i], &fk);
+	free(by_age);
+
+	/* Keys an SA held under the old policy and no longer has: an SA
+	 * that still fits the template keeps its keys while the PFP fields
+	 * are the same (the flow an ACQUIRE's seq gave it included). */
+	for (i = 0; i < m->n_sas; i++) {
+		struct model_sa *s = m->sas[i];
+		bool fits = pol_protects_out(mp) && model_sa_satisfies(s, &mp->cfg.tmpl);
+
+		for (k = 0; k < s->n_keys;) {
+			struct gw_flow_key key = s->keys[k];
+			struct model_flow *f;
+
+			if (key.policy != index ||
+			    (fits && (old_pfp == mp->cfg.pfp ||
+				      (model_flow_key(mp, s, &fk) &&
+				       memcmp(&fk, &key, sizeof(fk)) == 0)))) {
+				k++;
+				continue;
+			}
+			s->keys[k] = s->keys[--s->n_keys];
+			f = flow_get(m, &key, false);
+			if (f == NULL)
+				continue;
+			f->cand--;
+			if (f->sa == s)
+				flow_refill(m, f, &key, s);
+			if (f->cand == 0 && f->sa == NULL)
+				flow_drop(m, &key, f);
+		}
 	}
 	return 0;
 }
@@ -1255,6 +1466,8 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		return state_add(m, &cmd->u.state, err);
 	case CFG_CMD_STATE_UPDATE:
 		return state_update(m, &cmd->u.state, err);
+	case CFG_CMD_STATE_MIGRATE:
+		return state_migrate(m, &cmd->u.migrate, err);
 	case CFG_CMD_STATE_DEL:
 		return state_del(m, &cmd->u.sa, err);
 	case CFG_CMD_STATE_FLUSH:
@@ -1263,6 +1476,8 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		return 0;
 	case CFG_CMD_POLICY_ADD:
 		return policy_add(m, &cmd->u.policy, err);
+	case CFG_CMD_POLICY_UPDATE:
+		return policy_update(m, &cmd->u.policy, err);
 	case CFG_CMD_POLICY_DEL:
 		return policy_del(m, &cmd->u.policy_del, err);
 	case CFG_CMD_POLICY_FLUSH:

@@ -80,6 +80,12 @@ struct model_ops {
 	 *  one's counters and sequence state over, and put it everywhere
 	 *  the old one was (SAD, flow table) before retiring the old. */
 	int (*sa_rekey)(void *arg, struct model_sa *s);
+	/** New outer addresses or UDP encapsulation in s->cfg (`state
+	 *  migrate`; @p old is the cfg before): a new record with the same
+	 *  keys and IV mask that carries the counters, sequence and replay
+	 *  state over, put everywhere the old one was before it is retired,
+	 *  as sa_rekey does. */
+	int (*sa_migrate)(void *arg, struct model_sa *s, const struct cfg_state *old);
 	/** New byte/packet limits in s->cfg, applied in place. */
 	void (*sa_limits)(void *arg, struct model_sa *s);
 	/** @p s is no longer published anywhere: free its record once no

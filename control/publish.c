@@ -61,9 +61,13 @@ pub_spd_sel(struct spd_sel *o, const struct cfg_sel *s)
 	o->dport_hi = s->has_dport ? s->dport_hi : 0xffff;
 }
 
-/* A worker-visible record of SA @p s as its cfg now says. */
+static void natt_ref(struct pub *p, uint16_t port, int delta);
+
+/* A worker-visible record of SA @p s as its cfg now says; @p iv_mask
+ * NULL for a new random one. */
 static int
-record_make(struct pub *p, const struct model_sa *s, struct gw_sa **out)
+record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
+	    struct gw_sa **out)
 {
 	const struct cfg_state *cfg = &s->cfg;
 	struct esp_sa_conf c = { 0 };
@@ -92,6 +96,7 @@ record_make(struct pub *p, const struct model_sa *s, struct gw_sa **out)
 	c.seq_out = (uint64_t)cfg->replay_oseq_hi << 32 | cfg->replay_oseq;
 	c.seq_in = (uint64_t)cfg->replay_seq_hi << 32 | cfg->replay_seq;
 	model_algo_params(&cfg->algo, &c.algo);
+	c.iv_mask = iv_mask;
 
 	gw = rte_zmalloc("gw_sa", sizeof(*gw), RTE_CACHE_LINE_SIZE);
 	if (gw == NULL)
@@ -163,7 +168,7 @@ static int
 op_sa_create(void *arg, struct model_sa *s)
 {
 	struct gw_sa *gw;
-	int rc = record_make(arg, s, &gw);
+	int rc = record_make(arg, s, NULL, &gw);
 
 	if (rc == 0)
 		s->dp = gw;
@@ -171,25 +176,22 @@ op_sa_create(void *arg, struct model_sa *s)
 }
 
 /*
- * New keys: a new record takes over the old one's counters and sequence
- * state, and is put in its place (make before break) before the old one
- * is retired.
+ * New record @p ngw of SA @p s takes over @p old's counters and sequence
+ * state, and is put in its place (make before break: the SAD or flow
+ * entry is overwritten, never deleted first) before the old one is
+ * retired.
  */
-static int
-op_sa_rekey(void *arg, struct model_sa *s)
+static void
+record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_sa *ngw)
 {
-	struct pub *p = arg;
-	struct gw_sa *old = s->dp, *ngw;
 	uint64_t seq_margin = 0;
 	uint16_t i;
-	int rc = record_make(p, s, &ngw);
 
-	if (rc < 0)
-		return rc;
 	/* Workers may still use the old record for one burst each (RCU):
 	 * skip ahead by more than they can send in it, so the two never
-	 * send the same number (a peer would drop it as a replay). New keys
-	 * and a new IV mask mean no nonce is reused either way. */
+	 * send the same number (a peer would drop it as a replay, and under
+	 * the same keys and IV mask, as after a migrate, the IV would
+	 * repeat). */
 	if (s->dir == CFG_DIR_OUT)
 		seq_margin = 4096;
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
@@ -207,6 +209,47 @@ op_sa_rekey(void *arg, struct model_sa *s)
 				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
 	}
 	record_retire(p, old);
+}
+
+/* New keys: a new record (new IV mask) takes the old one's place. */
+static int
+op_sa_rekey(void *arg, struct model_sa *s)
+{
+	struct pub *p = arg;
+	struct gw_sa *ngw;
+	int rc = record_make(p, s, NULL, &ngw);
+
+	if (rc < 0)
+		return rc;
+	record_replace(p, s, s->dp, ngw);
+	return 0;
+}
+
+/*
+ * `state migrate`: new outer addresses or encapsulation, same keys. The
+ * new record keeps the old one's IV mask, so with the sequence numbers
+ * carried over (and skipped ahead) no IV is ever used twice under these
+ * keys; it keeps the expiry events already raised too. An inbound SA's
+ * local NAT-T port is taken before the old one is let go, so a port both
+ * use never closes in between.
+ */
+static int
+op_sa_migrate(void *arg, struct model_sa *s, const struct cfg_state *old_cfg)
+{
+	struct pub *p = arg;
+	struct gw_sa *old = s->dp, *ngw;
+	int rc = record_make(p, s, old->esp.iv_mask, &ngw);
+
+	if (rc < 0)
+		return rc;
+	ngw->soft_sent = old->soft_sent;
+	ngw->hard_sent = old->hard_sent;
+	ngw->expired = old->expired;
+	if (s->dir == CFG_DIR_IN && (s->cfg.has & CFG_SA_HAS_ENCAP))
+		natt_ref(p, s->cfg.encap_dport, +1);
+	record_replace(p, s, old, ngw);
+	if (s->dir == CFG_DIR_IN && (old_cfg->has & CFG_SA_HAS_ENCAP))
+		natt_ref(p, old_cfg->encap_dport, -1);
 	return 0;
 }
 
@@ -331,6 +374,7 @@ static const struct model_ops pub_model_ops = {
 	.settings = op_settings,
 	.sa_create = op_sa_create,
 	.sa_rekey = op_sa_rekey,
+	.sa_migrate = op_sa_migrate,
 	.sa_limits = op_sa_limits,
 	.sa_destroy = op_sa_destroy,
 	.sad_add = op_sad_add,

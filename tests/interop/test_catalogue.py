@@ -538,11 +538,11 @@ EXPECTED = {
     'bogus':
         "espctl: error: unknown command 'bogus' (expected port, route, neigh, state, policy, stats, monitor or set) (word 1: 'bogus')",
     'state':
-        "espctl: error: missing command after 'state' (add, update, del, get, allocspi, list, flush or count)",
+        "espctl: error: missing command after 'state' (add, update, migrate, del, get, allocspi, list, flush or count)",
     'state frob':
-        "espctl: error: unknown state command 'frob' (expected add, update, del, get, allocspi, list, flush or count) (word 2: 'frob')",
+        "espctl: error: unknown state command 'frob' (expected add, update, migrate, del, get, allocspi, list, flush or count) (word 2: 'frob')",
     'policy':
-        "espctl: error: missing command after 'policy' (add, del, list or flush)",
+        "espctl: error: missing command after 'policy' (add, update, del, list or flush)",
     'route':
         "espctl: error: missing command after 'route' (add)",
     'route add':
@@ -614,7 +614,7 @@ EXPECTED = {
     'set frobs 1':
         "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit or neigh-reachable) (word 2: 'frobs')",
     'monitor bogus':
-        "espctl: error: unknown event type 'bogus' (expected acquire, expire, invalid-spi, policy or state) (word 2: 'bogus')",
+        "espctl: error: unknown event type 'bogus' (expected acquire, expire, invalid-spi, policy, state or mapping) (word 2: 'bogus')",
     "state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 aead 'rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128":
         "espctl: error: unknown AEAD ''rfc4106(gcm(aes))' (expected rfc4106(gcm(aes)) or rfc7539esp(chacha20,poly1305)) (word 12: ''rfc4106(gcm(aes))')",
     'state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x6001 aead ds0x0102030405060708090a0b0c0d0e0f1011121314 128':

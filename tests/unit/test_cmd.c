@@ -5,6 +5,7 @@
  * and allocspi answer in text and JSON, and the `monitor state|policy`
  * announcements, read by a real client of the control socket.
  */
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 
 #include <CUnit/CUnit.h>
 #include <jansson.h>
+#include <rte_hash.h>
 
 #include "config/config.h"
 #include "control/cmd.h"
@@ -265,17 +267,21 @@ test_monitor_changes(void)
 	free(must(&c, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x2001", false));
 	free(must(&c, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 9", false));
 	free(must(&c, "policy del index 9", false));
+	free(must(&c, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "new-dst 172.16.3.5", false));
+	free(must(&c, "policy update src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 9", false));
 	free(must(&c, "state flush", false));
-	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 5), 5);
+	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 7), 7);
 	for (line = strtok_r(buf, "\n", &save); line != NULL; line = strtok_r(NULL, "\n", &save)) {
 		static const char *const want[][2] = {
 			{ "state", "add" }, { "state", "del" }, { "policy", "add" },
-			{ "policy", "del" }, { "state", "flush" },
+			{ "policy", "del" }, { "state", "migrate" }, { "policy", "update" },
+			{ "state", "flush" },
 		};
 		json_t *v = json_loads(line, 0, NULL);
 
 		CU_ASSERT_PTR_NOT_NULL_FATAL(v);
-		if (n < 5) {
+		if (n < 7) {
 			CU_ASSERT_STRING_EQUAL(jstr(v, "event", NULL), want[n][0]);
 			CU_ASSERT_STRING_EQUAL(jstr(v, "action", NULL), want[n][1]);
 		}
@@ -284,15 +290,162 @@ test_monitor_changes(void)
 		id = json_integer_value(json_object_get(v, "id"));
 		if (n == 1)
 			CU_ASSERT_STRING_EQUAL(jstr(v, "spi", NULL), "0x00002001");
-		if (n == 2)
+		if (n == 2 || n == 5)
 			CU_ASSERT_STRING_EQUAL(jstr(v, "sel", "dst"), "10.1.0.0/16");
+		if (n == 4) /* by its new name */
+			CU_ASSERT_STRING_EQUAL(jstr(v, "dst", NULL), "172.16.3.5");
 		json_decref(v);
 		n++;
 	}
-	CU_ASSERT_EQUAL(n, 5);
+	CU_ASSERT_EQUAL(n, 7);
 	close(fd);
 	sock_close(c.sock);
 	rmdir(dir);
+	testgw_free(g);
+}
+
+static json_int_t
+jint(json_t *o, const char *path1, const char *path2)
+{
+	json_t *v = json_object_get(o, path1);
+
+	if (path2 != NULL)
+		v = json_object_get(v, path2);
+	return json_integer_value(v);
+}
+
+#define OUT_ID "src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001"
+#define IN_ID "src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x2001"
+
+static bool
+natt_port(const struct testgw *g, uint16_t port)
+{
+	return (g->pub.shared.natt_ports[port >> 6] >> (port & 63)) & 1;
+}
+
+/* `current` never goes back, `stats` does on reset (DESIGN.md
+ * "Machine-readable formats"); both survive a rekey and a migrate. */
+static void
+test_current_kept(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct cmd_ctx c;
+	struct gw_sa *gw;
+	json_t *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	gw = g->model.sas[0]->dp;
+	CU_ASSERT_EQUAL_FATAL(g->model.sas[0]->cfg.spi, 0x1001);
+	gw->esp.stats.packets = 7; /* as a worker would have counted them */
+	gw->esp.stats.bytes = 700;
+	free(must(&c, "stats reset", false));
+	v = must_json(&c, "state get " OUT_ID);
+	CU_ASSERT_EQUAL(jint(v, "stats", "packets"), 0);
+	CU_ASSERT_EQUAL(jint(v, "stats", "bytes"), 0);
+	CU_ASSERT_EQUAL(jint(v, "current", "packets"), 7);
+	CU_ASSERT_EQUAL(jint(v, "current", "bytes"), 700);
+	json_decref(v);
+	((struct gw_sa *)g->model.sas[0]->dp)->esp.stats.packets = 9;
+	free(must(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' "
+		  "0xffeeddccbbaa99887766554433221100deadbeef 128", false));
+	free(must(&c, "state migrate " OUT_ID " new-src 172.16.1.6", false));
+	free(must(&c, "stats reset", false));
+	v = must_json(&c, "state list");
+	CU_ASSERT_EQUAL(jint(json_array_get(v, 0), "current", "packets"), 9);
+	CU_ASSERT_EQUAL(jint(json_array_get(v, 0), "stats", "packets"), 0);
+	json_decref(v);
+	testgw_free(g);
+}
+
+/* state migrate on a running gateway: a new record with the same keys
+ * and IV mask, the counters, sequence numbers and replay window carried
+ * over, in the SAD or flow table in place of the old; the local NAT-T
+ * port follows the encap; text and JSON show the new addresses. */
+static void
+test_migrate(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct model_sa *out, *in;
+	struct gw_flow_key fk;
+	struct flow_key k = { 0 };
+	struct cfg_error err;
+	uint8_t mask[16];
+	struct cmd_ctx c;
+	void *data = NULL;
+	uint32_t spi = 0x2001;
+	char *txt;
+	json_t *v;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	free(must(&c, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel", false));
+	free(must(&c, "state add " IN_ID " reqid 1 replay-seq 100 aead 'rfc4106(gcm(aes))' "
+		  GCM_KEY " 128 encap espinudp 4500 4500 0.0.0.0", false));
+	out = g->model.sas[0];
+	in = g->model.sas[2];
+	CU_ASSERT_EQUAL_FATAL(in->cfg.spi, 0x2001);
+	((struct gw_sa *)out->dp)->esp.seq = 50;
+	((struct gw_sa *)out->dp)->esp.stats.packets = 5;
+	memcpy(mask, ((struct gw_sa *)out->dp)->esp.iv_mask, sizeof(mask));
+	CU_ASSERT(natt_port(g, 4500));
+
+	/* refused: nothing changes */
+	CU_ASSERT_PTR_NULL(run(&c, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp "
+			       "spi 0x1999 new-dst 172.16.3.5", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "no SA with that src, dst and spi 0x00001999");
+	CU_ASSERT_PTR_NULL(run(&c, "state migrate " OUT_ID " new-dst 2001:db8::1", false, &err));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "differ in address family"));
+
+	free(must(&c, "state migrate " OUT_ID " new-src 172.16.1.6 new-dst 172.16.3.5 "
+		  "encap espinudp 4500 4500 0.0.0.0", false));
+	CU_ASSERT_PTR_NULL(run(&c, "state get " OUT_ID, false, &err));
+	v = must_json(&c, "state get src 172.16.1.6 dst 172.16.3.5 proto esp spi 0x1001 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "src", NULL), "172.16.1.6");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "dst", NULL), "172.16.3.5");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "encap", "type"), "espinudp");
+	CU_ASSERT_EQUAL(jint(v, "encap", "sport"), 4500);
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"), GCM_KEY);
+	CU_ASSERT_EQUAL(jint(v, "stats", "packets"), 5);
+	CU_ASSERT(jint(v, "stats", "seq") > 50); /* skipped ahead, never back */
+	json_decref(v);
+	txt = must(&c, "state get src 172.16.1.6 dst 172.16.3.5 proto esp spi 0x1001", false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(txt, "src 172.16.1.6 dst 172.16.3.5\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(txt, "encap type espinudp sport 4500 dport 4500"));
+	free(txt);
+	/* the record the flow table hands out is the new one, same IV mask */
+	CU_ASSERT_EQUAL(memcmp(((struct gw_sa *)out->dp)->esp.iv_mask, mask, sizeof(mask)), 0);
+	CU_ASSERT_EQUAL(((struct gw_sa *)out->dp)->dst.v4, htonl(0xac100305));
+	gw_flow_key_make(&fk, 3, 0, &k);
+	CU_ASSERT(rte_hash_lookup_data(g->pub.shared.flows, &fk, &data) >= 0);
+	CU_ASSERT_PTR_EQUAL(data, out->dp);
+	/* the template follows; the flow is never without its SA */
+	free(must(&c, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+		  "tmpl src 172.16.1.6 dst 172.16.3.5 proto esp reqid 1 mode tunnel", false));
+	CU_ASSERT(rte_hash_lookup_data(g->pub.shared.flows, &fk, &data) >= 0);
+	CU_ASSERT_PTR_EQUAL(data, out->dp);
+	v = must_json(&c, "policy list");
+	CU_ASSERT_EQUAL(json_array_size(v), 1);
+	CU_ASSERT_EQUAL(jint(json_array_get(v, 0), "index", NULL), 3);
+	json_decref(v);
+
+	/* inbound, NAT rebinding: the SAD has the new record with the
+	 * replay window; the local port moves */
+	free(must(&c, "state migrate " IN_ID " new-src 198.51.100.7 "
+		  "encap espinudp 4501 4600 0.0.0.0", false));
+	CU_ASSERT(rte_hash_lookup_data(g->pub.shared.sad_in, &spi, &data) >= 0);
+	CU_ASSERT_PTR_EQUAL(data, in->dp);
+	CU_ASSERT_EQUAL(((struct gw_sa *)in->dp)->esp.udp_sport_be, htons(4501));
+	CU_ASSERT_EQUAL(pub_sa_seq(in), 100);
+	CU_ASSERT(natt_port(g, 4600));
+	CU_ASSERT(!natt_port(g, 4500));
+	free(must(&c, "state migrate src 198.51.100.7 dst 172.16.1.5 proto esp spi 0x2001 "
+		  "encap none", false));
+	CU_ASSERT(!natt_port(g, 4600));
+	v = must_json(&c, "state get src 198.51.100.7 dst 172.16.1.5 proto esp spi 0x2001");
+	CU_ASSERT(json_is_null(json_object_get(v, "encap")));
+	json_decref(v);
 	testgw_free(g);
 }
 
@@ -304,6 +457,8 @@ test_cmd_register(void)
 	if (s == NULL ||
 	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
+	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
+	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
 	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL)
 		return CU_get_error();
 	return 0;

@@ -648,6 +648,34 @@ test_misc_cmds(void)
 	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI);
 	CU_ASSERT_EQUAL(parse_ok("monitor expire policy state", &cmd), 0);
 	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_EXPIRE | CFG_MON_POLICY | CFG_MON_STATE);
+	CU_ASSERT_EQUAL(parse_ok("monitor mapping", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.monitor, CFG_MON_MAPPING);
+	CU_ASSERT_EQUAL(parse_ok("monitor", &cmd), 0);
+	CU_ASSERT(cmd.u.monitor & CFG_MON_MAPPING);
+	CU_ASSERT_EQUAL(parse_ok("state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 "
+				 "new-src 3.3.3.3 encap espinudp 4501 4500 0.0.0.0", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_STATE_MIGRATE);
+	CU_ASSERT(cmd.u.migrate.has_new_src && !cmd.u.migrate.has_new_dst);
+	CU_ASSERT_EQUAL(cmd.u.migrate.new_src.a[0], 3);
+	CU_ASSERT_EQUAL(cmd.u.migrate.encap, CFG_MIGRATE_ENCAP_UDP);
+	CU_ASSERT_EQUAL(cmd.u.migrate.encap_sport, 4501);
+	CU_ASSERT_EQUAL(cmd.u.migrate.encap_dport, 4500);
+	CU_ASSERT_EQUAL(cmd.u.migrate.spi, 0x1000);
+	CU_ASSERT_EQUAL(parse_ok("state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 "
+				 "encap none", &cmd), 0);
+	CU_ASSERT_EQUAL(cmd.u.migrate.encap, CFG_MIGRATE_ENCAP_NONE);
+	/* SA selectors take port ranges; 0-65535 is no restriction */
+	CU_ASSERT_EQUAL(parse_ok("state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 "
+				 "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128 "
+				 "sel src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp sport 1024-2048 "
+				 "dport 0-65535", &cmd), 0);
+	CU_ASSERT(cmd.u.state.sel.has_sport);
+	CU_ASSERT_EQUAL(cmd.u.state.sel.sport_lo, 1024);
+	CU_ASSERT_EQUAL(cmd.u.state.sel.sport_hi, 2048);
+	CU_ASSERT(!cmd.u.state.sel.has_dport);
+	CU_ASSERT_EQUAL(cmd.u.state.sel.dport_lo, 0);
+	CU_ASSERT_EQUAL(cmd.u.state.sel.dport_hi, 65535);
+	cfg_cmd_clear(&cmd);
 	CU_ASSERT_EQUAL(parse_ok("set acquire-expires 30", &cmd), 0);
 	CU_ASSERT_EQUAL(cmd.type, CFG_CMD_SET);
 	CU_ASSERT_EQUAL(cmd.u.set.key, CFG_SET_ACQUIRE_EXPIRES);
@@ -1187,11 +1215,33 @@ static const struct {
 	{ "stats", CFG_CMD_STATS, NULL },
 	{ "stats reset", CFG_CMD_STATS_RESET, NULL },
 	{ "stats reset now", 2, "unexpected 'now' in stats reset" },
-	{ "monitor acquire expire invalid-spi policy state", CFG_CMD_MONITOR, NULL },
+	{ "monitor acquire expire invalid-spi policy state mapping", CFG_CMD_MONITOR, NULL },
 	{ "monitor all", CFG_CMD_MONITOR, NULL },
 	{ "monitor bogus",
 	  1, "unknown event type 'bogus' (expected acquire, expire, invalid-spi, "
-	  "policy or state)" },
+	  "policy, state or mapping)" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 new-src 3.3.3.3 "
+	  "new-dst 4.4.4.4 encap espinudp 4500 4500 0.0.0.0", CFG_CMD_STATE_MIGRATE, NULL },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 encap none",
+	  CFG_CMD_STATE_MIGRATE, NULL },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000",
+	  -1, "state migrate needs 'new-src', 'new-dst' or 'encap'" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp new-dst 4.4.4.4",
+	  -1, "missing 'spi' for state migrate" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 new-src 3.3.3.3 "
+	  "new-dst fd00::4", 13, "new-src and new-dst of state migrate differ in address family" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 encap espintcp",
+	  11, "unsupported encap 'espintcp' (espinudp or none)" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 new-src 3.3.3.3 "
+	  "new-src 5.5.5.5", 12, "duplicate 'new-src' in state migrate" },
+	{ "state migrate src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 new-dst x",
+	  11, "expected IPv4 or IPv6 address, got 'x'" },
+	{ "state add src 1.1.1.1 dst 2.2.2.2 proto esp spi 0x1000 encap none "
+	  "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128",
+	  11, "unsupported encap 'none' (only espinudp)" },
+	{ "policy update src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 4 "
+	  "tmpl src 1.1.1.1 dst 2.2.2.2 proto esp", CFG_CMD_POLICY_UPDATE, NULL },
+	{ "policy update src 10.0.0.0/8 dst 10.1.0.0/16", -1, "missing 'dir' for policy update" },
 	{ "set acquire-expires 30", CFG_CMD_SET, NULL },
 	{ "set acquire-queue 65537",
 	  2, "expected a number from 1 to 65536 after 'acquire-queue', got '65537'" },

@@ -429,6 +429,172 @@ test_flows(void)
 	model_free(&m);
 }
 
+#define SA_OUT "src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001"
+#define SA_IN "src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x6001"
+
+/* state migrate: the SA changes its name with its dst, and every index
+ * follows (the old name is gone, the new one finds the same SA with its
+ * handle); the time limits still come, from the add, under the new name;
+ * refusals name what is wrong. */
+static void
+test_migrate(void)
+{
+	struct gw_model m;
+	struct cfg_addr a = { .af = AF_INET, .len = 32 };
+	struct model_sa *s, *in;
+	uint32_t id, spi_in = 0x6001;
+	bool hard;
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "state add " SA_OUT " reqid 7 " GCM " limit time-soft 10 limit time-hard 20");
+	ok(&m, "state add " SA_IN " reqid 7 " GCM " encap espinudp 4500 4500 0.0.0.0");
+	inet_pton(AF_INET, "172.16.2.5", a.a);
+	s = model_sa_find(&m, &a, 0x5001);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	id = s->id;
+
+	refused(&m, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5999 "
+		"new-dst 172.16.3.5", "no SA with that src, dst and spi 0x00005999");
+	refused(&m, "state migrate src 172.16.9.9 dst 172.16.2.5 proto esp spi 0x5001 "
+		"new-dst 172.16.3.5", "no SA with that src, dst and spi 0x00005001");
+	refused(&m, "state migrate " SA_OUT " new-dst 2001:db8::5",
+		"the SA's src and dst would differ in address family");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.3.5 proto esp spi 0x5001 " GCM);
+	refused(&m, "state migrate " SA_OUT " new-dst 172.16.3.5",
+		"an SA with the new dst and spi 0x00005001 exists");
+	ok(&m, "state del src 172.16.1.5 dst 172.16.3.5 proto esp spi 0x5001");
+	CU_ASSERT_PTR_EQUAL(model_sa_find(&m, &a, 0x5001), s); /* refusals change nothing */
+
+	/* the SA moves: found by its new name only, same record, same handle */
+	fake_now += 5 * NS;
+	ok(&m, "state migrate " SA_OUT " new-dst 172.16.3.5 encap espinudp 4500 4500 0.0.0.0");
+	CU_ASSERT_PTR_NULL(model_sa_find(&m, &a, 0x5001));
+	inet_pton(AF_INET, "172.16.3.5", a.a);
+	CU_ASSERT_PTR_EQUAL(model_sa_find(&m, &a, 0x5001), s);
+	CU_ASSERT_EQUAL(s->id, id);
+	CU_ASSERT(s->cfg.has & CFG_SA_HAS_ENCAP);
+	CU_ASSERT_EQUAL(s->cfg.encap_sport, 4500);
+	CU_ASSERT_EQUAL(s->cfg.limit[CFG_LIMIT_TIME_HARD], 20);
+	/* both families together may change; the keys stay */
+	ok(&m, "state migrate src 172.16.1.5 dst 172.16.3.5 proto esp spi 0x5001 "
+	   "new-src 2001:db8::1 new-dst 2001:db8::2 encap none");
+	CU_ASSERT(!(s->cfg.has & CFG_SA_HAS_ENCAP));
+	CU_ASSERT_EQUAL(s->cfg.src.af, AF_INET6);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[0], 0x01);
+	ok(&m, "state migrate src 2001:db8::1 dst 2001:db8::2 proto esp spi 0x5001 "
+	   "new-src 172.16.1.5 new-dst 172.16.2.5");
+
+	/* time limits count from the add, under the new name, once each */
+	fake_now += 5 * NS - 1; /* 9.999999999 s after the add */
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	fake_now += 1;
+	CU_ASSERT_PTR_EQUAL(model_time_due(&m, fake_now, &hard), s);
+	CU_ASSERT(!hard);
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	ok(&m, "state migrate " SA_OUT " new-src 172.16.1.6");
+	fake_now += 5 * NS;
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard)); /* soft, once */
+	fake_now += 5 * NS;
+	CU_ASSERT_PTR_EQUAL(model_time_due(&m, fake_now, &hard), s);
+	CU_ASSERT(hard);
+
+	/* inbound: the SPI index keeps it; a transport SA keeps its family */
+	ok(&m, "state migrate " SA_IN " new-src 198.51.100.7 encap espinudp 4501 4500 0.0.0.0");
+	in = *(struct model_sa **)hmap_find(&m.spi_in, &spi_in);
+	CU_ASSERT_EQUAL(in->cfg.encap_sport, 4501);
+	CU_ASSERT_EQUAL(in->cfg.src.a[0], 198);
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.9 proto esp spi 0x7001 mode transport " GCM);
+	refused(&m, "state migrate src 172.16.1.5 dst 172.16.2.9 proto esp spi 0x7001 "
+		"new-src 2001:db8::1 new-dst 2001:db8::2",
+		"a transport-mode SA cannot change address family");
+	model_free(&m);
+}
+
+/* policy update: replaces in place (same index, same count), by index or
+ * by selector and dir, or adds; the flows of SAs that still fit stay put
+ * (a migrated SA keeps its flow until the template follows it), and
+ * those that no longer fit go. */
+static void
+test_policy_update(void)
+{
+	struct gw_model m;
+	struct gw_flow_key fk;
+	struct flow_key k = { 0 };
+	struct model_sa *s;
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 5 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir fwd "
+	   "tmpl src 172.16.2.5 dst 172.16.1.5 proto esp reqid 7 mode tunnel");
+	ok(&m, "state add " SA_OUT " reqid 7 " GCM);
+	gw_flow_key_make(&fk, 5, 0, &k);
+	s = model_flow_sa(&m, &fk);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+
+	/* MOBIKE: the SA moves, keeps its flow; the template follows */
+	ok(&m, "state migrate " SA_OUT " new-src 172.16.1.6");
+	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), s);
+	ok(&m, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	   "tmpl src 172.16.1.6 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	CU_ASSERT_EQUAL(m.n_pols, 2);
+	CU_ASSERT_PTR_NOT_NULL(model_policy(&m, 5));
+	CU_ASSERT(model_addr_eq(&model_policy(&m, 5)->cfg.tmpl.src, &s->cfg.src));
+	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), s);
+	CU_ASSERT(m.dirty & MODEL_DIRTY_SPD);
+
+	/* by index; a template the SA does not fit takes the flow away */
+	ok(&m, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 5 "
+	   "priority 3 tmpl src 172.16.1.6 dst 172.16.2.5 proto esp reqid 8 mode tunnel");
+	CU_ASSERT_EQUAL(m.n_pols, 2);
+	CU_ASSERT_EQUAL(model_policy(&m, 5)->cfg.priority, 3);
+	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
+	CU_ASSERT_EQUAL(hmap_count(&m.flows), 0);
+	CU_ASSERT_EQUAL(s->n_keys, 0);
+	ok(&m, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 5 "
+	   "tmpl src 172.16.1.6 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), s);
+	refused(&m, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir in index 5",
+		"policy index 5 is dir out, not in");
+
+	/* none like it: added, as ip xfrm policy update does */
+	ok(&m, "policy update src 10.0.0.0/8 dst 10.1.0.0/16 dir out action block");
+	CU_ASSERT_EQUAL(m.n_pols, 3);
+	ok(&m, "policy update src 10.0.0.0/8 dst 10.1.0.0/16 dir out");
+	CU_ASSERT_EQUAL(m.n_pols, 3);
+	CU_ASSERT_EQUAL(m.pols[2].cfg.action, CFG_ACTION_ALLOW);
+	model_free(&m);
+}
+
+/* An SA's sel takes port ranges (IKEv2 traffic selectors), and 0-65535
+ * is no restriction at all; a PFP policy's flow needs single ports. */
+static void
+test_sel_ranges(void)
+{
+	struct gw_model m;
+	struct cfg_addr a = { .af = AF_INET, .len = 32 };
+	struct model_sa *s;
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "state add " SA_OUT " " GCM " sel src 192.168.1.0/24 dst 192.168.2.0/24 "
+	   "proto tcp sport 1024-2048 dport 0-65535");
+	inet_pton(AF_INET, "172.16.2.5", a.a);
+	s = model_sa_find(&m, &a, 0x5001);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT(s->cfg.sel.has_sport);
+	CU_ASSERT_EQUAL(s->cfg.sel.sport_lo, 1024);
+	CU_ASSERT_EQUAL(s->cfg.sel.sport_hi, 2048);
+	CU_ASSERT(!s->cfg.sel.has_dport);
+	CU_ASSERT_EQUAL(s->cfg.sel.dport_hi, 65535);
+	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 2 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp mode tunnel pfp sport");
+	CU_ASSERT_EQUAL(s->n_keys, 0);
+	model_free(&m);
+}
+
 int
 test_model_register(void)
 {
@@ -436,6 +602,9 @@ test_model_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "rules shared by --check and start-up", test_rules) == NULL ||
+	    CU_add_test(s, "state migrate", test_migrate) == NULL ||
+	    CU_add_test(s, "policy update", test_policy_update) == NULL ||
+	    CU_add_test(s, "SA selectors with port ranges", test_sel_ranges) == NULL ||
 	    CU_add_test(s, "a file's verdicts, line by line", test_file_verdicts) == NULL ||
 	    CU_add_test(s, "time limits, sub-second, on a driven clock",
 			test_time_limits) == NULL ||
