@@ -275,6 +275,32 @@ describe_invalid_spi(struct pr *pr, const void *arg)
 	pr_obj_close(pr);
 }
 
+struct mapping_desc {
+	const struct model_sa *sa;
+	const struct gw_event *e;
+};
+
+/* `mapping src SA-SRC dst SA-DST spi 0x... new-src IP new-sport N`: the
+ * SA as it is configured, and where its peer's packets come from now. */
+static void
+describe_mapping(struct pr *pr, const void *arg)
+{
+	const struct mapping_desc *d = arg;
+	const struct cfg_state *c = &d->sa->cfg;
+	char s[64], n[64], spi[16];
+
+	snprintf(spi, sizeof(spi), "0x%08x", c->spi);
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "event", "%s", "mapping");
+	pr_str(pr, PR_ANY, "src", " src %s", pr_ip(model_family(&c->src), c->src.a, s, sizeof(s)));
+	pr_str(pr, PR_ANY, "dst", " dst %s", pr_ip(model_family(&c->dst), c->dst.a, s, sizeof(s)));
+	pr_str(pr, PR_ANY, "spi", " spi %s", spi);
+	pr_str(pr, PR_ANY, "new_src", " new-src %s",
+	       pr_ip(d->e->pkt.family, d->e->pkt.src, n, sizeof(n)));
+	pr_uint(pr, PR_ANY, "new_sport", " new-sport %" PRIu64, ntohs(d->e->pkt.sport));
+	pr_obj_close(pr);
+}
+
 /* ---- larval entries ---------------------------------------------------- */
 
 static void
@@ -524,6 +550,25 @@ time_limits(struct events *ev)
 	}
 }
 
+/* A NAT-T peer's new mapping (esp_in.c noted it once per change). espd
+ * leaves the SA as it is: the key manager answers with `state migrate`,
+ * as XFRM_MSG_MAPPING works in Linux. */
+static void
+on_mapping(struct events *ev, const struct gw_event *e)
+{
+	struct cfg_addr dst = { .af = model_af(e->pkt.family) };
+	struct mapping_desc d = { .e = e };
+
+	memcpy(dst.a, e->pkt.dst, 16);
+	dst.len = e->pkt.family == 6 ? 128 : 32;
+	/* The SA may have been replaced, moved or deleted since. */
+	d.sa = model_sa_by_handle(ev->pub->model, &dst, e->spi, e->policy);
+	if (d.sa == NULL)
+		return;
+	count(ev, CNT_MappingEvents, 1);
+	emit(ev, CFG_MON_MAPPING, describe_mapping, &d);
+}
+
 static void
 on_invalid_spi(struct events *ev, const struct gw_event *e)
 {
@@ -578,6 +623,9 @@ events_poll(struct events *ev)
 					break;
 				case GW_EV_INVALID_SPI:
 					on_invalid_spi(ev, &e[k]);
+					break;
+				case GW_EV_MAPPING:
+					on_mapping(ev, &e[k]);
 					break;
 				default:
 					break;

@@ -7,7 +7,8 @@
  * - an SA that crossed a byte/packet limit or ran out of sequence
  *   numbers, and the time limits the control plane times itself: EXPIRE,
  *   and for a hard one the SA goes;
- * - an unknown SPI: a rate-limited INVALID_SPI.
+ * - an unknown SPI: a rate-limited INVALID_SPI;
+ * - a NAT-T peer's new address or port: MAPPING (the SA stays as it is).
  * (IKE and the gateway's other own traffic take the exception path,
  * control/exc.h.)
  *

@@ -74,7 +74,8 @@
 	_(TapRx)                                                              \
 	_(TapTx)                                                              \
 	_(TapDropped)                                                         \
-	_(MssClamped)
+	_(MssClamped)                                                         \
+	_(MappingEvents)
 
 enum espd_counter {
 #define _(name) CNT_##name,

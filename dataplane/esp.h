@@ -122,6 +122,14 @@ struct esp_sa {
 	 *  TOS and checksum left to fill per packet. */
 	alignas(8) uint8_t hdr_tmpl[ESP_HDR_TMPL_MAX];
 	uint8_t iv_mask[16];
+	/** Inbound with UDP encapsulation: the peer as configured (the SA's
+	 *  src, 4 or 16 bytes by outer_v6, and udp_sport_be), and the last
+	 *  other source reported as a new mapping (struct esp_mapping), so
+	 *  one change gives one report. Written only by the lcore the SA's
+	 *  packets reach, as the replay window is. */
+	uint8_t peer_addr[16];
+	uint8_t map_addr[16];
+	uint16_t map_sport_be;
 	struct crypto_session sess;
 };
 
@@ -159,6 +167,21 @@ esp_sa_overhead(const struct esp_sa *sa)
 	return front + 8 + sa->iv_len + (sa->pad_align - 1u) + 2 + sa->icv_len;
 }
 
+/**
+ * An inbound UDP-encapsulated packet that passed the ICV and anti-replay
+ * checks came from another address or UDP source port than its SA's peer
+ * (a NAT rebinding, or a peer that moved): what Linux reports as
+ * XFRM_MSG_MAPPING. The SA is not changed; the key manager decides.
+ */
+struct esp_mapping {
+	struct esp_sa *sa;
+	uint8_t family;     /**< 4 or 6 */
+	uint8_t addr[16];   /**< the new source address, network order */
+	uint16_t sport;     /**< the new UDP source port, host order */
+};
+
+#define ESP_MAP_MAX ESP_BURST_MAX /**< reports kept per esp_in_process() */
+
 /** Per-lcore scratch for the ESP calls. */
 struct esp_ctx {
 	struct crypto_engine *engine;
@@ -167,6 +190,11 @@ struct esp_ctx {
 	uint32_t len[ESP_BURST_MAX];  /**< bytes: plain (out), ciphertext (in) */
 	uint8_t aad[ESP_BURST_MAX][12];
 	uint8_t icv[ESP_BURST_MAX][CRYPTO_ICV_MAX];
+	/** Inbound: the new mappings the last esp_in_process() call found,
+	 *  at most one per SA and change. When more than ESP_MAP_MAX come in
+	 *  one call the rest are found again by a later packet. */
+	struct esp_mapping map[ESP_MAP_MAX];
+	uint16_t n_map;
 };
 
 /**
@@ -209,7 +237,10 @@ esp_port_map_set(uint64_t *map, uint16_t port)
 /**
  * Check, decrypt and decapsulate ESP that esp_in_parse() accepted, with
  * sas[i] the SA its SPI names. RFC 4303 3.4.3 order: replay check, ICV
- * check, window update, then pad check and decap. Drops:
+ * check, window update, then pad check and decap. An authentic
+ * UDP-encapsulated packet from a new source address or port is noted,
+ * after the window update, in ctx->map[0..ctx->n_map), once per change.
+ * Drops:
  * XfrmInHdrError, XfrmInStateSeqError, XfrmInStateProtoError (bad ICV,
  * pad length or pad content), XfrmInStateModeError (inner header wrong for
  * the mode, or CE over not-ECT), InDummy (next header 59).

@@ -264,6 +264,43 @@ in_decap_transport(struct rte_mbuf *m, uint32_t start, uint32_t pl_len,
 	return 0;
 }
 
+/*
+ * NAT-T (RFC 3948, RFC 7296 2.23): an authentic packet whose outer source
+ * address or UDP source port is not the SA's peer means the peer's NAT
+ * mapping changed (or the peer moved). Note it once per change (the last
+ * one noted is kept in the SA) for the key manager, as Linux raises
+ * XFRM_MSG_MAPPING; the SA itself stays as it is.
+ */
+static inline void
+in_mapping(struct esp_ctx *ctx, const struct rte_mbuf *m, struct esp_sa *sa)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	uint32_t alen = sa->outer_v6 ? 16 : 4;
+	const uint8_t *src = ip + (sa->outer_v6 ? 8 : 12);
+	struct esp_mapping *mp;
+	uint16_t sport_be;
+
+	memcpy(&sport_be, ip + m->l3_len, sizeof(sport_be));
+	if (likely(sport_be == sa->udp_sport_be && memcmp(src, sa->peer_addr, alen) == 0))
+		return;
+	if (sport_be == sa->map_sport_be && memcmp(src, sa->map_addr, alen) == 0)
+		return; /* noted already */
+	/* An SA is found by SPI alone: a packet of the other family than
+	 * the SA's peer is nothing to compare. */
+	if (unlikely((ip[0] >> 4) != (sa->outer_v6 ? 6 : 4)))
+		return;
+	if (unlikely(ctx->n_map == ESP_MAP_MAX))
+		return; /* a later packet notes it */
+	mp = &ctx->map[ctx->n_map++];
+	mp->sa = sa;
+	mp->family = sa->outer_v6 ? 6 : 4;
+	memset(mp->addr, 0, sizeof(mp->addr));
+	memcpy(mp->addr, src, alen);
+	mp->sport = rte_be_to_cpu_16(sport_be);
+	memcpy(sa->map_addr, src, alen);
+	sa->map_sport_be = sport_be;
+}
+
 /* Window update, pad check, decap. Returns 0 or a drop reason. */
 static int
 in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
@@ -287,6 +324,8 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		sa->stats.replay_drops++;
 		return CNT_XfrmInStateSeqError;
 	}
+	if (m->l4_len != 0 && (sa->flags & ESP_F_UDP_ENCAP))
+		in_mapping(ctx, m, sa);
 
 	pad = pl[ct_len - 2];
 	nh = pl[ct_len - 1];
@@ -336,5 +375,6 @@ uint16_t
 esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[],
 		uint16_t n, uint16_t reasons[])
 {
+	ctx->n_map = 0;
 	return esp_process_chunks(in_chunk, ctx, pkts, sas, n, reasons);
 }

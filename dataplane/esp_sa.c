@@ -103,6 +103,12 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 		memcpy(sa->iv_mask, r, sizeof(sa->iv_mask));
 	}
 	build_tmpl(sa, c);
+	/* The peer of an inbound SA is its src; with UDP encapsulation, new
+	 * mappings are measured against it (esp_in.c). */
+	memcpy(sa->peer_addr, sa->outer_v6 ? (const void *)c->src.v6 :
+	       (const void *)&c->src.v4, sa->outer_v6 ? 16 : 4);
+	memcpy(sa->map_addr, sa->peer_addr, sizeof(sa->map_addr));
+	sa->map_sport_be = sa->udp_sport_be;
 
 	if (c->dir == ESP_DIR_IN && c->replay_window > 0) {
 		sa->replay = rte_zmalloc("esp_replay",

@@ -4,7 +4,7 @@
  * What workers tell the control plane, over one rte_ring per worker
  * (single producer, single consumer): a packet that found no SA (held for
  * ACQUIRE), an SA that crossed a byte/packet limit or ran out of sequence
- * numbers, an unknown SPI. A full ring drops and counts; it never blocks a
+ * numbers, an unknown SPI, a NAT-T peer's new mapping. A full ring drops and counts; it never blocks a
  * worker.
  */
 #ifndef ESPD_EVENT_H
@@ -21,6 +21,9 @@ enum gw_event_type {
 	GW_EV_EXPIRE,      /**< an SA crossed a limit (hard: or seq exhausted);
 			    *   spi, pkt.dst and policy (= the SA's id) name it */
 	GW_EV_INVALID_SPI, /**< pkt.src/dst, spi, encap of an unknown SPI */
+	GW_EV_MAPPING,     /**< an inbound NAT-T SA's peer has a new address or
+			    *   port: spi, pkt.dst and policy (= the SA's id)
+			    *   name the SA, pkt.src and pkt.sport are new */
 };
 
 struct gw_event {

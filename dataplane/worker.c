@@ -843,6 +843,33 @@ invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
 		event_send(w, &ev);
 }
 
+/* Authentic NAT-T packets from a new source of their SA's peer (esp_in.c
+ * notes each change once): tell the control plane, which tells the key
+ * manager. The SA is named as expire_event() names it. */
+static void
+mapping_events(struct gw_worker *w)
+{
+	uint16_t i;
+
+	for (i = 0; i < w->esp.n_map; i++) {
+		const struct esp_mapping *mp = &w->esp.map[i];
+		const struct gw_sa *sa = gw_sa_of(mp->sa);
+		struct gw_event ev = {
+			.type = GW_EV_MAPPING,
+			.spi = rte_be_to_cpu_32(sa->esp.spi_be),
+			.policy = sa->id,
+		};
+
+		ev.pkt.family = sa->dst.family;
+		memcpy(ev.pkt.dst, sa->dst.family == 4 ? (const void *)&sa->dst.v4 :
+		       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
+		memcpy(ev.pkt.src, mp->addr, sizeof(ev.pkt.src));
+		ev.pkt.sport = rte_cpu_to_be_16(mp->sport);
+		event_send(w, &ev);
+	}
+	w->esp.n_map = 0;
+}
+
 /* Does @p sa satisfy the template of inbound policy @p p? */
 static inline bool
 tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
@@ -959,6 +986,8 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	ne = k;
 
 	good = ne ? esp_in_process(&w->esp, esp, sas, ne, why) : 0;
+	if (unlikely(ne != 0 && w->esp.n_map != 0))
+		mapping_events(w);
 	/* A dummy packet (InDummy) is dropped silently: only counted. */
 	for (i = good; i < ne; i++)
 		drop(w, esp[i], why[i]);

@@ -646,6 +646,92 @@ test_replay_drop(void)
 	CHECK_NO_LEAK();
 }
 
+/* A packet of @p p's out SA (UDP-encapsulated, IPv4 outer) that seems to
+ * come from @p host (172.16.host.5) and UDP port @p sport: what a NAT
+ * that rebinds does to it. */
+static struct rte_mbuf *
+encrypted_from(struct sa_pair *p, uint8_t host, uint16_t sport)
+{
+	struct rte_mbuf *m = encrypted(p, 0);
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+	struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+	ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(172u, 16, host, 5));
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp->src_port = rte_cpu_to_be_16(sport);
+	return m;
+}
+
+/* NAT-T mappings (XFRM_MSG_MAPPING): an authentic packet from a new
+ * source port or address is noted once per change; the peer's own
+ * packets, forgeries, replays and plain ESP never are. */
+static void
+test_mapping(void)
+{
+	struct sa_pair p;
+	struct rte_mbuf *m, *copy;
+
+	gcm_pair(&p, ESP_F_UDP_ENCAP);
+	/* from the peer itself (172.16.1.5, port 4500): nothing */
+	m = encrypted_from(&p, 1, 4500);
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), 0);
+	CU_ASSERT_EQUAL(ctx_mb.n_map, 0);
+	rte_pktmbuf_free(m);
+
+	/* a forged one from a new port: the ICV fails first */
+	m = encrypted_from(&p, 1, 4600);
+	rte_pktmbuf_mtod(m, uint8_t *)[m->data_len - 1] ^= 0x01;
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), CNT_XfrmInStateProtoError);
+	CU_ASSERT_EQUAL(ctx_mb.n_map, 0);
+	rte_pktmbuf_free(m);
+
+	/* the NAT rebinds to port 4600: one report, not one per packet */
+	m = encrypted_from(&p, 1, 4600);
+	copy = rte_pktmbuf_copy(m, unit_mbuf_pool(), 0, UINT32_MAX);
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), 0);
+	CU_ASSERT_EQUAL_FATAL(ctx_mb.n_map, 1);
+	CU_ASSERT_PTR_EQUAL(ctx_mb.map[0].sa, &p.in);
+	CU_ASSERT_EQUAL(ctx_mb.map[0].family, 4);
+	CU_ASSERT_EQUAL(ctx_mb.map[0].sport, 4600);
+	CU_ASSERT_EQUAL(memcmp(ctx_mb.map[0].addr, "\xac\x10\x01\x05", 4), 0);
+	rte_pktmbuf_free(m);
+	m = encrypted_from(&p, 1, 4600);
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), 0);
+	CU_ASSERT_EQUAL(ctx_mb.n_map, 0);
+	rte_pktmbuf_free(m);
+
+	/* a replay from yet another source is dropped before it is noted */
+	{
+		struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod(copy, struct rte_ipv4_hdr *);
+		struct rte_udp_hdr *udp = (struct rte_udp_hdr *)(ip + 1);
+
+		udp->src_port = rte_cpu_to_be_16(4700);
+	}
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &copy), CNT_XfrmInStateSeqError);
+	CU_ASSERT_EQUAL(ctx_mb.n_map, 0);
+	rte_pktmbuf_free(copy);
+
+	/* a new address, same port: a new report */
+	m = encrypted_from(&p, 9, 4600);
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), 0);
+	CU_ASSERT_EQUAL_FATAL(ctx_mb.n_map, 1);
+	CU_ASSERT_EQUAL(ctx_mb.map[0].addr[2], 9);
+	CU_ASSERT_EQUAL(ctx_mb.map[0].sport, 4600);
+	rte_pktmbuf_free(m);
+	sa_pair_fini(&p);
+
+	/* an SA without UDP encapsulation has no mapping to change */
+	gcm_pair(&p, 0);
+	m = encrypted(&p, 0);
+	rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *)->src_addr = rte_cpu_to_be_32(RTE_IPV4(10u, 9, 9, 9));
+	CU_ASSERT_EQUAL(in_one(&ctx_mb, &p.in, &m), 0);
+	CU_ASSERT_EQUAL(ctx_mb.n_map, 0);
+	rte_pktmbuf_free(m);
+	sa_pair_fini(&p);
+	CHECK_NO_LEAK();
+}
+
 static void
 test_replay_in_one_burst(void)
 {
@@ -1158,6 +1244,7 @@ test_esp_register(void)
 	    !CU_add_test(s, "bad ICV", test_bad_icv) ||
 	    !CU_add_test(s, "replay", test_replay_drop) ||
 	    !CU_add_test(s, "replay inside one burst", test_replay_in_one_burst) ||
+	    !CU_add_test(s, "NAT-T mappings", test_mapping) ||
 	    !CU_add_test(s, "bursts longer than ESP_BURST_MAX", test_long_burst) ||
 	    !CU_add_test(s, "truncated ESP", test_truncated) ||
 	    !CU_add_test(s, "bad pad length and content", test_bad_pad) ||
