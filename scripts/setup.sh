@@ -11,6 +11,8 @@ pkgs=(
 	libipsec-mb-dev libjansson-dev libpcap-dev
 	libcunit1-dev libbenchmark-dev
 	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump nftables
+	strongswan-charon strongswan-swanctl libcharon-extra-plugins
+	libstrongswan-extra-plugins libstrongswan-standard-plugins bzip2
 )
 
 sudo=
@@ -30,8 +32,22 @@ if [ "${#missing[@]}" -gt 0 ]; then
 		--no-install-recommends "${missing[@]}"
 fi
 
+# kernel-espd, the charon plugin, compiles against Debian's strongSwan
+# source (scripts/strongswan-src.sh): without it, espd is built without
+# the plugin and the IKE tests skip with the reason.
+ss_src=
+if ss_src=$(scripts/strongswan-src.sh "$builddir-strongswan-src"); then
+	echo "setup: strongSwan source in $ss_src"
+else
+	echo "setup: kernel-espd (the charon plugin) will not be built"
+	ss_src=
+fi
+
 if [ ! -f "$builddir/build.ninja" ]; then
-	meson setup "$builddir" -Dtests=enabled -Dbench=enabled
+	meson setup "$builddir" -Dtests=enabled -Dbench=enabled -Dstrongswan_src="$ss_src"
+elif [ "$(meson introspect --buildoptions "$builddir" | /usr/bin/python3 -c \
+	'import json,sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "strongswan_src"][0])')" != "$ss_src" ]; then
+	meson configure "$builddir" -Dstrongswan_src="$ss_src"
 fi
 ninja -C "$builddir"
 echo "setup: built $builddir/espd and $builddir/espctl"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: installs what is missing, builds, then runs every
 # meson test suite (tests/meson.build), one test at a time:
-#   unit interop ctl live fuzz asan bench
+#   unit interop ctl live ike fuzz asan bench
 # Prints meson's line per test and a closing "tests: N passed, N failed".
 # SUITES="unit interop" scripts/test.sh runs only those.
 set -uo pipefail
@@ -11,7 +11,7 @@ builddir=${BUILD_DIR:-build}
 scripts/setup.sh "$builddir" || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 args=()
-for s in ${SUITES:-unit interop ctl live fuzz asan bench}; do
+for s in ${SUITES:-unit interop ctl live ike fuzz asan bench}; do
 	args+=(--suite "$s")
 done
 meson test -C "$builddir" --num-processes 1 --print-errorlogs "${args[@]}"

@@ -612,11 +612,16 @@ class Topo:
       pfp: the PFP fields of the outbound policies (None: no pfp);
       extra: {"A": "config lines"} appended to a gateway's config;
       v6: policies for the IPv6 sites too (reqid 2);
+      policies: the gateways' configs carry the site-to-site policies
+           (False: a key manager such as charon installs them);
+      peer_b: no espd on side B: its namespace is a plain Linux router
+           (wan 172.16.0.2, lan 192.168.2.1), for a stock IKE peer;
       start: start espd (else call start_gateways()).
     """
 
     def __init__(self, build=None, nat=False, tap=None, mtu=None, pfp="src,dst,proto,sport,dport",
-                 extra=None, v6=True, start=True, log=None, wan_mtu=None):
+                 extra=None, v6=True, start=True, log=None, wan_mtu=None, policies=True,
+                 peer_b=False):
         self.build = os.path.abspath(build or default_build())
         for b in ("espd", "espctl"):
             if not os.access(os.path.join(self.build, b), os.X_OK):
@@ -627,6 +632,8 @@ class Topo:
         self.pfp = pfp
         self.extra = extra or {}
         self.v6 = v6
+        self.policies = policies
+        self.peer_b = peer_b
         self.want_start = start
         self.log = log or (lambda m: None)
         self.tag = "%sn%d" % (proc_prefix(), next(_seq))
@@ -735,7 +742,7 @@ class Topo:
         # whatever they receive after espd's packet socket has seen it
         # (otherwise the kernel would accept frames for the TAP's
         # addresses straight from the veth, bypassing espd).
-        for side in ("A", "B"):
+        for side in ("A",) if self.peer_b else ("A", "B"):
             n = ns["g" + side]
             _sh("ip", "-n", n, "link", "add", "sink", "type", "bridge")
             for i, mac in (("lan", MACS[side][0]), ("wan", MACS[side][1])):
@@ -743,7 +750,16 @@ class Topo:
                 _sh("ip", "-n", n, "link", "set", i, "address", mac, "arp", "off",
                     "master", "sink")
                 _sh("ip", "-n", n, "link", "set", i, "up")
-        for side in ("A", "B"):
+        if self.peer_b:
+            n, s = ns["gB"], SITE["B"]
+            for i, mac, addrs in (("lan", MACS["B"][0], [s["gw4"] + "/24"]),
+                                  ("wan", MACS["B"][1], [WAN4["B"] + "/24"])):
+                _sh("ip", "-n", n, "link", "set", i, "address", mac, "up")
+                for a in addrs:
+                    _sh("ip", "-n", n, "addr", "add", a, "dev", i)
+                offloads_off(n, i)
+            sysctl(n, "net.ipv4.ip_forward", 1)
+        for side in ("A",) if self.peer_b else ("A", "B"):
             self.gw[side] = Gateway(self, side, ns["g" + side], self.gw_conf(side),
                                     "0@0,1@1" if side == "A" else "0@1,1@0")
         if self.want_start:
@@ -787,6 +803,8 @@ class Topo:
         lines.append("set worker-idle adaptive")
         pfp = (" pfp " + self.pfp) if self.pfp else ""
         nets = [("net4", 1)] + ([("net6", 2)] if self.v6 else [])
+        if not self.policies:
+            nets = []
         for net, reqid in nets:
             lines.append("policy add src %s dst %s dir out tmpl src %s dst %s proto esp "
                          "reqid %d mode tunnel%s" % (s[net], o[net], local, peer, reqid, pfp))

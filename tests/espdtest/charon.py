@@ -1,0 +1,284 @@
+"""strongSwan's charon in a test namespace: with kernel-espd driving an
+espd, or stock with kernel-libipsec as an independent peer.
+
+    c = Charon(t, "gA", "A", espd_sock=t.gw["A"].sock, plugin=PLUGIN)
+    c.conn("net", local="172.16.0.1", remote="172.16.0.2",
+           local_ts="192.168.1.0/24", remote_ts="192.168.2.0/24",
+           start_action="trap", reqid=1, policies=False)
+    c.start()            # charon, then swanctl --load-all
+    c.swanctl("--list-sas")
+    c.stop()
+
+Each charon runs in a private mount namespace whose /run is its own
+directory (the pid file is fixed at /run/charon.pid) and whose
+/usr/lib/ipsec/plugins holds the plugins it loads, ours among them:
+nothing is installed on the machine. `load` lists the plugins in order,
+so kernel-espd (or kernel-libipsec) registers its kernel-ipsec before
+kernel-netlink, which still serves kernel-net. The log (`chd = 4`, so
+the ESP keys are in it) is in DIR/charon.log.
+"""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+
+from espdtest.topo import TopoError, have, wait_for
+
+CHARON = "/usr/lib/ipsec/charon"
+STOCK_PLUGINS = "/usr/lib/ipsec/plugins"
+PLUGIN_NAME = "libstrongswan-kernel-espd.so"
+
+# What charon loads, besides the kernel backend.
+BASE = ("random nonce openssl aes sha1 sha2 hmac gcm chapoly curve25519 kdf "
+        "pem pkcs1 x509 pubkey revocation constraints socket-default vici updown")
+
+PSK = "espd-test-psk-0123456789abcdef"
+
+
+def missing():
+    """Why charon cannot run here, or None."""
+    if not os.access(CHARON, os.X_OK):
+        return "no %s (Debian package strongswan-charon)" % CHARON
+    if not have("swanctl"):
+        return "no swanctl (Debian package strongswan-swanctl)"
+    if not os.path.exists(os.path.join(STOCK_PLUGINS, "libstrongswan-openssl.so")):
+        return "no openssl plugin (Debian package libstrongswan-standard-plugins)"
+    if not os.path.exists(os.path.join(STOCK_PLUGINS, "libstrongswan-kernel-libipsec.so")):
+        return "no kernel-libipsec plugin (Debian package libcharon-extra-plugins)"
+    if not have("unshare"):
+        return "no unshare (util-linux)"
+    return None
+
+
+def plugin_path(build):
+    return os.path.join(build, "control", "strongswan", PLUGIN_NAME)
+
+
+class Charon:
+    def __init__(self, topo, ns, name, espd_sock=None, plugin=None, libipsec=False,
+                 holdoff=2, extra=""):
+        why = missing()
+        if why:
+            raise TopoError("SKIP: " + why)
+        self.topo = topo
+        self.ns = topo.ns.get(ns, ns)
+        self.name = name
+        self.dir = os.path.join(topo.wd, "charon" + name)
+        self.run = os.path.join(self.dir, "run")
+        self.plugins = os.path.join(self.dir, "plugins")
+        self.log_path = os.path.join(self.dir, "charon.log")
+        self.vici = "unix://" + os.path.join(self.run, "charon.vici")
+        self.espd_sock = espd_sock
+        self.plugin = plugin
+        self.libipsec = libipsec
+        self.holdoff = holdoff
+        self.extra = extra
+        self.conns = []
+        self.proc = None
+        os.makedirs(self.run, exist_ok=True)
+        os.makedirs(self.plugins, exist_ok=True)
+        if not libipsec and (plugin is None or not os.path.exists(plugin)):
+            raise TopoError("SKIP: kernel-espd was not built (%s): the strongSwan 5.9.8 "
+                            "source package could not be had" % plugin)
+
+    # -- configuration
+    def conn(self, name, local, remote, local_ts, remote_ts, start_action="none", reqid=0,
+             policies=True, proposals="aes128gcm16", ike_proposals="aes128-sha256-x25519",
+             rekey_time=None, life_time=None, dpd_delay=None, encap=False, mobike=False,
+             extra_child="", extra_conn=""):
+        c = ["%s {" % name,
+             "  version = 2", "  local_addrs = %s" % local, "  remote_addrs = %s" % remote,
+             "  proposals = %s" % ike_proposals, "  encap = %s" % ("yes" if encap else "no"),
+             "  mobike = %s" % ("yes" if mobike else "no"),
+             "  local { auth = psk\n    id = %s }" % local,
+             "  remote { auth = psk\n    id = %s }" % remote]
+        if dpd_delay:
+            c.append("  dpd_delay = %s" % dpd_delay)
+        if extra_conn:
+            c.append(extra_conn)
+        c += ["  children {", "    %s {" % name,
+              "      local_ts = %s" % local_ts, "      remote_ts = %s" % remote_ts,
+              "      esp_proposals = %s" % proposals, "      start_action = %s" % start_action,
+              "      policies = %s" % ("yes" if policies else "no")]
+        if reqid:
+            c.append("      reqid = %d" % reqid)
+        if rekey_time is not None:
+            c.append("      rekey_time = %s" % rekey_time)
+        if life_time is not None:
+            c.append("      life_time = %s" % life_time)
+        if extra_child:
+            c.append(extra_child)
+        c += ["    }", "  }", "}"]
+        self.conns.append((name, local, remote, "\n".join(c)))
+
+    def _write(self):
+        backend = "kernel-libipsec" if self.libipsec else "kernel-espd"
+        opts = []
+        if not self.libipsec:
+            opts.append("    kernel-espd {\n      socket = %s\n      invalid_spi_holdoff = %d\n"
+                        "    }" % (self.espd_sock, self.holdoff))
+        with open(os.path.join(self.dir, "strongswan.conf"), "w") as f:
+            f.write("""charon {
+  load = %s kernel-netlink %s
+  install_routes = %s
+  install_virtual_ip = no
+  retransmit_timeout = 1.0
+  retransmit_base = 1.4
+  retransmit_tries = 4
+  plugins {
+%s
+  }
+  filelog {
+    testlog {
+      path = %s
+      time_format = %%T
+      default = 1
+      knl = 2
+      chd = 4
+      ike = 1
+      flush_line = yes
+    }
+  }
+%s
+}
+""" % (backend, BASE, "yes" if self.libipsec else "no", "\n".join(opts), self.log_path,
+                self.extra))
+        secrets = "secrets {\n"
+        for i, (name, local, remote, _) in enumerate(self.conns):
+            secrets += "  ike-%d {\n    id-1 = %s\n    id-2 = %s\n    secret = %s\n  }\n" % (
+                i, local, remote, PSK)
+        secrets += "}\n"
+        with open(os.path.join(self.dir, "swanctl.conf"), "w") as f:
+            f.write("connections {\n%s\n}\n%s" % ("\n".join(c[3] for c in self.conns),
+                                                  secrets))
+        # The plugins charon loads: stock ones, and ours.
+        for p in (backend + " kernel-netlink " + BASE).split():
+            so = "libstrongswan-%s.so" % p
+            src = self.plugin if p == "kernel-espd" else os.path.join(STOCK_PLUGINS, so)
+            if os.path.exists(src):
+                shutil.copy(src, os.path.join(self.plugins, so))
+
+    # -- running
+    def start(self, timeout=20, load=True):
+        self._write()
+        try:
+            os.unlink(os.path.join(self.run, "charon.pid"))
+        except OSError:
+            pass
+        script = ("mount --bind %s /run && mount --bind %s %s && exec env STRONGSWAN_CONF=%s %s"
+                  % (self.run, self.plugins, STOCK_PLUGINS,
+                     os.path.join(self.dir, "strongswan.conf"), CHARON))
+        self.out = open(os.path.join(self.dir, "charon.out"), "a")
+        self.proc = self.topo.spawn(self.ns, "unshare", "-m", "--propagation", "private",
+                                    "sh", "-c", script, stdout=self.out,
+                                    stderr=subprocess.STDOUT)
+        vici = os.path.join(self.run, "charon.vici")
+        if not wait_for(lambda: os.path.exists(vici) or self.proc.poll() is not None,
+                        timeout):
+            raise TopoError("charon %s: no vici socket after %ds\n%s" % (
+                self.name, timeout, self.log_tail()))
+        if self.proc.poll() is not None:
+            raise TopoError("charon %s exited %s\n%s" % (self.name, self.proc.returncode,
+                                                          self.log_tail()))
+        if load:
+            self.swanctl("--load-all", "--file", os.path.join(self.dir, "swanctl.conf"))
+        return self
+
+    def swanctl(self, *args, timeout=30, check=True):
+        p = subprocess.run(["swanctl"] + list(args) + ["--uri", self.vici],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout)
+        out = p.stdout.decode(errors="replace")
+        if check and p.returncode != 0:
+            raise TopoError("charon %s: swanctl %s failed (%d):\n%s" % (
+                self.name, " ".join(args), p.returncode, out))
+        return out
+
+    def list_sas(self):
+        return self.swanctl("--list-sas", "--raw")
+
+    def child_sas(self):
+        """The installed CHILD_SAs: [(name, local_ts, remote_ts, spi_in, spi_out)]."""
+        out = self.swanctl("--list-sas")
+        res = []
+        cur = None
+        for line in out.splitlines():
+            m = re.match(r"\s+(\S+): #\d+, reqid \d+, (INSTALLED|REKEYED|ROUTED)", line)
+            if m:
+                cur = {"name": m.group(1), "state": m.group(2)}
+                res.append(cur)
+                continue
+            if cur is None:
+                continue
+            m = re.search(r"in\s+([0-9a-f]{8})", line)
+            if m and "spi_in" not in cur:
+                cur["spi_in"] = m.group(1)
+            m = re.search(r"out\s+([0-9a-f]{8})", line)
+            if m and "spi_out" not in cur:
+                cur["spi_out"] = m.group(1)
+            m = re.match(r"\s+local\s+(.+)$", line)
+            if m:
+                cur["local_ts"] = m.group(1).strip()
+            m = re.match(r"\s+remote\s+(.+)$", line)
+            if m:
+                cur["remote_ts"] = m.group(1).strip()
+        return [c for c in res if c["state"] == "INSTALLED"]
+
+    def log_tail(self, n=4000):
+        try:
+            with open(self.log_path) as f:
+                return f.read()[-n:]
+        except OSError:
+            return ""
+
+    def log(self):
+        try:
+            with open(self.log_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def alive(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, kill=False):
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        rc = self.proc.returncode
+        self.proc = None
+        return rc
+
+
+
+_KEY_HEAD = re.compile(r"\[CHD\] encryption (?:initiator|responder) key => (\d+) bytes")
+_KEY_ROW = re.compile(r"\[CHD\]\s+\d+: ((?:[0-9A-F]{2} ){1,16})")
+
+
+def logged_keys(log):
+    """The ESP encryption keys (with the AEAD salt) that a charon logged
+    with `chd = 4`, as bytes, in the order logged: each is a line
+    "encryption initiator|responder key => N bytes" and hex rows."""
+    keys = []
+    lines = log.splitlines()
+    for i, line in enumerate(lines):
+        m = _KEY_HEAD.search(line)
+        if not m:
+            continue
+        n, b = int(m.group(1)), b""
+        for row in lines[i + 1:]:
+            rm = _KEY_ROW.search(row)
+            if not rm or len(b) >= n:
+                break
+            b += bytes.fromhex(rm.group(1).replace(" ", ""))
+        if len(b) == n:
+            keys.append(b[:n])
+    return keys

@@ -1,0 +1,227 @@
+#!/usr/bin/python3
+"""Two espd gateways, each keyed by its own charon through kernel-espd:
+the demo's shape. espd's config holds the `pfp` policies (reqid 1);
+swanctl gives each charon a trap (start_action = trap, reqid = 1,
+policies = no). No key manager of the tests' own is involved.
+
+  flows     20 UDP flows from hostA, each its own 5-tuple, at once: 20
+            ACQUIREs become 20 CHILD_SAs (swanctl --list-sas on both
+            sides), each for exactly its flow, and every first datagram,
+            held during IKE, arrives
+  reverse   hostB answers on each flow over the same CHILD_SAs: no new
+            ACQUIRE on gwB
+  rekey     a stream of numbered datagrams crosses a CHILD_SA rekey
+            (rekey_time 10 s, from espd's soft time limit): the SPI
+            changes and no datagram is lost
+  restart   gwB (espd and charon) is killed and started again while
+            hostA keeps sending: gwB's espd reports invalid-spi, kernel-espd
+            starts a new IKE_SA (INITIAL_CONTACT makes gwA drop its stale
+            SAs), the flow ACQUIREs again on gwA, and traffic resumes; the
+            outage is printed (bench/RESULTS.md compares it with DPD)
+
+    PYTHONPATH=tests /usr/bin/python3 tests/ike/test_pair.py [BUILD_DIR]
+"""
+
+import socket
+import struct
+import sys
+import threading
+import time
+
+from espdtest.charon import Charon, plugin_path
+from espdtest.topo import (Topo, live_main, SITE, WAN4, run_cases, wait_for, default_build,
+                           ns_socket, UdpSink)
+
+N_FLOWS = 20
+REKEY = 10
+
+
+def charon_for(t, side, build, rekey=REKEY, holdoff=2):
+    o = "B" if side == "A" else "A"
+    c = Charon(t, "g" + side, side, espd_sock=t.gw[side].sock, plugin=plugin_path(build),
+               holdoff=holdoff)
+    c.conn("flows", local=WAN4[side], remote=WAN4[o], local_ts=SITE[side]["net4"],
+           remote_ts=SITE[o]["net4"], start_action="trap", reqid=1, policies=False,
+           rekey_time="%ds" % rekey, life_time="%ds" % (2 * rekey),
+           extra_child="      rand_time = 0")
+    return c
+
+
+class Test:
+    def __init__(self, t, r, build):
+        self.t, self.r, self.build = t, r, build
+        self.A, self.B = t.gw["A"], t.gw["B"]
+        self.c = {s: charon_for(t, s, build).start() for s in ("A", "B")}
+        self.sink = UdpSink(t.ns["hB"], 5001)
+        self.sink.reply = lambda b: b"re:" + b
+        self.tx = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+        self.socks = []
+
+    def close(self):
+        self.sink.close()
+        self.tx.close()
+        for s in self.socks:
+            s.close()
+
+    def flows(self):
+        r, t = self.r, self.t
+        t0 = time.time()
+        for i in range(N_FLOWS):
+            s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+            s.bind((SITE["A"]["host4"], 41000 + i))
+            s.settimeout(0.05)
+            s.sendto(b"flow %d" % i, (SITE["B"]["host4"], 5001))
+            self.socks.append(s)
+        got = self.sink.wait(lambda p: len({x for x in p if x.startswith(b"flow ")}) >= N_FLOWS,
+                             30)
+        dt = time.time() - t0
+        firsts = {x for x in self.sink.payloads() if x.startswith(b"flow ")}
+        r.check(got and len(firsts) == N_FLOWS, "flows: the first datagram of each of %d "
+                "flows arrives (held during IKE) in %.2f s" % (N_FLOWS, dt),
+                "got %d" % len(firsts), self.c["A"].log_tail(1500))
+        print("# flows: %d CHILD_SAs in %.2f s (%.1f per second, one IKE_SA)" % (
+            N_FLOWS, dt, N_FLOWS / dt))
+        for side in ("A", "B"):
+            kids = wait_for(lambda: len(self.c[side].child_sas()) >= N_FLOWS and
+                            self.c[side].child_sas(), 10) or self.c[side].child_sas()
+            mine = SITE["A"]["host4"] + "/32[udp/"
+            exact = [k for k in kids if k.get("local_ts", "").startswith(mine) or
+                     k.get("remote_ts", "").startswith(mine)]
+            r.check(len(kids) == N_FLOWS and len(exact) == N_FLOWS,
+                    "flows: gw%s's charon lists %d CHILD_SAs, each for exactly one flow "
+                    "(%s...)" % (side, len(kids), mine), kids[:3])
+        outs = [s for s in self.A.sas() if s["dir"] == "out"]
+        sports = sorted(s["sel"].get("sport") for s in outs)
+        r.equal(sports, list(range(41000, 41000 + N_FLOWS)),
+                "flows: gwA's outbound SAs carry one flow's sport each")
+
+    def reverse(self):
+        r, B = self.r, self.B
+        b = B.counters()["AcquireSent"]
+        got = 0
+        for s in self.socks:
+            s.sendto(b"again", (SITE["B"]["host4"], 5001))
+        end = time.time() + 5
+        for s in self.socks:
+            while time.time() < end:
+                try:
+                    d, _ = s.recvfrom(100)
+                except socket.timeout:
+                    continue
+                if d == b"re:again":
+                    got += 1
+                    break
+        r.check(got == N_FLOWS, "reverse: hostB's answer comes back on all %d flows" %
+                N_FLOWS, "got %d" % got)
+        r.equal(B.counters()["AcquireSent"] - b, 0,
+                "reverse: gwB raised no ACQUIRE (the CHILD_SAs serve both ways)")
+
+    def _stream(self, sport, seconds, pps=200):
+        """Numbered datagrams from hostA:sport; returns the numbers sent."""
+        s = ns_socket(self.t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((SITE["A"]["host4"], sport))
+        n = 0
+        end = time.time() + seconds
+        try:
+            while time.time() < end:
+                s.sendto(b"seq" + struct.pack("!I", n), (SITE["B"]["host4"], 5001))
+                n += 1
+                time.sleep(1.0 / pps)
+        finally:
+            s.close()
+        return n
+
+    def rekey(self):
+        r, A = self.r, self.A
+        sport = 42000
+
+        def spis():
+            return {s["spi"] for s in A.sas() if s["dir"] == "out" and
+                    s["sel"].get("sport") == sport}
+        seen = set()
+        stop = threading.Event()
+
+        def watch():
+            while not stop.is_set():
+                seen.update(spis())
+                time.sleep(0.2)
+        w = threading.Thread(target=watch, daemon=True)
+        w.start()
+        n = self._stream(sport, REKEY + 4)
+        time.sleep(0.5)
+        stop.set()
+        w.join()
+        got = {struct.unpack("!I", p[3:7])[0] for p in self.sink.payloads()
+               if p.startswith(b"seq") and len(p) == 7}
+        lost = n - len(got & set(range(n)))
+        r.check(len(seen) >= 2, "rekey: the flow's outbound SA was rekeyed under traffic "
+                "(SPIs %s)" % sorted(seen), self.c["A"].log_tail(1500))
+        r.check(n > 500 and lost == 0, "rekey: %d datagrams across the rekey, %d lost" % (
+            n, lost))
+
+    def restart(self):
+        r, t, A, B = self.r, self.t, self.A, self.B
+        sport = 43000
+        s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((SITE["A"]["host4"], sport))
+        stop = threading.Event()
+        sent = []
+
+        def send():
+            i = 0
+            while not stop.is_set():
+                s.sendto(b"rst" + struct.pack("!I", i), (SITE["B"]["host4"], 5001))
+                sent.append((time.time(), i))
+                i += 1
+                time.sleep(0.01)
+        th = threading.Thread(target=send, daemon=True)
+        th.start()
+        try:
+            ok = wait_for(lambda: any(p.startswith(b"rst") for p in self.sink.payloads()), 10)
+            r.check(ok, "restart: the stream flows before the restart")
+            self.c["B"].stop(kill=True)
+            B.kill()
+            t_kill = time.time()
+            B.start()
+            self.c["B"] = charon_for(t, "B", self.build).start()
+            t_up = time.time()
+            n0 = len(self.sink.got)
+
+            def after():
+                with self.sink.lock:
+                    return [g for g in self.sink.got[n0:] if g[0] > t_up and
+                            g[1].startswith(b"rst")]
+            ok = wait_for(after, 20)
+        finally:
+            stop.set()
+            th.join()
+            s.close()
+        first = ok[0][0] if ok else None
+        inv = B.counters().get("InvalidSpiEvents", 0)
+        r.check(ok and inv > 0, "restart: after gwB's restart the stream resumes, healed "
+                "through invalid-spi (%d events on gwB)" % inv,
+                self.c["B"].log_tail(1500), self.c["A"].log_tail(1500))
+        if first:
+            print("# restart: outage %.0f ms from the kill, %.0f ms after gwB was up again "
+                  "(espd and charon)" % ((first - t_kill) * 1000, (first - t_up) * 1000))
+            r.check(first - t_up < 10, "restart: traffic is back %.2f s after gwB is up "
+                    "(DPD alone would take longer than its retransmits)" % (first - t_up))
+
+
+def main():
+    def body(r, build):
+        build = build or default_build()
+        with Topo(build=build, tap={"A": "tapA", "B": "tapB"}, v6=False) as t:
+            T = Test(t, r, build)
+            try:
+                run_cases(r, [T.flows, T.reverse, T.rekey, T.restart])
+            finally:
+                T.close()
+                for c in T.c.values():
+                    c.stop()
+            t.stop_check(r)
+    return live_main("pair", body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
