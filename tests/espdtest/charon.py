@@ -88,13 +88,15 @@ class Charon:
     def conn(self, name, local, remote, local_ts, remote_ts, start_action="none", reqid=0,
              policies=True, proposals="aes128gcm16", ike_proposals="aes128-sha256-x25519",
              rekey_time=None, life_time=None, dpd_delay=None, encap=False, mobike=False,
-             extra_child="", extra_conn=""):
+             extra_child="", extra_conn="", local_id=None, remote_id=None):
+        local_id = local_id or local
+        remote_id = remote_id or remote
         c = ["%s {" % name,
              "  version = 2", "  local_addrs = %s" % local, "  remote_addrs = %s" % remote,
              "  proposals = %s" % ike_proposals, "  encap = %s" % ("yes" if encap else "no"),
              "  mobike = %s" % ("yes" if mobike else "no"),
-             "  local { auth = psk\n    id = %s }" % local,
-             "  remote { auth = psk\n    id = %s }" % remote]
+             "  local { auth = psk\n    id = %s }" % local_id,
+             "  remote { auth = psk\n    id = %s }" % remote_id]
         if dpd_delay:
             c.append("  dpd_delay = %s" % dpd_delay)
         if extra_conn:
@@ -112,7 +114,7 @@ class Charon:
         if extra_child:
             c.append(extra_child)
         c += ["    }", "  }", "}"]
-        self.conns.append((name, local, remote, "\n".join(c)))
+        self.conns.append((name, local_id, remote_id, "\n".join(c)))
 
     def _write(self):
         backend = "kernel-libipsec" if self.libipsec else "kernel-espd"
