@@ -1,6 +1,10 @@
 #!/usr/bin/python3
 """The live demo (scripts/demo.sh): two espd gateways between two sites,
-in network namespaces, keyed per flow by a test key manager.
+in network namespaces, each keyed by its own strongSwan charon through
+the kernel-espd plugin (IKEv2, one CHILD_SA per flow from espd's PFP
+ACQUIREs). Where the plugin could not be built (no strongSwan source),
+the test key manager (tests/espdtest/pairkm.py) keys them instead, and
+the demo says so.
 
     host A ---- [gateway A] ==== ESP over the WAN ==== [gateway B] ---- host B
     192.168.1.10    espd          172.16.0.1 / .2          espd     192.168.2.10
@@ -30,6 +34,7 @@ from espdtest.run import DROP_COUNTERS  # noqa: E402
 from espdtest.topo import (Topo, TopoError, SITE, ping, replies, have,  # noqa: E402
                            pcap_frames, wan_audit, leftovers)
 from espdtest.pairkm import PairKeyManager  # noqa: E402
+from espdtest import charon as ike  # noqa: E402
 
 FILE_MB = 8
 PORT = 5001
@@ -70,9 +75,10 @@ def say(msg=""):
 
 
 class Demo:
-    def __init__(self, t, km):
+    def __init__(self, t, km, charons):
         self.t = t
         self.km = km
+        self.charons = charons
         self.ok = True
         self.problems = []
 
@@ -159,6 +165,16 @@ class Demo:
         for ln in text[:7]:
             say("    " + ln)
 
+        if self.charons:
+            say("== IKE: swanctl --list-sas on gateway A (first CHILD_SAs)")
+            out = self.charons["A"].swanctl("--list-sas", check=False).splitlines()
+            for ln in out[:14]:
+                say("    " + ln)
+            n = {side: len(c.child_sas()) for side, c in self.charons.items()}
+            say("  CHILD_SAs installed: gateway A %d, gateway B %d" % (n["A"], n["B"]))
+            if not n["A"] or n["A"] != n["B"]:
+                self.fail("charon's CHILD_SAs: %s" % n)
+
         say("== packets and bytes")
         for side in ("A", "B"):
             st = t.gw[side].stats()
@@ -217,25 +233,40 @@ def main():
         "[172.16.0.2 | 192.168.2.1] gwB --- host B 192.168.2.10")
     say("  policy: 192.168.1.0/24 <-> 192.168.2.0/24, tunnel, AES-GCM-128, "
         "pfp src,dst,proto,sport,dport (one SA pair per flow)")
+    why = ike.missing() or (None if os.path.exists(ike.plugin_path(build)) else
+                            "kernel-espd was not built (no strongSwan source)")
+    if why:
+        say("  keys: the test key manager, not IKE: %s" % why)
+    else:
+        say("  keys: IKEv2, strongSwan's charon on each gateway through kernel-espd "
+            "(PSK, start_action = trap): each flow's ACQUIRE becomes a CHILD_SA")
     demo = None
     try:
-        with Topo(build=build, extra={"A": "set tcp-mss-clamp auto",
-                                      "B": "set tcp-mss-clamp auto"}) as t:
+        with Topo(build=build, tap={"A": "tapA", "B": "tapB"},
+                  extra={"A": "set tcp-mss-clamp auto", "B": "set tcp-mss-clamp auto"}) as t:
             wd = t.wd
             pcap = os.path.join(wd, "wan.pcap")
             dump = t.tcpdump(pcap, snaplen=0)
-            km = PairKeyManager.for_topo(t, log=lambda m: say("  " + m)).start()
-            say("  started: gateway A and B (espd, adaptive workers), the key manager, "
-                "tcpdump on the WAN (%.1f s)" % (time.time() - t0))
-            demo = Demo(t, km)
+            km, charons = None, {}
+            if why:
+                km = PairKeyManager.for_topo(t, log=lambda m: say("  " + m)).start()
+            else:
+                charons = {side: ike.flows_charon(t, side, build) for side in ("A", "B")}
+            say("  started: gateway A and B (espd, adaptive workers, a TAP each for IKE), "
+                "%s, tcpdump on the WAN (%.1f s)" % (
+                    "the key manager" if km else "charon on each", time.time() - t0))
+            demo = Demo(t, km, charons)
             try:
                 demo.pings()
                 demo.transfer(wd)
             finally:
-                km.stop()
+                if km:
+                    km.stop()
                 t.stop_tcpdump(dump)
             demo.summary(pcap)
-            if km.errors:
+            for c in charons.values():
+                c.stop()
+            if km and km.errors:
                 demo.fail("the key manager failed: %s" % km.errors[:2])
             say("== stopping")
             for side in ("A", "B"):

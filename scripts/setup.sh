@@ -12,7 +12,7 @@ pkgs=(
 	libcunit1-dev libbenchmark-dev
 	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump nftables
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins
-	libstrongswan-extra-plugins libstrongswan-standard-plugins bzip2
+	libstrongswan-extra-plugins libstrongswan-standard-plugins bzip2 conntrack
 )
 
 sudo=

@@ -28,8 +28,8 @@
  *
  * Settings (strongswan.conf, charon.plugins.kernel-espd.):
  *   socket = /run/espd/espd.sock
+ *   invalid_spi_recovery = yes  heal a peer's restart from its invalid-spi
  *   invalid_spi_holdoff = 2     seconds between recoveries for one peer
- *   acquire_holdoff = 2         seconds before one flow starts again
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -98,7 +98,9 @@ struct private_kernel_espd_ipsec_t {
 	linked_list_t *policies;
 	linked_list_t *sas;
 	linked_list_t *stamps;
-	uint32_t invalid_spi_holdoff, acquire_holdoff;
+	linked_list_t *pending; /* stamp_t: invalid-spi events (JSON) to retry */
+	uint32_t invalid_spi_holdoff;
+	bool invalid_spi_recovery;
 	pthread_t events;
 	bool events_running;
 	volatile bool stop;
@@ -1133,14 +1135,11 @@ initiate_flow(private_kernel_espd_ipsec_t *this, uint32_t reqid, json_t *sel)
 	char *key;
 	unsigned int i;
 
+	/* No hold-off of our own: espd raises one ACQUIRE per flow until the
+	 * flow's SA comes or its larval state expires. */
 	key = json_dumps(sel, JSON_SORT_KEYS | JSON_COMPACT);
 	if (key == NULL)
 		return;
-	if (!stamp_ok(this, key, this->acquire_holdoff)) {
-		DBG2(DBG_KNL, "espd: flow %s already starting", key);
-		free(key);
-		return;
-	}
 	if (!trap_of_reqid(reqid, &peer, &trap)) {
 		DBG1(DBG_KNL, "espd: ACQUIRE for flow %s: no trap with reqid %u", key, reqid);
 		free(key);
@@ -1276,8 +1275,10 @@ have_ike_sa(host_t *peer)
 	return found;
 }
 
-static void
-on_invalid_spi(private_kernel_espd_ipsec_t *this, json_t *ev)
+/* Start the recovery for an invalid-spi event; FALSE when no trap covers
+ * its peer (yet: swanctl may still be loading the traps after a restart). */
+static bool
+recover(private_kernel_espd_ipsec_t *this, json_t *ev)
 {
 	host_t *src = jhost(ev, "src", 0);
 	enumerator_t *e;
@@ -1287,11 +1288,11 @@ on_invalid_spi(private_kernel_espd_ipsec_t *this, json_t *ev)
 	char key[80], b[INET6_ADDRSTRLEN];
 
 	if (src == NULL)
-		return;
+		return true;
 	snprintf(key, sizeof(key), "invalid-spi %s", host_str(src, b, sizeof(b)));
-	if (have_ike_sa(src) || !stamp_ok(this, key, this->invalid_spi_holdoff)) {
+	if (have_ike_sa(src)) {
 		src->destroy(src);
-		return;
+		return true;
 	}
 	/* A trap whose peer is @p src. */
 	e = charon->traps->create_enumerator(charon->traps);
@@ -1311,12 +1312,75 @@ on_invalid_spi(private_kernel_espd_ipsec_t *this, json_t *ev)
 		}
 	}
 	e->destroy(e);
-	if (peer != NULL) {
+	if (peer == NULL) {
+		src->destroy(src);
+		return false;
+	}
+	/* The hold-off counts from a recovery started, not from an event
+	 * that found no trap. */
+	if (stamp_ok(this, key, this->invalid_spi_holdoff)) {
 		DBG1(DBG_KNL, "espd: invalid SPI %.8x from %H: the peer lost its SAs, "
 		     "starting a new IKE_SA", jspi(ev), src);
 		initiate_queue(peer, child);
+	} else {
+		peer->destroy(peer);
+		DESTROY_IF(child);
 	}
 	src->destroy(src);
+	return true;
+}
+
+/* An event that found no trap is tried again for this long (espd limits
+ * invalid-spi events to a few per second). */
+#define PENDING_S 5
+
+static void
+on_invalid_spi(private_kernel_espd_ipsec_t *this, json_t *ev)
+{
+	stamp_t *p;
+
+	if (!this->invalid_spi_recovery || recover(this, ev))
+		return;
+	INIT(p, .key = json_dumps(ev, JSON_COMPACT), .at = time_monotonic(NULL));
+	this->lock->lock(this->lock);
+	if (p->key != NULL && this->pending->get_count(this->pending) < 64) {
+		this->pending->insert_last(this->pending, p);
+		p = NULL;
+	}
+	this->lock->unlock(this->lock);
+	if (p != NULL) {
+		free(p->key);
+		free(p);
+	}
+}
+
+/* Every poll tick: the pending invalid-spi events, once more. */
+static void
+retry_pending(private_kernel_espd_ipsec_t *this)
+{
+	time_t now = time_monotonic(NULL);
+	linked_list_t *todo = linked_list_create();
+	stamp_t *p;
+
+	this->lock->lock(this->lock);
+	while (this->pending->remove_first(this->pending, (void **)&p) == SUCCESS)
+		todo->insert_last(todo, p);
+	this->lock->unlock(this->lock);
+	while (todo->remove_first(todo, (void **)&p) == SUCCESS) {
+		json_t *ev = json_loads(p->key, 0, NULL);
+		bool done = ev == NULL || now - p->at > PENDING_S || recover(this, ev);
+
+		json_decref(ev);
+		if (done) {
+			free(p->key);
+			free(p);
+			continue;
+		}
+		this->lock->lock(this->lock);
+		this->pending->insert_last(this->pending, p);
+		this->lock->unlock(this->lock);
+	}
+	todo->destroy(todo);
 }
 
 static void
@@ -1407,7 +1471,8 @@ events_run(void *arg)
 			char *nl;
 			ssize_t n;
 
-			if (poll(&pfd, 1, 200) <= 0)
+			retry_pending(this);
+			if (poll(&pfd, 1, 100) <= 0)
 				continue;
 			if (len + 1 >= cap) {
 				char *b = realloc(buf, cap * 2);
@@ -1451,6 +1516,11 @@ METHOD(kernel_ipsec_t, destroy, void, private_kernel_espd_ipsec_t *this)
 		free(s);
 	}
 	this->stamps->destroy(this->stamps);
+	while (this->pending->remove_first(this->pending, (void **)&s) == SUCCESS) {
+		free(s->key);
+		free(s);
+	}
+	this->pending->destroy(this->pending);
 	this->lock->destroy(this->lock);
 	espd_conn_destroy(this->conn);
 	free(this->path);
@@ -1488,10 +1558,11 @@ kernel_espd_ipsec_create(void)
 		.policies = linked_list_create(),
 		.sas = linked_list_create(),
 		.stamps = linked_list_create(),
+		.pending = linked_list_create(),
 		.invalid_spi_holdoff = lib->settings->get_int(lib->settings,
 				"%s.plugins.kernel-espd.invalid_spi_holdoff", 2, lib->ns),
-		.acquire_holdoff = lib->settings->get_int(lib->settings,
-				"%s.plugins.kernel-espd.acquire_holdoff", 2, lib->ns),
+		.invalid_spi_recovery = lib->settings->get_bool(lib->settings,
+				"%s.plugins.kernel-espd.invalid_spi_recovery", TRUE, lib->ns),
 	);
 	this->conn = espd_conn_create(this->path);
 	if (this->conn == NULL || pthread_create(&this->events, NULL, events_run, this) != 0) {

@@ -22,8 +22,8 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
-import time
 
 from espdtest.topo import TopoError, have, wait_for
 
@@ -59,7 +59,7 @@ def plugin_path(build):
 
 class Charon:
     def __init__(self, topo, ns, name, espd_sock=None, plugin=None, libipsec=False,
-                 holdoff=2, extra=""):
+                 holdoff=2, extra="", recovery=True):
         why = missing()
         if why:
             raise TopoError("SKIP: " + why)
@@ -75,6 +75,7 @@ class Charon:
         self.plugin = plugin
         self.libipsec = libipsec
         self.holdoff = holdoff
+        self.recovery = recovery
         self.extra = extra
         self.conns = []
         self.proc = None
@@ -121,7 +122,8 @@ class Charon:
         opts = []
         if not self.libipsec:
             opts.append("    kernel-espd {\n      socket = %s\n      invalid_spi_holdoff = %d\n"
-                        "    }" % (self.espd_sock, self.holdoff))
+                        "      invalid_spi_recovery = %s\n    }" % (
+                            self.espd_sock, self.holdoff, "yes" if self.recovery else "no"))
         with open(os.path.join(self.dir, "strongswan.conf"), "w") as f:
             f.write("""charon {
   load = %s kernel-netlink %s
@@ -166,10 +168,13 @@ class Charon:
     # -- running
     def start(self, timeout=20, load=True):
         self._write()
-        try:
-            os.unlink(os.path.join(self.run, "charon.pid"))
-        except OSError:
-            pass
+        # What a killed charon left: its pid file, and a vici socket that
+        # nobody answers any more.
+        for f in ("charon.pid", "charon.vici"):
+            try:
+                os.unlink(os.path.join(self.run, f))
+            except OSError:
+                pass
         script = ("mount --bind %s /run && mount --bind %s %s && exec env STRONGSWAN_CONF=%s %s"
                   % (self.run, self.plugins, STOCK_PLUGINS,
                      os.path.join(self.dir, "strongswan.conf"), CHARON))
@@ -178,8 +183,19 @@ class Charon:
                                     "sh", "-c", script, stdout=self.out,
                                     stderr=subprocess.STDOUT)
         vici = os.path.join(self.run, "charon.vici")
-        if not wait_for(lambda: os.path.exists(vici) or self.proc.poll() is not None,
-                        timeout):
+
+        def answers():
+            if self.proc.poll() is not None:
+                return True
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                s.connect(vici)
+                return True
+            except OSError:
+                return False
+            finally:
+                s.close()
+        if not wait_for(answers, timeout):
             raise TopoError("charon %s: no vici socket after %ds\n%s" % (
                 self.name, timeout, self.log_tail()))
         if self.proc.poll() is not None:
@@ -284,3 +300,94 @@ def logged_keys(log):
         if len(b) == n:
             keys.append(b[:n])
     return keys
+
+
+def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=True,
+                 dpd_delay=None, conns=None):
+    """The charon of gateway @side of a Topo with `pfp` policies in espd's
+    config (reqid 1): a trap for the two sites, start_action = trap,
+    policies = no (espd's config has them), so each flow's ACQUIRE becomes
+    its own CHILD_SA. @rekey: rekey_time in seconds (life_time twice
+    that, no jitter), or strongSwan's defaults."""
+    from espdtest.topo import SITE, WAN4
+
+    o = "B" if side == "A" else "A"
+    c = Charon(t, "g" + side, side, espd_sock=t.gw[side].sock, plugin=plugin_path(build),
+               holdoff=holdoff, recovery=recovery)
+    kw = {}
+    child = []
+    if rekey:
+        kw = dict(rekey_time="%ds" % rekey, life_time="%ds" % (2 * rekey))
+        child.append("      rand_time = 0")
+    if dpd_delay:
+        kw["dpd_delay"] = "%ds" % dpd_delay
+        child.append("      dpd_action = trap")
+    # @conns: [(name, reqid, remote port)]: one trap (and so one IKE_SA)
+    # each, for the flows to that port of the other site.
+    for name, reqid, port in conns or [("flows", 1, None)]:
+        lts, rts = SITE[side]["net4"], SITE[o]["net4"]
+        if port:
+            if side == "A":
+                rts += "[udp/%d]" % port
+            else:
+                lts += "[udp/%d]" % port
+        c.conn(name, local=WAN4[side], remote=WAN4[o], local_ts=lts, remote_ts=rts,
+               start_action="trap", reqid=reqid, policies=False,
+               extra_child="\n".join(child), **kw)
+    return c.start() if start else c
+
+
+def restart_outage(t, side, charons, make_charon, sink, sport, timeout=30):
+    """Kill gateway @side (its charon, then its espd) while hostA streams
+    numbered datagrams from port @sport to @sink (a UdpSink on hostB,
+    port 5001), start both again (make_charon() returns the new charon,
+    started), and wait for the stream to reach @sink again. Returns a
+    dict: ok (the stream flowed before, and again after), t_kill, t_up
+    (espd and charon back), first (the first datagram after t_up, or
+    None)."""
+    import struct
+    import threading
+    import time
+
+    from espdtest.topo import SITE, ns_socket, wait_for
+
+    g = t.gw[side]
+    s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind((SITE["A"]["host4"], sport))
+    stop = threading.Event()
+    tag = b"r%d" % sport
+
+    def send():
+        i = 0
+        while not stop.is_set():
+            try:
+                s.sendto(tag + struct.pack("!I", i), (SITE["B"]["host4"], 5001))
+            except OSError:
+                pass
+            i += 1
+            time.sleep(0.01)
+    th = threading.Thread(target=send, daemon=True)
+    th.start()
+    res = {"ok": False, "t_kill": None, "t_up": None, "first": None}
+    try:
+        if not wait_for(lambda: any(p.startswith(tag) for p in sink.payloads()), 10):
+            return res
+        charons[side].stop(kill=True)
+        g.kill()
+        res["t_kill"] = time.time()
+        g.start()
+        charons[side] = make_charon()
+        res["t_up"] = up = time.time()
+
+        def after():
+            with sink.lock:
+                return [x[0] for x in sink.got if x[0] > up and x[1].startswith(tag)]
+        got = wait_for(after, timeout)
+        if got:
+            res["first"] = got[0]
+            res["ok"] = True
+    finally:
+        stop.set()
+        th.join()
+        s.close()
+    return res

@@ -24,7 +24,7 @@ import time
 
 from espdtest.charon import Charon, plugin_path
 from espdtest.topo import (Topo, live_main, SITE, WAN4, NAT_GWA, NAT_IN, run_cases,
-                           wait_for, default_build, ns_socket, UdpSink, have)
+                           default_build, ns_socket, UdpSink, have)
 
 SPORT = 44000
 

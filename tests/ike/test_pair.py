@@ -28,30 +28,19 @@ import sys
 import threading
 import time
 
-from espdtest.charon import Charon, plugin_path
-from espdtest.topo import (Topo, live_main, SITE, WAN4, run_cases, wait_for, default_build,
+from espdtest.charon import flows_charon, restart_outage
+from espdtest.topo import (Topo, live_main, SITE, run_cases, wait_for, default_build,
                            ns_socket, UdpSink)
 
 N_FLOWS = 20
 REKEY = 10
 
 
-def charon_for(t, side, build, rekey=REKEY, holdoff=2):
-    o = "B" if side == "A" else "A"
-    c = Charon(t, "g" + side, side, espd_sock=t.gw[side].sock, plugin=plugin_path(build),
-               holdoff=holdoff)
-    c.conn("flows", local=WAN4[side], remote=WAN4[o], local_ts=SITE[side]["net4"],
-           remote_ts=SITE[o]["net4"], start_action="trap", reqid=1, policies=False,
-           rekey_time="%ds" % rekey, life_time="%ds" % (2 * rekey),
-           extra_child="      rand_time = 0")
-    return c
-
-
 class Test:
     def __init__(self, t, r, build):
         self.t, self.r, self.build = t, r, build
         self.A, self.B = t.gw["A"], t.gw["B"]
-        self.c = {s: charon_for(t, s, build).start() for s in ("A", "B")}
+        self.c = {s: flows_charon(t, s, build, rekey=REKEY) for s in ("A", "B")}
         self.sink = UdpSink(t.ns["hB"], 5001)
         self.sink.reply = lambda b: b"re:" + b
         self.tx = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
@@ -160,52 +149,20 @@ class Test:
             n, lost))
 
     def restart(self):
-        r, t, A, B = self.r, self.t, self.A, self.B
-        sport = 43000
-        s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
-        s.bind((SITE["A"]["host4"], sport))
-        stop = threading.Event()
-        sent = []
-
-        def send():
-            i = 0
-            while not stop.is_set():
-                s.sendto(b"rst" + struct.pack("!I", i), (SITE["B"]["host4"], 5001))
-                sent.append((time.time(), i))
-                i += 1
-                time.sleep(0.01)
-        th = threading.Thread(target=send, daemon=True)
-        th.start()
-        try:
-            ok = wait_for(lambda: any(p.startswith(b"rst") for p in self.sink.payloads()), 10)
-            r.check(ok, "restart: the stream flows before the restart")
-            self.c["B"].stop(kill=True)
-            B.kill()
-            t_kill = time.time()
-            B.start()
-            self.c["B"] = charon_for(t, "B", self.build).start()
-            t_up = time.time()
-            n0 = len(self.sink.got)
-
-            def after():
-                with self.sink.lock:
-                    return [g for g in self.sink.got[n0:] if g[0] > t_up and
-                            g[1].startswith(b"rst")]
-            ok = wait_for(after, 20)
-        finally:
-            stop.set()
-            th.join()
-            s.close()
-        first = ok[0][0] if ok else None
+        r, B = self.r, self.B
+        res = restart_outage(self.t, "B", self.c,
+                             lambda: flows_charon(self.t, "B", self.build, rekey=REKEY),
+                             self.sink, 43000, timeout=20)
         inv = B.counters().get("InvalidSpiEvents", 0)
-        r.check(ok and inv > 0, "restart: after gwB's restart the stream resumes, healed "
-                "through invalid-spi (%d events on gwB)" % inv,
+        r.check(res["ok"] and inv > 0, "restart: after gwB's restart the stream resumes, "
+                "healed through invalid-spi (%d events on gwB)" % inv,
                 self.c["B"].log_tail(1500), self.c["A"].log_tail(1500))
-        if first:
+        if res["first"]:
+            up = res["first"] - res["t_up"]
             print("# restart: outage %.0f ms from the kill, %.0f ms after gwB was up again "
-                  "(espd and charon)" % ((first - t_kill) * 1000, (first - t_up) * 1000))
-            r.check(first - t_up < 10, "restart: traffic is back %.2f s after gwB is up "
-                    "(DPD alone would take longer than its retransmits)" % (first - t_up))
+                  "(espd and charon)" % ((res["first"] - res["t_kill"]) * 1000, up * 1000))
+            r.check(up < 10, "restart: traffic is back %.2f s after gwB is up (DPD alone "
+                    "would take longer than its retransmits)" % up)
 
 
 def main():

@@ -33,7 +33,6 @@ import os
 import random
 import re
 import sys
-import time
 
 from espdtest.charon import Charon, plugin_path, logged_keys
 from espdtest.topo import (Topo, live_main, SITE, WAN4, ping, replies, tcp_transfer,
