@@ -326,11 +326,16 @@ def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=Tru
     # each, for the flows to that port of the other site.
     for name, reqid, port in conns or [("flows", 1, None)]:
         lts, rts = SITE[side]["net4"], SITE[o]["net4"]
+        kw.pop("local_id", None)
+        kw.pop("remote_id", None)
         if port:
             if side == "A":
                 rts += "[udp/%d]" % port
             else:
                 lts += "[udp/%d]" % port
+            # Identities of their own: a responder picks the peer config
+            # by identity, so several conns between two hosts need them.
+            kw.update(local_id="%s-%s" % (side, name), remote_id="%s-%s" % (o, name))
         c.conn(name, local=WAN4[side], remote=WAN4[o], local_ts=lts, remote_ts=rts,
                start_action="trap", reqid=reqid, policies=False,
                extra_child="\n".join(child), **kw)
