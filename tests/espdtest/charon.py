@@ -89,7 +89,10 @@ class Charon:
     def conn(self, name, local, remote, local_ts, remote_ts, start_action="none", reqid=0,
              policies=True, proposals="aes128gcm16", ike_proposals="aes128-sha256-x25519",
              rekey_time=None, life_time=None, dpd_delay=None, encap=False, mobike=False,
-             extra_child="", extra_conn="", local_id=None, remote_id=None):
+             extra_child="", extra_conn="", local_id=None, remote_id=None, children=()):
+        """One connection with one child of the same name; @children adds
+        more: (name, local_ts, remote_ts, esp_proposals), started on
+        demand (swanctl --initiate --child NAME) or as responders."""
         local_id = local_id or local
         remote_id = remote_id or remote
         c = ["%s {" % name,
@@ -114,7 +117,12 @@ class Charon:
             c.append("      life_time = %s" % life_time)
         if extra_child:
             c.append(extra_child)
-        c += ["    }", "  }", "}"]
+        c.append("    }")
+        for cname, lts, rts, props in children:
+            c += ["    %s {" % cname, "      local_ts = %s" % lts, "      remote_ts = %s" % rts,
+                  "      esp_proposals = %s" % props,
+                  "      policies = %s" % ("yes" if policies else "no"), "    }"]
+        c += ["  }", "}"]
         self.conns.append((name, local_id, remote_id, "\n".join(c)))
 
     def _write(self):

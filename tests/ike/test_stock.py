@@ -16,6 +16,11 @@ which routes site B (192.168.2.0/24) as a plain Linux box.
              nothing in clear; sampled frames from espd decrypt with the
              keys the stock peer logged (chd = 4): an independent decoder
              and an independent key source
+  algos      one CHILD_SA per algorithm espd has, each for UDP to its own
+             port of hostA (charon's port selectors become espd's policy
+             and SA selectors): AES-GCM-256, ChaCha20-Poly1305,
+             AES-CBC with HMAC-SHA1/256/384/512; a datagram each way over
+             each, and espd's SA names the algorithm
   delete     the peer terminates the CHILD_SA: espd's SAs go, and the
              trap's policies (same selectors, lower priority) take over
   acquire    a ping from hostA hits espd's trap policy: the ACQUIRE
@@ -38,6 +43,29 @@ from espdtest.charon import Charon, plugin_path, logged_keys
 from espdtest.topo import (Topo, live_main, SITE, WAN4, ping, replies, tcp_transfer,
                            run_cases, pcap_frames, wan_audit, classify_frame, wait_for,
                            default_build)
+
+
+# (child, ESP proposal, espd's algo name)
+ALGOS = [("g256", "aes256gcm16", "rfc4106(gcm(aes))"),
+         ("cha", "chacha20poly1305", "rfc7539esp(chacha20,poly1305)"),
+         ("s1", "aes128-sha1", "cbc(aes)+hmac(sha1)"),
+         ("s256", "aes256-sha256", "cbc(aes)+hmac(sha256)"),
+         ("s384", "aes128-sha384", "cbc(aes)+hmac(sha384)"),
+         ("s512", "aes256-sha512", "cbc(aes)+hmac(sha512)")]
+ALGO_PORT = 6001
+
+
+def algo_children(local, remote, responder):
+    """The extra children of ALGOS; the responder (espd's side, site A)
+    serves UDP to ALGO_PORT+i of its site."""
+    out = []
+    for i, (name, props, _) in enumerate(ALGOS):
+        port = "[udp/%d]" % (ALGO_PORT + i)
+        if responder:
+            out.append((name, local + port, remote + "[udp]", props))
+        else:
+            out.append((name, local + "[udp]", remote + port, props))
+    return out
 
 
 class Test:
@@ -144,6 +172,43 @@ class Test:
         r.check(len(sample) >= 10 and not bad, "wire: %d sampled frames from espd decrypt "
                 "with the stock peer's logged keys (scapy)" % len(sample), *bad[:5])
 
+    def algos(self):
+        r, t, A = self.r, self.t, self.A
+        from espdtest.topo import UdpSink, ns_socket
+        import socket
+        for i, (name, props, algo) in enumerate(ALGOS):
+            port = ALGO_PORT + i
+            out = self.cb.swanctl("--initiate", "--child", name, timeout=30, check=False)
+            if not r.check("initiate completed successfully" in out,
+                           "algos: %s: CHILD_SA with %s established" % (name, props),
+                           out[-800:], self.ca.log_tail(1500)):
+                continue
+            sas = [s for s in A.sas() if (s["sel"].get("dport") == port or
+                                          s["sel"].get("sport") == port)]
+            names = {s["algo"] for s in sas}
+            r.check(len(sas) == 2 and names == {algo},
+                    "algos: %s: espd holds both SAs, as %s, for UDP port %d only" % (
+                        name, algo, port), [(s["dir"], s["algo"], s["sel"]) for s in sas])
+            sink = UdpSink(t.ns["hA"], port)
+            sink.reply = lambda b: b"re:" + b
+            c = ns_socket(t.ns["hB"], socket.AF_INET, socket.SOCK_DGRAM)
+            c.settimeout(3)
+            try:
+                c.sendto(name.encode(), (SITE["A"]["host4"], port))
+                try:
+                    got = c.recvfrom(100)[0]
+                except OSError:
+                    got = None
+            finally:
+                c.close()
+                sink.close()
+            spis = {x["spi"] for x in sas}
+            pk = {s["dir"]: s["stats"]["packets"] for s in A.sas() if s["spi"] in spis}
+            r.check(got == b"re:" + name.encode() and pk == {"in": 1, "out": 1},
+                    "algos: %s: a datagram hostB -> hostA and its answer cross %s, one "
+                    "packet on each SA" % (name, props), got, pk)
+            self.cb.swanctl("--terminate", "--child", name, timeout=30, check=False)
+
     def delete(self):
         r, A = self.r, self.A
         out = self.cb.swanctl("--terminate", "--child", "net", timeout=30, check=False)
@@ -189,10 +254,12 @@ def main():
                   v6=False) as t:
             ca = Charon(t, "gA", "A", espd_sock=t.gw["A"].sock, plugin=plugin_path(build))
             ca.conn("net", local=WAN4["A"], remote=WAN4["B"], local_ts=SITE["A"]["net4"],
-                    remote_ts=SITE["B"]["net4"], start_action="trap", reqid=1)
+                    remote_ts=SITE["B"]["net4"], start_action="trap", reqid=1,
+                    children=algo_children(SITE["A"]["net4"], SITE["B"]["net4"], True))
             cb = Charon(t, "gB", "B", libipsec=True)
             cb.conn("net", local=WAN4["B"], remote=WAN4["A"], local_ts=SITE["B"]["net4"],
-                    remote_ts=SITE["A"]["net4"])
+                    remote_ts=SITE["A"]["net4"],
+                    children=algo_children(SITE["B"]["net4"], SITE["A"]["net4"], False))
             ca.start()
             cb.start()
             pcap = os.path.join(t.wd, "wan.pcap")
@@ -200,7 +267,7 @@ def main():
             T = Test(t, r, ca, cb)
             run_cases(r, [T.initiate, T.ping, T.transfer, T.query])
             t.stop_tcpdump(dump)
-            run_cases(r, [lambda: T.wire(pcap), T.delete, T.acquire, T.shutdown])
+            run_cases(r, [lambda: T.wire(pcap), T.algos, T.delete, T.acquire, T.shutdown])
             cb.stop()
             t.stop_check(r)
     return live_main("stock", body)
