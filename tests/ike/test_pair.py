@@ -164,6 +164,47 @@ class Test:
             r.check(up < 10, "restart: traffic is back %.2f s after gwB is up (DPD alone "
                     "would take longer than its retransmits)" % up)
 
+    def espd(self):
+        r, t, A = self.r, self.t, self.A
+        sport = 45000
+        s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+        s.bind((SITE["A"]["host4"], sport))
+        stop = threading.Event()
+        tag = b"e%d" % sport
+
+        def send():
+            while not stop.is_set():
+                s.sendto(tag, (SITE["B"]["host4"], 5001))
+                time.sleep(0.01)
+        th = threading.Thread(target=send, daemon=True)
+        th.start()
+        try:
+            ok = self.sink.wait(lambda p: tag in p, 10)
+            r.check(ok, "espd: the stream flows before gwA's espd restarts")
+            A.kill()
+            A.start()
+            up = time.time()
+
+            def after():
+                with self.sink.lock:
+                    return [g[0] for g in self.sink.got if g[0] > up and g[1] == tag]
+            back = wait_for(after, 20)
+        finally:
+            stop.set()
+            th.join()
+            s.close()
+        log = self.c["A"].log()
+        r.check("espd restarted" in log, "espd: kernel-espd saw espd come back and resynced",
+                self.c["A"].log_tail(1500))
+        r.check(back, "espd: the stream resumes after gwA's espd restart (%s)" % (
+            "%.0f ms after it was up" % ((back[0] - up) * 1000) if back else "never"),
+            self.c["A"].log_tail(2000))
+        kids = self.c["A"].child_sas()
+        outs = {x["spi"][2:] for x in A.sas() if x["dir"] == "out"}
+        stale = [k for k in kids if k.get("spi_out") and k["spi_out"] not in outs]
+        r.check(back and not stale, "espd: every CHILD_SA charon lists has its outbound SA "
+                "in espd (the lost ones were rekeyed)", stale[:3])
+
 
 def main():
     def body(r, build):
@@ -171,7 +212,7 @@ def main():
         with Topo(build=build, tap={"A": "tapA", "B": "tapB"}, v6=False) as t:
             T = Test(t, r, build)
             try:
-                run_cases(r, [T.flows, T.reverse, T.rekey, T.restart])
+                run_cases(r, [T.flows, T.reverse, T.rekey, T.restart, T.espd])
             finally:
                 T.close()
                 for c in T.c.values():
