@@ -311,7 +311,7 @@ def logged_keys(log):
 
 
 def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=True,
-                 dpd_delay=None, conns=None):
+                 dpd_delay=None, conns=None, proposals="aes128gcm16"):
     """The charon of gateway @side of a Topo with `pfp` policies in espd's
     config (reqid 1): a trap for the two sites, start_action = trap,
     policies = no (espd's config has them), so each flow's ACQUIRE becomes
@@ -345,7 +345,7 @@ def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=Tru
             # by identity, so several conns between two hosts need them.
             kw.update(local_id="%s-%s" % (side, name), remote_id="%s-%s" % (o, name))
         c.conn(name, local=WAN4[side], remote=WAN4[o], local_ts=lts, remote_ts=rts,
-               start_action="trap", reqid=reqid, policies=False,
+               start_action="trap", reqid=reqid, policies=False, proposals=proposals,
                extra_child="\n".join(child), **kw)
     return c.start() if start else c
 

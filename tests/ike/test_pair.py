@@ -2,7 +2,7 @@
 """Two espd gateways, each keyed by its own charon through kernel-espd:
 the demo's shape. espd's config holds the `pfp` policies (reqid 1);
 swanctl gives each charon a trap (start_action = trap, reqid = 1,
-policies = no). No key manager of the tests' own is involved.
+policies = no, ESP aes128gcm16-esn). No key manager of the tests' own is involved.
 
   flows     20 UDP flows from hostA, each its own 5-tuple, at once: 20
             ACQUIREs become 20 CHILD_SAs (swanctl --list-sas on both
@@ -34,13 +34,15 @@ from espdtest.topo import (Topo, live_main, SITE, run_cases, wait_for, default_b
 
 N_FLOWS = 20
 REKEY = 10
+PROPOSALS = "aes128gcm16-esn"   # with ESN: 64-bit sequence numbers
 
 
 class Test:
     def __init__(self, t, r, build):
         self.t, self.r, self.build = t, r, build
         self.A, self.B = t.gw["A"], t.gw["B"]
-        self.c = {s: flows_charon(t, s, build, rekey=REKEY) for s in ("A", "B")}
+        self.c = {s: flows_charon(t, s, build, rekey=REKEY, proposals=PROPOSALS)
+                  for s in ("A", "B")}
         self.sink = UdpSink(t.ns["hB"], 5001)
         self.sink.reply = lambda b: b"re:" + b
         self.tx = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
@@ -83,6 +85,10 @@ class Test:
         sports = sorted(s["sel"].get("sport") for s in outs)
         r.equal(sports, list(range(41000, 41000 + N_FLOWS)),
                 "flows: gwA's outbound SAs carry one flow's sport each")
+        sas = self.A.sas() + self.B.sas()
+        r.check(sas and all("esn" in s.get("flags", []) for s in sas),
+                "flows: charon negotiated ESN: every SA on both espd has flag esn",
+                [s.get("flags") for s in sas][:4])
 
     def reverse(self):
         r, B = self.r, self.B
@@ -151,7 +157,8 @@ class Test:
     def restart(self):
         r, B = self.r, self.B
         res = restart_outage(self.t, "B", self.c,
-                             lambda: flows_charon(self.t, "B", self.build, rekey=REKEY),
+                             lambda: flows_charon(self.t, "B", self.build, rekey=REKEY,
+                                                          proposals=PROPOSALS),
                              self.sink, 43000, timeout=20)
         inv = B.counters().get("InvalidSpiEvents", 0)
         r.check(res["ok"] and inv > 0, "restart: after gwB's restart the stream resumes, "
