@@ -158,7 +158,7 @@ class Test:
         r, B = self.r, self.B
         res = restart_outage(self.t, "B", self.c,
                              lambda: flows_charon(self.t, "B", self.build, rekey=REKEY,
-                                                          proposals=PROPOSALS),
+                                                  proposals=PROPOSALS),
                              self.sink, 43000, timeout=20)
         inv = B.counters().get("InvalidSpiEvents", 0)
         r.check(res["ok"] and inv > 0, "restart: after gwB's restart the stream resumes, "
