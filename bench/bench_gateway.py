@@ -5,12 +5,22 @@ Each case (direction, algorithm, size) runs espd and ipsec-secgw in turn
 (A B, then B A, ... for R rounds), each over the same looped pcap
 (net_pcap infinite_rx) into net_null, with the same SA. Rates come from
 telemetry for both: the sum of ethdev opackets over ports 0 and 1, sampled
-after a fixed warm-up and again after a fixed window. The crypto-only limit
+after a fixed warm-up and again after a fixed window. The ratio
+espd/ipsec-secgw is taken per round, then its median. The crypto-only limit
 is bench_micro's raw IPsec-MB benchmarks (BM_raw_*), run on the worker's
 CPU (BENCH_CPU=1), before the gateway runs.
 
-  bench_gateway.py BUILD_DIR [--quick] [--rounds R] [--warmup S] [--window S]
-                   [--out DIR]
+Both gateways run on 2 MB hugepages, as users run them: hugetlbfs is
+mounted at /dev/hugepages when none is, and vm.nr_hugepages raised (and
+put back at exit). When that fails, or with --no-huge, both run with
+--no-huge -m 1024; the JSON and the table say which.
+
+Each pcap holds max(1024, FLOWS) frames, frame i in flow i % FLOWS (a
+distinct UDP 5-tuple), so with the default 1024 flows every frame is its
+own flow. Inbound pcaps are those inner packets in ESP of one SA.
+
+  bench_gateway.py BUILD_DIR [--quick] [--flows N] [--no-huge] [--rounds R]
+                   [--warmup S] [--window S] [--out DIR] [--only TEXT]
 
 Sizes are the inner IPv4 packet length (as in bench_micro): 64, 512, 1420,
 and IMIX = 7 x 64, 4 x 576, 1 x 1420 (mean 347 B).
@@ -35,10 +45,21 @@ IN_SRC = "192.168.115.20"
 SPI_OUT, SPI_IN = 0x1005, 0x1069
 MAC_P0_PEER, MAC_P1_PEER = "02:00:00:00:01:10", "02:00:00:00:02:fe"
 MAC_ESPD_PROT, MAC_ESPD_UNPROT = "02:00:00:00:01:01", "02:00:00:00:02:01"
-NFRAMES = 1024
-NFLOWS = 16
+MIN_FRAMES = 1024
+DEFAULT_FLOWS = 1024
+# infinite_rx holds every frame of the pcap in mbufs of the gateway's pool
+# for the whole run. espd's pool is fixed (16383 mbufs, control/ports.c),
+# and it needs room beyond the pcap for packets in flight.
+MAX_FLOWS = 8192
+# ipsec-secgw's default pool (-s) is about 10880 mbufs here; above this
+# many frames it gets frames + that.
+SECGW_POOL_DEFAULT = 10880
+SECGW_DEFAULT_FRAMES = 2048
 IMIX = [64] * 7 + [576] * 4 + [1420]
-GEN_VERSION = "1"
+GEN_VERSION = "2"
+HUGE_WANT = 1024   # 2 MB pages set aside when fewer are free
+HUGE_NEED = 512    # fewer free than this: fall back to --no-huge
+HUGE_DIR = "/dev/hugepages"
 
 ALGOS = {
     # name: (secgw needs -l, raw benchmark name pattern)
@@ -134,18 +155,30 @@ def mean_size(size):
     return sum(s) / len(s)
 
 
-def gen_pcaps(d, cases):
-    """Plain and (for inbound) ESP pcaps, NFRAMES frames over NFLOWS flows."""
+def flow_ports(j):
+    """(sport, dport) of flow @j: distinct for j < 50000 * 500."""
+    return 10000 + j % 50000, 5001 + j // 50000
+
+
+def gen_pcaps(d, cases, flows):
+    """Plain and (for inbound) ESP pcaps: max(MIN_FRAMES, @flows) frames,
+    frame i in flow i % @flows. Made once per (case, flows), kept in @d."""
     from scapy.all import Ether, IP, UDP, Raw, wrpcap
     from scapy.layers.ipsec import ESP, SecurityAssociation
 
     stamp = os.path.join(d, "pcaps.version")
-    want = GEN_VERSION + repr(cases)
-    if os.path.exists(stamp) and open(stamp).read() == want:
-        return
+    if not os.path.exists(stamp) or open(stamp).read() != GEN_VERSION:
+        for f in os.listdir(d):
+            if f.endswith(".pcap"):
+                os.unlink(os.path.join(d, f))
+        with open(stamp, "w") as f:
+            f.write(GEN_VERSION)
+    nframes = frames_of(flows)
     for direction, algo, sizes in cases:
         for size in sizes:
-            path = os.path.join(d, pcap_name(direction, algo, size))
+            path = os.path.join(d, pcap_name(direction, algo, size, flows))
+            if os.path.exists(path):
+                continue
             pat = sizes_of(size)
             frames = []
             sa = None
@@ -153,25 +186,84 @@ def gen_pcaps(d, cases):
                 _, _, kw = algo_words(algo, 2)
                 sa = SecurityAssociation(ESP, spi=SPI_IN, tunnel_header=IP(src=B_GW, dst=A_GW),
                                          **kw)
-            for i in range(NFRAMES):
+            for i in range(nframes):
                 ln = pat[i % len(pat)]
                 src, dst = (A_HOST, OUT_HOST) if direction == "out" else (IN_SRC, A_HOST)
+                sport, dport = flow_ports(i % flows)
                 p = IP(src=src, dst=dst, ttl=64, id=i & 0xffff) / \
-                    UDP(sport=40000 + i % NFLOWS, dport=5001) / Raw(b"\x5a" * (ln - 28))
+                    UDP(sport=sport, dport=dport) / Raw(b"\x5a" * (ln - 28))
                 if sa is None:
                     frames.append(Ether(src=MAC_P0_PEER, dst=MAC_ESPD_PROT) / p)
                 else:
                     e = sa.encrypt(p, seq_num=i + 1)
                     frames.append(Ether(src=MAC_P1_PEER, dst=MAC_ESPD_UNPROT) / e)
-            wrpcap(path, frames)
-    with open(stamp, "w") as f:
-        f.write(want)
+            wrpcap(path + ".tmp", frames)
+            os.rename(path + ".tmp", path)
 
 
-def pcap_name(direction, algo, size):
+def frames_of(flows):
+    return max(MIN_FRAMES, flows)
+
+
+def pcap_name(direction, algo, size, flows):
     if direction == "out":
-        return "plain-%s.pcap" % size
-    return "esp-%s-%s.pcap" % (SHORT[algo], size)
+        return "plain-%s-f%d.pcap" % (size, flows)
+    return "esp-%s-%s-f%d.pcap" % (SHORT[algo], size, flows)
+
+
+def hugepages_setup(want_no_huge):
+    """Make 2 MB hugepages available. @return (mode, note, restore): mode
+    "hugepages" or "no-huge"; note says why when it is not hugepages;
+    restore is the nr_hugepages to put back at exit (None: untouched)."""
+    if want_no_huge:
+        return "no-huge", "--no-huge asked for", None
+    nr_path = "/proc/sys/vm/nr_hugepages"
+
+    def free_pages():
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("HugePages_Free:"):
+                    return int(line.split()[1])
+        return 0
+    try:
+        with open("/proc/mounts") as f:
+            mounted = any(line.split()[2] == "hugetlbfs" for line in f)
+        if not mounted:
+            os.makedirs(HUGE_DIR, exist_ok=True)
+            r = subprocess.run(["mount", "-t", "hugetlbfs", "nodev", HUGE_DIR],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True)
+            if r.returncode != 0:
+                return "no-huge", "mount -t hugetlbfs %s failed: %s" % (
+                    HUGE_DIR, r.stdout.strip().replace("\n", " ")), None
+        restore = None
+        free = free_pages()
+        if free < HUGE_WANT:
+            with open(nr_path) as f:
+                before = int(f.read())
+            with open(nr_path, "w") as f:
+                f.write(str(before + HUGE_WANT - free))
+            restore = before
+            free = free_pages()
+        if free < HUGE_NEED:
+            if restore is not None:
+                with open(nr_path, "w") as f:
+                    f.write(str(restore))
+            return "no-huge", "only %d free 2 MB hugepages after raising %s (%d needed)" % (
+                free, nr_path, HUGE_NEED), None
+        return "hugepages", "", restore
+    except (OSError, ValueError, IndexError) as e:
+        return "no-huge", "cannot set up hugepages: %s" % e, None
+
+
+def hugepages_restore(restore):
+    if restore is None:
+        return
+    try:
+        with open("/proc/sys/vm/nr_hugepages", "w") as f:
+            f.write(str(restore))
+    except OSError:
+        pass
 
 
 class Runner:
@@ -182,14 +274,19 @@ class Runner:
         self.espd = os.path.join(self.build, "espd")
         self.secgw = os.path.join(self.build, "ipsec-secgw")
         self.seq = 0
+        self.flows = a.flows
+        self.frames = frames_of(a.flows)
 
     def cmd(self, app, direction, algo, size, prefix, verify=None):
         """The command line; with @verify (a file stem), port 1 writes pcaps
         there instead of net_null and the input is read once."""
-        pcap = os.path.join(self.wd, pcap_name(direction, algo, size))
+        pcap = os.path.join(self.wd, pcap_name(direction, algo, size, self.flows))
         loop = "" if verify else ",infinite_rx=1"
-        eal = ["--no-huge", "--no-pci", "-l", "0,1", "-m", "1024", "--file-prefix", prefix,
-               "--log-level=lib.eal:error"]
+        # Hugepages: memory grows as needed (about 110 pages for espd, 150
+        # for ipsec-secgw), the files unlinked once mapped.
+        mem = ["--huge-unlink"] if self.a.huge == "hugepages" else ["--no-huge", "-m", "1024"]
+        eal = mem + ["--no-pci", "-l", "0,1", "--file-prefix", prefix,
+                     "--log-level=lib.eal:error"]
         tag = "%s-%s-%s" % (direction, SHORT[algo], size)
         if app == "espd" or self.a.vs_espd:
             conf = os.path.join(self.wd, "espd-%s-%s.conf" % (direction, SHORT[algo]))
@@ -211,15 +308,20 @@ class Runner:
         p1 = "net_null0,no-rx=1"
         if verify:
             p1 = "net_pcap1" + "".join(",tx_pcap=%s-q%d.pcap" % (verify, q) for q in range(3))
+        # Its pool must hold the looped pcap too (infinite_rx).
+        pool = []
+        if self.frames > SECGW_DEFAULT_FRAMES:
+            pool = ["-s", str(self.frames + SECGW_POOL_DEFAULT)]
         return [self.secgw, "-n", "1"] + eal + [
             "--vdev", "net_pcap0,rx_pcap=%s%s%s" % (pcap, loop, tx),
             "--vdev", p1,
             "--vdev", "crypto_aesni_mb_%s" % prefix,
             "--", "-p", "0x3", "-P", "-u", u, "--config", "(0,0,1),(1,0,1)",
-            "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + (["-l"] if need_lib else [])
+            "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + pool + \
+            (["-l"] if need_lib else [])
 
-    def verify(self, app, direction, algo):
-        """One pass of the 64 B (or smallest) pcap with port 1 captured;
+    def verify(self, app, direction, algo, size):
+        """One pass of the @size pcap (the case's first) with port 1 captured;
         @return '' when every frame out decrypts (outbound) or is the
         plaintext sent (inbound), else what is wrong."""
         from scapy.all import rdpcap, IP, UDP
@@ -228,13 +330,13 @@ class Runner:
         self.seq += 1
         prefix = "gwv%d_%d_%s" % (os.getpid(), self.seq, app[:2])
         stem = os.path.join(self.wd, "verify-%s" % prefix)
-        argv = self.cmd(app, direction, algo, 64, prefix, verify=stem)
+        argv = self.cmd(app, direction, algo, size, prefix, verify=stem)
         log = open(stem + ".log", "w+")
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
         try:
             tel = Telemetry(prefix, timeout=30, proc=p)
             end = time.monotonic() + 10
-            while tel.opackets()[0] < NFRAMES and time.monotonic() < end:
+            while tel.opackets()[0] < self.frames and time.monotonic() < end:
                 time.sleep(0.05)
             tel.close()
         except (RuntimeError, OSError, ValueError) as e:
@@ -249,22 +351,28 @@ class Runner:
                 got += [x for x in rdpcap(f) if IP in x]
                 os.unlink(f)
         why = ""
-        if len(got) != NFRAMES:
-            why = "%d frames out of port 1, %d expected; " % (len(got), NFRAMES)
+        if len(got) != self.frames:
+            why = "%d frames out of port 1, %d expected; " % (len(got), self.frames)
         _, _, kw = algo_words(algo, 1)
         sa = SecurityAssociation(ESP, spi=SPI_OUT, tunnel_header=IP(src=A_GW, dst=B_GW), **kw)
         bad = 0
+        seen = set()
         for x in got:
             ip = x[IP]
             try:
                 inner = sa.decrypt(IP(bytes(ip))) if direction == "out" else ip
-                ok = (UDP in inner and inner[UDP].dport == 5001 and
+                ok = (UDP in inner and
                       inner[IP].dst == (OUT_HOST if direction == "out" else A_HOST))
+                if ok:
+                    seen.add((inner[UDP].sport, inner[UDP].dport))
             except Exception:  # scapy raises several kinds
                 ok = False
             bad += not ok
         if bad:
-            why += "%d frames not as expected" % bad
+            why += "%d frames not as expected; " % bad
+        want = set(flow_ports(j) for j in range(self.flows))
+        if seen != want:
+            why += "%d of %d flows out" % (len(seen & want), len(want))
         if not why:
             os.unlink(stem + ".log")
         return why
@@ -376,7 +484,7 @@ def raw_limit(raw, algo, size):
     return 1e3 / (sum(tm[z] for z in IMIX) / len(IMIX))
 
 
-def plot(results, path):
+def plot(results, path, what):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -405,7 +513,7 @@ def plot(results, path):
                     label="ipsec-secgw IMIX")
         ax.set_xlabel("inner IPv4 packet size (bytes)")
         ax.set_ylabel("Mpps, one worker core")
-        ax.set_title("AES-GCM-128 tunnel, %sbound" % direction)
+        ax.set_title("AES-GCM-128 tunnel, %sbound (%s)" % (direction, what), fontsize=10)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
         ax.set_ylim(bottom=0)
@@ -424,7 +532,15 @@ def main():
     ap.add_argument("--vs-espd", default=None,
                     help="A/B of two espd builds: run this espd binary in ipsec-secgw's place")
     ap.add_argument("--only", default=None, help="substring filter on case names")
+    ap.add_argument("--flows", type=int, default=DEFAULT_FLOWS,
+                    help="distinct UDP 5-tuples per pcap, 1 to %d (default %d); the pcap "
+                    "holds max(1024, FLOWS) frames" % (MAX_FLOWS, DEFAULT_FLOWS))
+    ap.add_argument("--no-huge", action="store_true",
+                    help="run both gateways with --no-huge -m 1024 (default: hugepages)")
     a = ap.parse_args()
+    if not 1 <= a.flows <= MAX_FLOWS:
+        ap.error("--flows %d: 1 to %d; every frame of the looped pcap stays in an mbuf, "
+                 "and espd's pool holds 16383" % (a.flows, MAX_FLOWS))
     a.rounds = a.rounds or (1 if a.quick else 4)
     a.warmup = a.warmup if a.warmup is not None else (0.3 if a.quick else 1.0)
     a.window = a.window if a.window is not None else (0.5 if a.quick else 1.5)
@@ -442,14 +558,25 @@ def main():
 
     t_begin = time.monotonic()
     mach = machine()
-    gen_pcaps(wd, cases)
+    a.huge, huge_note, huge_restore = hugepages_setup(a.no_huge)
+    if a.huge != "hugepages" and not a.no_huge:
+        print("bench-gateway: no hugepages (%s); both gateways run with --no-huge" % huge_note,
+              file=sys.stderr)
+    try:
+        return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
+    finally:
+        hugepages_restore(huge_restore)
+
+
+def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
+    gen_pcaps(wd, cases, a.flows)
     raw = raw_crypto(a.build, a.quick, cases)
     r = Runner(a, wd)
     verified = {}
     if not a.quick:
-        for direction, algo, _ in cases:
+        for direction, algo, sizes in cases:
             for app in ("espd", "secgw"):
-                why = r.verify(app, direction, algo)
+                why = r.verify(app, direction, algo, sizes[0])
                 verified["%s %s %s" % (app, direction, algo)] = why or "ok"
                 if why:
                     print("bench-gateway: VERIFY %s %s %s: %s" % (app, direction, algo, why),
@@ -473,8 +600,9 @@ def main():
             for app in ("espd", "secgw"):
                 row[app] = summary([x.get("mpps") for x in runs[app] if x["ok"]])
             # Ratio per round (A and B taken moments apart), then the median.
-            ratios = [e["mpps"] / s["mpps"] for e, s in zip(runs["espd"], runs["secgw"])
-                      if e["ok"] and s["ok"] and s["mpps"] > 0]
+            ratios = [e["mpps"] / s["mpps"] if e["ok"] and s["ok"] and s["mpps"] > 0 else None
+                      for e, s in zip(runs["espd"], runs["secgw"])]
+            row["ratio_per_round"] = ratios
             row["ratio"] = summary(ratios)
             for app in ("espd", "secgw"):
                 row[app + "_per_cpu"] = summary([x.get("mpps_cpu") for x in runs[app] if x["ok"]])
@@ -499,23 +627,33 @@ def main():
                                         else row["espd_cycles_per_pkt"] - row["raw_cycles_per_op"])
             row["frac_of_limit"] = None if (ec is None or not lim) else ec / lim
             results.append(row)
-            print_row(row, header=len(results) == 1)
+            print_row(row, a, header=len(results) == 1)
             sys.stdout.flush()
 
     mach["loadavg_end"] = os.getloadavg()
     date = datetime.datetime.now().strftime("%Y-%m-%d")
     doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
            "quick": a.quick, "rounds": a.rounds, "warmup_s": a.warmup, "window_s": a.window,
-           "machine": mach, "frames_per_pcap": NFRAMES, "flows": NFLOWS,
+           "machine": mach, "frames_per_pcap": frames_of(a.flows), "flows": a.flows,
+           "memory": a.huge, "memory_note": huge_note,
+           "eal_memory": ("--huge-unlink (2 MB pages, no -m)" if a.huge == "hugepages"
+                          else "--no-huge -m 1024"),
+           "sa": "one static SA per direction (state add + policy add, no PFP), "
+                 "ipsec-secgw the same SA",
            "imix": "7x64, 4x576, 1x1420 (inner IPv4 bytes)",
            "raw_crypto_mops": raw, "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
-    name = "gateway-%s%s.json" % (date, "-quick" if a.quick else "")
+    # The default method (hugepages, 1024 flows) has the plain name.
+    suffix = "%s%s" % ("" if a.flows == DEFAULT_FLOWS else "-f%d" % a.flows,
+                       "" if a.huge == "hugepages" else "-nohuge")
+    name = "gateway-%s%s%s.json" % (date, suffix, "-quick" if a.quick else "")
     with open(os.path.join(outdir, name), "w") as f:
         json.dump(doc, f, indent=1)
     if not a.quick:
         try:
-            plot(results, os.path.join(outdir, "gateway.png"))
+            plot(results, os.path.join(outdir, "gateway%s.png" % suffix),
+                 "%s, %d flows in %d frames" % ("hugepages" if a.huge == "hugepages"
+                                                else "--no-huge", a.flows, frames_of(a.flows)))
         except ImportError:
             print("bench-gateway: no matplotlib; gateway.png not written", file=sys.stderr)
     print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
@@ -524,16 +662,22 @@ def main():
     return 1 if bad else 0
 
 
-HDR = ("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s %-11s | %6s %-11s | %6s %6s %5s | %5s %4s"
+HDR = ("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s | %5s %-11s | %6s %6s %5s | %5s %4s | %s"
        % ("dir", "algorithm", "size", "espd", "(min-max)", "secgw", "(min-max)", "ratio",
-          "(min-max)", "ratio", "cpu (min-max)", "Gbps", "cyc/p", "raw", "%lim", "cpu%"))
+          "ratio", "cpu (min-max)", "Gbps", "cyc/p", "raw", "%lim", "cpu%",
+          "ratio per round"))
 
 
-def print_row(r, header=False):
+def print_row(r, a, header=False):
     if header:
+        print("Memory: %s. %d flows (distinct UDP 5-tuples) in %d frames per pcap, one static "
+              "SA. %d rounds of %.1f s after %.1f s warm-up." % (
+                  "2 MB hugepages" if a.huge == "hugepages" else "--no-huge -m 1024",
+                  a.flows, frames_of(a.flows), a.rounds, a.window, a.warmup))
         print("Mpps: medians of the rounds (wall clock), one worker core each. ratio = espd/secgw "
-              "per round, wall clock; ratio cpu = the same per worker CPU-second (corrects for "
-              "other tenants on the core).\nGbps = espd, inner bytes; cyc/p = espd worker "
+              "per round, wall clock, its median here and every round at the end; ratio cpu = "
+              "the same per worker CPU-second (corrects for other tenants on the core).\n"
+              "Gbps = espd, inner bytes; cyc/p = espd worker "
               "cycles per packet (CPU time x TSC); raw = raw IPsec-MB cycles per op; %lim = "
               "espd per CPU-second / raw rate; cpu% = espd worker's share of the window.")
         print(HDR)
@@ -542,14 +686,15 @@ def print_row(r, header=False):
 
     def mm(x):
         return "(%s-%s)" % (fmt(x["min"]), fmt(x["max"]))
-    print("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s %-11s | %6s %-11s | %6s %6s %5s | %5s %4s" % (
-        r["dir"], SHORT[r["algo"]], r["size"], fmt(e["median"]), mm(e), fmt(s["median"]), mm(s),
-        fmt(q["median"]), mm(q), fmt(qc["median"]), mm(qc),
-        fmt(r["espd_gbps"]), fmt(r["espd_cycles_per_pkt"], "%.0f"),
-        fmt(r["raw_cycles_per_op"], "%.0f"),
-        fmt(None if r["frac_of_limit"] is None else 100 * r["frac_of_limit"], "%.0f%%"),
-        fmt(None if r["espd_cpu_share"]["median"] is None
-            else 100 * r["espd_cpu_share"]["median"], "%.0f")))
+    print("%-4s %-12s %5s | %6s %-11s | %6s %-11s | %5s | %5s %-11s | %6s %6s %5s | %5s %4s | %s"
+          % (r["dir"], SHORT[r["algo"]], r["size"], fmt(e["median"]), mm(e), fmt(s["median"]),
+             mm(s), fmt(q["median"]), fmt(qc["median"]), mm(qc),
+             fmt(r["espd_gbps"]), fmt(r["espd_cycles_per_pkt"], "%.0f"),
+             fmt(r["raw_cycles_per_op"], "%.0f"),
+             fmt(None if r["frac_of_limit"] is None else 100 * r["frac_of_limit"], "%.0f%%"),
+             fmt(None if r["espd_cpu_share"]["median"] is None
+                 else 100 * r["espd_cpu_share"]["median"], "%.0f"),
+             " ".join(fmt(x) for x in r["ratio_per_round"])))
 
 
 if __name__ == "__main__":

@@ -1,25 +1,36 @@
 #!/usr/bin/env bash
 # Gateway throughput: espd against DPDK's ipsec-secgw, one worker core each,
-# alternating runs over looped pcaps into net_null, rates from telemetry;
-# plus the raw IPsec-MB limit on the same sizes (bench_micro BM_raw_*).
-#   scripts/bench-gateway.sh [BUILD_DIR] [--quick]     (default build-gwbench)
+# alternating runs over looped pcaps into net_null, rates from telemetry,
+# the espd/ipsec-secgw ratio per round and its median; plus the raw
+# IPsec-MB limit on the same sizes (bench_micro BM_raw_*).
+#   scripts/bench-gateway.sh [BUILD_DIR] [--quick] [--flows N] [--no-huge]
+#                                                  (default build-gwbench)
 # Builds what it needs (espd and bench_micro with meson, ipsec-secgw with
 # scripts/build-secgw.sh, pcaps with scapy), prints one table and writes
 # bench/results/gateway-DATE.json and bench/results/gateway.png.
-# --quick: one round, short windows, fewer cases (a CI smoke, < 60 s once
-# built; its JSON goes to BUILD_DIR/bench-gw/). Extra options go to
-# bench/bench_gateway.py (--rounds, --warmup,
-# --window, --only, --out).
+# Both gateways run on 2 MB hugepages, as users run them: hugetlbfs is
+# mounted at /dev/hugepages if none is, vm.nr_hugepages raised for the run
+# and put back after. If that fails it says so and runs both --no-huge;
+# --no-huge forces that. --flows N: distinct UDP 5-tuples (1 to 8192,
+# default 1024) in max(1024, N) frames, so by default every frame is its
+# own flow. --quick: one round, short windows, fewer cases (a CI smoke, < 60 s
+# once built; its JSON goes to BUILD_DIR/bench-gw/). Other options go to
+# bench/bench_gateway.py (--rounds R, --warmup S, --window S, --only TEXT,
+# --out DIR, --vs-espd ESPD).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
 args=()
-for a in "$@"; do
-	case $a in
-	-h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-	-*) args+=("$a") ;;
-	*) b=$a ;;
+while [ $# -gt 0 ]; do
+	case $1 in
+	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd)
+		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
+		args+=("$1" "$2"); shift ;;
+	-*) args+=("$1") ;;
+	*) b=$1 ;;
 	esac
+	shift
 done
 [ "$(id -u)" -eq 0 ] || { echo "bench-gateway: run as root (DPDK telemetry, /var/run/dpdk)" >&2; exit 2; }
 
