@@ -11,9 +11,10 @@ is bench_micro's raw IPsec-MB benchmarks (BM_raw_*), run on the worker's
 CPU (BENCH_CPU=1), before the gateway runs.
 
 Both gateways run on 2 MB hugepages, as users run them: hugetlbfs is
-mounted at /dev/hugepages when none is, and vm.nr_hugepages raised (and
-put back at exit). When that fails, or with --no-huge, both run with
---no-huge -m 1024; the JSON and the table say which.
+mounted at /dev/hugepages when none is, and vm.nr_hugepages raised until
+HUGE_WANT pages are free. It is never lowered again: another run (the CI
+smoke, say) may be using the pages. When that fails, or with --no-huge,
+both run with --no-huge -m 1024; the JSON and the table say which.
 
 Each pcap holds max(1024, FLOWS) frames, frame i in flow i % FLOWS (a
 distinct UDP 5-tuple), so with the default 1024 flows every frame is its
@@ -212,11 +213,10 @@ def pcap_name(direction, algo, size, flows):
 
 
 def hugepages_setup(want_no_huge):
-    """Make 2 MB hugepages available. @return (mode, note, restore): mode
-    "hugepages" or "no-huge"; note says why when it is not hugepages;
-    restore is the nr_hugepages to put back at exit (None: untouched)."""
+    """Make 2 MB hugepages available. @return (mode, note): mode
+    "hugepages" or "no-huge"; note says why not, or what was changed."""
     if want_no_huge:
-        return "no-huge", "--no-huge asked for", None
+        return "no-huge", "--no-huge asked for"
     nr_path = "/proc/sys/vm/nr_hugepages"
 
     def free_pages():
@@ -226,6 +226,7 @@ def hugepages_setup(want_no_huge):
                     return int(line.split()[1])
         return 0
     try:
+        note = []
         with open("/proc/mounts") as f:
             mounted = any(line.split()[2] == "hugetlbfs" for line in f)
         if not mounted:
@@ -235,35 +236,25 @@ def hugepages_setup(want_no_huge):
                                universal_newlines=True)
             if r.returncode != 0:
                 return "no-huge", "mount -t hugetlbfs %s failed: %s" % (
-                    HUGE_DIR, r.stdout.strip().replace("\n", " ")), None
-        restore = None
+                    HUGE_DIR, r.stdout.strip().replace("\n", " "))
+            note.append("mounted hugetlbfs at %s" % HUGE_DIR)
         free = free_pages()
         if free < HUGE_WANT:
+            # Never lowered afterwards: a concurrent run may hold pages,
+            # and lowering would take its free ones away.
             with open(nr_path) as f:
                 before = int(f.read())
             with open(nr_path, "w") as f:
                 f.write(str(before + HUGE_WANT - free))
-            restore = before
+            with open(nr_path) as f:
+                note.append("vm.nr_hugepages %d -> %s (left so)" % (before, f.read().strip()))
             free = free_pages()
         if free < HUGE_NEED:
-            if restore is not None:
-                with open(nr_path, "w") as f:
-                    f.write(str(restore))
             return "no-huge", "only %d free 2 MB hugepages after raising %s (%d needed)" % (
-                free, nr_path, HUGE_NEED), None
-        return "hugepages", "", restore
+                free, nr_path, HUGE_NEED)
+        return "hugepages", "; ".join(note)
     except (OSError, ValueError, IndexError) as e:
-        return "no-huge", "cannot set up hugepages: %s" % e, None
-
-
-def hugepages_restore(restore):
-    if restore is None:
-        return
-    try:
-        with open("/proc/sys/vm/nr_hugepages", "w") as f:
-            f.write(str(restore))
-    except OSError:
-        pass
+        return "no-huge", "cannot set up hugepages: %s" % e
 
 
 class Runner:
@@ -558,14 +549,13 @@ def main():
 
     t_begin = time.monotonic()
     mach = machine()
-    a.huge, huge_note, huge_restore = hugepages_setup(a.no_huge)
+    a.huge, huge_note = hugepages_setup(a.no_huge)
     if a.huge != "hugepages" and not a.no_huge:
         print("bench-gateway: no hugepages (%s); both gateways run with --no-huge" % huge_note,
               file=sys.stderr)
-    try:
-        return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
-    finally:
-        hugepages_restore(huge_restore)
+    elif huge_note:
+        print("bench-gateway: hugepages: %s" % huge_note, file=sys.stderr)
+    return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
 
 
 def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):

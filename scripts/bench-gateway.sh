@@ -9,8 +9,8 @@
 # scripts/build-secgw.sh, pcaps with scapy), prints one table and writes
 # bench/results/gateway-DATE.json and bench/results/gateway.png.
 # Both gateways run on 2 MB hugepages, as users run them: hugetlbfs is
-# mounted at /dev/hugepages if none is, vm.nr_hugepages raised for the run
-# and put back after. If that fails it says so and runs both --no-huge;
+# mounted at /dev/hugepages if none is, vm.nr_hugepages raised until 1024
+# are free (and left so). If that fails it says so and runs both --no-huge;
 # --no-huge forces that. --flows N: distinct UDP 5-tuples (1 to 8192,
 # default 1024) in max(1024, N) frames, so by default every frame is its
 # own flow. --quick: one round, short windows, fewer cases (a CI smoke, < 60 s
