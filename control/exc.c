@@ -88,18 +88,9 @@ is_port_addr(const struct pub *p, uint16_t port, uint8_t family, const uint8_t *
 static int
 route_port(const struct gw_tables *t, uint8_t family, const uint8_t *dst)
 {
-	uint32_t idx, d;
-	int rc;
+	const struct gw_nexthop *nh = gw_route_lookup(t, family, dst);
 
-	if (family == 4) {
-		memcpy(&d, dst, 4);
-		rc = t->lpm4 == NULL ? -1 : rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(d), &idx);
-	} else {
-		rc = t->lpm6 == NULL ? -1 : rte_lpm6_lookup(t->lpm6, dst, &idx);
-	}
-	if (rc != 0 || idx >= t->n_nh)
-		return -1;
-	return t->nh[idx].port;
+	return nh == NULL ? -1 : nh->port;
 }
 
 /* ---- frames to and from the kernel ------------------------------------- */

@@ -162,4 +162,21 @@ struct gw_tables {
 	bool own_spd, own_routes;
 };
 
+/** The next hop a packet to @p dst (family 4 or 6, network order) takes,
+ *  or NULL when no route covers it. */
+static inline const struct gw_nexthop *
+gw_route_lookup(const struct gw_tables *t, uint8_t family, const void *dst)
+{
+	uint32_t idx, d;
+	int rc;
+
+	if (family == 4) {
+		memcpy(&d, dst, 4);
+		rc = t->lpm4 == NULL ? -1 : rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(d), &idx);
+	} else {
+		rc = t->lpm6 == NULL ? -1 : rte_lpm6_lookup(t->lpm6, dst, &idx);
+	}
+	return rc == 0 && idx < t->n_nh ? &t->nh[idx] : NULL;
+}
+
 #endif /* ESPD_TABLES_H */

@@ -327,28 +327,19 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 		struct gw_neigh_key nk = { 0 };
 		const struct gw_nexthop *nh;
 		const struct gw_neigh *ne;
-		uint32_t idx;
-		int rc;
 
 		if ((ip[0] >> 4) == 4) {
-			uint32_t dst;
-
-			memcpy(&dst, ip + 16, 4);
-			rc = t->lpm4 == NULL ? -1 :
-				rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(dst), &idx);
 			nk.family = 4;
 			memcpy(nk.addr, ip + 16, 4);
 		} else {
-			rc = t->lpm6 == NULL ? -1 :
-				rte_lpm6_lookup(t->lpm6, ip + 24, &idx);
 			nk.family = 6;
 			memcpy(nk.addr, ip + 24, 16);
 		}
-		if (unlikely(rc != 0 || idx >= t->n_nh)) {
+		nh = gw_route_lookup(t, nk.family, nk.addr);
+		if (unlikely(nh == NULL)) {
 			drop(w, m, CNT_NoRoute);
 			continue;
 		}
-		nh = &t->nh[idx];
 		nk.port = nh->port;
 		if (nh->has_gw) {
 			memset(nk.addr, 0, sizeof(nk.addr));
@@ -486,18 +477,9 @@ wait_for_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 static uint16_t
 route_mtu(const struct gw_tables *t, uint8_t family, const void *dst)
 {
-	uint32_t idx, d;
-	int rc;
+	const struct gw_nexthop *nh = gw_route_lookup(t, family, dst);
 
-	if (family == 4) {
-		memcpy(&d, dst, 4);
-		rc = t->lpm4 == NULL ? -1 : rte_lpm_lookup(t->lpm4, rte_be_to_cpu_32(d), &idx);
-	} else {
-		rc = t->lpm6 == NULL ? -1 : rte_lpm6_lookup(t->lpm6, dst, &idx);
-	}
-	if (rc != 0 || idx >= t->n_nh)
-		return 0;
-	return t->ports[t->nh[idx].port].mtu;
+	return nh == NULL ? 0 : t->ports[nh->port].mtu;
 }
 
 /*

@@ -228,10 +228,9 @@ request(private_kernel_espd_ipsec_t *this, espd_req_t *r, json_t **out, const ch
 	json_t *j = NULL;
 	int rc = espd_request(this->conn, r, &j, err, sizeof(err));
 
+	/* @p what NULL: the caller expects failures (an SA espd expired). */
 	if (rc < 0 && what != NULL)
 		DBG1(DBG_KNL, "espd: %s failed: %s", what, err);
-	if (rc < 0 && rc == -1 && what == NULL && strstr(err, "no SA") == NULL)
-		DBG2(DBG_KNL, "espd: %s", err);
 	if (out != NULL)
 		*out = j;
 	else if (j != NULL)
@@ -987,7 +986,8 @@ jproto(json_t *v)
 	return (uint8_t)atoi(json_string_value(v));
 }
 
-/* A traffic selector from an ACQUIRE's `sel` (or `pkt`) side @p side. */
+/* A traffic selector from an ACQUIRE's `sel` (or `pkt`): its source side
+ * when @p src, else its destination side. */
 static traffic_selector_t *
 ts_of(json_t *sel, bool src)
 {
@@ -1285,6 +1285,7 @@ recover(private_kernel_espd_ipsec_t *this, json_t *ev)
 	peer_cfg_t *pc, *peer = NULL;
 	child_cfg_t *child = NULL;
 	child_sa_t *sa;
+	uint32_t reqid = 0;
 	char key[80], b[INET6_ADDRSTRLEN];
 
 	if (src == NULL)
@@ -1304,10 +1305,8 @@ recover(private_kernel_espd_ipsec_t *this, json_t *ev)
 		DESTROY_IF(other);
 		if (match) {
 			peer = pc->get_ref(pc);
-			/* A pfp trap gets its flows from ACQUIREs on the new IKE_SA;
-			 * any other its CHILD_SA at once. */
-			if (!policy_pfp(this, 0, sa->get_reqid(sa)))
-				child = sa->get_config(sa)->get_ref(sa->get_config(sa));
+			child = sa->get_config(sa)->get_ref(sa->get_config(sa));
+			reqid = sa->get_reqid(sa);
 			break;
 		}
 	}
@@ -1318,14 +1317,22 @@ recover(private_kernel_espd_ipsec_t *this, json_t *ev)
 	}
 	/* The hold-off counts from a recovery started, not from an event
 	 * that found no trap. */
-	if (stamp_ok(this, key, this->invalid_spi_holdoff)) {
-		DBG1(DBG_KNL, "espd: invalid SPI %.8x from %H: the peer lost its SAs, "
-		     "starting a new IKE_SA", jspi(ev), src);
-		initiate_queue(peer, child);
-	} else {
+	if (!stamp_ok(this, key, this->invalid_spi_holdoff)) {
 		peer->destroy(peer);
-		DESTROY_IF(child);
+		child->destroy(child);
+		src->destroy(src);
+		return true;
 	}
+	/* A pfp trap gets its flows from ACQUIREs on the new IKE_SA; any
+	 * other its CHILD_SA at once. (Asked of espd once the trap manager's
+	 * lock is released.) */
+	if (policy_pfp(this, 0, reqid)) {
+		child->destroy(child);
+		child = NULL;
+	}
+	DBG1(DBG_KNL, "espd: invalid SPI %.8x from %H: the peer lost its SAs, "
+	     "starting a new IKE_SA", jspi(ev), src);
+	initiate_queue(peer, child);
 	src->destroy(src);
 	return true;
 }

@@ -25,6 +25,7 @@ import signal
 import socket
 import subprocess
 
+from espdtest.run import stop_process
 from espdtest.topo import TopoError, have, wait_for
 
 CHARON = "/usr/lib/ipsec/charon"
@@ -253,11 +254,7 @@ class Charon:
         return [c for c in res if c["state"] == "INSTALLED"]
 
     def log_tail(self, n=4000):
-        try:
-            with open(self.log_path) as f:
-                return f.read()[-n:]
-        except OSError:
-            return ""
+        return self.log()[-n:]
 
     def log(self):
         try:
@@ -272,14 +269,7 @@ class Charon:
     def stop(self, kill=False):
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGKILL if kill else signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        rc = self.proc.returncode
+        rc = stop_process(self.proc, sig=signal.SIGKILL if kill else signal.SIGTERM)
         self.proc = None
         return rc
 
@@ -334,8 +324,7 @@ def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=Tru
     # each, for the flows to that port of the other site.
     for name, reqid, port in conns or [("flows", 1, None)]:
         lts, rts = SITE[side]["net4"], SITE[o]["net4"]
-        kw.pop("local_id", None)
-        kw.pop("remote_id", None)
+        ids = {}
         if port:
             if side == "A":
                 rts += "[udp/%d]" % port
@@ -343,10 +332,10 @@ def flows_charon(t, side, build, rekey=None, holdoff=2, start=True, recovery=Tru
                 lts += "[udp/%d]" % port
             # Identities of their own: a responder picks the peer config
             # by identity, so several conns between two hosts need them.
-            kw.update(local_id="%s-%s" % (side, name), remote_id="%s-%s" % (o, name))
+            ids = dict(local_id="%s-%s" % (side, name), remote_id="%s-%s" % (o, name))
         c.conn(name, local=WAN4[side], remote=WAN4[o], local_ts=lts, remote_ts=rts,
                start_action="trap", reqid=reqid, policies=False, proposals=proposals,
-               extra_child="\n".join(child), **kw)
+               extra_child="\n".join(child), **kw, **ids)
     return c.start() if start else c
 
 
@@ -404,3 +393,18 @@ def restart_outage(t, side, charons, make_charon, sink, sport, timeout=30):
         th.join()
         s.close()
     return res
+
+
+def run_with_charons(r, t, T, cases):
+    """run_cases() @cases on topology @t for a test object @T that keeps
+    its charons in T.c and frees its sockets in T.close(); then stop the
+    charons and check that the gateways stop cleanly (t.stop_check)."""
+    from espdtest.topo import run_cases
+
+    try:
+        run_cases(r, cases)
+    finally:
+        T.close()
+        for c in T.c.values():
+            c.stop()
+    t.stop_check(r)

@@ -28,7 +28,7 @@ import struct
 import subprocess
 import tempfile
 
-__all__ = ["Espd", "EspdError", "EspdRun", "wrpcap_list", "rdpcap_list",
+__all__ = ["Espd", "EspdError", "stop_process", "EspdRun", "wrpcap_list", "rdpcap_list",
            "DROP_COUNTERS", "check_config", "LiveEspd", "Monitor", "Capture",
            "CtlError", "ctl_request", "ctl_raw", "packet_socket", "Report",
            "counter_delta"]
@@ -65,6 +65,19 @@ def wait_for(pred, timeout, step=0.05):
         if v or _t.monotonic() > end:
             return v
         _t.sleep(step)
+
+def stop_process(proc, timeout=10.0, sig=signal.SIGTERM):
+    """Send @sig (unless @proc has exited), wait up to @timeout seconds,
+    then SIGKILL; returns the exit status."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
 
 class EspdError(Exception):
     pass
@@ -626,14 +639,7 @@ class LiveEspd:
 
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.rc = self.proc.returncode
+        self.rc = stop_process(self.proc, timeout)
         self.stderr = self.read_stderr()
         if os.path.exists(self.stats_path):
             try:

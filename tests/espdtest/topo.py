@@ -54,7 +54,7 @@ import threading
 import time
 
 # wait_for is used by the live tests through this module too.
-from espdtest.run import CtlError, Report, ctl_request, default_build, wait_for
+from espdtest.run import CtlError, Report, ctl_request, default_build, stop_process, wait_for
 
 __all__ = ["Topo", "Gateway", "TopoError", "ns_socket", "in_ns", "ns_run", "ping",
            "traceroute", "tcp_transfer", "leftovers", "have", "MARK"]
@@ -557,15 +557,9 @@ class Gateway:
         """SIGTERM; returns the exit status and reads --stats-json."""
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        rc = stop_process(self.proc, timeout)
         if self.rc is None:
-            self.rc = self.proc.returncode
+            self.rc = rc
             try:
                 with open(self.stats_path) as f:
                     self.final_stats = json.load(f)
@@ -849,12 +843,7 @@ class Topo:
     def stop_tcpdump(p):
         if p.poll() is None:
             time.sleep(0.2)      # what is in flight
-            p.send_signal(signal.SIGINT)
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+            stop_process(p, sig=signal.SIGINT)
         try:
             return p.stderr.read().decode(errors="replace")
         except (OSError, ValueError):

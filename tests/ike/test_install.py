@@ -25,17 +25,7 @@ import tempfile
 
 from espdtest.charon import CHARON, STOCK_PLUGINS, PLUGIN_NAME, missing, plugin_path
 from espdtest.topo import proc_prefix, wait_for, default_build
-from espdtest.run import Report
-
-
-def stop(proc):
-    if proc is not None and proc.poll() is None:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+from espdtest.run import Report, stop_process
 
 
 def main():
@@ -87,14 +77,15 @@ def main():
                  if "kernel-espd" in names and "kernel-netlink" in names else False)
         r.check(order, "loaded: Debian's charon loads kernel-espd before kernel-netlink",
                 " ".join(names) or st)
-        stop(proc)
+        stop_process(proc)
         # charon's console log is buffered: read it once charon is gone.
         with open(os.path.join(wd, "charon.out")) as f:
             log = f.read()
         r.check("kernel-espd drives espd at /run/espd/espd.sock" in log,
                 "loaded: kernel-espd took kernel-ipsec, on the default socket", log[-1500:])
     finally:
-        stop(proc)
+        if proc is not None:
+            stop_process(proc)
         subprocess.run(["ip", "netns", "del", ns], stderr=subprocess.DEVNULL)
         shutil.rmtree(wd, ignore_errors=True)
     r.check(ns not in subprocess.run(["ip", "netns", "list"], stdout=subprocess.PIPE,

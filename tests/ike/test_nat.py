@@ -22,8 +22,8 @@ import socket
 import sys
 import time
 
-from espdtest.charon import Charon, plugin_path
-from espdtest.topo import (Topo, live_main, SITE, WAN4, NAT_GWA, NAT_IN, run_cases,
+from espdtest.charon import Charon, plugin_path, run_with_charons
+from espdtest.topo import (Topo, live_main, SITE, WAN4, NAT_GWA, NAT_IN,
                            default_build, ns_socket, UdpSink, have)
 
 SPORT = 44000
@@ -119,13 +119,7 @@ def main():
         build = build or default_build()
         with Topo(build=build, nat=True, tap={"A": "tapA", "B": "tapB"}, v6=False) as t:
             T = Test(t, r, build)
-            try:
-                run_cases(r, [T.nat_t, T.rebind])
-            finally:
-                T.close()
-                for c in T.c.values():
-                    c.stop()
-            t.stop_check(r)
+            run_with_charons(r, t, T, [T.nat_t, T.rebind])
     return live_main("ike-nat", body)
 
 

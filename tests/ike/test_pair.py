@@ -28,8 +28,8 @@ import sys
 import threading
 import time
 
-from espdtest.charon import flows_charon, restart_outage
-from espdtest.topo import (Topo, live_main, SITE, run_cases, wait_for, default_build,
+from espdtest.charon import flows_charon, restart_outage, run_with_charons
+from espdtest.topo import (Topo, live_main, SITE, wait_for, default_build,
                            ns_socket, UdpSink)
 
 N_FLOWS = 20
@@ -218,13 +218,7 @@ def main():
         build = build or default_build()
         with Topo(build=build, tap={"A": "tapA", "B": "tapB"}, v6=False) as t:
             T = Test(t, r, build)
-            try:
-                run_cases(r, [T.flows, T.reverse, T.rekey, T.restart, T.espd])
-            finally:
-                T.close()
-                for c in T.c.values():
-                    c.stop()
-            t.stop_check(r)
+            run_with_charons(r, t, T, [T.flows, T.reverse, T.rekey, T.restart, T.espd])
     return live_main("pair", body)
 
 

@@ -26,6 +26,20 @@ unit_mbuf_pool(void)
 	return pool;
 }
 
+static unsigned int pool_mark;
+
+void
+unit_pool_mark(void)
+{
+	pool_mark = rte_mempool_in_use_count(pool);
+}
+
+int
+unit_pool_leaked(void)
+{
+	return (int)rte_mempool_in_use_count(pool) - (int)pool_mark;
+}
+
 size_t
 unit_hex(const char *hex, uint8_t *out, size_t max)
 {

@@ -80,11 +80,11 @@ setup(struct fixture *f)
 	f->base = rte_mempool_in_use_count(f->g->pub.pool);
 }
 
-/* Frames lcore 0 queued for TX on @p port, taken (caller frees). */
+/* The frames queued in TX buffer @p b, taken (caller frees; past @p max
+ * they are freed here). */
 static unsigned int
-w0_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int max)
+take_sent(struct gw_txbuf *b, struct rte_mbuf *out[], unsigned int max)
 {
-	struct gw_txbuf *b = &f->g->pub.w0->tx[port];
 	unsigned int n = 0, i;
 
 	for (i = 0; i < b->n; i++) {
@@ -97,21 +97,18 @@ w0_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int m
 	return n;
 }
 
-/* Same for the worker's TX buffer. */
+/* Frames lcore 0 queued for TX on @p port. */
+static unsigned int
+w0_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int max)
+{
+	return take_sent(&f->g->pub.w0->tx[port], out, max);
+}
+
+/* Frames the worker queued for TX on @p port. */
 static unsigned int
 worker_sent(struct fixture *f, uint16_t port, struct rte_mbuf *out[], unsigned int max)
 {
-	struct gw_txbuf *b = &f->g->pub.workers[0]->tx[port];
-	unsigned int n = 0, i;
-
-	for (i = 0; i < b->n; i++) {
-		if (n < max)
-			out[n++] = b->pkts[i];
-		else
-			rte_pktmbuf_free(b->pkts[i]);
-	}
-	b->n = 0;
-	return n;
+	return take_sent(&f->g->pub.workers[0]->tx[port], out, max);
 }
 
 static void

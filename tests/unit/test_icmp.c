@@ -17,11 +17,6 @@
 #include "dataplane/icmp.h"
 #include "unit.h"
 
-static unsigned int in_use_at_start;
-
-#define CHECK_NO_LEAK() \
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(unit_mbuf_pool()), in_use_at_start)
-
 /* A UDP datagram 192.168.1.10 -> 198.51.100.7, port 1234 -> 33434, TTL 1,
  * 8 bytes "espd-ttl": the probe a traceroute sends. */
 static const char probe_hex[] =
@@ -635,7 +630,7 @@ test_random(void)
 static int
 suite_init(void)
 {
-	in_use_at_start = rte_mempool_in_use_count(unit_mbuf_pool());
+	unit_pool_mark();
 	return 0;
 }
 

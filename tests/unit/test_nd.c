@@ -16,11 +16,6 @@
 #include "dataplane/nd.h"
 #include "unit.h"
 
-static unsigned int in_use_at_start;
-
-#define CHECK_NO_LEAK() \
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(unit_mbuf_pool()), in_use_at_start)
-
 static const uint8_t mac_a[6] = { 0x02, 0x00, 0x5e, 0x10, 0x20, 0x30 };
 static const uint8_t mac_b[6] = { 0x02, 0x00, 0x5e, 0xaa, 0xbb, 0xcc };
 static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
@@ -464,7 +459,7 @@ test_truncated(void)
 static int
 suite_init(void)
 {
-	in_use_at_start = rte_mempool_in_use_count(unit_mbuf_pool());
+	unit_pool_mark();
 	return 0;
 }
 

@@ -32,6 +32,14 @@ int test_mss_register(void);
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);
 
+/** Note how many mbufs of unit_mbuf_pool() are in use (a suite's init
+ *  does); unit_pool_leaked() is how many more are in use now. */
+void unit_pool_mark(void);
+int unit_pool_leaked(void);
+
+/** Every mbuf a test took from unit_mbuf_pool() went back. */
+#define CHECK_NO_LEAK() CU_ASSERT_EQUAL(unit_pool_leaked(), 0)
+
 /** Hex string ("00ff..", spaces allowed) to bytes. Returns byte count. */
 size_t unit_hex(const char *hex, uint8_t *out, size_t max);
 
