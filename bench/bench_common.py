@@ -5,11 +5,12 @@ DPDK telemetry, process start/stop, the machine's description, stats."""
 import json
 import os
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import time
+
+from espdtest.run import stop_process  # bench scripts run with PYTHONPATH=tests
 
 RUN_DIR = "/var/run/dpdk"
 
@@ -112,14 +113,7 @@ def machine():
 
 def stop(proc, timeout=10.0):
     """SIGTERM, then SIGKILL; returns the exit status."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-    return proc.returncode
+    return stop_process(proc, timeout)
 
 
 def clean_prefix(prefix):
