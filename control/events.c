@@ -2,15 +2,16 @@
 /*
  * ACQUIRE and the other worker events, on the control plane.
  *
- * A worker that finds no SA for a protected packet sends the packet here.
- * The first packet of a flow (its gw_flow_key) creates a larval entry and
- * raises one ACQUIRE; it and the flow's next packets wait in the entry's
- * bounded queue (xfrm's XFRM_STATE_ACQ, but holding instead of dropping).
- * When an SA covering the key is installed, the model calls flow_pre()
- * before publishing it: the held packets go back, in order, to the ring of
- * the worker they came from, which drains that ring before it can see the
- * SA. If acquire-expires passes first they are dropped and counted, and a
- * later packet starts over.
+ * A worker that finds no SA for a protected packet holds it in its own
+ * larval table (dataplane/hold.h) and, for a new flow key, sends a notice
+ * here. The first notice of a key creates a larval entry and raises one
+ * ACQUIRE (xfrm's XFRM_STATE_ACQ, but holding instead of dropping); the
+ * entry notes which workers hold packets for it. When an SA covering the
+ * key is published, the model calls flow_ready(): those workers are told
+ * to release (each also releases on its own as soon as its lookup finds
+ * the SA, before any later packet of the flow). If acquire-expires passes
+ * first they are told to drop, and a later packet starts over. Packets
+ * never leave the worker that received them.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -31,11 +32,6 @@
 #define SCAN_NS 50000000ull /* larval entries checked every 50 ms */
 #define OUT_MAX 65536 /* rendered events waiting for the loop */
 
-struct held {
-	struct rte_mbuf *m;
-	uint8_t worker;
-};
-
 struct larval {
 	struct gw_flow_key key;
 	uint32_t seq;       /* the ACQUIRE's seq */
@@ -43,8 +39,8 @@ struct larval {
 	uint64_t born;      /* the model's clock, ns */
 	uint8_t pfp;
 	bool deaf;          /* raised while no monitor took ACQUIREs */
-	uint16_t n, cap;
-	struct held held[];
+	bool all;           /* a worker beyond the mask holds packets too */
+	uint64_t workers;   /* bit i: context i holds packets for the key */
 };
 
 struct events {
@@ -53,7 +49,6 @@ struct events {
 	struct larval **list;
 	uint32_t n, cap;
 	uint32_t next_seq;
-	uint32_t held_total;
 	uint64_t last_scan;         /* ns */
 	struct event_out *out;      /* a ring of rendered events */
 	uint32_t out_head, out_n, out_cap;
@@ -303,6 +298,24 @@ describe_mapping(struct pr *pr, const void *arg)
 
 /* ---- larval entries ---------------------------------------------------- */
 
+/* Tell every worker holding packets for @p lv what to do with them. A
+ * full ring loses the command; the worker's own scan then finds the SA,
+ * or its packets outlive acquire-expires, and it acts alone. */
+static void
+tell(struct events *ev, const struct larval *lv, enum gw_hold_op op)
+{
+	struct gw_hold_cmd c = { .key = lv->key, .op = op };
+	unsigned int i;
+
+	for (i = 0; i < pub_n_contexts(ev->pub); i++) {
+		struct gw_worker *w = pub_context(ev->pub, i);
+
+		if (w == NULL || !(lv->all || (i < 64 && (lv->workers & (1ull << i)))))
+			continue;
+		(void)rte_ring_enqueue_elem(w->cmd, &c, sizeof(c));
+	}
+}
+
 static void
 larval_free(struct events *ev, struct larval *lv)
 {
@@ -315,52 +328,26 @@ larval_free(struct events *ev, struct larval *lv)
 	ev->pub->acquire_pending = ev->n;
 }
 
+/* The ACQUIRE expired or went unheard: its packets are dropped (and
+ * counted) where they wait. */
 static void
 larval_drop(struct events *ev, struct larval *lv)
 {
-	uint16_t i;
-
-	for (i = 0; i < lv->n; i++)
-		rte_pktmbuf_free(lv->held[i].m);
-	count(ev, CNT_AcquireHeldDropped, lv->n);
-	ev->held_total -= lv->n;
+	tell(ev, lv, GW_HOLD_DROP);
 	larval_free(ev, lv);
 }
 
-/* Queue held packets back to the worker each came from. */
+/* Model hook: key @p fk now leads to an SA the workers can see. */
 static void
-release(struct events *ev, const struct held *h, uint16_t n, uint32_t policy,
-	uint8_t pfp)
-{
-	uint16_t i;
-
-	for (i = 0; i < n; i++) {
-		struct gw_worker *w = pub_context(ev->pub, h[i].worker);
-		struct gw_release_elem e = { .m = h[i].m, .policy = policy, .pfp = pfp };
-
-		if (rte_ring_enqueue_elem(w->release, &e, sizeof(e)) == 0) {
-			count(ev, CNT_AcquireHeldReleased, 1);
-		} else {
-			rte_pktmbuf_free(h[i].m);
-			count(ev, CNT_AcquireHeldDropped, 1);
-		}
-	}
-}
-
-/* Model hook: key @p fk is about to lead to an SA. */
-static void
-flow_pre(void *arg, const struct gw_flow_key *fk)
+flow_ready(void *arg, const struct gw_flow_key *fk)
 {
 	struct events *ev = arg;
 	void **v = hmap_find(&ev->by_key, fk);
-	struct larval *lv;
 
 	if (v == NULL)
 		return;
-	lv = *v;
-	release(ev, lv->held, lv->n, lv->key.policy, lv->pfp);
-	ev->held_total -= lv->n;
-	larval_free(ev, lv);
+	tell(ev, *v, GW_HOLD_RELEASE);
+	larval_free(ev, *v);
 }
 
 /* Model hook: the flow key of pending ACQUIRE @p seq. */
@@ -382,7 +369,6 @@ acquire_key(void *arg, uint32_t seq, struct gw_flow_key *fk)
 static struct larval *
 larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 {
-	uint16_t cap = (uint16_t)RTE_MIN(ev->pub->model->acquire_queue, 65535u);
 	struct larval *lv;
 
 	if (ev->n >= LARVAL_MAX)
@@ -396,12 +382,11 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 		ev->list = l;
 		ev->cap = c;
 	}
-	lv = calloc(1, sizeof(*lv) + cap * sizeof(lv->held[0]));
+	lv = calloc(1, sizeof(*lv));
 	if (lv == NULL)
 		return NULL;
 	lv->key = *fk;
 	lv->pfp = pfp;
-	lv->cap = cap;
 	lv->seq = ++ev->next_seq;
 	lv->born = ev->pub->model->now_ns();
 	lv->deaf = !(ev->heard & CFG_MON_ACQUIRE);
@@ -415,61 +400,53 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 	return lv;
 }
 
+/* A worker holds packets for a key it had not announced yet. */
 static void
 on_miss(struct events *ev, const struct gw_event *e)
 {
 	const struct model_pol *mp = model_policy(ev->pub->model, e->policy);
-	struct gw_flow_key fk;
+	struct larval one = { .workers = 1ull << (e->worker & 63), .all = e->worker >= 64 };
 	struct larval *lv;
 	void **v;
 
 	if (mp == NULL) {
-		/* The policy went away while the packet travelled here. */
-		rte_pktmbuf_free(e->m);
+		/* The policy went away while the notice travelled here. */
+		gw_flow_key_make(&one.key, e->policy, 0, &e->pkt);
 		count(ev, CNT_XfrmOutPolError, 1);
+		tell(ev, &one, GW_HOLD_DROP);
 		return;
 	}
-	gw_flow_key_make(&fk, e->policy, (uint8_t)mp->cfg.pfp, &e->pkt);
+	gw_flow_key_make(&one.key, e->policy, (uint8_t)mp->cfg.pfp, &e->pkt);
 
 	/* An SA may have come between the worker's lookup and now. */
 	{
-		const struct model_sa *s = model_flow_sa(ev->pub->model, &fk);
+		const struct model_sa *s = model_flow_sa(ev->pub->model, &one.key);
 		const struct gw_sa *gw = s != NULL ? s->dp : NULL;
 
 		if (gw != NULL && !gw->dead && !gw->expired) {
-			struct held h = { e->m, e->worker };
-
-			release(ev, &h, 1, e->policy, (uint8_t)mp->cfg.pfp);
+			tell(ev, &one, GW_HOLD_RELEASE);
 			return;
 		}
 	}
 
-	v = hmap_find(&ev->by_key, &fk);
+	v = hmap_find(&ev->by_key, &one.key);
 	if (v != NULL) {
 		lv = *v;
 	} else {
 		struct acquire_desc a = { .pol = &mp->cfg, .pkt = &e->pkt };
 
-		lv = larval_new(ev, &fk, (uint8_t)mp->cfg.pfp);
+		lv = larval_new(ev, &one.key, (uint8_t)mp->cfg.pfp);
 		if (lv == NULL) {
-			rte_pktmbuf_free(e->m);
 			count(ev, CNT_XfrmAcquireError, 1);
+			tell(ev, &one, GW_HOLD_DROP);
 			return;
 		}
 		a.seq = lv->seq;
 		count(ev, CNT_AcquireSent, 1);
 		emit(ev, CFG_MON_ACQUIRE, describe_acquire, &a);
 	}
-
-	if (lv->n >= lv->cap || ev->held_total >= ev->pub->model->acquire_queue_total) {
-		rte_pktmbuf_free(e->m);
-		count(ev, CNT_AcquireHeldDropped, 1);
-		return;
-	}
-	lv->held[lv->n].m = e->m;
-	lv->held[lv->n++].worker = e->worker;
-	ev->held_total++;
-	count(ev, CNT_AcquireHeld, 1);
+	lv->workers |= one.workers;
+	lv->all |= one.all;
 }
 
 void
@@ -593,7 +570,7 @@ events_new(struct pub *p)
 	ev->pub = p;
 	ev->heard = CFG_MON_ALL;
 	hmap_init(&ev->by_key, sizeof(struct gw_flow_key));
-	p->model->hooks.flow_pre = flow_pre;
+	p->model->hooks.flow_ready = flow_ready;
 	p->model->hooks.acquire_key = acquire_key;
 	p->model->hooks.arg = ev;
 	return ev;
@@ -653,25 +630,6 @@ events_poll(struct events *ev)
 	return total;
 }
 
-/* Packets released to a worker that will not run again. */
-static void
-drain_release(struct events *ev)
-{
-	struct gw_release_elem r[32];
-	unsigned int i, n, j;
-
-	for (i = 0; i < pub_n_contexts(ev->pub); i++) {
-		if (pub_context(ev->pub, i) == NULL)
-			continue;
-		while ((n = rte_ring_dequeue_burst_elem(pub_context(ev->pub, i)->release, r,
-							sizeof(r[0]), 32, NULL)) > 0) {
-			for (j = 0; j < n; j++)
-				rte_pktmbuf_free(r[j].m);
-			count(ev, CNT_AcquireHeldDropped, n);
-		}
-	}
-}
-
 void
 events_free(struct events *ev)
 {
@@ -682,11 +640,15 @@ events_free(struct events *ev)
 		return;
 	/* Whatever the workers left in the rings, then the held packets. */
 	events_poll(ev);
-	ev->pub->model->hooks.flow_pre = NULL;
+	ev->pub->model->hooks.flow_ready = NULL;
 	ev->pub->model->hooks.acquire_key = NULL;
 	while (ev->n > 0)
-		larval_drop(ev, ev->list[ev->n - 1]);
-	drain_release(ev);
+		larval_free(ev, ev->list[ev->n - 1]);
+	/* The workers have stopped (each dropped its own on the way out):
+	 * what is left is lcore 0's, or a test's worker that never ran. */
+	for (i = 0; i < pub_n_contexts(ev->pub); i++)
+		if (pub_context(ev->pub, i) != NULL)
+			gw_hold_drop_all(pub_context(ev->pub, i));
 	/* Fragments waiting for the rest of their packet die too, counted,
 	 * so nothing is held when the counters are written. */
 	for (i = 0; i < pub_n_contexts(ev->pub); i++)

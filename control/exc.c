@@ -436,8 +436,8 @@ exc_poll(struct exc *x)
 	work += from_taps(x);
 	work += neigh_timers(p, p->model->now_ns());
 	if (p->w0 != NULL) {
-		if (rte_ring_count(p->w0->release) != 0)
-			gw_release(p->w0, p->shared.tables);
+		if (p->w0->hold->n_keys != 0 || rte_ring_count(p->w0->cmd) != 0)
+			work += gw_hold_poll(p->w0, p->shared.tables);
 		/* Offline ports (tests) have no device to send to: what
 		 * lcore 0 sent stays in its buffers for the test to take. */
 		if (!p->ports_offline)

@@ -330,19 +330,19 @@ flow_drop(struct gw_model *m, const struct gw_flow_key *fk, struct model_flow *f
 
 /* Point flow key @p fk at SA @p s (replacing, atomically for readers,
  * whatever it pointed at: make before break). Packets held for the flow
- * are released first (model_hooks). */
+ * are released then (model_hooks). */
 static int
 flow_point(struct gw_model *m, struct model_flow *f, struct model_sa *s,
 	   const struct gw_flow_key *fk)
 {
 	int rc = 0;
 
-	if (m->hooks.flow_pre != NULL)
-		m->hooks.flow_pre(m->hooks.arg, fk);
 	if (m->ops != NULL && m->ops->flow_set != NULL)
 		rc = m->ops->flow_set(m->ops_arg, fk, s);
 	if (rc == 0)
 		f->sa = s;
+	if (rc == 0 && m->hooks.flow_ready != NULL)
+		m->hooks.flow_ready(m->hooks.arg, fk);
 	return rc;
 }
 

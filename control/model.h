@@ -109,14 +109,15 @@ struct model_ops {
 };
 
 /**
- * What the ACQUIRE machinery needs to hear from the model. flow_pre is
- * called before flow key @p fk is pointed at an SA, so packets held for
- * that flow are queued for release before any worker can see the SA (their
- * order is kept). acquire_key gives the flow key of the pending ACQUIRE
+ * What the ACQUIRE machinery needs to hear from the model. flow_ready is
+ * called once flow key @p fk points at an SA that workers can see, so the
+ * workers holding packets for it are told to send them (a worker also
+ * sends them, first, as soon as its own lookup finds the SA, so their
+ * order is kept either way). acquire_key gives the flow key of the pending ACQUIRE
  * numbered @p seq (for `state add ... seq N`).
  */
 struct model_hooks {
-	void (*flow_pre)(void *arg, const struct gw_flow_key *fk);
+	void (*flow_ready)(void *arg, const struct gw_flow_key *fk);
 	bool (*acquire_key)(void *arg, uint32_t seq, struct gw_flow_key *fk);
 	void *arg;
 };

@@ -27,7 +27,7 @@
 #define FRAG_FLOWS 4096         /* packets in reassembly per worker */
 #define FRAG_TTL_MS 2000        /* ... each for at most this long */
 #define EVENT_RING 4096
-#define RELEASE_RING 4096
+#define CMD_RING 4096
 
 static int
 port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
@@ -138,14 +138,14 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	snprintf(name, sizeof(name), "ev%u_%u", p->seq, id);
 	w->events = rte_ring_create_elem(name, sizeof(struct gw_event), EVENT_RING,
 					 socket, RING_F_SP_ENQ | RING_F_SC_DEQ);
-	snprintf(name, sizeof(name), "rel%u_%u", p->seq, id);
-	w->release = rte_ring_create_elem(name, sizeof(struct gw_release_elem),
-					  RELEASE_RING, socket,
-					  RING_F_SP_ENQ | RING_F_SC_DEQ);
+	snprintf(name, sizeof(name), "cmd%u_%u", p->seq, id);
+	w->cmd = rte_ring_create_elem(name, sizeof(struct gw_hold_cmd), CMD_RING, socket,
+				      RING_F_SP_ENQ | RING_F_SC_DEQ);
+	w->hold = gw_hold_new(socket);
 	if (w->esp.engine == NULL)
 		fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore, strerror(errno));
 	if (w->esp.engine == NULL || w->exc == NULL || w->events == NULL ||
-	    w->release == NULL || w->frag == NULL) {
+	    w->cmd == NULL || w->hold == NULL || w->frag == NULL) {
 		pub_worker_free(w);
 		return NULL;
 	}
@@ -161,7 +161,8 @@ pub_worker_free(struct gw_worker *w)
 	frag_in_free(w->frag);
 	rte_ring_free(w->exc);
 	rte_ring_free(w->events);
-	rte_ring_free(w->release);
+	rte_ring_free(w->cmd);
+	gw_hold_free(w->hold);
 	rte_free(w);
 }
 

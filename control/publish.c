@@ -125,6 +125,18 @@ record_free(struct gw_sa *gw)
 	rte_free(gw);
 }
 
+/*
+ * The SAD or the flow table changed: workers empty their SA caches
+ * (struct gw_sa_cache) before their next burst. Bumped after the change
+ * and before any record it unlinked is retired, so a record a cache
+ * still names outlives every burst that could read it (RCU).
+ */
+static void
+gen_bump(struct pub *p)
+{
+	__atomic_add_fetch(&p->shared.flows_gen, 1, __ATOMIC_RELEASE);
+}
+
 /* Freed once every worker has passed a quiescent point (habit 8: mark
  * dead, wait out the grace period, then free and wipe). */
 static void
@@ -133,6 +145,7 @@ record_retire(struct pub *p, struct gw_sa *gw)
 	struct pub_dead *d;
 
 	gw->dead = 1;
+	gen_bump(p); /* no worker's cache keeps it past its next burst */
 	if (p->n_dead == p->cap_dead) {
 		uint32_t cap = p->cap_dead ? p->cap_dead * 2 : 64;
 
@@ -208,6 +221,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 			if (model_flow_sa(p->model, &s->keys[i]) == s)
 				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
 	}
+	gen_bump(p);
 	record_retire(p, old);
 }
 
@@ -287,6 +301,7 @@ op_sad_add(void *arg, struct model_sa *s)
 	struct pub *p = arg;
 	int rc = rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, s->dp);
 
+	gen_bump(p);
 	if (rc == 0 && (s->cfg.has & CFG_SA_HAS_ENCAP))
 		natt_ref(p, s->cfg.encap_dport, +1);
 	return rc;
@@ -300,6 +315,7 @@ op_sad_del(void *arg, struct model_sa *s)
 
 	if (rte_hash_lookup_data(p->shared.sad_in, &s->cfg.spi, &cur) >= 0 && cur == s->dp)
 		rte_hash_del_key(p->shared.sad_in, &s->cfg.spi);
+	gen_bump(p);
 	if (s->cfg.has & CFG_SA_HAS_ENCAP)
 		natt_ref(p, s->cfg.encap_dport, -1);
 }
@@ -308,8 +324,10 @@ static int
 op_flow_set(void *arg, const struct gw_flow_key *fk, struct model_sa *s)
 {
 	struct pub *p = arg;
+	int rc = rte_hash_add_key_data(p->shared.flows, fk, s->dp);
 
-	return rte_hash_add_key_data(p->shared.flows, fk, s->dp);
+	gen_bump(p);
+	return rc;
 }
 
 static void
@@ -318,6 +336,7 @@ op_flow_del(void *arg, const struct gw_flow_key *fk)
 	struct pub *p = arg;
 
 	rte_hash_del_key(p->shared.flows, fk);
+	gen_bump(p);
 }
 
 static bool
@@ -366,6 +385,9 @@ op_settings(void *arg)
 
 	p->shared.idle_adaptive = p->model->worker_idle == CFG_IDLE_ADAPTIVE;
 	p->shared.mss_clamp = p->model->tcp_mss_clamp;
+	p->shared.acquire_queue = p->model->acquire_queue;
+	p->shared.acquire_queue_total = p->model->acquire_queue_total;
+	p->shared.acquire_expires = p->model->acquire_expires;
 }
 
 static const struct model_ops pub_model_ops = {

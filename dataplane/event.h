@@ -2,8 +2,8 @@
 /**
  * @file
  * What workers tell the control plane, over one rte_ring per worker
- * (single producer, single consumer): a packet that found no SA (held for
- * ACQUIRE), an SA that crossed a byte/packet limit or ran out of sequence
+ * (single producer, single consumer): a flow key that found no SA (the
+ * worker holds its packets, hold.h), an SA that crossed a byte/packet limit or ran out of sequence
  * numbers, an unknown SPI, a NAT-T peer's new mapping. A full ring drops and counts; it never blocks a
  * worker.
  */
@@ -12,12 +12,10 @@
 
 #include <stdint.h>
 
-#include <rte_mbuf.h>
-
 #include "dataplane/pkt.h"
 
 enum gw_event_type {
-	GW_EV_MISS,        /**< m: a protected packet with no SA; held */
+	GW_EV_MISS,        /**< a new key held for ACQUIRE: policy, pkt */
 	GW_EV_EXPIRE,      /**< an SA crossed a limit (hard: or seq exhausted);
 			    *   spi, pkt.dst and policy (= the SA's id) name it */
 	GW_EV_INVALID_SPI, /**< pkt.src/dst, spi, encap of an unknown SPI */
@@ -30,10 +28,9 @@ struct gw_event {
 	uint8_t type;      /**< enum gw_event_type */
 	uint8_t hard;      /**< EXPIRE: hard (1) or soft (0) */
 	uint8_t encap;     /**< INVALID_SPI: 1 when it came in UDP */
-	uint8_t worker;    /**< the worker's index: where held packets go back */
+	uint8_t worker;    /**< MISS: the context index of the worker holding */
 	uint32_t spi;      /**< INVALID_SPI, host order */
 	uint32_t policy;   /**< MISS: the policy's index; EXPIRE: the SA's id */
-	struct rte_mbuf *m;  /**< MISS: the packet, L3, TTL already spent */
 	struct flow_key pkt; /**< MISS, INVALID_SPI: the packet's fields */
 };
 

@@ -25,6 +25,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/esp.h"
 #include "dataplane/event.h"
+#include "dataplane/hold.h"
 #include "dataplane/spi_limit.h"
 #include "dataplane/tables.h"
 
@@ -57,6 +58,12 @@ struct gw_shared {
 	/** Local UDP ports of inbound SAs' encap (65536 bits); bits are set
 	 *  and cleared by the control plane, read racily by workers. */
 	uint64_t natt_ports[65536 / 64];
+	/** Bumped (release store) by the control plane after every change
+	 *  to sad_in or flows: a worker's SA caches are good while it stays. */
+	uint32_t flows_gen;
+	/** `set acquire-queue`, `acquire-queue-total`, `acquire-expires`,
+	 *  as the workers apply them to their own held packets. */
+	volatile uint32_t acquire_queue, acquire_queue_total, acquire_expires;
 	volatile bool stop;
 	/** `set worker-idle adaptive`: sleep a little after a run of empty
 	 *  polls (read racily; the control plane flips it). */
@@ -97,12 +104,29 @@ struct gw_exc {
 
 _Static_assert(sizeof(struct gw_exc) % 4 == 0, "rte_ring elements are 4-byte multiples");
 
-/** What the release ring carries: a held packet and how to find its SA
- *  (never a pointer to the SA, which may be freed while it waits). */
-struct gw_release_elem {
-	struct rte_mbuf *m;
-	uint32_t policy; /**< policy index */
-	uint32_t pfp;    /**< the policy's PFP fields */
+/** What the control plane tells a worker about a key it holds packets
+ *  for (the worker's `cmd` ring; struct gw_hold_cmd). */
+enum gw_hold_op {
+	GW_HOLD_RELEASE, /**< an SA for the key is published: send them */
+	GW_HOLD_DROP,    /**< the ACQUIRE expired or went unheard: drop them */
+};
+
+struct gw_hold_cmd {
+	struct gw_flow_key key;
+	uint32_t op;     /**< enum gw_hold_op */
+};
+
+_Static_assert(sizeof(struct gw_hold_cmd) % 4 == 0, "rte_ring elements are 4-byte multiples");
+
+/** Per-lcore caches in front of the shared hashes, for the keys that
+ *  name one SA whatever the packet (a non-PFP policy; an inbound SPI).
+ *  Direct-mapped; valid while the shared table's generation is. */
+#define GW_SA_CACHE 256
+
+struct gw_sa_cache {
+	uint32_t gen;                      /**< gw_shared.flows_gen it is for */
+	uint32_t tag[GW_SA_CACHE];         /**< policy index / SPI, + 1 */
+	struct gw_sa *sa[GW_SA_CACHE];
 };
 
 struct frag_in;
@@ -125,7 +149,10 @@ struct gw_worker {
 	uint16_t txq[GW_PORTS_MAX];  /**< this lcore's TX queue per port */
 	struct rte_ring *exc;        /**< struct gw_exc to the exception path */
 	struct rte_ring *events;     /**< struct gw_event to the control plane */
-	struct rte_ring *release;    /**< held packets coming back, in order */
+	struct rte_ring *cmd;        /**< struct gw_hold_cmd from the control plane */
+	struct gw_hold *hold;        /**< packets waiting for an SA (hold.h) */
+	struct gw_sa_cache out_cache; /**< non-PFP policy index -> SA */
+	struct gw_sa_cache in_cache;  /**< SPI -> inbound SA */
 	uint64_t tsc_hz;
 	struct spi_limit spi_seen;   /**< invalid-spi events raised */
 	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
@@ -182,12 +209,16 @@ void gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 void gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
 
 /**
- * Send packets that waited for an SA (L3, TTL already spent, policy index
- * in m->hash.usr) through the outbound SA path. The control plane queues
- * them on w->release before it publishes the SA, and the outbound path
- * drains that ring before any packet of the burst that may see the SA, so
- * a flow's held packets leave before its later ones.
+ * Serve the control plane's commands about held packets (release through
+ * the SA now published, or drop), and now and then retry what could not
+ * be announced, release what an SA appeared for, and drop what waited
+ * past acquire-expires. Every worker runs it once per poll; the exception
+ * path runs it for lcore 0's context. @return commands served.
  */
-void gw_release(struct gw_worker *w, const struct gw_tables *t);
+unsigned int gw_hold_poll(struct gw_worker *w, const struct gw_tables *t);
+
+/** Drop every held packet, counted (AcquireHeldDropped): at shutdown,
+ *  after the worker stopped. */
+void gw_hold_drop_all(struct gw_worker *w);
 
 #endif /* ESPD_WORKER_H */

@@ -63,7 +63,6 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 {
 	struct gw_worker *w = g->pub.workers[0];
 	struct gw_event ev;
-	struct gw_release_elem rel;
 	struct gw_exc exc;
 	uint16_t p, i;
 
@@ -78,10 +77,7 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 	while (rte_ring_dequeue_elem(w->exc, &exc, sizeof(exc)) == 0)
 		rte_pktmbuf_free(exc.m);
 	while (rte_ring_dequeue_elem(w->events, &ev, sizeof(ev)) == 0)
-		if (ev.type == GW_EV_MISS)
-			rte_pktmbuf_free(ev.m);
-	while (rte_ring_dequeue_elem(w->release, &rel, sizeof(rel)) == 0)
-		rte_pktmbuf_free(rel.m);
+		;
 	/* Fragments still waiting for their packet. */
 	if (w->frag != NULL)
 		(void)frag_in_maintain(w->frag, UINT64_MAX);

@@ -40,9 +40,9 @@ void testgw_free(struct testgw *g);
 /**
  * Take back every mbuf the worker still holds after a burst: buffered TX
  * (each one handed to @p sent, if not NULL, before it is freed), what it
- * handed to the exception path, held packets in MISS events (other
- * events are dropped), released packets, and fragments waiting for
- * their packet.
+ * handed to the exception path, and fragments waiting for their packet;
+ * events are dropped. The packets it holds for ACQUIRE stay held (the
+ * events layer drops them at events_free()).
  */
 void testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf *m));
 

@@ -200,9 +200,10 @@ test_acquire_hold_release(void)
 	send_out(g, 40000, 1, 3);
 	send_out(g, 40000, 4, 3);  /* 6 packets, queue of 4: 2 dropped */
 	send_out(g, 40001, 10, 1); /* another flow */
+	send_out(g, 40002, 30, 2); /* and a third */
 	events_poll(g->ev);
 	ev = take_events(g);
-	CU_ASSERT_EQUAL(json_array_size(ev), 2);
+	CU_ASSERT_EQUAL(json_array_size(ev), 3);
 	a = json_array_get(ev, 0);
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(a, "event")), "acquire");
 	CU_ASSERT_EQUAL(json_integer_value(json_object_get(a, "seq")), 1);
@@ -215,24 +216,42 @@ test_acquire_hold_release(void)
 	CU_ASSERT_STRING_EQUAL(json_string_value(json_object_get(
 		json_object_get(a, "pkt"), "proto")), "udp");
 	json_decref(ev);
-	CU_ASSERT_EQUAL(counter(g, CNT_AcquireSent), 2);
-	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 5);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireSent), 3);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 7);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
-	CU_ASSERT_EQUAL(g->pub.acquire_pending, 2);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 3);
+	CU_ASSERT_EQUAL(g->pub.workers[0]->hold->n_keys, 3);
+	CU_ASSERT_EQUAL(g->pub.workers[0]->hold->n_pkts, 7);
 
-	/* The answer: the held packets go back to the worker, in order,
-	 * before the SA is visible; then leave with seq 1, 2, 3, 4. */
+	/* The answer. The packets stay with the worker that holds them
+	 * until its lookup finds the SA: here the flow's next packet, which
+	 * sends them first (seq 1-4) and itself after (seq 5). */
 	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7001 reqid 7 seq 1 "
 	      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
-	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 4);
-	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
-	gw_release(g->pub.workers[0], g->pub.shared.tables);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 0);
+	CU_ASSERT_EQUAL(g->pub.acquire_pending, 2);
 	send_out(g, 40000, 20, 1); /* a later packet follows them */
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 4);
 	tx_n = 0;
 	testgw_drain(g, sent);
 	CU_ASSERT_EQUAL(tx_n, 5);
 	for (i = 0; i < tx_n; i++)
 		CU_ASSERT(tx_spi[i] == 0x7001 && tx_seq[i] == i + 1);
+
+	/* Without a later packet, the control plane's release command sends
+	 * them (the one it sent for 40000 finds nothing left: no double). */
+	send_out(g, 40002, 32, 1);
+	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7002 reqid 7 seq 3 "
+	      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40002 dport 5001");
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 4);
+	CU_ASSERT(gw_hold_poll(g->pub.workers[0], g->pub.shared.tables) >= 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 7);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT_EQUAL(tx_n, 3);
+	for (i = 0; i < tx_n; i++)
+		CU_ASSERT(tx_spi[i] == 0x7002 && tx_seq[i] == i + 1);
+	CU_ASSERT_EQUAL(g->pub.workers[0]->hold->n_keys, 1);
 
 	/* acquire-expires: the other flow's packet is dropped when it
 	 * passes, counted, and a later packet raises a new ACQUIRE. */
@@ -242,12 +261,14 @@ test_acquire_hold_release(void)
 	fake_now += 1 * NS;
 	events_poll(g->ev);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
+	(void)gw_hold_poll(g->pub.workers[0], g->pub.shared.tables);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 3);
+	CU_ASSERT_EQUAL(g->pub.workers[0]->hold->n_keys, 0);
 	send_out(g, 40001, 11, 1);
 	events_poll(g->ev);
 	ev = take_events(g);
 	CU_ASSERT_EQUAL(json_array_size(ev), 1);
-	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")), 3);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_array_get(ev, 0), "seq")), 4);
 	json_decref(ev);
 	testgw_drain(g, NULL);
 	events_free(g->ev);
@@ -423,9 +444,9 @@ test_acquire_icmp_sel(void)
 		 json_integer_value(json_object_get(sel, "code")));
 	json_decref(ev);
 	CU_ASSERT_EQUAL(apply_rc(g, line, &err), 0);
-	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 1);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
-	gw_release(g->pub.workers[0], g->pub.shared.tables);
+	(void)gw_hold_poll(g->pub.workers[0], g->pub.shared.tables);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 1);
 	tx_n = 0;
 	testgw_drain(g, sent);
 	CU_ASSERT(tx_n == 1 && tx_spi[0] == 0x7101);
@@ -457,6 +478,7 @@ test_acquire_unheard(void)
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
 	events_listening(g->ev, CFG_MON_ACQUIRE); /* a monitor subscribed */
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
+	(void)gw_hold_poll(g->pub.workers[0], g->pub.shared.tables);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
 	send_out(g, 40000, 3, 1);
 	events_poll(g->ev);

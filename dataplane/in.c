@@ -1,0 +1,305 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The inbound stage (STYLE.md "The walk of a packet"):
+ *
+ *   rx -> strip L2 -> (reassembly of ESP for us) -> esp_in_parse ->
+ *   ESP / plain / keepalive / IKE -> SAD (SPI cache, then the hash) ->
+ *   esp_in -> selector -> inbound SPD -> TTL -> route (route.c)
+ */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_hash.h>
+
+#include "dataplane/frag.h"
+#include "dataplane/mss.h"
+#include "dataplane/worker_priv.h"
+
+/* `set tcp-mss-clamp` for a SYN that came out of SA @p sa: what fits
+ * the path it came by (the port's MTU less the SA's overhead). */
+static void
+clamp_in(struct gw_worker *w, const struct gw_tables *t, const struct gw_sa *sa,
+	 struct rte_mbuf *m)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+	uint32_t mtu = m->port < GW_PORTS_MAX ? t->ports[m->port].mtu : 0;
+	uint32_t over = esp_sa_overhead(&sa->esp);
+	uint32_t room = mtu > over ? mtu - over : 0;
+
+	if (room != 0 && tcp_mss_clamp(ip, m->data_len, mss_for(w, room, (ip[0] >> 4) == 6)) == 1)
+		w->cnt.c[CNT_MssClamped]++;
+}
+
+/*
+ * An unknown SPI: raise an invalid-spi event, at most one per (src, SPI)
+ * per second from this worker (the control plane applies the same limit
+ * across workers), so a flood cannot fill the ring.
+ */
+static void
+invalid_spi(struct gw_worker *w, struct rte_mbuf *m, uint32_t spi)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	struct gw_event ev = { .type = GW_EV_INVALID_SPI, .spi = spi };
+	uint32_t gen;
+
+	ev.encap = m->l4_len != 0;
+	ev.pkt.family = (ip[0] >> 4) == 6 ? 6 : 4;
+	if (ev.pkt.family == 4) {
+		memcpy(ev.pkt.src, ip + 12, 4);
+		memcpy(ev.pkt.dst, ip + 16, 4);
+	} else {
+		memcpy(ev.pkt.src, ip + 8, 16);
+		memcpy(ev.pkt.dst, ip + 24, 16);
+	}
+	gen = __atomic_load_n(&w->shared->spi_limit_gen, __ATOMIC_ACQUIRE);
+	if (unlikely(gen != w->spi_gen)) {
+		memset(&w->spi_seen, 0, sizeof(w->spi_seen));
+		w->spi_gen = gen;
+	}
+	if (spi_limit_allow(&w->spi_seen, spi, ev.pkt.family, ev.pkt.src, rte_rdtsc(),
+			    w->tsc_hz))
+		event_send(w, &ev);
+}
+
+/* Authentic NAT-T packets from a new source of their SA's peer (esp_in.c
+ * notes each change once): tell the control plane, which tells the key
+ * manager. The SA is named as expire_event() names it. */
+static void
+mapping_events(struct gw_worker *w)
+{
+	uint16_t i;
+
+	for (i = 0; i < w->esp.n_map; i++) {
+		const struct esp_mapping *mp = &w->esp.map[i];
+		const struct gw_sa *sa = gw_sa_of(mp->sa);
+		struct gw_event ev = {
+			.type = GW_EV_MAPPING,
+			.spi = rte_be_to_cpu_32(sa->esp.spi_be),
+			.policy = sa->id,
+		};
+
+		ev.pkt.family = sa->dst.family;
+		memcpy(ev.pkt.dst, sa->dst.family == 4 ? (const void *)&sa->dst.v4 :
+		       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
+		memcpy(ev.pkt.src, mp->addr, sizeof(ev.pkt.src));
+		ev.pkt.sport = rte_cpu_to_be_16(mp->sport);
+		event_send(w, &ev);
+	}
+	w->esp.n_map = 0;
+}
+
+/* Does @p sa satisfy the template of inbound policy @p p? */
+static inline bool
+tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
+{
+	const struct gw_tmpl *tp = &p->tmpl;
+
+	if (tp->reqid != 0 && tp->reqid != sa->reqid)
+		return false;
+	if (tp->mode != sa->esp.mode)
+		return false;
+	if (tp->mode == ESP_MODE_TRANSPORT)
+		return true; /* endpoints are the packet's own */
+	return memcmp(&tp->src, &sa->src, sizeof(tp->src)) == 0 &&
+	       memcmp(&tp->dst, &sa->dst, sizeof(tp->dst)) == 0;
+}
+
+void
+gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	   struct rte_mbuf *pkts[], uint16_t n)
+{
+	struct rte_mbuf *esp[GW_RX_BURST], *plain[GW_RX_BURST];
+	uint32_t spi[GW_RX_BURST];
+	const void *spi_p[GW_RX_BURST];
+	void *data[GW_RX_BURST];
+	struct esp_sa *sas[GW_RX_BURST];
+	struct flow_key keys[GW_RX_BURST];
+	const struct flow_key *kp[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST];
+	uint16_t why[GW_RX_BURST];
+	struct gw_sa *found[GW_RX_BURST];
+	uint8_t lk[GW_RX_BURST];
+	uint64_t hits = 0;
+	uint16_t i, j, ne = 0, npl = 0, nl, k, good, nf;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum l2_kind l2 = l2_kind(m);
+		bool local;
+
+		if (unlikely(l2 == L2_OTHER)) {
+			drop(w, m, CNT_NotIp);
+			continue;
+		}
+		if (unlikely(l2 == L2_ARP)) {
+			punt_local(w, m, port);
+			continue;
+		}
+		local = is_local(t, rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_HDR_LEN),
+				 m->data_len - RTE_ETHER_HDR_LEN, l2 == L2_IP6);
+		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+		m->packet_type = 0;
+		m->port = port;
+		/* DESIGN.md: ESP (or ESP-in-UDP) that comes in fragments, as
+		 * Linux peers send it, is put together before anything else;
+		 * plain fragments for others are only forwarded. */
+		if (unlikely(local) && frag_is_fragment(rte_pktmbuf_mtod(m, uint8_t *),
+							m->data_len)) {
+			uint16_t fwhy = 0;
+
+			m = frag_in_add(w->frag, m, rte_rdtsc(), w->big_pool, &fwhy);
+			if (m == NULL) {
+				if (fwhy != 0)
+					w->cnt.c[fwhy]++;
+				continue;
+			}
+			w->cnt.c[CNT_ReassemblyOk]++;
+		}
+		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
+		case ESP_IN_ESP:
+			esp[ne++] = m;
+			break;
+		case ESP_IN_OTHER:
+			if (unlikely(local)) {
+				/* For the gateway: ping, TCP, ND... */
+				rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+				punt_local(w, m, port);
+				break;
+			}
+			plain[npl++] = m;
+			break;
+		case ESP_IN_KEEPALIVE:
+			drop(w, m, CNT_NatKeepalive);
+			break;
+		case ESP_IN_IKE:
+			/* The key manager's, through the exception path. */
+			w->cnt.c[CNT_IkePunted]++;
+			rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+			punt_local(w, m, port);
+			break;
+		default:
+			drop(w, m, CNT_XfrmInHdrError);
+			break;
+		}
+	}
+
+	/* SAD: by SPI, through this worker's cache first. */
+	gw_sa_cache_check(w);
+	nl = 0;
+	for (i = 0; i < ne; i++) {
+		found[i] = gw_sa_cache_get(&w->in_cache, spi[i]);
+		if (found[i] == NULL) {
+			spi_p[nl] = &spi[i];
+			lk[nl++] = (uint8_t)i;
+		}
+	}
+	if (nl > 0) {
+		rte_hash_lookup_bulk_data(w->shared->sad_in, spi_p, nl, &hits, data);
+		for (j = 0; j < nl; j++) {
+			if (!(hits & (1ull << j)))
+				continue;
+			found[lk[j]] = data[j];
+			gw_sa_cache_put(&w->in_cache, spi[lk[j]], data[j]);
+		}
+	}
+	k = 0;
+	for (i = 0; i < ne; i++) {
+		struct gw_sa *sa = found[i];
+
+		if (unlikely(sa == NULL || sa->dead)) {
+			invalid_spi(w, esp[i], spi[i]);
+			drop(w, esp[i], CNT_XfrmInNoStates);
+			continue;
+		}
+		if (unlikely(sa->expired)) {
+			drop(w, esp[i], CNT_XfrmInStateExpired);
+			continue;
+		}
+		esp[k] = esp[i];
+		sas[k++] = &sa->esp;
+	}
+	ne = k;
+
+	good = ne ? esp_in_process(&w->esp, esp, sas, ne, why) : 0;
+	if (unlikely(ne != 0 && w->esp.n_map != 0))
+		mapping_events(w);
+	/* A dummy packet (InDummy) is dropped silently: only counted. */
+	for (i = good; i < ne; i++)
+		drop(w, esp[i], why[i]);
+
+	/* Selector check of what came out, then the inbound SPD for both
+	 * the decrypted and the plain packets. */
+	sa_runs_done(w, sas, good);
+	k = 0;
+	for (i = 0; i < good; i++) {
+		struct rte_mbuf *m = esp[i];
+		struct gw_sa *sa = gw_sa_of(sas[i]);
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_XfrmInStateModeError);
+			continue;
+		}
+		if (sa->has_sel && !spd_sel_match(&sa->sel, &keys[k])) {
+			drop(w, m, CNT_XfrmInStateMismatch);
+			continue;
+		}
+		m->packet_type = GW_PT_FROM_SA;
+		if (unlikely(w->shared->mss_clamp != 0) && keys[k].proto == IPPROTO_TCP)
+			clamp_in(w, t, sa, m);
+		esp[k] = m;
+		sas[k] = sas[i];
+		kp[k] = &keys[k];
+		k++;
+	}
+	good = k;
+	for (i = 0; i < npl; i++) {
+		struct rte_mbuf *m = plain[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		esp[k] = m;
+		sas[k] = NULL;
+		kp[k] = &keys[k];
+		k++;
+	}
+
+	spd_classify(t->spd_in, kp, res, k);
+	nf = 0;
+	for (i = 0; i < k; i++) {
+		struct rte_mbuf *m = esp[i];
+		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
+
+		if (p != NULL && p->action == GW_DISCARD) {
+			drop(w, m, CNT_XfrmInPolBlock);
+			continue;
+		}
+		if (p != NULL && p->action == GW_PROTECT &&
+		    (sas[i] == NULL || !tmpl_ok(p, gw_sa_of(sas[i])))) {
+			/* Plain traffic, or the wrong SA, for a protected flow
+			 * (RFC 4301 5.2). A "level use" template is optional. */
+			if (!(sas[i] == NULL && p->tmpl.level_use)) {
+				drop(w, m, CNT_XfrmInTmplMismatch);
+				continue;
+			}
+		}
+		if (unlikely(sas[i] != NULL &&
+			     is_local(t, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+				      kp[i]->family == 6))) {
+			punt_local_sa(w, m, port, kp[i]->family == 6);
+			continue;
+		}
+		if (unlikely(ttl_dec(m) < 0)) {
+			w->cnt.c[CNT_TtlExceeded]++;
+			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, sas[i] != NULL);
+			continue;
+		}
+		if (sas[i] == NULL)
+			w->cnt.c[CNT_Bypass]++;
+		esp[nf++] = m;
+	}
+	gw_route_send(w, t, esp, nf);
+}

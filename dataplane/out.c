@@ -1,0 +1,410 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * The outbound stage (STYLE.md "The walk of a packet"):
+ *
+ *   rx -> strip L2 -> flow key -> TTL -> spd_classify -> bypass / discard
+ *   / protect -> SA (policy cache, or the flow table) -> fit (MTU) ->
+ *   esp_out -> route (route.c)
+ *
+ * A protected packet whose flow has no usable SA is held in this
+ * worker's own larval table (hold.h) and its key announced once to lcore
+ * 0, which raises the ACQUIRE. The held packets leave, in order, as soon
+ * as this worker's lookup first finds the SA: on the flow's next packet,
+ * on the control plane's release command, or on the periodic scan,
+ * whichever comes first.
+ */
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_hash.h>
+#include <rte_prefetch.h>
+
+#include "dataplane/frag.h"
+#include "dataplane/mss.h"
+#include "dataplane/worker_priv.h"
+
+/* The MTU of the port that @p dst (family 4/6) leaves by, or 0. */
+static inline uint16_t
+route_mtu(const struct gw_tables *t, uint8_t family, const void *dst)
+{
+	const struct gw_nexthop *nh = gw_route_lookup(t, family, dst);
+
+	return nh == NULL ? 0 : t->ports[nh->port].mtu;
+}
+
+/*
+ * How big an inner packet SA @p sa can carry whole (DESIGN.md "MTU and
+ * fragmentation": the egress MTU less the SA's worst-case overhead). A
+ * tunnel SA keeps its path MTU, looked up again when the tables change
+ * (a plain store: workers write the same value). Transport mode uses the
+ * packet's own destination. 0: no route, the routing step will say so.
+ */
+static uint32_t
+sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
+{
+	uint32_t mtu, over = esp_sa_overhead(&sa->esp);
+
+	if (sa->esp.mode == ESP_MODE_TUNNEL) {
+		if (unlikely(sa->mtu_gen != t->gen)) {
+			sa->path_mtu = route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
+						 (const void *)&sa->dst.v4 : sa->dst.v6);
+			sa->mtu_gen = t->gen;
+		}
+		mtu = sa->path_mtu;
+	} else {
+		mtu = (ip[0] >> 4) == 4 ? route_mtu(t, 4, ip + 16) : route_mtu(t, 6, ip + 24);
+	}
+	return mtu > over ? mtu - over : 0;
+}
+
+/*
+ * Will @p m fit SA @p sa once ESP is added? Yes: it goes on (in prot/sas
+ * from slot @p np). An IPv4 packet without DF is cut into fragments that
+ * each fit (RFC 4459 pre-fragmentation), each in its own ESP packet. Any
+ * other (DF, IPv6) is dropped with Fragmentation Needed or Packet Too
+ * Big, reporting the room the SA leaves. TCP SYNs are clamped first.
+ * @return the new np.
+ */
+static uint16_t
+fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
+    struct rte_mbuf *m, struct rte_mbuf *prot[], struct esp_sa *sas[], uint16_t np)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+	bool v6 = (ip[0] >> 4) == 6;
+	uint32_t room = sa_room(t, sa, ip);
+	int nf, k;
+
+	if (unlikely(w->shared->mss_clamp != 0) && room != 0 &&
+	    tcp_mss_clamp(ip, m->data_len, mss_for(w, room, v6)) == 1)
+		w->cnt.c[CNT_MssClamped]++;
+	if (likely(room == 0 || m->pkt_len <= room)) {
+		prot[np] = m;
+		sas[np++] = &sa->esp;
+		return np;
+	}
+	if (!v6 && !(ip[6] & 0x40)) {
+		struct rte_mbuf *frags[GW_FRAG_MAX];
+
+		nf = frag_ipv4_out(m, (uint16_t)RTE_MIN(room, 65535u), w->pool, frags,
+				   GW_FRAG_MAX);
+		if (nf > 0) {
+			w->cnt.c[CNT_Fragmented]++;
+			for (k = 0; k < nf; k++) {
+				prot[np] = frags[k];
+				sas[np++] = &sa->esp;
+			}
+			return np;
+		}
+		/* Too many fragments, or no mbufs: as if DF were set. */
+	}
+	w->cnt.c[CNT_FragNeeded]++;
+	punt_icmp(w, m, ICMP_ERR_FRAG_NEEDED, m->port, room, false);
+	return np;
+}
+
+/* Is @p sa fit to carry the packets of a flow? (It may be on its way
+ * out, spent, or out of sequence numbers.) */
+static inline bool
+sa_usable(const struct gw_sa *sa)
+{
+	return !sa->dead && !sa->expired && !sa->esp.exhausted;
+}
+
+struct gw_sa *
+gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk)
+{
+	void *data;
+
+	if (rte_hash_lookup_data(w->shared->flows, fk, &data) < 0)
+		return NULL;
+	return sa_usable(data) ? data : NULL;
+}
+
+void
+gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e)
+{
+	struct gw_event ev = {
+		.type = GW_EV_MISS,
+		.worker = (uint8_t)w->qsbr_id,
+		.policy = e->key.policy,
+		.pkt = e->pkt,
+	};
+
+	e->announced = rte_ring_enqueue_elem(w->events, &ev, sizeof(ev)) == 0;
+	if (!e->announced)
+		w->cnt.c[CNT_EventRingFull]++;
+}
+
+/* No usable SA for this packet's flow yet: hold it here and announce a
+ * new key (DESIGN.md "Packet paths" 5). */
+static void
+hold(struct gw_worker *w, struct rte_mbuf *m, const struct gw_flow_key *fk,
+     uint8_t pfp, const struct flow_key *k)
+{
+	const struct gw_shared *sh = w->shared;
+	struct gw_hold_entry *e;
+	bool created;
+	int rc;
+
+	rc = gw_hold_add(w->hold, fk, gw_hold_hash(fk), pfp, m, k, sh->acquire_queue,
+			 RTE_MIN(sh->acquire_queue_total, (uint32_t)GW_HOLD_PKTS),
+			 rte_rdtsc(), &e, &created);
+	if (unlikely(e == NULL)) {
+		drop(w, m, CNT_XfrmAcquireError); /* no room for another key */
+		return;
+	}
+	if (created)
+		gw_out_announce(w, e);
+	if (rc < 0)
+		drop(w, m, CNT_AcquireHeldDropped);
+	else
+		w->cnt.c[CNT_AcquireHeld]++;
+}
+
+/* ESP, then route, for @p np packets that fit their SAs (fit()). */
+static void
+out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *prot[],
+	     struct esp_sa *sas[], uint16_t np)
+{
+	uint16_t why[GW_RX_BURST * GW_FRAG_MAX];
+	uint16_t good, i;
+
+	if (np == 0)
+		return;
+	good = esp_out_process(&w->esp, prot, sas, np, why);
+	for (i = good; i < np; i++) {
+		struct gw_sa *sa = gw_sa_of(sas[i]);
+
+		/* RFC 4303 3.3.3: an SA out of sequence numbers is done; tell
+		 * the control plane once, like a hard expiry. */
+		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent) {
+			sa->hard_sent = 1;
+			expire_event(w, sa, true);
+		}
+		drop(w, prot[i], why[i]);
+	}
+	sa_runs_done(w, sas, good);
+	for (i = 0; i < good; i += GW_RX_BURST)
+		gw_route_send(w, t, prot + i, (uint16_t)RTE_MIN(good - i, GW_RX_BURST));
+}
+
+void
+gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_entry *e,
+	       struct gw_sa *sa)
+{
+	struct rte_mbuf *pkts[GW_RX_BURST];
+	struct rte_mbuf *prot[GW_RX_BURST * GW_FRAG_MAX];
+	struct esp_sa *sas[GW_RX_BURST * GW_FRAG_MAX];
+	struct flow_key k;
+	uint16_t n, i, np;
+
+	while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+		np = 0;
+		for (i = 0; i < n; i++) {
+			struct rte_mbuf *m = pkts[i];
+
+			/* The SA's selector may be narrower than the key
+			 * (a key manager's choice): such a packet has no SA. */
+			if (unlikely(sa->has_sel &&
+				     (pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+						   &k) < 0 || !spd_sel_match(&sa->sel, &k)))) {
+				drop(w, m, CNT_AcquireHeldDropped);
+				continue;
+			}
+			w->cnt.c[CNT_AcquireHeldReleased]++;
+			np = fit(w, t, sa, m, prot, sas, np);
+		}
+		out_esp_send(w, t, prot, sas, np);
+	}
+	gw_hold_remove(w->hold, e);
+}
+
+/*
+ * The SA part of the outbound path: the SA of each packet's flow, ESP,
+ * route. A non-PFP policy leads to one SA whatever the packet, found in
+ * this worker's cache (no hashing); a PFP policy's flows are looked up in
+ * the flow table in bulk. Packets of a held key leave before the first
+ * packet that finds its SA.
+ */
+static void
+out_protect(struct gw_worker *w, const struct gw_tables *t,
+	    struct rte_mbuf *pkts[], const struct flow_key *keys,
+	    const uint32_t policy[], const uint8_t pfp[], uint16_t n)
+{
+	struct gw_flow_key fk[GW_RX_BURST];
+	const void *fkp[GW_RX_BURST];
+	void *data[GW_RX_BURST];
+	struct gw_sa *sa[GW_RX_BURST];
+	uint8_t lk[GW_RX_BURST], made[GW_RX_BURST];
+	/* Room for every packet cut into GW_FRAG_MAX fragments. */
+	struct rte_mbuf *prot[GW_RX_BURST * GW_FRAG_MAX];
+	struct esp_sa *sas[GW_RX_BURST * GW_FRAG_MAX];
+	uint64_t hits = 0;
+	uint16_t i, j, nl = 0, np = 0;
+
+	if (n == 0)
+		return;
+	gw_sa_cache_check(w);
+	for (i = 0; i < n; i++) {
+		made[i] = 0;
+		if (pfp[i] == 0 && (sa[i] = gw_sa_cache_get(&w->out_cache, policy[i])) != NULL)
+			continue;
+		gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
+		made[i] = 1;
+		fkp[nl] = &fk[i];
+		lk[nl++] = (uint8_t)i;
+	}
+	if (nl > 0) {
+		rte_hash_lookup_bulk_data(w->shared->flows, fkp, nl, &hits, data);
+		/* With many per-flow SAs each is cold: start fetching every SA
+		 * of the burst (its checked fields and its ESP record) at
+		 * once, rather than one miss after the other below. */
+		for (j = 0; j < nl; j++) {
+			i = lk[j];
+			sa[i] = (hits & (1ull << j)) ? data[j] : NULL;
+			if (sa[i] == NULL)
+				continue;
+			rte_prefetch0(sa[i]);
+			rte_prefetch0(&sa[i]->esp);
+			if (pfp[i] == 0)
+				gw_sa_cache_put(&w->out_cache, policy[i], sa[i]);
+		}
+	}
+
+	for (i = 0; i < n; i++) {
+		struct gw_sa *s = sa[i];
+
+		if (s != NULL && unlikely(!sa_usable(s) ||
+					  (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
+			s = NULL;
+		if (unlikely(s == NULL || w->hold->n_keys != 0) && !made[i]) {
+			gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
+			made[i] = 1;
+		}
+		if (s == NULL) {
+			hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
+			continue;
+		}
+		if (unlikely(w->hold->n_keys != 0)) {
+			struct gw_hold_entry *e = gw_hold_find(w->hold, &fk[i],
+							       gw_hold_hash(&fk[i]));
+
+			/* Its held packets go first, through ESP and out,
+			 * before this burst's take their sequence numbers. */
+			if (e != NULL)
+				gw_out_release(w, t, e, s);
+		}
+		np = fit(w, t, s, pkts[i], prot, sas, np);
+	}
+	out_esp_send(w, t, prot, sas, np);
+}
+
+/*
+ * The outbound walk from the SPD on, for L3 packets with their flow keys:
+ * forwarded traffic (@p port: where it came in) loses one TTL first, so
+ * an expiring packet never takes a sequence number and gets its Time
+ * Exceeded; the gateway's own (@p local) keeps its TTL.
+ */
+static void
+out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     const struct flow_key keys[], uint16_t k, uint16_t port, bool local)
+{
+	const struct flow_key *kp[GW_RX_BURST];
+	struct flow_key pkeys[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST], policy[GW_RX_BURST];
+	uint8_t pfp[GW_RX_BURST];
+	struct rte_mbuf *fwd[GW_RX_BURST], *prot[GW_RX_BURST];
+	uint16_t i, nf = 0, np = 0;
+
+	for (i = 0; i < k; i++)
+		kp[i] = &keys[i];
+	spd_classify(t->spd_out, kp, res, k);
+
+	for (i = 0; i < k; i++) {
+		struct rte_mbuf *m = pkts[i];
+		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
+
+		if (p != NULL && p->action == GW_DISCARD) {
+			drop(w, m, CNT_XfrmOutPolBlock);
+			continue;
+		}
+		if (!local && unlikely(ttl_dec(m) < 0)) {
+			w->cnt.c[CNT_TtlExceeded]++;
+			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, false);
+			continue;
+		}
+		/* Bypass and Protect count forwarded traffic; the gateway's
+		 * own has its own counters (EchoReplies, IcmpErrorsSent). */
+		if (p == NULL || p->action == GW_BYPASS) {
+			w->cnt.c[CNT_Bypass] += !local;
+			fwd[nf++] = m;
+			continue;
+		}
+		w->cnt.c[CNT_Protect] += !local;
+		prot[np] = m;
+		pkeys[np] = keys[i];
+		policy[np] = p->index;
+		pfp[np++] = p->pfp;
+	}
+
+	out_protect(w, t, prot, pkeys, policy, pfp, np);
+	gw_route_send(w, t, fwd, nf);
+}
+
+void
+gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	    struct rte_mbuf *pkts[], uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	/* Parse: what is for the gateway goes to the exception path; the
+	 * rest loses its Ethernet header and gets its flow key. */
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		enum l2_kind l2 = l2_kind(m);
+
+		if (unlikely(l2 == L2_OTHER)) {
+			drop(w, m, CNT_NotIp);
+			continue;
+		}
+		if (unlikely(l2 == L2_ARP ||
+			     is_local(t, rte_pktmbuf_mtod_offset(m, uint8_t *,
+								 RTE_ETHER_HDR_LEN),
+				      m->data_len - RTE_ETHER_HDR_LEN, l2 == L2_IP6))) {
+			punt_local(w, m, port);
+			continue;
+		}
+		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+		m->packet_type = 0;
+		m->port = port; /* where an ICMP error about it comes from */
+		if (unlikely(ip_trim(m) < 0 ||
+			     pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	out_classify(w, t, pkts, keys, k, port, false);
+}
+
+void
+gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					  &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	out_classify(w, t, pkts, keys, k, 0, true);
+}

@@ -1,0 +1,313 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Private to the worker's stages (worker.c, out.c, in.c, route.c): the
+ * small steps every stage ends packets with (drop and count, punt to the
+ * exception path, events), and the stages' entry points into each other.
+ */
+#ifndef ESPD_WORKER_PRIV_H
+#define ESPD_WORKER_PRIV_H
+
+#include <string.h>
+
+#include <rte_cycles.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_ring.h>
+
+#include "dataplane/icmp.h"
+#include "dataplane/pkt.h"
+#include "dataplane/worker.h"
+
+static inline void
+drop(struct gw_worker *w, struct rte_mbuf *m, enum espd_counter why)
+{
+	w->cnt.c[why]++;
+	rte_pktmbuf_free(m);
+}
+
+/* What a received frame carries, read from its Ethernet header. */
+enum l2_kind {
+	L2_IP4,
+	L2_IP6,
+	L2_ARP,
+	L2_OTHER,
+};
+
+static inline enum l2_kind
+l2_kind(const struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	if (unlikely(m->data_len < sizeof(*eh) + sizeof(struct rte_ipv4_hdr)))
+		return m->data_len >= sizeof(*eh) &&
+		       eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) ?
+		       L2_ARP : L2_OTHER;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+		return L2_IP4;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+		return L2_IP6;
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP))
+		return L2_ARP;
+	return L2_OTHER;
+}
+
+/*
+ * Is the IP packet at @p ip (its header complete) for the gateway itself?
+ * Any of its addresses on any port (the weak host model, as Linux), the
+ * IPv4 limited broadcast and link-local multicast (224.0.0.0/24), and any
+ * IPv6 multicast (ND, MLD): a router forwards none of those.
+ */
+static inline bool
+is_local(const struct gw_tables *t, const uint8_t *ip, uint32_t len, bool v6)
+{
+	uint16_t i;
+
+	/* A header cut short is not ours: the paths count it malformed. */
+	if (unlikely(len < (v6 ? sizeof(struct rte_ipv6_hdr) : sizeof(struct rte_ipv4_hdr))))
+		return false;
+	if (!v6) {
+		uint32_t d;
+
+		memcpy(&d, ip + 16, 4);
+		if (d == UINT32_MAX ||
+		    (d & rte_cpu_to_be_32(0xffffff00)) == rte_cpu_to_be_32(0xe0000000))
+			return true;
+		for (i = 0; i < t->n_local4; i++)
+			if (d == t->local4[i])
+				return true;
+		return false;
+	}
+	/* Multicast (ND, MLD), and link-local, which no router forwards
+	 * (RFC 4291 2.5.6). */
+	if (ip[24] == 0xff || (ip[24] == 0xfe && (ip[25] & 0xc0) == 0x80))
+		return true;
+	for (i = 0; i < t->n_local6; i++)
+		if (memcmp(ip + 24, t->local6[i], 16) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * Make an outbound packet's mbuf as long as its IP header says: Ethernet
+ * padding goes (it must not be encrypted as if it were data). A packet
+ * shorter than its header says (cut short on the wire, or by a PMD whose
+ * frames are smaller than the packet) is malformed: -1. (Inbound,
+ * esp_in_parse() does the same.)
+ */
+static inline int
+ip_trim(struct rte_mbuf *m)
+{
+	int tot = pkt_ip_len(rte_pktmbuf_mtod(m, const uint8_t *), m->data_len);
+
+	if (unlikely(tot < 0 || (uint32_t)tot > m->pkt_len))
+		return -1;
+	if (unlikely((uint32_t)tot < m->pkt_len) &&
+	    rte_pktmbuf_trim(m, (uint16_t)(m->pkt_len - (uint32_t)tot)) < 0)
+		return -1;
+	return 0;
+}
+
+/* Hand @p m to the exception path (lcore 0); a full ring drops it. */
+static inline void
+exc_send(struct gw_worker *w, struct rte_mbuf *m, const struct gw_exc *e)
+{
+	if (unlikely(rte_ring_enqueue_elem(w->exc, (void *)(uintptr_t)e, sizeof(*e)) != 0))
+		drop(w, m, CNT_ExceptionRingFull);
+}
+
+/* A frame for the gateway itself, Ethernet header and all. */
+static inline void
+punt_local(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_LOCAL, .port = port };
+
+	exc_send(w, m, &e);
+}
+
+/* A packet that came out of an SA for the gateway itself (a ping of its
+ * inside address through the tunnel): given an Ethernet header, as
+ * punt_local's are, and marked from_sa. */
+static inline void
+punt_local_sa(struct gw_worker *w, struct rte_mbuf *m, uint16_t port, bool v6)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_LOCAL, .port = port, .from_sa = 1 };
+	struct rte_ether_hdr *eh =
+		(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+
+	if (unlikely(eh == NULL)) {
+		drop(w, m, CNT_MalformedPacket);
+		return;
+	}
+	memset(eh, 0, sizeof(*eh));
+	eh->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+	exc_send(w, m, &e);
+}
+
+/* An ICMP error is due about @p m (L3): the exception path sends it,
+ * rate-limited, and frees @p m. */
+static inline void
+punt_icmp(struct gw_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port,
+	  uint32_t mtu, bool from_sa)
+{
+	struct gw_exc e = { .m = m, .reason = GW_EXC_ICMP, .kind = kind, .port = port,
+			    .mtu = mtu, .from_sa = from_sa };
+
+	exc_send(w, m, &e);
+}
+
+/* A router's TTL/hop-limit decrement; -1 when it would reach 0. */
+static inline int
+ttl_dec(struct rte_mbuf *m)
+{
+	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+
+	if ((ip[0] >> 4) == 4) {
+		struct rte_ipv4_hdr *h = (struct rte_ipv4_hdr *)ip;
+		uint32_t sum;
+
+		if (h->time_to_live <= 1)
+			return -1;
+		h->time_to_live--;
+		/* RFC 1624 incremental update, as Linux ip_decrease_ttl. */
+		sum = h->hdr_checksum + (uint32_t)rte_cpu_to_be_16(0x0100);
+		h->hdr_checksum = (uint16_t)(sum + (sum >= 0xffff));
+		return 0;
+	}
+	if (ip[7] <= 1)
+		return -1;
+	ip[7]--;
+	return 0;
+}
+
+static inline void
+event_send(struct gw_worker *w, const struct gw_event *ev)
+{
+	if (unlikely(rte_ring_enqueue_elem(w->events, (void *)(uintptr_t)ev,
+					   sizeof(*ev)) != 0))
+		w->cnt.c[CNT_EventRingFull]++;
+}
+
+/* Tell the control plane an SA crossed a limit. The event names the SA
+ * by (dst, SPI, id), never by pointer: the SA may be gone by the time the
+ * event is read. */
+static inline void
+expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
+{
+	struct gw_event ev = {
+		.type = GW_EV_EXPIRE,
+		.hard = hard,
+		.spi = rte_be_to_cpu_32(sa->esp.spi_be),
+		.policy = sa->id,
+	};
+
+	ev.pkt.family = sa->dst.family;
+	memcpy(ev.pkt.dst, sa->dst.family == 4 ? (const void *)&sa->dst.v4 :
+	       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
+	event_send(w, &ev);
+}
+
+/* Byte and packet limits (RFC 4301 4.4.2.1), once per SA per burst. */
+static inline void
+check_limits(struct gw_worker *w, struct gw_sa *sa)
+{
+	const struct esp_sa_stats *st = &sa->esp.stats;
+
+	if (!sa->hard_sent &&
+	    ((sa->hard_pkts && st->packets >= sa->hard_pkts) ||
+	     (sa->hard_bytes && st->bytes >= sa->hard_bytes))) {
+		sa->expired = 1;
+		sa->hard_sent = 1;
+		expire_event(w, sa, true);
+	} else if (!sa->soft_sent &&
+		   ((sa->soft_pkts && st->packets >= sa->soft_pkts) ||
+		    (sa->soft_bytes && st->bytes >= sa->soft_bytes))) {
+		sa->soft_sent = 1;
+		expire_event(w, sa, false);
+	}
+}
+
+/* Once per run of one SA in a burst of good packets: note the use time
+ * (current.use_time) and check the byte and packet limits. */
+static inline void
+sa_runs_done(struct gw_worker *w, struct esp_sa *sas[], uint16_t n)
+{
+	uint64_t now = n > 0 ? rte_rdtsc() : 0;
+	uint16_t i;
+
+	for (i = 0; i < n; i++) {
+		struct gw_sa *sa;
+
+		if (i + 1 != n && sas[i + 1] == sas[i])
+			continue;
+		sa = gw_sa_of(sas[i]);
+		sa->use_tsc = now;
+		if (unlikely(sa->has_limits))
+			check_limits(w, sa);
+	}
+}
+
+/* The MSS a SYN through SA room @p room may carry (`set tcp-mss-clamp`). */
+static inline uint16_t
+mss_for(const struct gw_worker *w, uint32_t room, bool v6)
+{
+	uint32_t c = w->shared->mss_clamp;
+	uint32_t hdrs = v6 ? 60 : 40;
+
+	if (c != GW_MSS_AUTO)
+		return (uint16_t)c;
+	return room > hdrs + 536 ? (uint16_t)RTE_MIN(room - hdrs, 65535u) : 536;
+}
+
+/* ---- between the stages ------------------------------------------------ */
+
+/* route.c: buffer a whole frame for TX on @p port. */
+void gw_tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
+
+/* out.c: the held packets of @p e leave through @p sa, in order, before
+ * any later packet of the flow (hold.h). */
+void gw_out_release(struct gw_worker *w, const struct gw_tables *t,
+		    struct gw_hold_entry *e, struct gw_sa *sa);
+
+/* out.c: tell lcore 0 about held key @p e (its oldest packet gives the
+ * ACQUIRE's fields); e->announced says whether the ring took it. */
+void gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e);
+
+/* out.c: the SA that key @p fk leads to now, if usable; NULL otherwise. */
+struct gw_sa *gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk);
+
+/* The caches in front of the shared hashes (struct gw_sa_cache): emptied
+ * when the control plane changed either hash since they were filled. */
+static inline void
+gw_sa_cache_check(struct gw_worker *w)
+{
+	uint32_t gen = __atomic_load_n(&w->shared->flows_gen, __ATOMIC_ACQUIRE);
+
+	if (unlikely(gen != w->out_cache.gen)) {
+		memset(w->out_cache.tag, 0, sizeof(w->out_cache.tag));
+		memset(w->in_cache.tag, 0, sizeof(w->in_cache.tag));
+		w->out_cache.gen = gen;
+		w->in_cache.gen = gen;
+	}
+}
+
+static inline struct gw_sa *
+gw_sa_cache_get(const struct gw_sa_cache *c, uint32_t key)
+{
+	uint32_t i = (key ^ (key >> 8) ^ (key >> 16)) & (GW_SA_CACHE - 1);
+
+	/* key + 1 of UINT32_MAX would read as an empty slot's tag */
+	return c->tag[i] == key + 1 && key != UINT32_MAX ? c->sa[i] : NULL;
+}
+
+static inline void
+gw_sa_cache_put(struct gw_sa_cache *c, uint32_t key, struct gw_sa *sa)
+{
+	uint32_t i = (key ^ (key >> 8) ^ (key >> 16)) & (GW_SA_CACHE - 1);
+
+	if (key == UINT32_MAX)
+		return;
+	c->tag[i] = key + 1;
+	c->sa[i] = sa;
+}
+
+#endif /* ESPD_WORKER_PRIV_H */
