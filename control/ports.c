@@ -28,6 +28,7 @@
 #define FRAG_TTL_MS 2000        /* ... each for at most this long */
 #define EVENT_RING 4096
 #define CMD_RING 4096
+#define HANDOFF_RING 2048
 
 static int
 port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
@@ -142,10 +143,16 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	w->cmd = rte_ring_create_elem(name, sizeof(struct gw_hold_cmd), CMD_RING, socket,
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
 	w->hold = gw_hold_new(socket);
+	snprintf(name, sizeof(name), "hof%u_%u", p->seq, id);
+	/* Many producers (any lcore), one consumer (the owner). */
+	w->handoff = rte_ring_create_elem(name, sizeof(struct gw_handoff), HANDOFF_RING,
+					  socket, RING_F_SC_DEQ);
+	if (id < RTE_DIM(p->shared.handoff))
+		p->shared.handoff[id] = w->handoff;
 	if (w->esp.engine == NULL)
 		fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore, strerror(errno));
 	if (w->esp.engine == NULL || w->exc == NULL || w->events == NULL ||
-	    w->cmd == NULL || w->hold == NULL || w->frag == NULL) {
+	    w->cmd == NULL || w->hold == NULL || w->handoff == NULL || w->frag == NULL) {
 		pub_worker_free(w);
 		return NULL;
 	}
@@ -162,6 +169,7 @@ pub_worker_free(struct gw_worker *w)
 	rte_ring_free(w->exc);
 	rte_ring_free(w->events);
 	rte_ring_free(w->cmd);
+	rte_ring_free(w->handoff);
 	gw_hold_free(w->hold);
 	rte_free(w);
 }
@@ -177,6 +185,7 @@ workers_setup(struct pub *p)
 			return -ENOMEM;
 		i++;
 	}
+	p->shared.n_workers = (uint16_t)p->n_workers;
 	/* lcore 0's context: never registered with RCU, since lcore 0 is
 	 * the one that retires what workers read. */
 	p->w0 = worker_new(p, rte_get_main_lcore(), p->n_workers);

@@ -75,7 +75,9 @@
 	_(TapTx)                                                              \
 	_(TapDropped)                                                         \
 	_(MssClamped)                                                         \
-	_(MappingEvents)
+	_(MappingEvents)                                                      \
+	_(SaHandoff)                                                          \
+	_(SaHandoffDropped)
 
 enum espd_counter {
 #define _(name) CNT_##name,

@@ -13,10 +13,11 @@
  * processed ESP_BURST_MAX packets at a time, and every packet comes back
  * either good or with a reason.
  *
- * An inbound SA's replay window has one writer: the lcore its packets
- * reach (RSS keeps an SA's packets on one queue). An outbound SA may be
- * shared: its sequence numbers and counters are added atomically, once
- * per run of packets.
+ * Every SA has one writer. An inbound SA's replay window and counters:
+ * the lcore its packets reach (RSS keeps an SA's packets on one queue).
+ * An outbound SA's sequence numbers and counters: the lcore that owns it
+ * (struct gw_sa.owner; other lcores hand it their packets). So all of
+ * them are plain stores, once per run of packets.
  */
 #ifndef ESPD_ESP_H
 #define ESPD_ESP_H
@@ -80,10 +81,8 @@ struct esp_sa_conf {
 };
 
 /**
- * Per-SA counters. packets and bytes of an outbound SA are added
- * atomically, once per run of packets (workers may share it); an inbound
- * SA's counters and replay drops are written by the lcore its packets
- * reach. The control plane only reads them: `stats reset` keeps a
+ * Per-SA counters, written by the SA's one writer (see above), once per
+ * run of packets. The control plane only reads them: `stats reset` keeps a
  * baseline of its own (struct model_sa.base) instead of writing here.
  */
 struct esp_sa_stats {
@@ -111,10 +110,15 @@ struct esp_sa {
 	uint8_t outer_v6;    /**< tunnel: outer header is IPv6 */
 	uint8_t tmpl_len;    /**< tunnel: bytes of hdr_tmpl (IP [+ UDP]) */
 	uint8_t exhausted;   /**< outbound: sequence space used up */
+	/** The usual SA, decided at init (esp_sa_usual()): tunnel, IPv4
+	 *  outside, no UDP, no ESN, an AEAD. The ESP stages pick their
+	 *  specialised code for it by this flag, once per packet, as DPDK's
+	 *  ipsec_sa_pkt_func_select picks functions per SA. */
+	uint8_t fast;
 	uint16_t udp_sport_be, udp_dport_be;
-	/** Outbound: last number reserved. Workers sharing the SA reserve
-	 *  a run each with one atomic add; past the limit the SA is
-	 *  exhausted and the value may overshoot (esp_sa_last_seq()). */
+	/** Outbound: last number reserved, a run at a time by the owning
+	 *  lcore; past the limit the SA is exhausted and the value may
+	 *  overshoot (esp_sa_last_seq()). */
 	uint64_t seq;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	struct esp_sa_stats stats;

@@ -94,14 +94,20 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 	return ESP_IN_OTHER;
 }
 
-/* Lengths and replay; fill the crypto op. Returns 0 or a drop reason. */
-static int
+/* Lengths and replay; fill the crypto op. Returns 0 or a drop reason.
+ * @p fast: the SA is the usual one (esp_sa.fast), a constant at each
+ * call, so its choices fold away. */
+static __rte_always_inline int
 in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-	       struct esp_sa *sa)
+	       struct esp_sa *sa, const bool fast)
 {
 	struct crypto_op *op = &ctx->ops[k];
+	const uint32_t iv_len = fast ? 8 : sa->iv_len;
+	const uint32_t align = fast ? 4 : sa->pad_align;
+	const bool esn = !fast && (sa->flags & ESP_F_ESN);
+	const bool aead = fast || sa->sess.is_aead;
 	uint32_t esp_off = (uint32_t)m->l3_len + m->l4_len;
-	uint32_t fixed = ESP_HDR_LEN + sa->iv_len + sa->icv_len;
+	uint32_t fixed = ESP_HDR_LEN + iv_len + sa->icv_len;
 	uint8_t *esp = rte_pktmbuf_mtod_offset(m, uint8_t *, esp_off);
 	uint32_t esp_len, ct_len, seq_lo;
 	uint64_t seq;
@@ -113,14 +119,13 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	/* RFC 4303 2.4: whole cipher blocks that end 4-byte aligned.
 	 * pad_align is 4 or 16 (esp_sa_init), a power of two: a mask, not
 	 * a division. */
-	if (unlikely(ct_len < sa->pad_align ||
-		     (ct_len & (sa->pad_align - 1u)) != 0))
+	if (unlikely(ct_len < align || (ct_len & (align - 1u)) != 0))
 		return CNT_XfrmInHdrError;
 
 	seq_lo = esp_load_be32(esp + 4);
 	seq = seq_lo;
 	if (sa->replay != NULL) {
-		if (sa->flags & ESP_F_ESN) {
+		if (esn) {
 			if (!replay_esn_infer(sa->replay, seq_lo, &seq))
 				goto replayed;
 		}
@@ -133,14 +138,14 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 
 	op->sess = &sa->sess;
 	op->data = esp;
-	op->cipher_off = ESP_HDR_LEN + sa->iv_len;
+	op->cipher_off = ESP_HDR_LEN + iv_len;
 	op->cipher_len = ct_len;
-	op->auth_len = ESP_HDR_LEN + sa->iv_len + ct_len;
+	op->auth_len = ESP_HDR_LEN + iv_len + ct_len;
 	op->iv = esp + ESP_HDR_LEN;
-	op->icv = esp + ESP_HDR_LEN + sa->iv_len + ct_len;
-	if (sa->sess.is_aead) {
-		esp_aead_aad(op, esp, sa->flags & ESP_F_ESN, seq, ctx->aad[k]);
-	} else if (sa->flags & ESP_F_ESN) {
+	op->icv = esp + ESP_HDR_LEN + iv_len + ct_len;
+	if (aead) {
+		esp_aead_aad(op, esp, esn, seq, ctx->aad[k]);
+	} else if (esn) {
 		/* RFC 4303 2.2.1: hash the high half as if it followed the
 		 * payload. It goes where the ICV is, so keep the ICV aside. */
 		memcpy(ctx->icv[k], op->icv, sa->icv_len);
@@ -301,16 +306,18 @@ in_mapping(struct esp_ctx *ctx, const struct rte_mbuf *m, struct esp_sa *sa)
 	sa->map_sport_be = sport_be;
 }
 
-/* Window update, pad check, decap. Returns 0 or a drop reason. */
-static int
+/* Window update, pad check, decap. Returns 0 or a drop reason. @p fast
+ * as in in_prepare_one(). */
+static __rte_always_inline int
 in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-	      struct esp_sa *sa)
+	      struct esp_sa *sa, const bool fast)
 {
 	const struct crypto_op *op = &ctx->ops[k];
+	const uint32_t iv_len = fast ? 8 : sa->iv_len;
+	const bool tunnel = fast || sa->mode == ESP_MODE_TUNNEL;
 	uint32_t ct_len = ctx->len[k];
-	uint32_t start = (uint32_t)m->l3_len + m->l4_len + ESP_HDR_LEN +
-			 sa->iv_len;
-	const uint8_t *pl = op->data + ESP_HDR_LEN + sa->iv_len;
+	uint32_t start = (uint32_t)m->l3_len + m->l4_len + ESP_HDR_LEN + iv_len;
+	const uint8_t *pl = op->data + ESP_HDR_LEN + iv_len;
 	uint32_t pl_len, i;
 	uint8_t pad, nh;
 
@@ -324,7 +331,7 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		sa->stats.replay_drops++;
 		return CNT_XfrmInStateSeqError;
 	}
-	if (m->l4_len != 0 && (sa->flags & ESP_F_UDP_ENCAP))
+	if (!fast && m->l4_len != 0 && (sa->flags & ESP_F_UDP_ENCAP))
 		in_mapping(ctx, m, sa);
 
 	pad = pl[ct_len - 2];
@@ -339,11 +346,11 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 
 	/* Bytes of the plain packet, as outbound counts them. */
 	sa->stats.packets++;
-	sa->stats.bytes += pl_len + (sa->mode == ESP_MODE_TRANSPORT ? m->l3_len : 0);
+	sa->stats.bytes += pl_len + (tunnel ? 0 : m->l3_len);
 	if (nh == IPPROTO_NONE_DUMMY)
 		return CNT_InDummy;
 
-	if (sa->mode == ESP_MODE_TUNNEL) {
+	if (tunnel) {
 		if (unlikely(in_decap_tunnel(m, sa, start, pl_len, nh) < 0))
 			return CNT_XfrmInStateModeError;
 	} else {
@@ -361,13 +368,21 @@ in_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	uint16_t i, k = 0, good = 0;
 
 	bad.n = 0;
-	for (i = 0; i < n; i++)
-		esp_sort(&bad, pkts, sas, i, &k, in_prepare_one(ctx, k, pkts[i], sas[i]));
+	for (i = 0; i < n; i++) {
+		int why = likely(sas[i]->fast) ? in_prepare_one(ctx, k, pkts[i], sas[i], true) :
+						 in_prepare_one(ctx, k, pkts[i], sas[i], false);
+
+		esp_sort(&bad, pkts, sas, i, &k, why);
+	}
 
 	crypto_decrypt_burst(ctx->engine, ctx->ops, k);
 
-	for (i = 0; i < k; i++)
-		esp_sort(&bad, pkts, sas, i, &good, in_finish_one(ctx, i, pkts[i], sas[i]));
+	for (i = 0; i < k; i++) {
+		int why = likely(sas[i]->fast) ? in_finish_one(ctx, i, pkts[i], sas[i], true) :
+						 in_finish_one(ctx, i, pkts[i], sas[i], false);
+
+		esp_sort(&bad, pkts, sas, i, &good, why);
+	}
 	return esp_bad_flush(&bad, pkts, sas, good, reasons);
 }
 

@@ -168,24 +168,9 @@ out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl,
 }
 
 /*
- * The usual SA, whose choices out_prepare_one() can then take as
- * constants (STYLE.md habit 4): tunnel mode, IPv4 outside, no UDP encap,
- * no ESN, an AEAD (8-byte IV, 4-byte alignment). Anything else takes the
- * same code with the choices read from the SA.
- */
-static inline bool
-out_sa_fast(const struct esp_sa *sa)
-{
-	return sa->mode == ESP_MODE_TUNNEL && !sa->outer_v6 &&
-	       !(sa->flags & (ESP_F_UDP_ENCAP | ESP_F_ESN)) &&
-	       sa->sess.is_aead && sa->iv_len == 8 && sa->pad_align == 4 &&
-	       sa->tmpl_len == sizeof(struct rte_ipv4_hdr);
-}
-
-/*
  * Lay out one packet and fill its crypto op, with sequence number @p seq
  * (reserved by the caller). Returns 0, or the counter that names why the
- * packet is dropped. @p fast: the SA passed out_sa_fast(), a constant at
+ * packet is dropped. @p fast: the SA is the usual one (esp_sa.fast), a constant at
  * each call.
  */
 static __rte_always_inline int
@@ -331,16 +316,16 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 
 		if (sas[i] != shaped) {
 			shaped = sas[i];
-			fast = out_sa_fast(shaped);
-			/* Sequence numbers for the whole run of this SA in one
-			 * atomic add (STYLE.md habit 6): workers that share an
-			 * SA never send the same number, which under AES-GCM
-			 * would also repeat a nonce. A packet dropped below
-			 * leaves a gap, which receivers accept. */
+			fast = shaped->fast;
+			/* Sequence numbers for the whole run of this SA at
+			 * once. One lcore alone sends through an outbound SA
+			 * (its owner, dataplane/worker.h), so this is a plain
+			 * add (STYLE.md habit 6). A packet dropped below leaves
+			 * a gap, which receivers accept. */
 			for (j = i + 1; j < n && sas[j] == shaped; j++)
 				;
-			first = __atomic_fetch_add(&shaped->seq, (uint64_t)(j - i),
-						   __ATOMIC_RELAXED) + 1;
+			first = shaped->seq + 1;
+			shaped->seq += (uint64_t)(j - i);
 			seq = first;
 		}
 		/* ESN: a 64-bit counter is spent when it wraps to 0. */

@@ -63,6 +63,21 @@ esp_aead_aad(struct crypto_op *op, const uint8_t *esp, bool esn, uint64_t seq,
 	op->aad_len = 12;
 }
 
+/*
+ * The usual SA, whose choices the stages can take as constants (STYLE.md
+ * habit 4): tunnel mode, IPv4 outside, no UDP encap, no ESN, an AEAD
+ * (8-byte IV, 4-byte alignment). Decided once, at init (esp_sa.fast);
+ * anything else takes the same code with the choices read from the SA.
+ */
+static inline bool
+esp_sa_usual(const struct esp_sa *sa)
+{
+	return sa->mode == ESP_MODE_TUNNEL && !sa->outer_v6 &&
+	       !(sa->flags & (ESP_F_UDP_ENCAP | ESP_F_ESN)) &&
+	       sa->sess.is_aead && sa->iv_len == 8 && sa->pad_align == 4 &&
+	       sa->tmpl_len == 20;
+}
+
 _Static_assert(ESP_BURST_MAX <= UINT16_MAX, "burst index fits uint16_t");
 
 /*
@@ -174,13 +189,15 @@ esp_process_chunks(esp_chunk_fn fn, struct esp_ctx *ctx, struct rte_mbuf *pkts[]
 	return (uint16_t)good;
 }
 
-/* Per-SA counters, once per run of one SA: atomic, since an outbound
- * SA may be shared by workers (RSS spreads its flows). */
+/* Per-SA counters, once per run of one SA. Each SA has one writer (an
+ * outbound SA its owning lcore, an inbound SA the lcore its packets
+ * reach), so these are plain stores; readers rely on 64-bit loads not
+ * tearing. */
 static inline void
 esp_stats_add(struct esp_sa *sa, uint64_t pkts, uint64_t bytes)
 {
-	__atomic_fetch_add(&sa->stats.packets, pkts, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&sa->stats.bytes, bytes, __ATOMIC_RELAXED);
+	sa->stats.packets += pkts;
+	sa->stats.bytes += bytes;
 }
 
 #endif /* ESPD_ESP_PRIV_H */

@@ -15,6 +15,7 @@
 #include <rte_udp.h>
 
 #include "dataplane/esp.h"
+#include "dataplane/esp_priv.h"
 
 #define OUTER_TTL 64
 
@@ -103,6 +104,7 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 		memcpy(sa->iv_mask, r, sizeof(sa->iv_mask));
 	}
 	build_tmpl(sa, c);
+	sa->fast = esp_sa_usual(sa);
 	/* The peer of an inbound SA is its src; with UDP encapsulation, new
 	 * mappings are measured against it (esp_in.c). */
 	memcpy(sa->peer_addr, sa->outer_v6 ? (const void *)c->src.v6 :

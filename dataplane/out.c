@@ -110,6 +110,47 @@ sa_usable(const struct gw_sa *sa)
 	return !sa->dead && !sa->expired && !sa->esp.exhausted;
 }
 
+/*
+ * May this lcore send through @p sa? Only its owner may (struct
+ * gw_sa.owner), so that sequence numbers and counters are plain stores:
+ * the first worker to find an SA takes it, once, with a compare-and-swap.
+ * lcore 0 never takes one; it hands its own packets to a worker.
+ */
+static inline bool
+own(struct gw_worker *w, struct gw_sa *sa)
+{
+	uint16_t me = (uint16_t)(w->qsbr_id + 1);
+	uint16_t cur = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
+
+	if (likely(cur == me))
+		return true;
+	if (cur != 0 || (w->qsbr_id >= w->shared->n_workers && w->shared->n_workers != 0))
+		return false;
+	return __atomic_compare_exchange_n(&sa->owner, &cur, me, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
+/* Hand @p m to the owner of @p sa (or, for lcore 0 and an SA nobody owns
+ * yet, to a worker picked by the SA's id, which will take it), as VPP
+ * hands a flow to the thread of its SA when RSS put it elsewhere. Packets
+ * from one lcore stay in order. */
+static void
+handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m, uint32_t policy,
+	uint8_t pfp)
+{
+	const struct gw_shared *sh = w->shared;
+	uint16_t owner = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
+	unsigned int to = owner != 0 ? owner - 1u : sa->id % sh->n_workers;
+	struct gw_handoff h = { .m = m, .policy = policy, .pfp = pfp };
+
+	if (unlikely(to >= RTE_DIM(sh->handoff) || sh->handoff[to] == NULL ||
+		     rte_ring_enqueue_elem(sh->handoff[to], &h, sizeof(h)) != 0)) {
+		drop(w, m, CNT_SaHandoffDropped);
+		return;
+	}
+	w->cnt.c[CNT_SaHandoff]++;
+}
+
 struct gw_sa *
 gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 {
@@ -198,6 +239,18 @@ gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_en
 	struct flow_key k;
 	uint16_t n, i, np;
 
+	if (unlikely(!own(w, sa))) {
+		/* Another lcore sends through it: these go there, in order,
+		 * ahead of this lcore's later packets of the flow. */
+		while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+			for (i = 0; i < n; i++) {
+				w->cnt.c[CNT_AcquireHeldReleased]++;
+				handoff(w, sa, pkts[i], e->key.policy, e->pfp);
+			}
+		}
+		gw_hold_remove(w->hold, e);
+		return;
+	}
 	while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
 		np = 0;
 		for (i = 0; i < n; i++) {
@@ -294,9 +347,47 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			if (e != NULL)
 				gw_out_release(w, t, e, s);
 		}
+		if (unlikely(!own(w, s))) {
+			handoff(w, s, pkts[i], policy[i], pfp[i]);
+			continue;
+		}
 		np = fit(w, t, s, pkts[i], prot, sas, np);
 	}
 	out_esp_send(w, t, prot, sas, np);
+}
+
+unsigned int
+gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
+{
+	struct gw_handoff h[GW_RX_BURST];
+	struct rte_mbuf *pkts[GW_RX_BURST];
+	struct flow_key keys[GW_RX_BURST];
+	uint32_t policy[GW_RX_BURST];
+	uint8_t pfp[GW_RX_BURST];
+	unsigned int n, i, total = 0, round;
+	uint16_t k;
+
+	/* A few bursts at most, so the lcore's own queues are polled too. */
+	for (round = 0; round < 4; round++) {
+		n = rte_ring_dequeue_burst_elem(w->handoff, h, sizeof(h[0]), GW_RX_BURST, NULL);
+		if (n == 0)
+			break;
+		total += n;
+		for (i = 0, k = 0; i < n; i++) {
+			struct rte_mbuf *m = h[i].m;
+
+			if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+						  &keys[k]) < 0)) {
+				drop(w, m, CNT_MalformedPacket);
+				continue;
+			}
+			pkts[k] = m;
+			policy[k] = h[i].policy;
+			pfp[k++] = h[i].pfp;
+		}
+		out_protect(w, t, pkts, keys, policy, pfp, k);
+	}
+	return total;
 }
 
 /*

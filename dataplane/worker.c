@@ -97,6 +97,7 @@ void
 gw_hold_drop_all(struct gw_worker *w)
 {
 	struct gw_hold_cmd c;
+	struct gw_handoff h;
 	uint32_t i;
 
 	if (w->hold != NULL) {
@@ -107,6 +108,10 @@ gw_hold_drop_all(struct gw_worker *w)
 	}
 	while (w->cmd != NULL && rte_ring_dequeue_elem(w->cmd, &c, sizeof(c)) == 0)
 		;
+	while (w->handoff != NULL && rte_ring_dequeue_elem(w->handoff, &h, sizeof(h)) == 0) {
+		rte_pktmbuf_free(h.m);
+		w->cnt.c[CNT_SaHandoffDropped]++;
+	}
 }
 
 unsigned int
@@ -122,6 +127,10 @@ gw_worker_poll(struct gw_worker *w)
 	if (unlikely(w->hold->n_keys != 0 || rte_ring_count(w->cmd) != 0)) {
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
 		total += gw_hold_poll(w, t);
+	}
+	if (unlikely(rte_ring_count(w->handoff) != 0)) {
+		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
+		total += gw_handoff_poll(w, t);
 	}
 	for (q = 0; q < w->n_rxq; q++) {
 		uint16_t port = w->rxq[q].port;

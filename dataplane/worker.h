@@ -73,6 +73,10 @@ struct gw_shared {
 	/** Bumped by the control plane when a monitor subscribes to
 	 *  invalid-spi: each worker then forgets the SPIs it reported. */
 	uint32_t spi_limit_gen;
+	/** Each worker context's handoff ring (index = its qsbr_id), where
+	 *  other lcores put packets of the outbound SAs it owns. */
+	struct rte_ring *handoff[RTE_MAX_LCORE + 1];
+	uint16_t n_workers;        /**< launched workers: contexts 0 .. n-1 */
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
 };
@@ -118,6 +122,18 @@ struct gw_hold_cmd {
 
 _Static_assert(sizeof(struct gw_hold_cmd) % 4 == 0, "rte_ring elements are 4-byte multiples");
 
+/** A packet handed to the lcore that owns its outbound SA (struct
+ *  gw_sa.owner): L3, classified, its TTL spent; the owner looks the SA up
+ *  again (a pointer could be freed before it dequeues). */
+struct gw_handoff {
+	struct rte_mbuf *m;
+	uint32_t policy;  /**< the policy's index */
+	uint8_t pfp;      /**< its PFP fields */
+	uint8_t pad[3];
+};
+
+_Static_assert(sizeof(struct gw_handoff) % 4 == 0, "rte_ring elements are 4-byte multiples");
+
 /** Per-lcore caches in front of the shared hashes, for the keys that
  *  name one SA whatever the packet (a non-PFP policy; an inbound SPI).
  *  Direct-mapped; valid while the shared table's generation is. */
@@ -150,6 +166,7 @@ struct gw_worker {
 	struct rte_ring *exc;        /**< struct gw_exc to the exception path */
 	struct rte_ring *events;     /**< struct gw_event to the control plane */
 	struct rte_ring *cmd;        /**< struct gw_hold_cmd from the control plane */
+	struct rte_ring *handoff;    /**< struct gw_handoff from other lcores */
 	struct gw_hold *hold;        /**< packets waiting for an SA (hold.h) */
 	struct gw_sa_cache out_cache; /**< non-PFP policy index -> SA */
 	struct gw_sa_cache in_cache;  /**< SPI -> inbound SA */
@@ -217,8 +234,15 @@ void gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
  */
 unsigned int gw_hold_poll(struct gw_worker *w, const struct gw_tables *t);
 
-/** Drop every held packet, counted (AcquireHeldDropped): at shutdown,
- *  after the worker stopped. */
+/**
+ * Send what other lcores handed this one (packets of outbound SAs it
+ * owns). Every worker runs it once per poll. @return packets served.
+ */
+unsigned int gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t);
+
+/** Drop every held packet, counted (AcquireHeldDropped), and every
+ *  packet handed to this lcore (SaHandoffDropped): at shutdown, after the
+ *  worker stopped. */
 void gw_hold_drop_all(struct gw_worker *w);
 
 #endif /* ESPD_WORKER_H */

@@ -1,0 +1,530 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * CUnit suites for the worker's stages on the null engine, each driven by
+ * hand on the test gateway (tests/support/testgw.h):
+ *  - "hold": the per-lcore larval table against a reference model
+ *    (colliding keys, backward-shift removal, caps, order);
+ *  - "stage_out": the outbound stage: bypass, discard, protect, TTL; the
+ *    per-lcore SA cache following SA replacement and deletion; the
+ *    owning lcore and handoff;
+ *  - "stage_in": the inbound stage: a round trip from another gateway's
+ *    outbound stage, unknown SPIs, the SPI cache after a delete;
+ *  - "stage_route": bulk IPv4 routes, IPv6, on-link neighbours told
+ *    apart, no route, an unresolved neighbour.
+ * Every case ends with the mempool where it started.
+ */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <CUnit/CUnit.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_mbuf.h>
+#include <rte_udp.h>
+
+#include "config/config.h"
+#include "control/events.h"
+#include "dataplane/hold.h"
+#include "dataplane/worker.h"
+#include "tests/support/testgw.h"
+#include "unit.h"
+
+#define GCM "aead rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f10a1a2a3a4 128"
+#define GCM2 "aead rfc4106(gcm(aes)) 0x1112131415161718191a1b1c1d1e1f20b1b2b3b4 128"
+
+/* Gateway A: 192.168.1.0/24 behind it, the tunnel to B (172.16.2.5). */
+static const char conf_a[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"route add 192.168.4.0/24 port 1 via 172.16.1.1\n"
+	"route add 10.9.0.0/16 port 1\n"
+	"route add 2001:db8:2::/64 port 1 via 2001:db8:1::1\n"
+	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"neigh add 10.9.0.1 lladdr 02:00:00:00:09:01 port 1\n"
+	"neigh add 10.9.0.2 lladdr 02:00:00:00:09:02 port 1\n"
+	"neigh add 2001:db8:1::1 lladdr 02:00:00:00:06:01 port 1\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n"
+	"policy add src 192.168.1.0/24 dst 192.168.3.0/24 dir out action block\n";
+
+/* Gateway B: the other end of A's tunnel, 192.168.2.0/24 behind it. */
+static const char conf_b[] =
+	"port 0 role protected addr 192.168.2.1/24 mac 02:00:00:00:0b:01\n"
+	"port 1 role unprotected addr 172.16.2.5/24 mac 02:00:00:00:0b:02\n"
+	"route add 192.168.2.0/24 port 0\n"
+	"neigh add 192.168.2.20 lladdr 02:00:00:00:0b:20 port 0\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir in reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir fwd "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
+
+static struct testgw *
+gw(const char *conf)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	return g;
+}
+
+static void
+apply(struct testgw *g, const char *line)
+{
+	struct cfg_error err = { 0 };
+	struct cfg_cmd cmd;
+	int rc = cfg_parse_line(line, &cmd, &err);
+
+	if (rc == 0)
+		rc = model_apply(&g->model, &cmd, "-", 0, &err);
+	cfg_cmd_clear(&cmd);
+	if (rc != 0)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+}
+
+static uint64_t
+counter(struct testgw *g, enum espd_counter c)
+{
+	uint64_t v[CNT__MAX];
+
+	pub_counters(&g->pub, v);
+	return v[c];
+}
+
+/* An Ethernet frame (or, @p l3, just the IP packet) of UDP from
+ * @p src:40000 to @p dst:5001 (IPv4, host order), TTL @p ttl. */
+static struct rte_mbuf *
+udp4(struct testgw *g, uint32_t src, uint32_t dst, uint8_t ttl, bool l3)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	uint16_t l2 = l3 ? 0 : sizeof(struct rte_ether_hdr);
+	uint16_t len = l2 + 20 + 8 + 32;
+	struct rte_ipv4_hdr *ip;
+	struct rte_udp_hdr *udp;
+	uint8_t *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, len);
+	memset(p, 0, len);
+	if (!l3)
+		((struct rte_ether_hdr *)p)->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	ip = (struct rte_ipv4_hdr *)(p + l2);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16(20 + 8 + 32);
+	ip->time_to_live = ttl;
+	ip->next_proto_id = IPPROTO_UDP;
+	ip->src_addr = rte_cpu_to_be_32(src);
+	ip->dst_addr = rte_cpu_to_be_32(dst);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	udp = (struct rte_udp_hdr *)(ip + 1);
+	udp->src_port = rte_cpu_to_be_16(40000);
+	udp->dst_port = rte_cpu_to_be_16(5001);
+	udp->dgram_len = rte_cpu_to_be_16(8 + 32);
+	return m;
+}
+
+/* The same as an IPv6 packet (L3 only) to @p dst. */
+static struct rte_mbuf *
+udp6(struct testgw *g, const char *dst)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	struct rte_ipv6_hdr *ip;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rte_pktmbuf_append(m, 40 + 8));
+	ip = rte_pktmbuf_mtod(m, struct rte_ipv6_hdr *);
+	memset(rte_pktmbuf_mtod(m, uint8_t *), 0, 48);
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16(8);
+	ip->proto = IPPROTO_UDP;
+	ip->hop_limits = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:9::1", ip->src_addr), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, dst, ip->dst_addr), 1);
+	return m;
+}
+
+#define A_HOST RTE_IPV4(192u, 168, 1, 10)
+#define B_HOST RTE_IPV4(192u, 168, 2, 20)
+
+/* What a worker buffered for TX, taken frame by frame. */
+struct sent {
+	unsigned int n;
+	uint16_t port[64];
+	struct rte_mbuf *m[64];
+};
+
+static void
+take_tx(struct gw_worker *w, struct sent *s)
+{
+	uint16_t p, i;
+
+	s->n = 0;
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		for (i = 0; i < w->tx[p].n; i++) {
+			if (s->n < 64) {
+				s->port[s->n] = p;
+				s->m[s->n++] = w->tx[p].pkts[i];
+			} else {
+				rte_pktmbuf_free(w->tx[p].pkts[i]);
+			}
+		}
+		w->tx[p].n = 0;
+	}
+}
+
+static void
+free_tx(struct sent *s)
+{
+	unsigned int i;
+
+	for (i = 0; i < s->n; i++)
+		rte_pktmbuf_free(s->m[i]);
+	s->n = 0;
+}
+
+/* SPI and sequence number of an ESP frame (outer IPv4, no options). */
+static void
+esp_of(const struct rte_mbuf *m, uint32_t *spi, uint32_t *seq)
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *) + 14 + 20;
+	uint32_t v;
+
+	CU_ASSERT_EQUAL(p[-20 + 9], IPPROTO_ESP);
+	memcpy(&v, p, 4);
+	*spi = rte_be_to_cpu_32(v);
+	memcpy(&v, p + 4, 4);
+	*seq = rte_be_to_cpu_32(v);
+}
+
+/* ---- hold ---------------------------------------------------------------- */
+
+/* Keys whose hash is forced into a few home slots, so probe runs are
+ * long and removals shift entries back. */
+static void
+key_of(struct gw_flow_key *fk, uint32_t i)
+{
+	memset(fk, 0, sizeof(*fk));
+	fk->policy = 7;
+	fk->sport = (uint16_t)i;
+	fk->src[0] = (uint8_t)(i >> 16);
+}
+
+static void
+test_hold_model(void)
+{
+	struct gw_hold *h = gw_hold_new(SOCKET_ID_ANY);
+	enum { N = 600 };
+	static uint8_t live[N];
+	static uint16_t held[N];
+	struct flow_key pkt = { 0 };
+	struct gw_flow_key fk;
+	struct gw_hold_entry *e;
+	struct rte_mbuf *out[8];
+	uint32_t i, step, ok = 1;
+	bool created;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+	memset(live, 0, sizeof(live));
+	memset(held, 0, sizeof(held));
+	srand(7);
+	for (step = 0; step < 20000; step++) {
+		/* Hash: only 8 home slots for all keys. */
+		i = (uint32_t)rand() % N;
+		key_of(&fk, i);
+		if (rand() % 3 != 0) {
+			uintptr_t tag = ((uintptr_t)i << 16) | held[i];
+			int rc = gw_hold_add(h, &fk, i % 8, 0, (struct rte_mbuf *)(tag + 1), &pkt,
+					     4, GW_HOLD_PKTS, 1, &e, &created);
+
+			ok &= created == !live[i] && e != NULL;
+			ok &= (rc == 0) == (held[i] < 4);
+			live[i] = 1;
+			held[i] += rc == 0;
+		} else if (live[i]) {
+			uint16_t n, k;
+
+			e = gw_hold_find(h, &fk, i % 8);
+			ok &= e != NULL;
+			if (e == NULL)
+				continue;
+			/* Oldest first, each one what was put in. */
+			n = gw_hold_take(h, e, out, 8);
+			ok &= n == held[i];
+			for (k = 0; k < n; k++)
+				ok &= (uintptr_t)out[k] == (((uintptr_t)i << 16) | k) + 1;
+			gw_hold_remove(h, e);
+			live[i] = 0;
+			held[i] = 0;
+		}
+		if (step % 997 == 0) {
+			uint32_t j, keys = 0, pkts = 0;
+
+			for (j = 0; j < N; j++) {
+				key_of(&fk, j);
+				e = gw_hold_find(h, &fk, j % 8);
+				ok &= (e != NULL) == live[j];
+				if (e != NULL)
+					ok &= e->n == held[j];
+				keys += live[j];
+				pkts += held[j];
+			}
+			ok &= h->n_keys == keys && h->n_pkts == pkts;
+		}
+	}
+	CU_ASSERT(ok);
+	/* Caps: a total of 3 packets, acquire-queue 0 (a key, no packet). */
+	for (i = 0; i < N; i++) {
+		key_of(&fk, i);
+		e = gw_hold_find(h, &fk, i % 8);
+		if (e != NULL) {
+			(void)gw_hold_take(h, e, out, 8);
+			gw_hold_remove(h, e);
+		}
+	}
+	CU_ASSERT(h->n_keys == 0 && h->n_pkts == 0);
+	key_of(&fk, 1);
+	CU_ASSERT_EQUAL(gw_hold_add(h, &fk, 1, 0, (struct rte_mbuf *)8, &pkt, 0, 3, 1, &e,
+				    &created), -1);
+	CU_ASSERT(created && e != NULL && e->n == 0 && h->n_keys == 1);
+	key_of(&fk, 2);
+	for (i = 0; i < 4; i++)
+		CU_ASSERT_EQUAL(gw_hold_add(h, &fk, 2, 0, (struct rte_mbuf *)8, &pkt, 10, 3, 1,
+					    &e, &created), i < 3 ? 0 : -1);
+	CU_ASSERT_EQUAL(h->n_pkts, 3);
+	gw_hold_free(h);
+}
+
+/* ---- stage_out ------------------------------------------------------------ */
+
+/* The SA cache follows the SA: a newer SA for the policy takes the
+ * traffic at once, and when it goes the older one comes back with its
+ * sequence numbers where they were. Bypass, discard and TTL along. */
+static void
+test_out_cache(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	struct rte_mbuf *m[4];
+	struct sent s;
+	uint32_t spi, seq;
+
+	for (i = 0; i < 3; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 3);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 3);
+	for (i = 0; i < s.n; i++) {
+		esp_of(s.m[i], &spi, &seq);
+		CU_ASSERT(s.port[i] == 1 && spi == 0x5001 && seq == i + 1);
+	}
+	free_tx(&s);
+
+	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 dir out reqid 1 "
+	      GCM2);
+	m[0] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	esp_of(s.m[0], &spi, &seq);
+	CU_ASSERT(spi == 0x5002 && seq == 1);
+	free_tx(&s);
+
+	apply(g, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
+	/* TTL 1: Time Exceeded, no sequence number spent; block; bypass. */
+	m[0] = udp4(g, A_HOST, B_HOST, 1, false);
+	m[1] = udp4(g, A_HOST, B_HOST, 64, false);
+	m[2] = udp4(g, A_HOST, RTE_IPV4(192u, 168, 3, 1), 64, false);
+	m[3] = udp4(g, A_HOST, RTE_IPV4(192u, 168, 4, 1), 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 4);
+	CU_ASSERT_EQUAL(counter(g, CNT_TtlExceeded), 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutPolBlock), 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_Bypass), 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	esp_of(s.m[0], &spi, &seq);
+	CU_ASSERT(spi == 0x5001 && seq == 4);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(s.m[1], const uint8_t *)[14 + 9], IPPROTO_UDP);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(s.m[1], const uint8_t *)[14 + 8], 63);
+	free_tx(&s);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* One lcore sends through an SA. lcore 0's own packets (w0) go to a
+ * worker; a packet reaching a lcore that does not own the SA is handed
+ * to the owner, which numbers it after its own. */
+static void
+test_out_owner(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0], *w0 = g->pub.w0;
+	const struct gw_tables *t = g->pub.shared.tables;
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m[2];
+	struct sent s;
+	uint32_t spi, seq;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	m[0] = udp4(g, A_HOST, B_HOST, 64, true);
+	gw_local_out(w0, t, m, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 1);
+	take_tx(w0, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(gw_handoff_poll(w, t), 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	esp_of(s.m[0], &spi, &seq);
+	CU_ASSERT(spi == 0x5001 && seq == 1);
+	free_tx(&s);
+
+	/* The worker owns it now; w0's next packet waits behind the
+	 * worker's own. */
+	m[0] = udp4(g, A_HOST, B_HOST, 64, true);
+	gw_local_out(w0, t, m, 1);
+	m[0] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, t, 0, m, 1);
+	CU_ASSERT_EQUAL(gw_handoff_poll(w, t), 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	esp_of(s.m[0], &spi, &seq);
+	CU_ASSERT_EQUAL(seq, 2);
+	esp_of(s.m[1], &spi, &seq);
+	CU_ASSERT_EQUAL(seq, 3);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 2);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* ---- stage_in ------------------------------------------------------------- */
+
+/* A's ESP into B: decrypted, checked, forwarded to the host behind B.
+ * An unknown SPI is dropped with its event; after `state del` the SPI
+ * cache must not keep the SA. */
+static void
+test_in_round_trip(void)
+{
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *wa = a->pub.workers[0], *wb = b->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	struct rte_mbuf *m[4], *keep;
+	struct sent s, r;
+	unsigned int i;
+
+	for (i = 0; i < 3; i++)
+		m[i] = udp4(a, A_HOST, B_HOST, 64, false);
+	gw_outbound(wa, a->pub.shared.tables, 0, m, 3);
+	take_tx(wa, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 3);
+	keep = rte_pktmbuf_copy(s.m[2], b->pub.pool, 0, UINT32_MAX);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(keep);
+	for (i = 0; i < 3; i++) {
+		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	free_tx(&s);
+	gw_inbound(wb, b->pub.shared.tables, 1, m, 3);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL_FATAL(r.n, 3);
+	for (i = 0; i < r.n; i++) {
+		const uint8_t *p = rte_pktmbuf_mtod(r.m[i], const uint8_t *);
+
+		CU_ASSERT_EQUAL(r.port[i], 0);
+		CU_ASSERT_EQUAL(p[5], 0x20); /* the host's MAC */
+		CU_ASSERT_EQUAL(p[14 + 9], IPPROTO_UDP);
+		CU_ASSERT_EQUAL(p[14 + 8], 62); /* a hop at A and one at B */
+		CU_ASSERT_EQUAL(r.m[i]->pkt_len, 14u + 20 + 8 + 32);
+	}
+	free_tx(&r);
+
+	/* The SA goes: its SPI is unknown from the next burst on. */
+	apply(b, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
+	gw_inbound(wb, b->pub.shared.tables, 1, &keep, 1);
+	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 1);
+	events_poll(b->ev);
+	CU_ASSERT_EQUAL(counter(b, CNT_InvalidSpiEvents), 1);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL(r.n, 0);
+	free_tx(&r);
+	testgw_drain(a, NULL);
+	testgw_drain(b, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
+	testgw_free(a);
+	testgw_free(b);
+}
+
+/* ---- stage_route ---------------------------------------------------------- */
+
+static void
+test_route_burst(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	/* via 172.16.1.1 twice, on-link .1 .2 .1, IPv6, no route, and an
+	 * on-link neighbour nobody resolved. */
+	static const uint8_t want[] = { 0xfe, 0xfe, 0x01, 0x02, 0x01, 0x01 };
+	struct rte_mbuf *m[8];
+	struct gw_exc e;
+	struct sent s;
+
+	m[0] = udp4(g, A_HOST, RTE_IPV4(192u, 168, 4, 1), 64, true);
+	m[1] = udp4(g, A_HOST, RTE_IPV4(192u, 168, 4, 2), 64, true);
+	m[2] = udp4(g, A_HOST, RTE_IPV4(10u, 9, 0, 1), 64, true);
+	m[3] = udp4(g, A_HOST, RTE_IPV4(10u, 9, 0, 2), 64, true);
+	m[4] = udp4(g, A_HOST, RTE_IPV4(10u, 9, 0, 1), 64, true);
+	m[5] = udp6(g, "2001:db8:2::7");
+	m[6] = udp4(g, A_HOST, RTE_IPV4(10u, 10, 0, 1), 64, true);
+	m[7] = udp4(g, A_HOST, RTE_IPV4(10u, 9, 0, 3), 64, true);
+	gw_route_send(w, g->pub.shared.tables, m, 8);
+	CU_ASSERT_EQUAL(counter(g, CNT_NoRoute), 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 6);
+	for (i = 0; i < s.n; i++) {
+		const uint8_t *p = rte_pktmbuf_mtod(s.m[i], const uint8_t *);
+
+		CU_ASSERT_EQUAL(s.port[i], 1);
+		CU_ASSERT_EQUAL(p[5], want[i]);
+		CU_ASSERT_EQUAL(p[11], 0x01); /* port 1's own MAC */
+	}
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(s.m[5], const uint8_t *)[13], 0xdd); /* 0x86dd */
+	free_tx(&s);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(e.reason, GW_EXC_RESOLVE);
+	CU_ASSERT(e.nh_family == 4 && e.nh[0] == 10 && e.nh[3] == 3);
+	rte_pktmbuf_free(e.m);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+int
+test_stages_register(void)
+{
+	CU_pSuite h = CU_add_suite("hold", NULL, NULL);
+	CU_pSuite o = CU_add_suite("stage_out", NULL, NULL);
+	CU_pSuite i = CU_add_suite("stage_in", NULL, NULL);
+	CU_pSuite r = CU_add_suite("stage_route", NULL, NULL);
+
+	if (h == NULL || o == NULL || i == NULL || r == NULL ||
+	    CU_add_test(h, "larval table against a model: collisions, removal, caps",
+			test_hold_model) == NULL ||
+	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
+			test_out_cache) == NULL ||
+	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
+			test_in_round_trip) == NULL ||
+	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
+			test_route_burst) == NULL)
+		return CU_get_error();
+	return 0;
+}
