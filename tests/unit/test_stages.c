@@ -406,8 +406,8 @@ test_out_owner(void)
 /* ---- stage_in ------------------------------------------------------------- */
 
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
- * An unknown SPI is dropped with its event; after `state del` the SPI
- * cache must not keep the SA. */
+ * An unknown SPI is dropped with its event; after `state del` and a new
+ * add of the SPI the SPI cache must follow. */
 static void
 test_in_round_trip(void)
 {
@@ -415,7 +415,7 @@ test_in_round_trip(void)
 	struct gw_worker *wa = a->pub.workers[0], *wb = b->pub.workers[0];
 	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
 	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
-	struct rte_mbuf *m[4], *keep;
+	struct rte_mbuf *m[4], *keep, *keep2;
 	struct sent s, r;
 	unsigned int i;
 
@@ -425,7 +425,8 @@ test_in_round_trip(void)
 	take_tx(wa, &s);
 	CU_ASSERT_EQUAL_FATAL(s.n, 3);
 	keep = rte_pktmbuf_copy(s.m[2], b->pub.pool, 0, UINT32_MAX);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(keep);
+	keep2 = rte_pktmbuf_copy(s.m[2], b->pub.pool, 0, UINT32_MAX);
+	CU_ASSERT_FATAL(keep != NULL && keep2 != NULL);
 	for (i = 0; i < 3; i++) {
 		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
@@ -449,6 +450,14 @@ test_in_round_trip(void)
 	apply(b, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
 	gw_inbound(wb, b->pub.shared.tables, 1, &keep, 1);
 	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 1);
+	/* The SPI again, with other keys: A's packet now fails its ICV. A
+	 * cache still naming the old SA would have found it dead instead. */
+	apply(b, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir in reqid 1 "
+	      GCM2);
+	gw_inbound(wb, b->pub.shared.tables, 1, &keep2, 1);
+	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 1);
+	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInStateProtoError), 1);
+	/* (Only now may the old record be freed: events_poll reclaims.) */
 	events_poll(b->ev);
 	CU_ASSERT_EQUAL(counter(b, CNT_InvalidSpiEvents), 1);
 	take_tx(wb, &r);
