@@ -42,8 +42,8 @@ gw_worker_drain(struct gw_worker *w)
 		tx_flush(w, p);
 }
 
-void
-gw_tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
+static inline void
+tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
 {
 	struct gw_txbuf *b = &w->tx[port];
 
@@ -55,7 +55,7 @@ gw_tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
 void
 gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m)
 {
-	gw_tx_one(w, port, m);
+	tx_one(w, port, m);
 }
 
 /* The neighbour for key @p nk, noting the use now and then. */
@@ -94,7 +94,7 @@ l2_send(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	eh->dst_addr = ne->mac;
 	eh->src_addr = t->ports[port].mac;
 	eh->ether_type = rte_cpu_to_be_16(type);
-	gw_tx_one(w, port, m);
+	tx_one(w, port, m);
 }
 
 /*
@@ -178,12 +178,13 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 {
 	const struct gw_nexthop *nhs[GW_RX_BURST];
 	/* The neighbour of the last next hop and, for an on-link one, the
-	 * address it was for: a burst mostly goes to one. Comparing the
-	 * next-hop pointer (and address) is cheaper than hashing the
-	 * neighbour key again. */
+	 * destination it was for: a burst mostly goes to one. The check reads
+	 * the next-hop pointer and the packet's own address, never a key just
+	 * written (a wide load of narrow stores stalls on store forwarding). */
 	const struct gw_nexthop *last_nh = NULL;
 	const struct gw_neigh *last = NULL;
-	uint8_t last_addr[16];
+	uint32_t last4 = 0;
+	uint8_t last6[16];
 	uint16_t i, off;
 
 	for (off = 0; off < n; off += GW_RX_BURST) {
@@ -194,29 +195,37 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 			struct rte_mbuf *m = pkts[off + i];
 			const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 			const struct gw_nexthop *nh = nhs[i];
-			struct gw_neigh_key nk;
+			bool v4 = (ip[0] >> 4) == 4;
 			const struct gw_neigh *ne;
+			uint32_t d4 = 0;
+			bool same;
 
 			if (unlikely(nh == NULL)) {
 				drop(w, m, CNT_NoRoute);
 				continue;
 			}
-			memset(&nk, 0, sizeof(nk));
-			nk.port = nh->port;
-			if (nh->has_gw) {
-				nk.family = nh->gw.family;
-				memcpy(nk.addr, nh->gw.family == 4 ? (const void *)&nh->gw.v4 :
-				       (const void *)nh->gw.v6, nh->gw.family == 4 ? 4 : 16);
-			} else if ((ip[0] >> 4) == 4) {
-				nk.family = 4;
-				memcpy(nk.addr, ip + 16, 4);
-			} else {
-				nk.family = 6;
-				memcpy(nk.addr, ip + 24, 16);
-			}
-			if (nh == last_nh && memcmp(nk.addr, last_addr, 16) == 0) {
+			if (v4)
+				memcpy(&d4, ip + 16, 4);
+			same = nh == last_nh &&
+			       (nh->has_gw || (v4 ? d4 == last4 : memcmp(ip + 24, last6, 16) == 0));
+			if (same) {
 				ne = last;
 			} else {
+				struct gw_neigh_key nk;
+
+				memset(&nk, 0, sizeof(nk));
+				nk.port = nh->port;
+				if (nh->has_gw) {
+					nk.family = nh->gw.family;
+					memcpy(nk.addr, nh->gw.family == 4 ? (const void *)&nh->gw.v4 :
+					       (const void *)nh->gw.v6, nh->gw.family == 4 ? 4 : 16);
+				} else if (v4) {
+					nk.family = 4;
+					memcpy(nk.addr, &d4, 4);
+				} else {
+					nk.family = 6;
+					memcpy(nk.addr, ip + 24, 16);
+				}
 				ne = neigh_get(w, &nk);
 				if (unlikely(ne == NULL)) {
 					struct gw_exc e = { .m = m, .reason = GW_EXC_RESOLVE,
@@ -229,7 +238,12 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 				}
 				last_nh = nh;
 				last = ne;
-				memcpy(last_addr, nk.addr, 16);
+				if (!nh->has_gw) {
+					if (v4)
+						last4 = d4;
+					else
+						memcpy(last6, ip + 24, 16);
+				}
 			}
 			if (unlikely(m->pkt_len > t->ports[nh->port].mtu)) {
 				too_big(w, t, nh->port, ne, m);

@@ -260,9 +260,6 @@ mss_for(const struct gw_worker *w, uint32_t room, bool v6)
 
 /* ---- between the stages ------------------------------------------------ */
 
-/* route.c: buffer a whole frame for TX on @p port. */
-void gw_tx_one(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
-
 /* out.c: the held packets of @p e leave through @p sa, in order, before
  * any later packet of the flow (hold.h). */
 void gw_out_release(struct gw_worker *w, const struct gw_tables *t,
