@@ -19,6 +19,7 @@
 
 #include "config/config.h"
 #include "dataplane/replay.h"
+#include "dataplane/worker.h"
 #include "tests/fuzz/fuzz_gw.h"
 
 /*
@@ -98,6 +99,22 @@ fuzz_gw_reset_sas(struct testgw *g)
 					   s->cfg.replay_seq);
 	}
 	memset(&w->spi_seen, 0, sizeof(w->spi_seen));
+}
+
+void
+fuzz_drain_w0(struct testgw *g)
+{
+	struct gw_worker *w = g->pub.w0;
+	struct gw_exc e;
+	uint16_t p, i;
+
+	for (p = 0; p < GW_PORTS_MAX; p++) {
+		for (i = 0; i < w->tx[p].n; i++)
+			rte_pktmbuf_free(w->tx[p].pkts[i]);
+		w->tx[p].n = 0;
+	}
+	while (rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0)
+		rte_pktmbuf_free(e.m);
 }
 
 void
