@@ -406,10 +406,29 @@ out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	uint8_t pfp[GW_RX_BURST];
 	struct rte_mbuf *fwd[GW_RX_BURST], *prot[GW_RX_BURST];
 	uint16_t i, nf = 0, np = 0;
+	uint8_t same[GW_RX_BURST];
+	uint16_t nk = 0;
 
-	for (i = 0; i < k; i++)
-		kp[i] = &keys[i];
-	spd_classify(t->spd_out, kp, res, k);
+	/* A packet of the same flow as the one before it (a TCP stream's
+	 * burst) takes that one's answer: only the first of each run goes
+	 * through the trie. */
+	for (i = 0; i < k; i++) {
+		same[i] = i > 0 && memcmp(&keys[i], &keys[i - 1], sizeof(keys[i])) == 0;
+		if (!same[i])
+			kp[nk++] = &keys[i];
+	}
+	spd_classify(t->spd_out, kp, res, nk);
+	if (nk != k) {
+		/* Spread the answers back over the runs, from the end: r
+		 * heads of runs lie at or before packet i, so its answer is
+		 * res[r - 1], never after slot i. */
+		uint16_t r = nk;
+
+		for (i = k; i-- > 0;) {
+			res[i] = res[r - 1];
+			r = (uint16_t)(r - !same[i]);
+		}
+	}
 
 	for (i = 0; i < k; i++) {
 		struct rte_mbuf *m = pkts[i];

@@ -350,6 +350,26 @@ test_out_cache(void)
 	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(s.m[1], const uint8_t *)[14 + 9], IPPROTO_UDP);
 	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(s.m[1], const uint8_t *)[14 + 8], 63);
 	free_tx(&s);
+
+	/* Runs of one flow share one classification: each run still gets
+	 * its own policy's answer. */
+	{
+		static const uint8_t blocked[] = { 0, 0, 1, 1, 0, 1 };
+		struct rte_mbuf *r[6];
+
+		for (i = 0; i < 6; i++)
+			r[i] = udp4(g, A_HOST, blocked[i] ? RTE_IPV4(192u, 168, 3, 1) : B_HOST,
+				    64, false);
+		gw_outbound(w, g->pub.shared.tables, 0, r, 6);
+		CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutPolBlock), 4);
+		take_tx(w, &s);
+		CU_ASSERT_EQUAL_FATAL(s.n, 3);
+		for (i = 0; i < s.n; i++) {
+			esp_of(s.m[i], &spi, &seq);
+			CU_ASSERT(spi == 0x5001 && seq == 5 + i);
+		}
+		free_tx(&s);
+	}
 	testgw_drain(g, NULL);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
 	testgw_free(g);
