@@ -10,6 +10,7 @@
 
 #include <rte_cycles.h>
 #include <rte_hash.h>
+#include <rte_prefetch.h>
 
 #include "dataplane/frag.h"
 #include "dataplane/mss.h"
@@ -199,6 +200,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			if (!(hits & (1ull << j)))
 				continue;
 			found[lk[j]] = data[j];
+			/* Many SAs: fetch each one's record and keys at once. */
+			rte_prefetch0(&found[lk[j]]->esp);
+			rte_prefetch0(found[lk[j]]->esp.sess.priv);
 			gw_sa_cache_put(&w->in_cache, spi[lk[j]], data[j]);
 		}
 	}

@@ -164,16 +164,40 @@ gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 void
 gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e)
 {
-	struct gw_event ev = {
-		.type = GW_EV_MISS,
-		.worker = (uint8_t)w->qsbr_id,
-		.policy = e->key.policy,
-		.pkt = e->pkt,
-	};
+	struct gw_event *ev;
 
-	e->announced = rte_ring_enqueue_elem(w->events, &ev, sizeof(ev)) == 0;
-	if (!e->announced)
+	if (w->n_notice == GW_NOTICE_MAX)
+		gw_out_notices_flush(w);
+	w->notice_key[w->n_notice] = e->key;
+	ev = &w->notice[w->n_notice++];
+	memset(ev, 0, sizeof(*ev));
+	ev->type = GW_EV_MISS;
+	ev->worker = (uint8_t)w->qsbr_id;
+	ev->policy = e->key.policy;
+	ev->pkt = e->pkt;
+	/* Marked now; a notice the ring refuses is unmarked at the flush,
+	 * and the next scan sends it again. */
+	e->announced = 1;
+}
+
+void
+gw_out_notices_flush(struct gw_worker *w)
+{
+	unsigned int sent, i;
+
+	if (w->n_notice == 0)
+		return;
+	sent = rte_ring_enqueue_burst_elem(w->events, w->notice, sizeof(w->notice[0]),
+					   w->n_notice, NULL);
+	for (i = sent; i < w->n_notice; i++) {
+		struct gw_hold_entry *e = gw_hold_find(w->hold, &w->notice_key[i],
+						       gw_hold_hash(&w->notice_key[i]));
+
 		w->cnt.c[CNT_EventRingFull]++;
+		if (e != NULL)
+			e->announced = 0;
+	}
+	w->n_notice = 0;
 }
 
 /* No usable SA for this packet's flow yet: hold it here and announce a
@@ -319,6 +343,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 				continue;
 			rte_prefetch0(sa[i]);
 			rte_prefetch0(&sa[i]->esp);
+			rte_prefetch0(sa[i]->esp.sess.priv);
 			if (pfp[i] == 0)
 				gw_sa_cache_put(&w->out_cache, policy[i], sa[i]);
 		}
@@ -354,6 +379,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		np = fit(w, t, s, pkts[i], prot, sas, np);
 	}
 	out_esp_send(w, t, prot, sas, np);
+	gw_out_notices_flush(w);
 }
 
 unsigned int

@@ -83,13 +83,14 @@ gw_hold_poll(struct gw_worker *w, const struct gw_tables *t)
 			}
 		}
 	}
-	if (w->hold->n_keys == 0)
-		return total;
-	now = rte_rdtsc();
-	if (now - w->hold->scan_tsc > w->tsc_hz / HOLD_SCAN_DIV) {
-		w->hold->scan_tsc = now;
-		hold_scan(w, t, now);
+	if (w->hold->n_keys != 0) {
+		now = rte_rdtsc();
+		if (now - w->hold->scan_tsc > w->tsc_hz / HOLD_SCAN_DIV) {
+			w->hold->scan_tsc = now;
+			hold_scan(w, t, now);
+		}
 	}
+	gw_out_notices_flush(w);
 	return total;
 }
 

@@ -30,6 +30,7 @@
 #include "dataplane/tables.h"
 
 #define GW_RX_BURST 32
+#define GW_NOTICE_MAX 32          /**< MISS notices sent in one burst */
 #define GW_TX_BUF 64
 #define GW_RXQ_MAX 32
 #define GW_DRAIN_US 100
@@ -168,6 +169,9 @@ struct gw_worker {
 	struct rte_ring *cmd;        /**< struct gw_hold_cmd from the control plane */
 	struct rte_ring *handoff;    /**< struct gw_handoff from other lcores */
 	struct gw_hold *hold;        /**< packets waiting for an SA (hold.h) */
+	uint16_t n_notice;           /**< MISS notices waiting for one enqueue */
+	struct gw_event notice[GW_NOTICE_MAX];
+	struct gw_flow_key notice_key[GW_NOTICE_MAX];
 	struct gw_sa_cache out_cache; /**< non-PFP policy index -> SA */
 	struct gw_sa_cache in_cache;  /**< SPI -> inbound SA */
 	uint64_t tsc_hz;

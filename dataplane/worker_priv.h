@@ -265,9 +265,12 @@ mss_for(const struct gw_worker *w, uint32_t room, bool v6)
 void gw_out_release(struct gw_worker *w, const struct gw_tables *t,
 		    struct gw_hold_entry *e, struct gw_sa *sa);
 
-/* out.c: tell lcore 0 about held key @p e (its oldest packet gives the
- * ACQUIRE's fields); e->announced says whether the ring took it. */
+/* out.c: tell lcore 0 about held key @p e (its first packet gave the
+ * ACQUIRE's fields). Notices go in bursts: queued here, sent by
+ * gw_out_notices_flush(), which each stage calls before it returns; one
+ * the ring refuses leaves e->announced 0 for the next scan. */
 void gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e);
+void gw_out_notices_flush(struct gw_worker *w);
 
 /* out.c: the SA that key @p fk leads to now, if usable; NULL otherwise. */
 struct gw_sa *gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk);
