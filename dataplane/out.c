@@ -416,6 +416,20 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 	return total;
 }
 
+/* Two flow keys alike, in five 8-byte compares (memcmp() of 40 bytes is a
+ * call into libc). */
+static inline bool
+flow_key_eq(const struct flow_key *a, const struct flow_key *b)
+{
+	uint64_t x[5], y[5];
+
+	_Static_assert(sizeof(*a) == sizeof(x), "flow_key: 40 bytes");
+	memcpy(x, a, sizeof(x));
+	memcpy(y, b, sizeof(y));
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
+		(x[4] ^ y[4])) == 0;
+}
+
 /*
  * The outbound walk from the SPD on, for L3 packets with their flow keys:
  * forwarded traffic (@p port: where it came in) loses one TTL first, so
@@ -439,7 +453,7 @@ out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	 * burst) takes that one's answer: only the first of each run goes
 	 * through the trie. */
 	for (i = 0; i < k; i++) {
-		same[i] = i > 0 && memcmp(&keys[i], &keys[i - 1], sizeof(keys[i])) == 0;
+		same[i] = i > 0 && flow_key_eq(&keys[i], &keys[i - 1]);
 		if (!same[i])
 			kp[nk++] = &keys[i];
 	}
