@@ -8,6 +8,9 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <linux/neighbour.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
 #include <net/if.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -121,6 +124,17 @@ void
 xdp_detach_all(struct pub *p)
 {
 	(void)p;
+}
+
+int
+xdp_neigh_ask(struct pub *p, const struct gw_neigh_key *k, bool fresh,
+	      struct rte_ether_addr *mac)
+{
+	(void)p;
+	(void)k;
+	(void)fresh;
+	(void)mac;
+	return -ENOTSUP;
 }
 
 #else
@@ -260,6 +274,22 @@ remove_stale(uint16_t port, const char *ifname, int ifindex)
 	xdp_multiprog__close(mp);
 }
 
+/* Did libxdp attach through its dispatcher, or fall back to attaching
+ * the program alone (a kernel without freplace support or that refuses
+ * it, or no bpffs), where no other program can share the interface? */
+static bool
+dispatched(int ifindex)
+{
+	struct xdp_multiprog *mp = xdp_multiprog__get_from_ifindex(ifindex);
+	bool d;
+
+	if (mp == NULL || libxdp_get_error(mp) != 0)
+		return false;
+	d = !xdp_multiprog__is_legacy(mp);
+	xdp_multiprog__close(mp);
+	return d;
+}
+
 static int
 map_fd(struct xdp_port *x, const char *name)
 {
@@ -363,9 +393,10 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 		rc = fail(port, x->ifname, ENOENT, "%s is not espd's steering program", obj);
 		goto out;   /* attached: xdp_detach_all() takes it off */
 	}
-	printf("espd: port %u: xdp-steer on %s (ifindex %d), %s mode, program id %u\n",
+	printf("espd: port %u: xdp-steer on %s (ifindex %d), %s mode, program id %u, %s\n",
 	       port, x->ifname, x->ifindex, x->mode == XDP_MODE_NATIVE ? "native" : "generic",
-	       xdp_program__id(x->prog));
+	       xdp_program__id(x->prog), dispatched(x->ifindex) ? "in libxdp's dispatcher" :
+	       "alone (libxdp could not load its dispatcher here: freplace refused or no bpffs)");
 	fflush(stdout);
 	return 0;
 err:
@@ -588,6 +619,120 @@ xdp_detach_all(struct pub *p)
 		free(x);
 		p->xdp[port] = NULL;
 	}
+}
+
+/* ---- next hops through the kernel's neighbour table ------------------------ */
+
+/* One rtnetlink request about @p k on @p ifindex: RTM_GETNEIGH (the
+ * answer's state and lladdr into *state and @p lladdr), or RTM_NEWNEIGH
+ * with NTF_USE, which makes the kernel start resolving (or re-probing)
+ * the entry as if it had a packet for it. */
+static int
+nl_neigh(int type, int ifindex, const struct gw_neigh_key *k, uint16_t *state,
+	 uint8_t lladdr[6])
+{
+	struct {
+		struct nlmsghdr nh;
+		struct ndmsg nd;
+		char attrs[32];
+	} req = { 0 };
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+	size_t alen = k->family == 4 ? 4 : 16;
+	union {
+		struct nlmsghdr h;
+		char b[1024];
+	} ans;
+	struct timeval tv = { .tv_sec = 0, .tv_usec = 200000 };
+	struct rtattr *rta;
+	ssize_t n;
+	int s, rc;
+
+	req.nh.nlmsg_len = NLMSG_LENGTH(sizeof(req.nd));
+	req.nh.nlmsg_type = (uint16_t)type;
+	req.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	if (type == RTM_NEWNEIGH)
+		req.nh.nlmsg_flags |= NLM_F_CREATE | NLM_F_REPLACE;
+	req.nh.nlmsg_seq = 1;
+	req.nd.ndm_family = k->family == 4 ? AF_INET : AF_INET6;
+	req.nd.ndm_ifindex = ifindex;
+	req.nd.ndm_flags = type == RTM_NEWNEIGH ? NTF_USE : 0;
+	rta = (struct rtattr *)((char *)&req + NLMSG_ALIGN(req.nh.nlmsg_len));
+	rta->rta_type = NDA_DST;
+	rta->rta_len = (unsigned short)RTA_LENGTH(alen);
+	memcpy(RTA_DATA(rta), k->addr, alen);
+	req.nh.nlmsg_len = NLMSG_ALIGN(req.nh.nlmsg_len) + RTA_ALIGN(rta->rta_len);
+
+	s = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (s < 0)
+		return -errno;
+	/* The control loop must not hang on the kernel. */
+	(void)setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (sendto(s, &req, req.nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+		   sizeof(kernel)) < 0) {
+		rc = -errno;
+		close(s);
+		return rc;
+	}
+	rc = -EIO;
+	while ((n = recv(s, &ans, sizeof(ans), 0)) > 0) {
+		const struct nlmsghdr *h = &ans.h;
+		size_t left = (size_t)n;
+		bool done = false;
+
+		for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+			if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				/* The ACK after an answer carries 0. */
+				if (e->error != 0 || rc == -EIO)
+					rc = e->error;
+				done = true;
+			} else if (h->nlmsg_type == RTM_NEWNEIGH && state != NULL) {
+				const struct ndmsg *nd = NLMSG_DATA(h);
+				const struct rtattr *a = (const struct rtattr *)
+					((const char *)nd + NLMSG_ALIGN(sizeof(*nd)));
+				int alen2 = (int)(h->nlmsg_len - NLMSG_LENGTH(sizeof(*nd)));
+
+				*state = nd->ndm_state;
+				memset(lladdr, 0, 6);
+				for (; RTA_OK(a, alen2); a = RTA_NEXT(a, alen2))
+					if (a->rta_type == NDA_LLADDR && RTA_PAYLOAD(a) == 6)
+						memcpy(lladdr, RTA_DATA(a), 6);
+				rc = 0;
+			}
+		}
+		if (done)
+			break;
+	}
+	if (n < 0 && rc == -EIO)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+int
+xdp_neigh_ask(struct pub *p, const struct gw_neigh_key *k, bool fresh,
+	      struct rte_ether_addr *mac)
+{
+	static const uint8_t zero[6];
+	const struct xdp_port *x = k->port < GW_PORTS_MAX ? p->xdp[k->port] : NULL;
+	uint16_t state = 0;
+	uint8_t ll[6];
+	int rc;
+
+	if (x == NULL)
+		return -ENOTSUP;
+	rc = nl_neigh(RTM_GETNEIGH, x->ifindex, k, &state, ll);
+	if (rc == 0 && memcmp(ll, zero, 6) != 0 &&
+	    (state & (NUD_REACHABLE | NUD_PERMANENT | NUD_NOARP) ||
+	     (!fresh && state & (NUD_STALE | NUD_DELAY | NUD_PROBE)))) {
+		memcpy(mac->addr_bytes, ll, 6);
+		return 1;
+	}
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	rc = nl_neigh(RTM_NEWNEIGH, x->ifindex, k, NULL, NULL);
+	return rc < 0 ? rc : 0;
 }
 
 #endif /* ESPD_HAVE_LIBXDP */

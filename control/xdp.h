@@ -43,6 +43,21 @@ int xdp_sync(struct pub *p);
 /** A local `encap espinudp` port came (@p add) or went. */
 void xdp_encap_port(struct pub *p, uint16_t udp_port, bool add);
 
+struct gw_neigh_key;
+struct rte_ether_addr;
+
+/**
+ * On an xdp-steer port ARP and ND are the kernel's (its interface has the
+ * port's addresses and answers for them), so espd resolves next hops
+ * through the kernel's neighbour table instead of on the wire.
+ * @return 1 with @p mac when the kernel has @p k (reachable, or any
+ * usable state unless @p fresh); 0 when it has not, after asking it to
+ * resolve (or, with @p fresh, to confirm) it; -ENOTSUP when @p k's port
+ * is not an xdp-steer port; another -errno on a netlink failure.
+ */
+int xdp_neigh_ask(struct pub *p, const struct gw_neigh_key *k, bool fresh,
+		  struct rte_ether_addr *mac);
+
 /** Detach every port's program (idempotent; also on error paths). */
 void xdp_detach_all(struct pub *p);
 
