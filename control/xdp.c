@@ -302,6 +302,7 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 	struct rte_eth_dev_info info;
 	struct rte_ether_addr mac;
 	struct xdp_port *x;
+	const char *mode;
 	int rc;
 
 	if (obj == NULL)
@@ -366,12 +367,16 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 		rc = fail(port, x->ifname, -rc, "cannot open the XDP program %s", obj);
 		goto err;
 	}
-	/* Native first; veth and drivers without XDP support fall back to
-	 * generic (skb) mode, which works everywhere AF_XDP does (in copy
-	 * mode). */
-	x->mode = XDP_MODE_NATIVE;
+	/* Native first; drivers without XDP support fall back to generic
+	 * (skb) mode, which works everywhere AF_XDP does (in copy mode).
+	 * ESPD_XDP_MODE=generic|native picks one (to measure, or where a
+	 * driver's native mode misbehaves). */
+	mode = getenv("ESPD_XDP_MODE");
+	x->mode = mode != NULL && (strcmp(mode, "generic") == 0 || strcmp(mode, "skb") == 0) ?
+		XDP_MODE_SKB : XDP_MODE_NATIVE;
 	rc = xdp_program__attach(x->prog, x->ifindex, x->mode, 0);
-	if (rc == -EOPNOTSUPP || rc == -EINVAL) {
+	if ((rc == -EOPNOTSUPP || rc == -EINVAL) && x->mode == XDP_MODE_NATIVE &&
+	    (mode == NULL || strcmp(mode, "native") != 0)) {
 		x->mode = XDP_MODE_SKB;
 		rc = xdp_program__attach(x->prog, x->ifindex, x->mode, 0);
 	}
