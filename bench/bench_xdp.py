@@ -190,6 +190,7 @@ def main():
     sizes = [int(s) for s in a.sizes.split(",")]
     wd = tempfile.mkdtemp(prefix="espd-bench-xdp-")
     results, offers = {}, {}
+    load0 = os.getloadavg()
     signal.signal(signal.SIGTERM, lambda *x: sys.exit(143))
     try:
         topo_up()
@@ -207,7 +208,8 @@ def main():
         topo_down()
     out = {"date": datetime.datetime.utcnow().isoformat(timespec="seconds") + "Z",
            "rounds": a.rounds, "warmup_s": a.warmup, "window_s": a.window,
-           "cpus": os.cpu_count(), "load_before": os.getloadavg(), "results": results,
+           "cpus": os.cpu_count(), "load_at_start": load0,
+           "load_at_end": os.getloadavg(), "results": results,
            "offered": offers, "ratios": {}}
     print("\ninner size  config              median pps   Mbit/s inner  offered pps  "
           "ratio to af_packet (median of per-round ratios)")

@@ -43,7 +43,7 @@
 static int
 fail(uint16_t port, const char *ifname, int err, const char *fmt, ...)
 {
-	char what[256];
+	char what[256], off[96];
 	const char *fix;
 	va_list ap;
 
@@ -52,8 +52,12 @@ fail(uint16_t port, const char *ifname, int err, const char *fmt, ...)
 	va_end(ap);
 	switch (err) {
 	case EPERM:
-	case EACCES:
 		fix = "run espd as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN";
+		break;
+	case EACCES:
+		/* What the verifier answers too, even to root. */
+		fix = "run espd as root (or with CAP_BPF, CAP_NET_ADMIN and CAP_SYS_ADMIN); "
+		      "as root, the verifier refused the program: ESPD_XDP_DEBUG=1 prints its log";
 		break;
 	case ENOENT:
 		fix = "build it (apt-get install clang libxdp-dev libbpf-dev; ninja), "
@@ -61,8 +65,11 @@ fail(uint16_t port, const char *ifname, int err, const char *fmt, ...)
 		break;
 	case EEXIST:
 	case EBUSY:
-		fix = "another program that is not libxdp's dispatcher holds the interface; "
-		      "remove it with 'ip link set dev IF xdp off' (or xdpgeneric off)";
+		snprintf(off, sizeof(off), "'ip link set dev %s xdp off' (or xdpgeneric off)",
+			 ifname != NULL ? ifname : "IF");
+		fix = off;
+		strncat(what, "; another XDP program, not libxdp's dispatcher, holds the interface",
+			sizeof(what) - strlen(what) - 1);
 		break;
 	case ENOTSUP:
 		fix = "rebuild espd with libxdp-dev and libbpf-dev installed (scripts/setup.sh)";
@@ -360,7 +367,8 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 	}
 	remove_stale(port, x->ifname, x->ifindex);
 
-	x->prog = xdp_program__open_file(obj, "xdp", NULL);
+	/* Its only program, whichever section (xdp, xdp.frags) it is in. */
+	x->prog = xdp_program__open_file(obj, NULL, NULL);
 	rc = (int)libxdp_get_error(x->prog);
 	if (rc != 0) {
 		x->prog = NULL;
