@@ -297,6 +297,12 @@ dispatched(int ifindex)
 	return d;
 }
 
+static bool
+has_map(struct xdp_port *x, const char *name)
+{
+	return bpf_object__find_map_by_name(xdp_program__bpf_obj(x->prog), name) != NULL;
+}
+
 static int
 map_fd(struct xdp_port *x, const char *name)
 {
@@ -375,6 +381,17 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 		rc = fail(port, x->ifname, -rc, "cannot open the XDP program %s", obj);
 		goto err;
 	}
+	/* Before it touches the interface: the names libxdp's xsk code
+	 * looks for (steer.bpf.c), and the maps espd fills. */
+	if (strcmp(xdp_program__name(x->prog), "xsk_def_prog") != 0 ||
+	    !has_map(x, "xsks_map") || !has_map(x, "espd_cfg") || !has_map(x, "espd_local4") ||
+	    !has_map(x, "espd_local6") || !has_map(x, "espd_encap") ||
+	    !has_map(x, "espd_transit4") || !has_map(x, "espd_transit6")) {
+		rc = fail(port, x->ifname, EINVAL, "%s is not espd's steering program "
+			  "(dataplane/xdp/steer.bpf.o)", obj);
+		xdp_program__close(x->prog);
+		goto err;
+	}
 	/* Native first; drivers without XDP support fall back to generic
 	 * (skb) mode, which works everywhere AF_XDP does (in copy mode).
 	 * ESPD_XDP_MODE=generic|native picks one (to measure, or where a
@@ -400,12 +417,10 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 	x->fd_encap = map_fd(x, "espd_encap");
 	x->fd_transit4 = map_fd(x, "espd_transit4");
 	x->fd_transit6 = map_fd(x, "espd_transit6");
-	p->xdp[port] = x;
+	p->xdp[port] = x;   /* attached: from here xdp_detach_all() takes it off */
 	if (x->fd_cfg < 0 || x->fd_local4 < 0 || x->fd_local6 < 0 || x->fd_encap < 0 ||
-	    x->fd_transit4 < 0 || x->fd_transit6 < 0) {
-		rc = fail(port, x->ifname, ENOENT, "%s is not espd's steering program", obj);
-		goto out;   /* attached: xdp_detach_all() takes it off */
-	}
+	    x->fd_transit4 < 0 || x->fd_transit6 < 0)
+		return fail(port, x->ifname, EIO, "%s: its maps did not load", obj);
 	printf("espd: port %u: xdp-steer on %s (ifindex %d), %s mode, program id %u, %s\n",
 	       port, x->ifname, x->ifindex, x->mode == XDP_MODE_NATIVE ? "native" : "generic",
 	       xdp_program__id(x->prog), dispatched(x->ifindex) ? "in libxdp's dispatcher" :
@@ -414,7 +429,6 @@ xdp_port_attach(struct pub *p, uint16_t port, const struct cfg_port *cp, const c
 	return 0;
 err:
 	free(x);
-out:
 	return rc;
 }
 

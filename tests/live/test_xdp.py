@@ -17,7 +17,8 @@ key manager.
   detach     SIGTERM takes the program off the interface
   crash      after SIGKILL the program stays; the next espd removes it,
              says so, and ESP reaches espd again
-  errors     a missing object, and no CAP_BPF/CAP_SYS_ADMIN: one line
+  errors     a missing object, another object, another program on the
+             interface, and no CAP_BPF/CAP_SYS_ADMIN: one line each
              naming the port, the cause and the fix, exit status 1
 
 Skips (exit 77, with the reason) only where BPF cannot be loaded here:
@@ -27,6 +28,7 @@ an XDP program.
     PYTHONPATH=tests /usr/bin/python3 tests/live/test_xdp.py [BUILD_DIR]
 """
 
+import glob
 import importlib.util
 import os
 import re
@@ -158,33 +160,37 @@ class Test:
         port, and a route."""
         r, t, A = self.r, self.t, self.A
 
-        def steered(dst, dport, label):
-            rx0 = port_rx(A)
+        def steered(dst, dport, counter):
+            """How many of 3 probes espd counted under @counter (espd
+            also gets the tunnel's late ESP: its rx count would not do)."""
+            c0 = A.counters().get(counter, 0)
             p = send_udp(t, dst, dport, b"\x00\x00\x70\x02" + b"\x00" * 44, 3)
             # (sendp has returned: what espd gets is there in a moment)
-            wait_for(lambda: port_rx(A) - rx0 >= 3, 0.5)
+            wait_for(lambda: A.counters().get(counter, 0) - c0 >= 3, 0.5)
             time.sleep(0.1)
-            return port_rx(A) - rx0, p
+            return A.counters().get(counter, 0) - c0, p
 
+        # The probes' SPI 0x7002 is nobody's: espd counts each
+        # XfrmInNoStates; a routed plain datagram is Bypass.
         sa = ["src", WAN4["B"], "dst", WAN4["A"], "proto", "esp", "spi", "0x00007003"]
-        n, out = steered(WAN4["A"], 4600, "before")
+        n, out = steered(WAN4["A"], 4600, "XfrmInNoStates")
         r.equal(n, 0, "live: UDP to 172.16.0.1:4600 is the kernel's while no SA has that port")
         A.ctl("state", "add", *sa, "dir", "in", "aead", "rfc4106(gcm(aes))", "0x" + "11" * 20,
               "128", "encap", "espinudp", "4600", "4600", "0.0.0.0")
-        n, out = steered(WAN4["A"], 4600, "with")
+        n, out = steered(WAN4["A"], 4600, "XfrmInNoStates")
         r.check(n == 3, "live: after `state add ... encap espinudp 4600 4600` over the socket, "
-                "ESP-in-UDP to 4600 reaches espd", "rx %d" % n, out)
+                "ESP-in-UDP to 4600 reaches espd (XfrmInNoStates +3)", "got %d" % n, out)
         A.ctl("state", "del", *sa)
-        n, out = steered(WAN4["A"], 4600, "after")
+        n, out = steered(WAN4["A"], 4600, "XfrmInNoStates")
         r.equal(n, 0, "live: after `state del`, UDP to 4600 is the kernel's again")
 
-        n, out = steered("10.50.0.5", 9, "no route")
+        n, out = steered("10.50.0.5", 9, "Bypass")
         r.equal(n, 0, "live: UDP through gwA to 10.50.0.5, which it has no route for, stays "
                 "in the kernel")
         A.ctl("route", "add", "10.50.0.0/24", "port", "0", "via", SITE["A"]["host4"])
-        n, out = steered("10.50.0.5", 9, "route")
+        n, out = steered("10.50.0.5", 9, "Bypass")
         r.check(n == 3, "live: after `route add 10.50.0.0/24 port 0` over the socket, espd "
-                "gets it to forward", "rx %d" % n, out)
+                "forwards it (Bypass +3)", "got %d" % n, out)
 
 
 def send_frames(t, frames):
@@ -280,6 +286,25 @@ def after_stop(t, r, build):
     else:
         print("# errors: capsh is not installed (Debian package libcap2-bin): "
               "the EPERM case is not run")
+    objs = glob.glob("/usr/lib/*/bpf/xsk_def_xdp_prog.o")   # libxdp1's own
+    if objs:
+        p, lines = fails([], ["--xdp-prog", objs[0]])
+        r.check(p.returncode == 1 and len(lines) == 1 and "not espd's steering program" in
+                lines[0], "errors: another XDP object (libxdp's own) is refused before it "
+                "touches the interface, one line, exit 1", "rc %s" % p.returncode,
+                p.stderr[-600:])
+    objs = glob.glob("/usr/lib/*/bpf/xdpfilt_alw_all.o")     # libxdp1's xdp-filter
+    if objs:
+        t.run("gA", "ip", "link", "set", "dev", "wan", "xdpgeneric", "obj", objs[0],
+              "sec", "xdp")
+        try:
+            p, lines = fails([], [])
+            r.check(p.returncode == 1 and len(lines) == 1 and "ip link set dev wan xdp off"
+                    in lines[0], "errors: another program (not a libxdp dispatcher) on the "
+                    "interface: one line naming it and the command that removes it, exit 1",
+                    "rc %s" % p.returncode, p.stderr[-600:])
+        finally:
+            t.run("gA", "ip", "link", "set", "dev", "wan", "xdpgeneric", "off", check=False)
     r.equal(xdp_progs(t), [], "errors: nothing left attached after the failed starts")
     subprocess.run(["rm", "-rf", "/var/run/dpdk/" + A.prefix + "e"])
 
