@@ -488,7 +488,6 @@ class Gateway:
         self.stats_path = os.path.join(self.wd, "stats.json")
         self.prefix = "%s%s" % (topo.tag, side)
         self.xdp = side in topo.xdp
-        self.extra_args = []      # espd's own, after --
         self.proc = None
         self.rc = None
         self.final_stats = None
@@ -521,7 +520,7 @@ class Gateway:
             lc + ["-m", "512", "--file-prefix", self.prefix, "--log-level=lib.eal:error",
                   "--vdev", "net_af_packet0,iface=lan", "--vdev", wan,
                   "--", "-c", self.conf_path, "-s", self.sock, "--stats-json",
-                  self.stats_path] + self.extra_args
+                  self.stats_path]
         self._log = open(self.log_path, "a")
         self._log.write("==== start %d: %s\n" % (self.starts, " ".join(self.cmd)))
         self._log.flush()
