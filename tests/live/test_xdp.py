@@ -6,7 +6,8 @@ key manager.
 
   kernel     before any tunnel: the WAN resolves gwA's addresses by ARP
              and ND from gwA's kernel, TCP ("SSH") to 172.16.0.1 and
-             2001:db8::1 reaches a listener in gwA's kernel, and espd's
+             2001:db8::1 reaches a listener in gwA's kernel, IKE on 500
+             and 4500 and a keepalive reach its UDP sockets, and espd's
              AF_XDP port receives none of it
   first, mss, bulk, ipv6
              test_e2e's cases through the AF_XDP port (bulk 10 MB, with
@@ -40,8 +41,8 @@ import threading
 import time
 
 from espdtest.topo import (Topo, TopoError, live_main, with_pairkm, SITE, WAN4, WAN6, MACS,
-                           tcp_transfer, run_cases, wait_for, ns_socket, ns_run, _sh,
-                           proc_prefix)
+                           tcp_transfer, run_cases, wait_for, ns_socket, _sh, proc_prefix,
+                           UdpSink)
 
 KPORT = 2222          # the "SSH" listener in gwA's kernel
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,8 +120,30 @@ class Test:
             r.check(line and MACS["A"][1] in line[0],
                     "kernel: the WAN resolved %s (ARP/ND answered by gwA's kernel) to %s"
                     % (a, MACS["A"][1]), neigh)
+        # IKE: UDP 500, and 4500 with the non-ESP marker, to sockets of
+        # gwA's kernel (where charon would listen), and a NAT keepalive.
+        ike = b"\x11\x22\x33\x44\x55\x66\x77\x88" + b"\x00" * 8 + b"\x21\x20\x22\x08"
+        sinks = {500: UdpSink(t.ns["gA"], 500), 4500: UdpSink(t.ns["gA"], 4500)}
+        c = ns_socket(t.ns["wan"], socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            c.bind(("0.0.0.0", 4500))
+            c.sendto(ike, (WAN4["A"], 500))
+            c.sendto(b"\x00\x00\x00\x00" + ike, (WAN4["A"], 4500))
+            c.sendto(b"\xff", (WAN4["A"], 4500))
+            got500 = sinks[500].wait(lambda ps: len(ps) >= 1, 3)
+            got4500 = sinks[4500].wait(lambda ps: len(ps) >= 2, 3)
+            r.check(got500 and got4500 and sinks[500].payloads() == [ike] and
+                    sinks[4500].payloads() == [b"\x00\x00\x00\x00" + ike, b"\xff"],
+                    "kernel: IKE on 500, IKE on 4500 (non-ESP marker) and a NAT keepalive "
+                    "reach sockets in gwA's kernel", sinks[500].payloads(),
+                    sinks[4500].payloads())
+        finally:
+            c.close()
+            for k in sinks.values():
+                k.close()
         time.sleep(0.3)
         r.equal(port_rx(A) - rx0, 0, "kernel: espd's AF_XDP port received none of it")
+        r.equal(A.counters().get("IkePunted", 0), 0, "kernel: espd saw no IKE (IkePunted 0)")
 
     def first(self):
         self.inner.first()
@@ -320,11 +343,13 @@ def main():
         e2e = load_e2e()
         with Topo(build=build, extra={"A": clamp, "B": clamp}, xdp=("A",)) as t:
             pcap = os.path.join(t.wd, "wan.pcap")
-            # The kernel's TCP and the probes of `live` (and the
-            # kernel's port unreachables for them) are not the tunnel's:
+            # The kernel's TCP, the IKE probes from the WAN bridge, the
+            # probes of `live` (and the kernel's port unreachables for
+            # them) are not the tunnel's:
             # leave them out of the capture that must hold ESP only.
             dump = t.tcpdump(pcap, snaplen=0, filt=(
                 "not", "(", "tcp", "port", str(KPORT), "or", "udp", "port", "4600", "or",
+                "(", "udp", "and", "host", WAN4["wan"], ")", "or",
                 "icmp[icmptype]", "==", "icmp-unreach", ")"))
             print("# gwA: %s" % " ".join(
                 ln for ln in t.gw["A"].log_tail(2000).splitlines() if "xdp-steer" in ln))
