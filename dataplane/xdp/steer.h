@@ -23,20 +23,22 @@
  *
  * espd gets (STEER_ESPD):
  *  - on an unprotected port, ESP (IP protocol 50) to one of the port's
- *    addresses, fragments
- *    included (espd reassembles ESP, DESIGN "MTU and fragmentation");
- *  - there too, UDP to one of the port's addresses on 4500 or on the local port of
- *    an inbound SA's `encap espinudp`, unless the payload is IKE (the
- *    4-byte non-ESP marker, RFC 3948 2.2) or a NAT keepalive (one byte
- *    0xff, RFC 3948 2.3): those belong to the IKE daemon's socket;
+ *    addresses, fragments included (espd reassembles ESP, DESIGN "MTU
+ *    and fragmentation");
+ *  - there too, UDP to one of the port's addresses on 4500 or on the
+ *    local port of an inbound SA's `encap espinudp`, unless the payload
+ *    is IKE (the 4-byte non-ESP marker, RFC 3948 2.2) or a NAT keepalive
+ *    (one byte 0xff, RFC 3948 2.3): those belong to the IKE daemon's
+ *    socket;
  *  - transit traffic: a unicast frame to the port's MAC whose IP
  *    destination is not ours and falls in a prefix espd routes or has a
  *    policy for (the view's transit sets), so espd forwards it through
  *    the SPD.
  *
- * The kernel gets everything else (STEER_KERNEL): ARP, IPv6 ND and
- * every other ICMP, IKE on 500 and 4500, SSH and any other traffic to the
- * gateway's own addresses, broadcast and multicast, VLAN-tagged frames
+ * The kernel gets everything else (STEER_KERNEL): ARP; whatever else is
+ * for the gateway's own addresses (ND and other ICMP, IKE on 500 and
+ * 4500, SSH, and all of it on a protected port); broadcast and
+ * multicast; frames for another MAC; VLAN-tagged frames
  * (a VLAN is another kernel interface), UDP fragments to us (a later
  * fragment cannot tell IKE from ESP-in-UDP), and whatever is truncated
  * or malformed (the kernel counts and drops that).
@@ -63,14 +65,6 @@ enum steer_verdict {
 
 #define STEER_V6_EXT_MAX 6
 #define STEER_UDP_ENCAP 4500          /* RFC 3948: always ESP-in-UDP's port */
-
-/* Network-order constants without a library: both builds are
- * little-endian (x86-64 and BPF on it). */
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-#define STEER_BE16(x) ((__u16)((((x) & 0xff) << 8) | (((x) >> 8) & 0xff)))
-#else
-#define STEER_BE16(x) ((__u16)(x))
-#endif
 
 #define STEER_ETH_P_IP   0x0800
 #define STEER_ETH_P_IPV6 0x86dd
