@@ -12,6 +12,8 @@ key manager.
   first, mss, bulk, ipv6
              test_e2e's cases through the AF_XDP port (bulk 10 MB, with
              a TCP transfer to gwA's kernel running at the same time)
+  neigh      next hops out of the AF_XDP port (IPv4 and IPv6) resolved
+             through gwA's kernel: routed datagrams reach the WAN bridge
   live       `state add ... encap espinudp 4600` and `route add` over the
              socket change what the program gives espd, `state del` too
   wire       the WAN capture holds ESP only, and samples decrypt
@@ -177,6 +179,40 @@ class Test:
 
     def ipv6(self):
         self.inner.ipv6()
+
+    def neigh(self):
+        """Next hops on the xdp-steer port come from the kernel's
+        neighbour table (ARP and ND answers go to the kernel): plain
+        traffic from hostA routed out of the WAN port to the WAN bridge's
+        addresses, IPv4 and IPv6, arrives there."""
+        from espdtest.run import Capture, packet_socket
+
+        r, t, A = self.r, self.t, self.A
+        A.ctl("route", "add", "10.60.0.0/24", "port", "1", "via", WAN4["wan"])
+        A.ctl("route", "add", "fd60::/64", "port", "1", "via", WAN6["wan"])
+        cap = Capture(packet_socket(t.ns["wan"], "br0"))
+        try:
+            for fam, dst in ((socket.AF_INET, "10.60.0.5"), (socket.AF_INET6, "fd60::5")):
+                c = ns_socket(t.ns["hA"], fam, socket.SOCK_DGRAM)
+                try:
+                    c.sendto(b"through the kernel's neighbour table", (dst, 9))
+                finally:
+                    c.close()
+                packed = socket.inet_pton(fam, dst)
+                ok = wait_for(lambda: any(packed in f and b"neighbour table" in f
+                                          for f in cap.frames), 5)
+                r.check(ok, "neigh: a datagram to %s routed via %s left gwA's AF_XDP port, "
+                        "its next hop resolved by gwA's kernel" % (
+                            dst, WAN4["wan"] if fam == socket.AF_INET else WAN6["wan"]),
+                        A.neigh())
+            got = {n["dst"]: n for n in A.neigh() if n["port"] == 1}
+            r.check(all(a in got and got[a]["lladdr"] and got[a]["state"] in
+                        ("reachable", "stale", "probe") for a in (WAN4["wan"], WAN6["wan"])),
+                    "neigh: espd's `neigh list` has the WAN bridge's addresses on port 1, "
+                    "resolved", A.neigh())
+        finally:
+            cap.close()
+            cap.sock.close()
 
     def live(self):
         """The maps follow changes over the socket: an inbound SA's encap
@@ -344,12 +380,13 @@ def main():
         with Topo(build=build, extra={"A": clamp, "B": clamp}, xdp=("A",)) as t:
             pcap = os.path.join(t.wd, "wan.pcap")
             # The kernel's TCP, the IKE probes from the WAN bridge, the
-            # probes of `live` (and the kernel's port unreachables for
-            # them) are not the tunnel's:
+            # datagrams of `neigh` and the probes of `live` (and the
+            # kernel's port unreachables for them) are not the tunnel's:
             # leave them out of the capture that must hold ESP only.
             dump = t.tcpdump(pcap, snaplen=0, filt=(
                 "not", "(", "tcp", "port", str(KPORT), "or", "udp", "port", "4600", "or",
                 "(", "udp", "and", "host", WAN4["wan"], ")", "or",
+                "dst", "net", "10.60.0.0/24", "or", "dst", "net", "fd60::/64", "or",
                 "icmp[icmptype]", "==", "icmp-unreach", ")"))
             print("# gwA: %s" % " ".join(
                 ln for ln in t.gw["A"].log_tail(2000).splitlines() if "xdp-steer" in ln))
@@ -358,7 +395,7 @@ def main():
                 t.stop_tcpdump(dump)
                 run_cases(r, [lambda: T.inner.wire(pcap)])
 
-            with_pairkm(t, r, ["kernel", "first", "mss", "bulk", "ipv6", "live"],
+            with_pairkm(t, r, ["kernel", "first", "mss", "bulk", "ipv6", "neigh", "live"],
                         lambda t_, km, r_: Test(t_, km, r_, e2e), after)
             run_cases(r, [lambda: after_stop(t, r, build)])
     return live_main("xdp", body)
