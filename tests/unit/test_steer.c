@@ -330,17 +330,103 @@ struct tcase {
 	void (*build)(struct fb *f);
 };
 
-static void f_esp4(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 50, "172.16.0.1", 0, 5); esp(f, 48); }
-static void f_esp6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 50, "2001:db8::1"); esp(f, 48); }
-static void f_espudp4(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4500, 4500, 56); esp(f, 48); }
-static void f_espudp6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 17, "2001:db8::1"); udp(f, 4500, 4500, 56); esp(f, 48); }
-static void f_espudp_sa(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4501, 4501, 56); esp(f, 48); }
-static void f_udp_other(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4502, 4502, 56); esp(f, 48); }
-static void f_ike500(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 500, 500, 20); ike(f, false); }
-static void f_ike4500(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4500, 4500, 24); ike(f, true); }
-static void f_ike4500_6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 17, "2001:db8::1"); udp(f, 4500, 4500, 24); ike(f, true); }
-static void f_ike_sa_port(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4501, 4501, 24); ike(f, true); }
-static void f_keepalive(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 5); udp(f, 4500, 4500, 1); put8(f, 0xff); }
+static void
+f_esp4(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 50, "172.16.0.1", 0, 5);
+	esp(f, 48);
+}
+
+static void
+f_esp6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 50, "2001:db8::1");
+	esp(f, 48);
+}
+
+static void
+f_espudp4(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4500, 4500, 56);
+	esp(f, 48);
+}
+
+static void
+f_espudp6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 17, "2001:db8::1");
+	udp(f, 4500, 4500, 56);
+	esp(f, 48);
+}
+
+static void
+f_espudp_sa(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4501, 4501, 56);
+	esp(f, 48);
+}
+
+static void
+f_udp_other(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4502, 4502, 56);
+	esp(f, 48);
+}
+
+static void
+f_ike500(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 500, 500, 20);
+	ike(f, false);
+}
+
+static void
+f_ike4500(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4500, 4500, 24);
+	ike(f, true);
+}
+
+static void
+f_ike4500_6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 17, "2001:db8::1");
+	udp(f, 4500, 4500, 24);
+	ike(f, true);
+}
+
+static void
+f_ike_sa_port(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4501, 4501, 24);
+	ike(f, true);
+}
+
+static void
+f_keepalive(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 5);
+	udp(f, 4500, 4500, 1);
+	put8(f, 0xff);
+}
+
 /* As it arrives: padded to Ethernet's 60 bytes, so the bytes after the
  * 0xff are there and not zero-checked by length alone. */
 static void
@@ -352,7 +438,14 @@ f_keepalive_padded(struct fb *f)
 	f->b[14 + 20 + 8 + 1] = 0x5a;
 }
 
-static void f_keepalive6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 17, "2001:db8::1"); udp(f, 4500, 4500, 1); put8(f, 0xff); }
+static void
+f_keepalive6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 17, "2001:db8::1");
+	udp(f, 4500, 4500, 1);
+	put8(f, 0xff);
+}
 
 static void
 f_arp_req(struct fb *f)
@@ -402,12 +495,58 @@ f_nd_na(struct fb *f)
 	put(f, t.a, 16);
 }
 
-static void f_ping4(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 1, "172.16.0.1", 0, 5); put(f, "\x08\0\0\0\0\1\0\1", 8); }
-static void f_ssh4(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 6, "172.16.0.1", 0, 5); tcp(f, 22); }
-static void f_ssh6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 6, "2001:db8::1"); tcp(f, 22); }
-static void f_hbh_dst_esp(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 0, "2001:db8::1"); ext6(f, 60, 0); ext6(f, 50, 1); esp(f, 48); }
-static void f_rh_udp(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 43, "2001:db8::1"); ext6(f, 17, 0); udp(f, 4500, 4500, 56); esp(f, 48); }
-static void f_hbh_tcp(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 0, "2001:db8::1"); ext6(f, 6, 0); tcp(f, 22); }
+static void
+f_ping4(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 1, "172.16.0.1", 0, 5);
+	put(f, "\x08\0\0\0\0\1\0\1", 8);
+}
+
+static void
+f_ssh4(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "172.16.0.1", 0, 5);
+	tcp(f, 22);
+}
+
+static void
+f_ssh6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 6, "2001:db8::1");
+	tcp(f, 22);
+}
+
+static void
+f_hbh_dst_esp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 0, "2001:db8::1");
+	ext6(f, 60, 0);
+	ext6(f, 50, 1);
+	esp(f, 48);
+}
+
+static void
+f_rh_udp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 43, "2001:db8::1");
+	ext6(f, 17, 0);
+	udp(f, 4500, 4500, 56);
+	esp(f, 48);
+}
+
+static void
+f_hbh_tcp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 0, "2001:db8::1");
+	ext6(f, 6, 0);
+	tcp(f, 22);
+}
 
 static void
 f_ext_too_deep(struct fb *f)
@@ -421,14 +560,75 @@ f_ext_too_deep(struct fb *f)
 	esp(f, 16);
 }
 
-static void f_frag6_esp(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 44, "2001:db8::1"); frag6(f, 50, 0, true); esp(f, 48); }
-static void f_frag6_esp_later(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 44, "2001:db8::1"); frag6(f, 50, 185, false); put(f, "\xa5\xa5\xa5\xa5", 4); }
-static void f_frag6_udp(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 44, "2001:db8::1"); frag6(f, 17, 0, true); udp(f, 4500, 4500, 56); esp(f, 48); }
-static void f_frag4_esp(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 50, "172.16.0.1", 0x2000, 5); esp(f, 48); }
-static void f_frag4_esp_later(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 50, "172.16.0.1", 185, 5); put(f, "\xa5\xa5\xa5\xa5", 4); }
-static void f_frag4_udp(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0x2000, 5); udp(f, 4500, 4500, 1400); esp(f, 48); }
-static void f_frag4_udp_later(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 185, 5); put(f, "\xa5\xa5\xa5\xa5\xa5\xa5\xa5\xa5\1\1\1\1", 12); }
-static void f_ipopts_udp(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "172.16.0.1", 0, 7); udp(f, 4500, 4500, 56); esp(f, 48); }
+static void
+f_frag6_esp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 44, "2001:db8::1");
+	frag6(f, 50, 0, true);
+	esp(f, 48);
+}
+
+static void
+f_frag6_esp_later(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 44, "2001:db8::1");
+	frag6(f, 50, 185, false);
+	put(f, "\xa5\xa5\xa5\xa5", 4);
+}
+
+static void
+f_frag6_udp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 44, "2001:db8::1");
+	frag6(f, 17, 0, true);
+	udp(f, 4500, 4500, 56);
+	esp(f, 48);
+}
+
+static void
+f_frag4_esp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 50, "172.16.0.1", 0x2000, 5);
+	esp(f, 48);
+}
+
+static void
+f_frag4_esp_later(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 50, "172.16.0.1", 185, 5);
+	put(f, "\xa5\xa5\xa5\xa5", 4);
+}
+
+static void
+f_frag4_udp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0x2000, 5);
+	udp(f, 4500, 4500, 1400);
+	esp(f, 48);
+}
+
+static void
+f_frag4_udp_later(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 185, 5);
+	put(f, "\xa5\xa5\xa5\xa5\xa5\xa5\xa5\xa5\1\1\1\1", 12);
+}
+
+static void
+f_ipopts_udp(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "172.16.0.1", 0, 7);
+	udp(f, 4500, 4500, 56);
+	esp(f, 48);
+}
 
 static void
 f_bad_ihl(struct fb *f)
@@ -454,22 +654,114 @@ f_vlan_esp(struct fb *f)
 	esp(f, 48);
 }
 
-static void f_esp_other_addr(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 50, "172.16.0.9", 0, 5); esp(f, 48); }
-static void f_esp6_other_addr(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 50, "2001:db8::9"); esp(f, 48); }
-static void f_esp_other_mac(struct fb *f) { eth(f, MAC_OTHER, 0x0800); ipv4(f, 50, "172.16.0.1", 0, 5); esp(f, 48); }
-static void f_esp_bcast(struct fb *f) { eth(f, MAC_BCAST, 0x0800); ipv4(f, 50, "172.16.0.1", 0, 5); esp(f, 48); }
-static void f_mcast6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 50, "ff02::1"); esp(f, 48); }
+static void
+f_esp_other_addr(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 50, "172.16.0.9", 0, 5);
+	esp(f, 48);
+}
+
+static void
+f_esp6_other_addr(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 50, "2001:db8::9");
+	esp(f, 48);
+}
+
+static void
+f_esp_other_mac(struct fb *f)
+{
+	eth(f, MAC_OTHER, 0x0800);
+	ipv4(f, 50, "172.16.0.1", 0, 5);
+	esp(f, 48);
+}
+
+static void
+f_esp_bcast(struct fb *f)
+{
+	eth(f, MAC_BCAST, 0x0800);
+	ipv4(f, 50, "172.16.0.1", 0, 5);
+	esp(f, 48);
+}
+
+static void
+f_mcast6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 50, "ff02::1");
+	esp(f, 48);
+}
+
 /* Plain traffic from the WAN to a protected host: espd's (the SPD drops
  * it as XfrmInTmplMismatch), not the kernel's. */
-static void f_wan_to_site(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 6, "192.168.1.10", 0, 5); tcp(f, 80); }
+static void
+f_wan_to_site(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "192.168.1.10", 0, 5);
+	tcp(f, 80);
+}
+
 /* On the protected port. */
-static void f_site_transit4(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 6, "192.168.2.10", 0, 5); tcp(f, 5001); }
-static void f_site_transit6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 17, "fd02::10"); udp(f, 1, 53, 8); put(f, "12345678", 8); }
-static void f_site_transit_frag(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "192.168.2.10", 185, 5); put(f, "12345678", 8); }
-static void f_site_ssh(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 6, "192.168.1.1", 0, 5); tcp(f, 22); }
-static void f_site_ssh6(struct fb *f) { eth(f, MAC_GW, 0x86dd); ipv6(f, 6, "fd01::1"); tcp(f, 22); }
-static void f_site_elsewhere(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 6, "10.9.9.9", 0, 5); tcp(f, 443); }
-static void f_site_esp_gw(struct fb *f) { eth(f, MAC_GW, 0x0800); ipv4(f, 17, "192.168.1.1", 0, 5); udp(f, 1000, 4500, 56); esp(f, 48); }
+static void
+f_site_transit4(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "192.168.2.10", 0, 5);
+	tcp(f, 5001);
+}
+
+static void
+f_site_transit6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 17, "fd02::10");
+	udp(f, 1, 53, 8);
+	put(f, "12345678", 8);
+}
+
+static void
+f_site_transit_frag(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "192.168.2.10", 185, 5);
+	put(f, "12345678", 8);
+}
+
+static void
+f_site_ssh(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "192.168.1.1", 0, 5);
+	tcp(f, 22);
+}
+
+static void
+f_site_ssh6(struct fb *f)
+{
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 6, "fd01::1");
+	tcp(f, 22);
+}
+
+static void
+f_site_elsewhere(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "10.9.9.9", 0, 5);
+	tcp(f, 443);
+}
+
+static void
+f_site_esp_gw(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 17, "192.168.1.1", 0, 5);
+	udp(f, 1000, 4500, 56);
+	esp(f, 48);
+}
 
 static const struct tcase cases[] = {
 	{ "ESP over IPv4 to us", true, STEER_ESPD, f_esp4 },
@@ -568,7 +860,8 @@ test_cases(void)
 static void
 test_view_changes(void)
 {
-	struct view empty = { .enabled = true, .esp = true }, off = view_wan(), noenc = view_wan();
+	struct view empty = { .enabled = true, .esp = true };
+	struct view off = view_wan(), noenc = view_wan();
 	unsigned int i;
 	struct fb f;
 
