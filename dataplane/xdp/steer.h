@@ -154,6 +154,11 @@ steer_ipv6(const __u8 *ip, const __u8 *end, const void *cfg)
 	__builtin_memcpy(dst.a, ip + 24, 16);
 	if (dst.a[0] == 0xff)
 		return STEER_KERNEL;           /* multicast: ND, MLD, ... */
+	/* Link-local (fe80::/10) is the kernel's interface's own, never
+	 * routed (RFC 4291 2.5.6): ND's unicast probes and anything else to
+	 * it stay there, even under a policy or route for ::/0. */
+	if (dst.a[0] == 0xfe && (dst.a[1] & 0xc0) == 0x80)
+		return STEER_KERNEL;
 	if (!steer_local6(cfg, &dst))
 		return steer_transit6(cfg, &dst) ? STEER_ESPD : STEER_KERNEL;
 	if (!steer_takes_esp(cfg))

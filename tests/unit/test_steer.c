@@ -182,6 +182,7 @@ view_lan(void)
 	v.t4[v.n_t4++].addr = ip4("192.168.2.0");
 	v.t6[v.n_t6].prefixlen = 64;
 	memcpy(v.t6[v.n_t6++].addr, ip6("fd02::").a, 16);
+	v.t6[v.n_t6++].prefixlen = 0;   /* a policy for ::/0 */
 	return v;
 }
 
@@ -763,6 +764,19 @@ f_site_esp_gw(struct fb *f)
 	esp(f, 48);
 }
 
+/* A unicast NS to the kernel's link-local address; the lan view below
+ * gets a ::/0 transit prefix for it (a catch-all policy). */
+static void
+f_nd_ns_ll(struct fb *f)
+{
+	struct steer_in6 t = ip6("fe80::1");
+
+	eth(f, MAC_GW, 0x86dd);
+	ipv6(f, 58, "fe80::1");
+	put(f, "\x87\0\0\0\0\0\0\0", 8);
+	put(f, t.a, 16);
+}
+
 static const struct tcase cases[] = {
 	{ "ESP over IPv4 to us", true, STEER_ESPD, f_esp4 },
 	{ "ESP over IPv6 to us", true, STEER_ESPD, f_esp6 },
@@ -815,6 +829,8 @@ static const struct tcase cases[] = {
 	{ "protected port: ESP-in-UDP to the gateway (no SA ends there)", false, STEER_KERNEL,
 	  f_site_esp_gw },
 	{ "protected port: ARP", false, STEER_KERNEL, f_arp_req },
+	{ "protected port: unicast NS to link-local under ::/0", false, STEER_KERNEL,
+	  f_nd_ns_ll },
 };
 
 /* Classify @p len bytes of @p b from a heap buffer of exactly that size,
