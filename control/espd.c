@@ -3,7 +3,7 @@
  * espd: the gateway process.
  *
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
- *                      [--stats-json FILE]
+ *                      [--stats-json FILE] [--xdp-prog FILE]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -35,6 +35,7 @@ struct espd_opts {
 	const char *config;
 	const char *socket;
 	const char *stats_json;
+	const char *xdp_prog;
 	long exit_idle_ms;
 	uint32_t max_sas;
 	int check;
@@ -46,7 +47,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
-		"                          [--stats-json FILE] [--max-sas N]\n"
+		"                          [--stats-json FILE] [--max-sas N] [--xdp-prog FILE]\n"
 		"       espd --version\n");
 }
 
@@ -61,6 +62,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-sas", required_argument, NULL, 'm' },
+		{ "xdp-prog", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +108,9 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			o->max_sas = (uint32_t)v;
 			break;
 		}
+		case 'x':
+			o->xdp_prog = optarg;
+			break;
 		case 'V':
 			o->version = 1;
 			break;
@@ -215,6 +220,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&p, 0, sizeof(p));
+	p.xdp_obj = o.xdp_prog;
 	if (model_init(&m, CRYPTO_ENGINE_MB, o.max_sas) < 0)
 		goto err_eal;
 	if (pub_prepare(&p, &m, o.max_sas) < 0 || (ev = events_new(&p)) == NULL)
