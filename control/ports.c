@@ -252,7 +252,7 @@ pub_start(struct pub *p)
 		if (rc < 0)
 			return rc;
 		if (cp->has_tap) {
-			rc = tap_open(&p->taps[port], cp, p->macs[port].addr_bytes,
+			rc = tap_create(&p->taps[port], cp, p->macs[port].addr_bytes,
 				      cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU);
 			if (rc < 0)
 				return rc;
