@@ -224,6 +224,10 @@ model_policy(const struct gw_model *m, uint32_t index)
 {
 	uint32_t i;
 
+	/* policy add asks for every new index: past the highest ever given,
+	 * none is in use, so 100k adds need no 100k scans (O(n^2)). */
+	if (index > m->pol_index_max)
+		return NULL;
 	for (i = 0; i < m->n_pols; i++)
 		if (m->pols[i].cfg.index == index)
 			return &m->pols[i];
@@ -1098,6 +1102,8 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		mp->cfg.index = m->next_index++;
 		mp->cfg.has_index = true;
 	}
+	if (mp->cfg.index > m->pol_index_max)
+		m->pol_index_max = mp->cfg.index;
 	m->n_pols++;
 	m->dirty |= MODEL_DIRTY_SPD;
 	if (pol_protects_out(mp) && m->n_sas > 0) {
