@@ -359,6 +359,29 @@ flow_unpoint(struct gw_model *m, struct model_flow *f, const struct gw_flow_key 
 	f->sa = NULL;
 }
 
+/* Room for one more flow key of @p s. A per-flow (PFP) SA has exactly
+ * one key, most others a few: start at one and double, not at GROW's 16
+ * (16 x 48 bytes per SA, the largest part of a million SAs' control
+ * records). */
+static int
+keys_grow(struct model_sa *s)
+{
+	struct gw_flow_key *k;
+	uint16_t cap;
+
+	if (s->n_keys < s->cap_keys)
+		return 0;
+	if (s->cap_keys >= UINT16_MAX / 2)
+		return -ENOMEM;
+	cap = s->cap_keys ? (uint16_t)(s->cap_keys * 2) : 1;
+	k = realloc(s->keys, cap * sizeof(*k));
+	if (k == NULL)
+		return -ENOMEM;
+	s->keys = k;
+	s->cap_keys = cap;
+	return 0;
+}
+
 /* SA @p s can serve key @p fk, and being the newest, takes it. */
 static int
 flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
@@ -373,7 +396,7 @@ flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk
 	if (f == NULL)
 		return -ENOMEM;
 	if (i == s->n_keys) {
-		if (GROW(s->keys, s->n_keys, s->cap_keys) < 0) {
+		if (keys_grow(s) < 0) {
 			if (f->cand == 0)
 				flow_drop(m, fk, f);
 			return -ENOMEM;
