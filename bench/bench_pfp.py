@@ -508,12 +508,37 @@ def throughput_spd(build, wd, npol, res, warmup, window, mem):
     return res
 
 
+def policies_socket(build, wd, npol, mem):
+    """e. npol random policies (as in d) as one pipelined batch of `policy
+    add` over the socket into a running espd: seconds from the first line
+    sent to the last answer (espd answers a batch's policy changes once
+    the SPD holding them is built and published)."""
+    e = Espd(build, wd, BASE_CONF, empty_pcap(wd), mem=mem, loop=False, tag="pols%d" % npol)
+    try:
+        data = "".join("batch-text " + ln + "\n"
+                       for ln in random_policies(npol, seed=2).splitlines()).encode()
+        b = Batch(e.sock)
+        t0 = time.monotonic()
+        sender = threading.Thread(target=b.send, args=(data,), daemon=True)
+        sender.start()
+        done = b.wait(npol, timeout=3600)
+        dt = time.monotonic() - t0
+        nerr = len(b.errors)
+        errs = b.errors[:5]
+        b.close()
+        n = len(ctl(e.sock, ["policy", "list"]) or [])
+        return {"policies": npol, "seconds": dt, "answered": done, "errors": nerr,
+                "first_errors": errs, "policy_count": n, "per_s": npol / dt}
+    finally:
+        e.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d,e")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -572,6 +597,13 @@ def main():
             print("%6d policies: %s Mpps (%s-%s), espd start-up %.1f s" % (
                 r["policies"], fmt(r["mpps"]["median"]), fmt(r["mpps"]["min"]),
                 fmt(r["mpps"]["max"]), r["startup_s"]))
+    if "e" not in skip:
+        doc["spd_socket"] = [policies_socket(build, wd, n, 1024)
+                             for n in ([10000] if q else [10000, 100000])]
+        for r in doc["spd_socket"]:
+            print("%6d policies in one batch over the socket: %.1f s to the last answer "
+                  "(%d errors, %d listed)" % (r["policies"], r["seconds"], r["errors"],
+                                              r["policy_count"]))
     doc["machine"]["loadavg_end"] = os.getloadavg()
     doc["elapsed_s"] = time.monotonic() - t_begin
     report(doc, hz)
