@@ -240,6 +240,19 @@ class Espd:
         h = self.tel.get("/eal/heap_info,0")["/eal/heap_info"]
         return int(h["Alloc_size"])
 
+    def settled_heap(self, timeout=20):
+        """The heap once it stops growing: the workers allocate their
+        tables (~150 MB with --no-huge) a little after the socket is up,
+        which made 'heap at start' depend on timing."""
+        last, end = self.heap(), time.monotonic() + timeout
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            cur = self.heap()
+            if cur == last:
+                return cur
+            last = cur
+        return last
+
     def rss(self):
         """(total RSS, RSS outside the EAL memory mapping) in bytes."""
         tot = other = 0
@@ -397,8 +410,8 @@ def memory_and_install(build, wd, n, max_sas, mem):
     e = Espd(build, wd, BASE_CONF + PFP_POLICY, empty_pcap(wd), mem=mem, max_sas=max_sas,
              loop=False, tag="mem%d" % n)
     try:
-        time.sleep(0.3)
-        h0, (r0, o0) = e.heap(), e.rss()
+        h0 = e.settled_heap()
+        r0, o0 = e.rss()
         dt, nerr, errs = install(e.sock, n)
         time.sleep(0.3)
         h1, (r1, o1) = e.heap(), e.rss()
@@ -420,8 +433,7 @@ def table_presize(build, wd, max_sas, mem):
         e = Espd(build, wd, BASE_CONF + PFP_POLICY, empty_pcap(wd), mem=mem, max_sas=m,
                  loop=False, tag="pre%d" % m)
         try:
-            time.sleep(0.2)
-            h[m] = e.heap()
+            h[m] = e.settled_heap()
         finally:
             e.close()
     return {"max_sas": max_sas, "heap_64": h[64], "heap_max": h[max_sas],
