@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Helper of bench-pfp.sh: PFP ("populate from packet") at scale.
 
-  bench_pfp.py BUILD_DIR [--quick] [--out DIR]
+  bench_pfp.py BUILD_DIR [--quick] [--out DIR] [--skip PARTS]
 
 a. New-flow setup: espd with a PFP policy reads a pcap of F new flows
    (one packet each, read once). A key manager (this script) reads
@@ -21,6 +21,11 @@ c. Memory per SA: DPDK heap (/eal/heap_info,0 Alloc_size) and the rest of
    start with --max-sas M minus with --max-sas 64, per slot).
 d. Throughput with 10 and with 100k SPD policies (one SA, not PFP; the
    extra policies are random and never match).
+e. 10k and 100k of those random policies sent as one pipelined batch of
+   `policy add` through the socket: seconds to the last answer (espd
+   answers a batch's policy changes once the SPD with them is published).
+
+--skip a,b,...: leave parts out.
 """
 
 import argparse
