@@ -556,6 +556,8 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
     ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d,e")
+    ap.add_argument("--sas", default=None, help="part b's SA counts, e.g. 1,1000000")
+    ap.add_argument("--rounds", type=int, default=None, help="part b and d rounds")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -567,6 +569,10 @@ def main():
     q = a.quick
     ns = [1, 1000, 10000] if q else [1, 1000, 100000, 1000000]
     rounds, warmup, window = (1, 0.3, 0.5) if q else (3, 1.0, 1.5)
+    if a.sas:
+        ns = [int(x) for x in a.sas.split(",")]
+    if a.rounds:
+        rounds = a.rounds
     mem_big = 1024 if q else 4096
     hz = tsc_hz()
     t_begin = time.monotonic()
