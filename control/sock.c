@@ -280,9 +280,10 @@ client_lines(struct sock_client *cl, sock_handler fn, void *arg)
 	}
 }
 
-/* Read what the client sent. @return -1 to close the client. */
+/* Read what the client sent; *got is set when bytes came. @return -1
+ * to close the client. */
 static int
-client_read(struct sock_client *cl, sock_handler fn, void *arg)
+client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 {
 	char buf[4096];
 	ssize_t n;
@@ -299,6 +300,7 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg)
 		}
 		if (n < 0)
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+		*got = true;
 		if (cl->monitor || cl->closing)
 			continue; /* nothing more is expected */
 		if (cl->in_overflow || cl->in_len + (size_t)n > SOCK_REQUEST_MAX) {
@@ -395,10 +397,8 @@ sock_poll(struct sock *s, sock_handler fn, void *arg)
 		struct sock_client *cl = s->c[i];
 		int rc = 0;
 
-		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR)) {
-			s->got_input = true;
-			rc = client_read(cl, fn, arg);
-		}
+		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))
+			rc = client_read(cl, fn, arg, &s->got_input);
 		if (rc == 0 && cl->out.len > cl->out_off)
 			rc = client_write(cl);
 		else if (rc == 0 && cl->closing)

@@ -269,7 +269,15 @@ def run(gw, r, build):
                 len(answers), [(i, a) for i, (a, w) in enumerate(zip(got, want)) if a != w][:5]))
     pols = gw.ctl("policy", "list")
     r.equal(len(pols), 1 + n_pol, "the batch's policies are all in place")
+
+    # A batch that closes its side right away still gets its held answers,
+    # then espd closes the connection.
+    a = half_close(sock, b"".join(
+        b"batch-text policy add src 10.202.0.%d/32 dst 10.201.0.0/16 dir out "
+        b"action block\n" % i for i in range(3)))
+    r.check(a == b"ok 0\n" * 3, "a batch closed after sending: 3 held answers, then closed", a)
     r.check(alive(gw, 11), "espd answers after the batch")
+    r.equal(len(gw.ctl("policy", "list")), 1 + n_pol + 3, "and the closed batch's policies")
 
     # A monitor that never reads does not block the others.
     m = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
