@@ -1217,12 +1217,16 @@ test_bad_conf(void)
 	CU_ASSERT_EQUAL(esp_sa_init(&sa, &c, CRYPTO_ENGINE_MB), -EINVAL);
 	c.algo = algo;
 	CU_ASSERT_EQUAL(esp_sa_init(&sa, &c, CRYPTO_ENGINE_MB), 0);
+	CU_ASSERT(esp_sa_size(&c, CRYPTO_ENGINE_MB) < sizeof(sa));
+	CU_ASSERT_EQUAL(sa.sess.priv_len,
+			esp_sa_size(&c, CRYPTO_ENGINE_MB) -
+			offsetof(struct esp_sa, sess.priv));
 	esp_sa_fini(&sa);
-	/* fini wipes the keys. */
+	/* fini wipes the keys: every byte of the record's own size. */
 	{
-		static const uint8_t zero[sizeof(sa.sess.priv)];
+		static const uint8_t zero[sizeof(sa)];
 
-		CU_ASSERT_EQUAL(memcmp(sa.sess.priv, zero, sizeof(zero)), 0);
+		CU_ASSERT_EQUAL(memcmp(&sa, zero, esp_sa_size(&c, CRYPTO_ENGINE_MB)), 0);
 	}
 }
 
