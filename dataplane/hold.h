@@ -45,7 +45,8 @@ struct gw_hold {
 	uint32_t n_keys;
 	uint32_t n_pkts;
 	uint32_t free_pkt;  /**< head of the free list of packet links */
-	uint64_t scan_tsc;  /**< last maintenance scan */
+	uint64_t scan_tsc;  /**< last maintenance step */
+	uint32_t scan_pos;  /**< next slot the maintenance scan looks at */
 	struct rte_mbuf *pkt[GW_HOLD_PKTS];
 	uint32_t next[GW_HOLD_PKTS];
 	struct gw_hold_entry slot[GW_HOLD_SLOTS];

@@ -14,22 +14,26 @@
 #include "dataplane/frag.h"
 #include "dataplane/worker_priv.h"
 
-#define HOLD_SCAN_DIV 20       /* held keys rescanned 20 times a second */
+#define HOLD_SCAN_DIV 20       /* every held key looked at 20 times a second */
+#define HOLD_SCAN_STEP 256     /* slots a step looks at */
 #define HOLD_GRACE_S 2         /* past acquire-expires, if lcore 0 never said */
 
 /*
  * Now and then, every held key: release it if its SA is there (the
  * release command may have been lost to a full ring), announce it again if
- * its notice was, and drop it when lcore 0 has certainly forgotten it.
+ * its notice was, and drop it when lcore 0 has certainly forgotten it. A
+ * step looks at HOLD_SCAN_STEP slots, so no poll stalls on the whole
+ * table (2 MB); the steps cover it HOLD_SCAN_DIV times a second.
  */
 static void
 hold_scan(struct gw_worker *w, const struct gw_tables *t, uint64_t now)
 {
 	struct gw_hold *h = w->hold;
 	uint64_t life = ((uint64_t)w->shared->acquire_expires + HOLD_GRACE_S) * w->tsc_hz;
-	uint32_t i;
+	uint32_t i, n;
 
-	for (i = 0; i < GW_HOLD_SLOTS && h->n_keys != 0; i++) {
+	for (n = 0, i = h->scan_pos; n < HOLD_SCAN_STEP && h->n_keys != 0;
+	     n++, i = (i + 1) % GW_HOLD_SLOTS) {
 		struct gw_hold_entry *e = &h->slot[i];
 		struct gw_sa *sa;
 
@@ -51,6 +55,7 @@ hold_scan(struct gw_worker *w, const struct gw_tables *t, uint64_t now)
 			break;
 		}
 	}
+	h->scan_pos = i;
 }
 
 unsigned int
@@ -85,7 +90,8 @@ gw_hold_poll(struct gw_worker *w, const struct gw_tables *t)
 	}
 	if (w->hold->n_keys != 0) {
 		now = rte_rdtsc();
-		if (now - w->hold->scan_tsc > w->tsc_hz / HOLD_SCAN_DIV) {
+		if (now - w->hold->scan_tsc >
+		    w->tsc_hz / HOLD_SCAN_DIV / (GW_HOLD_SLOTS / HOLD_SCAN_STEP)) {
 			w->hold->scan_tsc = now;
 			hold_scan(w, t, now);
 		}
