@@ -3,7 +3,7 @@
  * espd: the gateway process.
  *
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
- *                      [--stats-json FILE]
+ *                      [--stats-json FILE] [--crypto-dev NAME]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -35,6 +35,7 @@ struct espd_opts {
 	const char *config;
 	const char *socket;
 	const char *stats_json;
+	const char *crypto_dev;
 	long exit_idle_ms;
 	uint32_t max_sas;
 	int check;
@@ -46,7 +47,7 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
-		"                          [--stats-json FILE] [--max-sas N]\n"
+		"                          [--stats-json FILE] [--max-sas N] [--crypto-dev NAME]\n"
 		"       espd --version\n");
 }
 
@@ -61,6 +62,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-sas", required_argument, NULL, 'm' },
+		{ "crypto-dev", required_argument, NULL, 'C' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -106,6 +108,13 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			o->max_sas = (uint32_t)v;
 			break;
 		}
+		case 'C':
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "espd: --crypto-dev: expected a cryptodev name\n");
+				return 2;
+			}
+			o->crypto_dev = optarg;
+			break;
 		case 'V':
 			o->version = 1;
 			break;
@@ -178,6 +187,7 @@ main(int argc, char **argv)
 	struct events *ev = NULL;
 	struct exc *x = NULL;
 	struct sock *sock = NULL;
+	enum crypto_engine_kind kind = CRYPTO_ENGINE_MB;
 	struct gw_model m;
 	struct pub p;
 	int sep, rc;
@@ -215,7 +225,17 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&p, 0, sizeof(p));
-	if (model_init(&m, CRYPTO_ENGINE_MB, o.max_sas) < 0)
+	if (o.crypto_dev != NULL) {
+		/* One queue pair per engine: every worker's and lcore 0's
+		 * (pub_start builds one for each lcore). Opened before the
+		 * file is read: `state add` checks the device's
+		 * capabilities. */
+		if (crypto_cdev_open(o.crypto_dev,
+				     (uint16_t)rte_lcore_count()) < 0)
+			goto err_eal;
+		kind = CRYPTO_ENGINE_CDEV;
+	}
+	if (model_init(&m, kind, o.max_sas) < 0)
 		goto err_eal;
 	if (pub_prepare(&p, &m, o.max_sas) < 0 || (ev = events_new(&p)) == NULL)
 		goto err;
@@ -245,6 +265,7 @@ main(int argc, char **argv)
 	sock_close(sock);
 	model_free(&m);
 	pub_stop(&p);
+	crypto_cdev_close();
 	rte_eal_cleanup();
 	return 0;
 
@@ -255,6 +276,7 @@ err:
 	model_free(&m);
 	pub_stop(&p);
 err_eal:
+	crypto_cdev_close();
 	rte_eal_cleanup();
 	return 1;
 }

@@ -51,7 +51,8 @@ crypto_session_params(struct crypto_session *s, enum crypto_engine_kind kind,
 {
 	if (s == NULL || p == NULL)
 		return -EINVAL;
-	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL)
+	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL &&
+	    kind != CRYPTO_ENGINE_CDEV)
 		return -EINVAL;
 	memset(s, 0, sizeof(*s));
 	if (p->cipher_key == NULL && p->cipher_key_len != 0)
@@ -165,6 +166,8 @@ crypto_algo_check(enum crypto_engine_kind kind, const struct crypto_algo_params 
 	struct crypto_session s;
 	int rc = crypto_session_params(&s, kind, p);
 
+	if (rc == 0 && kind == CRYPTO_ENGINE_CDEV)
+		rc = crypto_cdev_algo_check(&s, p);
 	explicit_bzero(&s, sizeof(s)); /* it holds the AEAD salt */
 	return rc;
 }
@@ -180,6 +183,8 @@ crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 		goto err_wipe;
 	if (kind == CRYPTO_ENGINE_MB)
 		rc = crypto_mb_session_init(s, p);
+	else if (kind == CRYPTO_ENGINE_CDEV)
+		rc = crypto_cdev_session_init(s, p);
 	else
 		rc = crypto_null_session_init(s, p);
 	if (rc < 0)
@@ -195,8 +200,11 @@ err_wipe:
 void
 crypto_session_wipe(struct crypto_session *s)
 {
-	if (s != NULL)
-		explicit_bzero(s, sizeof(*s));
+	if (s == NULL)
+		return;
+	if (s->engine == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_session_wipe(s);
+	explicit_bzero(s, sizeof(*s));
 }
 
 struct crypto_engine *
@@ -205,7 +213,8 @@ crypto_engine_create(enum crypto_engine_kind kind)
 	struct crypto_engine *e;
 	int rc;
 
-	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL) {
+	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL &&
+	    kind != CRYPTO_ENGINE_CDEV) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -218,6 +227,10 @@ crypto_engine_create(enum crypto_engine_kind kind)
 	e->kind = kind;
 	if (kind == CRYPTO_ENGINE_MB) {
 		rc = crypto_mb_engine_init(e);
+		if (rc < 0)
+			goto err_free;
+	} else if (kind == CRYPTO_ENGINE_CDEV) {
+		rc = crypto_cdev_engine_init(e);
 		if (rc < 0)
 			goto err_free;
 	} else {
@@ -238,6 +251,8 @@ crypto_engine_free(struct crypto_engine *e)
 		return;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		crypto_mb_engine_fini(e);
+	else if (e->kind == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_engine_fini(e);
 	/* The tag scratch may hold ICVs of keys about to be wiped. */
 	explicit_bzero(e, sizeof(*e));
 	free(e);
@@ -249,6 +264,15 @@ crypto_engine_describe(const struct crypto_engine *e)
 	return e != NULL ? e->desc : "none";
 }
 
+void
+crypto_engine_stats(const struct crypto_engine *e,
+		    struct crypto_engine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (e != NULL && e->kind == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_engine_stats(e, st);
+}
+
 uint16_t
 crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		     uint16_t n)
@@ -257,6 +281,8 @@ crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		return 0;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		return crypto_mb_burst(e, ops, n, true);
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_burst(e, ops, n, true);
 	return crypto_null_burst(e, ops, n, true);
 }
 
@@ -268,5 +294,7 @@ crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		return 0;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		return crypto_mb_burst(e, ops, n, false);
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_burst(e, ops, n, false);
 	return crypto_null_burst(e, ops, n, false);
 }

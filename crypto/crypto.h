@@ -21,6 +21,7 @@
 enum crypto_engine_kind {
 	CRYPTO_ENGINE_MB,   /**< Intel IPsec-MB */
 	CRYPTO_ENGINE_NULL, /**< identity cipher, keyed checksum ICV: tests */
+	CRYPTO_ENGINE_CDEV, /**< a DPDK cryptodev, see crypto_cdev_open() */
 };
 
 enum crypto_cipher {
@@ -107,15 +108,52 @@ struct crypto_op {
 	/** Encrypt: where the ICV is written. Decrypt: the received ICV,
 	 *  compared in constant time. */
 	uint8_t *icv;
+	/** Optional: the struct rte_mbuf that holds data (one segment), for
+	 *  an engine that hands the packet to a device (CRYPTO_ENGINE_CDEV
+	 *  takes its IOVA from it). NULL: the engine wraps the bytes
+	 *  itself. The other engines ignore it. */
+	void *mbuf;
 	uint8_t status; /**< enum crypto_status, set by the burst call */
 };
 
 struct crypto_engine;
 
 /**
+ * Open the DPDK cryptodev @p name (a vdev given to EAL, e.g.
+ * crypto_aesni_mb0, or a hardware device by its cryptodev name) for
+ * CRYPTO_ENGINE_CDEV, with @p nb_qps queue pairs: one for each engine
+ * that will exist at once (one per lcore). After rte_eal_init(), before
+ * any CRYPTO_ENGINE_CDEV session or engine; control plane only. Prints
+ * the reason of a failure on stderr.
+ * @return 0, -EBUSY (one is open already), -ENODEV (no such device),
+ * -ENOSPC (too few queue pairs), or another -errno.
+ */
+int crypto_cdev_open(const char *name, uint16_t nb_qps);
+
+/** Stop and release the device. @return 0, or -EBUSY while an engine
+ *  or session of it still exists (it then stays open). */
+int crypto_cdev_close(void);
+
+/** The name given to crypto_cdev_open(), or NULL when none is open. */
+const char *crypto_cdev_name(void);
+
+/** What an engine counted (all 0 but for CRYPTO_ENGINE_CDEV). */
+struct crypto_engine_stats {
+	uint64_t enq_busy;     /**< enqueues the device took only part of */
+	uint64_t enq_given_up; /**< ops never taken by the device (ERROR) */
+	uint64_t dev_errors;   /**< ops the device failed (ERROR) */
+	uint64_t alloc_fail;   /**< ops with no device op free (ERROR) */
+	uint64_t bad_ops;      /**< ops refused before the device (ERROR) */
+};
+
+void crypto_engine_stats(const struct crypto_engine *e,
+			 struct crypto_engine_stats *st);
+
+/**
  * Create an engine for the calling lcore (one IPsec-MB manager each, set
- * up with init_mb_mgr_auto). Not thread-safe to share.
- * @return NULL on failure (errno set).
+ * up with init_mb_mgr_auto; for CRYPTO_ENGINE_CDEV, a queue pair of its
+ * own). Not thread-safe to share.
+ * @return NULL on failure (errno set; ENOSPC: every queue pair taken).
  */
 struct crypto_engine *crypto_engine_create(enum crypto_engine_kind kind);
 void crypto_engine_free(struct crypto_engine *e);
@@ -129,7 +167,10 @@ const char *crypto_engine_describe(const struct crypto_engine *e);
 /**
  * Would crypto_session_init() accept @p p? The same checks, without
  * building anything: `espd --check` and the control plane's model judge an
- * SA's algorithm with it before any engine exists. @return 0 or -EINVAL.
+ * SA's algorithm with it before any engine exists. @return 0 or -EINVAL;
+ * for CRYPTO_ENGINE_CDEV also -ENOTSUP when the open device lacks the
+ * algorithm, key or ICV length (its capabilities), -ENODEV when no
+ * device is open.
  */
 int crypto_algo_check(enum crypto_engine_kind kind,
 		      const struct crypto_algo_params *p);
@@ -142,7 +183,9 @@ int crypto_algo_check(enum crypto_engine_kind kind,
 int crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 			const struct crypto_algo_params *p);
 
-/** Wipe every key byte of @p s (explicit_bzero). */
+/** Wipe every key byte of @p s (explicit_bzero). CRYPTO_ENGINE_CDEV: also
+ *  frees its device sessions (control plane only; after the RCU grace
+ *  period, as no burst has an op in flight between calls). */
 void crypto_session_wipe(struct crypto_session *s);
 
 /**

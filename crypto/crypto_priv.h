@@ -25,6 +25,7 @@
 #define CRYPTO_NONCE_LEN 12
 
 struct IMB_MGR;
+struct cdev_engine;
 
 /**
  * One per lcore. The scratch arrays hold, for each op of the chunk in
@@ -34,6 +35,7 @@ struct IMB_MGR;
 struct crypto_engine {
 	enum crypto_engine_kind kind;
 	struct IMB_MGR *mgr; /**< CRYPTO_ENGINE_MB only */
+	struct cdev_engine *cdev; /**< CRYPTO_ENGINE_CDEV only */
 	char desc[48];
 	alignas(64) uint8_t tag[CRYPTO_CHUNK][CRYPTO_ICV_MAX];
 	alignas(16) uint8_t nonce[CRYPTO_CHUNK][16];
@@ -88,6 +90,19 @@ uint16_t crypto_mb_burst(struct crypto_engine *e, struct crypto_op *ops,
 int crypto_null_session_init(struct crypto_session *s,
 			     const struct crypto_algo_params *p);
 uint16_t crypto_null_burst(struct crypto_engine *e, struct crypto_op *ops,
+			   uint16_t n, bool enc);
+
+/* crypto_cdev.c */
+int crypto_cdev_algo_check(const struct crypto_session *s,
+			   const struct crypto_algo_params *p);
+int crypto_cdev_session_init(struct crypto_session *s,
+			     const struct crypto_algo_params *p);
+void crypto_cdev_session_wipe(struct crypto_session *s);
+int crypto_cdev_engine_init(struct crypto_engine *e);
+void crypto_cdev_engine_fini(struct crypto_engine *e);
+void crypto_cdev_engine_stats(const struct crypto_engine *e,
+			      struct crypto_engine_stats *st);
+uint16_t crypto_cdev_burst(struct crypto_engine *e, struct crypto_op *ops,
 			   uint16_t n, bool enc);
 
 #endif /* ESPD_CRYPTO_PRIV_H */
