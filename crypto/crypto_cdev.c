@@ -32,6 +32,7 @@
  *   IV that is not right before its ciphertext (never so in ESP) cannot go
  *   that way and is refused (CRYPTO_ERROR).
  */
+#include <dlfcn.h>
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -223,6 +224,37 @@ err_pools:
 	return rc < 0 ? rc : -EIO;
 }
 
+/*
+ * crypto_scheduler closes its workers when it is closed itself, but EAL's
+ * cleanup removes vdevs in the order given, workers first, and the
+ * scheduler then closes devices that are gone (a crash in DPDK 22.11). So
+ * detach them while all are alive. Its API lives in the PMD, which EAL
+ * loaded as a plugin: found with dlsym, not linked.
+ */
+static void
+scheduler_detach_workers(void)
+{
+	int (*get)(uint8_t, uint8_t *);
+	int (*detach)(uint8_t, uint8_t);
+	uint8_t w[RTE_CRYPTO_MAX_DEVS];
+	void *h;
+	int n, i;
+
+	if (strcmp(dev.driver, "crypto_scheduler") != 0)
+		return;
+	h = dlopen("librte_crypto_scheduler.so.23", RTLD_NOW | RTLD_NOLOAD);
+	if (h == NULL)
+		return;
+	get = (int (*)(uint8_t, uint8_t *))dlsym(h, "rte_cryptodev_scheduler_workers_get");
+	detach = (int (*)(uint8_t, uint8_t))dlsym(h, "rte_cryptodev_scheduler_worker_detach");
+	if (get != NULL && detach != NULL) {
+		n = get(dev.dev_id, w);
+		for (i = 0; i < n; i++)
+			detach(dev.dev_id, w[i]);
+	}
+	dlclose(h);
+}
+
 int
 crypto_cdev_close(void)
 {
@@ -236,6 +268,7 @@ crypto_cdev_close(void)
 	if (dev.live_sessions != 0)
 		return -EBUSY;
 	rte_cryptodev_stop(dev.dev_id);
+	scheduler_detach_workers();
 	rte_mempool_free(dev.op_pool);
 	for (i = 0; i < dev.n_sess_pools; i++)
 		rte_mempool_free(dev.sess_pool[i]);

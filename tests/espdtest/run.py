@@ -184,6 +184,15 @@ class Espd:
         self.mem = mem
         self.exit_idle_ms = exit_idle_ms
         self.timeout = timeout
+        # The crypto engine under test (tests/interop/test_cdev.py):
+        # ESPD_CRYPTO_VDEVS="spec;spec" are extra EAL --vdev arguments and
+        # ESPD_CRYPTO_DEV=NAME makes espd run with --crypto-dev NAME.
+        self.eal_extra = []
+        for spec in filter(None, os.environ.get("ESPD_CRYPTO_VDEVS", "").split(";")):
+            self.eal_extra += ["--vdev", spec]
+        self.espd_extra = []
+        if os.environ.get("ESPD_CRYPTO_DEV"):
+            self.espd_extra = ["--crypto-dev", os.environ["ESPD_CRYPTO_DEV"]]
         if not os.access(self.binary, os.X_OK):
             raise EspdError("no espd binary at %s" % self.binary)
 
@@ -217,10 +226,10 @@ class Espd:
         lc = ["--lcores", lcores] if "@" in lcores else ["-l", lcores]
         cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
                "-m", str(self.mem), "--file-prefix", prefix,
-               "--log-level=lib.eal:error"] + vdevs + [
+               "--log-level=lib.eal:error"] + vdevs + self.eal_extra + [
                "--", "-c", conf_path, "-s", os.path.join(wd, "espd.sock"),
                "--exit-idle", str(self.exit_idle_ms),
-               "--stats-json", stats_path] + list(extra_args)
+               "--stats-json", stats_path] + self.espd_extra + list(extra_args)
         timed_out = False
         try:
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
