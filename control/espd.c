@@ -231,7 +231,7 @@ main(int argc, char **argv)
 		 * file is read: `state add` checks the device's
 		 * capabilities. */
 		if (crypto_cdev_open(o.crypto_dev,
-				     (uint16_t)rte_lcore_count()) < 0)
+				     (uint16_t)rte_lcore_count(), 0) < 0)
 			goto err_eal;
 		kind = CRYPTO_ENGINE_CDEV;
 	}

@@ -122,13 +122,14 @@ struct crypto_engine;
  * Open the DPDK cryptodev @p name (a vdev given to EAL, e.g.
  * crypto_aesni_mb0, or a hardware device by its cryptodev name) for
  * CRYPTO_ENGINE_CDEV, with @p nb_qps queue pairs: one for each engine
- * that will exist at once (one per lcore). After rte_eal_init(), before
+ * that will exist at once (one per lcore), of @p nb_desc descriptors
+ * each (0: 2048; tests make it small to fill the queue). After rte_eal_init(), before
  * any CRYPTO_ENGINE_CDEV session or engine; control plane only. Prints
  * the reason of a failure on stderr.
  * @return 0, -EBUSY (one is open already), -ENODEV (no such device),
  * -ENOSPC (too few queue pairs), or another -errno.
  */
-int crypto_cdev_open(const char *name, uint16_t nb_qps);
+int crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc);
 
 /** Stop and release the device. @return 0, or -EBUSY while an engine
  *  or session of it still exists (it then stays open). */

@@ -130,7 +130,7 @@ sess_pool_add(void)
 }
 
 int
-crypto_cdev_open(const char *name, uint16_t nb_qps)
+crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc)
 {
 	struct rte_cryptodev_config conf = {
 		.socket_id = (int)rte_socket_id(),
@@ -138,7 +138,9 @@ crypto_cdev_open(const char *name, uint16_t nb_qps)
 		.ff_disable = RTE_CRYPTODEV_FF_ASYMMETRIC_CRYPTO |
 			      RTE_CRYPTODEV_FF_SECURITY,
 	};
-	struct rte_cryptodev_qp_conf qc = { .nb_descriptors = CDEV_QP_DESC };
+	struct rte_cryptodev_qp_conf qc = {
+		.nb_descriptors = nb_desc != 0 ? nb_desc : CDEV_QP_DESC,
+	};
 	struct rte_cryptodev_info info;
 	char pname[RTE_MEMPOOL_NAMESIZE];
 	unsigned int nb_ops;
