@@ -59,12 +59,13 @@
 #define CDEV_SESS_PER_POOL 1024
 #define CDEV_OP_CACHE 64
 
-/* Behind each rte_crypto_op's symmetric op. */
+/* Behind each rte_crypto_op's symmetric op, which leaves it only 8-byte
+ * aligned: no wider alignment asked (UBSan holds us to it). */
 struct cdev_op_priv {
 	struct crypto_op *op;
-	alignas(16) uint8_t iv[16];  /* AEAD: salt || explicit IV; CBC: IV */
-	alignas(16) uint8_t aad[16]; /* AEAD: 8 or 12 bytes used */
-	alignas(16) uint8_t digest[CRYPTO_ICV_MAX];
+	uint8_t iv[16];  /* AEAD: salt || explicit IV; CBC: IV */
+	uint8_t aad[16]; /* AEAD: 8 or 12 bytes used */
+	uint8_t digest[CRYPTO_ICV_MAX];
 };
 
 #define CDEV_PRIV_OFF (sizeof(struct rte_crypto_op) + \
@@ -72,6 +73,9 @@ struct cdev_op_priv {
 #define CDEV_IV_OFF (CDEV_PRIV_OFF + offsetof(struct cdev_op_priv, iv))
 #define CDEV_AAD_OFF (CDEV_PRIV_OFF + offsetof(struct cdev_op_priv, aad))
 #define CDEV_DIGEST_OFF (CDEV_PRIV_OFF + offsetof(struct cdev_op_priv, digest))
+
+_Static_assert(CDEV_PRIV_OFF % alignof(struct cdev_op_priv) == 0,
+	       "the op's private area must be aligned for struct cdev_op_priv");
 
 /* An SA's rte sessions: [0 decrypt, 1 encrypt][0 AAD 8, 1 AAD 12]. Only
  * [dir][0] for the non-AEADs. */
