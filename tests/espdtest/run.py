@@ -104,6 +104,18 @@ def rdpcap_list(path):
     return list(rdpcap(path))
 
 
+def crypto_env_args():
+    """(EAL args, espd args) for the crypto engine under test:
+    ESPD_CRYPTO_VDEVS="spec;spec" are extra --vdev arguments and
+    ESPD_CRYPTO_DEV=NAME makes espd run with --crypto-dev NAME
+    (tests/interop/test_cdev.py)."""
+    eal = []
+    for spec in filter(None, os.environ.get("ESPD_CRYPTO_VDEVS", "").split(";")):
+        eal += ["--vdev", spec]
+    dev = os.environ.get("ESPD_CRYPTO_DEV")
+    return eal, (["--crypto-dev", dev] if dev else [])
+
+
 def default_build():
     here = os.path.dirname(os.path.abspath(__file__))
     return os.environ.get("BUILD_DIR",
@@ -184,15 +196,8 @@ class Espd:
         self.mem = mem
         self.exit_idle_ms = exit_idle_ms
         self.timeout = timeout
-        # The crypto engine under test (tests/interop/test_cdev.py):
-        # ESPD_CRYPTO_VDEVS="spec;spec" are extra EAL --vdev arguments and
-        # ESPD_CRYPTO_DEV=NAME makes espd run with --crypto-dev NAME.
-        self.eal_extra = []
-        for spec in filter(None, os.environ.get("ESPD_CRYPTO_VDEVS", "").split(";")):
-            self.eal_extra += ["--vdev", spec]
-        self.espd_extra = []
-        if os.environ.get("ESPD_CRYPTO_DEV"):
-            self.espd_extra = ["--crypto-dev", os.environ["ESPD_CRYPTO_DEV"]]
+        # The crypto engine under test (tests/interop/test_cdev.py).
+        self.eal_extra, self.espd_extra = crypto_env_args()
         if not os.access(self.binary, os.X_OK):
             raise EspdError("no espd binary at %s" % self.binary)
 
@@ -603,11 +608,12 @@ class LiveEspd:
         for i, e in enumerate(self.ifs):
             vdevs += ["--vdev", "net_af_packet%d,iface=%s" % (i, e)]
         lc = ["--lcores", self.lcores] if "@" in self.lcores else ["-l", self.lcores]
+        ceal, cespd = crypto_env_args()
         self.cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
             "-m", str(self.mem), "--file-prefix", self.prefix,
-            "--log-level=lib.eal:error"] + vdevs + [
+            "--log-level=lib.eal:error"] + vdevs + ceal + [
             "--", "-c", conf_path, "-s", self.sock,
-            "--stats-json", self.stats_path] + self.extra_args
+            "--stats-json", self.stats_path] + cespd + self.extra_args
         self._errf = open(os.path.join(self.wd, "stderr"), "w+")
         self.proc = subprocess.Popen(self.cmd, stdout=self._errf, stderr=subprocess.STDOUT,
                                      cwd=self.wd)
