@@ -40,8 +40,8 @@
  *  - `proto any` and `proto 0` both mean "any protocol" (as in xfrm).
  *  - `port ... tap NAME` takes a Linux interface name: 1..15 printable
  *    ASCII characters (IFNAMSIZ - 1), not "." or "..", with no '/', no
- *    ':' (alias syntax) and no blank. `xdp-steer` is a flag the grammar
- *    accepts; the model refuses it until AF_XDP steering exists.
+ *    ':' (alias syntax) and no blank. `xdp-steer` (a net_af_xdp port
+ *    with espd's XDP program, control/xdp.h) excludes `tap`.
  *  - `neigh del IP port ID` names the entry by address and port only: an
  *    `lladdr` there is refused, not ignored. `neigh show` is `neigh list`
  *    and `neigh delete` is `neigh del`, as for state and policy.

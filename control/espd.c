@@ -3,7 +3,7 @@
  * espd: the gateway process.
  *
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
- *                      [--stats-json FILE] [--crypto-dev NAME]
+ *                      [--stats-json FILE] [--xdp-prog FILE] [--crypto-dev NAME]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -36,6 +36,7 @@ struct espd_opts {
 	const char *socket;
 	const char *stats_json;
 	const char *crypto_dev;
+	const char *xdp_prog;
 	long exit_idle_ms;
 	uint32_t max_sas;
 	int check;
@@ -47,7 +48,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
-		"                          [--stats-json FILE] [--max-sas N] [--crypto-dev NAME]\n"
+		"                          [--stats-json FILE] [--max-sas N] [--xdp-prog FILE]\n"
+		"                          [--crypto-dev NAME]\n"
 		"       espd --version\n");
 }
 
@@ -63,6 +65,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-sas", required_argument, NULL, 'm' },
 		{ "crypto-dev", required_argument, NULL, 'C' },
+		{ "xdp-prog", required_argument, NULL, 'x' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -114,6 +117,9 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 				return 2;
 			}
 			o->crypto_dev = optarg;
+			break;
+		case 'x':
+			o->xdp_prog = optarg;
 			break;
 		case 'V':
 			o->version = 1;
@@ -225,6 +231,7 @@ main(int argc, char **argv)
 		return 1;
 	}
 	memset(&p, 0, sizeof(p));
+	p.xdp_obj = o.xdp_prog;
 	if (o.crypto_dev != NULL) {
 		/* One queue pair per engine: every worker's and lcore 0's
 		 * (pub_start builds one for each lcore). Opened before the

@@ -1390,10 +1390,13 @@ port_add(struct gw_model *m, const struct cfg_port *p, struct cfg_error *err)
 				     p->id, CFG_PORTS_MAX - 1);
 	if (m->has_port[p->id])
 		return cfg_error_set(err, 1, "port %u is already defined", p->id), -EEXIST;
-	if (p->xdp_steer)
+	/* With xdp-steer the kernel keeps IKE, ARP, ND and SSH on the
+	 * interface itself (DESIGN.md "AF_XDP ports"): a TAP would be a
+	 * second kernel interface with the same addresses. */
+	if (p->xdp_steer && p->has_tap)
 		return cfg_error_set(err, -1,
-				     "port %u: xdp-steer needs AF_XDP steering, which this espd does not have yet",
-				     p->id), -ENOTSUP;
+				     "port %u: xdp-steer leaves the kernel its own interface; "
+				     "drop `tap %s`", p->id, p->tap), -EINVAL;
 	if (p->has_tap) {
 		unsigned int i;
 

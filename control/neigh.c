@@ -17,11 +17,17 @@
 
 #include "control/neigh.h"
 #include "control/publish.h"
+#include "control/xdp.h"
 #include "dataplane/nd.h"
 
 #define NSEC 1000000000ull
 #define RETRY_NS NSEC /* DESIGN.md: a request every second */
 #define TICK_NS (100 * 1000000ull) /* timers are looked at this often */
+/* On an xdp-steer port the kernel resolves (xdp_neigh_ask), on the same
+ * host: look at its table every tick, for as long as it keeps trying
+ * itself (3 requests a second apart, Linux's mcast_solicit). */
+#define KERNEL_RETRY_NS TICK_NS
+#define KERNEL_TRIES 30
 
 struct neigh_dead {
 	struct gw_neigh *dp;
@@ -184,6 +190,24 @@ queue_send(struct pub *p, struct neigh *n)
 
 /* ---- requests and probes ------------------------------------------------ */
 
+static bool
+kernel_resolves(const struct pub *p, const struct neigh *n)
+{
+	return n->key.port < GW_PORTS_MAX && p->xdp[n->key.port] != NULL;
+}
+
+static uint64_t
+retry_ns(const struct pub *p, const struct neigh *n)
+{
+	return kernel_resolves(p, n) ? KERNEL_RETRY_NS : RETRY_NS;
+}
+
+static unsigned int
+tries_max(const struct pub *p, const struct neigh *n)
+{
+	return kernel_resolves(p, n) ? KERNEL_TRIES : NEIGH_TRIES;
+}
+
 /* Our address on @p port to ask from: one of the target's subnet if the
  * port has one, else the first of its family. */
 static bool
@@ -226,9 +250,21 @@ ask(struct pub *p, struct neigh *n, bool unicast)
 	static const uint8_t zero[6];
 	const uint8_t *our = p->macs[n->key.port].addr_bytes;
 	struct rte_mbuf *m = rte_pktmbuf_alloc(p->pool);
+	struct rte_ether_addr mac;
 	uint8_t src[16];
 	int rc;
 
+	/* On an xdp-steer port the kernel owns ARP and ND (the answers go
+	 * to it, not to espd): ask its table, and have it resolve. The
+	 * next retry, a second later, finds what it learnt. */
+	rc = xdp_neigh_ask(p, &n->key, unicast, &mac);
+	if (rc != -ENOTSUP) {
+		rte_pktmbuf_free(m);
+		n->tries++;
+		if (rc == 1)
+			neigh_learn(p, &n->key, &mac, NEIGH_ANSWER);
+		return;
+	}
 	if (m == NULL)
 		return;
 	if (!source_addr(p, &n->key, src)) {
@@ -368,7 +404,8 @@ neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m)
 	}
 	if (n->tries == 0) {
 		ask(p, n, false);
-		n->next_ns = now + RETRY_NS;
+		if (n->state == NEIGH_INCOMPLETE)
+			n->next_ns = now + retry_ns(p, n);
 	}
 }
 
@@ -404,9 +441,13 @@ neigh_timers(struct pub *p, uint64_t now)
 		switch (n->state) {
 		case NEIGH_INCOMPLETE:
 		case NEIGH_PROBE:
-			if (n->tries < NEIGH_TRIES) {
+			if (n->tries < tries_max(p, n)) {
+				uint8_t was = n->state;
+
 				ask(p, n, n->state == NEIGH_PROBE);
-				n->next_ns = now + RETRY_NS;
+				/* (unless the kernel's table answered at once) */
+				if (n->state == was)
+					n->next_ns = now + retry_ns(p, n);
 				continue;
 			}
 			break; /* no answer: gone */
@@ -424,7 +465,8 @@ neigh_timers(struct pub *p, uint64_t now)
 				n->state = NEIGH_PROBE;
 				n->tries = 0;
 				ask(p, n, true);
-				n->next_ns = now + RETRY_NS;
+				if (n->state == NEIGH_PROBE)
+					n->next_ns = now + retry_ns(p, n);
 				continue;
 			}
 			if (now - n->confirmed_ns < 3 * reachable_ns(p)) {

@@ -15,6 +15,7 @@
 #include <rte_ring.h>
 
 #include "control/publish.h"
+#include "control/xdp.h"
 #include "dataplane/frag.h"
 
 #define RX_DESC 1024
@@ -76,6 +77,13 @@ port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
 		if (rc < 0)
 			fprintf(stderr, "espd: port %u: mtu %u not set: %s\n", port,
 				cp->mtu, strerror(-rc));
+	}
+	/* Before the queues: net_af_xdp makes its sockets there, and
+	 * libxdp puts them into the XSK map of the program it finds. */
+	if (cp->xdp_steer) {
+		rc = xdp_port_attach(p, port, cp, p->xdp_obj);
+		if (rc < 0)
+			return rc;
 	}
 	for (q = 0; q < cp->queues; q++) {
 		rc = rte_eth_rx_queue_setup(port, q, RX_DESC,

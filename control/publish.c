@@ -19,6 +19,7 @@
 
 #include "control/neigh.h"
 #include "control/publish.h"
+#include "control/xdp.h"
 
 void
 pub_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
@@ -289,10 +290,13 @@ natt_ref(struct pub *p, uint16_t port, int delta)
 {
 	uint64_t bit = 1ull << (port & 63);
 
-	if (delta > 0 && p->natt_refs[port]++ == 0)
+	if (delta > 0 && p->natt_refs[port]++ == 0) {
 		__atomic_fetch_or(&p->shared.natt_ports[port >> 6], bit, __ATOMIC_RELEASE);
-	else if (delta < 0 && --p->natt_refs[port] == 0)
+		xdp_encap_port(p, port, true);
+	} else if (delta < 0 && --p->natt_refs[port] == 0) {
 		__atomic_fetch_and(&p->shared.natt_ports[port >> 6], ~bit, __ATOMIC_RELEASE);
+		xdp_encap_port(p, port, false);
+	}
 }
 
 static int
@@ -509,7 +513,9 @@ pub_publish(struct pub *p)
 			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
 		tables_free(old);
 	}
-	return 0;
+	/* xdp-steer's maps follow the same model: addresses, routes and
+	 * policies decide what the program hands to espd. */
+	return xdp_sync(p);
 }
 
 void
@@ -647,6 +653,10 @@ pub_stop(struct pub *p)
 {
 	unsigned int port, i;
 
+	/* Before the ports close: DPDK 22.11's net_af_xdp detaches whatever
+	 * program is on the interface in driver mode when it closes, and
+	 * espd must take its own off in every mode. */
+	xdp_detach_all(p);
 	for (port = 0; port < GW_PORTS_MAX; port++) {
 		if (!p->port_started[port])
 			continue;

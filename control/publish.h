@@ -32,6 +32,7 @@
 #include "dataplane/worker.h"
 
 struct neigh_table;
+struct xdp_port;
 
 /** A data-plane SA record waiting for its RCU grace period. */
 struct pub_dead {
@@ -45,6 +46,7 @@ struct pub {
 	 *  (MACs from the config), and no ethdev is touched. */
 	bool ports_offline;
 	unsigned int pool_size;   /**< mbufs in the pool (0: the default) */
+	const char *xdp_obj;      /**< xdp-steer's program (NULL: the default) */
 	bool pool_no_cache;       /**< exact rte_mempool_in_use_count() */
 
 	struct gw_model *model;
@@ -58,6 +60,7 @@ struct pub {
 	struct gw_worker *w0;
 	struct tap taps[GW_PORTS_MAX];    /**< fd -1: the port has none */
 	struct neigh_table *neigh;        /**< control/neigh.h */
+	struct xdp_port *xdp[GW_PORTS_MAX]; /**< xdp-steer ports (control/xdp.h) */
 	struct rte_mempool *pool;
 	struct rte_mempool *big_pool;     /**< reassembled packets > one mbuf */
 	struct rte_ether_addr macs[GW_PORTS_MAX];

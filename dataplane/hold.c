@@ -39,7 +39,16 @@ gw_hold_free(struct gw_hold *h)
 uint32_t
 gw_hold_hash(const struct gw_flow_key *fk)
 {
-	return rte_hash_crc(fk, sizeof(*fk), 0);
+	/* Keys are 4-byte aligned; rte_hash_crc() loads 8 bytes at a time
+	 * through a cast, so hash an aligned copy. */
+	uint64_t k[sizeof(*fk) / 8];
+	uint32_t h = 0;
+	unsigned int i;
+
+	memcpy(k, fk, sizeof(k));
+	for (i = 0; i < RTE_DIM(k); i++)
+		h = rte_hash_crc_8byte(k[i], h);
+	return h;
 }
 
 struct gw_hold_entry *

@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 layer() {
 	case $1 in
 	hmap | sbuf | model) echo 0 ;;
-	publish | ports | tables | neigh | tap) echo 1 ;;
+	publish | ports | tables | neigh | tap | xdp) echo 1 ;;
 	print | view | telemetry) echo 2 ;;
 	events | exc) echo 3 ;;
 	sock) echo 4 ;;

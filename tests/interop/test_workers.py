@@ -9,7 +9,10 @@ The scapy interop run (tests/interop/test_scapy.py) three times:
   3. two workers, two RX queues per port (two rx_pcap files each), each
      case's packets on one queue as RSS would put them.
 Every case must pass each time, and the counters (global, per port, per
-SA) must be the same as the reference's. Last, a port asking for more
+SA) must be the same as the reference's. Then one SA whose flows RSS
+spread over both queues: one worker owns it, the other hands it its
+packets (SaHandoff), and every packet leaves with its own sequence
+number, 1 to N. Last, a port asking for more
 queues than net_pcap offers must stop espd at start with a clear error
 and exit status 1.
 
@@ -45,6 +48,43 @@ def diff(ref, got):
     return out
 
 
+def handoff(build, report):
+    """One outbound SA, its 400 packets alternating between the two RX
+    queues of the protected port (two workers): one worker sends them
+    all, each with a sequence number of its own."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+    from scapy.layers.ipsec import ESP
+
+    conf = conf_head(2, 1) + (
+        "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7777 dir out reqid 77 "
+        "mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128\n"
+        "policy add src 10.1.77.0/24 dst 10.2.77.0/24 dir out "
+        "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 77 mode tunnel\n")
+    n = 400
+    frames = [Ether(dst="02:00:00:00:01:01", src="02:00:00:00:01:fe") /
+              IP(src="10.1.77.%d" % (1 + i % 50), dst="10.2.77.9") /
+              UDP(sport=20000 + i, dport=5001) / ("x" * 20) for i in range(n)]
+    run = Espd(build=build, timeout=60).run(
+        conf, [{"queues": [frames[0::2], frames[1::2]]}, []], lcores=TWO_WORKERS)
+    why = []
+    seqs = []
+    for pkt in run.out[1] if run.out else []:
+        if ESP in pkt and pkt[ESP].spi == 0x7777:
+            seqs.append(pkt[ESP].seq)
+    if run.stats is None:
+        why.append("no stats: %s" % run.describe_rc())
+    if sorted(seqs) != list(range(1, n + 1)):
+        why.append("%d ESP packets out, sequence numbers %s..." % (len(seqs), sorted(seqs)[:8]))
+    hand = run.counter("SaHandoff") if run.stats else 0
+    if not 0 < hand < n:
+        why.append("SaHandoff %s, want between 1 and %d" % (hand, n - 1))
+    if run.stats and run.counter("SaHandoffDropped"):
+        why.append("SaHandoffDropped %s" % run.counter("SaHandoffDropped"))
+    report(not why, "one SA over 2 queues: one owner, %d handed off, seq 1..%d once each"
+           % (hand, n), why)
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else None
     rep = Report("workers")
@@ -69,6 +109,8 @@ def main():
                 why += diff(ref_sum, summary(run))
         report(f == 0, "%s: %d cases pass, %d fail" % (name, p, f))
         report(not why, "%s: counters identical to 1 worker" % name, why)
+
+    handoff(build, report)
 
     # net_pcap with one rx_pcap offers one RX queue.
     espd = Espd(build=build, timeout=30)

@@ -183,8 +183,8 @@ class Test:
         res = tcp_transfer(t.ns["hA"], t.ns["hB"], SITE["B"]["host4"], nbytes=BULK, timeout=150)
         info = {k: v for k, v in res.items() if k not in ("sha_sent",)}
         mbps = BULK * 8 / res["seconds"] / 1e6 if res["seconds"] else 0
-        r.check(res["ok"], "bulk: 50 MB over TCP from hostA to hostB, sha256 intact "
-                "(%.1f s, %.0f Mbit/s)" % (res["seconds"] or 0, mbps), info)
+        r.check(res["ok"], "bulk: %d MB over TCP from hostA to hostB, sha256 intact "
+                "(%.1f s, %.0f Mbit/s)" % (BULK // 1000000, res["seconds"] or 0, mbps), info)
         print("# bulk: %.1f s, %.0f Mbit/s" % (res["seconds"] or 0, mbps))
         aA, aB = A.stats(), B.stats()
         dA, dB = delta(bA, aA), delta(bB, aB)
@@ -196,7 +196,8 @@ class Test:
         # The flow's own SAs carried it.
         outs = [s for s in A.sas() if s["dir"] == "out" and s["sel"].get("proto") == "tcp"]
         big = [s for s in outs if s["stats"]["bytes"] >= BULK]
-        r.check(len(big) == 1, "bulk: one outbound SA on gwA carried the 50 MB",
+        r.check(len(big) == 1, "bulk: one outbound SA on gwA carried the %d MB" %
+                (BULK // 1000000),
                 [(s["spi"], s["sel"], s["stats"]) for s in outs][:5])
 
     def parallel(self):

@@ -82,3 +82,15 @@ testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf
 	if (w->frag != NULL)
 		(void)frag_in_maintain(w->frag, UINT64_MAX);
 }
+
+int
+testgw_apply(struct testgw *g, const char *line, struct cfg_error *err)
+{
+	struct cfg_cmd cmd;
+	int rc = cfg_parse_line(line, &cmd, err);
+
+	if (rc == 0)
+		rc = model_apply(&g->model, &cmd, "-", 0, err);
+	cfg_cmd_clear(&cmd);
+	return rc;
+}

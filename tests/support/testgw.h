@@ -46,4 +46,10 @@ void testgw_free(struct testgw *g);
  */
 void testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf *m));
 
+struct cfg_error;
+
+/** One command line (config grammar) applied to @p g's model, as the
+ *  socket applies it. @return 0, or non-zero with the reason in @p err. */
+int testgw_apply(struct testgw *g, const char *line, struct cfg_error *err);
+
 #endif /* ESPD_TESTGW_H */

@@ -111,6 +111,7 @@ main(int argc, char **argv)
 	    test_spd_register() || test_model_register() ||
 	    test_icmp_register() || test_nd_register() ||
 	    test_frag_register() || test_mss_register() ||
+	    test_steer_register() ||
 	    test_events_register() || test_cmd_register() ||
 	    test_exc_register() || test_stages_register() ||
 	    test_esp_cdev_register()) {

@@ -116,28 +116,12 @@ send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
 	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, m, (uint16_t)n);
 }
 
-static int
-apply_rc(struct testgw *g, const char *line, struct cfg_error *err)
-{
-	struct cfg_cmd cmd;
-	int rc = cfg_parse_line(line, &cmd, err);
-
-	if (rc == 0)
-		rc = model_apply(&g->model, &cmd, "-", 0, err);
-	cfg_cmd_clear(&cmd);
-	return rc;
-}
-
 static void
 apply(struct testgw *g, const char *line)
 {
 	struct cfg_error err = { 0 };
-	struct cfg_cmd cmd;
-	int rc = cfg_parse_line(line, &cmd, &err);
+	int rc = testgw_apply(g, line, &err);
 
-	if (rc == 0)
-		rc = model_apply(&g->model, &cmd, "-", 0, &err);
-	cfg_cmd_clear(&cmd);
 	if (rc != 0)
 		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
@@ -443,7 +427,7 @@ test_acquire_icmp_sel(void)
 		 json_integer_value(json_object_get(sel, "type")),
 		 json_integer_value(json_object_get(sel, "code")));
 	json_decref(ev);
-	CU_ASSERT_EQUAL(apply_rc(g, line, &err), 0);
+	CU_ASSERT_EQUAL(testgw_apply(g, line, &err), 0);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
 	(void)gw_hold_poll(g->pub.workers[0], g->pub.shared.tables);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 1);
@@ -451,7 +435,7 @@ test_acquire_icmp_sel(void)
 	testgw_drain(g, sent);
 	CU_ASSERT(tx_n == 1 && tx_spi[0] == 0x7101);
 	/* `sport` is still refused for ICMP, with the word to use. */
-	CU_ASSERT_NOT_EQUAL(apply_rc(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+	CU_ASSERT_NOT_EQUAL(testgw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
 				     "spi 0x7102 reqid 7 " GCM " sel src 192.168.1.10/32 "
 				     "dst 192.168.2.20/32 proto icmp sport 8", &err), 0);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "ICMP takes 'type' and 'code'"));

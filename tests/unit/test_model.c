@@ -92,6 +92,12 @@ test_rules(void)
 	model_new(&m);
 	base(&m);
 	refused(&m, "port 0 role unprotected", "port 0 is already defined");
+	/* xdp-steer: the model takes it (the data plane attaches the
+	 * program), but not with a TAP beside the kernel's own interface */
+	refused(&m, "port 2 role unprotected tap espdx xdp-steer",
+		"port 2: xdp-steer leaves the kernel its own interface; drop `tap espdx`");
+	ok(&m, "port 2 role unprotected addr 198.51.100.1/24 xdp-steer");
+	CU_ASSERT_TRUE(m.ports[2].xdp_steer);
 	refused(&m, "route add 10.0.0.0/8 port 7", "port 7 is not defined");
 	refused(&m, "neigh add 10.0.0.1 lladdr 02:00:00:00:00:01 port 9",
 		"port 9 is not defined");

@@ -74,12 +74,8 @@ static void
 apply(struct testgw *g, const char *line)
 {
 	struct cfg_error err = { 0 };
-	struct cfg_cmd cmd;
-	int rc = cfg_parse_line(line, &cmd, &err);
+	int rc = testgw_apply(g, line, &err);
 
-	if (rc == 0)
-		rc = model_apply(&g->model, &cmd, "-", 0, &err);
-	cfg_cmd_clear(&cmd);
 	if (rc != 0)
 		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
 	CU_ASSERT_EQUAL_FATAL(rc, 0);

@@ -31,6 +31,7 @@ int test_nd_register(void);
 int test_frag_register(void);
 int test_mss_register(void);
 int test_stages_register(void);
+int test_steer_register(void);
 
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);
