@@ -298,3 +298,44 @@ crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		return crypto_cdev_burst(e, ops, n, false);
 	return crypto_null_burst(e, ops, n, false);
 }
+
+/* The built-in engines compute at once; submit/collect only keep order,
+ * so a caller has one code path for every engine. */
+uint16_t
+crypto_submit_burst(struct crypto_engine *e, struct crypto_op *ops[],
+		    uint16_t n, bool enc)
+{
+	uint16_t i;
+
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_submit(e, ops, n, enc);
+	for (i = 0; i < n && e->atail - e->ahead < CRYPTO_AFIFO; i++) {
+		if (enc)
+			crypto_encrypt_burst(e, ops[i], 1);
+		else
+			crypto_decrypt_burst(e, ops[i], 1);
+		e->afifo[e->atail++ % CRYPTO_AFIFO] = ops[i];
+	}
+	return i;
+}
+
+uint16_t
+crypto_collect_burst(struct crypto_engine *e, struct crypto_op *done[],
+		     uint16_t max)
+{
+	uint16_t n = 0;
+
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_collect(e, done, max);
+	while (n < max && e->ahead != e->atail)
+		done[n++] = e->afifo[e->ahead++ % CRYPTO_AFIFO];
+	return n;
+}
+
+unsigned int
+crypto_inflight(const struct crypto_engine *e)
+{
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_inflight(e);
+	return e->atail - e->ahead;
+}

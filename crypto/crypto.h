@@ -202,4 +202,29 @@ uint16_t crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 uint16_t crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 			      uint16_t n);
 
+/**
+ * Asynchronous use: hand ops over now, take them back later. Ops come
+ * back from crypto_collect_burst() in the order they were submitted to
+ * this engine, each with its status, so an SA's packets submitted in
+ * order come back in order. Until collected, an op and the bytes it
+ * points at are the engine's: do not touch, move or free them. A
+ * CRYPTO_ENGINE_CDEV op must name its mbuf (crypto_op.mbuf); the other
+ * engines do the work inside the submit call and only keep the order.
+ * Do not free the engine with ops submitted and not collected (it waits
+ * for the device, then forgets them). The synchronous burst calls may be
+ * used on the same engine in between.
+ * @return how many of @p ops were taken: a prefix; the others were not
+ * (device queue or the engine's window full) and may be submitted again
+ * after a collect.
+ */
+uint16_t crypto_submit_burst(struct crypto_engine *e, struct crypto_op *ops[],
+			     uint16_t n, bool enc);
+
+/** Up to @p max submitted ops that are done, oldest first. */
+uint16_t crypto_collect_burst(struct crypto_engine *e, struct crypto_op *done[],
+			      uint16_t max);
+
+/** Ops submitted to @p e and not yet collected. */
+unsigned int crypto_inflight(const struct crypto_engine *e);
+
 #endif /* ESPD_CRYPTO_H */

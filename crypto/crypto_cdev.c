@@ -58,11 +58,15 @@
 #define CDEV_SESS_POOLS_MAX 256
 #define CDEV_SESS_PER_POOL 1024
 #define CDEV_OP_CACHE 64
+#define CDEV_FIFO 1024         /* async ops submitted, not yet collected */
+#define CDEV_PENDING 0xff      /* crypto_op.status while on the device */
 
 /* Behind each rte_crypto_op's symmetric op, which leaves it only 8-byte
  * aligned: no wider alignment asked (UBSan holds us to it). */
 struct cdev_op_priv {
 	struct crypto_op *op;
+	uint8_t enc;     /* encrypt (the digest goes back into the packet) */
+	uint8_t async;   /* crypto_submit_burst's, not a synchronous burst's */
 	uint8_t iv[16];  /* AEAD: salt || explicit IV; CBC: IV */
 	uint8_t aad[16]; /* AEAD: 8 or 12 bytes used */
 	uint8_t digest[CRYPTO_ICV_MAX];
@@ -93,6 +97,9 @@ struct cdev_engine {
 	struct crypto_engine_stats st;
 	struct rte_crypto_op *cops[CDEV_CHUNK];
 	struct rte_crypto_op *done[CDEV_CHUNK];
+	/* Async: the ops in submission order; [head, tail) not collected. */
+	struct crypto_op *fifo[CDEV_FIFO];
+	uint32_t head, tail;
 	/* Stand-in mbufs for ops that name no mbuf (crypto_op.mbuf NULL):
 	 * one segment over the op's bytes. */
 	struct rte_mbuf shadow[CDEV_CHUNK];
@@ -534,7 +541,14 @@ crypto_cdev_engine_fini(struct crypto_engine *e)
 
 	if (ce == NULL)
 		return;
-	/* The burst calls leave nothing in flight: the queue pair is idle. */
+	/* Ops submitted and never collected are still the device's: wait
+	 * for them (their packets are the caller's to free after). */
+	while (ce->head != ce->tail) {
+		struct crypto_op *tmp[CDEV_CHUNK];
+
+		if (crypto_cdev_collect(e, tmp, CDEV_CHUNK) == 0)
+			rte_pause();
+	}
 	dev.qp_used[ce->qp] = false;
 	rte_free(ce);
 	e->cdev = NULL;
@@ -614,6 +628,8 @@ op_fill(struct cdev_engine *ce, unsigned int slot, struct rte_crypto_op *cop,
 	if (unlikely(base == NULL))
 		return false;
 	pv->op = op;
+	pv->enc = enc;
+	pv->async = 0;
 	sym->m_src = m;
 	sym->m_dst = NULL;
 
@@ -668,16 +684,21 @@ op_fill(struct cdev_engine *ce, unsigned int slot, struct rte_crypto_op *cop,
 	return true;
 }
 
-static uint16_t
-op_done(struct cdev_engine *ce, struct rte_crypto_op *cop, bool enc)
+static inline struct cdev_op_priv *
+op_priv(struct rte_crypto_op *cop)
 {
-	struct cdev_op_priv *pv = (struct cdev_op_priv *)((uint8_t *)cop +
-							  CDEV_PRIV_OFF);
+	return (struct cdev_op_priv *)((uint8_t *)cop + CDEV_PRIV_OFF);
+}
+
+static uint16_t
+op_done(struct cdev_engine *ce, struct rte_crypto_op *cop)
+{
+	struct cdev_op_priv *pv = op_priv(cop);
 	struct crypto_op *op = pv->op;
 
 	switch (cop->status) {
 	case RTE_CRYPTO_OP_STATUS_SUCCESS:
-		if (enc && op->sess->icv_len != 0)
+		if (pv->enc && op->sess->icv_len != 0)
 			memcpy(op->icv, pv->digest, op->sess->icv_len);
 		op->status = CRYPTO_OK;
 		return 1;
@@ -739,8 +760,20 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 		}
 		d = rte_cryptodev_dequeue_burst(dev.dev_id, ce->qp, ce->done,
 						(uint16_t)(nenq - ndeq));
-		for (i = 0; i < d; i++)
-			ok += op_done(ce, ce->done[i], enc);
+		for (i = 0; i < d; i++) {
+			struct rte_crypto_op *c = ce->done[i];
+
+			/* An op crypto_submit_burst() left on the queue
+			 * before this burst: done, for crypto_collect_burst. */
+			if (unlikely(op_priv(c)->async)) {
+				op_done(ce, c);
+				rte_mempool_put(dev.op_pool, c);
+				d--;
+				ce->done[i--] = ce->done[d];
+				continue;
+			}
+			ok += op_done(ce, c);
+		}
 		ndeq += d;
 		if (k == 0 && d == 0) {
 			if (nenq == ndeq && ++idle > (1u << 20)) {
@@ -754,6 +787,104 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 	}
 	rte_mempool_put_bulk(dev.op_pool, (void **)cops, n);
 	return ok;
+}
+
+/* ---- asynchronous use -------------------------------------------------- */
+
+/*
+ * crypto_submit_burst(): the ops go to the queue pair and stay there;
+ * crypto_collect_burst() hands them back in submission order, whatever
+ * order the device returns them in (crypto_scheduler's round robin may
+ * reorder), so a caller that submits an SA's packets in order gets them
+ * back in order. The packets must name their mbufs: a stand-in mbuf
+ * would have to live as long as the op.
+ */
+uint16_t
+crypto_cdev_submit(struct crypto_engine *e, struct crypto_op *ops[],
+		   uint16_t n, bool enc)
+{
+	struct cdev_engine *ce = e->cdev;
+	struct rte_crypto_op **cops = ce->cops;
+	uint8_t idx[CDEV_CHUNK];
+	unsigned int taken = 0;
+
+	while (taken < n) {
+		unsigned int room = CDEV_FIFO - (ce->tail - ce->head);
+		unsigned int m = RTE_MIN(RTE_MIN((unsigned int)n - taken, room),
+					 (unsigned int)CDEV_CHUNK);
+		unsigned int i, nv = 0, k, end;
+
+		if (m == 0)
+			break;
+		if (unlikely(rte_crypto_op_bulk_alloc(dev.op_pool,
+						      RTE_CRYPTO_OP_TYPE_SYMMETRIC,
+						      cops, m) == 0)) {
+			ce->st.alloc_fail++;
+			break;
+		}
+		for (i = 0; i < m; i++) {
+			struct crypto_op *op = ops[taken + i];
+
+			/* A refused op is taken all the same, done at once
+			 * with CRYPTO_ERROR, so order is kept. */
+			if (unlikely(op->mbuf == NULL ||
+				     !crypto_op_valid(op, CRYPTO_ENGINE_CDEV) ||
+				     !op_fill(ce, 0, cops[nv], op, enc))) {
+				ce->st.bad_ops++;
+				op->status = CRYPTO_ERROR;
+				continue;
+			}
+			op_priv(cops[nv])->async = 1;
+			op->status = CDEV_PENDING;
+			idx[nv++] = (uint8_t)i;
+		}
+		k = nv != 0 ? rte_cryptodev_enqueue_burst(dev.dev_id, ce->qp,
+							  cops, (uint16_t)nv) : 0;
+		/* Taken: a prefix, up to the first op the device refused. */
+		end = k == nv ? m : idx[k];
+		if (k < nv)
+			ce->st.enq_busy++;
+		if (m > k)
+			rte_mempool_put_bulk(dev.op_pool, (void **)(cops + k), m - k);
+		for (i = 0; i < end; i++)
+			ce->fifo[ce->tail++ % CDEV_FIFO] = ops[taken + i];
+		taken += end;
+		if (k < nv)
+			break;
+	}
+	return (uint16_t)taken;
+}
+
+uint16_t
+crypto_cdev_collect(struct crypto_engine *e, struct crypto_op *out[],
+		    uint16_t max)
+{
+	struct cdev_engine *ce = e->cdev;
+	uint16_t d, i, n = 0;
+
+	do {
+		d = rte_cryptodev_dequeue_burst(dev.dev_id, ce->qp, ce->done,
+						CDEV_CHUNK);
+		for (i = 0; i < d; i++) {
+			op_done(ce, ce->done[i]);
+			rte_mempool_put(dev.op_pool, ce->done[i]);
+		}
+	} while (d == CDEV_CHUNK);
+	while (n < max && ce->head != ce->tail) {
+		struct crypto_op *op = ce->fifo[ce->head % CDEV_FIFO];
+
+		if (op->status == CDEV_PENDING)
+			break; /* an older op is still out: order first */
+		out[n++] = op;
+		ce->head++;
+	}
+	return n;
+}
+
+unsigned int
+crypto_cdev_inflight(const struct crypto_engine *e)
+{
+	return e->cdev->tail - e->cdev->head;
 }
 
 uint16_t
