@@ -41,6 +41,10 @@ eal_init(const char *prog)
 	for (const char *a : { "-m", "512", "--no-telemetry",
 			       "--log-level=lib.eal:error" })
 		args.push_back(a);
+	// BENCH_SIMD=512 lets DPDK use AVX-512 (rte_acl's AVX-512 classify,
+	// BM_spd_classify_alg); EAL's default cap on x86 is 256 bits.
+	if (getenv("BENCH_SIMD") != nullptr)
+		args.push_back(std::string("--force-max-simd-bitwidth=") + getenv("BENCH_SIMD"));
 	args.push_back("--file-prefix=bench" + std::to_string(getpid()));
 	// rte_eal_init may permute argv: it gets pointers into args.
 	for (std::string &a : args)

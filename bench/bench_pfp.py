@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Helper of bench-pfp.sh: PFP ("populate from packet") at scale.
 
-  bench_pfp.py BUILD_DIR [--quick] [--out DIR]
+  bench_pfp.py BUILD_DIR [--quick] [--out DIR] [--skip PARTS]
 
 a. New-flow setup: espd with a PFP policy reads a pcap of F new flows
    (one packet each, read once). A key manager (this script) reads
@@ -21,6 +21,11 @@ c. Memory per SA: DPDK heap (/eal/heap_info,0 Alloc_size) and the rest of
    start with --max-sas M minus with --max-sas 64, per slot).
 d. Throughput with 10 and with 100k SPD policies (one SA, not PFP; the
    extra policies are random and never match).
+e. 10k and 100k of those random policies sent as one pipelined batch of
+   `policy add` through the socket: seconds to the last answer (espd
+   answers a batch's policy changes once the SPD with them is published).
+
+--skip a,b,...: leave parts out.
 """
 
 import argparse
@@ -240,6 +245,19 @@ class Espd:
         h = self.tel.get("/eal/heap_info,0")["/eal/heap_info"]
         return int(h["Alloc_size"])
 
+    def settled_heap(self, timeout=20):
+        """The heap once it stops growing: the workers allocate their
+        tables (~150 MB with --no-huge) a little after the socket is up,
+        which made 'heap at start' depend on timing."""
+        last, end = self.heap(), time.monotonic() + timeout
+        while time.monotonic() < end:
+            time.sleep(0.5)
+            cur = self.heap()
+            if cur == last:
+                return cur
+            last = cur
+        return last
+
     def rss(self):
         """(total RSS, RSS outside the EAL memory mapping) in bytes."""
         tot = other = 0
@@ -397,8 +415,8 @@ def memory_and_install(build, wd, n, max_sas, mem):
     e = Espd(build, wd, BASE_CONF + PFP_POLICY, empty_pcap(wd), mem=mem, max_sas=max_sas,
              loop=False, tag="mem%d" % n)
     try:
-        time.sleep(0.3)
-        h0, (r0, o0) = e.heap(), e.rss()
+        h0 = e.settled_heap()
+        r0, o0 = e.rss()
         dt, nerr, errs = install(e.sock, n)
         time.sleep(0.3)
         h1, (r1, o1) = e.heap(), e.rss()
@@ -420,8 +438,7 @@ def table_presize(build, wd, max_sas, mem):
         e = Espd(build, wd, BASE_CONF + PFP_POLICY, empty_pcap(wd), mem=mem, max_sas=m,
                  loop=False, tag="pre%d" % m)
         try:
-            time.sleep(0.2)
-            h[m] = e.heap()
+            h[m] = e.settled_heap()
         finally:
             e.close()
     return {"max_sas": max_sas, "heap_64": h[64], "heap_max": h[max_sas],
@@ -508,12 +525,39 @@ def throughput_spd(build, wd, npol, res, warmup, window, mem):
     return res
 
 
+def policies_socket(build, wd, npol, mem):
+    """e. npol random policies (as in d) as one pipelined batch of `policy
+    add` over the socket into a running espd: seconds from the first line
+    sent to the last answer (espd answers a batch's policy changes once
+    the SPD holding them is built and published)."""
+    e = Espd(build, wd, BASE_CONF, empty_pcap(wd), mem=mem, loop=False, tag="pols%d" % npol)
+    try:
+        data = "".join("batch-text " + ln + "\n"
+                       for ln in random_policies(npol, seed=2).splitlines()).encode()
+        b = Batch(e.sock)
+        t0 = time.monotonic()
+        sender = threading.Thread(target=b.send, args=(data,), daemon=True)
+        sender.start()
+        done = b.wait(npol, timeout=3600)
+        dt = time.monotonic() - t0
+        nerr = len(b.errors)
+        errs = b.errors[:5]
+        b.close()
+        n = len(ctl(e.sock, ["policy", "list"]) or [])
+        return {"policies": npol, "seconds": dt, "answered": done, "errors": nerr,
+                "first_errors": errs, "policy_count": n, "per_s": npol / dt}
+    finally:
+        e.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--out", default=None)
-    ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d")
+    ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d,e")
+    ap.add_argument("--sas", default=None, help="part b's SA counts, e.g. 1,1000000")
+    ap.add_argument("--rounds", type=int, default=None, help="part b and d rounds")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -525,6 +569,10 @@ def main():
     q = a.quick
     ns = [1, 1000, 10000] if q else [1, 1000, 100000, 1000000]
     rounds, warmup, window = (1, 0.3, 0.5) if q else (3, 1.0, 1.5)
+    if a.sas:
+        ns = [int(x) for x in a.sas.split(",")]
+    if a.rounds:
+        rounds = a.rounds
     mem_big = 1024 if q else 4096
     hz = tsc_hz()
     t_begin = time.monotonic()
@@ -572,6 +620,13 @@ def main():
             print("%6d policies: %s Mpps (%s-%s), espd start-up %.1f s" % (
                 r["policies"], fmt(r["mpps"]["median"]), fmt(r["mpps"]["min"]),
                 fmt(r["mpps"]["max"]), r["startup_s"]))
+    if "e" not in skip:
+        doc["spd_socket"] = [policies_socket(build, wd, n, 1024)
+                             for n in ([10000] if q else [10000, 100000])]
+        for r in doc["spd_socket"]:
+            print("%6d policies in one batch over the socket: %.1f s to the last answer "
+                  "(%d errors, %d listed)" % (r["policies"], r["seconds"], r["errors"],
+                                              r["policy_count"]))
     doc["machine"]["loadavg_end"] = os.getloadavg()
     doc["elapsed_s"] = time.monotonic() - t_begin
     report(doc, hz)

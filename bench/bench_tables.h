@@ -19,6 +19,8 @@ extern "C" {
 struct bt_spd *bt_spd_new(uint32_t n);
 /** spd_build() of the N policies (replacing any built one). 0 or -errno. */
 int bt_spd_build(struct bt_spd *b);
+/* rte_acl's classify path (enum rte_acl_classify_alg); 0 or -ENOTSUP. */
+int bt_spd_set_alg(struct bt_spd *b, int alg);
 /** spd_free() of the built SPD. */
 void bt_spd_drop(struct bt_spd *b);
 /** spd_classify() of BT_BURST keys from @p off. @return keys matched. */

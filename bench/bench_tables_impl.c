@@ -160,6 +160,12 @@ bt_spd_build(struct bt_spd *b)
 	return b->spd == NULL ? (err ? err : -1) : 0;
 }
 
+int
+bt_spd_set_alg(struct bt_spd *b, int alg)
+{
+	return spd_set_classify(b->spd, alg);
+}
+
 void
 bt_spd_drop(struct bt_spd *b)
 {

@@ -78,6 +78,10 @@
 #define CFG_WORDS_MAX 256        /**< words in one command */
 #define CFG_ERR_MAX 256          /**< bytes of an error message, NUL included */
 #define CFG_KEY_MAX 128          /**< bytes of one key (HMAC keys 1..128) */
+/** Bytes of the longest cipher key: AES-256 or ChaCha20 and a 4-byte
+ *  salt. Only HMAC keys can be longer; an SA's control record keeps
+ *  each key in an array of its own size. */
+#define CFG_CIPHER_KEY_MAX 36
 #define CFG_PORT_ADDRS_MAX 8     /**< `addr` words on one port */
 #define CFG_PORTS_MAX 16         /**< port ids are 0..CFG_PORTS_MAX - 1 */
 #define CFG_REPLAY_WINDOW_MAX 4096
@@ -251,7 +255,7 @@ struct cfg_algo {
 	uint16_t cipher_key_len; /**< AEAD: key plus 4-byte salt */
 	uint16_t auth_key_len;
 	uint16_t icv_len;        /**< bytes (the bits of the command / 8) */
-	uint8_t cipher_key[CFG_KEY_MAX];
+	uint8_t cipher_key[CFG_CIPHER_KEY_MAX];
 	uint8_t auth_key[CFG_KEY_MAX];
 };
 

@@ -152,6 +152,21 @@ err_hex:
 			     algo);
 }
 
+/* A cipher KEY into a->cipher_key, which holds the longest valid one:
+ * a longer key keeps its length, so the caller's check names it. */
+static int
+get_cipher_key(struct cur *c, const char *algo, struct cfg_algo *a)
+{
+	uint8_t key[CFG_KEY_MAX];
+	int ret = get_key(c, algo, key, &a->cipher_key_len);
+
+	if (ret == 0)
+		memcpy(a->cipher_key, key, a->cipher_key_len < CFG_CIPHER_KEY_MAX ?
+		       a->cipher_key_len : CFG_CIPHER_KEY_MAX);
+	explicit_bzero(key, sizeof(key));
+	return ret;
+}
+
 static int
 get_icv(struct cur *c, const char *algo, const uint16_t bits_ok[],
 	const char *ok_text, uint16_t *icv_len)
@@ -187,7 +202,7 @@ algo_aead(struct cur *c, struct cfg_algo *a)
 		return ret;
 	a->auth = CRYPTO_AUTH_NONE;
 	name = cfg_cipher_name(a->cipher);
-	ret = get_key(c, name, a->cipher_key, &a->cipher_key_len);
+	ret = get_cipher_key(c, name, a);
 	if (ret < 0)
 		return ret;
 	if (a->cipher == CRYPTO_CIPHER_AES_GCM) {
@@ -221,7 +236,7 @@ algo_enc(struct cur *c, struct cfg_algo *a)
 	if (ret < 0)
 		return ret;
 	name = cfg_cipher_name(a->cipher);
-	ret = get_key(c, name, a->cipher_key, &a->cipher_key_len);
+	ret = get_cipher_key(c, name, a);
 	if (ret < 0)
 		return ret;
 	if (a->cipher == CRYPTO_CIPHER_NULL && a->cipher_key_len != 0)

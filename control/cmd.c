@@ -224,10 +224,21 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 	rc = model_apply(m, cmd, "-", 0, err);
 	if (rc != 0)
 		return rc;
-	if (m->dirty) {
+	if (m->dirty && c->req != NULL && c->req->batch) {
+		/* One rebuild for the whole batch (cmd_flush()); the answer
+		 * waits for it, so "ok" still means "in the tables". */
+		c->req->held = true;
+		if (!c->deferred)
+			c->deferred_ns = model_clock_ns();
+		c->deferred = true;
+	} else if (m->dirty) {
 		rc = pub_publish(c->pub);
 		if (rc < 0)
 			return cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
+		if (c->deferred) {
+			c->deferred = false;
+			sock_release(c->sock);
+		}
 	}
 	switch (cmd->type) {
 	case CFG_CMD_STATE_ADD:
@@ -327,11 +338,33 @@ cmd_execute(struct cmd_ctx *c, const struct cfg_cmd *cmd, bool json,
 int
 cmd_request(void *arg, struct sock_req *req, struct sbuf *out, struct cfg_error *err)
 {
+	struct cmd_ctx *c = arg;
 	struct cfg_cmd cmd;
 	int rc = cfg_parse_line(req->words, &cmd, err);
 
-	if (rc == 0)
-		rc = cmd_execute(arg, &cmd, req->json, req, out, err);
+	if (rc == 0) {
+		c->req = req;
+		rc = cmd_execute(c, &cmd, req->json, req, out, err);
+		c->req = NULL;
+	}
 	cfg_cmd_clear(&cmd);
+	return rc;
+}
+
+int
+cmd_flush(struct cmd_ctx *c)
+{
+	int rc = 0;
+
+	if (!c->deferred)
+		return 0;
+	if (c->pub->model->dirty) {
+		rc = pub_publish(c->pub);
+		if (rc < 0)
+			fprintf(stderr, "espd: tables not rebuilt after a batch: %s\n",
+				strerror(-rc));
+	}
+	c->deferred = false;
+	sock_release(c->sock);
 	return rc;
 }

@@ -23,6 +23,11 @@
 struct cmd_ctx {
 	struct pub *pub;
 	struct sock *sock;  /**< for monitors and events; NULL: none */
+	/** A batch's changes to the tables wait for one rebuild
+	 *  (cmd_flush()), their answers held until it is done. */
+	bool deferred;
+	uint64_t deferred_ns; /**< CLOCK_MONOTONIC of the first one */
+	struct sock_req *req; /**< the request being run, or NULL */
 };
 
 /**
@@ -32,6 +37,15 @@ struct cmd_ctx {
  */
 int cmd_execute(struct cmd_ctx *c, const struct cfg_cmd *cmd, bool json,
 		struct sock_req *req, struct sbuf *out, struct cfg_error *err);
+
+/**
+ * Rebuild and publish the tables the deferred changes of batch clients
+ * made dirty, then send their held answers. The loop calls it once the
+ * batch pauses (or has waited long enough), so 100k `policy add` in one
+ * batch cost one SPD build, not 100k. @return 0 or -errno (the answers
+ * are released all the same; the next change retries the build).
+ */
+int cmd_flush(struct cmd_ctx *c);
 
 /** A sock_handler: parse the request's words and cmd_execute() them
  *  (@p arg is a struct cmd_ctx). */

@@ -3,7 +3,8 @@
  * espd: the gateway process.
  *
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
- *                      [--stats-json FILE] [--xdp-prog FILE] [--crypto-dev NAME]
+ *                      [--stats-json FILE] [--max-sas N] [--mbufs N]
+ *                      [--xdp-prog FILE] [--crypto-dev NAME]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -39,6 +40,7 @@ struct espd_opts {
 	const char *xdp_prog;
 	long exit_idle_ms;
 	uint32_t max_sas;
+	uint32_t mbufs;  /**< packet mbuf pool size, 0: the default */
 	int check;
 	int version;
 };
@@ -48,8 +50,8 @@ usage(FILE *f)
 {
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
-		"                          [--stats-json FILE] [--max-sas N] [--xdp-prog FILE]\n"
-		"                          [--crypto-dev NAME]\n"
+		"                          [--stats-json FILE] [--max-sas N] [--mbufs N]\n"
+		"                          [--xdp-prog FILE] [--crypto-dev NAME]\n"
 		"       espd --version\n");
 }
 
@@ -66,6 +68,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "max-sas", required_argument, NULL, 'm' },
 		{ "crypto-dev", required_argument, NULL, 'C' },
 		{ "xdp-prog", required_argument, NULL, 'x' },
+		{ "mbufs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -121,6 +124,23 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		case 'x':
 			o->xdp_prog = optarg;
 			break;
+		case 'b': {
+			unsigned long v;
+
+			/* The pool holds every mbuf a port's RX ring, the
+			 * workers' bursts and held packets can pin at once;
+			 * below 1023 a port cannot even fill its ring. */
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno != 0 || *end != '\0' || end == optarg || v < 1023 ||
+			    v > (1ul << 24)) {
+				fprintf(stderr, "espd: --mbufs: expected 1023..16777216, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->mbufs = (uint32_t)v;
+			break;
+		}
 		case 'V':
 			o->version = 1;
 			break;
@@ -232,6 +252,7 @@ main(int argc, char **argv)
 	}
 	memset(&p, 0, sizeof(p));
 	p.xdp_obj = o.xdp_prog;
+	p.pool_size = o.mbufs;
 	if (o.crypto_dev != NULL) {
 		/* One queue pair per engine: every worker's and lcore 0's
 		 * (pub_start builds one for each lcore). Opened before the
@@ -257,8 +278,9 @@ main(int argc, char **argv)
 		goto err;
 	if (pub_start(&p) < 0 || pub_publish(&p) < 0 || (x = exc_new(&p)) == NULL)
 		goto err;
-	printf("espd %s: %u worker(s), crypto %s\n", ESPD_VERSION, p.n_workers,
-	       crypto_engine_describe(p.workers[0]->esp.engine));
+	printf("espd %s: %u worker(s), crypto %s, %u mbufs\n", ESPD_VERSION,
+	       p.n_workers, crypto_engine_describe(p.workers[0]->esp.engine),
+	       p.pool->size);
 	fflush(stdout);
 
 	loop_run(&p, ev, x, sock, o.exit_idle_ms);

@@ -11,6 +11,8 @@
 #include "control/loop.h"
 #include "control/telemetry.h"
 
+#define FLUSH_WAIT_NS (200 * 1000 * 1000ull)
+
 static volatile sig_atomic_t stop_requested;
 
 static void
@@ -48,6 +50,7 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 	telemetry_lock();
 	sock_poll(s, cmd_request, &cmd);
 	sock_poll(s, cmd_request, &cmd);
+	cmd_flush(&cmd);
 	telemetry_unlock();
 	pub_launch(p);
 
@@ -67,6 +70,12 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 		work += exc_poll(x);
 		emit_events(ev, s);
 		work += sock_poll(s, cmd_request, &cmd);
+		/* A batch's table changes: rebuilt once it pauses, or after
+		 * FLUSH_WAIT_NS of uninterrupted requests, so its held answers
+		 * never wait long. */
+		if (cmd.deferred && (!sock_got_input(s) ||
+				     model_clock_ns() - cmd.deferred_ns > FLUSH_WAIT_NS))
+			work += cmd_flush(&cmd) == 0;
 		emit_events(ev, s);
 		telemetry_unlock();
 		/* Sleep only when idle: a key manager streaming requests or a

@@ -224,6 +224,10 @@ model_policy(const struct gw_model *m, uint32_t index)
 {
 	uint32_t i;
 
+	/* policy add asks for every new index: past the highest ever given,
+	 * none is in use, so 100k adds need no 100k scans (O(n^2)). */
+	if (index > m->pol_index_max)
+		return NULL;
 	for (i = 0; i < m->n_pols; i++)
 		if (m->pols[i].cfg.index == index)
 			return &m->pols[i];
@@ -355,6 +359,29 @@ flow_unpoint(struct gw_model *m, struct model_flow *f, const struct gw_flow_key 
 	f->sa = NULL;
 }
 
+/* Room for one more flow key of @p s. A per-flow (PFP) SA has exactly
+ * one key, most others a few: start at one and double, not at GROW's 16
+ * (16 x 48 bytes per SA, the largest part of a million SAs' control
+ * records). */
+static int
+keys_grow(struct model_sa *s)
+{
+	struct gw_flow_key *k;
+	uint16_t cap;
+
+	if (s->n_keys < s->cap_keys)
+		return 0;
+	if (s->cap_keys >= UINT16_MAX / 2)
+		return -ENOMEM;
+	cap = s->cap_keys ? (uint16_t)(s->cap_keys * 2) : 1;
+	k = realloc(s->keys, cap * sizeof(*k));
+	if (k == NULL)
+		return -ENOMEM;
+	s->keys = k;
+	s->cap_keys = cap;
+	return 0;
+}
+
 /* SA @p s can serve key @p fk, and being the newest, takes it. */
 static int
 flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
@@ -369,7 +396,7 @@ flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk
 	if (f == NULL)
 		return -ENOMEM;
 	if (i == s->n_keys) {
-		if (GROW(s->keys, s->n_keys, s->cap_keys) < 0) {
+		if (keys_grow(s) < 0) {
 			if (f->cand == 0)
 				flow_drop(m, fk, f);
 			return -ENOMEM;
@@ -1104,6 +1131,8 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		mp->cfg.index = m->next_index++;
 		mp->cfg.has_index = true;
 	}
+	if (mp->cfg.index > m->pol_index_max)
+		m->pol_index_max = mp->cfg.index;
 	m->n_pols++;
 	m->dirty |= MODEL_DIRTY_SPD;
 	if (pol_protects_out(mp) && m->n_sas > 0) {

@@ -149,6 +149,7 @@ struct gw_model {
 	uint32_t n_timers, cap_timers;
 	uint64_t next_gen;
 	uint32_t next_pol_seq, next_index, next_sa_id;
+	uint32_t pol_index_max; /**< no policy has a larger index */
 	uint32_t acquire_expires, acquire_queue, acquire_queue_total;
 	uint32_t allocspi_expires;
 	uint8_t worker_idle;        /**< enum cfg_worker_idle */

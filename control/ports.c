@@ -242,7 +242,8 @@ pub_start(struct pub *p)
 					  p->pool_no_cache ? 0 : POOL_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (p->pool == NULL) {
-		fprintf(stderr, "espd: mbuf pool: %s\n", rte_strerror(rte_errno));
+		fprintf(stderr, "espd: mbuf pool of %u: %s (try a smaller --mbufs or more memory)\n",
+			p->pool_size ? p->pool_size : POOL_MBUFS, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	snprintf(name, sizeof(name), "espd_big%u", p->seq);
@@ -269,7 +270,7 @@ pub_start(struct pub *p)
 		if (rc < 0)
 			return rc;
 		if (cp->has_tap) {
-			rc = tap_open(&p->taps[port], cp, p->macs[port].addr_bytes,
+			rc = tap_create(&p->taps[port], cp, p->macs[port].addr_bytes,
 				      cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU);
 			if (rc < 0)
 				return rc;

@@ -99,7 +99,10 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 	model_algo_params(&cfg->algo, &c.algo);
 	c.iv_mask = iv_mask;
 
-	gw = rte_zmalloc("gw_sa", sizeof(*gw), RTE_CACHE_LINE_SIZE);
+	/* Sized for its algorithm: AES-GCM's keys take 1024 bytes of the
+	 * 1152 the largest needs, ChaCha20's 64 (struct crypto_session). */
+	gw = rte_zmalloc("gw_sa", gw_sa_size(esp_sa_size(&c, p->model->engine)),
+			 RTE_CACHE_LINE_SIZE);
 	if (gw == NULL)
 		return -ENOMEM;
 	rc = esp_sa_init(&gw->esp, &c, p->model->engine);
@@ -122,7 +125,8 @@ static void
 record_free(struct gw_sa *gw)
 {
 	esp_sa_fini(&gw->esp);
-	explicit_bzero(gw, sizeof(*gw));
+	/* Not sizeof(*gw): the record was allocated to its size. */
+	explicit_bzero(gw, offsetof(struct gw_sa, esp));
 	rte_free(gw);
 }
 

@@ -34,6 +34,9 @@ struct sock_client {
 	char in[SOCK_REQUEST_MAX + 1];
 	struct sbuf out;
 	size_t out_off;
+	/* Answers held (sock_req.held): only out[0 .. out_ready) may go. */
+	bool held;
+	size_t out_ready;
 };
 
 struct sock {
@@ -43,6 +46,7 @@ struct sock {
 	unsigned int n;
 	uint64_t next_id;
 	uint64_t *dropped;
+	bool got_input;     /* the last sock_poll() read request bytes */
 };
 
 static int
@@ -207,6 +211,7 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 	struct cfg_error err = { .word = -1 };
 	struct sbuf body = { 0 };
 	struct sock_req req = { .client = cl };
+	size_t before = cl->out.len;
 	int rc;
 
 	if (strncmp(line, "batch-", 6) == 0) {
@@ -223,8 +228,13 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 		return;
 	}
 	req.json = cl->json;
+	req.batch = cl->batch;
 	req.words = line + 5;
 	rc = fn(arg, &req, &body, &err);
+	if (req.held && !cl->held) {
+		cl->held = true;
+		cl->out_ready = before;
+	}
 	if (rc != 0) {
 		sb_printf(&cl->out, "error: %s\n", err.msg[0] ? err.msg : strerror(-rc));
 		cl->monitor = false;
@@ -270,9 +280,10 @@ client_lines(struct sock_client *cl, sock_handler fn, void *arg)
 	}
 }
 
-/* Read what the client sent. @return -1 to close the client. */
+/* Read what the client sent; *got is set when bytes came. @return -1
+ * to close the client. */
 static int
-client_read(struct sock_client *cl, sock_handler fn, void *arg)
+client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 {
 	char buf[4096];
 	ssize_t n;
@@ -289,6 +300,7 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg)
 		}
 		if (n < 0)
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
+		*got = true;
 		if (cl->monitor || cl->closing)
 			continue; /* nothing more is expected */
 		if (cl->in_overflow || cl->in_len + (size_t)n > SOCK_REQUEST_MAX) {
@@ -313,23 +325,49 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg)
 	}
 }
 
-/* Write what is pending. @return -1 to close the client. */
+/* The end of what may be sent now. */
+static size_t
+out_end(const struct sock_client *cl)
+{
+	return cl->held ? cl->out_ready : cl->out.len;
+}
+
+/* Write what is pending and not held. @return -1 to close the client. */
 static int
 client_write(struct sock_client *cl)
 {
-	while (cl->out_off < cl->out.len) {
+	size_t end = out_end(cl);
+
+	while (cl->out_off < end) {
 		ssize_t n = send(cl->fd, cl->out.p + cl->out_off,
-				 cl->out.len - cl->out_off, MSG_NOSIGNAL);
+				 end - cl->out_off, MSG_NOSIGNAL);
 
 		if (n < 0)
 			return (errno == EAGAIN || errno == EWOULDBLOCK) ? 0 : -1;
 		cl->out_off += (size_t)n;
 	}
+	if (cl->out_off < cl->out.len)
+		return 0; /* held answers: sent after sock_release() */
 	/* Answers may hold keys (show-keys). */
 	if (cl->out.p != NULL)
 		explicit_bzero(cl->out.p, cl->out.len);
-	cl->out.len = cl->out_off = 0;
+	cl->out.len = cl->out_off = cl->out_ready = 0;
 	return cl->closing ? -1 : 0;
+}
+
+void
+sock_release(struct sock *s)
+{
+	unsigned int i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		s->c[i]->held = false;
+}
+
+bool
+sock_got_input(const struct sock *s)
+{
+	return s != NULL && s->got_input;
 }
 
 unsigned int
@@ -346,9 +384,10 @@ sock_poll(struct sock *s, sock_handler fn, void *arg)
 	for (i = 0; i < s->n; i++) {
 		pfd[i + 1].fd = s->c[i]->fd;
 		pfd[i + 1].events = POLLIN |
-			(s->c[i]->out.len > s->c[i]->out_off ? POLLOUT : 0);
+			(out_end(s->c[i]) > s->c[i]->out_off ? POLLOUT : 0);
 	}
 	n = s->n;
+	s->got_input = false;
 	ready = poll(pfd, n + 1, 0);
 	if (ready <= 0 && n == 0)
 		return 0;
@@ -359,7 +398,7 @@ sock_poll(struct sock *s, sock_handler fn, void *arg)
 		int rc = 0;
 
 		if (pfd[i + 1].revents & (POLLIN | POLLHUP | POLLERR))
-			rc = client_read(cl, fn, arg);
+			rc = client_read(cl, fn, arg, &s->got_input);
 		if (rc == 0 && cl->out.len > cl->out_off)
 			rc = client_write(cl);
 		else if (rc == 0 && cl->closing)

@@ -41,6 +41,10 @@ struct sock_client;
 struct sock_req {
 	struct sock_client *client;
 	bool json;          /**< the client asked for JSON */
+	bool batch;         /**< a batch client: its answers may be held */
+	/** Set by the handler of a batch request: the answer (and every
+	 *  later one of this client) is held until sock_release(). */
+	bool held;
 	char *words;        /**< the command, shell-quoted words */
 };
 
@@ -74,6 +78,12 @@ unsigned int sock_listeners(const struct sock *s, uint32_t type);
  * does); the control plane never blocks.
  */
 void sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json);
+
+/** Every held answer (struct sock_req.held) may be sent now. */
+void sock_release(struct sock *s);
+
+/** Whether the last sock_poll() read any request bytes. */
+bool sock_got_input(const struct sock *s);
 
 /** Close every client and the socket, and remove the socket file. */
 void sock_close(struct sock *s);

@@ -90,7 +90,7 @@ addr_add(int ifindex, const struct cfg_addr *a)
 }
 
 int
-tap_open(struct tap *t, const struct cfg_port *cp, const uint8_t mac[6], uint16_t mtu)
+tap_create(struct tap *t, const struct cfg_port *cp, const uint8_t mac[6], uint16_t mtu)
 {
 	struct ifreq ifr = { 0 };
 	const char *step;

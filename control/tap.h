@@ -36,7 +36,7 @@ struct tap {
  * addresses, and set it up. @return 0 or -errno, with one line on stderr
  * naming the port, the cause and the fix.
  */
-int tap_open(struct tap *t, const struct cfg_port *cp, const uint8_t mac[6], uint16_t mtu);
+int tap_create(struct tap *t, const struct cfg_port *cp, const uint8_t mac[6], uint16_t mtu);
 
 /** Remove the interface (closing the last descriptor deletes it). */
 void tap_close(struct tap *t);

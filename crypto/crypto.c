@@ -54,7 +54,8 @@ crypto_session_params(struct crypto_session *s, enum crypto_engine_kind kind,
 	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL &&
 	    kind != CRYPTO_ENGINE_CDEV)
 		return -EINVAL;
-	memset(s, 0, sizeof(*s));
+	/* The public line only: priv may be allocated short. */
+	memset(s, 0, offsetof(struct crypto_session, priv));
 	if (p->cipher_key == NULL && p->cipher_key_len != 0)
 		return -EINVAL;
 
@@ -168,8 +169,26 @@ crypto_algo_check(enum crypto_engine_kind kind, const struct crypto_algo_params 
 
 	if (rc == 0 && kind == CRYPTO_ENGINE_CDEV)
 		rc = crypto_cdev_algo_check(&s, p);
-	explicit_bzero(&s, sizeof(s)); /* it holds the AEAD salt */
+	/* it holds the AEAD salt */
+	explicit_bzero(&s, offsetof(struct crypto_session, priv));
 	return rc;
+}
+
+size_t
+crypto_session_priv_size(enum crypto_engine_kind kind,
+			 const struct crypto_algo_params *p)
+{
+	struct crypto_session s;
+	size_t n;
+
+	if (crypto_session_params(&s, kind, p) < 0)
+		return CRYPTO_SESSION_PRIV;
+	explicit_bzero(&s, offsetof(struct crypto_session, priv)); /* the salt */
+	/* The cryptodev keeps its keys in the device's own sessions; a
+	 * pointer to them sits in crypto_session.eng. */
+	n = kind == CRYPTO_ENGINE_MB ? crypto_mb_priv_size(p) :
+	    kind == CRYPTO_ENGINE_CDEV ? 0 : crypto_null_priv_size(p);
+	return (n + 63) & ~(size_t)63;
 }
 
 int
@@ -181,6 +200,8 @@ crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 	rc = crypto_session_params(s, kind, p);
 	if (rc < 0)
 		goto err_wipe;
+	s->priv_len = (uint16_t)crypto_session_priv_size(kind, p);
+	memset(s->priv, 0, s->priv_len);
 	if (kind == CRYPTO_ENGINE_MB)
 		rc = crypto_mb_session_init(s, p);
 	else if (kind == CRYPTO_ENGINE_CDEV)
@@ -200,11 +221,14 @@ err_wipe:
 void
 crypto_session_wipe(struct crypto_session *s)
 {
+	size_t n;
+
 	if (s == NULL)
 		return;
 	if (s->engine == CRYPTO_ENGINE_CDEV)
 		crypto_cdev_session_wipe(s);
-	explicit_bzero(s, sizeof(*s));
+	n = s->priv_len <= CRYPTO_SESSION_PRIV ? s->priv_len : CRYPTO_SESSION_PRIV;
+	explicit_bzero(s, offsetof(struct crypto_session, priv) + n);
 }
 
 struct crypto_engine *

@@ -16,6 +16,7 @@
 
 #include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 enum crypto_engine_kind {
@@ -58,12 +59,21 @@ struct crypto_algo_params {
 };
 
 #define CRYPTO_ICV_MAX 64          /**< largest ICV (full SHA-512) */
-#define CRYPTO_SESSION_PRIV 1152   /**< engine-private precomputed keys */
+#define CRYPTO_SESSION_PRIV 1152   /**< engine-private keys, largest algorithm */
 
 /**
  * One SA's crypto state. The public fields are what the ESP framing needs;
- * priv is the engine's. Build with crypto_session_init(), destroy with
- * crypto_session_wipe() (explicit_bzero of every key byte).
+ * eng and priv are the engine's (eng: its per-session choices, on the
+ * line a burst reads first; priv: the precomputed keys). Build with
+ * crypto_session_init(), destroy with crypto_session_wipe() (explicit_bzero
+ * of every key byte).
+ *
+ * Only the first crypto_session_priv_size() bytes of priv are ever read or
+ * written, so a session may be allocated short, at
+ * offsetof(struct crypto_session, priv) + crypto_session_priv_size() bytes
+ * (struct gw_sa is: AES-GCM needs 1024 of the 1152, ChaCha20 64). A
+ * declared one has room for any algorithm. Never copy a session by
+ * assignment or sizeof.
  */
 struct crypto_session {
 	uint8_t engine;     /**< enum crypto_engine_kind */
@@ -75,8 +85,32 @@ struct crypto_session {
 	uint8_t is_aead;
 	uint8_t key_len;    /**< cipher key bytes, salt excluded */
 	uint8_t salt[4];    /**< AEAD nonce = salt || explicit IV */
+	uint16_t priv_len;  /**< bytes of priv in use (set by init) */
+	alignas(8) uint8_t eng[16]; /**< the engine's per-session fields */
 	alignas(64) uint8_t priv[CRYPTO_SESSION_PRIV];
 };
+
+#ifndef __cplusplus /* C++ spells it static_assert */
+_Static_assert(sizeof(struct crypto_session) == 64 + CRYPTO_SESSION_PRIV,
+	       "one line of public fields, then priv");
+#endif
+
+/**
+ * Bytes of crypto_session.priv a session of @p p needs with engine
+ * @p kind, a multiple of 64 (at most CRYPTO_SESSION_PRIV). For parameters
+ * crypto_session_init() would refuse: CRYPTO_SESSION_PRIV.
+ */
+size_t crypto_session_priv_size(enum crypto_engine_kind kind,
+				const struct crypto_algo_params *p);
+
+/** Bytes to allocate for a session of @p p: the public line + priv. */
+static inline size_t
+crypto_session_size(enum crypto_engine_kind kind,
+		    const struct crypto_algo_params *p)
+{
+	return offsetof(struct crypto_session, priv) +
+	       crypto_session_priv_size(kind, p);
+}
 
 enum crypto_status {
 	CRYPTO_OK = 0,
@@ -177,16 +211,18 @@ int crypto_algo_check(enum crypto_engine_kind kind,
 		      const struct crypto_algo_params *p);
 
 /**
- * Build a session. Control plane only (it uses a private manager that is
- * not thread-safe). @return 0, or -EINVAL for a bad algorithm, key length
- * or ICV length, -ENOTSUP when the library lacks it.
+ * Build a session in @p s, which has room for crypto_session_size(kind,
+ * p) bytes. Control plane only (it uses a private manager that is not
+ * thread-safe). @return 0, or -EINVAL for a bad algorithm, key length or
+ * ICV length, -ENOTSUP when the library lacks it.
  */
 int crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 			const struct crypto_algo_params *p);
 
-/** Wipe every key byte of @p s (explicit_bzero). CRYPTO_ENGINE_CDEV: also
- *  frees its device sessions (control plane only; after the RCU grace
- *  period, as no burst has an op in flight between calls). */
+/** Wipe every key byte of @p s (explicit_bzero of its public line and
+ *  the priv bytes in use). CRYPTO_ENGINE_CDEV: also frees its device
+ *  sessions (control plane only; after the RCU grace period, as no
+ *  synchronous burst leaves an op in flight). */
 void crypto_session_wipe(struct crypto_session *s);
 
 /**

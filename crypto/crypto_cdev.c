@@ -12,8 +12,8 @@
  *   AEAD, one AAD length, while a crypto_session serves both directions
  *   and both AAD lengths (8, or 12 with ESN: RFC 4106 5, RFC 7634 2.1), so
  *   an SA holds up to four rte sessions. They live in a small struct of
- *   ours; crypto_session.priv only holds a pointer to it, so the inline
- *   private bytes stay small.
+ *   ours; the session's engine field (crypto_session.eng) holds a pointer
+ *   to it, and it needs no priv bytes at all.
  * - The burst call is synchronous: the ops go in, and the call polls the
  *   queue pair until every one is back. So order within an SA is kept,
  *   no op is in flight once the call returns (an SA's sessions can be
@@ -88,8 +88,8 @@ struct cdev_sess {
 	uint8_t dev_id;
 };
 
-_Static_assert(sizeof(struct cdev_sess *) <= CRYPTO_SESSION_PRIV,
-	       "the pointer must fit crypto_session.priv");
+_Static_assert(sizeof(struct cdev_sess *) <= sizeof(((struct crypto_session *)0)->eng),
+	       "the pointer must fit crypto_session.eng");
 
 /* One queue pair and the scratch an engine needs. */
 struct cdev_engine {
@@ -403,7 +403,7 @@ cdev_of(const struct crypto_session *s)
 {
 	struct cdev_sess *cs;
 
-	memcpy(&cs, s->priv, sizeof(cs));
+	memcpy(&cs, s->eng, sizeof(cs));
 	return cs;
 }
 
@@ -422,7 +422,7 @@ crypto_cdev_session_init(struct crypto_session *s,
 	if (cs == NULL)
 		return -ENOMEM;
 	cs->dev_id = dev.dev_id;
-	memcpy(s->priv, &cs, sizeof(cs));
+	memcpy(s->eng, &cs, sizeof(cs));
 
 	for (enc = 0; enc < 2; enc++) {
 		for (aad12 = 0; aad12 < (s->is_aead ? 2 : 1); aad12++) {
@@ -507,7 +507,7 @@ crypto_cdev_session_wipe(struct crypto_session *s)
 			}
 	explicit_bzero(cs, sizeof(*cs));
 	free(cs);
-	memset(s->priv, 0, sizeof(cs));
+	memset(s->eng, 0, sizeof(cs));
 }
 
 /* ---- engines ---------------------------------------------------------- */

@@ -50,28 +50,38 @@ enum mb_path {
 #define HMAC_STATE_MAX 64       /* SHA-512 state, what ONE_BLOCK writes */
 #define HMAC_BLOCK_MAX 128
 
-struct mb_priv {
+/* The per-session choices, in crypto_session.eng (the public line). */
+struct mb_hdr {
 	uint8_t path;        /**< enum mb_path */
 	uint8_t tag_direct;  /**< encrypt: the library writes icv_len bytes */
 	uint8_t job_tag_len; /**< tag length asked of the library */
 	uint8_t key_bytes;   /**< cipher key length for jobs */
 	uint32_t cipher_mode; /**< IMB_CIPHER_MODE */
 	uint32_t hash_alg;    /**< IMB_HASH_ALG */
-	alignas(64) union {
-		struct gcm_key_data gcm;
-		struct {
-			alignas(16) uint8_t enc[AES_SCHED_LEN];
-			alignas(16) uint8_t dec[AES_SCHED_LEN];
-			alignas(16) uint8_t ipad[HMAC_STATE_MAX];
-			alignas(16) uint8_t opad[HMAC_STATE_MAX];
-		} cbc; /**< also NULL cipher + HMAC (schedules unused) */
-		alignas(16) uint8_t chacha[32];
-	} k;
 };
 
-_Static_assert(sizeof(struct mb_priv) <= CRYPTO_SESSION_PRIV,
+/* The precomputed keys, in crypto_session.priv: only the member of the
+ * session's algorithm is allocated (crypto_mb_priv_size()). */
+union mb_keys {
+	struct gcm_key_data gcm;
+	struct {
+		alignas(16) uint8_t enc[AES_SCHED_LEN];
+		alignas(16) uint8_t dec[AES_SCHED_LEN];
+		alignas(16) uint8_t ipad[HMAC_STATE_MAX];
+		alignas(16) uint8_t opad[HMAC_STATE_MAX];
+	} cbc;
+	struct {
+		alignas(16) uint8_t ipad[HMAC_STATE_MAX];
+		alignas(16) uint8_t opad[HMAC_STATE_MAX];
+	} hmac; /**< NULL cipher + HMAC */
+	alignas(16) uint8_t chacha[32];
+};
+
+_Static_assert(sizeof(struct mb_hdr) <= sizeof(((struct crypto_session *)0)->eng),
+	       "the IPsec-MB choices fit crypto_session.eng");
+_Static_assert(sizeof(union mb_keys) <= CRYPTO_SESSION_PRIV,
 	       "IPsec-MB session state must fit crypto_session.priv");
-_Static_assert(alignof(struct mb_priv) <= 64,
+_Static_assert(alignof(union mb_keys) <= 64,
 	       "crypto_session.priv is only 64-byte aligned");
 _Static_assert(CRYPTO_CHUNK <= IMB_MAX_BURST_SIZE,
 	       "a chunk must fit one IPsec-MB burst");
@@ -79,10 +89,33 @@ _Static_assert(CRYPTO_CHUNK <= IMB_MAX_BURST_SIZE,
 /* Session init only: the control plane is single-threaded. */
 static IMB_MGR *ctl_mgr;
 
-static inline const struct mb_priv *
-mb_priv(const struct crypto_session *s)
+static inline const struct mb_hdr *
+mb_hdr(const struct crypto_session *s)
 {
-	return (const struct mb_priv *)s->priv;
+	return (const struct mb_hdr *)s->eng;
+}
+
+static inline const union mb_keys *
+mb_keys(const struct crypto_session *s)
+{
+	return (const union mb_keys *)s->priv;
+}
+
+size_t
+crypto_mb_priv_size(const struct crypto_algo_params *p)
+{
+	switch (p->cipher) {
+	case CRYPTO_CIPHER_AES_GCM:
+		return sizeof(struct gcm_key_data);
+	case CRYPTO_CIPHER_CHACHA20_POLY1305:
+		return sizeof(((union mb_keys *)0)->chacha);
+	case CRYPTO_CIPHER_AES_CBC:
+		return sizeof(((union mb_keys *)0)->cbc);
+	case CRYPTO_CIPHER_NULL:
+		return sizeof(((union mb_keys *)0)->hmac);
+	default:
+		return sizeof(union mb_keys);
+	}
 }
 
 /* The manager's layout is ABI: the library must be the one compiled for. */
@@ -224,7 +257,7 @@ hmac_precompute(IMB_MGR *m, enum crypto_auth a, const uint8_t *key,
 
 /* The job API writes only the IPsec-truncated or the full digest. */
 static void
-hmac_job_shape(struct mb_priv *mp, enum crypto_auth a, unsigned int icv_len)
+hmac_job_shape(struct mb_hdr *mp, enum crypto_auth a, unsigned int icv_len)
 {
 	static const struct {
 		uint32_t alg;
@@ -251,7 +284,8 @@ int
 crypto_mb_session_init(struct crypto_session *s,
 		       const struct crypto_algo_params *p)
 {
-	struct mb_priv *mp = (struct mb_priv *)s->priv;
+	struct mb_hdr *mp = (struct mb_hdr *)s->eng;
+	union mb_keys *k = (union mb_keys *)s->priv;
 	int rc;
 
 	if (ctl_mgr == NULL) {
@@ -274,9 +308,9 @@ crypto_mb_session_init(struct crypto_session *s,
 		mp->tag_direct = 1;
 		mp->job_tag_len = s->icv_len;
 		if (s->key_len == 16)
-			IMB_AES128_GCM_PRE(ctl_mgr, p->cipher_key, &mp->k.gcm);
+			IMB_AES128_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
 		else
-			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &mp->k.gcm);
+			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
 		break;
 	case CRYPTO_CIPHER_CHACHA20_POLY1305:
 		mp->path = MB_CHACHA_USE_JOBS ? MB_PATH_JOB : MB_PATH_CHACHA;
@@ -285,7 +319,7 @@ crypto_mb_session_init(struct crypto_session *s,
 		mp->key_bytes = 32;
 		mp->tag_direct = 1;
 		mp->job_tag_len = s->icv_len;
-		memcpy(mp->k.chacha, p->cipher_key, 32);
+		memcpy(k->chacha, p->cipher_key, 32);
 		break;
 	case CRYPTO_CIPHER_AES_CBC:
 	case CRYPTO_CIPHER_NULL:
@@ -295,12 +329,10 @@ crypto_mb_session_init(struct crypto_session *s,
 			mp->key_bytes = s->key_len;
 			if (s->key_len == 16)
 				IMB_AES_KEYEXP_128(ctl_mgr, p->cipher_key,
-						   mp->k.cbc.enc,
-						   mp->k.cbc.dec);
+						   k->cbc.enc, k->cbc.dec);
 			else
 				IMB_AES_KEYEXP_256(ctl_mgr, p->cipher_key,
-						   mp->k.cbc.enc,
-						   mp->k.cbc.dec);
+						   k->cbc.enc, k->cbc.dec);
 		} else {
 			mp->cipher_mode = IMB_CIPHER_NULL;
 			mp->key_bytes = 16;
@@ -313,8 +345,14 @@ crypto_mb_session_init(struct crypto_session *s,
 			break;
 		}
 		hmac_job_shape(mp, p->auth, s->icv_len);
-		hmac_precompute(ctl_mgr, p->auth, p->auth_key, p->auth_key_len,
-				mp->k.cbc.ipad, mp->k.cbc.opad);
+		if (p->cipher == CRYPTO_CIPHER_AES_CBC)
+			hmac_precompute(ctl_mgr, p->auth, p->auth_key,
+					p->auth_key_len, k->cbc.ipad,
+					k->cbc.opad);
+		else
+			hmac_precompute(ctl_mgr, p->auth, p->auth_key,
+					p->auth_key_len, k->hmac.ipad,
+					k->hmac.opad);
 		break;
 	default:
 		return -EINVAL;
@@ -350,7 +388,7 @@ gcm_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
 	bool enc)
 {
 	const struct crypto_session *s = op->sess;
-	const struct gcm_key_data *k = &mb_priv(s)->k.gcm;
+	const struct gcm_key_data *k = &mb_keys(s)->gcm;
 	struct gcm_context_data ctx;
 	const uint8_t *nonce = e->nonce[slot]; /* built by mb_chunk */
 	uint8_t *p = op->data + op->cipher_off;
@@ -376,7 +414,7 @@ static int
 chacha_one(struct crypto_engine *e, unsigned int slot, struct crypto_op *op,
 	   bool enc)
 {
-	const uint8_t *k = mb_priv(op->sess)->k.chacha;
+	const uint8_t *k = mb_keys(op->sess)->chacha;
 	struct chacha20_poly1305_context_data ctx;
 	const uint8_t *nonce = e->nonce[slot]; /* built by mb_chunk */
 	uint8_t *p = op->data + op->cipher_off;
@@ -410,9 +448,10 @@ iv_adjacent(const struct crypto_op *op)
  * ciphertext; the common case folds this block into the packet's job.
  */
 static void
-cbc_iv_encrypt(struct crypto_engine *e, const struct mb_priv *mp,
+cbc_iv_encrypt(struct crypto_engine *e, const struct crypto_session *s,
 	       uint8_t *iv)
 {
+	const struct mb_hdr *mp = mb_hdr(s);
 	IMB_JOB job;
 
 	memset(&job, 0, sizeof(job));
@@ -420,8 +459,8 @@ cbc_iv_encrypt(struct crypto_engine *e, const struct mb_priv *mp,
 	job.cipher_direction = IMB_DIR_ENCRYPT;
 	job.chain_order = IMB_ORDER_CIPHER_HASH;
 	job.hash_alg = IMB_AUTH_NULL;
-	job.enc_keys = mp->k.cbc.enc;
-	job.dec_keys = mp->k.cbc.dec;
+	job.enc_keys = mb_keys(s)->cbc.enc;
+	job.dec_keys = mb_keys(s)->cbc.dec;
 	job.key_len_in_bytes = mp->key_bytes;
 	job.src = iv;
 	job.dst = iv;
@@ -437,7 +476,8 @@ static void
 fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 	 struct crypto_op *op, bool enc)
 {
-	const struct mb_priv *mp = mb_priv(op->sess);
+	const struct mb_hdr *mp = mb_hdr(op->sess);
+	const union mb_keys *k = mb_keys(op->sess);
 
 	job->user_data = op;
 	job->user_data2 = (void *)(uintptr_t)slot;
@@ -462,8 +502,8 @@ fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 
 	switch (mp->cipher_mode) {
 	case IMB_CIPHER_GCM:
-		job->enc_keys = &mp->k.gcm;
-		job->dec_keys = &mp->k.gcm;
+		job->enc_keys = &k->gcm;
+		job->dec_keys = &k->gcm;
 		job->iv = e->nonce[slot]; /* built by mb_chunk */
 		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
 		job->u.GCM.aad = op->aad;
@@ -472,8 +512,8 @@ fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 		job->msg_len_to_hash_in_bytes = op->cipher_len;
 		return;
 	case IMB_CIPHER_CHACHA20_POLY1305:
-		job->enc_keys = mp->k.chacha;
-		job->dec_keys = mp->k.chacha;
+		job->enc_keys = k->chacha;
+		job->dec_keys = k->chacha;
 		job->iv = e->nonce[slot]; /* built by mb_chunk */
 		job->iv_len_in_bytes = CRYPTO_NONCE_LEN;
 		job->u.CHACHA20_POLY1305.aad = op->aad;
@@ -490,18 +530,24 @@ fill_job(struct crypto_engine *e, IMB_JOB *job, unsigned int slot,
 	 * outer hash is done, so on encrypt it may overlap the ESN high bits
 	 * the caller put at the end of the covered range (RFC 4303 2.2.1).
 	 */
-	job->enc_keys = mp->k.cbc.enc;
-	job->dec_keys = mp->k.cbc.dec;
 	job->hash_start_src_offset_in_bytes = 0;
 	job->msg_len_to_hash_in_bytes =
 		mp->hash_alg == IMB_AUTH_NULL ? 0 : op->auth_len;
-	job->u.HMAC._hashed_auth_key_xor_ipad = mp->k.cbc.ipad;
-	job->u.HMAC._hashed_auth_key_xor_opad = mp->k.cbc.opad;
 	if (mp->cipher_mode == IMB_CIPHER_NULL) {
+		/* Only the HMAC states are allocated (crypto_mb_priv_size);
+		 * the NULL cipher reads no key. */
+		job->enc_keys = k;
+		job->dec_keys = k;
+		job->u.HMAC._hashed_auth_key_xor_ipad = k->hmac.ipad;
+		job->u.HMAC._hashed_auth_key_xor_opad = k->hmac.opad;
 		job->iv = NULL;
 		job->iv_len_in_bytes = 0;
 		return;
 	}
+	job->enc_keys = k->cbc.enc;
+	job->dec_keys = k->cbc.dec;
+	job->u.HMAC._hashed_auth_key_xor_ipad = k->cbc.ipad;
+	job->u.HMAC._hashed_auth_key_xor_opad = k->cbc.opad;
 	job->iv_len_in_bytes = 16;
 	if (enc && iv_adjacent(op)) {
 		/*
@@ -533,7 +579,7 @@ job_finish(struct crypto_engine *e, const IMB_JOB *job, bool enc)
 	if (s->icv_len == 0) {
 		/* encryption only: nothing to write or check */
 	} else if (enc) {
-		if (!mb_priv(s)->tag_direct)
+		if (!mb_hdr(s)->tag_direct)
 			memcpy(op->icv, e->tag[slot], s->icv_len);
 	} else if (crypto_icv_cmp(e->tag[slot], op->icv, s->icv_len)) {
 		op->status = CRYPTO_ICV_FAIL;
@@ -566,13 +612,13 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	}
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
-		const struct mb_priv *mp;
+		const struct mb_hdr *mp;
 
 		if (unlikely(!valid[i])) {
 			op->status = CRYPTO_ERROR;
 			continue;
 		}
-		mp = mb_priv(op->sess);
+		mp = mb_hdr(op->sess);
 		switch (mp->path) {
 		case MB_PATH_GCM:
 			ok += gcm_one(e, i, op, enc);
@@ -583,7 +629,7 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 		default:
 			if (enc && mp->cipher_mode == IMB_CIPHER_CBC &&
 			    unlikely(!iv_adjacent(op)))
-				cbc_iv_encrypt(e, mp, op->iv);
+				cbc_iv_encrypt(e, op->sess, op->iv);
 			/* Stays an error if the library never hands it back. */
 			op->status = CRYPTO_ERROR;
 			slot[nj++] = (uint8_t)i;

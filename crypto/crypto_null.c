@@ -63,6 +63,13 @@ expand(uint64_t h, uint8_t *out, unsigned int len)
 	}
 }
 
+size_t
+crypto_null_priv_size(const struct crypto_algo_params *p)
+{
+	(void)p;
+	return sizeof(struct null_priv);
+}
+
 int
 crypto_null_session_init(struct crypto_session *s,
 			 const struct crypto_algo_params *p)

@@ -55,7 +55,8 @@ struct crypto_engine {
 unsigned int crypto_auth_digest_len(enum crypto_auth a);
 
 /**
- * Validate @p p and fill the public fields of @p s (priv is zeroed).
+ * Validate @p p and fill the public fields of @p s (the line before
+ * priv; priv is not touched, priv_len is 0).
  * @return 0 or -EINVAL.
  */
 int crypto_session_params(struct crypto_session *s,
@@ -85,6 +86,8 @@ crypto_icv_cmp(const uint8_t *a, const uint8_t *b, unsigned int len)
 }
 
 /* crypto_mb.c */
+/** Bytes of priv an IPsec-MB session of valid @p p uses (not rounded). */
+size_t crypto_mb_priv_size(const struct crypto_algo_params *p);
 int crypto_mb_session_init(struct crypto_session *s,
 			   const struct crypto_algo_params *p);
 int crypto_mb_engine_init(struct crypto_engine *e);
@@ -94,6 +97,7 @@ uint16_t crypto_mb_burst(struct crypto_engine *e, struct crypto_op *ops,
 			 uint16_t n, bool enc);
 
 /* crypto_null.c */
+size_t crypto_null_priv_size(const struct crypto_algo_params *p);
 int crypto_null_session_init(struct crypto_session *s,
 			     const struct crypto_algo_params *p);
 uint16_t crypto_null_burst(struct crypto_engine *e, struct crypto_op *ops,

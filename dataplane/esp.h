@@ -24,6 +24,7 @@
 
 #include <stdalign.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #include <rte_common.h>
@@ -97,7 +98,9 @@ struct esp_sa_stats {
 /**
  * The fast-path record of an SA (STYLE.md habit 5): everything a packet
  * needs, decided once when the SA is installed. The crypto session (keys)
- * comes last; the first cache line is all the framing code reads.
+ * comes last; the first cache line is all the framing code reads. Since
+ * the session may be allocated short (struct crypto_session), so may the
+ * SA: esp_sa_size() bytes hold it.
  */
 struct esp_sa {
 	alignas(RTE_CACHE_LINE_SIZE) uint32_t spi_be;
@@ -134,11 +137,25 @@ struct esp_sa {
 	uint8_t peer_addr[16];
 	uint8_t map_addr[16];
 	uint16_t map_sport_be;
-	struct crypto_session sess;
+	struct crypto_session sess; /**< last: its priv may be cut short */
 };
 
+#ifndef __cplusplus /* C++ spells it static_assert */
+_Static_assert(offsetof(struct esp_sa, sess) + sizeof(struct crypto_session) ==
+	       sizeof(struct esp_sa), "the crypto session ends the ESP record");
+#endif
+
+/** Bytes an SA of @p conf needs (its crypto session sized for its
+ *  algorithm), at most sizeof(struct esp_sa). */
+static inline size_t
+esp_sa_size(const struct esp_sa_conf *conf, enum crypto_engine_kind kind)
+{
+	return offsetof(struct esp_sa, sess) + crypto_session_size(kind, &conf->algo);
+}
+
 /**
- * Build @p sa from @p conf (control plane). Allocates the replay window
+ * Build @p sa, which has room for esp_sa_size(conf, kind) bytes, from
+ * @p conf (control plane). Allocates the replay window
  * for an inbound SA with a window. @return 0 or -errno (-EINVAL for a bad
  * conf, -ENOMEM).
  */

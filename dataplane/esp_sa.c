@@ -131,5 +131,6 @@ esp_sa_fini(struct esp_sa *sa)
 	rte_free(sa->replay);
 	sa->replay = NULL;
 	crypto_session_wipe(&sa->sess);
-	explicit_bzero(sa, sizeof(*sa));
+	/* Not sizeof(*sa): the session may have been allocated short. */
+	explicit_bzero(sa, offsetof(struct esp_sa, sess));
 }

@@ -212,6 +212,21 @@ spd_free(struct spd *spd)
 	free(spd);
 }
 
+int
+spd_set_classify(struct spd *spd, int alg)
+{
+	int f, rc;
+
+	for (f = 0; spd != NULL && f < 2; f++) {
+		if (spd->acl[f] == NULL)
+			continue;
+		rc = rte_acl_set_ctx_classify(spd->acl[f], (enum rte_acl_classify_alg)alg);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
 uint32_t
 spd_count(const struct spd *spd)
 {

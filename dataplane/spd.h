@@ -45,6 +45,14 @@ struct spd *spd_build(const struct spd_rule *rules, uint32_t n, int socket,
 		      int *err);
 void spd_free(struct spd *spd);
 
+/**
+ * Classify with rte_acl's code path @p alg (an enum rte_acl_classify_alg:
+ * scalar, SSE, AVX2, AVX-512 16 or 32 lanes; 0 the best the CPU and EAL's
+ * --force-max-simd-bitwidth allow, which rte_acl picks by default), for
+ * benchmarks. @return 0, or -ENOTSUP where that path cannot run here.
+ */
+int spd_set_classify(struct spd *spd, int alg);
+
 /** Rules in @p spd. */
 uint32_t spd_count(const struct spd *spd);
 

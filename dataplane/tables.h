@@ -45,10 +45,20 @@ enum gw_action {
  * An SA as the gateway keeps it. What a worker checks for every packet
  * (the flags, the selector) fills the cache line right before the ESP
  * fast-path record, so a flow's packets touch two adjacent lines before
- * the crypto session; the rest is cold. Recover it from its ESP record
- * with gw_sa_of().
+ * the crypto session. The rest (per burst or rarer) comes first. The ESP
+ * record comes last, so its crypto session can be cut to its algorithm's
+ * size: a record is gw_sa_size() bytes, not sizeof. Recover it from its
+ * ESP record with gw_sa_of().
  */
 struct gw_sa {
+	alignas(RTE_CACHE_LINE_SIZE) uint64_t use_tsc; /**< TSC of the last burst it carried (0: never) */
+	uint32_t mtu_gen;    /**< path_mtu is for tables of this gen */
+	uint16_t path_mtu;   /**< tunnel: MTU of the port its dst leaves by */
+	struct esp_addr src, dst;
+	/** Byte and packet limits (0: none), checked by the workers; time
+	 *  limits are the control plane's. */
+	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
+
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */
 	uint8_t soft_sent, hard_sent; /**< expire events raised (by any lcore) */
@@ -62,18 +72,21 @@ struct gw_sa {
 	uint32_t reqid;
 	uint32_t id;         /**< control-plane handle */
 	struct spd_sel sel;  /**< traffic the SA carries */
-	struct esp_sa esp;
-	uint64_t use_tsc;    /**< TSC of the last burst it carried (0: never) */
-	uint32_t mtu_gen;    /**< path_mtu is for tables of this gen */
-	uint16_t path_mtu;   /**< tunnel: MTU of the port its dst leaves by */
-	struct esp_addr src, dst;
-	/** Byte and packet limits (0: none), checked by the workers; time
-	 *  limits are the control plane's. */
-	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
+	struct esp_sa esp;   /**< last: its crypto session may be cut short */
 };
 
-_Static_assert(offsetof(struct gw_sa, esp) == RTE_CACHE_LINE_SIZE,
+_Static_assert(offsetof(struct gw_sa, esp) - offsetof(struct gw_sa, dead) ==
+	       RTE_CACHE_LINE_SIZE,
 	       "the per-packet fields of gw_sa fit the line before its ESP record");
+_Static_assert(offsetof(struct gw_sa, esp) + sizeof(struct esp_sa) ==
+	       sizeof(struct gw_sa), "the ESP record ends gw_sa");
+
+/** Bytes a gw_sa whose ESP record is @p esp_size bytes (esp_sa_size()) needs. */
+static inline size_t
+gw_sa_size(size_t esp_size)
+{
+	return offsetof(struct gw_sa, esp) + esp_size;
+}
 
 static inline struct gw_sa *
 gw_sa_of(struct esp_sa *esp)

@@ -11,7 +11,7 @@
 # Both gateways run on 2 MB hugepages, as users run them: hugetlbfs is
 # mounted at /dev/hugepages if none is, vm.nr_hugepages raised until 1024
 # are free (and left so). If that fails it says so and runs both --no-huge;
-# --no-huge forces that. --flows N: distinct UDP 5-tuples (1 to 8192,
+# --no-huge forces that. --flows N: distinct UDP 5-tuples (1 to 65536,
 # default 1024) in max(1024, N) frames, so by default every frame is its
 # own flow. --quick: one round, short windows, fewer cases (a CI smoke, < 60 s
 # once built; its JSON goes to BUILD_DIR/bench-gw/). Other options go to

@@ -42,6 +42,8 @@ t "check bad config: every error" 1 "bad.conf:5: error.*sideways" "$b/espd" -c "
 t "check missing file" 1 "nonexistent" "$b/espd" -c "$tmp/nonexistent.conf" --check
 t "espd without -c" 2 "-c FILE is required" "$b/espd" --check
 t "espd bad --exit-idle" 2 "exit-idle" "$b/espd" -- -c x --exit-idle abc
+t "espd bad --mbufs" 2 "mbufs: expected 1023" "$b/espd" -- -c x --mbufs 100
+t "espd bad --mbufs word" 2 "mbufs: expected" "$b/espd" -- -c x --mbufs lots
 t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
 t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
 # The README's two commands run exactly as printed on a fresh Debian 12,

@@ -230,6 +230,55 @@ def run(gw, r, build):
     n = gw.ctl("state", "count")["count"]
     r.equal(n, 1 + 10, "the 10 SAs added by the 50 clients are there")
 
+    # A batch of 2000 policy changes: their table rebuild is done once,
+    # after the batch, and every answer still comes, in order, after it
+    # (held until then). A bad line in the middle is answered in place.
+    n_pol = 2000
+    lines = []
+    for i in range(n_pol):
+        lines.append("batch-text policy add src 10.200.%d.%d/32 dst 10.201.0.0/16 dir out "
+                     "index %d action block" % (i // 250, i % 250, 1000 + i))
+        if i == 1000:
+            lines.append("batch-text policy add src 10.9.9.9/32 dst 10.201.0.0/16 dir out "
+                         "index 1000 action block")   # index 1000 exists
+    c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    c.settimeout(120)
+    c.connect(sock)
+    sender = threading.Thread(target=c.sendall, args=(("\n".join(lines) + "\n").encode(),))
+    sender.start()
+    f = c.makefile("rb")
+    answers = []
+    try:
+        while len(answers) < len(lines):
+            head = f.readline()
+            if not head:
+                break
+            if head.startswith(b"ok "):
+                f.read(int(head.split()[1]))
+                answers.append("ok")
+            else:
+                answers.append(head.decode(errors="replace").strip())
+    except socket.timeout:
+        answers.append("(timeout)")
+    sender.join(60)
+    c.close()
+    want = ["ok"] * 1001 + ["error"] + ["ok"] * (n_pol - 1001)
+    got = ["error" if a.startswith("error: ") and "exists" in a else a for a in answers]
+    r.check(got == want, "a batch of %d policy adds: every answer, in order, the bad one "
+            "in place" % n_pol, "%d answers; first differences: %s" % (
+                len(answers), [(i, a) for i, (a, w) in enumerate(zip(got, want)) if a != w][:5]))
+    pols = gw.ctl("policy", "list")
+    r.equal(len(pols), 1 + n_pol, "the batch's policies are all in place")
+
+    # A batch that closes its side right away still gets its held answers,
+    # then espd closes the connection.
+    a = half_close(sock, b"".join(
+        b"batch-text policy add src 10.202.0.%d/32 dst 10.201.0.0/16 dir out "
+        b"action block\n" % i for i in range(3)))
+    r.check(a == b"ok 0\n" * 3, "a batch closed after sending: 3 held answers, then closed", a)
+    r.check(alive(gw, 11), "espd answers after the batch")
+    r.equal(len(gw.ctl("policy", "list")), 1 + n_pol + 3, "and the closed batch's policies")
+
     # A monitor that never reads does not block the others.
     m = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     m.settimeout(20)

@@ -14,7 +14,8 @@ spread over both queues: one worker owns it, the other hands it its
 packets (SaHandoff), and every packet leaves with its own sequence
 number, 1 to N. Last, a port asking for more
 queues than net_pcap offers must stop espd at start with a clear error
-and exit status 1.
+and exit status 1. And `--mbufs N` sizes the mbuf pool: espd says how
+many it made.
 
     PYTHONPATH=tests /usr/bin/python3 tests/interop/test_workers.py [BUILD_DIR]
 
@@ -121,6 +122,16 @@ def main():
     if not re.search(r"port 1: 2 queues asked, the device offers 1", run.stderr):
         why.append("stderr does not say so: %r" % run.stderr.strip()[-300:])
     report(not why, "queues 2 on a one-queue port: start-up error, exit 1", why)
+
+    # --mbufs: the pool espd reports at start is the one asked for.
+    espd = Espd(build=build, timeout=30)
+    run = espd.run(conf_head(), [[], []], extra_args=["--mbufs", "40000"])
+    why = []
+    if run.rc != 0:
+        why.append("exit %s: %r" % (run.describe_rc(), run.stderr.strip()[-300:]))
+    if not re.search(r"\b40000 mbufs\b", run.stdout):
+        why.append("espd says: %r" % run.stdout.strip())
+    report(not why, "--mbufs 40000: a pool of 40000 mbufs", why)
 
     return rep.close()
 

@@ -878,6 +878,18 @@ static const struct {
 	  "key for rfc4106(gcm(aes)) must be 20 or 36 bytes, got 16", 12 },
 	{ "state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' " GCM128_KEY " 128",
 	  "key for rfc7539esp(chacha20,poly1305) must be 36 bytes, got 20", 12 },
+	/* Longer than a cipher key's array (CFG_CIPHER_KEY_MAX), and the
+	 * longest any key may be: the length is still named. */
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) 0x"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f2021222324252627 128",
+	  "key for rfc4106(gcm(aes)) must be 20 or 36 bytes, got 40", 12 },
+	{ "state add " SA_ID " enc 'cbc(aes)' 0x"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f"
+	  " auth-trunc 'hmac(sha256)' 0x01 128",
+	  "key for cbc(aes) must be 16 or 32 bytes, got 128", 12 },
 	{ "state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY " 100",
 	  "ICV for rfc4106(gcm(aes)) must be 64, 96 or 128 bits, got 100", 13 },
 	{ "state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' 0x"

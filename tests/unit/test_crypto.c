@@ -14,8 +14,10 @@
  *  - AES-CBC: RFC 3602 section 4, cases 1-4.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
@@ -617,17 +619,16 @@ static const struct algo algos[] = {
 };
 #define N_ALGOS (sizeof(algos) / sizeof(algos[0]))
 
-static int
-algo_session(struct crypto_session *s, enum crypto_engine_kind kind,
-	     const struct algo *a, uint8_t seed)
+/* The parameters algo_session() builds; ck[36] and ak[64] hold the keys. */
+static struct crypto_algo_params
+algo_params_of(const struct algo *a, uint8_t seed, uint8_t *ck, uint8_t *ak)
 {
 	struct crypto_algo_params p = { 0 };
-	uint8_t ck[36], ak[64];
 	unsigned int i;
 
-	for (i = 0; i < sizeof(ck); i++)
+	for (i = 0; i < 36; i++)
 		ck[i] = (uint8_t)(seed * 7 + i);
-	for (i = 0; i < sizeof(ak); i++)
+	for (i = 0; i < 64; i++)
 		ak[i] = (uint8_t)(seed * 13 + 3 * i);
 	p.cipher = a->cipher;
 	p.auth = a->auth;
@@ -638,6 +639,16 @@ algo_session(struct crypto_session *s, enum crypto_engine_kind kind,
 		p.auth_key_len = 32;
 	}
 	p.icv_len = a->icv_len;
+	return p;
+}
+
+static int
+algo_session(struct crypto_session *s, enum crypto_engine_kind kind,
+	     const struct algo *a, uint8_t seed)
+{
+	uint8_t ck[36], ak[64];
+	struct crypto_algo_params p = algo_params_of(a, seed, ck, ak);
+
 	return crypto_session_init(s, kind, &p);
 }
 
@@ -1001,16 +1012,95 @@ test_wipe(void)
 {
 	static const uint8_t zero[sizeof(struct crypto_session)];
 	struct crypto_session s;
+	const uint8_t *b = (const uint8_t *)&s;
 	unsigned int a;
+	size_t n, i;
 	int kind;
 
 	for (kind = CRYPTO_ENGINE_MB; kind <= CRYPTO_ENGINE_NULL; kind++) {
 		for (a = 0; a < N_ALGOS; a++) {
+			memset(&s, 0x5a, sizeof(s));
 			CU_ASSERT_EQUAL_FATAL(algo_session(&s, kind, &algos[a],
 							   9), 0);
-			CU_ASSERT(memcmp(&s, zero, sizeof(s)) != 0);
+			n = offsetof(struct crypto_session, priv) + s.priv_len;
+			CU_ASSERT(memcmp(&s, zero, n) != 0);
 			crypto_session_wipe(&s);
-			CU_ASSERT(memcmp(&s, zero, sizeof(s)) == 0);
+			CU_ASSERT(memcmp(&s, zero, n) == 0);
+			/* Nothing past the session's own size was written:
+			 * a short allocation holds it (struct gw_sa). */
+			for (i = n; i < sizeof(s) && b[i] == 0x5a; i++)
+				;
+			CU_ASSERT_EQUAL(i, sizeof(s));
+		}
+	}
+}
+
+/*
+ * Sessions allocated to their algorithm's size (crypto_session_size(),
+ * as the gateway's SA records are) give the same bytes as full-size ones,
+ * both ways; under ASan (scripts/t_asan.sh) any read past the short
+ * allocation fails. The sizes are what each algorithm needs, not more.
+ */
+static void
+test_short_sessions(void)
+{
+	static struct pkt full_pk, short_pk;
+	struct crypto_op full_op, short_op;
+	struct crypto_session full, *sh;
+	uint8_t ck[36], ak[64];
+	unsigned int a;
+	int kind;
+
+	for (kind = CRYPTO_ENGINE_MB; kind <= CRYPTO_ENGINE_NULL; kind++) {
+		struct crypto_engine *e = engine_of((enum crypto_engine_kind)kind);
+
+		for (a = 0; a < N_ALGOS; a++) {
+			struct crypto_algo_params p =
+				algo_params_of(&algos[a], (uint8_t)a, ck, ak);
+			size_t psz = crypto_session_priv_size(kind, &p);
+			size_t want;
+
+			if (kind == CRYPTO_ENGINE_NULL)
+				want = 64;
+			else if (algos[a].cipher == CRYPTO_CIPHER_AES_GCM)
+				want = 1024; /* struct gcm_key_data */
+			else if (algos[a].cipher == CRYPTO_CIPHER_CHACHA20_POLY1305)
+				want = 64;
+			else if (algos[a].cipher == CRYPTO_CIPHER_AES_CBC)
+				want = 640; /* two AES-256 schedules, two HMAC states */
+			else
+				want = 128; /* two HMAC states */
+			CU_ASSERT_EQUAL(psz, want);
+			CU_ASSERT_EQUAL(crypto_session_size(kind, &p),
+					offsetof(struct crypto_session, priv) + psz);
+			sh = aligned_alloc(64, crypto_session_size(kind, &p));
+			CU_ASSERT_PTR_NOT_NULL_FATAL(sh);
+			CU_ASSERT_EQUAL_FATAL(crypto_session_init(&full, kind, &p), 0);
+			CU_ASSERT_EQUAL_FATAL(crypto_session_init(sh, kind, &p), 0);
+			CU_ASSERT_EQUAL(sh->priv_len, psz);
+
+			pkt_build(&full_pk, &full_op, &full, 1424, false, 77);
+			pkt_build(&short_pk, &short_op, sh, 1424, false, 77);
+			CU_ASSERT_EQUAL(crypto_encrypt_burst(e, &full_op, 1), 1);
+			CU_ASSERT_EQUAL(crypto_encrypt_burst(e, &short_op, 1), 1);
+			CU_ASSERT(memcmp(full_pk.buf, short_pk.buf,
+					 sizeof(full_pk.buf)) == 0);
+			pkt_to_rx(&short_pk, &short_op);
+			CU_ASSERT_EQUAL(crypto_decrypt_burst(e, &short_op, 1), 1);
+			/* The payload (CBC replaced the IV by E_K(IV)). */
+			CU_ASSERT(memcmp(short_pk.buf + ESP_HDR + sh->iv_len,
+					 short_pk.plain + ESP_HDR + sh->iv_len,
+					 1424) == 0);
+			crypto_session_wipe(&full);
+			crypto_session_wipe(sh);
+			free(sh);
+		}
+		/* Parameters init would refuse: room for anything. */
+		{
+			struct crypto_algo_params bad = { .cipher = (enum crypto_cipher)99 };
+
+			CU_ASSERT_EQUAL(crypto_session_priv_size(kind, &bad),
+					CRYPTO_SESSION_PRIV);
 		}
 	}
 }
@@ -1028,6 +1118,7 @@ test_crypto_register(void)
 		{ "cbc_kat", test_cbc_kat },
 		{ "roundtrip_mb", test_roundtrip_mb },
 		{ "roundtrip_null", test_roundtrip_null },
+		{ "short_sessions", test_short_sessions },
 		{ "tamper_mb", test_tamper_mb },
 		{ "tamper_null", test_tamper_null },
 		{ "bad_lengths_mb", test_bad_lengths_mb },

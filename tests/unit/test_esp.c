@@ -1263,12 +1263,16 @@ test_bad_conf(void)
 	CU_ASSERT_EQUAL(esp_sa_init(&sa, &c, cur_kind), -EINVAL);
 	c.algo = algo;
 	CU_ASSERT_EQUAL(esp_sa_init(&sa, &c, cur_kind), 0);
+	CU_ASSERT(esp_sa_size(&c, cur_kind) < sizeof(sa));
+	CU_ASSERT_EQUAL(sa.sess.priv_len,
+			esp_sa_size(&c, cur_kind) -
+			offsetof(struct esp_sa, sess.priv));
 	esp_sa_fini(&sa);
-	/* fini wipes the keys. */
+	/* fini wipes the keys: every byte of the record's own size. */
 	{
-		static const uint8_t zero[sizeof(sa.sess.priv)];
+		static const uint8_t zero[sizeof(sa)];
 
-		CU_ASSERT_EQUAL(memcmp(sa.sess.priv, zero, sizeof(zero)), 0);
+		CU_ASSERT_EQUAL(memcmp(&sa, zero, esp_sa_size(&c, cur_kind)), 0);
 	}
 }
 

@@ -421,7 +421,7 @@ test_tap(void)
 	int i, rc;
 
 	cp.addr[0] = (struct cfg_addr){ .af = AF_INET, .len = 24, .a = { 10, 77, 0, 1 } };
-	rc = tap_open(&t, &cp, mac, 1500);
+	rc = tap_create(&t, &cp, mac, 1500);
 	if (rc == -EPERM || rc == -ENOENT || rc == -EACCES) {
 		printf("\n  skipped: cannot create a TAP here (%s)\n", strerror(-rc));
 		return;
