@@ -201,8 +201,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 				continue;
 			found[lk[j]] = data[j];
 			/* Many SAs: fetch each one's record and keys at once. */
-			rte_prefetch0(&found[lk[j]]->esp);
-			rte_prefetch0(found[lk[j]]->esp.sess.priv);
+			gw_sa_prefetch(found[lk[j]]);
 			gw_sa_cache_put(&w->in_cache, spi[lk[j]], data[j]);
 		}
 	}

@@ -341,9 +341,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			sa[i] = (hits & (1ull << j)) ? data[j] : NULL;
 			if (sa[i] == NULL)
 				continue;
-			rte_prefetch0(sa[i]);
-			rte_prefetch0(&sa[i]->esp);
-			rte_prefetch0(sa[i]->esp.sess.priv);
+			gw_sa_prefetch(sa[i]);
 			if (pfp[i] == 0)
 				gw_sa_cache_put(&w->out_cache, policy[i], sa[i]);
 		}
