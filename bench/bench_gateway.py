@@ -271,9 +271,12 @@ class Runner:
         self.flows = a.flows
         self.frames = frames_of(a.flows)
 
-    def cmd(self, app, direction, algo, size, prefix, verify=None):
+    def cmd(self, app, direction, algo, size, prefix, verify=None, engine=None):
         """The command line; with @verify (a file stem), port 1 writes pcaps
-        there instead of net_null and the input is read once."""
+        there instead of net_null and the input is read once. @engine: espd's
+        crypto engine, "builtin" (IPsec-MB inline, the default) or a
+        cryptodev PMD (aesni_mb, openssl, ...) that espd uses through
+        --crypto-dev."""
         pcap = os.path.join(self.wd, pcap_name(direction, algo, size, self.flows))
         loop = "" if verify else ",infinite_rx=1"
         # Hugepages: memory grows as needed (about 110 pages for espd, 150
@@ -291,10 +294,14 @@ class Runner:
             pool = []
             if self.frames > ESPD_DEFAULT_FRAMES:
                 pool = ["--mbufs", str(self.frames + ESPD_POOL_DEFAULT)]
+            cdev, copt = [], []
+            if engine not in (None, "builtin"):
+                name = "crypto_%s_%s" % (engine, prefix)
+                cdev, copt = ["--vdev", name], ["--crypto-dev", name]
             return [binary] + eal + [
                 "--vdev", "net_pcap0,rx_pcap=%s%s" % (pcap, loop),
-                "--vdev", p1,
-                "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)] + pool
+                "--vdev", p1] + cdev + [
+                "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)] + pool + copt
         conf = os.path.join(self.wd, "secgw-%s-%s.cfg" % (direction, SHORT[algo]))
         with open(conf, "w") as f:
             f.write(secgw_conf(direction, algo))
@@ -317,7 +324,7 @@ class Runner:
             "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + pool + \
             (["-l"] if need_lib else [])
 
-    def verify(self, app, direction, algo, size):
+    def verify(self, app, direction, algo, size, engine=None):
         """One pass of the @size pcap (the case's first) with port 1 captured;
         @return '' when every frame out decrypts (outbound) or is the
         plaintext sent (inbound), else what is wrong."""
@@ -327,7 +334,7 @@ class Runner:
         self.seq += 1
         prefix = "gwv%d_%d_%s" % (os.getpid(), self.seq, app[:2])
         stem = os.path.join(self.wd, "verify-%s" % prefix)
-        argv = self.cmd(app, direction, algo, size, prefix, verify=stem)
+        argv = self.cmd(app, direction, algo, size, prefix, verify=stem, engine=engine)
         log = open(stem + ".log", "w+")
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
         try:
@@ -374,10 +381,10 @@ class Runner:
             os.unlink(stem + ".log")
         return why
 
-    def run_one(self, app, direction, algo, size):
+    def run_one(self, app, direction, algo, size, engine=None):
         self.seq += 1
         prefix = "gwb%d_%d_%s" % (os.getpid(), self.seq, app[:2])
-        argv = self.cmd(app, direction, algo, size, prefix)
+        argv = self.cmd(app, direction, algo, size, prefix, engine=engine)
         log = open(os.path.join(self.wd, "%s.log" % prefix), "w+")
         t_start = time.monotonic()
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
@@ -529,6 +536,10 @@ def main():
     ap.add_argument("--vs-espd", default=None,
                     help="A/B of two espd builds: run this espd binary in ipsec-secgw's place")
     ap.add_argument("--only", default=None, help="substring filter on case names")
+    ap.add_argument("--engines", default=None,
+                    help="compare espd's crypto engines instead of espd and ipsec-secgw: "
+                         "a list such as builtin,aesni_mb,openssl (builtin = inline "
+                         "IPsec-MB; the others are cryptodev PMDs used through --crypto-dev)")
     ap.add_argument("--flows", type=int, default=DEFAULT_FLOWS,
                     help="distinct UDP 5-tuples per pcap, 1 to %d (default %d); the pcap "
                     "holds max(1024, FLOWS) frames" % (MAX_FLOWS, DEFAULT_FLOWS))
@@ -560,7 +571,135 @@ def main():
               file=sys.stderr)
     elif huge_note:
         print("bench-gateway: hugepages: %s" % huge_note, file=sys.stderr)
+    if a.engines:
+        return run_engines(a, cases, wd, outdir, mach, huge_note, t_begin)
     return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
+
+
+ENGINE_LACKS = {"openssl": ("chacha20-poly1305",)}  # DPDK 22.11's crypto_openssl
+
+
+def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
+    """espd against itself, one crypto engine against another: the same
+    pcaps, SA and harness, the engines in turn (rotated each round), Mpps
+    and worker cycles per packet for each, and each engine's ratio to the
+    first one per round, then its median."""
+    engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    gen_pcaps(wd, cases, a.flows)
+    r = Runner(a, wd)
+    hz = tsc_hz()
+    verified = {}
+    if not a.quick:
+        for direction, algo, sizes in cases:
+            for eng in engines:
+                if algo in ENGINE_LACKS.get(eng, ()):
+                    continue
+                why = r.verify("espd", direction, algo, sizes[0], engine=eng)
+                verified["%s %s %s" % (eng, direction, algo)] = why or "ok"
+                if why:
+                    print("bench-gateway: VERIFY %s %s %s: %s" % (eng, direction, algo, why),
+                          file=sys.stderr)
+    hdr = "%-4s %-12s %5s | " % ("dir", "algorithm", "size") + " | ".join(
+        "%-9s %6s %6s %5s" % (e[:9], "Mpps", "cyc/p", "x" + engines[0][:4]) for e in engines)
+    print("Memory: %s. %d flows in %d frames per pcap, one static SA, one worker. "
+          "%d rounds of %.1f s after %.1f s warm-up, engines rotated each round.\n"
+          "Mpps: median of the rounds (wall clock); cyc/p: worker cycles per packet (its CPU "
+          "time x TSC, median); x%s: Mpps / %s's in the same round, median." % (
+              "2 MB hugepages" if a.huge == "hugepages" else "--no-huge -m 1024",
+              a.flows, frames_of(a.flows), a.rounds, a.window, a.warmup,
+              engines[0][:4], engines[0]))
+    print(hdr)
+    print("-" * len(hdr))
+    results = []
+    bad = 0
+    for direction, algo, sizes in cases:
+        for size in sizes:
+            runs = {e: [] for e in engines}
+            for rnd in range(a.rounds):
+                k = rnd % len(engines)
+                for eng in engines[k:] + engines[:k]:
+                    if algo in ENGINE_LACKS.get(eng, ()):
+                        runs[eng].append({"ok": False, "error": "the PMD lacks it"})
+                        continue
+                    res = r.run_one("espd", direction, algo, size, engine=eng)
+                    runs[eng].append(res)
+                    if not res["ok"]:
+                        bad += 1
+                        print("bench-gateway: %s %s %s %s: %s" % (eng, direction, algo, size,
+                                                                 res.get("error", "?")),
+                              file=sys.stderr)
+            row = {"dir": direction, "algo": algo, "size": size,
+                   "mean_size": mean_size(size), "runs": runs, "engines": {}}
+            base = runs[engines[0]]
+            for eng in engines:
+                ok = [x for x in runs[eng] if x["ok"]]
+                pc = summary([x.get("mpps_cpu") for x in ok])
+                ratios = [x["mpps"] / b["mpps"] for x, b in zip(runs[eng], base)
+                          if x["ok"] and b["ok"] and b["mpps"] > 0]
+                row["engines"][eng] = {
+                    "mpps": summary([x.get("mpps") for x in ok]),
+                    "mpps_per_cpu": pc,
+                    "cycles_per_pkt": (None if pc["median"] is None or hz is None
+                                       else hz / (pc["median"] * 1e6)),
+                    "ratio_to_first": summary(ratios),
+                    "cpu_share": summary([x.get("cpu_share") for x in ok]),
+                }
+            results.append(row)
+            cells = []
+            for eng in engines:
+                e = row["engines"][eng]
+                cells.append("%-9s %6s %6s %5s" % ("", fmt(e["mpps"]["median"]),
+                                                   fmt(e["cycles_per_pkt"], "%.0f"),
+                                                   fmt(e["ratio_to_first"]["median"])))
+            print("%-4s %-12s %5s | " % (direction, SHORT[algo], size) + " | ".join(cells))
+            sys.stdout.flush()
+    mach["loadavg_end"] = os.getloadavg()
+    date = datetime.datetime.now().strftime("%Y-%m-%d")
+    doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+           "engines": engines, "quick": a.quick, "rounds": a.rounds,
+           "warmup_s": a.warmup, "window_s": a.window, "machine": mach,
+           "frames_per_pcap": frames_of(a.flows), "flows": a.flows, "memory": a.huge,
+           "memory_note": huge_note,
+           "note": "cryptodev engine: synchronous use of enqueue/dequeue inside each "
+                   "crypto burst (crypto/crypto_cdev.c); the software PMDs run on the "
+                   "worker's own core, so their cycles are inside cyc/p",
+           "verified": verified, "results": results,
+           "elapsed_s": time.monotonic() - t_begin}
+    name = "engines-%s%s.json" % (date, "-quick" if a.quick else "")
+    with open(os.path.join(outdir, name), "w") as f:
+        json.dump(doc, f, indent=1)
+    if not a.quick:
+        try:
+            plot_engines(results, engines, os.path.join(outdir, "engines.png"))
+        except ImportError:
+            print("bench-gateway: no matplotlib; engines.png not written", file=sys.stderr)
+    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    return 1 if bad else 0
+
+
+def plot_engines(results, engines, path):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [(d, al) for d, al, _ in {(r["dir"], r["algo"], 0) for r in results}]
+    groups.sort()
+    fig, axes = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 4), squeeze=False)
+    for ax, (d, al) in zip(axes[0], groups):
+        rows = [r for r in results if r["dir"] == d and r["algo"] == al]
+        xs = [str(r["size"]) for r in rows]
+        w = 0.8 / len(engines)
+        for i, eng in enumerate(engines):
+            ys = [r["engines"][eng]["mpps"]["median"] or 0 for r in rows]
+            ax.bar([j + i * w for j in range(len(xs))], ys, w, label=eng)
+        ax.set_xticks([j + 0.4 - w / 2 for j in range(len(xs))])
+        ax.set_xticklabels(xs)
+        ax.set_title("%s %s" % (d, SHORT[al]))
+        ax.set_xlabel("inner size (B)")
+        ax.set_ylabel("Mpps (one worker)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
 
 
 def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):

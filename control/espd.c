@@ -4,7 +4,7 @@
  *
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
  *                      [--stats-json FILE] [--max-sas N] [--mbufs N]
- *                      [--xdp-prog FILE]
+ *                      [--xdp-prog FILE] [--crypto-dev NAME]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -36,6 +36,7 @@ struct espd_opts {
 	const char *config;
 	const char *socket;
 	const char *stats_json;
+	const char *crypto_dev;
 	const char *xdp_prog;
 	long exit_idle_ms;
 	uint32_t max_sas;
@@ -50,7 +51,7 @@ usage(FILE *f)
 	fprintf(f,
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
 		"                          [--stats-json FILE] [--max-sas N] [--mbufs N]\n"
-		"                          [--xdp-prog FILE]\n"
+		"                          [--xdp-prog FILE] [--crypto-dev NAME]\n"
 		"       espd --version\n");
 }
 
@@ -65,6 +66,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "stats-json", required_argument, NULL, 'j' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-sas", required_argument, NULL, 'm' },
+		{ "crypto-dev", required_argument, NULL, 'C' },
 		{ "xdp-prog", required_argument, NULL, 'x' },
 		{ "mbufs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
@@ -112,6 +114,13 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			o->max_sas = (uint32_t)v;
 			break;
 		}
+		case 'C':
+			if (optarg[0] == '\0') {
+				fprintf(stderr, "espd: --crypto-dev: expected a cryptodev name\n");
+				return 2;
+			}
+			o->crypto_dev = optarg;
+			break;
 		case 'x':
 			o->xdp_prog = optarg;
 			break;
@@ -204,6 +213,7 @@ main(int argc, char **argv)
 	struct events *ev = NULL;
 	struct exc *x = NULL;
 	struct sock *sock = NULL;
+	enum crypto_engine_kind kind = CRYPTO_ENGINE_MB;
 	struct gw_model m;
 	struct pub p;
 	int sep, rc;
@@ -243,7 +253,17 @@ main(int argc, char **argv)
 	memset(&p, 0, sizeof(p));
 	p.xdp_obj = o.xdp_prog;
 	p.pool_size = o.mbufs;
-	if (model_init(&m, CRYPTO_ENGINE_MB, o.max_sas) < 0)
+	if (o.crypto_dev != NULL) {
+		/* One queue pair per engine: every worker's and lcore 0's
+		 * (pub_start builds one for each lcore). Opened before the
+		 * file is read: `state add` checks the device's
+		 * capabilities. */
+		if (crypto_cdev_open(o.crypto_dev,
+				     (uint16_t)rte_lcore_count(), 0) < 0)
+			goto err_eal;
+		kind = CRYPTO_ENGINE_CDEV;
+	}
+	if (model_init(&m, kind, o.max_sas) < 0)
 		goto err_eal;
 	if (pub_prepare(&p, &m, o.max_sas) < 0 || (ev = events_new(&p)) == NULL)
 		goto err;
@@ -274,6 +294,11 @@ main(int argc, char **argv)
 	sock_close(sock);
 	model_free(&m);
 	pub_stop(&p);
+	/* Every SA and engine is gone by now, so the device has nothing left:
+	 * the synchronous bursts leave no op in flight. */
+	if (crypto_cdev_close() < 0)
+		fprintf(stderr, "espd: --crypto-dev %s: sessions or queue pairs still in use at exit\n",
+			o.crypto_dev);
 	rte_eal_cleanup();
 	return 0;
 
@@ -284,6 +309,7 @@ err:
 	model_free(&m);
 	pub_stop(&p);
 err_eal:
+	crypto_cdev_close();
 	rte_eal_cleanup();
 	return 1;
 }

@@ -639,9 +639,15 @@ sa_check(const struct gw_model *m, const struct cfg_state *s, uint8_t dir,
 	 struct cfg_error *err)
 {
 	struct crypto_algo_params p;
+	int rc;
 
 	model_algo_params(&s->algo, &p);
-	if (crypto_algo_check(m->engine, &p) < 0)
+	rc = crypto_algo_check(m->engine, &p);
+	if (rc == -ENOTSUP || rc == -ENODEV)
+		return cfg_error_set(err, -1,
+				     "the crypto device %s does not offer this algorithm with these key and ICV lengths",
+				     crypto_cdev_name() != NULL ? crypto_cdev_name() : "(none open)");
+	if (rc < 0)
 		return cfg_error_set(err, -1,
 				     "the SA's algorithm, keys, addresses or replay settings are not usable together");
 	/* RFC 4303 A: ESN infers the high half from the window. */

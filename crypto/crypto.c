@@ -51,7 +51,8 @@ crypto_session_params(struct crypto_session *s, enum crypto_engine_kind kind,
 {
 	if (s == NULL || p == NULL)
 		return -EINVAL;
-	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL)
+	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL &&
+	    kind != CRYPTO_ENGINE_CDEV)
 		return -EINVAL;
 	/* The public line only: priv may be allocated short. */
 	memset(s, 0, offsetof(struct crypto_session, priv));
@@ -166,6 +167,8 @@ crypto_algo_check(enum crypto_engine_kind kind, const struct crypto_algo_params 
 	struct crypto_session s;
 	int rc = crypto_session_params(&s, kind, p);
 
+	if (rc == 0 && kind == CRYPTO_ENGINE_CDEV)
+		rc = crypto_cdev_algo_check(&s, p);
 	/* it holds the AEAD salt */
 	explicit_bzero(&s, offsetof(struct crypto_session, priv));
 	return rc;
@@ -181,8 +184,10 @@ crypto_session_priv_size(enum crypto_engine_kind kind,
 	if (crypto_session_params(&s, kind, p) < 0)
 		return CRYPTO_SESSION_PRIV;
 	explicit_bzero(&s, offsetof(struct crypto_session, priv)); /* the salt */
+	/* The cryptodev keeps its keys in the device's own sessions; a
+	 * pointer to them sits in crypto_session.eng. */
 	n = kind == CRYPTO_ENGINE_MB ? crypto_mb_priv_size(p) :
-				       crypto_null_priv_size(p);
+	    kind == CRYPTO_ENGINE_CDEV ? 0 : crypto_null_priv_size(p);
 	return (n + 63) & ~(size_t)63;
 }
 
@@ -199,6 +204,8 @@ crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 	memset(s->priv, 0, s->priv_len);
 	if (kind == CRYPTO_ENGINE_MB)
 		rc = crypto_mb_session_init(s, p);
+	else if (kind == CRYPTO_ENGINE_CDEV)
+		rc = crypto_cdev_session_init(s, p);
 	else
 		rc = crypto_null_session_init(s, p);
 	if (rc < 0)
@@ -218,6 +225,8 @@ crypto_session_wipe(struct crypto_session *s)
 
 	if (s == NULL)
 		return;
+	if (s->engine == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_session_wipe(s);
 	n = s->priv_len <= CRYPTO_SESSION_PRIV ? s->priv_len : CRYPTO_SESSION_PRIV;
 	explicit_bzero(s, offsetof(struct crypto_session, priv) + n);
 }
@@ -228,7 +237,8 @@ crypto_engine_create(enum crypto_engine_kind kind)
 	struct crypto_engine *e;
 	int rc;
 
-	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL) {
+	if (kind != CRYPTO_ENGINE_MB && kind != CRYPTO_ENGINE_NULL &&
+	    kind != CRYPTO_ENGINE_CDEV) {
 		errno = EINVAL;
 		return NULL;
 	}
@@ -241,6 +251,10 @@ crypto_engine_create(enum crypto_engine_kind kind)
 	e->kind = kind;
 	if (kind == CRYPTO_ENGINE_MB) {
 		rc = crypto_mb_engine_init(e);
+		if (rc < 0)
+			goto err_free;
+	} else if (kind == CRYPTO_ENGINE_CDEV) {
+		rc = crypto_cdev_engine_init(e);
 		if (rc < 0)
 			goto err_free;
 	} else {
@@ -261,6 +275,8 @@ crypto_engine_free(struct crypto_engine *e)
 		return;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		crypto_mb_engine_fini(e);
+	else if (e->kind == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_engine_fini(e);
 	/* The tag scratch may hold ICVs of keys about to be wiped. */
 	explicit_bzero(e, sizeof(*e));
 	free(e);
@@ -272,6 +288,15 @@ crypto_engine_describe(const struct crypto_engine *e)
 	return e != NULL ? e->desc : "none";
 }
 
+void
+crypto_engine_stats(const struct crypto_engine *e,
+		    struct crypto_engine_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	if (e != NULL && e->kind == CRYPTO_ENGINE_CDEV)
+		crypto_cdev_engine_stats(e, st);
+}
+
 uint16_t
 crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		     uint16_t n)
@@ -280,6 +305,8 @@ crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		return 0;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		return crypto_mb_burst(e, ops, n, true);
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_burst(e, ops, n, true);
 	return crypto_null_burst(e, ops, n, true);
 }
 
@@ -291,5 +318,48 @@ crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 		return 0;
 	if (e->kind == CRYPTO_ENGINE_MB)
 		return crypto_mb_burst(e, ops, n, false);
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_burst(e, ops, n, false);
 	return crypto_null_burst(e, ops, n, false);
+}
+
+/* The built-in engines compute at once; submit/collect only keep order,
+ * so a caller has one code path for every engine. */
+uint16_t
+crypto_submit_burst(struct crypto_engine *e, struct crypto_op *ops[],
+		    uint16_t n, bool enc)
+{
+	uint16_t i;
+
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_submit(e, ops, n, enc);
+	for (i = 0; i < n && e->atail - e->ahead < CRYPTO_AFIFO; i++) {
+		if (enc)
+			crypto_encrypt_burst(e, ops[i], 1);
+		else
+			crypto_decrypt_burst(e, ops[i], 1);
+		e->afifo[e->atail++ % CRYPTO_AFIFO] = ops[i];
+	}
+	return i;
+}
+
+uint16_t
+crypto_collect_burst(struct crypto_engine *e, struct crypto_op *done[],
+		     uint16_t max)
+{
+	uint16_t n = 0;
+
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_collect(e, done, max);
+	while (n < max && e->ahead != e->atail)
+		done[n++] = e->afifo[e->ahead++ % CRYPTO_AFIFO];
+	return n;
+}
+
+unsigned int
+crypto_inflight(const struct crypto_engine *e)
+{
+	if (e->kind == CRYPTO_ENGINE_CDEV)
+		return crypto_cdev_inflight(e);
+	return e->atail - e->ahead;
 }

@@ -22,6 +22,7 @@
 enum crypto_engine_kind {
 	CRYPTO_ENGINE_MB,   /**< Intel IPsec-MB */
 	CRYPTO_ENGINE_NULL, /**< identity cipher, keyed checksum ICV: tests */
+	CRYPTO_ENGINE_CDEV, /**< a DPDK cryptodev, see crypto_cdev_open() */
 };
 
 enum crypto_cipher {
@@ -141,15 +142,53 @@ struct crypto_op {
 	/** Encrypt: where the ICV is written. Decrypt: the received ICV,
 	 *  compared in constant time. */
 	uint8_t *icv;
+	/** Optional: the struct rte_mbuf that holds data (one segment), for
+	 *  an engine that hands the packet to a device (CRYPTO_ENGINE_CDEV
+	 *  takes its IOVA from it). NULL: the engine wraps the bytes
+	 *  itself. The other engines ignore it. */
+	void *mbuf;
 	uint8_t status; /**< enum crypto_status, set by the burst call */
 };
 
 struct crypto_engine;
 
 /**
+ * Open the DPDK cryptodev @p name (a vdev given to EAL, e.g.
+ * crypto_aesni_mb0, or a hardware device by its cryptodev name) for
+ * CRYPTO_ENGINE_CDEV, with @p nb_qps queue pairs: one for each engine
+ * that will exist at once (one per lcore), of @p nb_desc descriptors
+ * each (0: 2048; tests make it small to fill the queue). After rte_eal_init(), before
+ * any CRYPTO_ENGINE_CDEV session or engine; control plane only. Prints
+ * the reason of a failure on stderr.
+ * @return 0, -EBUSY (one is open already), -ENODEV (no such device),
+ * -ENOSPC (too few queue pairs), or another -errno.
+ */
+int crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc);
+
+/** Stop and release the device. @return 0, or -EBUSY while an engine
+ *  or session of it still exists (it then stays open). */
+int crypto_cdev_close(void);
+
+/** The name given to crypto_cdev_open(), or NULL when none is open. */
+const char *crypto_cdev_name(void);
+
+/** What an engine counted (all 0 but for CRYPTO_ENGINE_CDEV). */
+struct crypto_engine_stats {
+	uint64_t enq_busy;     /**< enqueues the device took only part of */
+	uint64_t enq_given_up; /**< ops never taken by the device (ERROR) */
+	uint64_t dev_errors;   /**< ops the device failed (ERROR) */
+	uint64_t alloc_fail;   /**< ops with no device op free (ERROR) */
+	uint64_t bad_ops;      /**< ops refused before the device (ERROR) */
+};
+
+void crypto_engine_stats(const struct crypto_engine *e,
+			 struct crypto_engine_stats *st);
+
+/**
  * Create an engine for the calling lcore (one IPsec-MB manager each, set
- * up with init_mb_mgr_auto). Not thread-safe to share.
- * @return NULL on failure (errno set).
+ * up with init_mb_mgr_auto; for CRYPTO_ENGINE_CDEV, a queue pair of its
+ * own). Not thread-safe to share.
+ * @return NULL on failure (errno set; ENOSPC: every queue pair taken).
  */
 struct crypto_engine *crypto_engine_create(enum crypto_engine_kind kind);
 void crypto_engine_free(struct crypto_engine *e);
@@ -163,7 +202,10 @@ const char *crypto_engine_describe(const struct crypto_engine *e);
 /**
  * Would crypto_session_init() accept @p p? The same checks, without
  * building anything: `espd --check` and the control plane's model judge an
- * SA's algorithm with it before any engine exists. @return 0 or -EINVAL.
+ * SA's algorithm with it before any engine exists. @return 0 or -EINVAL;
+ * for CRYPTO_ENGINE_CDEV also -ENOTSUP when the open device lacks the
+ * algorithm, key or ICV length (its capabilities), -ENODEV when no
+ * device is open.
  */
 int crypto_algo_check(enum crypto_engine_kind kind,
 		      const struct crypto_algo_params *p);
@@ -178,7 +220,9 @@ int crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 			const struct crypto_algo_params *p);
 
 /** Wipe every key byte of @p s (explicit_bzero of its public line and
- *  the priv bytes in use). */
+ *  the priv bytes in use). CRYPTO_ENGINE_CDEV: also frees its device
+ *  sessions (control plane only; after the RCU grace period, as no
+ *  synchronous burst leaves an op in flight). */
 void crypto_session_wipe(struct crypto_session *s);
 
 /**
@@ -193,5 +237,30 @@ uint16_t crypto_encrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 			      uint16_t n);
 uint16_t crypto_decrypt_burst(struct crypto_engine *e, struct crypto_op *ops,
 			      uint16_t n);
+
+/**
+ * Asynchronous use: hand ops over now, take them back later. Ops come
+ * back from crypto_collect_burst() in the order they were submitted to
+ * this engine, each with its status, so an SA's packets submitted in
+ * order come back in order. Until collected, an op and the bytes it
+ * points at are the engine's: do not touch, move or free them. A
+ * CRYPTO_ENGINE_CDEV op must name its mbuf (crypto_op.mbuf); the other
+ * engines do the work inside the submit call and only keep the order.
+ * Do not free the engine with ops submitted and not collected (it waits
+ * for the device, then forgets them). The synchronous burst calls may be
+ * used on the same engine in between.
+ * @return how many of @p ops were taken: a prefix; the others were not
+ * (device queue or the engine's window full) and may be submitted again
+ * after a collect.
+ */
+uint16_t crypto_submit_burst(struct crypto_engine *e, struct crypto_op *ops[],
+			     uint16_t n, bool enc);
+
+/** Up to @p max submitted ops that are done, oldest first. */
+uint16_t crypto_collect_burst(struct crypto_engine *e, struct crypto_op *done[],
+			      uint16_t max);
+
+/** Ops submitted to @p e and not yet collected. */
+unsigned int crypto_inflight(const struct crypto_engine *e);
 
 #endif /* ESPD_CRYPTO_H */

@@ -18,6 +18,9 @@
 /** Ops handed to the library at once; an IPsec-MB burst is at most 128. */
 #define CRYPTO_CHUNK 32
 
+/** Ops the built-in engines keep between submit and collect. */
+#define CRYPTO_AFIFO 256
+
 /** Longest byte range an op may cover; an mbuf segment is far shorter. */
 #define CRYPTO_LEN_MAX 65535u
 
@@ -25,6 +28,7 @@
 #define CRYPTO_NONCE_LEN 12
 
 struct IMB_MGR;
+struct cdev_engine;
 
 /**
  * One per lcore. The scratch arrays hold, for each op of the chunk in
@@ -34,6 +38,11 @@ struct IMB_MGR;
 struct crypto_engine {
 	enum crypto_engine_kind kind;
 	struct IMB_MGR *mgr; /**< CRYPTO_ENGINE_MB only */
+	struct cdev_engine *cdev; /**< CRYPTO_ENGINE_CDEV only */
+	/** The other engines' crypto_submit_burst(): done at once, kept here
+	 *  in order until collected; [ahead, atail). */
+	struct crypto_op *afifo[CRYPTO_AFIFO];
+	uint32_t ahead, atail;
 	char desc[48];
 	alignas(64) uint8_t tag[CRYPTO_CHUNK][CRYPTO_ICV_MAX];
 	alignas(16) uint8_t nonce[CRYPTO_CHUNK][16];
@@ -93,5 +102,23 @@ int crypto_null_session_init(struct crypto_session *s,
 			     const struct crypto_algo_params *p);
 uint16_t crypto_null_burst(struct crypto_engine *e, struct crypto_op *ops,
 			   uint16_t n, bool enc);
+
+/* crypto_cdev.c */
+int crypto_cdev_algo_check(const struct crypto_session *s,
+			   const struct crypto_algo_params *p);
+int crypto_cdev_session_init(struct crypto_session *s,
+			     const struct crypto_algo_params *p);
+void crypto_cdev_session_wipe(struct crypto_session *s);
+int crypto_cdev_engine_init(struct crypto_engine *e);
+void crypto_cdev_engine_fini(struct crypto_engine *e);
+void crypto_cdev_engine_stats(const struct crypto_engine *e,
+			      struct crypto_engine_stats *st);
+uint16_t crypto_cdev_burst(struct crypto_engine *e, struct crypto_op *ops,
+			   uint16_t n, bool enc);
+uint16_t crypto_cdev_submit(struct crypto_engine *e, struct crypto_op *ops[],
+			    uint16_t n, bool enc);
+uint16_t crypto_cdev_collect(struct crypto_engine *e, struct crypto_op *out[],
+			     uint16_t max);
+unsigned int crypto_cdev_inflight(const struct crypto_engine *e);
 
 #endif /* ESPD_CRYPTO_PRIV_H */

@@ -138,6 +138,7 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 
 	op->sess = &sa->sess;
 	op->data = esp;
+	op->mbuf = m;
 	op->cipher_off = ESP_HDR_LEN + iv_len;
 	op->cipher_len = ct_len;
 	op->auth_len = ESP_HDR_LEN + iv_len + ct_len;

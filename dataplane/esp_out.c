@@ -281,6 +281,7 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 
 	op->sess = &sa->sess;
 	op->data = esp;
+	op->mbuf = m;
 	op->cipher_off = ESP_HDR_LEN + iv_len;
 	op->cipher_len = padded;
 	op->auth_len = ESP_HDR_LEN + iv_len + padded;

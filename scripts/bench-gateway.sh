@@ -17,14 +17,18 @@
 # once built; its JSON goes to BUILD_DIR/bench-gw/). Other options go to
 # bench/bench_gateway.py (--rounds R, --warmup S, --window S, --only TEXT,
 # --out DIR, --vs-espd ESPD).
+# --engines builtin,aesni_mb,openssl: espd against itself instead, one crypto
+# engine against another (builtin = inline IPsec-MB, the others cryptodev
+# PMDs through --crypto-dev), alternating; writes engines-DATE.json and
+# engines.png (ipsec-secgw is not built or run).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,20p' "$0"; exit 0 ;;
-	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd)
+	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines)
 		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
 		args+=("$1" "$2"); shift ;;
 	-*) args+=("$1") ;;
@@ -38,5 +42,8 @@ if [ ! -f "$b/build.ninja" ]; then
 	meson setup "$b" -Dbench=enabled -Dtests=disabled >/dev/null
 fi
 ninja -C "$b" espd bench/bench_micro >/dev/null
-scripts/build-secgw.sh "$b"
+case " ${args[*]-} " in
+*" --engines "*) ;;
+*) scripts/build-secgw.sh "$b" ;;
+esac
 PYTHONPATH=tests exec /usr/bin/python3 bench/bench_gateway.py "$b" "${args[@]}"

@@ -105,6 +105,18 @@ def rdpcap_list(path):
     return list(rdpcap(path))
 
 
+def crypto_env_args():
+    """(EAL args, espd args) for the crypto engine under test:
+    ESPD_CRYPTO_VDEVS="spec;spec" are extra --vdev arguments and
+    ESPD_CRYPTO_DEV=NAME makes espd run with --crypto-dev NAME
+    (tests/interop/test_cdev.py)."""
+    eal = []
+    for spec in filter(None, os.environ.get("ESPD_CRYPTO_VDEVS", "").split(";")):
+        eal += ["--vdev", spec]
+    dev = os.environ.get("ESPD_CRYPTO_DEV")
+    return eal, (["--crypto-dev", dev] if dev else [])
+
+
 def default_build():
     here = os.path.dirname(os.path.abspath(__file__))
     return os.environ.get("BUILD_DIR",
@@ -185,6 +197,8 @@ class Espd:
         self.mem = mem
         self.exit_idle_ms = exit_idle_ms
         self.timeout = timeout
+        # The crypto engine under test (tests/interop/test_cdev.py).
+        self.eal_extra, self.espd_extra = crypto_env_args()
         if not os.access(self.binary, os.X_OK):
             raise EspdError("no espd binary at %s" % self.binary)
 
@@ -218,10 +232,10 @@ class Espd:
         lc = ["--lcores", lcores] if "@" in lcores else ["-l", lcores]
         cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
                "-m", str(self.mem), "--file-prefix", prefix,
-               "--log-level=lib.eal:error"] + vdevs + [
+               "--log-level=lib.eal:error"] + vdevs + self.eal_extra + [
                "--", "-c", conf_path, "-s", os.path.join(wd, "espd.sock"),
                "--exit-idle", str(self.exit_idle_ms),
-               "--stats-json", stats_path] + list(extra_args)
+               "--stats-json", stats_path] + self.espd_extra + list(extra_args)
         timed_out = False
         try:
             p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -595,11 +609,12 @@ class LiveEspd:
         for i, e in enumerate(self.ifs):
             vdevs += ["--vdev", "net_af_packet%d,iface=%s" % (i, e)]
         lc = ["--lcores", self.lcores] if "@" in self.lcores else ["-l", self.lcores]
+        ceal, cespd = crypto_env_args()
         self.cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
             "-m", str(self.mem), "--file-prefix", self.prefix,
-            "--log-level=lib.eal:error"] + vdevs + [
+            "--log-level=lib.eal:error"] + vdevs + ceal + [
             "--", "-c", conf_path, "-s", self.sock,
-            "--stats-json", self.stats_path] + self.extra_args
+            "--stats-json", self.stats_path] + cespd + self.extra_args
         self._errf = open(os.path.join(self.wd, "stderr"), "w+")
         self.proc = subprocess.Popen(self.cmd, stdout=self._errf, stderr=subprocess.STDOUT,
                                      cwd=self.wd)

@@ -7,7 +7,9 @@
  *    tunnel and transport; plain, and UDP-encapsulated with ESN), through
  *    esp_in_process(), twice in one burst (the second copy is a replay when
  *    the first was authentic). Every SA exists on the null engine (SPI
- *    0x10NN) and on the IPsec-MB engine (SPI 0x11NN).
+ *    0x10NN), on the IPsec-MB engine (SPI 0x11NN) and on the cryptodev
+ *    engine over a crypto_aesni_mb vdev (SPI 0x12NN, the same keys as
+ *    0x11NN; left out, saying so, when the PMD is missing).
  * 2. The whole frame goes through gw_inbound() (as if received on the
  *    unprotected port) and gw_outbound() (the protected port) of a small
  *    gateway on the null engine (fuzz_gw.c), with SAs, PFP, block and
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <rte_bus_vdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -127,8 +130,12 @@ struct direct_sa {
 	struct esp_sa out, in;
 };
 
-static struct direct_sa dsa[2][N_CONF];
-static struct esp_ctx ctx[2];
+#define N_ENGINES 3 /* null, IPsec-MB, cryptodev */
+#define CDEV_NAME "crypto_aesni_mb_fuzz"
+
+static struct direct_sa dsa[N_ENGINES][N_CONF];
+static struct esp_ctx ctx[N_ENGINES];
+static unsigned int n_engines = 2; /* 3 once the cryptodev is up */
 static uint64_t port_map[65536 / 64];
 static struct testgw *g;
 static unsigned int baseline;
@@ -173,8 +180,14 @@ direct_init(void)
 	fill(sha_key, sizeof(sha_key), 0x60);
 	fill(chacha_key, sizeof(chacha_key), 0x80);
 	esp_port_map_set(port_map, 4501);
-	for (e = 0; e < 2; e++) {
-		enum crypto_engine_kind kind = e ? CRYPTO_ENGINE_MB : CRYPTO_ENGINE_NULL;
+	if (rte_vdev_init(CDEV_NAME, "") == 0 && crypto_cdev_open(CDEV_NAME, 1, 0) == 0)
+		n_engines = 3;
+	else
+		fprintf(stderr, "fuzz_esp_in: no %s: the cryptodev engine is left out\n",
+			CDEV_NAME);
+	for (e = 0; e < n_engines; e++) {
+		enum crypto_engine_kind kind = e == 2 ? CRYPTO_ENGINE_CDEV :
+					       e ? CRYPTO_ENGINE_MB : CRYPTO_ENGINE_NULL;
 
 		ctx[e].engine = crypto_engine_create(kind);
 		if (ctx[e].engine == NULL)
@@ -233,7 +246,7 @@ direct_find(uint32_t spi, unsigned int *engine)
 {
 	unsigned int e = (spi >> 8) & 0xff, i = spi & 0xff;
 
-	if ((spi & ~0x1ffu) != 0x1000 || e > 1 || i >= N_CONF)
+	if ((spi & ~0x3ffu) != 0x1000 || e >= n_engines || i >= N_CONF)
 		return NULL;
 	*engine = e;
 	return &dsa[e][i];
@@ -301,7 +314,7 @@ seed_direct(const uint8_t *frame, size_t len)
 	if (udp[0] != 40001 >> 8 || udp[1] != (40001 & 0xff) ||
 	    udp[2] != 5001 >> 8 || udp[3] != (5001 & 0xff))
 		return;
-	for (e = 0; e < 2; e++) {
+	for (e = 0; e < n_engines; e++) {
 		for (i = 0; i < N_CONF; i++) {
 			struct esp_sa *sas[1] = { &dsa[e][i].out };
 			struct rte_mbuf *m = mbuf_of(ip, iplen);

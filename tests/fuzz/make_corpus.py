@@ -81,16 +81,18 @@ def esp_in_seeds():
     algos = [("AES-GCM", GCM_KEY, "NULL", None),
              ("AES-CBC", CBC_KEY, "SHA2-256-128", SHA_KEY),
              ("CHACHA20-POLY1305", CHACHA_KEY, "NULL", None)]
-    for i in range(6):
-        crypt, ckey, auth, akey = algos[i % 3]
-        kw = dict(spi=0x1100 + i, crypt_algo=crypt, crypt_key=ckey, auth_algo=auth)
-        if akey:
-            kw["auth_key"] = akey
-        if i < 3:
-            kw["tunnel_header"] = IP(src="172.16.1.5", dst="172.16.2.5")
-        sa = SecurityAssociation(ESP, **kw)
-        e = sa.encrypt(inner, seq_num=1)
-        put(t, Ether(**P1) / e, "scapy-esp-%04x" % (0x1100 + i))
+    # 0x12NN: the same SAs on the cryptodev engine.
+    for base in (0x1100, 0x1200):
+        for i in range(6):
+            crypt, ckey, auth, akey = algos[i % 3]
+            kw = dict(spi=base + i, crypt_algo=crypt, crypt_key=ckey, auth_algo=auth)
+            if akey:
+                kw["auth_key"] = akey
+            if i < 3:
+                kw["tunnel_header"] = IP(src="172.16.1.5", dst="172.16.2.5")
+            sa = SecurityAssociation(ESP, **kw)
+            e = sa.encrypt(inner, seq_num=1)
+            put(t, Ether(**P1) / e, "scapy-esp-%04x" % (base + i))
 
     # Hostile frames.
     esp_hdr = bytes.fromhex("00002001000000010102030405060708")

@@ -113,7 +113,8 @@ main(int argc, char **argv)
 	    test_frag_register() || test_mss_register() ||
 	    test_steer_register() ||
 	    test_events_register() || test_cmd_register() ||
-	    test_exc_register() || test_stages_register()) {
+	    test_exc_register() || test_stages_register() ||
+	    test_esp_cdev_register()) {
 		fprintf(stderr, "test_unit: %s\n", CU_get_error_msg());
 		return 1;
 	}

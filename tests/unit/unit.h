@@ -19,6 +19,8 @@ int test_crypto_register(void);
 int test_config_register(void);
 int test_replay_register(void);
 int test_esp_register(void);
+/** The ESP suite again on DPDK cryptodevs (esp-cdev-*); after EAL. */
+int test_esp_cdev_register(void);
 int test_spd_register(void);
 int test_model_register(void);
 int test_events_register(void);
