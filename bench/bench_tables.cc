@@ -30,6 +30,22 @@ extern bool bench_eal_up;
 
 namespace {
 
+/* Classify bursts of keys through SPD @p b for as long as the benchmark
+ * runs; items are keys, "match_frac" the share that matched a policy. */
+void
+classify_loop(benchmark::State &st, bt_spd *b)
+{
+	uint64_t hits = 0;
+	uint32_t off = 0;
+	for (auto _ : st) {
+		hits += bt_spd_classify(b, off);
+		off += BT_BURST;
+	}
+	st.SetItemsProcessed((int64_t)st.iterations() * BT_BURST);
+	st.counters["match_frac"] =
+		(double)hits / ((double)st.iterations() * BT_BURST);
+}
+
 void
 BM_spd_classify(benchmark::State &st)
 {
@@ -43,15 +59,7 @@ BM_spd_classify(benchmark::State &st)
 		st.SkipWithError("spd_build failed");
 		return;
 	}
-	uint64_t hits = 0;
-	uint32_t off = 0;
-	for (auto _ : st) {
-		hits += bt_spd_classify(b, off);
-		off += BT_BURST;
-	}
-	st.SetItemsProcessed((int64_t)st.iterations() * BT_BURST);
-	st.counters["match_frac"] =
-		(double)hits / ((double)st.iterations() * BT_BURST);
+	classify_loop(st, b);
 	bt_spd_free(b);
 }
 
@@ -85,15 +93,7 @@ BM_spd_classify_alg(benchmark::State &st)
 		st.SkipWithError("this classify path cannot run here");
 		return;
 	}
-	uint64_t hits = 0;
-	uint32_t off = 0;
-	for (auto _ : st) {
-		hits += bt_spd_classify(b, off);
-		off += BT_BURST;
-	}
-	st.SetItemsProcessed((int64_t)st.iterations() * BT_BURST);
-	st.counters["match_frac"] =
-		(double)hits / ((double)st.iterations() * BT_BURST);
+	classify_loop(st, b);
 }
 
 void

@@ -16,6 +16,8 @@
 #include <rte_errno.h>
 #include <rte_mbuf.h>
 
+#include "config/config.h"
+#include "tests/support/testgw.h"
 #include "unit.h"
 
 static struct rte_mempool *pool;
@@ -38,6 +40,17 @@ int
 unit_pool_leaked(void)
 {
 	return (int)rte_mempool_in_use_count(pool) - (int)pool_mark;
+}
+
+void
+unit_gw_apply(struct testgw *g, const char *line)
+{
+	struct cfg_error err = { 0 };
+	int rc = testgw_apply(g, line, &err);
+
+	if (rc != 0)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
 }
 
 size_t

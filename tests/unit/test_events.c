@@ -116,17 +116,6 @@ send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
 	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, m, (uint16_t)n);
 }
 
-static void
-apply(struct testgw *g, const char *line)
-{
-	struct cfg_error err = { 0 };
-	int rc = testgw_apply(g, line, &err);
-
-	if (rc != 0)
-		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-}
-
 /* Every rendered event so far, as JSON objects in an array. */
 static json_t *
 take_events(struct testgw *g)
@@ -210,7 +199,7 @@ test_acquire_hold_release(void)
 	/* The answer. The packets stay with the worker that holds them
 	 * until its lookup finds the SA: here the flow's next packet, which
 	 * sends them first (seq 1-4) and itself after (seq 5). */
-	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7001 reqid 7 seq 1 "
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7001 reqid 7 seq 1 "
 	      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 0);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 2);
@@ -225,7 +214,7 @@ test_acquire_hold_release(void)
 	/* Without a later packet, the control plane's release command sends
 	 * them (the one it sent for 40000 finds nothing left: no double). */
 	send_out(g, 40002, 32, 1);
-	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7002 reqid 7 seq 3 "
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7002 reqid 7 seq 3 "
 	      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40002 dport 5001");
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 4);
 	CU_ASSERT(gw_hold_poll(g->pub.workers[0], g->pub.shared.tables) >= 2);
@@ -272,7 +261,7 @@ test_time_expire(void)
 	json_t *ev, *e;
 
 	fake_now += 400000000ull;
-	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7101 reqid 9 " GCM
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7101 reqid 9 " GCM
 	      " limit time-soft 1 limit time-hard 2");
 	fake_now += NS - 1;
 	events_poll(g->ev);
@@ -312,7 +301,7 @@ test_packet_expire(void)
 	json_t *ev;
 	size_t i, acq = 0, hard = 0, soft = 0;
 
-	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7201 reqid 7 " GCM
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7201 reqid 7 " GCM
 	      " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001"
 	      " limit packet-soft 2 limit packet-hard 3");
 	send_out(g, 40000, 1, 1);

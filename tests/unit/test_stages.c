@@ -70,17 +70,6 @@ gw(const char *conf)
 	return g;
 }
 
-static void
-apply(struct testgw *g, const char *line)
-{
-	struct cfg_error err = { 0 };
-	int rc = testgw_apply(g, line, &err);
-
-	if (rc != 0)
-		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
-	CU_ASSERT_EQUAL_FATAL(rc, 0);
-}
-
 static uint64_t
 counter(struct testgw *g, enum espd_counter c)
 {
@@ -319,7 +308,7 @@ test_out_cache(void)
 	}
 	free_tx(&s);
 
-	apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 dir out reqid 1 "
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 dir out reqid 1 "
 	      GCM2);
 	m[0] = udp4(g, A_HOST, B_HOST, 64, false);
 	gw_outbound(w, g->pub.shared.tables, 0, m, 1);
@@ -329,7 +318,7 @@ test_out_cache(void)
 	CU_ASSERT(spi == 0x5002 && seq == 1);
 	free_tx(&s);
 
-	apply(g, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
+	unit_gw_apply(g, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
 	/* TTL 1: Time Exceeded, no sequence number spent; block; bypass. */
 	m[0] = udp4(g, A_HOST, B_HOST, 1, false);
 	m[1] = udp4(g, A_HOST, B_HOST, 64, false);
@@ -463,12 +452,12 @@ test_in_round_trip(void)
 	free_tx(&r);
 
 	/* The SA goes: its SPI is unknown from the next burst on. */
-	apply(b, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
+	unit_gw_apply(b, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
 	gw_inbound(wb, b->pub.shared.tables, 1, &keep, 1);
 	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 1);
 	/* The SPI again, with other keys: A's packet now fails its ICV. A
 	 * cache still naming the old SA would have found it dead instead. */
-	apply(b, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir in reqid 1 "
+	unit_gw_apply(b, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir in reqid 1 "
 	      GCM2);
 	gw_inbound(wb, b->pub.shared.tables, 1, &keep2, 1);
 	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 1);

@@ -33,6 +33,12 @@ int test_mss_register(void);
 int test_stages_register(void);
 int test_steer_register(void);
 
+struct testgw;
+
+/** Apply one command line to the test gateway's model; a refusal fails
+ *  the test (fatally), its reason on stderr. */
+void unit_gw_apply(struct testgw *g, const char *line);
+
 /** Mbuf pool for the tests (EAL is up before any suite runs). */
 struct rte_mempool *unit_mbuf_pool(void);
 
