@@ -73,6 +73,10 @@ request(const uint8_t *data, size_t size)
 			shut = true;
 		}
 		sock_poll(sock, cmd_request, &cmd);
+		/* As espd's loop: a batch's table changes are published, and
+		 * their held answers sent, once the batch pauses. */
+		if (cmd.deferred && !sock_got_input(sock))
+			(void)cmd_flush(&cmd);
 		for (;;) {
 			n = recv(fd, answer + alen, sizeof(answer) - 1 - alen, 0);
 			if (n > 0) {
