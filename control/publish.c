@@ -226,8 +226,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 			if (model_flow_sa(p->model, &s->keys[i]) == s)
 				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
 	}
-	gen_bump(p);
-	record_retire(p, old);
+	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
 
 /* New keys: a new record (new IV mask) takes the old one's place. */

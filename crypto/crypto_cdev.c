@@ -887,17 +887,15 @@ crypto_cdev_inflight(const struct crypto_engine *e)
 	return e->cdev->tail - e->cdev->head;
 }
 
+static uint16_t
+cdev_chunk_of(struct crypto_engine *e, struct crypto_op *ops, unsigned int n, bool enc)
+{
+	return cdev_chunk(e->cdev, ops, n, enc);
+}
+
 uint16_t
 crypto_cdev_burst(struct crypto_engine *e, struct crypto_op *ops, uint16_t n,
 		  bool enc)
 {
-	uint16_t ok = 0, base, m;
-
-	for (base = 0; base < n; base += m) {
-		m = (uint16_t)(n - base);
-		if (m > CDEV_CHUNK)
-			m = CDEV_CHUNK;
-		ok += cdev_chunk(e->cdev, ops + base, m, enc);
-	}
-	return ok;
+	return crypto_by_chunks(cdev_chunk_of, CDEV_CHUNK, e, ops, n, enc);
 }

@@ -656,13 +656,5 @@ uint16_t
 crypto_mb_burst(struct crypto_engine *e, struct crypto_op *ops, uint16_t n,
 		bool enc)
 {
-	uint16_t ok = 0, base, m;
-
-	for (base = 0; base < n; base += m) {
-		m = (uint16_t)(n - base);
-		if (m > CRYPTO_CHUNK)
-			m = CRYPTO_CHUNK;
-		ok += mb_chunk(e, ops + base, m, enc);
-	}
-	return ok;
+	return crypto_by_chunks(mb_chunk, CRYPTO_CHUNK, e, ops, n, enc);
 }

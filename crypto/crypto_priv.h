@@ -13,6 +13,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <rte_common.h>
+
 #include "crypto/crypto.h"
 
 /** Ops handed to the library at once; an IPsec-MB burst is at most 128. */
@@ -120,5 +122,24 @@ uint16_t crypto_cdev_submit(struct crypto_engine *e, struct crypto_op *ops[],
 uint16_t crypto_cdev_collect(struct crypto_engine *e, struct crypto_op *out[],
 			     uint16_t max);
 unsigned int crypto_cdev_inflight(const struct crypto_engine *e);
+
+/** One backend's work on at most its chunk of ops; @return those OK. */
+typedef uint16_t (*crypto_chunk_fn)(struct crypto_engine *e, struct crypto_op *ops,
+				    unsigned int n, bool enc);
+
+/* A burst of any length, @p chunk ops (the backend's scratch) at a time:
+ * the one loop both backends' burst calls share. */
+static inline uint16_t
+crypto_by_chunks(crypto_chunk_fn fn, unsigned int chunk, struct crypto_engine *e,
+		 struct crypto_op *ops, uint16_t n, bool enc)
+{
+	uint16_t ok = 0, base, m;
+
+	for (base = 0; base < n; base += m) {
+		m = (uint16_t)RTE_MIN((unsigned int)(n - base), chunk);
+		ok += fn(e, ops + base, m, enc);
+	}
+	return ok;
+}
 
 #endif /* ESPD_CRYPTO_PRIV_H */

@@ -82,13 +82,6 @@ int gw_hold_add(struct gw_hold *h, const struct gw_flow_key *fk, uint32_t hash,
 uint16_t gw_hold_take(struct gw_hold *h, struct gw_hold_entry *e,
 		      struct rte_mbuf *out[], uint16_t max);
 
-/** The oldest packet of @p e without taking it (NULL when empty). */
-static inline struct rte_mbuf *
-gw_hold_peek(const struct gw_hold *h, const struct gw_hold_entry *e)
-{
-	return e->head == GW_HOLD_NONE ? NULL : h->pkt[e->head];
-}
-
 /** Remove entry @p e, which must be empty. Entries after it in the probe
  *  run may move: a caller walking the slots re-reads the current one. */
 void gw_hold_remove(struct gw_hold *h, struct gw_hold_entry *e);

@@ -134,7 +134,7 @@ route_lookup(const struct gw_tables *t, struct rte_mbuf *pkts[], uint16_t n,
 	     const struct gw_nexthop *nh[])
 {
 	uint32_t dst4[GW_RX_BURST], hop[GW_RX_BURST];
-	uint8_t run[GW_RX_BURST]; /* v4: which bulk slot answers packet i */
+	uint8_t run[GW_RX_BURST]; /* the bulk slot that answers packet i; UINT8_MAX: v6 */
 	uint32_t last4 = 0;
 	uint16_t i, n4 = 0;
 
@@ -144,6 +144,7 @@ route_lookup(const struct gw_tables *t, struct rte_mbuf *pkts[], uint16_t n,
 
 		if ((ip[0] >> 4) != 4) {
 			nh[i] = gw_route_lookup(t, 6, ip + 24);
+			run[i] = UINT8_MAX;
 			continue;
 		}
 		nh[i] = NULL;
@@ -158,11 +159,10 @@ route_lookup(const struct gw_tables *t, struct rte_mbuf *pkts[], uint16_t n,
 		return;
 	rte_lpm_lookup_bulk(t->lpm4, dst4, hop, n4);
 	for (i = 0; i < n; i++) {
-		const uint8_t *ip = rte_pktmbuf_mtod(pkts[i], const uint8_t *);
 		uint32_t h;
 
-		if ((ip[0] >> 4) != 4)
-			continue;
+		if (run[i] == UINT8_MAX)
+			continue; /* IPv6, looked up above */
 		h = hop[run[i]];
 		nh[i] = (h & RTE_LPM_LOOKUP_SUCCESS) && (h & 0x00ffffff) < t->n_nh ?
 			&t->nh[h & 0x00ffffff] : NULL;

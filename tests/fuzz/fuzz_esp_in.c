@@ -461,7 +461,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		gw_hold_drop_all(w);
 		gw_hold_drop_all(g->pub.w0);
 		testgw_drain(g, NULL);
-		fuzz_drain_w0(g);
+		testgw_drain_ctx(g->pub.w0, NULL);
 		fuzz_check_pool(g->pub.pool, baseline, "gw_local_out");
 	}
 

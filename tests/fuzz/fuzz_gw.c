@@ -102,22 +102,6 @@ fuzz_gw_reset_sas(struct testgw *g)
 }
 
 void
-fuzz_drain_w0(struct testgw *g)
-{
-	struct gw_worker *w = g->pub.w0;
-	struct gw_exc e;
-	uint16_t p, i;
-
-	for (p = 0; p < GW_PORTS_MAX; p++) {
-		for (i = 0; i < w->tx[p].n; i++)
-			rte_pktmbuf_free(w->tx[p].pkts[i]);
-		w->tx[p].n = 0;
-	}
-	while (rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0)
-		rte_pktmbuf_free(e.m);
-}
-
-void
 fuzz_check_pool(const struct rte_mempool *pool, unsigned int baseline, const char *where)
 {
 	unsigned int now = rte_mempool_in_use_count(pool);

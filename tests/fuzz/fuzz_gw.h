@@ -25,10 +25,6 @@ struct testgw *fuzz_gw_new(const char *conf, enum crypto_engine_kind kind);
  *  from the same state. */
 void fuzz_gw_reset_sas(struct testgw *g);
 
-/** Free what lcore 0's context (w0) buffered for TX or put on its
- *  exception ring (testgw_drain() does the same for the worker). */
-void fuzz_drain_w0(struct testgw *g);
-
 /** Abort unless @p pool's in-use count is @p baseline (leak check). */
 void fuzz_check_pool(const struct rte_mempool *pool, unsigned int baseline,
 		     const char *where);

@@ -61,7 +61,12 @@ testgw_free(struct testgw *g)
 void
 testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf *m))
 {
-	struct gw_worker *w = g->pub.workers[0];
+	testgw_drain_ctx(g->pub.workers[0], sent);
+}
+
+void
+testgw_drain_ctx(struct gw_worker *w, void (*sent)(uint16_t port, const struct rte_mbuf *m))
+{
 	struct gw_event ev;
 	struct gw_exc exc;
 	uint16_t p, i;

@@ -46,6 +46,12 @@ void testgw_free(struct testgw *g);
  */
 void testgw_drain(struct testgw *g, void (*sent)(uint16_t port, const struct rte_mbuf *m));
 
+struct gw_worker;
+
+/** The same for any worker context @p w (lcore 0's: g->pub.w0). */
+void testgw_drain_ctx(struct gw_worker *w,
+		      void (*sent)(uint16_t port, const struct rte_mbuf *m));
+
 struct cfg_error;
 
 /** One command line (config grammar) applied to @p g's model, as the
