@@ -249,8 +249,7 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 		drop(w, prot[i], why[i]);
 	}
 	sa_runs_done(w, sas, good);
-	for (i = 0; i < good; i += GW_RX_BURST)
-		gw_route_send(w, t, prot + i, (uint16_t)RTE_MIN(good - i, GW_RX_BURST));
+	gw_route_send(w, t, prot, good); /* any length: it routes by bursts */
 }
 
 void
@@ -333,9 +332,8 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	}
 	if (nl > 0) {
 		rte_hash_lookup_bulk_data(w->shared->flows, fkp, nl, &hits, data);
-		/* With many per-flow SAs each is cold: start fetching every SA
-		 * of the burst (its checked fields and its ESP record) at
-		 * once, rather than one miss after the other below. */
+		/* With many per-flow SAs each is cold: start fetching every
+		 * SA of the burst at once (gw_sa_prefetch()). */
 		for (j = 0; j < nl; j++) {
 			i = lk[j];
 			sa[i] = (hits & (1ull << j)) ? data[j] : NULL;
