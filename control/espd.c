@@ -5,6 +5,7 @@
  *   espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]
  *                      [--stats-json FILE] [--max-sas N] [--mbufs N]
  *                      [--xdp-prog FILE] [--crypto-dev NAME]
+ *                      [--crypto-dev-depth N]
  *   espd --version
  *
  * --check and --version never start EAL.
@@ -37,6 +38,7 @@ struct espd_opts {
 	const char *socket;
 	const char *stats_json;
 	const char *crypto_dev;
+	uint32_t crypto_depth; /**< descriptors per queue pair, 0: the default */
 	const char *xdp_prog;
 	long exit_idle_ms;
 	uint32_t max_sas;
@@ -52,6 +54,7 @@ usage(FILE *f)
 		"usage: espd [EAL args] -- -c FILE [-s SOCKET] [--exit-idle MS] [--check]\n"
 		"                          [--stats-json FILE] [--max-sas N] [--mbufs N]\n"
 		"                          [--xdp-prog FILE] [--crypto-dev NAME]\n"
+		"                          [--crypto-dev-depth N]\n"
 		"       espd --version\n");
 }
 
@@ -67,6 +70,7 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		{ "version", no_argument, NULL, 'V' },
 		{ "max-sas", required_argument, NULL, 'm' },
 		{ "crypto-dev", required_argument, NULL, 'C' },
+		{ "crypto-dev-depth", required_argument, NULL, 'D' },
 		{ "xdp-prog", required_argument, NULL, 'x' },
 		{ "mbufs", required_argument, NULL, 'b' },
 		{ "help", no_argument, NULL, 'h' },
@@ -121,6 +125,22 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			}
 			o->crypto_dev = optarg;
 			break;
+		case 'D': {
+			unsigned long v;
+
+			/* The device's queue: how many ops each worker may
+			 * have in it; what does not fit waits in the worker's
+			 * own ring (ESP_PENDING_MAX). */
+			errno = 0;
+			v = strtoul(optarg, &end, 0);
+			if (errno != 0 || *end != '\0' || end == optarg || v < 8 || v > 32768) {
+				fprintf(stderr, "espd: --crypto-dev-depth: expected 8..32768, got '%s'\n",
+					optarg);
+				return 2;
+			}
+			o->crypto_depth = (uint32_t)v;
+			break;
+		}
 		case 'x':
 			o->xdp_prog = optarg;
 			break;
@@ -259,7 +279,7 @@ main(int argc, char **argv)
 		 * file is read: `state add` checks the device's
 		 * capabilities. */
 		if (crypto_cdev_open(o.crypto_dev,
-				     (uint16_t)rte_lcore_count(), 0) < 0)
+				     (uint16_t)rte_lcore_count(), o.crypto_depth) < 0)
 			goto err_eal;
 		kind = CRYPTO_ENGINE_CDEV;
 	}

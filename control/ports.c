@@ -141,6 +141,14 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	w->big_pool = p->big_pool;
 	w->frag = frag_in_create(FRAG_FLOWS, FRAG_TTL_MS, socket);
 	w->esp.engine = crypto_engine_create(p->model->engine);
+	/* On a cryptodev a worker submits and collects later (DESIGN.md
+	 * "Workers and crypto engines"); lcore 0's own few packets, and
+	 * the inline engines, stay synchronous. */
+	if (w->esp.engine != NULL && p->model->engine == CRYPTO_ENGINE_CDEV &&
+	    id < p->n_workers && esp_ctx_async_init(&w->esp, ESP_PENDING_MAX, socket) < 0) {
+		crypto_engine_free(w->esp.engine);
+		w->esp.engine = NULL;
+	}
 	snprintf(name, sizeof(name), "exc%u_%u", p->seq, id);
 	w->exc = rte_ring_create_elem(name, sizeof(struct gw_exc), EXC_RING, socket,
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -172,6 +180,7 @@ pub_worker_free(struct gw_worker *w)
 {
 	if (w == NULL)
 		return;
+	esp_ctx_async_free(&w->esp);
 	crypto_engine_free(w->esp.engine);
 	frag_in_free(w->frag);
 	rte_ring_free(w->exc);

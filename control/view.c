@@ -335,6 +335,7 @@ view_crypto(struct pr *pr, const struct pub *p)
 		t.dev_errors += st.dev_errors;
 		t.alloc_fail += st.alloc_fail;
 		t.bad_ops += st.bad_ops;
+		t.async_ops += st.async_ops;
 	}
 	pr_obj_open(pr, "crypto");
 	pr_str(pr, PR_ANY, "engine", "crypto %s", crypto_engine_describe(e0));
@@ -342,7 +343,8 @@ view_crypto(struct pr *pr, const struct pub *p)
 	pr_uint(pr, PR_ANY, "enq_given_up", ", given up %" PRIu64, t.enq_given_up);
 	pr_uint(pr, PR_ANY, "dev_errors", ", device errors %" PRIu64, t.dev_errors);
 	pr_uint(pr, PR_ANY, "alloc_fail", ", no op %" PRIu64, t.alloc_fail);
-	pr_uint(pr, PR_ANY, "bad_ops", ", refused %" PRIu64 "\n", t.bad_ops);
+	pr_uint(pr, PR_ANY, "bad_ops", ", refused %" PRIu64, t.bad_ops);
+	pr_uint(pr, PR_ANY, "async_ops", ", asynchronous %" PRIu64 "\n", t.async_ops);
 	pr_obj_close(pr);
 }
 

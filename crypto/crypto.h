@@ -179,6 +179,7 @@ struct crypto_engine_stats {
 	uint64_t dev_errors;   /**< ops the device failed (ERROR) */
 	uint64_t alloc_fail;   /**< ops with no device op free (ERROR) */
 	uint64_t bad_ops;      /**< ops refused before the device (ERROR) */
+	uint64_t async_ops;    /**< ops crypto_submit_burst() handed over */
 };
 
 void crypto_engine_stats(const struct crypto_engine *e,

@@ -100,6 +100,7 @@ struct cdev_engine {
 	/* Async: the ops in submission order; [head, tail) not collected. */
 	struct crypto_op *fifo[CDEV_FIFO];
 	uint32_t head, tail;
+	uint32_t on_dev; /* ops enqueued and not yet dequeued */
 	/* Stand-in mbufs for ops that name no mbuf (crypto_op.mbuf NULL):
 	 * one segment over the op's bytes. */
 	struct rte_mbuf shadow[CDEV_CHUNK];
@@ -113,6 +114,7 @@ static struct {
 	char name[RTE_CRYPTODEV_NAME_MAX_LEN];
 	char driver[48];
 	uint32_t sess_size;
+	uint32_t qp_room; /* ops a queue pair surely holds: descriptors - 1 */
 	struct rte_mempool *op_pool;
 	struct rte_mempool *sess_pool[CDEV_SESS_POOLS_MAX];
 	unsigned int n_sess_pools;
@@ -185,6 +187,8 @@ crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc)
 	snprintf(dev.driver, sizeof(dev.driver), "%s",
 		 info.driver_name != NULL ? info.driver_name : "?");
 	dev.sess_size = rte_cryptodev_sym_get_private_session_size(dev.dev_id);
+	/* A ring of that many descriptors holds one less. */
+	dev.qp_room = qc.nb_descriptors - 1;
 	open_seq++;
 
 	rc = rte_cryptodev_configure(dev.dev_id, &conf);
@@ -206,9 +210,9 @@ crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc)
 			goto err_pools;
 		}
 	}
-	/* Enough for every queue pair's chunk in flight, plus the lcore
-	 * caches. */
-	nb_ops = (unsigned int)nb_qps * CDEV_CHUNK * 2 +
+	/* Enough for every queue pair's asynchronous window (CDEV_FIFO)
+	 * and a synchronous chunk, plus the lcore caches. */
+	nb_ops = (unsigned int)nb_qps * (CDEV_FIFO + CDEV_CHUNK) +
 		 (rte_lcore_count() + 1) * CDEV_OP_CACHE * 2;
 	snprintf(pname, sizeof(pname), "cdev_op%u", open_seq);
 	dev.op_pool = rte_crypto_op_pool_create(pname,
@@ -712,6 +716,38 @@ op_done(struct cdev_engine *ce, struct rte_crypto_op *cop)
 	}
 }
 
+/*
+ * The queue pair, as this engine fills it: never more ops on it than it
+ * has room for. DPDK 22.11's openssl PMD does an op's crypto in place at
+ * enqueue and only then finds its completion ring full and reports the
+ * op refused, so an op refused that way and tried again would be
+ * encrypted twice (interop/cdev's pipeline at a queue depth of 16 caught
+ * it).
+ */
+static inline uint16_t
+dev_enqueue(struct cdev_engine *ce, struct rte_crypto_op **cops, unsigned int n)
+{
+	unsigned int room = dev.qp_room - ce->on_dev;
+	uint16_t k;
+
+	if (n > room)
+		n = room;
+	if (n == 0)
+		return 0;
+	k = rte_cryptodev_enqueue_burst(dev.dev_id, ce->qp, cops, (uint16_t)n);
+	ce->on_dev += k;
+	return k;
+}
+
+static inline uint16_t
+dev_dequeue(struct cdev_engine *ce, struct rte_crypto_op **cops, uint16_t n)
+{
+	uint16_t d = rte_cryptodev_dequeue_burst(dev.dev_id, ce->qp, cops, n);
+
+	ce->on_dev -= d;
+	return d;
+}
+
 static uint16_t
 cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 	   bool enc)
@@ -751,15 +787,12 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 		unsigned int k = 0, d;
 
 		if (nenq < nv) {
-			k = rte_cryptodev_enqueue_burst(dev.dev_id, ce->qp,
-							cops + nenq,
-							(uint16_t)(nv - nenq));
+			k = dev_enqueue(ce, cops + nenq, nv - nenq);
 			if (k < nv - nenq)
 				ce->st.enq_busy++;
 			nenq += k;
 		}
-		d = rte_cryptodev_dequeue_burst(dev.dev_id, ce->qp, ce->done,
-						(uint16_t)(nenq - ndeq));
+		d = dev_dequeue(ce, ce->done, (uint16_t)(nenq - ndeq));
 		for (i = 0; i < d; i++) {
 			struct rte_crypto_op *c = ce->done[i];
 
@@ -838,8 +871,7 @@ crypto_cdev_submit(struct crypto_engine *e, struct crypto_op *ops[],
 			op->status = CDEV_PENDING;
 			idx[nv++] = (uint8_t)i;
 		}
-		k = nv != 0 ? rte_cryptodev_enqueue_burst(dev.dev_id, ce->qp,
-							  cops, (uint16_t)nv) : 0;
+		k = dev_enqueue(ce, cops, nv);
 		/* Taken: a prefix, up to the first op the device refused. */
 		end = k == nv ? m : idx[k];
 		if (k < nv)
@@ -852,6 +884,7 @@ crypto_cdev_submit(struct crypto_engine *e, struct crypto_op *ops[],
 		if (k < nv)
 			break;
 	}
+	ce->st.async_ops += taken;
 	return (uint16_t)taken;
 }
 
@@ -863,8 +896,7 @@ crypto_cdev_collect(struct crypto_engine *e, struct crypto_op *out[],
 	uint16_t d, i, n = 0;
 
 	do {
-		d = rte_cryptodev_dequeue_burst(dev.dev_id, ce->qp, ce->done,
-						CDEV_CHUNK);
+		d = dev_dequeue(ce, ce->done, CDEV_CHUNK);
 		for (i = 0; i < d; i++) {
 			op_done(ce, ce->done[i]);
 			rte_mempool_put(dev.op_pool, ce->done[i]);

@@ -77,7 +77,8 @@
 	_(MssClamped)                                                         \
 	_(MappingEvents)                                                      \
 	_(SaHandoff)                                                          \
-	_(SaHandoffDropped)
+	_(SaHandoffDropped)                                                   \
+	_(CryptoQueueFull)
 
 enum espd_counter {
 #define _(name) CNT_##name,

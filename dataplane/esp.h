@@ -203,6 +203,46 @@ struct esp_mapping {
 
 #define ESP_MAP_MAX ESP_BURST_MAX /**< reports kept per esp_in_process() */
 
+#define ESP_PENDING_MAX 1024 /**< packets one lcore may have in an async engine */
+
+/**
+ * One packet in an asynchronous engine's hands, from esp_out_submit() or
+ * esp_in_submit() to esp_collect(): its crypto op and whatever the finish
+ * step needs of what prepare learnt, which a synchronous burst keeps on
+ * the stack of one call.
+ */
+struct esp_pending {
+	struct crypto_op op; /**< first: the engine hands back &op */
+	struct rte_mbuf *m;
+	struct esp_sa *sa;
+	uint64_t seq;        /**< inbound: the full sequence number */
+	uint32_t len;        /**< plain bytes (out), ciphertext bytes (in) */
+	uint8_t dir;         /**< enum esp_dir */
+	uint8_t aad[12];
+	uint8_t icv[CRYPTO_ICV_MAX];
+};
+
+/** A packet esp_collect() gives back. */
+struct esp_done {
+	struct rte_mbuf *m;
+	struct esp_sa *sa;
+	uint16_t why; /**< 0: good; else the counter that names the drop */
+	uint8_t dir;  /**< enum esp_dir */
+};
+
+/**
+ * The ring of packets an lcore has in an asynchronous engine, in the
+ * order they were prepared: [head, sub) are the engine's, [sub, tail)
+ * are prepared but not yet taken (the device queue was full), and go
+ * first at the next submit or collect, so an SA's packets never pass
+ * each other.
+ */
+struct esp_async {
+	uint32_t head, sub, tail;
+	uint32_t mask; /**< slots - 1, slots a power of two */
+	struct esp_pending slot[];
+};
+
 /** Per-lcore scratch for the ESP calls. */
 struct esp_ctx {
 	struct crypto_engine *engine;
@@ -216,6 +256,9 @@ struct esp_ctx {
 	 *  one call the rest are found again by a later packet. */
 	struct esp_mapping map[ESP_MAP_MAX];
 	uint16_t n_map;
+	/** Set (esp_ctx_async_init()): this lcore submits to its engine and
+	 *  collects later, instead of one synchronous burst per call. */
+	struct esp_async *async;
 };
 
 /**
@@ -269,5 +312,45 @@ esp_port_map_set(uint64_t *map, uint16_t port)
  */
 uint16_t esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			struct esp_sa *sas[], uint16_t n, uint16_t reasons[]);
+
+/**
+ * Asynchronous use (DESIGN.md "Workers and crypto engines": a cryptodev's
+ * enqueue/dequeue). Give @p ctx its ring of @p slots pending packets (a
+ * power of two, at most ESP_PENDING_MAX), on NUMA @p socket. @return 0,
+ * -EINVAL or -ENOMEM. esp_ctx_async_free() frees it, after waiting for
+ * the engine and freeing what was not collected.
+ */
+int esp_ctx_async_init(struct esp_ctx *ctx, unsigned int slots, int socket);
+void esp_ctx_async_free(struct esp_ctx *ctx);
+
+/** Packets of @p ctx in its engine or waiting to be taken. */
+static inline unsigned int
+esp_pending(const struct esp_ctx *ctx)
+{
+	return ctx->async == NULL ? 0 : ctx->async->tail - ctx->async->head;
+}
+
+/**
+ * esp_out_process() and esp_in_process() in two halves, for a ctx with
+ * esp_ctx_async_init(): prepare each packet (the same checks, sequence
+ * numbers, replay check and layout) and hand it to the engine. The taken
+ * ones, pkts[0..ret), are the engine's until esp_collect() gives them
+ * back, in this order; the rest follow with their reasons, as the
+ * synchronous calls return them, plus CryptoQueueFull when the ring's
+ * slots are all pending already.
+ */
+uint16_t esp_out_submit(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+			struct esp_sa *sas[], uint16_t n, uint16_t reasons[]);
+uint16_t esp_in_submit(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+		       struct esp_sa *sas[], uint16_t n, uint16_t reasons[]);
+
+/**
+ * Up to @p max packets the engine is done with, oldest first, each
+ * finished as the synchronous call would (outbound: the IPv6 UDP checksum
+ * and the SA's counters; inbound: window update, pad check, decap, and
+ * new NAT-T mappings in ctx->map[0..ctx->n_map), which this call resets),
+ * with why = 0 or the drop reason. Then hands the engine what waits.
+ */
+uint16_t esp_collect(struct esp_ctx *ctx, struct esp_done done[], uint16_t max);
 
 #endif /* ESPD_ESP_H */

@@ -98,10 +98,9 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
  * @p fast: the SA is the usual one (esp_sa.fast), a constant at each
  * call, so its choices fold away. */
 static __rte_always_inline int
-in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-	       struct esp_sa *sa, const bool fast)
+in_prepare_one(struct crypto_op *op, uint8_t *aad, uint8_t *icv, uint64_t *seq_out,
+	       uint32_t *ct_out, struct rte_mbuf *m, struct esp_sa *sa, const bool fast)
 {
-	struct crypto_op *op = &ctx->ops[k];
 	const uint32_t iv_len = fast ? 8 : sa->iv_len;
 	const uint32_t align = fast ? 4 : sa->pad_align;
 	const bool esn = !fast && (sa->flags & ESP_F_ESN);
@@ -133,8 +132,8 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		if (unlikely(!replay_check(sa->replay, seq)))
 			goto replayed;
 	}
-	ctx->seq[k] = seq;
-	ctx->len[k] = ct_len;
+	*seq_out = seq;
+	*ct_out = ct_len;
 
 	op->sess = &sa->sess;
 	op->data = esp;
@@ -145,13 +144,13 @@ in_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	op->iv = esp + ESP_HDR_LEN;
 	op->icv = esp + ESP_HDR_LEN + iv_len + ct_len;
 	if (aead) {
-		esp_aead_aad(op, esp, esn, seq, ctx->aad[k]);
+		esp_aead_aad(op, esp, esn, seq, aad);
 	} else if (esn) {
 		/* RFC 4303 2.2.1: hash the high half as if it followed the
 		 * payload. It goes where the ICV is, so keep the ICV aside. */
-		memcpy(ctx->icv[k], op->icv, sa->icv_len);
+		memcpy(icv, op->icv, sa->icv_len);
 		esp_store_be32(op->icv, (uint32_t)(seq >> 32));
-		op->icv = ctx->icv[k];
+		op->icv = icv;
 		op->auth_len += 4;
 	}
 	return 0;
@@ -310,13 +309,11 @@ in_mapping(struct esp_ctx *ctx, const struct rte_mbuf *m, struct esp_sa *sa)
 /* Window update, pad check, decap. Returns 0 or a drop reason. @p fast
  * as in in_prepare_one(). */
 static __rte_always_inline int
-in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-	      struct esp_sa *sa, const bool fast)
+in_finish_one(struct esp_ctx *ctx, const struct crypto_op *op, uint64_t seq,
+	      uint32_t ct_len, struct rte_mbuf *m, struct esp_sa *sa, const bool fast)
 {
-	const struct crypto_op *op = &ctx->ops[k];
 	const uint32_t iv_len = fast ? 8 : sa->iv_len;
 	const bool tunnel = fast || sa->mode == ESP_MODE_TUNNEL;
-	uint32_t ct_len = ctx->len[k];
 	uint32_t start = (uint32_t)m->l3_len + m->l4_len + ESP_HDR_LEN + iv_len;
 	const uint8_t *pl = op->data + ESP_HDR_LEN + iv_len;
 	uint32_t pl_len, i;
@@ -328,7 +325,7 @@ in_finish_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		return CNT_XfrmInStateProtoError;
 	}
 	/* RFC 4303 3.4.3: only an authentic packet moves the window. */
-	if (sa->replay != NULL && unlikely(!replay_update(sa->replay, ctx->seq[k]))) {
+	if (sa->replay != NULL && unlikely(!replay_update(sa->replay, seq))) {
 		sa->stats.replay_drops++;
 		return CNT_XfrmInStateSeqError;
 	}
@@ -370,8 +367,11 @@ in_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 
 	bad.n = 0;
 	for (i = 0; i < n; i++) {
-		int why = likely(sas[i]->fast) ? in_prepare_one(ctx, k, pkts[i], sas[i], true) :
-						 in_prepare_one(ctx, k, pkts[i], sas[i], false);
+		int why = likely(sas[i]->fast) ?
+			in_prepare_one(&ctx->ops[k], ctx->aad[k], ctx->icv[k], &ctx->seq[k],
+				       &ctx->len[k], pkts[i], sas[i], true) :
+			in_prepare_one(&ctx->ops[k], ctx->aad[k], ctx->icv[k], &ctx->seq[k],
+				       &ctx->len[k], pkts[i], sas[i], false);
 
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
@@ -379,8 +379,11 @@ in_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	crypto_decrypt_burst(ctx->engine, ctx->ops, k);
 
 	for (i = 0; i < k; i++) {
-		int why = likely(sas[i]->fast) ? in_finish_one(ctx, i, pkts[i], sas[i], true) :
-						 in_finish_one(ctx, i, pkts[i], sas[i], false);
+		int why = likely(sas[i]->fast) ?
+			in_finish_one(ctx, &ctx->ops[i], ctx->seq[i], ctx->len[i], pkts[i],
+				      sas[i], true) :
+			in_finish_one(ctx, &ctx->ops[i], ctx->seq[i], ctx->len[i], pkts[i],
+				      sas[i], false);
 
 		esp_sort(&bad, pkts, sas, i, &good, why);
 	}
@@ -393,4 +396,54 @@ esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[
 {
 	ctx->n_map = 0;
 	return esp_process_chunks(in_chunk, ctx, pkts, sas, n, reasons);
+}
+
+/* esp_in_submit() over at most ESP_BURST_MAX packets: in_chunk()'s
+ * first half, into pending slots. */
+static uint16_t
+in_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+		struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+{
+	struct esp_async *a = ctx->async;
+	struct esp_bad bad;
+	uint16_t i, k = 0;
+
+	bad.n = 0;
+	for (i = 0; i < n; i++) {
+		struct esp_pending *p = &a->slot[a->tail & a->mask];
+		int why;
+
+		if (unlikely(a->tail - a->head > a->mask))
+			why = CNT_CryptoQueueFull;
+		else if (likely(sas[i]->fast))
+			why = in_prepare_one(&p->op, p->aad, p->icv, &p->seq, &p->len, pkts[i],
+					     sas[i], true);
+		else
+			why = in_prepare_one(&p->op, p->aad, p->icv, &p->seq, &p->len, pkts[i],
+					     sas[i], false);
+		if (why == 0) {
+			p->m = pkts[i];
+			p->sa = sas[i];
+			p->dir = ESP_DIR_IN;
+			a->tail++;
+		}
+		esp_sort(&bad, pkts, sas, i, &k, why);
+	}
+	esp_async_push(ctx);
+	return esp_bad_flush(&bad, pkts, sas, k, reasons);
+}
+
+uint16_t
+esp_in_submit(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+	      uint16_t n, uint16_t reasons[])
+{
+	return esp_process_chunks(in_submit_chunk, ctx, pkts, sas, n, reasons);
+}
+
+int
+esp_in_finish(struct esp_ctx *ctx, struct esp_pending *p)
+{
+	return likely(p->sa->fast) ?
+		in_finish_one(ctx, &p->op, p->seq, p->len, p->m, p->sa, true) :
+		in_finish_one(ctx, &p->op, p->seq, p->len, p->m, p->sa, false);
 }

@@ -174,10 +174,10 @@ out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl,
  * each call.
  */
 static __rte_always_inline int
-out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
-		struct esp_sa *sa, const bool fast, uint64_t seq, bool wrapped)
+out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
+		struct rte_mbuf *m, struct esp_sa *sa, const bool fast, uint64_t seq,
+		bool wrapped)
 {
-	struct crypto_op *op = &ctx->ops[k];
 	struct out_pkt p;
 	uint32_t pl_len, padded, trailer, front, udp_len, i;
 	uint8_t *esp, *tr, *iv, nh, pad;
@@ -288,7 +288,7 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 	op->iv = iv;
 	op->icv = tr + pad + ESP_TRAILER_LEN;
 	if (aead) {
-		esp_aead_aad(op, esp, esn, seq, ctx->aad[k]);
+		esp_aead_aad(op, esp, esn, seq, aad);
 	} else if (esn) {
 		/* RFC 4303 2.2.1: the high half is hashed as if it followed
 		 * the payload; it sits where the ICV goes, which overwrites
@@ -296,8 +296,45 @@ out_prepare_one(struct esp_ctx *ctx, uint16_t k, struct rte_mbuf *m,
 		esp_store_be32(op->icv, (uint32_t)(seq >> 32));
 		op->auth_len += 4;
 	}
-	ctx->len[k] = p.tot; /* plain bytes, for the SA's byte count */
+	*plain_len = p.tot; /* plain bytes, for the SA's byte count */
 	return 0;
+}
+
+/* The IPv6 UDP checksum covers the ciphertext (RFC 3948 keeps it
+ * mandatory over IPv6); over IPv4 it stays 0. */
+static inline void
+out_finish_one(struct rte_mbuf *m, const struct esp_sa *sa)
+{
+	if (sa->flags & ESP_F_UDP_ENCAP) {
+		uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
+
+		if ((ip[0] >> 4) == 6) {
+			struct rte_ipv6_hdr *ip6 = (void *)ip;
+			struct rte_udp_hdr *udp = (void *)(ip6 + 1);
+
+			udp->dgram_cksum = 0;
+			udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, udp);
+		}
+	}
+}
+
+/*
+ * Reserve sequence numbers for the run of SA sas[i] that starts at i
+ * (one lcore alone sends through an outbound SA, its owner,
+ * dataplane/worker.h, so this is a plain add: STYLE.md habit 6). A packet
+ * dropped later leaves a gap, which receivers accept. @return the first.
+ */
+static inline uint64_t
+out_reserve(struct esp_sa *sas[], uint16_t i, uint16_t n)
+{
+	struct esp_sa *sa = sas[i];
+	uint64_t first = sa->seq + 1;
+	uint16_t j;
+
+	for (j = i + 1; j < n && sas[j] == sa; j++)
+		;
+	sa->seq += (uint64_t)(j - i);
+	return first;
 }
 
 static uint16_t
@@ -307,7 +344,7 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	struct esp_bad bad;
 	struct esp_sa *cur = NULL, *shaped = NULL;
 	uint64_t cur_pkts = 0, cur_bytes = 0, first = 0, seq = 0;
-	uint16_t i, j, k = 0, good = 0;
+	uint16_t i, k = 0, good = 0;
 	bool fast = false;
 
 	bad.n = 0;
@@ -316,25 +353,20 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		int why;
 
 		if (sas[i] != shaped) {
+			/* Sequence numbers for the whole run of this SA at
+			 * once. */
 			shaped = sas[i];
 			fast = shaped->fast;
-			/* Sequence numbers for the whole run of this SA at
-			 * once. One lcore alone sends through an outbound SA
-			 * (its owner, dataplane/worker.h), so this is a plain
-			 * add (STYLE.md habit 6). A packet dropped below leaves
-			 * a gap, which receivers accept. */
-			for (j = i + 1; j < n && sas[j] == shaped; j++)
-				;
-			first = shaped->seq + 1;
-			shaped->seq += (uint64_t)(j - i);
-			seq = first;
+			first = seq = out_reserve(sas, i, n);
 		}
 		/* ESN: a 64-bit counter is spent when it wraps to 0. */
 		wrapped = seq == 0 || seq < first;
 		if (likely(fast))
-			why = out_prepare_one(ctx, k, pkts[i], sas[i], true, seq, wrapped);
+			why = out_prepare_one(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
+					      sas[i], true, seq, wrapped);
 		else
-			why = out_prepare_one(ctx, k, pkts[i], sas[i], false, seq, wrapped);
+			why = out_prepare_one(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
+					      sas[i], false, seq, wrapped);
 		seq++;
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
@@ -349,19 +381,7 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			esp_bad_add(&bad, m, sa, CNT_XfrmOutStateProtoError);
 			continue;
 		}
-		/* The IPv6 UDP checksum covers the ciphertext (RFC 3948 keeps
-		 * it mandatory over IPv6); over IPv4 it stays 0. */
-		if (sa->flags & ESP_F_UDP_ENCAP) {
-			uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
-
-			if ((ip[0] >> 4) == 6) {
-				struct rte_ipv6_hdr *ip6 = (void *)ip;
-				struct rte_udp_hdr *udp = (void *)(ip6 + 1);
-
-				udp->dgram_cksum = 0;
-				udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip6, udp);
-			}
-		}
+		out_finish_one(m, sa);
 		/* Counted once per run of one SA: a burst is mostly one SA,
 		 * and adding to its counters per packet chains every packet
 		 * on the previous one's store. */
@@ -388,4 +408,65 @@ esp_out_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas
 		uint16_t n, uint16_t reasons[])
 {
 	return esp_process_chunks(out_chunk, ctx, pkts, sas, n, reasons);
+}
+
+/* esp_out_submit() over at most ESP_BURST_MAX packets: out_chunk() with
+ * the crypto op and scratch of each packet in its pending slot. */
+static uint16_t
+out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
+		 struct esp_sa *sas[], uint16_t n, uint16_t reasons[])
+{
+	struct esp_async *a = ctx->async;
+	struct esp_bad bad;
+	struct esp_sa *shaped = NULL;
+	uint64_t first = 0, seq = 0;
+	uint16_t i, k = 0;
+
+	bad.n = 0;
+	for (i = 0; i < n; i++) {
+		struct esp_pending *p = &a->slot[a->tail & a->mask];
+		bool wrapped;
+		int why;
+
+		if (sas[i] != shaped) {
+			shaped = sas[i];
+			first = seq = out_reserve(sas, i, n);
+		}
+		wrapped = seq == 0 || seq < first;
+		if (unlikely(a->tail - a->head > a->mask))
+			why = CNT_CryptoQueueFull;
+		else if (likely(shaped->fast))
+			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], true, seq,
+					      wrapped);
+		else
+			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], false,
+					      seq, wrapped);
+		seq++;
+		if (why == 0) {
+			p->m = pkts[i];
+			p->sa = sas[i];
+			p->dir = ESP_DIR_OUT;
+			a->tail++;
+		}
+		esp_sort(&bad, pkts, sas, i, &k, why);
+	}
+	esp_async_push(ctx);
+	return esp_bad_flush(&bad, pkts, sas, k, reasons);
+}
+
+uint16_t
+esp_out_submit(struct esp_ctx *ctx, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+	       uint16_t n, uint16_t reasons[])
+{
+	return esp_process_chunks(out_submit_chunk, ctx, pkts, sas, n, reasons);
+}
+
+int
+esp_out_finish(struct esp_pending *p)
+{
+	if (unlikely(p->op.status != CRYPTO_OK))
+		return CNT_XfrmOutStateProtoError;
+	out_finish_one(p->m, p->sa);
+	esp_stats_add(p->sa, 1, p->len);
+	return 0;
 }

@@ -200,4 +200,13 @@ esp_stats_add(struct esp_sa *sa, uint64_t pkts, uint64_t bytes)
 	sa->stats.bytes += bytes;
 }
 
+/* Asynchronous engines (esp_async.c): hand the engine the prepared
+ * packets that wait, oldest first, as far as it takes them. */
+void esp_async_push(struct esp_ctx *ctx);
+
+/* The second half of one pending packet, once the engine is done with
+ * it: 0 (good) or the drop reason. */
+int esp_out_finish(struct esp_pending *p);
+int esp_in_finish(struct esp_ctx *ctx, struct esp_pending *p);
+
 #endif /* ESPD_ESP_PRIV_H */

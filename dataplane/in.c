@@ -105,6 +105,10 @@ tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
 	       memcmp(&tp->dst, &sa->dst, sizeof(tp->dst)) == 0;
 }
 
+static void in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
+		    struct esp_sa *sas[], uint16_t good, struct rte_mbuf *plain[],
+		    uint16_t npl);
+
 void
 gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	   struct rte_mbuf *pkts[], uint16_t n)
@@ -114,14 +118,11 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	const void *spi_p[GW_RX_BURST];
 	void *data[GW_RX_BURST];
 	struct esp_sa *sas[GW_RX_BURST];
-	struct flow_key keys[GW_RX_BURST];
-	const struct flow_key *kp[GW_RX_BURST];
-	uint32_t res[GW_RX_BURST];
 	uint16_t why[GW_RX_BURST];
 	struct gw_sa *found[GW_RX_BURST];
 	uint8_t lk[GW_RX_BURST];
 	uint64_t hits = 0;
-	uint16_t i, j, ne = 0, npl = 0, nl, k, good, nf;
+	uint16_t i, j, ne = 0, npl = 0, nl, k, good;
 
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
@@ -155,6 +156,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 				continue;
 			}
 			w->cnt.c[CNT_ReassemblyOk]++;
+			m->port = port; /* the whole may be a new mbuf */
 		}
 		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
 		case ESP_IN_ESP:
@@ -223,12 +225,46 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	}
 	ne = k;
 
+	if (w->esp.async != NULL) {
+		/* Handed to the engine: they come back through
+		 * gw_in_decrypted() when it is done (worker.c). */
+		good = ne ? esp_in_submit(&w->esp, esp, sas, ne, why) : 0;
+		for (i = good; i < ne; i++)
+			drop(w, esp[i], why[i]);
+		in_post(w, t, esp, sas, 0, plain, npl);
+		return;
+	}
 	good = ne ? esp_in_process(&w->esp, esp, sas, ne, why) : 0;
 	if (unlikely(ne != 0 && w->esp.n_map != 0))
 		mapping_events(w);
 	/* A dummy packet (InDummy) is dropped silently: only counted. */
 	for (i = good; i < ne; i++)
 		drop(w, esp[i], why[i]);
+	in_post(w, t, esp, sas, good, plain, npl);
+}
+
+void
+gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+		struct esp_sa *sas[], uint16_t n)
+{
+	if (unlikely(w->esp.n_map != 0))
+		mapping_events(w);
+	in_post(w, t, pkts, sas, n, NULL, 0);
+}
+
+/*
+ * After ESP: the selector check of the @p good decrypted packets (esp,
+ * sas), then the inbound SPD for them and the @p npl plain ones, then
+ * out. Each packet's m->port says where it came in.
+ */
+static void
+in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
+	struct esp_sa *sas[], uint16_t good, struct rte_mbuf *plain[], uint16_t npl)
+{
+	struct flow_key keys[GW_RX_BURST];
+	const struct flow_key *kp[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST];
+	uint16_t i, k, nf;
 
 	/* Selector check of what came out, then the inbound SPD for both
 	 * the decrypted and the plain packets. */
@@ -292,12 +328,12 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		if (unlikely(sas[i] != NULL &&
 			     is_local(t, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
 				      kp[i]->family == 6))) {
-			punt_local_sa(w, m, port, kp[i]->family == 6);
+			punt_local_sa(w, m, m->port, kp[i]->family == 6);
 			continue;
 		}
 		if (unlikely(ttl_dec(m) < 0)) {
 			w->cnt.c[CNT_TtlExceeded]++;
-			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, sas[i] != NULL);
+			punt_icmp(w, m, ICMP_ERR_TTL, m->port, 0, sas[i] != NULL);
 			continue;
 		}
 		if (sas[i] == NULL)

@@ -236,7 +236,10 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 
 	if (np == 0)
 		return;
-	good = esp_out_process(&w->esp, prot, sas, np, why);
+	/* An asynchronous engine has them now; they are routed when it is
+	 * done (gw_esp_collect()). */
+	good = w->esp.async != NULL ? esp_out_submit(&w->esp, prot, sas, np, why) :
+				      esp_out_process(&w->esp, prot, sas, np, why);
 	for (i = good; i < np; i++) {
 		struct gw_sa *sa = gw_sa_of(sas[i]);
 
@@ -249,7 +252,8 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 		drop(w, prot[i], why[i]);
 	}
 	sa_runs_done(w, sas, good);
-	gw_route_send(w, t, prot, good); /* any length: it routes by bursts */
+	if (w->esp.async == NULL)
+		gw_route_send(w, t, prot, good); /* any length: it routes by bursts */
 }
 
 void

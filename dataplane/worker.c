@@ -10,6 +10,7 @@
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
+#include <rte_pause.h>
 
 #include "dataplane/frag.h"
 #include "dataplane/worker_priv.h"
@@ -122,6 +123,44 @@ gw_hold_drop_all(struct gw_worker *w)
 }
 
 unsigned int
+gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool all)
+{
+	struct esp_done d[GW_RX_BURST];
+	struct rte_mbuf *out[GW_RX_BURST], *in[GW_RX_BURST];
+	struct esp_sa *in_sa[GW_RX_BURST];
+	unsigned int total = 0;
+	uint16_t n, i, no, ni;
+
+	while (esp_pending(&w->esp) != 0) {
+		n = esp_collect(&w->esp, d, GW_RX_BURST);
+		if (n == 0) {
+			/* An op the device holds may still write into its
+			 * mbuf: it is always waited for, never given up. */
+			if (!all)
+				break;
+			rte_pause();
+			continue;
+		}
+		total += n;
+		no = ni = 0;
+		for (i = 0; i < n; i++) {
+			if (unlikely(d[i].why != 0)) {
+				drop(w, d[i].m, (enum espd_counter)d[i].why);
+			} else if (d[i].dir == ESP_DIR_OUT) {
+				out[no++] = d[i].m;
+			} else {
+				in[ni] = d[i].m;
+				in_sa[ni++] = d[i].sa;
+			}
+		}
+		gw_route_send(w, t, out, no);
+		if (ni != 0 || w->esp.n_map != 0)
+			gw_in_decrypted(w, t, in, in_sa, ni);
+	}
+	return total;
+}
+
+unsigned int
 gw_worker_poll(struct gw_worker *w)
 {
 	struct gw_shared *sh = w->shared;
@@ -153,6 +192,11 @@ gw_worker_poll(struct gw_worker *w)
 			gw_outbound(w, t, port, pkts, n);
 		else
 			gw_inbound(w, t, port, pkts, n);
+	}
+	/* After the queues, so the device had the whole round to work. */
+	if (esp_pending(&w->esp) != 0) {
+		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
+		total += gw_esp_collect(w, t, false);
 	}
 	now = rte_rdtsc();
 	if (now - w->drain_tsc > w->tsc_hz / 1000000 * GW_DRAIN_US) {
@@ -186,6 +230,29 @@ idle(struct gw_worker *w, unsigned int work)
 	rte_delay_us_sleep(RTE_MIN(us, (uint32_t)GW_IDLE_SLEEP_MAX_US));
 }
 
+/*
+ * Report a quiescent state (RCU), once per round. The packets in an
+ * asynchronous engine point at their SAs and device sessions, which must
+ * outlive them: so with packets pending the worker reports only when a
+ * writer waits for it (the token moved past this thread's count), and
+ * first collects every one of them. That is the drain an SA's deletion
+ * and the tables' replacement wait for.
+ */
+static void
+quiesce(struct gw_worker *w)
+{
+	struct rte_rcu_qsbr *v = w->shared->qsbr;
+
+	if (unlikely(esp_pending(&w->esp) != 0)) {
+		if (__atomic_load_n(&v->token, __ATOMIC_ACQUIRE) ==
+		    __atomic_load_n(&v->qsbr_cnt[w->qsbr_id].cnt, __ATOMIC_RELAXED))
+			return;
+		gw_esp_collect(w, __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE),
+			       true);
+	}
+	rte_rcu_qsbr_quiescent(v, w->qsbr_id);
+}
+
 int
 gw_worker_main(void *arg)
 {
@@ -197,9 +264,10 @@ gw_worker_main(void *arg)
 	while (!sh->stop) {
 		unsigned int work = gw_worker_poll(w);
 
-		rte_rcu_qsbr_quiescent(sh->qsbr, w->qsbr_id);
+		quiesce(w);
 		idle(w, work);
 	}
+	gw_esp_collect(w, __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE), true);
 	gw_worker_drain(w);
 	gw_hold_drop_all(w);
 	rte_rcu_qsbr_thread_offline(sh->qsbr, w->qsbr_id);

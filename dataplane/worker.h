@@ -198,6 +198,15 @@ int gw_worker_main(void *arg);
  */
 unsigned int gw_worker_poll(struct gw_worker *w);
 
+/**
+ * Take back what this worker's asynchronous crypto engine finished
+ * (struct esp_ctx.async) and send it on: outbound packets are routed,
+ * inbound ones go through the rest of the inbound stage. gw_worker_poll()
+ * calls it once per round; @p all waits until nothing is pending (before
+ * a quiescent report, at exit; tests). @return packets taken back.
+ */
+unsigned int gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool all);
+
 /** Send everything buffered (also at shutdown). */
 void gw_worker_drain(struct gw_worker *w);
 

@@ -295,6 +295,12 @@ void gw_out_release(struct gw_worker *w, const struct gw_tables *t,
 void gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e);
 void gw_out_notices_flush(struct gw_worker *w);
 
+/* in.c: @p n packets (at most GW_RX_BURST) an asynchronous engine
+ * decrypted, through SA sas[i]: new NAT-T mappings (w->esp.map), the
+ * selector check, the inbound SPD, out. */
+void gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t,
+		     struct rte_mbuf *pkts[], struct esp_sa *sas[], uint16_t n);
+
 /* out.c: the SA that key @p fk leads to now, if usable; NULL otherwise. */
 struct gw_sa *gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk);
 

@@ -50,7 +50,7 @@ DROP_COUNTERS = (
     "TtlExceeded", "NoRoute", "NoNeighbour", "NotIp", "MalformedPacket",
     "IkePuntDropped", "TxDropped", "ReassemblyFailed", "FragNeeded",
     "IcmpRateLimited", "NeighFailed", "ExceptionRingFull", "TapDropped",
-    "SaHandoffDropped",
+    "SaHandoffDropped", "CryptoQueueFull",
 )
 
 

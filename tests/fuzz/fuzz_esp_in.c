@@ -6,14 +6,17 @@
  *    a fixed set of SAs (AES-GCM, AES-CBC + HMAC-SHA-256, ChaCha20-Poly1305;
  *    tunnel and transport; plain, and UDP-encapsulated with ESN), through
  *    esp_in_process(), twice in one burst (the second copy is a replay when
- *    the first was authentic). Every SA exists on the null engine (SPI
+ *    the first was authentic), then again through the asynchronous halves
+ *    (esp_in_submit(), esp_collect()), which must end each copy exactly as
+ *    the synchronous call did, in order. Every SA exists on the null engine (SPI
  *    0x10NN), on the IPsec-MB engine (SPI 0x11NN) and on the cryptodev
  *    engine over a crypto_aesni_mb vdev (SPI 0x12NN, the same keys as
  *    0x11NN; left out, saying so, when the PMD is missing).
  * 2. The whole frame goes through gw_inbound() (as if received on the
  *    unprotected port) and gw_outbound() (the protected port) of a small
  *    gateway on the null engine (fuzz_gw.c), with SAs, PFP, block and
- *    bypass policies, routes and neighbours.
+ *    bypass policies, routes and neighbours; an input of odd length
+ *    through the worker's asynchronous pipeline.
  * 3. An input that starts with "FRAG" is a sequence of frames instead, each
  *    a 2-byte big-endian length and the frame, all given to gw_inbound()
  *    in order: fragments of ESP to the gateway, reassembled (or not) by
@@ -135,6 +138,7 @@ struct direct_sa {
 
 static struct direct_sa dsa[N_ENGINES][N_CONF];
 static struct esp_ctx ctx[N_ENGINES];
+static struct esp_async *gw_async; /* the gateway worker's pending ring */
 static unsigned int n_engines = 2; /* 3 once the cryptodev is up */
 static uint64_t port_map[65536 / 64];
 static struct testgw *g;
@@ -190,7 +194,7 @@ direct_init(void)
 					       e ? CRYPTO_ENGINE_MB : CRYPTO_ENGINE_NULL;
 
 		ctx[e].engine = crypto_engine_create(kind);
-		if (ctx[e].engine == NULL)
+		if (ctx[e].engine == NULL || esp_ctx_async_init(&ctx[e], 4, 0) < 0)
 			abort();
 		for (i = 0; i < N_CONF; i++) {
 			struct direct_sa *d = &dsa[e][i];
@@ -244,7 +248,8 @@ direct_init(void)
 static struct direct_sa *
 direct_find(uint32_t spi, unsigned int *engine)
 {
-	unsigned int e = (spi >> 8) & 0xff, i = spi & 0xff;
+	/* SPI 0x1ENN: engine E (0 to 2), SA NN. */
+	unsigned int e = (spi >> 8) & 0x3, i = spi & 0xff;
 
 	if ((spi & ~0x3ffu) != 0x1000 || e >= n_engines || i >= N_CONF)
 		return NULL;
@@ -343,9 +348,74 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	fuzz_eal_init((*argv)[0]);
 	seed_dir = getenv("FUZZ_SEED_DIR");
 	g = fuzz_gw_new(gw_conf, CRYPTO_ENGINE_NULL);
+	/* The worker's asynchronous pipeline, for every other input. */
+	if (esp_ctx_async_init(&g->pub.workers[0]->esp, 64, 0) < 0)
+		abort();
+	gw_async = g->pub.workers[0]->esp.async;
 	direct_init();
 	baseline = rte_mempool_in_use_count(g->pub.pool);
 	return 0;
+}
+
+static void
+direct_reset(struct direct_sa *d)
+{
+	memset(&d->in.stats, 0, sizeof(d->in.stats));
+	if (d->in.replay != NULL)
+		replay_window_init(d->in.replay, d->window, 0);
+}
+
+/*
+ * The same two packets again through the asynchronous halves
+ * (esp_in_submit(), esp_collect()) on the same engine: each must end as
+ * the synchronous call left it (@p res: 0 or its reason; @p sync: its
+ * bytes), and come back in the order it went in.
+ */
+static void
+direct_async(const uint8_t *ip, size_t len, unsigned int e, struct direct_sa *d,
+	     struct rte_mbuf *const sync[2], const uint16_t res[2])
+{
+	struct rte_mbuf *m[2], *orig[2];
+	struct esp_sa *sas[2] = { &d->in, &d->in };
+	struct esp_done done[2];
+	uint16_t why[2], got[2], taken, i, n, k = 0;
+
+	for (i = 0; i < 2; i++) {
+		uint32_t spi;
+
+		orig[i] = m[i] = mbuf_of(ip, len);
+		if (esp_in_parse(m[i], port_map, &spi) != ESP_IN_ESP)
+			abort(); /* it parsed the first time */
+	}
+	taken = esp_in_submit(&ctx[e], m, sas, 2, why);
+	for (i = taken; i < 2; i++)
+		got[m[i] == orig[0] ? 0 : 1] = why[i];
+	while (k < taken) {
+		n = esp_collect(&ctx[e], done, 2);
+		for (i = 0; i < n; i++, k++) {
+			/* Back in order: the first taken first. */
+			if (done[i].m != m[k])
+				abort();
+			got[done[i].m == orig[0] ? 0 : 1] = done[i].why;
+		}
+	}
+	if (esp_pending(&ctx[e]) != 0)
+		abort();
+	for (i = 0; i < 2; i++) {
+		if (got[i] != res[i]) {
+			fprintf(stderr, "fuzz: engine %u packet %u: async %u, sync %u\n", e, i,
+				got[i], res[i]);
+			abort();
+		}
+		if (res[i] == 0 && (orig[i]->data_len != sync[i]->data_len ||
+				    memcmp(rte_pktmbuf_mtod(orig[i], void *),
+					   rte_pktmbuf_mtod(sync[i], void *),
+					   orig[i]->data_len) != 0)) {
+			fprintf(stderr, "fuzz: engine %u packet %u: async and sync differ\n", e, i);
+			abort();
+		}
+		rte_pktmbuf_free(orig[i]);
+	}
 }
 
 static void
@@ -369,15 +439,22 @@ run_direct(const uint8_t *ip, size_t len)
 	m[1]->l3_len = m[0]->l3_len;
 	m[1]->l4_len = m[0]->l4_len;
 	sas[0] = sas[1] = &d->in;
-	good = esp_in_process(&ctx[e], m, sas, 2, why);
-	for (i = good; i < 2; i++)
-		if (why[i] >= CNT__MAX)
-			abort(); /* every drop names a counter */
-	rte_pktmbuf_free(m[0]);
-	rte_pktmbuf_free(m[1]);
-	memset(&d->in.stats, 0, sizeof(d->in.stats));
-	if (d->in.replay != NULL)
-		replay_window_init(d->in.replay, d->window, 0);
+	{
+		struct rte_mbuf *orig[2] = { m[0], m[1] };
+		uint16_t res[2];
+
+		good = esp_in_process(&ctx[e], m, sas, 2, why);
+		for (i = 0; i < 2; i++) {
+			if (i >= good && why[i] >= CNT__MAX)
+				abort(); /* every drop names a counter */
+			res[m[i] == orig[0] ? 0 : 1] = i < good ? 0 : why[i];
+		}
+		direct_reset(d);
+		direct_async(ip, len, e, d, orig, res);
+		rte_pktmbuf_free(orig[0]);
+		rte_pktmbuf_free(orig[1]);
+	}
+	direct_reset(d);
 }
 
 #define FRAG_MAGIC "FRAG"
@@ -415,6 +492,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	const struct gw_tables *t = g->pub.shared.tables;
 	struct rte_mbuf *m;
 
+	/* Inputs of odd length go through the worker's asynchronous
+	 * pipeline (submit, collect in testgw_drain()), even ones through
+	 * the synchronous calls. Nothing is pending between inputs. */
+	w->esp.async = (size & 1) ? gw_async : NULL;
 	if (size >= 4 && memcmp(data, FRAG_MAGIC, 4) == 0) {
 		if (size > FRAG_SEQ_MAX * (FRAME_MAX + 2) + 4)
 			return -1;

@@ -71,6 +71,8 @@ testgw_drain_ctx(struct gw_worker *w, void (*sent)(uint16_t port, const struct r
 	struct gw_exc exc;
 	uint16_t p, i;
 
+	/* What an asynchronous engine still has goes out first. */
+	gw_esp_collect(w, w->shared->tables, true);
 	for (p = 0; p < GW_PORTS_MAX; p++) {
 		for (i = 0; i < w->tx[p].n; i++) {
 			if (sent != NULL)

@@ -27,6 +27,64 @@ static struct esp_ctx ctx_mb, ctx_null, ctx_cdev;
 static struct esp_ctx *cur_ctx = &ctx_mb;
 static enum crypto_engine_kind cur_kind = CRYPTO_ENGINE_MB;
 
+/*
+ * The ESP calls under test: the synchronous ones, or, on a ctx with a
+ * pending ring (the "*-async" suites), the two asynchronous halves (esp_*_submit(), then
+ * esp_collect() until nothing is pending), with the result laid out as
+ * the synchronous calls lay it out: good packets first in order, then
+ * the ones submit refused, then the ones that failed after the engine.
+ * Every shared test so runs on both.
+ */
+static uint16_t
+esp_run(struct esp_ctx *ctx, bool out, struct rte_mbuf *pkts[], struct esp_sa *sas[],
+	uint16_t n, uint16_t why[])
+{
+	struct rte_mbuf *tk[n], *bad[n];
+	struct esp_sa *bsa[n];
+	uint16_t bwhy[n];
+	struct esp_mapping map[ESP_MAP_MAX];
+	struct esp_done done[ESP_BURST_MAX];
+	uint16_t taken, i, k = 0, good = 0, nb, c, nmap = 0;
+
+	if (ctx->async == NULL)
+		return out ? esp_out_process(ctx, pkts, sas, n, why) :
+			     esp_in_process(ctx, pkts, sas, n, why);
+	taken = out ? esp_out_submit(ctx, pkts, sas, n, why) :
+		      esp_in_submit(ctx, pkts, sas, n, why);
+	for (nb = 0; nb < n - taken; nb++) {
+		bad[nb] = pkts[taken + nb];
+		bsa[nb] = sas[taken + nb];
+		bwhy[nb] = why[taken + nb];
+	}
+	memcpy(tk, pkts, taken * sizeof(tk[0]));
+	while (k < taken) {
+		c = esp_collect(ctx, done, ESP_BURST_MAX);
+		for (i = 0; i < ctx->n_map && nmap < ESP_MAP_MAX; i++)
+			map[nmap++] = ctx->map[i];
+		for (i = 0; i < c; i++, k++) {
+			/* Back in the order they went in. */
+			CU_ASSERT_PTR_EQUAL(done[i].m, tk[k]);
+			if (done[i].why == 0) {
+				pkts[good] = done[i].m;
+				sas[good++] = done[i].sa;
+			} else {
+				bad[nb] = done[i].m;
+				bsa[nb] = done[i].sa;
+				bwhy[nb++] = done[i].why;
+			}
+		}
+	}
+	CU_ASSERT_EQUAL(esp_pending(ctx), 0);
+	memcpy(ctx->map, map, nmap * sizeof(map[0]));
+	ctx->n_map = nmap;
+	for (i = 0; i < nb; i++) {
+		pkts[good + i] = bad[i];
+		sas[good + i] = bsa[i];
+		why[good + i] = bwhy[i];
+	}
+	return good;
+}
+
 /* Keys long enough for any algorithm; AEAD salts are the last 4 bytes. */
 static const uint8_t key_a[36] = {
 	0x4c, 0x80, 0xcd, 0xef, 0xbb, 0x5d, 0x10, 0xda, 0x90, 0x6a, 0xc7, 0x3c,
@@ -205,7 +263,7 @@ out_one(struct esp_ctx *ctx, struct esp_sa *sa, struct rte_mbuf **m)
 	struct esp_sa *sas[1] = { sa };
 	uint16_t why[1] = { 0 };
 
-	if (esp_out_process(ctx, m, sas, 1, why) == 1)
+	if (esp_run(ctx, true, m, sas, 1, why) == 1)
 		return 0;
 	return why[0];
 }
@@ -224,7 +282,7 @@ in_one(struct esp_ctx *ctx, struct esp_sa *sa, struct rte_mbuf **m)
 	if (k != ESP_IN_ESP)
 		return -1;
 	CU_ASSERT_EQUAL(spi, rte_be_to_cpu_32(sa->spi_be));
-	if (esp_in_process(ctx, m, sas, 1, why) == 1)
+	if (esp_run(ctx, false, m, sas, 1, why) == 1)
 		return 0;
 	return why[0];
 }
@@ -787,7 +845,7 @@ test_replay_in_one_burst(void)
 	CU_ASSERT_EQUAL(esp_in_parse(m[1], NULL, &spi), ESP_IN_ESP);
 	sas[0] = sas[1] = &p.in;
 	/* Both pass the first check; only one may pass the update. */
-	CU_ASSERT_EQUAL(esp_in_process(cur_ctx, m, sas, 2, why), 1);
+	CU_ASSERT_EQUAL(esp_run(cur_ctx, false, m, sas, 2, why), 1);
 	CU_ASSERT_EQUAL(why[1], CNT_XfrmInStateSeqError);
 	rte_pktmbuf_free(m[0]);
 	rte_pktmbuf_free(m[1]);
@@ -826,7 +884,7 @@ test_long_burst(void)
 			nbad++;
 		}
 	}
-	good = esp_out_process(cur_ctx, m, sas, LONG_BURST, why);
+	good = esp_run(cur_ctx, true, m, sas, LONG_BURST, why);
 	CU_ASSERT_EQUAL(good, LONG_BURST - nbad);
 	for (i = 0; i < good; i++) {
 		uint32_t seq;
@@ -861,7 +919,7 @@ test_long_burst(void)
 			isas[n] = isas[n + 1] = &p.in;
 			n += 2;
 		}
-		g2 = esp_in_process(cur_ctx, in, isas, (uint16_t)n, iwhy);
+		g2 = esp_run(cur_ctx, false, in, isas, (uint16_t)n, iwhy);
 		CU_ASSERT_EQUAL(g2, good);
 		for (i = g2; i < n; i++)
 			replays += iwhy[i] == CNT_XfrmInStateSeqError;
@@ -1282,23 +1340,32 @@ struct cdev_case {
 	const char *suite;
 	const char *dev;     /* the cryptodev the engine opens */
 	uint32_t nb_desc;    /* queue pair size; small: the queue fills */
+	bool async;          /* the tests through esp_*_submit/esp_collect */
 	const char *vdevs[3][2]; /* vdevs to create first: name, args */
 };
 
 static const struct cdev_case cdev_cases[] = {
-	{ "esp-cdev-aesni_mb", "crypto_aesni_mb_u0", 0,
+	{ "esp-cdev-aesni_mb", "crypto_aesni_mb_u0", 0, false,
 	  { { "crypto_aesni_mb_u0", "" } } },
-	{ "esp-cdev-openssl", "crypto_openssl_u0", 0,
+	{ "esp-cdev-openssl", "crypto_openssl_u0", 0, false,
 	  { { "crypto_openssl_u0", "" } } },
-	{ "esp-cdev-scheduler", "crypto_scheduler_u0", 0,
+	{ "esp-cdev-scheduler", "crypto_scheduler_u0", 0, false,
 	  { { "crypto_aesni_mb_u1", "" }, { "crypto_aesni_mb_u2", "" },
 	    { "crypto_scheduler_u0",
 	      "worker=crypto_aesni_mb_u1,worker=crypto_aesni_mb_u2,mode=round-robin" } } },
-	{ "esp-cdev-null", "crypto_null_u0", 0, { { "crypto_null_u0", "" } } },
+	{ "esp-cdev-null", "crypto_null_u0", 0, false, { { "crypto_null_u0", "" } } },
 	/* A queue pair of 16 descriptors (15 usable): a burst of 64 never
 	 * fits at once. */
-	{ "esp-cdev-queue-full", "crypto_aesni_mb_u3", 16,
+	{ "esp-cdev-queue-full", "crypto_aesni_mb_u3", 16, false,
 	  { { "crypto_aesni_mb_u3", "" } } },
+	/* The worker's way: submit, collect later. With 15 usable
+	 * descriptors most of a burst waits in the pending ring. */
+	{ "esp-cdev-aesni_mb-async", "crypto_aesni_mb_u4", 0, true,
+	  { { "crypto_aesni_mb_u4", "" } } },
+	{ "esp-cdev-queue-full-async", "crypto_aesni_mb_u5", 16, true,
+	  { { "crypto_aesni_mb_u5", "" } } },
+	{ "esp-cdev-openssl-async", "crypto_openssl_u1", 16, true,
+	  { { "crypto_openssl_u1", "" } } },
 };
 
 static const struct cdev_case *cdev_cur;
@@ -1319,6 +1386,8 @@ cdev_suite_init(const struct cdev_case *c)
 	ctx_mb.engine = crypto_engine_create(CRYPTO_ENGINE_MB);
 	cur_ctx = &ctx_cdev;
 	cur_kind = CRYPTO_ENGINE_CDEV;
+	if (c->async && esp_ctx_async_init(&ctx_cdev, ESP_PENDING_MAX, 0) < 0)
+		return 1;
 	unit_pool_mark();
 	return ctx_mb.engine == NULL;
 }
@@ -1328,6 +1397,7 @@ cdev_suite_fini(void)
 {
 	int rc;
 
+	esp_ctx_async_free(&ctx_cdev);
 	crypto_engine_free(ctx_cdev.engine);
 	ctx_cdev.engine = NULL;
 	crypto_engine_free(ctx_mb.engine);
@@ -1344,8 +1414,12 @@ static int cdev_init1(void) { return cdev_suite_init(&cdev_cases[1]); }
 static int cdev_init2(void) { return cdev_suite_init(&cdev_cases[2]); }
 static int cdev_init3(void) { return cdev_suite_init(&cdev_cases[3]); }
 static int cdev_init4(void) { return cdev_suite_init(&cdev_cases[4]); }
+static int cdev_init5(void) { return cdev_suite_init(&cdev_cases[5]); }
+static int cdev_init6(void) { return cdev_suite_init(&cdev_cases[6]); }
+static int cdev_init7(void) { return cdev_suite_init(&cdev_cases[7]); }
 static int (*const cdev_inits[])(void) = {
-	cdev_init0, cdev_init1, cdev_init2, cdev_init3, cdev_init4,
+	cdev_init0, cdev_init1, cdev_init2, cdev_init3, cdev_init4, cdev_init5, cdev_init6,
+	cdev_init7,
 };
 _Static_assert(RTE_DIM(cdev_inits) == RTE_DIM(cdev_cases), "one init a case");
 
@@ -1602,9 +1676,89 @@ test_esp_cdev_register(void)
 	return 0;
 }
 
+/*
+ * A ring of 8 pending slots given 12 packets: 8 are taken, 4 refused
+ * with CryptoQueueFull; the 8 come back in order with sequence numbers 1
+ * to 8, and the refused ones' numbers stay spent (a gap, which receivers
+ * accept). What is pending when the ring is freed is waited for and
+ * freed, not leaked.
+ */
+static void
+test_async_ring_full(void)
+{
+	struct esp_ctx c;
+	struct sa_pair p;
+	struct rte_mbuf *m[12];
+	struct esp_sa *sas[12];
+	struct esp_done done[12];
+	uint8_t plain[256];
+	uint16_t why[12], i, n;
+	uint32_t seq;
+
+	memset(&c, 0, sizeof(c));
+	c.engine = crypto_engine_create(CRYPTO_ENGINE_MB);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c.engine);
+	CU_ASSERT_EQUAL(esp_ctx_async_init(&c, 12, 0), -EINVAL);
+	CU_ASSERT_EQUAL_FATAL(esp_ctx_async_init(&c, 8, 0), 0);
+	gcm_pair(&p, 0);
+	for (i = 0; i < 12; i++) {
+		m[i] = mbuf_from(plain, plain_packet(plain, 4, 40, 0, (uint8_t)i));
+		sas[i] = &p.out;
+	}
+	CU_ASSERT_EQUAL_FATAL(esp_out_submit(&c, m, sas, 12, why), 8);
+	for (i = 8; i < 12; i++) {
+		CU_ASSERT_EQUAL(why[i], CNT_CryptoQueueFull);
+		rte_pktmbuf_free(m[i]);
+	}
+	CU_ASSERT_EQUAL(esp_pending(&c), 8);
+	n = esp_collect(&c, done, 12);
+	CU_ASSERT_EQUAL_FATAL(n, 8);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT(done[i].m == m[i] && done[i].why == 0 && done[i].dir == ESP_DIR_OUT);
+		memcpy(&seq, rte_pktmbuf_mtod_offset(done[i].m, uint8_t *, 20 + 4), 4);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_32(seq), i + 1u);
+		rte_pktmbuf_free(done[i].m);
+	}
+	CU_ASSERT_EQUAL(p.out.stats.packets, 8);
+	/* Room again; the next one is number 13. Then 3 left pending. */
+	for (i = 0; i < 4; i++)
+		m[i] = mbuf_from(plain, plain_packet(plain, 4, 40, 0, (uint8_t)i));
+	CU_ASSERT_EQUAL(esp_out_submit(&c, m, sas, 1, why), 1);
+	CU_ASSERT_EQUAL_FATAL(esp_collect(&c, done, 12), 1);
+	memcpy(&seq, rte_pktmbuf_mtod_offset(done[0].m, uint8_t *, 20 + 4), 4);
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(seq), 13u);
+	rte_pktmbuf_free(done[0].m);
+	CU_ASSERT_EQUAL(esp_out_submit(&c, m + 1, sas, 3, why), 3);
+	esp_ctx_async_free(&c);
+	CU_ASSERT_PTR_NULL(c.async);
+	crypto_engine_free(c.engine);
+	sa_pair_fini(&p);
+	CHECK_NO_LEAK();
+}
+
+/* Suite "esp-async": the built-in engines through the asynchronous
+ * halves (they compute at submit and keep the order). */
+static int
+async_suite_init(void)
+{
+	if (suite_init() != 0 || esp_ctx_async_init(&ctx_mb, 512, 0) < 0 ||
+	    esp_ctx_async_init(&ctx_null, 512, 0) < 0)
+		return 1;
+	return 0;
+}
+
+static int
+async_suite_fini(void)
+{
+	esp_ctx_async_free(&ctx_mb);
+	esp_ctx_async_free(&ctx_null);
+	return suite_fini();
+}
+
 int
 test_esp_register(void)
 {
+	CU_pSuite a = CU_add_suite("esp-async", async_suite_init, async_suite_fini);
 	CU_pSuite s = CU_add_suite("esp", suite_init, suite_fini);
 
 	if (s == NULL ||
@@ -1627,6 +1781,24 @@ test_esp_register(void)
 	    !CU_add_test(s, "IPv6 extension header before ESP", test_ipv6_ext_before_esp) ||
 	    !CU_add_test(s, "bad SA configuration", test_bad_conf) ||
 	    !CU_add_test(s, "asynchronous submit and collect, in order", test_async))
+		return CU_get_error();
+	if (a == NULL ||
+	    !CU_add_test(a, "round trips, IPsec-MB", test_roundtrip_mb) ||
+	    !CU_add_test(a, "round trips, null engine", test_roundtrip_null) ||
+	    !CU_add_test(a, "bad ICV", test_bad_icv) ||
+	    !CU_add_test(a, "replay", test_replay_drop) ||
+	    !CU_add_test(a, "replay inside one burst", test_replay_in_one_burst) ||
+	    !CU_add_test(a, "NAT-T mappings", test_mapping) ||
+	    !CU_add_test(a, "bursts longer than ESP_BURST_MAX", test_long_burst) ||
+	    !CU_add_test(a, "truncated ESP", test_truncated) ||
+	    !CU_add_test(a, "bad pad length and content", test_bad_pad) ||
+	    !CU_add_test(a, "dummy packet, TFC padding, bad next header", test_dummy_and_tfc) ||
+	    !CU_add_test(a, "sequence exhaustion", test_seq_exhausted) ||
+	    !CU_add_test(a, "ESN epoch change", test_esn_epoch) ||
+	    !CU_add_test(a, "ECN and DSCP (RFC 6040)", test_ecn_dscp) ||
+	    !CU_add_test(a, "IPv6 extension header before ESP", test_ipv6_ext_before_esp) ||
+	    !CU_add_test(a, "a full pending ring: CryptoQueueFull, nothing lost",
+			 test_async_ring_full))
 		return CU_get_error();
 	return 0;
 }
