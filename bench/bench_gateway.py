@@ -291,6 +291,10 @@ class Runner:
                 f.write(espd_conf(direction, algo))
             p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
             binary = self.a.vs_espd if app == "secgw" else self.espd
+            if engine is not None and "@" in engine:
+                # --engines aesni_mb@/other/espd: that engine in another
+                # espd build (an A/B of two builds on one engine).
+                engine, binary = engine.split("@", 1)
             pool = []
             if self.frames > ESPD_DEFAULT_FRAMES:
                 pool = ["--mbufs", str(self.frames + ESPD_POOL_DEFAULT)]
@@ -585,6 +589,9 @@ def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
     and worker cycles per packet for each, and each engine's ratio to the
     first one per round, then its median."""
     engines = [e.strip() for e in a.engines.split(",") if e.strip()]
+    for e in engines:
+        if "@" in e:
+            print("%s: engine %s of the espd at %s" % (e, e.split("@")[0], e.split("@", 1)[1]))
     gen_pcaps(wd, cases, a.flows)
     r = Runner(a, wd)
     hz = tsc_hz()
@@ -592,7 +599,7 @@ def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
     if not a.quick:
         for direction, algo, sizes in cases:
             for eng in engines:
-                if algo in ENGINE_LACKS.get(eng, ()):
+                if algo in ENGINE_LACKS.get(eng.split("@")[0], ()):
                     continue
                 why = r.verify("espd", direction, algo, sizes[0], engine=eng)
                 verified["%s %s %s" % (eng, direction, algo)] = why or "ok"
@@ -618,7 +625,7 @@ def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
             for rnd in range(a.rounds):
                 k = rnd % len(engines)
                 for eng in engines[k:] + engines[:k]:
-                    if algo in ENGINE_LACKS.get(eng, ()):
+                    if algo in ENGINE_LACKS.get(eng.split("@")[0], ()):
                         runs[eng].append({"ok": False, "error": "the PMD lacks it"})
                         continue
                     res = r.run_one("espd", direction, algo, size, engine=eng)
@@ -660,9 +667,10 @@ def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
            "warmup_s": a.warmup, "window_s": a.window, "machine": mach,
            "frames_per_pcap": frames_of(a.flows), "flows": a.flows, "memory": a.huge,
            "memory_note": huge_note,
-           "note": "cryptodev engine: synchronous use of enqueue/dequeue inside each "
-                   "crypto burst (crypto/crypto_cdev.c); the software PMDs run on the "
-                   "worker's own core, so their cycles are inside cyc/p",
+           "note": "cryptodev engine: the worker submits and collects once per poll "
+                   "round (dataplane/esp_async.c); ENGINE@BINARY runs another espd build; "
+                   "the software PMDs run on the worker's own core, so their cycles are "
+                   "inside cyc/p",
            "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
     name = "engines-%s%s.json" % (date, "-quick" if a.quick else "")

@@ -222,8 +222,8 @@ int crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 
 /** Wipe every key byte of @p s (explicit_bzero of its public line and
  *  the priv bytes in use). CRYPTO_ENGINE_CDEV: also frees its device
- *  sessions (control plane only; after the RCU grace period, as no
- *  synchronous burst leaves an op in flight). */
+ *  sessions (control plane only; after the RCU grace period, which a
+ *  worker with ops submitted holds back until they are collected). */
 void crypto_session_wipe(struct crypto_session *s);
 
 /**

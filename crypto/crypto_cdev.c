@@ -14,11 +14,16 @@
  *   an SA holds up to four rte sessions. They live in a small struct of
  *   ours; the session's engine field (crypto_session.eng) holds a pointer
  *   to it, and it needs no priv bytes at all.
- * - The burst call is synchronous: the ops go in, and the call polls the
- *   queue pair until every one is back. So order within an SA is kept,
- *   no op is in flight once the call returns (an SA's sessions can be
- *   freed after the RCU grace period like the rest of its record), and a
- *   full device queue only means another poll (counted in enq_busy).
+ * - Two ways to use it. The burst call is synchronous: the ops go in,
+ *   and the call polls the queue pair until every one is back (tests,
+ *   lcore 0). crypto_submit_burst() and crypto_collect_burst() are the
+ *   workers' way (dataplane/esp_async.c): ops go in, the worker goes on,
+ *   and takes them back in submission order later. Either way a full
+ *   device queue is counted (enq_busy) and costs a wait, not an op; and
+ *   never more ops go on a queue pair than it has room for
+ *   (dev_enqueue()). The workers hold their RCU quiescent report while
+ *   ops are out, so an SA's sessions are freed only after its last op
+ *   came back.
  * - Where the op sits: an rte_crypto_op from a pool, with our private area
  *   behind the symmetric op: the IV or AEAD nonce (the device reads it at
  *   a fixed offset), a copy of the AAD and the digest buffer. The digest

@@ -105,9 +105,96 @@ tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
 	       memcmp(&tp->dst, &sa->dst, sizeof(tp->dst)) == 0;
 }
 
-static void in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
-		    struct esp_sa *sas[], uint16_t good, struct rte_mbuf *plain[],
-		    uint16_t npl);
+/*
+ * After ESP: the selector check of the @p good decrypted packets (esp,
+ * sas), then the inbound SPD for them and the @p npl plain ones, then
+ * out. Each packet's m->port says where it came in.
+ */
+static void
+in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
+	struct esp_sa *sas[], uint16_t good, struct rte_mbuf *plain[], uint16_t npl)
+{
+	struct flow_key keys[GW_RX_BURST];
+	const struct flow_key *kp[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST];
+	uint16_t i, k, nf;
+
+	/* Selector check of what came out, then the inbound SPD for both
+	 * the decrypted and the plain packets. */
+	sa_runs_done(w, sas, good);
+	k = 0;
+	for (i = 0; i < good; i++) {
+		struct rte_mbuf *m = esp[i];
+		struct gw_sa *sa = gw_sa_of(sas[i]);
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_XfrmInStateModeError);
+			continue;
+		}
+		if (sa->has_sel && !spd_sel_match(&sa->sel, &keys[k])) {
+			drop(w, m, CNT_XfrmInStateMismatch);
+			continue;
+		}
+		m->packet_type = GW_PT_FROM_SA;
+		if (unlikely(w->shared->mss_clamp != 0) && keys[k].proto == IPPROTO_TCP)
+			clamp_in(w, t, sa, m);
+		esp[k] = m;
+		sas[k] = sas[i];
+		kp[k] = &keys[k];
+		k++;
+	}
+	good = k;
+	for (i = 0; i < npl; i++) {
+		struct rte_mbuf *m = plain[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+					  m->data_len, &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		esp[k] = m;
+		sas[k] = NULL;
+		kp[k] = &keys[k];
+		k++;
+	}
+
+	spd_classify(t->spd_in, kp, res, k);
+	nf = 0;
+	for (i = 0; i < k; i++) {
+		struct rte_mbuf *m = esp[i];
+		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
+
+		if (p != NULL && p->action == GW_DISCARD) {
+			drop(w, m, CNT_XfrmInPolBlock);
+			continue;
+		}
+		if (p != NULL && p->action == GW_PROTECT &&
+		    (sas[i] == NULL || !tmpl_ok(p, gw_sa_of(sas[i])))) {
+			/* Plain traffic, or the wrong SA, for a protected flow
+			 * (RFC 4301 5.2). A "level use" template is optional. */
+			if (!(sas[i] == NULL && p->tmpl.level_use)) {
+				drop(w, m, CNT_XfrmInTmplMismatch);
+				continue;
+			}
+		}
+		if (unlikely(sas[i] != NULL &&
+			     is_local(t, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
+				      kp[i]->family == 6))) {
+			punt_local_sa(w, m, m->port, kp[i]->family == 6);
+			continue;
+		}
+		if (unlikely(ttl_dec(m) < 0)) {
+			w->cnt.c[CNT_TtlExceeded]++;
+			punt_icmp(w, m, ICMP_ERR_TTL, m->port, 0, sas[i] != NULL);
+			continue;
+		}
+		if (sas[i] == NULL)
+			w->cnt.c[CNT_Bypass]++;
+		esp[nf++] = m;
+	}
+	gw_route_send(w, t, esp, nf);
+}
 
 void
 gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
@@ -250,95 +337,4 @@ gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf 
 	if (unlikely(w->esp.n_map != 0))
 		mapping_events(w);
 	in_post(w, t, pkts, sas, n, NULL, 0);
-}
-
-/*
- * After ESP: the selector check of the @p good decrypted packets (esp,
- * sas), then the inbound SPD for them and the @p npl plain ones, then
- * out. Each packet's m->port says where it came in.
- */
-static void
-in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
-	struct esp_sa *sas[], uint16_t good, struct rte_mbuf *plain[], uint16_t npl)
-{
-	struct flow_key keys[GW_RX_BURST];
-	const struct flow_key *kp[GW_RX_BURST];
-	uint32_t res[GW_RX_BURST];
-	uint16_t i, k, nf;
-
-	/* Selector check of what came out, then the inbound SPD for both
-	 * the decrypted and the plain packets. */
-	sa_runs_done(w, sas, good);
-	k = 0;
-	for (i = 0; i < good; i++) {
-		struct rte_mbuf *m = esp[i];
-		struct gw_sa *sa = gw_sa_of(sas[i]);
-
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
-					  m->data_len, &keys[k]) < 0)) {
-			drop(w, m, CNT_XfrmInStateModeError);
-			continue;
-		}
-		if (sa->has_sel && !spd_sel_match(&sa->sel, &keys[k])) {
-			drop(w, m, CNT_XfrmInStateMismatch);
-			continue;
-		}
-		m->packet_type = GW_PT_FROM_SA;
-		if (unlikely(w->shared->mss_clamp != 0) && keys[k].proto == IPPROTO_TCP)
-			clamp_in(w, t, sa, m);
-		esp[k] = m;
-		sas[k] = sas[i];
-		kp[k] = &keys[k];
-		k++;
-	}
-	good = k;
-	for (i = 0; i < npl; i++) {
-		struct rte_mbuf *m = plain[i];
-
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
-					  m->data_len, &keys[k]) < 0)) {
-			drop(w, m, CNT_MalformedPacket);
-			continue;
-		}
-		esp[k] = m;
-		sas[k] = NULL;
-		kp[k] = &keys[k];
-		k++;
-	}
-
-	spd_classify(t->spd_in, kp, res, k);
-	nf = 0;
-	for (i = 0; i < k; i++) {
-		struct rte_mbuf *m = esp[i];
-		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
-
-		if (p != NULL && p->action == GW_DISCARD) {
-			drop(w, m, CNT_XfrmInPolBlock);
-			continue;
-		}
-		if (p != NULL && p->action == GW_PROTECT &&
-		    (sas[i] == NULL || !tmpl_ok(p, gw_sa_of(sas[i])))) {
-			/* Plain traffic, or the wrong SA, for a protected flow
-			 * (RFC 4301 5.2). A "level use" template is optional. */
-			if (!(sas[i] == NULL && p->tmpl.level_use)) {
-				drop(w, m, CNT_XfrmInTmplMismatch);
-				continue;
-			}
-		}
-		if (unlikely(sas[i] != NULL &&
-			     is_local(t, rte_pktmbuf_mtod(m, const uint8_t *), m->data_len,
-				      kp[i]->family == 6))) {
-			punt_local_sa(w, m, m->port, kp[i]->family == 6);
-			continue;
-		}
-		if (unlikely(ttl_dec(m) < 0)) {
-			w->cnt.c[CNT_TtlExceeded]++;
-			punt_icmp(w, m, ICMP_ERR_TTL, m->port, 0, sas[i] != NULL);
-			continue;
-		}
-		if (sas[i] == NULL)
-			w->cnt.c[CNT_Bypass]++;
-		esp[nf++] = m;
-	}
-	gw_route_send(w, t, esp, nf);
 }
