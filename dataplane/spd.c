@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,8 +30,26 @@ enum {
 RTE_ACL_RULE_DEF(spd_rule4, F4_NUM);
 RTE_ACL_RULE_DEF(spd_rule6, F6_NUM);
 
+/*
+ * A rule of a family with few rules (SPD_LINEAR_MAX), matched by a scan
+ * in rank order instead of a trie, as VPP matches small SPDs. It holds
+ * what rte_acl would compare, field for field: the protocol under its
+ * bit mask, the addresses as 32-bit words under prefix masks, the ports
+ * as host-order ranges read from the key. So the scan and the trie agree
+ * on every key (tests/unit/test_spd.c checks that), later fragments
+ * (ports read as 0) included.
+ */
+struct spd_lin {
+	uint32_t val[8], mask[8]; /* src words, then dst words (IPv4: one each) */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t proto, proto_mask;
+	uint32_t userdata;
+};
+
 struct spd {
 	struct rte_acl_ctx *acl[2]; /* [0] IPv4, [1] IPv6; NULL when empty */
+	struct spd_lin *lin[2];     /* or, for few rules, these by rank */
+	uint8_t n_lin[2];
 	uint32_t n;
 };
 
@@ -84,6 +103,67 @@ fill_common(struct rte_acl_field *f_proto, struct rte_acl_field *f_sport,
 	f_sport->mask_range.u16 = s->sport_hi;
 	f_dport->value.u16 = s->dport_lo;
 	f_dport->mask_range.u16 = s->dport_hi;
+}
+
+/* Prefix mask of word @p w for a prefix of @p len bits. */
+static uint32_t
+word_mask(uint8_t len, unsigned int w)
+{
+	uint32_t l = word_len(len, w);
+
+	return l == 0 ? 0 : 0xffffffffu << (32 - l);
+}
+
+/* The family's @p count rules as a scan (struct spd_lin), by rank. */
+static int
+build_linear(struct spd *spd, const struct spd_rule *rules, uint32_t n, int family,
+	     uint32_t count)
+{
+	const bool v6 = family == 6;
+	const unsigned int words = v6 ? 4 : 1;
+	struct spd_lin *lin = calloc(count, sizeof(*lin));
+	uint32_t rank[SPD_LINEAR_MAX];
+	uint32_t i, j, k = 0;
+	unsigned int w;
+
+	if (lin == NULL)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		const struct spd_sel *s = rules[i].sel;
+		struct spd_lin r;
+
+		if (s->family != family)
+			continue;
+		if (rules[i].rank >= RTE_ACL_MAX_PRIORITY || rules[i].userdata == 0) {
+			free(lin);
+			return -EINVAL;
+		}
+		memset(&r, 0, sizeof(r));
+		r.proto_mask = s->proto < 0 ? 0 : 0xff;
+		r.proto = s->proto < 0 ? 0 : (uint8_t)s->proto;
+		for (w = 0; w < words; w++) {
+			r.mask[w] = word_mask(v6 ? s->src_len : RTE_MIN(s->src_len, 32), w);
+			r.val[w] = be32_at(s->src + 4 * w) & r.mask[w];
+			r.mask[4 + w] = word_mask(v6 ? s->dst_len : RTE_MIN(s->dst_len, 32), w);
+			r.val[4 + w] = be32_at(s->dst + 4 * w) & r.mask[4 + w];
+		}
+		r.sport_lo = s->sport_lo;
+		r.sport_hi = s->sport_hi;
+		r.dport_lo = s->dport_lo;
+		r.dport_hi = s->dport_hi;
+		r.userdata = rules[i].userdata;
+		/* Insert by rank (lower first); a tie keeps the given order. */
+		for (j = k; j > 0 && rank[j - 1] > rules[i].rank; j--) {
+			lin[j] = lin[j - 1];
+			rank[j] = rank[j - 1];
+		}
+		lin[j] = r;
+		rank[j] = rules[i].rank;
+		k++;
+	}
+	spd->lin[v6] = lin;
+	spd->n_lin[v6] = (uint8_t)count;
+	return 0;
 }
 
 static struct rte_acl_ctx *
@@ -175,10 +255,21 @@ fail:
 	return NULL;
 }
 
-struct spd *
-spd_build(const struct spd_rule *rules, uint32_t n, int socket, int *err)
+static uint32_t
+family_count(const struct spd_rule *rules, uint32_t n, int family)
+{
+	uint32_t i, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += rules[i].sel->family == family;
+	return count;
+}
+
+static struct spd *
+build(const struct spd_rule *rules, uint32_t n, int socket, bool trie, int *err)
 {
 	struct spd *spd;
+	uint32_t count;
 	int fam;
 
 	*err = 0;
@@ -193,13 +284,29 @@ spd_build(const struct spd_rule *rules, uint32_t n, int socket, int *err)
 	}
 	spd->n = n;
 	for (fam = 0; fam < 2; fam++) {
-		spd->acl[fam] = build_family(rules, n, fam ? 6 : 4, socket, err);
+		count = family_count(rules, n, fam ? 6 : 4);
+		if (!trie && count != 0 && count <= SPD_LINEAR_MAX)
+			*err = build_linear(spd, rules, n, fam ? 6 : 4, count);
+		else
+			spd->acl[fam] = build_family(rules, n, fam ? 6 : 4, socket, err);
 		if (*err != 0) {
 			spd_free(spd);
 			return NULL;
 		}
 	}
 	return spd;
+}
+
+struct spd *
+spd_build(const struct spd_rule *rules, uint32_t n, int socket, int *err)
+{
+	return build(rules, n, socket, false, err);
+}
+
+struct spd *
+spd_build_trie(const struct spd_rule *rules, uint32_t n, int socket, int *err)
+{
+	return build(rules, n, socket, true, err);
 }
 
 void
@@ -209,6 +316,8 @@ spd_free(struct spd *spd)
 		return;
 	rte_acl_free(spd->acl[0]);
 	rte_acl_free(spd->acl[1]);
+	free(spd->lin[0]);
+	free(spd->lin[1]);
 	free(spd);
 }
 
@@ -233,6 +342,41 @@ spd_count(const struct spd *spd)
 	return spd == NULL ? 0 : spd->n;
 }
 
+/* The first of @p nr rules (by rank) that @p k matches, as rte_acl
+ * would find it; 0 for none. */
+static uint32_t
+lin_match(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
+{
+	const bool v6 = k->family == 6;
+	uint32_t kw[8] = { 0 };
+	uint16_t sp = rte_be_to_cpu_16(k->sport), dp = rte_be_to_cpu_16(k->dport);
+	unsigned int i, w;
+
+	kw[0] = be32_at(k->src);
+	kw[4] = be32_at(k->dst);
+	if (v6) {
+		for (w = 1; w < 4; w++) {
+			kw[w] = be32_at(k->src + 4 * w);
+			kw[4 + w] = be32_at(k->dst + 4 * w);
+		}
+	}
+	for (i = 0; i < nr; i++, r++) {
+		uint32_t diff = ((kw[0] & r->mask[0]) ^ r->val[0]) |
+				((kw[4] & r->mask[4]) ^ r->val[4]);
+
+		if (v6) {
+			for (w = 1; w < 4; w++)
+				diff |= ((kw[w] & r->mask[w]) ^ r->val[w]) |
+					((kw[4 + w] & r->mask[4 + w]) ^ r->val[4 + w]);
+		}
+		if (diff == 0 && (k->proto & r->proto_mask) == r->proto &&
+		    sp >= r->sport_lo && sp <= r->sport_hi &&
+		    dp >= r->dport_lo && dp <= r->dport_hi)
+			return r->userdata;
+	}
+	return 0;
+}
+
 void
 spd_classify(const struct spd *spd, const struct flow_key *keys[],
 	     uint32_t results[], uint16_t n)
@@ -250,6 +394,10 @@ spd_classify(const struct spd *spd, const struct flow_key *keys[],
 		if (spd == NULL)
 			continue;
 		f = keys[i]->family == 6;
+		if (spd->lin[f] != NULL) {
+			results[i] = lin_match(spd->lin[f], spd->n_lin[f], keys[i]);
+			continue;
+		}
 		if (spd->acl[f] == NULL)
 			continue;
 		in[f][cnt[f]] = (const uint8_t *)keys[i];

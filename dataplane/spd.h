@@ -2,7 +2,7 @@
 /**
  * @file
  * The Security Policy Database as rte_acl multi-bit tries, one per address
- * family. Built by the control plane from a list of rules and never
+ * family (or, for a family with few rules, a scan in rank order). Built by the control plane from a list of rules and never
  * changed after: a new SPD is built and published instead (RCU), so
  * workers classify without locks.
  */
@@ -37,12 +37,22 @@ struct spd_rule {
 
 struct spd;
 
+/** A family with at most this many rules is matched by a scan in rank
+ *  order, not an rte_acl trie: cheaper per packet (one site-to-site
+ *  policy is the common case), with the same answers. */
+#define SPD_LINEAR_MAX 8
+
 /**
  * Build an SPD (control plane). @return NULL with *err = -errno on
  * failure (-EINVAL for a bad rule, -ENOMEM).
  */
 struct spd *spd_build(const struct spd_rule *rules, uint32_t n, int socket,
 		      int *err);
+
+/** spd_build() with rte_acl tries whatever the number of rules (tests
+ *  compare the scan with it; benchmarks measure it). */
+struct spd *spd_build_trie(const struct spd_rule *rules, uint32_t n, int socket,
+			   int *err);
 void spd_free(struct spd *spd);
 
 /**

@@ -12,6 +12,24 @@
 #include "dataplane/spd.h"
 #include "unit.h"
 
+/* The builder under test: spd_build() (a scan for these few rules) in
+ * suite "spd", spd_build_trie() (rte_acl) in suite "spd-trie". */
+static struct spd *(*bld)(const struct spd_rule *, uint32_t, int, int *) = spd_build;
+
+static int
+trie_init(void)
+{
+	bld = spd_build_trie;
+	return 0;
+}
+
+static int
+trie_fini(void)
+{
+	bld = spd_build;
+	return 0;
+}
+
 static struct spd_sel
 sel4(const char *src, uint8_t slen, const char *dst, uint8_t dlen, int proto,
      uint16_t dlo, uint16_t dhi)
@@ -65,7 +83,7 @@ test_v4_rules(void)
 	struct flow_key k;
 	int err;
 
-	spd = spd_build(r, 4, SOCKET_ID_ANY, &err);
+	spd = bld(r, 4, SOCKET_ID_ANY, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
 	CU_ASSERT_EQUAL(spd_count(spd), 4);
 
@@ -82,7 +100,7 @@ test_v4_rules(void)
 	spd_free(spd);
 
 	/* Without the catch-all, unmatched traffic gets 0. */
-	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	spd = bld(r, 2, SOCKET_ID_ANY, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
 	k = key4("192.0.2.1", "198.51.100.1", IPPROTO_ICMP, 8, 0);
 	CU_ASSERT_EQUAL(classify1(spd, &k), 0);
@@ -101,7 +119,7 @@ test_rank_ties(void)
 	struct spd *spd;
 	int err;
 
-	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	spd = bld(r, 2, SOCKET_ID_ANY, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
 	CU_ASSERT_EQUAL(classify1(spd, &k), 1);
 	spd_free(spd);
@@ -125,7 +143,7 @@ test_v6_and_mixed(void)
 	inet_pton(AF_INET6, "2001:db8:1:2::", s6.dst);
 	inet_pton(AF_INET6, "2001:db8:ffff::1", k6.src);
 	inet_pton(AF_INET6, "2001:db8:1:2::99", k6.dst);
-	spd = spd_build(r, 2, SOCKET_ID_ANY, &err);
+	spd = bld(r, 2, SOCKET_ID_ANY, &err);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(spd);
 	kp[0] = &k6;
 	kp[1] = &k4;
@@ -238,16 +256,132 @@ test_bad_rules(void)
 	struct spd_rule r[1] = { { &a, 0, 0 } }; /* userdata 0 is reserved */
 	int err = 0;
 
-	CU_ASSERT_PTR_NULL(spd_build(r, 1, SOCKET_ID_ANY, &err));
+	CU_ASSERT_PTR_NULL(bld(r, 1, SOCKET_ID_ANY, &err));
 	CU_ASSERT_EQUAL(err, -EINVAL);
+	r[0].userdata = 1;
+	r[0].rank = 1u << 30; /* past rte_acl's priorities */
+	CU_ASSERT_PTR_NULL(bld(r, 1, SOCKET_ID_ANY, &err));
+	CU_ASSERT_EQUAL(err, -EINVAL);
+}
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t
+rnd(void)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return rnd_state >> 8;
+}
+
+/* A random selector of @p family: short and long prefixes around a few
+ * base addresses, any/TCP/UDP, full, narrow or single-port ranges. */
+static void
+rnd_sel(struct spd_sel *s, int family)
+{
+	static const uint8_t lens4[] = { 0, 8, 16, 24, 27, 32 };
+	static const uint8_t lens6[] = { 0, 16, 48, 64, 100, 128 };
+	unsigned int i, alen = family == 6 ? 16 : 4;
+
+	memset(s, 0, sizeof(*s));
+	s->family = (uint8_t)family;
+	for (i = 0; i < alen; i++) {
+		s->src[i] = (uint8_t)(i < 2 ? 10 : rnd() % 4);
+		s->dst[i] = (uint8_t)(i < 2 ? 20 : rnd() % 4);
+	}
+	s->src_len = family == 6 ? lens6[rnd() % 6] : lens4[rnd() % 6];
+	s->dst_len = family == 6 ? lens6[rnd() % 6] : lens4[rnd() % 6];
+	s->proto = (int16_t)((int[]){ -1, IPPROTO_TCP, IPPROTO_UDP })[rnd() % 3];
+	s->sport_hi = 0xffff;
+	s->dport_hi = 0xffff;
+	switch (rnd() % 3) {
+	case 1:
+		s->dport_lo = (uint16_t)(rnd() % 8);
+		s->dport_hi = (uint16_t)(s->dport_lo + rnd() % 4);
+		break;
+	case 2:
+		s->sport_lo = s->sport_hi = (uint16_t)(rnd() % 4);
+		break;
+	default:
+		break;
+	}
+}
+
+/*
+ * The scan and the trie give the same answer: 300 random SPDs of 1 to
+ * SPD_LINEAR_MAX rules per family (both families, ranks shuffled), 300
+ * keys each near their selectors, later fragments (ports 0) included.
+ */
+static void
+test_scan_vs_trie(void)
+{
+	struct spd_sel sel[2 * SPD_LINEAR_MAX];
+	struct spd_rule r[2 * SPD_LINEAR_MAX];
+	unsigned int t, i, j, n, bad = 0, hits = 0, keys = 0;
+	int err;
+
+	for (t = 0; t < 300; t++) {
+		struct spd *scan, *trie;
+
+		n = 1 + rnd() % (2 * SPD_LINEAR_MAX);
+		for (i = 0; i < n; i++) {
+			rnd_sel(&sel[i], (t + i) % 3 == 0 ? 6 : 4);
+			r[i].sel = &sel[i];
+			r[i].rank = rnd() % 1000 * 64 + i; /* distinct */
+			r[i].userdata = i + 1;
+		}
+		/* One family may hold more than SPD_LINEAR_MAX: it is a trie
+		 * in both; the other is still compared. */
+		scan = spd_build(r, n, SOCKET_ID_ANY, &err);
+		trie = spd_build_trie(r, n, SOCKET_ID_ANY, &err);
+		CU_ASSERT_FATAL(scan != NULL && trie != NULL);
+		for (j = 0; j < 300; j++) {
+			const struct spd_sel *s = &sel[rnd() % n];
+			struct flow_key k = { .family = s->family };
+			const struct flow_key *kp[1] = { &k };
+			uint32_t a, b;
+
+			memcpy(k.src, s->src, sizeof(k.src));
+			memcpy(k.dst, s->dst, sizeof(k.dst));
+			/* Near the selector: flip a low bit now and then. */
+			if (rnd() % 2)
+				k.src[(s->family == 6 ? 15 : 3) - rnd() % 2] ^= (uint8_t)(1u << (rnd() % 8));
+			if (rnd() % 2)
+				k.dst[(s->family == 6 ? 15 : 3) - rnd() % 2] ^= (uint8_t)(1u << (rnd() % 8));
+			k.proto = (uint8_t)((int[]){ IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP })[rnd() % 3];
+			if (rnd() % 8 == 0) {
+				k.later_frag = 1; /* ports read as 0 */
+			} else {
+				k.sport = htons((uint16_t)(rnd() % 6));
+				k.dport = htons((uint16_t)(rnd() % 12));
+			}
+			spd_classify(scan, kp, &a, 1);
+			spd_classify(trie, kp, &b, 1);
+			bad += a != b;
+			hits += a != 0;
+			keys++;
+		}
+		spd_free(scan);
+		spd_free(trie);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	/* The keys are near enough to match often, and not always. */
+	CU_ASSERT(hits > keys / 5 && hits < keys);
 }
 
 int
 test_spd_register(void)
 {
 	CU_pSuite s = CU_add_suite("spd", NULL, NULL);
+	CU_pSuite tr = CU_add_suite("spd-trie", trie_init, trie_fini);
 
+	if (tr == NULL ||
+	    !CU_add_test(tr, "IPv4 prefixes, protocol, port ranges, ranks", test_v4_rules) ||
+	    !CU_add_test(tr, "rank ties", test_rank_ties) ||
+	    !CU_add_test(tr, "IPv6 and both families in one burst", test_v6_and_mixed) ||
+	    !CU_add_test(tr, "bad rules", test_bad_rules))
+		return CU_get_error();
 	if (s == NULL ||
+	    !CU_add_test(s, "few rules: the scan answers as the trie does", test_scan_vs_trie) ||
 	    !CU_add_test(s, "IPv4 prefixes, protocol, port ranges, ranks", test_v4_rules) ||
 	    !CU_add_test(s, "rank ties", test_rank_ties) ||
 	    !CU_add_test(s, "IPv6 and both families in one burst", test_v6_and_mixed) ||
