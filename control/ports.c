@@ -246,13 +246,17 @@ pub_start(struct pub *p)
 	int rc;
 
 	_Static_assert(GW_PORTS_MAX == CFG_PORTS_MAX, "one port numbering for both");
+	/* By default, room too for what each worker may have pending in a
+	 * cryptodev (esp_async.c), so a slow device cannot starve RX. */
+	if (p->pool_size == 0)
+		p->pool_size = POOL_MBUFS + (p->model->engine == CRYPTO_ENGINE_CDEV ?
+					     p->n_workers * ESP_PENDING_MAX : 0);
 	snprintf(name, sizeof(name), "espd_mbufs%u", p->seq);
-	p->pool = rte_pktmbuf_pool_create(name, p->pool_size ? p->pool_size : POOL_MBUFS,
-					  p->pool_no_cache ? 0 : POOL_CACHE, 0,
+	p->pool = rte_pktmbuf_pool_create(name, p->pool_size, p->pool_no_cache ? 0 : POOL_CACHE, 0,
 					  RTE_MBUF_DEFAULT_BUF_SIZE, (int)rte_socket_id());
 	if (p->pool == NULL) {
 		fprintf(stderr, "espd: mbuf pool of %u: %s (try a smaller --mbufs or more memory)\n",
-			p->pool_size ? p->pool_size : POOL_MBUFS, rte_strerror(rte_errno));
+			p->pool_size, rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
 	snprintf(name, sizeof(name), "espd_big%u", p->seq);

@@ -181,6 +181,9 @@ def main():
         rc, so, se = one_sa(build, vdevs, dev, GCM)
         check(rc == 0 and ("crypto cryptodev %s" % dev) in so,
               "%s: espd runs on cryptodev %s" % (label, dev), so + se[-600:])
+        # The default pool has room for the worker's 1024 pending packets.
+        check(rc == 0 and "%d mbufs" % (16383 + 1024) in so,
+              "%s: the default mbuf pool counts the pending ring" % label, so)
         # The worker's pipeline: submit, collect later, in order, with
         # a device queue that is full most of the time and one that is not.
         for depth in (16, 2048):
