@@ -410,10 +410,10 @@ in_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 
 	bad.n = 0;
 	for (i = 0; i < n; i++) {
-		struct esp_pending *p = &a->slot[a->tail & a->mask];
+		struct esp_pending *p = esp_slot_free(a);
 		int why;
 
-		if (unlikely(a->tail - a->head > a->mask))
+		if (unlikely(p == NULL))
 			why = CNT_CryptoQueueFull;
 		else if (likely(sas[i]->fast))
 			why = in_prepare_one(&p->op, p->aad, p->icv, &p->seq, &p->len, pkts[i],
@@ -421,12 +421,8 @@ in_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		else
 			why = in_prepare_one(&p->op, p->aad, p->icv, &p->seq, &p->len, pkts[i],
 					     sas[i], false);
-		if (why == 0) {
-			p->m = pkts[i];
-			p->sa = sas[i];
-			p->dir = ESP_DIR_IN;
-			a->tail++;
-		}
+		if (why == 0)
+			esp_slot_fill(a, p, pkts[i], sas[i], ESP_DIR_IN);
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
 	esp_async_push(ctx);

@@ -424,7 +424,7 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 
 	bad.n = 0;
 	for (i = 0; i < n; i++) {
-		struct esp_pending *p = &a->slot[a->tail & a->mask];
+		struct esp_pending *p = esp_slot_free(a);
 		bool wrapped;
 		int why;
 
@@ -433,7 +433,7 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			first = seq = out_reserve(sas, i, n);
 		}
 		wrapped = seq == 0 || seq < first;
-		if (unlikely(a->tail - a->head > a->mask))
+		if (unlikely(p == NULL))
 			why = CNT_CryptoQueueFull;
 		else if (likely(shaped->fast))
 			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], true, seq,
@@ -442,12 +442,8 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], false,
 					      seq, wrapped);
 		seq++;
-		if (why == 0) {
-			p->m = pkts[i];
-			p->sa = sas[i];
-			p->dir = ESP_DIR_OUT;
-			a->tail++;
-		}
+		if (why == 0)
+			esp_slot_fill(a, p, pkts[i], sas[i], ESP_DIR_OUT);
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
 	esp_async_push(ctx);

@@ -204,6 +204,25 @@ esp_stats_add(struct esp_sa *sa, uint64_t pkts, uint64_t bytes)
  * packets that wait, oldest first, as far as it takes them. */
 void esp_async_push(struct esp_ctx *ctx);
 
+/* The slot the next prepared packet goes to, or NULL when every slot is
+ * pending (the packet is dropped: CryptoQueueFull). */
+static inline struct esp_pending *
+esp_slot_free(struct esp_async *a)
+{
+	return a->tail - a->head > a->mask ? NULL : &a->slot[a->tail & a->mask];
+}
+
+/* Slot @p p holds a prepared packet now: pending, in order. */
+static inline void
+esp_slot_fill(struct esp_async *a, struct esp_pending *p, struct rte_mbuf *m,
+	      struct esp_sa *sa, uint8_t dir)
+{
+	p->m = m;
+	p->sa = sa;
+	p->dir = dir;
+	a->tail++;
+}
+
 /* The second half of one pending packet, once the engine is done with
  * it: 0 (good) or the drop reason. */
 int esp_out_finish(struct esp_pending *p);
