@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Soak test (not in CI; needs root): espd on net_af_packet over veth pairs
 # into two network namespaces, traffic both ways, and control-plane churn.
-#   scripts/soak.sh [--minutes N] [--build DIR] [--report FILE]
-#   (defaults: 10 minutes, build, /tmp/soak-report.txt)
+#   scripts/soak.sh [--minutes N] [--build DIR] [--report FILE] [--crypto-dev PMD]
+#   (defaults: 10 minutes, build, /tmp/soak-report.txt; --crypto-dev
+#   aesni_mb runs the crypto on a crypto_aesni_mb vdev, the workers
+#   submitting to it asynchronously, with a 64-descriptor queue)
 #
 #   ns soakA (10.1.0.10) --veth-- [port 0 espd port 1] --veth-- ns soakB
 #
@@ -22,12 +24,14 @@ cd "$(dirname "$0")/.."
 minutes=10
 b=build
 report=/tmp/soak-report.txt
+cdev=
 while [ $# -gt 0 ]; do
 	case $1 in
 	--minutes) minutes=$2; shift 2 ;;
 	--build) b=$2; shift 2 ;;
 	--report) report=$2; shift 2 ;;
-	*) echo "usage: $0 [--minutes N] [--build DIR] [--report FILE]"; exit 2 ;;
+	--crypto-dev) cdev=$2; shift 2 ;;
+	*) echo "usage: $0 [--minutes N] [--build DIR] [--report FILE] [--crypto-dev PMD]"; exit 2 ;;
 	esac
 done
 [ "$(id -u)" -eq 0 ] || { echo "soak: needs root (network namespaces)"; exit 2; }
@@ -102,7 +106,9 @@ CONF
 "$b/espd" --no-huge --no-pci -l 0,1 -m 1024 --file-prefix "soak$$" \
 	--log-level=lib.eal:error \
 	--vdev net_af_packet0,iface=soak-a1 --vdev net_af_packet1,iface=soak-b1 \
-	-- -c "$tmp/gw.conf" -s "$sock" >"$tmp/espd.log" 2>&1 &
+	${cdev:+--vdev crypto_${cdev}_soak} \
+	-- -c "$tmp/gw.conf" -s "$sock" \
+	${cdev:+--crypto-dev crypto_${cdev}_soak --crypto-dev-depth 64} >"$tmp/espd.log" 2>&1 &
 espd_pid=$!
 # Until it answers: the socket file is there a moment before espd listens.
 for _ in $(seq 300); do
