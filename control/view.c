@@ -319,6 +319,7 @@ view_crypto(struct pr *pr, const struct pub *p)
 {
 	struct crypto_engine_stats t, st;
 	const struct crypto_engine *e0 = NULL;
+	uint64_t pending = 0;
 	unsigned int i;
 
 	memset(&t, 0, sizeof(t));
@@ -336,6 +337,12 @@ view_crypto(struct pr *pr, const struct pub *p)
 		t.alloc_fail += st.alloc_fail;
 		t.bad_ops += st.bad_ops;
 		t.async_ops += st.async_ops;
+		/* A racy read of two counters the worker writes: a
+		 * snapshot, as the others are. */
+		if (w->esp.async != NULL)
+			pending += (uint32_t)(__atomic_load_n(&w->esp.async->tail, __ATOMIC_RELAXED) -
+					      __atomic_load_n(&w->esp.async->head,
+							      __ATOMIC_RELAXED));
 	}
 	pr_obj_open(pr, "crypto");
 	pr_str(pr, PR_ANY, "engine", "crypto %s", crypto_engine_describe(e0));
@@ -344,7 +351,8 @@ view_crypto(struct pr *pr, const struct pub *p)
 	pr_uint(pr, PR_ANY, "dev_errors", ", device errors %" PRIu64, t.dev_errors);
 	pr_uint(pr, PR_ANY, "alloc_fail", ", no op %" PRIu64, t.alloc_fail);
 	pr_uint(pr, PR_ANY, "bad_ops", ", refused %" PRIu64, t.bad_ops);
-	pr_uint(pr, PR_ANY, "async_ops", ", asynchronous %" PRIu64 "\n", t.async_ops);
+	pr_uint(pr, PR_ANY, "async_ops", ", asynchronous %" PRIu64, t.async_ops);
+	pr_uint(pr, PR_ANY, "pending", ", pending now %" PRIu64 "\n", pending);
 	pr_obj_close(pr);
 }
 

@@ -153,6 +153,8 @@ def pipeline(build, vdevs, dev, depth, n=600):
     if cr.get("async_ops", 0) < 2 * n:
         why.append("asynchronous ops %s, want >= %d: the worker did not submit" % (
             cr.get("async_ops"), 2 * n))
+    if cr.get("pending") != 0:
+        why.append("%s packets still pending in the device at exit" % cr.get("pending"))
     if depth < 64 and cr.get("enq_busy", 0) == 0:
         why.append("a %d-descriptor queue was never full (enq_busy 0)" % depth)
     return why
