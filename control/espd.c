@@ -58,6 +58,25 @@ usage(FILE *f)
 		"       espd --version\n");
 }
 
+/* The number @p arg of option --@p name, within [@p lo, @p hi], in
+ * *@p out. @return 0, or 2 for a usage error (reported). */
+static int
+opt_u32(const char *name, const char *arg, unsigned long lo, unsigned long hi,
+	uint32_t *out)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(arg, &end, 0);
+	if (errno != 0 || *end != '\0' || end == arg || v < lo || v > hi) {
+		fprintf(stderr, "espd: --%s: expected %lu..%lu, got '%s'\n", name, lo, hi, arg);
+		return 2;
+	}
+	*out = (uint32_t)v;
+	return 0;
+}
+
 /* Parse espd's own arguments (those after "--"). Returns 0, or 2 for a
  * usage error (already reported). */
 static int
@@ -104,20 +123,10 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 		case 'j':
 			o->stats_json = optarg;
 			break;
-		case 'm': {
-			unsigned long v;
-
-			errno = 0;
-			v = strtoul(optarg, &end, 0);
-			if (errno != 0 || *end != '\0' || end == optarg || v < 1 ||
-			    v > (1ul << 24)) {
-				fprintf(stderr, "espd: --max-sas: expected 1..16777216, got '%s'\n",
-					optarg);
+		case 'm':
+			if (opt_u32("max-sas", optarg, 1, 1ul << 24, &o->max_sas) != 0)
 				return 2;
-			}
-			o->max_sas = (uint32_t)v;
 			break;
-		}
 		case 'C':
 			if (optarg[0] == '\0') {
 				fprintf(stderr, "espd: --crypto-dev: expected a cryptodev name\n");
@@ -125,42 +134,23 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			}
 			o->crypto_dev = optarg;
 			break;
-		case 'D': {
-			unsigned long v;
-
+		case 'D':
 			/* The device's queue: how many ops each worker may
 			 * have in it; what does not fit waits in the worker's
 			 * own ring (ESP_PENDING_MAX). */
-			errno = 0;
-			v = strtoul(optarg, &end, 0);
-			if (errno != 0 || *end != '\0' || end == optarg || v < 8 || v > 32768) {
-				fprintf(stderr, "espd: --crypto-dev-depth: expected 8..32768, got '%s'\n",
-					optarg);
+			if (opt_u32("crypto-dev-depth", optarg, 8, 32768, &o->crypto_depth) != 0)
 				return 2;
-			}
-			o->crypto_depth = (uint32_t)v;
 			break;
-		}
 		case 'x':
 			o->xdp_prog = optarg;
 			break;
-		case 'b': {
-			unsigned long v;
-
+		case 'b':
 			/* The pool holds every mbuf a port's RX ring, the
 			 * workers' bursts and held packets can pin at once;
 			 * below 1023 a port cannot even fill its ring. */
-			errno = 0;
-			v = strtoul(optarg, &end, 0);
-			if (errno != 0 || *end != '\0' || end == optarg || v < 1023 ||
-			    v > (1ul << 24)) {
-				fprintf(stderr, "espd: --mbufs: expected 1023..16777216, got '%s'\n",
-					optarg);
+			if (opt_u32("mbufs", optarg, 1023, 1ul << 24, &o->mbufs) != 0)
 				return 2;
-			}
-			o->mbufs = (uint32_t)v;
 			break;
-		}
 		case 'V':
 			o->version = 1;
 			break;

@@ -130,6 +130,7 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	struct gw_worker *w = rte_zmalloc_socket("gw_worker", sizeof(*w),
 						 RTE_CACHE_LINE_SIZE, socket);
 	char name[RTE_RING_NAMESIZE];
+	bool async;
 
 	if (w == NULL)
 		return NULL;
@@ -144,11 +145,9 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	/* On a cryptodev a worker submits and collects later (DESIGN.md
 	 * "Workers and crypto engines"); lcore 0's own few packets, and
 	 * the inline engines, stay synchronous. */
-	if (w->esp.engine != NULL && p->model->engine == CRYPTO_ENGINE_CDEV &&
-	    id < p->n_workers && esp_ctx_async_init(&w->esp, ESP_PENDING_MAX, socket) < 0) {
-		crypto_engine_free(w->esp.engine);
-		w->esp.engine = NULL;
-	}
+	async = p->model->engine == CRYPTO_ENGINE_CDEV && id < p->n_workers;
+	if (async)
+		(void)esp_ctx_async_init(&w->esp, ESP_PENDING_MAX, socket);
 	snprintf(name, sizeof(name), "exc%u_%u", p->seq, id);
 	w->exc = rte_ring_create_elem(name, sizeof(struct gw_exc), EXC_RING, socket,
 				      RING_F_SP_ENQ | RING_F_SC_DEQ);
@@ -167,7 +166,8 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 		p->shared.handoff[id] = w->handoff;
 	if (w->esp.engine == NULL)
 		fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore, strerror(errno));
-	if (w->esp.engine == NULL || w->exc == NULL || w->events == NULL ||
+	if (w->esp.engine == NULL || (async && w->esp.async == NULL) ||
+	    w->exc == NULL || w->events == NULL ||
 	    w->cmd == NULL || w->hold == NULL || w->handoff == NULL || w->frag == NULL) {
 		pub_worker_free(w);
 		return NULL;

@@ -337,12 +337,7 @@ view_crypto(struct pr *pr, const struct pub *p)
 		t.alloc_fail += st.alloc_fail;
 		t.bad_ops += st.bad_ops;
 		t.async_ops += st.async_ops;
-		/* A racy read of two counters the worker writes: a
-		 * snapshot, as the others are. */
-		if (w->esp.async != NULL)
-			pending += (uint32_t)(__atomic_load_n(&w->esp.async->tail, __ATOMIC_RELAXED) -
-					      __atomic_load_n(&w->esp.async->head,
-							      __ATOMIC_RELAXED));
+		pending += esp_pending(&w->esp);
 	}
 	pr_obj_open(pr, "crypto");
 	pr_str(pr, PR_ANY, "engine", "crypto %s", crypto_engine_describe(e0));

@@ -323,11 +323,15 @@ uint16_t esp_in_process(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 int esp_ctx_async_init(struct esp_ctx *ctx, unsigned int slots, int socket);
 void esp_ctx_async_free(struct esp_ctx *ctx);
 
-/** Packets of @p ctx in its engine or waiting to be taken. */
+/** Packets of @p ctx in its engine or waiting to be taken. The owning
+ *  lcore's count; another thread (`stats`) reads a snapshot. */
 static inline unsigned int
 esp_pending(const struct esp_ctx *ctx)
 {
-	return ctx->async == NULL ? 0 : ctx->async->tail - ctx->async->head;
+	const struct esp_async *a = ctx->async;
+
+	return a == NULL ? 0 : __atomic_load_n(&a->tail, __ATOMIC_RELAXED) -
+				       __atomic_load_n(&a->head, __ATOMIC_RELAXED);
 }
 
 /**

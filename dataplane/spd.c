@@ -105,6 +105,23 @@ fill_common(struct rte_acl_field *f_proto, struct rte_acl_field *f_sport,
 	f_dport->mask_range.u16 = s->dport_hi;
 }
 
+static uint32_t
+family_count(const struct spd_rule *rules, uint32_t n, int family)
+{
+	uint32_t i, count = 0;
+
+	for (i = 0; i < n; i++)
+		count += rules[i].sel->family == family;
+	return count;
+}
+
+/* Can rte_acl (and so the scan, which answers as it does) take @p r? */
+static inline bool
+rule_ok(const struct spd_rule *r)
+{
+	return r->rank < RTE_ACL_MAX_PRIORITY && r->userdata != 0;
+}
+
 /* Prefix mask of word @p w for a prefix of @p len bits. */
 static uint32_t
 word_mask(uint8_t len, unsigned int w)
@@ -134,7 +151,7 @@ build_linear(struct spd *spd, const struct spd_rule *rules, uint32_t n, int fami
 
 		if (s->family != family)
 			continue;
-		if (rules[i].rank >= RTE_ACL_MAX_PRIORITY || rules[i].userdata == 0) {
+		if (!rule_ok(&rules[i])) {
 			free(lin);
 			return -EINVAL;
 		}
@@ -176,11 +193,9 @@ build_family(const struct spd_rule *rules, uint32_t n, int family,
 	struct rte_acl_param prm = { .socket_id = socket };
 	struct rte_acl_ctx *ctx;
 	char name[RTE_ACL_NAMESIZE];
-	uint32_t i, count = 0;
+	uint32_t i, count = family_count(rules, n, family);
 	int rc;
 
-	for (i = 0; i < n; i++)
-		count += rules[i].sel->family == family;
 	if (count == 0)
 		return NULL;
 
@@ -204,7 +219,7 @@ build_family(const struct spd_rule *rules, uint32_t n, int family,
 
 		if (s->family != family)
 			continue;
-		if (rules[i].rank >= RTE_ACL_MAX_PRIORITY || rules[i].userdata == 0) {
+		if (!rule_ok(&rules[i])) {
 			*err = -EINVAL;
 			goto fail;
 		}
@@ -253,16 +268,6 @@ build_family(const struct spd_rule *rules, uint32_t n, int family,
 fail:
 	rte_acl_free(ctx);
 	return NULL;
-}
-
-static uint32_t
-family_count(const struct spd_rule *rules, uint32_t n, int family)
-{
-	uint32_t i, count = 0;
-
-	for (i = 0; i < n; i++)
-		count += rules[i].sel->family == family;
-	return count;
 }
 
 static struct spd *

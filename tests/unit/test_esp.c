@@ -1618,6 +1618,37 @@ test_async(void)
 	CHECK_NO_LEAK();
 }
 
+/* The tests every engine and both ways of calling it run. */
+static const struct {
+	const char *name;
+	CU_TestFunc fn;
+} shared_tests[] = {
+	{ "bad ICV", test_bad_icv },
+	{ "replay", test_replay_drop },
+	{ "replay inside one burst", test_replay_in_one_burst },
+	{ "NAT-T mappings", test_mapping },
+	{ "bursts longer than ESP_BURST_MAX", test_long_burst },
+	{ "truncated ESP", test_truncated },
+	{ "bad pad length and content", test_bad_pad },
+	{ "dummy packet, TFC padding, bad next header", test_dummy_and_tfc },
+	{ "sequence exhaustion", test_seq_exhausted },
+	{ "ESN epoch change", test_esn_epoch },
+	{ "ECN and DSCP (RFC 6040)", test_ecn_dscp },
+	{ "IPv6 extension header before ESP", test_ipv6_ext_before_esp },
+};
+
+/* Add shared_tests to @p s. @return false on a CUnit error. */
+static bool
+add_shared(CU_pSuite s)
+{
+	unsigned int i;
+
+	for (i = 0; i < RTE_DIM(shared_tests); i++)
+		if (CU_add_test(s, shared_tests[i].name, shared_tests[i].fn) == NULL)
+			return false;
+	return true;
+}
+
 static int
 cdev_register(const struct cdev_case *c, int (*init)(void))
 {
@@ -1643,18 +1674,7 @@ cdev_register(const struct cdev_case *c, int (*init)(void))
 	    !CU_add_test(s, "RFC 7634 ESP example byte for byte", test_rfc7634_packet) ||
 	    !CU_add_test(s, "round trips", test_roundtrip_cdev) ||
 	    !CU_add_test(s, "round trips against IPsec-MB", test_cdev_vs_mb) ||
-	    !CU_add_test(s, "bad ICV", test_bad_icv) ||
-	    !CU_add_test(s, "replay", test_replay_drop) ||
-	    !CU_add_test(s, "replay inside one burst", test_replay_in_one_burst) ||
-	    !CU_add_test(s, "NAT-T mappings", test_mapping) ||
-	    !CU_add_test(s, "bursts longer than ESP_BURST_MAX", test_long_burst) ||
-	    !CU_add_test(s, "truncated ESP", test_truncated) ||
-	    !CU_add_test(s, "bad pad length and content", test_bad_pad) ||
-	    !CU_add_test(s, "dummy packet, TFC padding, bad next header", test_dummy_and_tfc) ||
-	    !CU_add_test(s, "sequence exhaustion", test_seq_exhausted) ||
-	    !CU_add_test(s, "ESN epoch change", test_esn_epoch) ||
-	    !CU_add_test(s, "ECN and DSCP (RFC 6040)", test_ecn_dscp) ||
-	    !CU_add_test(s, "IPv6 extension header before ESP", test_ipv6_ext_before_esp) ||
+	    !add_shared(s) ||
 	    !CU_add_test(s, "bad SA configuration", test_bad_conf) ||
 	    !CU_add_test(s, "asynchronous submit and collect, in order", test_async) ||
 	    !CU_add_test(s, "engine counters, queue pairs", test_cdev_stats))
@@ -1766,37 +1786,15 @@ test_esp_register(void)
 	    !CU_add_test(s, "RFC 7634 ESP example byte for byte", test_rfc7634_packet) ||
 	    !CU_add_test(s, "round trips, IPsec-MB", test_roundtrip_mb) ||
 	    !CU_add_test(s, "round trips, null engine", test_roundtrip_null) ||
-	    !CU_add_test(s, "bad ICV", test_bad_icv) ||
-	    !CU_add_test(s, "replay", test_replay_drop) ||
-	    !CU_add_test(s, "replay inside one burst", test_replay_in_one_burst) ||
-	    !CU_add_test(s, "NAT-T mappings", test_mapping) ||
-	    !CU_add_test(s, "bursts longer than ESP_BURST_MAX", test_long_burst) ||
-	    !CU_add_test(s, "truncated ESP", test_truncated) ||
-	    !CU_add_test(s, "bad pad length and content", test_bad_pad) ||
-	    !CU_add_test(s, "dummy packet, TFC padding, bad next header", test_dummy_and_tfc) ||
-	    !CU_add_test(s, "sequence exhaustion", test_seq_exhausted) ||
-	    !CU_add_test(s, "ESN epoch change", test_esn_epoch) ||
-	    !CU_add_test(s, "ECN and DSCP (RFC 6040)", test_ecn_dscp) ||
+	    !add_shared(s) ||
 	    !CU_add_test(s, "inbound parse kinds", test_parse_kinds) ||
-	    !CU_add_test(s, "IPv6 extension header before ESP", test_ipv6_ext_before_esp) ||
 	    !CU_add_test(s, "bad SA configuration", test_bad_conf) ||
 	    !CU_add_test(s, "asynchronous submit and collect, in order", test_async))
 		return CU_get_error();
 	if (a == NULL ||
 	    !CU_add_test(a, "round trips, IPsec-MB", test_roundtrip_mb) ||
 	    !CU_add_test(a, "round trips, null engine", test_roundtrip_null) ||
-	    !CU_add_test(a, "bad ICV", test_bad_icv) ||
-	    !CU_add_test(a, "replay", test_replay_drop) ||
-	    !CU_add_test(a, "replay inside one burst", test_replay_in_one_burst) ||
-	    !CU_add_test(a, "NAT-T mappings", test_mapping) ||
-	    !CU_add_test(a, "bursts longer than ESP_BURST_MAX", test_long_burst) ||
-	    !CU_add_test(a, "truncated ESP", test_truncated) ||
-	    !CU_add_test(a, "bad pad length and content", test_bad_pad) ||
-	    !CU_add_test(a, "dummy packet, TFC padding, bad next header", test_dummy_and_tfc) ||
-	    !CU_add_test(a, "sequence exhaustion", test_seq_exhausted) ||
-	    !CU_add_test(a, "ESN epoch change", test_esn_epoch) ||
-	    !CU_add_test(a, "ECN and DSCP (RFC 6040)", test_ecn_dscp) ||
-	    !CU_add_test(a, "IPv6 extension header before ESP", test_ipv6_ext_before_esp) ||
+	    !add_shared(a) ||
 	    !CU_add_test(a, "a full pending ring: CryptoQueueFull, nothing lost",
 			 test_async_ring_full))
 		return CU_get_error();
