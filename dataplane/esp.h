@@ -119,6 +119,10 @@ struct esp_sa {
 	 *  ipsec_sa_pkt_func_select picks functions per SA. */
 	uint8_t fast;
 	uint16_t udp_sport_be, udp_dport_be;
+	/** Tunnel, IPv4 outside: hdr_tmpl's 32-bit words summed and folded
+	 *  to 32 bits, so a packet's header checksum adds only its TOS,
+	 *  length and ID (esp_out.c out_ip4_cksum()). */
+	uint32_t tmpl_sum;
 	/** Outbound: last number reserved, a run at a time by the owning
 	 *  lcore; past the limit the SA is exhausted and the value may
 	 *  overshoot (esp_sa_last_seq()). */

@@ -53,6 +53,15 @@ build_tmpl(struct esp_sa *sa, const struct esp_sa_conf *c)
 		p += sizeof(*udp);
 	}
 	sa->tmpl_len = (uint8_t)(p - sa->hdr_tmpl);
+	if (!sa->outer_v6) {
+		uint32_t w[5];
+		uint64_t sum;
+
+		memcpy(w, sa->hdr_tmpl, sizeof(w));
+		sum = (uint64_t)w[0] + w[1] + w[2] + w[3] + w[4];
+		sum = (sum & 0xffffffff) + (sum >> 32);
+		sa->tmpl_sum = (uint32_t)((sum & 0xffffffff) + (sum >> 32));
+	}
 }
 
 int
