@@ -130,3 +130,53 @@ def summary(xs):
 
 def fmt(x, spec="%.2f"):
     return "-" if x is None else spec % x
+
+
+HUGE_DIR = "/dev/hugepages"
+
+
+def hugepages_setup(want_no_huge, want, need):
+    """Make 2 MB hugepages available: mount hugetlbfs at HUGE_DIR if none
+    is, and raise vm.nr_hugepages until @want are free. @return (mode,
+    note): mode "hugepages" (at least @need free) or "no-huge"; note
+    says why not, or what was changed."""
+    if want_no_huge:
+        return "no-huge", "--no-huge asked for"
+    nr_path = "/proc/sys/vm/nr_hugepages"
+
+    def free_pages():
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("HugePages_Free:"):
+                    return int(line.split()[1])
+        return 0
+    try:
+        note = []
+        with open("/proc/mounts") as f:
+            mounted = any(line.split()[2] == "hugetlbfs" for line in f)
+        if not mounted:
+            os.makedirs(HUGE_DIR, exist_ok=True)
+            r = subprocess.run(["mount", "-t", "hugetlbfs", "nodev", HUGE_DIR],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               universal_newlines=True)
+            if r.returncode != 0:
+                return "no-huge", "mount -t hugetlbfs %s failed: %s" % (
+                    HUGE_DIR, r.stdout.strip().replace("\n", " "))
+            note.append("mounted hugetlbfs at %s" % HUGE_DIR)
+        free = free_pages()
+        if free < want:
+            # Never lowered afterwards: a concurrent run may hold pages,
+            # and lowering would take its free ones away.
+            with open(nr_path) as f:
+                before = int(f.read())
+            with open(nr_path, "w") as f:
+                f.write(str(before + want - free))
+            with open(nr_path) as f:
+                note.append("vm.nr_hugepages %d -> %s (left so)" % (before, f.read().strip()))
+            free = free_pages()
+        if free < need:
+            return "no-huge", "only %d free 2 MB hugepages after raising %s (%d needed)" % (
+                free, nr_path, need)
+        return "hugepages", "; ".join(note)
+    except (OSError, ValueError, IndexError) as e:
+        return "no-huge", "cannot set up hugepages: %s" % e

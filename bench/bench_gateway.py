@@ -36,7 +36,7 @@ import sys
 import time
 
 from espdtest.secgw import colon, key  # the interop test's SA keys
-from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, machine,
+from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, hugepages_setup, machine,
                           stop, summary, thread_cpu, tsc_hz)
 
 A_GW, B_GW = "172.16.1.5", "172.16.2.5"
@@ -63,7 +63,6 @@ IMIX = [64] * 7 + [576] * 4 + [1420]
 GEN_VERSION = "2"
 HUGE_WANT = 1024   # 2 MB pages set aside when fewer are free
 HUGE_NEED = 512    # fewer free than this: fall back to --no-huge
-HUGE_DIR = "/dev/hugepages"
 
 ALGOS = {
     # name: (secgw needs -l, raw benchmark name pattern)
@@ -213,51 +212,6 @@ def pcap_name(direction, algo, size, flows):
     if direction == "out":
         return "plain-%s-f%d.pcap" % (size, flows)
     return "esp-%s-%s-f%d.pcap" % (SHORT[algo], size, flows)
-
-
-def hugepages_setup(want_no_huge):
-    """Make 2 MB hugepages available. @return (mode, note): mode
-    "hugepages" or "no-huge"; note says why not, or what was changed."""
-    if want_no_huge:
-        return "no-huge", "--no-huge asked for"
-    nr_path = "/proc/sys/vm/nr_hugepages"
-
-    def free_pages():
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("HugePages_Free:"):
-                    return int(line.split()[1])
-        return 0
-    try:
-        note = []
-        with open("/proc/mounts") as f:
-            mounted = any(line.split()[2] == "hugetlbfs" for line in f)
-        if not mounted:
-            os.makedirs(HUGE_DIR, exist_ok=True)
-            r = subprocess.run(["mount", "-t", "hugetlbfs", "nodev", HUGE_DIR],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               universal_newlines=True)
-            if r.returncode != 0:
-                return "no-huge", "mount -t hugetlbfs %s failed: %s" % (
-                    HUGE_DIR, r.stdout.strip().replace("\n", " "))
-            note.append("mounted hugetlbfs at %s" % HUGE_DIR)
-        free = free_pages()
-        if free < HUGE_WANT:
-            # Never lowered afterwards: a concurrent run may hold pages,
-            # and lowering would take its free ones away.
-            with open(nr_path) as f:
-                before = int(f.read())
-            with open(nr_path, "w") as f:
-                f.write(str(before + HUGE_WANT - free))
-            with open(nr_path) as f:
-                note.append("vm.nr_hugepages %d -> %s (left so)" % (before, f.read().strip()))
-            free = free_pages()
-        if free < HUGE_NEED:
-            return "no-huge", "only %d free 2 MB hugepages after raising %s (%d needed)" % (
-                free, nr_path, HUGE_NEED)
-        return "hugepages", "; ".join(note)
-    except (OSError, ValueError, IndexError) as e:
-        return "no-huge", "cannot set up hugepages: %s" % e
 
 
 class Runner:
@@ -569,7 +523,7 @@ def main():
 
     t_begin = time.monotonic()
     mach = machine()
-    a.huge, huge_note = hugepages_setup(a.no_huge)
+    a.huge, huge_note = hugepages_setup(a.no_huge, HUGE_WANT, HUGE_NEED)
     if a.huge != "hugepages" and not a.no_huge:
         print("bench-gateway: no hugepages (%s); both gateways run with --no-huge" % huge_note,
               file=sys.stderr)

@@ -11,7 +11,8 @@ a. New-flow setup: espd with a PFP policy reads a pcap of F new flows
    encrypted packets counted on the unprotected port). Also: the
    control-socket install rate alone (SAs pushed through batch mode with
    no traffic).
-b. Throughput with N per-flow SAs (1, 1k, 100k, 1M), installed through the
+b. Throughput with N per-flow SAs (1, 1k, 100k, 1M) on 2 MB hugepages (as
+   users run it; --no-huge: -m 4096 instead), installed through the
    socket in batch mode before traffic; the pcap (infinite_rx) loops 8192
    packets over min(N, 8192) flows spread evenly over the N SAs (espd's
    mbuf pool, 16383, caps how many packets net_pcap can hold).
@@ -40,8 +41,8 @@ import sys
 import threading
 import time
 
-from bench_common import (Telemetry, clean_prefix, fmt, machine, stop,
-                          summary, tsc_hz)
+from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, hugepages_setup,
+                          machine, stop, summary, thread_cpu, tsc_hz)
 
 A_GW, B_GW = "172.16.1.5", "172.16.2.5"
 SRC_HOST = "192.168.1.10"
@@ -52,6 +53,8 @@ port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01
 route add 172.16.2.0/24 port 1 via 172.16.1.1
 neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1
 """
+# Parts b and d: ("hugepages" or "no-huge", why), set by main().
+HUGE = ["no-huge", ""]
 PFP_POLICY = ("policy add src 192.168.1.0/24 dst 192.168.0.0/16 dir out priority 100 "
               "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
               "pfp src,dst,proto,sport,dport\n")
@@ -213,7 +216,8 @@ def ctl(sock, words):
 # ---- espd runs
 
 class Espd:
-    def __init__(self, build, wd, conf, pcap, mem=1024, max_sas=65536, loop=True, tag="x"):
+    def __init__(self, build, wd, conf, pcap, mem=1024, max_sas=65536, loop=True, tag="x",
+                 huge=False):
         self.prefix = "pfpb%d_%s" % (os.getpid(), tag)
         self.sock = os.path.join(wd, "%s.sock" % self.prefix)
         self.mem = mem
@@ -221,8 +225,12 @@ class Espd:
         with open(cpath, "w") as f:
             f.write(conf)
         rx = "net_pcap0,rx_pcap=%s%s" % (pcap, ",infinite_rx=1" if loop else "")
-        self.argv = [os.path.join(build, "espd"), "--no-huge", "--no-pci", "-l", "0,1",
-                     "-m", str(mem), "--file-prefix", self.prefix, "--log-level=lib.eal:error",
+        # Hugepages: EAL takes 2 MB pages as it needs them (no -m), as a
+        # user runs it. --no-huge -m MEM: one anonymous mapping, which
+        # part c's RSS split relies on.
+        eal_mem = ["--huge-unlink"] if huge else ["--no-huge", "-m", str(mem)]
+        self.argv = [os.path.join(build, "espd")] + eal_mem + ["--no-pci", "-l", "0,1",
+                     "--file-prefix", self.prefix, "--log-level=lib.eal:error",
                      "--vdev", rx, "--vdev", "net_null0,no-rx=1",
                      "--", "-c", cpath, "-s", self.sock, "--max-sas", str(max_sas)]
         self.log = open(os.path.join(wd, "%s.log" % self.prefix), "w+")
@@ -288,10 +296,16 @@ class Espd:
             time.sleep(0.02)
         time.sleep(warmup)
         o0 = self.tel.port_stats(port)["opackets"]
+        c0 = thread_cpu(self.p.pid)
         t0 = time.monotonic()
         time.sleep(window)
         o1 = self.tel.port_stats(port)["opackets"]
-        return (o1 - o0) / (time.monotonic() - t0) / 1e6
+        cpu = busiest_delta(c0, thread_cpu(self.p.pid))
+        dt = time.monotonic() - t0
+        # Per CPU-second of the worker too: on a shared machine other
+        # tenants take its core for part of the window.
+        self.last_cpu_rate = (o1 - o0) / cpu / 1e6 if cpu > 0.2 * dt else None
+        return (o1 - o0) / dt / 1e6
 
     def close(self):
         try:
@@ -456,12 +470,13 @@ def throughput_sas(build, wd, n, res, warmup, window, mem):
     res.setdefault("install_per_s_runs", [])
     res["n_sas"], res["active_flows"] = n, min(n, NPKT)
     e = Espd(build, wd, conf, pcap, mem=mem, max_sas=max(65536, n + n // 10),
-             tag="tp%d_%d" % (n, len(res["rates"])))
+             tag="tp%d_%d" % (n, len(res["rates"])), huge=HUGE[0] == "hugepages")
     try:
         dt, nerr, errs = install(e.sock, n)
         res["install_per_s_runs"].append(n / dt)
         res["errors"] = res.get("errors", 0) + nerr
         res["rates"].append(e.rate(warmup, window))
+        res.setdefault("rates_cpu", []).append(e.last_cpu_rate)
         st = e.stats()
         res["counters"] = {k: v for k, v in st.items() if isinstance(v, int) and v and
                            k not in ("PfpFlows",) and ("Acquire" in k or "Drop" in k or
@@ -470,6 +485,7 @@ def throughput_sas(build, wd, n, res, warmup, window, mem):
     finally:
         e.close()
     res["mpps"] = summary(res["rates"])
+    res["mpps_cpu"] = summary([x for x in res["rates_cpu"] if x is not None])
     res["install_per_s"] = summary(res["install_per_s_runs"])["median"]
     return res
 
@@ -514,7 +530,8 @@ def throughput_spd(build, wd, npol, res, warmup, window, mem):
     res.setdefault("rates", [])
     res.setdefault("startup_s_runs", [])
     res["policies"] = npol
-    e = Espd(build, wd, conf, pcap, mem=mem, tag="spd%d_%d" % (npol, len(res["rates"])))
+    e = Espd(build, wd, conf, pcap, mem=mem, tag="spd%d_%d" % (npol, len(res["rates"])),
+             huge=HUGE[0] == "hugepages")
     res["startup_s_runs"].append(e.startup_s)
     res["startup_s"] = summary(res["startup_s_runs"])["median"]
     try:
@@ -558,6 +575,8 @@ def main():
     ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d,e")
     ap.add_argument("--sas", default=None, help="part b's SA counts, e.g. 1,1000000")
     ap.add_argument("--rounds", type=int, default=None, help="part b and d rounds")
+    ap.add_argument("--no-huge", action="store_true",
+                    help="parts b and d with --no-huge -m MEM (default: 2 MB hugepages)")
     a = ap.parse_args()
     build = os.path.abspath(a.build)
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -578,6 +597,13 @@ def main():
     t_begin = time.monotonic()
     doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"), "quick": q,
            "machine": machine()}
+    if not ("b" in skip and "d" in skip):
+        # A million SAs take ~2.2 GB of DPDK memory (bench/RESULTS.md).
+        big = max(ns) >= 100000 and "b" not in skip
+        HUGE[:] = hugepages_setup(a.no_huge, 1600 if big else 1024, 1200 if big else 512)
+        print("parts b and d: %s%s" % (HUGE[0], " (%s)" % HUGE[1] if HUGE[1] else ""))
+        doc["eal_memory"] = ("--huge-unlink (2 MB pages, no -m)" if HUGE[0] == "hugepages"
+                             else "--no-huge -m %d" % mem_big)
 
     if "a" not in skip:
         doc["setup"] = setup_rate(build, 1000 if q else 4000, 1 if q else 5)
@@ -606,8 +632,11 @@ def main():
                 fmt(r["mpps"]["max"]), r["install_per_s"]))
             sys.stdout.flush()
         base = doc["sas"][0]["mpps"]["median"]
+        base_cpu = doc["sas"][0]["mpps_cpu"]["median"]
         for r in doc["sas"]:
             r["rel_single"] = None if not base else r["mpps"]["median"] / base
+            r["rel_single_cpu"] = (None if not (base_cpu and r["mpps_cpu"]["median"])
+                                   else r["mpps_cpu"]["median"] / base_cpu)
     if "d" not in skip:
         pols = [10, 10000] if q else [10, 100000]
         doc["spd"] = [{} for _ in pols]
@@ -661,13 +690,18 @@ def report(doc, hz):
                                       m["heap_per_sa"], tp["per_slot"] * tp["max_sas"] / m["n"],
                                       m["rss_other_per_sa"])))
     for r in doc.get("sas", []):
-        c = None if not (hz and r["mpps"]["median"]) else hz / (r["mpps"]["median"] * 1e6)
+        cpu = r.get("mpps_cpu", {}).get("median")
+        c = None if not (hz and cpu) else hz / (cpu * 1e6)
+        rel_cpu = r.get("rel_single_cpu")
         print("%-44s %-16s %s" % ("b. %d per-flow SAs" % r["n_sas"],
                                   "%s Mpps" % fmt(r["mpps"]["median"]),
-                                  "(%s-%s), %s of 1 SA, %s cyc/pkt, %d active flows" % (
+                                  "(%s-%s), %s of 1 SA; per worker CPU-second %s Mpps, "
+                                  "%s of 1 SA, %s cyc/pkt; %d active flows" % (
                                       fmt(r["mpps"]["min"]), fmt(r["mpps"]["max"]),
                                       fmt(None if r["rel_single"] is None
                                           else 100 * r["rel_single"], "%.0f%%"),
+                                      fmt(cpu), fmt(None if rel_cpu is None else 100 * rel_cpu,
+                                                    "%.0f%%"),
                                       fmt(c, "%.0f"), r["active_flows"])))
     for r in doc.get("spd", []):
         print("%-44s %-16s %s" % ("d. %d SPD policies" % r["policies"],

@@ -201,6 +201,8 @@ crypto_session_init(struct crypto_session *s, enum crypto_engine_kind kind,
 	if (rc < 0)
 		goto err_wipe;
 	s->priv_len = (uint16_t)crypto_session_priv_size(kind, p);
+	s->hot_head = s->priv_len;
+	s->hot_tail = 0;
 	memset(s->priv, 0, s->priv_len);
 	if (kind == CRYPTO_ENGINE_MB)
 		rc = crypto_mb_session_init(s, p);

@@ -87,6 +87,11 @@ struct crypto_session {
 	uint8_t salt[4];    /**< AEAD nonce = salt || explicit IV */
 	uint16_t priv_len;  /**< bytes of priv in use (set by init) */
 	alignas(8) uint8_t eng[16]; /**< the engine's per-session fields */
+	/** What of priv every operation reads, whatever its length: the
+	 *  first hot_head bytes and the last hot_tail of priv_len (set by
+	 *  init). A worker prefetches these for a burst of cold SAs; the
+	 *  rest (more GHASH key powers) only long packets read. */
+	uint16_t hot_head, hot_tail;
 	alignas(64) uint8_t priv[CRYPTO_SESSION_PRIV];
 };
 

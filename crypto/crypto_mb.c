@@ -13,6 +13,7 @@
  * dropped by the caller, so its half-decrypted payload is never used.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -280,6 +281,32 @@ hmac_job_shape(struct mb_hdr *mp, enum crypto_auth a, unsigned int icv_len)
 	}
 }
 
+/*
+ * What of the GCM key data every packet reads (crypto_session.hot_head,
+ * hot_tail): the AES round keys, then the GHASH key powers a short
+ * packet needs. The VAES code keeps 48 powers with H^1 last
+ * (gcm_keys_vaes_avx512.asm: HashKey_n at 16 * (63 - n)), so a packet of
+ * up to 7 blocks reads the last 128 bytes; the SSE/AVX/AVX2 code keeps
+ * its 8 (and their Karatsuba halves) right after the round keys.
+ */
+static void
+gcm_hot(struct crypto_session *s)
+{
+	const uint64_t vaes = IMB_FEATURE_VAES | IMB_FEATURE_VPCLMULQDQ;
+	uint16_t rounds = s->key_len == 16 ? 11 * 16 : 15 * 16;
+
+	if (ctl_mgr->used_arch == IMB_ARCH_AVX512 && (ctl_mgr->features & vaes) == vaes) {
+		s->hot_head = rounds;
+		s->hot_tail = 128;
+	} else {
+		size_t h = offsetof(struct gcm_key_data, ghash_keys) +
+			   sizeof(((struct gcm_key_data *)0)->ghash_keys.sse_avx);
+
+		s->hot_head = (uint16_t)(h < s->priv_len ? h : s->priv_len);
+		s->hot_tail = 0;
+	}
+}
+
 int
 crypto_mb_session_init(struct crypto_session *s,
 		       const struct crypto_algo_params *p)
@@ -311,6 +338,7 @@ crypto_mb_session_init(struct crypto_session *s,
 			IMB_AES128_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
 		else
 			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
+		gcm_hot(s);
 		break;
 	case CRYPTO_CIPHER_CHACHA20_POLY1305:
 		mp->path = MB_CHACHA_USE_JOBS ? MB_PATH_JOB : MB_PATH_CHACHA;

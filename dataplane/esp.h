@@ -128,11 +128,12 @@ struct esp_sa {
 	 *  overshoot (esp_sa_last_seq()). */
 	uint64_t seq;
 	struct replay_window *replay; /**< inbound; NULL when off */
+	uint8_t iv_mask[16];
 	struct esp_sa_stats stats;
 	/** Tunnel: prebuilt outer IPv4/IPv6 header (+ UDP), with lengths,
-	 *  TOS and checksum left to fill per packet. */
+	 *  TOS and checksum left to fill per packet. Up to here (IPv4 outer)
+	 *  is what an outbound packet reads: two lines, then the session's. */
 	alignas(8) uint8_t hdr_tmpl[ESP_HDR_TMPL_MAX];
-	uint8_t iv_mask[16];
 	/** Inbound with UDP encapsulation: the peer as configured (the SA's
 	 *  src, 4 or 16 bytes by outer_v6, and udp_sport_be), and the last
 	 *  other source reported as a new mapping (struct esp_mapping), so
@@ -145,6 +146,8 @@ struct esp_sa {
 };
 
 #ifndef __cplusplus /* C++ spells it static_assert */
+_Static_assert(offsetof(struct esp_sa, hdr_tmpl) + 20 /* outer IPv4 */ <=
+	       2 * RTE_CACHE_LINE_SIZE, "an outbound packet reads two lines of its SA");
 _Static_assert(offsetof(struct esp_sa, sess) + sizeof(struct crypto_session) ==
 	       sizeof(struct esp_sa), "the crypto session ends the ESP record");
 #endif

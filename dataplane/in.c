@@ -208,7 +208,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	uint16_t why[GW_RX_BURST];
 	struct gw_sa *found[GW_RX_BURST];
 	uint8_t lk[GW_RX_BURST];
-	uint64_t hits = 0;
+	uint64_t hits = 0, cold = 0;
 	uint16_t i, j, ne = 0, npl = 0, nl, k, good;
 
 	for (i = 0; i < n; i++) {
@@ -289,8 +289,10 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			if (!(hits & (1ull << j)))
 				continue;
 			found[lk[j]] = data[j];
-			/* Many SAs: fetch each one's record and keys at once. */
+			/* Many SAs: fetch each one's record at once (the
+			 * keys once it is in, below). */
 			gw_sa_prefetch(found[lk[j]]);
+			cold |= 1ull << lk[j];
 			gw_sa_cache_put(&w->in_cache, spi[lk[j]], data[j]);
 		}
 	}
@@ -307,6 +309,8 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			drop(w, esp[i], CNT_XfrmInStateExpired);
 			continue;
 		}
+		if (cold & (1ull << i))
+			gw_sa_prefetch_keys(sa); /* its record is in by now */
 		esp[k] = esp[i];
 		sas[k++] = &sa->esp;
 	}

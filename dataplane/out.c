@@ -363,6 +363,10 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
 			continue;
 		}
+		/* Its record is in (or on its way) by now: the keys next,
+		 * in time for the crypto after the whole chunk's framing. */
+		if (made[i])
+			gw_sa_prefetch_keys(s);
 		if (unlikely(w->hold->n_keys != 0)) {
 			struct gw_hold_entry *e = gw_hold_find(w->hold, &fk[i],
 							       gw_hold_hash(&fk[i]));
