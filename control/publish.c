@@ -32,16 +32,22 @@ pub_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
 
 /* ---- SA records ------------------------------------------------------- */
 
-static void
-limits_set(struct gw_sa *gw, const struct cfg_state *s)
+/* Limit @p i of @p c, 0 when not given (the data plane's "none"). */
+static uint64_t
+limit_of(const struct model_sa_cfg *c, unsigned int i)
 {
-	const uint64_t *l = s->limit;
-	uint32_t set = s->limit_set;
+	uint64_t v = 0;
 
-	gw->soft_bytes = (set & (1u << CFG_LIMIT_BYTE_SOFT)) ? l[CFG_LIMIT_BYTE_SOFT] : 0;
-	gw->hard_bytes = (set & (1u << CFG_LIMIT_BYTE_HARD)) ? l[CFG_LIMIT_BYTE_HARD] : 0;
-	gw->soft_pkts = (set & (1u << CFG_LIMIT_PACKET_SOFT)) ? l[CFG_LIMIT_PACKET_SOFT] : 0;
-	gw->hard_pkts = (set & (1u << CFG_LIMIT_PACKET_HARD)) ? l[CFG_LIMIT_PACKET_HARD] : 0;
+	return model_sa_limit(c, i, &v) ? v : 0;
+}
+
+static void
+limits_set(struct gw_sa *gw, const struct model_sa_cfg *c)
+{
+	gw->soft_bytes = limit_of(c, CFG_LIMIT_BYTE_SOFT);
+	gw->hard_bytes = limit_of(c, CFG_LIMIT_BYTE_HARD);
+	gw->soft_pkts = limit_of(c, CFG_LIMIT_PACKET_SOFT);
+	gw->hard_pkts = limit_of(c, CFG_LIMIT_PACKET_HARD);
 	gw->has_limits = gw->soft_bytes || gw->hard_bytes || gw->soft_pkts ||
 			 gw->hard_pkts;
 }
@@ -70,11 +76,14 @@ static int
 record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 	    struct gw_sa **out)
 {
-	const struct cfg_state *cfg = &s->cfg;
+	struct cfg_state full;
+	const struct cfg_state *cfg = &full;
 	struct esp_sa_conf c = { 0 };
 	struct gw_sa *gw;
 	int rc;
 
+	/* The whole configuration, keys included: wiped below. */
+	model_sa_state(s, &full);
 	c.spi = cfg->spi;
 	c.dir = s->dir == CFG_DIR_IN ? ESP_DIR_IN : ESP_DIR_OUT;
 	c.mode = cfg->mode == CFG_MODE_TRANSPORT ? ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
@@ -103,17 +112,17 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 	 * 1152 the largest needs, ChaCha20's 64 (struct crypto_session). */
 	gw = rte_zmalloc("gw_sa", gw_sa_size(esp_sa_size(&c, p->model->engine)),
 			 RTE_CACHE_LINE_SIZE);
-	if (gw == NULL)
-		return -ENOMEM;
-	rc = esp_sa_init(&gw->esp, &c, p->model->engine);
+	rc = gw == NULL ? -ENOMEM : esp_sa_init(&gw->esp, &c, p->model->engine);
+	explicit_bzero(&full, sizeof(full));
+	explicit_bzero(&c.algo, sizeof(c.algo));
 	if (rc < 0) {
 		rte_free(gw);
 		return rc;
 	}
-	gw->has_sel = (cfg->has & CFG_SA_HAS_SEL) != 0;
-	pub_spd_sel(&gw->sel, &cfg->sel);
-	limits_set(gw, cfg);
-	gw->reqid = cfg->reqid;
+	gw->has_sel = (s->cfg.has & CFG_SA_HAS_SEL) != 0;
+	pub_spd_sel(&gw->sel, &s->cfg.sel);
+	limits_set(gw, &s->cfg);
+	gw->reqid = s->cfg.reqid;
 	gw->id = s->id;
 	gw->src = c.src;
 	gw->dst = c.dst;
@@ -214,6 +223,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 		seq_margin = 4096;
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
 	ngw->esp.stats = old->esp.stats;
+	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;
 	if (old->esp.replay != NULL && ngw->esp.replay != NULL)
 		memcpy(ngw->esp.replay, old->esp.replay,
@@ -222,9 +232,11 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	if (s->dir == CFG_DIR_IN) {
 		rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, ngw);
 	} else {
-		for (i = 0; i < s->n_keys; i++)
-			if (model_flow_sa(p->model, &s->keys[i]) == s)
-				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
+		struct model_flow *const *fl = model_sa_flows(s);
+
+		for (i = 0; i < s->n_flows; i++)
+			if (fl[i]->sa == s)
+				rte_hash_add_key_data(p->shared.flows, &fl[i]->key, ngw);
 	}
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
@@ -252,7 +264,7 @@ op_sa_rekey(void *arg, struct model_sa *s)
  * use never closes in between.
  */
 static int
-op_sa_migrate(void *arg, struct model_sa *s, const struct cfg_state *old_cfg)
+op_sa_migrate(void *arg, struct model_sa *s, const struct model_sa_cfg *old_cfg)
 {
 	struct pub *p = arg;
 	struct gw_sa *old = s->dp, *ngw;
@@ -551,6 +563,17 @@ pub_rx_total(const struct pub *p)
 
 /* ---- counters --------------------------------------------------------- */
 
+/* An SA's counters as the workers write them: aligned 64-bit loads, a
+ * running total either way. */
+static void
+stats_read(const struct gw_sa *gw, struct esp_sa_stats *st)
+{
+	st->packets = __atomic_load_n(&gw->esp.stats.packets, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&gw->esp.stats.bytes, __ATOMIC_RELAXED);
+	st->replay_drops = gw->esp.stats.replay_drops;
+	st->icv_failures = gw->esp.stats.icv_failures;
+}
+
 void
 pub_counters(const struct pub *p, uint64_t out[CNT__MAX])
 {
@@ -610,22 +633,40 @@ pub_counters_reset(struct pub *p)
 		p->base.c[c] += now[c];
 	for (port = 0; port < GW_PORTS_MAX; port++)
 		port_raw(p, port, &p->port_base[port]);
-	for (i = 0; i < p->model->n_sas; i++)
-		pub_sa_totals(p->model->sas[i], &p->model->sas[i]->base);
+	for (i = 0; i < p->model->n_sas; i++) {
+		struct gw_sa *gw = p->model->sas[i]->dp;
+
+		if (gw != NULL)
+			stats_read(gw, &gw->stats_base);
+	}
 }
 
 void
 pub_sa_totals(const struct model_sa *s, struct sa_counters *c)
 {
 	const struct gw_sa *gw = s->dp;
+	struct esp_sa_stats st = { 0 };
 
-	memset(c, 0, sizeof(*c));
+	if (gw != NULL)
+		stats_read(gw, &st);
+	c->packets = st.packets;
+	c->bytes = st.bytes;
+	c->replay_drops = st.replay_drops;
+	c->icv_failures = st.icv_failures;
+}
+
+void
+pub_sa_counters(const struct model_sa *s, struct sa_counters *c)
+{
+	const struct gw_sa *gw = s->dp;
+
+	pub_sa_totals(s, c);
 	if (gw == NULL)
 		return;
-	c->packets = __atomic_load_n(&gw->esp.stats.packets, __ATOMIC_RELAXED);
-	c->bytes = __atomic_load_n(&gw->esp.stats.bytes, __ATOMIC_RELAXED);
-	c->replay_drops = gw->esp.stats.replay_drops;
-	c->icv_failures = gw->esp.stats.icv_failures;
+	c->packets -= gw->stats_base.packets;
+	c->bytes -= gw->stats_base.bytes;
+	c->replay_drops -= gw->stats_base.replay_drops;
+	c->icv_failures -= gw->stats_base.icv_failures;
 }
 
 uint64_t

@@ -152,6 +152,9 @@ void pub_counters_reset(struct pub *p);
 /** SA @p s's counters since it was added (`current`, never reset). */
 void pub_sa_totals(const struct model_sa *s, struct sa_counters *c);
 
+/** SA @p s's counters since the last `stats reset` (what `stats` shows). */
+void pub_sa_counters(const struct model_sa *s, struct sa_counters *c);
+
 /** The "last sequence number" of an SA: sent (out) or highest seen (in). */
 uint64_t pub_sa_seq(const struct model_sa *s);
 

@@ -27,6 +27,7 @@
 #define GCM_KEY "0x0102030405060708090a0b0c0d0e0f10a1a2a3a4"
 #define CBC_KEY "0x00112233445566778899aabbccddeeff"
 #define SHA_KEY "0x0f0e0d0c0b0a090807060504030201000f0e0d0c0b0a09080706050403020100"
+#define GCM256_KEY "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcafebabe"
 
 static const char conf[] =
 	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
@@ -131,6 +132,41 @@ test_show_keys(void)
 	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"),
 			       "0xffeeddccbbaa99887766554433221100deadbeef");
 	json_decref(v);
+
+	/* The algorithm may change with the keys: the control record keeps
+	 * HMAC keys out of line, and only while the SA has one. */
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(sha256)' " SHA_KEY " 128",
+		  false));
+	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "enc cbc(aes) " CBC_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "auth-trunc hmac(sha256) " SHA_KEY " 128\n"));
+	free(out);
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "aead 'rfc4106(gcm(aes))' " GCM256_KEY " 96", false));
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"), GCM256_KEY);
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(v, "keys"), "auth"));
+	CU_ASSERT_STRING_EQUAL(jstr(v, "algo", NULL), "rfc4106(gcm(aes))");
+	json_decref(v);
+	/* Limits, then a migrate: the keys stay. */
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "limit time-hard 3600", false));
+	free(must(&c, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "new-src 172.16.1.6", false));
+	out = must(&c, "state get src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "enc cbc(aes) " CBC_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "auth-trunc hmac(sha256) " SHA_KEY " 128\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "limit time-hard 3600\n"));
+	free(out);
+	v = must_json(&c, "state get src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "algo", NULL), "cbc(aes)+hmac(sha256)");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "auth"), SHA_KEY);
+	json_decref(v);
+	free(must(&c, "state migrate src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "new-src 172.16.1.5", false));
 
 	/* Without show-keys, and in every list, no key. */
 	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002", false);
