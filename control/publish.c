@@ -70,6 +70,79 @@ pub_spd_sel(struct spd_sel *o, const struct cfg_sel *s)
 
 static void natt_ref(struct pub *p, uint16_t port, int delta);
 
+/* ---- SA records: one slab per size ------------------------------------- */
+
+static void *
+rec_block_alloc(void *arg, size_t size, size_t align)
+{
+	(void)arg;
+	return rte_malloc_socket("gw_sa", size, align, (int)rte_socket_id());
+}
+
+static void
+rec_block_free(void *arg, void *block)
+{
+	(void)arg;
+	rte_free(block);
+}
+
+static const struct slab_ops rec_slab_ops = {
+	.alloc = rec_block_alloc,
+	.free = rec_block_free,
+};
+
+static struct slab *
+rec_slab(struct pub *p, size_t size)
+{
+	return &p->recs[(size + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE];
+}
+
+/*
+ * A zeroed record of @p size bytes (gw_sa_size()), from the slab of its
+ * size: no rte_malloc element header and alignment padding per SA (128
+ * bytes each). When every record allowed is out, most of them retired
+ * and waiting for their grace period, wait it out once and reclaim.
+ */
+static struct gw_sa *
+record_alloc(struct pub *p, size_t size)
+{
+	struct slab *s;
+	struct gw_sa *gw;
+
+	if (size > sizeof(struct gw_sa))
+		return NULL;
+	s = rec_slab(p, size);
+	if (s->size == 0 &&
+	    slab_init(s, size, RTE_CACHE_LINE_SIZE, 0, &rec_slab_ops, p) < 0)
+		return NULL;
+	if (p->n_recs >= p->max_recs && p->n_dead > 0) {
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		pub_reclaim(p);
+	}
+	if (p->n_recs >= p->max_recs)
+		return NULL;
+	gw = slab_alloc(s);
+	if (gw == NULL)
+		return NULL;
+	p->n_recs++;
+	memset(gw, 0, size);
+	gw->rec_size = (uint32_t)size;
+	return gw;
+}
+
+/* Back to its slab, keys wiped. No worker may hold it any more. */
+static void
+record_free(struct pub *p, struct gw_sa *gw)
+{
+	size_t size = gw->rec_size;
+
+	esp_sa_fini(&gw->esp);
+	/* Not sizeof(*gw): the record was allocated to its size. */
+	explicit_bzero(gw, offsetof(struct gw_sa, esp));
+	if (slab_free(rec_slab(p, size), gw) == 0)
+		p->n_recs--;
+}
+
 /* A worker-visible record of SA @p s as its cfg now says; @p iv_mask
  * NULL for a new random one. */
 static int
@@ -110,13 +183,13 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 
 	/* Sized for its algorithm: AES-GCM's keys take 1024 bytes of the
 	 * 1152 the largest needs, ChaCha20's 64 (struct crypto_session). */
-	gw = rte_zmalloc("gw_sa", gw_sa_size(esp_sa_size(&c, p->model->engine)),
-			 RTE_CACHE_LINE_SIZE);
+	gw = record_alloc(p, gw_sa_size(esp_sa_size(&c, p->model->engine)));
 	rc = gw == NULL ? -ENOMEM : esp_sa_init(&gw->esp, &c, p->model->engine);
 	explicit_bzero(&full, sizeof(full));
 	explicit_bzero(&c.algo, sizeof(c.algo));
 	if (rc < 0) {
-		rte_free(gw);
+		if (gw != NULL)
+			record_free(p, gw);
 		return rc;
 	}
 	gw->has_sel = (s->cfg.has & CFG_SA_HAS_SEL) != 0;
@@ -128,15 +201,6 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 	gw->dst = c.dst;
 	*out = gw;
 	return 0;
-}
-
-static void
-record_free(struct gw_sa *gw)
-{
-	esp_sa_fini(&gw->esp);
-	/* Not sizeof(*gw): the record was allocated to its size. */
-	explicit_bzero(gw, offsetof(struct gw_sa, esp));
-	rte_free(gw);
 }
 
 /*
@@ -166,7 +230,7 @@ record_retire(struct pub *p, struct gw_sa *gw)
 		d = realloc(p->dead, cap * sizeof(*d));
 		if (d == NULL) {
 			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
-			record_free(gw);
+			record_free(p, gw);
 			return;
 		}
 		p->dead = d;
@@ -183,7 +247,7 @@ pub_reclaim(struct pub *p)
 
 	for (i = 0; i < p->n_dead; i++) {
 		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) == 1)
-			record_free(p->dead[i].gw);
+			record_free(p, p->dead[i].gw);
 		else
 			p->dead[k++] = p->dead[i];
 	}
@@ -473,6 +537,7 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 		return -EINVAL;
 	}
 	p->model = m;
+	p->max_recs = max_sas > (UINT32_MAX - 64) / 2 ? UINT32_MAX : 2 * max_sas + 64;
 	p->seq = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
 	snprintf(sad, sizeof(sad), "espd_sad%u", p->seq);
 	snprintf(flows, sizeof(flows), "espd_flows%u", p->seq);
@@ -715,10 +780,12 @@ pub_stop(struct pub *p)
 	p->shared.tables = NULL;
 	/* The workers are stopped: no reader is left. */
 	for (i = 0; i < p->n_dead; i++)
-		record_free(p->dead[i].gw);
+		record_free(p, p->dead[i].gw);
 	free(p->dead);
 	p->dead = NULL;
 	p->n_dead = p->cap_dead = 0;
+	for (i = 0; i < PUB_REC_SIZES; i++)
+		slab_fini(&p->recs[i]);
 	for (i = 0; i < p->n_workers; i++) {
 		pub_worker_free(p->workers[i]);
 		p->workers[i] = NULL;

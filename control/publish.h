@@ -27,12 +27,16 @@
 #include <rte_mempool.h>
 
 #include "control/model.h"
+#include "control/slab.h"
 #include "control/tap.h"
 #include "dataplane/counters.h"
 #include "dataplane/worker.h"
 
 struct neigh_table;
 struct xdp_port;
+
+/** Sizes of SA record, by cache lines: a slab for each (publish.c). */
+#define PUB_REC_SIZES (sizeof(struct gw_sa) / RTE_CACHE_LINE_SIZE + 1)
 
 /** A data-plane SA record waiting for its RCU grace period. */
 struct pub_dead {
@@ -73,6 +77,13 @@ struct pub {
 	uint32_t acquire_pending;
 	struct espd_counters base;    /**< totals at the last `stats reset` */
 	struct gw_port_stats port_base[GW_PORTS_MAX];
+	/** The SA records (struct gw_sa), from a slab per size (their
+	 *  crypto sessions are cut to their algorithms), made as needed. */
+	struct slab recs[PUB_REC_SIZES];
+	/** Records out, retired ones included, and how many may be: twice
+	 *  --max-sas, room for every SA to be rekeyed within one grace
+	 *  period (past it, making one waits a grace period out). */
+	uint32_t n_recs, max_recs;
 	struct pub_dead *dead;
 	uint32_t n_dead, cap_dead;
 	uint16_t *natt_refs;          /**< inbound SAs per local encap port */

@@ -60,6 +60,7 @@ struct gw_sa {
 	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
 	/* Control plane only, in what would be padding: */
 	struct esp_sa_stats stats_base; /**< esp.stats at the last `stats reset` */
+	uint32_t rec_size;   /**< bytes the record was given (gw_sa_size()) */
 
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */

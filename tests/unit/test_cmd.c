@@ -485,6 +485,81 @@ test_migrate(void)
 	testgw_free(g);
 }
 
+/* Add and delete @p n outbound SAs with a PFP flow each, and with
+ * @p in_too an inbound SA each as well. */
+static void
+churn(struct cmd_ctx *c, unsigned int n, bool in_too)
+{
+	char line[320];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+			 "spi %u reqid 7 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128 "
+			 "sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport %u dport 5001",
+			 0x10000 + i, 1024 + i);
+		free(must(c, line, false));
+		snprintf(line, sizeof(line), "state add src 172.16.2.5 dst 172.16.1.5 proto esp "
+			 "spi %u aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", 0x20000 + i);
+		if (in_too)
+			free(must(c, line, false));
+		snprintf(line, sizeof(line), "state del src 172.16.1.5 dst 172.16.2.5 proto esp "
+			 "spi %u", 0x10000 + i);
+		free(must(c, line, false));
+		snprintf(line, sizeof(line), "state del src 172.16.2.5 dst 172.16.1.5 proto esp "
+			 "spi %u", 0x20000 + i);
+		if (in_too)
+			free(must(c, line, false));
+		CU_ASSERT(c->pub->n_recs <= c->pub->max_recs);
+	}
+}
+
+/* The data plane's SA records come from per-size slabs. Churn past the
+ * records allowed never fails: when they run out with some waiting for
+ * their grace period, that is waited out and they come back. */
+static void
+test_churn(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct cfg_error err;
+	struct cmd_ctx c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	free(must(&c, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+		  "pfp src,dst,proto,sport,dport", false));
+	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+	g->pub.max_recs = g->pub.n_recs + 50;
+	churn(&c, 300, true);
+	CU_ASSERT_EQUAL(g->model.n_sas, 2);
+	pub_reclaim(&g->pub);
+	CU_ASSERT_EQUAL(g->pub.n_dead, 0);
+	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+
+	/* Every record allowed out, none waiting: refused, nothing made. */
+	g->pub.max_recs = g->pub.n_recs;
+	CU_ASSERT_PTR_NULL(run(&c, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3001 "
+			       "aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "cannot make the SA: Cannot allocate memory");
+	CU_ASSERT_EQUAL(g->model.n_sas, 2);
+	/* A rekey needs a second record for a moment: refused likewise,
+	 * and the SA keeps its keys and its record. */
+	CU_ASSERT_PTR_NULL(run(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' "
+			       GCM256_KEY " 128", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "cannot make the SA: Cannot allocate memory");
+	g->pub.max_recs = g->pub.n_recs + 1;
+	free(must(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' " GCM256_KEY " 128",
+		  false));
+	/* The old record waits for its grace period: the next rekey waits
+	 * it out. */
+	CU_ASSERT_EQUAL(g->pub.n_dead, 1);
+	free(must(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
+		  false));
+	CU_ASSERT_EQUAL(g->pub.n_recs, 3);
+	testgw_free(g);
+}
+
 int
 test_cmd_register(void)
 {
@@ -492,6 +567,7 @@ test_cmd_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
+	    CU_add_test(s, "records through churn", test_churn) == NULL ||
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
