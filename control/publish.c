@@ -215,44 +215,95 @@ gen_bump(struct pub *p)
 	__atomic_add_fetch(&p->shared.flows_gen, 1, __ATOMIC_RELEASE);
 }
 
+static void
+dead_free(struct pub *p, const struct pub_dead *d)
+{
+	if (d->gw != NULL)
+		record_free(p, d->gw);
+	else
+		rte_hash_free_key_with_position(d->h, d->pos);
+}
+
 /* Freed once every worker has passed a quiescent point (habit 8: mark
  * dead, wait out the grace period, then free and wipe). */
 static void
-record_retire(struct pub *p, struct gw_sa *gw)
+dead_add(struct pub *p, const struct pub_dead *d)
 {
-	struct pub_dead *d;
+	struct pub_dead *arr;
 
-	gw->dead = 1;
-	gen_bump(p); /* no worker's cache keeps it past its next burst */
 	if (p->n_dead == p->cap_dead) {
 		uint32_t cap = p->cap_dead ? p->cap_dead * 2 : 64;
 
-		d = realloc(p->dead, cap * sizeof(*d));
-		if (d == NULL) {
+		arr = realloc(p->dead, cap * sizeof(*arr));
+		if (arr == NULL) {
 			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
-			record_free(p, gw);
+			dead_free(p, d);
 			return;
 		}
-		p->dead = d;
+		p->dead = arr;
 		p->cap_dead = cap;
 	}
-	p->dead[p->n_dead].gw = gw;
+	p->dead[p->n_dead] = *d;
 	p->dead[p->n_dead++].token = rte_rcu_qsbr_start(p->shared.qsbr);
+}
+
+static void
+record_retire(struct pub *p, struct gw_sa *gw)
+{
+	gw->dead = 1;
+	gen_bump(p); /* no worker's cache keeps it past its next burst */
+	dead_add(p, &(struct pub_dead){ .gw = gw });
 }
 
 uint32_t
 pub_reclaim(struct pub *p)
 {
-	uint32_t i, k = 0;
+	uint32_t i;
 
+	/* Tokens only grow: the first whose grace period is still running
+	 * ends what can go. */
 	for (i = 0; i < p->n_dead; i++) {
-		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) == 1)
-			record_free(p, p->dead[i].gw);
-		else
-			p->dead[k++] = p->dead[i];
+		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) != 1)
+			break;
+		dead_free(p, &p->dead[i]);
 	}
-	p->n_dead = k;
-	return k;
+	if (i > 0) {
+		memmove(p->dead, p->dead + i, (p->n_dead - i) * sizeof(*p->dead));
+		p->n_dead -= i;
+	}
+	return p->n_dead;
+}
+
+/*
+ * The SAD and the flow table leave a deleted key's slot to us (lock-free
+ * rte_hash, no RCU of its own): a worker may be comparing its key still.
+ * It is freed after a grace period like a record, so the table needs no
+ * defer queue of its own sized for every slot (rte_hash's takes 16 bytes
+ * a slot, 32 MB a table at a million SAs, to hold what is rarely more
+ * than a burst of deletes).
+ */
+static void
+hash_del(struct pub *p, struct rte_hash *h, const void *key)
+{
+	int32_t pos = rte_hash_del_key(h, key);
+
+	if (pos >= 0)
+		dead_add(p, &(struct pub_dead){ .h = h, .pos = pos });
+}
+
+/* Add or replace; when the table is full of slots still waiting for
+ * their grace period, wait it out once, free them, and try again. */
+static int
+hash_add(struct pub *p, struct rte_hash *h, const void *key, void *data)
+{
+	int rc = rte_hash_add_key_data(h, key, data);
+
+	if (rc == -ENOSPC && p->n_dead > 0) {
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		pub_reclaim(p);
+		rc = rte_hash_add_key_data(h, key, data);
+	}
+	return rc;
 }
 
 static int
@@ -382,7 +433,7 @@ static int
 op_sad_add(void *arg, struct model_sa *s)
 {
 	struct pub *p = arg;
-	int rc = rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, s->dp);
+	int rc = hash_add(p, p->shared.sad_in, &s->cfg.spi, s->dp);
 
 	gen_bump(p);
 	if (rc == 0 && (s->cfg.has & CFG_SA_HAS_ENCAP))
@@ -397,7 +448,7 @@ op_sad_del(void *arg, struct model_sa *s)
 	void *cur;
 
 	if (rte_hash_lookup_data(p->shared.sad_in, &s->cfg.spi, &cur) >= 0 && cur == s->dp)
-		rte_hash_del_key(p->shared.sad_in, &s->cfg.spi);
+		hash_del(p, p->shared.sad_in, &s->cfg.spi);
 	gen_bump(p);
 	if (s->cfg.has & CFG_SA_HAS_ENCAP)
 		natt_ref(p, s->cfg.encap_dport, -1);
@@ -407,7 +458,7 @@ static int
 op_flow_set(void *arg, const struct gw_flow_key *fk, struct model_sa *s)
 {
 	struct pub *p = arg;
-	int rc = rte_hash_add_key_data(p->shared.flows, fk, s->dp);
+	int rc = hash_add(p, p->shared.flows, fk, s->dp);
 
 	gen_bump(p);
 	return rc;
@@ -418,7 +469,7 @@ op_flow_del(void *arg, const struct gw_flow_key *fk)
 {
 	struct pub *p = arg;
 
-	rte_hash_del_key(p->shared.flows, fk);
+	hash_del(p, p->shared.flows, fk);
 	gen_bump(p);
 }
 
@@ -491,6 +542,9 @@ static const struct model_ops pub_model_ops = {
 
 /* ---- tables and the hashes -------------------------------------------- */
 
+/* A table one writer (lcore 0) changes and lock-free readers (workers)
+ * read. With @p qsbr, deleted keys' slots are freed by rte_hash through
+ * its own defer queue; without, by hash_del(). */
 static struct rte_hash *
 lf_hash(const char *name, uint32_t entries, uint32_t key_len,
 	struct rte_rcu_qsbr *qsbr)
@@ -514,7 +568,7 @@ lf_hash(const char *name, uint32_t entries, uint32_t key_len,
 	struct rte_hash *h = rte_hash_create(&prm);
 
 	/* Deleted slots are reused only after every reader moved on. */
-	if (h != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
+	if (h != NULL && qsbr != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
 		rte_hash_free(h);
 		return NULL;
 	}
@@ -554,9 +608,9 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 	/* Hashes keep a quarter spare: rte_hash fills its buckets only so
 	 * far before an insert fails. */
 	p->shared.sad_in = lf_hash(sad, max_sas + max_sas / 4 + 64,
-				   sizeof(uint32_t), p->shared.qsbr);
+				   sizeof(uint32_t), NULL);
 	p->shared.flows = lf_hash(flows, max_sas + max_sas / 4 + 64,
-				  sizeof(struct gw_flow_key), p->shared.qsbr);
+				  sizeof(struct gw_flow_key), NULL);
 	p->shared.neigh = lf_hash(neighs, NEIGH_MAX + NEIGH_MAX / 4,
 				  sizeof(struct gw_neigh_key), p->shared.qsbr);
 	p->natt_refs = calloc(65536, sizeof(*p->natt_refs));
@@ -780,7 +834,7 @@ pub_stop(struct pub *p)
 	p->shared.tables = NULL;
 	/* The workers are stopped: no reader is left. */
 	for (i = 0; i < p->n_dead; i++)
-		record_free(p, p->dead[i].gw);
+		dead_free(p, &p->dead[i]);
 	free(p->dead);
 	p->dead = NULL;
 	p->n_dead = p->cap_dead = 0;

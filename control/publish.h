@@ -38,10 +38,13 @@ struct xdp_port;
 /** Sizes of SA record, by cache lines: a slab for each (publish.c). */
 #define PUB_REC_SIZES (sizeof(struct gw_sa) / RTE_CACHE_LINE_SIZE + 1)
 
-/** A data-plane SA record waiting for its RCU grace period. */
+/** What waits for its RCU grace period: a data-plane SA record, or
+ *  the key slot of a key deleted from the SAD or the flow table. */
 struct pub_dead {
-	struct gw_sa *gw;
 	uint64_t token;
+	struct gw_sa *gw;     /**< the record, or NULL for a key slot */
+	struct rte_hash *h;   /**< a key slot's table */
+	int32_t pos;          /**< a key slot's position in it */
 };
 
 struct pub {

@@ -514,9 +514,11 @@ churn(struct cmd_ctx *c, unsigned int n, bool in_too)
 	}
 }
 
-/* The data plane's SA records come from per-size slabs. Churn past the
- * records allowed never fails: when they run out with some waiting for
- * their grace period, that is waited out and they come back. */
+/* The data plane's SA records come from per-size slabs, and deleted
+ * keys' slots in the SAD and the flow table wait for a grace period as
+ * the records do. Churn past what either holds never fails: when the
+ * flow table (1 344 slots here) or the records allowed run out with
+ * some waiting, a grace period is waited out and they come back. */
 static void
 test_churn(void)
 {
@@ -530,12 +532,18 @@ test_churn(void)
 		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
 		  "pfp src,dst,proto,sport,dport", false));
 	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+	/* The flow table's slots run out first (1 500 > 1 344)... */
+	churn(&c, 1500, false);
+	CU_ASSERT(g->pub.n_dead < 1500);
+	/* ... then the records allowed, long before the SAD's slots. */
 	g->pub.max_recs = g->pub.n_recs + 50;
 	churn(&c, 300, true);
 	CU_ASSERT_EQUAL(g->model.n_sas, 2);
 	pub_reclaim(&g->pub);
 	CU_ASSERT_EQUAL(g->pub.n_dead, 0);
 	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.flows), 0);
+	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.sad_in), 0);
 
 	/* Every record allowed out, none waiting: refused, nothing made. */
 	g->pub.max_recs = g->pub.n_recs;
@@ -567,7 +575,7 @@ test_cmd_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
-	    CU_add_test(s, "records through churn", test_churn) == NULL ||
+	    CU_add_test(s, "records and key slots through churn", test_churn) == NULL ||
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
