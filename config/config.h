@@ -250,8 +250,6 @@ enum cfg_limit {
 struct cfg_algo {
 	uint8_t cipher;          /**< enum crypto_cipher */
 	uint8_t auth;            /**< enum crypto_auth (NONE for AEADs) */
-	char name[CFG_ALGO_NAME_MAX]; /**< canonical, e.g. "rfc4106(gcm(aes))"
-				       *  or "cbc(aes)+hmac(sha256)" */
 	uint16_t cipher_key_len; /**< AEAD: key plus 4-byte salt */
 	uint16_t auth_key_len;
 	uint16_t icv_len;        /**< bytes (the bits of the command / 8) */
@@ -262,6 +260,14 @@ struct cfg_algo {
 /** `ip xfrm` names: "rfc4106(gcm(aes))", "cbc(aes)", "hmac(sha256)". */
 const char *cfg_cipher_name(enum crypto_cipher c);
 const char *cfg_auth_name(enum crypto_auth a);
+
+/**
+ * The canonical name of cipher @p cipher with integrity @p auth (enum
+ * crypto_cipher and crypto_auth): the AEAD's own, "rfc4106(gcm(aes))", or
+ * both joined, "cbc(aes)+hmac(sha256)". @return @p buf, which needs
+ * CFG_ALGO_NAME_MAX bytes.
+ */
+const char *cfg_algo_name(uint8_t cipher, uint8_t auth, char *buf, size_t size);
 
 /* Which optional parts of a state command were given (cfg_state.has). */
 #define CFG_SA_HAS_DIR      (1u << 0)

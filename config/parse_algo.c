@@ -52,6 +52,16 @@ cfg_auth_name(enum crypto_auth a)
 	return "?";
 }
 
+const char *
+cfg_algo_name(uint8_t cipher, uint8_t auth, char *buf, size_t size)
+{
+	if (auth == CRYPTO_AUTH_NONE)
+		snprintf(buf, size, "%s", cfg_cipher_name(cipher));
+	else
+		snprintf(buf, size, "%s+%s", cfg_cipher_name(cipher), cfg_auth_name(auth));
+	return buf;
+}
+
 /* ---- Parsing ---------------------------------------------------------- */
 
 /* Names `ip xfrm` and the kernel's crypto API accept for each. */
@@ -220,8 +230,6 @@ algo_aead(struct cur *c, struct cfg_algo *a)
 					     name, a->cipher_key_len);
 		ret = get_icv(c, name, chacha_icv, "128", &a->icv_len);
 	}
-	if (ret == 0)
-		snprintf(a->name, sizeof(a->name), "%s", name);
 	return ret;
 }
 

@@ -370,10 +370,6 @@ parse_state(struct cur *c, struct cfg_state *s, bool update)
 				     "'auth-trunc' needs 'enc' (use enc cipher_null \"\" for integrity only)");
 	if (seen & (O_AEAD | O_ENC)) {
 		s->has |= CFG_SA_HAS_ALGO;
-		if (s->algo.auth != CRYPTO_AUTH_NONE)
-			snprintf(s->algo.name, sizeof(s->algo.name), "%s+%s",
-				 cfg_cipher_name(s->algo.cipher),
-				 cfg_auth_name(s->algo.auth));
 	} else if (!update) {
 		return cfg_error_set(c->err, -1,
 				     "missing algorithm for %s (aead, or enc with auth-trunc)",

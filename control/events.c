@@ -237,7 +237,7 @@ static void
 describe_expire(struct pr *pr, const void *arg)
 {
 	const struct expire_desc *e = arg;
-	const struct cfg_state *c = &e->sa->cfg;
+	const struct model_sa_cfg *c = &e->sa->cfg;
 	char s[64], d[64], spi[16];
 
 	snprintf(spi, sizeof(spi), "0x%08x", c->spi);
@@ -281,7 +281,7 @@ static void
 describe_mapping(struct pr *pr, const void *arg)
 {
 	const struct mapping_desc *d = arg;
-	const struct cfg_state *c = &d->sa->cfg;
+	const struct model_sa_cfg *c = &d->sa->cfg;
 	char s[64], n[64], spi[16];
 
 	snprintf(spi, sizeof(spi), "0x%08x", c->spi);

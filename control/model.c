@@ -6,6 +6,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <stdalign.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,14 +40,6 @@ struct sa_id {
 	uint8_t pad[3];
 	uint32_t spi;
 	uint8_t dst[16];
-};
-
-/* What the flow index keeps per key: the SA the key leads to, and how
- * many SAs could (so removing the one in use looks for a successor only
- * when there is one). */
-struct model_flow {
-	struct model_sa *sa;
-	uint32_t cand;
 };
 
 /* An SPI held by `state allocspi`. */
@@ -112,6 +105,164 @@ sa_id_make(struct sa_id *k, const struct cfg_addr *dst, uint32_t spi)
 	memcpy(k->dst, dst->a, model_addr_bytes(dst));
 }
 
+/* The keys the indexes find a record by, made from the record itself
+ * (struct hset): no index keeps a copy. */
+static const void *
+sa_id_of(const void *obj, void *buf)
+{
+	const struct model_sa *s = obj;
+
+	sa_id_make(buf, &s->cfg.dst, s->cfg.spi);
+	return buf;
+}
+
+static const void *
+spi_of(const void *obj, void *buf)
+{
+	(void)buf;
+	return &((const struct model_sa *)obj)->cfg.spi;
+}
+
+static const void *
+flow_key_of(const void *obj, void *buf)
+{
+	(void)buf;
+	return &((const struct model_flow *)obj)->key;
+}
+
+/* ---- an SA's configuration, kept compact ------------------------------ */
+
+/* A million of each: bench/RESULTS.md counts the bytes. */
+_Static_assert(sizeof(struct model_sa) <= 224, "the control record stays at 224 bytes");
+_Static_assert(sizeof(struct model_flow) == 64, "a flow is its key, its SA and a count");
+_Static_assert(CFG_SA_HAS_LIMIT <= UINT16_MAX && CFG_SA_F_DONT_ENCAP_DSCP <= UINT8_MAX &&
+	       CFG_REPLAY_WINDOW_MAX <= UINT16_MAX && CFG_CIPHER_KEY_MAX <= UINT8_MAX,
+	       "struct model_sa_cfg's narrow fields hold what the grammar allows");
+
+/* The out-of-line part of @p s, or NULL when it has nothing to keep
+ * there (no limit, no sequence number to start from, no HMAC key). */
+static struct model_sa_extra *
+extra_make(const struct cfg_state *s, int *rc)
+{
+	const struct cfg_algo *a = &s->algo;
+	struct model_sa_extra *x;
+
+	*rc = 0;
+	if (s->limit_set == 0 && a->auth_key_len == 0 && s->replay_seq == 0 &&
+	    s->replay_seq_hi == 0 && s->replay_oseq == 0 && s->replay_oseq_hi == 0)
+		return NULL;
+	x = malloc(sizeof(*x) + a->auth_key_len);
+	if (x == NULL) {
+		*rc = -ENOMEM;
+		return NULL;
+	}
+	memcpy(x->limit, s->limit, sizeof(x->limit));
+	x->limit_set = s->limit_set;
+	x->replay_seq = s->replay_seq;
+	x->replay_seq_hi = s->replay_seq_hi;
+	x->replay_oseq = s->replay_oseq;
+	x->replay_oseq_hi = s->replay_oseq_hi;
+	x->auth_key_len = a->auth_key_len;
+	memcpy(x->auth_key, a->auth_key, a->auth_key_len);
+	return x;
+}
+
+static void
+extra_free(struct model_sa_extra *x)
+{
+	if (x == NULL)
+		return;
+	explicit_bzero(x, sizeof(*x) + x->auth_key_len);
+	free(x);
+}
+
+/* @p c as configuration @p s says. @return 0 or -ENOMEM (nothing kept). */
+static int
+sa_cfg_make(struct model_sa_cfg *c, const struct cfg_state *s)
+{
+	int rc;
+
+	memset(c, 0, sizeof(*c));
+	c->x = extra_make(s, &rc);
+	if (rc < 0)
+		return rc;
+	c->src = s->src;
+	c->dst = s->dst;
+	c->spi = s->spi;
+	c->reqid = s->reqid;
+	c->seq = s->seq;
+	c->has = (uint16_t)s->has;
+	c->replay_window = (uint16_t)s->replay_window;
+	c->encap_sport = s->encap_sport;
+	c->encap_dport = s->encap_dport;
+	c->mode = s->mode;
+	c->flags = (uint8_t)s->flags;
+	c->sel = s->sel;
+	c->algo.cipher = s->algo.cipher;
+	c->algo.auth = s->algo.auth;
+	c->algo.cipher_key_len = (uint8_t)s->algo.cipher_key_len;
+	c->algo.icv_len = (uint8_t)s->algo.icv_len;
+	memcpy(c->algo.cipher_key, s->algo.cipher_key, s->algo.cipher_key_len);
+	return 0;
+}
+
+/* Wipe @p c and free its out-of-line part. */
+static void
+sa_cfg_clear(struct model_sa_cfg *c)
+{
+	extra_free(c->x);
+	explicit_bzero(c, sizeof(*c));
+}
+
+void
+model_sa_state(const struct model_sa *s, struct cfg_state *out)
+{
+	const struct model_sa_cfg *c = &s->cfg;
+	const struct model_sa_extra *x = c->x;
+
+	memset(out, 0, sizeof(*out));
+	out->src = c->src;
+	out->dst = c->dst;
+	out->spi = c->spi;
+	out->has = c->has;
+	out->dir = s->dir;
+	out->mode = c->mode;
+	out->flags = c->flags;
+	out->reqid = c->reqid;
+	out->seq = c->seq;
+	out->replay_window = c->replay_window;
+	out->encap_sport = c->encap_sport;
+	out->encap_dport = c->encap_dport;
+	/* encap_oa is not kept: nothing reads it. */
+	out->sel = c->sel;
+	model_sa_algo(s, &out->algo);
+	if (x == NULL)
+		return;
+	out->limit_set = x->limit_set;
+	memcpy(out->limit, x->limit, sizeof(out->limit));
+	out->replay_seq = x->replay_seq;
+	out->replay_seq_hi = x->replay_seq_hi;
+	out->replay_oseq = x->replay_oseq;
+	out->replay_oseq_hi = x->replay_oseq_hi;
+}
+
+void
+model_sa_algo(const struct model_sa *s, struct cfg_algo *out)
+{
+	const struct model_sa_cfg *c = &s->cfg;
+
+	memset(out, 0, sizeof(*out));
+	out->cipher = c->algo.cipher;
+	out->auth = c->algo.auth;
+	out->cipher_key_len = c->algo.cipher_key_len;
+	out->icv_len = c->algo.icv_len;
+	memcpy(out->cipher_key, c->algo.cipher_key, c->algo.cipher_key_len);
+	if (c->x == NULL)
+		return;
+	out->auth_key_len = c->x->auth_key_len;
+	memcpy(out->auth_key, c->x->auth_key, c->x->auth_key_len);
+}
+
 /* ---- life of the model ------------------------------------------------ */
 
 int
@@ -130,9 +281,16 @@ model_init(struct gw_model *m, enum crypto_engine_kind engine, uint32_t max_sas)
 	m->worker_idle = CFG_IDLE_POLL;
 	m->icmp_ratelimit = 1000;
 	m->neigh_reachable = 30;
-	hmap_init(&m->sa_by_id, sizeof(struct sa_id));
-	hmap_init(&m->spi_in, sizeof(uint32_t));
-	hmap_init(&m->flows, sizeof(struct gw_flow_key));
+	/* The records come from slabs: no malloc header on each of a
+	 * million (control/slab.h). */
+	if (hset_init(&m->sa_by_id, sizeof(struct sa_id), sa_id_of) < 0 ||
+	    hset_init(&m->spi_in, sizeof(uint32_t), spi_of) < 0 ||
+	    hset_init(&m->flows, sizeof(struct gw_flow_key), flow_key_of) < 0 ||
+	    slab_init(&m->sa_slab, sizeof(struct model_sa), alignof(struct model_sa),
+		      max_sas, &slab_libc_ops, NULL) < 0 ||
+	    slab_init(&m->flow_slab, sizeof(struct model_flow), alignof(struct model_flow),
+		      0, &slab_libc_ops, NULL) < 0)
+		return -EINVAL;
 	hmap_init(&m->reserved, sizeof(uint32_t));
 	if (getrandom(&m->rand_state, sizeof(m->rand_state), 0) != sizeof(m->rand_state))
 		m->rand_state = real_ns();
@@ -148,11 +306,13 @@ model_set_ops(struct gw_model *m, const struct model_ops *ops, void *arg)
 }
 
 static void
-model_sa_free(struct model_sa *s)
+model_sa_free(struct gw_model *m, struct model_sa *s)
 {
-	free(s->keys);
-	explicit_bzero(s, sizeof(*s)); /* the keys in s->cfg */
-	free(s);
+	if (s->cap_flows > 1)
+		free(s->fl.many);
+	sa_cfg_clear(&s->cfg); /* the keys */
+	explicit_bzero(s, sizeof(*s));
+	(void)slab_free(&m->sa_slab, s);
 }
 
 static void
@@ -175,11 +335,13 @@ model_free(struct gw_model *m)
 	for (i = 0; i < m->n_sas; i++) {
 		if (m->ops != NULL && m->ops->sa_destroy != NULL && m->sas[i]->dp != NULL)
 			m->ops->sa_destroy(m->ops_arg, m->sas[i]);
-		model_sa_free(m->sas[i]);
+		model_sa_free(m, m->sas[i]);
 	}
-	hmap_free(&m->sa_by_id);
-	hmap_free(&m->spi_in);
-	free_values(&m->flows);
+	hset_free(&m->sa_by_id);
+	hset_free(&m->spi_in);
+	hset_free(&m->flows);
+	slab_fini(&m->flow_slab);
+	slab_fini(&m->sa_slab);
 	free_values(&m->reserved);
 	free(m->timers);
 	free(m->sas);
@@ -195,19 +357,15 @@ struct model_sa *
 model_sa_find(const struct gw_model *m, const struct cfg_addr *dst, uint32_t spi)
 {
 	struct sa_id k;
-	void **v;
 
 	sa_id_make(&k, dst, spi);
-	v = hmap_find(&m->sa_by_id, &k);
-	return v != NULL ? *v : NULL;
+	return hset_find(&m->sa_by_id, &k);
 }
 
 static struct model_sa *
 model_sa_find_id(const struct gw_model *m, const struct sa_id *k)
 {
-	void **v = hmap_find(&m->sa_by_id, k);
-
-	return v != NULL ? *v : NULL;
+	return hset_find(&m->sa_by_id, k);
 }
 
 struct model_sa *
@@ -237,9 +395,9 @@ model_policy(const struct gw_model *m, uint32_t index)
 struct model_sa *
 model_flow_sa(const struct gw_model *m, const struct gw_flow_key *fk)
 {
-	void **v = hmap_find(&m->flows, fk);
+	const struct model_flow *f = hset_find(&m->flows, fk);
 
-	return v != NULL ? ((struct model_flow *)*v)->sa : NULL;
+	return f != NULL ? f->sa : NULL;
 }
 
 bool
@@ -309,76 +467,96 @@ model_flow_key(const struct model_pol *p, const struct model_sa *s,
 
 /* ---- the flow index --------------------------------------------------- */
 
+/* Each flow-table key is kept once, in its struct model_flow: the index
+ * (m->flows) finds it by that key, and the SAs that can serve it point
+ * at it. A flow lives while some SA lists it (cand > 0). */
 static struct model_flow *
 flow_get(struct gw_model *m, const struct gw_flow_key *fk, bool create)
 {
-	void **v = hmap_find(&m->flows, fk);
-	struct model_flow *f;
+	struct model_flow *f = hset_find(&m->flows, fk);
 
-	if (v != NULL || !create)
-		return v != NULL ? *v : NULL;
-	f = calloc(1, sizeof(*f));
-	if (f == NULL || hmap_put(&m->flows, fk, f) < 0) {
-		free(f);
+	if (f != NULL || !create)
+		return f;
+	f = slab_alloc(&m->flow_slab);
+	if (f == NULL)
+		return NULL;
+	memset(f, 0, sizeof(*f));
+	f->key = *fk;
+	if (hset_add(&m->flows, f) < 0) {
+		(void)slab_free(&m->flow_slab, f);
 		return NULL;
 	}
 	return f;
 }
 
 static void
-flow_drop(struct gw_model *m, const struct gw_flow_key *fk, struct model_flow *f)
+flow_drop(struct gw_model *m, struct model_flow *f)
 {
-	hmap_del(&m->flows, fk);
-	free(f);
+	hset_del(&m->flows, &f->key);
+	(void)slab_free(&m->flow_slab, f);
 }
 
-/* Point flow key @p fk at SA @p s (replacing, atomically for readers,
- * whatever it pointed at: make before break). Packets held for the flow
- * are released then (model_hooks). */
+/* Point flow @p f at SA @p s (replacing, atomically for readers, whatever
+ * it pointed at: make before break). Packets held for the flow are
+ * released then (model_hooks). */
 static int
-flow_point(struct gw_model *m, struct model_flow *f, struct model_sa *s,
-	   const struct gw_flow_key *fk)
+flow_point(struct gw_model *m, struct model_flow *f, struct model_sa *s)
 {
 	int rc = 0;
 
 	if (m->ops != NULL && m->ops->flow_set != NULL)
-		rc = m->ops->flow_set(m->ops_arg, fk, s);
+		rc = m->ops->flow_set(m->ops_arg, &f->key, s);
 	if (rc == 0)
 		f->sa = s;
 	if (rc == 0 && m->hooks.flow_ready != NULL)
-		m->hooks.flow_ready(m->hooks.arg, fk);
+		m->hooks.flow_ready(m->hooks.arg, &f->key);
 	return rc;
 }
 
 /* The key no longer leads anywhere. */
 static void
-flow_unpoint(struct gw_model *m, struct model_flow *f, const struct gw_flow_key *fk)
+flow_unpoint(struct gw_model *m, struct model_flow *f)
 {
 	if (m->ops != NULL && m->ops->flow_del != NULL)
-		m->ops->flow_del(m->ops_arg, fk);
+		m->ops->flow_del(m->ops_arg, &f->key);
 	f->sa = NULL;
 }
 
-/* Room for one more flow key of @p s. A per-flow (PFP) SA has exactly
- * one key, most others a few: start at one and double, not at GROW's 16
- * (16 x 48 bytes per SA, the largest part of a million SAs' control
- * records). */
-static int
-keys_grow(struct model_sa *s)
+static struct model_flow **
+sa_flows(struct model_sa *s)
 {
-	struct gw_flow_key *k;
+	return s->cap_flows <= 1 ? &s->fl.one : s->fl.many;
+}
+
+/* Room for one more flow of @p s. A per-flow (PFP) SA has exactly one,
+ * kept in place of the array pointer; others get an array when they
+ * take a second, doubled as it fills. */
+static int
+flows_grow(struct model_sa *s)
+{
+	struct model_flow **arr;
 	uint16_t cap;
 
-	if (s->n_keys < s->cap_keys)
+	if (s->n_flows < s->cap_flows)
 		return 0;
-	if (s->cap_keys >= UINT16_MAX / 2)
+	if (s->cap_flows == 0) {
+		s->cap_flows = 1;
+		return 0;
+	}
+	if (s->cap_flows >= UINT16_MAX / 2)
 		return -ENOMEM;
-	cap = s->cap_keys ? (uint16_t)(s->cap_keys * 2) : 1;
-	k = realloc(s->keys, cap * sizeof(*k));
-	if (k == NULL)
+	cap = (uint16_t)(s->cap_flows * 2);
+	if (s->cap_flows == 1) {
+		arr = malloc(cap * sizeof(*arr));
+		if (arr != NULL)
+			arr[0] = s->fl.one;
+	} else {
+		arr = realloc(s->fl.many, cap * sizeof(*arr));
+	}
+	if (arr == NULL)
 		return -ENOMEM;
-	s->keys = k;
-	s->cap_keys = cap;
+	s->fl.many = arr;
+	s->cap_flows = cap;
 	return 0;
 }
 
@@ -386,27 +564,26 @@ keys_grow(struct model_sa *s)
 static int
 flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
 {
-	struct model_flow *f;
+	struct model_flow *f = flow_get(m, fk, true);
 	uint16_t i;
 
-	for (i = 0; i < s->n_keys; i++)
-		if (memcmp(&s->keys[i], fk, sizeof(*fk)) == 0)
-			break;
-	f = flow_get(m, fk, true);
 	if (f == NULL)
 		return -ENOMEM;
-	if (i == s->n_keys) {
-		if (keys_grow(s) < 0) {
+	for (i = 0; i < s->n_flows; i++)
+		if (sa_flows(s)[i] == f)
+			break;
+	if (i == s->n_flows) {
+		if (flows_grow(s) < 0) {
 			if (f->cand == 0)
-				flow_drop(m, fk, f);
+				flow_drop(m, f);
 			return -ENOMEM;
 		}
-		s->keys[s->n_keys++] = *fk;
+		sa_flows(s)[s->n_flows++] = f;
 		/* Only PFP keys carry packet fields: a new one is a new flow. */
 		if (f->cand++ == 0 && fk->family != 0)
 			m->pfp_flows++;
 	}
-	return flow_point(m, f, s, fk);
+	return flow_point(m, f, s);
 }
 
 /* Index outbound SA @p s under every policy it satisfies. */
@@ -437,13 +614,12 @@ sa_usable(const struct gw_model *m, const struct model_sa *s)
 	       m->ops->sa_usable(m->ops_arg, s);
 }
 
-/* Key @p fk lost its SA: the newest other SA that fits takes it over, or
+/* Flow @p f lost its SA: the newest other SA that fits takes it over, or
  * it leads nowhere. */
 static void
-flow_refill(struct gw_model *m, struct model_flow *f, const struct gw_flow_key *fk,
-	    const struct model_sa *gone)
+flow_refill(struct gw_model *m, struct model_flow *f, const struct model_sa *gone)
 {
-	const struct model_pol *p = model_policy(m, fk->policy);
+	const struct model_pol *p = model_policy(m, f->key.policy);
 	struct model_sa *best = NULL;
 	struct gw_flow_key k2;
 	uint32_t i;
@@ -452,33 +628,35 @@ flow_refill(struct gw_model *m, struct model_flow *f, const struct gw_flow_key *
 		struct model_sa *s = m->sas[i];
 
 		if (s == gone || !sa_usable(m, s) || !model_sa_satisfies(s, &p->cfg.tmpl) ||
-		    !model_flow_key(p, s, &k2) || memcmp(&k2, fk, sizeof(k2)) != 0)
+		    !model_flow_key(p, s, &k2) || memcmp(&k2, &f->key, sizeof(k2)) != 0)
 			continue;
 		if (best == NULL || s->gen > best->gen)
 			best = s;
 	}
-	if (best == NULL || flow_point(m, f, best, fk) < 0)
-		flow_unpoint(m, f, fk);
+	if (best == NULL || flow_point(m, f, best) < 0)
+		flow_unpoint(m, f);
 }
 
-/* SA @p s gives up all its keys. */
+/* SA @p s no longer lists flow @p f (the caller took it off its list). */
+static void
+flow_leave(struct gw_model *m, struct model_flow *f, const struct model_sa *s)
+{
+	f->cand--;
+	if (f->sa == s)
+		flow_refill(m, f, s);
+	if (f->cand == 0 && f->sa == NULL)
+		flow_drop(m, f);
+}
+
+/* SA @p s gives up all its flows. */
 static void
 flow_detach_all(struct gw_model *m, struct model_sa *s)
 {
 	uint16_t i;
 
-	for (i = 0; i < s->n_keys; i++) {
-		struct model_flow *f = flow_get(m, &s->keys[i], false);
-
-		if (f == NULL)
-			continue;
-		f->cand--;
-		if (f->sa == s)
-			flow_refill(m, f, &s->keys[i], s);
-		if (f->cand == 0 && f->sa == NULL)
-			flow_drop(m, &s->keys[i], f);
-	}
-	s->n_keys = 0;
+	for (i = 0; i < s->n_flows; i++)
+		flow_leave(m, sa_flows(s)[i], s);
+	s->n_flows = 0;
 }
 
 /* ---- time limits ------------------------------------------------------ */
@@ -492,8 +670,7 @@ timer_before(const struct model_timer *a, const struct model_timer *b)
 static bool
 timer_live(const struct gw_model *m, const struct model_timer *t)
 {
-	void **v = hmap_find(&m->sa_by_id, &t->id);
-	const struct model_sa *s = v != NULL ? *v : NULL;
+	const struct model_sa *s = hset_find(&m->sa_by_id, &t->id);
 
 	return s != NULL && s->gen == t->gen && s->limit_gen == t->limit_gen;
 }
@@ -573,9 +750,9 @@ timers_arm(struct gw_model *m, struct model_sa *s)
 	for (i = 0; i < 2; i++) {
 		struct model_timer t = { .gen = s->gen, .limit_gen = s->limit_gen,
 					 .hard = i == 1 };
-		uint64_t secs = s->cfg.limit[which[i]];
+		uint64_t secs;
 
-		if (!(s->cfg.limit_set & (1u << which[i])))
+		if (!model_sa_limit(&s->cfg, which[i], &secs))
 			continue;
 		/* Limits beyond 2^64 ns (584 years) never come. */
 		if (secs > (UINT64_MAX - s->add_ns) / NSEC)
@@ -709,13 +886,13 @@ sa_publish(struct gw_model *m, struct model_sa *s)
 		}
 		return flow_index_sa(m, s);
 	}
-	rc = hmap_put(&m->spi_in, &s->cfg.spi, s);
+	rc = hset_add(&m->spi_in, s);
 	if (rc < 0)
 		return rc;
 	if (m->ops != NULL && m->ops->sad_add != NULL) {
 		rc = m->ops->sad_add(m->ops_arg, s);
 		if (rc < 0)
-			hmap_del(&m->spi_in, &s->cfg.spi);
+			hset_del(&m->spi_in, &s->cfg.spi);
 	}
 	return rc;
 }
@@ -727,10 +904,8 @@ model_sa_remove(struct gw_model *m, struct model_sa *s)
 	uint32_t slot = s->slot;
 
 	if (s->dir == CFG_DIR_IN) {
-		void **v = hmap_find(&m->spi_in, &s->cfg.spi);
-
-		if (v != NULL && *v == s) {
-			hmap_del(&m->spi_in, &s->cfg.spi);
+		if (hset_find(&m->spi_in, &s->cfg.spi) == s) {
+			hset_del(&m->spi_in, &s->cfg.spi);
 			if (m->ops != NULL && m->ops->sad_del != NULL)
 				m->ops->sad_del(m->ops_arg, s);
 		}
@@ -738,7 +913,7 @@ model_sa_remove(struct gw_model *m, struct model_sa *s)
 		flow_detach_all(m, s);
 	}
 	sa_id_make(&id, &s->cfg.dst, s->cfg.spi);
-	hmap_del(&m->sa_by_id, &id);
+	hset_del(&m->sa_by_id, &id);
 	m->sas[slot] = m->sas[--m->n_sas];
 	m->sas[slot]->slot = slot;
 
@@ -746,14 +921,13 @@ model_sa_remove(struct gw_model *m, struct model_sa *s)
 	 * mark dead, wait out the grace period, then free and wipe). */
 	if (m->ops != NULL && m->ops->sa_destroy != NULL && s->dp != NULL)
 		m->ops->sa_destroy(m->ops_arg, s);
-	model_sa_free(s);
+	model_sa_free(m, s);
 }
 
 static int
 state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 {
 	struct model_sa *ms;
-	struct sa_id id;
 	uint8_t dir = infer_dir(m, s);
 	int rc;
 
@@ -761,7 +935,7 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 		return cfg_error_set(err, -1, "SA with that dst and spi 0x%08x exists",
 				     s->spi), -EEXIST;
 	/* The fast path finds inbound SAs by SPI alone. */
-	if (dir == CFG_DIR_IN && hmap_find(&m->spi_in, &s->spi) != NULL)
+	if (dir == CFG_DIR_IN && hset_find(&m->spi_in, &s->spi) != NULL)
 		return cfg_error_set(err, -1, "inbound spi 0x%08x is already in use",
 				     s->spi), -EEXIST;
 	rc = sa_check(m, s, dir, err);
@@ -773,12 +947,15 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 	rc = GROW(m->sas, m->n_sas, m->cap_sas);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
-	ms = calloc(1, sizeof(*ms));
+	ms = slab_alloc(&m->sa_slab);
 	if (ms == NULL)
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	memset(ms, 0, sizeof(*ms));
+	if (sa_cfg_make(&ms->cfg, s) < 0) {
+		model_sa_free(m, ms);
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	}
 	ms->dir = dir;
-	ms->cfg = *s;
-	ms->cfg.dir = dir;
 	ms->gen = m->next_gen++;
 	ms->id = m->next_sa_id++;
 	ms->add_ns = m->now_ns();
@@ -786,13 +963,12 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 	if (m->ops != NULL && m->ops->sa_create != NULL) {
 		rc = m->ops->sa_create(m->ops_arg, ms);
 		if (rc < 0) {
-			model_sa_free(ms);
+			model_sa_free(m, ms);
 			return cfg_error_set(err, -1, "cannot make the SA: %s",
 					     strerror(-rc)), rc;
 		}
 	}
-	sa_id_make(&id, &s->dst, s->spi);
-	rc = hmap_put(&m->sa_by_id, &id, ms);
+	rc = hset_add(&m->sa_by_id, ms);
 	if (rc < 0)
 		goto err_free;
 	ms->slot = m->n_sas;
@@ -812,7 +988,7 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 err_free:
 	if (m->ops != NULL && m->ops->sa_destroy != NULL)
 		m->ops->sa_destroy(m->ops_arg, ms);
-	model_sa_free(ms);
+	model_sa_free(m, ms);
 	return cfg_error_set(err, -1, "out of memory"), rc;
 }
 
@@ -823,76 +999,103 @@ limits_take(struct cfg_state *to, const struct cfg_state *from)
 	memcpy(to->limit, from->limit, sizeof(from->limit));
 }
 
+/* SA @p s's configuration with update @p u's keys and limits (those it
+ * gives) in @p next. @return 0 or -ENOMEM. */
+static int
+sa_cfg_updated(const struct model_sa *s, const struct cfg_state *u,
+	       struct model_sa_cfg *next)
+{
+	struct cfg_state full;
+	int rc;
+
+	model_sa_state(s, &full);
+	if (u->has & CFG_SA_HAS_ALGO)
+		full.algo = u->algo;
+	if (u->has & CFG_SA_HAS_LIMIT)
+		limits_take(&full, u);
+	rc = sa_cfg_make(next, &full);
+	explicit_bzero(&full, sizeof(full));
+	return rc;
+}
+
 /*
  * state update: new limits apply in place; new keys make a new record in
  * the data plane that takes over the old one's counters and sequence
  * state. An SPI reserved by allocspi becomes live, as by state add (the
- * way XFRM key managers do it: ALLOCSPI, then UPDSA).
+ * way XFRM key managers do it: ALLOCSPI, then UPDSA). The new
+ * configuration is made whole before anything changes, so running out
+ * of memory leaves the SA as it was.
  */
 static int
 state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 {
 	struct model_sa *old = model_sa_find(m, &s->dst, s->spi);
+	bool rekey = (s->has & CFG_SA_HAS_ALGO) != 0;
+	struct model_sa_cfg next, keep;
 	struct model_reservation *r;
-	struct cfg_algo prev;
-	int rc;
+	int rc = 0;
 
 	if (old == NULL) {
 		r = reservation(m, s->spi);
 		if (r == NULL || !model_addr_eq(&r->dst, &s->dst))
 			return cfg_error_set(err, -1, "no SA with that dst and spi 0x%08x",
 					     s->spi), -ENOENT;
-		if (!(s->has & CFG_SA_HAS_ALGO))
+		if (!rekey)
 			return cfg_error_set(err, -1,
 					     "spi 0x%08x is reserved, not live: its update needs an algorithm (aead, or enc with auth-trunc)",
 					     s->spi);
 		return state_add(m, s, err);
 	}
-	if (!(s->has & CFG_SA_HAS_ALGO)) {
-		if (s->has & CFG_SA_HAS_LIMIT) {
-			limits_take(&old->cfg, s);
-			if (m->ops != NULL && m->ops->sa_limits != NULL)
-				m->ops->sa_limits(m->ops_arg, old);
-			if (timers_arm(m, old) < 0)
-				return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
-		}
+	if (!rekey && !(s->has & CFG_SA_HAS_LIMIT))
 		return 0;
-	}
-	rc = sa_check(m, s, old->dir, err);
-	if (rc < 0)
+	if (rekey && (rc = sa_check(m, s, old->dir, err)) < 0)
 		return rc;
-	prev = old->cfg.algo;
-	old->cfg.algo = s->algo; /* show-keys shows the keys in use */
-	if (m->ops != NULL && m->ops->sa_rekey != NULL) {
-		struct cfg_state keep = old->cfg;
-
-		if (s->has & CFG_SA_HAS_LIMIT)
-			limits_take(&old->cfg, s);
+	if (sa_cfg_updated(old, s, &next) < 0)
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	keep = old->cfg;
+	old->cfg = next; /* show-keys shows the keys in use */
+	if (!rekey && m->ops != NULL && m->ops->sa_limits != NULL)
+		m->ops->sa_limits(m->ops_arg, old);
+	else if (rekey && m->ops != NULL && m->ops->sa_rekey != NULL)
 		rc = m->ops->sa_rekey(m->ops_arg, old);
-		if (rc < 0) {
-			old->cfg = keep;
-			old->cfg.algo = prev;
-			explicit_bzero(&keep, sizeof(keep));
-			explicit_bzero(&prev, sizeof(prev));
-			return cfg_error_set(err, -1, "cannot make the SA: %s",
-					     strerror(-rc)), rc;
-		}
-		explicit_bzero(&keep, sizeof(keep));
-	} else if (s->has & CFG_SA_HAS_LIMIT) {
-		limits_take(&old->cfg, s);
+	if (rc < 0) {
+		old->cfg = keep;
+		sa_cfg_clear(&next);
+		return cfg_error_set(err, -1, "cannot make the SA: %s", strerror(-rc)), rc;
 	}
-	explicit_bzero(&prev, sizeof(prev));
+	sa_cfg_clear(&keep);
+	explicit_bzero(&next, sizeof(next));
 	if ((s->has & CFG_SA_HAS_LIMIT) && timers_arm(m, old) < 0)
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
-	reservation_drop(m, s->spi);
+	if (rekey)
+		reservation_drop(m, s->spi);
 	return 0;
+}
+
+/* SA @p s's configuration becomes @p c; when its dst changes (@p moved),
+ * the SA index finds it by the new name instead. The index takes it
+ * back in the slot it just left, so this cannot fail. */
+static void
+sa_cfg_rename(struct gw_model *m, struct model_sa *s, const struct model_sa_cfg *c,
+	      bool moved)
+{
+	struct sa_id id;
+
+	if (moved) {
+		sa_id_make(&id, &s->cfg.dst, s->cfg.spi);
+		hset_del(&m->sa_by_id, &id);
+	}
+	s->cfg = *c;
+	if (moved)
+		(void)hset_add(&m->sa_by_id, s);
 }
 
 /* The SA @p s would be after `state migrate` @p mg, in @p nc. */
 static int
 migrate_cfg(const struct model_sa *s, const struct cfg_migrate *mg,
-	    struct cfg_state *nc, struct cfg_error *err)
+	    struct model_sa_cfg *nc, struct cfg_error *err)
 {
+	/* Keys, limits and all stay: nc shares s's out-of-line part. */
 	*nc = s->cfg;
 	if (mg->has_new_src)
 		nc->src = mg->new_src;
@@ -913,13 +1116,11 @@ migrate_cfg(const struct model_sa *s, const struct cfg_migrate *mg,
 	case CFG_MIGRATE_ENCAP_NONE:
 		nc->has &= ~CFG_SA_HAS_ENCAP;
 		nc->encap_sport = nc->encap_dport = 0;
-		memset(&nc->encap_oa, 0, sizeof(nc->encap_oa));
 		break;
 	case CFG_MIGRATE_ENCAP_UDP:
 		nc->has |= CFG_SA_HAS_ENCAP;
 		nc->encap_sport = mg->encap_sport;
 		nc->encap_dport = mg->encap_dport;
-		nc->encap_oa = mg->encap_oa;
 		break;
 	default:
 		break;
@@ -934,8 +1135,8 @@ migrate_cfg(const struct model_sa *s, const struct cfg_migrate *mg,
  * and the SA's handle all stay; the data plane gets a new record built
  * from them (ops->sa_migrate), published as `state update` publishes.
  * The SA's name (dst, spi) moves with dst, and every index follows it:
- * the SA index gets the new name before it loses the old one (so it is
- * never without the SA), the time limits are re-armed under the new
+ * the SA index takes it under the new name in the slot it had under the
+ * old (so that cannot fail), the time limits are re-armed under the new
  * name (still counting from the add), and an outbound SA keeps the flows
  * it serves while its policies' templates catch up (the key manager
  * sends `policy update` next), taking any whose template it now fits.
@@ -945,11 +1146,11 @@ state_migrate(struct gw_model *m, const struct cfg_migrate *mg,
 	      struct cfg_error *err)
 {
 	struct model_sa *s = model_sa_find(m, &mg->dst, mg->spi);
-	struct cfg_state old, nc;
-	struct sa_id id;
+	struct model_sa_cfg old, nc;
 	bool moved, soft_done;
 	int rc;
 
+	memset(&old, 0, sizeof(old));
 	if (s == NULL || !model_addr_eq(&s->cfg.src, &mg->src))
 		return cfg_error_set(err, -1, "no SA with that src, dst and spi 0x%08x",
 				     mg->spi), -ENOENT;
@@ -963,29 +1164,17 @@ state_migrate(struct gw_model *m, const struct cfg_migrate *mg,
 		rc = -EEXIST;
 		goto out;
 	}
-	if (moved) {
-		sa_id_make(&id, &nc.dst, nc.spi);
-		if (hmap_put(&m->sa_by_id, &id, s) < 0) {
-			rc = cfg_error_set(err, -1, "out of memory");
-			rc = -ENOMEM;
-			goto out;
-		}
-	}
 	old = s->cfg;
-	s->cfg = nc;
+	sa_cfg_rename(m, s, &nc, moved);
 	if (m->ops != NULL && m->ops->sa_migrate != NULL) {
 		rc = m->ops->sa_migrate(m->ops_arg, s, &old);
 		if (rc < 0) {
-			s->cfg = old;
-			if (moved)
-				hmap_del(&m->sa_by_id, &id);
+			sa_cfg_rename(m, s, &old, moved);
 			cfg_error_set(err, -1, "cannot migrate the SA: %s", strerror(-rc));
 			goto out;
 		}
 	}
 	if (moved) {
-		sa_id_make(&id, &old.dst, old.spi);
-		hmap_del(&m->sa_by_id, &id);
 		/* The timers name the SA by (dst, spi): arm them again under
 		 * the new name; the old ones no longer find it. A soft limit
 		 * already handled stays handled. */
@@ -1033,7 +1222,7 @@ rand64(struct gw_model *m)
 static bool
 spi_in_use(struct gw_model *m, const struct cfg_allocspi *a, uint32_t spi)
 {
-	return reservation(m, spi) != NULL || hmap_find(&m->spi_in, &spi) != NULL ||
+	return reservation(m, spi) != NULL || hset_find(&m->spi_in, &spi) != NULL ||
 	       model_sa_find(m, &a->dst, spi) != NULL;
 }
 
@@ -1221,26 +1410,18 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 		struct model_sa *s = m->sas[i];
 		bool fits = pol_protects_out(mp) && model_sa_satisfies(s, &mp->cfg.tmpl);
 
-		for (k = 0; k < s->n_keys;) {
-			struct gw_flow_key key = s->keys[k];
-			struct model_flow *f;
+		for (k = 0; k < s->n_flows;) {
+			struct model_flow *f = sa_flows(s)[k];
 
-			if (key.policy != index ||
+			if (f->key.policy != index ||
 			    (fits && (old_pfp == mp->cfg.pfp ||
 				      (model_flow_key(mp, s, &fk) &&
-				       memcmp(&fk, &key, sizeof(fk)) == 0)))) {
+				       memcmp(&fk, &f->key, sizeof(fk)) == 0)))) {
 				k++;
 				continue;
 			}
-			s->keys[k] = s->keys[--s->n_keys];
-			f = flow_get(m, &key, false);
-			if (f == NULL)
-				continue;
-			f->cand--;
-			if (f->sa == s)
-				flow_refill(m, f, &key, s);
-			if (f->cand == 0 && f->sa == NULL)
-				flow_drop(m, &key, f);
+			sa_flows(s)[k] = sa_flows(s)[--s->n_flows];
+			flow_leave(m, f, s);
 		}
 	}
 	return 0;
@@ -1256,21 +1437,18 @@ policy_unindex(struct gw_model *m, uint32_t index)
 	for (i = 0; i < m->n_sas; i++) {
 		struct model_sa *s = m->sas[i];
 
-		for (k = 0; k < s->n_keys;) {
-			struct model_flow *f;
+		for (k = 0; k < s->n_flows;) {
+			struct model_flow *f = sa_flows(s)[k];
 
-			if (s->keys[k].policy != index) {
+			if (f->key.policy != index) {
 				k++;
 				continue;
 			}
-			f = flow_get(m, &s->keys[k], false);
-			if (f != NULL) {
-				if (f->sa != NULL)
-					flow_unpoint(m, f, &s->keys[k]);
-				if (--f->cand == 0)
-					flow_drop(m, &s->keys[k], f);
-			}
-			s->keys[k] = s->keys[--s->n_keys];
+			sa_flows(s)[k] = sa_flows(s)[--s->n_flows];
+			if (f->sa != NULL)
+				flow_unpoint(m, f);
+			if (--f->cand == 0)
+				flow_drop(m, f);
 		}
 	}
 }

@@ -26,6 +26,7 @@
 
 #include "config/config.h"
 #include "control/hmap.h"
+#include "control/slab.h"
 #include "crypto/crypto.h"
 #include "dataplane/flowkey.h"
 
@@ -43,25 +44,107 @@ struct sa_counters {
 	uint64_t icv_failures;
 };
 
+/** What few SAs have, kept out of line (struct model_sa_cfg.x): limits,
+ *  the sequence numbers to start from, an HMAC key. */
+struct model_sa_extra {
+	uint64_t limit[CFG_LIMIT_COUNT_];
+	uint32_t limit_set;       /**< bit i: limit[i] was given */
+	uint32_t replay_seq, replay_seq_hi;
+	uint32_t replay_oseq, replay_oseq_hi;
+	uint16_t auth_key_len;
+	uint8_t auth_key[];       /**< auth_key_len bytes */
+};
+
+/** An SA's algorithm, with its cipher key (AEAD: and salt) in place. */
+struct model_algo {
+	uint8_t cipher;           /**< enum crypto_cipher */
+	uint8_t auth;             /**< enum crypto_auth (NONE for AEADs) */
+	uint8_t cipher_key_len;
+	uint8_t icv_len;          /**< bytes */
+	uint8_t cipher_key[CFG_CIPHER_KEY_MAX];
+};
+
+/**
+ * An SA as configured (`state add`, then `update` and `migrate`): struct
+ * cfg_state less what the parse alone needs (the algorithm's name follows
+ * from its ids, cfg_algo_name(); the encapsulation's OA is never used),
+ * with the parts most SAs lack out of line in @c x (NULL when the SA has
+ * none of them). model_sa_state() gives the whole cfg_state back.
+ */
+struct model_sa_cfg {
+	struct model_sa_extra *x;
+	struct cfg_addr src, dst;
+	uint32_t spi;
+	uint32_t reqid;
+	uint32_t seq;             /**< the ACQUIRE this SA answered */
+	uint16_t has;             /**< CFG_SA_HAS_* */
+	uint16_t replay_window;
+	uint16_t encap_sport, encap_dport;
+	uint8_t mode;             /**< enum cfg_mode */
+	uint8_t flags;            /**< CFG_SA_F_* */
+	struct cfg_sel sel;
+	struct model_algo algo;
+};
+
+struct model_sa;
+
+/** One flow-table key, kept once for the model: the SAs that can serve
+ *  it point at it, and the flow index finds it by its key. */
+struct model_flow {
+	struct gw_flow_key key;
+	struct model_sa *sa;      /**< the SA the key leads to, or NULL */
+	uint32_t cand;            /**< SAs that list it (could serve it) */
+};
+
 struct model_sa {
 	void *dp;              /**< the data plane's record (publish layer) */
-	uint8_t dir;           /**< CFG_DIR_IN or CFG_DIR_OUT, never NONE */
-	uint32_t slot;         /**< position in gw_model.sas */
-	uint32_t id;           /**< handle that events name it by; kept by update */
+	/** Outbound: the flows this SA can serve (it is in use for those
+	 *  whose model_flow.sa is this SA), as model_sa_flows() lists them.
+	 *  A per-flow SA has one, kept in place of the array pointer. */
+	union {
+		struct model_flow *one;    /* cap_flows <= 1 */
+		struct model_flow **many;  /* cap_flows > 1 */
+	} fl;
 	uint64_t gen;          /**< age: a larger gen is newer */
 	uint64_t add_ns;       /**< CLOCK_MONOTONIC: time limits count from it */
 	uint64_t add_real_ns;  /**< CLOCK_REALTIME: current.add_time */
+	uint32_t slot;         /**< position in gw_model.sas */
+	uint32_t id;           /**< handle that events name it by; kept by update */
 	uint32_t limit_gen;    /**< bumped when the limits change */
+	uint16_t n_flows, cap_flows;
+	uint8_t dir;           /**< CFG_DIR_IN or CFG_DIR_OUT, never NONE */
 	bool time_soft_done;   /**< the time-soft limit has been handled */
 	/** As configured. The keys stay (`state get ... show-keys`) until
 	 *  the SA is freed, when they are wiped. */
-	struct cfg_state cfg;
-	/** Outbound: the flow-table keys this SA can serve (it is in use
-	 *  for those where the flow index points at it). */
-	struct gw_flow_key *keys;
-	uint16_t n_keys, cap_keys;
-	struct sa_counters base; /**< counters at the last `stats reset` */
+	struct model_sa_cfg cfg;
 };
+
+/** The flows outbound SA @p s can serve: s->n_flows of them. */
+static inline struct model_flow *const *
+model_sa_flows(const struct model_sa *s)
+{
+	return s->cap_flows <= 1 ? &s->fl.one : s->fl.many;
+}
+
+/** Limit @p i (enum cfg_limit) of @p c in *v, if it was given. */
+static inline bool
+model_sa_limit(const struct model_sa_cfg *c, unsigned int i, uint64_t *v)
+{
+	if (c->x == NULL || !(c->x->limit_set & (1u << i)))
+		return false;
+	*v = c->x->limit[i];
+	return true;
+}
+
+/**
+ * SA @p s as a whole struct cfg_state, keys included
+ * (dir: the SA's). @p out holds keys: explicit_bzero() it after use.
+ */
+void model_sa_state(const struct model_sa *s, struct cfg_state *out);
+
+/** SA @p s's algorithm with its keys (`state get ... show-keys`): wipe
+ *  @p out after use. */
+void model_sa_algo(const struct model_sa *s, struct cfg_algo *out);
 
 struct model_pol {
 	struct cfg_policy cfg;
@@ -85,7 +168,7 @@ struct model_ops {
 	 *  keys and IV mask that carries the counters, sequence and replay
 	 *  state over, put everywhere the old one was before it is retired,
 	 *  as sa_rekey does. */
-	int (*sa_migrate)(void *arg, struct model_sa *s, const struct cfg_state *old);
+	int (*sa_migrate)(void *arg, struct model_sa *s, const struct model_sa_cfg *old);
 	/** New byte/packet limits in s->cfg, applied in place. */
 	void (*sa_limits)(void *arg, struct model_sa *s);
 	/** @p s is no longer published anywhere: free its record once no
@@ -139,11 +222,13 @@ struct gw_model {
 	uint32_t n_neighs, cap_neighs;
 	struct model_sa **sas;
 	uint32_t n_sas, cap_sas, max_sas;
+	struct slab sa_slab;   /**< the struct model_sa records */
 	struct model_pol *pols;
 	uint32_t n_pols, cap_pols;
-	struct hmap sa_by_id;  /**< (dst, spi) -> struct model_sa * */
-	struct hmap spi_in;    /**< inbound SPI -> struct model_sa * */
-	struct hmap flows;     /**< gw_flow_key -> struct model_flow * */
+	struct hset sa_by_id;  /**< struct model_sa by (dst, spi) */
+	struct hset spi_in;    /**< inbound struct model_sa by SPI */
+	struct hset flows;     /**< struct model_flow by gw_flow_key */
+	struct slab flow_slab; /**< the struct model_flow records */
 	struct hmap reserved;  /**< SPI -> struct model_reservation * */
 	struct model_timer *timers; /**< a min-heap of time limits */
 	uint32_t n_timers, cap_timers;

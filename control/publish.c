@@ -32,16 +32,22 @@ pub_esp_addr(struct esp_addr *out, const struct cfg_addr *in)
 
 /* ---- SA records ------------------------------------------------------- */
 
-static void
-limits_set(struct gw_sa *gw, const struct cfg_state *s)
+/* Limit @p i of @p c, 0 when not given (the data plane's "none"). */
+static uint64_t
+limit_of(const struct model_sa_cfg *c, unsigned int i)
 {
-	const uint64_t *l = s->limit;
-	uint32_t set = s->limit_set;
+	uint64_t v = 0;
 
-	gw->soft_bytes = (set & (1u << CFG_LIMIT_BYTE_SOFT)) ? l[CFG_LIMIT_BYTE_SOFT] : 0;
-	gw->hard_bytes = (set & (1u << CFG_LIMIT_BYTE_HARD)) ? l[CFG_LIMIT_BYTE_HARD] : 0;
-	gw->soft_pkts = (set & (1u << CFG_LIMIT_PACKET_SOFT)) ? l[CFG_LIMIT_PACKET_SOFT] : 0;
-	gw->hard_pkts = (set & (1u << CFG_LIMIT_PACKET_HARD)) ? l[CFG_LIMIT_PACKET_HARD] : 0;
+	return model_sa_limit(c, i, &v) ? v : 0;
+}
+
+static void
+limits_set(struct gw_sa *gw, const struct model_sa_cfg *c)
+{
+	gw->soft_bytes = limit_of(c, CFG_LIMIT_BYTE_SOFT);
+	gw->hard_bytes = limit_of(c, CFG_LIMIT_BYTE_HARD);
+	gw->soft_pkts = limit_of(c, CFG_LIMIT_PACKET_SOFT);
+	gw->hard_pkts = limit_of(c, CFG_LIMIT_PACKET_HARD);
 	gw->has_limits = gw->soft_bytes || gw->hard_bytes || gw->soft_pkts ||
 			 gw->hard_pkts;
 }
@@ -64,17 +70,93 @@ pub_spd_sel(struct spd_sel *o, const struct cfg_sel *s)
 
 static void natt_ref(struct pub *p, uint16_t port, int delta);
 
+/* ---- SA records: one slab per size ------------------------------------- */
+
+static void *
+rec_block_alloc(void *arg, size_t size, size_t align)
+{
+	(void)arg;
+	return rte_malloc_socket("gw_sa", size, align, (int)rte_socket_id());
+}
+
+static void
+rec_block_free(void *arg, void *block)
+{
+	(void)arg;
+	rte_free(block);
+}
+
+static const struct slab_ops rec_slab_ops = {
+	.alloc = rec_block_alloc,
+	.free = rec_block_free,
+};
+
+static struct slab *
+rec_slab(struct pub *p, size_t size)
+{
+	return &p->recs[(size + RTE_CACHE_LINE_SIZE - 1) / RTE_CACHE_LINE_SIZE];
+}
+
+/*
+ * A zeroed record of @p size bytes (gw_sa_size()), from the slab of its
+ * size: no rte_malloc element header and alignment padding per SA (128
+ * bytes each). When every record allowed is out, most of them retired
+ * and waiting for their grace period, wait it out once and reclaim.
+ */
+static struct gw_sa *
+record_alloc(struct pub *p, size_t size)
+{
+	struct slab *s;
+	struct gw_sa *gw;
+
+	if (size > sizeof(struct gw_sa))
+		return NULL;
+	s = rec_slab(p, size);
+	if (s->size == 0 &&
+	    slab_init(s, size, RTE_CACHE_LINE_SIZE, 0, &rec_slab_ops, p) < 0)
+		return NULL;
+	if (p->n_recs >= p->max_recs && p->n_dead > 0) {
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		pub_reclaim(p);
+	}
+	if (p->n_recs >= p->max_recs)
+		return NULL;
+	gw = slab_alloc(s);
+	if (gw == NULL)
+		return NULL;
+	p->n_recs++;
+	memset(gw, 0, size);
+	gw->rec_size = (uint32_t)size;
+	return gw;
+}
+
+/* Back to its slab, keys wiped. No worker may hold it any more. */
+static void
+record_free(struct pub *p, struct gw_sa *gw)
+{
+	size_t size = gw->rec_size;
+
+	esp_sa_fini(&gw->esp);
+	/* Not sizeof(*gw): the record was allocated to its size. */
+	explicit_bzero(gw, offsetof(struct gw_sa, esp));
+	if (slab_free(rec_slab(p, size), gw) == 0)
+		p->n_recs--;
+}
+
 /* A worker-visible record of SA @p s as its cfg now says; @p iv_mask
  * NULL for a new random one. */
 static int
 record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 	    struct gw_sa **out)
 {
-	const struct cfg_state *cfg = &s->cfg;
+	struct cfg_state full;
+	const struct cfg_state *cfg = &full;
 	struct esp_sa_conf c = { 0 };
 	struct gw_sa *gw;
 	int rc;
 
+	/* The whole configuration, keys included: wiped below. */
+	model_sa_state(s, &full);
 	c.spi = cfg->spi;
 	c.dir = s->dir == CFG_DIR_IN ? ESP_DIR_IN : ESP_DIR_OUT;
 	c.mode = cfg->mode == CFG_MODE_TRANSPORT ? ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
@@ -101,33 +183,24 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 
 	/* Sized for its algorithm: AES-GCM's keys take 1024 bytes of the
 	 * 1152 the largest needs, ChaCha20's 64 (struct crypto_session). */
-	gw = rte_zmalloc("gw_sa", gw_sa_size(esp_sa_size(&c, p->model->engine)),
-			 RTE_CACHE_LINE_SIZE);
-	if (gw == NULL)
-		return -ENOMEM;
-	rc = esp_sa_init(&gw->esp, &c, p->model->engine);
+	gw = record_alloc(p, gw_sa_size(esp_sa_size(&c, p->model->engine)));
+	rc = gw == NULL ? -ENOMEM : esp_sa_init(&gw->esp, &c, p->model->engine);
+	explicit_bzero(&full, sizeof(full));
+	explicit_bzero(&c.algo, sizeof(c.algo));
 	if (rc < 0) {
-		rte_free(gw);
+		if (gw != NULL)
+			record_free(p, gw);
 		return rc;
 	}
-	gw->has_sel = (cfg->has & CFG_SA_HAS_SEL) != 0;
-	pub_spd_sel(&gw->sel, &cfg->sel);
-	limits_set(gw, cfg);
-	gw->reqid = cfg->reqid;
+	gw->has_sel = (s->cfg.has & CFG_SA_HAS_SEL) != 0;
+	pub_spd_sel(&gw->sel, &s->cfg.sel);
+	limits_set(gw, &s->cfg);
+	gw->reqid = s->cfg.reqid;
 	gw->id = s->id;
 	gw->src = c.src;
 	gw->dst = c.dst;
 	*out = gw;
 	return 0;
-}
-
-static void
-record_free(struct gw_sa *gw)
-{
-	esp_sa_fini(&gw->esp);
-	/* Not sizeof(*gw): the record was allocated to its size. */
-	explicit_bzero(gw, offsetof(struct gw_sa, esp));
-	rte_free(gw);
 }
 
 /*
@@ -142,44 +215,95 @@ gen_bump(struct pub *p)
 	__atomic_add_fetch(&p->shared.flows_gen, 1, __ATOMIC_RELEASE);
 }
 
+static void
+dead_free(struct pub *p, const struct pub_dead *d)
+{
+	if (d->gw != NULL)
+		record_free(p, d->gw);
+	else
+		rte_hash_free_key_with_position(d->h, d->pos);
+}
+
 /* Freed once every worker has passed a quiescent point (habit 8: mark
  * dead, wait out the grace period, then free and wipe). */
 static void
-record_retire(struct pub *p, struct gw_sa *gw)
+dead_add(struct pub *p, const struct pub_dead *d)
 {
-	struct pub_dead *d;
+	struct pub_dead *arr;
 
-	gw->dead = 1;
-	gen_bump(p); /* no worker's cache keeps it past its next burst */
 	if (p->n_dead == p->cap_dead) {
 		uint32_t cap = p->cap_dead ? p->cap_dead * 2 : 64;
 
-		d = realloc(p->dead, cap * sizeof(*d));
-		if (d == NULL) {
+		arr = realloc(p->dead, cap * sizeof(*arr));
+		if (arr == NULL) {
 			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
-			record_free(gw);
+			dead_free(p, d);
 			return;
 		}
-		p->dead = d;
+		p->dead = arr;
 		p->cap_dead = cap;
 	}
-	p->dead[p->n_dead].gw = gw;
+	p->dead[p->n_dead] = *d;
 	p->dead[p->n_dead++].token = rte_rcu_qsbr_start(p->shared.qsbr);
+}
+
+static void
+record_retire(struct pub *p, struct gw_sa *gw)
+{
+	gw->dead = 1;
+	gen_bump(p); /* no worker's cache keeps it past its next burst */
+	dead_add(p, &(struct pub_dead){ .gw = gw });
 }
 
 uint32_t
 pub_reclaim(struct pub *p)
 {
-	uint32_t i, k = 0;
+	uint32_t i;
 
+	/* Tokens only grow: the first whose grace period is still running
+	 * ends what can go. */
 	for (i = 0; i < p->n_dead; i++) {
-		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) == 1)
-			record_free(p->dead[i].gw);
-		else
-			p->dead[k++] = p->dead[i];
+		if (rte_rcu_qsbr_check(p->shared.qsbr, p->dead[i].token, false) != 1)
+			break;
+		dead_free(p, &p->dead[i]);
 	}
-	p->n_dead = k;
-	return k;
+	if (i > 0) {
+		memmove(p->dead, p->dead + i, (p->n_dead - i) * sizeof(*p->dead));
+		p->n_dead -= i;
+	}
+	return p->n_dead;
+}
+
+/*
+ * The SAD and the flow table leave a deleted key's slot to us (lock-free
+ * rte_hash, no RCU of its own): a worker may be comparing its key still.
+ * It is freed after a grace period like a record, so the table needs no
+ * defer queue of its own sized for every slot (rte_hash's takes 16 bytes
+ * a slot, 32 MB a table at a million SAs, to hold what is rarely more
+ * than a burst of deletes).
+ */
+static void
+hash_del(struct pub *p, struct rte_hash *h, const void *key)
+{
+	int32_t pos = rte_hash_del_key(h, key);
+
+	if (pos >= 0)
+		dead_add(p, &(struct pub_dead){ .h = h, .pos = pos });
+}
+
+/* Add or replace; when the table is full of slots still waiting for
+ * their grace period, wait it out once, free them, and try again. */
+static int
+hash_add(struct pub *p, struct rte_hash *h, const void *key, void *data)
+{
+	int rc = rte_hash_add_key_data(h, key, data);
+
+	if (rc == -ENOSPC && p->n_dead > 0) {
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		pub_reclaim(p);
+		rc = rte_hash_add_key_data(h, key, data);
+	}
+	return rc;
 }
 
 static int
@@ -214,6 +338,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 		seq_margin = 4096;
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
 	ngw->esp.stats = old->esp.stats;
+	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;
 	if (old->esp.replay != NULL && ngw->esp.replay != NULL)
 		memcpy(ngw->esp.replay, old->esp.replay,
@@ -222,9 +347,11 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	if (s->dir == CFG_DIR_IN) {
 		rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, ngw);
 	} else {
-		for (i = 0; i < s->n_keys; i++)
-			if (model_flow_sa(p->model, &s->keys[i]) == s)
-				rte_hash_add_key_data(p->shared.flows, &s->keys[i], ngw);
+		struct model_flow *const *fl = model_sa_flows(s);
+
+		for (i = 0; i < s->n_flows; i++)
+			if (fl[i]->sa == s)
+				rte_hash_add_key_data(p->shared.flows, &fl[i]->key, ngw);
 	}
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
@@ -252,7 +379,7 @@ op_sa_rekey(void *arg, struct model_sa *s)
  * use never closes in between.
  */
 static int
-op_sa_migrate(void *arg, struct model_sa *s, const struct cfg_state *old_cfg)
+op_sa_migrate(void *arg, struct model_sa *s, const struct model_sa_cfg *old_cfg)
 {
 	struct pub *p = arg;
 	struct gw_sa *old = s->dp, *ngw;
@@ -306,7 +433,7 @@ static int
 op_sad_add(void *arg, struct model_sa *s)
 {
 	struct pub *p = arg;
-	int rc = rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, s->dp);
+	int rc = hash_add(p, p->shared.sad_in, &s->cfg.spi, s->dp);
 
 	gen_bump(p);
 	if (rc == 0 && (s->cfg.has & CFG_SA_HAS_ENCAP))
@@ -321,7 +448,7 @@ op_sad_del(void *arg, struct model_sa *s)
 	void *cur;
 
 	if (rte_hash_lookup_data(p->shared.sad_in, &s->cfg.spi, &cur) >= 0 && cur == s->dp)
-		rte_hash_del_key(p->shared.sad_in, &s->cfg.spi);
+		hash_del(p, p->shared.sad_in, &s->cfg.spi);
 	gen_bump(p);
 	if (s->cfg.has & CFG_SA_HAS_ENCAP)
 		natt_ref(p, s->cfg.encap_dport, -1);
@@ -331,7 +458,7 @@ static int
 op_flow_set(void *arg, const struct gw_flow_key *fk, struct model_sa *s)
 {
 	struct pub *p = arg;
-	int rc = rte_hash_add_key_data(p->shared.flows, fk, s->dp);
+	int rc = hash_add(p, p->shared.flows, fk, s->dp);
 
 	gen_bump(p);
 	return rc;
@@ -342,7 +469,7 @@ op_flow_del(void *arg, const struct gw_flow_key *fk)
 {
 	struct pub *p = arg;
 
-	rte_hash_del_key(p->shared.flows, fk);
+	hash_del(p, p->shared.flows, fk);
 	gen_bump(p);
 }
 
@@ -415,6 +542,9 @@ static const struct model_ops pub_model_ops = {
 
 /* ---- tables and the hashes -------------------------------------------- */
 
+/* A table one writer (lcore 0) changes and lock-free readers (workers)
+ * read. With @p qsbr, deleted keys' slots are freed by rte_hash through
+ * its own defer queue; without, by hash_del(). */
 static struct rte_hash *
 lf_hash(const char *name, uint32_t entries, uint32_t key_len,
 	struct rte_rcu_qsbr *qsbr)
@@ -438,7 +568,7 @@ lf_hash(const char *name, uint32_t entries, uint32_t key_len,
 	struct rte_hash *h = rte_hash_create(&prm);
 
 	/* Deleted slots are reused only after every reader moved on. */
-	if (h != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
+	if (h != NULL && qsbr != NULL && rte_hash_rcu_qsbr_add(h, &rcu) != 0) {
 		rte_hash_free(h);
 		return NULL;
 	}
@@ -461,6 +591,7 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 		return -EINVAL;
 	}
 	p->model = m;
+	p->max_recs = max_sas > (UINT32_MAX - 64) / 2 ? UINT32_MAX : 2 * max_sas + 64;
 	p->seq = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
 	snprintf(sad, sizeof(sad), "espd_sad%u", p->seq);
 	snprintf(flows, sizeof(flows), "espd_flows%u", p->seq);
@@ -477,9 +608,9 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 	/* Hashes keep a quarter spare: rte_hash fills its buckets only so
 	 * far before an insert fails. */
 	p->shared.sad_in = lf_hash(sad, max_sas + max_sas / 4 + 64,
-				   sizeof(uint32_t), p->shared.qsbr);
+				   sizeof(uint32_t), NULL);
 	p->shared.flows = lf_hash(flows, max_sas + max_sas / 4 + 64,
-				  sizeof(struct gw_flow_key), p->shared.qsbr);
+				  sizeof(struct gw_flow_key), NULL);
 	p->shared.neigh = lf_hash(neighs, NEIGH_MAX + NEIGH_MAX / 4,
 				  sizeof(struct gw_neigh_key), p->shared.qsbr);
 	p->natt_refs = calloc(65536, sizeof(*p->natt_refs));
@@ -551,6 +682,17 @@ pub_rx_total(const struct pub *p)
 
 /* ---- counters --------------------------------------------------------- */
 
+/* An SA's counters as the workers write them: aligned 64-bit loads, a
+ * running total either way. */
+static void
+stats_read(const struct gw_sa *gw, struct esp_sa_stats *st)
+{
+	st->packets = __atomic_load_n(&gw->esp.stats.packets, __ATOMIC_RELAXED);
+	st->bytes = __atomic_load_n(&gw->esp.stats.bytes, __ATOMIC_RELAXED);
+	st->replay_drops = gw->esp.stats.replay_drops;
+	st->icv_failures = gw->esp.stats.icv_failures;
+}
+
 void
 pub_counters(const struct pub *p, uint64_t out[CNT__MAX])
 {
@@ -610,22 +752,40 @@ pub_counters_reset(struct pub *p)
 		p->base.c[c] += now[c];
 	for (port = 0; port < GW_PORTS_MAX; port++)
 		port_raw(p, port, &p->port_base[port]);
-	for (i = 0; i < p->model->n_sas; i++)
-		pub_sa_totals(p->model->sas[i], &p->model->sas[i]->base);
+	for (i = 0; i < p->model->n_sas; i++) {
+		struct gw_sa *gw = p->model->sas[i]->dp;
+
+		if (gw != NULL)
+			stats_read(gw, &gw->stats_base);
+	}
 }
 
 void
 pub_sa_totals(const struct model_sa *s, struct sa_counters *c)
 {
 	const struct gw_sa *gw = s->dp;
+	struct esp_sa_stats st = { 0 };
 
-	memset(c, 0, sizeof(*c));
+	if (gw != NULL)
+		stats_read(gw, &st);
+	c->packets = st.packets;
+	c->bytes = st.bytes;
+	c->replay_drops = st.replay_drops;
+	c->icv_failures = st.icv_failures;
+}
+
+void
+pub_sa_counters(const struct model_sa *s, struct sa_counters *c)
+{
+	const struct gw_sa *gw = s->dp;
+
+	pub_sa_totals(s, c);
 	if (gw == NULL)
 		return;
-	c->packets = __atomic_load_n(&gw->esp.stats.packets, __ATOMIC_RELAXED);
-	c->bytes = __atomic_load_n(&gw->esp.stats.bytes, __ATOMIC_RELAXED);
-	c->replay_drops = gw->esp.stats.replay_drops;
-	c->icv_failures = gw->esp.stats.icv_failures;
+	c->packets -= gw->stats_base.packets;
+	c->bytes -= gw->stats_base.bytes;
+	c->replay_drops -= gw->stats_base.replay_drops;
+	c->icv_failures -= gw->stats_base.icv_failures;
 }
 
 uint64_t
@@ -674,10 +834,12 @@ pub_stop(struct pub *p)
 	p->shared.tables = NULL;
 	/* The workers are stopped: no reader is left. */
 	for (i = 0; i < p->n_dead; i++)
-		record_free(p->dead[i].gw);
+		dead_free(p, &p->dead[i]);
 	free(p->dead);
 	p->dead = NULL;
 	p->n_dead = p->cap_dead = 0;
+	for (i = 0; i < PUB_REC_SIZES; i++)
+		slab_fini(&p->recs[i]);
 	for (i = 0; i < p->n_workers; i++) {
 		pub_worker_free(p->workers[i]);
 		p->workers[i] = NULL;

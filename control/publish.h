@@ -27,6 +27,7 @@
 #include <rte_mempool.h>
 
 #include "control/model.h"
+#include "control/slab.h"
 #include "control/tap.h"
 #include "dataplane/counters.h"
 #include "dataplane/worker.h"
@@ -34,10 +35,16 @@
 struct neigh_table;
 struct xdp_port;
 
-/** A data-plane SA record waiting for its RCU grace period. */
+/** Sizes of SA record, by cache lines: a slab for each (publish.c). */
+#define PUB_REC_SIZES (sizeof(struct gw_sa) / RTE_CACHE_LINE_SIZE + 1)
+
+/** What waits for its RCU grace period: a data-plane SA record, or
+ *  the key slot of a key deleted from the SAD or the flow table. */
 struct pub_dead {
-	struct gw_sa *gw;
 	uint64_t token;
+	struct gw_sa *gw;     /**< the record, or NULL for a key slot */
+	struct rte_hash *h;   /**< a key slot's table */
+	int32_t pos;          /**< a key slot's position in it */
 };
 
 struct pub {
@@ -73,6 +80,13 @@ struct pub {
 	uint32_t acquire_pending;
 	struct espd_counters base;    /**< totals at the last `stats reset` */
 	struct gw_port_stats port_base[GW_PORTS_MAX];
+	/** The SA records (struct gw_sa), from a slab per size (their
+	 *  crypto sessions are cut to their algorithms), made as needed. */
+	struct slab recs[PUB_REC_SIZES];
+	/** Records out, retired ones included, and how many may be: twice
+	 *  --max-sas, room for every SA to be rekeyed within one grace
+	 *  period (past it, making one waits a grace period out). */
+	uint32_t n_recs, max_recs;
 	struct pub_dead *dead;
 	uint32_t n_dead, cap_dead;
 	uint16_t *natt_refs;          /**< inbound SAs per local encap port */
@@ -151,6 +165,9 @@ void pub_counters_reset(struct pub *p);
 
 /** SA @p s's counters since it was added (`current`, never reset). */
 void pub_sa_totals(const struct model_sa *s, struct sa_counters *c);
+
+/** SA @p s's counters since the last `stats reset` (what `stats` shows). */
+void pub_sa_counters(const struct model_sa *s, struct sa_counters *c);
 
 /** The "last sequence number" of an SA: sent (out) or highest seen (in). */
 uint64_t pub_sa_seq(const struct model_sa *s);

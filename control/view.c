@@ -132,13 +132,11 @@ view_sa_stats(struct pr *pr, const struct model_sa *s)
 {
 	struct sa_counters c;
 
-	pub_sa_totals(s, &c);
-	pr_uint(pr, PR_ANY, "packets", " packets %" PRIu64, c.packets - s->base.packets);
-	pr_uint(pr, PR_ANY, "bytes", " bytes %" PRIu64, c.bytes - s->base.bytes);
-	pr_uint(pr, PR_ANY, "replay_drops", " replay_drops %" PRIu64,
-		c.replay_drops - s->base.replay_drops);
-	pr_uint(pr, PR_ANY, "icv_failures", " icv_failures %" PRIu64,
-		c.icv_failures - s->base.icv_failures);
+	pub_sa_counters(s, &c);
+	pr_uint(pr, PR_ANY, "packets", " packets %" PRIu64, c.packets);
+	pr_uint(pr, PR_ANY, "bytes", " bytes %" PRIu64, c.bytes);
+	pr_uint(pr, PR_ANY, "replay_drops", " replay_drops %" PRIu64, c.replay_drops);
+	pr_uint(pr, PR_ANY, "icv_failures", " icv_failures %" PRIu64, c.icv_failures);
 	pr_uint(pr, PR_ANY, "seq", " seq %" PRIu64, pub_sa_seq(s));
 }
 
@@ -168,8 +166,9 @@ view_sa_current(struct pr *pr, const struct pub *p, const struct model_sa *s)
 void
 view_sa(struct pr *pr, const struct pub *p, const struct model_sa *s, bool show_keys)
 {
-	const struct cfg_state *c = &s->cfg;
-	char a[64], d[64], spi[16];
+	const struct model_sa_cfg *c = &s->cfg;
+	char a[64], d[64], spi[16], name[CFG_ALGO_NAME_MAX];
+	struct cfg_algo algo;
 	unsigned int i;
 
 	snprintf(spi, sizeof(spi), "0x%08x", c->spi);
@@ -182,7 +181,8 @@ view_sa(struct pr *pr, const struct pub *p, const struct model_sa *s, bool show_
 	pr_uint(pr, PR_ANY, "reqid", " reqid %" PRIu64, c->reqid);
 	pr_str(pr, PR_ANY, "mode", " mode %s", mode_name(c->mode));
 	pr_str(pr, PR_TEXT, "dir", " dir %s\n", s->dir == CFG_DIR_OUT ? "out" : "in");
-	pr_str(pr, PR_JSON, "algo", "", c->algo.name);
+	pr_str(pr, PR_JSON, "algo", "", cfg_algo_name(c->algo.cipher, c->algo.auth,
+							name, sizeof(name)));
 	pr_uint(pr, PR_ANY, "replay_window", "\treplay-window %" PRIu64, c->replay_window);
 	pr_arr_open(pr, "flags");
 	for (i = 0; i < 4; i++)
@@ -190,7 +190,8 @@ view_sa(struct pr *pr, const struct pub *p, const struct model_sa *s, bool show_
 			pr_str(pr, PR_ANY, NULL, " flag %s", flag_names[i]);
 	pr_arr_close(pr);
 	pr_text(pr, "\n");
-	view_algo_text(pr, &c->algo, show_keys);
+	model_sa_algo(s, &algo);
+	view_algo_text(pr, &algo, show_keys);
 	if (c->has & CFG_SA_HAS_ENCAP) {
 		pr_obj_open(pr, "encap");
 		pr_str(pr, PR_ANY, "type", "\tencap type %s", "espinudp");
@@ -217,11 +218,12 @@ view_sa(struct pr *pr, const struct pub *p, const struct model_sa *s, bool show_
 	pr_obj_open(pr, "lifetime");
 	for (i = 0; i < CFG_LIMIT_COUNT_; i++) {
 		char fmt[40];
+		uint64_t v;
 
-		if (!(c->limit_set & (1u << i)))
+		if (!model_sa_limit(c, i, &v))
 			continue;
 		snprintf(fmt, sizeof(fmt), "\tlimit %s %%" PRIu64 "\n", limit_names[i]);
-		pr_uint(pr, PR_ANY, limit_names[i], fmt, c->limit[i]);
+		pr_uint(pr, PR_ANY, limit_names[i], fmt, v);
 	}
 	pr_obj_close(pr);
 	pr_text(pr, "\tstats");
@@ -231,7 +233,8 @@ view_sa(struct pr *pr, const struct pub *p, const struct model_sa *s, bool show_
 	pr_text(pr, "\n");
 	view_sa_current(pr, p, s);
 	if (show_keys)
-		view_keys_json(pr, &c->algo);
+		view_keys_json(pr, &algo);
+	explicit_bzero(&algo, sizeof(algo));
 	pr_obj_close(pr);
 }
 

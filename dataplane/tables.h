@@ -58,6 +58,9 @@ struct gw_sa {
 	/** Byte and packet limits (0: none), checked by the workers; time
 	 *  limits are the control plane's. */
 	uint64_t soft_bytes, hard_bytes, soft_pkts, hard_pkts;
+	/* Control plane only, in what would be padding: */
+	struct esp_sa_stats stats_base; /**< esp.stats at the last `stats reset` */
+	uint32_t rec_size;   /**< bytes the record was given (gw_sa_size()) */
 
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */
@@ -75,6 +78,8 @@ struct gw_sa {
 	struct esp_sa esp;   /**< last: its crypto session may be cut short */
 };
 
+_Static_assert(offsetof(struct gw_sa, dead) == 2 * RTE_CACHE_LINE_SIZE,
+	       "the cold fields of gw_sa fit its first two lines");
 _Static_assert(offsetof(struct gw_sa, esp) - offsetof(struct gw_sa, dead) ==
 	       RTE_CACHE_LINE_SIZE,
 	       "the per-packet fields of gw_sa fit the line before its ESP record");

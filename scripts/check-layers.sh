@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # control/ module -> layer, bottom (0) to top.
 layer() {
 	case $1 in
-	hmap | sbuf | model) echo 0 ;;
+	hmap | sbuf | slab | model) echo 0 ;;
 	publish | ports | tables | neigh | tap | xdp) echo 1 ;;
 	print | view | telemetry) echo 2 ;;
 	events | exc) echo 3 ;;
@@ -43,7 +43,7 @@ for f in control/*.c control/*.h; do
 	done < <(sed -n 's|^#include "control/\([a-z_]*\.h\)".*|\1|p' "$f")
 done
 # The model is plain C: no DPDK, so --check runs without EAL.
-if grep -n '#include <rte_' control/model.[ch] control/hmap.[ch]; then
+if grep -n '#include <rte_' control/model.[ch] control/hmap.[ch] control/slab.[ch]; then
 	echo "the model includes DPDK"
 	bad=1
 fi

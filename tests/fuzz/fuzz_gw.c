@@ -88,15 +88,17 @@ fuzz_gw_reset_sas(struct testgw *g)
 	for (i = 0; i < g->model.n_sas; i++) {
 		struct model_sa *s = g->model.sas[i];
 		struct gw_sa *sa = s->dp;
+		struct cfg_state c;
 
+		model_sa_state(s, &c);
 		memset(&sa->esp.stats, 0, sizeof(sa->esp.stats));
 		sa->expired = sa->soft_sent = sa->hard_sent = 0;
 		sa->esp.exhausted = 0;
-		sa->esp.seq = (uint64_t)s->cfg.replay_oseq_hi << 32 | s->cfg.replay_oseq;
+		sa->esp.seq = (uint64_t)c.replay_oseq_hi << 32 | c.replay_oseq;
 		if (sa->esp.replay != NULL)
 			replay_window_init(sa->esp.replay, sa->esp.replay->size,
-					   (uint64_t)s->cfg.replay_seq_hi << 32 |
-					   s->cfg.replay_seq);
+					   (uint64_t)c.replay_seq_hi << 32 | c.replay_seq);
+		explicit_bzero(&c, sizeof(c));
 	}
 	memset(&w->spi_seen, 0, sizeof(w->spi_seen));
 }

@@ -27,6 +27,7 @@
 #define GCM_KEY "0x0102030405060708090a0b0c0d0e0f10a1a2a3a4"
 #define CBC_KEY "0x00112233445566778899aabbccddeeff"
 #define SHA_KEY "0x0f0e0d0c0b0a090807060504030201000f0e0d0c0b0a09080706050403020100"
+#define GCM256_KEY "0x000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fcafebabe"
 
 static const char conf[] =
 	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
@@ -131,6 +132,41 @@ test_show_keys(void)
 	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"),
 			       "0xffeeddccbbaa99887766554433221100deadbeef");
 	json_decref(v);
+
+	/* The algorithm may change with the keys: the control record keeps
+	 * HMAC keys out of line, and only while the SA has one. */
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "enc 'cbc(aes)' " CBC_KEY " auth-trunc 'hmac(sha256)' " SHA_KEY " 128",
+		  false));
+	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "enc cbc(aes) " CBC_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "auth-trunc hmac(sha256) " SHA_KEY " 128\n"));
+	free(out);
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+		  "aead 'rfc4106(gcm(aes))' " GCM256_KEY " 96", false));
+	v = must_json(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "enc"), GCM256_KEY);
+	CU_ASSERT_PTR_NULL(json_object_get(json_object_get(v, "keys"), "auth"));
+	CU_ASSERT_STRING_EQUAL(jstr(v, "algo", NULL), "rfc4106(gcm(aes))");
+	json_decref(v);
+	/* Limits, then a migrate: the keys stay. */
+	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "limit time-hard 3600", false));
+	free(must(&c, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "new-src 172.16.1.6", false));
+	out = must(&c, "state get src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 show-keys",
+		   false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "enc cbc(aes) " CBC_KEY "\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "auth-trunc hmac(sha256) " SHA_KEY " 128\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "limit time-hard 3600\n"));
+	free(out);
+	v = must_json(&c, "state get src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 show-keys");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "algo", NULL), "cbc(aes)+hmac(sha256)");
+	CU_ASSERT_STRING_EQUAL(jstr(v, "keys", "auth"), SHA_KEY);
+	json_decref(v);
+	free(must(&c, "state migrate src 172.16.1.6 dst 172.16.2.5 proto esp spi 0x1002 "
+		  "new-src 172.16.1.5", false));
 
 	/* Without show-keys, and in every list, no key. */
 	out = must(&c, "state get src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1002", false);
@@ -449,6 +485,89 @@ test_migrate(void)
 	testgw_free(g);
 }
 
+/* Add and delete @p n outbound SAs with a PFP flow each, and with
+ * @p in_too an inbound SA each as well. */
+static void
+churn(struct cmd_ctx *c, unsigned int n, bool in_too)
+{
+	char line[320];
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(line, sizeof(line), "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+			 "spi %u reqid 7 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128 "
+			 "sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport %u dport 5001",
+			 0x10000 + i, 1024 + i);
+		free(must(c, line, false));
+		snprintf(line, sizeof(line), "state add src 172.16.2.5 dst 172.16.1.5 proto esp "
+			 "spi %u aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", 0x20000 + i);
+		if (in_too)
+			free(must(c, line, false));
+		snprintf(line, sizeof(line), "state del src 172.16.1.5 dst 172.16.2.5 proto esp "
+			 "spi %u", 0x10000 + i);
+		free(must(c, line, false));
+		snprintf(line, sizeof(line), "state del src 172.16.2.5 dst 172.16.1.5 proto esp "
+			 "spi %u", 0x20000 + i);
+		if (in_too)
+			free(must(c, line, false));
+		CU_ASSERT(c->pub->n_recs <= c->pub->max_recs);
+	}
+}
+
+/* The data plane's SA records come from per-size slabs, and deleted
+ * keys' slots in the SAD and the flow table wait for a grace period as
+ * the records do. Churn past what either holds never fails: when the
+ * flow table (1 344 slots here) or the records allowed run out with
+ * some waiting, a grace period is waited out and they come back. */
+static void
+test_churn(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	struct cfg_error err;
+	struct cmd_ctx c;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	free(must(&c, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+		  "pfp src,dst,proto,sport,dport", false));
+	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+	/* The flow table's slots run out first (1 500 > 1 344)... */
+	churn(&c, 1500, false);
+	CU_ASSERT(g->pub.n_dead < 1500);
+	/* ... then the records allowed, long before the SAD's slots. */
+	g->pub.max_recs = g->pub.n_recs + 50;
+	churn(&c, 300, true);
+	CU_ASSERT_EQUAL(g->model.n_sas, 2);
+	pub_reclaim(&g->pub);
+	CU_ASSERT_EQUAL(g->pub.n_dead, 0);
+	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
+	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.flows), 0);
+	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.sad_in), 0);
+
+	/* Every record allowed out, none waiting: refused, nothing made. */
+	g->pub.max_recs = g->pub.n_recs;
+	CU_ASSERT_PTR_NULL(run(&c, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3001 "
+			       "aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "cannot make the SA: Cannot allocate memory");
+	CU_ASSERT_EQUAL(g->model.n_sas, 2);
+	/* A rekey needs a second record for a moment: refused likewise,
+	 * and the SA keeps its keys and its record. */
+	CU_ASSERT_PTR_NULL(run(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' "
+			       GCM256_KEY " 128", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "cannot make the SA: Cannot allocate memory");
+	g->pub.max_recs = g->pub.n_recs + 1;
+	free(must(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' " GCM256_KEY " 128",
+		  false));
+	/* The old record waits for its grace period: the next rekey waits
+	 * it out. */
+	CU_ASSERT_EQUAL(g->pub.n_dead, 1);
+	free(must(&c, "state update " OUT_ID " aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
+		  false));
+	CU_ASSERT_EQUAL(g->pub.n_recs, 3);
+	testgw_free(g);
+}
+
 int
 test_cmd_register(void)
 {
@@ -456,6 +575,7 @@ test_cmd_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
+	    CU_add_test(s, "records and key slots through churn", test_churn) == NULL ||
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||

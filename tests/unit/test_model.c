@@ -258,6 +258,7 @@ test_keys_kept(void)
 	struct gw_model m;
 	struct model_sa *s;
 	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 2, 5 } };
+	struct cfg_algo al;
 
 	model_new(&m);
 	base(&m);
@@ -274,8 +275,9 @@ test_keys_kept(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
 	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key_len, 16);
 	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[15], 0xff);
-	CU_ASSERT_EQUAL(s->cfg.algo.auth_key_len, 32);
-	CU_ASSERT_EQUAL(s->cfg.algo.auth_key[0], 0x0f);
+	model_sa_algo(s, &al);
+	CU_ASSERT_EQUAL(al.auth_key_len, 32);
+	CU_ASSERT_EQUAL(al.auth_key[0], 0x0f);
 	ok(&m, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 "
 	   "aead rfc4106(gcm(aes)) 0xffeeddccbbaa99887766554433221100deadbeef 128");
 	s = model_sa_find(&m, &dst, 0x4001);
@@ -421,7 +423,7 @@ test_flows(void)
 	CU_ASSERT(s != NULL && s->cfg.spi == 0x5001);
 	ok(&m, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
 	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
-	CU_ASSERT_EQUAL(hmap_count(&m.flows), 0);
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 0);
 	/* a policy added after the SA indexes it; deleting the policy
 	 * unindexes it */
 	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5004 reqid 7 " GCM);
@@ -433,6 +435,175 @@ test_flows(void)
 	ok(&m, "policy del index 4");
 	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
 	model_free(&m);
+}
+
+/* Each flow key is kept once: the SAs that can serve it point at one
+ * struct model_flow. A per-flow SA keeps its one flow in place, an SA
+ * of several policies an array of them. */
+static void
+test_flows_shared(void)
+{
+	struct gw_model m;
+	struct gw_flow_key fk;
+	struct flow_key k = { 0 };
+	struct model_sa *a, *b;
+	struct model_flow *f;
+
+	model_new(&m);
+	base(&m);
+	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+	   "pfp src,dst,proto,sport,dport");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	a = m.sas[0];
+	b = m.sas[1];
+	CU_ASSERT_EQUAL_FATAL(a->n_flows, 1);
+	CU_ASSERT_EQUAL_FATAL(b->n_flows, 1);
+	CU_ASSERT_EQUAL(a->cap_flows, 1); /* in place: no array */
+	f = model_sa_flows(a)[0];
+	CU_ASSERT_PTR_EQUAL(model_sa_flows(b)[0], f);
+	CU_ASSERT_EQUAL(f->cand, 2);
+	CU_ASSERT_PTR_EQUAL(f->sa, b); /* the newest */
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 1);
+	CU_ASSERT_EQUAL(slab_in_use(&m.flow_slab), 1);
+	CU_ASSERT_PTR_EQUAL(hset_find(&m.flows, &f->key), f);
+
+	/* Two more policies: a takes a flow of each, in an array. */
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 4 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	ok(&m, "policy add src 10.2.0.0/16 dst 10.1.0.0/16 dir out index 5 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
+	CU_ASSERT_EQUAL(a->n_flows, 3);
+	CU_ASSERT(a->cap_flows >= 3);
+	CU_ASSERT_PTR_EQUAL(model_sa_flows(a)[0], f);
+	gw_flow_key_make(&fk, 5, 0, &k);
+	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), b);
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 3);
+	ok(&m, "policy del index 4");
+	CU_ASSERT_EQUAL(a->n_flows, 2);
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 2);
+	ok(&m, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
+	CU_ASSERT_PTR_EQUAL(f->sa, a);
+	CU_ASSERT_EQUAL(f->cand, 1);
+	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), a);
+	ok(&m, "state flush");
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 0);
+	CU_ASSERT_EQUAL(slab_in_use(&m.flow_slab), 0);
+	CU_ASSERT_EQUAL(slab_in_use(&m.sa_slab), 0);
+	model_free(&m);
+}
+
+static int
+rekey_refused(void *arg, struct model_sa *s)
+{
+	(void)arg;
+	(void)s;
+	return -ENOMEM;
+}
+
+/* The SA as the model keeps it (compact, with what few SAs have out of
+ * line), given back whole, equal to what was parsed. */
+static void
+check_state_kept(struct gw_model *m, const char *line, uint32_t spi)
+{
+	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 2, 5 } };
+	struct cfg_state got, want;
+	struct model_sa *s;
+	struct cfg_error err;
+	struct cfg_cmd cmd;
+
+	ok(m, line);
+	s = model_sa_find(m, &dst, spi);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	CU_ASSERT_EQUAL_FATAL(cfg_parse_line(line, &cmd, &err), 0);
+	want = cmd.u.state;
+	cfg_cmd_clear(&cmd);
+	model_sa_state(s, &got);
+	/* Not kept: the dir as given (the SA's own is), the OA. */
+	want.dir = got.dir;
+	want.encap_oa = got.encap_oa;
+	CU_ASSERT_EQUAL(memcmp(&got, &want, sizeof(got)), 0);
+	explicit_bzero(&got, sizeof(got));
+	explicit_bzero(&want, sizeof(want));
+}
+
+/* The control record keeps what was given, no more: nothing out of line
+ * for a plain SA; limits, sequence numbers to start from and an HMAC key
+ * out of line, only where given. A rekey the data plane refuses leaves
+ * keys and limits as they were. */
+static void
+test_compact_record(void)
+{
+	static const struct model_ops ops = { .sa_rekey = rekey_refused };
+	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 2, 5 } };
+	struct gw_model m_keep;
+	struct model_sa *s;
+	struct cfg_algo al;
+	uint64_t v;
+
+	model_new(&m_keep);
+	base(&m_keep);
+	check_state_kept(&m_keep, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 "
+			 GCM, 0x4001);
+	CU_ASSERT_PTR_NULL(model_sa_find(&m_keep, &dst, 0x4001)->cfg.x);
+	check_state_kept(&m_keep, "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+			 "spi 0x4002 reqid 9 mode transport replay-window 128 flag esn "
+			 "flag noecn replay-oseq 77 replay-oseq-hi 3 "
+			 "enc 'cbc(aes)' 0x00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff "
+			 "auth-trunc 'hmac(sha512)' 0x" "0f0e0d0c0b0a09080706050403020100"
+			 "0f0e0d0c0b0a09080706050403020100" "0f0e0d0c0b0a09080706050403020100"
+			 "0f0e0d0c0b0a09080706050403020100 256 "
+			 "encap espinudp 4500 4501 0.0.0.0 "
+			 "sel src 192.168.1.0/24 dst 192.168.2.7/32 proto tcp sport 1-1024 "
+			 "limit time-soft 50 limit byte-hard 1000000 seq 12", 0x4002);
+	s = model_sa_find(&m_keep, &dst, 0x4002);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->cfg.x);
+	CU_ASSERT_EQUAL(s->cfg.x->auth_key_len, 64);
+
+	/* Limits alone: out of line from now on, the keys stay. */
+	ok(&m_keep, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 "
+	   "limit packet-hard 500");
+	s = model_sa_find(&m_keep, &dst, 0x4001);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s->cfg.x);
+	CU_ASSERT(model_sa_limit(&s->cfg, CFG_LIMIT_PACKET_HARD, &v) && v == 500);
+	CU_ASSERT_EQUAL(s->cfg.algo.cipher_key[0], 0x01);
+	/* From GCM to CBC and HMAC and back: the keys follow, the limits
+	 * stay. */
+	ok(&m_keep, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 "
+	   "enc 'cbc(aes)' 0xffeeddccbbaa99887766554433221100 "
+	   "auth-trunc 'hmac(sha1)' 0x0102030405060708090a0b0c0d0e0f1011121314 96");
+	model_sa_algo(s, &al);
+	CU_ASSERT_EQUAL(al.cipher, CRYPTO_CIPHER_AES_CBC);
+	CU_ASSERT_EQUAL(al.cipher_key_len, 16);
+	CU_ASSERT_EQUAL(al.cipher_key[0], 0xff);
+	CU_ASSERT_EQUAL(al.auth_key_len, 20);
+	CU_ASSERT_EQUAL(al.auth_key[19], 0x14);
+	CU_ASSERT_EQUAL(al.icv_len, 12);
+	CU_ASSERT(model_sa_limit(&s->cfg, CFG_LIMIT_PACKET_HARD, &v) && v == 500);
+	ok(&m_keep, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4001 " GCM);
+	model_sa_algo(s, &al);
+	CU_ASSERT_EQUAL(al.cipher, CRYPTO_CIPHER_AES_GCM);
+	CU_ASSERT_EQUAL(al.auth, CRYPTO_AUTH_NONE);
+	CU_ASSERT_EQUAL(al.auth_key_len, 0);
+	CU_ASSERT_EQUAL(s->cfg.x->auth_key_len, 0);
+
+	/* Refused by the data plane: nothing changes. */
+	model_set_ops(&m_keep, &ops, NULL);
+	refused(&m_keep, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x4002 "
+		"aead rfc4106(gcm(aes)) 0xffeeddccbbaa99887766554433221100deadbeef 128 "
+		"limit time-soft 5", "cannot make the SA: Cannot allocate memory");
+	s = model_sa_find(&m_keep, &dst, 0x4002);
+	model_sa_algo(s, &al);
+	CU_ASSERT_EQUAL(al.cipher, CRYPTO_CIPHER_AES_CBC);
+	CU_ASSERT_EQUAL(al.auth_key_len, 64);
+	CU_ASSERT_EQUAL(al.auth_key[0], 0x0f);
+	CU_ASSERT(model_sa_limit(&s->cfg, CFG_LIMIT_TIME_SOFT, &v) && v == 50);
+	explicit_bzero(&al, sizeof(al));
+	model_set_ops(&m_keep, NULL, NULL);
+	model_free(&m_keep);
 }
 
 #define SA_OUT "src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001"
@@ -449,6 +620,7 @@ test_migrate(void)
 	struct cfg_addr a = { .af = AF_INET, .len = 32 };
 	struct model_sa *s, *in;
 	uint32_t id, spi_in = 0x6001;
+	uint64_t v;
 	bool hard;
 
 	model_new(&m);
@@ -481,7 +653,7 @@ test_migrate(void)
 	CU_ASSERT_EQUAL(s->id, id);
 	CU_ASSERT(s->cfg.has & CFG_SA_HAS_ENCAP);
 	CU_ASSERT_EQUAL(s->cfg.encap_sport, 4500);
-	CU_ASSERT_EQUAL(s->cfg.limit[CFG_LIMIT_TIME_HARD], 20);
+	CU_ASSERT(model_sa_limit(&s->cfg, CFG_LIMIT_TIME_HARD, &v) && v == 20);
 	/* both families together may change; the keys stay */
 	ok(&m, "state migrate src 172.16.1.5 dst 172.16.3.5 proto esp spi 0x5001 "
 	   "new-src 2001:db8::1 new-dst 2001:db8::2 encap none");
@@ -507,7 +679,8 @@ test_migrate(void)
 
 	/* inbound: the SPI index keeps it; a transport SA keeps its family */
 	ok(&m, "state migrate " SA_IN " new-src 198.51.100.7 encap espinudp 4501 4500 0.0.0.0");
-	in = *(struct model_sa **)hmap_find(&m.spi_in, &spi_in);
+	in = hset_find(&m.spi_in, &spi_in);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(in);
 	CU_ASSERT_EQUAL(in->cfg.encap_sport, 4501);
 	CU_ASSERT_EQUAL(in->cfg.src.a[0], 198);
 	ok(&m, "state add src 172.16.1.5 dst 172.16.2.9 proto esp spi 0x7001 mode transport " GCM);
@@ -557,8 +730,8 @@ test_policy_update(void)
 	CU_ASSERT_EQUAL(m.n_pols, 2);
 	CU_ASSERT_EQUAL(model_policy(&m, 5)->cfg.priority, 3);
 	CU_ASSERT_PTR_NULL(model_flow_sa(&m, &fk));
-	CU_ASSERT_EQUAL(hmap_count(&m.flows), 0);
-	CU_ASSERT_EQUAL(s->n_keys, 0);
+	CU_ASSERT_EQUAL(hset_count(&m.flows), 0);
+	CU_ASSERT_EQUAL(s->n_flows, 0);
 	ok(&m, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 5 "
 	   "tmpl src 172.16.1.6 dst 172.16.2.5 proto esp reqid 7 mode tunnel");
 	CU_ASSERT_PTR_EQUAL(model_flow_sa(&m, &fk), s);
@@ -597,7 +770,7 @@ test_sel_ranges(void)
 	CU_ASSERT_EQUAL(s->cfg.sel.dport_hi, 65535);
 	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 2 "
 	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp mode tunnel pfp sport");
-	CU_ASSERT_EQUAL(s->n_keys, 0);
+	CU_ASSERT_EQUAL(s->n_flows, 0);
 	model_free(&m);
 }
 
@@ -617,7 +790,9 @@ test_model_register(void)
 	    CU_add_test(s, "keys kept for show-keys", test_keys_kept) == NULL ||
 	    CU_add_test(s, "allocspi then state update", test_allocspi_update) == NULL ||
 	    CU_add_test(s, "allocspi hands out unique SPIs", test_allocspi_unique) == NULL ||
-	    CU_add_test(s, "flow index", test_flows) == NULL)
+	    CU_add_test(s, "flow index", test_flows) == NULL ||
+	    CU_add_test(s, "one flow key for the SAs that serve it", test_flows_shared) == NULL ||
+	    CU_add_test(s, "the compact control record", test_compact_record) == NULL)
 		return CU_get_error();
 	return 0;
 }

@@ -23,6 +23,8 @@ int test_esp_register(void);
 int test_esp_cdev_register(void);
 int test_spd_register(void);
 int test_model_register(void);
+int test_hmap_register(void);
+int test_slab_register(void);
 int test_events_register(void);
 int test_cmd_register(void);
 int test_exc_register(void);
