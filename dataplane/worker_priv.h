@@ -260,21 +260,24 @@ mss_for(const struct gw_worker *w, uint32_t room, bool v6)
 }
 
 /*
- * Start fetching SA @p sa's record: its two lines, what a packet reads of
- * its ESP record, and its crypto session's public line (constant
- * offsets, so nothing of the SA is read yet). With many per-flow SAs each one is cold; fetching
- * all of a burst's at once overlaps the misses instead of taking them one
+ * Start fetching SA @p sa's record: what a packet reads of it and of its
+ * ESP record, and its crypto session's public line (constant offsets, so
+ * nothing of the SA is read yet). With many per-flow SAs each one is
+ * cold; fetching all of a burst's at once overlaps the misses instead of taking them one
  * after the other in the ESP and crypto code. gw_sa_prefetch_keys() then
  * fetches the key data, once that line is in.
  */
 static inline void
 gw_sa_prefetch(const struct gw_sa *sa)
 {
-	const uint8_t *p = (const uint8_t *)sa;
-	/* Two lines of the ESP record hold what a packet reads (esp.h); the
-	 * NAT-T peer fields after them only UDP-encapsulated ones. */
+	/* The first line (path MTU, last use), then the per-packet line and
+	 * two lines of the ESP record (esp.h); the second line's limits only
+	 * an SA with limits reads, the control plane's fields none, and the
+	 * NAT-T peer fields after the ESP lines only UDP-encapsulated ones. */
+	const uint8_t *p = &sa->dead;
 	const uint8_t *end = (const uint8_t *)&sa->esp + 2 * RTE_CACHE_LINE_SIZE;
 
+	rte_prefetch0(sa);
 	for (; p < end; p += RTE_CACHE_LINE_SIZE)
 		rte_prefetch0(p);
 	rte_prefetch0(&sa->esp.sess);
