@@ -8,6 +8,9 @@
 
 #include <CUnit/CUnit.h>
 
+#include "config/config.h"
+#include "control/model.h"
+#include "control/publish.h"
 #include "dataplane/pkt.h"
 #include "dataplane/spd.h"
 #include "unit.h"
@@ -368,6 +371,72 @@ test_scan_vs_trie(void)
 	CU_ASSERT(hits > keys / 5 && hits < keys);
 }
 
+static void
+model_line(struct gw_model *m, const char *line)
+{
+	struct cfg_error err;
+	struct cfg_cmd cmd;
+	int rc;
+
+	memset(&err, 0, sizeof(err));
+	rc = cfg_parse_line(line, &cmd, &err);
+	if (rc == 0)
+		rc = model_apply(m, &cmd, "-", 0, &err);
+	cfg_cmd_clear(&cmd);
+	if (rc != 0)
+		fprintf(stderr, "\n  '%s': %s\n", line, err.msg);
+	CU_ASSERT_EQUAL(rc, 0);
+}
+
+/*
+ * The control plane ranks policies by priority, then age (tables_build):
+ * 400 policies of 8 priorities, added in random order, must come out of
+ * the tables in (priority, age) order; and a younger policy of a better
+ * priority beats an older one that the same packet matches.
+ */
+static void
+test_model_ranks(void)
+{
+	static const struct rte_ether_addr macs[GW_PORTS_MAX];
+	struct gw_model m;
+	struct gw_tables *t;
+	struct flow_key k = key4("10.1.2.3", "10.200.0.1", IPPROTO_UDP, 1, 2);
+	char line[160];
+	unsigned int i, bad = 0;
+	int err;
+
+	CU_ASSERT_EQUAL_FATAL(model_init(&m, CRYPTO_ENGINE_MB, 1u << 16), 0);
+	model_line(&m, "port 0 role protected addr 192.168.1.1/24");
+	model_line(&m, "port 1 role unprotected addr 172.16.1.5/24");
+	model_line(&m, "policy add src 10.1.0.0/16 dst 10.200.0.0/16 dir out "
+		   "priority 5 action block");
+	for (i = 0; i < 400; i++) {
+		snprintf(line, sizeof(line), "policy add src 10.%u.%u.0/24 dst "
+			 "10.%u.0.0/16 dir out priority %u action block",
+			 2 + i % 100, i / 100, 100 + i % 7, rnd() % 8);
+		model_line(&m, line);
+	}
+	model_line(&m, "policy add src 10.1.2.0/24 dst 10.200.0.0/16 dir out "
+		   "priority 4 action block");
+	t = tables_build(&m, NULL, macs, SOCKET_ID_ANY, &err);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	CU_ASSERT_EQUAL_FATAL(t->n_pols, 402);
+	for (i = 1; i < t->n_pols; i++) {
+		const struct model_pol *a = model_policy(&m, t->pols[i - 1].index);
+		const struct model_pol *b = model_policy(&m, t->pols[i].index);
+
+		CU_ASSERT_FATAL(a != NULL && b != NULL);
+		bad += a->cfg.priority > b->cfg.priority ||
+		       (a->cfg.priority == b->cfg.priority && a->seq >= b->seq);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	i = classify1(t->spd_out, &k);
+	CU_ASSERT_FATAL(i != 0);
+	CU_ASSERT_EQUAL(model_policy(&m, t->pols[i - 1].index)->cfg.priority, 4);
+	tables_free(t);
+	model_free(&m);
+}
+
 int
 test_spd_register(void)
 {
@@ -387,7 +456,8 @@ test_spd_register(void)
 	    !CU_add_test(s, "IPv6 and both families in one burst", test_v6_and_mixed) ||
 	    !CU_add_test(s, "selectors and flow keys", test_sel_match_and_keys) ||
 	    !CU_add_test(s, "IPv6 fragments' flow keys", test_v6_fragment_keys) ||
-	    !CU_add_test(s, "bad rules", test_bad_rules))
+	    !CU_add_test(s, "bad rules", test_bad_rules) ||
+	    !CU_add_test(s, "the model's ranks: priority, then age", test_model_ranks))
 		return CU_get_error();
 	return 0;
 }
