@@ -389,6 +389,19 @@ test_allocspi_unique(void)
 	model_free(&m);
 }
 
+/* A PFP policy (index 3) and two SAs, 0x5001 and 0x5002, for one flow. */
+static void
+pfp_two_sas(struct gw_model *m)
+{
+	ok(m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+	   "pfp src,dst,proto,sport,dport");
+	ok(m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	ok(m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 reqid 7 " GCM
+	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+}
+
 /* The flow index: a PFP policy's keys point at the newest SA that serves
  * them; removing it hands the key to the next, or to nothing. */
 static void
@@ -404,13 +417,7 @@ test_flows(void)
 	k.dport = htons(5001);
 	model_new(&m);
 	base(&m);
-	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
-	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
-	   "pfp src,dst,proto,sport,dport");
-	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 reqid 7 " GCM
-	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
-	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 reqid 7 " GCM
-	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	pfp_two_sas(&m);
 	/* a selector that names no single port is not a PFP flow's SA */
 	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5003 reqid 7 " GCM
 	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp");
@@ -451,13 +458,7 @@ test_flows_shared(void)
 
 	model_new(&m);
 	base(&m);
-	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
-	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
-	   "pfp src,dst,proto,sport,dport");
-	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 reqid 7 " GCM
-	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
-	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 reqid 7 " GCM
-	   " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001");
+	pfp_two_sas(&m);
 	a = m.sas[0];
 	b = m.sas[1];
 	CU_ASSERT_EQUAL_FATAL(a->n_flows, 1);
