@@ -22,6 +22,7 @@
 #include <rte_ring.h>
 
 #include "control/events.h"
+#include "control/grow.h"
 #include "control/hmap.h"
 #include "control/print.h"
 #include "control/view.h"
@@ -373,15 +374,8 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 
 	if (ev->n >= LARVAL_MAX)
 		return NULL;
-	if (ev->n == ev->cap) {
-		uint32_t c = ev->cap ? ev->cap * 2 : 256;
-		struct larval **l = realloc(ev->list, c * sizeof(*l));
-
-		if (l == NULL)
-			return NULL;
-		ev->list = l;
-		ev->cap = c;
-	}
+	if (GROW(ev->list, ev->n, ev->cap) < 0)
+		return NULL;
 	lv = calloc(1, sizeof(*lv));
 	if (lv == NULL)
 		return NULL;

@@ -14,23 +14,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "control/grow.h"
 #include "control/model.h"
-
-#define GROW(arr, n, cap)                                                     \
-	({                                                                    \
-		int _rc = 0;                                                  \
-		if ((n) == (cap)) {                                           \
-			uint32_t _c = (cap) ? (cap) * 2 : 16;                 \
-			void *_p = realloc((arr), _c * sizeof(*(arr)));       \
-			if (_p == NULL)                                       \
-				_rc = -ENOMEM;                                \
-			else {                                                \
-				(arr) = _p;                                   \
-				(cap) = _c;                                   \
-			}                                                     \
-		}                                                             \
-		_rc;                                                          \
-	})
 
 #define NSEC 1000000000ull
 

@@ -17,6 +17,7 @@
 #include <rte_malloc.h>
 #include <rte_rcu_qsbr.h>
 
+#include "control/grow.h"
 #include "control/neigh.h"
 #include "control/publish.h"
 #include "control/xdp.h"
@@ -229,19 +230,11 @@ dead_free(struct pub *p, const struct pub_dead *d)
 static void
 dead_add(struct pub *p, const struct pub_dead *d)
 {
-	struct pub_dead *arr;
-
-	if (p->n_dead == p->cap_dead) {
-		uint32_t cap = p->cap_dead ? p->cap_dead * 2 : 64;
-
-		arr = realloc(p->dead, cap * sizeof(*arr));
-		if (arr == NULL) {
-			rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
-			dead_free(p, d);
-			return;
-		}
-		p->dead = arr;
-		p->cap_dead = cap;
+	if (GROW(p->dead, p->n_dead, p->cap_dead) < 0) {
+		/* No room to wait in: wait here. */
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		dead_free(p, d);
+		return;
 	}
 	p->dead[p->n_dead] = *d;
 	p->dead[p->n_dead++].token = rte_rcu_qsbr_start(p->shared.qsbr);

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "control/grow.h"
 #include "control/slab.h"
 
 struct slab_block {
@@ -127,15 +128,8 @@ block_new(struct slab *s)
 	struct slab_block *b;
 	uint32_t at;
 
-	if (s->n_blocks == s->cap_blocks) {
-		uint32_t cap = s->cap_blocks ? s->cap_blocks * 2 : 16;
-		struct slab_block **arr = realloc(s->blocks, cap * sizeof(*arr));
-
-		if (arr == NULL)
-			return NULL;
-		s->blocks = arr;
-		s->cap_blocks = cap;
-	}
+	if (GROW(s->blocks, s->n_blocks, s->cap_blocks) < 0)
+		return NULL;
 	b = s->ops->alloc(s->arg, s->hdr + (size_t)s->next_objs * s->size, s->align);
 	if (b == NULL)
 		return NULL;

@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 # control/ module -> layer, bottom (0) to top.
 layer() {
 	case $1 in
-	hmap | sbuf | slab | model) echo 0 ;;
+	grow | hmap | sbuf | slab | model) echo 0 ;;
 	publish | ports | tables | neigh | tap | xdp) echo 1 ;;
 	print | view | telemetry) echo 2 ;;
 	events | exc) echo 3 ;;
