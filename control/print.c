@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * The printer (see print.h). JSON values are built as Jansson nodes and
- * dumped compact; text goes straight into the buffer.
+ * dumped compact, except in a streamed container, whose ASCII strings,
+ * integers and booleans go straight into the buffer in the same form;
+ * text goes straight into the buffer.
  *
  * Jansson's integers are signed 64-bit, and an ESN SA's sequence number
  * can pass 2^63. Such a value is kept as a string tagged with a leading
@@ -80,6 +82,50 @@ pr_json_u64(const json_t *v, uint64_t *out)
 	return true;
 }
 
+/*
+ * @p v as a JSON string, written as json_dumps() would (compact, UTF-8
+ * kept, no escaped '/'), without building a node. @return false, having
+ * written nothing, for a byte outside ASCII: Jansson checks the UTF-8.
+ */
+static bool
+put_json_string(struct sbuf *b, const char *v)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p;
+	const char *run;
+
+	for (p = (const unsigned char *)v; *p != '\0'; p++)
+		if (*p >= 0x80)
+			return false;
+	sb_put(b, "\"", 1);
+	for (run = v, p = (const unsigned char *)v; *p != '\0'; p++) {
+		char esc[6] = { '\\', 'u', '0', '0', 0, 0 };
+		size_t n = 2;
+
+		if (*p >= 0x20 && *p != '"' && *p != '\\')
+			continue;
+		sb_put(b, run, (size_t)((const char *)p - run));
+		run = (const char *)p + 1;
+		switch (*p) {
+		case '"': esc[1] = '"'; break;
+		case '\\': esc[1] = '\\'; break;
+		case '\b': esc[1] = 'b'; break;
+		case '\f': esc[1] = 'f'; break;
+		case '\n': esc[1] = 'n'; break;
+		case '\r': esc[1] = 'r'; break;
+		case '\t': esc[1] = 't'; break;
+		default:
+			esc[4] = hex[*p >> 4];
+			esc[5] = hex[*p & 15];
+			n = 6;
+		}
+		sb_put(b, esc, n);
+	}
+	sb_put(b, run, (size_t)((const char *)p - run));
+	sb_put(b, "\"", 1);
+	return true;
+}
+
 /* In a streamed container: the separator and, in an object, "key":. */
 static void
 stream_member(struct pr *pr, struct pr_level *l, const char *key)
@@ -87,12 +133,21 @@ stream_member(struct pr *pr, struct pr_level *l, const char *key)
 	if (l->members++ > 0)
 		sb_put(&pr->out, ",", 1);
 	if (l->is_obj) {
-		json_t *k = json_string(key != NULL ? key : "?");
+		if (!put_json_string(&pr->out, key != NULL ? key : "?")) {
+			json_t *k = json_string(key);
 
-		pr_dump(&pr->out, k);
-		json_decref(k);
+			pr_dump(&pr->out, k);
+			json_decref(k);
+		}
 		sb_put(&pr->out, ":", 1);
 	}
+}
+
+/* The open container is streamed: a scalar can go straight out. */
+static bool
+streaming(const struct pr *pr)
+{
+	return pr->depth > 0 && pr->stack[pr->depth - 1].node == NULL;
 }
 
 /* A finished value @p v (reference taken) into the open container, or
@@ -224,10 +279,25 @@ pr_str(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, const
 {
 	if (!wants(pr, kind))
 		return;
-	if (pr->json)
-		attach(pr, key, json_string(v));
-	else
+	if (!pr->json) {
 		sb_printf(&pr->out, fmt, v);
+	} else if (streaming(pr) && v != NULL) {
+		struct pr_level *l = &pr->stack[pr->depth - 1];
+		size_t at = pr->out.len;
+		unsigned int members = l->members;
+
+		stream_member(pr, l, key);
+		if (!put_json_string(&pr->out, v)) {
+			/* Not ASCII: Jansson checks it (and may refuse it). */
+			pr->out.len = at;
+			if (pr->out.p != NULL)
+				pr->out.p[at] = '\0';
+			l->members = members;
+			attach(pr, key, json_string(v));
+		}
+	} else {
+		attach(pr, key, json_string(v));
+	}
 }
 
 void
@@ -237,6 +307,12 @@ pr_uint(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, uint
 		return;
 	if (!pr->json) {
 		sb_printf(&pr->out, fmt, v);
+	} else if (streaming(pr)) {
+		char d[24];
+		int n = snprintf(d, sizeof(d), "%" PRIu64, v);
+
+		stream_member(pr, &pr->stack[pr->depth - 1], key);
+		sb_put(&pr->out, d, (size_t)n);
 	} else if (v <= (uint64_t)INT64_MAX) {
 		attach(pr, key, json_integer((json_int_t)v));
 	} else {
@@ -252,7 +328,10 @@ pr_bool(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, bool
 {
 	if (!wants(pr, kind))
 		return;
-	if (pr->json)
+	if (pr->json && streaming(pr)) {
+		stream_member(pr, &pr->stack[pr->depth - 1], key);
+		sb_put(&pr->out, v ? "true" : "false", v ? 4 : 5);
+	} else if (pr->json)
 		attach(pr, key, json_boolean(v));
 	else
 		sb_printf(&pr->out, fmt, v ? "true" : "false");
