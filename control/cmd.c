@@ -68,21 +68,20 @@ announce(struct cmd_ctx *c, uint32_t type,
 	 void (*fn)(struct pr *pr, const void *arg), const struct change_desc *d)
 {
 	struct pr t, j;
-	json_t *obj;
 
 	if (c->sock == NULL)
 		return;
+	/* Only the forms some monitor takes (none: the id still moves on). */
 	pr_init(&t, false);
 	pr_init(&j, true);
-	j.keep_root = true;
-	fn(&t, d);
-	fn(&j, d);
-	obj = pr_take_json(&j);
-	if (obj != NULL && !t.out.oom && t.out.p != NULL)
-		sock_emit(c->sock, type, t.out.p, obj);
+	if (sock_heard(c->sock, false) & type)
+		fn(&t, d);
+	if (sock_heard(c->sock, true) & type)
+		fn(&j, d);
+	if (!t.out.oom && !j.out.oom)
+		sock_emit(c->sock, type, t.out.p, j.out.p);
 	else
 		c->pub->ctl_cnt.c[CNT_MonitorEventsDropped]++;
-	json_decref(obj);
 	pr_fini(&t);
 	pr_fini(&j);
 }

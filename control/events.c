@@ -55,6 +55,9 @@ struct events {
 	uint32_t out_head, out_n, out_cap;
 	struct spi_limit spi_seen;
 	uint32_t heard;             /* CFG_MON_* with a monitor (the loop says) */
+	uint32_t heard_text;        /* ... in text */
+	uint32_t heard_json;        /* ... in JSON */
+	struct sbuf scratch;        /* render()'s */
 };
 
 static void
@@ -69,30 +72,50 @@ void
 event_out_free(struct event_out *e)
 {
 	free(e->text);
-	json_decref(e->json);
+	free(e->json);
 	memset(e, 0, sizeof(*e));
 }
 
 typedef void (*describe_fn)(struct pr *pr, const void *arg);
 
-/* Render an event both ways and queue it for the monitors. A full queue
- * (nobody draining) loses it, counted like a monitor that fell behind. */
+/* @p fn's rendering as text or (streamed) JSON, in a string of its own
+ * (rendered in ev->scratch, which keeps its room: a burst of ACQUIREs
+ * would otherwise grow a fresh buffer for each); NULL on ENOMEM. */
+static char *
+render(struct events *ev, describe_fn fn, const void *arg, bool json)
+{
+	struct pr pr;
+	char *s = NULL;
+
+	pr_init(&pr, json);
+	pr.out = ev->scratch;
+	pr.out.len = 0;
+	if (pr.out.p != NULL)
+		pr.out.p[0] = '\0';
+	fn(&pr, arg);
+	if (!pr.out.oom && pr.out.p != NULL && (s = malloc(pr.out.len + 1)) != NULL)
+		memcpy(s, pr.out.p, pr.out.len + 1);
+	ev->scratch = pr.out;
+	ev->scratch.oom = false;
+	memset(&pr.out, 0, sizeof(pr.out)); /* kept in ev->scratch */
+	pr_fini(&pr);
+	return s;
+}
+
+/* Render an event in the forms its monitors take and queue it for them.
+ * A full queue (nobody draining) loses it, counted like a monitor that
+ * fell behind. */
 static void
 emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
 {
 	struct event_out e = { .type = type };
-	struct pr t, j;
+	bool oom = false;
 
-	pr_init(&t, false);
-	pr_init(&j, true);
-	j.keep_root = true;
-	fn(&t, arg);
-	fn(&j, arg);
-	e.json = pr_take_json(&j);
-	e.text = t.out.oom || t.out.p == NULL ? NULL : strdup(t.out.p);
-	pr_fini(&t);
-	pr_fini(&j);
-	if (e.text == NULL || e.json == NULL || ev->out_n == OUT_MAX) {
+	if (ev->heard_text & type)
+		oom |= (e.text = render(ev, fn, arg, false)) == NULL;
+	if (ev->heard_json & type)
+		oom |= (e.json = render(ev, fn, arg, true)) == NULL;
+	if (oom || ev->out_n == OUT_MAX) {
 		event_out_free(&e);
 		count(ev, CNT_MonitorEventsDropped, 1);
 		return;
@@ -444,9 +467,9 @@ on_miss(struct events *ev, const struct gw_event *e)
 }
 
 void
-events_listening(struct events *ev, uint32_t heard)
+events_listening(struct events *ev, uint32_t text, uint32_t json)
 {
-	uint32_t now = heard & ~ev->heard, i;
+	uint32_t heard = text | json, now = heard & ~ev->heard, i;
 
 	if (now & CFG_MON_ACQUIRE) {
 		for (i = 0; i < ev->n;) {
@@ -464,6 +487,8 @@ events_listening(struct events *ev, uint32_t heard)
 		__atomic_add_fetch(&ev->pub->shared.spi_limit_gen, 1, __ATOMIC_RELEASE);
 	}
 	ev->heard = heard;
+	ev->heard_text = text;
+	ev->heard_json = json;
 }
 
 /* ---- expiry ------------------------------------------------------------ */
@@ -562,7 +587,7 @@ events_new(struct pub *p)
 	if (ev == NULL)
 		return NULL;
 	ev->pub = p;
-	ev->heard = CFG_MON_ALL;
+	ev->heard = ev->heard_text = ev->heard_json = CFG_MON_ALL;
 	hmap_init(&ev->by_key, sizeof(struct gw_flow_key));
 	p->model->hooks.flow_ready = flow_ready;
 	p->model->hooks.acquire_key = acquire_key;
@@ -652,6 +677,7 @@ events_free(struct events *ev)
 	while (events_next(ev, &e))
 		event_out_free(&e);
 	hmap_free(&ev->by_key);
+	sb_free(&ev->scratch);
 	free(ev->out);
 	free(ev->list);
 	free(ev);

@@ -24,18 +24,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include <jansson.h>
-
 #include "control/publish.h"
 
 struct events;
 
-/** One event for the monitors: its CFG_MON_* type, the text line (no
- *  newline) and the JSON object. Release with event_out_free(). */
+/** One event for the monitors: its CFG_MON_* type, the text line and
+ *  the JSON object (compact, without "id"), neither with a newline. A
+ *  form no monitor took when the event happened is NULL (both may be:
+ *  the event still takes an id). Release with event_out_free(). */
 struct event_out {
 	uint32_t type;
 	char *text;
-	json_t *json;
+	char *json;
 };
 
 void event_out_free(struct event_out *e);
@@ -52,8 +52,10 @@ struct events *events_new(struct pub *p);
 unsigned int events_poll(struct events *ev);
 
 /**
- * Which events (CFG_MON_*) some monitor takes now: the loop says, before
- * each poll; without a word, all are heard. Events go only to the
+ * Which events (CFG_MON_*) some monitor takes now, as text (@p text) and
+ * as JSON (@p json): the loop says, before each poll; without a word,
+ * all are heard both ways. An event is rendered only in the forms
+ * heard. Events go only to the
  * monitors there when they happen, so when a monitor subscribes to:
  * - acquire: an ACQUIRE raised while none took them reached nobody and
  *   cannot be answered. It expires at once (held packets counted
@@ -63,7 +65,7 @@ unsigned int events_poll(struct events *ev);
  * So a key manager that connects after espd starts under traffic is kept
  * waiting neither acquire-expires nor the invalid-spi limit.
  */
-void events_listening(struct events *ev, uint32_t heard);
+void events_listening(struct events *ev, uint32_t text, uint32_t json);
 
 /** The next rendered event, oldest first. @return false when none. */
 bool events_next(struct events *ev, struct event_out *out);

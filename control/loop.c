@@ -56,16 +56,13 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 
 	idle_since = rte_get_timer_cycles();
 	while (!stop_requested) {
-		struct timespec ts = { 0, 1000 * 1000 };
 		unsigned int work;
 		uint64_t rx, now;
 
 		/* The telemetry thread reads the model: change it only under
 		 * the lock (workers never take it). */
 		telemetry_lock();
-		events_listening(ev, (sock_listeners(s, CFG_MON_ACQUIRE) ? CFG_MON_ACQUIRE : 0) |
-				     (sock_listeners(s, CFG_MON_INVALID_SPI) ?
-				      CFG_MON_INVALID_SPI : 0));
+		events_listening(ev, sock_heard(s, false), sock_heard(s, true));
 		work = events_poll(ev);
 		work += exc_poll(x);
 		emit_events(ev, s);
@@ -79,9 +76,12 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 		emit_events(ev, s);
 		telemetry_unlock();
 		/* Sleep only when idle: a key manager streaming requests or a
-		 * burst of ACQUIREs keeps lcore 0 running. */
+		 * burst of ACQUIREs keeps lcore 0 running. A client's request
+		 * (a key manager's answer to an ACQUIRE) wakes it at once; the
+		 * workers' rings wake nothing, so it looks again within a
+		 * millisecond. */
 		if (work == 0)
-			nanosleep(&ts, NULL);
+			sock_wait(s, 1);
 		if (exit_idle_ms <= 0)
 			continue;
 		rx = pub_rx_total(p);

@@ -33,21 +33,31 @@ reserve(struct sbuf *b, size_t more)
 void
 sb_printf(struct sbuf *b, const char *fmt, ...)
 {
+	size_t room = b->p != NULL && !b->oom ? b->cap - b->len : 0;
 	va_list ap;
 	int n;
 
+	/* Straight into the room left, formatting again only if it was
+	 * short. */
 	va_start(ap, fmt);
-	n = vsnprintf(NULL, 0, fmt, ap);
+	n = vsnprintf(room > 0 ? b->p + b->len : NULL, room, fmt, ap);
 	va_end(ap);
 	if (n < 0) {
+		if (room > 0)
+			b->p[b->len] = '\0';
 		b->oom = true;
 		return;
 	}
-	if (!reserve(b, (size_t)n))
-		return;
-	va_start(ap, fmt);
-	vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-	va_end(ap);
+	if ((size_t)n >= room) {
+		if (!reserve(b, (size_t)n)) {
+			if (room > 0)
+				b->p[b->len] = '\0';
+			return;
+		}
+		va_start(ap, fmt);
+		vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+	}
 	b->len += (size_t)n;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -47,6 +48,7 @@ struct sock {
 	uint64_t next_id;
 	uint64_t *dropped;
 	bool got_input;     /* the last sock_poll() read request bytes */
+	struct sbuf line[2]; /* sock_emit()'s text and JSON lines */
 };
 
 static int
@@ -151,21 +153,27 @@ sock_close(struct sock *s)
 		client_close(s, s->n - 1);
 	close(s->lfd);
 	unlink(s->path);
+	sb_free(&s->line[0]);
+	sb_free(&s->line[1]);
 	free(s);
 }
 
 void
-sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json)
+sock_emit(struct sock *s, uint32_t type, const char *text, const char *json)
 {
-	struct sbuf t = { 0 }, j = { 0 };
+	struct sbuf *t = &s->line[0], *j = &s->line[1];
 	uint64_t id = s->next_id++;
 	unsigned int i;
 
+	/* Each form rendered once, into buffers kept from one event to the
+	 * next (a burst of ACQUIREs is thousands). */
+	t->len = j->len = 0;
+	t->oom = j->oom = false;
 	for (i = 0; i < s->n; i++) {
 		struct sock_client *cl = s->c[i];
-		struct sbuf *line = cl->json ? &j : &t;
+		struct sbuf *line = cl->json ? j : t;
 
-		if (!cl->monitor || !(cl->mon_mask & type))
+		if (!cl->monitor || !(cl->mon_mask & type) || (cl->json ? json : text) == NULL)
 			continue;
 		if (cl->out.len - cl->out_off > MONITOR_BACKLOG) {
 			(*s->dropped)++;
@@ -173,9 +181,15 @@ sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json)
 		}
 		/* Rendered once, for the first monitor that wants it. */
 		if (line->len == 0 && cl->json) {
-			json_object_set_new(json, "id", json_integer((json_int_t)id));
-			pr_dump(line, json);
-			sb_put(line, "\n", 1);
+			size_t n = strlen(json);
+
+			/* The object with one more member, "id", last. */
+			if (n < 2 || json[n - 1] != '}') {
+				line->oom = true;
+			} else {
+				sb_put(line, json, n - 1);
+				sb_printf(line, "%s\"id\":%" PRIu64 "}\n", n > 2 ? "," : "", id);
+			}
 		} else if (line->len == 0) {
 			sb_printf(line, "%s id %" PRIu64 "\n", text, id);
 		}
@@ -184,8 +198,18 @@ sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json)
 		else
 			sb_put(&cl->out, line->p, line->len);
 	}
-	sb_free(&t);
-	sb_free(&j);
+}
+
+uint32_t
+sock_heard(const struct sock *s, bool json)
+{
+	uint32_t m = 0;
+	unsigned int i;
+
+	for (i = 0; s != NULL && i < s->n; i++)
+		if (s->c[i]->monitor && s->c[i]->json == json)
+			m |= s->c[i]->mon_mask;
+	return m;
 }
 
 unsigned int
@@ -370,6 +394,37 @@ sock_got_input(const struct sock *s)
 	return s != NULL && s->got_input;
 }
 
+/* The listening socket, every client's input and, where an answer or
+ * an event waits to go, its output. @return how many. */
+static unsigned int
+sock_pollfds(const struct sock *s, struct pollfd *pfd)
+{
+	unsigned int i;
+
+	pfd[0].fd = s->lfd;
+	pfd[0].events = POLLIN;
+	for (i = 0; i < s->n; i++) {
+		pfd[i + 1].fd = s->c[i]->fd;
+		pfd[i + 1].events = POLLIN |
+			(out_end(s->c[i]) > s->c[i]->out_off ? POLLOUT : 0);
+	}
+	return s->n + 1;
+}
+
+void
+sock_wait(struct sock *s, int timeout_ms)
+{
+	struct pollfd pfd[SOCK_CLIENTS_MAX + 1];
+
+	if (s == NULL) {
+		struct timespec ts = { 0, (long)timeout_ms * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+		return;
+	}
+	(void)poll(pfd, sock_pollfds(s, pfd), timeout_ms);
+}
+
 unsigned int
 sock_poll(struct sock *s, sock_handler fn, void *arg)
 {
@@ -379,14 +434,7 @@ sock_poll(struct sock *s, sock_handler fn, void *arg)
 
 	if (s == NULL)
 		return 0;
-	pfd[0].fd = s->lfd;
-	pfd[0].events = POLLIN;
-	for (i = 0; i < s->n; i++) {
-		pfd[i + 1].fd = s->c[i]->fd;
-		pfd[i + 1].events = POLLIN |
-			(out_end(s->c[i]) > s->c[i]->out_off ? POLLOUT : 0);
-	}
-	n = s->n;
+	n = sock_pollfds(s, pfd) - 1;
 	s->got_input = false;
 	ready = poll(pfd, n + 1, 0);
 	if (ready <= 0 && n == 0)

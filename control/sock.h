@@ -64,20 +64,31 @@ struct sock *sock_open(const char *path, uint64_t *dropped, int *rc);
  *  blocks. @return non-zero when there was anything to do. */
 unsigned int sock_poll(struct sock *s, sock_handler fn, void *arg);
 
+/** Sleep until a client connects, sends, or can take what waits for
+ *  it, or @p timeout_ms passes (without @p s: just sleep). */
+void sock_wait(struct sock *s, int timeout_ms);
+
 /** From a handler: the client becomes a monitor of @p mask (CFG_MON_*). */
 void sock_monitor(struct sock_req *req, uint32_t mask);
 
 /** How many monitors are subscribed to @p type (CFG_MON_*) now. */
 unsigned int sock_listeners(const struct sock *s, uint32_t type);
 
+/** The CFG_MON_* types some monitor takes now in JSON (@p json) or in
+ *  text (!@p json). */
+uint32_t sock_heard(const struct sock *s, bool json);
+
 /**
  * Send an event to every monitor subscribed to @p type (CFG_MON_*), in
- * text or JSON as each asked, with the next event id (one more than the
+ * text (@p text, one line without newline) or JSON (@p json, one compact
+ * object) as each asked, with the next event id. A monitor whose form is
+ * NULL came after the event was rendered, and does not get it. Each
+ * event takes an id (one more than the
  * last event emitted, so a consumer sees a gap where it lost any).
  * Monitors that cannot keep up lose the event (as netlink multicast
  * does); the control plane never blocks.
  */
-void sock_emit(struct sock *s, uint32_t type, const char *text, struct json_t *json);
+void sock_emit(struct sock *s, uint32_t type, const char *text, const char *json);
 
 /** Every held answer (struct sock_req.held) may be sent now. */
 void sock_release(struct sock *s);

@@ -116,7 +116,8 @@ send_out(struct testgw *g, uint16_t sport, uint8_t first_tag, unsigned int n)
 	gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, m, (uint16_t)n);
 }
 
-/* Every rendered event so far, as JSON objects in an array. */
+/* Every event rendered so far, as JSON objects in an array (the tests
+ * listen in both forms or in neither). */
 static json_t *
 take_events(struct testgw *g)
 {
@@ -124,8 +125,14 @@ take_events(struct testgw *g)
 	struct event_out e;
 
 	while (events_next(g->ev, &e)) {
-		CU_ASSERT_PTR_NOT_NULL(e.text);
-		json_array_append(all, e.json);
+		CU_ASSERT_EQUAL(e.text == NULL, e.json == NULL);
+		if (e.json != NULL) {
+			json_t *o = json_loads(e.json, 0, NULL);
+
+			CU_ASSERT_PTR_NOT_NULL(o);
+			if (o != NULL)
+				json_array_append_new(all, o);
+		}
 		event_out_free(&e);
 	}
 	return all;
@@ -368,12 +375,13 @@ test_invalid_spi_limit(void)
 
 	/* A monitor subscribing to invalid-spi resets the limit, here and
 	 * in the workers (through the shared generation). */
-	events_listening(g->ev, CFG_MON_ACQUIRE);
+	events_listening(g->ev, CFG_MON_ACQUIRE, CFG_MON_ACQUIRE);
 	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
 	events_poll(g->ev);
 	json_decref(take_events(g));
 	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 3); /* within the second */
-	events_listening(g->ev, CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI);
+	events_listening(g->ev, CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI,
+			 CFG_MON_ACQUIRE | CFG_MON_INVALID_SPI);
 	CU_ASSERT_NOT_EQUAL(g->pub.shared.spi_limit_gen, w->spi_gen);
 	CU_ASSERT_EQUAL(rte_ring_enqueue_elem(w->events, &e, sizeof(e)), 0);
 	events_poll(g->ev);
@@ -442,14 +450,14 @@ test_acquire_unheard(void)
 	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	json_t *ev;
 
-	events_listening(g->ev, 0);
+	events_listening(g->ev, 0, 0);
 	send_out(g, 40000, 1, 2);
 	events_poll(g->ev);
 	json_decref(take_events(g));
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
-	events_listening(g->ev, 0); /* still nobody: nothing changes */
+	events_listening(g->ev, 0, 0); /* still nobody: nothing changes */
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
-	events_listening(g->ev, CFG_MON_ACQUIRE); /* a monitor subscribed */
+	events_listening(g->ev, CFG_MON_ACQUIRE, CFG_MON_ACQUIRE); /* a monitor subscribed */
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 0);
 	(void)gw_hold_poll(g->pub.workers[0], g->pub.shared.tables);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 2);
@@ -461,9 +469,55 @@ test_acquire_unheard(void)
 	json_decref(ev);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
 	/* Heard: a monitor leaving and another coming does not expire it. */
-	events_listening(g->ev, 0);
-	events_listening(g->ev, CFG_MON_ACQUIRE);
+	events_listening(g->ev, 0, 0);
+	events_listening(g->ev, CFG_MON_ACQUIRE, CFG_MON_ACQUIRE);
 	CU_ASSERT_EQUAL(g->pub.acquire_pending, 1);
+	testgw_drain(g, NULL);
+	events_free(g->ev);
+	g->ev = NULL;
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* An event is rendered only in the forms some monitor takes: text and
+ * JSON each alone, and neither (queued all the same: it takes an id). */
+static void
+test_event_forms(void)
+{
+	struct testgw *g = gw_new();
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct event_out e;
+
+	events_listening(g->ev, CFG_MON_ACQUIRE, 0);
+	send_out(g, 40000, 1, 1);
+	events_poll(g->ev);
+	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
+	CU_ASSERT_EQUAL(e.type, CFG_MON_ACQUIRE);
+	CU_ASSERT_PTR_NOT_NULL(e.text);
+	CU_ASSERT_PTR_NULL(e.json);
+	CU_ASSERT_PTR_NOT_NULL(e.text != NULL ? strstr(e.text, "acquire seq 1 ") : NULL);
+	event_out_free(&e);
+
+	events_listening(g->ev, 0, CFG_MON_ACQUIRE);
+	send_out(g, 40001, 2, 1);
+	events_poll(g->ev);
+	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
+	CU_ASSERT_PTR_NULL(e.text);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e.json);
+	CU_ASSERT_EQUAL(strncmp(e.json, "{\"event\":\"acquire\",\"seq\":2,", 26), 0);
+	CU_ASSERT_EQUAL(e.json[strlen(e.json) - 1], '}');
+	event_out_free(&e);
+
+	/* Only invalid-spi heard: an ACQUIRE is queued unrendered. */
+	events_listening(g->ev, CFG_MON_INVALID_SPI, CFG_MON_INVALID_SPI);
+	send_out(g, 40002, 3, 1);
+	events_poll(g->ev);
+	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
+	CU_ASSERT_EQUAL(e.type, CFG_MON_ACQUIRE);
+	CU_ASSERT_PTR_NULL(e.text);
+	CU_ASSERT_PTR_NULL(e.json);
+	event_out_free(&e);
+	CU_ASSERT_FALSE(events_next(g->ev, &e));
 	testgw_drain(g, NULL);
 	events_free(g->ev);
 	g->ev = NULL;
@@ -485,7 +539,8 @@ test_events_register(void)
 			test_acquire_unheard) == NULL ||
 	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
 	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
-	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL)
+	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL ||
+	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL)
 		return CU_get_error();
 	return 0;
 }
