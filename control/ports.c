@@ -28,7 +28,10 @@
 #define FRAG_FLOWS 4096         /* packets in reassembly per worker */
 #define FRAG_TTL_MS 2000        /* ... each for at most this long */
 #define EVENT_RING 4096
-#define CMD_RING 4096
+/* Room for a release or drop of every key a worker can hold at once
+ * (lcore 0 answers a burst of ACQUIREs faster than the worker empties
+ * the ring; a lost release waited for the worker's slow scan). */
+#define CMD_RING (2 * GW_HOLD_KEYS)
 #define HANDOFF_RING 2048
 
 static int
