@@ -319,101 +319,67 @@ class Espd:
 
 # ---- a. new-flow setup
 
-class KeyMgr:
-    """ACQUIRE -> state add, over a text monitor and a batch connection."""
-
-    def __init__(self, sock):
-        self.mon = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.mon.connect(sock)
-        self.mon.sendall(b"text monitor acquire\n")
-        head = b""
-        while not head.endswith(b"\n"):
-            head += self.mon.recv(1)
-        if head != b"ok\n":
-            raise RuntimeError("monitor: %r" % head)
-        self.batch = Batch(sock)
-        self.n_acq = 0
-        self.t_first = None
-        self.spi = 0x100000
-        self.t = threading.Thread(target=self._run, daemon=True)
-        self.t.start()
-
-    def _run(self):
-        buf = b""
-        while True:
-            try:
-                d = self.mon.recv(1 << 20)
-            except OSError:
-                return
-            if not d:
-                return
-            if self.t_first is None:
-                self.t_first = time.monotonic()
-            buf += d
-            lines = buf.split(b"\n")
-            buf = lines.pop()
-            out = []
-            for ln in lines:
-                if not ln.startswith(b"acquire "):
-                    continue
-                # "... reqid R mode M policy-index P sel <SEL> pkt ..."
-                s = ln.decode()
-                sel = s[s.index(" sel ") + 1:s.index(" pkt ")]
-                self.spi += 1
-                out.append("batch-text state add src %s dst %s proto esp spi 0x%08x reqid 7 "
-                           "mode tunnel aead 'rfc4106(gcm(aes))' %s 128 %s\n"
-                           % (A_GW, B_GW, self.spi, KEY, sel))
-            if out:
-                self.n_acq += len(out)
-                self.batch.send("".join(out).encode())
-
-    def close(self):
-        self.mon.close()
-        self.batch.close()
+def sched_ns(tid):
+    """CPU time of thread @tid (the main thread: pid) in ns, from
+    schedstat: finer than the clock ticks of /proc/PID/stat."""
+    with open("/proc/%d/task/%d/schedstat" % (tid, tid)) as f:
+        return int(f.read().split()[0])
 
 
-def setup_rate(build, nflows, rounds):
+def setup_rate(build, wd, nflows, rounds, huge):
     """ACQUIRE -> state add -> first encrypted packet, for nflows new flows
-    sent at once into a live espd (net_af_packet on veth pairs)."""
+    sent at once into a live espd (net_af_packet on veth pairs). Source,
+    key manager and sink are bench/pfp_setup.c (built as BUILD/bench/
+    pfp_setup), pinned to CPU 0 with espd's control lcore; the worker has
+    CPU 1."""
     from espdtest.run import LiveEspd
 
-    frames = [frame(*flow_of(f)) for f in range(nflows)]
+    tool = os.path.join(build, "bench", "pfp_setup")
+    pcap = os.path.join(wd, "setup-%d.pcap" % nflows)
+    write_pcap(pcap, [frame(*flow_of(f)) for f in range(nflows)])
     out = []
     conf = BASE_CONF + "set acquire-queue 4\n" + PFP_POLICY
     for r in range(rounds):
-        res = {"flows": nflows}
-        with LiveEspd(conf, build=build, capture=(), extra_args=["--max-sas", "65536"]) as gw:
+        # framecnt: room in espd's RX ring for a burst of new flows, as a
+        # NIC's descriptor ring has.
+        with LiveEspd(conf, build=build, capture=(), huge=huge, vdev_args="framecnt=8192",
+                      extra_args=["--max-sas", str(max(65536, 2 * nflows))]) as gw:
             tel = Telemetry(gw.prefix, timeout=10)
-            km = KeyMgr(gw.sock)
-            base = tel.port_stats(1)["opackets"]
-            t0 = time.monotonic()
-            gw.send(0, frames)
-            t_sent = time.monotonic()
-            # Until every flow's first packet is out, or nothing more
-            # leaves for 1 s (a frame lost before espd saw it).
-            got, t1 = 0, time.monotonic()
-            while time.monotonic() - t1 < 1.0 and time.monotonic() - t0 < 60:
-                n = tel.port_stats(1)["opackets"] - base
-                if n != got:
-                    got, t1 = n, time.monotonic()
-                if got >= nflows:
-                    break
-                time.sleep(0.002)
-            km.batch.wait(km.n_acq, timeout=10)
+            # LiveEspd's own packet sockets would take a copy of every
+            # frame: this round does not use them.
+            for s in gw.tx:
+                s.close()
+            gw.tx = []
+            c0 = sched_ns(gw.proc.pid)
+            p = subprocess.run(
+                [tool, "--sock", gw.sock, "--netns", gw.netns, "--tx", gw.peers[0],
+                 "--rx", gw.peers[1], "--pcap", pcap, "--cpu", "0",
+                 "--sa-head", "src %s dst %s proto esp" % (A_GW, B_GW),
+                 "--sa-tail", "reqid 7 mode tunnel aead 'rfc4106(gcm(aes))' %s 128" % KEY],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                timeout=120)
+            if p.returncode != 0:
+                raise RuntimeError("pfp_setup: %s" % p.stderr.strip())
+            res = json.loads(p.stdout)
+            # lcore 0's CPU time (schedstat: ns) per flow set up: what the
+            # control plane costs, whatever else shared its CPU.
+            res["control_cpu_s"] = (sched_ns(gw.proc.pid) - c0) / 1e9
+            res["control_us_per_flow"] = res["control_cpu_s"] * 1e6 / max(1, res["esp_out"])
+            res["tool_us_per_flow"] = res["tool_cpu_s"] * 1e6 / max(1, res["esp_out"])
             st = tel.get("/espd/stats")["/espd/stats"]
             p0 = tel.port_stats(0)
-            res.update(first_packets_out=got, send_s=t_sent - t0, total_s=t1 - t0,
-                       flows_per_s=got / (t1 - t0), acquires_answered=km.n_acq,
-                       sa_errors=len(km.batch.errors), rx_port0=p0.get("ipackets"),
-                       rx_missed_port0=p0.get("imissed"),
+            res.update(rx_port0=p0.get("ipackets"), rx_missed_port0=p0.get("imissed"),
+                       tool_stderr=p.stderr.strip()[:500],
                        counters={k: v for k, v in st.items() if "Acquire" in k or "Pfp" in k
                                  or "Monitor" in k or "EventRing" in k})
-            km.close()
             tel.close()
         out.append(res)
         print("pfp setup: %d flows, %d out in %.3f s (sent in %.3f s): %.0f flows/s; "
-              "%d ACQUIREs answered" % (nflows, got, res["total_s"], res["send_s"],
-                                        res["flows_per_s"], km.n_acq))
+              "%d ACQUIREs, %d SAs added, %d errors; espd port 0 got %s; lcore 0 %.1f us "
+              "a flow, pfp_setup %.1f" % (
+                  nflows, res["esp_out"], res["total_s"], res["send_s"], res["flows_per_s"],
+                  res["acquires"], res["sa_ok"], res["sa_errors"], res["rx_port0"],
+                  res["control_us_per_flow"], res["tool_us_per_flow"]))
         sys.stdout.flush()
     return out
 
@@ -575,6 +541,7 @@ def main():
     ap.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c,d,e")
     ap.add_argument("--sas", default=None, help="part b's SA counts, e.g. 1,1000000")
     ap.add_argument("--rounds", type=int, default=None, help="part b and d rounds")
+    ap.add_argument("--flows", type=int, default=None, help="part a's new flows (8000)")
     ap.add_argument("--no-huge", action="store_true",
                     help="parts b and d with --no-huge -m MEM (default: 2 MB hugepages)")
     a = ap.parse_args()
@@ -606,7 +573,10 @@ def main():
                              else "--no-huge -m %d" % mem_big)
 
     if "a" not in skip:
-        doc["setup"] = setup_rate(build, 1000 if q else 4000, 1 if q else 5)
+        huge = hugepages_setup(a.no_huge, 1024, 512)[0] == "hugepages"
+        doc["setup_eal_memory"] = "hugepages" if huge else "--no-huge"
+        doc["setup"] = setup_rate(build, wd, a.flows or (1000 if q else 8000),
+                                  1 if q else 5, huge)
     if "c" not in skip:
         nmem = 10000 if q else 1000000
         doc["install_mem"] = [memory_and_install(build, wd, n, n + n // 10, mem_big)

@@ -549,7 +549,7 @@ class LiveEspd:
     """
 
     def __init__(self, conf, build=None, lcores="0,1", mem=512, extra_args=(),
-                 ports=2, capture=(1,)):
+                 ports=2, capture=(1,), huge=False, vdev_args=""):
         self.build = os.path.abspath(build or default_build())
         self.binary = os.path.join(self.build, "espd")
         self.espctl_bin = os.path.join(self.build, "espctl")
@@ -561,6 +561,10 @@ class LiveEspd:
         self.extra_args = list(extra_args)
         self.nports = ports
         self.capture_ports = capture
+        # huge: 2 MB hugepages (mounted, enough free) instead of --no-huge;
+        # vdev_args: appended to each net_af_packet vdev ("framecnt=4096").
+        self.huge = huge
+        self.vdev_args = vdev_args
         tag = "%x%x" % (os.getpid() & 0xfffff, next(_seq))
         self.tag = tag
         self.netns = "espdt-" + tag
@@ -607,10 +611,11 @@ class LiveEspd:
             f.write(self.conf)
         vdevs = []
         for i, e in enumerate(self.ifs):
-            vdevs += ["--vdev", "net_af_packet%d,iface=%s" % (i, e)]
+            vdevs += ["--vdev", "net_af_packet%d,iface=%s%s" % (
+                i, e, "," + self.vdev_args if self.vdev_args else "")]
         lc = ["--lcores", self.lcores] if "@" in self.lcores else ["-l", self.lcores]
         ceal, cespd = crypto_env_args()
-        self.cmd = [self.binary, "--no-huge", "--no-pci"] + lc + [
+        self.cmd = [self.binary] + ([] if self.huge else ["--no-huge"]) + ["--no-pci"] + lc + [
             "-m", str(self.mem), "--file-prefix", self.prefix,
             "--log-level=lib.eal:error"] + vdevs + ceal + [
             "--", "-c", conf_path, "-s", self.sock,
