@@ -291,11 +291,17 @@ sink(void *arg)
 		mm[k].msg_hdr.msg_iov = &iov[k];
 		mm[k].msg_hdr.msg_iovlen = 1;
 	}
-	/* Up to 64 frames a call, so counting costs few system calls. */
+	/* Up to 64 frames a call, so counting costs few system calls; and
+	 * polled, not woken: a wake-up from the worker's CPU would interrupt
+	 * lcore 0, which shares this CPU. */
 	while (!atomic_load(&done)) {
-		int n = recvmmsg(fd, mm, 64, MSG_WAITFORONE, NULL);
+		int n = recvmmsg(fd, mm, 64, MSG_DONTWAIT, NULL);
 		unsigned long esp = 0;
 
+		if (n <= 0) {
+			usleep(250);
+			continue;
+		}
 		for (k = 0; k < n; k++) {
 			const uint8_t *f = fr[k], *ip = f + 14;
 			unsigned int r = mm[k].msg_len;
@@ -315,6 +321,57 @@ sink(void *arg)
 	return NULL;
 }
 
+/* Send frames [@p from, @p to) of @p f, then wait until as many ESP
+ * frames in all have come back, or none has for @p idle_ms. @return when
+ * the last frame was sent. */
+static uint64_t
+wave(int tx, const struct frames *f, size_t from, size_t to, int idle_ms)
+{
+	uint64_t t_sent, t_wait;
+	unsigned long esp;
+
+	for (size_t k = from; k < to;) {
+		struct mmsghdr mm[64];
+		struct iovec iov[64];
+		unsigned int m = 0;
+		int r;
+
+		for (; m < 64 && k + m < to; m++) {
+			iov[m].iov_base = f->data + f->off[k + m];
+			iov[m].iov_len = f->len[k + m];
+			memset(&mm[m], 0, sizeof(mm[m]));
+			mm[m].msg_hdr.msg_iov = &iov[m];
+			mm[m].msg_hdr.msg_iovlen = 1;
+		}
+		r = sendmmsg(tx, mm, m, 0);
+		if (r < 0 && (errno == ENOBUFS || errno == EAGAIN || errno == EINTR)) {
+			sched_yield();
+			continue;
+		}
+		if (r < 0)
+			die("sendmmsg");
+		k += (size_t)r;
+	}
+	t_sent = now_ns();
+	t_wait = t_sent;
+	esp = atomic_load(&n_esp);
+	for (;;) {
+		unsigned long e = atomic_load(&n_esp);
+		uint64_t t = now_ns();
+
+		if (e >= to - from)
+			break;
+		if (e != esp) {
+			esp = e;
+			t_wait = t;
+		} else if (t - t_wait > (uint64_t)idle_ms * 1000000ull) {
+			break;
+		}
+		usleep(200);
+	}
+	return t_sent;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -324,8 +381,10 @@ main(int argc, char **argv)
 	size_t hn = 0;
 	pthread_t tk, ta, ts;
 	struct frames f;
-	uint64_t t0, t_sent, t_wait;
+	uint64_t t0, t_sent;
 	unsigned long esp;
+	size_t warmup = 0, n;
+	double cpu0 = 0;
 
 	for (i = 1; i + 1 < argc; i += 2) {
 		const char *k = argv[i], *v = argv[i + 1];
@@ -350,13 +409,15 @@ main(int argc, char **argv)
 			next_spi = (uint32_t)strtoul(v, NULL, 0);
 		else if (!strcmp(k, "--idle-ms"))
 			idle_ms = atoi(v);
+		else if (!strcmp(k, "--warmup"))
+			warmup = strtoul(v, NULL, 10);
 		else
 			break;
 	}
 	if (i != argc || !sock || !ns || !txif || !rxif || !pcap || !sa_head || !sa_tail) {
 		fprintf(stderr, "usage: pfp_setup --sock SOCK --netns NS --tx IF --rx IF "
 			"--pcap FILE --sa-head WORDS --sa-tail WORDS [--cpu N] [--spi N] "
-			"[--idle-ms MS]\n");
+			"[--idle-ms MS] [--warmup N]\n");
 		return 2;
 	}
 	if (cpu >= 0) {
@@ -368,6 +429,10 @@ main(int argc, char **argv)
 			die("sched_setaffinity");
 	}
 	f = read_pcap(pcap);
+	if (warmup >= f.n) {
+		fprintf(stderr, "pfp_setup: --warmup %zu: the pcap has %zu frames\n", warmup, f.n);
+		return 2;
+	}
 
 	/* The control connections first (a path: any namespace will do). */
 	mon_fd = unix_connect(sock);
@@ -399,48 +464,27 @@ main(int argc, char **argv)
 	    pthread_create(&ts, NULL, sink, &rx))
 		die("pthread_create");
 
+	if (warmup > 0) {
+		char go[8];
+
+		/* The first flows wake espd's code and memory up; then the
+		 * counters start again, and the caller says when to go on. */
+		(void)wave(tx, &f, 0, warmup, idle_ms);
+		atomic_store(&n_acquire, 0);
+		atomic_store(&n_ok, 0);
+		atomic_store(&n_err, 0);
+		atomic_store(&n_esp, 0);
+		atomic_store(&t_first_acq_ns, 0);
+		atomic_store(&t_first_esp_ns, 0);
+		cpu0 = cpu_s();
+		printf("warm\n");
+		fflush(stdout);
+		if (fgets(go, sizeof(go), stdin) == NULL)
+			return 2;
+	}
 	t0 = now_ns();
-	for (size_t k = 0; k < f.n;) {
-		struct mmsghdr mm[64];
-		struct iovec iov[64];
-		unsigned int m = 0;
-		int r;
-
-		for (; m < 64 && k + m < f.n; m++) {
-			iov[m].iov_base = f.data + f.off[k + m];
-			iov[m].iov_len = f.len[k + m];
-			memset(&mm[m], 0, sizeof(mm[m]));
-			mm[m].msg_hdr.msg_iov = &iov[m];
-			mm[m].msg_hdr.msg_iovlen = 1;
-		}
-		r = sendmmsg(tx, mm, m, 0);
-		if (r < 0 && (errno == ENOBUFS || errno == EAGAIN || errno == EINTR)) {
-			sched_yield();
-			continue;
-		}
-		if (r < 0)
-			die("sendmmsg");
-		k += (size_t)r;
-	}
-	t_sent = now_ns();
-
-	/* Until one ESP frame per flow, or none for idle_ms. */
-	t_wait = t_sent;
-	esp = 0;
-	for (;;) {
-		unsigned long e = atomic_load(&n_esp);
-		uint64_t t = now_ns();
-
-		if (e >= f.n)
-			break;
-		if (e != esp) {
-			esp = e;
-			t_wait = t;
-		} else if (t - t_wait > (uint64_t)idle_ms * 1000000ull) {
-			break;
-		}
-		usleep(200);
-	}
+	t_sent = wave(tx, &f, warmup, f.n, idle_ms);
+	n = f.n - warmup;
 	atomic_store(&done, 1);
 	pthread_join(ts, NULL);
 	esp = atomic_load(&n_esp);
@@ -449,15 +493,15 @@ main(int argc, char **argv)
 		double total = tl > t0 ? (double)(tl - t0) / 1e9 : 0;
 
 #define SINCE(t) ((t) > t0 ? (double)((t) - t0) / 1e9 : 0.0)
-		printf("{\"flows\":%zu,\"send_s\":%.6f,\"acquires\":%lu,\"sa_ok\":%lu,"
+		printf("{\"flows\":%zu,\"warmup_flows\":%zu,\"send_s\":%.6f,\"acquires\":%lu,\"sa_ok\":%lu,"
 		       "\"sa_errors\":%lu,\"esp_out\":%lu,\"total_s\":%.6f,\"flows_per_s\":%.0f,"
 		       "\"first_acquire_s\":%.6f,\"last_acquire_s\":%.6f,\"last_ok_s\":%.6f,"
 		       "\"first_esp_s\":%.6f,\"tool_cpu_s\":%.6f}\n",
-		       f.n, (double)(t_sent - t0) / 1e9, atomic_load(&n_acquire),
+		       n, warmup, (double)(t_sent - t0) / 1e9, atomic_load(&n_acquire),
 		       atomic_load(&n_ok), atomic_load(&n_err), esp, total,
 		       total > 0 ? (double)esp / total : 0.0, SINCE(atomic_load(&t_first_acq_ns)),
 		       SINCE(atomic_load(&t_last_acq_ns)), SINCE(atomic_load(&t_last_ok_ns)),
-		       SINCE(atomic_load(&t_first_esp_ns)), cpu_s());
+		       SINCE(atomic_load(&t_first_esp_ns)), cpu_s() - cpu0);
 	}
 	fflush(stdout);
 	/* The key manager and answer threads end with the process. */
