@@ -274,13 +274,41 @@ wants(const struct pr *pr, enum pr_kind kind)
 	return kind == PR_ANY || (kind == PR_JSON) == pr->json;
 }
 
+/*
+ * Text with the common formats, "words %s" and "words %" PRIu64 (the
+ * conversion last, nothing else to convert), written without printf:
+ * a burst of events is thousands of lines. @return false for any other
+ * format, which the caller prints.
+ */
+static bool
+text_fast(struct pr *pr, const char *fmt, const char *conv, const char *s, uint64_t v)
+{
+	const char *pct = strchr(fmt, '%');
+	char d[24], *p = d + sizeof(d);
+
+	if (pct == NULL || strcmp(pct + 1, conv) != 0)
+		return false;
+	sb_put(&pr->out, fmt, (size_t)(pct - fmt));
+	if (s != NULL) {
+		sb_put(&pr->out, s, strlen(s));
+		return true;
+	}
+	do {
+		*--p = (char)('0' + v % 10);
+		v /= 10;
+	} while (v != 0);
+	sb_put(&pr->out, p, (size_t)(d + sizeof(d) - p));
+	return true;
+}
+
 void
 pr_str(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, const char *v)
 {
 	if (!wants(pr, kind))
 		return;
 	if (!pr->json) {
-		sb_printf(&pr->out, fmt, v);
+		if (v == NULL || !text_fast(pr, fmt, "s", v, 0))
+			sb_printf(&pr->out, fmt, v);
 	} else if (streaming(pr) && v != NULL) {
 		struct pr_level *l = &pr->stack[pr->depth - 1];
 		size_t at = pr->out.len;
@@ -306,7 +334,8 @@ pr_uint(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, uint
 	if (!wants(pr, kind))
 		return;
 	if (!pr->json) {
-		sb_printf(&pr->out, fmt, v);
+		if (!text_fast(pr, fmt, PRIu64, NULL, v))
+			sb_printf(&pr->out, fmt, v);
 	} else if (streaming(pr)) {
 		char d[24];
 		int n = snprintf(d, sizeof(d), "%" PRIu64, v);
@@ -416,6 +445,23 @@ pr_proto_name(uint8_t proto, char *buf, size_t size)
 const char *
 pr_ip(int family, const uint8_t *a, char *buf, size_t size)
 {
+	/* IPv4 by hand: glibc's inet_ntop() formats it with sprintf(). */
+	if (family != 6 && size >= INET_ADDRSTRLEN) {
+		char *p = buf;
+		int i;
+
+		for (i = 0; i < 4; i++) {
+			unsigned int b = a[i];
+
+			if (b >= 100)
+				*p++ = (char)('0' + b / 100);
+			if (b >= 10)
+				*p++ = (char)('0' + b / 10 % 10);
+			*p++ = (char)('0' + b % 10);
+			*p++ = i < 3 ? '.' : '\0';
+		}
+		return buf;
+	}
 	if (inet_ntop(family == 6 ? AF_INET6 : AF_INET, a, buf, (socklen_t)size) == NULL)
 		snprintf(buf, size, "?");
 	return buf;

@@ -4,6 +4,7 @@
  * and booleans itself; it must write exactly what Jansson's dump of the
  * same tree writes, and fall back to Jansson where that refuses a value.
  */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -88,6 +89,53 @@ test_stream_bad_utf8(void)
 	pr_fini(&s);
 }
 
+/* Text: the formats written without printf give printf's text; others
+ * still go through it. */
+static void
+test_text_formats(void)
+{
+	static const uint64_t nums[] = { 0, 7, 10, 99, 4294967296ull, UINT64_MAX };
+	char want[512];
+	struct pr t;
+	size_t i;
+
+	pr_init(&t, false);
+	want[0] = '\0';
+	for (i = 0; i < sizeof(nums) / sizeof(nums[0]); i++) {
+		pr_uint(&t, PR_ANY, "n", " n %" PRIu64, nums[i]);
+		snprintf(want + strlen(want), sizeof(want) - strlen(want), " n %" PRIu64, nums[i]);
+	}
+	pr_str(&t, PR_ANY, "s", " sel %s", "10.0.0.1/32");
+	pr_str(&t, PR_ANY, "s", "%s", "");
+	pr_str(&t, PR_ANY, "s", " 100%% %s", "done");   /* '%%': printf's */
+	pr_str(&t, PR_ANY, "s", " [%-6s]", "ab");        /* a width: printf's */
+	pr_uint(&t, PR_ANY, "n", " 0x%08" PRIx64, 0xabc); /* not decimal */
+	pr_uint(&t, PR_JSON, "n", " no %" PRIu64, 1);     /* JSON only */
+	strcat(want, " sel 10.0.0.1/32 100% done [ab    ] 0x00000abc");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t.out.p);
+	CU_ASSERT_STRING_EQUAL(t.out.p, want);
+	pr_fini(&t);
+}
+
+/* pr_ip() writes IPv4 itself: as inet_ntop() does. */
+static void
+test_ip_text(void)
+{
+	static const uint8_t v4[][4] = {
+		{ 0, 0, 0, 0 }, { 255, 255, 255, 255 }, { 10, 0, 100, 9 },
+		{ 1, 20, 3, 199 }, { 192, 168, 2, 10 },
+	};
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8, [15] = 1 };
+	char got[64], want[64];
+	size_t i;
+
+	for (i = 0; i < sizeof(v4) / sizeof(v4[0]); i++) {
+		inet_ntop(AF_INET, v4[i], want, sizeof(want));
+		CU_ASSERT_STRING_EQUAL(pr_ip(4, v4[i], got, sizeof(got)), want);
+	}
+	CU_ASSERT_STRING_EQUAL(pr_ip(6, v6, got, sizeof(got)), "2001:db8::1");
+}
+
 int
 test_print_register(void)
 {
@@ -95,7 +143,10 @@ test_print_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "streamed JSON is Jansson's dump", test_stream_matches_jansson) == NULL ||
-	    CU_add_test(s, "streamed JSON: not UTF-8", test_stream_bad_utf8) == NULL)
+	    CU_add_test(s, "streamed JSON: not UTF-8", test_stream_bad_utf8) == NULL ||
+	    CU_add_test(s, "text: printf's output, with or without printf",
+			test_text_formats) == NULL ||
+	    CU_add_test(s, "IPv4 text as inet_ntop()'s", test_ip_text) == NULL)
 		return -1;
 	return 0;
 }
