@@ -16,7 +16,7 @@ layer() {
 	sock) echo 4 ;;
 	cmd) echo 5 ;;
 	loop) echo 6 ;;
-	espd | espctl | cpucheck) echo 7 ;;
+	espd | espctl | cpucheck | thp) echo 7 ;;
 	*) echo "" ;;
 	esac
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * Transparent huge pages for glibc's malloc (its glibc.malloc.hugetlb=1
+ * tunable): rte_acl builds an SPD in large calloc()ed pools and touches
+ * them page by page, and the control plane's tables grow the same way.
+ * With huge pages behind them, an SPD of 10k policies builds in about
+ * half the CPU time (bench/RESULTS.md "SPD with 100k policies").
+ *
+ * glibc reads a tunable only when a process starts, so this constructor
+ * starts the program again, once, with the tunable added to
+ * GLIBC_TUNABLES (same pid, same arguments). It does nothing when the
+ * environment already names glibc.malloc.hugetlb, or when
+ * ESPD_MALLOC_HUGETLB=0. If the exec fails, the program goes on as it
+ * was.
+ *
+ * Linked whole into espd and bench_micro (a constructor that nothing
+ * references); glibc passes argc, argv and envp to constructors.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+__attribute__((constructor(102))) static void
+espd_malloc_thp(int argc, char **argv, char **envp)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	const char *opt = getenv("ESPD_MALLOC_HUGETLB");
+	char *keep = t != NULL ? strdup(t) : NULL;
+	char buf[4096];
+	int n;
+
+	(void)argc;
+	(void)envp;
+	if ((opt != NULL && strcmp(opt, "0") == 0) ||
+	    (t != NULL && strstr(t, "glibc.malloc.hugetlb") != NULL) ||
+	    (t != NULL && keep == NULL) || argv == NULL)
+		goto out;
+	n = snprintf(buf, sizeof(buf), "%s%sglibc.malloc.hugetlb=1", t != NULL ? t : "",
+		     t != NULL && t[0] != '\0' ? ":" : "");
+	if (n < 0 || (size_t)n >= sizeof(buf) || setenv("GLIBC_TUNABLES", buf, 1) != 0)
+		goto out;
+	execv("/proc/self/exe", argv);
+	/* Not started again: as it was. */
+	if (keep != NULL)
+		setenv("GLIBC_TUNABLES", keep, 1);
+	else
+		unsetenv("GLIBC_TUNABLES");
+out:
+	free(keep);
+}
