@@ -479,6 +479,19 @@ test_acquire_unheard(void)
 	testgw_free(g);
 }
 
+/* A packet of a new flow (source port @p sport) while monitors take
+ * @p text and @p json: the ACQUIRE it raises, in *e. */
+static void
+acquire_heard(struct testgw *g, uint32_t text, uint32_t json, uint16_t sport,
+	      struct event_out *e)
+{
+	events_listening(g->ev, text, json);
+	send_out(g, sport, (uint8_t)(sport - 39999), 1);
+	events_poll(g->ev);
+	CU_ASSERT_TRUE_FATAL(events_next(g->ev, e));
+	CU_ASSERT_EQUAL(e->type, CFG_MON_ACQUIRE);
+}
+
 /* An event is rendered only in the forms some monitor takes: text and
  * JSON each alone, and neither (queued all the same: it takes an id). */
 static void
@@ -488,20 +501,12 @@ test_event_forms(void)
 	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	struct event_out e;
 
-	events_listening(g->ev, CFG_MON_ACQUIRE, 0);
-	send_out(g, 40000, 1, 1);
-	events_poll(g->ev);
-	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
-	CU_ASSERT_EQUAL(e.type, CFG_MON_ACQUIRE);
-	CU_ASSERT_PTR_NOT_NULL(e.text);
+	acquire_heard(g, CFG_MON_ACQUIRE, 0, 40000, &e);
 	CU_ASSERT_PTR_NULL(e.json);
 	CU_ASSERT_PTR_NOT_NULL(e.text != NULL ? strstr(e.text, "acquire seq 1 ") : NULL);
 	event_out_free(&e);
 
-	events_listening(g->ev, 0, CFG_MON_ACQUIRE);
-	send_out(g, 40001, 2, 1);
-	events_poll(g->ev);
-	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
+	acquire_heard(g, 0, CFG_MON_ACQUIRE, 40001, &e);
 	CU_ASSERT_PTR_NULL(e.text);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(e.json);
 	CU_ASSERT_EQUAL(strncmp(e.json, "{\"event\":\"acquire\",\"seq\":2,", 26), 0);
@@ -509,11 +514,7 @@ test_event_forms(void)
 	event_out_free(&e);
 
 	/* Only invalid-spi heard: an ACQUIRE is queued unrendered. */
-	events_listening(g->ev, CFG_MON_INVALID_SPI, CFG_MON_INVALID_SPI);
-	send_out(g, 40002, 3, 1);
-	events_poll(g->ev);
-	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
-	CU_ASSERT_EQUAL(e.type, CFG_MON_ACQUIRE);
+	acquire_heard(g, CFG_MON_INVALID_SPI, CFG_MON_INVALID_SPI, 40002, &e);
 	CU_ASSERT_PTR_NULL(e.text);
 	CU_ASSERT_PTR_NULL(e.json);
 	event_out_free(&e);
