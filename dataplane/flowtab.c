@@ -86,10 +86,12 @@ flowtab_create(const char *name, uint32_t entries, int socket)
 
 	if (t == NULL)
 		return NULL;
-	/* Half spare: at most two in three slots taken, where linear
-	 * probing's runs stay short (an insert looks at 5 slots on average,
-	 * a hit at 2, mostly on the one line). */
-	t->n_slots = RTE_MAX(entries + entries / 2, 64u);
+	/* A fifth spare: the control plane asks for a quarter more than
+	 * --max-sas already, so a full table is at most 64 % taken, where
+	 * linear probing's runs stay short (a hit looks at 2 slots on
+	 * average, mostly on the one line; an insert or a miss at 4). As
+	 * many bytes as rte_hash took for the same entries. */
+	t->n_slots = RTE_MAX(entries + entries / 4, 64u);
 	t->slot = rte_zmalloc_socket(name, (size_t)t->n_slots * sizeof(*t->slot),
 				     RTE_CACHE_LINE_SIZE, socket);
 	if (t->slot == NULL) {

@@ -517,7 +517,7 @@ churn(struct cmd_ctx *c, unsigned int n, bool in_too)
 /* The data plane's SA records come from per-size slabs, and deleted
  * keys' slots in the SAD and the flow table wait for a grace period as
  * the records do. Churn past what either holds never fails: when the
- * flow table (2 016 slots here) or the records allowed run out with
+ * flow table (1 680 slots here) or the records allowed run out with
  * some waiting, a grace period is waited out and they come back. */
 static void
 test_churn(void)
@@ -532,10 +532,10 @@ test_churn(void)
 		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
 		  "pfp src,dst,proto,sport,dport", false));
 	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
-	/* The flow table's slots run out first (2 050 > 2 016; 2 112
+	/* The flow table's slots run out first (1 700 > 1 680; 2 112
 	 * records)... */
-	churn(&c, 2050, false);
-	CU_ASSERT(g->pub.n_dead < 2050);
+	churn(&c, 1700, false);
+	CU_ASSERT(g->pub.n_dead < 1700);
 	/* ... then the records allowed, long before the SAD's slots. */
 	g->pub.max_recs = g->pub.n_recs + 50;
 	churn(&c, 300, true);
