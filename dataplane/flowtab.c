@@ -61,16 +61,24 @@ next(const struct flowtab *t, uint32_t i)
 	return ++i == t->n_slots ? 0 : i;
 }
 
-/* Two flow keys alike, in six 8-byte compares. */
+static inline uint64_t
+word(const struct gw_flow_key *k, unsigned int i)
+{
+	uint64_t v;
+
+	memcpy(&v, (const uint8_t *)k + 8 * i, sizeof(v));
+	return v;
+}
+
+/* Two flow keys alike, in six 8-byte compares straight from memory (the
+ * two arrays of an earlier version went through the stack). */
 static inline bool
 key_eq(const struct gw_flow_key *a, const struct gw_flow_key *b)
 {
-	uint64_t x[6], y[6];
-
-	memcpy(x, a, sizeof(x));
-	memcpy(y, b, sizeof(y));
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) |
-		(x[4] ^ y[4]) | (x[5] ^ y[5])) == 0;
+	_Static_assert(sizeof(*a) == 48, "six words");
+	return ((word(a, 0) ^ word(b, 0)) | (word(a, 1) ^ word(b, 1)) |
+		(word(a, 2) ^ word(b, 2)) | (word(a, 3) ^ word(b, 3)) |
+		(word(a, 4) ^ word(b, 4)) | (word(a, 5) ^ word(b, 5))) == 0;
 }
 
 static inline uint32_t
@@ -218,12 +226,14 @@ flowtab_lookup_bulk(const struct flowtab *t, const struct gw_flow_key *const key
 	uint64_t m = 0;
 
 	RTE_ASSERT(n <= 64);
-	/* Every home slot on its way first: one page walk and one line a key,
-	 * all of them overlapped. */
+	/* Every home slot and the one after it on their way first (a hit
+	 * probes 1.9 slots on average when the table is 64 % full): one page
+	 * walk and two lines a key, all of them overlapped. */
 	for (i = 0; i < n; i++) {
 		h[i] = key_hash(keys[i]);
 		at[i] = home(t, h[i]);
 		rte_prefetch0(&t->slot[at[i]]);
+		rte_prefetch0(&t->slot[next(t, at[i])]);
 	}
 	for (i = 0; i < n; i++)
 		if (probe(t, keys[i], h[i], at[i], &data[i]) == 0)
