@@ -229,7 +229,11 @@ flowtab_lookup_bulk(const struct flowtab *t, const struct gw_flow_key *const key
 	/* Every home slot and the one after it on their way first (a hit
 	 * probes 1.9 slots on average when the table is 64 % full): one page
 	 * walk and two lines a key, all of them overlapped. */
+	for (i = 0; i < n && i < 4; i++)
+		rte_prefetch0(keys[i]);
 	for (i = 0; i < n; i++) {
+		if (i + 4 < n)
+			rte_prefetch0(keys[i + 4]);
 		h[i] = key_hash(keys[i]);
 		at[i] = home(t, h[i]);
 		rte_prefetch0(&t->slot[at[i]]);
