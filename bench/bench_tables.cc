@@ -12,9 +12,12 @@
 //                       load and trie generation), ms per build;
 //   BM_flow_lookup/N:   rte_hash_lookup_bulk_data() on bursts of 32
 //                       struct gw_flow_key, on a lock-free hash made as
-//                       control/publish.c makes the flow table (entries
-//                       N + N/4 + 64, RW_CONCURRENCY_LF, CRC hash) holding N
-//                       keys; every lookup a hit on a random key;
+//                       control/publish.c made the flow table before
+//                       flowtab.h (entries N + N/4 + 64,
+//                       RW_CONCURRENCY_LF, CRC hash) holding N keys; every
+//                       lookup a hit on a random key;
+//   BM_flowtab_lookup/N: the same keys and lookups through espd's flow
+//                       table now (dataplane/flowtab.h, as many entries);
 //   BM_sad_lookup/N:    the same keyed by 4-byte SPI (the inbound SAD);
 //   BM_replay/w/ooo:    replay_check() then replay_update() per number,
 //                       window w, in order (ooo 0) or each block of 32
@@ -122,15 +125,15 @@ BM_spd_build(benchmark::State &st)
 }
 
 void
-hash_lookup(benchmark::State &st, int by_spi)
+hash_lookup(benchmark::State &st, int mode)
 {
 	if (!bench_eal_up) {
 		st.SkipWithError("EAL not up");
 		return;
 	}
-	bt_hash *b = bt_hash_new((uint32_t)st.range(0), by_spi);
+	bt_hash *b = bt_hash_new((uint32_t)st.range(0), mode);
 	if (b == nullptr) {
-		st.SkipWithError("rte_hash_create or add failed");
+		st.SkipWithError("table create or add failed");
 		return;
 	}
 	uint64_t hits = 0, sum = 0;
@@ -159,6 +162,12 @@ BM_sad_lookup(benchmark::State &st)
 }
 
 void
+BM_flowtab_lookup(benchmark::State &st)
+{
+	hash_lookup(st, 2);
+}
+
+void
 BM_replay(benchmark::State &st)
 {
 	bt_replay *b = bt_replay_new((uint32_t)st.range(0), (int)st.range(1));
@@ -184,5 +193,6 @@ BENCHMARK(BM_spd_build)->Arg(10)->Arg(1000)->Arg(10000)->Arg(100000)
 	->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_flow_lookup)->Arg(1000)->Arg(100000)->Arg(1000000);
 BENCHMARK(BM_sad_lookup)->Arg(1000)->Arg(100000)->Arg(1000000);
+BENCHMARK(BM_flowtab_lookup)->Arg(1000)->Arg(100000)->Arg(1000000);
 BENCHMARK(BM_replay)->ArgsProduct({ { 64, 4096 }, { 0, 1 } })
 	->ArgNames({ "w", "ooo" });

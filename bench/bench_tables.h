@@ -27,9 +27,10 @@ void bt_spd_drop(struct bt_spd *b);
 uint32_t bt_spd_classify(struct bt_spd *b, uint32_t off);
 void bt_spd_free(struct bt_spd *b);
 
-/** A lock-free rte_hash like espd's flow table (gw_flow_key) or SAD
- *  (@p by_spi: 4-byte SPI), with @p n keys in it. */
-struct bt_hash *bt_hash_new(uint32_t n, int by_spi);
+/** With @p n keys in it, by @p mode: 0 a lock-free rte_hash of
+ *  gw_flow_key (espd's flow table before flowtab.h), 1 one of 4-byte SPIs
+ *  like the SAD, 2 espd's flow table (dataplane/flowtab.h). */
+struct bt_hash *bt_hash_new(uint32_t n, int mode);
 /** rte_hash_lookup_bulk_data() of BT_BURST random keys. @return hits. */
 uint32_t bt_hash_lookup(struct bt_hash *b, uint32_t off, uint64_t *sum);
 void bt_hash_free(struct bt_hash *b);

@@ -16,6 +16,7 @@
 #include <rte_memory.h>
 
 #include "bench/bench_tables.h"
+#include "dataplane/flowtab.h"
 #include "dataplane/replay.h"
 #include "dataplane/spd.h"
 #include "dataplane/tables.h"
@@ -203,6 +204,7 @@ bt_spd_free(struct bt_spd *b)
 
 struct bt_hash {
 	struct rte_hash *h;
+	struct flowtab *ft; /* mode 2: the flow table as espd has it */
 	uint32_t n, key_len;
 	uint8_t *keys;     /* n keys of key_len bytes */
 	uint32_t *order;   /* BT_ORDER random indices */
@@ -222,8 +224,9 @@ flow_key_of(struct gw_flow_key *k, uint32_t i, uint64_t *s)
 }
 
 struct bt_hash *
-bt_hash_new(uint32_t n, int by_spi)
+bt_hash_new(uint32_t n, int mode)
 {
+	int by_spi = mode == 1;
 	static unsigned seq;
 	char name[RTE_HASH_NAMESIZE];
 	struct rte_hash_parameters prm = {
@@ -243,10 +246,13 @@ bt_hash_new(uint32_t n, int by_spi)
 	b->key_len = by_spi ? sizeof(uint32_t) : sizeof(struct gw_flow_key);
 	prm.key_len = b->key_len;
 	snprintf(name, sizeof(name), "bt%u_%u", seq++, n);
-	b->h = rte_hash_create(&prm);
+	if (mode == 2)
+		b->ft = flowtab_create(name, n + n / 4 + 64, SOCKET_ID_ANY);
+	else
+		b->h = rte_hash_create(&prm);
 	b->keys = calloc(n, b->key_len);
 	b->order = malloc(BT_ORDER * sizeof(*b->order));
-	if (b->h == NULL || b->keys == NULL || b->order == NULL)
+	if ((b->h == NULL && b->ft == NULL) || b->keys == NULL || b->order == NULL)
 		goto fail;
 	for (i = 0; i < n; i++) {
 		uint8_t *k = b->keys + (size_t)i * b->key_len;
@@ -260,7 +266,9 @@ bt_hash_new(uint32_t n, int by_spi)
 		} else {
 			flow_key_of((struct gw_flow_key *)k, i, &s);
 		}
-		if (rte_hash_add_key_data(b->h, k, (void *)(uintptr_t)(i + 1)) < 0)
+		if (b->ft != NULL ?
+		    flowtab_add(b->ft, (const struct gw_flow_key *)k, (void *)(uintptr_t)(i + 1)) < 0 :
+		    rte_hash_add_key_data(b->h, k, (void *)(uintptr_t)(i + 1)) < 0)
 			goto fail;
 	}
 	for (i = 0; i < BT_ORDER; i++)
@@ -282,7 +290,11 @@ bt_hash_lookup(struct bt_hash *b, uint32_t off, uint64_t *sum)
 	for (i = 0; i < BT_BURST; i++)
 		kp[i] = b->keys + (size_t)b->order[(off + i) & (BT_ORDER - 1)] *
 				  b->key_len;
-	rte_hash_lookup_bulk_data(b->h, kp, BT_BURST, &hits, data);
+	if (b->ft != NULL)
+		flowtab_lookup_bulk(b->ft, (const struct gw_flow_key *const *)kp, BT_BURST, &hits,
+				    data);
+	else
+		rte_hash_lookup_bulk_data(b->h, kp, BT_BURST, &hits, data);
 	for (i = 0; i < BT_BURST; i++)
 		*sum += (uintptr_t)data[i];
 	return (uint32_t)__builtin_popcountll(hits);
@@ -294,6 +306,7 @@ bt_hash_free(struct bt_hash *b)
 	if (b == NULL)
 		return;
 	rte_hash_free(b->h);
+	flowtab_free(b->ft);
 	free(b->keys);
 	free(b->order);
 	free(b);

@@ -221,6 +221,8 @@ dead_free(struct pub *p, const struct pub_dead *d)
 {
 	if (d->gw != NULL)
 		record_free(p, d->gw);
+	else if (d->ft != NULL)
+		flowtab_free_pos(d->ft, d->pos);
 	else
 		rte_hash_free_key_with_position(d->h, d->pos);
 }
@@ -268,8 +270,8 @@ pub_reclaim(struct pub *p)
 }
 
 /*
- * The SAD and the flow table leave a deleted key's slot to us (lock-free
- * rte_hash, no RCU of its own): a worker may be comparing its key still.
+ * The SAD and the flow table (flowtab.h) leave a deleted key's slot to us
+ * (lock-free, no RCU of their own): a worker may be comparing its key still.
  * It is freed after a grace period like a record, so the table needs no
  * defer queue of its own sized for every slot (rte_hash's takes 16 bytes
  * a slot, 32 MB a table at a million SAs, to hold what is rarely more
@@ -344,7 +346,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 
 		for (i = 0; i < s->n_flows; i++)
 			if (fl[i]->sa == s)
-				rte_hash_add_key_data(p->shared.flows, &fl[i]->key, ngw);
+				flowtab_add(p->shared.flows, &fl[i]->key, ngw);
 	}
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
@@ -451,8 +453,14 @@ static int
 op_flow_set(void *arg, const struct gw_flow_key *fk, struct model_sa *s)
 {
 	struct pub *p = arg;
-	int rc = hash_add(p, p->shared.flows, fk, s->dp);
+	int rc = flowtab_add(p->shared.flows, fk, s->dp);
 
+	/* Full of deleted keys' slots: wait out their grace period once. */
+	if (rc == -ENOSPC && p->n_dead > 0) {
+		rte_rcu_qsbr_synchronize(p->shared.qsbr, RTE_QSBR_THRID_INVALID);
+		pub_reclaim(p);
+		rc = flowtab_add(p->shared.flows, fk, s->dp);
+	}
 	gen_bump(p);
 	return rc;
 }
@@ -462,7 +470,10 @@ op_flow_del(void *arg, const struct gw_flow_key *fk)
 {
 	struct pub *p = arg;
 
-	hash_del(p, p->shared.flows, fk);
+	int32_t pos = flowtab_del(p->shared.flows, fk);
+
+	if (pos >= 0)
+		dead_add(p, &(struct pub_dead){ .ft = p->shared.flows, .pos = pos });
 	gen_bump(p);
 }
 
@@ -602,8 +613,8 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 	 * far before an insert fails. */
 	p->shared.sad_in = lf_hash(sad, max_sas + max_sas / 4 + 64,
 				   sizeof(uint32_t), NULL);
-	p->shared.flows = lf_hash(flows, max_sas + max_sas / 4 + 64,
-				  sizeof(struct gw_flow_key), NULL);
+	p->shared.flows = flowtab_create(flows, max_sas + max_sas / 4 + 64,
+					 (int)rte_socket_id());
 	p->shared.neigh = lf_hash(neighs, NEIGH_MAX + NEIGH_MAX / 4,
 				  sizeof(struct gw_neigh_key), p->shared.qsbr);
 	p->natt_refs = calloc(65536, sizeof(*p->natt_refs));
@@ -841,7 +852,7 @@ pub_stop(struct pub *p)
 	p->w0 = NULL;
 	p->n_workers = 0;
 	rte_hash_free(p->shared.sad_in);
-	rte_hash_free(p->shared.flows);
+	flowtab_free(p->shared.flows);
 	rte_hash_free(p->shared.neigh);
 	rte_free(p->shared.qsbr);
 	rte_mempool_free(p->pool);

@@ -44,6 +44,7 @@ struct pub_dead {
 	uint64_t token;
 	struct gw_sa *gw;     /**< the record, or NULL for a key slot */
 	struct rte_hash *h;   /**< a key slot's table */
+	struct flowtab *ft;   /**< or the flow table's */
 	int32_t pos;          /**< a key slot's position in it */
 };
 

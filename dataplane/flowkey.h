@@ -56,12 +56,12 @@ struct gw_flow_key {
 	uint16_t sport, dport; /**< network order */
 	uint8_t pad[2];
 	uint8_t src[16], dst[16];
-	/* To 48 bytes: rte_hash compares keys of 16, 32, 48... bytes with
-	 * vector code, and calls memcmp() for any other length. */
+	/* To 48 bytes: the flow table (flowtab.c) compares keys as six
+	 * 8-byte words and keeps one in a 64-byte slot with its SA. */
 	uint8_t pad_end[4];
 };
 
-_Static_assert(sizeof(struct gw_flow_key) == 48, "flow key: 48 bytes for rte_hash");
+_Static_assert(sizeof(struct gw_flow_key) == 48, "flow key: 48 bytes for flowtab");
 
 /** The flow-table key of packet @p k under policy @p index with PFP
  *  fields @p pfp (enum pfp_field bits). */

@@ -16,7 +16,6 @@
 #include <string.h>
 
 #include <rte_cycles.h>
-#include <rte_hash.h>
 #include <rte_prefetch.h>
 
 #include "dataplane/frag.h"
@@ -156,7 +155,7 @@ gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 {
 	void *data;
 
-	if (rte_hash_lookup_data(w->shared->flows, fk, &data) < 0)
+	if (flowtab_lookup(w->shared->flows, fk, &data) < 0)
 		return NULL;
 	return sa_usable(data) ? data : NULL;
 }
@@ -312,7 +311,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	    const uint32_t policy[], const uint8_t pfp[], uint16_t n)
 {
 	struct gw_flow_key fk[GW_RX_BURST];
-	const void *fkp[GW_RX_BURST];
+	const struct gw_flow_key *fkp[GW_RX_BURST];
 	void *data[GW_RX_BURST];
 	struct gw_sa *sa[GW_RX_BURST];
 	uint8_t lk[GW_RX_BURST], made[GW_RX_BURST];
@@ -335,7 +334,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		lk[nl++] = (uint8_t)i;
 	}
 	if (nl > 0) {
-		rte_hash_lookup_bulk_data(w->shared->flows, fkp, nl, &hits, data);
+		flowtab_lookup_bulk(w->shared->flows, fkp, nl, &hits, data);
 		/* With many per-flow SAs each is cold: start fetching every
 		 * SA of the burst at once (gw_sa_prefetch()). */
 		for (j = 0; j < nl; j++) {

@@ -25,6 +25,7 @@
 #include "dataplane/counters.h"
 #include "dataplane/esp.h"
 #include "dataplane/event.h"
+#include "dataplane/flowtab.h"
 #include "dataplane/hold.h"
 #include "dataplane/spi_limit.h"
 #include "dataplane/tables.h"
@@ -52,8 +53,9 @@ struct gw_shared {
 	/** SPI (host order) -> struct gw_sa *, inbound SAs. Lock-free
 	 *  readers; the control plane is the one writer. */
 	struct rte_hash *sad_in;
-	/** struct gw_flow_key -> struct gw_sa *, outbound. Same rules. */
-	struct rte_hash *flows;
+	/** struct gw_flow_key -> struct gw_sa *, outbound. Same rules
+	 *  (flowtab.h: one page a lookup, for a million cold SAs). */
+	struct flowtab *flows;
 	/** struct gw_neigh_key -> struct gw_neigh *. Same rules. */
 	struct rte_hash *neigh;
 	/** Local UDP ports of inbound SAs' encap (65536 bits); bits are set

@@ -122,7 +122,8 @@ main(int argc, char **argv)
 	if (test_crypto_register() || test_config_register() ||
 	    test_replay_register() || test_esp_register() ||
 	    test_spd_register() || test_hmap_register() ||
-	    test_slab_register() || test_print_register() || test_model_register() ||
+	    test_slab_register() || test_print_register() || test_flowtab_register() ||
+	    test_model_register() ||
 	    test_icmp_register() || test_nd_register() ||
 	    test_frag_register() || test_mss_register() ||
 	    test_steer_register() ||

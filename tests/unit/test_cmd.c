@@ -454,12 +454,12 @@ test_migrate(void)
 	CU_ASSERT_EQUAL(memcmp(((struct gw_sa *)out->dp)->esp.iv_mask, mask, sizeof(mask)), 0);
 	CU_ASSERT_EQUAL(((struct gw_sa *)out->dp)->dst.v4, htonl(0xac100305));
 	gw_flow_key_make(&fk, 3, 0, &k);
-	CU_ASSERT(rte_hash_lookup_data(g->pub.shared.flows, &fk, &data) >= 0);
+	CU_ASSERT(flowtab_lookup(g->pub.shared.flows, &fk, &data) == 0);
 	CU_ASSERT_PTR_EQUAL(data, out->dp);
 	/* the template follows; the flow is never without its SA */
 	free(must(&c, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
 		  "tmpl src 172.16.1.6 dst 172.16.3.5 proto esp reqid 1 mode tunnel", false));
-	CU_ASSERT(rte_hash_lookup_data(g->pub.shared.flows, &fk, &data) >= 0);
+	CU_ASSERT(flowtab_lookup(g->pub.shared.flows, &fk, &data) == 0);
 	CU_ASSERT_PTR_EQUAL(data, out->dp);
 	v = must_json(&c, "policy list");
 	CU_ASSERT_EQUAL(json_array_size(v), 1);
@@ -517,7 +517,7 @@ churn(struct cmd_ctx *c, unsigned int n, bool in_too)
 /* The data plane's SA records come from per-size slabs, and deleted
  * keys' slots in the SAD and the flow table wait for a grace period as
  * the records do. Churn past what either holds never fails: when the
- * flow table (1 344 slots here) or the records allowed run out with
+ * flow table (1 680 slots here) or the records allowed run out with
  * some waiting, a grace period is waited out and they come back. */
 static void
 test_churn(void)
@@ -532,9 +532,10 @@ test_churn(void)
 		  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
 		  "pfp src,dst,proto,sport,dport", false));
 	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
-	/* The flow table's slots run out first (1 500 > 1 344)... */
-	churn(&c, 1500, false);
-	CU_ASSERT(g->pub.n_dead < 1500);
+	/* The flow table's slots run out first (1 700 > 1 680; 2 112
+	 * records)... */
+	churn(&c, 1700, false);
+	CU_ASSERT(g->pub.n_dead < 1700);
 	/* ... then the records allowed, long before the SAD's slots. */
 	g->pub.max_recs = g->pub.n_recs + 50;
 	churn(&c, 300, true);
@@ -542,7 +543,7 @@ test_churn(void)
 	pub_reclaim(&g->pub);
 	CU_ASSERT_EQUAL(g->pub.n_dead, 0);
 	CU_ASSERT_EQUAL(g->pub.n_recs, 2);
-	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.flows), 0);
+	CU_ASSERT_EQUAL(flowtab_count(g->pub.shared.flows), 0);
 	CU_ASSERT_EQUAL(rte_hash_count(g->pub.shared.sad_in), 0);
 
 	/* Every record allowed out, none waiting: refused, nothing made. */

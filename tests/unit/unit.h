@@ -26,6 +26,7 @@ int test_model_register(void);
 int test_hmap_register(void);
 int test_slab_register(void);
 int test_print_register(void);
+int test_flowtab_register(void);
 int test_events_register(void);
 int test_cmd_register(void);
 int test_exc_register(void);
