@@ -54,9 +54,8 @@ struct events {
 	struct event_out *out;      /* a ring of rendered events */
 	uint32_t out_head, out_n, out_cap;
 	struct spi_limit spi_seen;
-	uint32_t heard;             /* CFG_MON_* with a monitor (the loop says) */
-	uint32_t heard_text;        /* ... in text */
-	uint32_t heard_json;        /* ... in JSON */
+	uint32_t heard_text;        /* CFG_MON_* a monitor takes in text */
+	uint32_t heard_json;        /* ... in JSON (the loop says both) */
 	struct sbuf scratch;        /* render()'s */
 };
 
@@ -406,7 +405,7 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 	lv->pfp = pfp;
 	lv->seq = ++ev->next_seq;
 	lv->born = ev->pub->model->now_ns();
-	lv->deaf = !(ev->heard & CFG_MON_ACQUIRE);
+	lv->deaf = !((ev->heard_text | ev->heard_json) & CFG_MON_ACQUIRE);
 	if (hmap_put(&ev->by_key, fk, lv) < 0) {
 		free(lv);
 		return NULL;
@@ -469,7 +468,7 @@ on_miss(struct events *ev, const struct gw_event *e)
 void
 events_listening(struct events *ev, uint32_t text, uint32_t json)
 {
-	uint32_t heard = text | json, now = heard & ~ev->heard, i;
+	uint32_t now = (text | json) & ~(ev->heard_text | ev->heard_json), i;
 
 	if (now & CFG_MON_ACQUIRE) {
 		for (i = 0; i < ev->n;) {
@@ -486,7 +485,6 @@ events_listening(struct events *ev, uint32_t text, uint32_t json)
 		memset(&ev->spi_seen, 0, sizeof(ev->spi_seen));
 		__atomic_add_fetch(&ev->pub->shared.spi_limit_gen, 1, __ATOMIC_RELEASE);
 	}
-	ev->heard = heard;
 	ev->heard_text = text;
 	ev->heard_json = json;
 }
@@ -587,7 +585,7 @@ events_new(struct pub *p)
 	if (ev == NULL)
 		return NULL;
 	ev->pub = p;
-	ev->heard = ev->heard_text = ev->heard_json = CFG_MON_ALL;
+	ev->heard_text = ev->heard_json = CFG_MON_ALL;
 	hmap_init(&ev->by_key, sizeof(struct gw_flow_key));
 	p->model->hooks.flow_ready = flow_ready;
 	p->model->hooks.acquire_key = acquire_key;

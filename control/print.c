@@ -275,40 +275,49 @@ wants(const struct pr *pr, enum pr_kind kind)
 }
 
 /*
- * Text with the common formats, "words %s" and "words %" PRIu64 (the
- * conversion last, nothing else to convert), written without printf:
- * a burst of events is thousands of lines. @return false for any other
- * format, which the caller prints.
+ * Is @p fmt one of the common formats, "words %s" or "words %" PRIu64
+ * (conversion @p conv last, nothing else to convert)? Then *lit is the
+ * length of its words, and the caller writes them and the value without
+ * printf: a burst of events is thousands of lines.
  */
 static bool
-text_fast(struct pr *pr, const char *fmt, const char *conv, const char *s, uint64_t v)
+fmt_simple(const char *fmt, const char *conv, size_t *lit)
 {
 	const char *pct = strchr(fmt, '%');
-	char d[24], *p = d + sizeof(d);
 
 	if (pct == NULL || strcmp(pct + 1, conv) != 0)
 		return false;
-	sb_put(&pr->out, fmt, (size_t)(pct - fmt));
-	if (s != NULL) {
-		sb_put(&pr->out, s, strlen(s));
-		return true;
-	}
+	*lit = (size_t)(pct - fmt);
+	return true;
+}
+
+/* @p v in decimal, as "%" PRIu64 writes it. */
+static void
+put_u64(struct sbuf *b, uint64_t v)
+{
+	char d[24], *p = d + sizeof(d);
+
 	do {
 		*--p = (char)('0' + v % 10);
 		v /= 10;
 	} while (v != 0);
-	sb_put(&pr->out, p, (size_t)(d + sizeof(d) - p));
-	return true;
+	sb_put(b, p, (size_t)(d + sizeof(d) - p));
 }
 
 void
 pr_str(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, const char *v)
 {
+	size_t lit;
+
 	if (!wants(pr, kind))
 		return;
 	if (!pr->json) {
-		if (v == NULL || !text_fast(pr, fmt, "s", v, 0))
+		if (v != NULL && fmt_simple(fmt, "s", &lit)) {
+			sb_put(&pr->out, fmt, lit);
+			sb_put(&pr->out, v, strlen(v));
+		} else {
 			sb_printf(&pr->out, fmt, v);
+		}
 	} else if (streaming(pr) && v != NULL) {
 		struct pr_level *l = &pr->stack[pr->depth - 1];
 		size_t at = pr->out.len;
@@ -331,17 +340,20 @@ pr_str(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, const
 void
 pr_uint(struct pr *pr, enum pr_kind kind, const char *key, const char *fmt, uint64_t v)
 {
+	size_t lit;
+
 	if (!wants(pr, kind))
 		return;
 	if (!pr->json) {
-		if (!text_fast(pr, fmt, PRIu64, NULL, v))
+		if (fmt_simple(fmt, PRIu64, &lit)) {
+			sb_put(&pr->out, fmt, lit);
+			put_u64(&pr->out, v);
+		} else {
 			sb_printf(&pr->out, fmt, v);
+		}
 	} else if (streaming(pr)) {
-		char d[24];
-		int n = snprintf(d, sizeof(d), "%" PRIu64, v);
-
 		stream_member(pr, &pr->stack[pr->depth - 1], key);
-		sb_put(&pr->out, d, (size_t)n);
+		put_u64(&pr->out, v);
 	} else if (v <= (uint64_t)INT64_MAX) {
 		attach(pr, key, json_integer((json_int_t)v));
 	} else {

@@ -14,8 +14,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control/print.h"
@@ -210,16 +210,6 @@ sock_heard(const struct sock *s, bool json)
 		if (s->c[i]->monitor && s->c[i]->json == json)
 			m |= s->c[i]->mon_mask;
 	return m;
-}
-
-unsigned int
-sock_listeners(const struct sock *s, uint32_t type)
-{
-	unsigned int i, n = 0;
-
-	for (i = 0; s != NULL && i < s->n; i++)
-		n += s->c[i]->monitor && (s->c[i]->mon_mask & type);
-	return n;
 }
 
 void

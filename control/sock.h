@@ -71,9 +71,6 @@ void sock_wait(struct sock *s, int timeout_ms);
 /** From a handler: the client becomes a monitor of @p mask (CFG_MON_*). */
 void sock_monitor(struct sock_req *req, uint32_t mask);
 
-/** How many monitors are subscribed to @p type (CFG_MON_*) now. */
-unsigned int sock_listeners(const struct sock *s, uint32_t type);
-
 /** The CFG_MON_* types some monitor takes now in JSON (@p json) or in
  *  text (!@p json). */
 uint32_t sock_heard(const struct sock *s, bool json);
