@@ -115,46 +115,6 @@ crypto_session_params(struct crypto_session *s, enum crypto_engine_kind kind,
 	return 0;
 }
 
-/* An HMAC op: the ICV covers data[0 .. auth_len), cipher range inside. */
-static bool
-hmac_op_valid(const struct crypto_op *op, uint64_t c_end)
-{
-	return op->auth_len != 0 && op->auth_len <= CRYPTO_LEN_MAX &&
-	       c_end <= op->auth_len;
-}
-
-bool
-crypto_op_valid(const struct crypto_op *op, enum crypto_engine_kind kind)
-{
-	const struct crypto_session *s = op->sess;
-	uint64_t c_end;
-
-	if (s == NULL || s->engine != kind || op->data == NULL ||
-	    (op->icv == NULL && s->icv_len != 0))
-		return false;
-	c_end = (uint64_t)op->cipher_off + op->cipher_len;
-	if (c_end > CRYPTO_LEN_MAX)
-		return false;
-
-	switch (s->cipher) {
-	case CRYPTO_CIPHER_AES_GCM:
-	case CRYPTO_CIPHER_CHACHA20_POLY1305:
-		/* RFC 4106 5, RFC 7634 2.1: AAD is SPI || (ESN high ||) seq. */
-		return op->iv != NULL && op->aad != NULL &&
-		       (op->aad_len == 8 || op->aad_len == 12);
-	case CRYPTO_CIPHER_AES_CBC:
-		/* RFC 3602 2.4: whole blocks only; ESP never sends zero. */
-		if (op->iv == NULL || op->cipher_len == 0 ||
-		    op->cipher_len % 16 != 0)
-			return false;
-		return s->auth == CRYPTO_AUTH_NONE || hmac_op_valid(op, c_end);
-	case CRYPTO_CIPHER_NULL:
-		return hmac_op_valid(op, c_end);
-	default:
-		return false;
-	}
-}
-
 const char *
 crypto_version(void)
 {

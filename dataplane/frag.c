@@ -45,14 +45,13 @@ struct frag_in {
 	struct rte_ip_frag_death_row dr;
 };
 
+/* frag_is_fragment() for what is not IPv4 (frag.h). */
 bool
-frag_is_fragment(const uint8_t *ip, uint32_t len)
+frag_is_fragment6(const uint8_t *ip, uint32_t len)
 {
 	uint32_t nh_off;
 	uint8_t proto = 0;
 
-	if (len >= V4_HL_MIN && (ip[0] >> 4) == 4)
-		return rte_ipv4_frag_pkt_is_fragmented((const struct rte_ipv4_hdr *)ip);
 	if (len >= V6_HL && (ip[0] >> 4) == 6)
 		return pkt_ip6_skip_ext(ip, len, &proto, &nh_off) < 0 &&
 		       proto == IPPROTO_FRAGMENT;

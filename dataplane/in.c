@@ -117,6 +117,9 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 	struct flow_key keys[GW_RX_BURST];
 	const struct flow_key *kp[GW_RX_BURST];
 	uint32_t res[GW_RX_BURST];
+	const struct gw_policy *last_p = NULL;
+	const struct esp_sa *last_sa = NULL;
+	bool last_ok = false;
 	uint16_t i, k, nf;
 
 	/* Selector check of what came out, then the inbound SPD for both
@@ -164,13 +167,25 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 	for (i = 0; i < k; i++) {
 		struct rte_mbuf *m = esp[i];
 		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
+		bool ok;
 
 		if (p != NULL && p->action == GW_DISCARD) {
 			drop(w, m, CNT_XfrmInPolBlock);
 			continue;
 		}
-		if (p != NULL && p->action == GW_PROTECT &&
-		    (sas[i] == NULL || !tmpl_ok(p, gw_sa_of(sas[i])))) {
+		/* Packets of one SA under one policy: the template is checked
+		 * once for the run. */
+		if (p != NULL && p->action == GW_PROTECT && sas[i] != NULL) {
+			if (p != last_p || sas[i] != last_sa) {
+				last_p = p;
+				last_sa = sas[i];
+				last_ok = tmpl_ok(p, gw_sa_of(sas[i]));
+			}
+			ok = last_ok;
+		} else {
+			ok = true;
+		}
+		if (p != NULL && p->action == GW_PROTECT && (sas[i] == NULL || !ok)) {
 			/* Plain traffic, or the wrong SA, for a protected flow
 			 * (RFC 4301 5.2). A "level use" template is optional. */
 			if (!(sas[i] == NULL && p->tmpl.level_use)) {

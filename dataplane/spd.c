@@ -358,33 +358,42 @@ spd_count(const struct spd *spd)
 	return spd == NULL ? 0 : spd->n;
 }
 
-/* The first of @p nr rules (by rank) that @p k matches, as rte_acl
- * would find it; 0 for none. */
-static uint32_t
-lin_match(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
+/* The first of @p nr rules (by rank) that the IPv4 key @p k matches, as
+ * rte_acl would find it; 0 for none. */
+static inline uint32_t
+lin_match4(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
 {
-	const bool v6 = k->family == 6;
-	uint32_t kw[8] = { 0 };
+	const uint32_t src = be32_at(k->src), dst = be32_at(k->dst);
+	const uint16_t sp = rte_be_to_cpu_16(k->sport), dp = rte_be_to_cpu_16(k->dport);
+	unsigned int i;
+
+	for (i = 0; i < nr; i++, r++) {
+		if ((((src & r->mask[0]) ^ r->val[0]) | ((dst & r->mask[4]) ^ r->val[4])) == 0 &&
+		    (k->proto & r->proto_mask) == r->proto &&
+		    sp >= r->sport_lo && sp <= r->sport_hi &&
+		    dp >= r->dport_lo && dp <= r->dport_hi)
+			return r->userdata;
+	}
+	return 0;
+}
+
+/* lin_match4() for an IPv6 key. */
+static uint32_t
+lin_match6(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
+{
+	uint32_t kw[8];
 	uint16_t sp = rte_be_to_cpu_16(k->sport), dp = rte_be_to_cpu_16(k->dport);
 	unsigned int i, w;
 
-	kw[0] = be32_at(k->src);
-	kw[4] = be32_at(k->dst);
-	if (v6) {
-		for (w = 1; w < 4; w++) {
-			kw[w] = be32_at(k->src + 4 * w);
-			kw[4 + w] = be32_at(k->dst + 4 * w);
-		}
+	for (w = 0; w < 4; w++) {
+		kw[w] = be32_at(k->src + 4 * w);
+		kw[4 + w] = be32_at(k->dst + 4 * w);
 	}
 	for (i = 0; i < nr; i++, r++) {
-		uint32_t diff = ((kw[0] & r->mask[0]) ^ r->val[0]) |
-				((kw[4] & r->mask[4]) ^ r->val[4]);
+		uint32_t diff = 0;
 
-		if (v6) {
-			for (w = 1; w < 4; w++)
-				diff |= ((kw[w] & r->mask[w]) ^ r->val[w]) |
-					((kw[4 + w] & r->mask[4 + w]) ^ r->val[4 + w]);
-		}
+		for (w = 0; w < 8; w++)
+			diff |= (kw[w] & r->mask[w]) ^ r->val[w];
 		if (diff == 0 && (k->proto & r->proto_mask) == r->proto &&
 		    sp >= r->sport_lo && sp <= r->sport_hi &&
 		    dp >= r->dport_lo && dp <= r->dport_hi)
@@ -411,7 +420,8 @@ spd_classify(const struct spd *spd, const struct flow_key *keys[],
 			continue;
 		f = keys[i]->family == 6;
 		if (spd->lin[f] != NULL) {
-			results[i] = lin_match(spd->lin[f], spd->n_lin[f], keys[i]);
+			results[i] = f ? lin_match6(spd->lin[1], spd->n_lin[1], keys[i]) :
+					 lin_match4(spd->lin[0], spd->n_lin[0], keys[i]);
 			continue;
 		}
 		if (spd->acl[f] == NULL)
