@@ -15,12 +15,14 @@
 #include <errno.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <intel-ipsec-mb.h>
 
 #include "crypto/crypto.h"
 #include "crypto/crypto_priv.h"
+#include "crypto/gcm_x4.h"
 
 #ifndef unlikely
 #define unlikely(x) __builtin_expect(!!(x), 0)
@@ -57,6 +59,7 @@ struct mb_hdr {
 	uint8_t tag_direct;  /**< encrypt: the library writes icv_len bytes */
 	uint8_t job_tag_len; /**< tag length asked of the library */
 	uint8_t key_bytes;   /**< cipher key length for jobs */
+	uint8_t x4;          /**< GCM: short packets may go four at a time (gcm_x4.c) */
 	uint32_t cipher_mode; /**< IMB_CIPHER_MODE */
 	uint32_t hash_alg;    /**< IMB_HASH_ALG */
 };
@@ -307,6 +310,23 @@ gcm_hot(struct crypto_session *s)
 	}
 }
 
+/*
+ * May GCM sessions use gcm_x4()? Where the CPU has what it runs on, unless
+ * ESPD_GCM_X4=0 (to compare with IPsec-MB's single-buffer calls alone).
+ */
+static bool
+x4_allowed(void)
+{
+	static int allowed = -1;
+
+	if (allowed < 0) {
+		const char *v = getenv("ESPD_GCM_X4");
+
+		allowed = gcm_x4_cpu() && !(v != NULL && strcmp(v, "0") == 0);
+	}
+	return allowed;
+}
+
 int
 crypto_mb_session_init(struct crypto_session *s,
 		       const struct crypto_algo_params *p)
@@ -339,6 +359,7 @@ crypto_mb_session_init(struct crypto_session *s,
 		else
 			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
 		gcm_hot(s);
+		mp->x4 = x4_allowed() && gcm_x4_key_ok((const uint8_t *)&k->gcm, s->key_len);
 		break;
 	case CRYPTO_CIPHER_CHACHA20_POLY1305:
 		mp->path = MB_CHACHA_USE_JOBS ? MB_PATH_JOB : MB_PATH_CHACHA;
@@ -617,14 +638,73 @@ job_finish(struct crypto_engine *e, const IMB_JOB *job, bool enc)
 	return 1;
 }
 
+/* Does @p op (valid) go through gcm_x4()? (gcm_x4() builds its own
+ * nonces.) */
+static inline bool
+x4_op(const struct crypto_op *op)
+{
+	return mb_hdr(op->sess)->x4 && op->cipher_len <= GCM_X4_MAX_LEN;
+}
+
+/*
+ * The short AES-GCM ops @p idx[0 .. n) of @p ops (all with keys of
+ * @p key_len bytes), four at a time through gcm_x4(), which writes or
+ * checks their ICVs; a last group of fewer has idle lanes. @return how
+ * many verified.
+ */
+static uint16_t
+gcm_x4_ops(struct crypto_op *ops, const uint8_t idx[], unsigned int n, unsigned int key_len,
+	   bool enc)
+{
+	static uint8_t idle[16]; /* an idle lane's pointers: never read or written */
+	struct gcm_x4_op l[4];
+	unsigned int g, p, bad;
+	uint16_t ok = 0;
+
+	for (g = 0; g < n; g += 4) {
+		for (p = 0; p < 4; p++) {
+			struct crypto_op *op;
+			const struct crypto_session *s;
+
+			if (g + p >= n) {
+				l[p] = l[0];
+				l[p].len = l[p].aad_len = l[p].icv_len = 0;
+				l[p].data = l[p].icv = idle;
+				l[p].aad = idle;
+				continue;
+			}
+			op = &ops[idx[g + p]];
+			s = op->sess;
+			l[p].kd = (const uint8_t *)&mb_keys(s)->gcm;
+			l[p].data = op->data + op->cipher_off;
+			l[p].len = op->cipher_len;
+			l[p].aad = op->aad;
+			l[p].aad_len = op->aad_len;
+			l[p].salt = s->salt;
+			l[p].iv = op->iv;
+			l[p].icv = op->icv;
+			l[p].icv_len = s->icv_len;
+		}
+		bad = gcm_x4(l, key_len, enc);
+		for (p = 0; p < 4 && g + p < n; p++) {
+			struct crypto_op *op = &ops[idx[g + p]];
+
+			op->status = bad & (1u << p) ? CRYPTO_ICV_FAIL : CRYPTO_OK;
+			ok += !(bad & (1u << p));
+		}
+	}
+	return ok;
+}
+
 static uint16_t
 mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	 bool enc)
 {
 	IMB_JOB *jobs[CRYPTO_CHUNK];
 	uint8_t slot[CRYPTO_CHUNK];
+	uint8_t x4[2][CRYPTO_CHUNK]; /* short GCM ops: AES-128, AES-256 */
 	bool valid[CRYPTO_CHUNK];
-	unsigned int i, nj = 0, done;
+	unsigned int i, nj = 0, done, nx[2] = { 0, 0 };
 	uint16_t ok = 0;
 
 	/* Validate, and build every AEAD nonce before the first cipher
@@ -635,7 +715,7 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 		struct crypto_op *op = &ops[i];
 
 		valid[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB);
-		if (likely(valid[i]) && op->sess->is_aead)
+		if (likely(valid[i]) && op->sess->is_aead && !x4_op(op))
 			aead_nonce(e, i, op);
 	}
 	for (i = 0; i < n; i++) {
@@ -649,6 +729,12 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 		mp = mb_hdr(op->sess);
 		switch (mp->path) {
 		case MB_PATH_GCM:
+			if (x4_op(op)) {
+				unsigned int w = op->sess->key_len != 16;
+
+				x4[w][nx[w]++] = (uint8_t)i;
+				break;
+			}
 			ok += gcm_one(e, i, op, enc);
 			break;
 		case MB_PATH_CHACHA:
@@ -664,6 +750,10 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 			break;
 		}
 	}
+	if (nx[0] != 0)
+		ok += gcm_x4_ops(ops, x4[0], nx[0], 16, enc);
+	if (nx[1] != 0)
+		ok += gcm_x4_ops(ops, x4[1], nx[1], 32, enc);
 	if (nj == 0)
 		return ok;
 
