@@ -159,31 +159,22 @@ j0_of(const struct gcm_x4_op *o)
 	return _mm_set_epi32(0x01000000, (int)i1, (int)i0, (int)s);
 }
 
-/* Up to four AES encryptions of four lanes each, round-major, so the
- * chains overlap. @p k: how many of s[0..3] are in use. */
+/* Up to eight AES encryptions of four lanes each, round-major, so the
+ * chains overlap. @p k: how many of s[0..7] are in use (a constant
+ * where it is inlined, so the idle ones cost nothing). */
 GX_TARGET static inline __attribute__((always_inline)) void
-aes_up_to4(__m512i s[4], unsigned int k, const __m512i rk[15], unsigned int nr)
+aes_up_to8(__m512i s[8], unsigned int k, const __m512i rk[15], unsigned int nr)
 {
-	__m512i a = s[0], b = s[1], c = s[2], d = s[3];
-	unsigned int r;
+	__m512i v[8];
+	unsigned int r, i;
 
-	a = _mm512_xor_si512(a, rk[0]);
-	b = _mm512_xor_si512(b, rk[0]);
-	c = _mm512_xor_si512(c, rk[0]);
-	d = _mm512_xor_si512(d, rk[0]);
-	for (r = 1; r < nr; r++) {
-		a = _mm512_aesenc_epi128(a, rk[r]);
-		if (k > 1)
-			b = _mm512_aesenc_epi128(b, rk[r]);
-		if (k > 2)
-			c = _mm512_aesenc_epi128(c, rk[r]);
-		if (k > 3)
-			d = _mm512_aesenc_epi128(d, rk[r]);
-	}
-	s[0] = _mm512_aesenclast_epi128(a, rk[nr]);
-	s[1] = _mm512_aesenclast_epi128(b, rk[nr]);
-	s[2] = _mm512_aesenclast_epi128(c, rk[nr]);
-	s[3] = _mm512_aesenclast_epi128(d, rk[nr]);
+	for (i = 0; i < k; i++)
+		v[i] = _mm512_xor_si512(s[i], rk[0]);
+	for (r = 1; r < nr; r++)
+		for (i = 0; i < k; i++)
+			v[i] = _mm512_aesenc_epi128(v[i], rk[r]);
+	for (i = 0; i < k; i++)
+		s[i] = _mm512_aesenclast_epi128(v[i], rk[nr]);
 }
 
 /* The unreduced GHASH sum of the four lanes: hi, lo and the middle. */
@@ -224,7 +215,7 @@ gcm_x4(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 {
 	const __m512i rev = _mm512_set4_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f);
 	const unsigned int nr = key_len == 16 ? 10 : 14;
-	__m512i rk[15], ks[4 + GCM_X4_BLOCKS], j0, x;
+	__m512i rk[15], ks[1 + GCM_X4_BLOCKS], j0, x;
 	struct gx_acc acc;
 	unsigned int nb[4], maxb = 0, p, b, r, nks;
 	bool one_key, uni;
@@ -258,21 +249,31 @@ gcm_x4(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	nks = 1 + maxb;
 	for (b = 0; b < nks; b++)
 		ks[b] = _mm512_add_epi32(j0, _mm512_set4_epi32((int)(b << 24), 0, 0, 0));
-	for (; b < nks + 3; b++)
-		ks[b] = _mm512_setzero_si512(); /* the last group's idle slots */
-	for (b = 0; b < nks; b += 4) {
+	for (b = 0; b < nks; b += 8) {
 		switch (nks - b) {
 		case 1:
-			aes_up_to4(&ks[b], 1, rk, nr);
+			aes_up_to8(&ks[b], 1, rk, nr);
 			break;
 		case 2:
-			aes_up_to4(&ks[b], 2, rk, nr);
+			aes_up_to8(&ks[b], 2, rk, nr);
 			break;
 		case 3:
-			aes_up_to4(&ks[b], 3, rk, nr);
+			aes_up_to8(&ks[b], 3, rk, nr);
+			break;
+		case 4:
+			aes_up_to8(&ks[b], 4, rk, nr);
+			break;
+		case 5:
+			aes_up_to8(&ks[b], 5, rk, nr);
+			break;
+		case 6:
+			aes_up_to8(&ks[b], 6, rk, nr);
+			break;
+		case 7:
+			aes_up_to8(&ks[b], 7, rk, nr);
 			break;
 		default:
-			aes_up_to4(&ks[b], 4, rk, nr);
+			aes_up_to8(&ks[b], 8, rk, nr);
 			break;
 		}
 	}
