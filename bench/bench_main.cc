@@ -11,6 +11,7 @@
 // shared machine where something else is pinned to CPU 0.
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -29,7 +30,13 @@ static bool
 eal_init(const char *prog)
 {
 	const char *cpu = getenv("BENCH_CPU");
-	std::vector<std::string> args = { prog, "--no-huge", "--no-pci" };
+	// BENCH_HUGE=1: DPDK's memory on hugepages, as espd runs in
+	// production (rte_acl's run-time tables come from it).
+	bool huge = getenv("BENCH_HUGE") != nullptr && strcmp(getenv("BENCH_HUGE"), "0") != 0;
+	std::vector<std::string> args = { prog, "--no-pci" };
+
+	if (!huge)
+		args.push_back("--no-huge");
 	std::vector<char *> argv;
 
 	if (cpu != nullptr) {
