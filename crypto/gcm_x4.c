@@ -26,6 +26,7 @@
  */
 #include <string.h>
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include "crypto/gcm_x4.h"
@@ -48,14 +49,27 @@ bytes_mask(uint32_t n)
 	return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1);
 }
 
+/* By CPUID and XGETBV, not __builtin_cpu_supports(): clang before 16
+ * knows neither "vaes" nor "vpclmulqdq" there. */
 bool
 gcm_x4_cpu(void)
 {
-	__builtin_cpu_init();
-	return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-	       __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
-	       __builtin_cpu_supports("vaes") && __builtin_cpu_supports("vpclmulqdq") &&
-	       __builtin_cpu_supports("aes") && __builtin_cpu_supports("pclmul");
+	/* leaf 7 EBX: AVX512F 16, DQ 17, BW 30, VL 31; ECX: VAES 9,
+	 * VPCLMULQDQ 10. leaf 1 ECX: PCLMULQDQ 1, AES 25, OSXSAVE 27. */
+	const unsigned int ebx7 = 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
+	const unsigned int ecx7 = 1u << 9 | 1u << 10;
+	const unsigned int ecx1 = 1u << 1 | 1u << 25 | 1u << 27;
+	unsigned int a, b, c, d, lo, hi;
+
+	if (!__get_cpuid(1, &a, &b, &c, &d) || (c & ecx1) != ecx1)
+		return false;
+	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || (b & ebx7) != ebx7 ||
+	    (c & ecx7) != ecx7)
+		return false;
+	/* The OS saves SSE, AVX, the opmasks and all 32 zmm registers. */
+	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+	(void)hi;
+	return (lo & 0xe6) == 0xe6;
 }
 
 /* ---- one lane (the key check) ------------------------------------------ */
