@@ -263,6 +263,8 @@ gcm_x4(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	nks = 1 + maxb;
 	for (b = 0; b < nks; b++)
 		ks[b] = _mm512_add_epi32(j0, _mm512_set4_epi32((int)(b << 24), 0, 0, 0));
+	/* One case a count, so that each inlined aes_up_to8() has a
+	 * constant k and keeps its chains in registers. */
 	for (b = 0; b < nks; b += 8) {
 		switch (nks - b) {
 		case 1:
