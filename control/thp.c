@@ -10,8 +10,9 @@
  * starts the program again, once, with the tunable added to
  * GLIBC_TUNABLES (same pid, same arguments). It does nothing when the
  * environment already names glibc.malloc.hugetlb, or when
- * ESPD_MALLOC_HUGETLB=0. If the exec fails, the program goes on as it
- * was.
+ * ESPD_MALLOC_HUGETLB=0; ESPD_MALLOC_HUGETLB=2 asks for
+ * glibc.malloc.hugetlb=2 (pages from the hugetlbfs pool) instead. If the
+ * exec fails, the program goes on as it was.
  *
  * Linked whole into espd and bench_micro (a constructor that nothing
  * references); glibc passes argc, argv and envp to constructors.
@@ -36,8 +37,11 @@ espd_malloc_thp(int argc, char **argv, char **envp)
 	    (t != NULL && strstr(t, "glibc.malloc.hugetlb") != NULL) ||
 	    (t != NULL && keep == NULL) || argv == NULL)
 		goto out;
-	n = snprintf(buf, sizeof(buf), "%s%sglibc.malloc.hugetlb=1", t != NULL ? t : "",
-		     t != NULL && t[0] != '\0' ? ":" : "");
+	/* 2: the hugetlbfs pool instead (README: only with DPDK's memory
+	 * taken at start and pages to spare). */
+	n = snprintf(buf, sizeof(buf), "%s%sglibc.malloc.hugetlb=%c", t != NULL ? t : "",
+		     t != NULL && t[0] != '\0' ? ":" : "",
+		     opt != NULL && strcmp(opt, "2") == 0 ? '2' : '1');
 	if (n < 0 || (size_t)n >= sizeof(buf) || setenv("GLIBC_TUNABLES", buf, 1) != 0)
 		goto out;
 	execv("/proc/self/exe", argv);

@@ -10,7 +10,7 @@ pkgs=(
 	libdpdk-dev dpdk-dev dpdk-doc
 	libipsec-mb-dev libjansson-dev libpcap-dev
 	libcunit1-dev libbenchmark-dev
-	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump nftables
+	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump nftables strace
 	libxdp-dev libbpf-dev libcap2-bin
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins
 	libstrongswan-extra-plugins libstrongswan-standard-plugins bzip2 conntrack
