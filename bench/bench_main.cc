@@ -32,7 +32,8 @@ eal_init(const char *prog)
 	const char *cpu = getenv("BENCH_CPU");
 	// BENCH_HUGE=1: DPDK's memory on hugepages, as espd runs in
 	// production (rte_acl's run-time tables come from it).
-	bool huge = getenv("BENCH_HUGE") != nullptr && strcmp(getenv("BENCH_HUGE"), "0") != 0;
+	const char *huge_env = getenv("BENCH_HUGE");
+	bool huge = huge_env != nullptr && strcmp(huge_env, "0") != 0;
 	std::vector<std::string> args = { prog, "--no-pci" };
 
 	if (!huge)

@@ -714,39 +714,44 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	IMB_JOB *jobs[CRYPTO_CHUNK];
 	uint8_t slot[CRYPTO_CHUNK];
 	uint8_t x128[CRYPTO_CHUNK], x256[CRYPTO_CHUNK]; /* short GCM ops, by key size */
-	bool valid[CRYPTO_CHUNK];
+	/* 0: invalid; 1: one by one or as jobs, below; 2: in x128/x256 */
+	uint8_t route[CRYPTO_CHUNK];
 	unsigned int i, nj = 0, done, n128 = 0, n256 = 0;
 	uint16_t ok = 0;
 
-	/* Validate, and build every AEAD nonce before the first cipher
-	 * call: the library loads the 12-byte nonce at once, and right after
-	 * the two smaller stores that wrote it, that load stalls on store
-	 * forwarding (about 12 ns a packet at 64 B). */
+	/* Validate, sort out the short GCM ops (gcm_x4() builds their
+	 * nonces itself), and build every other AEAD nonce before the first
+	 * cipher call: the library loads the 12-byte nonce at once, and right
+	 * after the two smaller stores that wrote it, that load stalls on
+	 * store forwarding (about 12 ns a packet at 64 B). */
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 
-		valid[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB);
-		if (likely(valid[i]) && op->sess->is_aead && !x4_op(op))
+		route[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB);
+		if (unlikely(route[i] == 0))
+			continue;
+		if (x4_op(op)) {
+			if (op->sess->key_len == 16)
+				x128[n128++] = (uint8_t)i;
+			else
+				x256[n256++] = (uint8_t)i;
+			route[i] = 2;
+		} else if (op->sess->is_aead) {
 			aead_nonce(e, i, op);
+		}
 	}
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 		const struct mb_hdr *mp;
 
-		if (unlikely(!valid[i])) {
-			op->status = CRYPTO_ERROR;
+		if (route[i] != 1) {
+			if (unlikely(route[i] == 0))
+				op->status = CRYPTO_ERROR;
 			continue;
 		}
 		mp = mb_hdr(op->sess);
 		switch (mp->path) {
 		case MB_PATH_GCM:
-			if (x4_op(op)) {
-				if (op->sess->key_len == 16)
-					x128[n128++] = (uint8_t)i;
-				else
-					x256[n256++] = (uint8_t)i;
-				break;
-			}
 			ok += gcm_one(e, i, op, enc);
 			break;
 		case MB_PATH_CHACHA:

@@ -35,6 +35,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <rte_ip.h>
+#include <rte_ip_frag.h>
 #include <rte_mbuf.h>
 #include <rte_mempool.h>
 
@@ -52,8 +54,8 @@ static inline bool
 frag_is_fragment(const uint8_t *ip, uint32_t len)
 {
 	/* IPv4 inline: every ESP packet for the gateway asks. */
-	if (len >= 20 && (ip[0] >> 4) == 4)
-		return (((uint16_t)ip[6] << 8 | ip[7]) & 0x3fff) != 0; /* MF or offset */
+	if (len >= sizeof(struct rte_ipv4_hdr) && (ip[0] >> 4) == 4)
+		return rte_ipv4_frag_pkt_is_fragmented((const struct rte_ipv4_hdr *)ip);
 	return frag_is_fragment6(ip, len);
 }
 

@@ -167,28 +167,23 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 	for (i = 0; i < k; i++) {
 		struct rte_mbuf *m = esp[i];
 		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
-		bool ok;
 
 		if (p != NULL && p->action == GW_DISCARD) {
 			drop(w, m, CNT_XfrmInPolBlock);
 			continue;
 		}
-		/* Packets of one SA under one policy: the template is checked
-		 * once for the run. */
-		if (p != NULL && p->action == GW_PROTECT && sas[i] != NULL) {
-			if (p != last_p || sas[i] != last_sa) {
+		if (p != NULL && p->action == GW_PROTECT) {
+			/* Packets of one SA under one policy: the template is
+			 * checked once for the run. */
+			if (sas[i] != NULL && (p != last_p || sas[i] != last_sa)) {
 				last_p = p;
 				last_sa = sas[i];
 				last_ok = tmpl_ok(p, gw_sa_of(sas[i]));
 			}
-			ok = last_ok;
-		} else {
-			ok = true;
-		}
-		if (p != NULL && p->action == GW_PROTECT && (sas[i] == NULL || !ok)) {
 			/* Plain traffic, or the wrong SA, for a protected flow
 			 * (RFC 4301 5.2). A "level use" template is optional. */
-			if (!(sas[i] == NULL && p->tmpl.level_use)) {
+			if ((sas[i] == NULL && !p->tmpl.level_use) ||
+			    (sas[i] != NULL && !last_ok)) {
 				drop(w, m, CNT_XfrmInTmplMismatch);
 				continue;
 			}
