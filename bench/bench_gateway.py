@@ -21,7 +21,15 @@ distinct UDP 5-tuple), so with the default 1024 flows every frame is its
 own flow. Inbound pcaps are those inner packets in ESP of one SA.
 
   bench_gateway.py BUILD_DIR [--quick] [--flows N] [--no-huge] [--rounds R]
-                   [--warmup S] [--window S] [--out DIR] [--only TEXT]
+                   [--warmup S] [--window S] [--out DIR] [--only TEXT] [--floor]
+
+--floor adds a third program to every round: dpdk-testpmd forwarding the
+same pcap between the same two vdevs (io mode: it never reads a packet).
+Its cycles a packet are the harness's own (net_pcap's copy of each frame
+into an mbuf, net_null's free, a poll loop), which any gateway pays. With
+the raw crypto cycles they give, per case, the most a gateway could beat
+ipsec-secgw by on this harness (ceiling = secgw cycles / (floor + raw))
+and espd's own cycles (espd - floor - raw).
 
 Sizes are the inner IPv4 packet length (as in bench_micro): 64, 512, 1420,
 and IMIX = 7 x 64, 4 x 576, 1 x 1420 (mean 347 B).
@@ -31,6 +39,7 @@ import argparse
 import datetime
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -59,6 +68,7 @@ ESPD_DEFAULT_FRAMES = 8192
 # many frames it gets frames + that.
 SECGW_POOL_DEFAULT = 10880
 SECGW_DEFAULT_FRAMES = 2048
+TESTPMD = "dpdk-testpmd"  # --floor (package dpdk-dev)
 IMIX = [64] * 7 + [576] * 4 + [1420]
 GEN_VERSION = "2"
 HUGE_WANT = 1024   # 2 MB pages set aside when fewer are free
@@ -239,6 +249,14 @@ class Runner:
         eal = mem + ["--no-pci", "-l", "0,1", "--file-prefix", prefix,
                      "--log-level=lib.eal:error"]
         tag = "%s-%s-%s" % (direction, SHORT[algo], size)
+        if app == "floor":
+            return [TESTPMD] + eal + [
+                "--vdev", "net_pcap0,rx_pcap=%s%s" % (pcap, loop),
+                "--vdev", "net_null0,no-rx=1",
+                "--", "--forward-mode=io", "--nb-cores=1", "--rxq=1", "--txq=1",
+                "--total-num-mbufs=%d" % (self.frames + ESPD_POOL_DEFAULT),
+                # Keeps it forwarding without a terminal (it would wait on stdin).
+                "--stats-period", "60"]
         if app == "espd" or self.a.vs_espd:
             conf = os.path.join(self.wd, "espd-%s-%s.conf" % (direction, SHORT[algo]))
             with open(conf, "w") as f:
@@ -501,9 +519,15 @@ def main():
     ap.add_argument("--flows", type=int, default=DEFAULT_FLOWS,
                     help="distinct UDP 5-tuples per pcap, 1 to %d (default %d); the pcap "
                     "holds max(1024, FLOWS) frames" % (MAX_FLOWS, DEFAULT_FLOWS))
+    ap.add_argument("--floor", action="store_true",
+                    help="also run %s io forwarding over the same vdevs each round: the "
+                    "harness's own cycles, the ceiling on espd/secgw they leave, and espd's "
+                    "own cycles" % TESTPMD)
     ap.add_argument("--no-huge", action="store_true",
                     help="run both gateways with --no-huge -m 1024 (default: hugepages)")
     a = ap.parse_args()
+    if a.floor and shutil.which(TESTPMD) is None:
+        ap.error("--floor: no %s on PATH (package dpdk-dev)" % TESTPMD)
     if not 1 <= a.flows <= MAX_FLOWS:
         ap.error("--flows %d: 1 to %d" % (a.flows, MAX_FLOWS))
     a.rounds = a.rounds or (1 if a.quick else 4)
@@ -664,6 +688,20 @@ def plot_engines(results, engines, path):
     fig.savefig(path, dpi=90)
 
 
+def floor_cycles(row, runs, hz):
+    """--floor: the harness's cycles a packet (testpmd io forwarding, per
+    worker CPU-second), the ceiling on espd/secgw it leaves with the raw
+    crypto, and espd's own cycles: what is neither harness nor crypto."""
+    fc = summary([x.get("mpps_cpu") for x in runs if x["ok"]])["median"]
+    row["floor_mpps"] = summary([x.get("mpps") for x in runs if x["ok"]])
+    row["floor_cycles_per_pkt"] = f = None if (fc is None or hz is None) else hz / (fc * 1e6)
+    raw, sc, ec = row["raw_cycles_per_op"], row["secgw_cycles_per_pkt"], row["espd_cycles_per_pkt"]
+    ok = None not in (f, raw)
+    row["ceiling"] = sc / (f + raw) if ok and sc is not None else None
+    row["espd_own_cycles"] = ec - f - raw if ok and ec is not None else None
+    row["secgw_own_cycles"] = sc - f - raw if ok and sc is not None else None
+
+
 def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
     gen_pcaps(wd, cases, a.flows)
     raw = raw_crypto(a.build, a.quick, cases)
@@ -681,9 +719,11 @@ def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
     hz = tsc_hz()
     for direction, algo, sizes in cases:
         for size in sizes:
-            runs = {"espd": [], "secgw": []}
+            apps = ["espd", "secgw"] + (["floor"] if a.floor else [])
+            runs = {x: [] for x in apps}
             for rnd in range(a.rounds):
-                order = ("espd", "secgw") if rnd % 2 == 0 else ("secgw", "espd")
+                k = rnd % len(apps)  # each goes first in turn
+                order = apps[k:] + apps[:k]
                 for app in order:
                     res = r.run_one(app, direction, algo, size)
                     runs[app].append(res)
@@ -722,6 +762,8 @@ def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
                                                          row["raw_cycles_per_op"])
                                         else row["espd_cycles_per_pkt"] - row["raw_cycles_per_op"])
             row["frac_of_limit"] = None if (ec is None or not lim) else ec / lim
+            if a.floor:
+                floor_cycles(row, runs["floor"], hz)
             results.append(row)
             print_row(row, a, header=len(results) == 1)
             sys.stdout.flush()
@@ -753,7 +795,7 @@ def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
         except ImportError:
             print("bench-gateway: no matplotlib; gateway.png not written", file=sys.stderr)
     print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
-    bad = [x for row in results for app in ("espd", "secgw") for x in row["runs"][app]
+    bad = [x for row in results for app in row["runs"] for x in row["runs"][app]
            if not x["ok"]]
     return 1 if bad else 0
 
@@ -791,6 +833,12 @@ def print_row(r, a, header=False):
              fmt(None if r["espd_cpu_share"]["median"] is None
                  else 100 * r["espd_cpu_share"]["median"], "%.0f"),
              " ".join(fmt(x) for x in r["ratio_per_round"])))
+    if "ceiling" in r:
+        print("%-4s %-12s %5s | floor %s cyc/p (testpmd io, %s Mpps): ceiling espd/secgw %s; "
+              "own cycles espd %s, secgw %s" % (
+                  "", "", "", fmt(r["floor_cycles_per_pkt"], "%.0f"),
+                  fmt(r["floor_mpps"]["median"]), fmt(r["ceiling"]),
+                  fmt(r["espd_own_cycles"], "%.0f"), fmt(r["secgw_own_cycles"], "%.0f")))
 
 
 if __name__ == "__main__":

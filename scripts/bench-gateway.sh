@@ -16,7 +16,10 @@
 # own flow. --quick: one round, short windows, fewer cases (a CI smoke, < 60 s
 # once built; its JSON goes to BUILD_DIR/bench-gw/). Other options go to
 # bench/bench_gateway.py (--rounds R, --warmup S, --window S, --only TEXT,
-# --out DIR, --vs-espd ESPD).
+# --out DIR, --vs-espd ESPD). --floor: dpdk-testpmd forwards the same pcaps
+# over the same vdevs each round too; the table adds the harness's cycles a
+# packet, the ceiling on espd/ipsec-secgw they leave with the raw crypto,
+# and each gateway's own cycles (neither harness nor crypto).
 # --engines builtin,aesni_mb,openssl: espd against itself instead, one crypto
 # engine against another (builtin = inline IPsec-MB, the others cryptodev
 # PMDs through --crypto-dev), alternating; writes engines-DATE.json and
@@ -27,7 +30,7 @@ b=build-gwbench
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
 	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines)
 		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
 		args+=("$1" "$2"); shift ;;
