@@ -5,6 +5,9 @@
 //   BM_espd_encrypt / BM_espd_decrypt: crypto_*_burst through crypto.h;
 //   BM_raw_direct: the single-buffer IPsec-MB AEAD calls, one per packet;
 //   BM_raw_burst: the IPsec-MB job burst API, no framing at all.
+//   BM_espd_encrypt_sas/sas:S/size:Z: AES-GCM-128 encrypt through
+//   crypto.h, op i of a burst on session i % S, each session its own key:
+//   what a burst of different SAs costs against one SA.
 // Raw direct against raw burst decides, per algorithm, which path
 // crypto_mb.c uses (MB_GCM_USE_JOBS, MB_CHACHA_USE_JOBS).
 //   BM_engine_burst/engine:E/burst:B: AES-GCM-128 encrypt, 64 B, bursts
@@ -124,32 +127,41 @@ set_counters(benchmark::State &st, uint32_t len)
 
 struct EspdRun {
 	crypto_engine *eng = nullptr;
-	crypto_session sess;
+	// Session i % nsess for op i, each under its own key (nsess of
+	// kBurst: every packet of a burst a different SA).
+	std::vector<crypto_session> sessions = std::vector<crypto_session>(kBurst);
+	crypto_session &sess = sessions[0];
+	unsigned nsess = 0;
 	std::vector<Buf> bufs = std::vector<Buf>(kBurst);
 	uint8_t aad[kBurst][12];
 	crypto_op ops[kBurst];
 	uint32_t len = 0;
 
 	bool
-	init(const Algo &a, uint32_t size)
+	init(const Algo &a, uint32_t size, unsigned n_sess = 1)
 	{
 		crypto_algo_params p = {};
+		uint8_t key[sizeof(kKey)];
 
 		fill_keys();
 		eng = crypto_engine_create(CRYPTO_ENGINE_MB);
 		if (eng == nullptr)
 			return false;
+		memcpy(key, kKey, sizeof(key));
 		p.cipher = a.cipher;
 		p.auth = a.auth;
-		p.cipher_key = a.key_len ? kKey : nullptr;
+		p.cipher_key = a.key_len ? key : nullptr;
 		p.cipher_key_len = a.key_len;
 		if (a.auth != CRYPTO_AUTH_NONE) {
 			p.auth_key = kAuthKey;
 			p.auth_key_len = sizeof(kAuthKey);
 		}
 		p.icv_len = a.icv_len;
-		if (crypto_session_init(&sess, CRYPTO_ENGINE_MB, &p) != 0)
-			return false;
+		for (; nsess < n_sess; nsess++) {
+			key[0] = (uint8_t)(kKey[0] + nsess);
+			if (crypto_session_init(&sessions[nsess], CRYPTO_ENGINE_MB, &p) != 0)
+				return false;
+		}
 		len = payload_len(a, size);
 		for (unsigned i = 0; i < kBurst; i++) {
 			uint8_t *d = bufs[i].b;
@@ -159,7 +171,7 @@ struct EspdRun {
 			memcpy(aad[i], d, kHdr);
 			crypto_op &op = ops[i];
 			op = crypto_op{};
-			op.sess = &sess;
+			op.sess = &sessions[i % nsess];
 			op.data = d;
 			op.cipher_off = off;
 			op.cipher_len = len;
@@ -176,7 +188,8 @@ struct EspdRun {
 
 	~EspdRun()
 	{
-		crypto_session_wipe(&sess);
+		for (unsigned i = 0; i < nsess; i++)
+			crypto_session_wipe(&sessions[i]);
 		crypto_engine_free(eng);
 	}
 };
@@ -196,6 +209,25 @@ BM_espd_encrypt(benchmark::State &st)
 		benchmark::DoNotOptimize(ok);
 	}
 	set_counters(st, r.len);
+}
+
+// AES-GCM-128 encrypt of bursts of 32 where every op has its own SA
+// (sas:32) against one SA for all (sas:1): what distinct keys cost.
+void
+BM_espd_encrypt_sas(benchmark::State &st)
+{
+	EspdRun r;
+
+	if (!r.init(kAlgos[0], (uint32_t)st.range(1), (unsigned)st.range(0))) {
+		st.SkipWithError("espd setup failed");
+		return;
+	}
+	for (auto _ : st) {
+		uint16_t ok = crypto_encrypt_burst(r.eng, r.ops, kBurst);
+		benchmark::DoNotOptimize(ok);
+	}
+	st.SetItemsProcessed((int64_t)st.iterations() * kBurst);
+	st.SetBytesProcessed((int64_t)st.iterations() * kBurst * r.len);
 }
 
 void
@@ -1010,5 +1042,8 @@ BENCHMARK(BM_espd_encrypt)->Apply(aead_short);
 BENCHMARK(BM_espd_decrypt)->Apply(aead_short);
 BENCHMARK(BM_raw_direct)->Apply(aead_short);
 BENCHMARK(BM_raw_burst)->Apply(all_algos);
+BENCHMARK(BM_espd_encrypt_sas)
+	->ArgNames({ "sas", "size" })
+	->ArgsProduct({ { 1, 32 }, { 64, 128, 512 } });
 
 // main() is in bench_main.cc: it brings EAL up first, for bench_esp.cc.

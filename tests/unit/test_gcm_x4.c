@@ -143,8 +143,10 @@ reference(const struct gcm_key_data *kd, unsigned int key_len, struct lane *l)
 
 /*
  * @p rounds groups of four lanes, each lane one of three keys of one size
- * (or, every other group, all one key, and then half the time all one
- * length: gcm_x4()'s broadcast path) and a random length (every length 0..max is covered by @p rounds >=
+ * (or, every other group, all one key) and a random length, or (half the
+ * time) a length of lane 0's block count (one key and one block count is
+ * gcm_x4()'s broadcast path; several keys with one block count take the
+ * same power of H at each step, each from its own key) (every length 0..max is covered by @p rounds >=
  * 257 with len = round % 257 in lane 0), encrypted and decrypted in place
  * and compared with IPsec-MB, the bytes around each lane untouched. With
  * @p idle, lanes 2 and 3 are idle (as the engine's last group of a burst
@@ -165,14 +167,20 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 	for (r = 0; r < rounds; r++) {
 		struct gcm_x4_op op[4];
 		unsigned int same = rnd() % 2; /* one key for all lanes */
-		unsigned int same_len = same && rnd() % 2; /* and one length */
+		unsigned int same_nb = rnd() % 2; /* one block count */
 
 		for (p = 0; p < 4; p++) {
 			struct lane *x = &l[p];
 
 			k = same ? 0 : rnd() % 3;
-			x->len = p == 0 ? r % (GCM_X4_MAX_LEN + 1) :
-				 same_len ? l[0].len : rnd() % (GCM_X4_MAX_LEN + 1);
+			if (p == 0)
+				x->len = r % (GCM_X4_MAX_LEN + 1);
+			else if (!same_nb)
+				x->len = rnd() % (GCM_X4_MAX_LEN + 1);
+			else if (l[0].len == 0)
+				x->len = 0;
+			else /* 1..16 bytes in lane 0's last block */
+				x->len = (l[0].len - 1) / 16 * 16 + 1 + rnd() % 16;
 			if (idle && p >= 2)
 				x->len = 0;
 			x->aad_len = rnd() % 2 ? 12 : 8;
