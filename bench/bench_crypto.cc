@@ -130,7 +130,6 @@ struct EspdRun {
 	// Session i % nsess for op i, each under its own key (nsess of
 	// kBurst: every packet of a burst a different SA).
 	std::vector<crypto_session> sessions = std::vector<crypto_session>(kBurst);
-	crypto_session &sess = sessions[0];
 	unsigned nsess = 0;
 	std::vector<Buf> bufs = std::vector<Buf>(kBurst);
 	uint8_t aad[kBurst][12];
@@ -163,6 +162,7 @@ struct EspdRun {
 				return false;
 		}
 		len = payload_len(a, size);
+		const crypto_session &sess = sessions[0]; // all alike but the key
 		for (unsigned i = 0; i < kBurst; i++) {
 			uint8_t *d = bufs[i].b;
 			uint32_t off = kHdr + sess.iv_len;

@@ -714,8 +714,7 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	IMB_JOB *jobs[CRYPTO_CHUNK];
 	uint8_t slot[CRYPTO_CHUNK];
 	uint8_t x128[CRYPTO_CHUNK], x256[CRYPTO_CHUNK]; /* short GCM ops, by key size */
-	/* 0: invalid; 1: one by one or as jobs, below; 2: in x128/x256 */
-	uint8_t route[CRYPTO_CHUNK];
+	enum { OP_BAD, OP_ONE, OP_X4 } route[CRYPTO_CHUNK]; /* OP_ONE: alone or as a job */
 	unsigned int i, nj = 0, done, n128 = 0, n256 = 0;
 	uint16_t ok = 0;
 
@@ -727,15 +726,15 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 
-		route[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB);
-		if (unlikely(route[i] == 0))
+		route[i] = crypto_op_valid(op, CRYPTO_ENGINE_MB) ? OP_ONE : OP_BAD;
+		if (unlikely(route[i] == OP_BAD))
 			continue;
 		if (x4_op(op)) {
 			if (op->sess->key_len == 16)
 				x128[n128++] = (uint8_t)i;
 			else
 				x256[n256++] = (uint8_t)i;
-			route[i] = 2;
+			route[i] = OP_X4;
 		} else if (op->sess->is_aead) {
 			aead_nonce(e, i, op);
 		}
@@ -744,8 +743,8 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 		struct crypto_op *op = &ops[i];
 		const struct mb_hdr *mp;
 
-		if (route[i] != 1) {
-			if (unlikely(route[i] == 0))
+		if (route[i] != OP_ONE) {
+			if (unlikely(route[i] == OP_BAD))
 				op->status = CRYPTO_ERROR;
 			continue;
 		}

@@ -358,6 +358,15 @@ spd_count(const struct spd *spd)
 	return spd == NULL ? 0 : spd->n;
 }
 
+/* Does rule @p r take protocol @p proto and host-order ports @p sp, @p dp? */
+static inline bool
+lin_l4_ok(const struct spd_lin *r, uint8_t proto, uint16_t sp, uint16_t dp)
+{
+	return (proto & r->proto_mask) == r->proto &&
+	       sp >= r->sport_lo && sp <= r->sport_hi &&
+	       dp >= r->dport_lo && dp <= r->dport_hi;
+}
+
 /* The first of @p nr rules (by rank) that the IPv4 key @p k matches, as
  * rte_acl would find it; 0 for none. */
 static inline uint32_t
@@ -369,9 +378,7 @@ lin_match4(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
 
 	for (i = 0; i < nr; i++, r++) {
 		if ((((src & r->mask[0]) ^ r->val[0]) | ((dst & r->mask[4]) ^ r->val[4])) == 0 &&
-		    (k->proto & r->proto_mask) == r->proto &&
-		    sp >= r->sport_lo && sp <= r->sport_hi &&
-		    dp >= r->dport_lo && dp <= r->dport_hi)
+		    lin_l4_ok(r, k->proto, sp, dp))
 			return r->userdata;
 	}
 	return 0;
@@ -394,9 +401,7 @@ lin_match6(const struct spd_lin *r, unsigned int nr, const struct flow_key *k)
 
 		for (w = 0; w < 8; w++)
 			diff |= (kw[w] & r->mask[w]) ^ r->val[w];
-		if (diff == 0 && (k->proto & r->proto_mask) == r->proto &&
-		    sp >= r->sport_lo && sp <= r->sport_hi &&
-		    dp >= r->dport_lo && dp <= r->dport_hi)
+		if (diff == 0 && lin_l4_ok(r, k->proto, sp, dp))
 			return r->userdata;
 	}
 	return 0;
