@@ -10,6 +10,8 @@
 //                       are random (counter match_frac);
 //   BM_spd_build/N:     spd_build() of those N policies (rte_acl rule
 //                       load and trie generation), ms per build;
+//   BM_spd_classify6/N, BM_spd_build6/N: the same with IPv6 policies
+//                       (prefixes /16../64, an eighth /128);
 //   BM_flow_lookup/N:   rte_hash_lookup_bulk_data() on bursts of 32
 //                       struct gw_flow_key, on a lock-free hash made as
 //                       control/publish.c made the flow table before
@@ -50,13 +52,13 @@ classify_loop(benchmark::State &st, bt_spd *b)
 }
 
 void
-BM_spd_classify(benchmark::State &st)
+spd_classify_family(benchmark::State &st, int family)
 {
 	if (!bench_eal_up) {
 		st.SkipWithError("EAL not up");
 		return;
 	}
-	bt_spd *b = bt_spd_new((uint32_t)st.range(0));
+	bt_spd *b = bt_spd_new((uint32_t)st.range(0), family);
 	if (b == nullptr || bt_spd_build(b) != 0) {
 		bt_spd_free(b);
 		st.SkipWithError("spd_build failed");
@@ -64,6 +66,18 @@ BM_spd_classify(benchmark::State &st)
 	}
 	classify_loop(st, b);
 	bt_spd_free(b);
+}
+
+void
+BM_spd_classify(benchmark::State &st)
+{
+	spd_classify_family(st, 4);
+}
+
+void
+BM_spd_classify6(benchmark::State &st)
+{
+	spd_classify_family(st, 6);
 }
 
 // BM_spd_classify_alg/N/ALG: the same with rte_acl's code path ALG
@@ -83,7 +97,7 @@ BM_spd_classify_alg(benchmark::State &st)
 	static int64_t b_n;
 	if (b == nullptr || b_n != st.range(0)) {
 		bt_spd_free(b);
-		b = bt_spd_new((uint32_t)st.range(0));
+		b = bt_spd_new((uint32_t)st.range(0), 4);
 		b_n = st.range(0);
 		if (b == nullptr || bt_spd_build(b) != 0) {
 			bt_spd_free(b);
@@ -100,13 +114,13 @@ BM_spd_classify_alg(benchmark::State &st)
 }
 
 void
-BM_spd_build(benchmark::State &st)
+spd_build_family(benchmark::State &st, int family)
 {
 	if (!bench_eal_up) {
 		st.SkipWithError("EAL not up");
 		return;
 	}
-	bt_spd *b = bt_spd_new((uint32_t)st.range(0));
+	bt_spd *b = bt_spd_new((uint32_t)st.range(0), family);
 	if (b == nullptr) {
 		st.SkipWithError("out of memory");
 		return;
@@ -122,6 +136,18 @@ BM_spd_build(benchmark::State &st)
 	}
 	st.SetItemsProcessed((int64_t)st.iterations() * st.range(0));
 	bt_spd_free(b);
+}
+
+void
+BM_spd_build(benchmark::State &st)
+{
+	spd_build_family(st, 4);
+}
+
+void
+BM_spd_build6(benchmark::State &st)
+{
+	spd_build_family(st, 6);
 }
 
 void
@@ -190,6 +216,9 @@ BENCHMARK(BM_spd_classify)->Arg(10)->Arg(1000)->Arg(10000)->Arg(100000);
 BENCHMARK(BM_spd_classify_alg)
 	->ArgsProduct({ { 10, 100000 }, { 0, 1, 2, 3, 6, 7 } });
 BENCHMARK(BM_spd_build)->Arg(10)->Arg(1000)->Arg(10000)->Arg(100000)
+	->Unit(benchmark::kMillisecond);
+BENCHMARK(BM_spd_classify6)->Arg(10)->Arg(1000)->Arg(10000)->Arg(100000);
+BENCHMARK(BM_spd_build6)->Arg(10)->Arg(1000)->Arg(10000)->Arg(100000)
 	->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_flow_lookup)->Arg(1000)->Arg(100000)->Arg(1000000);
 BENCHMARK(BM_sad_lookup)->Arg(1000)->Arg(100000)->Arg(1000000);

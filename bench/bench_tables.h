@@ -15,8 +15,9 @@ extern "C" {
 #define BT_BURST 32u           /* keys per classify / lookup call */
 #define BT_REPLAY_PASS 4096u   /* sequence numbers per bt_replay_pass */
 
-/** N random IPv4 policies and 8192 flow keys, half inside some policy. */
-struct bt_spd *bt_spd_new(uint32_t n);
+/** N random policies of @p family (4: /8 to /32; 6: /16 to /64, an eighth
+ *  /128) and 8192 flow keys, half inside some policy. */
+struct bt_spd *bt_spd_new(uint32_t n, int family);
 /** spd_build() of the N policies (replacing any built one). 0 or -errno. */
 int bt_spd_build(struct bt_spd *b);
 /* rte_acl's classify path (enum rte_acl_classify_alg); 0 or -ENOTSUP. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include <rte_byteorder.h>
+#include <rte_common.h>
 #include <rte_hash.h>
 #include <rte_hash_crc.h>
 #include <rte_memory.h>
@@ -83,11 +84,44 @@ rand_ports(uint64_t *s, uint16_t *lo, uint16_t *hi)
 	}
 }
 
+/* 16 random bytes at @p a. */
+static void
+rand16(uint64_t *s, uint8_t *a)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i += 4)
+		put32(a + i, rnd(s));
+}
+
+/* @p a with its first @p len bits taken from @p pfx (IPv6). */
+static void
+put_prefix(uint8_t *a, const uint8_t *pfx, uint8_t len)
+{
+	unsigned int i;
+
+	for (i = 0; i < 16; i++) {
+		unsigned int bits = len > 8 * i ? RTE_MIN(len - 8 * i, 8u) : 0;
+		uint8_t m = (uint8_t)(0xff00u >> bits);
+
+		a[i] = (uint8_t)((a[i] & ~m) | (pfx[i] & m));
+	}
+}
+
+/* A random IPv6 prefix length: /16 to /64, or a host (/128) one time in
+ * eight. */
+static uint8_t
+len6(uint64_t *s)
+{
+	return rnd(s) % 8 == 0 ? 128 : (uint8_t)(16 + rnd(s) % 49);
+}
+
 struct bt_spd *
-bt_spd_new(uint32_t n)
+bt_spd_new(uint32_t n, int family)
 {
 	struct bt_spd *b = calloc(1, sizeof(*b));
 	uint64_t s = 0x9e3779b97f4a7c15ULL ^ n;
+	uint8_t r16[16];
 	uint32_t i;
 
 	if (b == NULL)
@@ -105,11 +139,20 @@ bt_spd_new(uint32_t n)
 		struct spd_sel *sel = &b->sels[i];
 		unsigned p;
 
-		sel->family = 4;
-		sel->src_len = (uint8_t)(8 + rnd(&s) % 25);
-		sel->dst_len = (uint8_t)(8 + rnd(&s) % 25);
-		put32(sel->src, rnd(&s) & pmask(sel->src_len));
-		put32(sel->dst, rnd(&s) & pmask(sel->dst_len));
+		sel->family = (uint8_t)family;
+		if (family == 6) {
+			sel->src_len = len6(&s);
+			sel->dst_len = len6(&s);
+			rand16(&s, r16);
+			put_prefix(sel->src, r16, sel->src_len); /* host bits 0 */
+			rand16(&s, r16);
+			put_prefix(sel->dst, r16, sel->dst_len);
+		} else {
+			sel->src_len = (uint8_t)(8 + rnd(&s) % 25);
+			sel->dst_len = (uint8_t)(8 + rnd(&s) % 25);
+			put32(sel->src, rnd(&s) & pmask(sel->src_len));
+			put32(sel->dst, rnd(&s) & pmask(sel->dst_len));
+		}
 		p = rnd(&s) % 3;
 		sel->proto = p == 0 ? -1 : p == 1 ? 6 : 17;
 		if (sel->proto < 0) {
@@ -127,13 +170,21 @@ bt_spd_new(uint32_t n)
 		uint32_t src = rnd(&s), dst = rnd(&s);
 		uint16_t sp = (uint16_t)rnd(&s), dp = (uint16_t)rnd(&s);
 
-		k->family = 4;
+		k->family = (uint8_t)family;
 		k->proto = rnd(&s) % 2 ? 6 : 17;
+		if (family == 6) {
+			rand16(&s, k->src);
+			rand16(&s, k->dst);
+		}
 		if (i % 2 == 0) { /* inside a random policy */
 			const struct spd_sel *sel = &b->sels[rnd(&s) % n];
 
 			src = (src & ~pmask(sel->src_len)) | get32(sel->src);
 			dst = (dst & ~pmask(sel->dst_len)) | get32(sel->dst);
+			if (family == 6) {
+				put_prefix(k->src, sel->src, sel->src_len);
+				put_prefix(k->dst, sel->dst, sel->dst_len);
+			}
 			if (sel->proto >= 0) {
 				k->proto = (uint8_t)sel->proto;
 				sp = (uint16_t)(sel->sport_lo + rnd(&s) %
@@ -142,8 +193,10 @@ bt_spd_new(uint32_t n)
 					(sel->dport_hi - sel->dport_lo + 1u));
 			}
 		}
-		put32(k->src, src);
-		put32(k->dst, dst);
+		if (family == 4) {
+			put32(k->src, src);
+			put32(k->dst, dst);
+		}
 		k->sport = rte_cpu_to_be_16(sp);
 		k->dport = rte_cpu_to_be_16(dp);
 		b->kp[i] = k;

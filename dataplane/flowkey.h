@@ -2,7 +2,8 @@
 /**
  * @file
  * The keys a packet is classified by, in plain C (no DPDK): the fields
- * selectors match (struct flow_key, which is also the rte_acl input), and
+ * selectors match (struct flow_key, from which the SPD builds its rte_acl
+ * input), and
  * the key of the outbound flow table (struct gw_flow_key), which the
  * control plane's model computes too. Every layer includes this header,
  * so both sides build the same bytes.
@@ -14,10 +15,11 @@
 #include <string.h>
 
 /** Fields of a packet that selectors match. Addresses and ports in network
- *  order; an IPv4 address sits in the first 4 bytes. The layout is the
- *  rte_acl field layout of the SPD (dataplane/spd.c): do not reorder. */
+ *  order; an IPv4 address sits in the first 4 bytes. The SPD copies them
+ *  into its own rte_acl input (dataplane/spd.c, acl_in()); out.c compares
+ *  keys as five 8-byte words, so the size stays 40 bytes. */
 struct flow_key {
-	uint8_t proto;  /**< upper-layer protocol (ACL field 0: one byte) */
+	uint8_t proto;  /**< upper-layer protocol */
 	uint8_t family; /**< 4 or 6 */
 	uint8_t later_frag; /**< 1: a non-first fragment; its ports are
 			     *  unknown (RFC 4301 OPAQUE) and read as 0 */

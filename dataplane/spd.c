@@ -1,8 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * SPD tries on rte_acl. The flow key is the ACL input: its layout (see
- * pkt.h) gives the field offsets below. rte_acl wants rule values in host
- * order and reads the input in network order, as l3fwd-acl does.
+ * SPD tries on rte_acl. rte_acl wants rule values in host order and reads
+ * the input in network order, as l3fwd-acl does. For IPv6 the flow key
+ * is the input: its layout (flowkey.h) gives the field offsets below.
+ *
+ * For IPv4 the input is a copy of the key with the two addresses
+ * interleaved byte by byte (struct acl_in4), so the trie tests src[0],
+ * dst[0], src[1], dst[1], ... A trie that tests the whole source first
+ * has to copy every rule with a short source prefix into the branch of
+ * every longer source under it, before it looks at the destination;
+ * interleaved, the high bytes of both addresses, which nearly every rule
+ * names, split the rules early. For 100k random IPv4 policies (bench
+ * BM_spd_build) rte_acl's run-time tables shrank from 325 MB to 51 MB,
+ * the build took 30-40 % less time and classifying 20-25 % less
+ * (bench/RESULTS.md, "SPD: IPv4 addresses interleaved"). IPv6 keeps its
+ * 4-byte words: interleaved by byte or by word it built no faster
+ * (BM_spd_build6), and the byte-wise copy made classifying 10-20 %
+ * slower.
  */
 #include <errno.h>
 #include <stdatomic.h>
@@ -18,7 +32,20 @@
 
 #define SPD_BURST 64 /* most keys one spd_classify call takes */
 
-enum { F4_PROTO, F4_SRC, F4_DST, F4_SPORT, F4_DPORT, F4_NUM };
+/* The rte_acl input of an IPv4 key (acl_in4()). */
+struct acl_in4 {
+	uint8_t proto;
+	uint8_t pad[3];
+	uint8_t addr[8]; /* src[0], dst[0], src[1], dst[1], ... */
+	uint16_t sport, dport; /* network order */
+};
+
+enum {
+	F4_PROTO,
+	F4_ADDR0, F4_ADDR1, F4_ADDR2, F4_ADDR3, F4_ADDR4, F4_ADDR5, F4_ADDR6, F4_ADDR7,
+	F4_SPORT, F4_DPORT,
+	F4_NUM
+};
 enum {
 	F6_PROTO,
 	F6_SRC0, F6_SRC1, F6_SRC2, F6_SRC3,
@@ -55,13 +82,51 @@ struct spd {
 
 #define KOFF(f) ((uint32_t)offsetof(struct flow_key, f))
 
+#define IOFF(f) ((uint32_t)offsetof(struct acl_in4, f))
+
+/* One field per address byte, under the byte's part of the prefix mask;
+ * four to an rte_acl input word. */
 static const struct rte_acl_field_def defs4[F4_NUM] = {
-	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, KOFF(proto) },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_SRC, 1, KOFF(src) },
-	{ RTE_ACL_FIELD_TYPE_MASK, 4, F4_DST, 2, KOFF(dst) },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, KOFF(sport) },
-	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, KOFF(dport) },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_PROTO, 0, IOFF(proto) },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR0, 1, IOFF(addr) },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR1, 1, IOFF(addr) + 1 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR2, 1, IOFF(addr) + 2 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR3, 1, IOFF(addr) + 3 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR4, 2, IOFF(addr) + 4 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR5, 2, IOFF(addr) + 5 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR6, 2, IOFF(addr) + 6 },
+	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F4_ADDR7, 2, IOFF(addr) + 7 },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_SPORT, 3, IOFF(sport) },
+	{ RTE_ACL_FIELD_TYPE_RANGE, 2, F4_DPORT, 3, IOFF(dport) },
 };
+
+/* The rte_acl input of IPv4 key @p k. */
+static inline const uint8_t *
+acl_in4(struct acl_in4 *in, const struct flow_key *k)
+{
+	unsigned int i;
+
+	in->proto = k->proto;
+	memset(in->pad, 0, sizeof(in->pad)); /* read with the protocol */
+	for (i = 0; i < 4; i++) {
+		in->addr[2 * i] = k->src[i];
+		in->addr[2 * i + 1] = k->dst[i];
+	}
+	in->sport = k->sport;
+	in->dport = k->dport;
+	return (const uint8_t *)in;
+}
+
+/* Mask of byte @p i of a prefix of @p len bits. */
+static uint8_t
+byte_mask(uint8_t len, unsigned int i)
+{
+	if (len >= 8 * (i + 1))
+		return 0xff;
+	if (len <= 8 * i)
+		return 0;
+	return (uint8_t)(0xff00u >> (len - 8 * i));
+}
 
 static const struct rte_acl_field_def defs6[F6_NUM] = {
 	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_PROTO, 0, KOFF(proto) },
@@ -250,10 +315,14 @@ build_family(const struct spd_rule *rules, uint32_t n, int family,
 			d = &r4.data;
 			fill_common(&r4.field[F4_PROTO], &r4.field[F4_SPORT],
 				    &r4.field[F4_DPORT], s);
-			r4.field[F4_SRC].value.u32 = be32_at(s->src);
-			r4.field[F4_SRC].mask_range.u32 = s->src_len;
-			r4.field[F4_DST].value.u32 = be32_at(s->dst);
-			r4.field[F4_DST].mask_range.u32 = s->dst_len;
+			for (w = 0; w < 4; w++) {
+				uint8_t sm = byte_mask(s->src_len, w), dm = byte_mask(s->dst_len, w);
+
+				r4.field[F4_ADDR0 + 2 * w].value.u8 = s->src[w] & sm;
+				r4.field[F4_ADDR0 + 2 * w].mask_range.u8 = sm;
+				r4.field[F4_ADDR0 + 2 * w + 1].value.u8 = s->dst[w] & dm;
+				r4.field[F4_ADDR0 + 2 * w + 1].mask_range.u8 = dm;
+			}
 		}
 		d->category_mask = 1;
 		/* rte_acl prefers the higher priority: invert the rank. */
@@ -412,6 +481,7 @@ spd_classify(const struct spd *spd, const struct flow_key *keys[],
 	     uint32_t results[], uint16_t n)
 {
 	const uint8_t *in[2][SPD_BURST];
+	struct acl_in4 in4[SPD_BURST];
 	uint32_t out[SPD_BURST];
 	uint16_t idx[2][SPD_BURST];
 	uint16_t cnt[2] = { 0, 0 };
@@ -431,7 +501,7 @@ spd_classify(const struct spd *spd, const struct flow_key *keys[],
 		}
 		if (spd->acl[f] == NULL)
 			continue;
-		in[f][cnt[f]] = (const uint8_t *)keys[i];
+		in[f][cnt[f]] = f ? (const uint8_t *)keys[i] : acl_in4(&in4[i], keys[i]);
 		idx[f][cnt[f]++] = i;
 	}
 	for (f = 0; f < 2; f++) {

@@ -4,6 +4,7 @@
  * rank order (priority, then age) — and the flow keys it reads.
  */
 #include <arpa/inet.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
@@ -371,6 +372,84 @@ test_scan_vs_trie(void)
 	CU_ASSERT(hits > keys / 5 && hits < keys);
 }
 
+/* A random selector of @p family for test_many_rules(): any prefix
+ * length (byte boundaries and between), around two base addresses. */
+static void
+rnd_sel_any_len(struct spd_sel *s, int family)
+{
+	unsigned int i, alen = family == 6 ? 16 : 4;
+
+	rnd_sel(s, family);
+	for (i = 0; i < alen; i++) {
+		s->src[i] = (uint8_t)(i == 0 ? 10 : rnd() % 3 == 0 ? rnd() : rnd() % 2);
+		s->dst[i] = (uint8_t)(i == 0 ? 20 : rnd() % 3 == 0 ? rnd() : rnd() % 2);
+	}
+	s->src_len = (uint8_t)(rnd() % (8 * alen + 1));
+	s->dst_len = (uint8_t)(rnd() % (8 * alen + 1));
+}
+
+/*
+ * A large trie answers as a walk of the selectors in rank order does
+ * (spd_sel_match()): 3000 rules of both families with every prefix
+ * length, ranks shuffled, 20000 keys near them. The trie reads the
+ * addresses interleaved byte by byte (spd.c): a byte mask or an
+ * interleaving off by one shows up here.
+ */
+static void
+test_many_rules(void)
+{
+	enum { N = 3000, KEYS = 20000 };
+	struct spd_sel *sel = calloc(N, sizeof(*sel));
+	struct spd_rule *r = calloc(N, sizeof(*r));
+	unsigned int i, j, bad = 0, hits = 0;
+	struct spd *trie;
+	int err;
+
+	CU_ASSERT_FATAL(sel != NULL && r != NULL);
+	for (i = 0; i < N; i++) {
+		rnd_sel_any_len(&sel[i], i % 3 == 0 ? 6 : 4);
+		r[i].sel = &sel[i];
+		r[i].rank = rnd() % 4096 * N + i; /* distinct, shuffled */
+		r[i].userdata = i + 1;
+	}
+	trie = spd_build(r, N, SOCKET_ID_ANY, &err);
+	CU_ASSERT_FATAL(trie != NULL);
+	CU_ASSERT_EQUAL(spd_count(trie), N);
+	for (j = 0; j < KEYS; j++) {
+		const struct spd_sel *s = &sel[rnd() % N];
+		unsigned int alen = s->family == 6 ? 16 : 4, b;
+		struct flow_key k = { .family = s->family };
+		uint32_t want = 0, best = UINT32_MAX, got;
+
+		memcpy(k.src, s->src, alen);
+		memcpy(k.dst, s->dst, alen);
+		/* Near the selector: flip a bit or two anywhere. */
+		for (b = rnd() % 3; b > 0; b--) {
+			uint8_t *a = rnd() % 2 ? k.src : k.dst;
+
+			a[rnd() % alen] ^= (uint8_t)(1u << (rnd() % 8));
+		}
+		k.proto = (uint8_t)((int[]){ IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP })[rnd() % 3];
+		k.sport = htons((uint16_t)(rnd() % 6));
+		k.dport = htons((uint16_t)(rnd() % 12));
+		for (i = 0; i < N; i++) {
+			if (r[i].rank < best && spd_sel_match(&sel[i], &k)) {
+				best = r[i].rank;
+				want = r[i].userdata;
+			}
+		}
+		got = classify1(trie, &k);
+		bad += got != want;
+		hits += want != 0;
+	}
+	spd_free(trie);
+	free(sel);
+	free(r);
+	CU_ASSERT_EQUAL(bad, 0);
+	/* The keys match often, and not always. */
+	CU_ASSERT(hits > KEYS / 5 && hits < KEYS);
+}
+
 static void
 model_line(struct gw_model *m, const char *line)
 {
@@ -451,6 +530,8 @@ test_spd_register(void)
 		return CU_get_error();
 	if (s == NULL ||
 	    !CU_add_test(s, "few rules: the scan answers as the trie does", test_scan_vs_trie) ||
+	    !CU_add_test(s, "many rules: the trie answers as a walk in rank order",
+			 test_many_rules) ||
 	    !CU_add_test(s, "IPv4 prefixes, protocol, port ranges, ranks", test_v4_rules) ||
 	    !CU_add_test(s, "rank ties", test_rank_ties) ||
 	    !CU_add_test(s, "IPv6 and both families in one burst", test_v6_and_mixed) ||
