@@ -47,9 +47,10 @@ t "espd bad --mbufs word" 2 "mbufs: expected" "$b/espd" -- -c x --mbufs lots
 t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
 t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
-# THP by default, the hugetlbfs pool with ESPD_MALLOC_HUGETLB=2, none with
-# 0, and a GLIBC_TUNABLES that names it is left alone. What exec'd is
-# seen by strace.
+# THP by default (with large blocks from the heap), the hugetlbfs pool with
+# ESPD_MALLOC_HUGETLB=2, none with 0, and a GLIBC_TUNABLES that names it is
+# left alone (one naming the mmap threshold keeps it). What exec'd is seen
+# by strace.
 tunables() {	# tunables MODE [CALLER_TUNABLES]: GLIBC_TUNABLES values espd was exec'd with
 	env ${2:+GLIBC_TUNABLES=$2} ESPD_MALLOC_HUGETLB="$1" strace -f -qq -e trace=execve \
 		-s 512 -v "$b/espd" -- -c "$tmp/good.conf" --check 2>&1 >/dev/null |
@@ -57,11 +58,16 @@ tunables() {	# tunables MODE [CALLER_TUNABLES]: GLIBC_TUNABLES values espd was e
 	echo "end"
 }
 if command -v strace >/dev/null; then
-	t "malloc THP by default" 0 '^GLIBC_TUNABLES=glibc.malloc.hugetlb=1 end$' tunables ""
+	t "malloc THP by default, large blocks from the heap" 0 \
+		'^GLIBC_TUNABLES=glibc.malloc.hugetlb=1:glibc.malloc.mmap_threshold=33554432 end$' \
+		tunables ""
 	t "malloc from hugetlbfs (=2)" 0 '^GLIBC_TUNABLES=glibc.malloc.hugetlb=2 end$' tunables 2
 	t "malloc tunable off (=0)" 0 '^end$' tunables 0
 	t "malloc tunable of the caller kept" 0 '^GLIBC_TUNABLES=glibc.malloc.hugetlb=0 end$' \
 		tunables "" glibc.malloc.hugetlb=0
+	t "malloc mmap threshold of the caller kept" 0 \
+		'^GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536 GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536:glibc.malloc.hugetlb=1 end$' \
+		tunables "" glibc.malloc.mmap_threshold=65536
 else
 	echo "skip malloc tunable checks: strace is not installed (scripts/setup.sh installs it)"
 fi
