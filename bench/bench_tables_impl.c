@@ -179,11 +179,12 @@ bt_spd_new(uint32_t n, int family)
 		if (i % 2 == 0) { /* inside a random policy */
 			const struct spd_sel *sel = &b->sels[rnd(&s) % n];
 
-			src = (src & ~pmask(sel->src_len)) | get32(sel->src);
-			dst = (dst & ~pmask(sel->dst_len)) | get32(sel->dst);
 			if (family == 6) {
 				put_prefix(k->src, sel->src, sel->src_len);
 				put_prefix(k->dst, sel->dst, sel->dst_len);
+			} else {
+				src = (src & ~pmask(sel->src_len)) | get32(sel->src);
+				dst = (dst & ~pmask(sel->dst_len)) | get32(sel->dst);
 			}
 			if (sel->proto >= 0) {
 				k->proto = (uint8_t)sel->proto;
