@@ -10,9 +10,11 @@
  * pool grows in blocks of 8 MB, and glibc gave each its own mmap(), of
  * which huge pages backed only about 73 % (the ends of each block are 4 KB
  * pages). From glibc's heap they are 98 % huge pages, and a build of 100k
- * policies takes 4.0-4.2 s instead of 4.9-6.9 s on this project's test
- * guest (bench/RESULTS.md, "SPD: the build pool from glibc's heap"). The
- * heap's top is still handed back when the build frees it.
+ * policies takes 3.9-4.1 s instead of 4.7-6.6 s on this project's test
+ * guest when it is busy; after it idled, when its host must back fresh
+ * memory again, 5.8-8.4 s against 6.2-6.5 s (bench/RESULTS.md, "SPD: the
+ * build pool from glibc's heap"). The heap's top is still handed back
+ * when the build frees it.
  *
  * glibc reads a tunable only when a process starts, so this constructor
  * starts the program again, once, with the tunables added to
