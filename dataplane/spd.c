@@ -117,17 +117,6 @@ acl_in4(struct acl_in4 *in, const struct flow_key *k)
 	return (const uint8_t *)in;
 }
 
-/* Mask of byte @p i of a prefix of @p len bits. */
-static uint8_t
-byte_mask(uint8_t len, unsigned int i)
-{
-	if (len >= 8 * (i + 1))
-		return 0xff;
-	if (len <= 8 * i)
-		return 0;
-	return (uint8_t)(0xff00u >> (len - 8 * i));
-}
-
 static const struct rte_acl_field_def defs6[F6_NUM] = {
 	{ RTE_ACL_FIELD_TYPE_BITMASK, 1, F6_PROTO, 0, KOFF(proto) },
 	{ RTE_ACL_FIELD_TYPE_MASK, 4, F6_SRC0, 1, KOFF(src) },
@@ -311,12 +300,17 @@ build_family(const struct spd_rule *rules, uint32_t n, int family,
 				r6.field[F6_DST0 + w].mask_range.u32 = word_len(s->dst_len, w);
 			}
 		} else {
+			const uint32_t smask = word_mask(s->src_len, 0);
+			const uint32_t dmask = word_mask(s->dst_len, 0);
+
 			memset(&r4, 0, sizeof(r4));
 			d = &r4.data;
 			fill_common(&r4.field[F4_PROTO], &r4.field[F4_SPORT],
 				    &r4.field[F4_DPORT], s);
 			for (w = 0; w < 4; w++) {
-				uint8_t sm = byte_mask(s->src_len, w), dm = byte_mask(s->dst_len, w);
+				/* Byte w of each prefix mask. */
+				uint8_t sm = (uint8_t)(smask >> (24 - 8 * w));
+				uint8_t dm = (uint8_t)(dmask >> (24 - 8 * w));
 
 				r4.field[F4_ADDR0 + 2 * w].value.u8 = s->src[w] & sm;
 				r4.field[F4_ADDR0 + 2 * w].mask_range.u8 = sm;
