@@ -76,10 +76,11 @@ def thread_cpu(pid):
     return out
 
 
-def busiest_delta(before, after):
-    """CPU seconds of the thread that used the most between two
-    thread_cpu() samples (the poll-mode worker)."""
-    return max([after[t] - before.get(t, 0.0) for t in after] or [0.0])
+def busiest_delta(before, after, n=1):
+    """CPU seconds of the @n threads that used the most between two
+    thread_cpu() samples (the poll-mode workers), together."""
+    d = sorted((after[t] - before.get(t, 0.0) for t in after), reverse=True)
+    return sum(d[:n])
 
 
 def tsc_hz():

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Helper of bench-gateway.sh: espd against DPDK's ipsec-secgw, one worker.
+"""Helper of bench-gateway.sh: espd against DPDK's ipsec-secgw, one worker
+(or 1, 2, ... workers with --workers).
 
 Each case (direction, algorithm, size) runs espd and ipsec-secgw in turn
 (A B, then B A, ... for R rounds), each over the same looped pcap
@@ -22,6 +23,7 @@ own flow. Inbound pcaps are those inner packets in ESP of one SA.
 
   bench_gateway.py BUILD_DIR [--quick] [--flows N] [--no-huge] [--rounds R]
                    [--warmup S] [--window S] [--out DIR] [--only TEXT] [--floor]
+                   [--workers 1,2,4,8]
 
 --floor adds a third program to every round: dpdk-testpmd forwarding the
 same pcap between the same two vdevs (io mode: it never reads a packet).
@@ -30,6 +32,15 @@ into an mbuf, net_null's free, a poll loop), which any gateway pays. With
 the raw crypto cycles they give, per case, the most a gateway could beat
 ipsec-secgw by on this harness (ceiling = secgw cycles / (floor + raw))
 and espd's own cycles (espd - floor - raw).
+
+--workers 1,2,4,8 measures scaling instead: lcore 0 plus W workers for
+each gateway, port 0 with W RX queues, queue q a pcap of its own whose
+flows (to 192.168.(105+q).20 outbound, from 192.168.(115+q).20 inbound)
+have an SA of their own, so each worker owns one SA as RSS would give it
+on a NIC. ipsec-secgw gets the same SAs, lcore q + 1 polling queue q. Every
+worker count is verified first (each frame under its queue's SA, every
+flow out). Writes scaling-DATE.json and scaling.png. It needs W + 1 free
+cores to mean anything: on this 2-core machine only W = 1 does.
 
 Sizes are the inner IPv4 packet length (as in bench_micro): 64, 512, 1420,
 and IMIX = 7 x 64, 4 x 576, 1 x 1420 (mean 347 B).
@@ -50,8 +61,6 @@ from bench_common import (Telemetry, busiest_delta, clean_prefix, fmt, hugepages
 
 A_GW, B_GW = "172.16.1.5", "172.16.2.5"
 A_HOST, A_NET = "192.168.1.10", "192.168.1.0/24"
-OUT_NET, OUT_HOST = "192.168.105.0/24", "192.168.105.20"
-IN_SRC = "192.168.115.20"
 SPI_OUT, SPI_IN = 0x1005, 0x1069
 MAC_P0_PEER, MAC_P1_PEER = "02:00:00:00:01:10", "02:00:00:00:02:fe"
 MAC_ESPD_PROT, MAC_ESPD_UNPROT = "02:00:00:00:01:01", "02:00:00:00:02:01"
@@ -97,6 +106,29 @@ QUICK_CASES = [
 ]
 
 
+# --workers W: queue q of the RX port (one pcap each, its own worker) carries
+# the flows of its own SA: outbound to 192.168.(105+q).20 under SPI
+# SPI_OUT + q, inbound from 192.168.(115+q).20 in SPI SPI_IN + q. Queue 0 is
+# the one-worker case (same pcap, SA and keys).
+MAX_WORKERS = 10
+
+
+def q_out_net(q):
+    return "192.168.%d.0/24" % (105 + q)
+
+
+def q_out_host(q):
+    return "192.168.%d.20" % (105 + q)
+
+
+def q_in_net(q):
+    return "192.168.%d.0/24" % (115 + q)
+
+
+def q_in_src(q):
+    return "192.168.%d.20" % (115 + q)
+
+
 def algo_words(algo, salt):
     """(espd ALGO words, ipsec-secgw words, scapy SA kwargs)."""
     if algo == "aes-gcm-128":
@@ -116,44 +148,60 @@ def algo_words(algo, salt):
             dict(crypt_algo="AES-CBC", crypt_key=ck, auth_algo="SHA2-256-128", auth_key=ak))
 
 
-def espd_conf(direction, algo):
-    e_out, _, _ = algo_words(algo, 1)
-    e_in, _, _ = algo_words(algo, 2)
+def espd_conf(direction, algo, workers=1):
+    """espd's configuration: one SA and policy per queue (--workers)."""
+    queues = " queues %d" % workers if workers > 1 else ""
     if direction == "out":
-        return "\n".join([
-            "port 0 role protected   addr 192.168.1.1/24 mac %s" % MAC_ESPD_PROT,
+        lines = [
+            "port 0 role protected   addr 192.168.1.1/24 mac %s%s" % (MAC_ESPD_PROT, queues),
             "port 1 role unprotected addr %s/24 mac %s" % (A_GW, MAC_ESPD_UNPROT),
             "route add 172.16.2.0/24 port 1 via 172.16.1.1",
             "neigh add 172.16.1.1 lladdr %s port 1" % MAC_P1_PEER,
-            "state add src %s dst %s proto esp spi 0x%x reqid 1 mode tunnel %s"
-            % (A_GW, B_GW, SPI_OUT, e_out),
-            "policy add src %s dst %s dir out priority 100 "
-            "tmpl src %s dst %s proto esp reqid 1 mode tunnel" % (A_NET, OUT_NET, A_GW, B_GW),
-        ]) + "\n"
-    return "\n".join([
-        "port 0 role unprotected addr %s/24 mac %s" % (A_GW, MAC_ESPD_UNPROT),
+        ]
+        for q in range(workers):
+            e_out, _, _ = algo_words(algo, 1 + 2 * q)
+            lines += [
+                "state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel %s"
+                % (A_GW, B_GW, SPI_OUT + q, 1 + 2 * q, e_out),
+                "policy add src %s dst %s dir out priority 100 "
+                "tmpl src %s dst %s proto esp reqid %d mode tunnel"
+                % (A_NET, q_out_net(q), A_GW, B_GW, 1 + 2 * q)]
+        return "\n".join(lines) + "\n"
+    lines = [
+        "port 0 role unprotected addr %s/24 mac %s%s" % (A_GW, MAC_ESPD_UNPROT, queues),
         "port 1 role protected   addr 192.168.1.1/24 mac %s" % MAC_ESPD_PROT,
         "neigh add %s lladdr %s port 1" % (A_HOST, MAC_P0_PEER),
-        # No replay window: the pcap loops, so sequence numbers repeat
-        # (ipsec-secgw's default path has no replay check either).
-        "state add src %s dst %s proto esp spi 0x%x reqid 2 mode tunnel replay-window 0 %s"
-        % (B_GW, A_GW, SPI_IN, e_in),
-        "policy add src 192.168.115.0/24 dst %s dir fwd priority 100 "
-        "tmpl src %s dst %s proto esp reqid 2 mode tunnel" % (A_NET, B_GW, A_GW),
-    ]) + "\n"
+    ]
+    for q in range(workers):
+        e_in, _, _ = algo_words(algo, 2 + 2 * q)
+        lines += [
+            # No replay window: the pcap loops, so sequence numbers repeat
+            # (ipsec-secgw's default path has no replay check either).
+            "state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel replay-window 0 %s"
+            % (B_GW, A_GW, SPI_IN + q, 2 + 2 * q, e_in),
+            "policy add src %s dst %s dir fwd priority 100 "
+            "tmpl src %s dst %s proto esp reqid %d mode tunnel"
+            % (q_in_net(q), A_NET, B_GW, A_GW, 2 + 2 * q)]
+    return "\n".join(lines) + "\n"
 
 
-def secgw_conf(direction, algo):
-    _, s_out, _ = algo_words(algo, 1)
-    _, s_in, _ = algo_words(algo, 2)
+def secgw_conf(direction, algo, workers=1):
     prot, unprot = (0, 1) if direction == "out" else (1, 0)
-    return "\n".join([
-        "sp ipv4 out esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535" % (SPI_OUT, OUT_NET),
-        "sa out %d %s mode ipv4-tunnel src %s dst %s" % (SPI_OUT, s_out, A_GW, B_GW),
+    lines = []
+    for q in range(workers):
+        _, s_out, _ = algo_words(algo, 1 + 2 * q)
+        _, s_in, _ = algo_words(algo, 2 + 2 * q)
+        lines += [
+            "sp ipv4 out esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535"
+            % (SPI_OUT + q, q_out_net(q)),
+            "sa out %d %s mode ipv4-tunnel src %s dst %s" % (SPI_OUT + q, s_out, A_GW, B_GW),
+            # One worker: no source (the case measured since 2026-11-22).
+            "sp ipv4 in esp protect %d pri 1%s dst %s sport 0:65535 dport 0:65535"
+            % (SPI_IN + q, " src " + q_in_net(q) if workers > 1 else "", A_NET),
+            "sa in %d %s mode ipv4-tunnel src %s dst %s" % (SPI_IN + q, s_in, B_GW, A_GW)]
+    return "\n".join(lines + [
         "rt ipv4 dst %s/32 port %d" % (B_GW, unprot),
         "neigh port %d %s" % (unprot, MAC_P1_PEER),
-        "sp ipv4 in esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535" % (SPI_IN, A_NET),
-        "sa in %d %s mode ipv4-tunnel src %s dst %s" % (SPI_IN, s_in, B_GW, A_GW),
         "rt ipv4 dst %s port %d" % (A_NET, prot),
         "neigh port %d %s" % (prot, MAC_P0_PEER),
     ]) + "\n"
@@ -173,12 +221,10 @@ def flow_ports(j):
     return 10000 + j % 50000, 5001 + j // 50000
 
 
-def gen_pcaps(d, cases, flows):
+def gen_pcaps(d, cases, flows, queues=1):
     """Plain and (for inbound) ESP pcaps: max(MIN_FRAMES, @flows) frames,
-    frame i in flow i % @flows. Made once per (case, flows), kept in @d."""
-    from scapy.all import Ether, IP, UDP, Raw, wrpcap
-    from scapy.layers.ipsec import ESP, SecurityAssociation
-
+    frame i in flow i % @flows, one pcap per queue (--workers). Made once
+    per (case, flows, queue), kept in @d."""
     stamp = os.path.join(d, "pcaps.version")
     if not os.path.exists(stamp) or open(stamp).read() != GEN_VERSION:
         for f in os.listdir(d):
@@ -189,39 +235,50 @@ def gen_pcaps(d, cases, flows):
     nframes = frames_of(flows)
     for direction, algo, sizes in cases:
         for size in sizes:
-            path = os.path.join(d, pcap_name(direction, algo, size, flows))
-            if os.path.exists(path):
-                continue
-            pat = sizes_of(size)
-            frames = []
-            sa = None
-            if direction == "in":
-                _, _, kw = algo_words(algo, 2)
-                sa = SecurityAssociation(ESP, spi=SPI_IN, tunnel_header=IP(src=B_GW, dst=A_GW),
-                                         **kw)
-            for i in range(nframes):
-                ln = pat[i % len(pat)]
-                src, dst = (A_HOST, OUT_HOST) if direction == "out" else (IN_SRC, A_HOST)
-                sport, dport = flow_ports(i % flows)
-                p = IP(src=src, dst=dst, ttl=64, id=i & 0xffff) / \
-                    UDP(sport=sport, dport=dport) / Raw(b"\x5a" * (ln - 28))
-                if sa is None:
-                    frames.append(Ether(src=MAC_P0_PEER, dst=MAC_ESPD_PROT) / p)
-                else:
-                    e = sa.encrypt(p, seq_num=i + 1)
-                    frames.append(Ether(src=MAC_P1_PEER, dst=MAC_ESPD_UNPROT) / e)
-            wrpcap(path + ".tmp", frames)
-            os.rename(path + ".tmp", path)
+            for q in range(queues):
+                path = os.path.join(d, pcap_name(direction, algo, size, flows, q))
+                if not os.path.exists(path):
+                    gen_pcap(path, direction, algo, size, flows, nframes, q)
+
+
+def gen_pcap(path, direction, algo, size, flows, nframes, q):
+    # scapy only here: a run over pcaps made elsewhere (bench/device-kit.sh)
+    # needs none.
+    from scapy.all import Ether, IP, UDP, Raw, wrpcap
+    from scapy.layers.ipsec import ESP, SecurityAssociation
+
+    pat = sizes_of(size)
+    frames = []
+    sa = None
+    if direction == "in":
+        _, _, kw = algo_words(algo, 2 + 2 * q)
+        sa = SecurityAssociation(ESP, spi=SPI_IN + q, tunnel_header=IP(src=B_GW, dst=A_GW),
+                                 **kw)
+    for i in range(nframes):
+        ln = pat[i % len(pat)]
+        src, dst = (A_HOST, q_out_host(q)) if direction == "out" else (q_in_src(q), A_HOST)
+        sport, dport = flow_ports(i % flows)
+        p = IP(src=src, dst=dst, ttl=64, id=i & 0xffff) / \
+            UDP(sport=sport, dport=dport) / Raw(b"\x5a" * (ln - 28))
+        if sa is None:
+            frames.append(Ether(src=MAC_P0_PEER, dst=MAC_ESPD_PROT) / p)
+        else:
+            e = sa.encrypt(p, seq_num=i + 1)
+            frames.append(Ether(src=MAC_P1_PEER, dst=MAC_ESPD_UNPROT) / e)
+    wrpcap(path + ".tmp", frames)
+    os.rename(path + ".tmp", path)
 
 
 def frames_of(flows):
     return max(MIN_FRAMES, flows)
 
 
-def pcap_name(direction, algo, size, flows):
+def pcap_name(direction, algo, size, flows, q=0):
+    """Queue 0's pcap is the one-worker case's."""
+    qs = "-q%d" % q if q else ""
     if direction == "out":
-        return "plain-%s-f%d.pcap" % (size, flows)
-    return "esp-%s-%s-f%d.pcap" % (SHORT[algo], size, flows)
+        return "plain-%s-f%d%s.pcap" % (size, flows, qs)
+    return "esp-%s-%s-f%d%s.pcap" % (SHORT[algo], size, flows, qs)
 
 
 class Runner:
@@ -235,32 +292,44 @@ class Runner:
         self.flows = a.flows
         self.frames = frames_of(a.flows)
 
-    def cmd(self, app, direction, algo, size, prefix, verify=None, engine=None):
+    def cmd(self, app, direction, algo, size, prefix, verify=None, engine=None, workers=1):
         """The command line; with @verify (a file stem), port 1 writes pcaps
         there instead of net_null and the input is read once. @engine: espd's
         crypto engine, "builtin" (IPsec-MB inline, the default) or a
         cryptodev PMD (aesni_mb, openssl, ...) that espd uses through
-        --crypto-dev."""
-        pcap = os.path.join(self.wd, pcap_name(direction, algo, size, self.flows))
+        --crypto-dev. @workers: worker lcores, each polling its own RX
+        queue of port 0 (one pcap each) whose flows have their own SA."""
         loop = "" if verify else ",infinite_rx=1"
+        rx = "".join(",rx_pcap=%s" % os.path.join(
+            self.wd, pcap_name(direction, algo, size, self.flows, q)) for q in range(workers))
+        frames = self.frames * workers
         # Hugepages: memory grows as needed (about 110 pages for espd, 150
         # for ipsec-secgw), the files unlinked once mapped.
         mem = ["--huge-unlink"] if self.a.huge == "hugepages" else ["--no-huge", "-m", "1024"]
-        eal = mem + ["--no-pci", "-l", "0,1", "--file-prefix", prefix,
+        if workers == 1:
+            lcores = ["-l", "0,1"]
+        else:
+            # Lcore i on the i-th CPU this process may use; with fewer
+            # CPUs than lcores (a smoke run) they wrap around and share.
+            cpus = sorted(os.sched_getaffinity(0))
+            lcores = ["--lcores", ",".join("%d@%d" % (i, cpus[i % len(cpus)])
+                                           for i in range(workers + 1))]
+        eal = mem + ["--no-pci"] + lcores + ["--file-prefix", prefix,
                      "--log-level=lib.eal:error"]
         tag = "%s-%s-%s" % (direction, SHORT[algo], size)
         if app == "floor":
             return [TESTPMD] + eal + [
-                "--vdev", "net_pcap0,rx_pcap=%s%s" % (pcap, loop),
+                "--vdev", "net_pcap0%s%s" % (rx, loop),
                 "--vdev", "net_null0,no-rx=1",
                 "--", "--forward-mode=io", "--nb-cores=1", "--rxq=1", "--txq=1",
-                "--total-num-mbufs=%d" % (self.frames + ESPD_POOL_DEFAULT),
+                "--total-num-mbufs=%d" % (frames + ESPD_POOL_DEFAULT),
                 # Keeps it forwarding without a terminal (it would wait on stdin).
                 "--stats-period", "60"]
         if app == "espd" or self.a.vs_espd:
-            conf = os.path.join(self.wd, "espd-%s-%s.conf" % (direction, SHORT[algo]))
+            conf = os.path.join(self.wd, "espd-%s-%s-w%d.conf" % (direction, SHORT[algo],
+                                                                 workers))
             with open(conf, "w") as f:
-                f.write(espd_conf(direction, algo))
+                f.write(espd_conf(direction, algo, workers))
             p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
             binary = self.a.vs_espd if app == "secgw" else self.espd
             if engine is not None and "@" in engine:
@@ -268,55 +337,63 @@ class Runner:
                 # espd build (an A/B of two builds on one engine).
                 engine, binary = engine.split("@", 1)
             pool = []
-            if self.frames > ESPD_DEFAULT_FRAMES:
-                pool = ["--mbufs", str(self.frames + ESPD_POOL_DEFAULT)]
+            if frames > ESPD_DEFAULT_FRAMES:
+                pool = ["--mbufs", str(frames + ESPD_POOL_DEFAULT)]
             cdev, copt = [], []
             if engine not in (None, "builtin"):
                 name = "crypto_%s_%s" % (engine, prefix)
                 cdev, copt = ["--vdev", name], ["--crypto-dev", name]
             return [binary] + eal + [
-                "--vdev", "net_pcap0,rx_pcap=%s%s" % (pcap, loop),
+                "--vdev", "net_pcap0%s%s" % (rx, loop),
                 "--vdev", p1] + cdev + [
                 "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)] + pool + copt
-        conf = os.path.join(self.wd, "secgw-%s-%s.cfg" % (direction, SHORT[algo]))
+        conf = os.path.join(self.wd, "secgw-%s-%s-w%d.cfg" % (direction, SHORT[algo], workers))
         with open(conf, "w") as f:
-            f.write(secgw_conf(direction, algo))
-        tx = "".join(",tx_pcap=%s/sgw-%s-q%d.pcap" % (self.wd, tag, q) for q in range(3))
+            f.write(secgw_conf(direction, algo, workers))
+        # A TX queue per lcore and one more on each port.
+        ntx = workers + 2
+        tx = "".join(",tx_pcap=%s/sgw-%s-q%d.pcap" % (self.wd, tag, q) for q in range(ntx))
         need_lib = ALGOS[algo][0]
         # -u: the unprotected port (port 1 outbound, port 0 inbound).
         u = "0x2" if direction == "out" else "0x1"
         p1 = "net_null0,no-rx=1"
         if verify:
-            p1 = "net_pcap1" + "".join(",tx_pcap=%s-q%d.pcap" % (verify, q) for q in range(3))
+            p1 = "net_pcap1" + "".join(",tx_pcap=%s-q%d.pcap" % (verify, q) for q in range(ntx))
         # Its pool must hold the looped pcap too (infinite_rx).
         pool = []
-        if self.frames > SECGW_DEFAULT_FRAMES:
-            pool = ["-s", str(self.frames + SECGW_POOL_DEFAULT)]
+        if frames > SECGW_DEFAULT_FRAMES:
+            pool = ["-s", str(frames + SECGW_POOL_DEFAULT)]
+        # Lcore q + 1 polls queue q of both ports.
+        config = ",".join("(%d,%d,%d)" % (port, q, q + 1) for port in (0, 1)
+                          for q in range(workers))
         return [self.secgw, "-n", "1"] + eal + [
-            "--vdev", "net_pcap0,rx_pcap=%s%s%s" % (pcap, loop, tx),
+            "--vdev", "net_pcap0%s%s%s" % (rx, loop, tx),
             "--vdev", p1,
-            "--vdev", "crypto_aesni_mb_%s" % prefix,
-            "--", "-p", "0x3", "-P", "-u", u, "--config", "(0,0,1),(1,0,1)",
+            "--vdev", "crypto_aesni_mb_%s,max_nb_queue_pairs=%d" % (prefix, max(8, 2 * ntx)),
+            "--", "-p", "0x3", "-P", "-u", u, "--config", config,
             "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + pool + \
             (["-l"] if need_lib else [])
 
-    def verify(self, app, direction, algo, size, engine=None):
-        """One pass of the @size pcap (the case's first) with port 1 captured;
-        @return '' when every frame out decrypts (outbound) or is the
-        plaintext sent (inbound), else what is wrong."""
+    def verify(self, app, direction, algo, size, engine=None, workers=1):
+        """One pass of the @size pcaps (the case's first) with port 1
+        captured; @return '' when every frame out decrypts (outbound) or is
+        the plaintext sent (inbound), under its queue's SA, and every flow
+        of every queue came out; else what is wrong."""
         from scapy.all import rdpcap, IP, UDP
         from scapy.layers.ipsec import ESP, SecurityAssociation
 
         self.seq += 1
         prefix = "gwv%d_%d_%s" % (os.getpid(), self.seq, app[:2])
         stem = os.path.join(self.wd, "verify-%s" % prefix)
-        argv = self.cmd(app, direction, algo, size, prefix, verify=stem, engine=engine)
+        argv = self.cmd(app, direction, algo, size, prefix, verify=stem, engine=engine,
+                        workers=workers)
+        frames = self.frames * workers
         log = open(stem + ".log", "w+")
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
         try:
             tel = Telemetry(prefix, timeout=30, proc=p)
-            end = time.monotonic() + 10
-            while tel.opackets()[0] < self.frames and time.monotonic() < end:
+            end = time.monotonic() + 10 * workers
+            while tel.opackets()[0] < frames and time.monotonic() < end:
                 time.sleep(0.05)
             tel.close()
         except (RuntimeError, OSError, ValueError) as e:
@@ -325,42 +402,51 @@ class Runner:
         stop(p)  # net_pcap writes its files on close
         clean_prefix(prefix)
         got = []
-        for q in range(3):
+        for q in range(workers + 2):
             f = "%s-q%d.pcap" % (stem, q)
             if os.path.exists(f):
                 got += [x for x in rdpcap(f) if IP in x]
                 os.unlink(f)
         why = ""
-        if len(got) != self.frames:
-            why = "%d frames out of port 1, %d expected; " % (len(got), self.frames)
-        _, _, kw = algo_words(algo, 1)
-        sa = SecurityAssociation(ESP, spi=SPI_OUT, tunnel_header=IP(src=A_GW, dst=B_GW), **kw)
+        if len(got) != frames:
+            why = "%d frames out of port 1, %d expected; " % (len(got), frames)
+        sas = {}
+        for q in range(workers):
+            _, _, kw = algo_words(algo, 1 + 2 * q)
+            sas[SPI_OUT + q] = (q, SecurityAssociation(
+                ESP, spi=SPI_OUT + q, tunnel_header=IP(src=A_GW, dst=B_GW), **kw))
         bad = 0
         seen = set()
         for x in got:
             ip = x[IP]
             try:
-                inner = sa.decrypt(IP(bytes(ip))) if direction == "out" else ip
-                ok = (UDP in inner and
-                      inner[IP].dst == (OUT_HOST if direction == "out" else A_HOST))
+                if direction == "out":
+                    q, sa = sas[ip[ESP].spi]
+                    inner = sa.decrypt(IP(bytes(ip)))
+                    ok = inner[IP].dst == q_out_host(q)
+                else:
+                    inner = ip
+                    q = int(inner[IP].src.split(".")[2]) - 115
+                    ok = inner[IP].src == q_in_src(q) and inner[IP].dst == A_HOST
+                ok = ok and UDP in inner
                 if ok:
-                    seen.add((inner[UDP].sport, inner[UDP].dport))
-            except Exception:  # scapy raises several kinds
+                    seen.add((q, inner[UDP].sport, inner[UDP].dport))
+            except Exception:  # scapy raises several kinds; an unknown SPI
                 ok = False
             bad += not ok
         if bad:
             why += "%d frames not as expected; " % bad
-        want = set(flow_ports(j) for j in range(self.flows))
+        want = set((q,) + flow_ports(j) for q in range(workers) for j in range(self.flows))
         if seen != want:
             why += "%d of %d flows out" % (len(seen & want), len(want))
         if not why:
             os.unlink(stem + ".log")
         return why
 
-    def run_one(self, app, direction, algo, size, engine=None):
+    def run_one(self, app, direction, algo, size, engine=None, workers=1):
         self.seq += 1
         prefix = "gwb%d_%d_%s" % (os.getpid(), self.seq, app[:2])
-        argv = self.cmd(app, direction, algo, size, prefix, engine=engine)
+        argv = self.cmd(app, direction, algo, size, prefix, engine=engine, workers=workers)
         log = open(os.path.join(self.wd, "%s.log" % prefix), "w+")
         t_start = time.monotonic()
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=self.wd)
@@ -381,7 +467,7 @@ class Runner:
             time.sleep(self.a.window)
             o1, b1, i1 = tel.opackets()
             t1 = time.monotonic()
-            cpu = busiest_delta(c0, thread_cpu(p.pid))
+            cpu = busiest_delta(c0, thread_cpu(p.pid), workers)
             dt = t1 - t0
             # The worker polls without pause, so its CPU time is the time
             # it really had the core; on a shared machine that is less
@@ -511,7 +597,11 @@ def main():
     ap.add_argument("--out", default=None, help="results directory (default bench/results)")
     ap.add_argument("--vs-espd", default=None,
                     help="A/B of two espd builds: run this espd binary in ipsec-secgw's place")
-    ap.add_argument("--only", default=None, help="substring filter on case names")
+    ap.add_argument("--only", default=None,
+                    help="substring filter on case names (DIR ALGO SIZE, such as "
+                    "\"out aes-gcm-128 64\"); alternatives separated by commas")
+    ap.add_argument("--pcaps-only", action="store_true",
+                    help="make the pcaps the cases need (--workers: one per queue) and stop")
     ap.add_argument("--engines", default=None,
                     help="compare espd's crypto engines instead of espd and ipsec-secgw: "
                          "a list such as builtin,aesni_mb,openssl (builtin = inline "
@@ -525,7 +615,21 @@ def main():
                     "own cycles" % TESTPMD)
     ap.add_argument("--no-huge", action="store_true",
                     help="run both gateways with --no-huge -m 1024 (default: hugepages)")
+    ap.add_argument("--workers", default=None,
+                    help="scaling: a list of worker counts such as 1,2,4,8 (at most %d); "
+                    "each worker polls its own RX queue (its own pcap) whose flows have "
+                    "their own SA. Needs a core for each worker and one for lcore 0"
+                    % MAX_WORKERS)
     a = ap.parse_args()
+    if a.workers is not None:
+        try:
+            a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
+        except ValueError:
+            ap.error("--workers %s: a list of numbers such as 1,2,4,8" % a.workers)
+        if not a.workers or not all(1 <= w <= MAX_WORKERS for w in a.workers):
+            ap.error("--workers: each 1 to %d" % MAX_WORKERS)
+        if a.engines or a.floor or a.vs_espd:
+            ap.error("--workers: not with --engines, --floor or --vs-espd")
     if a.floor and shutil.which(TESTPMD) is None:
         ap.error("--floor: no %s on PATH (package dpdk-dev)" % TESTPMD)
     if not 1 <= a.flows <= MAX_FLOWS:
@@ -541,10 +645,16 @@ def main():
     os.makedirs(outdir, exist_ok=True)
     cases = QUICK_CASES if a.quick else FULL_CASES
     if a.only:
-        cases = [(d, al, [s for s in sz if a.only in "%s %s %s" % (d, al, s)])
+        # Comma-separated alternatives: "gcm-128 64,out aes-gcm-128 1420".
+        alts = [x.strip() for x in a.only.split(",") if x.strip()]
+        cases = [(d, al, [s for s in sz if any(x in "%s %s %s" % (d, al, s) for x in alts)])
                  for d, al, sz in cases]
         cases = [c for c in cases if c[2]]
 
+    if a.pcaps_only:
+        gen_pcaps(wd, cases, a.flows, max(a.workers or [1]))
+        print("pcaps in %s" % wd)
+        return 0
     t_begin = time.monotonic()
     mach = machine()
     a.huge, huge_note = hugepages_setup(a.no_huge, HUGE_WANT, HUGE_NEED)
@@ -555,7 +665,143 @@ def main():
         print("bench-gateway: hugepages: %s" % huge_note, file=sys.stderr)
     if a.engines:
         return run_engines(a, cases, wd, outdir, mach, huge_note, t_begin)
+    if a.workers:
+        return run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin)
     return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
+
+
+def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
+    """espd and ipsec-secgw with 1, 2, ... workers (--workers): per case and
+    worker count, alternating rounds, Mpps (wall clock) of each, the ratio
+    per round and its median, and each gateway's scaling: Mpps over the
+    worker count times its own one-worker Mpps (1.0 = linear)."""
+    nq = max(a.workers)
+    ncpu = len(os.sched_getaffinity(0))
+    if nq + 1 > ncpu:
+        print("bench-gateway: %d workers and lcore 0 on %d CPUs: they share cores, so the "
+              "rates above %d workers say nothing about scaling" % (nq, ncpu, ncpu - 1),
+              file=sys.stderr)
+    gen_pcaps(wd, cases, a.flows, nq)
+    r = Runner(a, wd)
+    hz = tsc_hz()
+    verified = {}
+    bad = 0
+    # Every worker count is checked: a frame lost or sent under another
+    # queue's SA fails the run, not only the numbers.
+    for direction, algo, sizes in cases:
+        for w in a.workers:
+            if a.quick and w == 1:
+                continue
+            for app in ("espd", "secgw"):
+                why = r.verify(app, direction, algo, sizes[0], workers=w)
+                verified["%s %s %s w%d" % (app, direction, algo, w)] = why or "ok"
+                if why:
+                    bad += 1
+                    print("bench-gateway: VERIFY %s %s %s %d workers: %s"
+                          % (app, direction, algo, w, why), file=sys.stderr)
+    print("Memory: %s. Each worker polls its own RX queue: %d flows in %d frames, its own "
+          "static SA. %d rounds of %.1f s after %.1f s warm-up, espd and ipsec-secgw "
+          "alternating.\nMpps: median of the rounds (wall clock); ratio: espd/secgw per "
+          "round, median; scale: Mpps / (workers x the same gateway's one-worker Mpps); "
+          "cyc/p: the workers' CPU time x TSC per packet." % (
+              "2 MB hugepages" if a.huge == "hugepages" else "--no-huge -m 1024",
+              a.flows, frames_of(a.flows), a.rounds, a.window, a.warmup))
+    hdr = "%-4s %-12s %5s %3s | %7s %5s %6s | %7s %5s %6s | %5s | %s" % (
+        "dir", "algorithm", "size", "w", "espd", "scale", "cyc/p", "secgw", "scale", "cyc/p",
+        "ratio", "ratio per round")
+    print(hdr)
+    print("-" * len(hdr))
+    results = []
+    for direction, algo, sizes in cases:
+        for size in sizes:
+            one = {}
+            for w in a.workers:
+                runs = {"espd": [], "secgw": []}
+                for rnd in range(a.rounds):
+                    for app in (("espd", "secgw") if rnd % 2 == 0 else ("secgw", "espd")):
+                        res = r.run_one(app, direction, algo, size, workers=w)
+                        runs[app].append(res)
+                        if not res["ok"]:
+                            bad += 1
+                            print("bench-gateway: %s %s %s %s %d workers: %s" % (
+                                app, direction, algo, size, w, res.get("error", "?")),
+                                file=sys.stderr)
+                row = {"dir": direction, "algo": algo, "size": size, "workers": w,
+                       "mean_size": mean_size(size), "runs": runs}
+                for app in ("espd", "secgw"):
+                    ok = [x for x in runs[app] if x["ok"]]
+                    row[app] = summary([x["mpps"] for x in ok])
+                    pc = summary([x.get("mpps_cpu") for x in ok])["median"]
+                    row[app + "_cycles_per_pkt"] = (None if pc is None or hz is None
+                                                    else hz / (pc * 1e6))
+                    m = row[app]["median"]
+                    if w == 1:
+                        one[app] = m
+                    row[app + "_scale"] = (None if m is None or not one.get(app)
+                                           else m / (w * one[app]))
+                ratios = [e["mpps"] / s["mpps"] if e["ok"] and s["ok"] and s["mpps"] > 0
+                          else None for e, s in zip(runs["espd"], runs["secgw"])]
+                row["ratio_per_round"] = ratios
+                row["ratio"] = summary(ratios)
+                results.append(row)
+                print("%-4s %-12s %5s %3d | %7s %5s %6s | %7s %5s %6s | %5s | %s" % (
+                    direction, SHORT[algo], size, w, fmt(row["espd"]["median"]),
+                    fmt(row["espd_scale"]), fmt(row["espd_cycles_per_pkt"], "%.0f"),
+                    fmt(row["secgw"]["median"]), fmt(row["secgw_scale"]),
+                    fmt(row["secgw_cycles_per_pkt"], "%.0f"), fmt(row["ratio"]["median"]),
+                    " ".join(fmt(x) for x in ratios)))
+                sys.stdout.flush()
+    mach["loadavg_end"] = os.getloadavg()
+    date = datetime.datetime.now().strftime("%Y-%m-%d")
+    doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
+           "quick": a.quick, "rounds": a.rounds, "warmup_s": a.warmup, "window_s": a.window,
+           "workers": a.workers, "cpus": ncpu, "machine": mach, "frames_per_queue": frames_of(a.flows),
+           "flows_per_queue": a.flows, "memory": a.huge, "memory_note": huge_note,
+           "sa": "one static SA per queue and direction; ipsec-secgw the same SAs, "
+                 "lcore q + 1 polling queue q of both ports",
+           "verified": verified, "results": results,
+           "elapsed_s": time.monotonic() - t_begin}
+    name = "scaling-%s%s.json" % (date, "-quick" if a.quick else "")
+    with open(os.path.join(outdir, name), "w") as f:
+        json.dump(doc, f, indent=1)
+    if not a.quick:
+        try:
+            plot_scaling(results, os.path.join(outdir, "scaling.png"), mach)
+        except ImportError:
+            print("bench-gateway: no matplotlib; scaling.png not written", file=sys.stderr)
+    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    return 1 if bad else 0
+
+
+def plot_scaling(results, path, mach):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cases = []
+    for r in results:
+        c = (r["dir"], r["algo"], r["size"])
+        if c not in cases:
+            cases.append(c)
+    fig, axes = plt.subplots(1, len(cases), figsize=(4.2 * len(cases), 4), squeeze=False)
+    for ax, (d, al, size) in zip(axes[0], cases):
+        rows = [r for r in results if (r["dir"], r["algo"], r["size"]) == (d, al, size)]
+        xs = [r["workers"] for r in rows]
+        for app, label, style in (("espd", "espd", "o-"), ("secgw", "ipsec-secgw", "s-")):
+            ax.plot(xs, [r[app]["median"] or 0 for r in rows], style, label=label)
+        one = rows[0]["espd"]["median"] if rows[0]["workers"] == 1 else None
+        if one:
+            ax.plot(xs, [w * one for w in xs], ":", color="C0", label="espd, linear")
+        ax.set_title("%sbound %s %s B" % (d, SHORT[al], size), fontsize=10)
+        ax.set_xlabel("workers")
+        ax.set_ylabel("Mpps")
+        ax.set_xticks(xs)
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle(mach.get("Model name", ""), fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
 
 
 ENGINE_LACKS = {"openssl": ("chacha20-poly1305",)}  # DPDK 22.11's crypto_openssl

@@ -24,14 +24,18 @@
 # engine against another (builtin = inline IPsec-MB, the others cryptodev
 # PMDs through --crypto-dev), alternating; writes engines-DATE.json and
 # engines.png (ipsec-secgw is not built or run).
+# --workers 1,2,4,8: scaling instead, each gateway with W workers, each
+# worker its own RX queue, flows and SA; writes scaling-DATE.json and
+# scaling.png. It needs a core per worker plus one (bench/device-kit.sh
+# runs it on a bigger machine from static builds).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,28p' "$0"; exit 0 ;;
-	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines)
+	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines|--workers)
 		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
 		args+=("$1" "$2"); shift ;;
 	-*) args+=("$1") ;;
