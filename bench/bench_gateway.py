@@ -670,6 +670,19 @@ def main():
     return run_all(a, cases, wd, outdir, mach, huge_note, t_begin)
 
 
+def write_results(outdir, name, doc, png, draw):
+    """@doc as JSON @name in @outdir; unless quick, @draw(path) the plot
+    @png beside it (skipped, saying so, without matplotlib)."""
+    with open(os.path.join(outdir, name), "w") as f:
+        json.dump(doc, f, indent=1)
+    if not doc["quick"]:
+        try:
+            draw(os.path.join(outdir, png))
+        except ImportError:
+            print("bench-gateway: no matplotlib; %s not written" % png, file=sys.stderr)
+    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+
+
 def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
     """espd and ipsec-secgw with 1, 2, ... workers (--workers): per case and
     worker count, alternating rounds, Mpps (wall clock) of each, the ratio
@@ -761,15 +774,8 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
                  "lcore q + 1 polling queue q of both ports",
            "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
-    name = "scaling-%s%s.json" % (date, "-quick" if a.quick else "")
-    with open(os.path.join(outdir, name), "w") as f:
-        json.dump(doc, f, indent=1)
-    if not a.quick:
-        try:
-            plot_scaling(results, os.path.join(outdir, "scaling.png"), mach)
-        except ImportError:
-            print("bench-gateway: no matplotlib; scaling.png not written", file=sys.stderr)
-    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    write_results(outdir, "scaling-%s%s.json" % (date, "-quick" if a.quick else ""), doc,
+                  "scaling.png", lambda path: plot_scaling(results, path, mach))
     return 1 if bad else 0
 
 
@@ -897,15 +903,8 @@ def run_engines(a, cases, wd, outdir, mach, huge_note, t_begin):
                    "inside cyc/p",
            "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
-    name = "engines-%s%s.json" % (date, "-quick" if a.quick else "")
-    with open(os.path.join(outdir, name), "w") as f:
-        json.dump(doc, f, indent=1)
-    if not a.quick:
-        try:
-            plot_engines(results, engines, os.path.join(outdir, "engines.png"))
-        except ImportError:
-            print("bench-gateway: no matplotlib; engines.png not written", file=sys.stderr)
-    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    write_results(outdir, "engines-%s%s.json" % (date, "-quick" if a.quick else ""), doc,
+                  "engines.png", lambda path: plot_engines(results, engines, path))
     return 1 if bad else 0
 
 
@@ -1030,17 +1029,10 @@ def run_all(a, cases, wd, outdir, mach, huge_note, t_begin):
     # The default method (hugepages, 1024 flows) has the plain name.
     suffix = "%s%s" % ("" if a.flows == DEFAULT_FLOWS else "-f%d" % a.flows,
                        "" if a.huge == "hugepages" else "-nohuge")
-    name = "gateway-%s%s%s.json" % (date, suffix, "-quick" if a.quick else "")
-    with open(os.path.join(outdir, name), "w") as f:
-        json.dump(doc, f, indent=1)
-    if not a.quick:
-        try:
-            plot(results, os.path.join(outdir, "gateway%s.png" % suffix),
-                 "%s, %d flows in %d frames" % ("hugepages" if a.huge == "hugepages"
-                                                else "--no-huge", a.flows, frames_of(a.flows)))
-        except ImportError:
-            print("bench-gateway: no matplotlib; gateway.png not written", file=sys.stderr)
-    print("\nwrote %s (%.0f s)" % (os.path.join(outdir, name), doc["elapsed_s"]))
+    what = "%s, %d flows in %d frames" % ("hugepages" if a.huge == "hugepages" else "--no-huge",
+                                          a.flows, frames_of(a.flows))
+    write_results(outdir, "gateway-%s%s%s.json" % (date, suffix, "-quick" if a.quick else ""),
+                  doc, "gateway%s.png" % suffix, lambda path: plot(results, path, what))
     bad = [x for row in results for app in row["runs"] for x in row["runs"][app]
            if not x["ok"]]
     return 1 if bad else 0
