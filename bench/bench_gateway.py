@@ -768,8 +768,9 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
     date = datetime.datetime.now().strftime("%Y-%m-%d")
     doc = {"date": datetime.datetime.now().isoformat(timespec="seconds"),
            "quick": a.quick, "rounds": a.rounds, "warmup_s": a.warmup, "window_s": a.window,
-           "workers": a.workers, "cpus": ncpu, "machine": mach, "frames_per_queue": frames_of(a.flows),
-           "flows_per_queue": a.flows, "memory": a.huge, "memory_note": huge_note,
+           "workers": a.workers, "cpus": ncpu, "machine": mach,
+           "frames_per_queue": frames_of(a.flows), "flows_per_queue": a.flows,
+           "memory": a.huge, "memory_note": huge_note,
            "sa": "one static SA per queue and direction; ipsec-secgw the same SAs, "
                  "lcore q + 1 polling queue q of both ports",
            "verified": verified, "results": results,
