@@ -121,6 +121,11 @@ def q_out_host(q):
     return "192.168.%d.20" % (105 + q)
 
 
+# --shared-sa: every queue's flows (outbound) under SA 0, whose policy
+# covers all the queues' destinations.
+SHARED_OUT_NET = "192.168.96.0/19"
+
+
 def q_in_net(q):
     return "192.168.%d.0/24" % (115 + q)
 
@@ -148,8 +153,9 @@ def algo_words(algo, salt):
             dict(crypt_algo="AES-CBC", crypt_key=ck, auth_algo="SHA2-256-128", auth_key=ak))
 
 
-def espd_conf(direction, algo, workers=1):
-    """espd's configuration: one SA and policy per queue (--workers)."""
+def espd_conf(direction, algo, workers=1, shared=False):
+    """espd's configuration: one SA and policy per queue (--workers), or
+    with @shared one outbound SA for all of them."""
     queues = " queues %d" % workers if workers > 1 else ""
     if direction == "out":
         lines = [
@@ -158,14 +164,14 @@ def espd_conf(direction, algo, workers=1):
             "route add 172.16.2.0/24 port 1 via 172.16.1.1",
             "neigh add 172.16.1.1 lladdr %s port 1" % MAC_P1_PEER,
         ]
-        for q in range(workers):
+        for q in range(1 if shared else workers):
             e_out, _, _ = algo_words(algo, 1 + 2 * q)
             lines += [
                 "state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel %s"
                 % (A_GW, B_GW, SPI_OUT + q, 1 + 2 * q, e_out),
                 "policy add src %s dst %s dir out priority 100 "
                 "tmpl src %s dst %s proto esp reqid %d mode tunnel"
-                % (A_NET, q_out_net(q), A_GW, B_GW, 1 + 2 * q)]
+                % (A_NET, SHARED_OUT_NET if shared else q_out_net(q), A_GW, B_GW, 1 + 2 * q)]
         return "\n".join(lines) + "\n"
     lines = [
         "port 0 role unprotected addr %s/24 mac %s%s" % (A_GW, MAC_ESPD_UNPROT, queues),
@@ -185,15 +191,15 @@ def espd_conf(direction, algo, workers=1):
     return "\n".join(lines) + "\n"
 
 
-def secgw_conf(direction, algo, workers=1):
+def secgw_conf(direction, algo, workers=1, shared=False):
     prot, unprot = (0, 1) if direction == "out" else (1, 0)
     lines = []
-    for q in range(workers):
+    for q in range(1 if shared else workers):
         _, s_out, _ = algo_words(algo, 1 + 2 * q)
         _, s_in, _ = algo_words(algo, 2 + 2 * q)
         lines += [
             "sp ipv4 out esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535"
-            % (SPI_OUT + q, q_out_net(q)),
+            % (SPI_OUT + q, SHARED_OUT_NET if shared else q_out_net(q)),
             "sa out %d %s mode ipv4-tunnel src %s dst %s" % (SPI_OUT + q, s_out, A_GW, B_GW),
             # One worker: no source (the case measured since 2026-11-22).
             "sp ipv4 in esp protect %d pri 1%s dst %s sport 0:65535 dport 0:65535"
@@ -291,6 +297,7 @@ class Runner:
         self.seq = 0
         self.flows = a.flows
         self.frames = frames_of(a.flows)
+        self.shared = getattr(a, "shared_sa", False)
 
     def cmd(self, app, direction, algo, size, prefix, verify=None, engine=None, workers=1):
         """The command line; with @verify (a file stem), port 1 writes pcaps
@@ -326,10 +333,10 @@ class Runner:
                 # Keeps it forwarding without a terminal (it would wait on stdin).
                 "--stats-period", "60"]
         if app == "espd" or self.a.vs_espd:
-            conf = os.path.join(self.wd, "espd-%s-%s-w%d.conf" % (direction, SHORT[algo],
-                                                                 workers))
+            conf = os.path.join(self.wd, "espd-%s-%s-w%d%s.conf" % (
+                direction, SHORT[algo], workers, "s" if self.shared else ""))
             with open(conf, "w") as f:
-                f.write(espd_conf(direction, algo, workers))
+                f.write(espd_conf(direction, algo, workers, self.shared))
             p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
             binary = self.a.vs_espd if app == "secgw" else self.espd
             if engine is not None and "@" in engine:
@@ -347,9 +354,10 @@ class Runner:
                 "--vdev", "net_pcap0%s%s" % (rx, loop),
                 "--vdev", p1] + cdev + [
                 "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)] + pool + copt
-        conf = os.path.join(self.wd, "secgw-%s-%s-w%d.cfg" % (direction, SHORT[algo], workers))
+        conf = os.path.join(self.wd, "secgw-%s-%s-w%d%s.cfg" % (
+            direction, SHORT[algo], workers, "s" if self.shared else ""))
         with open(conf, "w") as f:
-            f.write(secgw_conf(direction, algo, workers))
+            f.write(secgw_conf(direction, algo, workers, self.shared))
         # A TX queue per lcore and one more on each port.
         ntx = workers + 2
         tx = "".join(",tx_pcap=%s/sgw-%s-q%d.pcap" % (self.wd, tag, q) for q in range(ntx))
@@ -363,7 +371,10 @@ class Runner:
         pool = []
         if frames > SECGW_DEFAULT_FRAMES:
             pool = ["-s", str(frames + SECGW_POOL_DEFAULT)]
-        # Lcore q + 1 polls queue q of both ports.
+        # Lcore q + 1 polls queue q of both ports. An SA that several
+        # lcores use (--shared-sa) needs librte_ipsec's atomic sequence
+        # numbers (-l -a): without them ipsec-secgw 22.11 sends two packets
+        # under one sequence number, hence one AES-GCM nonce.
         config = ",".join("(%d,%d,%d)" % (port, q, q + 1) for port in (0, 1)
                           for q in range(workers))
         return [self.secgw, "-n", "1"] + eal + [
@@ -372,7 +383,8 @@ class Runner:
             "--vdev", "crypto_aesni_mb_%s,max_nb_queue_pairs=%d" % (prefix, max(8, 2 * ntx)),
             "--", "-p", "0x3", "-P", "-u", u, "--config", config,
             "-f", conf, "--rxoffload", "0", "--txoffload", "0"] + pool + \
-            (["-l"] if need_lib else [])
+            (["-l"] if need_lib or self.shared else []) + \
+            (["-a"] if self.shared else [])
 
     def verify(self, app, direction, algo, size, engine=None, workers=1):
         """One pass of the @size pcaps (the case's first) with port 1
@@ -411,19 +423,23 @@ class Runner:
         if len(got) != frames:
             why = "%d frames out of port 1, %d expected; " % (len(got), frames)
         sas = {}
-        for q in range(workers):
+        for q in range(1 if self.shared else workers):
             _, _, kw = algo_words(algo, 1 + 2 * q)
-            sas[SPI_OUT + q] = (q, SecurityAssociation(
-                ESP, spi=SPI_OUT + q, tunnel_header=IP(src=A_GW, dst=B_GW), **kw))
+            sas[SPI_OUT + q] = SecurityAssociation(
+                ESP, spi=SPI_OUT + q, tunnel_header=IP(src=A_GW, dst=B_GW), **kw)
         bad = 0
         seen = set()
+        seqs = set()
         for x in got:
             ip = x[IP]
             try:
                 if direction == "out":
-                    q, sa = sas[ip[ESP].spi]
-                    inner = sa.decrypt(IP(bytes(ip)))
-                    ok = inner[IP].dst == q_out_host(q)
+                    spi = ip[ESP].spi
+                    seqs.add((spi, ip[ESP].seq))
+                    inner = sas[spi].decrypt(IP(bytes(ip)))
+                    q = int(inner[IP].dst.split(".")[2]) - 105
+                    ok = inner[IP].dst == q_out_host(q) and (
+                        self.shared or spi == SPI_OUT + q)
                 else:
                     inner = ip
                     q = int(inner[IP].src.split(".")[2]) - 115
@@ -436,6 +452,10 @@ class Runner:
             bad += not ok
         if bad:
             why += "%d frames not as expected; " % bad
+        if direction == "out" and len(seqs) != len(got):
+            # One sequence number twice under one SA: two lcores sent
+            # through it (or one sent twice).
+            why += "%d sequence numbers sent twice; " % (len(got) - len(seqs))
         want = set((q,) + flow_ports(j) for q in range(workers) for j in range(self.flows))
         if seen != want:
             why += "%d of %d flows out" % (len(seen & want), len(want))
@@ -620,7 +640,12 @@ def main():
                     "each worker polls its own RX queue (its own pcap) whose flows have "
                     "their own SA. Needs a core for each worker and one for lcore 0"
                     % MAX_WORKERS)
+    ap.add_argument("--shared-sa", action="store_true",
+                    help="with --workers: every queue's flows (outbound cases only) under "
+                    "one SA, which one worker owns: the others hand it their packets")
     a = ap.parse_args()
+    if a.shared_sa and a.workers is None:
+        ap.error("--shared-sa goes with --workers")
     if a.workers is not None:
         try:
             a.workers = [int(x) for x in a.workers.split(",") if x.strip()]
@@ -689,6 +714,10 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
     per round and its median, and each gateway's scaling: Mpps over the
     worker count times its own one-worker Mpps (1.0 = linear)."""
     nq = max(a.workers)
+    if a.shared_sa:
+        # One outbound SA for every queue; an inbound SA reaches one queue
+        # (RSS hashes a tunnel's outer addresses), so inbound is left out.
+        cases = [c for c in cases if c[0] == "out"]
     ncpu = len(os.sched_getaffinity(0))
     if nq + 1 > ncpu:
         print("bench-gateway: %d workers and lcore 0 on %d CPUs: they share cores, so the "
@@ -712,13 +741,15 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
                     bad += 1
                     print("bench-gateway: VERIFY %s %s %s %d workers: %s"
                           % (app, direction, algo, w, why), file=sys.stderr)
-    print("Memory: %s. Each worker polls its own RX queue: %d flows in %d frames, its own "
-          "static SA. %d rounds of %.1f s after %.1f s warm-up, espd and ipsec-secgw "
+    print("Memory: %s. Each worker polls its own RX queue: %d flows in %d frames, %s. "
+          "%d rounds of %.1f s after %.1f s warm-up, espd and ipsec-secgw "
           "alternating.\nMpps: median of the rounds (wall clock); ratio: espd/secgw per "
           "round, median; scale: Mpps / (workers x the same gateway's one-worker Mpps); "
           "cyc/p: the workers' CPU time x TSC per packet." % (
               "2 MB hugepages" if a.huge == "hugepages" else "--no-huge -m 1024",
-              a.flows, frames_of(a.flows), a.rounds, a.window, a.warmup))
+              a.flows, frames_of(a.flows),
+              "all of them under one static SA (--shared-sa)" if a.shared_sa
+              else "its own static SA", a.rounds, a.window, a.warmup))
     hdr = "%-4s %-12s %5s %3s | %7s %5s %6s | %7s %5s %6s | %5s | %s" % (
         "dir", "algorithm", "size", "w", "espd", "scale", "cyc/p", "secgw", "scale", "cyc/p",
         "ratio", "ratio per round")
@@ -771,12 +802,15 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
            "workers": a.workers, "cpus": ncpu, "machine": mach,
            "frames_per_queue": frames_of(a.flows), "flows_per_queue": a.flows,
            "memory": a.huge, "memory_note": huge_note,
-           "sa": "one static SA per queue and direction; ipsec-secgw the same SAs, "
-                 "lcore q + 1 polling queue q of both ports",
+           "sa": ("one static outbound SA for every queue (--shared-sa)" if a.shared_sa
+                  else "one static SA per queue and direction") +
+                 "; ipsec-secgw the same SAs, lcore q + 1 polling queue q of both ports",
+           "shared_sa": a.shared_sa,
            "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
-    write_results(outdir, "scaling-%s%s.json" % (date, "-quick" if a.quick else ""), doc,
-                  "scaling.png", lambda path: plot_scaling(results, path, mach))
+    tag = "-shared" if a.shared_sa else ""
+    write_results(outdir, "scaling-%s%s%s.json" % (date, tag, "-quick" if a.quick else ""),
+                  doc, "scaling%s.png" % tag, lambda path: plot_scaling(results, path, mach))
     return 1 if bad else 0
 
 

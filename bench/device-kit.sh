@@ -16,9 +16,10 @@
 #
 # On the device machine, one call:
 #   run(command="bash bench/device-kit.sh run", carry=["devkit"], timeout_s=600)
-# It takes about 5 minutes there (4 cases x 4 worker counts x 2 gateways
-# x 2 rounds, and a verification pass per worker count). KIT_ONLY,
-# KIT_ROUNDS, KIT_WINDOW change what it runs.
+# It takes about 6 minutes there (4 cases x 4 worker counts x 2 gateways
+# x 2 rounds, and a verification pass per worker count; then outbound 64 B
+# with one SA for every queue, --shared-sa). KIT_ONLY, KIT_ROUNDS,
+# KIT_WINDOW change what it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 kit=devkit
@@ -70,7 +71,7 @@ pack() {
 
 run() {
 	[ -f "$kit/KIT" ] || die "no $kit/KIT: run 'bench/device-kit.sh pack' first, and carry $kit"
-	local out=${OUT:-$kit/out} r=build-kit-run
+	local out=${OUT:-$kit/out} r=build-kit-run rc=0
 	rm -rf "$r"
 	mkdir -p "$r/bench-gw" "$r/lib" "$out"
 	gunzip -c "$kit/espd.gz" >"$r/espd"
@@ -96,7 +97,15 @@ run() {
 	[ -x "$py" ] || py=$(command -v python3)
 	PYTHONUNBUFFERED=1 PYTHONPATH=tests:bench "$py" bench/bench_gateway.py "$r" \
 		--workers "$workers" --only "$cases" --rounds "${KIT_ROUNDS:-2}" \
-		--warmup 0.5 --window "${KIT_WINDOW:-1}" --out "$out" 2>&1 | tee "$out/scaling.txt"
+		--warmup 0.5 --window "${KIT_WINDOW:-1}" --out "$out" 2>&1 | tee "$out/scaling.txt" ||
+		rc=1
+	# One tunnel for every queue: the owner does the crypto, the others
+	# hand it their packets.
+	PYTHONUNBUFFERED=1 PYTHONPATH=tests:bench "$py" bench/bench_gateway.py "$r" \
+		--workers "$workers" --shared-sa --only "out aes-gcm-128 64" \
+		--rounds "${KIT_ROUNDS:-2}" --warmup 0.5 --window "${KIT_WINDOW:-1}" \
+		--out "$out" 2>&1 | tee "$out/scaling-shared.txt" || rc=1
+	return "$rc"
 }
 
 case ${1:-} in
