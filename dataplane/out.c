@@ -129,25 +129,53 @@ own(struct gw_worker *w, struct gw_sa *sa)
 					   __ATOMIC_RELAXED);
 }
 
+/* The packets handoff() buffered, one enqueue per owner, each owner's in
+ * the order they came. What a full ring refuses is dropped and counted. */
+static void
+handoff_flush(struct gw_worker *w)
+{
+	const struct gw_shared *sh = w->shared;
+	struct gw_handoff run[GW_HANDOFF_BUF];
+	uint64_t left = (1ull << w->n_handoff) - 1; /* not yet sent */
+	unsigned int i, n, sent, to;
+
+	_Static_assert(GW_HANDOFF_BUF < 64, "one bit a buffered packet");
+	while (left != 0) {
+		to = w->handoff_to[__builtin_ctzll(left)];
+		for (i = 0, n = 0; i < w->n_handoff; i++) {
+			if ((left >> i & 1) && w->handoff_to[i] == to) {
+				run[n++] = w->handoff_buf[i];
+				left &= ~(1ull << i);
+			}
+		}
+		sent = 0;
+		if (likely(to < RTE_DIM(sh->handoff) && sh->handoff[to] != NULL))
+			sent = rte_ring_enqueue_burst_elem(sh->handoff[to], run, sizeof(run[0]), n,
+							   NULL);
+		w->cnt.c[CNT_SaHandoff] += sent;
+		for (i = sent; i < n; i++)
+			drop(w, run[i].m, CNT_SaHandoffDropped);
+	}
+	w->n_handoff = 0;
+}
+
 /* Hand @p m to the owner of @p sa (or, for lcore 0 and an SA nobody owns
  * yet, to a worker picked by the SA's id, which will take it), as VPP
  * hands a flow to the thread of its SA when RSS put it elsewhere. Packets
- * from one lcore stay in order. */
+ * from one lcore stay in order. They wait in the worker until
+ * handoff_flush(): one enqueue a burst, not one a packet (each enqueue
+ * moves the ring's lines between the two cores). */
 static void
 handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m, uint32_t policy,
 	uint8_t pfp)
 {
-	const struct gw_shared *sh = w->shared;
 	uint16_t owner = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
-	unsigned int to = owner != 0 ? owner - 1u : sa->id % sh->n_workers;
-	struct gw_handoff h = { .m = m, .policy = policy, .pfp = pfp };
 
-	if (unlikely(to >= RTE_DIM(sh->handoff) || sh->handoff[to] == NULL ||
-		     rte_ring_enqueue_elem(sh->handoff[to], &h, sizeof(h)) != 0)) {
-		drop(w, m, CNT_SaHandoffDropped);
-		return;
-	}
-	w->cnt.c[CNT_SaHandoff]++;
+	if (w->n_handoff == GW_HANDOFF_BUF)
+		handoff_flush(w);
+	w->handoff_to[w->n_handoff] = owner != 0 ? owner - 1u : sa->id % w->shared->n_workers;
+	w->handoff_buf[w->n_handoff++] = (struct gw_handoff){ .m = m, .policy = policy,
+							      .pfp = pfp };
 }
 
 struct gw_sa *
@@ -274,6 +302,7 @@ gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_en
 				handoff(w, sa, pkts[i], e->key.policy, e->pfp);
 			}
 		}
+		handoff_flush(w);
 		gw_hold_remove(w->hold, e);
 		return;
 	}
@@ -381,6 +410,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		}
 		np = fit(w, t, s, pkts[i], prot, sas, np);
 	}
+	handoff_flush(w);
 	out_esp_send(w, t, prot, sas, np);
 	gw_out_notices_flush(w);
 }
@@ -402,6 +432,12 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 		if (n == 0)
 			break;
 		total += n;
+		/* The packets come from another core's cache: ask for every
+		 * mbuf, then every packet's first line, before parsing any. */
+		for (i = 0; i < n; i++)
+			rte_prefetch0(h[i].m);
+		for (i = 0; i < n; i++)
+			rte_prefetch0(rte_pktmbuf_mtod(h[i].m, void *));
 		for (i = 0, k = 0; i < n; i++) {
 			struct rte_mbuf *m = h[i].m;
 

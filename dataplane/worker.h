@@ -32,6 +32,7 @@
 
 #define GW_RX_BURST 32
 #define GW_NOTICE_MAX 32          /**< MISS notices sent in one burst */
+#define GW_HANDOFF_BUF 32         /**< packets for SA owners, sent in one burst each */
 #define GW_TX_BUF 64
 #define GW_RXQ_MAX 32
 #define GW_DRAIN_US 100
@@ -174,6 +175,9 @@ struct gw_worker {
 	uint16_t n_notice;           /**< MISS notices waiting for one enqueue */
 	struct gw_event notice[GW_NOTICE_MAX];
 	struct gw_flow_key notice_key[GW_NOTICE_MAX];
+	uint16_t n_handoff;          /**< packets for other lcores, not yet enqueued */
+	uint16_t handoff_to[GW_HANDOFF_BUF]; /**< each one's owner (qsbr_id) */
+	struct gw_handoff handoff_buf[GW_HANDOFF_BUF];
 	struct gw_sa_cache out_cache; /**< non-PFP policy index -> SA */
 	struct gw_sa_cache in_cache;  /**< SPI -> inbound SA */
 	uint64_t tsc_hz;

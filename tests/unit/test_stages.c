@@ -360,6 +360,44 @@ test_out_cache(void)
 	testgw_free(g);
 }
 
+/* Packets handed off in a burst (one enqueue, flushed with the burst)
+ * reach the owner all, in the order sent, and are numbered so; twice, so
+ * the second burst follows the first. */
+static void
+test_out_handoff_burst(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0], *w0 = g->pub.w0;
+	const struct gw_tables *t = g->pub.shared.tables;
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m[GW_RX_BURST], *order[GW_RX_BURST];
+	unsigned int i, b;
+	struct sent s;
+	uint32_t spi, seq;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	for (b = 0; b < 2; b++) {
+		for (i = 0; i < GW_RX_BURST; i++)
+			order[i] = m[i] = udp4(g, A_HOST, B_HOST, 64, true);
+		gw_local_out(w0, t, m, GW_RX_BURST);
+		CU_ASSERT_EQUAL(w0->n_handoff, 0);
+		CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), (b + 1) * GW_RX_BURST);
+		CU_ASSERT_EQUAL(gw_handoff_poll(w, t), GW_RX_BURST);
+		take_tx(w, &s);
+		CU_ASSERT_EQUAL_FATAL(s.n, GW_RX_BURST);
+		for (i = 0; i < s.n; i++) {
+			esp_of(s.m[i], &spi, &seq);
+			CU_ASSERT_EQUAL(seq, b * GW_RX_BURST + i + 1);
+			CU_ASSERT_PTR_EQUAL(s.m[i], order[i]); /* ESP in place */
+		}
+		free_tx(&s);
+	}
+	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoffDropped), 0);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* One lcore sends through an SA. lcore 0's own packets (w0) go to a
  * worker; a packet reaching a lcore that does not own the SA is handed
  * to the owner, which numbers it after its own. */
@@ -608,6 +646,8 @@ test_stages_register(void)
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
 			test_out_cache) == NULL ||
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(o, "handoffs in bursts reach the owner all, in order",
+			test_out_handoff_burst) == NULL ||
 	    CU_add_test(i, "asynchronous engine: collect, order, replay in flight",
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
