@@ -433,11 +433,19 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 			break;
 		total += n;
 		/* The packets come from another core's cache: ask for every
-		 * mbuf, then every packet's first line, before parsing any. */
-		for (i = 0; i < n; i++)
-			rte_prefetch0(h[i].m);
-		for (i = 0; i < n; i++)
-			rte_prefetch0(rte_pktmbuf_mtod(h[i].m, void *));
+		 * mbuf (both lines: the second is the free's), then every
+		 * packet's first and last lines (the ESP trailer goes at its
+		 * end), before parsing any. */
+		for (i = 0; i < n; i++) {
+			rte_mbuf_prefetch_part1(h[i].m);
+			rte_mbuf_prefetch_part2(h[i].m);
+		}
+		for (i = 0; i < n; i++) {
+			const uint8_t *d = rte_pktmbuf_mtod(h[i].m, const uint8_t *);
+
+			rte_prefetch0(d);
+			rte_prefetch0(d + h[i].m->data_len - 1);
+		}
 		for (i = 0, k = 0; i < n; i++) {
 			struct rte_mbuf *m = h[i].m;
 
