@@ -16,7 +16,11 @@
  *    unprotected port) and gw_outbound() (the protected port) of a small
  *    gateway on the null engine (fuzz_gw.c), with SAs, PFP, block and
  *    bypass policies, routes and neighbours; an input of odd length
- *    through the worker's asynchronous pipeline.
+ *    through the worker's asynchronous pipeline. What the worker hands
+ *    to lcore 0 then goes through its exception path (exc_poll(): ARP and
+ *    ND answered and learned from, echo replies, ICMP errors, packets
+ *    waiting for a neighbour), as espd's control loop runs it; learned
+ *    neighbours and what waits for them are flushed after each input.
  * 3. An input that starts with "FRAG" is a sequence of frames instead, each
  *    a 2-byte big-endian length and the frame, all given to gw_inbound()
  *    in order: fragments of ESP to the gateway, reassembled (or not) by
@@ -41,6 +45,8 @@
 #include <rte_mbuf.h>
 #include <rte_udp.h>
 
+#include "control/exc.h"
+#include "control/neigh.h"
 #include "dataplane/esp.h"
 #include "dataplane/replay.h"
 #include "dataplane/worker.h"
@@ -66,6 +72,8 @@ static const char gw_conf[] =
 	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
 	"neigh add 2001:db8:1::1 lladdr 02:00:00:00:02:fe port 1\n"
 	"set acquire-queue 4\n"
+	/* Every ICMP error is built (no token bucket on the wall clock). */
+	"set icmp-ratelimit 0\n"
 	/* Each pair shares SPI and keys, so what goes out comes back in. */
 	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x2001 dir out reqid 1 "
 	"  mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128\n"
@@ -142,6 +150,7 @@ static struct esp_async *gw_async; /* the gateway worker's pending ring */
 static unsigned int n_engines = 2; /* 3 once the cryptodev is up */
 static uint64_t port_map[65536 / 64];
 static struct testgw *g;
+static struct exc *exc; /* lcore 0's exception path on g */
 static unsigned int baseline;
 static const char *seed_dir;
 
@@ -341,6 +350,25 @@ seed_direct(const uint8_t *frame, size_t len)
 	}
 }
 
+/* Lcore 0's side of what the worker just did: its exception path, then
+ * what that handed back to the worker (an error out through an SA), then
+ * the exception path again (lcore 0's own packets waiting for a
+ * neighbour). Learned neighbours go again, with what waits for them, so
+ * that an input always does the same thing. */
+static void
+run_lcore0(void)
+{
+	struct gw_worker *w = g->pub.workers[0];
+
+	(void)gw_esp_collect(w, g->pub.shared.tables, true);
+	(void)exc_poll(exc);
+	(void)gw_handoff_poll(w, g->pub.shared.tables);
+	(void)exc_poll(exc);
+	neigh_flush(&g->pub);
+	gw_hold_drop_all(g->pub.w0);
+	testgw_drain_ctx(g->pub.w0, NULL);
+}
+
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -352,6 +380,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (esp_ctx_async_init(&g->pub.workers[0]->esp, 64, 0) < 0)
 		abort();
 	gw_async = g->pub.workers[0]->esp.async;
+	exc = exc_new(&g->pub);
+	if (exc == NULL)
+		abort();
 	direct_init();
 	baseline = rte_mempool_in_use_count(g->pub.pool);
 	return 0;
@@ -481,6 +512,7 @@ run_sequence(const uint8_t *data, size_t size)
 		gw_inbound(w, t, 1, &m, 1);
 		off += len;
 	}
+	run_lcore0();
 	testgw_drain(g, NULL);
 	fuzz_check_pool(g->pub.pool, baseline, "fragment sequence");
 }
@@ -516,12 +548,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	m = mbuf_of(data, size);
 	m->port = 1;
 	gw_inbound(w, t, 1, &m, 1);
+	run_lcore0();
 	testgw_drain(g, NULL);
 	fuzz_check_pool(g->pub.pool, baseline, "gw_inbound");
 
 	m = mbuf_of(data, size);
 	m->port = 0;
 	gw_outbound(w, t, 0, &m, 1);
+	if (seed_dir == NULL)
+		run_lcore0();
 	testgw_drain(g, seed_dir != NULL ? seed_sent : NULL);
 	/* What it held for ACQUIRE: its larval table must account for it. */
 	if (rte_mempool_in_use_count(g->pub.pool) != baseline + w->hold->n_pkts) {
@@ -539,6 +574,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
 		gw_local_out(g->pub.w0, t, &m, 1);
 		(void)gw_handoff_poll(w, t);
+		run_lcore0();
 		gw_hold_drop_all(w);
 		gw_hold_drop_all(g->pub.w0);
 		testgw_drain(g, NULL);

@@ -7,7 +7,9 @@ fuzz_esp_in: Ethernet frames. Plain packets for each of the gateway's
 policies (fuzz_esp_in.c's gw_conf), ESP made by scapy for the target's
 fixed IPsec-MB SAs (SPI 0x1100 + i: GCM, CBC+HMAC-SHA-256, ChaCha20 in
 tunnel and transport mode), and hostile frames (truncations, keepalive,
-IKE, IPv6 extension headers, fragments). With BUILD_FUZZ_DIR, the target
+IKE, IPv6 extension headers, fragments), and frames for lcore 0's
+exception path (ARP, ND, echo requests to the gateway, TTL 1, a next hop
+nobody resolved, DF too big for its SA). With BUILD_FUZZ_DIR, the target
 itself then adds the ESP that only espd can make: every fixed SA (null
 and IPsec-MB engines, UDP encap, ESN) and the gateway's own output
 (FUZZ_SEED_DIR, see fuzz_esp_in.c).
@@ -31,7 +33,8 @@ import tempfile
 
 from scapy.layers.inet import IP, UDP, TCP, ICMP
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrFragment, \
-    IPv6ExtHdrDestOpt
+    IPv6ExtHdrDestOpt, ICMPv6EchoRequest, ICMPv6ND_NA, ICMPv6ND_NS, ICMPv6NDOptDstLLAddr, \
+    ICMPv6NDOptSrcLLAddr
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
@@ -120,6 +123,7 @@ def esp_in_seeds():
     ]
     for h in hostile:
         put(t, h, "hostile-" + hashlib.sha1(bytes(h)).hexdigest()[:12])
+    exc_seeds()
 
     # Fragment sequences (fuzz_esp_in.c mode 3): ESP to the gateway cut
     # in pieces, in order, reversed, with a duplicate, overlapping, IPv6.
@@ -237,6 +241,37 @@ def cmd_seeds():
                   "text state allocspi src 172.16.2.5 dst 172.16.1.5 proto esp\n",
                   "nonsense\n", "text\n", "json 'unterminated\n"]:
         put("fuzz_ctl", extra.encode())
+
+
+def exc_seeds():
+    """Frames a worker hands to lcore 0 (fuzz_esp_in.c run_lcore0()): the
+    gateway's own ARP, ND and echo traffic on both ports, a packet whose
+    next hop must be asked for, TTL 1 (Time Exceeded), DF and too big for
+    its SA once in ESP (Fragmentation Needed)."""
+    t = "fuzz_esp_in"
+    frames = [
+        Ether(src=P0["src"], dst="ff:ff:ff:ff:ff:ff") /
+        ARP(op=1, hwsrc=P0["src"], psrc="192.168.1.77", pdst="192.168.1.1"),
+        Ether(**P1) / ARP(op=2, hwsrc=P1["src"], psrc="172.16.1.9", hwdst=P1["dst"],
+                          pdst="172.16.1.5"),
+        Ether(**P0) / IP(src="192.168.1.77", dst="192.168.1.1") / ICMP(type=8, id=7, seq=1) /
+        Raw(b"ping" * 8),
+        Ether(**P1) / IP(src="172.16.1.9", dst="172.16.1.5") / ICMP(type=8, id=7, seq=2),
+        Ether(**P0) / IPv6(src="fd00:1::77", dst="fd00:1::1") /
+        ICMPv6EchoRequest(id=7, seq=3, data=b"ping6"),
+        Ether(src=P1["src"], dst="33:33:ff:00:00:05") /
+        IPv6(src="2001:db8:1::9", dst="ff02::1:ff00:5", hlim=255) /
+        ICMPv6ND_NS(tgt="2001:db8:1::5") / ICMPv6NDOptSrcLLAddr(lladdr=P1["src"]),
+        Ether(**P1) / IPv6(src="2001:db8:1::9", dst="2001:db8:1::5", hlim=255) /
+        ICMPv6ND_NA(tgt="2001:db8:1::9", R=0, S=1, O=1) / ICMPv6NDOptDstLLAddr(lladdr=P1["src"]),
+        Ether(**P0) / IP(src="10.1.1.10", dst="10.2.1.20", ttl=1) / UDP(sport=40001, dport=5001),
+        Ether(**P0) / IP(src="10.1.1.10", dst="192.168.1.77") / UDP(sport=40001, dport=5001),
+        Ether(**P0) / IPv6(src="fd01::10", dst="fd00:1::77") / UDP(sport=40001, dport=5001),
+        Ether(**P0) / IP(src="10.1.1.10", dst="10.2.1.20", flags="DF") /
+        UDP(sport=40001, dport=5001) / Raw(bytes(1470)),
+    ]
+    for f in frames:
+        put(t, f, "exc-" + hashlib.sha1(bytes(f)).hexdigest()[:12])
 
 
 def main():
