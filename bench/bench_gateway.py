@@ -153,6 +153,16 @@ def algo_words(algo, salt):
             dict(crypt_algo="AES-CBC", crypt_key=ck, auth_algo="SHA2-256-128", auth_key=ak))
 
 
+def espd_sa(outer, sel, spi, reqid, pdir, words, extra=""):
+    """An espd tunnel SA (outer (src, dst)) and the policy (selector
+    (src, dst), direction @pdir) that takes it."""
+    return ["state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel%s %s"
+            % (outer[0], outer[1], spi, reqid, extra, words),
+            "policy add src %s dst %s dir %s priority 100 "
+            "tmpl src %s dst %s proto esp reqid %d mode tunnel"
+            % (sel[0], sel[1], pdir, outer[0], outer[1], reqid)]
+
+
 def espd_conf(direction, algo, workers=1, shared=False):
     """espd's configuration: one SA and policy per queue (--workers), or
     with @shared one outbound SA for all of them."""
@@ -165,13 +175,8 @@ def espd_conf(direction, algo, workers=1, shared=False):
             "neigh add 172.16.1.1 lladdr %s port 1" % MAC_P1_PEER,
         ]
         for q in range(1 if shared else workers):
-            e_out, _, _ = algo_words(algo, 1 + 2 * q)
-            lines += [
-                "state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel %s"
-                % (A_GW, B_GW, SPI_OUT + q, 1 + 2 * q, e_out),
-                "policy add src %s dst %s dir out priority 100 "
-                "tmpl src %s dst %s proto esp reqid %d mode tunnel"
-                % (A_NET, SHARED_OUT_NET if shared else q_out_net(q), A_GW, B_GW, 1 + 2 * q)]
+            lines += espd_sa((A_GW, B_GW), (A_NET, SHARED_OUT_NET if shared else q_out_net(q)),
+                             SPI_OUT + q, 1 + 2 * q, "out", algo_words(algo, 1 + 2 * q)[0])
         return "\n".join(lines) + "\n"
     lines = [
         "port 0 role unprotected addr %s/24 mac %s%s" % (A_GW, MAC_ESPD_UNPROT, queues),
@@ -179,15 +184,10 @@ def espd_conf(direction, algo, workers=1, shared=False):
         "neigh add %s lladdr %s port 1" % (A_HOST, MAC_P0_PEER),
     ]
     for q in range(workers):
-        e_in, _, _ = algo_words(algo, 2 + 2 * q)
-        lines += [
-            # No replay window: the pcap loops, so sequence numbers repeat
-            # (ipsec-secgw's default path has no replay check either).
-            "state add src %s dst %s proto esp spi 0x%x reqid %d mode tunnel replay-window 0 %s"
-            % (B_GW, A_GW, SPI_IN + q, 2 + 2 * q, e_in),
-            "policy add src %s dst %s dir fwd priority 100 "
-            "tmpl src %s dst %s proto esp reqid %d mode tunnel"
-            % (q_in_net(q), A_NET, B_GW, A_GW, 2 + 2 * q)]
+        # No replay window: the pcap loops, so sequence numbers repeat
+        # (ipsec-secgw's default path has no replay check either).
+        lines += espd_sa((B_GW, A_GW), (q_in_net(q), A_NET), SPI_IN + q, 2 + 2 * q, "fwd",
+                         algo_words(algo, 2 + 2 * q)[0], " replay-window 0")
     return "\n".join(lines) + "\n"
 
 

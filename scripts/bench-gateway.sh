@@ -27,14 +27,15 @@
 # --workers 1,2,4,8: scaling instead, each gateway with W workers, each
 # worker its own RX queue, flows and SA; writes scaling-DATE.json and
 # scaling.png. It needs a core per worker plus one (bench/device-kit.sh
-# runs it on a bigger machine from static builds).
+# runs it on a bigger machine from static builds). --shared-sa with it:
+# one outbound SA for every queue (one tunnel spread over the workers).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
 args=()
 while [ $# -gt 0 ]; do
 	case $1 in
-	-h|--help) sed -n '2,32p' "$0"; exit 0 ;;
+	-h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
 	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines|--workers)
 		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
 		args+=("$1" "$2"); shift ;;
