@@ -436,6 +436,7 @@ class Runner:
         (inbound: the plaintext sent); else what is wrong. Without scapy
         (the device machine) the outbound frames are checked as far as
         their headers go, and self.verify_note says so."""
+        self.verify_note = ""
         self.seq += 1
         prefix = "gwv%d_%d_%s" % (os.getpid(), self.seq, app[:2])
         stem = os.path.join(self.wd, "verify-%s" % prefix)
