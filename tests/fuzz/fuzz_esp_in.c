@@ -351,10 +351,12 @@ seed_direct(const uint8_t *frame, size_t len)
 }
 
 /* Lcore 0's side of what the worker just did: its exception path, then
- * what that handed back to the worker (an error out through an SA), then
  * the exception path again (lcore 0's own packets waiting for a
- * neighbour). Learned neighbours go again, with what waits for them, so
- * that an input always does the same thing. */
+ * neighbour), each followed by what lcore 0 handed to the worker, should
+ * one of its packets need an SA the worker owns (none of gw_conf's
+ * policies covers the gateway's own addresses today, so this stays
+ * empty). Learned neighbours go again, with what waits for them, so that
+ * an input always does the same thing. */
 static void
 run_lcore0(void)
 {
@@ -364,6 +366,7 @@ run_lcore0(void)
 	(void)exc_poll(exc);
 	(void)gw_handoff_poll(w, g->pub.shared.tables);
 	(void)exc_poll(exc);
+	(void)gw_handoff_poll(w, g->pub.shared.tables);
 	neigh_flush(&g->pub);
 	gw_hold_drop_all(g->pub.w0);
 	testgw_drain_ctx(g->pub.w0, NULL);
