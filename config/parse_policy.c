@@ -61,11 +61,19 @@ parse_pfp(struct cur *c, uint32_t *pfp)
 			f[n] = '\0';
 			k = word_index(fields, f);
 		}
-		if (k < 0)
+		if (k < 0) {
+			/* Through word_quote(), like every word shown: a
+			 * field glued to key text must not show it. One
+			 * character past what is shown, so it says "...". */
+			char shown[WORD_SHOWN + 2];
+			size_t m = n < sizeof(shown) - 1 ? n : sizeof(shown) - 1;
+
+			memcpy(shown, p, m);
+			shown[m] = '\0';
 			return cfg_error_set(c->err, c->i - 1,
-					     "unknown pfp field '%.*s' (expected src, dst, proto, "
-					     "sport or dport)", n > WORD_SHOWN ? WORD_SHOWN :
-					     (int)n, p);
+					     "unknown pfp field '%s' (expected src, dst, proto, "
+					     "sport or dport)", Q(shown));
+		}
 		if (*pfp & (1u << k))
 			return cfg_error_set(c->err, c->i - 1,
 					     "duplicate pfp field '%s'", fields[k]);

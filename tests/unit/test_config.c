@@ -1369,6 +1369,17 @@ test_error_hygiene(void)
 		CU_ASSERT_NOT_EQUAL(parse(keyed[i], &cmd, &err), 0);
 		CU_ASSERT_PTR_NULL(strstr(err.msg, "deadbeef"));
 	}
+	/* Key text glued to a pfp field (fuzz_cmd found it shown). */
+	CU_ASSERT_NOT_EQUAL(parse("policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out "
+				  "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 "
+				  "mode tunnel pfp src,protodeadbeefcafe0102030405060708",
+				  &cmd, &err), 0);
+	CU_ASSERT_PTR_NULL(strstr(err.msg, "deadbeef"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "unknown pfp field '<"));
+	expect_err("policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out "
+		   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel "
+		   "pfp src,prot",
+		   "unknown pfp field 'prot' (expected src, dst, proto, sport or dport)", 20);
 	expect_err("state add " SA_ID " 0xdeadbeefcafe0102030405060708090a0b0c",
 		   "unexpected '0x<36 hex digits, not shown>' in state add", 10);
 	memset(line, 0, sizeof(line));
