@@ -114,14 +114,28 @@ QUICK_CASES = [
 # SPI_OUT + q, inbound from 192.168.(115+q).20 in SPI SPI_IN + q. Queue 0 is
 # the one-worker case (same pcap, SA and keys).
 MAX_WORKERS = 10
+Q_OUT_NET3, Q_IN_NET3 = 105, 115  # third byte of queue 0's inner addresses
 
 
 def q_out_net(q):
-    return "192.168.%d.0/24" % (105 + q)
+    return "192.168.%d.0/24" % (Q_OUT_NET3 + q)
 
 
 def q_out_host(q):
-    return "192.168.%d.20" % (105 + q)
+    return "192.168.%d.20" % (Q_OUT_NET3 + q)
+
+
+def q_in_net(q):
+    return "192.168.%d.0/24" % (Q_IN_NET3 + q)
+
+
+def q_in_src(q):
+    return "192.168.%d.20" % (Q_IN_NET3 + q)
+
+
+def queue_of(addr, net3):
+    """The queue whose inner address @addr is (q_out_host, q_in_src)."""
+    return int(addr.split(".")[2]) - net3
 
 
 # --shared-sa: every queue's flows (outbound) under SA 0, whose policy
@@ -129,12 +143,14 @@ def q_out_host(q):
 SHARED_OUT_NET = "192.168.96.0/19"
 
 
-def q_in_net(q):
-    return "192.168.%d.0/24" % (115 + q)
+def q_out_sel(q, shared):
+    """The destination an outbound SA's policy covers."""
+    return SHARED_OUT_NET if shared else q_out_net(q)
 
 
-def q_in_src(q):
-    return "192.168.%d.20" % (115 + q)
+def sa_salt(direction, q):
+    """Queue q's SA: its keys' salt (algo_words) and its reqid."""
+    return (1 if direction == "out" else 2) + 2 * q
 
 
 def algo_words(algo, salt):
@@ -178,8 +194,9 @@ def espd_conf(direction, algo, workers=1, shared=False):
             "neigh add 172.16.1.1 lladdr %s port 1" % MAC_P1_PEER,
         ]
         for q in range(1 if shared else workers):
-            lines += espd_sa((A_GW, B_GW), (A_NET, SHARED_OUT_NET if shared else q_out_net(q)),
-                             SPI_OUT + q, 1 + 2 * q, "out", algo_words(algo, 1 + 2 * q)[0])
+            salt = sa_salt("out", q)
+            lines += espd_sa((A_GW, B_GW), (A_NET, q_out_sel(q, shared)), SPI_OUT + q, salt,
+                             "out", algo_words(algo, salt)[0])
         return "\n".join(lines) + "\n"
     lines = [
         "port 0 role unprotected addr %s/24 mac %s%s" % (A_GW, MAC_ESPD_UNPROT, queues),
@@ -189,8 +206,9 @@ def espd_conf(direction, algo, workers=1, shared=False):
     for q in range(workers):
         # No replay window: the pcap loops, so sequence numbers repeat
         # (ipsec-secgw's default path has no replay check either).
-        lines += espd_sa((B_GW, A_GW), (q_in_net(q), A_NET), SPI_IN + q, 2 + 2 * q, "fwd",
-                         algo_words(algo, 2 + 2 * q)[0], " replay-window 0")
+        salt = sa_salt("in", q)
+        lines += espd_sa((B_GW, A_GW), (q_in_net(q), A_NET), SPI_IN + q, salt, "fwd",
+                         algo_words(algo, salt)[0], " replay-window 0")
     return "\n".join(lines) + "\n"
 
 
@@ -198,11 +216,11 @@ def secgw_conf(direction, algo, workers=1, shared=False):
     prot, unprot = (0, 1) if direction == "out" else (1, 0)
     lines = []
     for q in range(1 if shared else workers):
-        _, s_out, _ = algo_words(algo, 1 + 2 * q)
-        _, s_in, _ = algo_words(algo, 2 + 2 * q)
+        _, s_out, _ = algo_words(algo, sa_salt("out", q))
+        _, s_in, _ = algo_words(algo, sa_salt("in", q))
         lines += [
             "sp ipv4 out esp protect %d pri 1 dst %s sport 0:65535 dport 0:65535"
-            % (SPI_OUT + q, SHARED_OUT_NET if shared else q_out_net(q)),
+            % (SPI_OUT + q, q_out_sel(q, shared)),
             "sa out %d %s mode ipv4-tunnel src %s dst %s" % (SPI_OUT + q, s_out, A_GW, B_GW),
             # One worker: no source (the case measured since 2026-11-22).
             "sp ipv4 in esp protect %d pri 1%s dst %s sport 0:65535 dport 0:65535"
@@ -260,7 +278,7 @@ def gen_pcap(path, direction, algo, size, flows, nframes, q):
     frames = []
     sa = None
     if direction == "in":
-        _, _, kw = algo_words(algo, 2 + 2 * q)
+        _, _, kw = algo_words(algo, sa_salt("in", q))
         sa = SecurityAssociation(ESP, spi=SPI_IN + q, tunnel_header=IP(src=B_GW, dst=A_GW),
                                  **kw)
     for i in range(nframes):
@@ -288,6 +306,12 @@ def pcap_name(direction, algo, size, flows, q=0):
     if direction == "out":
         return "plain-%s-f%d%s.pcap" % (size, flows, qs)
     return "esp-%s-%s-f%d%s.pcap" % (SHORT[algo], size, flows, qs)
+
+
+def tx_queues(workers):
+    """TX queues a port gets: one per lcore and one more (ipsec-secgw asks
+    that many; the verification reads as many capture files)."""
+    return workers + 2
 
 
 def read_pcap(path):
@@ -366,6 +390,7 @@ class Runner:
         eal = mem + ["--no-pci"] + lcores + ["--file-prefix", prefix,
                      "--log-level=lib.eal:error"]
         tag = "%s-%s-%s" % (direction, SHORT[algo], size)
+        conf_tag = "%s-%s-w%d%s" % (direction, SHORT[algo], workers, "s" if self.shared else "")
         if app == "floor":
             return [TESTPMD] + eal + [
                 "--vdev", "net_pcap0%s%s" % (rx, loop),
@@ -375,8 +400,7 @@ class Runner:
                 # Keeps it forwarding without a terminal (it would wait on stdin).
                 "--stats-period", "60"]
         if app == "espd" or self.a.vs_espd:
-            conf = os.path.join(self.wd, "espd-%s-%s-w%d%s.conf" % (
-                direction, SHORT[algo], workers, "s" if self.shared else ""))
+            conf = os.path.join(self.wd, "espd-%s.conf" % conf_tag)
             with open(conf, "w") as f:
                 f.write(espd_conf(direction, algo, workers, self.shared))
             p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
@@ -396,12 +420,10 @@ class Runner:
                 "--vdev", "net_pcap0%s%s" % (rx, loop),
                 "--vdev", p1] + cdev + [
                 "--", "-c", conf, "-s", os.path.join(self.wd, "espd-%s.sock" % prefix)] + pool + copt
-        conf = os.path.join(self.wd, "secgw-%s-%s-w%d%s.cfg" % (
-            direction, SHORT[algo], workers, "s" if self.shared else ""))
+        conf = os.path.join(self.wd, "secgw-%s.cfg" % conf_tag)
         with open(conf, "w") as f:
             f.write(secgw_conf(direction, algo, workers, self.shared))
-        # A TX queue per lcore and one more on each port.
-        ntx = workers + 2
+        ntx = tx_queues(workers)
         tx = "".join(",tx_pcap=%s/sgw-%s-q%d.pcap" % (self.wd, tag, q) for q in range(ntx))
         need_lib = ALGOS[algo][0]
         # -u: the unprotected port (port 1 outbound, port 0 inbound).
@@ -457,7 +479,7 @@ class Runner:
         stop(p)  # net_pcap writes its files on close
         clean_prefix(prefix)
         got = []  # (TX queue, IPv4 fields)
-        for q in range(workers + 2):
+        for q in range(tx_queues(workers)):
             f = "%s-q%d.pcap" % (stem, q)
             if os.path.exists(f):
                 got += [(q, ip) for ip in map(ip4_fields, read_pcap(f)) if ip is not None]
@@ -480,7 +502,7 @@ class Runner:
         seen = collections.Counter()
         bad = 0
         for _, (src, dst, proto, l4) in got:
-            q = int(src.split(".")[2]) - 115
+            q = queue_of(src, Q_IN_NET3)
             if proto != 17 or len(l4) < 8 or src != q_in_src(q) or dst != A_HOST:
                 bad += 1
                 continue
@@ -526,14 +548,14 @@ class Runner:
             return why
         sas = {}
         for q, spi in enumerate(spis):
-            _, _, kw = algo_words(algo, 1 + 2 * q)
+            _, _, kw = algo_words(algo, sa_salt("out", q))
             sas[spi] = SecurityAssociation(ESP, spi=spi, tunnel_header=IP(src=A_GW, dst=B_GW),
                                            **kw)
         seen = collections.Counter()
         for spi, src, dst, l4 in esp:
             try:
                 inner = sas[spi].decrypt(IP(src=src, dst=dst, proto=50) / ESP(l4))
-                q = int(inner[IP].dst.split(".")[2]) - 105
+                q = queue_of(inner[IP].dst, Q_OUT_NET3)
                 if inner[IP].dst != q_out_host(q) or not (self.shared or spi == SPI_OUT + q) \
                         or UDP not in inner:
                     bad += 1
