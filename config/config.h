@@ -405,11 +405,18 @@ enum cfg_set_key {
 				      *   0 = no limit (default 1000) */
 	CFG_SET_NEIGH_REACHABLE,     /**< seconds a learned neighbour stays
 				      *   reachable, 1..3600 (default 30) */
+	CFG_SET_OUT_SA,              /**< enum cfg_out_sa (default owner) */
 	CFG_SET_COUNT_
 };
 
 /** `set worker-idle poll|adaptive`: the value of CFG_SET_WORKER_IDLE. */
 enum cfg_worker_idle { CFG_IDLE_POLL, CFG_IDLE_ADAPTIVE };
+
+/** `set out-sa owner|shared`: the value of CFG_SET_OUT_SA. owner: one
+ *  worker sends through each outbound SA, the others hand it their
+ *  packets; shared: every worker sends through every SA, taking its
+ *  sequence numbers a run at a time with one atomic add. */
+enum cfg_out_sa { CFG_OUT_SA_OWNER, CFG_OUT_SA_SHARED };
 
 /** `set tcp-mss-clamp auto`: clamp to what fits each SA's path. */
 #define CFG_MSS_AUTO UINT32_MAX

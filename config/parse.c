@@ -338,6 +338,19 @@ set_worker_idle(struct cur *c, struct cfg_set *s)
 	return ret;
 }
 
+/* out-sa owner|shared: enum cfg_out_sa */
+static int
+set_out_sa(struct cur *c, struct cfg_set *s)
+{
+	/* In enum cfg_out_sa order. */
+	static const char *const modes[] = { "owner", "shared", NULL };
+	uint8_t m = 0;
+	int ret = get_choice(c, modes, "owner or shared", &m);
+
+	s->value = m;
+	return ret;
+}
+
 /* The settings, by enum cfg_set_key: a number from min to max, or, where
  * there is an fn, what it reads (min and max unused). */
 static const struct {
@@ -353,12 +366,13 @@ static const struct {
 	[CFG_SET_TCP_MSS_CLAMP] = { "tcp-mss-clamp", 0, 0, set_mss },
 	[CFG_SET_ICMP_RATELIMIT] = { "icmp-ratelimit", 0, 1000000, NULL },
 	[CFG_SET_NEIGH_REACHABLE] = { "neigh-reachable", 1, 3600, NULL },
+	[CFG_SET_OUT_SA] = { "out-sa", 0, 0, set_out_sa },
 };
 
 /* Every key, in enum order, for messages. */
 #define SET_KEYS_HELP "acquire-expires, acquire-queue, acquire-queue-total, " \
-	"allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit or " \
-	"neigh-reachable"
+	"allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit, " \
+	"neigh-reachable or out-sa"
 
 /* set KEY VALUE */
 static int

@@ -264,6 +264,7 @@ model_init(struct gw_model *m, enum crypto_engine_kind engine, uint32_t max_sas)
 	m->acquire_queue_total = 65536;
 	m->allocspi_expires = 300;
 	m->worker_idle = CFG_IDLE_POLL;
+	m->out_sa = CFG_OUT_SA_OWNER;
 	m->icmp_ratelimit = 1000;
 	m->neigh_reachable = 30;
 	/* The records come from slabs: no malloc header on each of a
@@ -1631,6 +1632,9 @@ set(struct gw_model *m, const struct cfg_set *s, struct cfg_error *err)
 		break;
 	case CFG_SET_NEIGH_REACHABLE:
 		m->neigh_reachable = s->value;
+		break;
+	case CFG_SET_OUT_SA:
+		m->out_sa = (uint8_t)s->value;
 		break;
 	default:
 		return cfg_error_set(err, 1, "unknown setting");

@@ -193,6 +193,7 @@ record_make(struct pub *p, const struct model_sa *s, const uint8_t *iv_mask,
 			record_free(p, gw);
 		return rc;
 	}
+	gw->esp.shared = c.dir == ESP_DIR_OUT && p->model->out_sa == CFG_OUT_SA_SHARED;
 	gw->has_sel = (s->cfg.has & CFG_SA_HAS_SEL) != 0;
 	pub_spd_sel(&gw->sel, &s->cfg.sel);
 	limits_set(gw, &s->cfg);
@@ -330,7 +331,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	 * the same keys and IV mask, as after a migrate, the IV would
 	 * repeat). */
 	if (s->dir == CFG_DIR_OUT)
-		seq_margin = 4096;
+		seq_margin = RTE_MAX(4096ull, (p->n_workers + 1ull) * GW_RX_BURST * GW_FRAG_MAX);
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
@@ -515,12 +516,41 @@ op_neigh_flush(void *arg)
 	neigh_flush(arg);
 }
 
+/*
+ * `set out-sa` changed: every outbound SA gets a new record in the new
+ * mode, with the same keys and IV mask (as `state migrate` makes one), so
+ * no record is ever numbered by plain stores and atomic adds at once.
+ */
+static void
+out_sa_remake(struct pub *p)
+{
+	bool shared = p->model->out_sa == CFG_OUT_SA_SHARED;
+	uint32_t i, failed = 0;
+
+	if (p->out_sa == p->model->out_sa)
+		return; /* another setting changed */
+	p->out_sa = p->model->out_sa;
+	for (i = 0; i < p->model->n_sas; i++) {
+		struct model_sa *s = p->model->sas[i];
+		const struct gw_sa *gw = s->dp;
+
+		if (s->dir != CFG_DIR_OUT || gw == NULL || gw->esp.shared == shared)
+			continue;
+		if (op_sa_migrate(p, s, &s->cfg) < 0)
+			failed++;
+	}
+	if (failed != 0)
+		fprintf(stderr, "espd: set out-sa: %u outbound SAs keep the old mode (out of "
+			"memory for their new records)\n", failed);
+}
+
 /* The settings workers read, copied where they read them. */
 static void
 op_settings(void *arg)
 {
 	struct pub *p = arg;
 
+	out_sa_remake(p);
 	p->shared.idle_adaptive = p->model->worker_idle == CFG_IDLE_ADAPTIVE;
 	p->shared.mss_clamp = p->model->tcp_mss_clamp;
 	p->shared.acquire_queue = p->model->acquire_queue;
@@ -595,6 +625,7 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 		return -EINVAL;
 	}
 	p->model = m;
+	p->out_sa = m->out_sa;
 	p->max_recs = max_sas > (UINT32_MAX - 64) / 2 ? UINT32_MAX : 2 * max_sas + 64;
 	p->seq = __atomic_fetch_add(&seq, 1, __ATOMIC_RELAXED);
 	snprintf(sad, sizeof(sad), "espd_sad%u", p->seq);

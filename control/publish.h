@@ -74,6 +74,9 @@ struct pub {
 	struct rte_ether_addr macs[GW_PORTS_MAX];
 	uint16_t nb_txq[GW_PORTS_MAX];
 	bool port_started[GW_PORTS_MAX];
+	/** The `set out-sa` mode (enum cfg_out_sa) the outbound records
+	 *  were last made in: out_sa_remake() runs when the model's differs. */
+	uint8_t out_sa;
 	/** Counters of lcore 0 itself: the events and socket layers count
 	 *  into these (ACQUIRE, events, monitors). */
 	struct espd_counters ctl_cnt;

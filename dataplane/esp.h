@@ -118,14 +118,20 @@ struct esp_sa {
 	 *  specialised code for it by this flag, once per packet, as DPDK's
 	 *  ipsec_sa_pkt_func_select picks functions per SA. */
 	uint8_t fast;
+	/** Outbound, `set out-sa shared`: any lcore may send through it, so
+	 *  seq and stats change by atomic adds (a run of packets at a time);
+	 *  otherwise one lcore alone does, with plain stores. Fixed for the
+	 *  record's life: a change of mode makes new records. */
+	uint8_t shared;
 	uint16_t udp_sport_be, udp_dport_be;
 	/** Tunnel, IPv4 outside: hdr_tmpl's 32-bit words summed and folded
 	 *  to 32 bits, so a packet's header checksum adds only its TOS,
 	 *  length and ID (esp_out.c out_ip4_cksum()). */
 	uint32_t tmpl_sum;
 	/** Outbound: last number reserved, a run at a time by the owning
-	 *  lcore; past the limit the SA is exhausted and the value may
-	 *  overshoot (esp_sa_last_seq()). */
+	 *  lcore (by any, with an atomic add, when shared); past the limit
+	 *  the SA is exhausted and the value may overshoot
+	 *  (esp_sa_last_seq()). */
 	uint64_t seq;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	uint8_t iv_mask[16];

@@ -318,18 +318,23 @@ out_finish_one(struct rte_mbuf *m, const struct esp_sa *sa)
 /*
  * Reserve sequence numbers for the run of SA sas[i] that starts at i
  * (one lcore alone sends through an outbound SA, its owner,
- * dataplane/worker.h, so this is a plain add: STYLE.md habit 6). A packet
- * dropped later leaves a gap, which receivers accept. @return the first.
+ * dataplane/worker.h, so this is a plain add: STYLE.md habit 6; a shared
+ * SA's run takes its numbers with one atomic add, as librte_ipsec does
+ * for ipsec-secgw -a). A packet dropped later leaves a gap, which
+ * receivers accept. @return the first.
  */
 static inline uint64_t
 out_reserve(struct esp_sa *sas[], uint16_t i, uint16_t n)
 {
 	struct esp_sa *sa = sas[i];
-	uint64_t first = sa->seq + 1;
+	uint64_t first;
 	uint16_t j;
 
 	for (j = i + 1; j < n && sas[j] == sa; j++)
 		;
+	if (unlikely(sa->shared))
+		return __atomic_fetch_add(&sa->seq, (uint64_t)(j - i), __ATOMIC_RELAXED) + 1;
+	first = sa->seq + 1;
 	sa->seq += (uint64_t)(j - i);
 	return first;
 }

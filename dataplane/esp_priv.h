@@ -196,6 +196,11 @@ esp_process_chunks(esp_chunk_fn fn, struct esp_ctx *ctx, struct rte_mbuf *pkts[]
 static inline void
 esp_stats_add(struct esp_sa *sa, uint64_t pkts, uint64_t bytes)
 {
+	if (unlikely(sa->shared)) {
+		__atomic_fetch_add(&sa->stats.packets, pkts, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&sa->stats.bytes, bytes, __ATOMIC_RELAXED);
+		return;
+	}
 	sa->stats.packets += pkts;
 	sa->stats.bytes += bytes;
 }

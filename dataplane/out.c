@@ -44,10 +44,12 @@ sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
 	uint32_t mtu, over = esp_sa_overhead(&sa->esp);
 
 	if (sa->esp.mode == ESP_MODE_TUNNEL) {
-		if (unlikely(sa->mtu_gen != t->gen)) {
+		if (unlikely(__atomic_load_n(&sa->mtu_gen, __ATOMIC_ACQUIRE) != t->gen)) {
 			sa->path_mtu = route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
 						 (const void *)&sa->dst.v4 : sa->dst.v6);
-			sa->mtu_gen = t->gen;
+			/* After the MTU: another lcore sending through a
+			 * shared SA trusts path_mtu once it sees the gen. */
+			__atomic_store_n(&sa->mtu_gen, t->gen, __ATOMIC_RELEASE);
 		}
 		mtu = sa->path_mtu;
 	} else {
@@ -121,9 +123,14 @@ own(struct gw_worker *w, struct gw_sa *sa)
 	uint16_t me = (uint16_t)(w->qsbr_id + 1);
 	uint16_t cur = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
 
+	bool worker = w->qsbr_id < w->shared->n_workers || w->shared->n_workers == 0;
+
 	if (likely(cur == me))
 		return true;
-	if (cur != 0 || (w->qsbr_id >= w->shared->n_workers && w->shared->n_workers != 0))
+	/* `set out-sa shared`: every worker sends through it. */
+	if (sa->esp.shared)
+		return worker;
+	if (cur != 0 || !worker)
 		return false;
 	return __atomic_compare_exchange_n(&sa->owner, &cur, me, false, __ATOMIC_RELAXED,
 					   __ATOMIC_RELAXED);
@@ -272,10 +279,9 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 
 		/* RFC 4303 3.3.3: an SA out of sequence numbers is done; tell
 		 * the control plane once, like a hard expiry. */
-		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent) {
-			sa->hard_sent = 1;
+		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent &&
+		    !__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED))
 			expire_event(w, sa, true);
-		}
 		drop(w, prot[i], why[i]);
 	}
 	sa_runs_done(w, sas, good);

@@ -217,13 +217,14 @@ check_limits(struct gw_worker *w, struct gw_sa *sa)
 	    ((sa->hard_pkts && st->packets >= sa->hard_pkts) ||
 	     (sa->hard_bytes && st->bytes >= sa->hard_bytes))) {
 		sa->expired = 1;
-		sa->hard_sent = 1;
-		expire_event(w, sa, true);
+		/* Once, though lcores sharing the SA may both get here. */
+		if (!__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED))
+			expire_event(w, sa, true);
 	} else if (!sa->soft_sent &&
 		   ((sa->soft_pkts && st->packets >= sa->soft_pkts) ||
 		    (sa->soft_bytes && st->bytes >= sa->soft_bytes))) {
-		sa->soft_sent = 1;
-		expire_event(w, sa, false);
+		if (!__atomic_exchange_n(&sa->soft_sent, 1, __ATOMIC_RELAXED))
+			expire_event(w, sa, false);
 	}
 }
 

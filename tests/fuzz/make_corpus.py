@@ -215,6 +215,7 @@ GRAMMAR = [
     "policy list", "policy flush", "stats", "stats reset",
     "monitor acquire expire invalid-spi policy state",
     "set acquire-expires 30", "set acquire-queue 16", "set acquire-queue-total 4096",
+    "set out-sa shared", "set out-sa owner",
     "# a comment", "port 0 role protected \\",
 ]
 

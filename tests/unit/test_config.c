@@ -735,6 +735,8 @@ test_tap_neigh_settings(void)
 	} sets[] = {
 		{ "set worker-idle poll", CFG_SET_WORKER_IDLE, CFG_IDLE_POLL },
 		{ "set worker-idle adaptive", CFG_SET_WORKER_IDLE, CFG_IDLE_ADAPTIVE },
+		{ "set out-sa owner", CFG_SET_OUT_SA, CFG_OUT_SA_OWNER },
+		{ "set out-sa shared", CFG_SET_OUT_SA, CFG_OUT_SA_SHARED },
 		{ "set tcp-mss-clamp off", CFG_SET_TCP_MSS_CLAMP, 0 },
 		{ "set tcp-mss-clamp auto", CFG_SET_TCP_MSS_CLAMP, CFG_MSS_AUTO },
 		{ "set tcp-mss-clamp 536", CFG_SET_TCP_MSS_CLAMP, CFG_MSS_MIN },
@@ -1265,19 +1267,24 @@ static const struct {
 	{ "set acquire-expires 5 6", 3, "unexpected '6' in set" },
 	{ "set", -1, "missing setting after 'set' (acquire-expires, acquire-queue, "
 	  "acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, "
-	  "icmp-ratelimit or neigh-reachable)" },
+	  "icmp-ratelimit, neigh-reachable or out-sa)" },
 	{ "set hold-time 3", 1, "unknown setting 'hold-time' (expected acquire-expires, "
 	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
-	  "tcp-mss-clamp, icmp-ratelimit or neigh-reachable)" },
+	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable or out-sa)" },
 	{ "set frobs", 1, "unknown setting 'frobs' (expected acquire-expires, "
 	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
-	  "tcp-mss-clamp, icmp-ratelimit or neigh-reachable)" },
+	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable or out-sa)" },
 	{ "set worker-idle poll", CFG_CMD_SET, NULL },
 	{ "set worker-idle adaptive", CFG_CMD_SET, NULL },
 	{ "set worker-idle busy", 2, "expected poll or adaptive after 'worker-idle', got 'busy'" },
 	{ "set worker-idle 1", 2, "expected poll or adaptive after 'worker-idle', got '1'" },
 	{ "set worker-idle", 1, "missing value after 'worker-idle'" },
 	{ "set worker-idle poll adaptive", 3, "unexpected 'adaptive' in set" },
+	{ "set out-sa owner", CFG_CMD_SET, NULL },
+	{ "set out-sa shared", CFG_CMD_SET, NULL },
+	{ "set out-sa atomic", 2, "expected owner or shared after 'out-sa', got 'atomic'" },
+	{ "set out-sa", 1, "missing value after 'out-sa'" },
+	{ "set out-sa shared owner", 3, "unexpected 'owner' in set" },
 	{ "set tcp-mss-clamp off", CFG_CMD_SET, NULL },
 	{ "set tcp-mss-clamp auto", CFG_CMD_SET, NULL },
 	{ "set tcp-mss-clamp 536", CFG_CMD_SET, NULL },

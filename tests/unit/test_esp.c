@@ -7,7 +7,9 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <CUnit/CUnit.h>
@@ -1775,6 +1777,117 @@ async_suite_fini(void)
 	return suite_fini();
 }
 
+/*
+ * `set out-sa shared`: lcores sending through one SA at once each take
+ * their runs' sequence numbers with an atomic add, so between them every
+ * number goes out once, none skipped (no packet fails here), and the
+ * counters hold every packet. Two threads, each with its own engine, as
+ * two workers have; every other packet of a burst goes through an SA of
+ * the thread's own, so each shared packet is a run of one (a reservation
+ * each: plain adds then lose numbers within a few thousand bursts).
+ */
+#define SHARED_THREADS 2
+#define SHARED_BURSTS 3000
+
+struct shared_run {
+	struct esp_sa *sa, *own;
+	struct rte_mbuf *m[ESP_BURST_MAX]; /* taken here, as the pool is not
+					    * for threads outside EAL */
+	uint32_t *seqs;  /* SHARED_BURSTS * ESP_BURST_MAX / 2: sa's, as sent */
+	unsigned int n;
+	int fail;        /* a packet not sent */
+};
+
+static void *
+shared_sender(void *arg)
+{
+	struct shared_run *r = arg;
+	struct esp_ctx ctx = { .engine = crypto_engine_create(CRYPTO_ENGINE_NULL) };
+	struct rte_mbuf *m[ESP_BURST_MAX];
+	struct esp_sa *sas[ESP_BURST_MAX];
+	uint16_t why[ESP_BURST_MAX];
+	uint8_t pkt[128];
+	size_t len = plain_packet(pkt, 4, 32, 0, 1);
+	unsigned int b, i;
+
+	if (ctx.engine == NULL) {
+		r->fail = 1;
+		return NULL;
+	}
+	for (i = 0; i < ESP_BURST_MAX; i++)
+		sas[i] = i & 1 ? r->sa : r->own;
+	for (b = 0; b < SHARED_BURSTS && !r->fail; b++) {
+		for (i = 0; i < ESP_BURST_MAX; i++) {
+			m[i] = r->m[i];
+			rte_pktmbuf_reset(m[i]);
+			memcpy(rte_pktmbuf_append(m[i], (uint16_t)len), pkt, len);
+		}
+		if (esp_out_process(&ctx, m, sas, ESP_BURST_MAX, why) != ESP_BURST_MAX)
+			r->fail = 1;
+		/* Tunnel over IPv4: the ESP header follows 20 bytes. */
+		for (i = 1; i < ESP_BURST_MAX; i += 2)
+			r->seqs[r->n++] = rte_be_to_cpu_32(
+				*rte_pktmbuf_mtod_offset(m[i], const rte_be32_t *, 24));
+	}
+	crypto_engine_free(ctx.engine);
+	return NULL;
+}
+
+static int
+cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+static void
+test_out_shared_sa(void)
+{
+	const struct crypto_algo_params algo = algo_params(&algos[0]);
+	struct shared_run r[SHARED_THREADS];
+	pthread_t th[SHARED_THREADS];
+	struct sa_pair p, own[SHARED_THREADS];
+	uint32_t *all;
+	unsigned int t, i, n = 0, twice = 0, each = SHARED_BURSTS * ESP_BURST_MAX / 2;
+
+	CU_ASSERT_EQUAL_FATAL(sa_pair_init(&p, &algo, ESP_MODE_TUNNEL, 0, 4, CRYPTO_ENGINE_NULL),
+			      0);
+	p.out.shared = 1;
+	all = calloc((size_t)SHARED_THREADS * each, sizeof(*all));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	for (t = 0; t < SHARED_THREADS; t++) {
+		CU_ASSERT_EQUAL_FATAL(sa_pair_init(&own[t], &algo, ESP_MODE_TUNNEL, 0, 4,
+						   CRYPTO_ENGINE_NULL), 0);
+		r[t] = (struct shared_run){ .sa = &p.out, .own = &own[t].out,
+					    .seqs = all + t * each };
+		CU_ASSERT_EQUAL_FATAL(rte_pktmbuf_alloc_bulk(unit_mbuf_pool(), r[t].m,
+							     ESP_BURST_MAX), 0);
+	}
+	for (t = 0; t < SHARED_THREADS; t++)
+		CU_ASSERT_EQUAL_FATAL(pthread_create(&th[t], NULL, shared_sender, &r[t]), 0);
+	for (t = 0; t < SHARED_THREADS; t++) {
+		pthread_join(th[t], NULL);
+		CU_ASSERT_FALSE(r[t].fail);
+		n += r[t].n;
+		rte_pktmbuf_free_bulk(r[t].m, ESP_BURST_MAX);
+		CU_ASSERT_EQUAL(own[t].out.seq, each);
+		sa_pair_fini(&own[t]);
+	}
+	CU_ASSERT_EQUAL(n, SHARED_THREADS * each);
+	qsort(all, n, sizeof(*all), cmp_u32);
+	for (i = 1; i < n; i++)
+		twice += all[i] == all[i - 1];
+	CU_ASSERT_EQUAL(twice, 0);
+	CU_ASSERT(n > 0 && all[0] == 1 && all[n - 1] == n);
+	CU_ASSERT_EQUAL(p.out.seq, n);
+	CU_ASSERT_EQUAL(p.out.stats.packets, n);
+	if (twice != 0)
+		fprintf(stderr, "shared SA: %u of %u sequence numbers sent twice\n", twice, n);
+	free(all);
+	sa_pair_fini(&p);
+}
+
 int
 test_esp_register(void)
 {
@@ -1789,7 +1902,9 @@ test_esp_register(void)
 	    !add_shared(s) ||
 	    !CU_add_test(s, "inbound parse kinds", test_parse_kinds) ||
 	    !CU_add_test(s, "bad SA configuration", test_bad_conf) ||
-	    !CU_add_test(s, "asynchronous submit and collect, in order", test_async))
+	    !CU_add_test(s, "asynchronous submit and collect, in order", test_async) ||
+	    !CU_add_test(s, "a shared SA: two lcores at once, no number twice",
+			 test_out_shared_sa))
 		return CU_get_error();
 	if (a == NULL ||
 	    !CU_add_test(a, "round trips, IPsec-MB", test_roundtrip_mb) ||

@@ -446,6 +446,87 @@ test_out_owner(void)
 	testgw_free(g);
 }
 
+/* The record of @p g's outbound SA 0x5001 (conf_a). */
+static struct gw_sa *
+out_record(struct testgw *g)
+{
+	uint32_t i;
+
+	for (i = 0; i < g->model.n_sas; i++)
+		if (g->model.sas[i]->dir == CFG_DIR_OUT)
+			return g->model.sas[i]->dp;
+	return NULL;
+}
+
+/* One packet from the worker (or, @p local, from lcore 0, which hands it
+ * to the worker) through SA 0x5001: its sequence number. */
+static uint32_t
+out_seq(struct testgw *g, bool local)
+{
+	struct gw_worker *w = g->pub.workers[0];
+	const struct gw_tables *t = g->pub.shared.tables;
+	struct rte_mbuf *m = udp4(g, A_HOST, B_HOST, 64, local);
+	struct sent s;
+	uint32_t spi = 0, seq = 0;
+
+	if (local) {
+		gw_local_out(g->pub.w0, t, &m, 1);
+		CU_ASSERT_EQUAL(gw_handoff_poll(w, t), 1);
+	} else {
+		gw_outbound(w, t, 0, &m, 1);
+	}
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	esp_of(s.m[0], &spi, &seq);
+	CU_ASSERT_EQUAL(spi, 0x5001);
+	free_tx(&s);
+	return seq;
+}
+
+/* `set out-sa shared`: a worker sends through the SA without taking it
+ * (any other would too); lcore 0 still hands its packets to a worker.
+ * Changing the mode makes the SA a new record in the new mode, numbered
+ * on past whatever the old one could still send. */
+static void
+test_out_shared_mode(void)
+{
+	struct testgw *g = gw(conf_a);
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct cfg_error err;
+	struct gw_sa *old, *sa;
+
+	old = out_record(g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(old);
+	CU_ASSERT_FALSE(old->esp.shared);
+	CU_ASSERT_EQUAL(out_seq(g, false), 1);
+	CU_ASSERT_EQUAL(old->owner, 1); /* the worker took it */
+
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
+	sa = out_record(g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(sa);
+	CU_ASSERT(sa != old && old->dead && sa->esp.shared && sa->owner == 0);
+	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 1);
+	CU_ASSERT_EQUAL(sa->owner, 0); /* nobody owns it */
+	CU_ASSERT_EQUAL(out_seq(g, true), 1 + 4096 + 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 1);
+	CU_ASSERT_EQUAL(sa->esp.stats.packets, 3);
+
+	/* Again (no change: the same record), then back. */
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
+	CU_ASSERT_PTR_EQUAL(out_record(g), sa);
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa owner", &err), 0);
+	old = sa;
+	sa = out_record(g);
+	CU_ASSERT(sa != old && !sa->esp.shared);
+	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 2 + 4096 + 1);
+	CU_ASSERT_EQUAL(sa->owner, 1);
+	CU_ASSERT_EQUAL(sa->esp.stats.packets, 4);
+
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* ---- stage_in ------------------------------------------------------------- */
 
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
@@ -646,6 +727,8 @@ test_stages_register(void)
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
 			test_out_cache) == NULL ||
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(o, "set out-sa shared: no owner; a change makes new records",
+			test_out_shared_mode) == NULL ||
 	    CU_add_test(o, "handoffs in bursts reach the owner all, in order",
 			test_out_handoff_burst) == NULL ||
 	    CU_add_test(i, "asynchronous engine: collect, order, replay in flight",
