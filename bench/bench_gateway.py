@@ -182,12 +182,13 @@ def espd_sa(outer, sel, spi, reqid, pdir, words, extra=""):
             % (sel[0], sel[1], pdir, outer[0], outer[1], reqid)]
 
 
-def espd_conf(direction, algo, workers=1, shared=False):
+def espd_conf(direction, algo, workers=1, shared=False, out_sa="owner"):
     """espd's configuration: one SA and policy per queue (--workers), or
-    with @shared one outbound SA for all of them."""
+    with @shared one outbound SA for all of them; @out_sa: espd's `set
+    out-sa` (owner: one worker sends through each SA; shared: every one)."""
     queues = " queues %d" % workers if workers > 1 else ""
     if direction == "out":
-        lines = [
+        lines = (["set out-sa shared"] if out_sa == "shared" else []) + [
             "port 0 role protected   addr 192.168.1.1/24 mac %s%s" % (MAC_ESPD_PROT, queues),
             "port 1 role unprotected addr %s/24 mac %s" % (A_GW, MAC_ESPD_UNPROT),
             "route add 172.16.2.0/24 port 1 via 172.16.1.1",
@@ -363,6 +364,7 @@ class Runner:
         self.flows = a.flows
         self.frames = frames_of(a.flows)
         self.shared = getattr(a, "shared_sa", False)
+        self.out_sa = getattr(a, "out_sa", "owner")
         self.verify_note = ""
 
     def cmd(self, app, direction, algo, size, prefix, verify=None, engine=None, workers=1):
@@ -390,7 +392,8 @@ class Runner:
         eal = mem + ["--no-pci"] + lcores + ["--file-prefix", prefix,
                      "--log-level=lib.eal:error"]
         tag = "%s-%s-%s" % (direction, SHORT[algo], size)
-        conf_tag = "%s-%s-w%d%s" % (direction, SHORT[algo], workers, "s" if self.shared else "")
+        conf_tag = "%s-%s-w%d%s%s" % (direction, SHORT[algo], workers, "s" if self.shared else "",
+                                      "-any" if self.out_sa == "shared" else "")
         if app == "floor":
             return [TESTPMD] + eal + [
                 "--vdev", "net_pcap0%s%s" % (rx, loop),
@@ -402,8 +405,12 @@ class Runner:
         if app == "espd" or self.a.vs_espd:
             conf = os.path.join(self.wd, "espd-%s.conf" % conf_tag)
             with open(conf, "w") as f:
-                f.write(espd_conf(direction, algo, workers, self.shared))
-            p1 = ("net_pcap1,tx_pcap=%s-q0.pcap" % verify) if verify else "net_null0,no-rx=1"
+                f.write(espd_conf(direction, algo, workers, self.shared, self.out_sa))
+            # Verifying: a capture per TX queue, so that each lcore's
+            # frames are read in the order it sent them.
+            p1 = ("net_pcap1" + "".join(",tx_pcap=%s-q%d.pcap" % (verify, q)
+                                        for q in range(tx_queues(workers)))
+                  if verify else "net_null0,no-rx=1")
             binary = self.a.vs_espd if app == "secgw" else self.espd
             if engine is not None and "@" in engine:
                 # --engines aesni_mb@/other/espd: that engine in another
@@ -487,7 +494,7 @@ class Runner:
         why = ""
         if len(got) != frames:
             why = "%d frames out of port 1, %d expected; " % (len(got), frames)
-        why += (self.check_out(got, algo, workers) if direction == "out"
+        why += (self.check_out(got, algo, workers, app) if direction == "out"
                 else self.check_in(got, workers))
         if not why:
             os.unlink(stem + ".log")
@@ -509,9 +516,10 @@ class Runner:
             seen[(q,) + struct.unpack(">HH", l4[:4])] += 1
         return flows_why(bad, seen, self.want_flows(workers))
 
-    def check_out(self, got, algo, workers):
+    def check_out(self, got, algo, workers, app="espd"):
         spis = [SPI_OUT] if self.shared else [SPI_OUT + q for q in range(workers)]
         last, count = {}, collections.Counter()
+        queues = collections.defaultdict(set)  # TX queues each SA left by
         bad = disorder = 0
         esp = []
         for txq, (src, dst, proto, l4) in got:
@@ -527,6 +535,7 @@ class Runner:
             if seq <= last.get((txq, spi), 0):
                 disorder += 1
             last[(txq, spi)] = max(seq, last.get((txq, spi), 0))
+            queues[spi].add(txq)
             count[(spi, seq)] += 1
             esp.append((spi, src, dst, l4))
         twice = sum(n - 1 for n in count.values())
@@ -535,6 +544,15 @@ class Runner:
             why += "%d sequence numbers sent twice; " % twice
         if disorder:
             why += "%d frames out of sequence on their TX queue; " % disorder
+        if app == "espd" and self.shared and workers > 1:
+            # espd's modes, told apart on the wire: one owner sends all
+            # of an SA's frames (one TX queue); shared, every worker does.
+            nq = len(queues[SPI_OUT])
+            if self.out_sa == "shared" and nq < 2:
+                why += "the shared SA left by %d TX queue (set out-sa shared: by each " \
+                       "worker's); " % nq
+            elif self.out_sa == "owner" and nq > 1:
+                why += "the SA left by %d TX queues (one owner: by one); " % nq
         try:
             from scapy.layers.inet import IP, UDP
             from scapy.layers.ipsec import ESP, SecurityAssociation
@@ -744,7 +762,12 @@ def main():
                     % MAX_WORKERS)
     ap.add_argument("--shared-sa", action="store_true",
                     help="with --workers: every queue's flows (outbound cases only) under "
-                    "one SA, which one worker owns: the others hand it their packets")
+                    "one SA, which one worker owns: the others hand it their packets "
+                    "(with --out-sa shared: which every worker sends through)")
+    ap.add_argument("--out-sa", choices=("owner", "shared"), default="owner",
+                    help="espd's `set out-sa`: owner (the default: one worker sends through "
+                    "each outbound SA) or shared (every worker, sequence numbers taken "
+                    "with an atomic add a run at a time)")
     a = ap.parse_args()
     if a.shared_sa and a.workers is None:
         ap.error("--shared-sa goes with --workers")
@@ -851,8 +874,10 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
           "cyc/p: the workers' CPU time x TSC per packet." % (
               "2 MB hugepages" if a.huge == "hugepages" else "--no-huge -m 1024",
               a.flows, frames_of(a.flows),
-              "all of them under one static SA (--shared-sa)" if a.shared_sa
-              else "its own static SA", a.rounds, a.window, a.warmup))
+              ("all of them under one static SA (--shared-sa)" if a.shared_sa
+               else "its own static SA") + ("; espd with `set out-sa shared`"
+                                            if a.out_sa == "shared" else ""),
+              a.rounds, a.window, a.warmup))
     hdr = "%-4s %-12s %5s %3s | %7s %5s %6s | %7s %5s %6s | %5s | %s" % (
         "dir", "algorithm", "size", "w", "espd", "scale", "cyc/p", "secgw", "scale", "cyc/p",
         "ratio", "ratio per round")
@@ -908,10 +933,10 @@ def run_scaling(a, cases, wd, outdir, mach, huge_note, t_begin):
            "sa": ("one static outbound SA for every queue (--shared-sa)" if a.shared_sa
                   else "one static SA per queue and direction") +
                  "; ipsec-secgw the same SAs, lcore q + 1 polling queue q of both ports",
-           "shared_sa": a.shared_sa,
+           "shared_sa": a.shared_sa, "out_sa": a.out_sa,
            "verified": verified, "results": results,
            "elapsed_s": time.monotonic() - t_begin}
-    tag = "-shared" if a.shared_sa else ""
+    tag = ("-shared" if a.shared_sa else "") + ("-any" if a.out_sa == "shared" else "")
     write_results(outdir, "scaling-%s%s%s.json" % (date, tag, "-quick" if a.quick else ""),
                   doc, "scaling%s.png" % tag, lambda path: plot_scaling(results, path, mach))
     return 1 if bad else 0

@@ -16,9 +16,10 @@
 #
 # On the device machine, one call:
 #   run(command="bash bench/device-kit.sh run", carry=["devkit"], timeout_s=600)
-# It takes about 6 minutes there (4 cases x 4 worker counts x 2 gateways
+# It takes about 7 minutes there (4 cases x 4 worker counts x 2 gateways
 # x 2 rounds, and a verification pass per worker count; then outbound 64 B
-# with one SA for every queue, --shared-sa). KIT_ONLY, KIT_ROUNDS,
+# with one SA for every queue, --shared-sa, with espd's default `set
+# out-sa owner` and with `shared`). KIT_ONLY, KIT_ROUNDS,
 # KIT_WINDOW change what it runs, KIT_PYTHON the interpreter. Without
 # scapy there, outbound frames are verified by their headers only.
 set -euo pipefail
@@ -106,6 +107,11 @@ run() {
 		--workers "$workers" --shared-sa --only "out aes-gcm-128 64" \
 		--rounds "${KIT_ROUNDS:-2}" --warmup 0.5 --window "${KIT_WINDOW:-1}" \
 		--out "$out" 2>&1 | tee "$out/scaling-shared.txt" || rc=1
+	# The same tunnel with `set out-sa shared`: every worker encrypts.
+	PYTHONUNBUFFERED=1 PYTHONPATH=tests:bench "$py" bench/bench_gateway.py "$r" \
+		--workers "$workers" --shared-sa --out-sa shared --only "out aes-gcm-128 64" \
+		--rounds "${KIT_ROUNDS:-2}" --warmup 0.5 --window "${KIT_WINDOW:-1}" \
+		--out "$out" 2>&1 | tee "$out/scaling-shared-any.txt" || rc=1
 	return "$rc"
 }
 

@@ -28,7 +28,9 @@
 # worker its own RX queue, flows and SA; writes scaling-DATE.json and
 # scaling.png. It needs a core per worker plus one (bench/device-kit.sh
 # runs it on a bigger machine from static builds). --shared-sa with it:
-# one outbound SA for every queue (one tunnel spread over the workers).
+# one outbound SA for every queue (one tunnel spread over the workers);
+# --out-sa shared: espd with `set out-sa shared` (every worker sends
+# through that SA itself instead of handing its packets to the owner).
 set -eu
 cd "$(dirname "$0")/.."
 b=build-gwbench
@@ -36,7 +38,7 @@ args=()
 while [ $# -gt 0 ]; do
 	case $1 in
 	-h|--help) awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0"; exit 0 ;;
-	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines|--workers)
+	--flows|--rounds|--warmup|--window|--only|--out|--vs-espd|--engines|--workers|--out-sa)
 		[ $# -ge 2 ] || { echo "bench-gateway: $1 needs a value" >&2; exit 2; }
 		args+=("$1" "$2"); shift ;;
 	-*) args+=("$1") ;;
