@@ -325,30 +325,33 @@ set_mss(struct cur *c, struct cfg_set *s)
 	return 0;
 }
 
+/* A setting that is one of @p words: its index. */
+static int
+set_word(struct cur *c, struct cfg_set *s, const char *const words[], const char *expected)
+{
+	uint8_t m = 0;
+	int ret = get_choice(c, words, expected, &m);
+
+	s->value = m;
+	return ret;
+}
+
 /* worker-idle poll|adaptive: enum cfg_worker_idle */
 static int
 set_worker_idle(struct cur *c, struct cfg_set *s)
 {
-	/* In enum cfg_worker_idle order. */
-	static const char *const modes[] = { "poll", "adaptive", NULL };
-	uint8_t m = 0;
-	int ret = get_choice(c, modes, "poll or adaptive", &m);
+	static const char *const modes[] = { "poll", "adaptive", NULL }; /* enum order */
 
-	s->value = m;
-	return ret;
+	return set_word(c, s, modes, "poll or adaptive");
 }
 
 /* out-sa owner|shared: enum cfg_out_sa */
 static int
 set_out_sa(struct cur *c, struct cfg_set *s)
 {
-	/* In enum cfg_out_sa order. */
-	static const char *const modes[] = { "owner", "shared", NULL };
-	uint8_t m = 0;
-	int ret = get_choice(c, modes, "owner or shared", &m);
+	static const char *const modes[] = { "owner", "shared", NULL }; /* enum order */
 
-	s->value = m;
-	return ret;
+	return set_word(c, s, modes, "owner or shared");
 }
 
 /* The settings, by enum cfg_set_key: a number from min to max, or, where

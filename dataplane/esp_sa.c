@@ -114,6 +114,7 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 	}
 	build_tmpl(sa, c);
 	sa->fast = esp_sa_usual(sa);
+	sa->shared = 0; /* one lcore sends through it; publish.c may share it */
 	/* The peer of an inbound SA is its src; with UDP encapsulation, new
 	 * mappings are measured against it (esp_in.c). */
 	memcpy(sa->peer_addr, sa->outer_v6 ? (const void *)c->src.v6 :
