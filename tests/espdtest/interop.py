@@ -443,10 +443,12 @@ def flow_of(f):
 _inputs = []  # cases and their packets, built once per process
 
 
-def interop(build=None, lcores="0,1", queues=1, verbose=True, label="scapy interop"):
+def interop(build=None, lcores="0,1", queues=1, verbose=True, label="scapy interop",
+            settings=""):
     """One espd run over every case. With queues > 1, both ports get that
     many RX queues (one rx_pcap each) and each case's packets all go to
-    one queue, as RSS would put them. Returns (passed, failed, run)."""
+    one queue, as RSS would put them. @settings: configuration lines
+    before the cases' (`set ...`). Returns (passed, failed, run)."""
     def say(line):
         if verbose or not line.startswith("PASS"):
             print(line)
@@ -464,7 +466,7 @@ def interop(build=None, lcores="0,1", queues=1, verbose=True, label="scapy inter
         cs = cases()
         _inputs.extend([cs] + list(build_inputs(cs)))
     cs, rx0, rx1 = _inputs
-    conf = conf_head(queues, queues) + "".join(c.conf() for c in cs)
+    conf = conf_head(queues, queues) + settings + "".join(c.conf() for c in cs)
     if queues > 1:
         per = PKTS_PER_DIR
         rx0 = {"queues": [[f for k, f in enumerate(rx0) if (k // per) % queues == q]

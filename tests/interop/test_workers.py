@@ -9,10 +9,12 @@ The scapy interop run (tests/interop/test_scapy.py) three times:
   3. two workers, two RX queues per port (two rx_pcap files each), each
      case's packets on one queue as RSS would put them.
 Every case must pass each time, and the counters (global, per port, per
-SA) must be the same as the reference's. Then one SA whose flows RSS
-spread over both queues: one worker owns it, the other hands it its
-packets (SaHandoff), and every packet leaves with its own sequence
-number, 1 to N. Last, a port asking for more
+SA) must be the same as the reference's; a fourth run is the third with
+`set out-sa shared`. Then one SA whose flows RSS spread over both
+queues: one worker owns it, the other hands it its packets (SaHandoff),
+and every packet leaves with its own sequence number, 1 to N; with `set
+out-sa shared` both workers send through it, nothing is handed off, and
+the numbers are again 1 to N once each. Last, a port asking for more
 queues than net_pcap offers must stop espd at start with a clear error
 and exit status 1. And `--mbufs N` sizes the mbuf pool: espd says how
 many it made.
@@ -49,15 +51,17 @@ def diff(ref, got):
     return out
 
 
-def handoff(build, report):
+def handoff(build, report, shared=False):
     """One outbound SA, its 400 packets alternating between the two RX
     queues of the protected port (two workers): one worker sends them
-    all, each with a sequence number of its own."""
+    all, each with a sequence number of its own; with @shared (`set
+    out-sa shared`) each worker sends its own, numbered from one
+    counter."""
     from scapy.layers.inet import IP, UDP
     from scapy.layers.l2 import Ether
     from scapy.layers.ipsec import ESP
 
-    conf = conf_head(2, 1) + (
+    conf = conf_head(2, 1) + ("set out-sa shared\n" if shared else "") + (
         "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7777 dir out reqid 77 "
         "mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128\n"
         "policy add src 10.1.77.0/24 dst 10.2.77.0/24 dir out "
@@ -78,12 +82,17 @@ def handoff(build, report):
     if sorted(seqs) != list(range(1, n + 1)):
         why.append("%d ESP packets out, sequence numbers %s..." % (len(seqs), sorted(seqs)[:8]))
     hand = run.counter("SaHandoff") if run.stats else 0
-    if not 0 < hand < n:
+    if shared and hand != 0:
+        why.append("SaHandoff %s, want 0 (out-sa shared)" % hand)
+    if not shared and not 0 < hand < n:
         why.append("SaHandoff %s, want between 1 and %d" % (hand, n - 1))
     if run.stats and run.counter("SaHandoffDropped"):
         why.append("SaHandoffDropped %s" % run.counter("SaHandoffDropped"))
-    report(not why, "one SA over 2 queues: one owner, %d handed off, seq 1..%d once each"
-           % (hand, n), why)
+    sa = [a for a in run.stats["sas"] if int(str(a["spi"]), 0) == 0x7777] if run.stats else []
+    if not sa or sa[0]["packets"] != n:
+        why.append("SA 0x7777's packet count %s, want %d" % (sa[0]["packets"] if sa else None, n))
+    report(not why, "one SA over 2 queues: %s, %d handed off, seq 1..%d once each"
+           % ("every worker sends (out-sa shared)" if shared else "one owner", hand, n), why)
 
 
 def main():
@@ -97,9 +106,13 @@ def main():
     report(f == 0, "1 worker, 1 queue per port: %d cases pass, %d fail" % (p, f))
     ref_sum = summary(ref) if ref.stats else None
 
-    for lc, q, name in ((TWO_WORKERS, 1, "2 workers, 1 queue per port"),
-                        (TWO_WORKERS, 2, "2 workers, 2 queues per port")):
-        p, f, run = interop(build, lcores=lc, queues=q, verbose=False, label=name)
+    for lc, q, name, settings in (
+            (TWO_WORKERS, 1, "2 workers, 1 queue per port", ""),
+            (TWO_WORKERS, 2, "2 workers, 2 queues per port", ""),
+            (TWO_WORKERS, 2, "2 workers, 2 queues per port, out-sa shared",
+             "set out-sa shared\n")):
+        p, f, run = interop(build, lcores=lc, queues=q, verbose=False, label=name,
+                            settings=settings)
         why = []
         if run.stats is None:
             why.append("no stats")
@@ -112,6 +125,7 @@ def main():
         report(not why, "%s: counters identical to 1 worker" % name, why)
 
     handoff(build, report)
+    handoff(build, report, shared=True)
 
     # net_pcap with one rx_pcap offers one RX queue.
     espd = Espd(build=build, timeout=30)
