@@ -315,20 +315,44 @@ def tx_queues(workers):
     return workers + 2
 
 
-def read_pcap(path):
+def read_pcap(path, stamps=False):
     """The frames of a pcap file, in order (no scapy: the device machine
-    has none)."""
+    has none); with @stamps, (time in ns, frame) pairs."""
     with open(path, "rb") as f:
         data = f.read()
     if len(data) < 24:
         return []
     end = "<" if data[:4] in (b"\xd4\xc3\xb2\xa1", b"\x4d\x3c\xb2\xa1") else ">"
+    nano = data[:4] in (b"\x4d\x3c\xb2\xa1", b"\xa1\xb2\x3c\x4d")
     out, off = [], 24
     while off + 16 <= len(data):
-        n = struct.unpack(end + "I", data[off + 8:off + 12])[0]
-        out.append(data[off + 16:off + 16 + n])
+        sec, frac, n = struct.unpack(end + "III", data[off:off + 12])
+        frame = data[off + 16:off + 16 + n]
+        out.append((sec * 10**9 + frac * (1 if nano else 1000), frame) if stamps else frame)
         off += 16 + n
     return out
+
+
+def reorder_depth(frames):
+    """How far out of order (ts, seq) pairs of one SA are, taken in time
+    order across TX queues: for each frame, how many numbers above its
+    own had gone out strictly before it. @return (the largest such gap,
+    frames that came after a higher number)."""
+    frames = sorted(frames)
+    depth = late = 0
+    top = 0  # the highest number at any earlier time stamp
+    i = 0
+    while i < len(frames):
+        j = i
+        while j < len(frames) and frames[j][0] == frames[i][0]:
+            j += 1
+        for _, seq in frames[i:j]:
+            if seq < top:
+                late += 1
+                depth = max(depth, top - seq)
+        top = max([top] + [seq for _, seq in frames[i:j]])
+        i = j
+    return depth, late
 
 
 def ip4_fields(frame):
@@ -486,16 +510,32 @@ class Runner:
         stop(p)  # net_pcap writes its files on close
         clean_prefix(prefix)
         got = []  # (TX queue, IPv4 fields)
+        stamped = []  # (time stamp, IPv4 fields)
         for q in range(tx_queues(workers)):
             f = "%s-q%d.pcap" % (stem, q)
             if os.path.exists(f):
-                got += [(q, ip) for ip in map(ip4_fields, read_pcap(f)) if ip is not None]
+                for ts, frame in read_pcap(f, stamps=True):
+                    ip = ip4_fields(frame)
+                    if ip is not None:
+                        got.append((q, ip))
+                        stamped.append((ts, ip))
                 os.unlink(f)
         why = ""
         if len(got) != frames:
             why = "%d frames out of port 1, %d expected; " % (len(got), frames)
         why += (self.check_out(got, algo, workers, app) if direction == "out"
                 else self.check_in(got, workers))
+        if direction == "out" and self.shared and workers > 1:
+            # One SA sent from several TX queues: how far out of order a
+            # peer would see it (by the PMD's time stamps, as if the
+            # queues shared one wire).
+            seqs = [(ts, struct.unpack(">I", l4[4:8])[0]) for ts, (_, _, proto, l4) in stamped
+                    if proto == 50 and len(l4) >= 8 and l4[:4] == struct.pack(">I", SPI_OUT)]
+            depth, late = reorder_depth(seqs)
+            note = "%d of %d frames after a higher number, by up to %d" % (
+                late, len(seqs), depth)
+            self.verify_note = note if not self.verify_note else \
+                self.verify_note + "; " + note
         if not why:
             os.unlink(stem + ".log")
         return why

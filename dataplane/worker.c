@@ -198,6 +198,10 @@ gw_worker_poll(struct gw_worker *w)
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
 		total += gw_esp_collect(w, t, false);
 	}
+	if (unlikely(w->tx_now)) {
+		gw_worker_drain(w);
+		w->tx_now = 0;
+	}
 	now = rte_rdtsc();
 	if (now - w->drain_tsc > w->tsc_hz / 1000000 * GW_DRAIN_US) {
 		gw_worker_drain(w);

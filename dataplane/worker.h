@@ -185,6 +185,11 @@ struct gw_worker {
 	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
 	uint64_t drain_tsc;
 	uint32_t idle_polls;         /**< polls in a row that found nothing */
+	/** This round sent through a shared SA (`set out-sa shared`): its TX
+	 *  buffers go out at the round's end, not when full, so the SA's
+	 *  numbers from this and other lcores cross on the wire by a burst,
+	 *  not by a buffer. */
+	uint8_t tx_now;
 	struct rte_mempool *pool;    /**< for fragments */
 	struct rte_mempool *big_pool; /**< reassembled packets beyond one mbuf */
 	struct frag_in *frag;        /**< this worker's reassembly table */

@@ -243,6 +243,7 @@ sa_runs_done(struct gw_worker *w, struct esp_sa *sas[], uint16_t n)
 			continue;
 		sa = gw_sa_of(sas[i]);
 		sa->use_tsc = now;
+		w->tx_now |= sa->esp.shared;
 		if (unlikely(sa->has_limits))
 			check_limits(w, sa);
 	}

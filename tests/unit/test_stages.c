@@ -484,7 +484,8 @@ out_seq(struct testgw *g, bool local)
 }
 
 /* `set out-sa shared`: a worker sends through the SA without taking it
- * (any other would too); lcore 0 still hands its packets to a worker.
+ * (any other would too) and flags its TX buffers to go out at the end of
+ * the round; lcore 0 still hands its packets to a worker.
  * Changing the mode makes the SA a new record in the new mode, numbered
  * on past whatever the old one could still send. */
 static void
@@ -500,6 +501,7 @@ test_out_shared_mode(void)
 	CU_ASSERT_FALSE(old->esp.shared);
 	CU_ASSERT_EQUAL(out_seq(g, false), 1);
 	CU_ASSERT_EQUAL(old->owner, 1); /* the worker took it */
+	CU_ASSERT_FALSE(g->pub.workers[0]->tx_now); /* TX waits for a full buffer */
 
 	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
 	sa = out_record(g);
@@ -507,6 +509,9 @@ test_out_shared_mode(void)
 	CU_ASSERT(sa != old && old->dead && sa->esp.shared && sa->owner == 0);
 	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 1);
 	CU_ASSERT_EQUAL(sa->owner, 0); /* nobody owns it */
+	/* The round's end sends what it buffered, not a full buffer. */
+	CU_ASSERT_TRUE(g->pub.workers[0]->tx_now);
+	g->pub.workers[0]->tx_now = 0;
 	CU_ASSERT_EQUAL(out_seq(g, true), 1 + 4096 + 2);
 	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 1);
 	CU_ASSERT_EQUAL(sa->esp.stats.packets, 3);
