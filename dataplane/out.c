@@ -386,6 +386,17 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 	for (i = 0; i < n; i++) {
 		struct gw_sa *s = sa[i];
 
+		if (s != NULL && unlikely(s->dead)) {
+			/* Replaced since this burst began (rekey, migrate,
+			 * `set out-sa`): the flow table has its successor
+			 * already (make before break), so the packet need not
+			 * wait for an SA it has. */
+			if (!made[i]) {
+				gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
+				made[i] = 1;
+			}
+			s = gw_out_flow_sa(w, &fk[i]);
+		}
 		if (s != NULL && unlikely(!sa_usable(s) ||
 					  (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
 			s = NULL;

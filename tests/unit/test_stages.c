@@ -516,6 +516,19 @@ test_out_shared_mode(void)
 	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 1);
 	CU_ASSERT_EQUAL(sa->esp.stats.packets, 3);
 
+	/* A record replaced while a worker's burst is under way (its cache
+	 * still names the old one): the packet goes out through the new
+	 * record, not into the ACQUIRE queue. */
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa owner", &err), 0);
+	g->pub.workers[0]->out_cache.gen = g->pub.shared.flows_gen; /* not flushed */
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
+	g->pub.workers[0]->out_cache.gen = g->pub.shared.flows_gen;
+	CU_ASSERT(out_record(g) != sa);
+	sa = out_record(g);
+	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 2 + 4096 + 4096 + 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 0);
+	g->pub.workers[0]->tx_now = 0;
+
 	/* Again (no change: the same record), then back. */
 	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
 	CU_ASSERT_PTR_EQUAL(out_record(g), sa);
@@ -523,9 +536,9 @@ test_out_shared_mode(void)
 	old = sa;
 	sa = out_record(g);
 	CU_ASSERT(sa != old && !sa->esp.shared);
-	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 2 + 4096 + 1);
+	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 2 + 4096 + 4096 + 1 + 4096 + 1);
 	CU_ASSERT_EQUAL(sa->owner, 1);
-	CU_ASSERT_EQUAL(sa->esp.stats.packets, 4);
+	CU_ASSERT_EQUAL(sa->esp.stats.packets, 5);
 
 	testgw_drain(g, NULL);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
