@@ -310,6 +310,14 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	for (i = 0; i < ne; i++) {
 		struct gw_sa *sa = found[i];
 
+		if (unlikely(sa != NULL && sa->dead)) {
+			/* Replaced since this burst began (rekey, migrate):
+			 * the SAD has its successor already (make before
+			 * break); only a deleted SPI is invalid. */
+			void *d;
+
+			sa = rte_hash_lookup_data(w->shared->sad_in, &spi[i], &d) >= 0 ? d : NULL;
+		}
 		if (unlikely(sa == NULL || sa->dead)) {
 			invalid_spi(w, esp[i], spi[i]);
 			drop(w, esp[i], CNT_XfrmInNoStates);

@@ -547,6 +547,51 @@ test_out_shared_mode(void)
 
 /* ---- stage_in ------------------------------------------------------------- */
 
+/* B's inbound SA replaced (`state migrate`: a new record, the same keys)
+ * while a burst is under way, its worker's cache still naming the old
+ * record: A's packet is decrypted through the new one, not dropped as an
+ * unknown SPI (which would raise invalid-spi and start an IKE exchange). */
+static void
+test_in_replaced(void)
+{
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *wa = a->pub.workers[0], *wb = b->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	struct rte_mbuf *m[2];
+	struct sent s, r;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++)
+		m[i] = udp4(a, A_HOST, B_HOST, 64, false);
+	gw_outbound(wa, a->pub.shared.tables, 0, m, 2);
+	take_tx(wa, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	for (i = 0; i < 2; i++) {
+		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	free_tx(&s);
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1); /* fills the cache */
+	unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      "new-src 172.16.1.5");
+	/* As if mid-burst: the cache not flushed (its check reads out_cache's gen). */
+	wb->in_cache.gen = wb->out_cache.gen = b->pub.shared.flows_gen;
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[1], 1);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL(r.n, 2);
+	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInNoStates), 0);
+	free_tx(&r);
+	events_poll(b->ev);
+	CU_ASSERT_EQUAL(counter(b, CNT_InvalidSpiEvents), 0);
+	testgw_drain(a, NULL);
+	testgw_drain(b, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
+	testgw_free(a);
+	testgw_free(b);
+}
+
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
  * An unknown SPI is dropped with its event; after `state del` and a new
  * add of the SPI the SPI cache must follow. */
@@ -753,6 +798,8 @@ test_stages_register(void)
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
 			test_in_round_trip) == NULL ||
+	    CU_add_test(i, "an SA replaced mid-burst: its successor, no invalid SPI",
+			test_in_replaced) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL)
 		return CU_get_error();
