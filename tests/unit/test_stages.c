@@ -547,6 +547,39 @@ test_out_shared_mode(void)
 
 /* ---- stage_in ------------------------------------------------------------- */
 
+/* @p n packets from the host behind A to the one behind B, through A's
+ * worker: its ESP, copied into B's pool as B's port 1 would receive it. */
+static void
+esp_a_to_b(struct testgw *a, struct testgw *b, struct rte_mbuf *m[], unsigned int n)
+{
+	struct sent s;
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		m[i] = udp4(a, A_HOST, B_HOST, 64, false);
+	gw_outbound(a->pub.workers[0], a->pub.shared.tables, 0, m, (uint16_t)n);
+	take_tx(a->pub.workers[0], &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, n);
+	for (i = 0; i < n; i++) {
+		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	free_tx(&s);
+}
+
+/* Both gateways drained, every mbuf back (@p base_a, @p base_b in use
+ * before), and freed. */
+static void
+pair_free(struct testgw *a, struct testgw *b, unsigned int base_a, unsigned int base_b)
+{
+	testgw_drain(a, NULL);
+	testgw_drain(b, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
+	testgw_free(a);
+	testgw_free(b);
+}
+
 /* B's inbound SA replaced (`state migrate`: a new record, the same keys)
  * while a burst is under way, its worker's cache still naming the old
  * record: A's packet is decrypted through the new one, not dropped as an
@@ -555,23 +588,13 @@ static void
 test_in_replaced(void)
 {
 	struct testgw *a = gw(conf_a), *b = gw(conf_b);
-	struct gw_worker *wa = a->pub.workers[0], *wb = b->pub.workers[0];
+	struct gw_worker *wb = b->pub.workers[0];
 	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
 	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
 	struct rte_mbuf *m[2];
-	struct sent s, r;
-	unsigned int i;
+	struct sent r;
 
-	for (i = 0; i < 2; i++)
-		m[i] = udp4(a, A_HOST, B_HOST, 64, false);
-	gw_outbound(wa, a->pub.shared.tables, 0, m, 2);
-	take_tx(wa, &s);
-	CU_ASSERT_EQUAL_FATAL(s.n, 2);
-	for (i = 0; i < 2; i++) {
-		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
-	}
-	free_tx(&s);
+	esp_a_to_b(a, b, m, 2);
 	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1); /* fills the cache */
 	unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
 		      "new-src 172.16.1.5");
@@ -584,12 +607,7 @@ test_in_replaced(void)
 	free_tx(&r);
 	events_poll(b->ev);
 	CU_ASSERT_EQUAL(counter(b, CNT_InvalidSpiEvents), 0);
-	testgw_drain(a, NULL);
-	testgw_drain(b, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
-	testgw_free(a);
-	testgw_free(b);
+	pair_free(a, b, base_a, base_b);
 }
 
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
@@ -599,26 +617,17 @@ static void
 test_in_round_trip(void)
 {
 	struct testgw *a = gw(conf_a), *b = gw(conf_b);
-	struct gw_worker *wa = a->pub.workers[0], *wb = b->pub.workers[0];
+	struct gw_worker *wb = b->pub.workers[0];
 	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
 	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
 	struct rte_mbuf *m[4], *keep, *keep2;
-	struct sent s, r;
+	struct sent r;
 	unsigned int i;
 
-	for (i = 0; i < 3; i++)
-		m[i] = udp4(a, A_HOST, B_HOST, 64, false);
-	gw_outbound(wa, a->pub.shared.tables, 0, m, 3);
-	take_tx(wa, &s);
-	CU_ASSERT_EQUAL_FATAL(s.n, 3);
-	keep = rte_pktmbuf_copy(s.m[2], b->pub.pool, 0, UINT32_MAX);
-	keep2 = rte_pktmbuf_copy(s.m[2], b->pub.pool, 0, UINT32_MAX);
+	esp_a_to_b(a, b, m, 3);
+	keep = rte_pktmbuf_copy(m[2], b->pub.pool, 0, UINT32_MAX);
+	keep2 = rte_pktmbuf_copy(m[2], b->pub.pool, 0, UINT32_MAX);
 	CU_ASSERT_FATAL(keep != NULL && keep2 != NULL);
-	for (i = 0; i < 3; i++) {
-		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
-	}
-	free_tx(&s);
 	gw_inbound(wb, b->pub.shared.tables, 1, m, 3);
 	take_tx(wb, &r);
 	CU_ASSERT_EQUAL_FATAL(r.n, 3);
@@ -650,12 +659,7 @@ test_in_round_trip(void)
 	take_tx(wb, &r);
 	CU_ASSERT_EQUAL(r.n, 0);
 	free_tx(&r);
-	testgw_drain(a, NULL);
-	testgw_drain(b, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
-	testgw_free(a);
-	testgw_free(b);
+	pair_free(a, b, base_a, base_b);
 }
 
 /*
@@ -723,12 +727,7 @@ test_in_async(void)
 	CU_ASSERT_EQUAL(esp_pending(&wa->esp), 1);
 	esp_ctx_async_free(&wa->esp);
 	esp_ctx_async_free(&wb->esp);
-	testgw_drain(a, NULL);
-	testgw_drain(b, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(b->pub.pool), base_b);
-	testgw_free(a);
-	testgw_free(b);
+	pair_free(a, b, base_a, base_b);
 }
 
 /* ---- stage_route ---------------------------------------------------------- */
