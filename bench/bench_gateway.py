@@ -333,13 +333,14 @@ def read_pcap(path, stamps=False):
     return out
 
 
-def reorder_depth(frames):
+def reorder_depth(frames, window=64):
     """How far out of order (ts, seq) pairs of one SA are, taken in time
     order across TX queues: for each frame, how many numbers above its
     own had gone out strictly before it. @return (the largest such gap,
-    frames that came after a higher number)."""
+    frames that came after a higher number, frames a replay window of
+    @window would drop: a gap of @window or more)."""
     frames = sorted(frames)
-    depth = late = 0
+    depth = late = beyond = 0
     top = 0  # the highest number at any earlier time stamp
     i = 0
     while i < len(frames):
@@ -350,9 +351,10 @@ def reorder_depth(frames):
             if seq < top:
                 late += 1
                 depth = max(depth, top - seq)
+                beyond += top - seq >= window
         top = max([top] + [seq for _, seq in frames[i:j]])
         i = j
-    return depth, late
+    return depth, late, beyond
 
 
 def ip4_fields(frame):
@@ -531,9 +533,9 @@ class Runner:
             # queues shared one wire).
             seqs = [(ts, struct.unpack(">I", l4[4:8])[0]) for ts, (_, _, proto, l4) in stamped
                     if proto == 50 and len(l4) >= 8 and l4[:4] == struct.pack(">I", SPI_OUT)]
-            depth, late = reorder_depth(seqs)
-            note = "%d of %d frames after a higher number, by up to %d" % (
-                late, len(seqs), depth)
+            depth, late, beyond = reorder_depth(seqs)
+            note = "%d of %d frames after a higher number, by up to %d (%d beyond a " \
+                   "replay window of 64)" % (late, len(seqs), depth, beyond)
             self.verify_note = note if not self.verify_note else \
                 self.verify_note + "; " + note
         if not why:
