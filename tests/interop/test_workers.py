@@ -14,7 +14,11 @@ SA) must be the same as the reference's; a fourth run is the third with
 queues: one worker owns it, the other hands it its packets (SaHandoff),
 and every packet leaves with its own sequence number, 1 to N; with `set
 out-sa shared` both workers send through it, nothing is handed off, and
-the numbers are again 1 to N once each. Last, a port asking for more
+the numbers are again 1 to N once each. Then `set out-sa` switched 40
+times over the socket while both workers forward that SA's traffic
+flat out (`infinite_rx`): every switch answered, no packet held for an
+ACQUIRE or lost to an ESP error, espd stopping cleanly. Last, a port
+asking for more
 queues than net_pcap offers must stop espd at start with a clear error
 and exit status 1. And `--mbufs N` sizes the mbuf pool: espd says how
 many it made.
@@ -24,10 +28,17 @@ many it made.
 Prints a line per check, then "workers: N passed, M failed".
 """
 
+import json
+import os
 import re
+import shutil
+import signal
+import subprocess
 import sys
+import tempfile
+import time
 
-from espdtest.run import Espd, Report
+from espdtest.run import Espd, Report, ctl_request, default_build, wrpcap_list
 from espdtest.interop import interop, conf_head
 
 TWO_WORKERS = "0@0,1@1,2@1"   # lcore 0 control, lcores 1 and 2 workers
@@ -95,6 +106,89 @@ def handoff(build, report, shared=False):
            % ("every worker sends (out-sa shared)" if shared else "one owner", hand, n), why)
 
 
+def switch_under_load(build, report, switches=40):
+    """`set out-sa` switched back and forth while two workers send one
+    SA's traffic as fast as they can: each switch makes the SA a new
+    record (publish.c out_sa_remake), and a worker whose cache still
+    names the old one mid-burst must send through the new one, not hold
+    the packet for an ACQUIRE (the defect this found) or drop it."""
+    from scapy.layers.inet import IP, UDP
+    from scapy.layers.l2 import Ether
+
+    build = os.path.abspath(build or default_build())
+    wd = tempfile.mkdtemp(prefix="espd-switch-")
+    prefix = "espdsw%d" % os.getpid()
+    conf = conf_head(2, 1) + (
+        "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7777 dir out reqid 77 "
+        "mode tunnel aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128\n"
+        "policy add src 10.1.77.0/24 dst 10.2.77.0/24 dir out "
+        "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 77 mode tunnel\n")
+    with open(os.path.join(wd, "gw.conf"), "w") as f:
+        f.write(conf)
+    rx = ""
+    for q in range(2):
+        frames = [Ether(dst="02:00:00:00:01:01", src="02:00:00:00:01:fe") /
+                  IP(src="10.1.77.%d" % (1 + i), dst="10.2.77.9") /
+                  UDP(sport=20000 + q * 100 + i, dport=5001) / ("x" * 20) for i in range(64)]
+        path = os.path.join(wd, "in%d.pcap" % q)
+        wrpcap_list(path, frames)
+        rx += ",rx_pcap=" + path
+    sock = os.path.join(wd, "espd.sock")
+    stats = os.path.join(wd, "stats.json")
+    cmd = [os.path.join(build, "espd"), "--no-huge", "--no-pci", "--lcores", TWO_WORKERS,
+           "-m", "512", "--file-prefix", prefix, "--log-level=lib.eal:error",
+           "--vdev", "net_pcap0%s,infinite_rx=1" % rx, "--vdev", "net_null0,no-rx=1",
+           "--", "-c", os.path.join(wd, "gw.conf"), "-s", sock, "--stats-json", stats]
+    why = []
+    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                         universal_newlines=True)
+    answered = 0
+    try:
+        for _ in range(100):
+            if os.path.exists(sock):
+                break
+            time.sleep(0.1)
+        time.sleep(0.5)
+        for i in range(switches):
+            try:
+                ctl_request(sock, ["set", "out-sa", "shared" if i % 2 == 0 else "owner"],
+                            json_out=False)
+                answered += 1
+            except Exception as e:  # CtlError, or the socket gone
+                why.append("switch %d: %s" % (i, e))
+                break
+            time.sleep(0.05)
+    finally:
+        p.send_signal(signal.SIGTERM)
+        try:
+            _, err = p.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            _, err = p.communicate()
+        shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
+    if p.returncode != 0:
+        why.append("espd exit %s: %s" % (p.returncode, err.strip()[-300:]))
+    s = None
+    if os.path.exists(stats):
+        with open(stats) as f:
+            s = json.load(f)
+    shutil.rmtree(wd, ignore_errors=True)
+    if s is None:
+        why.append("no stats")
+    else:
+        g = s["global"]
+        for name in ("AcquireHeld", "AcquireHeldDropped", "XfrmOutError",
+                     "XfrmOutStateProtoError", "XfrmOutStateSeqError", "XfrmOutNoStates"):
+            if g.get(name):
+                why.append("%s %d" % (name, g[name]))
+        sa = [a for a in s["sas"] if int(str(a["spi"]), 0) == 0x7777]
+        if not sa or sa[0]["packets"] < 10000:
+            why.append("SA 0x7777 sent %s packets" % (sa[0]["packets"] if sa else None))
+    report(not why, "set out-sa switched %d times under load: %d answered, nothing held "
+           "or lost%s" % (switches, answered, ", %d sent" % sa[0]["packets"]
+                          if s is not None and sa else ""), why)
+
+
 def main():
     build = sys.argv[1] if len(sys.argv) > 1 else None
     rep = Report("workers")
@@ -126,6 +220,7 @@ def main():
 
     handoff(build, report)
     handoff(build, report, shared=True)
+    switch_under_load(build, report)
 
     # net_pcap with one rx_pcap offers one RX queue.
     espd = Espd(build=build, timeout=30)
