@@ -310,15 +310,17 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	for (i = 0; i < ne; i++) {
 		struct gw_sa *sa = found[i];
 
-		if (unlikely(sa != NULL && sa->dead)) {
+		if (unlikely(sa != NULL && __atomic_load_n(&sa->dead, __ATOMIC_RELAXED))) {
 			/* Replaced since this burst began (rekey, migrate):
 			 * the SAD has its successor already (make before
-			 * break); only a deleted SPI is invalid. */
+			 * break); only a deleted SPI is invalid. A record
+			 * replaced after this look stays whole until the burst
+			 * ends (RCU). */
 			void *d;
 
 			sa = rte_hash_lookup_data(w->shared->sad_in, &spi[i], &d) >= 0 ? d : NULL;
 		}
-		if (unlikely(sa == NULL || sa->dead)) {
+		if (unlikely(sa == NULL)) {
 			invalid_spi(w, esp[i], spi[i]);
 			drop(w, esp[i], CNT_XfrmInNoStates);
 			continue;

@@ -108,7 +108,10 @@ fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
 static inline bool
 sa_usable(const struct gw_sa *sa)
 {
-	return !sa->dead && !sa->expired && !sa->esp.exhausted;
+	/* One load of dead (lcore 0 sets it at any time): a caller's answer
+	 * stays the answer. */
+	return !__atomic_load_n(&sa->dead, __ATOMIC_RELAXED) && !sa->expired &&
+	       !sa->esp.exhausted;
 }
 
 /*
@@ -385,8 +388,9 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 
 	for (i = 0; i < n; i++) {
 		struct gw_sa *s = sa[i];
+		bool usable = s != NULL && sa_usable(s);
 
-		if (s != NULL && unlikely(s->dead)) {
+		if (s != NULL && unlikely(!usable) && s->dead) {
 			/* Replaced since this burst began (rekey, migrate,
 			 * `set out-sa`): the flow table has its successor
 			 * already (make before break), so the packet need not
@@ -396,9 +400,12 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 				made[i] = 1;
 			}
 			s = gw_out_flow_sa(w, &fk[i]);
+			usable = s != NULL;
 		}
-		if (s != NULL && unlikely(!sa_usable(s) ||
-					  (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
+		/* Usable as first seen: a record replaced from here on stays
+		 * whole until the burst ends (RCU), its numbers apart from its
+		 * successor's (publish.c record_replace). */
+		if (s != NULL && unlikely(!usable || (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
 			s = NULL;
 		if (unlikely(s == NULL || w->hold->n_keys != 0) && !made[i]) {
 			gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
