@@ -144,10 +144,15 @@ def switch_under_load(build, report, switches=40):
                          universal_newlines=True)
     answered = 0
     try:
-        for _ in range(100):
-            if os.path.exists(sock):
+        # Up once its socket answers (slow under ASan on a loaded machine).
+        for _ in range(300):
+            try:
+                ctl_request(sock, ["stats"], json_out=False)
                 break
-            time.sleep(0.1)
+            except Exception:  # not there yet
+                if p.poll() is not None:
+                    break
+                time.sleep(0.1)
         time.sleep(0.5)
         for i in range(switches):
             try:
