@@ -125,11 +125,11 @@ own(struct gw_worker *w, struct gw_sa *sa)
 {
 	uint16_t me = (uint16_t)(w->qsbr_id + 1);
 	uint16_t cur = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
-
-	bool worker = w->qsbr_id < w->shared->n_workers || w->shared->n_workers == 0;
+	bool worker;
 
 	if (likely(cur == me))
 		return true;
+	worker = w->qsbr_id < w->shared->n_workers || w->shared->n_workers == 0;
 	/* `set out-sa shared`: every worker sends through it. */
 	if (sa->esp.shared)
 		return worker;
@@ -405,7 +405,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		/* Usable as first seen: a record replaced from here on stays
 		 * whole until the burst ends (RCU), its numbers apart from its
 		 * successor's (publish.c record_replace). */
-		if (s != NULL && unlikely(!usable || (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
+		if (unlikely(!usable || (s->has_sel && !spd_sel_match(&s->sel, &keys[i]))))
 			s = NULL;
 		if (unlikely(s == NULL || w->hold->n_keys != 0) && !made[i]) {
 			gw_flow_key_make(&fk[i], policy[i], pfp[i], &keys[i]);
@@ -467,7 +467,6 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 		}
 		for (i = 0; i < n; i++) {
 			const uint8_t *d = rte_pktmbuf_mtod(h[i].m, const uint8_t *);
-
 			uint32_t off;
 
 			rte_prefetch0(d);

@@ -32,13 +32,12 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
-from espdtest.run import Espd, Report, ctl_request, default_build, wrpcap_list
+from espdtest.run import Espd, Report, ctl_request, default_build, stop_process, wrpcap_list
 from espdtest.interop import interop, conf_head
 
 TWO_WORKERS = "0@0,1@1,2@1"   # lcore 0 control, lcores 1 and 2 workers
@@ -140,8 +139,9 @@ def switch_under_load(build, report, switches=40):
            "--vdev", "net_pcap0%s,infinite_rx=1" % rx, "--vdev", "net_null0,no-rx=1",
            "--", "-c", os.path.join(wd, "gw.conf"), "-s", sock, "--stats-json", stats]
     why = []
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         universal_newlines=True)
+    err_path = os.path.join(wd, "stderr")
+    with open(err_path, "w") as err_file:
+        p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err_file)
     answered = 0
     try:
         # Up once its socket answers (slow under ASan on a loaded machine).
@@ -164,15 +164,11 @@ def switch_under_load(build, report, switches=40):
                 break
             time.sleep(0.05)
     finally:
-        p.send_signal(signal.SIGTERM)
-        try:
-            _, err = p.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            _, err = p.communicate()
+        stop_process(p, timeout=30)
         shutil.rmtree(os.path.join("/var/run/dpdk", prefix), ignore_errors=True)
     if p.returncode != 0:
-        why.append("espd exit %s: %s" % (p.returncode, err.strip()[-300:]))
+        with open(err_path) as f:
+            why.append("espd exit %s: %s" % (p.returncode, f.read().strip()[-300:]))
     s = None
     if os.path.exists(stats):
         with open(stats) as f:
