@@ -167,6 +167,7 @@ gw_worker_poll(struct gw_worker *w)
 	struct rte_mbuf *pkts[GW_RX_BURST];
 	const struct gw_tables *t;
 	unsigned int total = 0;
+	bool backlog = false;
 	uint64_t now;
 	uint16_t q, n;
 
@@ -185,6 +186,7 @@ gw_worker_poll(struct gw_worker *w)
 		if (n == 0)
 			continue;
 		total += n;
+		backlog |= n == GW_RX_BURST;
 		w->port[port].rx += n;
 		/* One load of the tables per burst (RCU reader). */
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
@@ -198,16 +200,13 @@ gw_worker_poll(struct gw_worker *w)
 		t = __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE);
 		total += gw_esp_collect(w, t, false);
 	}
-	if (unlikely(w->tx_now)) {
-		gw_worker_drain(w);
-		w->tx_now = 0;
-	}
-	now = rte_rdtsc();
-	if (now - w->drain_tsc > w->tsc_hz / 1000000 * GW_DRAIN_US) {
-		gw_worker_drain(w);
-		if (w->frag != NULL)
+	gw_worker_round_sent(w, backlog);
+	if (w->frag != NULL) {
+		now = rte_rdtsc();
+		if (now - w->maint_tsc > w->tsc_hz / 1000000 * GW_MAINT_US) {
 			w->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(w->frag, now);
-		w->drain_tsc = now;
+			w->maint_tsc = now;
+		}
 	}
 	return total;
 }

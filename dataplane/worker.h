@@ -35,7 +35,8 @@
 #define GW_HANDOFF_BUF 32         /**< packets for SA owners, sent in one burst each */
 #define GW_TX_BUF 64
 #define GW_RXQ_MAX 32
-#define GW_DRAIN_US 100
+#define GW_MAINT_US 100          /**< reassembly table upkeep, this often */
+_Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 #define GW_FRAG_MAX 8             /**< fragments one packet may become */
 /** m->packet_type of a packet that came out of an SA (the worker's own
  *  mark: it rewrites packet_type of everything it receives). */
@@ -183,12 +184,13 @@ struct gw_worker {
 	uint64_t tsc_hz;
 	struct spi_limit spi_seen;   /**< invalid-spi events raised */
 	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
-	uint64_t drain_tsc;
+	uint64_t maint_tsc;          /**< last reassembly table upkeep */
 	uint32_t idle_polls;         /**< polls in a row that found nothing */
-	/** This round sent through a shared SA (`set out-sa shared`): its TX
-	 *  buffers go out at the round's end, not when full, so the SA's
-	 *  numbers from this and other lcores cross on the wire by a burst,
-	 *  not by a buffer. */
+	/** Bit p: tx[p] holds packets. */
+	uint16_t tx_pending;
+	/** Bit p: tx[p] held packets at the last round's end too. */
+	uint16_t tx_waited;
+	/** This round sent through a shared SA (`set out-sa shared`). */
 	uint8_t tx_now;
 	struct rte_mempool *pool;    /**< for fragments */
 	struct rte_mempool *big_pool; /**< reassembled packets beyond one mbuf */
@@ -220,6 +222,10 @@ unsigned int gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool
 
 /** Send everything buffered (also at shutdown). */
 void gw_worker_drain(struct gw_worker *w);
+
+/** The end of a poll round: send the TX buffers that should not wait
+ *  (route.c). @p backlog: an RX queue gave a full burst this round. */
+void gw_worker_round_sent(struct gw_worker *w, bool backlog);
 
 /**
  * The two packet paths on a burst of frames received on @p port, as the

@@ -10,7 +10,9 @@
  *  - "stage_in": the inbound stage: a round trip from another gateway's
  *    outbound stage, unknown SPIs, the SPI cache after a delete;
  *  - "stage_route": bulk IPv4 routes, IPv6, on-link neighbours told
- *    apart, no route, an unresolved neighbour.
+ *    apart, no route, an unresolved neighbour;
+ *  - "poll_round": a whole gw_worker_poll() over net_ring ports: what
+ *    a round received leaves in that round.
  * Every case ends with the mempool where it started.
  */
 #include <arpa/inet.h>
@@ -19,6 +21,8 @@
 #include <string.h>
 
 #include <CUnit/CUnit.h>
+#include <rte_bus_vdev.h>
+#include <rte_ethdev.h>
 #include <rte_ether.h>
 #include <rte_ip.h>
 #include <rte_mbuf.h>
@@ -484,8 +488,7 @@ out_seq(struct testgw *g, bool local)
 }
 
 /* `set out-sa shared`: a worker sends through the SA without taking it
- * (any other would too) and flags its TX buffers to go out at the end of
- * the round; lcore 0 still hands its packets to a worker.
+ * (any other would too); lcore 0 still hands its packets to a worker.
  * Changing the mode makes the SA a new record in the new mode, numbered
  * on past whatever the old one could still send. */
 static void
@@ -501,7 +504,6 @@ test_out_shared_mode(void)
 	CU_ASSERT_FALSE(old->esp.shared);
 	CU_ASSERT_EQUAL(out_seq(g, false), 1);
 	CU_ASSERT_EQUAL(old->owner, 1); /* the worker took it */
-	CU_ASSERT_FALSE(g->pub.workers[0]->tx_now); /* TX waits for a full buffer */
 
 	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
 	sa = out_record(g);
@@ -509,9 +511,6 @@ test_out_shared_mode(void)
 	CU_ASSERT(sa != old && old->dead && sa->esp.shared && sa->owner == 0);
 	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 1);
 	CU_ASSERT_EQUAL(sa->owner, 0); /* nobody owns it */
-	/* The round's end sends what it buffered, not a full buffer. */
-	CU_ASSERT_TRUE(g->pub.workers[0]->tx_now);
-	g->pub.workers[0]->tx_now = 0;
 	CU_ASSERT_EQUAL(out_seq(g, true), 1 + 4096 + 2);
 	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 1);
 	CU_ASSERT_EQUAL(sa->esp.stats.packets, 3);
@@ -527,7 +526,6 @@ test_out_shared_mode(void)
 	sa = out_record(g);
 	CU_ASSERT_EQUAL(out_seq(g, false), 1 + 4096 + 2 + 4096 + 4096 + 1);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 0);
-	g->pub.workers[0]->tx_now = 0;
 
 	/* Again (no change: the same record), then back. */
 	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
@@ -775,6 +773,135 @@ test_route_burst(void)
 	testgw_free(g);
 }
 
+/* ---- the poll round ------------------------------------------------------- */
+
+/* Ethernet port @p name (net_ring, one queue, its RX and TX one ring:
+ * what it sends, it would receive) started with @p pool. @return its
+ * port id, and in *@p ring that ring. */
+static int
+ring_port(const char *name, struct rte_mempool *pool, struct rte_ring **ring)
+{
+	struct rte_eth_conf conf;
+	char rname[RTE_RING_NAMESIZE];
+	uint16_t port;
+
+	memset(&conf, 0, sizeof(conf));
+	if (rte_vdev_init(name, NULL) != 0 || rte_eth_dev_get_port_by_name(name, &port) != 0 ||
+	    rte_eth_dev_configure(port, 1, 1, &conf) != 0 ||
+	    rte_eth_rx_queue_setup(port, 0, 64, SOCKET_ID_ANY, NULL, pool) != 0 ||
+	    rte_eth_tx_queue_setup(port, 0, 64, SOCKET_ID_ANY, NULL) != 0 ||
+	    rte_eth_dev_start(port) != 0)
+		return -1;
+	snprintf(rname, sizeof(rname), "ETH_RXTX0_%s", name);
+	*ring = rte_ring_lookup(rname);
+	return *ring != NULL ? port : -1;
+}
+
+static void
+ring_port_close(const char *name)
+{
+	uint16_t port;
+
+	if (rte_eth_dev_get_port_by_name(name, &port) == 0) {
+		rte_eth_dev_stop(port);
+		rte_eth_dev_close(port);
+	}
+	rte_vdev_uninit(name);
+}
+
+/* Ethernet frames of UDP from A's host to @p dst, @p n of them, into
+ * @p r (a net_ring port's ring). */
+static void
+ring_put(struct testgw *g, struct rte_ring *r, uint32_t dst, unsigned int n)
+{
+	struct rte_mbuf *m[64];
+	unsigned int i;
+
+	for (i = 0; i < n; i++)
+		m[i] = udp4(g, A_HOST, dst, 64, false);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_enqueue_bulk(r, (void **)m, n, NULL), n);
+}
+
+/* Take the ESP frames @p r holds: @p want of them, numbered on from
+ * *@p seq. */
+static void
+ring_take(struct rte_ring *r, unsigned int want, uint32_t *next)
+{
+	struct rte_mbuf *m[64];
+	unsigned int n = rte_ring_dequeue_burst(r, (void **)m, 64, NULL), i;
+	uint32_t spi, seq;
+
+	CU_ASSERT_EQUAL(n, want);
+	for (i = 0; i < n; i++) {
+		esp_of(m[i], &spi, &seq);
+		CU_ASSERT(spi == 0x5001 && seq == (*next)++);
+		rte_pktmbuf_free(m[i]);
+	}
+}
+
+/* When gw_worker_poll() sends what a round buffered (worker.h,
+ * gw_worker_round_sent()): at the round's end, with no wait for a full
+ * TX buffer or a timer; after one more round where a full RX burst says
+ * more is waiting. Ports 0 and 1 of gateway A are net_ring devices here;
+ * the worker polls port 0. */
+static void
+test_round_sends(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_ring *r0 = NULL, *r1 = NULL;
+	const uint32_t blocked = RTE_IPV4(192u, 168, 3, 1);
+	uint32_t seq = 1;
+
+	if (ring_port("net_ring_stage0", g->pub.pool, &r0) != 0 ||
+	    ring_port("net_ring_stage1", g->pub.pool, &r1) != 1) {
+		CU_FAIL("net_ring ports 0 and 1");
+		goto out;
+	}
+	w->n_rxq = 1;
+	w->rxq[0].port = 0;
+	w->rxq[0].queue = 0;
+	w->txq[1] = 0;
+
+	/* One packet leaves in its round. */
+	ring_put(g, r0, B_HOST, 1);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 1);
+	CU_ASSERT(w->tx[1].n == 0 && w->tx_pending == 0);
+	ring_take(r1, 1, &seq);
+
+	/* A full burst waits one round: the next brings 32 more (here all
+	 * for a blocking policy, so the buffer does not fill) and sends it. */
+	ring_put(g, r0, B_HOST, GW_RX_BURST);
+	ring_put(g, r0, blocked, GW_RX_BURST);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), GW_RX_BURST);
+	CU_ASSERT_EQUAL(w->tx[1].n, GW_RX_BURST);
+	ring_take(r1, 0, &seq);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), GW_RX_BURST);
+	ring_take(r1, GW_RX_BURST, &seq);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutPolBlock), GW_RX_BURST);
+
+	/* 40: a full burst, then the rest, which ends the backlog: all 40
+	 * leave in the second round. */
+	ring_put(g, r0, B_HOST, 40);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), GW_RX_BURST);
+	ring_take(r1, 0, &seq);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 40 - GW_RX_BURST);
+	ring_take(r1, 40, &seq);
+
+	/* An idle round sends nothing and has nothing pending. */
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 0);
+	ring_take(r1, 0, &seq);
+	CU_ASSERT_EQUAL(w->tx_pending, 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+out:
+	w->n_rxq = 0;
+	ring_port_close("net_ring_stage1");
+	ring_port_close("net_ring_stage0");
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 int
 test_stages_register(void)
 {
@@ -782,8 +909,9 @@ test_stages_register(void)
 	CU_pSuite o = CU_add_suite("stage_out", NULL, NULL);
 	CU_pSuite i = CU_add_suite("stage_in", NULL, NULL);
 	CU_pSuite r = CU_add_suite("stage_route", NULL, NULL);
+	CU_pSuite p = CU_add_suite("poll_round", NULL, NULL);
 
-	if (h == NULL || o == NULL || i == NULL || r == NULL ||
+	if (h == NULL || o == NULL || i == NULL || r == NULL || p == NULL ||
 	    CU_add_test(h, "larval table against a model: collisions, removal, caps",
 			test_hold_model) == NULL ||
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
@@ -800,7 +928,9 @@ test_stages_register(void)
 	    CU_add_test(i, "an SA replaced mid-burst: its successor, no invalid SPI",
 			test_in_replaced) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
-			test_route_burst) == NULL)
+			test_route_burst) == NULL ||
+	    CU_add_test(p, "TX at the round's end; after one more round in a backlog",
+			test_round_sends) == NULL)
 		return CU_get_error();
 	return 0;
 }
