@@ -4,6 +4,7 @@
  */
 #include <signal.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 
@@ -32,6 +33,46 @@ emit_events(struct events *ev, struct sock *s)
 		if (s != NULL)
 			sock_emit(s, e.type, e.text, e.json);
 		event_out_free(&e);
+	}
+}
+
+/* Does any worker's exception or event ring hold something? */
+static bool
+rings_busy(const struct pub *p)
+{
+	unsigned int i;
+
+	for (i = 0; i < pub_n_contexts(p); i++) {
+		const struct gw_worker *w = pub_context(p, i);
+
+		if (w != NULL && (rte_ring_count(w->exc) != 0 || rte_ring_count(w->events) != 0))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * Nothing to do: sleep until a client or a worker wakes lcore 0, 1 ms at
+ * most. ctl_asleep is set, then the rings are looked at once more: a
+ * worker fences between its enqueue and its look at ctl_asleep
+ * (worker.c ctl_ring()), so either this look finds its work or the
+ * worker finds the flag and writes the eventfd.
+ */
+static void
+ctl_sleep(struct pub *p, struct sock *s)
+{
+	struct gw_shared *sh = &p->shared;
+	uint64_t v;
+	ssize_t rc;
+
+	__atomic_store_n(&sh->ctl_asleep, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (!rings_busy(p))
+		sock_wait(s, 1, sh->ctl_wake_fd);
+	__atomic_store_n(&sh->ctl_asleep, 0, __ATOMIC_RELAXED);
+	if (sh->ctl_wake_fd >= 0) {
+		rc = read(sh->ctl_wake_fd, &v, sizeof(v)); /* EAGAIN when nobody wrote */
+		(void)rc;
 	}
 }
 
@@ -77,11 +118,10 @@ loop_run(struct pub *p, struct events *ev, struct exc *x, struct sock *s,
 		telemetry_unlock();
 		/* Sleep only when idle: a key manager streaming requests or a
 		 * burst of ACQUIREs keeps lcore 0 running. A client's request
-		 * (a key manager's answer to an ACQUIRE) wakes it at once; the
-		 * workers' rings wake nothing, so it looks again within a
-		 * millisecond. */
+		 * (a key manager's answer to an ACQUIRE) wakes it at once, and
+		 * so does a worker that gave it work (ctl_sleep()). */
 		if (work == 0)
-			sock_wait(s, 1);
+			ctl_sleep(p, s);
 		if (exit_idle_ms <= 0)
 			continue;
 		rx = pub_rx_total(p);

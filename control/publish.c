@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -620,6 +622,8 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 
 	for (i = 0; i < GW_PORTS_MAX; i++)
 		p->taps[i].fd = -1;
+	/* Without it lcore 0 just sleeps its millisecond (gw_shared). */
+	p->shared.ctl_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (n == 0) {
 		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
 		return -EINVAL;
@@ -886,6 +890,8 @@ pub_stop(struct pub *p)
 	flowtab_free(p->shared.flows);
 	rte_hash_free(p->shared.neigh);
 	rte_free(p->shared.qsbr);
+	if (p->shared.ctl_wake_fd >= 0)
+		close(p->shared.ctl_wake_fd);
 	rte_mempool_free(p->pool);
 	rte_mempool_free(p->big_pool);
 	free(p->natt_refs);

@@ -402,17 +402,16 @@ sock_pollfds(const struct sock *s, struct pollfd *pfd)
 }
 
 void
-sock_wait(struct sock *s, int timeout_ms)
+sock_wait(struct sock *s, int timeout_ms, int fd)
 {
-	struct pollfd pfd[SOCK_CLIENTS_MAX + 1];
+	struct pollfd pfd[SOCK_CLIENTS_MAX + 2];
+	unsigned int n = s != NULL ? sock_pollfds(s, pfd) : 0;
 
-	if (s == NULL) {
-		struct timespec ts = { 0, (long)timeout_ms * 1000 * 1000 };
-
-		nanosleep(&ts, NULL);
-		return;
+	if (fd >= 0) {
+		pfd[n].fd = fd;
+		pfd[n++].events = POLLIN;
 	}
-	(void)poll(pfd, sock_pollfds(s, pfd), timeout_ms);
+	(void)poll(pfd, n, timeout_ms);
 }
 
 unsigned int

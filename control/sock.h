@@ -65,8 +65,9 @@ struct sock *sock_open(const char *path, uint64_t *dropped, int *rc);
 unsigned int sock_poll(struct sock *s, sock_handler fn, void *arg);
 
 /** Sleep until a client connects, sends, or can take what waits for
- *  it, or @p timeout_ms passes (without @p s: just sleep). */
-void sock_wait(struct sock *s, int timeout_ms);
+ *  it, @p fd (if >= 0) is readable, or @p timeout_ms passes. @p s may
+ *  be NULL. */
+void sock_wait(struct sock *s, int timeout_ms, int fd);
 
 /** From a handler: the client becomes a monitor of @p mask (CFG_MON_*). */
 void sock_monitor(struct sock_req *req, uint32_t mask);

@@ -226,6 +226,7 @@ gw_out_notices_flush(struct gw_worker *w)
 		return;
 	sent = rte_ring_enqueue_burst_elem(w->events, w->notice, sizeof(w->notice[0]),
 					   w->n_notice, NULL);
+	w->ctl_note = 1;
 	for (i = sent; i < w->n_notice; i++) {
 		struct gw_hold_entry *e = gw_hold_find(w->hold, &w->notice_key[i],
 						       gw_hold_hash(&w->notice_key[i]));

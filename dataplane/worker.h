@@ -84,6 +84,13 @@ struct gw_shared {
 	uint16_t n_workers;        /**< launched workers: contexts 0 .. n-1 */
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
+	/** lcore 0 sleeps up to 1 ms when it has nothing to do
+	 *  (control/loop.c); with ctl_asleep set, a worker that put
+	 *  something on its exception or event ring writes this eventfd
+	 *  (gw_ctl_ring()), so an ARP request, a ping of the gateway or an
+	 *  ACQUIRE does not wait out the sleep. -1: no eventfd. */
+	int ctl_wake_fd;
+	uint32_t ctl_asleep;
 };
 
 /** Why a worker hands a packet to the exception path (lcore 0). */
@@ -192,6 +199,8 @@ struct gw_worker {
 	uint16_t tx_waited;
 	/** This round sent through a shared SA (`set out-sa shared`). */
 	uint8_t tx_now;
+	/** This round put something on exc or events (gw_ctl_ring()). */
+	uint8_t ctl_note;
 	struct rte_mempool *pool;    /**< for fragments */
 	struct rte_mempool *big_pool; /**< reassembled packets beyond one mbuf */
 	struct frag_in *frag;        /**< this worker's reassembly table */

@@ -114,6 +114,7 @@ exc_send(struct gw_worker *w, struct rte_mbuf *m, const struct gw_exc *e)
 {
 	if (unlikely(rte_ring_enqueue_elem(w->exc, (void *)(uintptr_t)e, sizeof(*e)) != 0))
 		drop(w, m, CNT_ExceptionRingFull);
+	w->ctl_note = 1;
 }
 
 /* A frame for the gateway itself, Ethernet header and all. */
@@ -186,6 +187,7 @@ event_send(struct gw_worker *w, const struct gw_event *ev)
 	if (unlikely(rte_ring_enqueue_elem(w->events, (void *)(uintptr_t)ev,
 					   sizeof(*ev)) != 0))
 		w->cnt.c[CNT_EventRingFull]++;
+	w->ctl_note = 1;
 }
 
 /* Tell the control plane an SA crossed a limit. The event names the SA

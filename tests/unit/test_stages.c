@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 #include <rte_bus_vdev.h>
@@ -842,8 +843,8 @@ ring_take(struct rte_ring *r, unsigned int want, uint32_t *next)
 /* When gw_worker_poll() sends what a round buffered (worker.h,
  * gw_worker_round_sent()): at the round's end, with no wait for a full
  * TX buffer or a timer; after one more round where a full RX burst says
- * more is waiting. Ports 0 and 1 of gateway A are net_ring devices here;
- * the worker polls port 0. */
+ * more is waiting. And when it wakes a sleeping lcore 0. Ports 0 and 1
+ * of gateway A are net_ring devices here; the worker polls port 0. */
 static void
 test_round_sends(void)
 {
@@ -852,7 +853,11 @@ test_round_sends(void)
 	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	struct rte_ring *r0 = NULL, *r1 = NULL;
 	const uint32_t blocked = RTE_IPV4(192u, 168, 3, 1);
+	struct gw_shared *sh = &g->pub.shared;
+	unsigned int n_exc = 0;
+	struct gw_exc e;
 	uint32_t seq = 1;
+	uint64_t v;
 
 	if (ring_port("net_ring_stage0", g->pub.pool, &r0) != 0 ||
 	    ring_port("net_ring_stage1", g->pub.pool, &r1) != 1) {
@@ -893,6 +898,30 @@ test_round_sends(void)
 	CU_ASSERT_EQUAL(gw_worker_poll(w), 0);
 	ring_take(r1, 0, &seq);
 	CU_ASSERT_EQUAL(w->tx_pending, 0);
+
+	/* lcore 0 asleep: forwarding alone does not wake it; a round that
+	 * gives it work (a frame for the gateway itself) writes its eventfd
+	 * once and clears the flag. Awake, nothing is written. */
+	CU_ASSERT_FATAL(sh->ctl_wake_fd >= 0);
+	sh->ctl_asleep = 1;
+	ring_put(g, r0, B_HOST, 1);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 1);
+	ring_take(r1, 1, &seq);
+	CU_ASSERT_EQUAL(sh->ctl_asleep, 1);
+	CU_ASSERT_EQUAL(read(sh->ctl_wake_fd, &v, sizeof(v)), -1);
+	ring_put(g, r0, RTE_IPV4(192u, 168, 1, 1), 2);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 2);
+	CU_ASSERT_EQUAL(sh->ctl_asleep, 0);
+	CU_ASSERT(read(sh->ctl_wake_fd, &v, sizeof(v)) == sizeof(v) && v == 1);
+	ring_put(g, r0, RTE_IPV4(192u, 168, 1, 1), 1);
+	CU_ASSERT_EQUAL(gw_worker_poll(w), 1);
+	CU_ASSERT_EQUAL(read(sh->ctl_wake_fd, &v, sizeof(v)), -1);
+	while (rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0) {
+		CU_ASSERT_EQUAL(e.reason, GW_EXC_LOCAL);
+		rte_pktmbuf_free(e.m);
+		n_exc++;
+	}
+	CU_ASSERT_EQUAL(n_exc, 3);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
 out:
 	w->n_rxq = 0;
@@ -929,7 +958,7 @@ test_stages_register(void)
 			test_in_replaced) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL ||
-	    CU_add_test(p, "TX at the round's end; after one more round in a backlog",
+	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
 			test_round_sends) == NULL)
 		return CU_get_error();
 	return 0;
