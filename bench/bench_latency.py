@@ -3,11 +3,14 @@
 to host B through two live gateways (tests/espdtest/topo.py: each an espd
 on net_af_packet in its own namespace, keyed by the pair key manager,
 AES-GCM-128, one SA per flow). A round trip crosses a gateway four times
-(A out, B in, B out, A in).
+(A out, B in, B out, A in). Also (target "gateway") echoes from host A
+to gateway A's own LAN address, which a worker hands to lcore 0's
+exception path and lcore 0 answers.
 
   PYTHONPATH=tests /usr/bin/python3 bench/bench_latency.py BUILD_DIR
         [--vs-espd OTHER_BUILD_DIR] [--rounds R] [--count N]
-        [--interval S] [--idle poll|adaptive|both] [--out DIR] [--quick]
+        [--interval S] [--idle poll|adaptive|both] [--to host|gateway|both]
+        [--out DIR] [--quick]
 
 Each round starts the topology once per build (BUILD_DIR, then
 --vs-espd's, alternating which goes first), warms the flows' SAs up with
@@ -46,7 +49,8 @@ from espdtest.pairkm import PairKeyManager  # noqa: E402
 from bench_common import machine  # noqa: E402
 
 SO_TIMESTAMPNS = 35  # socket.SO_TIMESTAMPNS is missing from older Pythons
-DST = "192.168.2.10"  # host B (topo.SITE)
+TARGETS = {"host": "192.168.2.10",     # host B, through the tunnel (topo.SITE)
+           "gateway": "192.168.1.1"}   # gateway A's LAN address
 
 
 def round_trips(ns, dst, count, interval):
@@ -97,20 +101,26 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def measure(build, idle, count, interval):
-    """One topology on @build with `set worker-idle @idle`: the round
-    trips (us) of @count echoes, and how many went unanswered."""
+def measure(build, idle, targets, count, interval):
+    """One topology on @build with `set worker-idle @idle`: for each of
+    @targets, the round trips (us) of @count echoes and how many went
+    unanswered."""
     extra = "set worker-idle %s" % idle
+    out = {}
     with Topo(build=build, extra={"A": extra, "B": extra}) as t:
         km = PairKeyManager.for_topo(t).start()
         try:
-            warm = ping(t.host("A"), DST, count=3, timeout=5)
-            if not all(r["reply"] for r in warm):
-                raise RuntimeError("%s: no echo reply while warming up: %s" % (build, warm))
-            got = round_trips(t.host("A"), DST, count, interval)
+            for to in targets:
+                warm = ping(t.host("A"), TARGETS[to], count=3, timeout=5)
+                if not all(r["reply"] for r in warm):
+                    raise RuntimeError("%s: no echo reply from %s while warming up: %s"
+                                       % (build, to, warm))
+                got = round_trips(t.host("A"), TARGETS[to], count, interval)
+                out[to] = ([round(v * 1e6, 1) for _, v in sorted(got.items())],
+                           count - len(got))
         finally:
             km.stop()
-    return [round(v * 1e6, 1) for _, v in sorted(got.items())], count - len(got)
+    return out
 
 
 def main():
@@ -122,6 +132,7 @@ def main():
     ap.add_argument("--count", type=int, default=500)
     ap.add_argument("--interval", type=float, default=0.004)
     ap.add_argument("--idle", choices=("poll", "adaptive", "both"), default="poll")
+    ap.add_argument("--to", choices=("host", "gateway", "both"), default="both")
     ap.add_argument("--out", default=None)
     ap.add_argument("--quick", action="store_true", help="1 round of 100 echoes (CI smoke)")
     a = ap.parse_args()
@@ -129,42 +140,47 @@ def main():
         a.rounds, a.count = 1, 100
     builds = [os.path.abspath(a.build)] + ([os.path.abspath(a.vs_espd)] if a.vs_espd else [])
     modes = ("poll", "adaptive") if a.idle == "both" else (a.idle,)
-    res = {(b, m): {"rtt_us": [], "lost": 0} for b in builds for m in modes}
+    targets = ("host", "gateway") if a.to == "both" else (a.to,)
+    res = {(b, m, to): {"rtt_us": [], "lost": 0} for b in builds for m in modes
+           for to in targets}
     info = {"date": datetime.datetime.utcnow().isoformat() + "Z", "machine": machine(),
             "count": a.count, "interval_s": a.interval, "rounds": a.rounds}
     for r in range(a.rounds):
         order = builds if r % 2 == 0 else builds[::-1]
         for m in modes:
             for b in order:
-                rtt, lost = measure(b, m, a.count, a.interval)
-                res[(b, m)]["rtt_us"].append(rtt)
-                res[(b, m)]["lost"] += lost
-                print("# round %d %s %s: median %.0f us, %d lost" % (
-                    r + 1, b, m, statistics.median(rtt) if rtt else -1, lost), flush=True)
-    print("ICMP echo through gwA and gwB (4 gateway crossings a round trip), %d x %d echoes, "
-          "%.0f ms apart; microseconds, all rounds pooled" % (a.rounds, a.count, a.interval * 1e3))
-    print("%-40s %-8s %6s %6s %6s %6s %6s %5s" % ("build", "idle", "min", "p50", "p90", "p99",
-                                                  "max", "lost"))
+                for to, (rtt, lost) in measure(b, m, targets, a.count, a.interval).items():
+                    res[(b, m, to)]["rtt_us"].append(rtt)
+                    res[(b, m, to)]["lost"] += lost
+                    print("# round %d %s %s to %s: median %.0f us, %d lost" % (
+                        r + 1, b, m, to, statistics.median(rtt) if rtt else -1, lost),
+                        flush=True)
+    print("ICMP echo from host A: to host B through gwA and gwB (4 gateway crossings a round "
+          "trip), to gwA's LAN address (lcore 0 answers); %d x %d echoes, %.0f ms apart; "
+          "microseconds, all rounds pooled" % (a.rounds, a.count, a.interval * 1e3))
+    print("%-34s %-8s %-7s %6s %6s %6s %6s %6s %5s" % ("build", "idle", "to", "min", "p50",
+                                                       "p90", "p99", "max", "lost"))
     rows = []
-    for (b, m), v in res.items():
+    for (b, m, to), v in res.items():
         xs = [x for rnd in v["rtt_us"] for x in rnd]
-        row = {"build": b, "idle": m, "lost": v["lost"], "rounds_us": v["rtt_us"]}
+        row = {"build": b, "idle": m, "to": to, "lost": v["lost"], "rounds_us": v["rtt_us"]}
         if xs:
-            row.update(min=min(xs), p50=statistics.median(xs), p90=pct(xs, .9),
+            row.update(min=min(xs), p50=round(statistics.median(xs), 1), p90=pct(xs, .9),
                        p99=pct(xs, .99), max=max(xs),
-                       p50_per_round=[statistics.median(x) for x in v["rtt_us"] if x])
-            print("%-40s %-8s %6.0f %6.0f %6.0f %6.0f %6.0f %5d" % (
-                b[-40:], m, row["min"], row["p50"], row["p90"], row["p99"], row["max"],
+                       p50_per_round=[round(statistics.median(x), 1) for x in v["rtt_us"] if x])
+            print("%-34s %-8s %-7s %6.0f %6.0f %6.0f %6.0f %6.0f %5d" % (
+                b[-34:], m, to, row["min"], row["p50"], row["p90"], row["p99"], row["max"],
                 v["lost"]))
         rows.append(row)
     if len(builds) == 2:
         for m in modes:
-            p = [statistics.median(x) for x in res[(builds[0], m)]["rtt_us"] if x]
-            q = [statistics.median(x) for x in res[(builds[1], m)]["rtt_us"] if x]
-            if p and q:
-                print("%s: median round trip, %s / %s: %.2f" % (
-                    m, os.path.basename(builds[0]), os.path.basename(builds[1]),
-                    statistics.median(p) / statistics.median(q)))
+            for to in targets:
+                p = [statistics.median(x) for x in res[(builds[0], m, to)]["rtt_us"] if x]
+                q = [statistics.median(x) for x in res[(builds[1], m, to)]["rtt_us"] if x]
+                if p and q:
+                    print("%s, to %s: median of the rounds' median round trips, %s / %s: "
+                          "%.2f" % (m, to, builds[0], builds[1],
+                                    statistics.median(p) / statistics.median(q)))
     out = a.out or os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
     os.makedirs(out, exist_ok=True)
     path = os.path.join(out, "latency-%s.json" % datetime.date.today().isoformat())
