@@ -391,7 +391,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 		struct gw_sa *s = sa[i];
 		bool usable = s != NULL && sa_usable(s);
 
-		if (s != NULL && unlikely(!usable) && s->dead) {
+		if (s != NULL && unlikely(!usable) && __atomic_load_n(&s->dead, __ATOMIC_RELAXED)) {
 			/* Replaced since this burst began (rekey, migrate,
 			 * `set out-sa`): the flow table has its successor
 			 * already (make before break), so the packet need not
