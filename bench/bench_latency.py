@@ -9,8 +9,8 @@ exception path and lcore 0 answers.
 
   PYTHONPATH=tests /usr/bin/python3 bench/bench_latency.py BUILD_DIR
         [--vs-espd OTHER_BUILD_DIR] [--rounds R] [--count N]
-        [--interval S] [--idle poll|adaptive|both] [--to host|gateway|both]
-        [--out DIR] [--quick]
+        [--interval S] [--idle poll|adaptive|nap|both|all]
+        [--to host|gateway|both] [--ports veth|tap] [--out DIR] [--quick]
 
 Each round starts the topology once per build (BUILD_DIR, then
 --vs-espd's, alternating which goes first), warms the flows' SAs up with
@@ -23,7 +23,14 @@ sender's scheduling as a userspace probe allows.
 
 --idle: `set worker-idle` of both gateways (default poll: the workers
 spin, as on a dedicated core; adaptive sleeps between packets, see
-README). A lost echo fails the run (exit 1). Prints a table and writes
+README). `nap` starts them with poll and sets adaptive once they run:
+their ports then have no RX queue interrupts, and idle workers nap
+(README: on net_af_packet, adaptive and nap are the same). both: poll
+and adaptive; all: the three.
+
+--ports tap: both gateways on net_tap ports (topo `taps`), whose RX
+queues have interrupts; the hosts are the gateways' namespaces. A lost
+echo fails the run (exit 1). Prints a table and writes
 latency-DATE.json (every round trip, microseconds) into --out (default
 bench/results).
 
@@ -101,13 +108,16 @@ def pct(xs, p):
     return xs[min(len(xs) - 1, int(len(xs) * p))]
 
 
-def measure(build, idle, targets, count, interval):
-    """One topology on @build with `set worker-idle @idle`: for each of
-    @targets, the round trips (us) of @count echoes and how many went
-    unanswered."""
-    extra = "set worker-idle %s" % idle
+def measure(build, idle, targets, count, interval, taps=()):
+    """One topology on @build with `set worker-idle @idle` (nap: see
+    --idle): for each of @targets, the round trips (us) of @count echoes
+    and how many went unanswered."""
+    extra = "set worker-idle %s" % ("poll" if idle == "nap" else idle)
     out = {}
-    with Topo(build=build, extra={"A": extra, "B": extra}) as t:
+    with Topo(build=build, extra={"A": extra, "B": extra}, taps=taps) as t:
+        if idle == "nap":
+            for g in t.gw.values():
+                g.ctl("set", "worker-idle", "adaptive")
         km = PairKeyManager.for_topo(t).start()
         try:
             for to in targets:
@@ -131,7 +141,9 @@ def main():
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--count", type=int, default=500)
     ap.add_argument("--interval", type=float, default=0.004)
-    ap.add_argument("--idle", choices=("poll", "adaptive", "both"), default="poll")
+    ap.add_argument("--idle", choices=("poll", "adaptive", "nap", "both", "all"),
+                    default="poll")
+    ap.add_argument("--ports", choices=("veth", "tap"), default="veth")
     ap.add_argument("--to", choices=("host", "gateway", "both"), default="both")
     ap.add_argument("--out", default=None)
     ap.add_argument("--quick", action="store_true", help="1 round of 100 echoes (CI smoke)")
@@ -139,17 +151,21 @@ def main():
     if a.quick:
         a.rounds, a.count = 1, 100
     builds = [os.path.abspath(a.build)] + ([os.path.abspath(a.vs_espd)] if a.vs_espd else [])
-    modes = ("poll", "adaptive") if a.idle == "both" else (a.idle,)
+    modes = {"both": ("poll", "adaptive"),
+             "all": ("poll", "adaptive", "nap")}.get(a.idle, (a.idle,))
+    taps = ("A", "B") if a.ports == "tap" else ()
     targets = ("host", "gateway") if a.to == "both" else (a.to,)
     res = {(b, m, to): {"rtt_us": [], "lost": 0} for b in builds for m in modes
            for to in targets}
     info = {"date": datetime.datetime.utcnow().isoformat() + "Z", "machine": machine(),
-            "count": a.count, "interval_s": a.interval, "rounds": a.rounds}
+            "count": a.count, "interval_s": a.interval, "rounds": a.rounds,
+            "ports": a.ports}
     for r in range(a.rounds):
         order = builds if r % 2 == 0 else builds[::-1]
         for m in modes:
             for b in order:
-                for to, (rtt, lost) in measure(b, m, targets, a.count, a.interval).items():
+                for to, (rtt, lost) in measure(b, m, targets, a.count, a.interval,
+                                                  taps).items():
                     res[(b, m, to)]["rtt_us"].append(rtt)
                     res[(b, m, to)]["lost"] += lost
                     print("# round %d %s %s to %s: median %.0f us, %d lost" % (

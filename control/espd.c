@@ -299,6 +299,9 @@ main(int argc, char **argv)
 	 * before the counters are written. */
 	events_free(ev);
 	exc_free(x);
+	/* So the pool's in_use counts only what espd lost: NIC and net_tap
+	 * RX rings hold mbufs until their port closes. */
+	pub_ports_close(&p);
 	if (o.stats_json != NULL)
 		stats_json(&p, o.stats_json);
 	sock_close(sock);

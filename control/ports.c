@@ -10,6 +10,7 @@
 #include <rte_cycles.h>
 #include <rte_errno.h>
 #include <rte_ethdev.h>
+#include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
 #include <rte_ring.h>
@@ -34,36 +35,27 @@
 #define CMD_RING (2 * GW_HOLD_KEYS)
 #define HANDOFF_RING 2048
 
+/* Configure @p port, set its queues up and start it (port_setup()). */
 static int
-port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
+port_bring_up(struct pub *p, uint16_t port, const struct cfg_port *cp,
+	      const struct rte_eth_dev_info *info, bool rx_intr)
 {
 	struct rte_eth_conf conf = { 0 };
-	struct rte_eth_dev_info info;
 	uint16_t q, nb_tx;
 	int rc;
 
-	if (!rte_eth_dev_is_valid_port(port)) {
-		fprintf(stderr, "espd: port %u: no such DPDK port (%u probed)\n",
-			port, rte_eth_dev_count_avail());
-		return -ENODEV;
-	}
-	rc = rte_eth_dev_info_get(port, &info);
-	if (rc < 0)
-		return rc;
-	if (cp->queues > info.max_rx_queues) {
-		fprintf(stderr, "espd: port %u: %u queues asked, the device offers %u\n",
-			port, cp->queues, info.max_rx_queues);
-		return -EINVAL;
-	}
-	if (cp->queues > 1 && info.flow_type_rss_offloads != 0) {
+	if (cp->queues > 1 && info->flow_type_rss_offloads != 0) {
 		conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
-		conf.rx_adv_conf.rss_conf.rss_hf = info.flow_type_rss_offloads &
+		conf.rx_adv_conf.rss_conf.rss_hf = info->flow_type_rss_offloads &
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
 	}
+	conf.intr_conf.rxq = rx_intr;
 	/* One TX queue per sending lcore (the workers and lcore 0's
 	 * exception path) where the device has them; else they share
-	 * queues under a lock. */
-	nb_tx = (uint16_t)RTE_MIN(p->n_workers + 1, (unsigned int)info.max_tx_queues);
+	 * queues under a lock. net_tap wants as many TX queues as RX. */
+	nb_tx = (uint16_t)RTE_MIN(p->n_workers + 1, (unsigned int)info->max_tx_queues);
+	if (strcmp(info->driver_name, "net_tap") == 0)
+		nb_tx = cp->queues;
 	if (nb_tx == 0)
 		nb_tx = 1;
 	p->nb_txq[port] = nb_tx;
@@ -121,6 +113,62 @@ port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
 	}
 	p->port_started[port] = true;
 	(void)rte_eth_promiscuous_enable(port);
+	return 0;
+}
+
+/* Has every RX queue of @p port an interrupt a worker can wait on? The
+ * ethdev and EAL log an error for each "no" (net_af_packet, net_pcap and
+ * net_ring have none), which is not one here: they are hushed. */
+static bool
+port_rx_intr(uint16_t port, uint16_t queues)
+{
+	uint32_t level = rte_log_get_global_level();
+	bool all = true;
+	uint16_t q;
+
+	rte_log_set_global_level(RTE_LOG_EMERG);
+	for (q = 0; q < queues && all; q++)
+		all = rte_eth_dev_rx_intr_ctl_q_get_fd(port, q) >= 0;
+	rte_log_set_global_level(level);
+	return all;
+}
+
+/*
+ * Bring @p port up. With `set worker-idle adaptive` in the configuration
+ * it asks for RX queue interrupts, so idle workers sleep until a packet
+ * comes (worker.c, idle()); a device that refuses them is brought up
+ * again without. Not on `xdp-steer` ports: net_af_xdp has none, and its
+ * sockets are made once.
+ */
+static int
+port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
+{
+	bool rx_intr = p->model->worker_idle == CFG_IDLE_ADAPTIVE && !cp->xdp_steer;
+	struct rte_eth_dev_info info;
+	int rc;
+
+	if (!rte_eth_dev_is_valid_port(port)) {
+		fprintf(stderr, "espd: port %u: no such DPDK port (%u probed)\n",
+			port, rte_eth_dev_count_avail());
+		return -ENODEV;
+	}
+	rc = rte_eth_dev_info_get(port, &info);
+	if (rc < 0)
+		return rc;
+	if (cp->queues > info.max_rx_queues) {
+		fprintf(stderr, "espd: port %u: %u queues asked, the device offers %u\n",
+			port, cp->queues, info.max_rx_queues);
+		return -EINVAL;
+	}
+	rc = port_bring_up(p, port, cp, &info, rx_intr);
+	if (rc < 0 && rx_intr) {
+		fprintf(stderr, "espd: port %u: again without RX queue interrupts\n", port);
+		rx_intr = false;
+		rc = port_bring_up(p, port, cp, &info, false);
+	}
+	if (rc < 0)
+		return rc;
+	p->shared.rx_intr[port] = rx_intr && port_rx_intr(port, cp->queues);
 	return 0;
 }
 

@@ -764,7 +764,9 @@ port_raw(const struct pub *p, unsigned int port, struct gw_port_stats *s)
 		s->tx += w->port[port].tx;
 		s->drop += w->port[port].drop;
 	}
-	if (p->port_started[port] && rte_eth_stats_get((uint16_t)port, &es) == 0)
+	if (!p->port_started[port])
+		s->drop += p->port_dev_drop[port];
+	else if (rte_eth_stats_get((uint16_t)port, &es) == 0)
 		s->drop += es.imissed + es.rx_nombuf;
 }
 
@@ -851,21 +853,33 @@ pub_sa_use_ns(const struct pub *p, const struct model_sa *s)
 }
 
 void
-pub_stop(struct pub *p)
+pub_ports_close(struct pub *p)
 {
-	unsigned int port, i;
+	unsigned int port;
 
 	/* Before the ports close: DPDK 22.11's net_af_xdp detaches whatever
 	 * program is on the interface in driver mode when it closes, and
 	 * espd must take its own off in every mode. */
 	xdp_detach_all(p);
 	for (port = 0; port < GW_PORTS_MAX; port++) {
+		struct rte_eth_stats es;
+
 		if (!p->port_started[port])
 			continue;
+		if (rte_eth_stats_get((uint16_t)port, &es) == 0)
+			p->port_dev_drop[port] = es.imissed + es.rx_nombuf;
 		rte_eth_dev_stop((uint16_t)port);
 		rte_eth_dev_close((uint16_t)port);
 		p->port_started[port] = false;
 	}
+}
+
+void
+pub_stop(struct pub *p)
+{
+	unsigned int port, i;
+
+	pub_ports_close(p);
 	for (port = 0; port < GW_PORTS_MAX; port++)
 		tap_close(&p->taps[port]);
 	neigh_fini(p);

@@ -74,6 +74,8 @@ struct pub {
 	struct rte_ether_addr macs[GW_PORTS_MAX];
 	uint16_t nb_txq[GW_PORTS_MAX];
 	bool port_started[GW_PORTS_MAX];
+	/** A closed port's last imissed + rx_nombuf (pub_ports_close()). */
+	uint64_t port_dev_drop[GW_PORTS_MAX];
 	/** The `set out-sa` mode (enum cfg_out_sa) the outbound records
 	 *  were last made in: out_sa_remake() runs when the model's differs. */
 	uint8_t out_sa;
@@ -137,6 +139,10 @@ void pub_launch(struct pub *p);
 
 /** Tell the workers to stop, and wait until they have flushed TX. */
 void pub_halt(struct pub *p);
+
+/** Stop and close the ports (pub_stop() does it too): the mbufs their
+ *  RX rings held go back to the pool. After pub_halt(). */
+void pub_ports_close(struct pub *p);
 
 /** The worker contexts: the launched workers, then lcore 0's (w0). */
 static inline unsigned int

@@ -354,6 +354,30 @@ view_crypto(struct pr *pr, const struct pub *p)
 	pr_obj_close(pr);
 }
 
+/* Each worker's `set worker-idle` mode as it runs it: "poll", or when
+ * adaptive "interrupt" (its RX queues wake it) or "nap" (it sleeps a
+ * set time); its sleeps, and those a packet ended. */
+static void
+view_workers(struct pr *pr, const struct pub *p)
+{
+	unsigned int i;
+
+	pr_arr_open(pr, "workers");
+	for (i = 0; i < p->n_workers; i++) {
+		const struct gw_worker *w = p->workers[i];
+
+		pr_obj_open(pr, NULL);
+		pr_uint(pr, PR_ANY, "lcore", "worker lcore %" PRIu64, (uint64_t)w->lcore_id);
+		pr_str(pr, PR_ANY, "idle", ": idle %s", !p->shared.idle_adaptive ? "poll" :
+		       w->rx_intr ? "interrupt" : "nap");
+		pr_uint(pr, PR_ANY, "sleeps", ", sleeps %" PRIu64, w->idle_sleeps);
+		pr_uint(pr, PR_ANY, "rx_wakeups", ", woken by a packet %" PRIu64 "\n",
+			w->idle_woken);
+		pr_obj_close(pr);
+	}
+	pr_arr_close(pr);
+}
+
 void
 view_stats(struct pr *pr, const struct pub *p)
 {
@@ -396,6 +420,7 @@ view_stats(struct pr *pr, const struct pub *p)
 		pr_text(pr, "mbufs in use %u of %u\n", rte_mempool_in_use_count(p->pool),
 			p->pool->size);
 	view_crypto(pr, p);
+	view_workers(pr, p);
 	pr_uint(pr, PR_JSON, "acquire_pending", "", p->acquire_pending);
 	pr_arr_open(pr, "sas");
 	for (i = 0; i < m->n_sas; i++) {

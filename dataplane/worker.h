@@ -13,6 +13,7 @@
 #ifndef ESPD_WORKER_H
 #define ESPD_WORKER_H
 
+#include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -45,6 +46,9 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10
 #define GW_IDLE_SLEEP_MAX_US 500
+/** An adaptive worker woken by its RX queues' interrupts waits this long
+ *  at most (rte_epoll_wait() counts in milliseconds). */
+#define GW_IDLE_WAIT_MS 1
 
 _Static_assert(GW_RX_BURST <= ESP_BURST_MAX, "an RX burst fits the ESP calls");
 
@@ -73,6 +77,9 @@ struct gw_shared {
 	/** `set worker-idle adaptive`: sleep a little after a run of empty
 	 *  polls (read racily; the control plane flips it). */
 	volatile bool idle_adaptive;
+	/** Port p was started with RX queue interrupts, and every one of its
+	 *  RX queues has one (set before the workers start). */
+	bool rx_intr[GW_PORTS_MAX];
 	/** `set tcp-mss-clamp`: 0 off, GW_MSS_AUTO, or the MSS to clamp to */
 	volatile uint32_t mss_clamp;
 	/** Bumped by the control plane when a monitor subscribes to
@@ -193,6 +200,14 @@ struct gw_worker {
 	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
 	uint64_t maint_tsc;          /**< last reassembly table upkeep */
 	uint32_t idle_polls;         /**< polls in a row that found nothing */
+	/** Its RX queues' interrupts wake it (`set worker-idle adaptive`
+	 *  on ports that have them): it waits on them, not in naps. */
+	bool rx_intr;
+	bool rx_armed;               /**< those interrupts are enabled */
+	uint16_t n_rx_tap;           /**< its net_tap queues (rx_wait()) */
+	struct pollfd rx_tap[GW_RXQ_MAX];
+	uint64_t idle_sleeps;        /**< naps and waits, since start */
+	uint64_t idle_woken;         /**< waits an RX interrupt ended */
 	/** Bit p: tx[p] holds packets. */
 	uint16_t tx_pending;
 	/** Bit p: tx[p] held packets at the last round's end too. */

@@ -10,6 +10,11 @@ With xdp=("A",) gwA's unprotected port is net_af_xdp with `xdp-steer`
 with gwA's WAN addresses, answers ARP/ND and takes SSH/IKE, and espd's
 XDP program hands espd only its ESP and transit traffic.
 
+With taps=("A",) gwA's ports are net_tap interfaces of its namespace,
+whose RX queues have interrupts (`set worker-idle adaptive` waits on
+them): there is no host A namespace, gwA's namespace plays host A on its
+"lan" tap, and its "wan" tap is bridged (wbr) to the veth to the WAN.
+
 With nat=True a NAT namespace sits between gwA and the WAN: gwA's
 unprotected side is 10.99.0.2/24 (route to 172.16.0.0/24 via 10.99.0.1),
 and the NAT masquerades it as 172.16.0.3 with nftables.
@@ -459,6 +464,9 @@ NAT_IN = "10.99.0.1"
 NAT_GWA = "10.99.0.2"
 MACS = {"A": ("02:00:00:0a:00:01", "02:00:00:0a:00:02"),
         "B": ("02:00:00:0b:00:01", "02:00:00:0b:00:02")}
+# The kernel's side of a net_tap gateway's "lan" and "wan" (plumb_taps)
+HOST_MACS = {"A": ("02:00:00:0a:01:01", "02:00:00:0a:01:02"),
+             "B": ("02:00:00:0b:01:01", "02:00:00:0b:01:02")}
 OTHER = {"A": "B", "B": "A"}
 # DPDK 22.11's net_af_xdp keeps 2048 mbufs in its fill ring
 # (ETH_AF_XDP_DFLT_NUM_DESCS) and, until the next send reclaims them, one
@@ -488,6 +496,7 @@ class Gateway:
         self.stats_path = os.path.join(self.wd, "stats.json")
         self.prefix = "%s%s" % (topo.tag, side)
         self.xdp = side in topo.xdp
+        self.taps = side in topo.taps
         self.proc = None
         self.rc = None
         self.final_stats = None
@@ -516,9 +525,12 @@ class Gateway:
             pass
         lc = ["--lcores", self.lcores] if "@" in self.lcores else ["-l", self.lcores]
         wan = "net_af_xdp0,iface=wan" if self.xdp else "net_af_packet1,iface=wan"
+        lan = "net_af_packet0,iface=lan"
+        if self.taps:
+            lan, wan = "net_tap0,iface=lan", "net_tap1,iface=wan"
         self.cmd = ["ip", "netns", "exec", self.ns, self.binary, "--no-huge", "--no-pci"] + \
             lc + ["-m", "512", "--file-prefix", self.prefix, "--log-level=lib.eal:error",
-                  "--vdev", "net_af_packet0,iface=lan", "--vdev", wan,
+                  "--log-level=pmd.net.tap:error", "--vdev", lan, "--vdev", wan,
                   "--", "-c", self.conf_path, "-s", self.sock, "--stats-json",
                   self.stats_path]
         self._log = open(self.log_path, "a")
@@ -543,6 +555,8 @@ class Gateway:
                     raise TopoError("espd %s: the socket never answered:\n%s" % (
                         self.side, self.log_tail()))
                 time.sleep(0.05)
+        if self.taps:
+            self.topo.plumb_taps(self.side)
         self.t_ready = time.time()
         return self
 
@@ -624,12 +638,14 @@ class Topo:
       peer_b: no espd on side B: its namespace is a plain Linux router
            (wan 172.16.0.2, lan 192.168.2.1), for a stock IKE peer;
       start: start espd (else call start_gateways());
-      xdp: the sides whose unprotected port is net_af_xdp with xdp-steer.
+      xdp: the sides whose unprotected port is net_af_xdp with xdp-steer;
+      taps: the sides whose espd runs on net_tap ports (the module's
+           docstring); their host is the gateway's namespace.
     """
 
     def __init__(self, build=None, nat=False, tap=None, mtu=None, pfp="src,dst,proto,sport,dport",
                  extra=None, v6=True, start=True, log=None, wan_mtu=None, policies=True,
-                 peer_b=False, xdp=()):
+                 peer_b=False, xdp=(), taps=()):
         self.build = os.path.abspath(build or default_build())
         for b in ("espd", "espctl"):
             if not os.access(os.path.join(self.build, b), os.X_OK):
@@ -643,12 +659,17 @@ class Topo:
         self.policies = policies
         self.peer_b = peer_b
         self.xdp = tuple(xdp)
+        self.taps = tuple(taps)
+        if self.taps and (nat or peer_b or self.xdp or self.tap or self.mtu):
+            raise TopoError("taps: not with nat, peer_b, xdp, tap or mtu")
         self.want_start = start
         self.log = log or (lambda m: None)
         self.tag = "%sn%d" % (proc_prefix(), next(_seq))
         self.ns = {k: "%s%s" % (self.tag, k) for k in ("hA", "gA", "wan", "gB", "hB")}
         if nat:
             self.ns["nat"] = "%snat" % self.tag
+        for side in self.taps:
+            self.ns["h" + side] = self.ns["g" + side]
         self.made = []          # namespaces made, in order
         self.procs = []         # helper processes (tcpdump...)
         self.gw = {}
@@ -690,21 +711,38 @@ class Topo:
         self.wd = tempfile.mkdtemp(prefix="espd-topo-%s-" % self.tag)
         ns = self.ns
         for k in ns:
-            self._netns(k)
+            if k[0] != "h" or k[1:] not in self.taps:
+                self._netns(k)
         wmtu = self.wan_mtu
         # hosts <-> gateways (a LAN-side mtu goes on the host's link too)
-        self._veth(ns["gA"], "lan", ns["hA"], "eth0", self.mtu.get("A", {}).get(0))
-        self._veth(ns["gB"], "lan", ns["hB"], "eth0", self.mtu.get("B", {}).get(0))
-        # gateways <-> WAN (through the NAT for A)
+        for side in ("A", "B"):
+            if side not in self.taps:
+                self._veth(ns["g" + side], "lan", ns["h" + side], "eth0",
+                           self.mtu.get(side, {}).get(0))
+        # gateways <-> WAN (through the NAT for A); a tap side's veth
+        # ends on its bridge, its tap "wan" joins it once espd made it
+        wanif = {s: "wanv" if s in self.taps else "wan" for s in ("A", "B")}
         if self.nat:
             self._veth(ns["gA"], "wan", ns["nat"], "in", wmtu)
             self._veth(ns["nat"], "out", ns["wan"], "nat", wmtu)
         else:
-            self._veth(ns["gA"], "wan", ns["wan"], "gwa", wmtu)
-        self._veth(ns["gB"], "wan", ns["wan"], "gwb", wmtu)
+            self._veth(ns["gA"], wanif["A"], ns["wan"], "gwa", wmtu)
+        self._veth(ns["gB"], wanif["B"], ns["wan"], "gwb", wmtu)
+        for side in self.taps:
+            n = ns["g" + side]
+            _sh("ip", "-n", n, "link", "add", "wbr", "type", "bridge", "stp_state", "0",
+                "forward_delay", "0")
+            for i in ("wbr", "wanv"):
+                sysctl(n, "net.ipv6.conf.%s.disable_ipv6" % i, 1)
+                _sh("ip", "-n", n, "link", "set", i, "arp", "off")
+            _sh("ip", "-n", n, "link", "set", "wanv", "master", "wbr", "up")
+            _sh("ip", "-n", n, "link", "set", "wbr", "up")
+            offloads_off(n, "wanv")
 
         # hosts
         for side, key in (("A", "hA"), ("B", "hB")):
+            if side in self.taps:
+                continue
             n, s = ns[key], SITE[side]
             _sh("ip", "-n", n, "addr", "add", s["host4"] + "/24", "dev", "eth0")
             _sh("ip", "-n", n, "addr", "add", s["host6"] + "/64", "dev", "eth0", "nodad")
@@ -753,6 +791,8 @@ class Topo:
         # addresses straight from the veth, bypassing espd).
         for side in ("A",) if self.peer_b else ("A", "B"):
             n = ns["g" + side]
+            if side in self.taps:
+                continue
             _sh("ip", "-n", n, "link", "add", "sink", "type", "bridge")
             for i, mac in (("lan", MACS[side][0]), ("wan", MACS[side][1])):
                 if i == "wan" and side in self.xdp:
@@ -838,6 +878,24 @@ class Topo:
         if self.extra.get(side):
             lines.append(self.extra[side].rstrip("\n"))
         return "\n".join(lines) + "\n"
+
+    def plumb_taps(self, side):
+        """After gw@side's espd made its taps: "lan" becomes host @side's
+        link (its own MAC, the host's addresses and routes), "wan" a port
+        of the bridge to the WAN. Their MACs were espd's (net_tap gives
+        the kernel side the port's): a bridge would take frames for its
+        port's own MAC as its own."""
+        n, s = self.ns["g" + side], SITE[side]
+        _sh("ip", "-n", n, "link", "set", "lan", "address", HOST_MACS[side][0], "up")
+        _sh("ip", "-n", n, "addr", "add", s["host4"] + "/24", "dev", "lan")
+        _sh("ip", "-n", n, "addr", "add", s["host6"] + "/64", "dev", "lan", "nodad")
+        _sh("ip", "-n", n, "route", "add", "default", "via", s["gw4"])
+        _sh("ip", "-n", n, "-6", "route", "add", "default", "via", s["gw6"])
+        offloads_off(n, "lan")
+        sysctl(n, "net.ipv6.conf.wan.disable_ipv6", 1)
+        _sh("ip", "-n", n, "link", "set", "wan", "address", HOST_MACS[side][1], "arp", "off",
+            "master", "wbr", "up")
+        offloads_off(n, "wan")
 
     # -- helpers
     def host(self, side):
