@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_errno.h>
@@ -187,6 +189,7 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 		return NULL;
 	w->lcore_id = lcore;
 	w->qsbr_id = id;
+	w->wake.fd = -1;
 	w->shared = &p->shared;
 	w->tsc_hz = rte_get_tsc_hz();
 	w->pool = p->pool;
@@ -215,6 +218,12 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 					  socket, RING_F_SC_DEQ);
 	if (id < RTE_DIM(p->shared.handoff))
 		p->shared.handoff[id] = w->handoff;
+	/* A worker waiting on RX queue interrupts wakes for handoffs too. */
+	if (id < p->n_workers && id < RTE_DIM(p->shared.wake)) {
+		w->wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (w->wake.fd >= 0)
+			p->shared.wake[id] = &w->wake;
+	}
 	if (w->esp.engine == NULL)
 		fprintf(stderr, "espd: lcore %u: crypto engine: %s\n", lcore, strerror(errno));
 	if (w->esp.engine == NULL || (async && w->esp.async == NULL) ||
@@ -239,6 +248,8 @@ pub_worker_free(struct gw_worker *w)
 	rte_ring_free(w->cmd);
 	rte_ring_free(w->handoff);
 	gw_hold_free(w->hold);
+	if (w->wake.fd >= 0)
+		close(w->wake.fd);
 	rte_free(w);
 }
 

@@ -163,6 +163,8 @@ handoff_flush(struct gw_worker *w)
 			sent = rte_ring_enqueue_burst_elem(sh->handoff[to], run, sizeof(run[0]), n,
 							   NULL);
 		w->cnt.c[CNT_SaHandoff] += sent;
+		if (sent != 0)
+			gw_wake(sh->wake[to]);
 		for (i = sent; i < n; i++)
 			drop(w, run[i].m, CNT_SaHandoffDropped);
 	}

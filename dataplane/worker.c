@@ -8,6 +8,7 @@
  */
 #include <poll.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
@@ -187,6 +188,24 @@ ctl_ring(struct gw_worker *w)
 	}
 }
 
+void
+gw_wake(struct gw_wake *k)
+{
+	uint64_t one = 1;
+
+	if (k == NULL)
+		return;
+	/* Our enqueue before its flag, as its flag before its look at the
+	 * ring: one of the two sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&k->asleep, __ATOMIC_RELAXED) != 0 &&
+	    __atomic_exchange_n(&k->asleep, 0, __ATOMIC_RELAXED) != 0) {
+		ssize_t rc = write(k->fd, &one, sizeof(one));
+
+		(void)rc; /* should it fail, the worker wakes within 1 ms */
+	}
+}
+
 unsigned int
 gw_worker_poll(struct gw_worker *w)
 {
@@ -271,6 +290,15 @@ rx_intr_add(struct gw_worker *w)
 			rx_intr_del(w, i);
 			return false;
 		}
+	/* Other lcores' handoffs wake it too. */
+	if (w->wake.fd >= 0) {
+		w->wake_ev.epdata.event = EPOLLIN | EPOLLET;
+		if (rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, w->wake.fd,
+				  &w->wake_ev) < 0) {
+			rx_intr_del(w, w->n_rxq);
+			return false;
+		}
+	}
 	w->n_rx_tap = 0;
 	for (i = 0; i < w->n_rxq; i++) {
 		struct rte_eth_dev_info info;
@@ -307,7 +335,7 @@ rx_arm(struct gw_worker *w, bool on)
 static void
 rx_wait(struct gw_worker *w)
 {
-	struct rte_epoll_event ev[GW_RXQ_MAX];
+	struct rte_epoll_event ev[GW_RXQ_MAX + 1];
 	int n;
 
 	/* net_tap reads a queue only once the SIGIO that says it has data
@@ -317,9 +345,26 @@ rx_wait(struct gw_worker *w)
 		w->idle_polls = 0;
 		return;
 	}
+	if (w->wake.fd >= 0) {
+		__atomic_store_n(&w->wake.asleep, 1, __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_SEQ_CST);
+		if (rte_ring_count(w->handoff) != 0) {
+			__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
+			w->idle_polls = 0;
+			return;
+		}
+	}
 	w->idle_sleeps++;
-	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, GW_RXQ_MAX, GW_IDLE_WAIT_MS);
+	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, GW_RXQ_MAX + 1, GW_IDLE_WAIT_MS);
 	rx_arm(w, false);
+	if (w->wake.fd >= 0) {
+		uint64_t v;
+		ssize_t rc;
+
+		__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
+		rc = read(w->wake.fd, &v, sizeof(v)); /* EAGAIN when none woke it */
+		(void)rc;
+	}
 	if (n > 0) {
 		/* Poll flat out again, a full run of rounds: a packet
 		 * rarely comes alone. */
@@ -412,8 +457,12 @@ gw_worker_main(void *arg)
 	gw_hold_drop_all(w);
 	if (w->rx_armed)
 		rx_arm(w, false);
-	if (w->rx_intr)
+	if (w->rx_intr) {
 		rx_intr_del(w, w->n_rxq);
+		if (w->wake.fd >= 0)
+			(void)rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, w->wake.fd,
+					    &w->wake_ev);
+	}
 	rte_rcu_qsbr_thread_offline(sh->qsbr, w->qsbr_id);
 	rte_rcu_qsbr_thread_unregister(sh->qsbr, w->qsbr_id);
 	return 0;

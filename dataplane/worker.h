@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include <rte_common.h>
+#include <rte_interrupts.h>
 #include <rte_mbuf.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
@@ -88,6 +89,8 @@ struct gw_shared {
 	/** Each worker context's handoff ring (index = its qsbr_id), where
 	 *  other lcores put packets of the outbound SAs it owns. */
 	struct rte_ring *handoff[RTE_MAX_LCORE + 1];
+	/** And each one's wake-up (struct gw_wake), same index. */
+	struct gw_wake *wake[RTE_MAX_LCORE + 1];
 	uint16_t n_workers;        /**< launched workers: contexts 0 .. n-1 */
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
@@ -166,6 +169,18 @@ struct gw_sa_cache {
 
 struct frag_in;
 
+/** How lcores wake a worker that waits on RX queue interrupts (idle()
+ *  in worker.c) when they hand it packets (out.c): it sets asleep before
+ *  its last look at its handoff ring, and a sender that finds it set
+ *  clears it and writes fd, an eventfd in the worker's epoll set. */
+struct gw_wake {
+	uint32_t asleep;
+	int fd;                     /**< -1: none */
+} __rte_cache_aligned;
+
+/** Wake @p k's worker if it sleeps (after an enqueue onto its ring). */
+void gw_wake(struct gw_wake *k);
+
 struct gw_port_stats {
 	uint64_t rx, tx, drop;
 };
@@ -206,6 +221,8 @@ struct gw_worker {
 	bool rx_armed;               /**< those interrupts are enabled */
 	uint16_t n_rx_tap;           /**< its net_tap queues (rx_wait()) */
 	struct pollfd rx_tap[GW_RXQ_MAX];
+	struct gw_wake wake;         /**< its wake-up (shared->wake[qsbr_id]) */
+	struct rte_epoll_event wake_ev; /**< wake.fd in its epoll set */
 	uint64_t idle_sleeps;        /**< naps and waits, since start */
 	uint64_t idle_woken;         /**< waits an RX interrupt ended */
 	/** Bit p: tx[p] holds packets. */

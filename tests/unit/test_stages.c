@@ -367,7 +367,8 @@ test_out_cache(void)
 
 /* Packets handed off in a burst (one enqueue, flushed with the burst)
  * reach the owner all, in the order sent, and are numbered so; twice, so
- * the second burst follows the first. */
+ * the second burst follows the first. The first wakes the owner, asleep
+ * on its interrupts (gw_wake). */
 static void
 test_out_handoff_burst(void)
 {
@@ -381,10 +382,23 @@ test_out_handoff_burst(void)
 	uint32_t spi, seq;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	CU_ASSERT_FATAL(w->wake.fd >= 0);
+	CU_ASSERT_PTR_EQUAL(g->pub.shared.wake[w->qsbr_id], &w->wake);
 	for (b = 0; b < 2; b++) {
+		uint64_t v = 0;
+
+		/* The owner asleep (the first time): the handoff writes its
+		 * eventfd once and clears its flag. Awake: nothing written. */
+		w->wake.asleep = b == 0;
 		for (i = 0; i < GW_RX_BURST; i++)
 			order[i] = m[i] = udp4(g, A_HOST, B_HOST, 64, true);
 		gw_local_out(w0, t, m, GW_RX_BURST);
+		CU_ASSERT_EQUAL(w->wake.asleep, 0);
+		if (b == 0) {
+			CU_ASSERT(read(w->wake.fd, &v, sizeof(v)) == sizeof(v) && v == 1);
+		} else {
+			CU_ASSERT_EQUAL(read(w->wake.fd, &v, sizeof(v)), -1);
+		}
 		CU_ASSERT_EQUAL(w0->n_handoff, 0);
 		CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), (b + 1) * GW_RX_BURST);
 		CU_ASSERT_EQUAL(gw_handoff_poll(w, t), GW_RX_BURST);
