@@ -47,6 +47,20 @@ def proc_cpu(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_while_idle(p, prefix, window, ready=None):
+    """Cores espd @p used over @window seconds, once its telemetry
+    answers, @ready() ran and a second passed."""
+    tel = Telemetry(prefix, timeout=30, proc=p)
+    tel.close()
+    if ready is not None:
+        ready()
+    time.sleep(1.0)  # past start-up
+    c0, t0 = proc_cpu(p.pid), time.monotonic()
+    time.sleep(window)
+    c1, t1 = proc_cpu(p.pid), time.monotonic()
+    return (c1 - c0) / (t1 - t0)
+
+
 def idle_cpu(build, mode, window, wd):
     prefix = "idle%d_%s" % (os.getpid(), mode)
     conf = os.path.join(wd, "idle-%s.conf" % mode)
@@ -59,13 +73,7 @@ def idle_cpu(build, mode, window, wd):
     log = open(os.path.join(wd, "%s.log" % prefix), "w")
     p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=wd)
     try:
-        tel = Telemetry(prefix, timeout=30, proc=p)
-        tel.close()
-        time.sleep(1.0)  # past start-up
-        c0, t0 = proc_cpu(p.pid), time.monotonic()
-        time.sleep(window)
-        c1, t1 = proc_cpu(p.pid), time.monotonic()
-        return (c1 - c0) / (t1 - t0)
+        return cpu_while_idle(p, prefix, window)
     finally:
         stop(p)
         log.close()
@@ -89,16 +97,11 @@ def idle_cpu_tap(build, mode, window, wd):
                 "--vdev", "net_tap0,iface=t0", "--vdev", "net_tap1,iface=t1",
                 "--", "-c", conf, "-s", sock]
         p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=wd)
-        tel = Telemetry(tag, timeout=30, proc=p)
-        tel.close()
-        if mode == "nap":
+
+        def to_adaptive():
             subprocess.run([os.path.join(build, "espctl"), "-s", sock, "set", "worker-idle",
                             "adaptive"], check=True, stdout=subprocess.DEVNULL)
-        time.sleep(1.0)  # past start-up
-        c0, t0 = proc_cpu(p.pid), time.monotonic()
-        time.sleep(window)
-        c1, t1 = proc_cpu(p.pid), time.monotonic()
-        return (c1 - c0) / (t1 - t0)
+        return cpu_while_idle(p, tag, window, to_adaptive if mode == "nap" else None)
     finally:
         if p is not None:
             stop(p)

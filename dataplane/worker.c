@@ -262,9 +262,9 @@ gw_worker_poll(struct gw_worker *w)
 /*
  * RX queue interrupts (as l3fwd-power and VPP's adaptive mode use them):
  * a worker whose every RX queue has one adds them to its thread's epoll
- * set once, and arms them only for a wait.
+ * set once, and arms them only for a wait. rx_intr_del() takes the first
+ * @p n back out.
  */
-/* Take the first @p n RX queues' interrupts out of the thread's set. */
 static void
 rx_intr_del(struct gw_worker *w, uint16_t n)
 {
