@@ -842,6 +842,10 @@ def main():
         cases = [(d, al, [s for s in sz if any(x in "%s %s %s" % (d, al, s) for x in alts)])
                  for d, al, sz in cases]
         cases = [c for c in cases if c[2]]
+        if not cases:
+            print("bench_gateway: --only %r matches no case (they read \"DIR ALGO SIZE\", "
+                  "as \"out aes-gcm-128 64\")" % a.only, file=sys.stderr)
+            return 2
 
     if a.pcaps_only:
         gen_pcaps(wd, cases, a.flows, max(a.workers or [1]))
