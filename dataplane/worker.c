@@ -6,14 +6,11 @@
  * send TX at the round's end (route.c), wake lcore 0 when the round gave
  * it work, report quiescence (RCU) once per round.
  */
-#include <poll.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_interrupts.h>
 #include <rte_lcore.h>
 #include <rte_pause.h>
 
@@ -188,24 +185,6 @@ ctl_ring(struct gw_worker *w)
 	}
 }
 
-void
-gw_wake(struct gw_wake *k)
-{
-	uint64_t one = 1;
-
-	if (k == NULL)
-		return;
-	/* Our enqueue before its flag, as its flag before its look at the
-	 * ring: one of the two sees the other. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&k->asleep, __ATOMIC_RELAXED) != 0 &&
-	    __atomic_exchange_n(&k->asleep, 0, __ATOMIC_RELAXED) != 0) {
-		ssize_t rc = write(k->fd, &one, sizeof(one));
-
-		(void)rc; /* should it fail, the worker wakes within 1 ms */
-	}
-}
-
 unsigned int
 gw_worker_poll(struct gw_worker *w)
 {
@@ -260,124 +239,6 @@ gw_worker_poll(struct gw_worker *w)
 }
 
 /*
- * RX queue interrupts (as l3fwd-power and VPP's adaptive mode use them):
- * a worker whose every RX queue has one adds them to its thread's epoll
- * set once, and arms them only for a wait. rx_intr_del() takes the first
- * @p n back out.
- */
-static void
-rx_intr_del(struct gw_worker *w, uint16_t n)
-{
-	while (n-- > 0)
-		(void)rte_eth_dev_rx_intr_ctl_q(w->rxq[n].port, w->rxq[n].queue,
-						RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_DEL, NULL);
-}
-
-static bool
-rx_intr_add(struct gw_worker *w)
-{
-	uint16_t i;
-
-	if (w->n_rxq == 0)
-		return false;
-	for (i = 0; i < w->n_rxq; i++)
-		if (!w->shared->rx_intr[w->rxq[i].port])
-			return false;
-	for (i = 0; i < w->n_rxq; i++)
-		if (rte_eth_dev_rx_intr_ctl_q(w->rxq[i].port, w->rxq[i].queue,
-					      RTE_EPOLL_PER_THREAD, RTE_INTR_EVENT_ADD,
-					      NULL) < 0) {
-			rx_intr_del(w, i);
-			return false;
-		}
-	/* Other lcores' handoffs wake it too. */
-	if (w->wake.fd >= 0) {
-		w->wake_ev.epdata.event = EPOLLIN | EPOLLET;
-		if (rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_ADD, w->wake.fd,
-				  &w->wake_ev) < 0) {
-			rx_intr_del(w, w->n_rxq);
-			return false;
-		}
-	}
-	w->n_rx_tap = 0;
-	for (i = 0; i < w->n_rxq; i++) {
-		struct rte_eth_dev_info info;
-
-		if (rte_eth_dev_info_get(w->rxq[i].port, &info) == 0 &&
-		    strcmp(info.driver_name, "net_tap") == 0) {
-			w->rx_tap[w->n_rx_tap].fd =
-				rte_eth_dev_rx_intr_ctl_q_get_fd(w->rxq[i].port, w->rxq[i].queue);
-			w->rx_tap[w->n_rx_tap++].events = POLLIN;
-		}
-	}
-	return true;
-}
-
-/* Enable or disable the interrupts. Some PMDs (net_tap) have no switch:
- * their queue's descriptor is always armed, so -ENOTSUP is no error. */
-static void
-rx_arm(struct gw_worker *w, bool on)
-{
-	uint16_t i;
-
-	for (i = 0; i < w->n_rxq; i++) {
-		if (on)
-			(void)rte_eth_dev_rx_intr_enable(w->rxq[i].port, w->rxq[i].queue);
-		else
-			(void)rte_eth_dev_rx_intr_disable(w->rxq[i].port, w->rxq[i].queue);
-	}
-	w->rx_armed = on;
-}
-
-/* Sleep until a packet comes, GW_IDLE_WAIT_MS at most. The interrupts
- * were armed before the last (empty) round, so whatever came after that
- * round's look fires them. */
-static void
-rx_wait(struct gw_worker *w)
-{
-	struct rte_epoll_event ev[GW_RXQ_MAX + 1];
-	int n;
-
-	/* net_tap reads a queue only once the SIGIO that says it has data
-	 * came, to any thread: a packet the round missed for that has
-	 * fired its (edge-triggered) interrupt already. Poll on. */
-	if (w->n_rx_tap != 0 && poll(w->rx_tap, w->n_rx_tap, 0) > 0) {
-		w->idle_polls = 0;
-		return;
-	}
-	if (w->wake.fd >= 0) {
-		__atomic_store_n(&w->wake.asleep, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (rte_ring_count(w->handoff) != 0) {
-			__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
-			w->idle_polls = 0;
-			return;
-		}
-	}
-	w->idle_sleeps++;
-	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, GW_RXQ_MAX + 1, GW_IDLE_WAIT_MS);
-	rx_arm(w, false);
-	if (w->wake.fd >= 0) {
-		uint64_t v;
-		ssize_t rc;
-
-		__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
-		rc = read(w->wake.fd, &v, sizeof(v)); /* EAGAIN when none woke it */
-		(void)rc;
-	}
-	if (n > 0) {
-		/* Poll flat out again, a full run of rounds: a packet
-		 * rarely comes alone. */
-		w->idle_woken++;
-		w->idle_polls = 0;
-	} else {
-		/* The next empty round arms them again, the one after
-		 * waits. */
-		w->idle_polls = GW_IDLE_POLLS - 1;
-	}
-}
-
-/*
  * `set worker-idle adaptive`, as VPP's adaptive mode: after a run of
  * empty polls the worker sleeps. Where its RX queues have interrupts it
  * waits on them, and a packet wakes it at once; else it naps, a little
@@ -393,7 +254,7 @@ idle(struct gw_worker *w, unsigned int work)
 
 	if (work != 0 || !w->shared->idle_adaptive) {
 		if (unlikely(w->rx_armed))
-			rx_arm(w, false);
+			gw_rx_arm(w, false);
 		w->idle_polls = 0;
 		return;
 	}
@@ -402,13 +263,13 @@ idle(struct gw_worker *w, unsigned int work)
 	if (w->rx_intr && (w->hold == NULL || w->hold->n_keys == 0) &&
 	    esp_pending(&w->esp) == 0) {
 		if (w->rx_armed)
-			rx_wait(w);
+			gw_rx_wait(w);
 		else
-			rx_arm(w, true);    /* one more round looks first */
+			gw_rx_arm(w, true); /* one more round looks first */
 		return;
 	}
 	if (w->rx_armed)
-		rx_arm(w, false);
+		gw_rx_arm(w, false);
 	w->idle_sleeps++;
 	us = GW_IDLE_SLEEP_MIN_US << RTE_MIN((w->idle_polls - GW_IDLE_POLLS) / 16, 6u);
 	rte_delay_us_sleep(RTE_MIN(us, (uint32_t)GW_IDLE_SLEEP_MAX_US));
@@ -445,7 +306,7 @@ gw_worker_main(void *arg)
 
 	rte_rcu_qsbr_thread_register(sh->qsbr, w->qsbr_id);
 	rte_rcu_qsbr_thread_online(sh->qsbr, w->qsbr_id);
-	w->rx_intr = rx_intr_add(w);
+	w->rx_intr = gw_rx_intr_add(w);
 	while (!sh->stop) {
 		unsigned int work = gw_worker_poll(w);
 
@@ -455,14 +316,7 @@ gw_worker_main(void *arg)
 	gw_esp_collect(w, __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE), true);
 	gw_worker_drain(w);
 	gw_hold_drop_all(w);
-	if (w->rx_armed)
-		rx_arm(w, false);
-	if (w->rx_intr) {
-		rx_intr_del(w, w->n_rxq);
-		if (w->wake.fd >= 0)
-			(void)rte_epoll_ctl(RTE_EPOLL_PER_THREAD, EPOLL_CTL_DEL, w->wake.fd,
-					    &w->wake_ev);
-	}
+	gw_rx_intr_fini(w);
 	rte_rcu_qsbr_thread_offline(sh->qsbr, w->qsbr_id);
 	rte_rcu_qsbr_thread_unregister(sh->qsbr, w->qsbr_id);
 	return 0;

@@ -78,9 +78,6 @@ struct gw_shared {
 	/** `set worker-idle adaptive`: sleep a little after a run of empty
 	 *  polls (read racily; the control plane flips it). */
 	volatile bool idle_adaptive;
-	/** Port p was started with RX queue interrupts, and every one of its
-	 *  RX queues has one (set before the workers start). */
-	bool rx_intr[GW_PORTS_MAX];
 	/** `set tcp-mss-clamp`: 0 off, GW_MSS_AUTO, or the MSS to clamp to */
 	volatile uint32_t mss_clamp;
 	/** Bumped by the control plane when a monitor subscribes to
@@ -89,8 +86,6 @@ struct gw_shared {
 	/** Each worker context's handoff ring (index = its qsbr_id), where
 	 *  other lcores put packets of the outbound SAs it owns. */
 	struct rte_ring *handoff[RTE_MAX_LCORE + 1];
-	/** And each one's wake-up (struct gw_wake), same index. */
-	struct gw_wake *wake[RTE_MAX_LCORE + 1];
 	uint16_t n_workers;        /**< launched workers: contexts 0 .. n-1 */
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
@@ -101,7 +96,14 @@ struct gw_shared {
 	 *  ACQUIRE does not wait out the sleep. -1: no eventfd. */
 	int ctl_wake_fd;
 	uint32_t ctl_asleep;
-};
+	/* Idle workers (worker.c, idle()), after the fields of every round. */
+	/** Port p was started with RX queue interrupts, and every one of its
+	 *  RX queues has one (set before the workers start). */
+	bool rx_intr[GW_PORTS_MAX];
+	/** Each worker context's wake-up (struct gw_wake), indexed as
+	 *  handoff[]. */
+	struct gw_wake *wake[RTE_MAX_LCORE + 1];
+} __rte_cache_aligned;
 
 /** Why a worker hands a packet to the exception path (lcore 0). */
 enum gw_exc_reason {
@@ -215,16 +217,6 @@ struct gw_worker {
 	uint32_t spi_gen;            /**< shared->spi_limit_gen it follows */
 	uint64_t maint_tsc;          /**< last reassembly table upkeep */
 	uint32_t idle_polls;         /**< polls in a row that found nothing */
-	/** Its RX queues' interrupts wake it (`set worker-idle adaptive`
-	 *  on ports that have them): it waits on them, not in naps. */
-	bool rx_intr;
-	bool rx_armed;               /**< those interrupts are enabled */
-	uint16_t n_rx_tap;           /**< its net_tap queues (rx_wait()) */
-	struct pollfd rx_tap[GW_RXQ_MAX];
-	struct gw_wake wake;         /**< its wake-up (shared->wake[qsbr_id]) */
-	struct rte_epoll_event wake_ev; /**< wake.fd in its epoll set */
-	uint64_t idle_sleeps;        /**< naps and waits, since start */
-	uint64_t idle_woken;         /**< waits an RX interrupt ended */
 	/** Bit p: tx[p] holds packets. */
 	uint16_t tx_pending;
 	/** Bit p: tx[p] held packets at the last round's end too. */
@@ -240,6 +232,17 @@ struct gw_worker {
 	struct espd_counters cnt;
 	struct gw_port_stats port[GW_PORTS_MAX];
 	struct gw_txbuf tx[GW_PORTS_MAX];
+	/* Idle (worker.c, idle()): out of the way of the per-round fields. */
+	/** Its RX queues' interrupts wake it (`set worker-idle adaptive`
+	 *  on ports that have them): it waits on them, not in naps. */
+	bool rx_intr;
+	bool rx_armed;               /**< those interrupts are enabled */
+	uint16_t n_rx_tap;           /**< its net_tap queues (rx_wait()) */
+	struct pollfd rx_tap[GW_RXQ_MAX];
+	struct gw_wake wake;         /**< its wake-up (shared->wake[qsbr_id]) */
+	struct rte_epoll_event wake_ev; /**< wake.fd in its epoll set */
+	uint64_t idle_sleeps;        /**< naps and waits, since start */
+	uint64_t idle_woken;         /**< waits a packet ended */
 } __rte_cache_aligned;
 
 /** The lcore entry point (rte_eal_remote_launch); @p arg is the worker. */

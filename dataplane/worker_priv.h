@@ -368,4 +368,15 @@ gw_sa_cache_put(struct gw_sa_cache *c, uint32_t key, struct gw_sa *sa)
 	c->sa[i] = sa;
 }
 
+/* idle.c: RX queue interrupts for `set worker-idle adaptive`. Add this
+ * worker's queues (and its wake-up eventfd) to its thread's epoll set:
+ * false where a queue has none. */
+bool gw_rx_intr_add(struct gw_worker *w);
+/* Enable (@p on) or disable them. */
+void gw_rx_arm(struct gw_worker *w, bool on);
+/* Sleep until a packet or a handoff comes, GW_IDLE_WAIT_MS at most. */
+void gw_rx_wait(struct gw_worker *w);
+/* At the worker's exit: take them back out. */
+void gw_rx_intr_fini(struct gw_worker *w);
+
 #endif /* ESPD_WORKER_PRIV_H */
