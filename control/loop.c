@@ -4,7 +4,6 @@
  */
 #include <signal.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <rte_cycles.h>
 
@@ -53,27 +52,19 @@ rings_busy(const struct pub *p)
 
 /*
  * Nothing to do: sleep until a client or a worker wakes lcore 0, 1 ms at
- * most. ctl_asleep is set, then the rings are looked at once more: a
- * worker fences between its enqueue and its look at ctl_asleep
- * (worker.c ctl_ring()), so either this look finds its work or the
- * worker finds the flag and writes the eventfd.
+ * most. The rings are looked at once more after the flag is set (struct
+ * gw_wake): either that look finds a worker's work, or the worker finds
+ * the flag and writes the eventfd.
  */
 static void
 ctl_sleep(struct pub *p, struct sock *s)
 {
-	struct gw_shared *sh = &p->shared;
-	uint64_t v;
-	ssize_t rc;
+	struct gw_wake *k = &p->shared.ctl_wake;
 
-	__atomic_store_n(&sh->ctl_asleep, 1, __ATOMIC_RELAXED);
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	gw_wake_arm(k);
 	if (!rings_busy(p))
-		sock_wait(s, 1, sh->ctl_wake_fd);
-	__atomic_store_n(&sh->ctl_asleep, 0, __ATOMIC_RELAXED);
-	if (sh->ctl_wake_fd >= 0) {
-		rc = read(sh->ctl_wake_fd, &v, sizeof(v)); /* EAGAIN when nobody wrote */
-		(void)rc;
-	}
+		sock_wait(s, 1, k->fd);
+	gw_wake_disarm(k);
 }
 
 void

@@ -623,7 +623,7 @@ pub_prepare(struct pub *p, struct gw_model *m, uint32_t max_sas)
 	for (i = 0; i < GW_PORTS_MAX; i++)
 		p->taps[i].fd = -1;
 	/* Without it lcore 0 just sleeps its millisecond (gw_shared). */
-	p->shared.ctl_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	p->shared.ctl_wake.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (n == 0) {
 		fprintf(stderr, "espd: no worker lcore: give EAL at least two lcores (-l 0,1)\n");
 		return -EINVAL;
@@ -904,8 +904,8 @@ pub_stop(struct pub *p)
 	flowtab_free(p->shared.flows);
 	rte_hash_free(p->shared.neigh);
 	rte_free(p->shared.qsbr);
-	if (p->shared.ctl_wake_fd >= 0)
-		close(p->shared.ctl_wake_fd);
+	if (p->shared.ctl_wake.fd >= 0)
+		close(p->shared.ctl_wake.fd);
 	rte_mempool_free(p->pool);
 	rte_mempool_free(p->big_pool);
 	free(p->natt_refs);

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * How an idle worker sleeps on its RX queues' interrupts (worker.c,
- * idle(), with `set worker-idle adaptive`), and how other lcores wake it
- * when they hand it packets (gw_wake()). Apart from worker.c: none of it
- * runs while packets flow.
+ * idle(), with `set worker-idle adaptive`), and how one lcore wakes
+ * another that sleeps (struct gw_wake: lcore 0, or a worker handed
+ * packets). Apart from worker.c: none of it runs while packets flow.
  */
 #include <poll.h>
 #include <string.h>
@@ -15,21 +15,16 @@
 
 #include "dataplane/worker_priv.h"
 
-void
-gw_wake(struct gw_wake *k)
+__rte_cold void
+gw_wake_disarm(struct gw_wake *k)
 {
-	uint64_t one = 1;
+	uint64_t v;
+	ssize_t rc;
 
-	if (k == NULL)
-		return;
-	/* Our enqueue before its flag, as its flag before its look at the
-	 * ring: one of the two sees the other. */
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&k->asleep, __ATOMIC_RELAXED) != 0 &&
-	    __atomic_exchange_n(&k->asleep, 0, __ATOMIC_RELAXED) != 0) {
-		ssize_t rc = write(k->fd, &one, sizeof(one));
-
-		(void)rc; /* should it fail, the worker wakes within 1 ms */
+	__atomic_store_n(&k->asleep, 0, __ATOMIC_RELAXED);
+	if (k->fd >= 0) {
+		rc = read(k->fd, &v, sizeof(v)); /* EAGAIN when nobody wrote */
+		(void)rc;
 	}
 }
 
@@ -119,26 +114,16 @@ gw_rx_wait(struct gw_worker *w)
 		w->idle_polls = 0;
 		return;
 	}
-	if (w->wake.fd >= 0) {
-		__atomic_store_n(&w->wake.asleep, 1, __ATOMIC_RELAXED);
-		__atomic_thread_fence(__ATOMIC_SEQ_CST);
-		if (rte_ring_count(w->handoff) != 0) {
-			__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
-			w->idle_polls = 0;
-			return;
-		}
+	gw_wake_arm(&w->wake);
+	if (rte_ring_count(w->handoff) != 0) {
+		gw_wake_disarm(&w->wake);
+		w->idle_polls = 0;
+		return;
 	}
 	w->idle_sleeps++;
 	n = rte_epoll_wait(RTE_EPOLL_PER_THREAD, ev, GW_RXQ_MAX + 1, GW_IDLE_WAIT_MS);
 	gw_rx_arm(w, false);
-	if (w->wake.fd >= 0) {
-		uint64_t v;
-		ssize_t rc;
-
-		__atomic_store_n(&w->wake.asleep, 0, __ATOMIC_RELAXED);
-		rc = read(w->wake.fd, &v, sizeof(v)); /* EAGAIN when none woke it */
-		(void)rc;
-	}
+	gw_wake_disarm(&w->wake);
 	if (n > 0) {
 		/* Poll flat out again, a full run of rounds: a packet
 		 * rarely comes alone. */

@@ -7,7 +7,6 @@
  * it work, report quiescence (RCU) once per round.
  */
 #include <string.h>
-#include <unistd.h>
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
@@ -162,29 +161,6 @@ gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool all)
 	return total;
 }
 
-/*
- * This round put something on lcore 0's rings: wake it if it sleeps.
- * The fence orders the enqueues before the look at ctl_asleep, as
- * control/loop.c orders its store of ctl_asleep before its last look at
- * the rings, so one of the two always sees the other. At most one write
- * per sleep: the exchange lets one worker through.
- */
-static void
-ctl_ring(struct gw_worker *w)
-{
-	struct gw_shared *sh = w->shared;
-	uint64_t one = 1;
-
-	w->ctl_note = 0;
-	__atomic_thread_fence(__ATOMIC_SEQ_CST);
-	if (__atomic_load_n(&sh->ctl_asleep, __ATOMIC_RELAXED) != 0 && sh->ctl_wake_fd >= 0 &&
-	    __atomic_exchange_n(&sh->ctl_asleep, 0, __ATOMIC_RELAXED) != 0) {
-		ssize_t rc = write(sh->ctl_wake_fd, &one, sizeof(one));
-
-		(void)rc; /* should it fail, lcore 0 still wakes within 1 ms */
-	}
-}
-
 unsigned int
 gw_worker_poll(struct gw_worker *w)
 {
@@ -226,8 +202,11 @@ gw_worker_poll(struct gw_worker *w)
 		total += gw_esp_collect(w, t, false);
 	}
 	gw_worker_round_sent(w, backlog);
-	if (unlikely(w->ctl_note))
-		ctl_ring(w);
+	if (unlikely(w->ctl_note)) {
+		/* This round put something on lcore 0's rings. */
+		w->ctl_note = 0;
+		gw_wake(&sh->ctl_wake);
+	}
 	if (w->frag != NULL) {
 		now = rte_rdtsc();
 		if (now - w->maint_tsc > w->tsc_hz / 1000000 * GW_MAINT_US) {

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <unistd.h>
 
 #include <rte_common.h>
 #include <rte_interrupts.h>
@@ -54,6 +55,51 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 _Static_assert(GW_RX_BURST <= ESP_BURST_MAX, "an RX burst fits the ESP calls");
 
 /** What every worker shares with the control plane. */
+/**
+ * How one lcore wakes another that sleeps on an eventfd, with no write
+ * while it is awake (dataplane/idle.c). The sleeper gw_wake_arm()s, looks
+ * at its rings once more, sleeps on fd only if they are empty, then
+ * gw_wake_disarm()s. A producer calls gw_wake() after its enqueue. Each
+ * side fences between its store and its look at the other's, so one of
+ * the two always sees the other; the exchange lets one producer write.
+ * Used for lcore 0 (its exception and event rings) and for a worker
+ * waiting on RX queue interrupts (its handoff ring).
+ */
+struct gw_wake {
+	uint32_t asleep;
+	int fd;                     /**< an eventfd; -1: none */
+} __rte_cache_aligned;
+
+/** Producer: wake @p k's sleeper, if it sleeps. @p k may be NULL. */
+static inline void
+gw_wake(struct gw_wake *k)
+{
+	uint64_t one = 1;
+
+	if (k == NULL)
+		return;
+	/* Our enqueue before its flag, as its flag before its look at the
+	 * rings: one of the two sees the other. */
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&k->asleep, __ATOMIC_RELAXED) != 0 && k->fd >= 0 &&
+	    __atomic_exchange_n(&k->asleep, 0, __ATOMIC_RELAXED) != 0) {
+		ssize_t rc = write(k->fd, &one, sizeof(one));
+
+		(void)rc; /* should it fail, the sleeper wakes within 1 ms */
+	}
+}
+
+/** Sleeper: about to look at its rings a last time before it sleeps. */
+static inline void
+gw_wake_arm(struct gw_wake *k)
+{
+	__atomic_store_n(&k->asleep, 1, __ATOMIC_RELAXED);
+	__atomic_thread_fence(__ATOMIC_SEQ_CST);
+}
+
+/** Sleeper: awake again (or did not sleep): clear the flag and fd. */
+void gw_wake_disarm(struct gw_wake *k);
+
 struct gw_shared {
 	struct gw_tables *tables;  /**< published with a release store */
 	struct rte_rcu_qsbr *qsbr;
@@ -90,12 +136,10 @@ struct gw_shared {
 	rte_spinlock_t tx_lock[GW_PORTS_MAX];
 	bool tx_shared[GW_PORTS_MAX]; /**< fewer TX queues than senders */
 	/** lcore 0 sleeps up to 1 ms when it has nothing to do
-	 *  (control/loop.c); with ctl_asleep set, a worker that put
-	 *  something on its exception or event ring writes this eventfd
-	 *  (gw_ctl_ring()), so an ARP request, a ping of the gateway or an
-	 *  ACQUIRE does not wait out the sleep. -1: no eventfd. */
-	int ctl_wake_fd;
-	uint32_t ctl_asleep;
+	 *  (control/loop.c); a worker that put something on its exception
+	 *  or event ring wakes it through this, so an ARP request, a ping
+	 *  of the gateway or an ACQUIRE does not wait out the sleep. */
+	struct gw_wake ctl_wake;
 	/* Idle workers (worker.c, idle()), after the fields of every round. */
 	/** Port p was started with RX queue interrupts, and every one of its
 	 *  RX queues has one (set before the workers start). */
@@ -170,18 +214,6 @@ struct gw_sa_cache {
 };
 
 struct frag_in;
-
-/** How lcores wake a worker that waits on RX queue interrupts (idle()
- *  in worker.c) when they hand it packets (out.c): it sets asleep before
- *  its last look at its handoff ring, and a sender that finds it set
- *  clears it and writes fd, an eventfd in the worker's epoll set. */
-struct gw_wake {
-	uint32_t asleep;
-	int fd;                     /**< -1: none */
-} __rte_cache_aligned;
-
-/** Wake @p k's worker if it sleeps (after an enqueue onto its ring). */
-void gw_wake(struct gw_wake *k);
 
 struct gw_port_stats {
 	uint64_t rx, tx, drop;

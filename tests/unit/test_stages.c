@@ -916,20 +916,20 @@ test_round_sends(void)
 	/* lcore 0 asleep: forwarding alone does not wake it; a round that
 	 * gives it work (a frame for the gateway itself) writes its eventfd
 	 * once and clears the flag. Awake, nothing is written. */
-	CU_ASSERT_FATAL(sh->ctl_wake_fd >= 0);
-	sh->ctl_asleep = 1;
+	CU_ASSERT_FATAL(sh->ctl_wake.fd >= 0);
+	sh->ctl_wake.asleep = 1;
 	ring_put(g, r0, B_HOST, 1);
 	CU_ASSERT_EQUAL(gw_worker_poll(w), 1);
 	ring_take(r1, 1, &seq);
-	CU_ASSERT_EQUAL(sh->ctl_asleep, 1);
-	CU_ASSERT_EQUAL(read(sh->ctl_wake_fd, &v, sizeof(v)), -1);
+	CU_ASSERT_EQUAL(sh->ctl_wake.asleep, 1);
+	CU_ASSERT_EQUAL(read(sh->ctl_wake.fd, &v, sizeof(v)), -1);
 	ring_put(g, r0, RTE_IPV4(192u, 168, 1, 1), 2);
 	CU_ASSERT_EQUAL(gw_worker_poll(w), 2);
-	CU_ASSERT_EQUAL(sh->ctl_asleep, 0);
-	CU_ASSERT(read(sh->ctl_wake_fd, &v, sizeof(v)) == sizeof(v) && v == 1);
+	CU_ASSERT_EQUAL(sh->ctl_wake.asleep, 0);
+	CU_ASSERT(read(sh->ctl_wake.fd, &v, sizeof(v)) == sizeof(v) && v == 1);
 	ring_put(g, r0, RTE_IPV4(192u, 168, 1, 1), 1);
 	CU_ASSERT_EQUAL(gw_worker_poll(w), 1);
-	CU_ASSERT_EQUAL(read(sh->ctl_wake_fd, &v, sizeof(v)), -1);
+	CU_ASSERT_EQUAL(read(sh->ctl_wake.fd, &v, sizeof(v)), -1);
 	while (rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0) {
 		CU_ASSERT_EQUAL(e.reason, GW_EXC_LOCAL);
 		rte_pktmbuf_free(e.m);
