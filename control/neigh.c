@@ -53,7 +53,7 @@ neigh_state_name(uint8_t state)
 	static const char *const names[] = {
 		[NEIGH_INCOMPLETE] = "incomplete", [NEIGH_REACHABLE] = "reachable",
 		[NEIGH_STALE] = "stale", [NEIGH_PROBE] = "probe",
-		[NEIGH_PERMANENT] = "permanent",
+		[NEIGH_PERMANENT] = "permanent", [NEIGH_FAILED] = "failed",
 	};
 
 	return state < RTE_DIM(names) ? names[state] : "?";
@@ -357,7 +357,7 @@ neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_
 		return; /* `neigh add` wins */
 	changed = !rte_is_same_ether_addr(&n->mac, mac);
 	n->mac = *mac;
-	if (how == NEIGH_ANSWER || n->state == NEIGH_INCOMPLETE) {
+	if (how == NEIGH_ANSWER || n->state == NEIGH_INCOMPLETE || n->state == NEIGH_FAILED) {
 		n->state = how == NEIGH_ANSWER ? NEIGH_REACHABLE : NEIGH_STALE;
 		n->confirmed_ns = now;
 		n->next_ns = now + reachable_ns(p);
@@ -394,6 +394,10 @@ neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m)
 			p->ctl_cnt.c[CNT_NeighFailed]++;
 			return;
 		}
+	} else if (n->state == NEIGH_FAILED) {
+		/* As Linux: a packet for a failed neighbour asks again. */
+		n->state = NEIGH_INCOMPLETE;
+		n->tries = 0;
 	}
 	if (n->nq == NEIGH_QUEUE) {
 		rte_pktmbuf_free(m);
@@ -450,7 +454,15 @@ neigh_timers(struct pub *p, uint64_t now)
 					n->next_ns = now + retry_ns(p, n);
 				continue;
 			}
-			break; /* no answer: gone */
+			/* No answer: failed, its packets dropped and its
+			 * MAC (a probed one) no longer used. */
+			n->state = NEIGH_FAILED;
+			queue_drop(p, n);
+			dp_unpublish(p, n);
+			n->next_ns = now + reachable_ns(p);
+			continue;
+		case NEIGH_FAILED:
+			break; /* listed long enough: gone */
 		case NEIGH_REACHABLE:
 			n->state = NEIGH_STALE;
 			n->stale_tsc = rte_rdtsc();

@@ -42,6 +42,10 @@ enum neigh_state {
 	NEIGH_STALE,
 	NEIGH_PROBE,
 	NEIGH_PERMANENT,
+	/** No answer to its requests or probes: listed (as Linux lists
+	 *  FAILED) for neigh-reachable seconds, its packets dropped; the
+	 *  next packet for it asks again. */
+	NEIGH_FAILED,
 };
 
 struct neigh {

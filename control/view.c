@@ -453,7 +453,7 @@ view_neigh_list(struct pr *pr, const struct pub *p)
 		pr_obj_open(pr, NULL);
 		pr_str(pr, PR_ANY, "dst", "%s", a);
 		pr_uint(pr, PR_ANY, "port", " port %" PRIu64, n->key.port);
-		if (n->state != NEIGH_INCOMPLETE)
+		if (n->state != NEIGH_INCOMPLETE && n->state != NEIGH_FAILED)
 			pr_str(pr, PR_ANY, "lladdr", " lladdr %s", mac);
 		else
 			pr_null(pr, "lladdr");

@@ -201,21 +201,23 @@ class Test:
         allowed = {"permanent", "reachable", "stale", "probe", "incomplete", "failed"}
         r.check(isinstance(st, dict) and {x["state"] for x in st.values()} <= allowed,
                 "learned: every state is one of %s" % sorted(allowed))
-        # A host that does not exist: incomplete, 3 requests, then gone
-        # and its packet counted (NeighFailed).
+        # A host that does not exist: incomplete, 3 requests, then failed
+        # (as Linux lists it, no lladdr) and its packet counted
+        # (NeighFailed).
         B = self.B
         b = B.stats()
         ping(t.ns["hA"], "192.168.2.99", count=1, timeout=0.3)
         inc = wait_for(lambda: [e["state"] for e in B.neigh() if e["dst"] == "192.168.2.99"],
                        2, step=0.05)
-        failed = wait_for(lambda: delta(b, B.stats()).get("NeighFailed", 0) >= 1 and not [
+        failed = wait_for(lambda: delta(b, B.stats()).get("NeighFailed", 0) >= 1 and [
             e for e in B.neigh() if e["dst"] == "192.168.2.99"], 6, step=0.2)
         d = delta(b, B.stats())
         r.check(inc == ["incomplete"], "learned: gwB resolving 192.168.2.99 (no such host) "
                 "shows it incomplete", inc)
-        r.check(failed and d.get("NeighQueued", 0) >= 1,
-                "learned: ... and after its 3 requests drops the packet (NeighFailed) and the "
-                "entry", d)
+        r.check(bool(failed) and d.get("NeighQueued", 0) >= 1 and
+                [(e["state"], e["lladdr"]) for e in failed] == [("failed", None)],
+                "learned: ... and after its 3 requests drops the packet (NeighFailed) and "
+                "lists the entry failed, without lladdr", d, failed)
         tx = self.A.espctl("neigh", "list")
         r.check(tx.returncode == 0 and SITE["A"]["host4"] in tx.stdout,
                 "learned: espctl neigh list (text) lists hostA", tx.stdout, tx.stderr)
