@@ -20,6 +20,7 @@
 #define EXC_BURST 32
 #define TAP_BURST 32
 #define NSEC 1000000000ull
+#define IKE_PORT 500
 
 struct exc {
 	struct pub *pub;
@@ -259,31 +260,72 @@ on_echo(struct exc *x, struct rte_mbuf *m)
 	gw_local_out(p->w0, p->shared.tables, &m, 1);
 }
 
-/* Is the IP packet at @p ip (@p len) an echo request to one of our
- * unicast addresses? (Broadcast pings are ignored, as Linux does.) */
+/* Is the destination of the IP packet at @p ip (its header there) one of
+ * our unicast addresses? */
 static bool
-is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
+is_to_us(const struct pub *p, const uint8_t *ip)
 {
 	const struct gw_tables *t = p->shared.tables;
 	uint16_t i;
 
 	if ((ip[0] >> 4) == 4) {
-		uint32_t hl = (ip[0] & 0x0f) * 4u, d;
+		uint32_t d;
 
-		if (hl < 20 || len < hl + 8 || ip[9] != IPPROTO_ICMP || ip[hl] != 8)
-			return false;
 		memcpy(&d, ip + 16, 4);
 		for (i = 0; i < t->n_local4; i++)
 			if (d == t->local4[i])
 				return true;
 		return false;
 	}
-	if (len < 48 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 128)
-		return false;
 	for (i = 0; i < t->n_local6; i++)
 		if (memcmp(ip + 24, t->local6[i], 16) == 0)
 			return true;
 	return false;
+}
+
+/* Is the IP packet at @p ip (@p len) an echo request to one of our
+ * unicast addresses? (Broadcast pings are ignored, as Linux does.) */
+static bool
+is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
+{
+	if ((ip[0] >> 4) == 4) {
+		uint32_t hl = (ip[0] & 0x0f) * 4u;
+
+		if (hl < 20 || len < hl + 8 || ip[9] != IPPROTO_ICMP || ip[hl] != 8)
+			return false;
+		return is_to_us(p, ip);
+	}
+	if (len < 48 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 128)
+		return false;
+	return is_to_us(p, ip);
+}
+
+/* Is the IP packet at @p ip (@p len) IKE on UDP 500 to one of our
+ * addresses? (UDP 4500 with the non-ESP marker is told apart, and
+ * counted, by the worker's ESP parse.) Only a packet's first fragment
+ * carries the port, so a fragmented one counts once. */
+static bool
+is_ike500_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
+{
+	uint16_t off, dport;
+	uint32_t l4;
+
+	if ((ip[0] >> 4) == 4) {
+
+		l4 = (ip[0] & 0x0f) * 4u;
+		memcpy(&off, ip + 6, 2);
+		if (l4 < 20 || ip[9] != IPPROTO_UDP ||
+		    (rte_be_to_cpu_16(off) & RTE_IPV4_HDR_OFFSET_MASK) != 0)
+			return false;
+	} else {
+		l4 = 40;
+		if (ip[6] != IPPROTO_UDP)
+			return false;
+	}
+	if (len < l4 + 4)
+		return false;
+	memcpy(&dport, ip + l4 + 2, 2);
+	return rte_be_to_cpu_16(dport) == IKE_PORT && is_to_us(p, ip);
 }
 
 static void
@@ -307,6 +349,9 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 		on_nd(x, m, port, &nd);
 		return;
 	}
+	/* DESIGN.md: IKE is counted whether or not a TAP takes it. */
+	if (len >= 20 && is_ike500_to_us(x->pub, ip, len))
+		count(x, CNT_IkePunted);
 	to_tap(x, port, m);
 }
 

@@ -375,6 +375,8 @@ class Test:
                     plain.append(e.summary())
             r.check(len(plain) == 2, "tap: both answers leave gwA unencrypted (UDP 500 and "
                     "4500, seen on the WAN)", plain)
+            r.equal(delta(before, A.stats()).get("IkePunted", 0), 2,
+                    "tap: IKE on 500 and on 4500 each counted IkePunted once")
         finally:
             cap.close()
             cap.sock.close()

@@ -11,6 +11,7 @@
  *  - a DF packet too big for its SA gets Fragmentation Needed with the
  *    SA's room; without DF it is cut into fragments, each in its own ESP;
  *  - neighbours age on the model's clock;
+ *  - IKE to the gateway is counted IkePunted, on 500 and on 4500;
  *  - a TAP interface carries frames both ways (root, /dev/net/tun).
  * Every case ends with the mempool where it started.
  */
@@ -501,6 +502,50 @@ test_icmp_and_fragments(void)
 	teardown(&f);
 }
 
+/* A UDP frame to @p dst:@p dport, in through @p port (0 protected, 1
+ * unprotected); its payload starts with the non-ESP marker. */
+static void
+udp_in(struct fixture *f, uint16_t port, uint32_t dst, uint16_t dport)
+{
+	struct rte_mbuf *m = udp_frame(f, port ? P1_MAC : P0_MAC,
+				       port ? RTE_IPV4(172u, 16, 2, 5) : RTE_IPV4(192u, 168, 1, 10),
+				       dst, 64, false, 32);
+	struct rte_udp_hdr *udp = rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 14 + 20);
+
+	udp->dst_port = htons(dport);
+	if (port == 0)
+		gw_outbound(f->g->pub.workers[0], f->g->pub.shared.tables, 0, &m, 1);
+	else
+		gw_inbound(f->g->pub.workers[0], f->g->pub.shared.tables, 1, &m, 1);
+	exc_poll(f->x);
+}
+
+/* IKE to the gateway without a TAP (DESIGN.md "The gateway's own
+ * addresses"): UDP 500 to any of its addresses, and 4500 with the
+ * non-ESP marker, is counted IkePunted (once) and dropped; other UDP to
+ * it, and UDP 500 to a broadcast, only TapDropped. */
+static void
+test_ike_punted(void)
+{
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+
+	setup(&f);
+	udp_in(&f, 1, RTE_IPV4(172u, 16, 1, 5), 500);
+	udp_in(&f, 0, RTE_IPV4(192u, 168, 1, 1), 500);
+	udp_in(&f, 1, RTE_IPV4(172u, 16, 1, 5), 4500);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IkePunted], 3);
+	CU_ASSERT_EQUAL(c[CNT_TapDropped], 3);
+	udp_in(&f, 1, RTE_IPV4(172u, 16, 1, 5), 501);
+	udp_in(&f, 1, 0xffffffffu, 500);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IkePunted], 3);
+	CU_ASSERT_EQUAL(c[CNT_TapDropped], 5);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
 /* A TAP: created with its address, set up; a frame the kernel sends out
  * of it (its ARP request for a neighbour) is read; a frame written into
  * it reaches the kernel (which answers an ARP request for its address). */
@@ -562,6 +607,8 @@ test_exc_register(void)
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
+	    CU_add_test(s, "IKE to the gateway: IkePunted, dropped without a TAP",
+			test_ike_punted) == NULL ||
 	    CU_add_test(s, "a TAP both ways", test_tap) == NULL)
 		return CU_get_error();
 	return 0;
