@@ -78,10 +78,13 @@ announce(struct cmd_ctx *c, uint32_t type,
 		fn(&t, d);
 	if (sock_heard(c->sock, true) & type)
 		fn(&j, d);
-	if (!t.out.oom && !j.out.oom)
+	if (!t.out.oom && !j.out.oom) {
 		sock_emit(c->sock, type, t.out.p, j.out.p);
-	else
+	} else {
+		/* Lost, but its id is spent: monitors see the gap. */
 		c->pub->ctl_cnt.c[CNT_MonitorEventsDropped]++;
+		sock_skip(c->sock, 1);
+	}
 	pr_fini(&t);
 	pr_fini(&j);
 }

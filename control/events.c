@@ -53,6 +53,7 @@ struct events {
 	uint64_t last_scan;         /* ns */
 	struct event_out *out;      /* a ring of rendered events */
 	uint32_t out_head, out_n, out_cap;
+	uint64_t lost;              /* events lost since the last queued */
 	struct spi_limit spi_seen;
 	uint32_t heard_text;        /* CFG_MON_* a monitor takes in text */
 	uint32_t heard_json;        /* ... in JSON (the loop says both) */
@@ -101,9 +102,19 @@ render(struct events *ev, describe_fn fn, const void *arg, bool json)
 	return s;
 }
 
+/* An event lost before it reached the queue: counted like a monitor
+ * that fell behind, and remembered, so that it still takes an id (the
+ * next queued event carries it). */
+static void
+lose(struct events *ev, struct event_out *e)
+{
+	event_out_free(e);
+	ev->lost++;
+	count(ev, CNT_MonitorEventsDropped, 1);
+}
+
 /* Render an event in the forms its monitors take and queue it for them.
- * A full queue (nobody draining) loses it, counted like a monitor that
- * fell behind. */
+ * A full queue (nobody draining) loses it. */
 static void
 emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
 {
@@ -115,8 +126,7 @@ emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
 	if (ev->heard_json & type)
 		oom |= (e.json = render(ev, fn, arg, true)) == NULL;
 	if (oom || ev->out_n == OUT_MAX) {
-		event_out_free(&e);
-		count(ev, CNT_MonitorEventsDropped, 1);
+		lose(ev, &e);
 		return;
 	}
 	if (ev->out_n == ev->out_cap) {
@@ -124,8 +134,7 @@ emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
 		struct event_out *o = malloc(cap * sizeof(*o));
 
 		if (o == NULL) {
-			event_out_free(&e);
-			count(ev, CNT_MonitorEventsDropped, 1);
+			lose(ev, &e);
 			return;
 		}
 		for (i = 0; i < ev->out_n; i++)
@@ -135,14 +144,22 @@ emit(struct events *ev, uint32_t type, describe_fn fn, const void *arg)
 		ev->out_head = 0;
 		ev->out_cap = cap;
 	}
+	e.lost = ev->lost;
+	ev->lost = 0;
 	ev->out[(ev->out_head + ev->out_n++) % ev->out_cap] = e;
 }
 
 bool
 events_next(struct events *ev, struct event_out *out)
 {
-	if (ev->out_n == 0)
-		return false;
+	if (ev->out_n == 0) {
+		if (ev->lost == 0)
+			return false;
+		/* Lost after the last one queued: no event, only their ids. */
+		*out = (struct event_out){ .lost = ev->lost };
+		ev->lost = 0;
+		return true;
+	}
 	*out = ev->out[ev->out_head];
 	ev->out_head = (ev->out_head + 1) % ev->out_cap;
 	ev->out_n--;

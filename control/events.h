@@ -31,11 +31,16 @@ struct events;
 /** One event for the monitors: its CFG_MON_* type, the text line and
  *  the JSON object (compact, without "id"), neither with a newline. A
  *  form no monitor took when the event happened is NULL (both may be:
- *  the event still takes an id). Release with event_out_free(). */
+ *  the event still takes an id). @c lost events went just before it,
+ *  lost here (a full queue, out of memory; counted
+ *  MonitorEventsDropped): each still takes an id, so monitors see the
+ *  gap. Type 0 carries only such losses, those after the last event
+ *  queued. Release with event_out_free(). */
 struct event_out {
 	uint32_t type;
 	char *text;
 	char *json;
+	uint64_t lost;
 };
 
 void event_out_free(struct event_out *e);

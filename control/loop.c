@@ -29,8 +29,11 @@ emit_events(struct events *ev, struct sock *s)
 	struct event_out e;
 
 	while (events_next(ev, &e)) {
-		if (s != NULL)
-			sock_emit(s, e.type, e.text, e.json);
+		if (s != NULL) {
+			sock_skip(s, e.lost);
+			if (e.type != 0)
+				sock_emit(s, e.type, e.text, e.json);
+		}
 		event_out_free(&e);
 	}
 }

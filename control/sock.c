@@ -200,6 +200,12 @@ sock_emit(struct sock *s, uint32_t type, const char *text, const char *json)
 	}
 }
 
+void
+sock_skip(struct sock *s, uint64_t n)
+{
+	s->next_id += n;
+}
+
 uint32_t
 sock_heard(const struct sock *s, bool json)
 {

@@ -88,6 +88,11 @@ uint32_t sock_heard(const struct sock *s, bool json);
  */
 void sock_emit(struct sock *s, uint32_t type, const char *text, const char *json);
 
+/** @p n events were lost before they reached the socket (counted
+ *  MonitorEventsDropped where they were lost): each takes its id all
+ *  the same, so a monitor sees the gap. */
+void sock_skip(struct sock *s, uint64_t n);
+
 /** Every held answer (struct sock_req.held) may be sent now. */
 void sock_release(struct sock *s);
 

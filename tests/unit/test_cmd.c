@@ -274,7 +274,7 @@ read_lines(int fd, struct cmd_ctx *c, char *buf, size_t size, unsigned int want)
 }
 
 /* `monitor state policy` hears of every change, each event with an id
- * one above the last. */
+ * one above the last, or above the ids of events lost in between. */
 static void
 test_monitor_changes(void)
 {
@@ -302,6 +302,9 @@ test_monitor_changes(void)
 		  "aead 'rfc4106(gcm(aes))' " GCM_KEY " 128", false));
 	free(must(&c, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x2001", false));
 	free(must(&c, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 9", false));
+	/* Two events lost before the socket (the loop skips what events_next()
+	 * says was lost): their ids are spent, a gap before the next. */
+	sock_skip(c.sock, 2);
 	free(must(&c, "policy del index 9", false));
 	free(must(&c, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
 		  "new-dst 172.16.3.5", false));
@@ -322,7 +325,8 @@ test_monitor_changes(void)
 			CU_ASSERT_STRING_EQUAL(jstr(v, "action", NULL), want[n][1]);
 		}
 		if (n > 0)
-			CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "id")), id + 1);
+			CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "id")),
+					id + (n == 3 ? 3 : 1));
 		id = json_integer_value(json_object_get(v, "id"));
 		if (n == 1)
 			CU_ASSERT_STRING_EQUAL(jstr(v, "spi", NULL), "0x00002001");

@@ -4,8 +4,8 @@
  * (tests/support/testgw.h: the control library with offline ports, one
  * worker driven by hand): ACQUIRE with held packets and their release in
  * order, acquire-expires, time and packet lifetimes with EXPIRE, the
- * invalid-spi rate limit. The model's clock is driven by the test, so no
- * case sleeps.
+ * invalid-spi rate limit, ids kept for lost events. The model's clock is
+ * driven by the test, so no case sleeps.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -526,6 +526,77 @@ test_event_forms(void)
 	testgw_free(g);
 }
 
+/* @p n invalid-spi events, each of its own SPI from 0xbeef0000 + *next,
+ * handed to the control plane (a second apart every 32, so the rate
+ * limit never holds one back). */
+static void
+invalid_spis(struct testgw *g, uint32_t *next, unsigned int n)
+{
+	struct gw_worker *w = g->pub.workers[0];
+	struct gw_event e = { .type = GW_EV_INVALID_SPI };
+	unsigned int i, full = 0;
+
+	e.pkt.family = 4;
+	memcpy(e.pkt.src, (uint8_t[]){ 172, 16, 2, 5 }, 4);
+	memcpy(e.pkt.dst, (uint8_t[]){ 172, 16, 1, 5 }, 4);
+	for (i = 0; i < n; i++) {
+		e.spi = 0xbeef0000u + (*next)++;
+		full += rte_ring_enqueue_elem(w->events, &e, sizeof(e)) != 0;
+		if (i % 32 == 31 || i == n - 1) {
+			events_poll(g->ev);
+			fake_now += NS;
+		}
+	}
+	CU_ASSERT_EQUAL(full, 0);
+}
+
+/* DESIGN.md "Control plane and events": every event takes an id, lost
+ * ones too, so a consumer sees the gap. Events lost to a full queue
+ * (65536 waiting, nobody draining) are carried by the next event queued,
+ * or after the last one, by an entry of their own (type 0). */
+static void
+test_events_lost(void)
+{
+	struct testgw *g = gw_new();
+	struct event_out e;
+	uint64_t queued = 0, lost = 0, lost_at = 0, bad = 0;
+	uint32_t next = 0;
+	bool tail = false;
+
+	events_listening(g->ev, 0, 0); /* queued unrendered: cheap */
+	invalid_spis(g, &next, 65536 + 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_InvalidSpiEvents), 65538);
+	CU_ASSERT_EQUAL(counter(g, CNT_MonitorEventsDropped), 2);
+	/* Room for one more: it carries the two before it. Then one more
+	 * lost, after the last queued. */
+	CU_ASSERT_TRUE_FATAL(events_next(g->ev, &e));
+	CU_ASSERT_EQUAL(e.lost, 0);
+	event_out_free(&e);
+	invalid_spis(g, &next, 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_MonitorEventsDropped), 3);
+	while (events_next(g->ev, &e)) {
+		bad += tail; /* the losses-only entry comes last */
+		if (e.type == 0) {
+			CU_ASSERT_EQUAL(e.lost, 1);
+			tail = true;
+		} else {
+			bad += e.type != CFG_MON_INVALID_SPI;
+			queued++;
+			if (e.lost != 0)
+				lost_at = queued;
+		}
+		lost += e.lost;
+		event_out_free(&e);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	CU_ASSERT_TRUE(tail);
+	CU_ASSERT_EQUAL(queued, 65536);
+	CU_ASSERT_EQUAL(lost_at, 65536);
+	/* One id for each event: queued, taken, and lost. */
+	CU_ASSERT_EQUAL(1 + queued + lost, next);
+	testgw_free(g);
+}
+
 int
 test_events_register(void)
 {
@@ -541,7 +612,8 @@ test_events_register(void)
 	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
 	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
 	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL ||
-	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL)
+	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
+	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL)
 		return CU_get_error();
 	return 0;
 }
