@@ -448,6 +448,9 @@ pr_proto_name(uint8_t proto, char *buf, size_t size)
 	case IPPROTO_AH: return "ah";
 	case IPPROTO_SCTP: return "sctp";
 	case IPPROTO_GRE: return "gre";
+	/* Every name the parser takes (config/parse_util.c) comes back. */
+	case IPPROTO_DCCP: return "dccp";
+	case IPPROTO_UDPLITE: return "udplite";
 	default:
 		snprintf(buf, size, "%u", proto);
 		return buf;

@@ -573,6 +573,50 @@ test_churn(void)
 	testgw_free(g);
 }
 
+/* Every protocol the parser takes by name prints as that name, text and
+ * JSON (DESIGN.md "Machine-readable formats": names where one exists);
+ * one without a name, as its number. */
+static void
+test_proto_names(void)
+{
+	static const char *const names[] = {
+		"icmp", "tcp", "udp", "dccp", "gre", "esp", "ah", "ipv6-icmp", "sctp", "udplite",
+	};
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
+	char line[160], want[32], *out;
+	struct cmd_ctx c;
+	json_t *v;
+	size_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(line, sizeof(line), "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto %s "
+			 "dir out index 9", names[i]);
+		free(must(&c, line, false));
+		v = must_json(&c, "policy list");
+		CU_ASSERT_STRING_EQUAL(jstr(json_array_get(v, 0), "sel", "proto"), names[i]);
+		json_decref(v);
+		out = must(&c, "policy list", false);
+		snprintf(want, sizeof(want), " proto %s", names[i]);
+		CU_ASSERT_PTR_NOT_NULL(strstr(out, want));
+		if (strstr(out, want) == NULL)
+			fprintf(stderr, "\n  no '%s' in: %s", want, out);
+		free(out);
+		free(must(&c, "policy del index 9", false));
+	}
+	free(must(&c, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto 200 dir out index 9",
+		  false));
+	v = must_json(&c, "policy list");
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(json_object_get(json_array_get(v, 0),
+									     "sel"), "proto")), 200);
+	json_decref(v);
+	out = must(&c, "policy list", false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, " proto 200"));
+	free(out);
+	testgw_free(g);
+}
+
 int
 test_cmd_register(void)
 {
@@ -584,7 +628,8 @@ test_cmd_register(void)
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
-	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL)
+	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL ||
+	    CU_add_test(s, "protocols by name, text and JSON", test_proto_names) == NULL)
 		return CU_get_error();
 	return 0;
 }
