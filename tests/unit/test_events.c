@@ -20,6 +20,7 @@
 
 #include "config/config.h"
 #include "control/events.h"
+#include "dataplane/spi_limit.h"
 #include "dataplane/worker.h"
 #include "tests/support/testgw.h"
 #include "unit.h"
@@ -392,6 +393,48 @@ test_invalid_spi_limit(void)
 	testgw_free(g);
 }
 
+/* The table itself: pairs that share a set. Two alternating within a
+ * second each pass once (with one slot per set, each pushed the other
+ * out and both passed every time); a set whose every way was seen
+ * within the second lets no new pair through; a second later, all pass
+ * again. */
+static void
+test_invalid_spi_collisions(void)
+{
+	static const uint8_t src[16] = { 172, 16, 2, 5 };
+	struct spi_limit *l = calloc(1, sizeof(*l));
+	uint32_t same[SPI_LIMIT_WAYS + 1], n = 0, spi, other = 0;
+	uint64_t now = 1000 * NS;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(l);
+	for (spi = 1; n < SPI_LIMIT_WAYS + 1; spi++) {
+		if (spi_limit_set(spi, src) == spi_limit_set(1, src))
+			same[n++] = spi;
+		else if (other == 0)
+			other = spi;
+	}
+	CU_ASSERT_TRUE(spi_limit_allow(l, same[0], 4, src, now, NS));
+	CU_ASSERT_TRUE(spi_limit_allow(l, same[1], 4, src, now + 1, NS));
+	CU_ASSERT_FALSE(spi_limit_allow(l, same[0], 4, src, now + 2, NS));
+	CU_ASSERT_FALSE(spi_limit_allow(l, same[1], 4, src, now + 3, NS));
+	for (n = 2; n < SPI_LIMIT_WAYS; n++)
+		CU_ASSERT_TRUE(spi_limit_allow(l, same[n], 4, src, now + 4, NS));
+	/* Every way limited: the next pair of the set waits, and pushes out
+	 * none of them; another set is free. */
+	CU_ASSERT_FALSE(spi_limit_allow(l, same[SPI_LIMIT_WAYS], 4, src, now + 5, NS));
+	for (n = 0; n < SPI_LIMIT_WAYS; n++)
+		CU_ASSERT_FALSE(spi_limit_allow(l, same[n], 4, src, now + 6, NS));
+	CU_ASSERT_TRUE(spi_limit_allow(l, other, 4, src, now + 7, NS));
+	/* A second on: the waiting pair takes a way, the others pass once. */
+	now += NS;
+	CU_ASSERT_TRUE(spi_limit_allow(l, same[SPI_LIMIT_WAYS], 4, src, now, NS));
+	for (n = 1; n < SPI_LIMIT_WAYS; n++)
+		CU_ASSERT_TRUE(spi_limit_allow(l, same[n], 4, src, now + 10, NS));
+	for (n = 1; n <= SPI_LIMIT_WAYS; n++)
+		CU_ASSERT_FALSE(spi_limit_allow(l, same[n], 4, src, now + 11, NS));
+	free(l);
+}
+
 /* An ACQUIRE of an ICMP flow names type and code as `ip xfrm` does, and
  * its `sel`, word for word, is one that `state add` takes: the answer
  * releases the held ping. */
@@ -612,6 +655,8 @@ test_events_register(void)
 	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
 	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
 	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL ||
+	    CU_add_test(s, "invalid-spi rate limit: pairs that collide",
+			test_invalid_spi_collisions) == NULL ||
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
 	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL)
 		return CU_get_error();
