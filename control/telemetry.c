@@ -3,6 +3,7 @@
  * Telemetry (see telemetry.h): the views of view.c built as JSON trees,
  * then copied into rte_tel_data, so telemetry shows what `stats -j` does.
  */
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -11,7 +12,9 @@
 #include "control/telemetry.h"
 #include "control/view.h"
 
-#define TEL_SAS_MAX 256 /* a telemetry reply holds a bounded number of entries */
+/* A telemetry reply holds a bounded number of entries (and DPDK drops
+ * what does not fit its 16 KiB; README says both). */
+#define TEL_SAS_MAX 256
 
 static pthread_mutex_t tel_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct pub *tel_pub;
@@ -45,6 +48,36 @@ tel_dict(struct rte_tel_data *d, const json_t *obj)
 	}
 }
 
+/* `stats -j`'s "ports" array into dict @p d as "ports": a dict by port id
+ * of each port's object (telemetry can nest dicts, not an array of
+ * them). */
+static void
+tel_ports(struct rte_tel_data *d, const json_t *ports)
+{
+	struct rte_tel_data *pd = rte_tel_data_alloc();
+	json_t *port;
+	size_t i;
+
+	if (pd == NULL)
+		return;
+	rte_tel_data_start_dict(pd);
+	json_array_foreach((json_t *)ports, i, port) {
+		struct rte_tel_data *one = rte_tel_data_alloc();
+		uint64_t n = 0;
+		char id[24];
+
+		if (one == NULL)
+			break;
+		tel_dict(one, port);
+		pr_json_u64(json_object_get(port, "id"), &n);
+		snprintf(id, sizeof(id), "%" PRIu64, n);
+		if (rte_tel_data_add_dict_container(pd, id, one, 0) != 0)
+			rte_tel_data_free(one);
+	}
+	if (rte_tel_data_add_dict_container(d, "ports", pd, 0) != 0)
+		rte_tel_data_free(pd);
+}
+
 static int
 tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 {
@@ -67,7 +100,9 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	pr_fini(&pr);
 	if (root == NULL)
 		return -1;
+	/* The global counters at the top, as before; the ports beside. */
 	tel_dict(d, json_object_get(root, "global"));
+	tel_ports(d, json_object_get(root, "ports"));
 	json_decref(root);
 	return 0;
 }

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /**
  * @file
- * DPDK telemetry: `/espd/stats` (the global counters) and `/espd/sa/list`
- * (each SA's counters, as `stats` shows them). The callbacks run on
+ * DPDK telemetry: `/espd/stats` (the global counters, and "ports": each
+ * port's counts by id) and `/espd/sa/list` (each SA's counters, as
+ * `stats` shows them, for at most 256 SAs and as many as DPDK's 16 KiB
+ * reply holds; `state list` has them all). The callbacks run on
  * DPDK's telemetry thread, so they read the model under telemetry_lock(),
  * which the control loop holds while it changes anything.
  *

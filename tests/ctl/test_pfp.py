@@ -5,6 +5,7 @@ namespace, veth pairs, net_af_packet ports), with the test key manager
 
 One espd, several phases; each checks counter deltas over the phase:
   a. 200 flows x 5 packets through `pfp src,dst,proto,sport,dport`;
+     DPDK telemetry shows the counts `stats` does, per port and per SA;
   b. `pfp src,dst`: one SA per host pair (the key manager uses espctl);
   c. hold queue overflow, acquire-queue-total, ACQUIRE expiry, re-ACQUIRE;
   d. EXPIRE events from packet and time limits, re-ACQUIRE after hard;
@@ -200,6 +201,23 @@ class Test:
         st = {s["spi"]: s for s in s1["sas"]}
         badst = [s["spi"] for s in sas if st.get(s["spi"], {}).get("packets") != per]
         r.check(not badst, "a: every SA counted 5 packets (stats sas)", badst[:5])
+        # DPDK telemetry shows what `stats` does (DESIGN.md "Counters"):
+        # the global counters, each port's under "ports" by id, and the
+        # SAs, as many as its reply holds (README: at most 256).
+        s2 = gw.stats()
+        tel = gw.telemetry("/espd/stats")["/espd/stats"]
+        ports = [{str(p["id"]): p for p in s["ports"]} for s in (s2, gw.stats())]
+        r.check(tel.get("ports") in ports,  # a frame may come in between
+                "a: telemetry /espd/stats: each port's id, rx, tx and drop, as stats shows",
+                tel.get("ports"), ports)
+        r.equal({k: tel.get(k) for k in ("PfpFlows", "AcquireSent")},
+                {k: s2["global"][k] for k in ("PfpFlows", "AcquireSent")},
+                "a: telemetry /espd/stats: the global counters at its top")
+        tsa = gw.telemetry("/espd/sa/list")["/espd/sa/list"]
+        r.check(0 < len(tsa) <= 256 and
+                all(v.get("packets") == st.get(k, {}).get("packets") for k, v in tsa.items()),
+                "a: telemetry /espd/sa/list: SAs with their packets, at most 256",
+                len(tsa), list(tsa.items())[:2])
 
     # ---- b -------------------------------------------------------------
     def phase_b(self):

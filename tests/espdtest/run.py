@@ -703,6 +703,20 @@ class LiveEspd:
     def counters(self):
         return self.stats()["global"]
 
+    def telemetry(self, cmd):
+        """DPDK telemetry's answer to @cmd ("/espd/stats"), as a dict."""
+        import socket as _socket
+
+        s = _socket.socket(_socket.AF_UNIX, _socket.SOCK_SEQPACKET)
+        try:
+            s.settimeout(10)
+            s.connect(os.path.join("/var/run/dpdk", self.prefix, "dpdk_telemetry.v2"))
+            s.recv(1 << 16)  # the greeting
+            s.send(cmd.encode())
+            return json.loads(s.recv(1 << 20).decode())
+        finally:
+            s.close()
+
     def monitor(self, *kinds):
         return Monitor(self.sock, kinds)
 
