@@ -311,7 +311,6 @@ is_ike500_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
 	uint32_t l4;
 
 	if ((ip[0] >> 4) == 4) {
-
 		l4 = (ip[0] & 0x0f) * 4u;
 		memcpy(&off, ip + 6, 2);
 		if (l4 < 20 || ip[9] != IPPROTO_UDP ||

@@ -3,7 +3,9 @@
  * Telemetry (see telemetry.h): the views of view.c built as JSON trees,
  * then copied into rte_tel_data, so telemetry shows what `stats -j` does.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <stdio.h>
 
@@ -12,9 +14,10 @@
 #include "control/telemetry.h"
 #include "control/view.h"
 
-/* A telemetry reply holds a bounded number of entries (and DPDK drops
- * what does not fit its 16 KiB; README says both). */
-#define TEL_SAS_MAX 256
+/* SAs a page of `/espd/sa/list` holds: DPDK cuts a reply at 16 KiB
+ * without a word, and one SA whose counters all have 20 digits takes
+ * about 230 bytes of it. */
+#define TEL_SAS_PAGE 48
 
 static pthread_mutex_t tel_mutex = PTHREAD_MUTEX_INITIALIZER;
 static struct pub *tel_pub;
@@ -107,33 +110,70 @@ tel_stats(const char *cmd, const char *params, struct rte_tel_data *d)
 	return 0;
 }
 
+/* START of `/espd/sa/list,START`: empty or absent 0. @return -EINVAL
+ * for anything but a decimal number. */
+static int
+tel_start(const char *params, uint32_t *start)
+{
+	unsigned long v;
+	char *end;
+
+	*start = 0;
+	if (params == NULL || *params == '\0')
+		return 0;
+	if (*params < '0' || *params > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(params, &end, 10);
+	if (errno != 0 || *end != '\0' || v > UINT32_MAX)
+		return -EINVAL;
+	*start = (uint32_t)v;
+	return 0;
+}
+
+/*
+ * `/espd/sa/list[,START]`: a page of at most TEL_SAS_PAGE SAs from the
+ * START-th on, each as `stats -j` shows it under "sas" (spi, dir and its
+ * counters), by its index ("sas": a dict: telemetry nests no array of
+ * dicts, and an SPI may be an outbound and an inbound SA's both), with
+ * "total" and, while more follow, "next": the START of the next page.
+ */
 static int
 tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 {
 	const struct gw_model *m;
-	uint32_t i;
+	struct rte_tel_data *sas;
+	uint32_t i, start;
 
 	(void)cmd;
-	(void)params;
+	if (tel_start(params, &start) < 0)
+		return -EINVAL;
+	sas = rte_tel_data_alloc();
+	if (sas == NULL)
+		return -ENOMEM;
+	rte_tel_data_start_dict(sas);
 	rte_tel_data_start_dict(d);
 	telemetry_lock();
 	if (tel_pub == NULL) {
 		telemetry_unlock();
+		rte_tel_data_free(sas);
 		return -1;
 	}
 	m = tel_pub->model;
-	for (i = 0; i < m->n_sas && i < TEL_SAS_MAX; i++) {
+	for (i = start; i < m->n_sas && i - start < TEL_SAS_PAGE; i++) {
 		const struct model_sa *s = m->sas[i];
 		struct rte_tel_data *sd = rte_tel_data_alloc();
-		char spi[16];
+		char key[16];
 		struct pr pr;
 		json_t *obj;
 
 		if (sd == NULL)
 			break;
+		snprintf(key, sizeof(key), "0x%08x", s->cfg.spi);
 		pr_init(&pr, true);
 		pr.keep_root = true;
 		pr_obj_open(&pr, NULL);
+		pr_str(&pr, PR_JSON, "spi", "", key);
 		pr_str(&pr, PR_JSON, "dir", "", s->dir == CFG_DIR_OUT ? "out" : "in");
 		view_sa_stats(&pr, s);
 		pr_obj_close(&pr);
@@ -145,11 +185,18 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 		}
 		tel_dict(sd, obj);
 		json_decref(obj);
-		snprintf(spi, sizeof(spi), "0x%08x", s->cfg.spi);
-		if (rte_tel_data_add_dict_container(d, spi, sd, 0) != 0)
+		snprintf(key, sizeof(key), "%" PRIu32, i);
+		if (rte_tel_data_add_dict_container(sas, key, sd, 0) != 0) {
 			rte_tel_data_free(sd);
+			break;
+		}
 	}
+	rte_tel_data_add_dict_u64(d, "total", m->n_sas);
+	if (i < m->n_sas)
+		rte_tel_data_add_dict_u64(d, "next", i);
 	telemetry_unlock();
+	if (rte_tel_data_add_dict_container(d, "sas", sas, 0) != 0)
+		rte_tel_data_free(sas);
 	return 0;
 }
 
@@ -162,7 +209,7 @@ telemetry_start(struct pub *p)
 	rte_telemetry_register_cmd("/espd/stats", tel_stats,
 				   "espd's global counters. Takes no parameters");
 	rte_telemetry_register_cmd("/espd/sa/list", tel_sa_list,
-				   "espd's SAs with their counters. Takes no parameters");
+				   "espd's SAs with their counters, 48 a page. Parameters: the first SA's index (default 0); \"next\" says the next page's");
 }
 
 void

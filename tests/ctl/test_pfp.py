@@ -203,7 +203,7 @@ class Test:
         r.check(not badst, "a: every SA counted 5 packets (stats sas)", badst[:5])
         # DPDK telemetry shows what `stats` does (DESIGN.md "Counters"):
         # the global counters, each port's under "ports" by id, and the
-        # SAs, as many as its reply holds (README: at most 256).
+        # SAs, a page of at most 48 at a time.
         s2 = gw.stats()
         tel = gw.telemetry("/espd/stats")["/espd/stats"]
         ports = [{str(p["id"]): p for p in s["ports"]} for s in (s2, gw.stats())]
@@ -213,11 +213,24 @@ class Test:
         r.equal({k: tel.get(k) for k in ("PfpFlows", "AcquireSent")},
                 {k: s2["global"][k] for k in ("PfpFlows", "AcquireSent")},
                 "a: telemetry /espd/stats: the global counters at its top")
-        tsa = gw.telemetry("/espd/sa/list")["/espd/sa/list"]
-        r.check(0 < len(tsa) <= 256 and
-                all(v.get("packets") == st.get(k, {}).get("packets") for k, v in tsa.items()),
-                "a: telemetry /espd/sa/list: SAs with their packets, at most 256",
-                len(tsa), list(tsa.items())[:2])
+        pages, start = [], 0
+        while start is not None and len(pages) < 100:
+            pg = gw.telemetry("/espd/sa/list,%d" % start)["/espd/sa/list"]
+            pages.append(pg)
+            start = pg.get("next")
+        tsa = {k: v for pg in pages for k, v in pg.get("sas", {}).items()}
+        want = {str(i): {k: x[k] for k in ("spi", "dir", "packets")}
+                for i, x in enumerate(s2["sas"])}
+        got = {i: {k: x.get(k) for k in ("spi", "dir", "packets")} for i, x in tsa.items()}
+        r.check(len(s2["sas"]) > 48 and len(pages) > 1 and
+                all(0 < len(pg["sas"]) <= 48 and pg.get("total") == len(s2["sas"])
+                    for pg in pages) and got == want,
+                "a: telemetry /espd/sa/list,START: every SA with its spi, dir and packets, "
+                "48 a page, \"next\" to the last",
+                len(s2["sas"]), [len(pg.get("sas", {})) for pg in pages],
+                [k for k in want if got.get(k) != want[k]][:5])
+        bad = gw.telemetry("/espd/sa/list,x1")["/espd/sa/list"]
+        r.check(bad is None, "a: telemetry /espd/sa/list,x1: refused (null)", bad)
 
     # ---- b -------------------------------------------------------------
     def phase_b(self):
