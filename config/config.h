@@ -394,7 +394,7 @@ struct cfg_policy_del {
  *  for '_' ("acquire-queue-total"). */
 enum cfg_set_key {
 	CFG_SET_ACQUIRE_EXPIRES,     /**< seconds, 1..86400 */
-	CFG_SET_ACQUIRE_QUEUE,       /**< packets per flow, 1..65536 */
+	CFG_SET_ACQUIRE_QUEUE,       /**< packets per flow, 0..65536 (0: ACQUIRE, hold none) */
 	CFG_SET_ACQUIRE_QUEUE_TOTAL, /**< packets in all, 1..16777216 */
 	CFG_SET_ALLOCSPI_EXPIRES,    /**< seconds `state allocspi` reserves
 				      *   an SPI for, 1..86400 (default 300) */

@@ -362,7 +362,7 @@ static const struct {
 	int (*fn)(struct cur *c, struct cfg_set *s);
 } set_keys[CFG_SET_COUNT_] = {
 	[CFG_SET_ACQUIRE_EXPIRES] = { "acquire-expires", 1, 86400, NULL },
-	[CFG_SET_ACQUIRE_QUEUE] = { "acquire-queue", 1, 65536, NULL },
+	[CFG_SET_ACQUIRE_QUEUE] = { "acquire-queue", 0, 65536, NULL },
 	[CFG_SET_ACQUIRE_QUEUE_TOTAL] = { "acquire-queue-total", 1, 16777216, NULL },
 	[CFG_SET_ALLOCSPI_EXPIRES] = { "allocspi-expires", 1, 86400, NULL },
 	[CFG_SET_WORKER_IDLE] = { "worker-idle", 0, 0, set_worker_idle },

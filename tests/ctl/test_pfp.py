@@ -337,8 +337,20 @@ class Test:
                     res[0]["spi"] == sa.spi and res[0]["inner"][Raw].load.startswith(b"again"),
                     "c: answering it releases the held packet, encrypted",
                     [x["error"] for x in res], len(res))
-        # acquire-queue-total: 2 held in all, whatever the per-flow size.
+        # acquire-queue 0: a new flow still raises its ACQUIRE, and
+        # nothing waits for it.
         km.ignore_reqids.add(9)
+        gw.ctl("set", "acquire-queue", "0", json_out=False)
+        m2, s4 = self.mon.mark(), gw.stats()
+        gw.send(0, [frame("192.168.5.3", "192.168.6.3", 3000, 3001, bytes(20))
+                    for _ in range(3)])
+        wait_for(lambda: counter_delta(s4, gw.stats()).get("AcquireHeldDropped", 0) >= 3, 30)
+        self.wait_acqs(3, 1, m2)
+        d = counter_delta(s4, gw.stats())
+        r.equal((len(self.acqs(3, m2)), d.get("AcquireSent", 0), d.get("AcquireHeld", 0),
+                 d.get("AcquireHeldDropped", 0)), (1, 1, 0, 3),
+                "c: acquire-queue 0, 3 packets: one ACQUIRE, none held, 3 dropped")
+        # acquire-queue-total: 2 held in all, whatever the per-flow size.
         gw.ctl("set", "acquire-queue", "16", json_out=False)
         gw.ctl("set", "acquire-queue-total", "2", json_out=False)
         s3 = gw.stats()

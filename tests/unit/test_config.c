@@ -1262,7 +1262,8 @@ static const struct {
 	{ "policy update src 10.0.0.0/8 dst 10.1.0.0/16", -1, "missing 'dir' for policy update" },
 	{ "set acquire-expires 30", CFG_CMD_SET, NULL },
 	{ "set acquire-queue 65537",
-	  2, "expected a number from 1 to 65536 after 'acquire-queue', got '65537'" },
+	  2, "expected a number from 0 to 65536 after 'acquire-queue', got '65537'" },
+	{ "set acquire-queue 0", CFG_CMD_SET, NULL },
 	{ "set acquire-queue-total 16777216", CFG_CMD_SET, NULL },
 	{ "set acquire-expires 5 6", 3, "unexpected '6' in set" },
 	{ "set", -1, "missing setting after 'set' (acquire-expires, acquire-queue, "
