@@ -174,6 +174,17 @@ udp_frame(struct fixture *f, const uint8_t dst_mac[6], uint32_t src, uint32_t ds
 	return m;
 }
 
+/* A frame from hostA (192.168.1.10) to 192.168.2.20, which the gateway's
+ * policy protects, through the worker's outbound stage. */
+static void
+protected_out(struct fixture *f, uint8_t ttl, bool df, uint16_t payload)
+{
+	struct rte_mbuf *m = udp_frame(f, P0_MAC, RTE_IPV4(192u, 168, 1, 10),
+				       RTE_IPV4(192u, 168, 2, 20), ttl, df, payload);
+
+	gw_outbound(f->g->pub.workers[0], f->g->pub.shared.tables, 0, &m, 1);
+}
+
 static void
 arp_in(struct fixture *f, uint16_t port, uint16_t op, const uint8_t sha[6],
        const uint8_t spa[4], const uint8_t tpa[4])
@@ -238,7 +249,7 @@ static void
 test_resolve(void)
 {
 	static const uint8_t nh[4] = { 172, 16, 1, 1 }, us[4] = { 172, 16, 1, 5 };
-	struct rte_mbuf *out[8], *m;
+	struct rte_mbuf *out[8];
 	uint64_t c[CNT__MAX];
 	struct arp_info a;
 	struct fixture f;
@@ -246,9 +257,7 @@ test_resolve(void)
 
 	setup(&f);
 	/* A protected packet: ESP to 172.16.2.5 via 172.16.1.1, unknown. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 100);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 100);
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 0);
 	exc_poll(f.x);
 	n = w0_sent(&f, 1, out, 8);
@@ -268,9 +277,7 @@ test_resolve(void)
 	free_all(out, n);
 	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_REACHABLE);
 	/* From now on the worker sends straight away. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 100);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 100);
 	n = worker_sent(&f, 1, out, 8);
 	CU_ASSERT_EQUAL(n, 1);
 	free_all(out, n);
@@ -286,9 +293,7 @@ test_resolve(void)
 	/* Silence: three requests a second apart, then the packets are
 	 * dropped (at most three waited). */
 	for (n = 0; n < 5; n++) {
-		m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10),
-			      RTE_IPV4(192u, 168, 2, 20), 64, false, 100);
-		gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+		protected_out(&f, 64, false, 100);
 	}
 	exc_poll(f.x);
 	fake_now += NS;
@@ -305,9 +310,7 @@ test_resolve(void)
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
 
 	/* A packet for it asks again at once. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 100);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 100);
 	exc_poll(f.x);
 	n = w0_sent(&f, 1, out, 8);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
@@ -342,7 +345,7 @@ static void
 test_probe_failed(void)
 {
 	static const uint8_t nh[4] = { 172, 16, 1, 1 }, us[4] = { 172, 16, 1, 5 };
-	struct rte_mbuf *out[8], *m;
+	struct rte_mbuf *out[8];
 	struct arp_info a;
 	struct fixture f;
 	unsigned int n;
@@ -357,9 +360,7 @@ test_probe_failed(void)
 			neigh_of(&f, 1, nh)->state == NEIGH_STALE);
 	/* Used once it is stale (a worker notes a use at most every 1/8 s). */
 	rte_delay_ms(1000 / GW_NEIGH_USE_DIV + 20);
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 100);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 100);
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 1);
 	free_all(out, 1);
 	fake_now += NS;
@@ -377,9 +378,7 @@ test_probe_failed(void)
 	CU_ASSERT_FATAL(neigh_of(&f, 1, nh) != NULL);
 	CU_ASSERT(neigh_of(&f, 1, nh)->state == NEIGH_FAILED && neigh_of(&f, 1, nh)->dp == NULL);
 	/* The worker no longer sends to the old MAC: lcore 0 asks again. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 100);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 100);
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 0);
 	exc_poll(f.x);
 	n = w0_sent(&f, 1, out, 8);
@@ -447,9 +446,7 @@ test_icmp_and_fragments(void)
 	free_all(out, n);
 
 	/* TTL 1 through the gateway. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 1,
-		      false, 32);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 1, false, 32);
 	exc_poll(f.x);
 	n = w0_sent(&f, 0, out, 16);
 	CU_ASSERT_EQUAL_FATAL(n, 1);
@@ -461,16 +458,12 @@ test_icmp_and_fragments(void)
 	/* Port 1's MTU 1200 less GCM-128 tunnel overhead (20 + 8 + 8 + 3 + 2
 	 * + 16 = 57): 1143 fits, 1144 does not. */
 	room = 1200 - 57;
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      true, (uint16_t)(room - 28));
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
 	n = worker_sent(&f, 1, out, 16);
 	CU_ASSERT_EQUAL(n, 1);
 	CU_ASSERT(n == 1 && out[0]->pkt_len <= 14 + 1200);
 	free_all(out, n);
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      true, (uint16_t)(room - 28 + 1));
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, true, (uint16_t)(room - 28 + 1));
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 16), 0);
 	exc_poll(f.x);
 	n = w0_sent(&f, 0, out, 16);
@@ -483,9 +476,7 @@ test_icmp_and_fragments(void)
 	free_all(out, n);
 
 	/* Without DF: 1900 bytes become fragments that each fit. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 20), 64,
-		      false, 1900);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	protected_out(&f, 64, false, 1900);
 	n = worker_sent(&f, 1, out, 16);
 	CU_ASSERT(n >= 2);
 	for (i = 0; i < n; i++) {
