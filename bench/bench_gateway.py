@@ -625,6 +625,19 @@ class Runner:
                 bad += 1
         return why + flows_why(bad, seen, self.want_flows(workers))
 
+    def perf_record(self, app, direction, algo, size, pid, c0):
+        """--perf: `perf record` the busiest thread (the worker) for the
+        window, into DIR/perf-APP-DIRECTION-ALGO-SIZE-SEQ.data."""
+        time.sleep(0.1)
+        c1 = thread_cpu(pid)
+        tid = max(c1, key=lambda t: c1[t] - c0.get(t, 0.0))
+        os.makedirs(self.a.perf, exist_ok=True)
+        out = os.path.join(self.a.perf, "perf-%s-%s-%s-%s-%d.data" % (
+            app, direction, SHORT[algo], size, self.seq))
+        subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-t", str(tid), "-o", out,
+                        "--", "sleep", "%.2f" % max(0.2, self.a.window - 0.2)],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
     def run_one(self, app, direction, algo, size, engine=None, workers=1):
         self.seq += 1
         prefix = "gwb%d_%d_%s" % (os.getpid(), self.seq, app[:2])
@@ -646,7 +659,9 @@ class Runner:
             c0 = thread_cpu(p.pid)
             o0, b0, i0 = tel.opackets()
             t0 = time.monotonic()
-            time.sleep(self.a.window)
+            if self.a.perf:
+                self.perf_record(app, direction, algo, size, p.pid, c0)
+            time.sleep(max(0.0, self.a.window - (time.monotonic() - t0)))
             o1, b1, i1 = tel.opackets()
             t1 = time.monotonic()
             cpu = busiest_delta(c0, thread_cpu(p.pid), workers)
@@ -795,6 +810,10 @@ def main():
                     help="also run %s io forwarding over the same vdevs each round: the "
                     "harness's own cycles, the ceiling on espd/secgw they leave, and espd's "
                     "own cycles" % TESTPMD)
+    ap.add_argument("--perf", default=None, metavar="DIR",
+                    help="perf record each run's worker thread (cpu-clock) during its "
+                    "window into DIR/perf-APP-DIR-ALGO-SIZE-N.data (its rates then carry "
+                    "perf's cost)")
     ap.add_argument("--no-huge", action="store_true",
                     help="run both gateways with --no-huge -m 1024 (default: hugepages)")
     ap.add_argument("--workers", default=None,
