@@ -16,6 +16,7 @@
 #include "control/neigh.h"
 #include "dataplane/icmp.h"
 #include "dataplane/nd.h"
+#include "dataplane/pkt.h"
 
 #define EXC_BURST 32
 #define TAP_BURST 32
@@ -301,30 +302,17 @@ is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
 }
 
 /* Is the IP packet at @p ip (@p len) IKE on UDP 500 to one of our
- * addresses? (UDP 4500 with the non-ESP marker is told apart, and
- * counted, by the worker's ESP parse.) Only a packet's first fragment
- * carries the port, so a fragmented one counts once. */
+ * addresses? Parsed as the workers parse (pkt_flow_key()): a later
+ * fragment has no ports, so a fragmented one counts once. (UDP 4500 with
+ * the non-ESP marker is told apart, and counted, by the worker's ESP
+ * parse.) */
 static bool
 is_ike500_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
 {
-	uint16_t off, dport;
-	uint32_t l4;
+	struct flow_key k;
 
-	if ((ip[0] >> 4) == 4) {
-		l4 = (ip[0] & 0x0f) * 4u;
-		memcpy(&off, ip + 6, 2);
-		if (l4 < 20 || ip[9] != IPPROTO_UDP ||
-		    (rte_be_to_cpu_16(off) & RTE_IPV4_HDR_OFFSET_MASK) != 0)
-			return false;
-	} else {
-		l4 = 40;
-		if (ip[6] != IPPROTO_UDP)
-			return false;
-	}
-	if (len < l4 + 4)
-		return false;
-	memcpy(&dport, ip + l4 + 2, 2);
-	return rte_be_to_cpu_16(dport) == IKE_PORT && is_to_us(p, ip);
+	return pkt_flow_key(ip, len, &k) == 0 && k.proto == IPPROTO_UDP &&
+	       k.dport == rte_cpu_to_be_16(IKE_PORT) && is_to_us(p, ip);
 }
 
 static void
@@ -349,7 +337,7 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 		return;
 	}
 	/* DESIGN.md: IKE is counted whether or not a TAP takes it. */
-	if (len >= 20 && is_ike500_to_us(x->pub, ip, len))
+	if (is_ike500_to_us(x->pub, ip, len))
 		count(x, CNT_IkePunted);
 	to_tap(x, port, m);
 }

@@ -748,10 +748,21 @@ pub_counters(const struct pub *p, uint64_t out[CNT__MAX])
 		out[c] -= p->base.c[c];
 }
 
+/* What @p port's device dropped (no room in its ring, no mbuf): its
+ * count while it runs, the last one once closed (pub_ports_close()). */
+static uint64_t
+port_dev_drops(const struct pub *p, unsigned int port)
+{
+	struct rte_eth_stats es;
+
+	if (!p->port_started[port])
+		return p->port_dev_drop[port];
+	return rte_eth_stats_get((uint16_t)port, &es) == 0 ? es.imissed + es.rx_nombuf : 0;
+}
+
 static void
 port_raw(const struct pub *p, unsigned int port, struct gw_port_stats *s)
 {
-	struct rte_eth_stats es;
 	unsigned int i;
 
 	memset(s, 0, sizeof(*s));
@@ -764,10 +775,7 @@ port_raw(const struct pub *p, unsigned int port, struct gw_port_stats *s)
 		s->tx += w->port[port].tx;
 		s->drop += w->port[port].drop;
 	}
-	if (!p->port_started[port])
-		s->drop += p->port_dev_drop[port];
-	else if (rte_eth_stats_get((uint16_t)port, &es) == 0)
-		s->drop += es.imissed + es.rx_nombuf;
+	s->drop += port_dev_drops(p, port);
 }
 
 void
@@ -862,12 +870,9 @@ pub_ports_close(struct pub *p)
 	 * espd must take its own off in every mode. */
 	xdp_detach_all(p);
 	for (port = 0; port < GW_PORTS_MAX; port++) {
-		struct rte_eth_stats es;
-
 		if (!p->port_started[port])
 			continue;
-		if (rte_eth_stats_get((uint16_t)port, &es) == 0)
-			p->port_dev_drop[port] = es.imissed + es.rx_nombuf;
+		p->port_dev_drop[port] = port_dev_drops(p, port);
 		rte_eth_dev_stop((uint16_t)port);
 		rte_eth_dev_close((uint16_t)port);
 		p->port_started[port] = false;

@@ -169,14 +169,9 @@ tel_sa_list(const char *cmd, const char *params, struct rte_tel_data *d)
 
 		if (sd == NULL)
 			break;
-		snprintf(key, sizeof(key), "0x%08x", s->cfg.spi);
 		pr_init(&pr, true);
 		pr.keep_root = true;
-		pr_obj_open(&pr, NULL);
-		pr_str(&pr, PR_JSON, "spi", "", key);
-		pr_str(&pr, PR_JSON, "dir", "", s->dir == CFG_DIR_OUT ? "out" : "in");
-		view_sa_stats(&pr, s);
-		pr_obj_close(&pr);
+		view_sa_entry(&pr, s);
 		obj = pr_take_json(&pr);
 		pr_fini(&pr);
 		if (obj == NULL) {

@@ -379,12 +379,25 @@ view_workers(struct pr *pr, const struct pub *p)
 }
 
 void
+view_sa_entry(struct pr *pr, const struct model_sa *s)
+{
+	char spi[16];
+
+	snprintf(spi, sizeof(spi), "0x%08x", s->cfg.spi);
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "spi", "sa %s", spi);
+	pr_str(pr, PR_ANY, "dir", " %s", s->dir == CFG_DIR_OUT ? "out" : "in");
+	view_sa_stats(pr, s);
+	pr_text(pr, "\n");
+	pr_obj_close(pr);
+}
+
+void
 view_stats(struct pr *pr, const struct pub *p)
 {
 	const struct gw_model *m = p->model;
 	uint64_t c[CNT__MAX];
 	unsigned int i, port;
-	char spi[16];
 
 	pub_counters(p, c);
 	pr_obj_open(pr, NULL);
@@ -423,17 +436,8 @@ view_stats(struct pr *pr, const struct pub *p)
 	view_workers(pr, p);
 	pr_uint(pr, PR_JSON, "acquire_pending", "", p->acquire_pending);
 	pr_arr_open(pr, "sas");
-	for (i = 0; i < m->n_sas; i++) {
-		const struct model_sa *s = m->sas[i];
-
-		snprintf(spi, sizeof(spi), "0x%08x", s->cfg.spi);
-		pr_obj_open(pr, NULL);
-		pr_str(pr, PR_ANY, "spi", "sa %s", spi);
-		pr_str(pr, PR_ANY, "dir", " %s", s->dir == CFG_DIR_OUT ? "out" : "in");
-		view_sa_stats(pr, s);
-		pr_text(pr, "\n");
-		pr_obj_close(pr);
-	}
+	for (i = 0; i < m->n_sas; i++)
+		view_sa_entry(pr, m->sas[i]);
 	pr_arr_close(pr);
 	pr_obj_close(pr);
 }

@@ -46,7 +46,11 @@ void view_neigh_list(struct pr *pr, const struct pub *p);
 /** `stats`: global, per port and per SA counters (--stats-json too). */
 void view_stats(struct pr *pr, const struct pub *p);
 
-/** One SA's counters line of `stats` (and telemetry's /espd/sa/list). */
+/** One SA's counters, as `stats` and `state get` show them. */
 void view_sa_stats(struct pr *pr, const struct model_sa *s);
+
+/** One SA of `stats`' "sas" (and of telemetry's /espd/sa/list): an
+ *  object of its spi, dir and counters, one line in text. */
+void view_sa_entry(struct pr *pr, const struct model_sa *s);
 
 #endif /* ESPD_VIEW_H */

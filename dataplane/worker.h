@@ -54,7 +54,6 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 
 _Static_assert(GW_RX_BURST <= ESP_BURST_MAX, "an RX burst fits the ESP calls");
 
-/** What every worker shares with the control plane. */
 /**
  * How one lcore wakes another that sleeps on an eventfd, with no write
  * while it is awake (dataplane/idle.c). The sleeper gw_wake_arm()s, looks
@@ -100,6 +99,7 @@ gw_wake_arm(struct gw_wake *k)
 /** Sleeper: awake again (or did not sleep): clear the flag and fd. */
 void gw_wake_disarm(struct gw_wake *k);
 
+/** What every worker shares with the control plane. */
 struct gw_shared {
 	struct gw_tables *tables;  /**< published with a release store */
 	struct rte_rcu_qsbr *qsbr;
