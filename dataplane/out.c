@@ -295,7 +295,7 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 		gw_route_send(w, t, prot, good); /* any length: it routes by bursts */
 }
 
-void
+bool
 gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_entry *e,
 	       struct gw_sa *sa)
 {
@@ -305,38 +305,61 @@ gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_en
 	struct flow_key k;
 	uint16_t n, i, np;
 
-	if (unlikely(!own(w, sa))) {
-		/* Another lcore sends through it: these go there, in order,
-		 * ahead of this lcore's later packets of the flow. */
-		while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+	/*
+	 * A hold queue may be far longer than a burst, and lcore 0 may
+	 * replace the record meanwhile (rekey, migrate, `set out-sa`): its
+	 * successor's sequence numbers start a margin past this record's
+	 * (publish.c record_replace), which covers one burst a worker, not
+	 * a queue. So each chunk first checks the record is still usable,
+	 * and the rest goes through its successor, or waits for one.
+	 */
+	while (sa != NULL) {
+		if (unlikely(!own(w, sa))) {
+			/* Another lcore sends through it: these go there,
+			 * in order, ahead of this lcore's later packets of
+			 * the flow. */
+			while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+				for (i = 0; i < n; i++) {
+					w->cnt.c[CNT_AcquireHeldReleased]++;
+					handoff(w, sa, pkts[i], e->key.policy, e->pfp);
+				}
+			}
+			handoff_flush(w);
+			break;
+		}
+		while (sa_usable(sa) && (n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+			np = 0;
 			for (i = 0; i < n; i++) {
-				w->cnt.c[CNT_AcquireHeldReleased]++;
-				handoff(w, sa, pkts[i], e->key.policy, e->pfp);
-			}
-		}
-		handoff_flush(w);
-		gw_hold_remove(w->hold, e);
-		return;
-	}
-	while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
-		np = 0;
-		for (i = 0; i < n; i++) {
-			struct rte_mbuf *m = pkts[i];
+				struct rte_mbuf *m = pkts[i];
 
-			/* The SA's selector may be narrower than the key
-			 * (a key manager's choice): such a packet has no SA. */
-			if (unlikely(sa->has_sel &&
-				     (pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-						   &k) < 0 || !spd_sel_match(&sa->sel, &k)))) {
-				drop(w, m, CNT_AcquireHeldDropped);
-				continue;
+				/* The SA's selector may be narrower than the
+				 * key (a key manager's choice): such a packet
+				 * has no SA. */
+				if (unlikely(sa->has_sel &&
+					     (pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
+							   m->data_len, &k) < 0 ||
+					      !spd_sel_match(&sa->sel, &k)))) {
+					drop(w, m, CNT_AcquireHeldDropped);
+					continue;
+				}
+				w->cnt.c[CNT_AcquireHeldReleased]++;
+				np = fit(w, t, sa, m, prot, sas, np);
 			}
-			w->cnt.c[CNT_AcquireHeldReleased]++;
-			np = fit(w, t, sa, m, prot, sas, np);
+			out_esp_send(w, t, prot, sas, np);
 		}
-		out_esp_send(w, t, prot, sas, np);
+		if (e->n == 0)
+			break;
+		sa = gw_out_flow_sa(w, &e->key);
+	}
+	if (e->n != 0) {
+		/* Deleted or expired under us, with no successor: the rest
+		 * wait for a new SA, asked for as for a new key. */
+		e->born_tsc = rte_rdtsc();
+		gw_out_announce(w, e);
+		return false;
 	}
 	gw_hold_remove(w->hold, e);
+	return true;
 }
 
 /*
@@ -428,8 +451,12 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 
 			/* Its held packets go first, through ESP and out,
 			 * before this burst's take their sequence numbers. */
-			if (e != NULL)
-				gw_out_release(w, t, e, s);
+			if (e != NULL && !gw_out_release(w, t, e, s)) {
+				/* Its record was replaced and no successor is
+				 * there yet: this packet waits behind them. */
+				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
+				continue;
+			}
 		}
 		if (unlikely(!own(w, s))) {
 			handoff(w, s, pkts[i], policy[i], pfp[i]);

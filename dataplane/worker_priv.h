@@ -313,8 +313,10 @@ gw_sa_prefetch_keys(const struct gw_sa *sa)
 /* ---- between the stages ------------------------------------------------ */
 
 /* out.c: the held packets of @p e leave through @p sa, in order, before
- * any later packet of the flow (hold.h). */
-void gw_out_release(struct gw_worker *w, const struct gw_tables *t,
+ * any later packet of the flow (hold.h), and e is removed; through its
+ * successor if lcore 0 replaces it meanwhile. @return false when it went
+ * unusable with no successor: the rest stay held, announced again. */
+bool gw_out_release(struct gw_worker *w, const struct gw_tables *t,
 		    struct gw_hold_entry *e, struct gw_sa *sa);
 
 /* out.c: tell lcore 0 about held key @p e (its first packet gave the

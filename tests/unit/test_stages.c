@@ -31,8 +31,10 @@
 
 #include "config/config.h"
 #include "control/events.h"
+#include "dataplane/flowtab.h"
 #include "dataplane/hold.h"
 #include "dataplane/worker.h"
+#include "dataplane/worker_priv.h"
 #include "tests/support/testgw.h"
 #include "unit.h"
 
@@ -558,6 +560,104 @@ test_out_shared_mode(void)
 	testgw_free(g);
 }
 
+/* Gateway A's tunnel before any SA: its packets are held (PFP-less, one
+ * key for the policy). */
+static const char conf_hold[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"set acquire-queue 64\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
+
+/* The one key @p w holds packets for. */
+static struct gw_hold_entry *
+held_entry(struct gw_worker *w)
+{
+	uint32_t i;
+
+	for (i = 0; i < GW_HOLD_SLOTS; i++)
+		if (w->hold->slot[i].used)
+			return &w->hold->slot[i];
+	return NULL;
+}
+
+/* Held packets released through a record that lcore 0 replaced meanwhile
+ * (`state migrate`: the same keys) leave through its successor. The old
+ * record's successor starts its numbers a margin past the old one's,
+ * enough for one burst a worker, not for a hold queue: spending the old
+ * numbers on a longer queue would send them twice, each time under the
+ * same AES-GCM key and nonce. With the SA deleted instead, and no
+ * successor, the packets stay held and their key is asked for again. */
+static void
+test_out_release_replaced(void)
+{
+	struct testgw *g = gw(conf_hold);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	struct rte_mbuf *m[40];
+	struct gw_hold_entry *e;
+	struct sent s;
+	uint32_t spi, seq, first = 0;
+	void *old = NULL;
+
+	for (i = 0; i < 40; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	/* Two bursts (at most GW_RX_BURST each), two chunks to release. */
+	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
+	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 40);
+	e = held_entry(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(e->n, 40);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
+		      "reqid 1 " GCM);
+	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
+	unit_gw_apply(g, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      "new-src 172.16.1.5");
+	CU_ASSERT(gw_out_release(w, g->pub.shared.tables, e, old));
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 40);
+	for (i = 0; i < s.n; i++) {
+		esp_of(s.m[i], &spi, &seq);
+		if (i == 0)
+			first = seq;
+		CU_ASSERT(spi == 0x5001 && seq == first + i);
+	}
+	/* Past the margin: none of the old record's numbers. */
+	CU_ASSERT(first > 4096);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldReleased), 40);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 0);
+
+	/* Deleted with no successor: nothing leaves, the key is announced
+	 * again, and the packets wait. */
+	unit_gw_apply(g, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001");
+	for (i = 0; i < 8; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 8);
+	e = held_entry(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 dir out "
+		      "reqid 1 " GCM2);
+	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
+	unit_gw_apply(g, "state del src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002");
+	CU_ASSERT_EQUAL(w->n_notice, 0);
+	CU_ASSERT(!gw_out_release(w, g->pub.shared.tables, e, old));
+	CU_ASSERT_EQUAL(e->n, 8);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 1);
+	CU_ASSERT(e->announced && w->n_notice == 1);
+	gw_out_notices_flush(w);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	free_tx(&s);
+	gw_hold_drop_all(w);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* ---- stage_in ------------------------------------------------------------- */
 
 /* @p n packets from the host behind A to the one behind B, through A's
@@ -964,6 +1064,8 @@ test_stages_register(void)
 			test_out_shared_mode) == NULL ||
 	    CU_add_test(o, "handoffs in bursts reach the owner all, in order",
 			test_out_handoff_burst) == NULL ||
+	    CU_add_test(o, "a release through a replaced record goes through its successor",
+			test_out_release_replaced) == NULL ||
 	    CU_add_test(i, "asynchronous engine: collect, order, replay in flight",
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
