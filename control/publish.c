@@ -139,6 +139,8 @@ record_free(struct pub *p, struct gw_sa *gw)
 {
 	size_t size = gw->rec_size;
 
+	if (gw->replay_lent)
+		gw->esp.replay = NULL;
 	esp_sa_fini(&gw->esp);
 	/* Not sizeof(*gw): the record was allocated to its size. */
 	explicit_bzero(gw, offsetof(struct gw_sa, esp));
@@ -338,9 +340,17 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;
-	if (old->esp.replay != NULL && ngw->esp.replay != NULL)
-		memcpy(ngw->esp.replay, old->esp.replay,
-		       replay_window_bytes(old->esp.replay->size));
+	/* The replay window itself, not a copy: the worker the SA's packets
+	 * reach may still be updating it through the old record, and a copy
+	 * would miss what that accepts (a replay of it would pass the new
+	 * record) or be torn. The two records are used by that one lcore,
+	 * one after the other. */
+	if (old->esp.replay != NULL && ngw->esp.replay != NULL &&
+	    old->esp.replay->size == ngw->esp.replay->size) {
+		rte_free(ngw->esp.replay);
+		ngw->esp.replay = old->esp.replay;
+		old->replay_lent = 1;
+	}
 	s->dp = ngw;
 	if (s->dir == CFG_DIR_IN) {
 		rte_hash_add_key_data(p->shared.sad_in, &s->cfg.spi, ngw);

@@ -61,6 +61,9 @@ struct gw_sa {
 	/* Control plane only, in what would be padding: */
 	struct esp_sa_stats stats_base; /**< esp.stats at the last `stats reset` */
 	uint32_t rec_size;   /**< bytes the record was given (gw_sa_size()) */
+	/** Its replay window went on to its successor (record_replace):
+	 *  not this record's to free. */
+	uint8_t replay_lent;
 
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */

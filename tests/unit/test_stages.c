@@ -723,6 +723,56 @@ test_in_replaced(void)
 	pair_free(a, b, base_a, base_b);
 }
 
+/* B's inbound SA migrated while B's worker still decrypts through the old
+ * record (the rest of its burst, as RCU allows): a packet the old record
+ * accepts then is known to the new one's replay window (the same window,
+ * not a copy taken before), so its replay is dropped. The old record,
+ * freed, leaves the window to the new one. */
+static void
+test_in_replaced_window(void)
+{
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *wb = b->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	struct model_sa *s = NULL;
+	struct sa_counters c;
+	struct rte_mbuf *m[3];
+	struct gw_sa *old;
+	struct sent r;
+	uint32_t i;
+
+	for (i = 0; i < b->model.n_sas; i++)
+		if (b->model.sas[i]->cfg.spi == 0x5001)
+			s = b->model.sas[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	esp_a_to_b(a, b, m, 2);
+	m[2] = rte_pktmbuf_copy(m[1], b->pub.pool, 0, UINT32_MAX); /* its replay */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m[2]);
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1); /* fills the cache */
+	old = s->dp;
+	unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      "new-src 172.16.1.5");
+	CU_ASSERT_PTR_NOT_EQUAL_FATAL(s->dp, old);
+	/* As if the worker had loaded the old record before lcore 0 marked
+	 * it, mid-burst: the cache not flushed, the record not yet dead. */
+	wb->in_cache.gen = wb->out_cache.gen = b->pub.shared.flows_gen;
+	old->dead = 0;
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[1], 1);
+	old->dead = 1;
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[2], 1);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL(r.n, 2);
+	CU_ASSERT_EQUAL(counter(b, CNT_XfrmInStateSeqError), 1);
+	free_tx(&r);
+	(void)pub_reclaim(&b->pub); /* no worker is online: the old record goes */
+	CU_ASSERT_PTR_NOT_NULL_FATAL(((struct gw_sa *)s->dp)->esp.replay);
+	CU_ASSERT_EQUAL(((struct gw_sa *)s->dp)->esp.replay->top, 2);
+	pub_sa_totals(s, &c);
+	CU_ASSERT_EQUAL(c.replay_drops, 1);
+	pair_free(a, b, base_a, base_b);
+}
+
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
  * An unknown SPI is dropped with its event; after `state del` and a new
  * add of the SPI the SPI cache must follow. */
@@ -1072,6 +1122,8 @@ test_stages_register(void)
 			test_in_round_trip) == NULL ||
 	    CU_add_test(i, "an SA replaced mid-burst: its successor, no invalid SPI",
 			test_in_replaced) == NULL ||
+	    CU_add_test(i, "an SA replaced mid-burst: one replay window",
+			test_in_replaced_window) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL ||
 	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
