@@ -340,6 +340,12 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;
+	/* Inbound, the worker that decrypts for the old record goes on with
+	 * the new one (one writer of the window below). Outbound, the first
+	 * to find the new one takes it: the margin keeps their numbers
+	 * apart. */
+	if (s->dir == CFG_DIR_IN)
+		ngw->owner = old->owner;
 	/* The replay window itself, not a copy: the worker the SA's packets
 	 * reach may still be updating it through the old record, and a copy
 	 * would miss what that accepts (a replay of it would pass the new

@@ -329,12 +329,23 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			drop(w, esp[i], CNT_XfrmInStateExpired);
 			continue;
 		}
+		/* One worker decrypts for an SA, so its replay window and
+		 * counters have one writer. RSS may still put a packet of it
+		 * elsewhere: a NAT-T fragment (hashed on its addresses alone,
+		 * where whole datagrams hash on their ports too), or a peer
+		 * behind a NAT that rebinds its port. That goes to the owner. */
+		if (unlikely(!gw_sa_own(w, sa))) {
+			gw_handoff(w, sa, esp[i], 0, 0, true);
+			continue;
+		}
 		if (cold & (1ull << i))
 			gw_sa_prefetch_keys(sa); /* its record is in by now */
 		esp[k] = esp[i];
 		sas[k++] = &sa->esp;
 	}
 	ne = k;
+	if (unlikely(w->n_handoff != 0))
+		gw_handoff_flush(w);
 
 	if (w->esp.async != NULL) {
 		/* Handed to the engine: they come back through
@@ -361,4 +372,46 @@ gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf 
 	if (unlikely(w->esp.n_map != 0))
 		mapping_events(w);
 	in_post(w, t, pkts, sas, n, NULL, 0);
+}
+
+void
+gw_in_handed(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     uint16_t n)
+{
+	uint16_t i, from = 0;
+
+	/* Back to frames as received (a reassembled datagram never had its
+	 * Ethernet header in this mbuf: only the type matters), then the
+	 * inbound path, a run of one port at a time. They are few: what RSS
+	 * put on another queue than their SA's. */
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+		bool v6 = rte_pktmbuf_mtod(m, const uint8_t *)[0] >> 4 == 6;
+		struct rte_ether_hdr *eh =
+			(struct rte_ether_hdr *)rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
+
+		if (unlikely(eh == NULL)) {
+			drop(w, m, CNT_XfrmInHdrError);
+			pkts[i] = NULL;
+			continue;
+		}
+		eh->ether_type = rte_cpu_to_be_16(v6 ? RTE_ETHER_TYPE_IPV6 : RTE_ETHER_TYPE_IPV4);
+	}
+	while (from < n) {
+		struct rte_mbuf *run[GW_RX_BURST];
+		uint16_t k = 0, port = UINT16_MAX;
+
+		for (i = from; i < n; i++) {
+			if (pkts[i] == NULL)
+				continue;
+			if (port == UINT16_MAX)
+				port = pkts[i]->port;
+			else if (pkts[i]->port != port)
+				break;
+			run[k++] = pkts[i];
+		}
+		from = i;
+		if (k != 0)
+			gw_inbound(w, t, port, run, k);
+	}
 }

@@ -114,35 +114,8 @@ sa_usable(const struct gw_sa *sa)
 	       !sa->esp.exhausted;
 }
 
-/*
- * May this lcore send through @p sa? Only its owner may (struct
- * gw_sa.owner), so that sequence numbers and counters are plain stores:
- * the first worker to find an SA takes it, once, with a compare-and-swap.
- * lcore 0 never takes one; it hands its own packets to a worker.
- */
-static inline bool
-own(struct gw_worker *w, struct gw_sa *sa)
-{
-	uint16_t me = (uint16_t)(w->qsbr_id + 1);
-	uint16_t cur = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
-	bool worker;
-
-	if (likely(cur == me))
-		return true;
-	worker = w->qsbr_id < w->shared->n_workers || w->shared->n_workers == 0;
-	/* `set out-sa shared`: every worker sends through it. */
-	if (sa->esp.shared)
-		return worker;
-	if (cur != 0 || !worker)
-		return false;
-	return __atomic_compare_exchange_n(&sa->owner, &cur, me, false, __ATOMIC_RELAXED,
-					   __ATOMIC_RELAXED);
-}
-
-/* The packets handoff() buffered, one enqueue per owner, each owner's in
- * the order they came. What a full ring refuses is dropped and counted. */
-static void
-handoff_flush(struct gw_worker *w)
+void
+gw_handoff_flush(struct gw_worker *w)
 {
 	const struct gw_shared *sh = w->shared;
 	struct gw_handoff run[GW_HANDOFF_BUF];
@@ -171,23 +144,17 @@ handoff_flush(struct gw_worker *w)
 	w->n_handoff = 0;
 }
 
-/* Hand @p m to the owner of @p sa (or, for lcore 0 and an SA nobody owns
- * yet, to a worker picked by the SA's id, which will take it), as VPP
- * hands a flow to the thread of its SA when RSS put it elsewhere. Packets
- * from one lcore stay in order. They wait in the worker until
- * handoff_flush(): one enqueue a burst, not one a packet (each enqueue
- * moves the ring's lines between the two cores). */
-static void
-handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m, uint32_t policy,
-	uint8_t pfp)
+void
+gw_handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m, uint32_t policy,
+	   uint8_t pfp, bool in)
 {
 	uint16_t owner = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
 
 	if (w->n_handoff == GW_HANDOFF_BUF)
-		handoff_flush(w);
+		gw_handoff_flush(w);
 	w->handoff_to[w->n_handoff] = owner != 0 ? owner - 1u : sa->id % w->shared->n_workers;
 	w->handoff_buf[w->n_handoff++] = (struct gw_handoff){ .m = m, .policy = policy,
-							      .pfp = pfp };
+							      .pfp = pfp, .in = in };
 }
 
 struct gw_sa *
@@ -314,17 +281,17 @@ gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_en
 	 * and the rest goes through its successor, or waits for one.
 	 */
 	while (sa != NULL) {
-		if (unlikely(!own(w, sa))) {
+		if (unlikely(!gw_sa_own(w, sa))) {
 			/* Another lcore sends through it: these go there,
 			 * in order, ahead of this lcore's later packets of
 			 * the flow. */
 			while ((n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
 				for (i = 0; i < n; i++) {
 					w->cnt.c[CNT_AcquireHeldReleased]++;
-					handoff(w, sa, pkts[i], e->key.policy, e->pfp);
+					gw_handoff(w, sa, pkts[i], e->key.policy, e->pfp, false);
 				}
 			}
-			handoff_flush(w);
+			gw_handoff_flush(w);
 			break;
 		}
 		while (sa_usable(sa) && (n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
@@ -458,13 +425,13 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 				continue;
 			}
 		}
-		if (unlikely(!own(w, s))) {
-			handoff(w, s, pkts[i], policy[i], pfp[i]);
+		if (unlikely(!gw_sa_own(w, s))) {
+			gw_handoff(w, s, pkts[i], policy[i], pfp[i], false);
 			continue;
 		}
 		np = fit(w, t, s, pkts[i], prot, sas, np);
 	}
-	handoff_flush(w);
+	gw_handoff_flush(w);
 	out_esp_send(w, t, prot, sas, np);
 	gw_out_notices_flush(w);
 }
@@ -473,12 +440,12 @@ unsigned int
 gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 {
 	struct gw_handoff h[GW_RX_BURST];
-	struct rte_mbuf *pkts[GW_RX_BURST];
+	struct rte_mbuf *pkts[GW_RX_BURST], *in[GW_RX_BURST];
 	struct flow_key keys[GW_RX_BURST];
 	uint32_t policy[GW_RX_BURST];
 	uint8_t pfp[GW_RX_BURST];
 	unsigned int n, i, total = 0, round;
-	uint16_t k;
+	uint16_t k, ni;
 
 	/* A few bursts at most, so the lcore's own queues are polled too. */
 	for (round = 0; round < 4; round++) {
@@ -505,9 +472,13 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 				rte_prefetch1(d + off);
 			rte_prefetch0(d + h[i].m->data_len - 1);
 		}
-		for (i = 0, k = 0; i < n; i++) {
+		for (i = 0, k = 0, ni = 0; i < n; i++) {
 			struct rte_mbuf *m = h[i].m;
 
+			if (h[i].in) {
+				in[ni++] = m;
+				continue;
+			}
 			if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
 						  &keys[k]) < 0)) {
 				drop(w, m, CNT_MalformedPacket);
@@ -518,6 +489,8 @@ gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t)
 			pfp[k++] = h[i].pfp;
 		}
 		out_protect(w, t, pkts, keys, policy, pfp, k);
+		if (ni != 0)
+			gw_in_handed(w, t, in, ni);
 	}
 	return total;
 }

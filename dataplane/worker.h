@@ -195,9 +195,10 @@ _Static_assert(sizeof(struct gw_hold_cmd) % 4 == 0, "rte_ring elements are 4-byt
  *  again (a pointer could be freed before it dequeues). */
 struct gw_handoff {
 	struct rte_mbuf *m;
-	uint32_t policy;  /**< the policy's index */
-	uint8_t pfp;      /**< its PFP fields */
-	uint8_t pad[3];
+	uint32_t policy;  /**< outbound: the policy's index */
+	uint8_t pfp;      /**< outbound: its PFP fields */
+	uint8_t in;       /**< inbound ESP (an L3 packet) for the SA's owner */
+	uint8_t pad[2];
 };
 
 _Static_assert(sizeof(struct gw_handoff) % 4 == 0, "rte_ring elements are 4-byte multiples");
@@ -341,8 +342,9 @@ void gw_tx_frame(struct gw_worker *w, uint16_t port, struct rte_mbuf *m);
 unsigned int gw_hold_poll(struct gw_worker *w, const struct gw_tables *t);
 
 /**
- * Send what other lcores handed this one (packets of outbound SAs it
- * owns). Every worker runs it once per poll. @return packets served.
+ * Serve what other lcores handed this one: packets of outbound SAs it
+ * owns, sent, and ESP of inbound SAs it owns, decrypted. Every worker
+ * runs it once per poll. @return packets served.
  */
 unsigned int gw_handoff_poll(struct gw_worker *w, const struct gw_tables *t);
 

@@ -312,6 +312,52 @@ gw_sa_prefetch_keys(const struct gw_sa *sa)
 
 /* ---- between the stages ------------------------------------------------ */
 
+/*
+ * May this lcore send through, or decrypt for, @p sa? Only its owner may
+ * (struct gw_sa.owner), so that sequence numbers, replay windows and
+ * counters are plain stores: the first worker to find an SA takes it,
+ * once, with a compare-and-swap. lcore 0 never takes one; it hands its
+ * own packets to a worker. `set out-sa shared`: every worker sends
+ * through an outbound SA itself.
+ */
+static inline bool
+gw_sa_own(struct gw_worker *w, struct gw_sa *sa)
+{
+	uint16_t me = (uint16_t)(w->qsbr_id + 1);
+	uint16_t cur = __atomic_load_n(&sa->owner, __ATOMIC_RELAXED);
+	bool worker;
+
+	if (likely(cur == me))
+		return true;
+	worker = w->qsbr_id < w->shared->n_workers || w->shared->n_workers == 0;
+	if (sa->esp.shared)
+		return worker;
+	if (cur != 0 || !worker)
+		return false;
+	return __atomic_compare_exchange_n(&sa->owner, &cur, me, false, __ATOMIC_RELAXED,
+					   __ATOMIC_RELAXED);
+}
+
+/* out.c: hand @p m to the owner of @p sa (or, for lcore 0 and an SA
+ * nobody owns yet, to a worker picked by the SA's id, which will take
+ * it), as VPP hands a packet to the thread of its SA when RSS put it
+ * elsewhere: outbound, an IP packet of @p policy with its PFP fields
+ * @p pfp; inbound (@p in), ESP as received, an L3 packet. Packets from
+ * one lcore stay in order. They wait in the worker until
+ * gw_handoff_flush(): one enqueue a burst, not one a packet (each
+ * enqueue moves the ring's lines between the two cores). */
+void gw_handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m,
+		uint32_t policy, uint8_t pfp, bool in);
+/* out.c: the packets gw_handoff() buffered, one enqueue per owner, each
+ * owner's in the order they came. What a full ring refuses is dropped
+ * and counted. */
+void gw_handoff_flush(struct gw_worker *w);
+
+/* in.c: inbound ESP other lcores handed to this one, the owner of their
+ * SAs (L3 packets, their port in m->port). */
+void gw_in_handed(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+		  uint16_t n);
+
 /* out.c: the held packets of @p e leave through @p sa, in order, before
  * any later packet of the flow (hold.h), and e is removed; through its
  * successor if lcore 0 replaces it meanwhile. @return false when it went

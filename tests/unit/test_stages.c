@@ -773,6 +773,50 @@ test_in_replaced_window(void)
 	pair_free(a, b, base_a, base_b);
 }
 
+/* One worker decrypts for an inbound SA: the first to take it. Another
+ * lcore that receives ESP of it (here lcore 0's context, which never
+ * takes one; RSS does the same with a NAT-T fragment, hashed on its
+ * addresses alone) hands the packets to the owner, which decrypts them
+ * in the one replay window. */
+static void
+test_in_owner(void)
+{
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *wb = b->pub.workers[0], *w0 = b->pub.w0;
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	struct model_sa *s = NULL;
+	struct sa_counters c;
+	struct rte_mbuf *m[3];
+	struct sent r;
+	uint32_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(w0);
+	for (i = 0; i < b->model.n_sas; i++)
+		if (b->model.sas[i]->cfg.spi == 0x5001)
+			s = b->model.sas[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	esp_a_to_b(a, b, m, 3);
+	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL(r.n, 1);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(((struct gw_sa *)s->dp)->owner, wb->qsbr_id + 1);
+	gw_inbound(w0, b->pub.shared.tables, 1, &m[1], 2);
+	take_tx(w0, &r);
+	CU_ASSERT_EQUAL(r.n, 0);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(counter(b, CNT_SaHandoff), 2);
+	CU_ASSERT_EQUAL(gw_handoff_poll(wb, b->pub.shared.tables), 2);
+	take_tx(wb, &r);
+	CU_ASSERT_EQUAL(r.n, 2);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(((struct gw_sa *)s->dp)->esp.replay->top, 3);
+	pub_sa_totals(s, &c);
+	CU_ASSERT_EQUAL(c.packets, 3);
+	pair_free(a, b, base_a, base_b);
+}
+
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
  * An unknown SPI is dropped with its event; after `state del` and a new
  * add of the SPI the SPI cache must follow. */
@@ -1124,6 +1168,8 @@ test_stages_register(void)
 			test_in_replaced) == NULL ||
 	    CU_add_test(i, "an SA replaced mid-burst: one replay window",
 			test_in_replaced_window) == NULL ||
+	    CU_add_test(i, "one owner per inbound SA; others hand its ESP over",
+			test_in_owner) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL ||
 	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
