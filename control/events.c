@@ -549,13 +549,14 @@ time_limits(struct events *ev)
 	while ((s = model_time_due(m, now, &hard)) != NULL) {
 		struct gw_sa *gw = s->dp; /* NULL only without a data plane */
 
+		/* The flags are the workers' too (check_limits() in
+		 * worker_priv.h): a soft limit of bytes or packets reached at
+		 * the same time raises one event between them. */
 		if (hard) {
 			if (gw != NULL)
-				gw->hard_sent = 1;
+				__atomic_store_n(&gw->hard_sent, 1, __ATOMIC_RELAXED);
 			expire(ev, s, true);
-		} else if (gw == NULL || !gw->soft_sent) {
-			if (gw != NULL)
-				gw->soft_sent = 1;
+		} else if (gw == NULL || !__atomic_exchange_n(&gw->soft_sent, 1, __ATOMIC_RELAXED)) {
 			expire(ev, s, false);
 		}
 	}

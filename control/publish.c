@@ -250,7 +250,7 @@ dead_add(struct pub *p, const struct pub_dead *d)
 static void
 record_retire(struct pub *p, struct gw_sa *gw)
 {
-	gw->dead = 1;
+	__atomic_store_n(&gw->dead, 1, __ATOMIC_RELAXED);
 	gen_bump(p); /* no worker's cache keeps it past its next burst */
 	dead_add(p, &(struct pub_dead){ .gw = gw });
 }
@@ -419,7 +419,10 @@ op_sa_limits(void *arg, struct model_sa *s)
 
 	(void)arg;
 	limits_set(gw, &s->cfg);
-	gw->soft_sent = gw->hard_sent = 0;
+	/* New limits, new events: a worker may raise one for the old ones
+	 * until it sees these. */
+	__atomic_store_n(&gw->soft_sent, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&gw->hard_sent, 0, __ATOMIC_RELAXED);
 }
 
 static void
