@@ -35,8 +35,9 @@ route_mtu(const struct gw_tables *t, uint8_t family, const void *dst)
  * How big an inner packet SA @p sa can carry whole (DESIGN.md "MTU and
  * fragmentation": the egress MTU less the SA's worst-case overhead). A
  * tunnel SA keeps its path MTU, looked up again when the tables change
- * (a plain store: workers write the same value). Transport mode uses the
- * packet's own destination. 0: no route, the routing step will say so.
+ * (gw_sa.path_mtu: the MTU and the tables' gen in one word). Transport
+ * mode uses the packet's own destination. 0: no route, the routing step
+ * will say so.
  */
 static uint32_t
 sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
@@ -44,14 +45,18 @@ sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
 	uint32_t mtu, over = esp_sa_overhead(&sa->esp);
 
 	if (sa->esp.mode == ESP_MODE_TUNNEL) {
-		if (unlikely(__atomic_load_n(&sa->mtu_gen, __ATOMIC_ACQUIRE) != t->gen)) {
-			sa->path_mtu = route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
-						 (const void *)&sa->dst.v4 : sa->dst.v6);
-			/* After the MTU: another lcore sending through a
-			 * shared SA trusts path_mtu once it sees the gen. */
-			__atomic_store_n(&sa->mtu_gen, t->gen, __ATOMIC_RELEASE);
+		uint64_t pm = __atomic_load_n(&sa->path_mtu, __ATOMIC_RELAXED);
+
+		if (unlikely(pm >> 32 != t->gen)) {
+			/* One store of both: an lcore still on older tables,
+			 * sharing the SA, may write its own pair over it, but
+			 * never an MTU under this gen. */
+			pm = (uint64_t)t->gen << 32 |
+			     route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
+				       (const void *)&sa->dst.v4 : sa->dst.v6);
+			__atomic_store_n(&sa->path_mtu, pm, __ATOMIC_RELAXED);
 		}
-		mtu = sa->path_mtu;
+		mtu = (uint32_t)pm;
 	} else {
 		mtu = (ip[0] >> 4) == 4 ? route_mtu(t, 4, ip + 16) : route_mtu(t, 6, ip + 24);
 	}

@@ -52,8 +52,10 @@ enum gw_action {
  */
 struct gw_sa {
 	alignas(RTE_CACHE_LINE_SIZE) uint64_t use_tsc; /**< TSC of the last burst it carried (0: never) */
-	uint32_t mtu_gen;    /**< path_mtu is for tables of this gen */
-	uint16_t path_mtu;   /**< tunnel: MTU of the port its dst leaves by */
+	/** Tunnel: the MTU of the port its dst leaves by (low 32 bits) and
+	 *  the gen of the tables it is for (high 32), one word so that
+	 *  lcores sharing the SA read the two together. */
+	uint64_t path_mtu;
 	struct esp_addr src, dst;
 	/** Byte and packet limits (0: none), checked by the workers; time
 	 *  limits are the control plane's. */
