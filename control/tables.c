@@ -181,6 +181,31 @@ mask_prefix(uint8_t *a, unsigned int bytes, unsigned int len)
 	}
 }
 
+/*
+ * Groups of the LPMs' second level the routes can need: one (IPv4) for
+ * each route longer than /24, and (IPv6) one for each byte of a route
+ * past its first three; as many again for the ports' addresses. At least
+ * what a fixed size gave (256, 1024), so a table of routes and addresses
+ * never fails to build for want of them (a route add would then leave a
+ * route in the model that the tables cannot hold).
+ */
+static void
+tbl8s_needed(const struct gw_model *m, uint32_t *v4, uint32_t *v6)
+{
+	uint32_t i, n4 = 0, n6 = 0;
+
+	for (i = 0; i < m->n_routes; i++) {
+		const struct cfg_addr *a = &m->routes[i].prefix;
+
+		if (a->af == AF_INET6)
+			n6 += a->len > 24 ? (a->len - 24 + 7) / 8u : 0;
+		else
+			n4 += a->len > 24;
+	}
+	*v4 = RTE_MAX(256u, n4 + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX);
+	*v6 = RTE_MAX(1024u, n6 + 13u * GW_PORTS_MAX * CFG_PORT_ADDRS_MAX);
+}
+
 static int
 build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 {
@@ -188,13 +213,13 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	char name[RTE_LPM_NAMESIZE];
 	struct rte_lpm_config c4 = {
 		.max_rules = RTE_MAX(n_nh, 16u),
-		.number_tbl8s = 256,
 	};
 	struct rte_lpm6_config c6 = {
 		.max_rules = RTE_MAX(n_nh, 16u),
-		.number_tbl8s = 1024,
 	};
 	uint32_t i, p;
+
+	tbl8s_needed(m, &c4.number_tbl8s, &c6.number_tbl8s);
 
 	t->own_routes = true;
 	snprintf(name, sizeof(name), "lpm4_%u", atomic_fetch_add(&tbl_seq, 1));

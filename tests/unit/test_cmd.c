@@ -617,6 +617,42 @@ test_proto_names(void)
 	testgw_free(g);
 }
 
+/* Routes longer than /24, each in a /24 of its own, past the 256 groups
+ * the IPv4 LPM's second level used to have (and /64s past IPv6's 1024):
+ * each is added and found, none leaves the model ahead of the tables. */
+static void
+test_many_deep_routes(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	const struct gw_nexthop *nh;
+	struct cmd_ctx c;
+	char line[128];
+	uint8_t v6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
+	uint32_t i, dst;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	for (i = 0; i < 300; i++) {
+		snprintf(line, sizeof(line), "route add 10.%u.%u.0/25 port 1 via 172.16.1.254",
+			 i / 256, i % 256);
+		free(must(&c, line, false));
+	}
+	for (i = 0; i < 1100; i++) {
+		snprintf(line, sizeof(line), "route add 2001:db8:%x:%x::/64 port 1", i / 256,
+			 i % 256);
+		free(must(&c, line, false));
+	}
+	CU_ASSERT_EQUAL(g->model.n_routes, 1400);
+	dst = htonl(0x0a012b05); /* 10.1.43.5: the 300th */
+	nh = gw_route_lookup(g->pub.shared.tables, 4, &dst);
+	CU_ASSERT(nh != NULL && nh->port == 1 && nh->has_gw);
+	v6[5] = 4;
+	v6[7] = 0x4b; /* 2001:db8:4:4b::/64: the 1100th */
+	nh = gw_route_lookup(g->pub.shared.tables, 6, v6);
+	CU_ASSERT(nh != NULL && nh->port == 1 && !nh->has_gw);
+	testgw_free(g);
+}
+
 int
 test_cmd_register(void)
 {
@@ -629,7 +665,8 @@ test_cmd_register(void)
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
 	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL ||
-	    CU_add_test(s, "protocols by name, text and JSON", test_proto_names) == NULL)
+	    CU_add_test(s, "protocols by name, text and JSON", test_proto_names) == NULL ||
+	    CU_add_test(s, "routes past the LPMs' fixed second levels", test_many_deep_routes) == NULL)
 		return CU_get_error();
 	return 0;
 }
