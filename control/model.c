@@ -1284,16 +1284,66 @@ by_gen(const void *a, const void *b)
 	return x->gen < y->gen ? -1 : x->gen > y->gen;
 }
 
+/* The SAs oldest first (NULL with none), so that the newest ends up
+ * owning each key they take in turn. @return 0, or -ENOMEM. */
+static int
+sas_by_age(const struct gw_model *m, struct model_sa ***out)
+{
+	*out = NULL;
+	if (m->n_sas == 0)
+		return 0;
+	*out = malloc(m->n_sas * sizeof(**out));
+	if (*out == NULL)
+		return -ENOMEM;
+	memcpy(*out, m->sas, m->n_sas * sizeof(**out));
+	qsort(*out, m->n_sas, sizeof(**out), by_gen);
+	return 0;
+}
+
+/* The flow keys of policy @p mp go to the SAs that serve it, @p by_age
+ * (sas_by_age()) in turn. @return 0, or the first error (the flow table
+ * full: -ENOSPC), with the keys before it in place. */
+static int
+policy_keys_attach(struct gw_model *m, const struct model_pol *mp, struct model_sa **by_age)
+{
+	struct gw_flow_key fk;
+	uint32_t i;
+	int rc;
+
+	for (i = 0; i < m->n_sas && pol_protects_out(mp); i++) {
+		if (!model_sa_satisfies(by_age[i], &mp->cfg.tmpl) ||
+		    !model_flow_key(mp, by_age[i], &fk))
+			continue;
+		rc = flow_attach(m, by_age[i], &fk);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static int
+policy_keys_error(struct cfg_error *err, int rc)
+{
+	if (rc == -ENOSPC)
+		return cfg_error_set(err, -1, "the flow table has no room for the policy's keys "
+				     "(it is sized from espd --max-sas)"), rc;
+	return cfg_error_set(err, -1, "cannot index the policy: %s", strerror(-rc)), rc;
+}
+
+static void policy_unindex(struct gw_model *m, uint32_t index);
+
 static int
 policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err)
 {
+	struct model_sa **by_age = NULL;
 	struct model_pol *mp;
-	uint32_t i;
 	int rc;
 
 	if (p->has_index && model_policy(m, p->index) != NULL)
 		return cfg_error_set(err, -1, "policy index %u exists", p->index), -EEXIST;
 	rc = GROW(m->pols, m->n_pols, m->cap_pols);
+	if (rc == 0)
+		rc = sas_by_age(m, &by_age);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
 	mp = &m->pols[m->n_pols];
@@ -1310,26 +1360,21 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		m->pol_index_max = mp->cfg.index;
 	m->n_pols++;
 	m->dirty |= MODEL_DIRTY_SPD;
-	if (pol_protects_out(mp) && m->n_sas > 0) {
-		struct model_sa **by_age;
-		struct gw_flow_key fk;
-
-		/* Oldest first, so the newest SA ends up owning each key. */
-		by_age = malloc(m->n_sas * sizeof(*by_age));
-		if (by_age == NULL)
-			return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
-		memcpy(by_age, m->sas, m->n_sas * sizeof(*by_age));
-		qsort(by_age, m->n_sas, sizeof(*by_age), by_gen);
-		for (i = 0; i < m->n_sas; i++)
-			if (model_sa_satisfies(by_age[i], &mp->cfg.tmpl) &&
-			    model_flow_key(mp, by_age[i], &fk))
-				(void)flow_attach(m, by_age[i], &fk);
-		free(by_age);
+	rc = policy_keys_attach(m, mp, by_age);
+	free(by_age);
+	if (rc < 0) {
+		/* All or nothing: a policy whose traffic could not find the
+		 * SA it has would raise ACQUIREs for ever. */
+		policy_unindex(m, mp->cfg.index);
+		m->n_pols--;
+		return policy_keys_error(err, rc);
 	}
 	return 0;
 }
 
 static bool sel_eq(const struct cfg_sel *a, const struct cfg_sel *b);
+static void policy_keys_prune(struct gw_model *m, const struct model_pol *mp,
+			      uint32_t old_pfp);
 
 /*
  * policy update: the policy with the same index (when one is given) or
@@ -1347,9 +1392,9 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 {
 	struct model_pol *mp = NULL;
 	struct model_sa **by_age = NULL;
-	struct gw_flow_key fk;
-	uint32_t i, index, old_pfp;
-	uint16_t k;
+	struct cfg_policy old;
+	uint32_t i, index;
+	int rc;
 
 	for (i = 0; i < m->n_pols && mp == NULL; i++) {
 		struct model_pol *q = &m->pols[i];
@@ -1366,15 +1411,10 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 				     mp->cfg.dir == CFG_DIR_OUT ? "out" : "fwd",
 				     p->dir == CFG_DIR_IN ? "in" :
 				     p->dir == CFG_DIR_OUT ? "out" : "fwd"), -EINVAL;
-	if (m->n_sas > 0) {
-		by_age = malloc(m->n_sas * sizeof(*by_age));
-		if (by_age == NULL)
-			return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
-		memcpy(by_age, m->sas, m->n_sas * sizeof(*by_age));
-		qsort(by_age, m->n_sas, sizeof(*by_age), by_gen);
-	}
+	if (sas_by_age(m, &by_age) < 0)
+		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 	index = mp->cfg.index;
-	old_pfp = mp->cfg.pfp;
+	old = mp->cfg;
 	mp->cfg = *p;
 	mp->cfg.index = index;
 	mp->cfg.has_index = true;
@@ -1383,15 +1423,37 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 	/* The SAs that serve the new policy take its keys, oldest first so
 	 * that the newest ends up owning each (a key already pointed at is
 	 * pointed again, with no gap). */
-	for (i = 0; i < m->n_sas && pol_protects_out(mp); i++)
-		if (model_sa_satisfies(by_age[i], &mp->cfg.tmpl) &&
-		    model_flow_key(mp, by_age[i], &fk))
-			(void)flow_attach(m, by_age[i], &fk);
-	free(by_age);
+	rc = policy_keys_attach(m, mp, by_age);
+	if (rc < 0) {
+		/* The policy as it was: the keys the new one gave go
+		 * (pruned from the new PFP fields back to the old), and the
+		 * old ones point where they did (in place: no room needed). */
+		uint32_t new_pfp = mp->cfg.pfp;
 
-	/* Keys an SA held under the old policy and no longer has: an SA
-	 * that still fits the template keeps its keys while the PFP fields
-	 * are the same (the flow an ACQUIRE's seq gave it included). */
+		mp->cfg = old;
+		policy_keys_prune(m, mp, new_pfp);
+		(void)policy_keys_attach(m, mp, by_age);
+		free(by_age);
+		return policy_keys_error(err, rc);
+	}
+	free(by_age);
+	policy_keys_prune(m, mp, old.pfp);
+	return 0;
+}
+
+/*
+ * Keys of policy @p mp that an SA holds and the policy no longer gives
+ * it, since its PFP fields were @p old_pfp: an SA that still fits the
+ * template keeps its keys while the PFP fields are the same (the flow an
+ * ACQUIRE's seq gave it included).
+ */
+static void
+policy_keys_prune(struct gw_model *m, const struct model_pol *mp, uint32_t old_pfp)
+{
+	struct gw_flow_key fk;
+	uint32_t i, index = mp->cfg.index;
+	uint16_t k;
+
 	for (i = 0; i < m->n_sas; i++) {
 		struct model_sa *s = m->sas[i];
 		bool fits = pol_protects_out(mp) && model_sa_satisfies(s, &mp->cfg.tmpl);
@@ -1410,7 +1472,6 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 			flow_leave(m, f, s);
 		}
 	}
-	return 0;
 }
 
 /* Every flow key of policy @p index goes. */

@@ -653,6 +653,68 @@ test_many_deep_routes(void)
 	testgw_free(g);
 }
 
+/* Protect policies, each a key in the flow table (sized from --max-sas,
+ * 1024 here), until it is full: the one that finds no room is refused
+ * whole, with nothing of it left (added again, the same answer, not
+ * "exists"). An update that needs a new key then is refused too, and
+ * the policy keeps its old key, still leading to its SA. */
+static void
+test_flow_table_full(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	struct cfg_error err;
+	struct gw_flow_key fk;
+	struct flow_key k = { 0 };
+	char line[256];
+	uint32_t i, n_pols = 0, count = 0;
+	void *data = NULL;
+	int rc = 0;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	for (i = 0; i < 4000 && rc == 0; i++) {
+		snprintf(line, sizeof(line),
+			 "policy add src 10.%u.%u.0/24 dst 192.168.2.0/24 dir out index %u "
+			 "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel",
+			 i / 256, i % 256, 100 + i);
+		n_pols = g->model.n_pols;
+		count = flowtab_count(g->pub.shared.flows);
+		rc = testgw_apply(g, line, &err);
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, -ENOSPC);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "no room"));
+	CU_ASSERT_EQUAL(g->model.n_pols, n_pols);
+	CU_ASSERT_EQUAL(flowtab_count(g->pub.shared.flows), count);
+	CU_ASSERT_PTR_NULL(model_policy(&g->model, 100 + i - 1));
+	CU_ASSERT_EQUAL(testgw_apply(g, line, &err), -ENOSPC);
+	CU_ASSERT(count > 1000);
+	/* Others may still find room near their homes: on to every slot. */
+	for (; i < 4000; i++) {
+		snprintf(line, sizeof(line),
+			 "policy add src 10.%u.%u.0/24 dst 192.168.2.0/24 dir out index %u "
+			 "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel",
+			 i / 256, i % 256, 100 + i);
+		(void)testgw_apply(g, line, &err);
+	}
+	count = flowtab_count(g->pub.shared.flows);
+	CU_ASSERT_EQUAL(g->model.n_pols, count);
+
+	/* Policy 100 to an SA of its own, keyed by PFP src: a new key, no
+	 * room for it. (The SA, reqid 3, serves no policy yet: no key.) */
+	CU_ASSERT_EQUAL(testgw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+				     "spi 0x1003 reqid 3 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128 "
+				     "sel src 10.0.0.5/32 dst 192.168.2.0/24", &err), 0);
+	CU_ASSERT_EQUAL(flowtab_count(g->pub.shared.flows), count);
+	CU_ASSERT_EQUAL(testgw_apply(g, "policy update src 10.0.0.0/24 dst 192.168.2.0/24 dir out "
+				     "index 100 tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 3 "
+				     "mode tunnel pfp src", &err), -ENOSPC);
+	CU_ASSERT_EQUAL(model_policy(&g->model, 100)->cfg.pfp, 0);
+	CU_ASSERT_EQUAL(flowtab_count(g->pub.shared.flows), count);
+	gw_flow_key_make(&fk, 100, 0, &k);
+	CU_ASSERT_EQUAL(flowtab_lookup(g->pub.shared.flows, &fk, &data), 0);
+	CU_ASSERT_PTR_EQUAL(data, g->model.sas[0]->dp);
+	testgw_free(g);
+}
+
 int
 test_cmd_register(void)
 {
@@ -666,7 +728,8 @@ test_cmd_register(void)
 	    CU_add_test(s, "state migrate and policy update", test_migrate) == NULL ||
 	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL ||
 	    CU_add_test(s, "protocols by name, text and JSON", test_proto_names) == NULL ||
-	    CU_add_test(s, "routes past the LPMs' fixed second levels", test_many_deep_routes) == NULL)
+	    CU_add_test(s, "routes past the LPMs' fixed second levels", test_many_deep_routes) == NULL ||
+	    CU_add_test(s, "a full flow table refuses a policy whole", test_flow_table_full) == NULL)
 		return CU_get_error();
 	return 0;
 }
