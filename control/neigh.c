@@ -96,24 +96,26 @@ dp_retire(struct pub *p, struct gw_neigh *dp)
 }
 
 /* Publish @p n's MAC (a new record: a worker never sees a MAC half
- * written), retiring the old one. */
-static void
+ * written), retiring the old one. @return false when out of memory:
+ * workers keep the old one, or keep asking. */
+static bool
 dp_publish(struct pub *p, struct neigh *n)
 {
 	struct gw_neigh *dp = rte_zmalloc("gw_neigh", sizeof(*dp), RTE_CACHE_LINE_SIZE);
 	struct gw_neigh *old = n->dp;
 
 	if (dp == NULL)
-		return; /* workers keep the old one, or keep asking */
+		return false;
 	dp->mac = n->mac;
 	dp->used_tsc = 0; /* unused yet: the first worker to use it says so */
 	if (rte_hash_add_key_data(p->shared.neigh, &n->key, dp) < 0) {
 		rte_free(dp);
-		return;
+		return false;
 	}
 	n->dp = dp;
 	if (old != NULL)
 		dp_retire(p, old);
+	return true;
 }
 
 static void
@@ -291,13 +293,31 @@ int
 neigh_static(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_addr *mac)
 {
 	struct neigh *n = find(p, k);
+	bool created = n == NULL;
+	struct rte_ether_addr was_mac;
+	uint8_t was_state, was_tries;
 
 	if (n == NULL && (n = create(p, k, NEIGH_PERMANENT)) == NULL)
 		return -ENOMEM;
+	was_mac = n->mac;
+	was_state = n->state;
+	was_tries = n->tries;
 	n->state = NEIGH_PERMANENT;
 	n->mac = *mac;
 	n->tries = 0;
-	dp_publish(p, n);
+	if (!dp_publish(p, n)) {
+		/* Not in the data plane: not in the table either (the
+		 * workers would queue for it, and nothing ever answers a
+		 * PERMANENT entry's questions). */
+		if (created) {
+			destroy(p, n);
+		} else {
+			n->state = was_state;
+			n->mac = was_mac;
+			n->tries = was_tries;
+		}
+		return -ENOMEM;
+	}
 	queue_send(p, n);
 	return 0;
 }
@@ -350,7 +370,7 @@ neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_
 		n->confirmed_ns = now;
 		n->next_ns = now + (how == NEIGH_ANSWER ? reachable_ns(p) : RETRY_NS);
 		n->stale_tsc = rte_rdtsc();
-		dp_publish(p, n);
+		(void)dp_publish(p, n);
 		return;
 	}
 	if (n->state == NEIGH_PERMANENT)
@@ -370,7 +390,7 @@ neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_
 		n->stale_tsc = rte_rdtsc();
 	}
 	if (changed || n->dp == NULL)
-		dp_publish(p, n);
+		(void)dp_publish(p, n);
 	queue_send(p, n);
 }
 
