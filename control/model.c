@@ -731,6 +731,14 @@ timers_arm(struct gw_model *m, struct model_sa *s)
 	static const uint8_t which[] = { CFG_LIMIT_TIME_SOFT, CFG_LIMIT_TIME_HARD };
 	unsigned int i;
 
+	/* Room for both first: the bump below makes the SA's scheduled
+	 * limits stale, and failing after it would leave it with none.
+	 * Stale entries go before the array grows, as in timer_push(). */
+	if (m->n_timers + 2 > m->cap_timers && m->n_timers > 2 * m->n_sas + 64)
+		timers_compact(m);
+	if (GROW(m->timers, m->n_timers, m->cap_timers) < 0 ||
+	    GROW(m->timers, m->n_timers + 1, m->cap_timers) < 0)
+		return -ENOMEM;
 	s->limit_gen++;
 	s->time_soft_done = false;
 	for (i = 0; i < 2; i++) {
