@@ -333,18 +333,9 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	 * skip ahead by more than they can send in it, so the two never
 	 * send the same number (a peer would drop it as a replay, and under
 	 * the same keys and IV mask, as after a migrate, the IV would
-	 * repeat). That holds only once they stop taking it up: an outbound
-	 * record is marked dead before its numbers are read, not after the
-	 * flow table points at its successor, which takes as long as the SA
-	 * has flows (and lcore 0 may be preempted meanwhile). A packet that
-	 * finds it dead before the successor is in is held, and released
-	 * through the successor. */
-	if (s->dir == CFG_DIR_OUT) {
+	 * repeat). */
+	if (s->dir == CFG_DIR_OUT)
 		seq_margin = RTE_MAX(4096ull, (p->n_workers + 1ull) * GW_RX_BURST * GW_FRAG_MAX);
-		__atomic_store_n(&old->dead, 1, __ATOMIC_RELAXED);
-		gen_bump(p);
-		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
-	}
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
