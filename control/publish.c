@@ -317,6 +317,19 @@ op_sa_create(void *arg, struct model_sa *s)
 	return rc;
 }
 
+uint64_t
+pub_seq_margin(const struct pub *p, uint16_t n_flows)
+{
+	/* Workers may still use the old record for one burst each (RCU)
+	 * once it is dead, and until then for as long as record_replace()
+	 * takes to point the SA's flows at the successor (make before
+	 * break: no packet waits). A flow's turn takes well under a
+	 * microsecond; 64 numbers a worker allow for 8 fragments a packet
+	 * at 16 Mpps each. */
+	return RTE_MAX(4096ull, (p->n_workers + 1ull) * GW_RX_BURST * GW_FRAG_MAX) +
+	       (p->n_workers + 1ull) * 64u * n_flows;
+}
+
 /*
  * New record @p ngw of SA @p s takes over @p old's counters and sequence
  * state, and is put in its place (make before break: the SAD or flow
@@ -329,13 +342,8 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	uint64_t seq_margin = 0;
 	uint16_t i;
 
-	/* Workers may still use the old record for one burst each (RCU):
-	 * skip ahead by more than they can send in it, so the two never
-	 * send the same number (a peer would drop it as a replay, and under
-	 * the same keys and IV mask, as after a migrate, the IV would
-	 * repeat). */
 	if (s->dir == CFG_DIR_OUT)
-		seq_margin = RTE_MAX(4096ull, (p->n_workers + 1ull) * GW_RX_BURST * GW_FRAG_MAX);
+		seq_margin = pub_seq_margin(p, s->n_flows);
 	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;

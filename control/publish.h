@@ -127,6 +127,13 @@ int pub_publish(struct pub *p);
  *  still wait. */
 uint32_t pub_reclaim(struct pub *p);
 
+/** How far past an outbound record's last sequence number its successor
+ *  starts (it replaces it under the same keys after a migrate), for an
+ *  SA serving @p n_flows flows: more than the workers can send through
+ *  the old record while it is being replaced, so no number goes out
+ *  twice (under the same keys and IV mask the IV would repeat). */
+uint64_t pub_seq_margin(const struct pub *p, uint16_t n_flows);
+
 /** Free a worker context (its engine and rings). */
 void pub_worker_free(struct gw_worker *w);
 
