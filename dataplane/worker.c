@@ -45,7 +45,10 @@ hold_scan(struct gw_worker *w, const struct gw_tables *t, uint64_t now)
 			sa = gw_out_flow_sa(w, &e->key);
 			if (sa != NULL && (!sa->has_sel ||
 					   spd_sel_match(&sa->sel, &e->pkt))) {
-				gw_out_release(w, t, e, sa);
+				/* Not all released: the rest wait, announced
+				 * again (born now, so not expired below). */
+				if (!gw_out_release(w, t, e, sa))
+					break;
 				continue;
 			}
 			if (now - e->born_tsc > life) {

@@ -661,6 +661,44 @@ test_out_release_replaced(void)
 	testgw_free(g);
 }
 
+/* The periodic scan releases a hold queue through an SA that runs out of
+ * sequence numbers part way: what it could not send stays held, asked
+ * for again, not dropped as if its time were up. */
+static void
+test_hold_scan_partial(void)
+{
+	struct testgw *g = gw(conf_hold);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	struct rte_mbuf *m[40];
+	struct gw_hold_entry *e;
+	struct sent s;
+
+	for (i = 0; i < 40; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
+	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
+	e = held_entry(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	/* 19 numbers left: the first chunk spends them, the second waits. */
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
+		      "reqid 1 replay-oseq 4294967276 " GCM);
+	w->hold->scan_pos = (uint32_t)(e - w->hold->slot);
+	w->hold->scan_tsc = 0;
+	(void)gw_hold_poll(w, g->pub.shared.tables);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 19);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateSeqError), 13);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 0);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 1);
+	CU_ASSERT_EQUAL(e->n, 8);
+	gw_hold_drop_all(w);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* ---- stage_in ------------------------------------------------------------- */
 
 /* @p n packets from the host behind A to the one behind B, through A's
@@ -1163,6 +1201,8 @@ test_stages_register(void)
 			test_out_handoff_burst) == NULL ||
 	    CU_add_test(o, "a release through a replaced record goes through its successor",
 			test_out_release_replaced) == NULL ||
+	    CU_add_test(o, "the hold scan keeps what a release could not send",
+			test_hold_scan_partial) == NULL ||
 	    CU_add_test(i, "asynchronous engine: collect, order, replay in flight",
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
