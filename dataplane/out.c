@@ -424,8 +424,16 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			/* Its held packets go first, through ESP and out,
 			 * before this burst's take their sequence numbers. */
 			if (e != NULL && !gw_out_release(w, t, e, s)) {
-				/* Its record was replaced and no successor is
-				 * there yet: this packet waits behind them. */
+				/* Its record went unusable with no successor
+				 * yet: this packet waits behind them. */
+				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
+				continue;
+			}
+			/* The release went on through a successor: so
+			 * does this packet, after them. */
+			if (e != NULL && unlikely(!sa_usable(s)) &&
+			    ((s = gw_out_flow_sa(w, &fk[i])) == NULL ||
+			     (s->has_sel && !spd_sel_match(&s->sel, &keys[i])))) {
 				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
 				continue;
 			}

@@ -699,6 +699,48 @@ test_hold_scan_partial(void)
 	testgw_free(g);
 }
 
+/* A packet whose SA runs out of numbers while its flow's hold queue is
+ * released ahead of it (a newer SA for the flow exists; this worker's
+ * cache still named the old one, mid-burst): the queue goes on through
+ * the newer SA, and so does the packet, after it, not through the old. */
+static void
+test_release_then_packet(void)
+{
+	struct testgw *g = gw(conf_hold);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	struct rte_mbuf *m[41];
+	struct gw_hold_entry *e;
+	uint32_t spi, seq;
+	void *old = NULL;
+	struct sent s;
+
+	for (i = 0; i < 41; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
+	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
+	e = held_entry(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
+		      "reqid 1 replay-oseq 4294967276 " GCM);
+	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5002 dir out "
+		      "reqid 1 " GCM2);
+	w->out_cache.gen = w->in_cache.gen = g->pub.shared.flows_gen;
+	gw_sa_cache_put(&w->out_cache, e->key.policy, old);
+	gw_outbound(w, g->pub.shared.tables, 0, &m[40], 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 28); /* 19 through 0x5001, 8 + this one through 0x5002 */
+	esp_of(s.m[27], &spi, &seq);
+	CU_ASSERT(spi == 0x5002 && seq == 9);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateSeqError), 13);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 0);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* ---- stage_in ------------------------------------------------------------- */
 
 /* @p n packets from the host behind A to the one behind B, through A's
@@ -1203,6 +1245,8 @@ test_stages_register(void)
 			test_out_release_replaced) == NULL ||
 	    CU_add_test(o, "the hold scan keeps what a release could not send",
 			test_hold_scan_partial) == NULL ||
+	    CU_add_test(o, "after a release moved on, its packet follows it",
+			test_release_then_packet) == NULL ||
 	    CU_add_test(i, "asynchronous engine: collect, order, replay in flight",
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
