@@ -352,8 +352,17 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	 * the new one (one writer of the window below). Outbound, the first
 	 * to find the new one takes it: the margin keeps their numbers
 	 * apart. */
-	if (s->dir == CFG_DIR_IN)
-		ngw->owner = old->owner;
+	if (s->dir == CFG_DIR_IN) {
+		/* Nobody owns the old one yet: one worker takes both now,
+		 * or a worker could take the old one (the rest of its burst)
+		 * and another the new, two writers of one window. */
+		uint16_t none = 0;
+
+		(void)__atomic_compare_exchange_n(&old->owner, &none,
+						  (uint16_t)(old->id % RTE_MAX(p->n_workers, 1u) + 1),
+						  false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+		ngw->owner = __atomic_load_n(&old->owner, __ATOMIC_RELAXED);
+	}
 	/* The replay window itself, not a copy: the worker the SA's packets
 	 * reach may still be updating it through the old record, and a copy
 	 * would miss what that accepts (a replay of it would pass the new

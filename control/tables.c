@@ -204,7 +204,8 @@ tbl8s_needed(const struct gw_model *m, uint32_t *v4, uint32_t *v6)
 	}
 	/* Within what the libraries take (rte_lpm6 refuses more than 2^21);
 	 * routes sharing groups need fewer than counted. */
-	*v4 = RTE_MIN(RTE_MAX(256u, n4 + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX), (uint32_t)RTE_LPM_MAX_TBL8_NUM_GROUPS);
+	*v4 = RTE_MIN(RTE_MAX(256u, n4 + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX),
+		      (uint32_t)RTE_LPM_MAX_TBL8_NUM_GROUPS);
 	*v6 = RTE_MIN(RTE_MAX(1024u, n6 + 13u * GW_PORTS_MAX * CFG_PORT_ADDRS_MAX), 1u << 21);
 }
 

@@ -898,6 +898,23 @@ test_in_owner(void)
 	pub_sa_totals(s, &c);
 	CU_ASSERT_EQUAL(c.packets, 3);
 	pair_free(a, b, base_a, base_b);
+
+	/* Replaced before anyone owned it: both records get one owner, so
+	 * no two workers can take one each and share the window. */
+	b = gw(conf_b);
+	for (i = 0, s = NULL; i < b->model.n_sas; i++)
+		if (b->model.sas[i]->cfg.spi == 0x5001)
+			s = b->model.sas[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	{
+		struct gw_sa *old = s->dp;
+
+		CU_ASSERT_EQUAL(old->owner, 0);
+		unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp "
+			      "spi 0x5001 new-src 172.16.1.5");
+		CU_ASSERT(old->owner != 0 && ((struct gw_sa *)s->dp)->owner == old->owner);
+	}
+	testgw_free(b);
 }
 
 /* A's ESP into B: decrypted, checked, forwarded to the host behind B.
