@@ -1308,25 +1308,90 @@ sas_by_age(const struct gw_model *m, struct model_sa ***out)
 	return 0;
 }
 
-/* The flow keys of policy @p mp go to the SAs that serve it, @p by_age
- * (sas_by_age()) in turn. @return 0, or the first error (the flow table
- * full: -ENOSPC), with the keys before it in place. */
+/* One change policy_keys_attach() made: flow @p f pointed at @p was
+ * before, and joined SA @p s's flows (or was one already). */
+struct key_undo {
+	struct model_flow *f;
+	struct model_sa *s, *was;
+	bool joined;
+};
+
+static bool
+sa_has_flow(struct model_sa *s, const struct model_flow *f)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->n_flows; i++)
+		if (sa_flows(s)[i] == f)
+			return true;
+	return false;
+}
+
+/*
+ * The flow keys of policy @p mp go to the SAs that serve it, @p by_age
+ * (sas_by_age()) in turn; with @p undo (room for m->n_sas), what each
+ * changed is noted there, *n_undo of them, for keys_undo(). @return 0,
+ * or the first error (the flow table full: -ENOSPC), with the keys
+ * before it in place.
+ */
 static int
-policy_keys_attach(struct gw_model *m, const struct model_pol *mp, struct model_sa **by_age)
+policy_keys_attach(struct gw_model *m, const struct model_pol *mp, struct model_sa **by_age,
+		   struct key_undo *undo, uint32_t *n_undo)
 {
 	struct gw_flow_key fk;
 	uint32_t i;
 	int rc;
 
 	for (i = 0; i < m->n_sas && pol_protects_out(mp); i++) {
-		if (!model_sa_satisfies(by_age[i], &mp->cfg.tmpl) ||
-		    !model_flow_key(mp, by_age[i], &fk))
+		struct model_sa *s = by_age[i];
+		struct model_flow *f;
+		struct key_undo u = { .s = s };
+
+		if (!model_sa_satisfies(s, &mp->cfg.tmpl) || !model_flow_key(mp, s, &fk))
 			continue;
-		rc = flow_attach(m, by_age[i], &fk);
+		f = flow_get(m, &fk, false);
+		u.was = f != NULL ? f->sa : NULL;
+		u.joined = f == NULL || !sa_has_flow(s, f);
+		rc = flow_attach(m, s, &fk);
+		/* Noted even when it failed: it may have joined the flow
+		 * before the table refused its key. */
+		u.f = flow_get(m, &fk, false);
+		if (undo != NULL && u.f != NULL && (u.joined || u.f->sa != u.was))
+			undo[(*n_undo)++] = u;
 		if (rc < 0)
 			return rc;
 	}
 	return 0;
+}
+
+/* Put back what policy_keys_attach() changed, the last change first:
+ * each key points where it did (in place, so the table needs no room),
+ * and leaves the SAs it joined. */
+static void
+keys_undo(struct gw_model *m, const struct key_undo *undo, uint32_t n)
+{
+	while (n-- > 0) {
+		const struct key_undo *u = &undo[n];
+		struct model_flow *f = u->f;
+		uint16_t k;
+
+		if (f->sa != u->was) {
+			if (u->was != NULL)
+				(void)flow_point(m, f, u->was);
+			else
+				flow_unpoint(m, f);
+		}
+		if (!u->joined)
+			continue;
+		for (k = 0; k < u->s->n_flows; k++) {
+			if (sa_flows(u->s)[k] == f) {
+				sa_flows(u->s)[k] = sa_flows(u->s)[--u->s->n_flows];
+				break;
+			}
+		}
+		if (--f->cand == 0 && f->sa == NULL)
+			flow_drop(m, f);
+	}
 }
 
 static int
@@ -1368,7 +1433,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		m->pol_index_max = mp->cfg.index;
 	m->n_pols++;
 	m->dirty |= MODEL_DIRTY_SPD;
-	rc = policy_keys_attach(m, mp, by_age);
+	rc = policy_keys_attach(m, mp, by_age, NULL, NULL);
 	free(by_age);
 	if (rc < 0) {
 		/* All or nothing: a policy whose traffic could not find the
@@ -1400,8 +1465,9 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 {
 	struct model_pol *mp = NULL;
 	struct model_sa **by_age = NULL;
+	struct key_undo *undo = NULL;
 	struct cfg_policy old;
-	uint32_t i, index;
+	uint32_t i, index, n_undo = 0;
 	int rc;
 
 	for (i = 0; i < m->n_pols && mp == NULL; i++) {
@@ -1419,8 +1485,11 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 				     mp->cfg.dir == CFG_DIR_OUT ? "out" : "fwd",
 				     p->dir == CFG_DIR_IN ? "in" :
 				     p->dir == CFG_DIR_OUT ? "out" : "fwd"), -EINVAL;
-	if (sas_by_age(m, &by_age) < 0)
+	if (sas_by_age(m, &by_age) < 0 ||
+	    (m->n_sas > 0 && (undo = malloc(m->n_sas * sizeof(*undo))) == NULL)) {
+		free(by_age);
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
+	}
 	index = mp->cfg.index;
 	old = mp->cfg;
 	mp->cfg = *p;
@@ -1431,20 +1500,16 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 	/* The SAs that serve the new policy take its keys, oldest first so
 	 * that the newest ends up owning each (a key already pointed at is
 	 * pointed again, with no gap). */
-	rc = policy_keys_attach(m, mp, by_age);
+	rc = policy_keys_attach(m, mp, by_age, undo, &n_undo);
+	free(by_age);
 	if (rc < 0) {
-		/* The policy as it was: the keys the new one gave go
-		 * (pruned from the new PFP fields back to the old), and the
-		 * old ones point where they did (in place: no room needed). */
-		uint32_t new_pfp = mp->cfg.pfp;
-
+		/* The policy as it was, its keys as they were. */
+		keys_undo(m, undo, n_undo);
+		free(undo);
 		mp->cfg = old;
-		policy_keys_prune(m, mp, new_pfp);
-		(void)policy_keys_attach(m, mp, by_age);
-		free(by_age);
 		return policy_keys_error(err, rc);
 	}
-	free(by_age);
+	free(undo);
 	policy_keys_prune(m, mp, old.pfp);
 	return 0;
 }

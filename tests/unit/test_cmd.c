@@ -667,10 +667,23 @@ test_flow_table_full(void)
 	struct flow_key k = { 0 };
 	char line[256];
 	uint32_t i, n_pols = 0, count = 0;
-	void *data = NULL;
+	void *data = NULL, *kept = NULL;
 	int rc = 0;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	/* A key an SA keeps outside its policy's template: SA 0x1005 serves
+	 * policy 9000, then moves (state migrate) where the template does
+	 * not follow yet. */
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "policy add src 192.168.50.0/24 dst 192.168.51.0/24 "
+					   "dir out index 9000 tmpl src 172.16.1.5 dst 172.16.9.9 "
+					   "proto esp reqid 5 mode tunnel", &err), 0);
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "state add src 172.16.1.5 dst 172.16.9.9 proto esp "
+					   "spi 0x1005 reqid 5 aead 'rfc4106(gcm(aes))' " GCM_KEY
+					   " 128 sel src 192.168.50.5/32 dst 192.168.51.0/24", &err), 0);
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "state migrate src 172.16.1.5 dst 172.16.9.9 proto esp "
+					   "spi 0x1005 new-dst 172.16.9.10", &err), 0);
+	gw_flow_key_make(&fk, 9000, 0, &k);
+	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &fk, &kept), 0);
 	for (i = 0; i < 4000 && rc == 0; i++) {
 		snprintf(line, sizeof(line),
 			 "policy add src 10.%u.%u.0/24 dst 192.168.2.0/24 dir out index %u "
@@ -712,6 +725,16 @@ test_flow_table_full(void)
 	gw_flow_key_make(&fk, 100, 0, &k);
 	CU_ASSERT_EQUAL(flowtab_lookup(g->pub.shared.flows, &fk, &data), 0);
 	CU_ASSERT_PTR_EQUAL(data, g->model.sas[0]->dp);
+
+	/* Policy 9000 to follow its SA, keyed by PFP src: no room for the
+	 * new key, and the key the SA kept stays, where it led. */
+	CU_ASSERT_EQUAL(testgw_apply(g, "policy update src 192.168.50.0/24 dst 192.168.51.0/24 "
+				     "dir out index 9000 tmpl src 172.16.1.5 dst 172.16.9.10 "
+				     "proto esp reqid 5 mode tunnel pfp src", &err), -ENOSPC);
+	gw_flow_key_make(&fk, 9000, 0, &k);
+	CU_ASSERT_EQUAL(flowtab_lookup(g->pub.shared.flows, &fk, &data), 0);
+	CU_ASSERT_PTR_EQUAL(data, kept);
+	CU_ASSERT_EQUAL(flowtab_count(g->pub.shared.flows), count);
 	testgw_free(g);
 }
 
