@@ -586,6 +586,36 @@ held_entry(struct gw_worker *w)
 	return NULL;
 }
 
+/* 40 packets of conf_hold's policy held by @p g's worker (two bursts: two
+ * chunks to release), the first 40 of @p m; @return their entry. */
+static struct gw_hold_entry *
+hold_40(struct testgw *g, struct rte_mbuf *m[])
+{
+	struct gw_worker *w = g->pub.workers[0];
+	struct gw_hold_entry *e;
+	unsigned int i;
+
+	for (i = 0; i < 40; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
+	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
+	e = held_entry(w);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	CU_ASSERT_EQUAL(e->n, 40);
+	return e;
+}
+
+/* Whatever @p g's worker still holds dropped, every mbuf back (@p base in
+ * use before), and @p g freed. */
+static void
+hold_gw_free(struct testgw *g, unsigned int base)
+{
+	gw_hold_drop_all(g->pub.workers[0]);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* Held packets released through a record that lcore 0 replaced meanwhile
  * (`state migrate`: the same keys) leave through its successor. The old
  * record's successor starts its numbers a margin past the old one's,
@@ -605,15 +635,8 @@ test_out_release_replaced(void)
 	uint32_t spi, seq, first = 0;
 	void *old = NULL;
 
-	for (i = 0; i < 40; i++)
-		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
-	/* Two bursts (at most GW_RX_BURST each), two chunks to release. */
-	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
-	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
+	e = hold_40(g, m);
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeld), 40);
-	e = held_entry(w);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
-	CU_ASSERT_EQUAL(e->n, 40);
 	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
 		      "reqid 1 " GCM);
 	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
@@ -655,10 +678,7 @@ test_out_release_replaced(void)
 	take_tx(w, &s);
 	CU_ASSERT_EQUAL(s.n, 0);
 	free_tx(&s);
-	gw_hold_drop_all(w);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	hold_gw_free(g, base);
 }
 
 /* The periodic scan releases a hold queue through an SA that runs out of
@@ -669,17 +689,11 @@ test_hold_scan_partial(void)
 {
 	struct testgw *g = gw(conf_hold);
 	struct gw_worker *w = g->pub.workers[0];
-	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	struct rte_mbuf *m[40];
-	struct gw_hold_entry *e;
+	struct gw_hold_entry *e = hold_40(g, m);
 	struct sent s;
 
-	for (i = 0; i < 40; i++)
-		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
-	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
-	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
-	e = held_entry(w);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
 	/* 19 numbers left: the first chunk spends them, the second waits. */
 	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
 		      "reqid 1 replay-oseq 4294967276 " GCM);
@@ -693,10 +707,7 @@ test_hold_scan_partial(void)
 	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped), 0);
 	CU_ASSERT_EQUAL(w->hold->n_keys, 1);
 	CU_ASSERT_EQUAL(e->n, 8);
-	gw_hold_drop_all(w);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	hold_gw_free(g, base);
 }
 
 /* A packet whose SA runs out of numbers while its flow's hold queue is
@@ -708,19 +719,14 @@ test_release_then_packet(void)
 {
 	struct testgw *g = gw(conf_hold);
 	struct gw_worker *w = g->pub.workers[0];
-	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	struct rte_mbuf *m[41];
-	struct gw_hold_entry *e;
+	struct gw_hold_entry *e = hold_40(g, m);
 	uint32_t spi, seq;
 	void *old = NULL;
 	struct sent s;
 
-	for (i = 0; i < 41; i++)
-		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
-	gw_outbound(w, g->pub.shared.tables, 0, m, 32);
-	gw_outbound(w, g->pub.shared.tables, 0, m + 32, 8);
-	e = held_entry(w);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(e);
+	m[40] = udp4(g, A_HOST, B_HOST, 64, false);
 	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
 		      "reqid 1 replay-oseq 4294967276 " GCM);
 	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
@@ -736,9 +742,7 @@ test_release_then_packet(void)
 	free_tx(&s);
 	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateSeqError), 13);
 	CU_ASSERT_EQUAL(w->hold->n_keys, 0);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	hold_gw_free(g, base);
 }
 
 /* ---- stage_in ------------------------------------------------------------- */
