@@ -236,11 +236,17 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 	} else if (m->dirty) {
 		rc = pub_publish(c->pub);
 		if (rc < 0)
-			return cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
+			cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
 		if (c->deferred) {
+			/* The held batch's changes went with this rebuild. */
 			c->deferred = false;
-			sock_release(c->sock);
+			if (rc < 0)
+				sock_release_failed(c->sock, err->msg);
+			else
+				sock_release(c->sock);
 		}
+		if (rc < 0)
+			return rc;
 	}
 	switch (cmd->type) {
 	case CFG_CMD_STATE_ADD:
@@ -360,13 +366,18 @@ cmd_flush(struct cmd_ctx *c)
 
 	if (!c->deferred)
 		return 0;
-	if (c->pub->model->dirty) {
+	if (c->pub->model->dirty)
 		rc = pub_publish(c->pub);
-		if (rc < 0)
-			fprintf(stderr, "espd: tables not rebuilt after a batch: %s\n",
-				strerror(-rc));
-	}
 	c->deferred = false;
-	sock_release(c->sock);
+	if (rc < 0) {
+		char why[96];
+
+		fprintf(stderr, "espd: tables not rebuilt after a batch: %s\n", strerror(-rc));
+		/* "ok" means "in the tables": none of the held answers is. */
+		snprintf(why, sizeof(why), "tables not rebuilt: %s", strerror(-rc));
+		sock_release_failed(c->sock, why);
+	} else {
+		sock_release(c->sock);
+	}
 	return rc;
 }

@@ -35,9 +35,11 @@ struct sock_client {
 	char in[SOCK_REQUEST_MAX + 1];
 	struct sbuf out;
 	size_t out_off;
-	/* Answers held (sock_req.held): only out[0 .. out_ready) may go. */
+	/* Answers held (sock_req.held): only out[0 .. out_ready) may go;
+	 * n_held answers follow it. */
 	bool held;
 	size_t out_ready;
+	uint32_t n_held;
 };
 
 struct sock {
@@ -272,6 +274,8 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 	if (body.p != NULL)
 		explicit_bzero(body.p, body.len); /* show-keys */
 	sb_free(&body);
+	if (cl->held)
+		cl->n_held++;
 	if (!cl->monitor && !cl->batch)
 		cl->closing = true;
 }
@@ -380,8 +384,31 @@ sock_release(struct sock *s)
 {
 	unsigned int i;
 
-	for (i = 0; s != NULL && i < s->n; i++)
+	for (i = 0; s != NULL && i < s->n; i++) {
 		s->c[i]->held = false;
+		s->c[i]->n_held = 0;
+	}
+}
+
+void
+sock_release_failed(struct sock *s, const char *why)
+{
+	unsigned int i;
+	uint32_t k;
+
+	for (i = 0; s != NULL && i < s->n; i++) {
+		struct sock_client *cl = s->c[i];
+
+		if (!cl->held)
+			continue;
+		/* The answers as written (show-keys among them) go. */
+		explicit_bzero(cl->out.p + cl->out_ready, cl->out.len - cl->out_ready);
+		cl->out.len = cl->out_ready;
+		for (k = 0; k < cl->n_held; k++)
+			sb_printf(&cl->out, "error: %s\n", why);
+		cl->held = false;
+		cl->n_held = 0;
+	}
 }
 
 bool

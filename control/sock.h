@@ -96,6 +96,10 @@ void sock_skip(struct sock *s, uint64_t n);
 /** Every held answer (struct sock_req.held) may be sent now. */
 void sock_release(struct sock *s);
 
+/** Every held answer is replaced by `error: WHY`, then sent: what the
+ *  requests changed did not reach the data plane. */
+void sock_release_failed(struct sock *s, const char *why);
+
 /** Whether the last sock_poll() read any request bytes. */
 bool sock_got_input(const struct sock *s);
 

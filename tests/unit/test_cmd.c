@@ -273,6 +273,51 @@ read_lines(int fd, struct cmd_ctx *c, char *buf, size_t size, unsigned int want)
 	return (int)lines;
 }
 
+/* A batch's answers wait for its one rebuild of the tables; when that
+ * fails, each becomes an error (not "ok": "ok" means in the tables),
+ * and the answers a client got before the batch stay as they were. */
+static void
+test_batch_failed(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	char dir[] = "/tmp/espd_cmd_XXXXXX", buf[4096];
+	static const char req[] =
+		"batch-text policy list\n"
+		"batch-text policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 5\n"
+		"batch-text policy add src 10.0.0.0/8 dst 10.2.0.0/16 dir out index 6\n";
+	struct cmd_ctx c;
+	unsigned int i;
+	int fd, rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	c.sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CU_ASSERT_EQUAL(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
+	for (i = 0; i < 50 && !c.deferred; i++) {
+		sock_poll(c.sock, cmd_request, &c);
+		usleep(1000);
+	}
+	CU_ASSERT_FATAL(c.deferred);
+	/* As cmd_flush() does when the rebuild fails. */
+	c.deferred = false;
+	sock_release_failed(c.sock, "tables not rebuilt: test");
+	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 3), 3);
+	CU_ASSERT(strncmp(buf, "ok 0\n", 5) == 0); /* the list: before the batch's change */
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "\nerror: tables not rebuilt: test\n"
+					 "error: tables not rebuilt: test\n"));
+	CU_ASSERT_PTR_NULL(strstr(strchr(buf, '\n') + 1, "ok"));
+	close(fd);
+	sock_close(c.sock);
+	rmdir(dir);
+	testgw_free(g);
+}
+
 /* `monitor state policy` hears of every change, each event with an id
  * one above the last, or above the ids of events lost in between. */
 static void
@@ -752,7 +797,8 @@ test_cmd_register(void)
 	    CU_add_test(s, "monitor state and policy", test_monitor_changes) == NULL ||
 	    CU_add_test(s, "protocols by name, text and JSON", test_proto_names) == NULL ||
 	    CU_add_test(s, "routes past the LPMs' fixed second levels", test_many_deep_routes) == NULL ||
-	    CU_add_test(s, "a full flow table refuses a policy whole", test_flow_table_full) == NULL)
+	    CU_add_test(s, "a full flow table refuses a policy whole", test_flow_table_full) == NULL ||
+	    CU_add_test(s, "a batch whose rebuild fails answers errors", test_batch_failed) == NULL)
 		return CU_get_error();
 	return 0;
 }
