@@ -1356,6 +1356,9 @@ policy_keys_attach(struct gw_model *m, const struct model_pol *mp, struct model_
 		/* Noted even when it failed: it may have joined the flow
 		 * before the table refused its key. */
 		u.f = flow_get(m, &fk, false);
+		/* Joined only if it is in the list now (no room to grow it
+		 * fails before joining). */
+		u.joined = u.joined && u.f != NULL && sa_has_flow(s, u.f);
 		if (undo != NULL && u.f != NULL && (u.joined || u.f->sa != u.was))
 			undo[(*n_undo)++] = u;
 		if (rc < 0)

@@ -18,10 +18,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control/grow.h"
 #include "control/print.h"
 #include "control/sock.h"
 
 #define MONITOR_BACKLOG (4u << 20) /* bytes queued for one slow monitor */
+
+struct held_span {
+	size_t off, len;
+};
 
 struct sock_client {
 	int fd;
@@ -35,11 +40,14 @@ struct sock_client {
 	char in[SOCK_REQUEST_MAX + 1];
 	struct sbuf out;
 	size_t out_off;
-	/* Answers held (sock_req.held): only out[0 .. out_ready) may go;
-	 * n_held answers follow it. */
+	/* Answers held (sock_req.held): only out[0 .. out_ready) may go.
+	 * Where in out the held answers of requests that changed the tables
+	 * are (struct held_span), so that a failed rebuild can turn just
+	 * those into errors (sock_release_failed()). */
 	bool held;
 	size_t out_ready;
-	uint32_t n_held;
+	struct held_span *spans;
+	uint32_t n_spans, cap_spans;
 };
 
 struct sock {
@@ -141,6 +149,7 @@ client_close(struct sock *s, unsigned int i)
 
 	close(cl->fd);
 	sb_free(&cl->out);
+	free(cl->spans);
 	explicit_bzero(cl->in, cl->in_len); /* requests may carry keys */
 	free(cl);
 	s->c[i] = s->c[--s->n];
@@ -257,6 +266,7 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 		cl->held = true;
 		cl->out_ready = before;
 	}
+	before = cl->out.len;
 	if (rc != 0) {
 		sb_printf(&cl->out, "error: %s\n", err.msg[0] ? err.msg : strerror(-rc));
 		cl->monitor = false;
@@ -274,8 +284,10 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 	if (body.p != NULL)
 		explicit_bzero(body.p, body.len); /* show-keys */
 	sb_free(&body);
-	if (cl->held)
-		cl->n_held++;
+	/* A change that waits for the rebuild; with no room to note it, the
+	 * answer stands whatever the rebuild does. */
+	if (req.held && rc == 0 && GROW(cl->spans, cl->n_spans, cl->cap_spans) == 0)
+		cl->spans[cl->n_spans++] = (struct held_span){ before, cl->out.len - before };
 	if (!cl->monitor && !cl->batch)
 		cl->closing = true;
 }
@@ -386,7 +398,7 @@ sock_release(struct sock *s)
 
 	for (i = 0; s != NULL && i < s->n; i++) {
 		s->c[i]->held = false;
-		s->c[i]->n_held = 0;
+		s->c[i]->n_spans = 0;
 	}
 }
 
@@ -398,16 +410,33 @@ sock_release_failed(struct sock *s, const char *why)
 
 	for (i = 0; s != NULL && i < s->n; i++) {
 		struct sock_client *cl = s->c[i];
+		struct sbuf out = { 0 };
+		size_t at;
 
 		if (!cl->held)
 			continue;
-		/* The answers as written (show-keys among them) go. */
-		explicit_bzero(cl->out.p + cl->out_ready, cl->out.len - cl->out_ready);
-		cl->out.len = cl->out_ready;
-		for (k = 0; k < cl->n_held; k++)
-			sb_printf(&cl->out, "error: %s\n", why);
+		/* The answers of the changes become errors; what else came
+		 * after them (other answers, a monitor's events) stays. */
+		sb_put(&out, cl->out.p, cl->out_ready);
+		at = cl->out_ready;
+		for (k = 0; k < cl->n_spans; k++) {
+			const struct held_span *h = &cl->spans[k];
+
+			sb_put(&out, cl->out.p + at, h->off - at);
+			sb_printf(&out, "error: %s\n", why);
+			at = h->off + h->len;
+		}
+		sb_put(&out, cl->out.p + at, cl->out.len - at);
+		if (out.oom) {
+			/* No room to rewrite them: they go as they are. */
+			sb_free(&out);
+		} else {
+			explicit_bzero(cl->out.p, cl->out.len); /* show-keys */
+			sb_free(&cl->out);
+			cl->out = out;
+		}
 		cl->held = false;
-		cl->n_held = 0;
+		cl->n_spans = 0;
 	}
 }
 
