@@ -195,6 +195,34 @@ cmd_allocspi(struct cmd_ctx *c, const struct cfg_allocspi *a, struct sbuf *out,
 
 /* ---- changes ------------------------------------------------------------ */
 
+/* The batch answers held for a rebuild (struct cmd_ctx.deferred) go: as
+ * they are, or, the rebuild having failed (@p rc < 0), each change's as
+ * `error: WHY` ("ok" means "in the tables"). */
+static void
+release_held(struct cmd_ctx *c, int rc, const char *why)
+{
+	if (!c->deferred)
+		return;
+	c->deferred = false;
+	if (rc < 0)
+		sock_release_failed(c->sock, why);
+	else
+		sock_release(c->sock);
+}
+
+/* Rebuild the tables, then release the held answers. @return 0, or the
+ * failure with its message in @p err. */
+static int
+publish_held(struct cmd_ctx *c, struct cfg_error *err)
+{
+	int rc = pub_publish(c->pub);
+
+	if (rc < 0)
+		cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
+	release_held(c, rc, err->msg);
+	return rc;
+}
+
 /* The model's change, then the tables it made dirty, then the news. */
 static int
 cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
@@ -234,17 +262,8 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 			c->deferred_ns = model_clock_ns();
 		c->deferred = true;
 	} else if (m->dirty) {
-		rc = pub_publish(c->pub);
-		if (rc < 0)
-			cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
-		if (c->deferred) {
-			/* The held batch's changes went with this rebuild. */
-			c->deferred = false;
-			if (rc < 0)
-				sock_release_failed(c->sock, err->msg);
-			else
-				sock_release(c->sock);
-		}
+		/* The held batch's changes go with this rebuild. */
+		rc = publish_held(c, err);
 		if (rc < 0)
 			return rc;
 	}
@@ -362,22 +381,16 @@ cmd_request(void *arg, struct sock_req *req, struct sbuf *out, struct cfg_error 
 int
 cmd_flush(struct cmd_ctx *c)
 {
+	struct cfg_error err;
 	int rc = 0;
 
 	if (!c->deferred)
 		return 0;
 	if (c->pub->model->dirty)
-		rc = pub_publish(c->pub);
-	c->deferred = false;
-	if (rc < 0) {
-		char why[96];
-
-		fprintf(stderr, "espd: tables not rebuilt after a batch: %s\n", strerror(-rc));
-		/* "ok" means "in the tables": none of the held answers is. */
-		snprintf(why, sizeof(why), "tables not rebuilt: %s", strerror(-rc));
-		sock_release_failed(c->sock, why);
-	} else {
-		sock_release(c->sock);
-	}
+		rc = publish_held(c, &err);
+	else
+		release_held(c, 0, NULL);
+	if (rc < 0)
+		fprintf(stderr, "espd: after a batch: %s\n", err.msg);
 	return rc;
 }

@@ -546,19 +546,27 @@ flows_grow(struct model_sa *s)
 	return 0;
 }
 
+/* Does SA @p s list flow @p f? */
+static bool
+sa_has_flow(struct model_sa *s, const struct model_flow *f)
+{
+	uint16_t i;
+
+	for (i = 0; i < s->n_flows; i++)
+		if (sa_flows(s)[i] == f)
+			return true;
+	return false;
+}
+
 /* SA @p s can serve key @p fk, and being the newest, takes it. */
 static int
 flow_attach(struct gw_model *m, struct model_sa *s, const struct gw_flow_key *fk)
 {
 	struct model_flow *f = flow_get(m, fk, true);
-	uint16_t i;
 
 	if (f == NULL)
 		return -ENOMEM;
-	for (i = 0; i < s->n_flows; i++)
-		if (sa_flows(s)[i] == f)
-			break;
-	if (i == s->n_flows) {
+	if (!sa_has_flow(s, f)) {
 		if (flows_grow(s) < 0) {
 			if (f->cand == 0)
 				flow_drop(m, f);
@@ -1316,17 +1324,6 @@ struct key_undo {
 	bool joined;
 };
 
-static bool
-sa_has_flow(struct model_sa *s, const struct model_flow *f)
-{
-	uint16_t i;
-
-	for (i = 0; i < s->n_flows; i++)
-		if (sa_flows(s)[i] == f)
-			return true;
-	return false;
-}
-
 /*
  * The flow keys of policy @p mp go to the SAs that serve it, @p by_age
  * (sas_by_age()) in turn; with @p undo (room for m->n_sas), what each
@@ -1386,14 +1383,10 @@ keys_undo(struct gw_model *m, const struct key_undo *undo, uint32_t n)
 		}
 		if (!u->joined)
 			continue;
-		for (k = 0; k < u->s->n_flows; k++) {
-			if (sa_flows(u->s)[k] == f) {
-				sa_flows(u->s)[k] = sa_flows(u->s)[--u->s->n_flows];
-				break;
-			}
-		}
-		if (--f->cand == 0 && f->sa == NULL)
-			flow_drop(m, f);
+		for (k = 0; sa_flows(u->s)[k] != f; k++)
+			;
+		sa_flows(u->s)[k] = sa_flows(u->s)[--u->s->n_flows];
+		flow_leave(m, f, u->s);
 	}
 }
 
@@ -1449,8 +1442,6 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 }
 
 static bool sel_eq(const struct cfg_sel *a, const struct cfg_sel *b);
-static void policy_keys_prune(struct gw_model *m, const struct model_pol *mp,
-			      uint32_t old_pfp);
 
 /*
  * policy update: the policy with the same index (when one is given) or
@@ -1469,8 +1460,10 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 	struct model_pol *mp = NULL;
 	struct model_sa **by_age = NULL;
 	struct key_undo *undo = NULL;
+	struct gw_flow_key fk;
 	struct cfg_policy old;
 	uint32_t i, index, n_undo = 0;
+	uint16_t k;
 	int rc;
 
 	for (i = 0; i < m->n_pols && mp == NULL; i++) {
@@ -1513,23 +1506,10 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 		return policy_keys_error(err, rc);
 	}
 	free(undo);
-	policy_keys_prune(m, mp, old.pfp);
-	return 0;
-}
 
-/*
- * Keys of policy @p mp that an SA holds and the policy no longer gives
- * it, since its PFP fields were @p old_pfp: an SA that still fits the
- * template keeps its keys while the PFP fields are the same (the flow an
- * ACQUIRE's seq gave it included).
- */
-static void
-policy_keys_prune(struct gw_model *m, const struct model_pol *mp, uint32_t old_pfp)
-{
-	struct gw_flow_key fk;
-	uint32_t i, index = mp->cfg.index;
-	uint16_t k;
-
+	/* Keys an SA held under the old policy and no longer has: an SA
+	 * that still fits the template keeps its keys while the PFP fields
+	 * are the same (the flow an ACQUIRE's seq gave it included). */
 	for (i = 0; i < m->n_sas; i++) {
 		struct model_sa *s = m->sas[i];
 		bool fits = pol_protects_out(mp) && model_sa_satisfies(s, &mp->cfg.tmpl);
@@ -1538,7 +1518,7 @@ policy_keys_prune(struct gw_model *m, const struct model_pol *mp, uint32_t old_p
 			struct model_flow *f = sa_flows(s)[k];
 
 			if (f->key.policy != index ||
-			    (fits && (old_pfp == mp->cfg.pfp ||
+			    (fits && (old.pfp == mp->cfg.pfp ||
 				      (model_flow_key(mp, s, &fk) &&
 				       memcmp(&fk, &f->key, sizeof(fk)) == 0)))) {
 				k++;
@@ -1548,6 +1528,7 @@ policy_keys_prune(struct gw_model *m, const struct model_pol *mp, uint32_t old_p
 			flow_leave(m, f, s);
 		}
 	}
+	return 0;
 }
 
 /* Every flow key of policy @p index goes. */

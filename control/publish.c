@@ -359,8 +359,8 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 		uint16_t none = 0;
 
 		(void)__atomic_compare_exchange_n(&old->owner, &none,
-						  (uint16_t)(old->id % RTE_MAX(p->n_workers, 1u) + 1),
-						  false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+						  gw_sa_first_owner(old, p->n_workers) + 1, false,
+						  __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 		ngw->owner = __atomic_load_n(&old->owner, __ATOMIC_RELAXED);
 	}
 	/* The replay window itself, not a copy: the worker the SA's packets

@@ -157,7 +157,8 @@ gw_handoff(struct gw_worker *w, const struct gw_sa *sa, struct rte_mbuf *m, uint
 
 	if (w->n_handoff == GW_HANDOFF_BUF)
 		gw_handoff_flush(w);
-	w->handoff_to[w->n_handoff] = owner != 0 ? owner - 1u : sa->id % w->shared->n_workers;
+	w->handoff_to[w->n_handoff] = owner != 0 ? owner - 1u :
+					gw_sa_first_owner(sa, w->shared->n_workers);
 	w->handoff_buf[w->n_handoff++] = (struct gw_handoff){ .m = m, .policy = policy,
 							      .pfp = pfp, .in = in };
 }
@@ -422,18 +423,15 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 							       gw_hold_hash(&fk[i]));
 
 			/* Its held packets go first, through ESP and out,
-			 * before this burst's take their sequence numbers. */
-			if (e != NULL && !gw_out_release(w, t, e, s)) {
-				/* Its record went unusable with no successor
-				 * yet: this packet waits behind them. */
-				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
-				continue;
-			}
-			/* The release went on through a successor: so
-			 * does this packet, after them. */
-			if (e != NULL && unlikely(!sa_usable(s)) &&
-			    ((s = gw_out_flow_sa(w, &fk[i])) == NULL ||
-			     (s->has_sel && !spd_sel_match(&s->sel, &keys[i])))) {
+			 * before this burst's take their sequence numbers.
+			 * Where the release went on through a successor, so
+			 * does this packet; where it found none, the packet
+			 * waits behind them. */
+			if (e != NULL &&
+			    (!gw_out_release(w, t, e, s) ||
+			     (unlikely(!sa_usable(s)) &&
+			      ((s = gw_out_flow_sa(w, &fk[i])) == NULL ||
+			       (s->has_sel && !spd_sel_match(&s->sel, &keys[i])))))) {
 				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);
 				continue;
 			}

@@ -72,10 +72,11 @@ struct gw_sa {
 	uint8_t soft_sent, hard_sent; /**< expire events raised (by any lcore) */
 	uint8_t has_sel;
 	uint8_t has_limits;
-	/** Outbound: the worker context (index + 1) that alone sends
-	 *  through it, set once by the first worker to find it (0: none
-	 *  yet). Others hand it their packets (worker.h), so its sequence
-	 *  numbers and counters are plain stores. */
+	/** The worker context (index + 1) that alone sends through it, or
+	 *  decrypts for it (inbound), set once by the first worker to find
+	 *  it (0: none yet; gw_sa_own()). Others hand it their packets
+	 *  (worker.h), so its sequence numbers, replay window and counters
+	 *  are plain stores. */
 	uint16_t owner;
 	uint32_t reqid;
 	uint32_t id;         /**< control-plane handle */

@@ -203,6 +203,14 @@ struct gw_handoff {
 
 _Static_assert(sizeof(struct gw_handoff) % 4 == 0, "rte_ring elements are 4-byte multiples");
 
+/** The worker (its qsbr_id) an SA nobody owns yet goes to: one picked
+ *  by the SA's id, which takes it (struct gw_sa.owner is that + 1). */
+static inline uint16_t
+gw_sa_first_owner(const struct gw_sa *sa, unsigned int n_workers)
+{
+	return (uint16_t)(sa->id % RTE_MAX(n_workers, 1u));
+}
+
 /** Per-lcore caches in front of the shared hashes, for the keys that
  *  name one SA whatever the packet (a non-PFP policy; an inbound SPI).
  *  Direct-mapped; valid while the shared table's generation is. */
