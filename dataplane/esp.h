@@ -289,7 +289,7 @@ enum esp_in_kind {
 	ESP_IN_ESP,       /**< ESP, plain or in UDP: SPI found */
 	ESP_IN_KEEPALIVE, /**< RFC 3948 NAT keepalive (one 0xff byte) */
 	ESP_IN_IKE,       /**< UDP with the non-ESP marker: IKE */
-	ESP_IN_OTHER,     /**< not ESP at all: plain traffic */
+	ESP_IN_OTHER,     /**< not ESP at all, or an IP fragment: plain traffic */
 	ESP_IN_BAD,       /**< a malformed header: XfrmInHdrError */
 };
 
@@ -298,7 +298,9 @@ enum esp_in_kind {
  * note where ESP starts: l3_len = outer IP header with extensions, l4_len
  * = 8 when in UDP. Trims link-layer padding past the IP length. ESP-in-UDP
  * is recognised on port 4500 and on the ports set in @p udp_ports (a
- * 65536-bit map indexed by host-order port; NULL = 4500 only).
+ * 65536-bit map indexed by host-order port; NULL = 4500 only). An IPv4
+ * or IPv6 fragment, whatever it carries, is plain: ESP that comes in
+ * fragments is reassembled before this (frag_in_add()).
  * @return the kind; *spi (host order) is set for ESP_IN_ESP.
  */
 enum esp_in_kind esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports,

@@ -21,7 +21,8 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
 	uint32_t len = m->data_len, tot, hl, nh_off;
-	uint8_t proto;
+	uint8_t proto = 0;
+	bool frag;
 
 	if (unlikely(m->nb_segs != 1 || len < sizeof(struct rte_ipv4_hdr)))
 		return ESP_IN_BAD;
@@ -33,12 +34,8 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 		if (unlikely(hl < sizeof(*h) || tot < hl || tot > len))
 			return ESP_IN_BAD;
 		proto = h->next_proto_id;
-		/* No reassembly: a fragment of ESP cannot be checked. */
-		if ((proto == IPPROTO_ESP || proto == IPPROTO_UDP) &&
-		    (h->fragment_offset &
-		     rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
-				      RTE_IPV4_HDR_OFFSET_MASK)))
-			return ESP_IN_BAD;
+		frag = (h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+							     RTE_IPV4_HDR_OFFSET_MASK)) != 0;
 	} else if ((ip[0] >> 4) == 6 && len >= sizeof(struct rte_ipv6_hdr)) {
 		const struct rte_ipv6_hdr *h = (const void *)ip;
 		int off;
@@ -47,7 +44,8 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 		if (unlikely(tot > len))
 			return ESP_IN_BAD;
 		off = pkt_ip6_skip_ext(ip, tot, &proto, &nh_off);
-		if (off < 0)
+		frag = off < 0 && proto == IPPROTO_FRAGMENT;
+		if (off < 0 && !frag)
 			return ESP_IN_BAD;
 		hl = (uint32_t)off;
 	} else {
@@ -55,6 +53,12 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 	}
 	if (tot < len)
 		rte_pktmbuf_trim(m, (uint16_t)(len - tot));
+	/* A fragment here is someone else's, passing through (the
+	 * gateway's own are put together before, in gw_inbound()): it goes
+	 * on as plain traffic, to the SPD (DESIGN.md "MTU and
+	 * fragmentation"). */
+	if (unlikely(frag))
+		return ESP_IN_OTHER;
 
 	m->l3_len = hl;
 	m->l4_len = 0;

@@ -206,6 +206,18 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 	gw_route_send(w, t, esp, nf);
 }
 
+/* A packet for the gateway (L3, its frame's Ethernet header in front of
+ * it) to the exception path, as the frame. */
+static inline void
+punt_frame(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
+{
+	if (unlikely(rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN) == NULL)) {
+		drop(w, m, CNT_MalformedPacket);
+		return;
+	}
+	punt_local(w, m, port);
+}
+
 void
 gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	   struct rte_mbuf *pkts[], uint16_t n)
@@ -244,8 +256,11 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		 * plain fragments for others are only forwarded. */
 		if (unlikely(local) && frag_is_fragment(rte_pktmbuf_mtod(m, uint8_t *),
 							m->data_len)) {
+			struct rte_ether_hdr eh;
 			uint16_t fwhy = 0;
 
+			memcpy(&eh, rte_pktmbuf_mtod_offset(m, void *, -RTE_ETHER_HDR_LEN),
+			       sizeof(eh));
 			m = frag_in_add(w->frag, m, rte_rdtsc(), w->big_pool, &fwhy);
 			if (m == NULL) {
 				if (fwhy != 0)
@@ -253,7 +268,13 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 				continue;
 			}
 			w->cnt.c[CNT_ReassemblyOk]++;
-			m->port = port; /* the whole may be a new mbuf */
+			/* The whole may be a new mbuf, or its IPv6 header moved
+			 * on: it takes the frame's Ethernet header along, for
+			 * what goes to the exception path (below). */
+			m->port = port;
+			if (likely(rte_pktmbuf_headroom(m) >= RTE_ETHER_HDR_LEN))
+				memcpy(rte_pktmbuf_mtod_offset(m, void *, -RTE_ETHER_HDR_LEN),
+				       &eh, sizeof(eh));
 		}
 		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
 		case ESP_IN_ESP:
@@ -262,8 +283,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		case ESP_IN_OTHER:
 			if (unlikely(local)) {
 				/* For the gateway: ping, TCP, ND... */
-				rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
-				punt_local(w, m, port);
+				punt_frame(w, m, port);
 				break;
 			}
 			plain[npl++] = m;
@@ -274,8 +294,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		case ESP_IN_IKE:
 			/* The key manager's, through the exception path. */
 			w->cnt.c[CNT_IkePunted]++;
-			rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN);
-			punt_local(w, m, port);
+			punt_frame(w, m, port);
 			break;
 		default:
 			drop(w, m, CNT_XfrmInHdrError);

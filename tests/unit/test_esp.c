@@ -1250,11 +1250,40 @@ test_parse_kinds(void)
 	m = mbuf_from(pkt, len);
 	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_OTHER);
 	rte_pktmbuf_free(m);
-	/* A fragment of ESP cannot be checked. */
+	/* A fragment reaching the parse is passing through (the gateway's
+	 * own are reassembled first): plain, ESP or UDP, first or later,
+	 * its Ethernet padding trimmed. */
 	len = ipv4_header(pkt, IPPROTO_ESP, 60);
 	memset(pkt + len, 1, 40);
 	pkt[6] = 0x20; /* MF */
-	m = mbuf_from(pkt, 60);
+	m = mbuf_from(pkt, 64);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_OTHER);
+	CU_ASSERT_EQUAL(m->data_len, 60);
+	rte_pktmbuf_free(m);
+	len = plain_packet(pkt, 4, 40, 0, 0);
+	udp->dst_port = rte_cpu_to_be_16(4500);
+	pkt[6] = 0x00;
+	pkt[7] = 0x10; /* offset 128, no MF: a last fragment */
+	m = mbuf_from(pkt, len);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_OTHER);
+	rte_pktmbuf_free(m);
+	/* IPv6: a fragment header (of UDP to 4500) is plain too; a
+	 * malformed extension header is not. */
+	len = plain_packet(pkt, 6, 40, 0, 0);
+	memmove(pkt + 48, pkt + 40, len - 40);
+	pkt[40] = IPPROTO_UDP;
+	memset(pkt + 41, 0, 7);
+	pkt[43] = 0x01; /* M */
+	pkt[6] = IPPROTO_FRAGMENT;
+	pkt[5] = (uint8_t)(pkt[5] + 8);
+	pkt[48 + 2] = 0x11;
+	pkt[48 + 3] = 0x94; /* dport 4500 */
+	m = mbuf_from(pkt, len + 8);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_OTHER);
+	rte_pktmbuf_free(m);
+	pkt[6] = IPPROTO_HOPOPTS;
+	pkt[41] = 200; /* longer than the packet */
+	m = mbuf_from(pkt, len + 8);
 	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
 	rte_pktmbuf_free(m);
 	/* Bad IHL. */
