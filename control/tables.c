@@ -209,18 +209,45 @@ tbl8s_needed(const struct gw_model *m, uint32_t *v4, uint32_t *v6)
 	*v6 = RTE_MIN(RTE_MAX(1024u, n6 + 13u * GW_PORTS_MAX * CFG_PORT_ADDRS_MAX), 1u << 21);
 }
 
+/*
+ * Prefix @p a (@p len bits of it, family @p af) to next hop @p nh in the
+ * LPMs. rte_lpm and rte_lpm6 take depths from 1: a default route (/0)
+ * goes in as its two halves (/1), a rule more, which any longer route
+ * still beats; build_routes() adds the defaults first, so that an
+ * explicit /1 replaces its half.
+ */
+static int
+lpm_add(struct gw_tables *t, int af, const uint8_t *a, uint8_t len, uint32_t nh)
+{
+	uint8_t half[16] = { 0 };
+	uint32_t ip;
+	int rc;
+
+	if (len == 0) {
+		half[0] = 0x80;
+		rc = lpm_add(t, af, half, 1, nh);
+		half[0] = 0;
+		return rc < 0 ? rc : lpm_add(t, af, half, 1, nh);
+	}
+	if (af == AF_INET6)
+		return rte_lpm6_add(t->lpm6, a, len, nh);
+	memcpy(&ip, a, 4);
+	return rte_lpm_add(t->lpm4, ntohl(ip), len, nh);
+}
+
 static int
 build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 {
+	/* A default route takes two rules: as many again as routes, at most. */
 	uint32_t n_nh = m->n_routes + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX;
 	char name[RTE_LPM_NAMESIZE];
 	struct rte_lpm_config c4 = {
-		.max_rules = RTE_MAX(n_nh, 16u),
+		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
 	};
 	struct rte_lpm6_config c6 = {
-		.max_rules = RTE_MAX(n_nh, 16u),
+		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
 	};
-	uint32_t i, p;
+	uint32_t i, p, pass;
 
 	tbl8s_needed(m, &c4.number_tbl8s, &c6.number_tbl8s);
 
@@ -233,51 +260,41 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL)
 		return -ENOMEM;
 
-	/* Each port address gives a connected (on-link) route, as in Linux;
-	 * an explicit route for the same prefix, added after, wins. */
-	for (p = 0; p < GW_PORTS_MAX; p++) {
-		for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
-			const struct cfg_addr *a = &m->ports[p].addr[i];
+	/* Default routes first (lpm_add()). Each port address gives a
+	 * connected (on-link) route, as in Linux; an explicit route for the
+	 * same prefix, added after, wins. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < m->n_routes; i++) {
+			const struct cfg_route *r = &m->routes[i];
 			struct gw_nexthop *nh = &t->nh[t->n_nh];
-			uint8_t pfx[16];
 			int rc;
 
-			nh->port = (uint16_t)p;
-			memcpy(pfx, a->a, 16);
-			mask_prefix(pfx, model_addr_bytes(a), a->len);
-			if (a->af == AF_INET6) {
-				rc = rte_lpm6_add(t->lpm6, pfx, a->len, t->n_nh);
-			} else {
-				uint32_t ip;
-
-				memcpy(&ip, pfx, 4);
-				rc = rte_lpm_add(t->lpm4, ntohl(ip), a->len, t->n_nh);
-			}
+			if ((r->prefix.len == 0) != (pass == 0))
+				continue;
+			nh->port = r->port;
+			nh->has_gw = r->has_via;
+			if (r->has_via)
+				pub_esp_addr(&nh->gw, &r->via);
+			rc = lpm_add(t, r->prefix.af, r->prefix.a, r->prefix.len, t->n_nh);
 			if (rc < 0)
 				return rc;
 			t->n_nh++;
 		}
-	}
-	for (i = 0; i < m->n_routes; i++) {
-		const struct cfg_route *r = &m->routes[i];
-		struct gw_nexthop *nh = &t->nh[t->n_nh];
-		int rc;
+		for (p = 0; pass == 0 && p < GW_PORTS_MAX; p++) {
+			for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
+				const struct cfg_addr *a = &m->ports[p].addr[i];
+				uint8_t pfx[16];
+				int rc;
 
-		nh->port = r->port;
-		nh->has_gw = r->has_via;
-		if (r->has_via)
-			pub_esp_addr(&nh->gw, &r->via);
-		if (r->prefix.af == AF_INET6) {
-			rc = rte_lpm6_add(t->lpm6, r->prefix.a, r->prefix.len, t->n_nh);
-		} else {
-			uint32_t ip;
-
-			memcpy(&ip, r->prefix.a, 4);
-			rc = rte_lpm_add(t->lpm4, ntohl(ip), r->prefix.len, t->n_nh);
+				t->nh[t->n_nh].port = (uint16_t)p;
+				memcpy(pfx, a->a, 16);
+				mask_prefix(pfx, model_addr_bytes(a), a->len);
+				rc = lpm_add(t, a->af, pfx, a->len, t->n_nh);
+				if (rc < 0)
+					return rc;
+				t->n_nh++;
+			}
 		}
-		if (rc < 0)
-			return rc;
-		t->n_nh++;
 	}
 	return 0;
 }

@@ -65,10 +65,12 @@ sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
 
 /*
  * Will @p m fit SA @p sa once ESP is added? Yes: it goes on (in prot/sas
- * from slot @p np). An IPv4 packet without DF is cut into fragments that
- * each fit (RFC 4459 pre-fragmentation), each in its own ESP packet. Any
- * other (DF, IPv6) is dropped with Fragmentation Needed or Packet Too
- * Big, reporting the room the SA leaves. TCP SYNs are clamped first.
+ * from slot @p np). For a tunnel SA, an IPv4 packet without DF is cut into
+ * fragments that each fit (RFC 4459 pre-fragmentation), each in its own
+ * ESP packet; for a transport SA it goes whole, its ESP packet fragmented
+ * after. Any other (DF, IPv6) is dropped with Fragmentation Needed or
+ * Packet Too Big, reporting the room the SA leaves. TCP SYNs are clamped
+ * first.
  * @return the new np.
  */
 static uint16_t
@@ -83,6 +85,18 @@ fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
 	if (unlikely(w->shared->mss_clamp != 0) && room != 0 &&
 	    tcp_mss_clamp(ip, m->data_len, mss_for(w, room, v6)) == 1)
 		w->cnt.c[CNT_MssClamped]++;
+	if (unlikely(sa->esp.mode != ESP_MODE_TUNNEL)) {
+		/* RFC 4301 7: a transport SA carries no fragments, and its
+		 * packet's own header goes in front of ESP: an IPv4 packet
+		 * without DF is encrypted whole, and the ESP packet is
+		 * fragmented on its way out (route.c), as Linux does. */
+		if (unlikely(frag_is_fragment(ip, m->data_len))) {
+			drop(w, m, CNT_XfrmOutStateModeError);
+			return np;
+		}
+		if (!v6 && !(ip[6] & 0x40))
+			room = 0;
+	}
 	if (likely(room == 0 || m->pkt_len <= room)) {
 		prot[np] = m;
 		sas[np++] = &sa->esp;

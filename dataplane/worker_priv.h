@@ -55,8 +55,9 @@ l2_kind(const struct rte_mbuf *m)
 /*
  * Is the IP packet at @p ip (its header complete) for the gateway itself?
  * Any of its addresses on any port (the weak host model, as Linux), the
- * IPv4 limited broadcast and link-local multicast (224.0.0.0/24), and any
- * IPv6 multicast (ND, MLD): a router forwards none of those.
+ * IPv4 limited broadcast and any multicast (224.0.0.0/4; IPv6: ND, MLD
+ * and the rest): a router without multicast routing forwards none of
+ * those, and the kernel behind the TAP takes what it has joined.
  */
 static inline bool
 is_local(const struct gw_tables *t, const uint8_t *ip, uint32_t len, bool v6)
@@ -71,7 +72,7 @@ is_local(const struct gw_tables *t, const uint8_t *ip, uint32_t len, bool v6)
 
 		memcpy(&d, ip + 16, 4);
 		if (d == UINT32_MAX ||
-		    (d & rte_cpu_to_be_32(0xffffff00)) == rte_cpu_to_be_32(0xe0000000))
+		    (d & rte_cpu_to_be_32(0xf0000000)) == rte_cpu_to_be_32(0xe0000000))
 			return true;
 		for (i = 0; i < t->n_local4; i++)
 			if (d == t->local4[i])

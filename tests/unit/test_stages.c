@@ -1086,6 +1086,282 @@ test_route_burst(void)
 	testgw_free(g);
 }
 
+/* ---- fragments and multicast ---------------------------------------------- */
+
+/* Gateway F: B of the tunnel above, with IPv6 on both sides, a default
+ * route out of its unprotected port, and a transport SA for 192.168.2.20
+ * to 192.168.4.20. */
+static const char conf_f[] =
+	"port 0 role protected addr 192.168.2.1/24 addr 2001:db8:2::1/64 mac 02:00:00:00:0b:01\n"
+	"port 1 role unprotected addr 172.16.2.5/24 addr 2001:db8:1::5/64 mac 02:00:00:00:0b:02\n"
+	"route add 192.168.2.0/24 port 0\n"
+	"route add 2001:db8:2::/64 port 0\n"
+	"route add 0.0.0.0/0 port 1 via 172.16.2.1\n"
+	"neigh add 192.168.2.20 lladdr 02:00:00:00:0b:20 port 0\n"
+	"neigh add 2001:db8:2::20 lladdr 02:00:00:00:0b:20 port 0\n"
+	"neigh add 172.16.2.1 lladdr 02:00:00:00:0b:fe port 1\n"
+	"state add src 192.168.2.20 dst 192.168.4.20 proto esp spi 0x7001 dir out reqid 7 "
+	"  mode transport " GCM "\n"
+	"policy add src 192.168.2.20/32 dst 192.168.4.0/24 dir out "
+	"  tmpl proto esp reqid 7 mode transport\n";
+
+static const uint8_t mac_f1[6] = { 0x02, 0, 0, 0, 0x0b, 0x02 };  /* F's port 1 */
+static const uint8_t mac_peer[6] = { 0x02, 0, 0, 0, 0x0b, 0x99 };
+
+/* A frame from mac_peer to F's port 1 of the @p len bytes of IP at @p ip. */
+static struct rte_mbuf *
+frame_of(struct testgw *g, const uint8_t *ip, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	struct rte_ether_hdr *eh;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	eh = (struct rte_ether_hdr *)rte_pktmbuf_append(m, (uint16_t)(14 + len));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(eh);
+	memcpy(&eh->dst_addr, mac_f1, 6);
+	memcpy(&eh->src_addr, mac_peer, 6);
+	eh->ether_type = rte_cpu_to_be_16((ip[0] >> 4) == 4 ? RTE_ETHER_TYPE_IPV4
+							      : RTE_ETHER_TYPE_IPV6);
+	memcpy(eh + 1, ip, len);
+	return m;
+}
+
+/* IPv4, @p proto, @p len bytes in all, from @p src to @p dst (host
+ * order), the fragment field @p frag (host order: flags and offset). */
+static uint32_t
+ip4_of(uint8_t *b, uint8_t proto, uint32_t len, uint32_t src, uint32_t dst, uint16_t frag)
+{
+	struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)b;
+	uint32_t i;
+
+	memset(b, 0, 20);
+	ip->version_ihl = RTE_IPV4_VHL_DEF;
+	ip->total_length = rte_cpu_to_be_16((uint16_t)len);
+	ip->packet_id = rte_cpu_to_be_16(0x4242);
+	ip->fragment_offset = rte_cpu_to_be_16(frag);
+	ip->time_to_live = 64;
+	ip->next_proto_id = proto;
+	ip->src_addr = rte_cpu_to_be_32(src);
+	ip->dst_addr = rte_cpu_to_be_32(dst);
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	for (i = 20; i < len; i++)
+		b[i] = (uint8_t)i;
+	return len;
+}
+
+/* Fragments passing through an unprotected port (IPv4 UDP and ESP,
+ * first and later, and IPv6) are forwarded as plain traffic, not dropped
+ * as malformed ESP; a transport SA gets whole packets and its ESP is
+ * fragmented on the way out; multicast is never forwarded. */
+static void
+test_frag_forward(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m[4];
+	struct gw_exc e;
+	struct sent s;
+	uint8_t b[2048];
+	uint32_t len, tot0, off1;
+	const uint8_t *p;
+
+	/* Through port 1 to the host behind F: a UDP first fragment, a
+	 * later fragment of ESP, an IPv6 fragment of UDP. */
+	len = ip4_of(b, IPPROTO_UDP, 60, RTE_IPV4(10u, 9, 9, 9), B_HOST, RTE_IPV4_HDR_MF_FLAG);
+	b[22] = 0x11, b[23] = 0x94; /* dport 4500 */
+	m[0] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_ESP, 60, RTE_IPV4(10u, 9, 9, 9), B_HOST, 8);
+	m[1] = frame_of(g, b, len);
+	memset(b, 0, 56);
+	b[0] = 0x60;
+	b[5] = 16;                 /* payload: the fragment header, 8 of UDP */
+	b[6] = IPPROTO_FRAGMENT;
+	b[7] = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:9::1", b + 8), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:2::20", b + 24), 1);
+	b[40] = IPPROTO_UDP;
+	b[43] = 1;                 /* M */
+	b[50] = 0x11, b[51] = 0x94;
+	m[2] = frame_of(g, b, 56);
+	gw_inbound(w, g->pub.shared.tables, 1, m, 3);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
+	CU_ASSERT_EQUAL_FATAL(s.n, 3);
+	CU_ASSERT(s.port[0] == 0 && s.port[1] == 0 && s.port[2] == 0);
+	free_tx(&s);
+
+	/* Transport: 1900 bytes without DF go whole into ESP, and the ESP
+	 * packet leaves in fragments whose offsets are its bytes'. */
+	len = ip4_of(b, IPPROTO_UDP, 1900, B_HOST, RTE_IPV4(192u, 168, 4, 20), 0);
+	m[0] = rte_pktmbuf_alloc(g->pub.pool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m[0]);
+	memcpy(rte_pktmbuf_append(m[0], (uint16_t)(14 + len)) + 14, b, len);
+	rte_pktmbuf_mtod(m[0], struct rte_ether_hdr *)->ether_type =
+		rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	p = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
+	CU_ASSERT_EQUAL(p[9], IPPROTO_ESP);
+	CU_ASSERT_EQUAL(p[6] & 0x3f, 0x20); /* MF, offset 0 */
+	CU_ASSERT_EQUAL(p[7], 0);
+	tot0 = (uint32_t)p[2] << 8 | p[3];
+	CU_ASSERT_EQUAL(rte_be_to_cpu_32(*(const uint32_t *)(p + 20)), 0x7001);
+	p = rte_pktmbuf_mtod(s.m[1], const uint8_t *) + 14;
+	off1 = ((uint32_t)(p[6] & 0x1f) << 8 | p[7]) * 8;
+	CU_ASSERT_EQUAL(off1, tot0 - 20);   /* the second piece follows the first */
+	CU_ASSERT_EQUAL(p[6] & 0x20, 0);
+	/* The ESP packet: 1880 bytes of UDP, ESP header and IV, padding to
+	 * 4, the trailer and the ICV. */
+	CU_ASSERT_EQUAL(off1 + ((uint32_t)p[2] << 8 | p[3]) - 20, 8 + 8 + 1880 + 2 + 2 + 16);
+	CU_ASSERT_EQUAL(counter(g, CNT_Fragmented), 1);
+	free_tx(&s);
+	/* A fragment reaching a transport SA is dropped, and counted. */
+	len = ip4_of(b, IPPROTO_UDP, 100, B_HOST, RTE_IPV4(192u, 168, 4, 20),
+		     RTE_IPV4_HDR_MF_FLAG);
+	m[0] = rte_pktmbuf_alloc(g->pub.pool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m[0]);
+	memcpy(rte_pktmbuf_append(m[0], (uint16_t)(14 + len)) + 14, b, len);
+	rte_pktmbuf_mtod(m[0], struct rte_ether_hdr *)->ether_type =
+		rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateModeError), 1);
+
+	/* Multicast beyond 224.0.0.0/24 (SSDP) is the gateway's, not
+	 * forwarded by the default route. */
+	m[0] = udp4(g, B_HOST, RTE_IPV4(239u, 255, 255, 250), 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(e.reason, GW_EXC_LOCAL);
+	rte_pktmbuf_free(e.m);
+	CU_ASSERT_NOT_EQUAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* The port a route lookup of @p dst gives on @p g (-1: none). */
+static int
+route_port(struct testgw *g, const char *dst)
+{
+	const struct gw_nexthop *nh;
+	uint8_t a[16];
+	int v6 = strchr(dst, ':') != NULL;
+
+	CU_ASSERT_EQUAL_FATAL(inet_pton(v6 ? AF_INET6 : AF_INET, dst, a), 1);
+	nh = gw_route_lookup(g->pub.shared.tables, v6 ? 6 : 4, a);
+	return nh == NULL ? -1 : nh->port;
+}
+
+/* Default routes (/0, which rte_lpm takes from depth 1 only): anything
+ * without a longer route follows them, an explicit /1 beats them whatever
+ * the order, and so do the connected prefixes. */
+static void
+test_route_default(void)
+{
+	struct testgw *g = gw(conf_f);
+
+	CU_ASSERT_EQUAL(route_port(g, "8.8.8.8"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "200.1.1.1"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "192.168.2.20"), 0);
+	CU_ASSERT_EQUAL(route_port(g, "2001:4860::1"), -1);
+	unit_gw_apply(g, "route add 128.0.0.0/1 port 0");
+	unit_gw_apply(g, "route add ::/0 port 1 via 2001:db8:1::1");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
+	CU_ASSERT_EQUAL(route_port(g, "200.1.1.1"), 0);
+	CU_ASSERT_EQUAL(route_port(g, "8.8.8.8"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "2001:4860::1"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "ff02::1"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "2001:db8:2::20"), 0);
+	testgw_free(g);
+}
+
+/* The exception ring's next entry: a local frame for port 1 from
+ * mac_peer to F's MAC, of type @p type, @p len bytes of IP. */
+static void
+local_frame_check(struct gw_worker *w, uint16_t type, uint32_t len)
+{
+	const struct rte_ether_hdr *eh;
+	struct gw_exc e;
+
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(e.reason, GW_EXC_LOCAL);
+	CU_ASSERT_EQUAL(e.port, 1);
+	eh = rte_pktmbuf_mtod(e.m, const struct rte_ether_hdr *);
+	CU_ASSERT_EQUAL(eh->ether_type, rte_cpu_to_be_16(type));
+	CU_ASSERT_EQUAL(memcmp(&eh->dst_addr, mac_f1, 6), 0);
+	CU_ASSERT_EQUAL(memcmp(&eh->src_addr, mac_peer, 6), 0);
+	CU_ASSERT_EQUAL(rte_pktmbuf_pkt_len(e.m), 14 + len);
+	rte_pktmbuf_free(e.m);
+}
+
+/* IKE in IP fragments to the gateway (IKE_AUTH with certificates), put
+ * back together: the kernel gets it as a frame with its own Ethernet
+ * header, whether the whole is a new mbuf (IPv4, 3000 bytes) or its
+ * IPv6 header moved on in place. */
+static void
+test_frag_local_frame(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	const uint32_t gw4 = RTE_IPV4(172u, 16, 2, 5);
+	struct rte_mbuf *m[3];
+	uint8_t b[1600];
+	uint32_t len;
+
+	/* 3000 bytes of UDP 10.9.9.9:500 -> 172.16.2.5:500 in three pieces. */
+	len = ip4_of(b, IPPROTO_UDP, 20 + 1480, RTE_IPV4(10u, 9, 9, 9), gw4,
+		     RTE_IPV4_HDR_MF_FLAG);
+	b[20] = 0x01, b[21] = 0xf4, b[22] = 0x01, b[23] = 0xf4;
+	b[24] = (uint8_t)(2980 >> 8), b[25] = (uint8_t)2980;
+	memset(b + 26, 0, 6);
+	((struct rte_ipv4_hdr *)b)->hdr_checksum = 0;
+	((struct rte_ipv4_hdr *)b)->hdr_checksum = rte_ipv4_cksum((struct rte_ipv4_hdr *)b);
+	m[0] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_UDP, 20 + 1480, RTE_IPV4(10u, 9, 9, 9), gw4,
+		     RTE_IPV4_HDR_MF_FLAG | 1480 / 8);
+	m[1] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_UDP, 20 + 20, RTE_IPV4(10u, 9, 9, 9), gw4, 2960 / 8);
+	m[2] = frame_of(g, b, len);
+	gw_inbound(w, g->pub.shared.tables, 1, m, 3);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
+	local_frame_check(w, RTE_ETHER_TYPE_IPV4, 3000);
+
+	/* IPv6: 2001:db8:9::1 -> 2001:db8:1::5, 8 + 600 bytes of UDP in two. */
+	memset(b, 0, 48);
+	b[0] = 0x60;
+	b[4] = (uint8_t)((8 + 304) >> 8), b[5] = (uint8_t)(8 + 304);
+	b[6] = IPPROTO_FRAGMENT;
+	b[7] = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:9::1", b + 8), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:1::5", b + 24), 1);
+	b[40] = IPPROTO_UDP;
+	b[43] = 1;                 /* offset 0, M */
+	b[47] = 7;                 /* identification */
+	memset(b + 48, 0x5a, 304);
+	b[48] = 0x01, b[49] = 0xf4, b[50] = 0x01, b[51] = 0xf4;
+	b[52] = (uint8_t)(608 >> 8), b[53] = (uint8_t)608, b[54] = b[55] = 0;
+	m[0] = frame_of(g, b, 48 + 304);
+	b[42] = (uint8_t)(304 >> 8);
+	b[43] = (uint8_t)(304 & 0xf8);  /* offset 304, last */
+	memset(b + 48, 0x5a, 304);
+	m[1] = frame_of(g, b, 48 + 304);
+	gw_inbound(w, g->pub.shared.tables, 1, m, 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
+	local_frame_check(w, RTE_ETHER_TYPE_IPV6, 40 + 608);
+
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* ---- the poll round ------------------------------------------------------- */
 
 /* Ethernet port @p name (net_ring, one queue, its RX and TX one ring:
@@ -1280,6 +1556,11 @@ test_stages_register(void)
 			test_in_owner) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL ||
+	    CU_add_test(r, "fragments passing through, transport SAs, multicast",
+			test_frag_forward) == NULL ||
+	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
+	    CU_add_test(i, "fragments to the gateway reach the kernel as frames",
+			test_frag_local_frame) == NULL ||
 	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
 			test_round_sends) == NULL)
 		return CU_get_error();
