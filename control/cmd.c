@@ -233,6 +233,8 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 	struct model_pol pol_gone;
 	struct cfg_addr src, dst;
 	const struct model_sa *s;
+	uint8_t before;
+	bool mine;
 	int rc;
 
 	/* A delete announces what it removed: keep its identity. */
@@ -251,17 +253,24 @@ cmd_change(struct cmd_ctx *c, const struct cfg_cmd *cmd, struct cfg_error *err)
 		pol_gone = *p;
 		p = &pol_gone;
 	}
+	/* Only a change that itself needs the tables waits for, or answers
+	 * for, their rebuild: an SA or a neighbour does not, even while a
+	 * batch's rebuild is pending or one has failed. */
+	before = m->dirty;
+	m->dirty = 0;
 	rc = model_apply(m, cmd, "-", 0, err);
+	mine = m->dirty != 0;
+	m->dirty |= before;
 	if (rc != 0)
 		return rc;
-	if (m->dirty && c->req != NULL && c->req->batch) {
+	if (mine && c->req != NULL && c->req->batch) {
 		/* One rebuild for the whole batch (cmd_flush()); the answer
 		 * waits for it, so "ok" still means "in the tables". */
 		c->req->held = true;
 		if (!c->deferred)
 			c->deferred_ns = model_clock_ns();
 		c->deferred = true;
-	} else if (m->dirty) {
+	} else if (mine) {
 		/* The held batch's changes go with this rebuild. */
 		rc = publish_held(c, err);
 		if (rc < 0)

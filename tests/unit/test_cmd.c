@@ -286,6 +286,8 @@ test_batch_failed(void)
 		"batch-text policy list\n"
 		"batch-text policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 5\n"
 		"batch-text policy add src 10.0.0.0/8 dst 10.2.0.0/16 dir out index 6\n"
+		"batch-text state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3001 "
+		"aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128\n"
 		"batch-text policy del index 77\n"
 		"batch-bogus\n";
 	struct cmd_ctx c;
@@ -309,12 +311,14 @@ test_batch_failed(void)
 	/* As cmd_flush() does when the rebuild fails. */
 	c.deferred = false;
 	sock_release_failed(c.sock, "tables not rebuilt: test");
-	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 5), 5);
-	/* The list came before the batch's change, the del failed on its
-	 * own, and the last line was no request: those answers stand. */
+	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 6), 6);
+	/* The list came before the batch's change, the SA needs no tables,
+	 * the del failed on its own, and the last line was no request:
+	 * those answers stand. */
 	CU_ASSERT_STRING_EQUAL(buf, "ok 0\n"
 			       "error: tables not rebuilt: test\n"
 			       "error: tables not rebuilt: test\n"
+			       "ok 0\n"
 			       "error: no such policy\n"
 			       "error: requests start with 'text' or 'json'\n");
 	close(fd);
