@@ -854,12 +854,16 @@ reservation(struct gw_model *m, uint32_t spi)
 	return r;
 }
 
+/* Forget the reservation of @p spi: any, or (@p dst not NULL) only the
+ * one for @p dst, since SPIs are per destination (an outbound SA the
+ * peer numbered may share our inbound reservation's SPI). */
 static void
-reservation_drop(struct gw_model *m, uint32_t spi)
+reservation_drop(struct gw_model *m, uint32_t spi, const struct cfg_addr *dst)
 {
 	void **v = hmap_find(&m->reserved, &spi);
 
-	if (v != NULL) {
+	if (v != NULL &&
+	    (dst == NULL || model_addr_eq(&((struct model_reservation *)*v)->dst, dst))) {
 		free(*v);
 		hmap_del(&m->reserved, &spi);
 	}
@@ -984,7 +988,7 @@ state_add(struct gw_model *m, const struct cfg_state *s, struct cfg_error *err)
 				     strerror(-rc)), rc;
 	}
 	/* A reserved SPI is live now. */
-	reservation_drop(m, s->spi);
+	reservation_drop(m, s->spi, &s->dst);
 	return 0;
 
 err_free:
@@ -1070,7 +1074,7 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	if ((s->has & CFG_SA_HAS_LIMIT) && timers_arm(m, old) < 0)
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 	if (rekey)
-		reservation_drop(m, s->spi);
+		reservation_drop(m, s->spi, &s->dst);
 	return 0;
 }
 
@@ -1244,7 +1248,7 @@ reservations_expire(struct gw_model *m)
 		if (now >= ((struct model_reservation *)v)->expires_ns)
 			memcpy(&gone[n++], key, sizeof(*gone));
 	for (k = 0; k < n; k++)
-		reservation_drop(m, gone[k]);
+		reservation_drop(m, gone[k], NULL);
 	free(gone);
 }
 

@@ -229,8 +229,14 @@ test_shapes(void)
 			       "0x00001001");
 	json_decref(v);
 
-	/* allocspi then update: the reserved SPI is live. */
+	/* allocspi then update: the reserved SPI is live. An outbound SA
+	 * the peer gave the same SPI in between (another dst) leaves the
+	 * reservation alone. */
 	v = must_json(&c, "state allocspi src 172.16.2.5 dst 172.16.1.5 proto esp reqid 5");
+	snprintf(line, sizeof(line), "state add src 172.16.1.5 dst 172.16.2.5 proto esp "
+		 "spi %s reqid 5 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
+		 jstr(v, "spi", NULL));
+	free(must(&c, line, false));
 	snprintf(line, sizeof(line), "state update src 172.16.2.5 dst 172.16.1.5 proto esp "
 		 "spi %s reqid 5 aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
 		 jstr(v, "spi", NULL));
@@ -242,7 +248,7 @@ test_shapes(void)
 	CU_ASSERT_STRING_EQUAL(jstr(v, "dir", NULL), "in");
 	json_decref(v);
 	v = must_json(&c, "state count");
-	CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "count")), 3);
+	CU_ASSERT_EQUAL(json_integer_value(json_object_get(v, "count")), 4);
 	json_decref(v);
 	testgw_free(g);
 }
