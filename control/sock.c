@@ -23,6 +23,12 @@
 #include "control/sock.h"
 
 #define MONITOR_BACKLOG (4u << 20) /* bytes queued for one slow monitor */
+/* A client's requests taken in one sock_poll(), so that one streaming a
+ * batch cannot keep lcore 0 from its events, exception path and timers;
+ * and the unsent answers past which its requests wait in the socket (a
+ * batch client that never reads cannot grow espd without bound). */
+#define CLIENT_READS_PER_POLL 16 /* of 4 KiB */
+#define CLIENT_OUT_PAUSE (4u << 20)
 
 struct held_span {
 	size_t off, len;
@@ -322,9 +328,12 @@ static int
 client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 {
 	char buf[4096];
+	unsigned int reads;
 	ssize_t n;
 
-	for (;;) {
+	if (!cl->monitor && cl->out.len - cl->out_off > CLIENT_OUT_PAUSE)
+		return 0;
+	for (reads = 0; reads < CLIENT_READS_PER_POLL; reads++) {
 		n = read(cl->fd, buf, sizeof(buf));
 		if (n == 0) {
 			/* The client is done sending: finish the answers,
@@ -359,6 +368,7 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 		cl->in_len += (size_t)n;
 		client_lines(cl, fn, arg);
 	}
+	return 0; /* the rest in the next poll */
 }
 
 /* The end of what may be sent now. */
