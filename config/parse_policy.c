@@ -261,6 +261,14 @@ parse_policy(struct cur *c, struct cfg_policy *p)
 				     "a policy with action block cannot have a 'tmpl'");
 	if ((seen.bits & P_PFP) && !p->has_tmpl)
 		return cfg_error_set(c->err, opt_at(&seen, P_PFP), "'pfp' needs a 'tmpl'");
+	/* An ACQUIRE's sel holds ports only where its proto has them: with
+	 * the policy's proto any, the SA it asks for could not name the
+	 * flow, and the ACQUIRE would come back for ever. */
+	if ((p->pfp & (PFP_SPORT | PFP_DPORT)) && !(p->pfp & PFP_PROTO) &&
+	    cfg_l4_of(p->sel.proto) == CFG_L4_NONE)
+		return cfg_error_set(c->err, opt_at(&seen, P_PFP),
+				     "'pfp sport' and 'pfp dport' need a 'proto' with ports "
+				     "(tcp, udp, sctp; icmp type and code), or 'pfp proto'");
 	if (p->has_tmpl && p->tmpl.mode == CFG_MODE_TRANSPORT &&
 	    p->tmpl.has_src_dst && p->tmpl.src.af != p->sel.src.af)
 		return cfg_error_set(c->err, a.at_tmpl,

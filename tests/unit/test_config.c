@@ -582,7 +582,7 @@ test_policy(void)
 
 	/* tmpl first, then the policy's own src/dst; defaults */
 	if (parse_ok("policy add tmpl src 1.1.1.1 dst 2.2.2.2 proto esp "
-		     "src 10.0.0.1/8 dst 0.0.0.0/0 dir fwd pfp dport", &cmd) == 0) {
+		     "src 10.0.0.1/8 dst 0.0.0.0/0 proto udp dir fwd pfp dport", &cmd) == 0) {
 		const struct cfg_policy *p = &cmd.u.policy;
 
 		CU_ASSERT_TRUE(addr_is(&p->sel.src, "10.0.0.0", 8));
@@ -854,6 +854,14 @@ static const struct {
 	  "expected a protocol name or number 0-255, got '256'", 7 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out pfp src",
 	  "'pfp' needs a 'tmpl'", 8 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 pfp src,dport",
+	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp; "
+	  "icmp type and code), or 'pfp proto'", 13 },
+	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto esp dir out tmpl src 1.1.1.1 "
+	  "dst 2.2.2.2 pfp sport",
+	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp; "
+	  "icmp type and code), or 'pfp proto'", 15 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
 	  "dst 2.2.2.2 pfp src,src", "duplicate pfp field 'src'", 14 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "

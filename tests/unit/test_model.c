@@ -770,7 +770,7 @@ test_sel_ranges(void)
 	CU_ASSERT(!s->cfg.sel.has_dport);
 	CU_ASSERT_EQUAL(s->cfg.sel.dport_hi, 65535);
 	ok(&m, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 2 "
-	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp mode tunnel pfp sport");
+	   "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp mode tunnel pfp proto,sport");
 	CU_ASSERT_EQUAL(s->n_flows, 0);
 	model_free(&m);
 }
