@@ -143,9 +143,10 @@ from_taps(struct exc *x)
 			len = tap_read(t, rte_pktmbuf_mtod(m, void *), rte_pktmbuf_tailroom(m));
 			if (len <= (ssize_t)RTE_ETHER_HDR_LEN) {
 				rte_pktmbuf_free(m);
-				if (len < 0 || len > 0)
-					count(x, CNT_TapDropped);
-				break;
+				if (len == 0)
+					break;
+				count(x, CNT_TapDropped); /* cut short, too long, an error */
+				continue;
 			}
 			m->data_len = (uint16_t)len;
 			m->pkt_len = (uint32_t)len;

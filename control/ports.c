@@ -345,8 +345,12 @@ pub_start(struct pub *p)
 		if (rc < 0)
 			return rc;
 		if (cp->has_tap) {
+			/* The kernel's frames come into one pool mbuf each. */
+			uint16_t room = RTE_MBUF_DEFAULT_BUF_SIZE - RTE_PKTMBUF_HEADROOM -
+					RTE_ETHER_HDR_LEN;
+
 			rc = tap_create(&p->taps[port], cp, p->macs[port].addr_bytes,
-				      cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU);
+				      RTE_MIN(cp->mtu != 0 ? cp->mtu : RTE_ETHER_MTU, room));
 			if (rc < 0)
 				return rc;
 		}

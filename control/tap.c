@@ -13,6 +13,7 @@
 #include <linux/rtnetlink.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -166,13 +167,20 @@ ssize_t
 tap_read(struct tap *t, void *buf, size_t len)
 {
 	ssize_t n;
+	uint8_t over;
+	struct iovec iov[2] = {
+		{ .iov_base = buf, .iov_len = len },
+		{ .iov_base = &over, .iov_len = 1 }, /* a frame too long reaches it */
+	};
 
 	if (t->fd < 0)
 		return 0;
-	n = read(t->fd, buf, len);
+	n = readv(t->fd, iov, 2);
 	if (n < 0)
 		return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
-	return n;
+	/* tun cuts a longer frame to the buffer (and some kernels still say
+	 * its whole length): never hand on a cut frame. */
+	return (size_t)n > len ? -1 : n;
 }
 
 int

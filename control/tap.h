@@ -42,7 +42,8 @@ int tap_create(struct tap *t, const struct cfg_port *cp, const uint8_t mac[6], u
 void tap_close(struct tap *t);
 
 /** One frame from the kernel into @p buf. @return its length, 0 when
- *  none is waiting, -1 on an error (the caller counts and goes on). */
+ *  none is waiting, -1 on an error or a frame longer than @p len (it is
+ *  lost; the caller counts and goes on). */
 ssize_t tap_read(struct tap *t, void *buf, size_t len);
 
 /** One frame to the kernel. @return 0, or -1 when it did not take it. */
