@@ -267,6 +267,10 @@ ask(struct pub *p, struct neigh *n, bool unicast)
 			neigh_learn(p, &n->key, &mac, NEIGH_ANSWER);
 		return;
 	}
+	/* Every attempt counts, sent or not (no mbuf, or no address of the
+	 * family on the port to ask from): an entry that cannot ask still
+	 * fails in time and frees what waits for it. */
+	n->tries++;
 	if (m == NULL)
 		return;
 	if (!source_addr(p, &n->key, src)) {
@@ -284,7 +288,6 @@ ask(struct pub *p, struct neigh *n, bool unicast)
 		return;
 	}
 	gw_tx_frame(p->w0, n->key.port, m);
-	n->tries++;
 }
 
 /* ---- the interface ------------------------------------------------------ */

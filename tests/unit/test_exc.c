@@ -245,6 +245,55 @@ test_arp_answered(void)
 	teardown(&f);
 }
 
+/* A route on a port with no address of its family: a next hop there can
+ * never be asked (no source address for the NS), and still fails in
+ * time, freeing the packets that waited for it. */
+static void
+test_resolve_unaskable(void)
+{
+	struct rte_mbuf *out[8];
+	struct fixture f;
+	const struct neigh *n;
+	unsigned int i;
+	size_t it;
+
+	setup(&f);
+	unit_gw_apply(f.g, "route add 2001:db8:9::/64 port 1");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&f.g->pub), 0);
+	for (i = 1; i <= 3; i++) {
+		struct rte_mbuf *m = alloc(&f);
+		uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, 14 + 40 + 8);
+		struct rte_ipv6_hdr *ip = (void *)(p + 14);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		if (p == NULL)
+			break; /* not reached; GCC cannot tell */
+		memset(p, 0, 14 + 40 + 8);
+		memcpy(p, P0_MAC, 6);
+		p[12] = 0x86, p[13] = 0xdd;
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16(8);
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = 64;
+		ip->src_addr[0] = 0xfd, ip->src_addr[15] = 1;
+		ip->dst_addr[0] = 0x20, ip->dst_addr[1] = 0x01, ip->dst_addr[2] = 0x0d;
+		ip->dst_addr[3] = 0xb8, ip->dst_addr[5] = 9, ip->dst_addr[15] = (uint8_t)i;
+		gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	}
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 8), 0);
+	exc_poll(f.x);
+	CU_ASSERT(rte_mempool_in_use_count(f.g->pub.pool) > f.base);
+	for (i = 0; i < 5; i++) {
+		fake_now += NS;
+		exc_poll(f.x);
+	}
+	free_all(out, w0_sent(&f, 1, out, 8));
+	for (it = 0; (n = neigh_next(&f.g->pub, &it)) != NULL;)
+		CU_ASSERT_NOT_EQUAL(n->state, NEIGH_INCOMPLETE);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
 static void
 test_resolve(void)
 {
@@ -609,6 +658,8 @@ test_exc_register(void)
 	    CU_add_test(s, "ARP answered, the asker learned", test_arp_answered) == NULL ||
 	    CU_add_test(s, "a next hop resolved, aged, and never answering",
 			test_resolve) == NULL ||
+	    CU_add_test(s, "a next hop that cannot be asked fails in time",
+			test_resolve_unaskable) == NULL ||
 	    CU_add_test(s, "a used stale next hop probed, failed, asked again",
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
