@@ -181,8 +181,8 @@ on_arp(struct exc *x, struct rte_mbuf *m, uint16_t port)
 		bool for_us = is_port_addr(p, port, 4, a.tpa);
 
 		memcpy(k.addr, a.spa, 4);
-		neigh_learn(p, &k, &sha, a.op == RTE_ARP_OP_REPLY && for_us ?
-			    NEIGH_ANSWER : NEIGH_HEARD);
+		neigh_learn(p, &k, &sha, !for_us ? NEIGH_OVERHEARD :
+			    a.op == RTE_ARP_OP_REPLY ? NEIGH_ANSWER : NEIGH_HEARD, true);
 	}
 	if (a.op == RTE_ARP_OP_REQUEST && is_port_addr(p, port, 4, a.tpa)) {
 		struct rte_mbuf *r = rte_pktmbuf_alloc(p->pool);
@@ -212,9 +212,11 @@ on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd
 
 	memcpy(ll.addr_bytes, nd->lladdr, 6);
 	if (nd->type == 135) { /* NS */
-		if (nd->has_lladdr && memcmp(nd->src, unspec, 16) != 0) {
+		/* 7.2.3: only one for our address is ours to learn from. */
+		if (nd->has_lladdr && memcmp(nd->src, unspec, 16) != 0 &&
+		    is_port_addr(p, port, 6, nd->target)) {
 			memcpy(k.addr, nd->src, 16);
-			neigh_learn(p, &k, &ll, NEIGH_HEARD);
+			neigh_learn(p, &k, &ll, NEIGH_HEARD, true);
 		}
 		if (is_port_addr(p, port, 6, nd->target)) {
 			const struct rte_ether_hdr *eh =
@@ -239,7 +241,8 @@ on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd
 		}
 	} else if (nd->type == 136 && nd->has_lladdr) { /* NA */
 		memcpy(k.addr, nd->target, 16);
-		neigh_learn(p, &k, &ll, nd->solicited ? NEIGH_ANSWER : NEIGH_HEARD);
+		neigh_learn(p, &k, &ll, nd->solicited ? NEIGH_ANSWER : NEIGH_OVERHEARD,
+			    nd->override);
 	}
 	tap_copy(x, port, m);
 	rte_pktmbuf_free(m);

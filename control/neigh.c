@@ -264,7 +264,7 @@ ask(struct pub *p, struct neigh *n, bool unicast)
 		rte_pktmbuf_free(m);
 		n->tries++;
 		if (rc == 1)
-			neigh_learn(p, &n->key, &mac, NEIGH_ANSWER);
+			neigh_learn(p, &n->key, &mac, NEIGH_ANSWER, true);
 		return;
 	}
 	/* Every attempt counts, sent or not (no mbuf, or no address of the
@@ -357,21 +357,23 @@ neigh_flush(struct pub *p)
 
 void
 neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_addr *mac,
-	    enum neigh_how how)
+	    enum neigh_how how, bool override)
 {
 	struct neigh *n = find(p, k);
 	uint64_t now = p->model->now_ns();
 	bool changed;
 
 	if (n == NULL) {
-		/* RFC 4861 7.2.3 / Linux: what we only heard starts stale,
-		 * an answer to our own question reachable. */
-		n = create(p, k, how == NEIGH_ANSWER ? NEIGH_REACHABLE : NEIGH_STALE);
+		/* RFC 826, RFC 4861 7.2.3 / Linux: who asks for our address
+		 * is added, stale; nothing else makes an entry. */
+		if (how != NEIGH_HEARD)
+			return;
+		n = create(p, k, NEIGH_STALE);
 		if (n == NULL)
 			return;
 		n->mac = *mac;
 		n->confirmed_ns = now;
-		n->next_ns = now + (how == NEIGH_ANSWER ? reachable_ns(p) : RETRY_NS);
+		n->next_ns = now + RETRY_NS;
 		n->stale_tsc = rte_rdtsc();
 		(void)dp_publish(p, n);
 		return;
@@ -379,6 +381,17 @@ neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_
 	if (n->state == NEIGH_PERMANENT)
 		return; /* `neigh add` wins */
 	changed = !rte_is_same_ether_addr(&n->mac, mac);
+	if (changed && !override && n->state != NEIGH_INCOMPLETE &&
+	    n->state != NEIGH_FAILED) {
+		/* RFC 4861 7.2.5, O clear: not taken; a reachable entry is
+		 * only in doubt now. */
+		if (n->state == NEIGH_REACHABLE) {
+			n->state = NEIGH_STALE;
+			n->next_ns = now + RETRY_NS;
+			n->stale_tsc = rte_rdtsc();
+		}
+		return;
+	}
 	n->mac = *mac;
 	if (how == NEIGH_ANSWER || n->state == NEIGH_INCOMPLETE || n->state == NEIGH_FAILED) {
 		n->state = how == NEIGH_ANSWER ? NEIGH_REACHABLE : NEIGH_STALE;

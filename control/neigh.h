@@ -65,8 +65,10 @@ struct pub;
 
 /** How an answer or announcement reached us. */
 enum neigh_how {
-	NEIGH_ANSWER,   /**< a reply to our request or probe: confirmed */
-	NEIGH_HEARD,    /**< someone's request, or an unsolicited announcement */
+	NEIGH_ANSWER,   /**< a reply to us (ARP reply, solicited NA): confirmed */
+	NEIGH_HEARD,    /**< a request for our address: the asker, stale */
+	NEIGH_OVERHEARD, /**< anything else (a request for another, an
+			  *   announcement, an unsolicited NA) */
 };
 
 /** Set up @p p's table (empty). @return 0 or -ENOMEM. */
@@ -82,9 +84,16 @@ int neigh_static(struct pub *p, const struct gw_neigh_key *k,
 int neigh_del(struct pub *p, const struct gw_neigh_key *k);
 void neigh_flush(struct pub *p);
 
-/** @p k is at @p mac, as @p how tells. */
+/**
+ * @p k is at @p mac, as @p how tells. Only NEIGH_HEARD makes an entry
+ * (RFC 826: a request for us; RFC 4861 7.2.3: an NS for us); the others
+ * update one we have (7.2.5: an NA with no entry is dropped), so nobody
+ * on the link fills the table by talking. Without @p override (an NA's
+ * O flag clear), a MAC that differs from a complete entry's is not
+ * taken, and a reachable entry only becomes stale (7.2.5).
+ */
 void neigh_learn(struct pub *p, const struct gw_neigh_key *k,
-		 const struct rte_ether_addr *mac, enum neigh_how how);
+		 const struct rte_ether_addr *mac, enum neigh_how how, bool override);
 
 /** A packet (L3, ready to go out of k->port) waits for @p k: it is queued
  *  and resolution starts, or it is dropped and counted. Takes @p m. */

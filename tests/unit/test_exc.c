@@ -387,6 +387,58 @@ test_resolve(void)
 	teardown(&f);
 }
 
+/* Who may put an entry in the table: only a host asking for our address
+ * (RFC 826; RFC 4861 7.2.3). Requests for others, unsolicited replies and
+ * NAs update only an entry we have, and an NA without the override flag
+ * does not replace a MAC (7.2.5). */
+static void
+test_learn_rules(void)
+{
+	static const uint8_t us[4] = { 172, 16, 1, 5 }, other[4] = { 172, 16, 1, 77 };
+	static const uint8_t s1[4] = { 172, 16, 1, 50 }, s2[4] = { 172, 16, 1, 51 };
+	static const uint8_t s3[4] = { 172, 16, 1, 52 };
+	static const struct rte_ether_addr mac1 = { { 2, 0, 0, 0, 6, 1 } };
+	static const struct rte_ether_addr mac2 = { { 2, 0, 0, 0, 6, 2 } };
+	struct gw_neigh_key k = { .port = 1, .family = 6 };
+	struct rte_mbuf *out[8];
+	struct fixture f;
+	const struct neigh *n;
+	size_t it = 0;
+
+	setup(&f);
+	arp_in(&f, 1, RTE_ARP_OP_REQUEST, PEER_MAC, s1, other); /* for another */
+	arp_in(&f, 1, RTE_ARP_OP_REPLY, PEER_MAC, s2, us);      /* never asked */
+	arp_in(&f, 1, RTE_ARP_OP_REQUEST, PEER_MAC, s3, us);    /* asks us */
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 1, out, 8));
+	CU_ASSERT_PTR_NULL(neigh_of(&f, 1, s1));
+	CU_ASSERT_PTR_NULL(neigh_of(&f, 1, s2));
+	CU_ASSERT(neigh_of(&f, 1, s3) != NULL && neigh_of(&f, 1, s3)->state == NEIGH_STALE);
+	/* A request for another from a host we know refreshes its MAC. */
+	arp_in(&f, 1, RTE_ARP_OP_REQUEST, (const uint8_t *)&mac1, s3, other);
+	exc_poll(f.x);
+	CU_ASSERT(neigh_of(&f, 1, s3) != NULL &&
+		  memcmp(&neigh_of(&f, 1, s3)->mac, &mac1, 6) == 0);
+
+	/* NAs (as on_nd passes them): none makes an entry; without O a new
+	 * MAC only puts a reachable entry in doubt. */
+	k.addr[0] = 0xfe, k.addr[1] = 0x80, k.addr[15] = 9;
+	neigh_learn(&f.g->pub, &k, &mac1, NEIGH_ANSWER, true);
+	neigh_learn(&f.g->pub, &k, &mac1, NEIGH_OVERHEARD, true);
+	while ((n = neigh_next(&f.g->pub, &it)) != NULL)
+		CU_ASSERT_NOT_EQUAL(n->key.family, 6);
+	neigh_learn(&f.g->pub, &k, &mac1, NEIGH_HEARD, true);  /* its NS for us */
+	neigh_learn(&f.g->pub, &k, &mac1, NEIGH_ANSWER, true); /* S, O */
+	neigh_learn(&f.g->pub, &k, &mac2, NEIGH_ANSWER, false); /* S, no O, new MAC */
+	for (it = 0; (n = neigh_next(&f.g->pub, &it)) != NULL && n->key.family != 6;)
+		;
+	CU_ASSERT_FATAL(n != NULL);
+	CU_ASSERT(memcmp(&n->mac, &mac1, 6) == 0 && n->state == NEIGH_STALE);
+	neigh_learn(&f.g->pub, &k, &mac2, NEIGH_OVERHEARD, true); /* unsolicited, O */
+	CU_ASSERT(memcmp(&n->mac, &mac2, 6) == 0 && n->state == NEIGH_STALE);
+	teardown(&f);
+}
+
 /* A stale next hop that traffic uses is probed; when its three probes
  * go unanswered it fails: the workers stop using its MAC, and the next
  * packet asks again with a broadcast request. */
@@ -400,7 +452,7 @@ test_probe_failed(void)
 	unsigned int n;
 
 	setup(&f);
-	arp_in(&f, 1, RTE_ARP_OP_REPLY, PEER_MAC, nh, us);
+	arp_in(&f, 1, RTE_ARP_OP_REQUEST, PEER_MAC, nh, us); /* learned from its question */
 	exc_poll(f.x);
 	free_all(out, w0_sent(&f, 1, out, 8));
 	fake_now += 31 * NS;
@@ -660,6 +712,8 @@ test_exc_register(void)
 			test_resolve) == NULL ||
 	    CU_add_test(s, "a next hop that cannot be asked fails in time",
 			test_resolve_unaskable) == NULL ||
+	    CU_add_test(s, "only who asks for us is learned; NA override",
+			test_learn_rules) == NULL ||
 	    CU_add_test(s, "a used stale next hop probed, failed, asked again",
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
