@@ -63,14 +63,17 @@ sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
 	return mtu > over ? mtu - over : 0;
 }
 
+#define IPV6_MIN_MTU 1280 /* RFC 8200 5 */
+
 /*
  * Will @p m fit SA @p sa once ESP is added? Yes: it goes on (in prot/sas
  * from slot @p np). For a tunnel SA, an IPv4 packet without DF is cut into
  * fragments that each fit (RFC 4459 pre-fragmentation), each in its own
  * ESP packet; for a transport SA it goes whole, its ESP packet fragmented
  * after. Any other (DF, IPv6) is dropped with Fragmentation Needed or
- * Packet Too Big, reporting the room the SA leaves. TCP SYNs are clamped
- * first.
+ * Packet Too Big, reporting the room the SA leaves; but an IPv6 tunnel
+ * over IPv4 takes IPv6 packets of up to 1280 bytes whatever its room,
+ * and reports no less. TCP SYNs are clamped first.
  * @return the new np.
  */
 static uint16_t
@@ -116,6 +119,20 @@ fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
 			return np;
 		}
 		/* Too many fragments, or no mbufs: as if DF were set. */
+	}
+	if (v6 && room < IPV6_MIN_MTU && sa->esp.mode == ESP_MODE_TUNNEL &&
+	    !sa->esp.outer_v6) {
+		/* RFC 8200 5: every IPv6 link carries 1280 bytes, below IPv6
+		 * if need be. Up to that the tunnel does: whole, in an outer
+		 * IPv4 packet fragmented on its way out (route.c); and a
+		 * sender never hears of a smaller MTU, which it would not
+		 * take (RFC 8201 4). */
+		if (m->pkt_len <= IPV6_MIN_MTU) {
+			prot[np] = m;
+			sas[np++] = &sa->esp;
+			return np;
+		}
+		room = IPV6_MIN_MTU;
 	}
 	w->cnt.c[CNT_FragNeeded]++;
 	punt_icmp(w, m, ICMP_ERR_FRAG_NEEDED, m->port, room, false);

@@ -1282,6 +1282,69 @@ test_route_default(void)
 	testgw_free(g);
 }
 
+/* An IPv6 tunnel over IPv4 on a link too small for IPv6's 1280 once ESP
+ * is added (MTU 1300): a 1280-byte packet still goes, its ESP packet in
+ * IPv4 fragments; a bigger one is refused with a Packet Too Big saying
+ * 1280, never less (which a sender would not take). */
+static void
+test_v6_min_mtu(void)
+{
+	static const char conf_m[] =
+		"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
+		"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01 mtu 1300\n"
+		"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+		"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+		"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out reqid 1 "
+		GCM "\n"
+		"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
+		"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
+	struct testgw *g = gw(conf_m);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	const uint32_t sizes[2] = { 1280, 1281 };
+	struct rte_mbuf *m;
+	struct gw_exc e;
+	struct sent s;
+	unsigned int i;
+
+	for (i = 0; i < 2; i++) {
+		uint8_t *p;
+		struct rte_ipv6_hdr *ip;
+
+		m = rte_pktmbuf_alloc(g->pub.pool);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + sizes[i]));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memset(p, 0, 14 + sizes[i]);
+		p[12] = 0x86, p[13] = 0xdd;
+		ip = (struct rte_ipv6_hdr *)(p + 14);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16((uint16_t)(sizes[i] - 40));
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = 64;
+		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
+		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+		gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	}
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 2); /* the first packet's ESP, in two IPv4 fragments */
+	if (s.n == 2) {
+		const uint8_t *a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
+
+		CU_ASSERT(a[9] == IPPROTO_ESP && (a[6] & 0x20) != 0);
+		CU_ASSERT(s.m[0]->pkt_len <= 14 + 1300 && s.m[1]->pkt_len <= 14 + 1300);
+	}
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_FragNeeded), 1);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(e.reason, GW_EXC_ICMP);
+	CU_ASSERT_EQUAL(e.mtu, 1280);
+	rte_pktmbuf_free(e.m);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* The exception ring's next entry: a local frame for port 1 from
  * mac_peer to F's MAC, of type @p type, @p len bytes of IP. */
 static void
@@ -1559,6 +1622,8 @@ test_stages_register(void)
 	    CU_add_test(r, "fragments passing through, transport SAs, multicast",
 			test_frag_forward) == NULL ||
 	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
+	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
+			test_v6_min_mtu) == NULL ||
 	    CU_add_test(i, "fragments to the gateway reach the kernel as frames",
 			test_frag_local_frame) == NULL ||
 	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
