@@ -242,8 +242,9 @@ sock_monitor(struct sock_req *req, uint32_t mask)
 	req->client->mon_mask = mask;
 }
 
+/* The request @p line, @p len bytes (its newline, if any, cut off). */
 static void
-handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
+handle_request(struct sock_client *cl, char *line, size_t len, sock_handler fn, void *arg)
 {
 	struct cfg_error err = { .word = -1 };
 	struct sbuf body = { 0 };
@@ -251,6 +252,15 @@ handle_request(struct sock_client *cl, char *line, sock_handler fn, void *arg)
 	size_t before = cl->out.len;
 	int rc;
 
+	line[len] = '\0';
+	if (memchr(line, '\0', len) != NULL) {
+		/* Not a line of text: what follows the NUL would be lost
+		 * (a `limit` or a `sel`, say) and the rest taken as asked. */
+		sb_printf(&cl->out, "error: a NUL byte in the request\n");
+		if (!cl->batch)
+			cl->closing = true;
+		return;
+	}
 	if (strncmp(line, "batch-", 6) == 0) {
 		cl->batch = true;
 		line += 6;
@@ -311,8 +321,7 @@ client_lines(struct sock_client *cl, sock_handler fn, void *arg)
 	       (nl = memchr(cl->in + off, '\n', cl->in_len - off)) != NULL) {
 		size_t used = (size_t)(nl - (cl->in + off)) + 1;
 
-		*nl = '\0';
-		handle_request(cl, cl->in + off, fn, arg);
+		handle_request(cl, cl->in + off, used - 1, fn, arg);
 		explicit_bzero(cl->in + off, used);
 		off += used;
 	}
@@ -336,10 +345,18 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 	for (reads = 0; reads < CLIENT_READS_PER_POLL; reads++) {
 		n = read(cl->fd, buf, sizeof(buf));
 		if (n == 0) {
-			/* The client is done sending: finish the answers,
-			 * then close; a monitor leaves with it. */
+			/* The client is done sending: its last request may
+			 * lack its newline, or have been too long; finish the
+			 * answers, then close. A monitor leaves with it. */
 			if (cl->monitor)
 				return -1;
+			if (cl->in_overflow && !cl->closing)
+				sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
+					  SOCK_REQUEST_MAX);
+			else if (cl->in_len > 0 && !cl->closing)
+				handle_request(cl, cl->in, cl->in_len, fn, arg);
+			explicit_bzero(cl->in, cl->in_len);
+			cl->in_len = 0;
 			cl->closing = true;
 			return 0;
 		}

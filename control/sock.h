@@ -17,7 +17,9 @@
  * "ok LEN\n" and LEN bytes of output, or "error: MESSAGE\n", and the
  * connection stays open until the client shuts its side.
  *
- * A request longer than SOCK_REQUEST_MAX is answered with an error.
+ * A request longer than SOCK_REQUEST_MAX, or with a NUL byte in it, is
+ * answered with an error. The last request before the client shuts its
+ * side needs no newline.
  *
  * Layer: the socket, above events, stats and publish; below commands.
  */

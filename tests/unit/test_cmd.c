@@ -333,6 +333,65 @@ test_batch_failed(void)
 	testgw_free(g);
 }
 
+/* One connection to @p c's socket at @p path: @p req sent (@p len
+ * bytes), the write side shut if @p shut, and the first line of the
+ * answer into @p buf. */
+static void
+ask_raw(struct cmd_ctx *c, const char *path, const char *req, size_t len, bool shut,
+	char *buf, size_t size)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	char *nl;
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	CU_ASSERT_EQUAL(write(fd, req, len), (ssize_t)len);
+	if (shut)
+		shutdown(fd, SHUT_WR);
+	buf[0] = '\0';
+	read_lines(fd, c, buf, size, 1);
+	nl = strchr(buf, '\n');
+	if (nl != NULL)
+		nl[1] = '\0';
+	close(fd);
+}
+
+/* Requests that are not plain lines: one with a NUL byte is refused (the
+ * words after it would be lost, the rest done), the last one before EOF
+ * is answered without its newline, and one too long before EOF too. */
+static void
+test_sock_edges(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	char dir[] = "/tmp/espd_cmd_XXXXXX", path[64], buf[256];
+	static const char nul[] = "text state count\0 limit time-hard 10\n";
+	struct cmd_ctx c;
+	char *big;
+	int rc;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/s", dir);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	c.sock = sock_open(path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
+	ask_raw(&c, path, nul, sizeof(nul) - 1, false, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "error: a NUL byte in the request\n");
+	ask_raw(&c, path, "text state count", 16, true, buf, sizeof(buf));
+	CU_ASSERT_STRING_EQUAL(buf, "ok\n");
+	big = malloc(SOCK_REQUEST_MAX + 100);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
+	memset(big, 'x', SOCK_REQUEST_MAX + 100);
+	memcpy(big, "text ", 5);
+	ask_raw(&c, path, big, SOCK_REQUEST_MAX + 100, true, buf, sizeof(buf));
+	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "error: request too long"));
+	free(big);
+	sock_close(c.sock);
+	rmdir(dir);
+	testgw_free(g);
+}
+
 /* Answers ("ok LEN" lines) in the @p len bytes at @p p. */
 static unsigned int
 count_ok(const char *p, size_t len)
@@ -878,7 +937,9 @@ test_cmd_register(void)
 	    CU_add_test(s, "routes past the LPMs' fixed second levels", test_many_deep_routes) == NULL ||
 	    CU_add_test(s, "a full flow table refuses a policy whole", test_flow_table_full) == NULL ||
 	    CU_add_test(s, "a batch whose rebuild fails answers errors", test_batch_failed) == NULL ||
-	    CU_add_test(s, "a streaming batch gets a share of a poll", test_batch_share) == NULL)
+	    CU_add_test(s, "a streaming batch gets a share of a poll", test_batch_share) == NULL ||
+	    CU_add_test(s, "NUL bytes, a last line without newline, EOF in a long line",
+			test_sock_edges) == NULL)
 		return CU_get_error();
 	return 0;
 }
