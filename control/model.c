@@ -278,6 +278,7 @@ model_init(struct gw_model *m, enum crypto_engine_kind engine, uint32_t max_sas)
 		      0, &slab_libc_ops, NULL) < 0)
 		return -EINVAL;
 	hmap_init(&m->reserved, sizeof(uint32_t));
+	hmap_init(&m->pol_sels, sizeof(struct pol_sel_key));
 	if (getrandom(&m->rand_state, sizeof(m->rand_state), 0) != sizeof(m->rand_state))
 		m->rand_state = real_ns();
 	m->rand_state |= 1;
@@ -329,6 +330,7 @@ model_free(struct gw_model *m)
 	slab_fini(&m->flow_slab);
 	slab_fini(&m->sa_slab);
 	free_values(&m->reserved);
+	hmap_free(&m->pol_sels);
 	free(m->timers);
 	free(m->sas);
 	free(m->pols);
@@ -1405,6 +1407,63 @@ policy_keys_error(struct cfg_error *err, int rc)
 
 static void policy_unindex(struct gw_model *m, uint32_t index);
 
+/* A policy's dir and selector as pol_sels keys them: every byte set. */
+static void
+pol_sel_key(const struct cfg_policy *p, struct pol_sel_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->dir = p->dir;
+	k->proto = p->sel.proto;
+	k->af = p->sel.src.af;
+	k->src_len = p->sel.src.len;
+	k->dst_len = p->sel.dst.len;
+	memcpy(k->src, p->sel.src.a, sizeof(k->src));
+	memcpy(k->dst, p->sel.dst.a, sizeof(k->dst));
+	if (p->sel.has_sport) {
+		k->has |= 1;
+		k->sport_lo = p->sel.sport_lo;
+		k->sport_hi = p->sel.sport_hi;
+	}
+	if (p->sel.has_dport) {
+		k->has |= 2;
+		k->dport_lo = p->sel.dport_lo;
+		k->dport_hi = p->sel.dport_hi;
+	}
+}
+
+/* Is there a policy with @p p's dir and selector (as `ip xfrm` refuses a
+ * second: EEXIST)? */
+static bool
+pol_sel_taken(const struct gw_model *m, const struct cfg_policy *p)
+{
+	struct pol_sel_key k;
+
+	pol_sel_key(p, &k);
+	return hmap_find(&m->pol_sels, &k) != NULL;
+}
+
+/* Note (@p on) or forget @p p's dir and selector. @return 0 or -ENOMEM
+ * (noting only; forgetting, or noting right after forgetting another,
+ * never needs memory). */
+static int
+pol_sel_note(struct gw_model *m, const struct cfg_policy *p, bool on)
+{
+	struct pol_sel_key k;
+
+	pol_sel_key(p, &k);
+	if (!on) {
+		hmap_del(&m->pol_sels, &k);
+		return 0;
+	}
+	return hmap_put(&m->pol_sels, &k, (void *)1);
+}
+
+static int
+pol_sel_exists(struct cfg_error *err)
+{
+	return cfg_error_set(err, -1, "a policy with that selector and dir exists"), -EEXIST;
+}
+
 static int
 policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err)
 {
@@ -1414,9 +1473,13 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 
 	if (p->has_index && model_policy(m, p->index) != NULL)
 		return cfg_error_set(err, -1, "policy index %u exists", p->index), -EEXIST;
+	if (pol_sel_taken(m, p))
+		return pol_sel_exists(err);
 	rc = GROW(m->pols, m->n_pols, m->cap_pols);
 	if (rc == 0)
 		rc = sas_by_age(m, &by_age);
+	if (rc == 0 && (rc = pol_sel_note(m, p, true)) < 0)
+		free(by_age);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
 	mp = &m->pols[m->n_pols];
@@ -1439,6 +1502,7 @@ policy_add(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *err
 		/* All or nothing: a policy whose traffic could not find the
 		 * SA it has would raise ACQUIREs for ever. */
 		policy_unindex(m, mp->cfg.index);
+		pol_sel_note(m, &mp->cfg, false);
 		m->n_pols--;
 		return policy_keys_error(err, rc);
 	}
@@ -1467,6 +1531,7 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 	struct gw_flow_key fk;
 	struct cfg_policy old;
 	uint32_t i, index, n_undo = 0;
+	bool moved;
 	uint16_t k;
 	int rc;
 
@@ -1485,6 +1550,9 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 				     mp->cfg.dir == CFG_DIR_OUT ? "out" : "fwd",
 				     p->dir == CFG_DIR_IN ? "in" :
 				     p->dir == CFG_DIR_OUT ? "out" : "fwd"), -EINVAL;
+	moved = !sel_eq(&mp->cfg.sel, &p->sel);
+	if (moved && pol_sel_taken(m, p))
+		return pol_sel_exists(err);
 	if (sas_by_age(m, &by_age) < 0 ||
 	    (m->n_sas > 0 && (undo = malloc(m->n_sas * sizeof(*undo))) == NULL)) {
 		free(by_age);
@@ -1492,6 +1560,11 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 	}
 	index = mp->cfg.index;
 	old = mp->cfg;
+	if (moved) {
+		/* The old key's slot goes first: the new one needs no room. */
+		pol_sel_note(m, &old, false);
+		(void)pol_sel_note(m, p, true);
+	}
 	mp->cfg = *p;
 	mp->cfg.index = index;
 	mp->cfg.has_index = true;
@@ -1506,6 +1579,10 @@ policy_update(struct gw_model *m, const struct cfg_policy *p, struct cfg_error *
 		/* The policy as it was, its keys as they were. */
 		keys_undo(m, undo, n_undo);
 		free(undo);
+		if (moved) {
+			pol_sel_note(m, &mp->cfg, false);
+			(void)pol_sel_note(m, &old, true);
+		}
 		mp->cfg = old;
 		return policy_keys_error(err, rc);
 	}
@@ -1601,6 +1678,7 @@ policy_del(struct gw_model *m, const struct cfg_policy_del *d,
 		return cfg_error_set(err, -1, "no such policy"), -ENOENT;
 	i = (uint32_t)(p - m->pols);
 	policy_unindex(m, p->cfg.index);
+	pol_sel_note(m, &m->pols[i].cfg, false);
 	memmove(&m->pols[i], &m->pols[i + 1], (m->n_pols - i - 1) * sizeof(m->pols[0]));
 	m->n_pols--;
 	m->dirty |= MODEL_DIRTY_SPD;
@@ -1810,6 +1888,7 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 	case CFG_CMD_POLICY_FLUSH:
 		while (m->n_pols > 0)
 			policy_unindex(m, m->pols[--m->n_pols].cfg.index);
+		hmap_free(&m->pol_sels);
 		m->dirty |= MODEL_DIRTY_SPD;
 		return 0;
 	case CFG_CMD_SET:

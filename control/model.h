@@ -207,6 +207,14 @@ struct model_hooks {
 
 struct model_timer; /* model.c: the time-limit heap */
 
+/** What struct gw_model.pol_sels keys a policy by: its dir and selector,
+ *  every byte set (model.c pol_sel_key()). */
+struct pol_sel_key {
+	uint8_t dir, proto, af, src_len, dst_len, has; /**< has: 1 sport, 2 dport */
+	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint8_t src[16], dst[16];
+};
+
 struct gw_model {
 	enum crypto_engine_kind engine;
 	const struct model_ops *ops;
@@ -230,6 +238,7 @@ struct gw_model {
 	struct hset flows;     /**< struct model_flow by gw_flow_key */
 	struct slab flow_slab; /**< the struct model_flow records */
 	struct hmap reserved;  /**< SPI -> struct model_reservation * */
+	struct hmap pol_sels;  /**< a policy's dir and selector -> 1 (one each) */
 	struct model_timer *timers; /**< a min-heap of time limits */
 	uint32_t n_timers, cap_timers;
 	uint64_t next_gen;

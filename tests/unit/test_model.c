@@ -695,6 +695,34 @@ test_migrate(void)
  * by selector and dir, or adds; the flows of SAs that still fit stay put
  * (a migrated SA keeps its flow until the template follows it), and
  * those that no longer fit go. */
+/* One policy for a dir and selector, as `ip xfrm` (EEXIST): a second is
+ * refused by add, and by an update that would move one onto another's;
+ * del, flush and a move free the old one for use again. */
+static void
+test_policy_twins(void)
+{
+	struct gw_model m;
+
+	model_new(&m);
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out");
+	refused(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out "
+		"priority 5", "a policy with that selector and dir exists");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir fwd");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 81 dir out");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dir out");
+	/* index 3 (dport 81) onto index 1's selector: refused; elsewhere: ok. */
+	refused(&m, "policy update src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out "
+		"index 3", "a policy with that selector and dir exists");
+	ok(&m, "policy update src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 82 dir out index 3");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 81 dir out");
+	ok(&m, "policy del src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out");
+	CU_ASSERT_EQUAL(m.n_pols, 5);
+	ok(&m, "policy flush");
+	ok(&m, "policy add src 10.0.0.0/8 dst 10.1.0.0/16 proto tcp dport 80 dir out");
+	model_free(&m);
+}
+
 static void
 test_policy_update(void)
 {
@@ -784,6 +812,7 @@ test_model_register(void)
 	    CU_add_test(s, "rules shared by --check and start-up", test_rules) == NULL ||
 	    CU_add_test(s, "state migrate", test_migrate) == NULL ||
 	    CU_add_test(s, "policy update", test_policy_update) == NULL ||
+	    CU_add_test(s, "one policy a dir and selector", test_policy_twins) == NULL ||
 	    CU_add_test(s, "SA selectors with port ranges", test_sel_ranges) == NULL ||
 	    CU_add_test(s, "a file's verdicts, line by line", test_file_verdicts) == NULL ||
 	    CU_add_test(s, "time limits, sub-second, on a driven clock",
