@@ -345,16 +345,16 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 	for (reads = 0; reads < CLIENT_READS_PER_POLL; reads++) {
 		n = read(cl->fd, buf, sizeof(buf));
 		if (n == 0) {
-			/* The client is done sending: its last request may
-			 * lack its newline, or have been too long; finish the
-			 * answers, then close. A monitor leaves with it. */
+			/* The client is done sending: finish the answers, then
+			 * close; a monitor leaves with it. A last line without
+			 * its newline is never done (it may be a command cut
+			 * short: an SA without its limits); one too long is
+			 * answered. */
 			if (cl->monitor)
 				return -1;
 			if (cl->in_overflow && !cl->closing)
 				sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
 					  SOCK_REQUEST_MAX);
-			else if (cl->in_len > 0 && !cl->closing)
-				handle_request(cl, cl->in, cl->in_len, fn, arg);
 			explicit_bzero(cl->in, cl->in_len);
 			cl->in_len = 0;
 			cl->closing = true;

@@ -18,8 +18,8 @@
  * connection stays open until the client shuts its side.
  *
  * A request longer than SOCK_REQUEST_MAX, or with a NUL byte in it, is
- * answered with an error. The last request before the client shuts its
- * side needs no newline.
+ * answered with an error. A last line without its newline when the
+ * client shuts its side is not done: it may be a command cut short.
  *
  * Layer: the socket, above events, stats and publish; below commands.
  */

@@ -358,8 +358,9 @@ ask_raw(struct cmd_ctx *c, const char *path, const char *req, size_t len, bool s
 }
 
 /* Requests that are not plain lines: one with a NUL byte is refused (the
- * words after it would be lost, the rest done), the last one before EOF
- * is answered without its newline, and one too long before EOF too. */
+ * words after it would be lost, the rest done); a last one without its
+ * newline before EOF is not done (it may be cut short), and one too long
+ * before EOF is answered. */
 static void
 test_sock_edges(void)
 {
@@ -379,7 +380,7 @@ test_sock_edges(void)
 	ask_raw(&c, path, nul, sizeof(nul) - 1, false, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "error: a NUL byte in the request\n");
 	ask_raw(&c, path, "text state count", 16, true, buf, sizeof(buf));
-	CU_ASSERT_STRING_EQUAL(buf, "ok\n");
+	CU_ASSERT_STRING_EQUAL(buf, ""); /* maybe cut short: not done */
 	big = malloc(SOCK_REQUEST_MAX + 100);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
 	memset(big, 'x', SOCK_REQUEST_MAX + 100);
