@@ -986,6 +986,26 @@ jproto(json_t *v)
 	return (uint8_t)atoi(json_string_value(v));
 }
 
+/* A port, ICMP type or code as espd prints it: a number, or a range
+ * "N-M" (view.c). @return whether @p v was one, with *lo and *hi set. */
+static bool
+jrange(json_t *v, uint16_t *lo, uint16_t *hi)
+{
+	unsigned int a, b;
+
+	if (json_is_integer(v)) {
+		*lo = *hi = (uint16_t)json_integer_value(v);
+		return true;
+	}
+	if (json_is_string(v) && sscanf(json_string_value(v), "%u-%u", &a, &b) == 2 &&
+	    a <= b && b <= 0xffff) {
+		*lo = (uint16_t)a;
+		*hi = (uint16_t)b;
+		return true;
+	}
+	return false;
+}
+
 /* A traffic selector from an ACQUIRE's `sel` (or `pkt`): its source side
  * when @p src, else its destination side. */
 static traffic_selector_t *
@@ -1013,17 +1033,19 @@ ts_of(json_t *sel, bool src)
 	if (net == NULL)
 		return NULL;
 	if (icmp_proto(proto)) {
-		json_t *type = json_object_get(sel, "type"), *code = json_object_get(sel, "code");
+		uint16_t tlo, thi, clo, chi;
 
 		/* Type and code travel in the source "port" (RFC 4301 4.4.1.1). */
-		if (src && json_is_integer(type)) {
-			from = (uint16_t)(json_integer_value(type) << 8);
-			to = from | 0xff;
-			if (json_is_integer(code))
-				to = from |= (uint16_t)json_integer_value(code);
+		if (src && jrange(json_object_get(sel, "type"), &tlo, &thi)) {
+			from = (uint16_t)(tlo << 8);
+			to = (uint16_t)(thi << 8 | 0xff);
+			if (tlo == thi && jrange(json_object_get(sel, "code"), &clo, &chi)) {
+				from |= clo;
+				to = (uint16_t)(tlo << 8 | chi);
+			}
 		}
-	} else if (json_is_integer(port)) {
-		from = to = (uint16_t)json_integer_value(port);
+	} else {
+		(void)jrange(port, &from, &to);
 	}
 	ts = traffic_selector_create_from_subnet(net, (uint8_t)bits, proto, from, to);
 	return ts;
