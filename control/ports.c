@@ -52,6 +52,8 @@ port_bring_up(struct pub *p, uint16_t port, const struct cfg_port *cp,
 			(RTE_ETH_RSS_IP | RTE_ETH_RSS_UDP | RTE_ETH_RSS_TCP);
 	}
 	conf.intr_conf.rxq = rx_intr;
+	/* The NIC's IPv4 header check, where it has one (ip4_cksum_bad()). */
+	conf.rxmode.offloads |= info->rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
 	/* One TX queue per sending lcore (the workers and lcore 0's
 	 * exception path) where the device has them; else they share
 	 * queues under a lock. net_tap wants as many TX queues as RX. */

@@ -230,9 +230,10 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	uint16_t why[GW_RX_BURST];
 	struct gw_sa *found[GW_RX_BURST];
 	uint8_t lk[GW_RX_BURST];
-	uint64_t hits = 0, cold = 0;
+	uint64_t hits = 0, cold = 0, transit = 0; /* transit: esp[i] not to us */
 	uint16_t i, j, ne = 0, npl = 0, nl, k, good;
 
+	_Static_assert(GW_RX_BURST <= 64, "a bit an ESP packet");
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		enum l2_kind l2 = l2_kind(m);
@@ -251,6 +252,10 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
 		m->packet_type = 0;
 		m->port = port;
+		if (l2 == L2_IP4 && ip4_cksum_bad(m)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
 		/* DESIGN.md: ESP (or ESP-in-UDP) that comes in fragments, as
 		 * Linux peers send it, is put together before anything else;
 		 * plain fragments for others are only forwarded. */
@@ -278,6 +283,11 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		}
 		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
 		case ESP_IN_ESP:
+			/* ESP to another host (its own IPsec, passing through)
+			 * that has no SA here is forwarded, below; where the
+			 * gateway has no address of the family, any ESP is
+			 * its own. */
+			transit |= (uint64_t)(!local && (l2 == L2_IP6 ? t->n_local6 : t->n_local4)) << ne;
 			esp[ne++] = m;
 			break;
 		case ESP_IN_OTHER:
@@ -289,9 +299,17 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			plain[npl++] = m;
 			break;
 		case ESP_IN_KEEPALIVE:
+			if (unlikely(!local)) {
+				plain[npl++] = m; /* a host's behind us */
+				break;
+			}
 			drop(w, m, CNT_NatKeepalive);
 			break;
 		case ESP_IN_IKE:
+			if (unlikely(!local)) {
+				plain[npl++] = m; /* a host's behind us */
+				break;
+			}
 			/* The key manager's, through the exception path. */
 			w->cnt.c[CNT_IkePunted]++;
 			punt_frame(w, m, port);
@@ -340,6 +358,10 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			sa = rte_hash_lookup_data(w->shared->sad_in, &spi[i], &d) >= 0 ? d : NULL;
 		}
 		if (unlikely(sa == NULL)) {
+			if (transit & (1ull << i)) {
+				plain[npl++] = esp[i];
+				continue;
+			}
 			invalid_spi(w, esp[i], spi[i]);
 			drop(w, esp[i], CNT_XfrmInNoStates);
 			continue;

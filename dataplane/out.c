@@ -650,6 +650,7 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		m->packet_type = 0;
 		m->port = port; /* where an ICMP error about it comes from */
 		if (unlikely(ip_trim(m) < 0 ||
+			     (l2 == L2_IP4 && ip4_cksum_bad(m)) ||
 			     pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
 					  m->data_len, &keys[k]) < 0)) {
 			drop(w, m, CNT_MalformedPacket);

@@ -1246,6 +1246,87 @@ test_frag_forward(void)
 	testgw_free(g);
 }
 
+/* RFC 1812 5.2.2: an IPv4 header the NIC found bad is dropped, on either
+ * side, not forwarded or encrypted. Where the PMD did not check, espd
+ * does not either (README "Forwarding"). */
+static void
+test_ip4_cksum(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m[3];
+	struct sent s;
+	uint8_t b[64];
+	uint32_t len;
+
+	len = ip4_of(b, IPPROTO_UDP, 60, RTE_IPV4(10u, 9, 9, 9), B_HOST, 0);
+	b[10] ^= 0x01;
+	m[0] = frame_of(g, b, len);
+	m[0]->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	m[1] = frame_of(g, b, len);
+	m[1]->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_GOOD; /* the NIC says so */
+	m[2] = frame_of(g, b, len);                    /* the NIC did not check */
+	gw_inbound(w, g->pub.shared.tables, 1, m, 3);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 2);
+	free_tx(&s);
+	m[0] = frame_of(g, b, len);
+	m[0]->ol_flags |= RTE_MBUF_F_RX_IP_CKSUM_BAD;
+	gw_outbound(w, g->pub.shared.tables, 0, m, 1); /* out of the protected side */
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_MalformedPacket), 2);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
+/* A host behind the gateway with IPsec of its own: ESP with an SPI the
+ * gateway does not know, IKE on 4500 and NAT keepalives, all to that
+ * host, are forwarded (as Linux does: xfrm input is for local
+ * addresses), not taken as the gateway's; ESP to the gateway itself with
+ * an unknown SPI is still XfrmInNoStates. */
+static void
+test_transit_ipsec(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	const uint32_t far = RTE_IPV4(10u, 9, 9, 9), gw4 = RTE_IPV4(172u, 16, 2, 5);
+	struct rte_mbuf *m[4];
+	struct sent s;
+	uint8_t b[128];
+	uint32_t len;
+
+	len = ip4_of(b, IPPROTO_ESP, 20 + 8 + 40, far, B_HOST, 0);
+	b[20] = 0xc1, b[21] = 0x23, b[22] = 0x45, b[23] = 0x67; /* SPI */
+	m[0] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_UDP, 20 + 8 + 40, far, B_HOST, 0);
+	b[20] = 0x11, b[21] = 0x94, b[22] = 0x11, b[23] = 0x94; /* 4500 -> 4500 */
+	b[24] = 0, b[25] = 48, b[26] = b[27] = 0;
+	memset(b + 28, 0, 4); /* the non-ESP marker: IKE */
+	m[1] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_UDP, 20 + 8 + 1, far, B_HOST, 0);
+	b[20] = 0x11, b[21] = 0x94, b[22] = 0x11, b[23] = 0x94;
+	b[24] = 0, b[25] = 9, b[26] = b[27] = 0, b[28] = 0xff; /* keepalive */
+	m[2] = frame_of(g, b, len);
+	len = ip4_of(b, IPPROTO_ESP, 20 + 8 + 40, far, gw4, 0);
+	b[20] = 0xc1, b[21] = 0x23, b[22] = 0x45, b[23] = 0x67;
+	m[3] = frame_of(g, b, len);
+	gw_inbound(w, g->pub.shared.tables, 1, m, 4);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 3);
+	CU_ASSERT(s.n == 3 && s.port[0] == 0 && s.port[1] == 0 && s.port[2] == 0);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInNoStates), 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_IkePunted), 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_NatKeepalive), 0);
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 /* The port a route lookup of @p dst gives on @p g (-1: none). */
 static int
 route_port(struct testgw *g, const char *dst)
@@ -1622,10 +1703,13 @@ test_stages_register(void)
 	    CU_add_test(r, "fragments passing through, transport SAs, multicast",
 			test_frag_forward) == NULL ||
 	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
+	    CU_add_test(r, "IPv4 headers the NIC found bad are dropped", test_ip4_cksum) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
 			test_v6_min_mtu) == NULL ||
 	    CU_add_test(i, "fragments to the gateway reach the kernel as frames",
 			test_frag_local_frame) == NULL ||
+	    CU_add_test(i, "a host's own IPsec behind the gateway passes through",
+			test_transit_ipsec) == NULL ||
 	    CU_add_test(p, "TX at the round's end (a round later in a backlog); lcore 0 woken",
 			test_round_sends) == NULL)
 		return CU_get_error();
