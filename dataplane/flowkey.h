@@ -21,8 +21,8 @@
 struct flow_key {
 	uint8_t proto;  /**< upper-layer protocol */
 	uint8_t family; /**< 4 or 6 */
-	uint8_t later_frag; /**< 1: a non-first fragment; its ports are
-			     *  unknown (RFC 4301 OPAQUE) and read as 0 */
+	uint8_t frag;   /**< 1: a fragment (any, the first too, as Linux):
+			 *  its ports are unknown (RFC 4301 OPAQUE), read as 0 */
 	uint8_t pad;
 	uint8_t src[16];
 	uint8_t dst[16];

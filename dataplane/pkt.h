@@ -66,6 +66,8 @@ pkt_ports(struct flow_key *k, const uint8_t *l4, uint32_t avail)
 	case IPPROTO_TCP:
 	case IPPROTO_UDP:
 	case IPPROTO_SCTP:
+	case 33:  /* DCCP */
+	case 136: /* UDP-Lite: the ports where UDP has them (config cfg_l4_of()) */
 		if (avail >= 4) {
 			memcpy(&k->sport, l4, 2);
 			memcpy(&k->dport, l4 + 2, 2);
@@ -108,9 +110,8 @@ pkt_ip_len(const uint8_t *ip, uint32_t len)
 
 /**
  * The key of an IPv6 fragment: the protocol its fragment header names,
- * and the ports too when it is the first fragment and holds them
- * (@p nh_off: where the byte naming the fragment header lives, as
- * pkt_ip6_skip_ext() left it).
+ * no ports (@p nh_off: where the byte naming the fragment header lives,
+ * as pkt_ip6_skip_ext() left it).
  */
 static inline void
 pkt_ip6_frag_key(struct flow_key *k, const uint8_t *ip, uint32_t len,
@@ -118,22 +119,19 @@ pkt_ip6_frag_key(struct flow_key *k, const uint8_t *ip, uint32_t len,
 {
 	uint32_t off = nh_off == 6 ? sizeof(struct rte_ipv6_hdr)
 				   : nh_off + ((uint32_t)ip[nh_off + 1] + 1) * 8;
-	uint16_t fo;
 
 	if (off + 8 > len)
 		return;
 	k->proto = ip[off];
-	fo = (uint16_t)(ip[off + 2] << 8 | ip[off + 3]);
-	if ((fo & 0xfff8) != 0)
-		k->later_frag = 1;
-	else
-		pkt_ports(k, ip + off + 8, len - off - 8);
+	k->frag = 1;
 }
 
 /**
  * Fill @p k from the IP packet at @p ip (@p len bytes). Ports of a
- * non-first fragment (k->later_frag is then 1), or of a truncated header,
- * read as 0. An IPv6 fragment keys as the protocol it carries.
+ * fragment (k->frag is then 1), the first one too, or of a truncated
+ * header, read as 0: all of a datagram's fragments meet the same policy,
+ * as in Linux (its xfrm decodes no ports of any fragment). An IPv6
+ * fragment keys as the protocol it carries.
  * @return 0, or -1 when the IP header itself is malformed.
  */
 static inline int
@@ -150,10 +148,11 @@ pkt_flow_key(const uint8_t *ip, uint32_t len, struct flow_key *k)
 		k->proto = h->next_proto_id;
 		memcpy(k->src, &h->src_addr, 4);
 		memcpy(k->dst, &h->dst_addr, 4);
-		if (!(h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_OFFSET_MASK)))
+		if (!(h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
+							   RTE_IPV4_HDR_OFFSET_MASK)))
 			pkt_ports(k, ip + hl, len - hl);
 		else
-			k->later_frag = 1;
+			k->frag = 1;
 		return 0;
 	}
 	if (len >= sizeof(struct rte_ipv6_hdr) && (ip[0] >> 4) == 6) {

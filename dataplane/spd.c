@@ -527,9 +527,9 @@ spd_sel_match(const struct spd_sel *s, const struct flow_key *k)
 		return 0;
 	if (s->proto >= 0 && s->proto != k->proto)
 		return 0;
-	/* A non-first fragment has no ports: it matches on the rest (RFC
-	 * 4301 7.1, ports OPAQUE), as the first fragment did on them all. */
-	if (k->later_frag)
+	/* A fragment has no ports (pkt_flow_key()): it matches on the rest
+	 * (RFC 4301 7.1, ports OPAQUE). */
+	if (k->frag)
 		return 1;
 	sp = rte_be_to_cpu_16(k->sport);
 	dp = rte_be_to_cpu_16(k->dport);

@@ -189,18 +189,30 @@ test_sel_match_and_keys(void)
 	pkt[7] = 0x10;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
 	CU_ASSERT_EQUAL(k.sport, 0);
-	CU_ASSERT_EQUAL(k.later_frag, 1);
+	CU_ASSERT_EQUAL(k.frag, 1);
 	/* ...and passes the SA's selector on addresses and protocol (the
 	 * ports are OPAQUE), but not on another protocol. */
 	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
 	k.proto = IPPROTO_TCP;
 	CU_ASSERT_FALSE(spd_sel_match(&s, &k));
-	pkt[6] = 0x20; /* MF only: the first fragment, ports and all */
+	/* The first fragment (MF only) has none either, so the whole
+	 * datagram meets one policy, as in Linux. */
+	pkt[6] = 0x20;
 	pkt[7] = 0x00;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
-	CU_ASSERT_EQUAL(k.later_frag, 0);
-	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
+	CU_ASSERT_EQUAL(k.frag, 1);
+	CU_ASSERT_EQUAL(k.sport, 0);
+	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
 	pkt[6] = 0;
+	/* DCCP and UDP-Lite have ports where UDP has them. */
+	pkt[9] = 33;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
+	CU_ASSERT_EQUAL(ntohs(k.dport), 5001);
+	pkt[9] = 136;
+	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
+	CU_ASSERT_EQUAL(ntohs(k.dport), 5001);
+	pkt[9] = IPPROTO_UDP;
 	/* Bad IHL. */
 	pkt[0] = 0x43;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
@@ -209,8 +221,8 @@ test_sel_match_and_keys(void)
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
 }
 
-/* IPv6 fragments key as the protocol they carry: the first one with its
- * ports, a later one with none and later_frag set. */
+/* IPv6 fragments key as the protocol they carry, with no ports and frag
+ * set, the first one too. */
 static void
 test_v6_fragment_keys(void)
 {
@@ -237,15 +249,15 @@ test_v6_fragment_keys(void)
 	pkt[59] = 0x89;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
 	CU_ASSERT_EQUAL(k.proto, IPPROTO_UDP);
-	CU_ASSERT_EQUAL(k.later_frag, 0);
-	CU_ASSERT_EQUAL(ntohs(k.sport), 40000);
-	CU_ASSERT_EQUAL(ntohs(k.dport), 5001);
+	CU_ASSERT_EQUAL(k.frag, 1);
+	CU_ASSERT_EQUAL(k.sport, 0);
+	CU_ASSERT_EQUAL(k.dport, 0);
 	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
 	pkt[50] = 0x05; /* offset 160 bytes, last */
 	pkt[51] = 0x00;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), 0);
 	CU_ASSERT_EQUAL(k.proto, IPPROTO_UDP);
-	CU_ASSERT_EQUAL(k.later_frag, 1);
+	CU_ASSERT_EQUAL(k.frag, 1);
 	CU_ASSERT_EQUAL(k.sport, 0);
 	CU_ASSERT_TRUE(spd_sel_match(&s, &k));
 	/* A fragment header cut short keys as the fragment header itself. */
@@ -353,7 +365,7 @@ test_scan_vs_trie(void)
 				k.dst[(s->family == 6 ? 15 : 3) - rnd() % 2] ^= (uint8_t)(1u << (rnd() % 8));
 			k.proto = (uint8_t)((int[]){ IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMP })[rnd() % 3];
 			if (rnd() % 8 == 0) {
-				k.later_frag = 1; /* ports read as 0 */
+				k.frag = 1; /* ports read as 0 */
 			} else {
 				k.sport = htons((uint16_t)(rnd() % 6));
 				k.dport = htons((uint16_t)(rnd() % 12));
