@@ -344,7 +344,15 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 
 	if (s->dir == CFG_DIR_OUT)
 		seq_margin = pub_seq_margin(p, s->n_flows);
-	ngw->esp.seq = esp_sa_last_seq(&old->esp) + seq_margin;
+	ngw->esp.seq = esp_sa_last_seq(&old->esp);
+	/* Past the top (a spent SA, or one within the margin of it), the
+	 * new record is spent too: it never starts over at a low number. */
+	if (ngw->esp.seq + seq_margin < ngw->esp.seq || old->esp.exhausted) {
+		ngw->esp.seq = UINT64_MAX;
+		ngw->esp.exhausted = 1;
+	} else {
+		ngw->esp.seq += seq_margin;
+	}
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;

@@ -183,8 +183,10 @@ static inline uint64_t
 esp_sa_last_seq(const struct esp_sa *sa)
 {
 	uint64_t seq = __atomic_load_n(&sa->seq, __ATOMIC_RELAXED);
+	uint64_t top = (sa->flags & ESP_F_ESN) ? UINT64_MAX : UINT32_MAX;
 
-	return !(sa->flags & ESP_F_ESN) && seq > UINT32_MAX ? UINT32_MAX : seq;
+	/* Spent: the top, whatever a wrapped counter says since. */
+	return __atomic_load_n(&sa->exhausted, __ATOMIC_RELAXED) || seq > top ? top : seq;
 }
 
 /**

@@ -332,10 +332,18 @@ out_reserve(struct esp_sa *sas[], uint16_t i, uint16_t n)
 
 	for (j = i + 1; j < n && sas[j] == sa; j++)
 		;
-	if (unlikely(sa->shared))
-		return __atomic_fetch_add(&sa->seq, (uint64_t)(j - i), __ATOMIC_RELAXED) + 1;
-	first = sa->seq + 1;
-	sa->seq += (uint64_t)(j - i);
+	if (unlikely(sa->shared)) {
+		first = __atomic_fetch_add(&sa->seq, (uint64_t)(j - i), __ATOMIC_RELAXED) + 1;
+	} else {
+		first = sa->seq + 1;
+		sa->seq += (uint64_t)(j - i);
+	}
+	/* The 64-bit counter wrapped (ESN: RFC 4303 3.3.3). Done here, not
+	 * per packet: were the packet that drew the wrap dropped before its
+	 * check, the next would go out with a low number, and a nonce
+	 * again. */
+	if (unlikely(first - 1 + (uint64_t)(j - i) < first - 1))
+		__atomic_store_n(&sa->exhausted, 1, __ATOMIC_RELAXED);
 	return first;
 }
 
