@@ -45,7 +45,8 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 			return ESP_IN_BAD;
 		off = pkt_ip6_skip_ext(ip, tot, &proto, &nh_off);
 		frag = off < 0 && proto == IPPROTO_FRAGMENT;
-		if (off < 0 && !frag)
+		/* Where ESP starts must fit the mbuf's l3_len (9 bits). */
+		if ((off < 0 && !frag) || off >= 1 << RTE_MBUF_L3_LEN_BITS)
 			return ESP_IN_BAD;
 		hl = (uint32_t)off;
 	} else {

@@ -90,6 +90,13 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 	rc = crypto_session_init(&sa->sess, kind, &c->algo);
 	if (rc < 0)
 		return rc;
+	/* ESN's high half travels in the ICV's place while it is computed
+	 * (RFC 4303 2.2.1): an SA with integrity of fewer than 4 bytes, or
+	 * none, has nothing to hide it in, and nothing to authenticate it. */
+	if ((c->flags & ESP_F_ESN) && !sa->sess.is_aead && sa->sess.icv_len < 4) {
+		crypto_session_wipe(&sa->sess);
+		return -EINVAL;
+	}
 
 	sa->spi_be = rte_cpu_to_be_32(c->spi);
 	sa->dir = c->dir;

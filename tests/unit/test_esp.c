@@ -1073,6 +1073,29 @@ test_dummy_and_tfc(void)
 	CHECK_NO_LEAK();
 }
 
+/* ESN with integrity of fewer than 4 bytes (or none): refused, since the
+ * high half is written where the ICV goes while it is computed. */
+static void
+test_esn_needs_icv(void)
+{
+	static const uint8_t key[16] = { 1, 2, 3 };
+	struct esp_sa_conf c = {
+		.spi = 0x77, .mode = ESP_MODE_TUNNEL, .flags = ESP_F_ESN,
+		.replay_window = 64, .dir = ESP_DIR_OUT,
+		.algo = { .cipher = CRYPTO_CIPHER_AES_CBC, .auth = CRYPTO_AUTH_NONE,
+			  .cipher_key = key, .cipher_key_len = 16 },
+	};
+	struct esp_sa sa;
+
+	addr_set(&c.src, 4, 1);
+	addr_set(&c.dst, 4, 2);
+	CU_ASSERT_EQUAL(esp_sa_init(&sa, &c, cur_kind), -EINVAL);
+	c.flags = 0;
+	if (esp_sa_init(&sa, &c, cur_kind) == 0) /* without ESN: as before */
+		esp_sa_fini(&sa);
+	CHECK_NO_LEAK();
+}
+
 static void
 test_seq_exhausted(void)
 {
@@ -1295,6 +1318,36 @@ test_parse_kinds(void)
 	m = mbuf_from(pkt, len + 8);
 	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
 	rte_pktmbuf_free(m);
+	{
+		/* ESP behind 480 bytes of destination options: where it
+		 * starts (520) does not fit l3_len's 9 bits; refused, not
+		 * read from offset 8. */
+		static uint8_t big[40 + 480 + 64];
+
+		memset(big, 0, sizeof(big));
+		big[0] = 0x60;
+		big[4] = (480 + 64) >> 8, big[5] = (uint8_t)(480 + 64);
+		big[6] = IPPROTO_DSTOPTS;
+		big[40] = IPPROTO_ESP;
+		big[41] = 59; /* (59 + 1) * 8 = 480 */
+		big[40 + 480 + 3] = 7; /* SPI 7 */
+		m = mbuf_from(big, sizeof(big));
+		CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+		rte_pktmbuf_free(m);
+		big[41] = 58; /* 472 bytes: ESP at 512, too */
+		big[4] = (472 + 64) >> 8, big[5] = (uint8_t)(472 + 64);
+		m = mbuf_from(big, sizeof(big) - 8);
+		CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+		rte_pktmbuf_free(m);
+		big[41] = 57; /* 464 bytes: ESP at 504 fits */
+		big[4] = (464 + 64) >> 8, big[5] = (uint8_t)(464 + 64);
+		big[40 + 464 + 3] = 9;
+		m = mbuf_from(big, sizeof(big) - 16);
+		CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_ESP);
+		CU_ASSERT_EQUAL(m->l3_len, 504);
+		CU_ASSERT_EQUAL(spi, 9);
+		rte_pktmbuf_free(m);
+	}
 	/* Bad IHL. */
 	len = ipv4_header(pkt, IPPROTO_ESP, 60);
 	pkt[0] = 0x44;
@@ -1672,6 +1725,7 @@ static const struct {
 	{ "bad pad length and content", test_bad_pad },
 	{ "dummy packet, TFC padding, bad next header", test_dummy_and_tfc },
 	{ "sequence exhaustion", test_seq_exhausted },
+	{ "ESN needs an ICV of 4 bytes or more", test_esn_needs_icv },
 	{ "ESN epoch change", test_esn_epoch },
 	{ "ECN and DSCP (RFC 6040)", test_ecn_dscp },
 	{ "IPv6 extension header before ESP", test_ipv6_ext_before_esp },
