@@ -331,6 +331,46 @@ client_lines(struct sock_client *cl, sock_handler fn, void *arg)
 	}
 }
 
+/*
+ * Take the @p n bytes read at @p buf: as much as the line being read
+ * has room for, its complete lines done, and again. A line longer than
+ * SOCK_REQUEST_MAX is skipped to its end and answered once with an
+ * error, and the client closed. Wipes @p buf. @return true when it is
+ * closing.
+ */
+static bool
+client_take(struct sock_client *cl, char *buf, size_t n, sock_handler fn, void *arg)
+{
+	size_t at = 0, take;
+
+	while (at < n && !cl->closing && !cl->monitor) {
+		if (cl->in_overflow) {
+			if (memchr(buf + at, '\n', n - at) == NULL)
+				break;
+			sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
+				  SOCK_REQUEST_MAX);
+			cl->closing = true;
+			break;
+		}
+		/* Up to one byte past the longest line: its newline, or the
+		 * proof that it is too long. */
+		take = (size_t)SOCK_REQUEST_MAX + 1 - cl->in_len;
+		if (take > n - at)
+			take = n - at;
+		memcpy(cl->in + cl->in_len, buf + at, take);
+		cl->in_len += take;
+		at += take;
+		client_lines(cl, fn, arg);
+		if (cl->in_len > SOCK_REQUEST_MAX) {
+			cl->in_overflow = true;
+			explicit_bzero(cl->in, cl->in_len);
+			cl->in_len = 0;
+		}
+	}
+	explicit_bzero(buf, n);
+	return cl->closing;
+}
+
 /* Read what the client sent; *got is set when bytes came. @return -1
  * to close the client. */
 static int
@@ -365,25 +405,8 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 		*got = true;
 		if (cl->monitor || cl->closing)
 			continue; /* nothing more is expected */
-		if (cl->in_overflow || cl->in_len + (size_t)n > SOCK_REQUEST_MAX) {
-			/* Skip to the end of the line, then answer once. */
-			char *nl = memchr(buf, '\n', (size_t)n);
-
-			cl->in_overflow = true;
-			explicit_bzero(cl->in, cl->in_len);
-			cl->in_len = 0;
-			explicit_bzero(buf, sizeof(buf));
-			if (nl == NULL)
-				continue;
-			sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
-				  SOCK_REQUEST_MAX);
-			cl->closing = true;
+		if (client_take(cl, buf, (size_t)n, fn, arg))
 			return 0;
-		}
-		memcpy(cl->in + cl->in_len, buf, (size_t)n);
-		explicit_bzero(buf, (size_t)n);
-		cl->in_len += (size_t)n;
-		client_lines(cl, fn, arg);
 	}
 	return 0; /* the rest in the next poll */
 }

@@ -333,6 +333,18 @@ test_batch_failed(void)
 	testgw_free(g);
 }
 
+/* Answers ("ok LEN" lines) in the @p len bytes at @p p. */
+static unsigned int
+count_ok(const char *p, size_t len)
+{
+	unsigned int k = 0;
+	size_t i;
+
+	for (i = 0; i + 3 <= len; i++)
+		k += (i == 0 || p[i - 1] == '\n') && memcmp(p + i, "ok ", 3) == 0;
+	return k;
+}
+
 /* One connection to @p c's socket at @p path: @p req sent (@p len
  * bytes), the write side shut if @p shut, and the first line of the
  * answer into @p buf. */
@@ -388,21 +400,38 @@ test_sock_edges(void)
 	ask_raw(&c, path, big, SOCK_REQUEST_MAX + 100, true, buf, sizeof(buf));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "error: request too long"));
 	free(big);
+	{
+		/* In a batch, a line within the limit is taken whatever
+		 * the reads cut: 4000 bytes, then 65000 (the 4 KiB read
+		 * that holds its end holds more, so the bytes buffered pass
+		 * the limit though no line does), then 3000: three answers. */
+		static const char cmd[] = "batch-text state count";
+		size_t l0 = 4000, l1 = 65000, len = l0 + l1 + 3000;
+		char *req = malloc(len), *ans = malloc(4096);
+		struct sockaddr_un sun = { .sun_family = AF_UNIX };
+		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+		CU_ASSERT_FATAL(req != NULL && ans != NULL);
+		memset(req, ' ', len);
+		memcpy(req, cmd, sizeof(cmd) - 1);
+		req[l0 - 1] = '\n';
+		memcpy(req + l0, cmd, sizeof(cmd) - 1);
+		req[l0 + l1 - 1] = '\n';
+		memcpy(req + l0 + l1, cmd, sizeof(cmd) - 1);
+		req[len - 1] = '\n';
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+		CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+		CU_ASSERT_EQUAL(send(fd, req, len, MSG_DONTWAIT), (ssize_t)len);
+		read_lines(fd, &c, ans, 4096, 6);
+		CU_ASSERT_EQUAL(count_ok(ans, strlen(ans)), 3);
+		CU_ASSERT_PTR_NULL(strstr(ans, "error"));
+		close(fd);
+		free(req);
+		free(ans);
+	}
 	sock_close(c.sock);
 	rmdir(dir);
 	testgw_free(g);
-}
-
-/* Answers ("ok LEN" lines) in the @p len bytes at @p p. */
-static unsigned int
-count_ok(const char *p, size_t len)
-{
-	unsigned int k = 0;
-	size_t i;
-
-	for (i = 0; i + 3 <= len; i++)
-		k += (i == 0 || p[i - 1] == '\n') && memcmp(p + i, "ok ", 3) == 0;
-	return k;
 }
 
 /* A batch client streaming requests gets a share of a poll, not the
