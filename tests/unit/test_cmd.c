@@ -279,15 +279,58 @@ read_lines(int fd, struct cmd_ctx *c, char *buf, size_t size, unsigned int want)
 	return (int)lines;
 }
 
+/* A test gateway with a control socket in a fresh directory (@p kind:
+ * its crypto engine); its path is f->path. */
+struct sock_fix {
+	struct testgw *g;
+	struct cmd_ctx c;
+	char dir[sizeof("/tmp/espd_cmd_XXXXXX")];
+	char path[64];
+};
+
+static void
+sock_fix_open(struct sock_fix *f, enum crypto_engine_kind kind)
+{
+	int rc;
+
+	f->g = testgw_new(conf, kind);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->g);
+	strcpy(f->dir, "/tmp/espd_cmd_XXXXXX");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/s", f->dir);
+	f->c = (struct cmd_ctx){ .pub = &f->g->pub };
+	f->c.sock = sock_open(f->path, &f->g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f->c.sock);
+}
+
+/* A client connected to @p f's socket. */
+static int
+sock_fix_connect(const struct sock_fix *f)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", f->path);
+	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	return fd;
+}
+
+static void
+sock_fix_close(struct sock_fix *f)
+{
+	sock_close(f->c.sock);
+	rmdir(f->dir);
+	testgw_free(f->g);
+}
+
 /* A batch's answers wait for its one rebuild of the tables; when that
  * fails, each becomes an error (not "ok": "ok" means in the tables),
  * and the answers a client got before the batch stay as they were. */
 static void
 test_batch_failed(void)
 {
-	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/espd_cmd_XXXXXX", buf[4096];
+	struct sock_fix f;
+	char buf[4096];
 	static const char req[] =
 		"batch-text policy list\n"
 		"batch-text policy add src 10.0.0.0/8 dst 10.1.0.0/16 dir out index 5\n"
@@ -298,16 +341,11 @@ test_batch_failed(void)
 		"batch-bogus\n";
 	struct cmd_ctx c;
 	unsigned int i;
-	int fd, rc;
+	int fd;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
-	c = (struct cmd_ctx){ .pub = &g->pub };
-	c.sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	sock_fix_open(&f, CRYPTO_ENGINE_NULL);
+	c = f.c;
+	fd = sock_fix_connect(&f);
 	CU_ASSERT_EQUAL(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	for (i = 0; i < 50 && !c.deferred; i++) {
 		sock_poll(c.sock, cmd_request, &c);
@@ -328,9 +366,7 @@ test_batch_failed(void)
 			       "error: no such policy\n"
 			       "error: requests start with 'text' or 'json'\n");
 	close(fd);
-	sock_close(c.sock);
-	rmdir(dir);
-	testgw_free(g);
+	sock_fix_close(&f);
 }
 
 /* Answers ("ok LEN" lines) in the @p len bytes at @p p. */
@@ -345,24 +381,20 @@ count_ok(const char *p, size_t len)
 	return k;
 }
 
-/* One connection to @p c's socket at @p path: @p req sent (@p len
- * bytes), the write side shut if @p shut, and the first line of the
- * answer into @p buf. */
+/* One connection to @p f's socket: @p req sent (@p len bytes), the
+ * write side shut if @p shut, and the first line of the answer into
+ * @p buf. */
 static void
-ask_raw(struct cmd_ctx *c, const char *path, const char *req, size_t len, bool shut,
-	char *buf, size_t size)
+ask_raw(struct sock_fix *f, const char *req, size_t len, bool shut, char *buf, size_t size)
 {
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	int fd = sock_fix_connect(f);
 	char *nl;
 
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 	CU_ASSERT_EQUAL(write(fd, req, len), (ssize_t)len);
 	if (shut)
 		shutdown(fd, SHUT_WR);
 	buf[0] = '\0';
-	read_lines(fd, c, buf, size, 1);
+	read_lines(fd, &f->c, buf, size, 1);
 	nl = strchr(buf, '\n');
 	if (nl != NULL)
 		nl[1] = '\0';
@@ -376,28 +408,20 @@ ask_raw(struct cmd_ctx *c, const char *path, const char *req, size_t len, bool s
 static void
 test_sock_edges(void)
 {
-	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
-	char dir[] = "/tmp/espd_cmd_XXXXXX", path[64], buf[256];
 	static const char nul[] = "text state count\0 limit time-hard 10\n";
-	struct cmd_ctx c;
-	char *big;
-	int rc;
+	struct sock_fix f;
+	char buf[256], *big;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/s", dir);
-	c = (struct cmd_ctx){ .pub = &g->pub };
-	c.sock = sock_open(path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
-	ask_raw(&c, path, nul, sizeof(nul) - 1, false, buf, sizeof(buf));
+	sock_fix_open(&f, CRYPTO_ENGINE_NULL);
+	ask_raw(&f, nul, sizeof(nul) - 1, false, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, "error: a NUL byte in the request\n");
-	ask_raw(&c, path, "text state count", 16, true, buf, sizeof(buf));
+	ask_raw(&f, "text state count", 16, true, buf, sizeof(buf));
 	CU_ASSERT_STRING_EQUAL(buf, ""); /* maybe cut short: not done */
 	big = malloc(SOCK_REQUEST_MAX + 100);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(big);
 	memset(big, 'x', SOCK_REQUEST_MAX + 100);
 	memcpy(big, "text ", 5);
-	ask_raw(&c, path, big, SOCK_REQUEST_MAX + 100, true, buf, sizeof(buf));
+	ask_raw(&f, big, SOCK_REQUEST_MAX + 100, true, buf, sizeof(buf));
 	CU_ASSERT_PTR_NOT_NULL(strstr(buf, "error: request too long"));
 	free(big);
 	{
@@ -408,8 +432,7 @@ test_sock_edges(void)
 		static const char cmd[] = "batch-text state count";
 		size_t l0 = 4000, l1 = 65000, len = l0 + l1 + 3000;
 		char *req = malloc(len), *ans = malloc(4096);
-		struct sockaddr_un sun = { .sun_family = AF_UNIX };
-		int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+		int fd = sock_fix_connect(&f);
 
 		CU_ASSERT_FATAL(req != NULL && ans != NULL);
 		memset(req, ' ', len);
@@ -419,19 +442,15 @@ test_sock_edges(void)
 		req[l0 + l1 - 1] = '\n';
 		memcpy(req + l0 + l1, cmd, sizeof(cmd) - 1);
 		req[len - 1] = '\n';
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
-		CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
 		CU_ASSERT_EQUAL(send(fd, req, len, MSG_DONTWAIT), (ssize_t)len);
-		read_lines(fd, &c, ans, 4096, 6);
+		read_lines(fd, &f.c, ans, 4096, 6);
 		CU_ASSERT_EQUAL(count_ok(ans, strlen(ans)), 3);
 		CU_ASSERT_PTR_NULL(strstr(ans, "error"));
 		close(fd);
 		free(req);
 		free(ans);
 	}
-	sock_close(c.sock);
-	rmdir(dir);
-	testgw_free(g);
+	sock_fix_close(&f);
 }
 
 /* A batch client streaming requests gets a share of a poll, not the
@@ -441,27 +460,20 @@ test_sock_edges(void)
 static void
 test_batch_share(void)
 {
-	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/espd_cmd_XXXXXX";
 	static const char line[] = "batch-text state count\n";
 	const size_t n = 3000, size = 1u << 20, len = n * (sizeof(line) - 1);
 	char *req = malloc(len), *buf = malloc(size);
 	size_t got = 0;
 	unsigned int i, first;
+	struct sock_fix f;
 	struct cmd_ctx c;
 	ssize_t k;
-	int fd, rc;
+	int fd;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
 	CU_ASSERT_FATAL(req != NULL && buf != NULL);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
-	c = (struct cmd_ctx){ .pub = &g->pub };
-	c.sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	sock_fix_open(&f, CRYPTO_ENGINE_NULL);
+	c = f.c;
+	fd = sock_fix_connect(&f);
 	for (i = 0; i < n; i++)
 		memcpy(req + i * (sizeof(line) - 1), line, sizeof(line) - 1);
 	CU_ASSERT_EQUAL_FATAL(send(fd, req, len, MSG_DONTWAIT), (ssize_t)len);
@@ -481,9 +493,7 @@ test_batch_share(void)
 	free(req);
 	free(buf);
 	close(fd);
-	sock_close(c.sock);
-	rmdir(dir);
-	testgw_free(g);
+	sock_fix_close(&f);
 }
 
 /* `monitor state policy` hears of every change, each event with an id
@@ -491,22 +501,16 @@ test_batch_share(void)
 static void
 test_monitor_changes(void)
 {
-	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_MB);
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	char dir[] = "/tmp/espd_cmd_XXXXXX", buf[8192], *line, *save = NULL;
 	static const char req[] = "json monitor state policy\n";
+	char buf[8192], *line, *save = NULL;
+	struct sock_fix f;
 	struct cmd_ctx c;
 	json_int_t id = 0;
-	int fd, rc, n = 0;
+	int fd, n = 0;
 
-	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(mkdtemp(dir));
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/s", dir);
-	c = (struct cmd_ctx){ .pub = &g->pub };
-	c.sock = sock_open(sun.sun_path, &g->pub.ctl_cnt.c[CNT_MonitorEventsDropped], &rc);
-	CU_ASSERT_PTR_NOT_NULL_FATAL(c.sock);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	CU_ASSERT_FATAL(connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0);
+	sock_fix_open(&f, CRYPTO_ENGINE_MB);
+	c = f.c;
+	fd = sock_fix_connect(&f);
 	CU_ASSERT_EQUAL(write(fd, req, sizeof(req) - 1), (ssize_t)sizeof(req) - 1);
 	CU_ASSERT_EQUAL(read_lines(fd, &c, buf, sizeof(buf), 1), 1);
 	CU_ASSERT_STRING_EQUAL(buf, "ok\n");
@@ -552,9 +556,7 @@ test_monitor_changes(void)
 	}
 	CU_ASSERT_EQUAL(n, 7);
 	close(fd);
-	sock_close(c.sock);
-	rmdir(dir);
-	testgw_free(g);
+	sock_fix_close(&f);
 }
 
 static json_int_t

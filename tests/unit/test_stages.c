@@ -77,6 +77,15 @@ gw(const char *conf)
 	return g;
 }
 
+/* @p g drained, every mbuf back (@p base in use before), and freed. */
+static void
+gw_free_at(struct testgw *g, unsigned int base)
+{
+	testgw_drain(g, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
+	testgw_free(g);
+}
+
 static uint64_t
 counter(struct testgw *g, enum espd_counter c)
 {
@@ -362,9 +371,7 @@ test_out_cache(void)
 		}
 		free_tx(&s);
 	}
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* Packets handed off in a burst (one enqueue, flushed with the burst)
@@ -414,9 +421,7 @@ test_out_handoff_burst(void)
 		free_tx(&s);
 	}
 	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoffDropped), 0);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* One lcore sends through an SA. lcore 0's own packets (w0) go to a
@@ -462,9 +467,7 @@ test_out_owner(void)
 	CU_ASSERT_EQUAL(seq, 3);
 	free_tx(&s);
 	CU_ASSERT_EQUAL(counter(g, CNT_SaHandoff), 2);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* The record of @p g's outbound SA 0x5001 (conf_a). */
@@ -558,9 +561,7 @@ test_out_shared_mode(void)
 	CU_ASSERT_EQUAL(sa->owner, 1);
 	CU_ASSERT_EQUAL(sa->esp.stats.packets, 5);
 
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* Gateway A's tunnel before any SA: its packets are held (PFP-less, one
@@ -611,9 +612,7 @@ static void
 hold_gw_free(struct testgw *g, unsigned int base)
 {
 	gw_hold_drop_all(g->pub.workers[0]);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* Held packets released through a record that lcore 0 replaced meanwhile
@@ -1081,9 +1080,7 @@ test_route_burst(void)
 	CU_ASSERT_EQUAL(e.reason, GW_EXC_RESOLVE);
 	CU_ASSERT(e.nh_family == 4 && e.nh[0] == 10 && e.nh[3] == 3);
 	rte_pktmbuf_free(e.m);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* ---- fragments and multicast ---------------------------------------------- */
@@ -1241,9 +1238,7 @@ test_frag_forward(void)
 	rte_pktmbuf_free(e.m);
 	CU_ASSERT_NOT_EQUAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
 
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* RFC 1812 5.2.2: an IPv4 header the NIC found bad is dropped, on either
@@ -1277,9 +1272,7 @@ test_ip4_cksum(void)
 	take_tx(w, &s);
 	CU_ASSERT_EQUAL(s.n, 0);
 	CU_ASSERT_EQUAL(counter(g, CNT_MalformedPacket), 2);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* A host behind the gateway with IPsec of its own: ESP with an SPI the
@@ -1322,9 +1315,7 @@ test_transit_ipsec(void)
 	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInNoStates), 1);
 	CU_ASSERT_EQUAL(counter(g, CNT_IkePunted), 0);
 	CU_ASSERT_EQUAL(counter(g, CNT_NatKeepalive), 0);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* The port a route lookup of @p dst gives on @p g (-1: none). */
@@ -1421,9 +1412,7 @@ test_v6_min_mtu(void)
 	CU_ASSERT_EQUAL(e.reason, GW_EXC_ICMP);
 	CU_ASSERT_EQUAL(e.mtu, 1280);
 	rte_pktmbuf_free(e.m);
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* The exception ring's next entry: a local frame for port 1 from
@@ -1501,9 +1490,7 @@ test_frag_local_frame(void)
 	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
 	local_frame_check(w, RTE_ETHER_TYPE_IPV6, 40 + 608);
 
-	testgw_drain(g, NULL);
-	CU_ASSERT_EQUAL(rte_mempool_in_use_count(g->pub.pool), base);
-	testgw_free(g);
+	gw_free_at(g, base);
 }
 
 /* ---- the poll round ------------------------------------------------------- */
