@@ -90,7 +90,7 @@ cfg_split(const char *line, size_t len, struct cfg_words *out,
 		if (quote == '"') {
 			if (c == '"') {
 				quote = 0;
-			} else if (c == '\\' && i + 1 < len &&
+			} else if (c == '\\' && i + 1 < len && line[i + 1] != '\0' &&
 				   strchr("\"\\$`\n", line[i + 1]) != NULL) {
 				/* XCU 2.2.3: these four (and newline) are the
 				 * only characters a backslash quotes here. */

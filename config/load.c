@@ -51,6 +51,8 @@ struct scan {
 	bool inword;
 	bool comment;
 	bool escape; /* the last character was an unconsumed backslash */
+	bool esc_inword; /* inword before that backslash (unquoted): a
+			  * continuation starts no word, in the splitter */
 };
 
 static void
@@ -82,6 +84,7 @@ scan_char(struct scan *s, char c)
 		s->comment = true;
 		return;
 	}
+	s->esc_inword = s->inword;
 	s->inword = true;
 	if (c == '\'' || c == '"')
 		s->quote = c;
@@ -191,8 +194,12 @@ cfg_load_stream(FILE *f, const char *name, struct cfg_load *ld)
 
 		if (sc.escape && !sc.comment && !eof) {
 			/* Keep the backslash-newline for the splitter, which
-			 * removes it (and knows what it means in quotes). */
+			 * removes it (and knows what it means in quotes); out
+			 * of quotes it starts no word, so a '#' next is a
+			 * comment there, and here. */
 			sc.escape = false;
+			if (sc.quote == 0)
+				sc.inword = sc.esc_inword;
 			if (len < CFG_LINE_MAX)
 				buf[len++] = '\n';
 			else

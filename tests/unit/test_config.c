@@ -174,6 +174,9 @@ test_split_errors(void)
 	CU_ASSERT_EQUAL(cfg_split("'a\nb'", 5, &ws, &err), -EINVAL);
 	CU_ASSERT_EQUAL(cfg_split("a\0b", 3, &ws, &err), -EINVAL);
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL byte"));
+	/* ... after a backslash in double quotes too (not "a"). */
+	CU_ASSERT_EQUAL(cfg_split("\"a\\\0b\"", 6, &ws, &err), -EINVAL);
+	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "NUL byte"));
 
 	/* 256 words fit, 257 do not */
 	many = malloc(2 * (CFG_WORDS_MAX + 1) + 1);
@@ -1510,6 +1513,25 @@ test_load_file(void)
 	}
 	unlink(path);
 	free(path);
+
+	/* A line continued into a comment: the comment's own backslash
+	 * does not continue it (as in a shell), so the line after is a
+	 * command of its own, not lost with the comment. */
+	{
+		static const char f[] = "port 0 role protected \\\n"
+					"#mtu 1400 \\\n"
+					"port 1 role unprotected\n";
+		struct seen s3 = { .fail_on_line = -1 };
+		struct cfg_load l3 = { .apply = record, .arg = &s3 };
+
+		path = write_temp(f, sizeof(f) - 1);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(path);
+		CU_ASSERT_EQUAL(cfg_load_file(path, &l3), 0);
+		CU_ASSERT_EQUAL(l3.ncmds, 2);
+		CU_ASSERT_EQUAL(s3.n, 2);
+		unlink(path);
+		free(path);
+	}
 
 	/* a missing file */
 	{
