@@ -255,7 +255,9 @@ main(int argc, char **argv)
 	if (o.check)
 		return check(o.config, o.max_sas);
 
-	rc = rte_eal_init(sep, argv);
+	/* Without "--" every argument was espd's: EAL gets none of them
+	 * (it would read -c as its coremask, -s as its service cores). */
+	rc = rte_eal_init(sep == argc ? 1 : sep, argv);
 	if (rc < 0) {
 		fprintf(stderr, "espd: EAL init failed: %s\n", rte_strerror(rte_errno));
 		return 1;
