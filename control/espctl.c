@@ -103,6 +103,7 @@ main(int argc, char **argv)
 	int c, fd, i;
 	ssize_t n;
 
+	opterr = 0; /* one line on stderr for any error, ours (DESIGN.md) */
 	while ((c = getopt_long(argc, argv, "+s:j", longopts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -115,7 +116,9 @@ main(int argc, char **argv)
 			printf("espctl %s\n", ESPD_VERSION);
 			return 0;
 		default:
-			fprintf(stderr, "espctl: usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]\n");
+			fprintf(stderr, "espctl: %s '%s': usage: espctl [-s SOCKET] [-j] OBJECT "
+				"COMMAND [ARGS]\n", c == ':' || optopt == 's' ? "option needs a value"
+				: "unknown option", argv[optind - 1]);
 			return 2;
 		}
 	}
@@ -212,6 +215,12 @@ main(int argc, char **argv)
 	close(fd);
 	if (!ok) {
 		fprintf(stderr, "espctl: espd closed the connection without an answer\n");
+		return 1;
+	}
+	/* The answer must have reached stdout (a full disk, a closed pipe
+	 * would otherwise pass for success). */
+	if (ferror(stdout) || fclose(stdout) != 0) {
+		fprintf(stderr, "espctl: writing the answer: %s\n", strerror(errno));
 		return 1;
 	}
 	return 0;
