@@ -61,9 +61,17 @@ static int
 pt_mac(struct cur *c, void *arg)
 {
 	struct cfg_port *p = arg;
+	static const uint8_t zero[6];
+	int ret = get_mac(c, p->mac);
 
+	if (ret < 0)
+		return ret;
+	/* The port's own address, on every frame it sends: one a station
+	 * can have (as `ip link set address` insists). */
+	if ((p->mac[0] & 1) || memcmp(p->mac, zero, 6) == 0)
+		return cfg_error_set(c->err, c->i - 1, "a port's mac must be unicast and not all zero");
 	p->has_mac = true;
-	return get_mac(c, p->mac);
+	return 0;
 }
 
 static int

@@ -990,6 +990,8 @@ static const struct {
 	{ "port 0 role dmz", "expected protected or unprotected after 'role', got 'dmz'", 3 },
 	{ "port 0 role protected mac 02:00:00:00:00", "expected a MAC address", 5 },
 	{ "port 0 role protected mac 02:00:00:00:00:0g", "expected a MAC address", 5 },
+	{ "port 0 role protected mac 01:00:5e:00:00:01", "must be unicast and not all zero", 5 },
+	{ "port 0 role protected mac 00:00:00:00:00:00", "must be unicast and not all zero", 5 },
 	{ "port 0 role protected addr 10.0.0.1/40",
 	  "expected IPv4 or IPv6 address/length, got '10.0.0.1/40'", 5 },
 	{ "port 0 role protected queues 0",
