@@ -1062,10 +1062,12 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 		return cfg_error_set(err, -1, "out of memory"), -ENOMEM;
 	keep = old->cfg;
 	old->cfg = next; /* show-keys shows the keys in use */
-	if (!rekey && m->ops != NULL && m->ops->sa_limits != NULL)
-		m->ops->sa_limits(m->ops_arg, old);
-	else if (rekey && m->ops != NULL && m->ops->sa_rekey != NULL)
+	if (rekey && m->ops != NULL && m->ops->sa_rekey != NULL)
 		rc = m->ops->sa_rekey(m->ops_arg, old);
+	/* New limits (with or without new keys) re-arm the events. */
+	if (rc == 0 && (!rekey || (s->has & CFG_SA_HAS_LIMIT)) && m->ops != NULL &&
+	    m->ops->sa_limits != NULL)
+		m->ops->sa_limits(m->ops_arg, old);
 	if (rc < 0) {
 		old->cfg = keep;
 		sa_cfg_clear(&next);

@@ -395,17 +395,23 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
 
-/* New keys: a new record (new IV mask) takes the old one's place. */
+/* New keys: a new record (new IV mask) takes the old one's place. Its
+ * counters carry on, and so do the expiry events already raised: the
+ * lifetimes are the SA's, not the keys' (new limits re-arm them, through
+ * op_sa_limits()). */
 static int
 op_sa_rekey(void *arg, struct model_sa *s)
 {
 	struct pub *p = arg;
-	struct gw_sa *ngw;
+	struct gw_sa *old = s->dp, *ngw;
 	int rc = record_make(p, s, NULL, &ngw);
 
 	if (rc < 0)
 		return rc;
-	record_replace(p, s, s->dp, ngw);
+	ngw->soft_sent = old->soft_sent;
+	ngw->hard_sent = old->hard_sent;
+	ngw->expired = old->expired;
+	record_replace(p, s, old, ngw);
 	return 0;
 }
 

@@ -341,6 +341,61 @@ test_packet_expire(void)
 	testgw_free(g);
 }
 
+/* The soft EXPIREs among the events so far. */
+static size_t
+soft_expires(struct testgw *g)
+{
+	json_t *ev = take_events(g);
+	size_t i, n = 0;
+
+	for (i = 0; i < json_array_size(ev); i++) {
+		json_t *e = json_array_get(ev, i);
+
+		n += strcmp(json_string_value(json_object_get(e, "event")), "expire") == 0 &&
+		     !json_is_true(json_object_get(e, "hard"));
+	}
+	json_decref(ev);
+	return n;
+}
+
+/* New keys (`state update ... aead`) make a new record but not a new
+ * lifetime: a soft EXPIRE already raised is not raised again. New limits
+ * re-arm it, with or without new keys. */
+static void
+test_rekey_expire_once(void)
+{
+	struct testgw *g = gw_new();
+	static const char sa[] = "src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7203 ";
+
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7203 reqid 7 "
+		      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 "
+		      "dport 5001 limit packet-soft 2 limit packet-hard 100");
+	send_out(g, 40000, 1, 2);
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(soft_expires(g), 1);
+	{
+		char line[256];
+
+		snprintf(line, sizeof(line), "state update %s"
+			 "aead rfc4106(gcm(aes)) 0x1112131415161718191a1b1c1d1e1f20b1b2b3b4 128", sa);
+		unit_gw_apply(g, line);
+		send_out(g, 40000, 3, 1);
+		events_poll(g->ev);
+		CU_ASSERT_EQUAL(soft_expires(g), 0);
+		snprintf(line, sizeof(line), "state update %s"
+			 "aead rfc4106(gcm(aes)) 0x2122232425262728292a2b2c2d2e2f30c1c2c3c4 128 "
+			 "limit packet-soft 4 limit packet-hard 100", sa);
+		unit_gw_apply(g, line);
+		send_out(g, 40000, 4, 1);
+		events_poll(g->ev);
+		CU_ASSERT_EQUAL(soft_expires(g), 1);
+	}
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT_EQUAL(tx_n, 4);
+	testgw_free(g);
+}
+
 /* invalid-spi: one event per (src, SPI) per second, whichever worker
  * saw it; the counter counts events. */
 static void
@@ -653,6 +708,8 @@ test_events_register(void)
 	    CU_add_test(s, "ACQUIREs nobody heard expire when a monitor subscribes",
 			test_acquire_unheard) == NULL ||
 	    CU_add_test(s, "time limits: EXPIRE soft and hard", test_time_expire) == NULL ||
+	    CU_add_test(s, "new keys do not raise a soft EXPIRE again; new limits do",
+			test_rekey_expire_once) == NULL ||
 	    CU_add_test(s, "packet limits: EXPIRE and re-ACQUIRE", test_packet_expire) == NULL ||
 	    CU_add_test(s, "invalid-spi rate limit", test_invalid_spi_limit) == NULL ||
 	    CU_add_test(s, "invalid-spi rate limit: pairs that collide",
