@@ -10,11 +10,17 @@ pkgs=(
 	libdpdk-dev dpdk-dev dpdk-doc
 	libipsec-mb-dev libjansson-dev libpcap-dev
 	libcunit1-dev libbenchmark-dev
-	python3-scapy python3-matplotlib clang llvm iproute2 tcpdump nftables strace
+	python3-scapy python3-cryptography python3-matplotlib
+	clang llvm libclang-rt-14-dev iproute2 tcpdump nftables strace procps
 	libxdp-dev libbpf-dev libcap2-bin
 	strongswan-charon strongswan-swanctl libcharon-extra-plugins
 	libstrongswan-extra-plugins libstrongswan-standard-plugins bzip2 conntrack
+	libgmp-dev libssl-dev
 )
+# Installed without their Recommends, so what a Recommends would bring
+# is named: python3-cryptography (scapy's ESP ciphers), libclang-rt-14-dev
+# (clang's sanitizer and fuzzer runtimes), libgmp-dev and libssl-dev
+# (strongSwan's configure, for kernel-espd), procps (sysctl).
 
 sudo=
 if [ "$(id -u)" -ne 0 ]; then
