@@ -95,7 +95,8 @@ struct pub {
 	uint32_t n_recs, max_recs;
 	struct pub_dead *dead;
 	uint32_t n_dead, cap_dead;
-	uint16_t *natt_refs;          /**< inbound SAs per local encap port */
+	uint32_t *natt_refs;          /**< inbound SAs per local encap port (more
+				       *   than 65535 may share one) */
 	uint64_t tsc_hz;              /**< for use times: TSC ... */
 	uint64_t tsc0;                /**< ... read at ... */
 	uint64_t real0_ns;            /**< ... this wall-clock time */

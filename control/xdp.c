@@ -472,31 +472,62 @@ ks_has(const struct keyset *s, const void *key)
 	return false;
 }
 
-/* Make map @p fd hold exactly @p want (values 1): add first, then
- * delete what is no longer wanted. */
+/* Put every key of @p s in map @p fd with value @p val; a key that does
+ * not go in (the map is full) is noted in @p failed. @return 0 or the
+ * last error. */
 static int
-map_set(int fd, const struct keyset *want)
+map_put(int fd, const struct keyset *s, uint8_t val, struct keyset *failed)
 {
-	uint8_t cur[sizeof(struct steer_lpm6)], next[sizeof(struct steer_lpm6)];
-	struct keyset gone = { .size = want->size };
-	uint8_t one = 1;
-	void *prev = NULL;
 	uint32_t i;
 	int rc = 0;
 
-	for (i = 0; i < want->n; i++)
-		if (bpf_map_update_elem(fd, want->k + (size_t)i * want->size, &one, BPF_ANY) != 0)
+	for (i = 0; i < s->n; i++) {
+		const void *k = s->k + (size_t)i * s->size;
+
+		if (bpf_map_update_elem(fd, k, &val, BPF_ANY) != 0) {
 			rc = -errno;
+			if (failed != NULL && ks_add(failed, k) < 0)
+				rc = -ENOMEM;
+		}
+	}
+	return rc;
+}
+
+/*
+ * Make map @p fd hold exactly @p want with value 1 and @p zero (or none)
+ * with value 0: add first, then delete what is no longer wanted, so no
+ * packet class is missing in between; where the map had no room for an
+ * add, it gets its room from the deletes and is added again.
+ */
+static int
+map_set(int fd, const struct keyset *want, const struct keyset *zero)
+{
+	uint8_t cur[sizeof(struct steer_lpm6)], next[sizeof(struct steer_lpm6)];
+	struct keyset gone = { .size = want->size }, f1 = { .size = want->size };
+	struct keyset f0 = { .size = want->size };
+	void *prev = NULL;
+	int r1, r0, rg = 0;
+	uint32_t i;
+
+	r1 = map_put(fd, want, 1, &f1);
+	r0 = zero != NULL ? map_put(fd, zero, 0, &f0) : 0;
 	while (bpf_map_get_next_key(fd, prev, next) == 0) {
-		if (!ks_has(want, next) && ks_add(&gone, next) < 0)
-			rc = -ENOMEM;
+		if (!ks_has(want, next) && (zero == NULL || !ks_has(zero, next)) &&
+		    ks_add(&gone, next) < 0)
+			rg = -ENOMEM;
 		memcpy(cur, next, want->size);
 		prev = cur;
 	}
 	for (i = 0; i < gone.n; i++)
 		(void)bpf_map_delete_elem(fd, gone.k + (size_t)i * gone.size);
+	if (f1.n != 0)
+		r1 = map_put(fd, &f1, 1, NULL);
+	if (f0.n != 0)
+		r0 = map_put(fd, &f0, 0, NULL);
 	free(gone.k);
-	return rc;
+	free(f1.k);
+	free(f0.k);
+	return r1 < 0 ? r1 : r0 < 0 ? r0 : rg;
 }
 
 /* Transit prefix @p a (masked) into @p s4 or @p s6. */
@@ -528,11 +559,14 @@ add_prefix(struct keyset *s4, struct keyset *s6, const struct cfg_addr *a)
 }
 
 /* Everything espd may forward that arrives on @p port: the other ports'
- * subnets, routes out of other ports, and every policy's destination. A
- * destination that is the gateway's own never gets here (steer.h checks
- * the local sets first). */
+ * subnets, routes out of other ports, and every policy's destination;
+ * and, in @p x4 and @p x6, the other ports' own addresses, which those
+ * subnets cover but which are the kernel's (SSH or IKE to the WAN
+ * address from the LAN): value 0 in the trie, their longest match.
+ * This port's own are in the local sets, which steer.h asks first. */
 static int
-transit_sets(const struct gw_model *m, uint16_t port, struct keyset *s4, struct keyset *s6)
+transit_sets(const struct gw_model *m, uint16_t port, struct keyset *s4, struct keyset *s6,
+	     struct keyset *x4, struct keyset *x6)
 {
 	unsigned int i, j;
 	int rc = 0;
@@ -540,8 +574,13 @@ transit_sets(const struct gw_model *m, uint16_t port, struct keyset *s4, struct 
 	for (i = 0; i < CFG_PORTS_MAX; i++) {
 		if (!m->has_port[i] || i == port)
 			continue;
-		for (j = 0; j < m->ports[i].naddr; j++)
-			rc |= add_prefix(s4, s6, &m->ports[i].addr[j]);
+		for (j = 0; j < m->ports[i].naddr; j++) {
+			struct cfg_addr host = m->ports[i].addr[j];
+
+			rc |= add_prefix(s4, s6, &host);
+			host.len = host.af == AF_INET ? 32 : 128;
+			rc |= add_prefix(x4, x6, &host);
+		}
 	}
 	for (i = 0; i < m->n_routes; i++)
 		if (m->routes[i].port != port)
@@ -558,6 +597,8 @@ port_sync(struct pub *p, uint16_t port, struct xdp_port *x)
 	struct keyset l4 = { .size = 4 }, l6 = { .size = 16 }, enc = { .size = 2 };
 	struct keyset t4 = { .size = sizeof(struct steer_lpm4) };
 	struct keyset t6 = { .size = sizeof(struct steer_lpm6) };
+	struct keyset x4 = { .size = sizeof(struct steer_lpm4) };
+	struct keyset x6 = { .size = sizeof(struct steer_lpm6) };
 	struct steer_cfg c = { .enabled = 1, .esp = cp->role == CFG_ROLE_UNPROTECTED };
 	uint32_t zero = 0, u;
 	unsigned int i;
@@ -571,17 +612,22 @@ port_sync(struct pub *p, uint16_t port, struct xdp_port *x)
 		if (p->natt_refs[u] != 0)
 			rc |= ks_add(&enc, &up);
 	}
-	rc |= transit_sets(p->model, port, &t4, &t6);
-	if (rc == 0)
-		rc = map_set(x->fd_local4, &l4);
-	if (rc == 0)
-		rc = map_set(x->fd_local6, &l6);
-	if (rc == 0)
-		rc = map_set(x->fd_encap, &enc);
-	if (rc == 0)
-		rc = map_set(x->fd_transit4, &t4);
-	if (rc == 0)
-		rc = map_set(x->fd_transit6, &t6);
+	rc |= transit_sets(p->model, port, &t4, &t6, &x4, &x6);
+	if (rc == 0) {
+		/* Each map whatever another's fate: one that failed must not
+		 * leave the rest as they were. */
+		int r[5] = {
+			map_set(x->fd_local4, &l4, NULL),
+			map_set(x->fd_local6, &l6, NULL),
+			map_set(x->fd_encap, &enc, NULL),
+			map_set(x->fd_transit4, &t4, &x4),
+			map_set(x->fd_transit6, &t6, &x6),
+		};
+
+		for (i = 0; i < 5; i++)
+			if (r[i] < 0)
+				rc = r[i];
+	}
 	memcpy(c.mac, x->mac, 6);
 	if (rc == 0 && bpf_map_update_elem(x->fd_cfg, &zero, &c, BPF_ANY) != 0)
 		rc = -errno;
@@ -590,6 +636,8 @@ port_sync(struct pub *p, uint16_t port, struct xdp_port *x)
 	free(enc.k);
 	free(t4.k);
 	free(t6.k);
+	free(x4.k);
+	free(x6.k);
 	if (rc < 0)
 		fprintf(stderr, "espd: port %u: xdp-steer on %s: maps not updated: %s\n",
 			port, x->ifname, strerror(rc == -1 ? ENOMEM : -rc));

@@ -102,19 +102,23 @@ static __always_inline int
 steer_transit4(const void *cfg, __u32 addr)
 {
 	struct steer_lpm4 k = { .prefixlen = 32, .addr = addr };
+	const __u8 *v;
 
 	(void)cfg;
-	return bpf_map_lookup_elem(&espd_transit4, &k) != NULL;
+	v = bpf_map_lookup_elem(&espd_transit4, &k);
+	return v != NULL && *v != 0; /* 0: another port's own address */
 }
 
 static __always_inline int
 steer_transit6(const void *cfg, const struct steer_in6 *a)
 {
 	struct steer_lpm6 k = { .prefixlen = 128 };
+	const __u8 *v;
 
 	(void)cfg;
 	__builtin_memcpy(k.addr, a->a, 16);
-	return bpf_map_lookup_elem(&espd_transit6, &k) != NULL;
+	v = bpf_map_lookup_elem(&espd_transit6, &k);
+	return v != NULL && *v != 0;
 }
 
 static __always_inline int

@@ -36,6 +36,12 @@ struct view {
 	unsigned int n_t4;
 	struct steer_lpm6 t6[4];
 	unsigned int n_t6;
+	/* The other ports' own addresses: value 0 in the transit tries
+	 * (xdp.c transit_sets()), their longest match there. */
+	__u32 x4[2];
+	unsigned int n_x4;
+	struct steer_in6 x6[2];
+	unsigned int n_x6;
 };
 
 static int
@@ -91,6 +97,9 @@ steer_transit4(const void *cfg, __u32 addr)
 	const struct view *v = cfg;
 	unsigned int i;
 
+	for (i = 0; i < v->n_x4; i++)
+		if (v->x4[i] == addr)
+			return 0;
 	for (i = 0; i < v->n_t4; i++)
 		if (prefix_match((const uint8_t *)&addr, (const uint8_t *)&v->t4[i].addr,
 				 v->t4[i].prefixlen))
@@ -104,6 +113,9 @@ steer_transit6(const void *cfg, const struct steer_in6 *a)
 	const struct view *v = cfg;
 	unsigned int i;
 
+	for (i = 0; i < v->n_x6; i++)
+		if (memcmp(v->x6[i].a, a->a, 16) == 0)
+			return 0;
 	for (i = 0; i < v->n_t6; i++)
 		if (prefix_match(a->a, v->t6[i].addr, v->t6[i].prefixlen))
 			return 1;
@@ -169,7 +181,8 @@ view_wan(void)
 }
 
 /* Its protected port: 192.168.1.1, fd01::1; the remote site's prefixes
- * (outbound policies) are transit. */
+ * (outbound policies) and the WAN port's subnet are transit, the WAN
+ * port's own address is not. */
 static struct view
 view_lan(void)
 {
@@ -180,6 +193,9 @@ view_lan(void)
 	v.local6[v.n_local6++] = ip6("fd01::1");
 	v.t4[v.n_t4].prefixlen = 24;
 	v.t4[v.n_t4++].addr = ip4("192.168.2.0");
+	v.t4[v.n_t4].prefixlen = 24;
+	v.t4[v.n_t4++].addr = ip4("172.16.0.0");
+	v.x4[v.n_x4++] = ip4("172.16.0.1");
 	v.t6[v.n_t6].prefixlen = 64;
 	memcpy(v.t6[v.n_t6++].addr, ip6("fd02::").a, 16);
 	v.t6[v.n_t6++].prefixlen = 0;   /* a policy for ::/0 */
@@ -748,6 +764,22 @@ f_site_ssh6(struct fb *f)
 }
 
 static void
+f_site_ssh_wan(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "172.16.0.1", 0, 5);
+	tcp(f, 22);
+}
+
+static void
+f_site_to_wan_net(struct fb *f)
+{
+	eth(f, MAC_GW, 0x0800);
+	ipv4(f, 6, "172.16.0.9", 0, 5);
+	tcp(f, 22);
+}
+
+static void
 f_site_elsewhere(struct fb *f)
 {
 	eth(f, MAC_GW, 0x0800);
@@ -825,6 +857,8 @@ static const struct tcase cases[] = {
 	  f_site_transit_frag },
 	{ "protected port: SSH to the gateway", false, STEER_KERNEL, f_site_ssh },
 	{ "protected port: SSH to the gateway over IPv6", false, STEER_KERNEL, f_site_ssh6 },
+	{ "protected port: SSH to the gateway's WAN address", false, STEER_KERNEL, f_site_ssh_wan },
+	{ "protected port: TCP to a host on the WAN subnet", false, STEER_ESPD, f_site_to_wan_net },
 	{ "protected port: no route or policy for it", false, STEER_KERNEL, f_site_elsewhere },
 	{ "protected port: ESP-in-UDP to the gateway (no SA ends there)", false, STEER_KERNEL,
 	  f_site_esp_gw },
