@@ -45,14 +45,16 @@ t "espd bad --exit-idle" 2 "exit-idle" "$b/espd" -- -c x --exit-idle abc
 t "espd bad --mbufs" 2 "mbufs: expected 1023" "$b/espd" -- -c x --mbufs 100
 t "espd bad --mbufs word" 2 "mbufs: expected" "$b/espd" -- -c x --mbufs lots
 # espctl: one line on stderr for any error (DESIGN.md), getopt's own too.
-lines() {	# lines CMD...: its stderr's line count, then that stderr
-	local err
+lines() {	# lines CMD...: its exit status, its stderr's line count, that stderr
+	local err rc
 	err=$("$@" 2>&1 >/dev/null)
-	echo "$(wc -l <<<"$err") $err"
+	rc=$?
+	echo "$rc $(wc -l <<<"$err") $err"
 }
-t "espctl unknown option: one line" 0 "^1 espctl: unknown option '-x'" lines "$b/espctl" -x state list
-t "espctl option without its value: one line" 0 "^1 espctl: option needs a value '-s'" \
-	lines "$b/espctl" -s
+t "espctl unknown option: exit 2, one line" 0 "^2 1 espctl: unknown option '-x'" \
+	lines "$b/espctl" -x state list
+t "espctl option without its value: exit 2, one line" 0 \
+	"^2 1 espctl: option needs a value '-s'" lines "$b/espctl" -s
 t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
 t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:

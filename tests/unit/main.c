@@ -146,7 +146,10 @@ main(int argc, char **argv)
 	} else {
 		CU_basic_run_tests();
 	}
-	failed = CU_get_number_of_failures() + CU_get_number_of_tests_failed();
+	/* Every failure record: failed assertions, and suites whose init or
+	 * cleanup failed (a suite that never ran, or one that left a
+	 * session behind), which CUnit counts in neither of the others. */
+	failed = CU_get_number_of_failure_records();
 	CU_cleanup_registry();
 	rte_mempool_free(pool);
 	rte_eal_cleanup();
