@@ -143,6 +143,20 @@ class Test:
             c.close()
             for k in sinks.values():
                 k.close()
+        # The gateway's LAN address, from the WAN: inside the LAN subnet
+        # that is transit on this port, yet the gateway's own (the
+        # kernel's here, on lo), not espd's, which has no TAP to give it.
+        lan_gw = SITE["A"]["gw4"]
+        t.run("gA", "ip", "addr", "add", lan_gw + "/32", "dev", "lo")
+        t.run("wan", "ip", "route", "replace", lan_gw + "/32", "via", WAN4["A"])
+        try:
+            res = kernel_tcp(t, lan_gw, nbytes=1 << 16, timeout=10)
+            r.check(res["ok"], "kernel: TCP from the WAN to the gateway's LAN address "
+                    "(%s) reaches gwA's kernel, not espd" % lan_gw,
+                    {k: v for k, v in res.items() if not k.startswith("sha")})
+        finally:
+            t.run("wan", "ip", "route", "del", lan_gw + "/32")
+            t.run("gA", "ip", "addr", "del", lan_gw + "/32", "dev", "lo")
         time.sleep(0.3)
         r.equal(port_rx(A) - rx0, 0, "kernel: espd's AF_XDP port received none of it")
         r.equal(A.counters().get("IkePunted", 0), 0, "kernel: espd saw no IKE (IkePunted 0)")
