@@ -14,7 +14,9 @@
 #define GROW(arr, n, cap)                                                     \
 	({                                                                    \
 		int _rc = 0;                                                  \
-		if ((n) == (cap)) {                                           \
+		if ((n) == (cap) && (cap) > UINT32_MAX / 2) {                 \
+			_rc = -ENOMEM; /* the doubled count would wrap */     \
+		} else if ((n) == (cap)) {                                    \
 			uint32_t _c = (cap) ? (cap) * 2 : 16;                 \
 			void *_p = realloc((arr), _c * sizeof(*(arr)));       \
 			if (_p == NULL)                                       \

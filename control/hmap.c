@@ -287,8 +287,11 @@ hset_reserve(struct hset *h, size_t more)
 	if (more > SIZE_MAX / LOAD_DEN - h->n - 1)
 		return -ENOMEM;
 	/* At most 3/4 full, as struct hmap. */
-	while ((h->n + more) * LOAD_DEN > cap * LOAD_NUM)
+	while ((h->n + more) * LOAD_DEN > cap * LOAD_NUM) {
+		if (cap > SIZE_MAX / 2 / sizeof(void *))
+			return -ENOMEM;
 		cap *= 2;
+	}
 	return cap == h->cap ? 0 : set_resize(h, cap);
 }
 

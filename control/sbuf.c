@@ -20,10 +20,17 @@ reserve(struct sbuf *b, size_t more)
 	cap = b->cap ? b->cap * 2 : 1024;
 	while (cap - b->len <= more)
 		cap *= 2;
-	p = realloc(b->p, cap);
+	/* Not realloc(): the old block may hold key text (show-keys), and
+	 * is wiped before it goes back to the heap. */
+	p = malloc(cap);
 	if (p == NULL) {
 		b->oom = true;
 		return false;
+	}
+	if (b->p != NULL) {
+		memcpy(p, b->p, b->len + 1);
+		explicit_bzero(b->p, b->cap);
+		free(b->p);
 	}
 	b->p = p;
 	b->cap = cap;
@@ -74,6 +81,8 @@ sb_put(struct sbuf *b, const char *s, size_t n)
 void
 sb_free(struct sbuf *b)
 {
+	if (b->p != NULL)
+		explicit_bzero(b->p, b->cap); /* all of it: a cut-off format too */
 	free(b->p);
 	memset(b, 0, sizeof(*b));
 }

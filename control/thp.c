@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #define ESPD_MMAP_THRESHOLD "33554432" /* 32 MiB, glibc's largest */
@@ -49,9 +50,13 @@ espd_malloc_thp(int argc, char **argv, char **envp)
 
 	(void)argc;
 	(void)envp;
+	/* Once at most (ESPD_THP_EXEC): the loader of a process with file
+	 * capabilities or setuid (AT_SECURE) drops tunables, so the check
+	 * for ours alone would exec for ever. */
 	if ((opt != NULL && strcmp(opt, "0") == 0) ||
 	    (t != NULL && strstr(t, "glibc.malloc.hugetlb") != NULL) ||
-	    (t != NULL && keep == NULL) || argv == NULL)
+	    (t != NULL && keep == NULL) || argv == NULL || getauxval(AT_SECURE) != 0 ||
+	    getenv("ESPD_THP_EXEC") != NULL)
 		goto out;
 	/* 2: the hugetlbfs pool instead (README: only with DPDK's memory
 	 * taken at start and pages to spare). */
@@ -60,10 +65,12 @@ espd_malloc_thp(int argc, char **argv, char **envp)
 	n = snprintf(buf, sizeof(buf), "%s%sglibc.malloc.hugetlb=%c%s", t != NULL ? t : "",
 		     t != NULL && t[0] != '\0' ? ":" : "", pool ? '2' : '1',
 		     heap ? ":glibc.malloc.mmap_threshold=" ESPD_MMAP_THRESHOLD : "");
-	if (n < 0 || (size_t)n >= sizeof(buf) || setenv("GLIBC_TUNABLES", buf, 1) != 0)
+	if (n < 0 || (size_t)n >= sizeof(buf) || setenv("GLIBC_TUNABLES", buf, 1) != 0 ||
+	    setenv("ESPD_THP_EXEC", "1", 1) != 0)
 		goto out;
 	execv("/proc/self/exe", argv);
 	/* Not started again: as it was. */
+	unsetenv("ESPD_THP_EXEC");
 	if (keep != NULL)
 		setenv("GLIBC_TUNABLES", keep, 1);
 	else

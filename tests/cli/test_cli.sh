@@ -62,8 +62,8 @@ t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/n
 # ESPD_MALLOC_HUGETLB=2, none with 0, and a GLIBC_TUNABLES that names it is
 # left alone (one naming the mmap threshold keeps it). What exec'd is seen
 # by strace.
-tunables() {	# tunables MODE [CALLER_TUNABLES]: GLIBC_TUNABLES values espd was exec'd with
-	env ${2:+GLIBC_TUNABLES=$2} ESPD_MALLOC_HUGETLB="$1" strace -f -qq -e trace=execve \
+tunables() {	# tunables MODE [CALLER_TUNABLES [ENV...]]: GLIBC_TUNABLES values espd was exec'd with
+	env ${2:+GLIBC_TUNABLES=$2} "${@:3}" ESPD_MALLOC_HUGETLB="$1" strace -f -qq -e trace=execve \
 		-s 512 -v "$b/espd" -- -c "$tmp/good.conf" --check 2>&1 >/dev/null |
 		grep -o 'GLIBC_TUNABLES=[^"]*' | sort -u | tr '\n' ' '
 	echo "end"
@@ -76,6 +76,9 @@ if command -v strace >/dev/null; then
 	t "malloc tunable off (=0)" 0 '^end$' tunables 0
 	t "malloc tunable of the caller kept" 0 '^GLIBC_TUNABLES=glibc.malloc.hugetlb=0 end$' \
 		tunables "" glibc.malloc.hugetlb=0
+	# At most one exec: a loader that drops tunables (AT_SECURE: file
+	# capabilities, setuid) must not make espd exec itself for ever.
+	t "malloc tunable: one exec at most" 0 '^end$' tunables "" "" ESPD_THP_EXEC=1
 	t "malloc mmap threshold of the caller kept" 0 \
 		'^GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536 GLIBC_TUNABLES=glibc.malloc.mmap_threshold=65536:glibc.malloc.hugetlb=1 end$' \
 		tunables "" glibc.malloc.mmap_threshold=65536

@@ -154,6 +154,9 @@ test_set_reserve(void)
 	for (i = 0; i < 100; i++)
 		CU_ASSERT_EQUAL_FATAL(hset_add(&h, &o[i]), 0);
 	CU_ASSERT_EQUAL_FATAL(hset_reserve(&h, 5000), 0);
+	/* Past what any size can hold: refused (its doubling wrapped to 0
+	 * and looped for ever). */
+	CU_ASSERT_EQUAL(hset_reserve(&h, SIZE_MAX / 4 - 1000), -ENOMEM);
 	cap = h.cap;
 	CU_ASSERT(cap * 3 >= 5100 * 4);
 	for (; i < 5100; i++)
