@@ -212,13 +212,14 @@ on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd
 
 	memcpy(ll.addr_bytes, nd->lladdr, 6);
 	if (nd->type == 135) { /* NS */
+		bool for_us = is_port_addr(p, port, 6, nd->target);
+
 		/* 7.2.3: only one for our address is ours to learn from. */
-		if (nd->has_lladdr && memcmp(nd->src, unspec, 16) != 0 &&
-		    is_port_addr(p, port, 6, nd->target)) {
+		if (for_us && nd->has_lladdr && memcmp(nd->src, unspec, 16) != 0) {
 			memcpy(k.addr, nd->src, 16);
 			neigh_learn(p, &k, &ll, NEIGH_HEARD, true);
 		}
-		if (is_port_addr(p, port, 6, nd->target)) {
+		if (for_us) {
 			const struct rte_ether_hdr *eh =
 				rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 			struct rte_mbuf *r = rte_pktmbuf_alloc(p->pool);

@@ -356,6 +356,12 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
 	ngw->use_tsc = old->use_tsc;
+	/* The lifetimes are the SA's, not the record's: the expiry events
+	 * already raised stay raised (new limits re-arm them, through
+	 * op_sa_limits()). */
+	ngw->soft_sent = old->soft_sent;
+	ngw->hard_sent = old->hard_sent;
+	ngw->expired = old->expired;
 	/* Inbound, the worker that decrypts for the old record goes on with
 	 * the new one (one writer of the window below). Outbound, the first
 	 * to find the new one takes it: the margin keeps their numbers
@@ -395,23 +401,17 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
 
-/* New keys: a new record (new IV mask) takes the old one's place. Its
- * counters carry on, and so do the expiry events already raised: the
- * lifetimes are the SA's, not the keys' (new limits re-arm them, through
- * op_sa_limits()). */
+/* New keys: a new record (new IV mask) takes the old one's place. */
 static int
 op_sa_rekey(void *arg, struct model_sa *s)
 {
 	struct pub *p = arg;
-	struct gw_sa *old = s->dp, *ngw;
+	struct gw_sa *ngw;
 	int rc = record_make(p, s, NULL, &ngw);
 
 	if (rc < 0)
 		return rc;
-	ngw->soft_sent = old->soft_sent;
-	ngw->hard_sent = old->hard_sent;
-	ngw->expired = old->expired;
-	record_replace(p, s, old, ngw);
+	record_replace(p, s, s->dp, ngw);
 	return 0;
 }
 
@@ -432,9 +432,6 @@ op_sa_migrate(void *arg, struct model_sa *s, const struct model_sa_cfg *old_cfg)
 
 	if (rc < 0)
 		return rc;
-	ngw->soft_sent = old->soft_sent;
-	ngw->hard_sent = old->hard_sent;
-	ngw->expired = old->expired;
 	if (s->dir == CFG_DIR_IN && (s->cfg.has & CFG_SA_HAS_ENCAP))
 		natt_ref(p, s->cfg.encap_dport, +1);
 	record_replace(p, s, old, ngw);

@@ -331,6 +331,14 @@ client_lines(struct sock_client *cl, sock_handler fn, void *arg)
 	}
 }
 
+/* Answer a request longer than SOCK_REQUEST_MAX, once, and close. */
+static void
+too_long(struct sock_client *cl)
+{
+	sb_printf(&cl->out, "error: request too long (at most %u bytes)\n", SOCK_REQUEST_MAX);
+	cl->closing = true;
+}
+
 /*
  * Take the @p n bytes read at @p buf: as much as the line being read
  * has room for, its complete lines done, and again. A line longer than
@@ -345,11 +353,8 @@ client_take(struct sock_client *cl, char *buf, size_t n, sock_handler fn, void *
 
 	while (at < n && !cl->closing && !cl->monitor) {
 		if (cl->in_overflow) {
-			if (memchr(buf + at, '\n', n - at) == NULL)
-				break;
-			sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
-				  SOCK_REQUEST_MAX);
-			cl->closing = true;
+			if (memchr(buf + at, '\n', n - at) != NULL)
+				too_long(cl);
 			break;
 		}
 		/* Up to one byte past the longest line: its newline, or the
@@ -393,8 +398,7 @@ client_read(struct sock_client *cl, sock_handler fn, void *arg, bool *got)
 			if (cl->monitor)
 				return -1;
 			if (cl->in_overflow && !cl->closing)
-				sb_printf(&cl->out, "error: request too long (at most %u bytes)\n",
-					  SOCK_REQUEST_MAX);
+				too_long(cl);
 			explicit_bzero(cl->in, cl->in_len);
 			cl->in_len = 0;
 			cl->closing = true;

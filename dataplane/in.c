@@ -237,6 +237,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 		enum l2_kind l2 = l2_kind(m);
+		enum esp_in_kind kind;
 		bool local;
 
 		if (unlikely(l2 == L2_OTHER)) {
@@ -281,7 +282,12 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 				memcpy(rte_pktmbuf_mtod_offset(m, void *, -RTE_ETHER_HDR_LEN),
 				       &eh, sizeof(eh));
 		}
-		switch (esp_in_parse(m, w->shared->natt_ports, &spi[ne])) {
+		kind = esp_in_parse(m, w->shared->natt_ports, &spi[ne]);
+		/* IKE and keepalives for a host behind the gateway are its
+		 * (its own VPN): forwarded as plain. */
+		if (unlikely(!local) && (kind == ESP_IN_IKE || kind == ESP_IN_KEEPALIVE))
+			kind = ESP_IN_OTHER;
+		switch (kind) {
 		case ESP_IN_ESP:
 			/* ESP to another host (its own IPsec, passing through)
 			 * that has no SA here is forwarded, below; where the
@@ -299,17 +305,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			plain[npl++] = m;
 			break;
 		case ESP_IN_KEEPALIVE:
-			if (unlikely(!local)) {
-				plain[npl++] = m; /* a host's behind us */
-				break;
-			}
 			drop(w, m, CNT_NatKeepalive);
 			break;
 		case ESP_IN_IKE:
-			if (unlikely(!local)) {
-				plain[npl++] = m; /* a host's behind us */
-				break;
-			}
 			/* The key manager's, through the exception path. */
 			w->cnt.c[CNT_IkePunted]++;
 			punt_frame(w, m, port);
