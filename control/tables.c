@@ -142,6 +142,8 @@ build_policies(const struct gw_model *m, struct gw_tables *t, int socket)
 			pub_esp_addr(&gp->tmpl.src, &p->tmpl.src);
 			pub_esp_addr(&gp->tmpl.dst, &p->tmpl.dst);
 			gp->tmpl.reqid = p->tmpl.reqid;
+			gp->tmpl.spi_be = p->tmpl.has_spi ? rte_cpu_to_be_32(p->tmpl.spi) : 0;
+			gp->tmpl.has_addrs = p->tmpl.has_src_dst;
 			gp->tmpl.mode = p->tmpl.mode == CFG_MODE_TRANSPORT ?
 					ESP_MODE_TRANSPORT : ESP_MODE_TUNNEL;
 			gp->tmpl.level_use = p->tmpl.level == CFG_LEVEL_USE;

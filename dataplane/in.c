@@ -89,7 +89,9 @@ mapping_events(struct gw_worker *w)
 	w->esp.n_map = 0;
 }
 
-/* Does @p sa satisfy the template of inbound policy @p p? */
+/* Does @p sa satisfy the template of inbound policy @p p? As the
+ * outbound side asks (model_sa_satisfies()): reqid, SPI and, where the
+ * template names them (a tunnel's always do), the SA's endpoints. */
 static inline bool
 tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
 {
@@ -97,10 +99,12 @@ tmpl_ok(const struct gw_policy *p, const struct gw_sa *sa)
 
 	if (tp->reqid != 0 && tp->reqid != sa->reqid)
 		return false;
+	if (tp->spi_be != 0 && tp->spi_be != sa->esp.spi_be)
+		return false;
 	if (tp->mode != sa->esp.mode)
 		return false;
-	if (tp->mode == ESP_MODE_TRANSPORT)
-		return true; /* endpoints are the packet's own */
+	if (!tp->has_addrs)
+		return true;
 	return memcmp(&tp->src, &sa->src, sizeof(tp->src)) == 0 &&
 	       memcmp(&tp->dst, &sa->dst, sizeof(tp->dst)) == 0;
 }

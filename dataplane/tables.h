@@ -109,8 +109,10 @@ gw_sa_of(struct esp_sa *esp)
 struct gw_tmpl {
 	struct esp_addr src, dst;
 	uint32_t reqid;      /**< 0: any */
+	rte_be32_t spi_be;   /**< 0: any */
 	uint8_t mode;        /**< enum esp_mode */
 	uint8_t level_use;   /**< level use: the SA is optional */
+	uint8_t has_addrs;   /**< src and dst given (always, in tunnel mode) */
 };
 
 struct gw_policy {

@@ -137,6 +137,24 @@ def cases():
                   in_sa_conf(0x3007, 107) + fwd_policy("10.2.9.7", "10.1.9.7", 1007),
                   rx1=[on1(sa.encrypt(inner(7)))],
                   sas={0x3007: {"packets": 1}}))
+    sa = gcm_sa(0x3018)
+    cs.append(Neg("ESP through an SA the template's spi does not name -> XfrmInTmplMismatch",
+                  {"XfrmInTmplMismatch": 1},
+                  in_sa_conf(0x3018, 118) +
+                  "policy add src 10.2.9.18/32 dst 10.1.9.18/32 dir fwd tmpl src %s dst %s "
+                  "proto esp spi 0x3019 reqid 118 mode tunnel\n" % (PEER4, LOCAL4),
+                  rx1=[on1(sa.encrypt(inner(18)))],
+                  sas={0x3018: {"packets": 1}}))
+    sa = gcm_sa(0x301a, mode="transport")
+    cs.append(Neg("transport ESP through an SA between other endpoints than the template's "
+                  "-> XfrmInTmplMismatch",
+                  {"XfrmInTmplMismatch": 1},
+                  in_sa_conf(0x301a, 120, mode="transport", src="10.2.9.20",
+                             dst="10.1.9.20") +
+                  "policy add src 10.2.9.20/32 dst 10.1.9.20/32 dir fwd tmpl src 10.2.9.99 "
+                  "dst 10.1.9.20 proto esp reqid 120 mode transport\n",
+                  rx1=[on1(sa.encrypt(inner(20)))],
+                  sas={0x301a: {"packets": 1}}))
 
     # Block policies.
     cs.append(Neg("outbound block policy -> XfrmOutPolBlock",
