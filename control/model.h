@@ -126,11 +126,12 @@ model_sa_flows(const struct model_sa *s)
 	return s->cap_flows <= 1 ? &s->fl.one : s->fl.many;
 }
 
-/** Limit @p i (enum cfg_limit) of @p c in *v, if it was given. */
+/** Limit @p i (enum cfg_limit) of @p c in *v, if it was given and is
+ *  not 0: as in `ip xfrm`, a limit of 0 is none. */
 static inline bool
 model_sa_limit(const struct model_sa_cfg *c, unsigned int i, uint64_t *v)
 {
-	if (c->x == NULL || !(c->x->limit_set & (1u << i)))
+	if (c->x == NULL || !(c->x->limit_set & (1u << i)) || c->x->limit[i] == 0)
 		return false;
 	*v = c->x->limit[i];
 	return true;

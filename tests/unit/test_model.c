@@ -227,6 +227,18 @@ test_time_limits(void)
 	fake_now += 10 * NS;
 	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard)); /* the old 10 s */
 
+	/* A limit of 0 is none, as in `ip xfrm`; an update to 0 lifts one. */
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3003 " GCM
+	   " limit time-soft 0 limit time-hard 0");
+	ok(&m, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3004 " GCM
+	   " limit time-hard 5");
+	ok(&m, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x3004 "
+	   "limit time-hard 0");
+	fake_now += 1000 * NS;
+	CU_ASSERT_PTR_NULL(model_time_due(&m, fake_now, &hard));
+	CU_ASSERT_PTR_NOT_NULL(model_sa_find(&m, &(struct cfg_addr){ .af = AF_INET, .len = 32,
+					     .a = { 172, 16, 2, 5 } }, 0x3003));
+
 	/* A deleted SA's timers never fire, and churn does not pile them up. */
 	{
 		char line[200];
