@@ -1026,6 +1026,41 @@ sa_cfg_updated(const struct model_sa *s, const struct cfg_state *u,
 	return rc;
 }
 
+static bool sel_eq(const struct cfg_sel *a, const struct cfg_sel *b);
+
+/* What of `state update` @p s, given for live SA @p old, would change
+ * something other than its keys and limits (NULL: nothing). Linux's
+ * UPDSA takes such fields without a word and keeps the old ones; here
+ * the user hears it. */
+static const char *
+update_changes(const struct model_sa *old, const struct cfg_state *s)
+{
+	const struct model_sa_cfg *c = &old->cfg;
+
+	if (!model_addr_eq(&s->src, &c->src))
+		return "src";
+	if ((s->has & CFG_SA_HAS_DIR) && s->dir != old->dir)
+		return "dir";
+	if ((s->has & CFG_SA_HAS_MODE) && s->mode != c->mode)
+		return "mode";
+	if ((s->has & CFG_SA_HAS_REQID) && s->reqid != c->reqid)
+		return "reqid";
+	if ((s->has & CFG_SA_HAS_FLAGS) && s->flags != c->flags)
+		return "flag";
+	if ((s->has & CFG_SA_HAS_WINDOW) && s->replay_window != c->replay_window)
+		return "replay-window";
+	if (s->has & (CFG_SA_HAS_RSEQ | CFG_SA_HAS_ROSEQ | CFG_SA_HAS_RSEQ_HI |
+		      CFG_SA_HAS_ROSEQ_HI))
+		return "replay sequence number";
+	if ((s->has & CFG_SA_HAS_ENCAP) &&
+	    (!(c->has & CFG_SA_HAS_ENCAP) || s->encap_sport != c->encap_sport ||
+	     s->encap_dport != c->encap_dport))
+		return "encap";
+	if ((s->has & CFG_SA_HAS_SEL) && !sel_eq(&s->sel, &c->sel))
+		return "sel";
+	return NULL;
+}
+
 /*
  * state update: new limits apply in place; new keys make a new record in
  * the data plane that takes over the old one's counters and sequence
@@ -1041,6 +1076,7 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	bool rekey = (s->has & CFG_SA_HAS_ALGO) != 0;
 	struct model_sa_cfg next, keep;
 	struct model_reservation *r;
+	const char *what;
 	int rc = 0;
 
 	if (old == NULL) {
@@ -1054,6 +1090,11 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 					     s->spi);
 		return state_add(m, s, err);
 	}
+	what = update_changes(old, s);
+	if (what != NULL)
+		return cfg_error_set(err, -1,
+				     "state update changes only keys and limits, and this %s is not the SA's (state migrate moves src and encap; for the rest, del and add)",
+				     what), -EINVAL;
 	if (!rekey && !(s->has & CFG_SA_HAS_LIMIT))
 		return 0;
 	if (rekey && (rc = sa_check(m, s, old->dir, err)) < 0)

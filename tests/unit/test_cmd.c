@@ -133,6 +133,34 @@ test_show_keys(void)
 			       "0xffeeddccbbaa99887766554433221100deadbeef");
 	json_decref(v);
 
+	/* What an update cannot change is refused, not dropped; the same
+	 * words as the add's pass. */
+	{
+		static const char *const differ[] = {
+			"mode transport", "reqid 9", "replay-window 128", "flag esn",
+			"encap espinudp 4500 4500 0.0.0.0", "sel src 10.0.0.0/8 dst 10.1.0.0/16",
+			"dir in", "replay-oseq 5",
+		};
+		struct cfg_error err;
+		char line[400];
+		unsigned int i;
+
+		for (i = 0; i < RTE_DIM(differ); i++) {
+			snprintf(line, sizeof(line), "state update src 172.16.1.5 dst 172.16.2.5 "
+				 "proto esp spi 0x1001 %s aead 'rfc4106(gcm(aes))' " GCM_KEY " 128",
+				 differ[i]);
+			CU_ASSERT_PTR_NULL(run(&c, line, false, &err));
+			CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "changes only keys and limits"));
+		}
+		CU_ASSERT_PTR_NULL(run(&c, "state update src 172.16.1.9 dst 172.16.2.5 proto esp "
+				       "spi 0x1001 limit time-hard 60", false, &err));
+		CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "this src is not"));
+		free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
+			  "mode tunnel reqid 1 dir out replay-window 64 "
+			  "aead 'rfc4106(gcm(aes))' 0xffeeddccbbaa99887766554433221100deadbeef 128",
+			  false));
+	}
+
 	/* The algorithm may change with the keys: the control record keeps
 	 * HMAC keys out of line, and only while the SA has one. */
 	free(must(&c, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 "
