@@ -85,12 +85,49 @@ word_shown(const char *w, char *buf, size_t size)
 	return buf;
 }
 
+/* `espctl --help`: the grammar, as DESIGN.md gives it. */
+static const char help[] =
+	"usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]\n"
+	"  -s SOCKET  espd's control socket (default " DEFAULT_SOCKET ")\n"
+	"  -j         answers in JSON\n"
+	"\n"
+	"route add PREFIX port ID [via IP]\n"
+	"neigh add IP lladdr MAC port ID | neigh del IP port ID | neigh list | neigh flush\n"
+	"state add src IP dst IP proto esp spi SPI [dir in|out] [reqid N] [seq N]\n"
+	"      [mode tunnel|transport] [replay-window N] [flag esn|noecn|decap-dscp|dont-encap-dscp ...]\n"
+	"      [replay-seq N] [replay-oseq N] [replay-seq-hi N] [replay-oseq-hi N]\n"
+	"      ALGO [encap espinudp SPORT DPORT 0.0.0.0]\n"
+	"      [sel src PREFIX dst PREFIX [proto P [sport N] [dport N]]]\n"
+	"      [limit byte-soft|byte-hard|packet-soft|packet-hard|time-soft|time-hard N ...]\n"
+	"  ALGO: aead 'rfc4106(gcm(aes))' KEY 64|96|128\n"
+	"        aead 'rfc7539esp(chacha20,poly1305)' KEY 128\n"
+	"        enc 'cbc(aes)' KEY auth-trunc 'hmac(sha1|sha256|sha384|sha512)' KEY BITS\n"
+	"state update ...   (as add: new keys and limits, or an SPI from allocspi made live)\n"
+	"state migrate src IP dst IP proto esp spi SPI [new-src IP] [new-dst IP]\n"
+	"      [encap espinudp SPORT DPORT 0.0.0.0 | encap none]\n"
+	"state del|get src IP dst IP proto esp spi SPI [show-keys]\n"
+	"state allocspi src IP dst IP proto esp [reqid N] [seq N] [min SPI max SPI]\n"
+	"state list | state flush | state count\n"
+	"policy add|update src PREFIX dst PREFIX [proto P [sport N[-M]] [dport N[-M]]]\n"
+	"      dir in|out|fwd [priority N] [action allow|block] [index N]\n"
+	"      [tmpl [src IP dst IP] proto esp [spi SPI] [reqid N] [mode tunnel|transport]\n"
+	"            [level required|use]]\n"
+	"      [pfp src|dst|proto|sport|dport[,...]]\n"
+	"policy del index N | policy del src PREFIX dst PREFIX ... dir D\n"
+	"policy list | policy flush\n"
+	"stats [reset]\n"
+	"monitor [acquire] [expire] [invalid-spi] [mapping] [policy] [state]\n"
+	"set acquire-expires S | acquire-queue N | acquire-queue-total N | allocspi-expires S\n"
+	"set worker-idle poll|adaptive | tcp-mss-clamp off|auto|N | icmp-ratelimit N\n"
+	"set neigh-reachable S | out-sa owner|shared\n";
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "version", no_argument, NULL, 'V' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *sock_path = DEFAULT_SOCKET;
@@ -104,8 +141,11 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	opterr = 0; /* one line on stderr for any error, ours (DESIGN.md) */
-	while ((c = getopt_long(argc, argv, "+s:j", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'h':
+			fputs(help, stdout);
+			return ferror(stdout) || fflush(stdout) != 0 ? 1 : 0;
 		case 's':
 			sock_path = optarg;
 			break;
@@ -123,7 +163,8 @@ main(int argc, char **argv)
 		}
 	}
 	if (optind == argc) {
-		fprintf(stderr, "espctl: usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]\n");
+		fprintf(stderr, "espctl: usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS] "
+			"(espctl --help lists them)\n");
 		return 2;
 	}
 	if (cfg_parse(argc - optind, argv + optind, &cmd, &err) != 0) {
@@ -164,8 +205,11 @@ main(int argc, char **argv)
 	strcpy(sun.sun_path, sock_path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "espctl: cannot connect to %s: %s (is espd running?)\n",
-			sock_path, strerror(errno));
+		int e = errno;
+
+		fprintf(stderr, "espctl: cannot connect to %s: %s%s\n", sock_path, strerror(e),
+			e == EACCES ? " (the socket is mode 0600: run as espd's user)" :
+			e == ENOENT || e == ECONNREFUSED ? " (is espd running?)" : "");
 		/* The request may carry keys: wipe it on this path too. */
 		explicit_bzero(req, len);
 		free(req);

@@ -80,7 +80,7 @@ opt_u32(const char *name, const char *arg, unsigned long lo, unsigned long hi,
 /* Parse espd's own arguments (those after "--"). Returns 0, or 2 for a
  * usage error (already reported). */
 static int
-parse_opts(int argc, char **argv, struct espd_opts *o)
+parse_opts(int argc, char **argv, struct espd_opts *o, bool no_sep)
 {
 	static const struct option longopts[] = {
 		{ "check", no_argument, NULL, 'k' },
@@ -158,6 +158,9 @@ parse_opts(int argc, char **argv, struct espd_opts *o)
 			usage(stdout);
 			exit(0);
 		default:
+			if (no_sep)
+				fprintf(stderr, "espd: EAL's arguments go before \"--\", espd's after "
+					"it: espd [EAL args] -- -c FILE ...\n");
 			usage(stderr);
 			return 2;
 		}
@@ -195,24 +198,30 @@ check(const char *path, uint32_t max_sas)
 	return 1;
 }
 
-static void
-stats_json(const struct pub *p, const char *path)
+/* The counters at exit into @p f (opened at start, so that a path that
+ * cannot be written stops espd before it runs). @return 0, or -1 with
+ * the error reported. */
+static int
+stats_json(const struct pub *p, FILE *f, const char *path)
 {
-	FILE *f = fopen(path, "w");
 	struct pr pr;
+	int rc = 0;
 
-	if (f == NULL) {
-		fprintf(stderr, "espd: --stats-json %s: %s\n", path, strerror(errno));
-		return;
-	}
 	pr_init(&pr, true);
 	view_stats(&pr, p);
-	if (pr.out.oom)
+	if (pr.out.oom) {
 		fprintf(stderr, "espd: --stats-json %s: out of memory\n", path);
-	else if (pr.out.p != NULL)
+		rc = -1;
+	} else if (pr.out.p != NULL) {
 		fprintf(f, "%s\n", pr.out.p);
+	}
 	pr_fini(&pr);
-	fclose(f);
+	if (fclose(f) != 0 || rc < 0) {
+		if (rc == 0)
+			fprintf(stderr, "espd: --stats-json %s: %s\n", path, strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 int
@@ -226,17 +235,18 @@ main(int argc, char **argv)
 	enum crypto_engine_kind kind = CRYPTO_ENGINE_MB;
 	struct gw_model m;
 	struct pub p;
-	int sep, rc;
+	FILE *stats_f = NULL;
+	int sep, rc, exit_rc = 0;
 
 	/* espd's own arguments follow "--"; with no "--" they are all
 	 * espd's (so "espd --version" and "espd -c F --check" work). */
 	for (sep = 1; sep < argc && strcmp(argv[sep], "--") != 0; sep++)
 		;
 	if (sep == argc) {
-		rc = parse_opts(argc, argv, &o);
+		rc = parse_opts(argc, argv, &o, true);
 	} else {
 		argv[sep] = argv[0];
-		rc = parse_opts(argc - sep, argv + sep, &o);
+		rc = parse_opts(argc - sep, argv + sep, &o, false);
 		argv[sep] = "--";
 	}
 	if (rc != 0)
@@ -254,6 +264,10 @@ main(int argc, char **argv)
 	}
 	if (o.check)
 		return check(o.config, o.max_sas);
+	if (o.stats_json != NULL && (stats_f = fopen(o.stats_json, "w")) == NULL) {
+		fprintf(stderr, "espd: --stats-json %s: %s\n", o.stats_json, strerror(errno));
+		return 1;
+	}
 
 	/* Without "--" every argument was espd's: EAL gets none of them
 	 * (it would read -c as its coremask, -s as its service cores). */
@@ -304,8 +318,8 @@ main(int argc, char **argv)
 	/* So the pool's in_use counts only what espd lost: NIC and net_tap
 	 * RX rings hold mbufs until their port closes. */
 	pub_ports_close(&p);
-	if (o.stats_json != NULL)
-		stats_json(&p, o.stats_json);
+	if (stats_f != NULL && stats_json(&p, stats_f, o.stats_json) < 0)
+		exit_rc = 1;
 	sock_close(sock);
 	model_free(&m);
 	pub_stop(&p);
@@ -315,7 +329,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "espd: --crypto-dev %s: sessions or queue pairs still in use at exit\n",
 			o.crypto_dev);
 	rte_eal_cleanup();
-	return 0;
+	return exit_rc;
 
 err:
 	events_free(ev);
@@ -326,5 +340,7 @@ err:
 err_eal:
 	crypto_cdev_close();
 	rte_eal_cleanup();
+	if (stats_f != NULL)
+		fclose(stats_f);
 	return 1;
 }

@@ -59,6 +59,8 @@ struct sock_client {
 struct sock {
 	int lfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	dev_t dev;          /* the socket file bound at path */
+	ino_t ino;
 	struct sock_client *c[SOCK_CLIENTS_MAX];
 	unsigned int n;
 	uint64_t next_id;
@@ -81,6 +83,7 @@ sock_open(const char *path, uint64_t *dropped, int *rcp)
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	struct sock *s;
 	char dir[sizeof(sun.sun_path)], *slash;
+	struct stat st;
 	mode_t old;
 	int fd, rc;
 
@@ -91,11 +94,19 @@ sock_open(const char *path, uint64_t *dropped, int *rcp)
 	}
 	strcpy(sun.sun_path, path);
 
-	/* The default lives in /run/espd: make it, private, if missing. */
+	/* The default lives in /run/espd: make it, private, if missing,
+	 * with its parents as `mkdir -p` would. */
 	strcpy(dir, path);
 	slash = strrchr(dir, '/');
 	if (slash != NULL && slash != dir) {
+		char *p;
+
 		*slash = '\0';
+		for (p = strchr(dir + 1, '/'); p != NULL; p = strchr(p + 1, '/')) {
+			*p = '\0';
+			(void)mkdir(dir, 0755);
+			*p = '/';
+		}
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
 			*rcp = -errno;
 			fprintf(stderr, "espd: control socket directory %s: %s\n", dir,
@@ -118,6 +129,13 @@ sock_open(const char *path, uint64_t *dropped, int *rcp)
 		return NULL;
 	}
 	close(fd);
+	/* Only a socket is ours to replace: `-s` naming a file by mistake
+	 * must not delete it. */
+	if (lstat(path, &st) == 0 && !S_ISSOCK(st.st_mode)) {
+		fprintf(stderr, "espd: control socket %s: exists and is not a socket\n", path);
+		*rcp = -EEXIST;
+		return NULL;
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
 	if (fd < 0) {
 		*rcp = -errno;
@@ -127,6 +145,8 @@ sock_open(const char *path, uint64_t *dropped, int *rcp)
 	old = umask(0177); /* mode 0600 from the start, not after a chmod */
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
+	if (rc == 0 && lstat(path, &st) < 0)
+		rc = -1;
 	if (rc < 0 || listen(fd, 64) < 0 || set_nonblock(fd) < 0) {
 		*rcp = -errno;
 		fprintf(stderr, "espd: control socket %s: %s\n", path, strerror(errno));
@@ -141,6 +161,8 @@ sock_open(const char *path, uint64_t *dropped, int *rcp)
 		return NULL;
 	}
 	s->lfd = fd;
+	s->dev = st.st_dev;
+	s->ino = st.st_ino;
 	s->dropped = dropped;
 	s->next_id = 1;
 	strcpy(s->path, path);
@@ -164,12 +186,17 @@ client_close(struct sock *s, unsigned int i)
 void
 sock_close(struct sock *s)
 {
+	struct stat st;
+
 	if (s == NULL)
 		return;
 	while (s->n > 0)
 		client_close(s, s->n - 1);
 	close(s->lfd);
-	unlink(s->path);
+	/* Our socket only: another espd may have taken the path since. */
+	if (lstat(s->path, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->dev &&
+	    st.st_ino == s->ino)
+		unlink(s->path);
 	sb_free(&s->line[0]);
 	sb_free(&s->line[1]);
 	free(s);

@@ -57,6 +57,31 @@ t "espctl option without its value: exit 2, one line" 0 \
 	"^2 1 espctl: option needs a value '-s'" lines "$b/espctl" -s
 t "espctl parse error names the word" 1 "error: .*'bogus'" "$b/espctl" state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 flag bogus
 t "espctl no daemon" 1 "cannot connect to $tmp/none.sock" "$b/espctl" -s "$tmp/none.sock" state list
+t "espctl --help: the grammar, exit 0" 0 '^state add src IP dst IP proto esp spi SPI' \
+	"$b/espctl" --help
+t "espd: EAL options without --" 2 'EAL.s arguments go before "--"' \
+	"$b/espd" --no-huge -c "$tmp/good.conf"
+t "espd: --stats-json that cannot be written, before start" 1 \
+	"stats-json $tmp/no/dir/s.json: No such file" \
+	"$b/espd" -- -c "$tmp/good.conf" --stats-json "$tmp/no/dir/s.json"
+# The control socket: a file at -s's path that is not a socket is left
+# alone; a missing directory is made with its parents; espd removes only
+# its own socket at exit.
+cat >"$tmp/two.conf" <<'CONF'
+port 0 role protected addr 192.168.1.1/24
+port 1 role unprotected addr 172.16.1.5/24
+CONF
+eal=(--no-huge --no-pci -l 0,1 -m 256 --file-prefix "espdcli$$"
+     --vdev net_null0,no-rx=1 --vdev net_null1,no-rx=1)
+echo precious >"$tmp/precious"
+t "espd -s naming a file that is not a socket: refused" 1 'precious: exists and is not a socket' \
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/precious" --exit-idle 100
+t "... and the file is untouched" 0 '^precious$' cat "$tmp/precious"
+t "espd -s in a missing directory: made with its parents, counters written" 0 '"stats"|Bypass' \
+	bash -c '"$1" "${@:4}" -- -c "$2" -s "$3/d1/d2/s.sock" --exit-idle 100 --stats-json "$3/st.json" \
+		>/dev/null && [ -d "$3/d1/d2" ] && [ ! -e "$3/d1/d2/s.sock" ] && cat "$3/st.json"' \
+	bash "$b/espd" "$tmp/two.conf" "$tmp" "${eal[@]}"
+rm -rf "/var/run/dpdk/espdcli$$"
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
 # THP by default (with large blocks from the heap), the hugetlbfs pool with
 # ESPD_MALLOC_HUGETLB=2, none with 0, and a GLIBC_TUNABLES that names it is
