@@ -136,7 +136,7 @@ main(int argc, char **argv)
 	struct cfg_cmd cmd;
 	char *req, buf[65536];
 	size_t len = 0, need, off;
-	bool json = false, first = true, ok = false;
+	bool json = false, first = true, ok = false, monitor;
 	int c, fd, i;
 	ssize_t n;
 
@@ -179,6 +179,7 @@ main(int argc, char **argv)
 			fprintf(stderr, "espctl: error: %s\n", err.msg);
 		return 1;
 	}
+	monitor = cmd.type == CFG_CMD_MONITOR;
 	cfg_cmd_clear(&cmd);
 
 	/* One line: the output form, then every word quoted. */
@@ -256,7 +257,19 @@ main(int argc, char **argv)
 		fflush(stdout);
 		off = 0;
 	}
+	if (n < 0) {
+		fprintf(stderr, "espctl: reading the answer: %s\n", strerror(errno));
+		close(fd);
+		return 1;
+	}
 	close(fd);
+	/* A monitor ends only when espd does: a key manager reading it must
+	 * be able to tell that from success. */
+	if (ok && monitor) {
+		fflush(stdout);
+		fprintf(stderr, "espctl: espd closed the monitor (did it stop?)\n");
+		return 1;
+	}
 	if (!ok) {
 		fprintf(stderr, "espctl: espd closed the connection without an answer\n");
 		return 1;

@@ -81,6 +81,19 @@ t "espd -s in a missing directory: made with its parents, counters written" 0 '"
 	bash -c '"$1" "${@:4}" -- -c "$2" -s "$3/d1/d2/s.sock" --exit-idle 100 --stats-json "$3/st.json" \
 		>/dev/null && [ -d "$3/d1/d2" ] && [ ! -e "$3/d1/d2/s.sock" ] && cat "$3/st.json"' \
 	bash "$b/espd" "$tmp/two.conf" "$tmp" "${eal[@]}"
+# A monitor that espd closes (it stopped) ends in an error, not in 0.
+mon_end() {
+	local pid rc err i
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/m.sock" --exit-idle 1500 \
+		>/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 100); do [ -S "$tmp/m.sock" ] && break; sleep 0.1; done
+	err=$("$b/espctl" -s "$tmp/m.sock" monitor 2>&1 >/dev/null)
+	rc=$?
+	wait "$pid"
+	echo "rc=$rc $err"
+}
+t "espctl monitor: espd going away is an error" 0 '^rc=1 espctl: espd closed the monitor' mon_end
 rm -rf "/var/run/dpdk/espdcli$$"
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
 # THP by default (with large blocks from the heap), the hugetlbfs pool with
