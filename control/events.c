@@ -433,6 +433,8 @@ larval_new(struct events *ev, const struct gw_flow_key *fk, uint8_t pfp)
 	return lv;
 }
 
+static void expire(struct events *ev, struct model_sa *s, bool hard);
+
 /* A worker holds packets for a key it had not announced yet. */
 static void
 on_miss(struct events *ev, const struct gw_event *e)
@@ -451,15 +453,21 @@ on_miss(struct events *ev, const struct gw_event *e)
 	}
 	gw_flow_key_make(&one.key, e->policy, (uint8_t)mp->cfg.pfp, &e->pkt);
 
-	/* An SA may have come between the worker's lookup and now. */
+	/* An SA may have come between the worker's lookup and now. One
+	 * that is spent (a hard limit, or out of sequence numbers) whose
+	 * EXPIRE the event ring refused is expired here, so the flow
+	 * ACQUIREs a new one instead of missing for ever. */
 	{
-		const struct model_sa *s = model_flow_sa(ev->pub->model, &one.key);
-		const struct gw_sa *gw = s != NULL ? s->dp : NULL;
+		struct model_sa *s = model_flow_sa(ev->pub->model, &one.key);
+		struct gw_sa *gw = s != NULL ? s->dp : NULL;
 
-		if (gw != NULL && !gw->dead && !gw->expired) {
+		if (gw != NULL && !gw->dead && !gw->expired && !gw->esp.exhausted) {
 			tell(ev, &one, GW_HOLD_RELEASE);
 			return;
 		}
+		if (gw != NULL && !gw->dead &&
+		    !__atomic_exchange_n(&gw->hard_sent, 1, __ATOMIC_RELAXED))
+			expire(ev, s, true);
 	}
 
 	v = hmap_find(&ev->by_key, &one.key);

@@ -22,6 +22,7 @@
 #define TAP_BURST 32
 #define NSEC 1000000000ull
 #define IKE_PORT 500
+#define NATT_PORT 4500
 
 struct exc {
 	struct pub *pub;
@@ -306,18 +307,43 @@ is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
 	return is_to_us(p, ip);
 }
 
-/* Is the IP packet at @p ip (@p len) IKE on UDP 500 to one of our
- * addresses? Parsed as the workers parse (pkt_flow_key()): a later
- * fragment has no ports, so a fragmented one counts once. (UDP 4500 with
- * the non-ESP marker is told apart, and counted, by the worker's ESP
- * parse.) */
+/* Is the IP packet at @p ip (@p len) IKE to one of our addresses: UDP
+ * 500, or, with @p natt, 4500 with the non-ESP marker (from a protected
+ * port: on an unprotected one the worker's ESP parse tells it apart and
+ * counts it)? An IPv4 datagram in fragments counts once, by the first,
+ * which has the UDP header. (What reaches here from an unprotected port
+ * was put together already.) */
 static bool
-is_ike500_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
+is_ike_to_us(const struct pub *p, const uint8_t *ip, uint32_t len, bool natt)
 {
-	struct flow_key k;
+	const uint8_t *udp;
+	uint32_t off, nh_off;
+	uint16_t dport;
+	uint8_t proto;
+	int o;
 
-	return pkt_flow_key(ip, len, &k) == 0 && k.proto == IPPROTO_UDP &&
-	       k.dport == rte_cpu_to_be_16(IKE_PORT) && is_to_us(p, ip);
+	if (len >= sizeof(struct rte_ipv4_hdr) && (ip[0] >> 4) == 4) {
+		off = (ip[0] & 0x0f) * 4u;
+		if (off < sizeof(struct rte_ipv4_hdr) || ip[9] != IPPROTO_UDP ||
+		    (ip[6] & 0x1f) != 0 || ip[7] != 0) /* a later fragment */
+			return false;
+	} else if (len >= sizeof(struct rte_ipv6_hdr) && (ip[0] >> 4) == 6) {
+		o = pkt_ip6_skip_ext(ip, len, &proto, &nh_off);
+		if (o < 0 || proto != IPPROTO_UDP)
+			return false;
+		off = (uint32_t)o;
+	} else {
+		return false;
+	}
+	if (len < off + 8) /* the UDP header */
+		return false;
+	udp = ip + off;
+	dport = (uint16_t)(udp[2] << 8 | udp[3]);
+	if (dport != IKE_PORT &&
+	    !(natt && dport == NATT_PORT && len >= off + 12 &&
+	      (udp[8] | udp[9] | udp[10] | udp[11]) == 0))
+		return false;
+	return is_to_us(p, ip);
 }
 
 static void
@@ -342,7 +368,8 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 		return;
 	}
 	/* DESIGN.md: IKE is counted whether or not a TAP takes it. */
-	if (is_ike500_to_us(x->pub, ip, len))
+	if (is_ike_to_us(x->pub, ip, len,
+			 x->pub->shared.tables->ports[port].role == GW_ROLE_PROTECTED))
 		count(x, CNT_IkePunted);
 	to_tap(x, port, m);
 }
@@ -491,12 +518,19 @@ exc_free(struct exc *x)
 
 	if (x == NULL)
 		return;
-	/* The workers are stopped: drop what they left. */
+	/* The workers are stopped: drop what they left. A packet on its
+	 * way out that waited for a neighbour's MAC is a forwarded packet
+	 * lost, counted as the neighbour queue's are at exit
+	 * (neigh_drop_queued()). */
 	for (i = 0; i < pub_n_contexts(x->pub); i++) {
 		struct gw_worker *w = pub_context(x->pub, i);
 
-		while (w != NULL && rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0)
+		while (w != NULL && rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0) {
+			if (e.reason == GW_EXC_RESOLVE)
+				count(x, CNT_NeighFailed);
 			rte_pktmbuf_free(e.m);
+		}
 	}
+	neigh_drop_queued(x->pub);
 	free(x);
 }

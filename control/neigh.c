@@ -552,6 +552,18 @@ neigh_next(const struct pub *p, size_t *i)
 }
 
 void
+neigh_drop_queued(struct pub *p)
+{
+	struct neigh_table *nt = p->neigh;
+	size_t it = 0;
+	const void *k;
+	void *v;
+
+	while (nt != NULL && hmap_next(&nt->by_key, &it, &k, &v))
+		queue_drop(p, v);
+}
+
+void
 neigh_fini(struct pub *p)
 {
 	struct neigh_table *nt = p->neigh;

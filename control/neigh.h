@@ -77,6 +77,10 @@ int neigh_init(struct pub *p);
 /** Free every entry and wait-queue (packets freed, counted). */
 void neigh_fini(struct pub *p);
 
+/** At exit, before the counters are written: drop (and count,
+ *  NeighFailed) every packet still waiting for a neighbour. */
+void neigh_drop_queued(struct pub *p);
+
 /** `neigh add` (permanent) / `neigh del` of any entry / `neigh flush`
  *  of the learned ones. @return 0 or -errno (-ENOENT: no such entry). */
 int neigh_static(struct pub *p, const struct gw_neigh_key *k,

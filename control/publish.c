@@ -533,7 +533,7 @@ op_sa_usable(void *arg, const struct model_sa *s)
 	const struct gw_sa *gw = s->dp;
 
 	(void)arg;
-	return gw != NULL && !gw->dead && !gw->expired;
+	return gw != NULL && !gw->dead && !gw->expired && !gw->esp.exhausted;
 }
 
 static int

@@ -214,6 +214,10 @@ struct esp_mapping {
 	uint8_t family;     /**< 4 or 6 */
 	uint8_t addr[16];   /**< the new source address, network order */
 	uint16_t sport;     /**< the new UDP source port, host order */
+	/** What the SA had noted before (esp_sa.map_*), put back if the
+	 *  report cannot be sent, so a later packet notes it again. */
+	uint8_t prev_addr[16];
+	uint16_t prev_sport_be;
 };
 
 #define ESP_MAP_MAX ESP_BURST_MAX /**< reports kept per esp_in_process() */
@@ -292,7 +296,9 @@ enum esp_in_kind {
 	ESP_IN_KEEPALIVE, /**< RFC 3948 NAT keepalive (one 0xff byte) */
 	ESP_IN_IKE,       /**< UDP with the non-ESP marker: IKE */
 	ESP_IN_OTHER,     /**< not ESP at all, or an IP fragment: plain traffic */
-	ESP_IN_BAD,       /**< a malformed header: XfrmInHdrError */
+	ESP_IN_BAD,       /**< a malformed ESP or ESP-in-UDP header: XfrmInHdrError */
+	ESP_IN_MALFORMED, /**< a broken IP header (or a chain of mbufs), whatever it
+			   *   carries: MalformedPacket, as outbound */
 };
 
 /**

@@ -25,14 +25,14 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 	bool frag;
 
 	if (unlikely(m->nb_segs != 1 || len < sizeof(struct rte_ipv4_hdr)))
-		return ESP_IN_BAD;
+		return ESP_IN_MALFORMED;
 	if ((ip[0] >> 4) == 4) {
 		const struct rte_ipv4_hdr *h = (const void *)ip;
 
 		hl = (ip[0] & 0x0f) * 4u;
 		tot = rte_be_to_cpu_16(h->total_length);
 		if (unlikely(hl < sizeof(*h) || tot < hl || tot > len))
-			return ESP_IN_BAD;
+			return ESP_IN_MALFORMED;
 		proto = h->next_proto_id;
 		frag = (h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
 							     RTE_IPV4_HDR_OFFSET_MASK)) != 0;
@@ -42,11 +42,13 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 
 		tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
 		if (unlikely(tot > len))
-			return ESP_IN_BAD;
+			return ESP_IN_MALFORMED;
 		off = pkt_ip6_skip_ext(ip, tot, &proto, &nh_off);
 		frag = off < 0 && proto == IPPROTO_FRAGMENT;
+		if (off < 0 && !frag)
+			return ESP_IN_MALFORMED;
 		/* Where ESP starts must fit the mbuf's l3_len (9 bits). */
-		if ((off < 0 && !frag) || off >= 1 << RTE_MBUF_L3_LEN_BITS)
+		if (off >= 1 << RTE_MBUF_L3_LEN_BITS)
 			return ESP_IN_BAD;
 		hl = (uint32_t)off;
 	} else {
@@ -307,6 +309,8 @@ in_mapping(struct esp_ctx *ctx, const struct rte_mbuf *m, struct esp_sa *sa)
 	memset(mp->addr, 0, sizeof(mp->addr));
 	memcpy(mp->addr, src, alen);
 	mp->sport = rte_be_to_cpu_16(sport_be);
+	memcpy(mp->prev_addr, sa->map_addr, sizeof(mp->prev_addr));
+	mp->prev_sport_be = sa->map_sport_be;
 	memcpy(sa->map_addr, src, alen);
 	sa->map_sport_be = sport_be;
 }

@@ -84,9 +84,25 @@ mapping_events(struct gw_worker *w)
 		       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
 		memcpy(ev.pkt.src, mp->addr, sizeof(ev.pkt.src));
 		ev.pkt.sport = rte_cpu_to_be_16(mp->sport);
-		event_send(w, &ev);
+		if (!event_send(w, &ev)) {
+			/* Not noted after all: the SA's next packet from
+			 * there tries again. */
+			mp->sa->map_sport_be = mp->prev_sport_be;
+			memcpy(mp->sa->map_addr, mp->prev_addr, sizeof(mp->prev_addr));
+		}
 	}
 	w->esp.n_map = 0;
+}
+
+/* Is @p m's IP destination @p sa's? */
+static bool
+sa_dst_is(const struct gw_sa *sa, const struct rte_mbuf *m)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	if ((ip[0] >> 4) == 4)
+		return sa->dst.family == 4 && memcmp(ip + 16, &sa->dst.v4, 4) == 0;
+	return sa->dst.family == 6 && memcmp(ip + 24, sa->dst.v6, 16) == 0;
 }
 
 /* Does @p sa satisfy the template of inbound policy @p p? As the
@@ -316,7 +332,16 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			w->cnt.c[CNT_IkePunted]++;
 			punt_frame(w, m, port);
 			break;
+		case ESP_IN_MALFORMED:
+			drop(w, m, CNT_MalformedPacket);
+			break;
 		default:
+			/* A short ESP or ESP-in-UDP header is ours to count
+			 * only if it was for us; another host's is forwarded. */
+			if (!local && (l2 == L2_IP6 ? t->n_local6 : t->n_local4)) {
+				plain[npl++] = m;
+				break;
+			}
 			drop(w, m, CNT_XfrmInHdrError);
 			break;
 		}
@@ -368,7 +393,15 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			drop(w, esp[i], CNT_XfrmInNoStates);
 			continue;
 		}
+		/* Another host's ESP whose SPI happens to be one of ours
+		 * (SPIs are chosen per destination): its, passing through. */
+		if (unlikely(transit & (1ull << i)) && !sa_dst_is(sa, esp[i])) {
+			plain[npl++] = esp[i];
+			continue;
+		}
 		if (unlikely(sa->expired)) {
+			if (!sa->hard_sent)
+				expire_hard(w, sa); /* the ring refused it before */
 			drop(w, esp[i], CNT_XfrmInStateExpired);
 			continue;
 		}

@@ -306,14 +306,14 @@ out_esp_send(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pr
 
 		/* RFC 4303 3.3.3: an SA out of sequence numbers is done; tell
 		 * the control plane once, like a hard expiry. */
-		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent &&
-		    !__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED))
-			expire_event(w, sa, true);
+		if (why[i] == CNT_XfrmOutStateSeqError && !sa->hard_sent)
+			expire_hard(w, sa);
 		drop(w, prot[i], why[i]);
 	}
-	sa_runs_done(w, sas, good);
-	if (w->esp.async == NULL)
+	if (w->esp.async == NULL) {
+		sa_runs_done(w, sas, good);
 		gw_route_send(w, t, prot, good); /* any length: it routes by bursts */
+	}
 }
 
 bool

@@ -131,7 +131,7 @@ gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool all)
 {
 	struct esp_done d[GW_RX_BURST];
 	struct rte_mbuf *out[GW_RX_BURST], *in[GW_RX_BURST];
-	struct esp_sa *in_sa[GW_RX_BURST];
+	struct esp_sa *in_sa[GW_RX_BURST], *out_sa[GW_RX_BURST];
 	unsigned int total = 0;
 	uint16_t n, i, no, ni;
 
@@ -151,12 +151,17 @@ gw_esp_collect(struct gw_worker *w, const struct gw_tables *t, bool all)
 			if (unlikely(d[i].why != 0)) {
 				drop(w, d[i].m, (enum espd_counter)d[i].why);
 			} else if (d[i].dir == ESP_DIR_OUT) {
+				out_sa[no] = d[i].sa;
 				out[no++] = d[i].m;
 			} else {
 				in[ni] = d[i].m;
 				in_sa[ni++] = d[i].sa;
 			}
 		}
+		/* Their SAs' counters moved only now (esp_out_finish()):
+		 * the limits are checked against them here, as the
+		 * synchronous engine checks them after its burst. */
+		sa_runs_done(w, out_sa, no);
 		gw_route_send(w, t, out, no);
 		if (ni != 0 || w->esp.n_map != 0)
 			gw_in_decrypted(w, t, in, in_sa, ni);
@@ -263,21 +268,25 @@ idle(struct gw_worker *w, unsigned int work)
  * outlive them: so with packets pending the worker reports only when a
  * writer waits for it (the token moved past this thread's count), and
  * first collects every one of them. That is the drain an SA's deletion
- * and the tables' replacement wait for.
+ * and the tables' replacement wait for. @return how many it collected:
+ * work, so that the worker does not nap with them in its TX buffers (the
+ * next round sends them).
  */
-static void
+static unsigned int
 quiesce(struct gw_worker *w)
 {
 	struct rte_rcu_qsbr *v = w->shared->qsbr;
+	unsigned int n = 0;
 
 	if (unlikely(esp_pending(&w->esp) != 0)) {
 		if (__atomic_load_n(&v->token, __ATOMIC_ACQUIRE) ==
 		    __atomic_load_n(&v->qsbr_cnt[w->qsbr_id].cnt, __ATOMIC_RELAXED))
-			return;
-		gw_esp_collect(w, __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE),
-			       true);
+			return 0;
+		n = gw_esp_collect(w, __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE),
+				   true);
 	}
 	rte_rcu_qsbr_quiescent(v, w->qsbr_id);
+	return n;
 }
 
 int
@@ -292,7 +301,7 @@ gw_worker_main(void *arg)
 	while (!sh->stop) {
 		unsigned int work = gw_worker_poll(w);
 
-		quiesce(w);
+		work += quiesce(w);
 		idle(w, work);
 	}
 	gw_esp_collect(w, __atomic_load_n(&sh->tables, __ATOMIC_ACQUIRE), true);

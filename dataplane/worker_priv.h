@@ -196,19 +196,24 @@ ttl_dec(struct rte_mbuf *m)
 	return 0;
 }
 
-static inline void
+/* @return whether the event is on its way; one the full ring refused is
+ * counted (EventRingFull), and whoever raised it may raise it again. */
+static inline bool
 event_send(struct gw_worker *w, const struct gw_event *ev)
 {
-	if (unlikely(rte_ring_enqueue_elem(w->events, (void *)(uintptr_t)ev,
-					   sizeof(*ev)) != 0))
-		w->cnt.c[CNT_EventRingFull]++;
 	w->ctl_note = 1;
+	if (unlikely(rte_ring_enqueue_elem(w->events, (void *)(uintptr_t)ev,
+					   sizeof(*ev)) != 0)) {
+		w->cnt.c[CNT_EventRingFull]++;
+		return false;
+	}
+	return true;
 }
 
 /* Tell the control plane an SA crossed a limit. The event names the SA
  * by (dst, SPI, id), never by pointer: the SA may be gone by the time the
  * event is read. */
-static inline void
+static inline bool
 expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
 {
 	struct gw_event ev = {
@@ -221,7 +226,22 @@ expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
 	ev.pkt.family = sa->dst.family;
 	memcpy(ev.pkt.dst, sa->dst.family == 4 ? (const void *)&sa->dst.v4 :
 	       (const void *)sa->dst.v6, sa->dst.family == 4 ? 4 : 16);
-	event_send(w, &ev);
+	return event_send(w, &ev);
+}
+
+/*
+ * The hard EXPIRE of @p sa (hard limit, or out of sequence numbers),
+ * once, though lcores sharing the SA may all get here. One the event ring
+ * refused is raised again by the next packet that meets the spent SA
+ * (inbound: its drop; outbound: lcore 0's answer to the flow's miss), so
+ * the key manager always hears of it.
+ */
+static inline void
+expire_hard(struct gw_worker *w, struct gw_sa *sa)
+{
+	if (!__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED) &&
+	    !expire_event(w, sa, true))
+		__atomic_store_n(&sa->hard_sent, 0, __ATOMIC_RELAXED);
 }
 
 /* Byte and packet limits (RFC 4301 4.4.2.1), once per SA per burst. */
@@ -234,14 +254,14 @@ check_limits(struct gw_worker *w, struct gw_sa *sa)
 	    ((sa->hard_pkts && st->packets >= sa->hard_pkts) ||
 	     (sa->hard_bytes && st->bytes >= sa->hard_bytes))) {
 		sa->expired = 1;
-		/* Once, though lcores sharing the SA may both get here. */
-		if (!__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED))
-			expire_event(w, sa, true);
+		expire_hard(w, sa);
 	} else if (!sa->soft_sent &&
 		   ((sa->soft_pkts && st->packets >= sa->soft_pkts) ||
 		    (sa->soft_bytes && st->bytes >= sa->soft_bytes))) {
-		if (!__atomic_exchange_n(&sa->soft_sent, 1, __ATOMIC_RELAXED))
-			expire_event(w, sa, false);
+		/* Refused by a full ring: the next burst raises it again. */
+		if (!__atomic_exchange_n(&sa->soft_sent, 1, __ATOMIC_RELAXED) &&
+		    !expire_event(w, sa, false))
+			__atomic_store_n(&sa->soft_sent, 0, __ATOMIC_RELAXED);
 	}
 }
 

@@ -281,6 +281,8 @@ in_one(struct esp_ctx *ctx, struct esp_sa *sa, struct rte_mbuf **m)
 
 	if (k == ESP_IN_BAD)
 		return CNT_XfrmInHdrError;
+	if (k == ESP_IN_MALFORMED)
+		return CNT_MalformedPacket;
 	if (k != ESP_IN_ESP)
 		return -1;
 	CU_ASSERT_EQUAL(spi, rte_be_to_cpu_32(sa->spi_be));
@@ -963,10 +965,11 @@ test_truncated(void)
 			CU_ASSERT_EQUAL(rc, CNT_XfrmInHdrError);
 		rte_pktmbuf_free(m);
 	}
-	/* IP length longer than the frame: a header error at parse. */
+	/* IP length longer than the frame: a broken IP header, whatever
+	 * it carries (MalformedPacket, as outbound). */
 	m = encrypted(&p, 0);
 	rte_pktmbuf_trim(m, 10);
-	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), CNT_XfrmInHdrError);
+	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), CNT_MalformedPacket);
 	rte_pktmbuf_free(m);
 	sa_pair_fini(&p);
 	CHECK_NO_LEAK();
@@ -1316,7 +1319,7 @@ test_parse_kinds(void)
 	pkt[6] = IPPROTO_HOPOPTS;
 	pkt[41] = 200; /* longer than the packet */
 	m = mbuf_from(pkt, len + 8);
-	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_MALFORMED);
 	rte_pktmbuf_free(m);
 	{
 		/* ESP behind 480 bytes of destination options: where it
@@ -1352,7 +1355,7 @@ test_parse_kinds(void)
 	len = ipv4_header(pkt, IPPROTO_ESP, 60);
 	pkt[0] = 0x44;
 	m = mbuf_from(pkt, 60);
-	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_MALFORMED);
 	rte_pktmbuf_free(m);
 	CHECK_NO_LEAK();
 }

@@ -695,6 +695,121 @@ test_events_lost(void)
 	testgw_free(g);
 }
 
+/* A packet-hard limit on an asynchronous engine (a cryptodev's way,
+ * here on the null engine): the SA's counters move when
+ * gw_esp_collect() finishes a packet, so the limits are checked then,
+ * not at submit. Both engines behave alike: 3 packets leave, not 4. */
+static void
+test_packet_expire_async(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+	json_t *ev;
+	size_t i, hard = 0;
+	uint8_t tag;
+
+	CU_ASSERT_EQUAL_FATAL(esp_ctx_async_init(&w->esp, 64, 0), 0);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7201 reqid 7 " GCM
+	      " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 dport 5001"
+	      " limit packet-soft 2 limit packet-hard 3");
+	for (tag = 1; tag <= 4; tag++) {
+		send_out(g, 40000, tag, 1);
+		gw_esp_collect(w, g->pub.shared.tables, true);
+		events_poll(g->ev);
+	}
+	ev = take_events(g);
+	for (i = 0; i < json_array_size(ev); i++)
+		hard += json_is_true(json_object_get(json_array_get(ev, i), "hard"));
+	json_decref(ev);
+	CU_ASSERT_EQUAL(hard, 1);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	CU_ASSERT_EQUAL(tx_n, 3);
+	esp_ctx_async_free(&w->esp);
+	testgw_free(g);
+}
+
+/* A soft EXPIRE the event ring refused (EventRingFull) is raised again
+ * by a later burst. */
+static void
+test_expire_ring_full(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+	struct gw_event filler = { .type = GW_EV_INVALID_SPI, .spi = 1 };
+	size_t soft;
+
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7204 reqid 7 "
+		      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 "
+		      "dport 5001 limit packet-soft 2 limit packet-hard 100");
+	filler.pkt.family = 4;
+	/* A full event ring (an invalid-SPI flood from many sources, say). */
+	while (rte_ring_enqueue_elem(w->events, &filler, sizeof(filler)) == 0)
+		;
+	send_out(g, 40000, 1, 2); /* crosses packet-soft 2 */
+	CU_ASSERT_EQUAL(w->cnt.c[CNT_EventRingFull], 1);
+	events_poll(g->ev); /* lcore 0 empties the ring */
+	(void)take_events(g);
+	while (rte_ring_count(w->events) != 0)
+		events_poll(g->ev);
+	(void)take_events(g);
+	send_out(g, 40000, 3, 5); /* more traffic, room on the ring now */
+	events_poll(g->ev);
+	soft = soft_expires(g);
+	CU_ASSERT_EQUAL(soft, 1);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	testgw_free(g);
+}
+
+/* The hard EXPIRE of an SA out of sequence numbers, refused by a full
+ * event ring: the flow's next miss reaches lcore 0, which expires the
+ * spent SA itself and ACQUIREs a new one, rather than answering RELEASE
+ * for ever (the worker cannot use it, and the flow would be cut off
+ * with no event). */
+static void
+test_exhausted_event_lost(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+	struct gw_event filler = { .type = GW_EV_INVALID_SPI, .spi = 1 };
+	json_t *ev;
+	size_t i, acq = 0, exp = 0;
+	int round;
+
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7205 reqid 7 "
+		      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 "
+		      "dport 5001 replay-oseq 0xffffffff");
+	filler.pkt.family = 4;
+	while (rte_ring_enqueue_elem(w->events, &filler, sizeof(filler)) == 0)
+		;
+	send_out(g, 40000, 1, 1); /* would take 2^32: exhausted, EXPIRE refused */
+	CU_ASSERT_EQUAL(w->cnt.c[CNT_XfrmOutStateSeqError], 1);
+	while (rte_ring_count(w->events) != 0)
+		events_poll(g->ev);
+	(void)take_events(g);
+	for (round = 0; round < 5; round++) {
+		send_out(g, 40000, (uint8_t)(2 + round), 1);
+		events_poll(g->ev);
+		(void)gw_hold_poll(w, g->pub.shared.tables);
+	}
+	events_poll(g->ev);
+	ev = take_events(g);
+	for (i = 0; i < json_array_size(ev); i++) {
+		const char *kind = json_string_value(json_object_get(json_array_get(ev, i), "event"));
+
+		acq += strcmp(kind, "acquire") == 0;
+		exp += strcmp(kind, "expire") == 0;
+	}
+	json_decref(ev);
+	CU_ASSERT(acq + exp >= 1);
+	CU_ASSERT_EQUAL(exp, 1);
+	CU_ASSERT_EQUAL(acq, 1);
+	tx_n = 0;
+	testgw_drain(g, sent);
+	testgw_free(g);
+}
+
 int
 test_events_register(void)
 {
@@ -715,7 +830,10 @@ test_events_register(void)
 	    CU_add_test(s, "invalid-spi rate limit: pairs that collide",
 			test_invalid_spi_collisions) == NULL ||
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
-	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL)
+	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL ||
+	    CU_add_test(s, "packet limits on an async engine", test_packet_expire_async) == NULL ||
+	    CU_add_test(s, "soft EXPIRE refused by a full ring", test_expire_ring_full) == NULL ||
+	    CU_add_test(s, "exhausted SA, its EXPIRE lost", test_exhausted_event_lost) == NULL)
 		return CU_get_error();
 	return 0;
 }

@@ -638,6 +638,72 @@ test_ike_punted(void)
 	teardown(&f);
 }
 
+/* IKE on UDP 4500 (non-ESP marker) to the gateway's inside
+ * address, and a first fragment of IKE on 500, both from the protected
+ * side, are IKE to one of its addresses (README: counted IkePunted, with
+ * a TAP or without). */
+static void
+test_ike_punted_protected(void)
+{
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+	struct rte_mbuf *m;
+	struct rte_ipv4_hdr *ip;
+
+	setup(&f);
+	udp_in(&f, 0, RTE_IPV4(192u, 168, 1, 1), 4500);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IkePunted], 1);
+	/* IKE_AUTH with certificates comes in fragments: the first one has
+	 * the UDP header, dport 500. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 1, 1), 64,
+		      false, 32);
+	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 14 + 20)->dst_port = htons(500);
+	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	exc_poll(f.x);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IkePunted], 2);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
+/* What is left on lcore 0's side at exit, when espd writes its
+ * counters (espd.c: events_free, exc_free, then --stats-json; the ports
+ * and neighbours go only after): a packet waiting in a neighbour's
+ * queue, and one the worker put on its exception ring after lcore 0's
+ * last poll. Both are forwarded packets the gateway lost, counted
+ * (NeighFailed) before the counters are written. */
+static void
+test_exit_accounting(void)
+{
+	uint64_t c[CNT__MAX], before;
+	struct fixture f;
+	struct rte_mbuf *m[4];
+	unsigned int n;
+
+	setup(&f);
+	/* 172.16.2.20 via 172.16.1.1, which nobody resolved. */
+	protected_out(&f, 64, false, 32);
+	exc_poll(f.x); /* queued on the neighbour, a request sent */
+	n = w0_sent(&f, 1, m, 4);
+	free_all(m, n);
+	protected_out(&f, 64, false, 32); /* the worker's last round */
+	pub_counters(&f.g->pub, c);
+	before = c[CNT_NeighFailed] + c[CNT_ExceptionRingFull] + c[CNT_NoNeighbour];
+	exc_free(f.x);
+	f.x = NULL;
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_NeighQueued], 1);
+	CU_ASSERT_EQUAL(c[CNT_NeighFailed] + c[CNT_ExceptionRingFull] + c[CNT_NoNeighbour] - before,
+			2);
+	testgw_drain(f.g, NULL);
+	testgw_free(f.g);
+}
+
 /* A TAP: created with its address, set up; a frame the kernel sends out
  * of it (its ARP request for a neighbour) is read; a frame written into
  * it reaches the kernel (which answers an ARP request for its address). */
@@ -718,6 +784,8 @@ test_exc_register(void)
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
+	    CU_add_test(s, "IKE from the protected side", test_ike_punted_protected) == NULL ||
+	    CU_add_test(s, "what lcore 0 holds at exit", test_exit_accounting) == NULL ||
 	    CU_add_test(s, "IKE to the gateway: IkePunted, dropped without a TAP",
 			test_ike_punted) == NULL ||
 	    CU_add_test(s, "a TAP both ways", test_tap) == NULL)

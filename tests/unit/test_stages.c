@@ -1321,6 +1321,71 @@ test_transit_ipsec(void)
 	gw_free_at(g, base);
 }
 
+/* A plain (not ESP) packet cut short on the wire, in through an
+ * unprotected port, is a malformed IP packet (MalformedPacket, as on the
+ * protected side), not an ESP header error. */
+static void
+test_in_plain_truncated(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m;
+	uint8_t b[256];
+
+	ip4_of(b, IPPROTO_UDP, 20 + 8 + 200, RTE_IPV4(10u, 9, 9, 9), B_HOST, 0);
+	m = frame_of(g, b, 20 + 8 + 40); /* 200 bytes of payload said, 40 there */
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_MalformedPacket), 1);
+	/* A transit UDP datagram to port 4500 with a short payload (not
+	 * ours: is_local false) is someone else's; forwarded. */
+	{
+		struct sent s;
+
+		ip4_of(b, IPPROTO_UDP, 20 + 8 + 4, RTE_IPV4(10u, 9, 9, 9), B_HOST, 0);
+		b[20] = 0x11, b[21] = 0x94, b[22] = 0x11, b[23] = 0x94;
+		b[24] = 0, b[25] = 12, b[26] = b[27] = 0;
+		m = frame_of(g, b, 20 + 8 + 4);
+		gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+		take_tx(w, &s);
+		CU_ASSERT_EQUAL(s.n, 1);
+		CU_ASSERT_EQUAL(counter(g, CNT_XfrmInHdrError), 0);
+		free_tx(&s);
+	}
+	gw_free_at(g, base);
+}
+
+/* ESP to a host behind the gateway (its own IPsec, passing
+ * through) whose SPI happens to be one of the gateway's inbound SPIs is
+ * still someone else's: forwarded, as any transit ESP, not
+ * "decrypted" with our SA's keys, dropped (XfrmInStateProtoError) and
+ * counted as an ICV failure of our SA. */
+static void
+test_transit_spi_collision(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base;
+	struct rte_mbuf *m;
+	struct sent s;
+	uint8_t b[128];
+
+	unit_gw_apply(g, "state add src 10.9.9.9 dst 172.16.2.5 proto esp spi 0xc1234567 dir in "
+		      "reqid 9 " GCM);
+	base = rte_mempool_in_use_count(g->pub.pool);
+	ip4_of(b, IPPROTO_ESP, 20 + 8 + 8 + 32 + 16, RTE_IPV4(10u, 9, 9, 9), B_HOST, 0);
+	b[20] = 0xc1, b[21] = 0x23, b[22] = 0x45, b[23] = 0x67; /* SPI */
+	b[27] = 1;
+	m = frame_of(g, b, 20 + 8 + 8 + 32 + 16);
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInStateProtoError), 0);
+	free_tx(&s);
+	gw_free_at(g, base);
+}
+
 /* The port a route lookup of @p dst gives on @p g (-1: none). */
 static int
 route_port(struct testgw *g, const char *dst)
@@ -1693,6 +1758,8 @@ test_stages_register(void)
 	    CU_add_test(r, "fragments passing through, transport SAs, multicast",
 			test_frag_forward) == NULL ||
 	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
+	    CU_add_test(i, "truncated plain packet inbound", test_in_plain_truncated) == NULL ||
+	    CU_add_test(i, "transit ESP with one of our SPIs", test_transit_spi_collision) == NULL ||
 	    CU_add_test(r, "IPv4 headers the NIC found bad are dropped", test_ip4_cksum) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
 			test_v6_min_mtu) == NULL ||
