@@ -97,9 +97,10 @@ struct pub {
 	uint32_t n_dead, cap_dead;
 	uint32_t *natt_refs;          /**< inbound SAs per local encap port (more
 				       *   than 65535 may share one) */
-	uint64_t tsc_hz;              /**< for use times: TSC ... */
-	uint64_t tsc0;                /**< ... read at ... */
-	uint64_t real0_ns;            /**< ... this wall-clock time */
+	uint64_t tsc_hz;              /**< for use times: TSC ticks a second as
+				       *   DPDK says, until measured ... */
+	uint64_t tsc0;                /**< ... from this TSC reading ... */
+	uint64_t mono0_ns;            /**< ... at this CLOCK_MONOTONIC time */
 };
 
 /**

@@ -810,6 +810,37 @@ test_exhausted_event_lost(void)
 	testgw_free(g);
 }
 
+/* current.use_time is the wall clock of the SA's last packet, however
+ * long espd has run and however far DPDK's TSC rate is off: here espd
+ * began 100 s ago, its rate 1 % fast, and the SA was used 2 s ago. A
+ * start-time anchor read at that rate would be a second out. */
+static void
+test_use_time_clock(void)
+{
+	struct testgw *g = gw_new();
+	struct cfg_addr dst = { .af = AF_INET, .len = 32, .a = { 172, 16, 2, 5 } };
+	const uint64_t hz = rte_get_tsc_hz();
+	struct model_sa *s;
+	struct timespec ts;
+	int64_t want, got;
+
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7301 reqid 7 "
+		      GCM);
+	s = model_sa_find(&g->model, &dst, 0x7301);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	if (g->pub.tsc0 > 200 * hz && g->pub.mono0_ns > 200000000000ull) {
+		g->pub.tsc0 -= 100 * hz;
+		g->pub.mono0_ns -= 100000000000ull;
+		g->pub.tsc_hz = hz + hz / 100;
+		((struct gw_sa *)s->dp)->use_tsc = rte_rdtsc() - 2 * hz;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		want = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec - 2000000000;
+		got = (int64_t)pub_sa_use_ns(&g->pub, s);
+		CU_ASSERT(got - want < 50000000 && want - got < 50000000);
+	}
+	testgw_free(g);
+}
+
 int
 test_events_register(void)
 {
@@ -831,6 +862,7 @@ test_events_register(void)
 			test_invalid_spi_collisions) == NULL ||
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
 	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL ||
+	    CU_add_test(s, "use times on the wall clock, a TSC rate off", test_use_time_clock) == NULL ||
 	    CU_add_test(s, "packet limits on an async engine", test_packet_expire_async) == NULL ||
 	    CU_add_test(s, "soft EXPIRE refused by a full ring", test_expire_ring_full) == NULL ||
 	    CU_add_test(s, "exhausted SA, its EXPIRE lost", test_exhausted_event_lost) == NULL)
