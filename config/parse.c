@@ -170,6 +170,15 @@ parse_port(struct cur *c, struct cfg_port *p)
 		ret = opt_parse(c, port_opts, p, &seen, false);
 	if (ret == 0 && !(seen.bits & PT_ROLE))
 		return cur_missing(c, "role");
+	if (ret == 0 && p->mtu != 0 && p->mtu < 1280) {
+		unsigned int i;
+
+		for (i = 0; i < p->naddr; i++)
+			if (p->addr[i].af == AF_INET6)
+				return cfg_error_set(c->err, opt_at(&seen, PT_MTU) + 1,
+						     "mtu %u is below IPv6's 1280 (RFC 8200 5), and the port has an IPv6 address",
+						     p->mtu);
+	}
 	return ret;
 }
 
@@ -197,22 +206,35 @@ static const struct opt route_opts[] = {
 	{ NULL, 0, NULL },
 };
 
-/* route add PREFIX port ID [via IP] */
+/* route add PREFIX|default port ID [via IP] */
 static int
 parse_route(struct cur *c, struct cfg_route *r)
 {
 	struct opt_seen seen = { 0 };
+	bool deflt;
 	int ret;
 
 	if (c->i >= c->argc)
 		return cfg_error_set(c->err, -1, "missing prefix for route add");
-	ret = get_prefix(c, &r->prefix); /* the word after "add" */
+	/* `default`, as `ip route` takes it: 0.0.0.0/0, or ::/0 via an
+	 * IPv6 next hop. */
+	deflt = strcmp(c->argv[c->i], "default") == 0;
+	if (deflt) {
+		memset(&r->prefix, 0, sizeof(r->prefix));
+		r->prefix.af = AF_INET;
+		c->i++;
+		ret = 0;
+	} else {
+		ret = get_prefix(c, &r->prefix); /* the word after "add" */
+	}
 	if (ret == 0)
 		ret = opt_parse(c, route_opts, r, &seen, false);
 	if (ret < 0)
 		return ret;
 	if (!(seen.bits & RT_PORT))
 		return cur_missing(c, "port");
+	if (deflt && r->has_via)
+		r->prefix.af = r->via.af;
 	if (r->has_via && r->via.af != r->prefix.af)
 		return cfg_error_set(c->err, opt_at(&seen, RT_VIA) + 1,
 				     "'via' and the prefix differ in address family");

@@ -1740,6 +1740,34 @@ port_known(const struct gw_model *m, uint16_t port, const char *what,
 	return 0;
 }
 
+/* Is @p a in one of port @p port's networks (the prefixes of its
+ * addresses of @p a's family), or IPv6 link-local? A port with no
+ * address of that family has no networks to check against: true (such a
+ * next hop is never asked for, NeighFailed). */
+static bool
+on_link(const struct gw_model *m, uint16_t port, const struct cfg_addr *a)
+{
+	const struct cfg_port *p = &m->ports[port];
+	unsigned int i, bits, full;
+	bool any = false;
+
+	if (a->af == AF_INET6 && a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80)
+		return true;
+	for (i = 0; i < p->naddr; i++) {
+		const struct cfg_addr *n = &p->addr[i];
+
+		if (n->af != a->af)
+			continue;
+		any = true;
+		full = n->len / 8;
+		bits = n->len % 8;
+		if (memcmp(n->a, a->a, full) == 0 &&
+		    (bits == 0 || ((n->a[full] ^ a->a[full]) & (0xff00 >> bits)) == 0))
+			return true;
+	}
+	return !any;
+}
+
 static int
 route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 {
@@ -1749,6 +1777,12 @@ route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 
 	if (rc < 0)
 		return rc;
+	/* As `ip route add ... via` ("Nexthop has invalid gateway"): a
+	 * next hop off the port's networks could never be resolved. */
+	if (r->has_via && !on_link(m, r->port, &r->via))
+		return cfg_error_set(err, -1, "via %s is not on a network of port %u (its addr prefixes)",
+				     cfg_addr_str(&r->via, false, a, sizeof(a)), r->port),
+		       -EINVAL;
 	/* As `ip route add`: one route per prefix ("File exists"). */
 	for (i = 0; i < m->n_routes; i++)
 		if (model_addr_eq(&m->routes[i].prefix, &r->prefix) &&

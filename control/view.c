@@ -453,7 +453,10 @@ view_neigh_list(struct pr *pr, const struct pub *p)
 		char a[64], mac[RTE_ETHER_ADDR_FMT_SIZE];
 
 		pr_ip(n->key.family, n->key.addr, a, sizeof(a));
-		rte_ether_format_addr(mac, sizeof(mac), &n->mac);
+		/* Lower case, as `ip neigh` prints and the config takes. */
+		snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+			 n->mac.addr_bytes[0], n->mac.addr_bytes[1], n->mac.addr_bytes[2],
+			 n->mac.addr_bytes[3], n->mac.addr_bytes[4], n->mac.addr_bytes[5]);
 		pr_obj_open(pr, NULL);
 		pr_str(pr, PR_ANY, "dst", "%s", a);
 		pr_uint(pr, PR_ANY, "port", " port %" PRIu64, n->key.port);

@@ -212,6 +212,33 @@ test_show_keys(void)
 	testgw_free(g);
 }
 
+/* Routes as `ip route` takes them: `default`; a via off the port's
+ * networks refused (it could never be resolved); the neighbour lists
+ * MACs in lower case, as `ip neigh` does. */
+static void
+test_routes_neighs(void)
+{
+	struct testgw *g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	struct cmd_ctx c;
+	struct cfg_error err;
+	char *out;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(g);
+	c = (struct cmd_ctx){ .pub = &g->pub };
+	CU_ASSERT_PTR_NULL(run(&c, "route add 10.6.0.0/16 port 1 via 10.99.99.99", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg,
+			       "via 10.99.99.99 is not on a network of port 1 (its addr prefixes)");
+	free(must(&c, "route add 10.6.0.0/16 port 1 via 172.16.1.254", false));
+	free(must(&c, "route add default port 1 via 172.16.1.1", false));
+	CU_ASSERT_PTR_NULL(run(&c, "route add 0.0.0.0/0 port 1", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "route 0.0.0.0/0 exists");
+	free(must(&c, "neigh add 172.16.1.1 lladdr 02:00:00:AA:BB:CC port 1", false));
+	out = must(&c, "neigh list", false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "172.16.1.1 port 1 lladdr 02:00:00:aa:bb:cc"));
+	free(out);
+	testgw_free(g);
+}
+
 /* DESIGN.md's JSON shapes: state get with `current` (sub-second
  * add_time), state list, stats, allocspi; allocspi then update. */
 static void
@@ -988,6 +1015,8 @@ test_cmd_register(void)
 
 	if (s == NULL ||
 	    CU_add_test(s, "show-keys shows the keys added", test_show_keys) == NULL ||
+	    CU_add_test(s, "routes as ip route takes them, MACs as ip neigh prints them",
+			test_routes_neighs) == NULL ||
 	    CU_add_test(s, "records and key slots through churn", test_churn) == NULL ||
 	    CU_add_test(s, "JSON shapes, allocspi then update", test_shapes) == NULL ||
 	    CU_add_test(s, "current never goes back", test_current_kept) == NULL ||

@@ -257,6 +257,13 @@ test_port_route_neigh(void)
 	if (parse_ok("route add 0.0.0.0/0 port 3", &cmd) == 0)
 		CU_ASSERT_EQUAL(cmd.u.route.prefix.len, 0);
 	cfg_cmd_clear(&cmd);
+	/* `default`, as ip route takes it: IPv4, or IPv6 by its via. */
+	if (parse_ok("route add default port 3 via 172.16.1.1", &cmd) == 0)
+		CU_ASSERT_TRUE(addr_is(&cmd.u.route.prefix, "0.0.0.0", 0));
+	cfg_cmd_clear(&cmd);
+	if (parse_ok("route add default via fd00::1 port 3", &cmd) == 0)
+		CU_ASSERT_TRUE(addr_is(&cmd.u.route.prefix, "::", 0));
+	cfg_cmd_clear(&cmd);
 
 	if (parse_ok("neigh add 172.16.1.254 lladdr 02:00:00:00:00:fe port 1",
 		     &cmd) == 0) {
@@ -1048,6 +1055,9 @@ static const struct {
 	  5, "expected a MAC address (xx:xx:xx:xx:xx:xx), got '02:00:00:00:00'" },
 	{ "port 0 role protected mtu 67",
 	  5, "expected a number from 68 to 65535 after 'mtu', got '67'" },
+	{ "port 0 role protected addr 10.0.0.1/24 mtu 1279 addr fd00::1/64",
+	  7, "mtu 1279 is below IPv6's 1280 (RFC 8200 5), and the port has an IPv6 address" },
+	{ "port 0 role protected addr 10.0.0.1/24 mtu 576", CFG_CMD_PORT, NULL },
 	{ "port 0 role protected queues 1025",
 	  5, "expected a number from 1 to 1024 after 'queues', got '1025'" },
 	{ "port 0 role protected queues 2 queues 3", 6, "duplicate 'queues' in port" },
