@@ -183,8 +183,13 @@ get_icv(struct cur *c, const char *algo, const uint16_t bits_ok[],
 {
 	uint32_t bits = 0;
 	size_t k;
-	int ret = get_num32(c, 0, UINT32_MAX, &bits);
+	int ret;
 
+	if (c->i >= c->argc)
+		return cfg_error_set(c->err, c->i - 1,
+				     "missing the ICV length in bits (%s) after the key of %s",
+				     ok_text, algo);
+	ret = get_num32(c, 0, UINT32_MAX, &bits);
 	if (ret < 0)
 		return ret;
 	for (k = 0; bits_ok[k] != 0; k++) {

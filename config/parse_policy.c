@@ -268,7 +268,7 @@ parse_policy(struct cur *c, struct cfg_policy *p)
 	    cfg_l4_of(p->sel.proto) == CFG_L4_NONE)
 		return cfg_error_set(c->err, opt_at(&seen, P_PFP),
 				     "'pfp sport' and 'pfp dport' need a 'proto' with ports "
-				     "(tcp, udp, sctp; icmp type and code), or 'pfp proto'");
+				     "(tcp, udp, sctp, dccp, udplite; icmp type and code), or 'pfp proto'");
 	if (p->has_tmpl && p->tmpl.mode == CFG_MODE_TRANSPORT &&
 	    p->tmpl.has_src_dst && p->tmpl.src.af != p->sel.src.af)
 		return cfg_error_set(c->err, a.at_tmpl,

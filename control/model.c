@@ -1208,6 +1208,12 @@ state_migrate(struct gw_model *m, const struct cfg_migrate *mg,
 	rc = migrate_cfg(s, mg, &nc, err);
 	if (rc < 0)
 		goto out;
+	/* Nothing to change (a key manager repeating itself): no new
+	 * record, so no sequence numbers skipped. */
+	if (model_addr_eq(&nc.src, &s->cfg.src) && model_addr_eq(&nc.dst, &s->cfg.dst) &&
+	    (nc.has & CFG_SA_HAS_ENCAP) == (s->cfg.has & CFG_SA_HAS_ENCAP) &&
+	    nc.encap_sport == s->cfg.encap_sport && nc.encap_dport == s->cfg.encap_dport)
+		goto out;
 	moved = !model_addr_eq(&nc.dst, &s->cfg.dst);
 	if (moved && model_sa_find(m, &nc.dst, nc.spi) != NULL) {
 		rc = cfg_error_set(err, -1, "an SA with the new dst and spi 0x%08x exists",

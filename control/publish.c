@@ -893,7 +893,7 @@ pub_sa_seq(const struct model_sa *s)
 		return 0;
 	if (gw->esp.dir == ESP_DIR_OUT)
 		return esp_sa_last_seq(&gw->esp);
-	return gw->esp.replay != NULL ? gw->esp.replay->top : 0;
+	return gw->esp.replay != NULL ? gw->esp.replay->top : gw->esp.seq;
 }
 
 static uint64_t

@@ -281,6 +281,10 @@ view_policy(struct pr *pr, const struct model_pol *mp)
 			pr_str(pr, PR_ANY, "dst", " dst %s", addr_str(&t->dst, a, sizeof(a)));
 		}
 		pr_str(pr, PR_ANY, "proto", " proto %s", "esp");
+		if (t->has_spi) {
+			snprintf(a, sizeof(a), "0x%08x", t->spi);
+			pr_str(pr, PR_ANY, "spi", " spi %s", a);
+		}
 		pr_uint(pr, PR_ANY, "reqid", " reqid %" PRIu64, t->reqid);
 		pr_str(pr, PR_ANY, "mode", " mode %s", mode_name(t->mode));
 		pr_str(pr, PR_ANY, "level", " level %s\n",

@@ -131,7 +131,8 @@ struct esp_sa {
 	/** Outbound: last number reserved, a run at a time by the owning
 	 *  lcore (by any, with an atomic add, when shared); past the limit
 	 *  the SA is exhausted and the value may overshoot
-	 *  (esp_sa_last_seq()). */
+	 *  (esp_sa_last_seq()). Inbound without a replay window: the highest
+	 *  authentic number seen (with one, replay->top is). */
 	uint64_t seq;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	uint8_t iv_mask[16];

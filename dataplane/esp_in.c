@@ -334,9 +334,13 @@ in_finish_one(struct esp_ctx *ctx, const struct crypto_op *op, uint64_t seq,
 		return CNT_XfrmInStateProtoError;
 	}
 	/* RFC 4303 3.4.3: only an authentic packet moves the window. */
-	if (sa->replay != NULL && unlikely(!replay_update(sa->replay, seq))) {
-		sa->stats.replay_drops++;
-		return CNT_XfrmInStateSeqError;
+	if (sa->replay != NULL) {
+		if (unlikely(!replay_update(sa->replay, seq))) {
+			sa->stats.replay_drops++;
+			return CNT_XfrmInStateSeqError;
+		}
+	} else if (seq > sa->seq) {
+		sa->seq = seq;
 	}
 	if (!fast && m->l4_len != 0 && (sa->flags & ESP_F_UDP_ENCAP))
 		in_mapping(ctx, m, sa);

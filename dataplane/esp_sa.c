@@ -110,7 +110,10 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 	sa->outer_v6 = c->src.family == 6;
 	sa->udp_sport_be = rte_cpu_to_be_16(c->udp_sport);
 	sa->udp_dport_be = rte_cpu_to_be_16(c->udp_dport);
-	sa->seq = c->seq_out;
+	/* Inbound without a replay window, seq is the highest authentic
+	 * number seen (what `state get` reports; the window keeps it
+	 * otherwise). */
+	sa->seq = c->dir == ESP_DIR_IN ? c->seq_in : c->seq_out;
 	if (c->iv_mask != NULL) {
 		memcpy(sa->iv_mask, c->iv_mask, sizeof(sa->iv_mask));
 	} else {

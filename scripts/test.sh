@@ -4,15 +4,34 @@
 #   unit interop ctl live ike fuzz asan bench
 # Prints meson's line per test, the skipped ones by name, and a closing
 # "tests: N passed, N failed" (", K skipped" when any were).
-# SUITES="unit interop" scripts/test.sh runs only those.
+# scripts/test.sh unit interop (or SUITES="unit interop") runs only those.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 builddir=${BUILD_DIR:-build}
+all="unit interop ctl live ike fuzz asan bench"
+usage="usage: scripts/test.sh [SUITE ...]   (SUITE: $all; default all;
+       BUILD_DIR=DIR builds there, default build)"
+
+picked=
+for a in "$@"; do
+	case " $all " in
+	*" $a "*) picked="$picked $a" ;;
+	*)
+		case $a in
+		-h | --help) echo "$usage"; exit 0 ;;
+		esac
+		echo "scripts/test.sh: unknown suite '$a'" >&2
+		echo "$usage" >&2
+		exit 2
+		;;
+	esac
+done
+[ -n "$picked" ] && SUITES=$picked
 
 scripts/setup.sh "$builddir" || { echo "tests: 0 passed, 1 failed"; exit 1; }
 
 args=()
-for s in ${SUITES:-unit interop ctl live ike fuzz asan bench}; do
+for s in ${SUITES:-$all}; do
 	args+=(--suite "$s")
 done
 meson test -C "$builddir" --num-processes 1 --print-errorlogs "${args[@]}"

@@ -333,11 +333,14 @@ algo_words(espd_req_t *r, kernel_ipsec_add_sa_t *d)
 	unsigned int trunc = 0;
 
 	switch (d->enc_alg) {
+	case ENCR_AES_GCM_ICV8:
+	case ENCR_AES_GCM_ICV12:
 	case ENCR_AES_GCM_ICV16:
 		espd_req_word(r, "aead");
 		espd_req_word(r, "rfc4106(gcm(aes))");
 		espd_req_hex(r, d->enc_key.ptr, d->enc_key.len);
-		espd_req_word(r, "128");
+		espd_req_word(r, d->enc_alg == ENCR_AES_GCM_ICV8 ? "64" :
+				 d->enc_alg == ENCR_AES_GCM_ICV12 ? "96" : "128");
 		return true;
 	case ENCR_CHACHA20_POLY1305:
 		espd_req_word(r, "aead");

@@ -150,5 +150,8 @@ readme_ok() {
 	echo "README commands: ${cmds[*]}"
 }
 t "README's two commands run as printed" 0 '^README commands: ' readme_ok
+t "scripts/test.sh --help" 0 '^usage: scripts/test.sh \[SUITE' bash scripts/test.sh --help
+t "scripts/test.sh with a suite it lacks: nothing run" 2 "unknown suite 'bogus'" \
+	bash scripts/test.sh unit bogus
 
 exit $fail

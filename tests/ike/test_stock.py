@@ -47,6 +47,7 @@ from espdtest.topo import (Topo, live_main, SITE, WAN4, ping, replies, tcp_trans
 
 # (child, ESP proposal, espd's algo name)
 ALGOS = [("g256", "aes256gcm16", "rfc4106(gcm(aes))"),
+         ("g12", "aes128gcm12", "rfc4106(gcm(aes))"),
          ("cha", "chacha20poly1305", "rfc7539esp(chacha20,poly1305)"),
          ("s1", "aes128-sha1", "cbc(aes)+hmac(sha1)"),
          ("s256", "aes256-sha256", "cbc(aes)+hmac(sha256)"),

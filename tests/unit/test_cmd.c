@@ -214,7 +214,7 @@ test_show_keys(void)
 
 /* Routes as `ip route` takes them: `default`; a via off the port's
  * networks refused (it could never be resolved); the neighbour lists
- * MACs in lower case, as `ip neigh` does. */
+ * MACs in lower case, as `ip neigh` does; a template's spi is listed. */
 static void
 test_routes_neighs(void)
 {
@@ -235,6 +235,12 @@ test_routes_neighs(void)
 	free(must(&c, "neigh add 172.16.1.1 lladdr 02:00:00:AA:BB:CC port 1", false));
 	out = must(&c, "neigh list", false);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "172.16.1.1 port 1 lladdr 02:00:00:aa:bb:cc"));
+	free(out);
+	/* A template's spi is listed, as it was given. */
+	free(must(&c, "policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out tmpl src 172.16.1.5 "
+		  "dst 172.16.2.5 proto esp spi 0x4242 reqid 3", false));
+	out = must(&c, "policy list", false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "proto esp spi 0x00004242 reqid 3"));
 	free(out);
 	testgw_free(g);
 }
@@ -707,6 +713,15 @@ test_migrate(void)
 	CU_ASSERT_STRING_EQUAL(err.msg, "no SA with that src, dst and spi 0x00001999");
 	CU_ASSERT_PTR_NULL(run(&c, "state migrate " OUT_ID " new-dst 2001:db8::1", false, &err));
 	CU_ASSERT_PTR_NOT_NULL(strstr(err.msg, "differ in address family"));
+	/* A migrate that changes nothing makes no new record: no
+	 * sequence numbers skipped. */
+	{
+		void *rec = out->dp;
+
+		free(must(&c, "state migrate " OUT_ID " new-dst 172.16.2.5", false));
+		CU_ASSERT_PTR_EQUAL(out->dp, rec);
+		CU_ASSERT_EQUAL(((struct gw_sa *)out->dp)->esp.seq, 50);
+	}
 
 	free(must(&c, "state migrate " OUT_ID " new-src 172.16.1.6 new-dst 172.16.3.5 "
 		  "encap espinudp 4500 4500 0.0.0.0", false));

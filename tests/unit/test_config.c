@@ -866,11 +866,11 @@ static const struct {
 	  "'pfp' needs a 'tmpl'", 8 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
 	  "dst 2.2.2.2 pfp src,dport",
-	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp; "
+	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp, dccp, udplite; "
 	  "icmp type and code), or 'pfp proto'", 13 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 proto esp dir out tmpl src 1.1.1.1 "
 	  "dst 2.2.2.2 pfp sport",
-	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp; "
+	  "'pfp sport' and 'pfp dport' need a 'proto' with ports (tcp, udp, sctp, dccp, udplite; "
 	  "icmp type and code), or 'pfp proto'", 15 },
 	{ "policy add src 10.0.0.0/8 dst 10.0.0.0/8 dir out tmpl src 1.1.1.1 "
 	  "dst 2.2.2.2 pfp src,src", "duplicate pfp field 'src'", 14 },
@@ -916,6 +916,8 @@ static const struct {
 	  "key for cbc(aes) must be 16 or 32 bytes, got 128", 12 },
 	{ "state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY " 100",
 	  "ICV for rfc4106(gcm(aes)) must be 64, 96 or 128 bits, got 100", 13 },
+	{ "state add " SA_ID " aead rfc4106(gcm(aes)) " GCM128_KEY,
+	  "missing the ICV length in bits (64, 96 or 128) after the key of rfc4106(gcm(aes))", 12 },
 	{ "state add " SA_ID " aead 'rfc7539esp(chacha20,poly1305)' 0x"
 	  "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1fa0a1a2a3 96",
 	  "ICV for rfc7539esp(chacha20,poly1305) must be 128 bits, got 96", 13 },

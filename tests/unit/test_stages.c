@@ -619,7 +619,7 @@ hold_gw_free(struct testgw *g, unsigned int base)
 }
 
 /* Held packets released through a record that lcore 0 replaced meanwhile
- * (`state migrate`: the same keys) leave through its successor. The old
+ * (`state update` with the same keys) leave through its successor. The old
  * record's successor starts its numbers a margin past the old one's,
  * enough for one burst a worker, not for a hold queue: spending the old
  * numbers on a longer queue would send them twice, each time under the
@@ -642,8 +642,8 @@ test_out_release_replaced(void)
 	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir out "
 		      "reqid 1 " GCM);
 	CU_ASSERT_EQUAL_FATAL(flowtab_lookup(g->pub.shared.flows, &e->key, &old), 0);
-	unit_gw_apply(g, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
-		      "new-src 172.16.1.5");
+	unit_gw_apply(g, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      GCM); /* same keys, a new record */
 	CU_ASSERT(gw_out_release(w, g->pub.shared.tables, e, old));
 	take_tx(w, &s);
 	CU_ASSERT_EQUAL_FATAL(s.n, 40);
@@ -782,7 +782,7 @@ pair_free(struct testgw *a, struct testgw *b, unsigned int base_a, unsigned int 
 	testgw_free(b);
 }
 
-/* B's inbound SA replaced (`state migrate`: a new record, the same keys)
+/* B's inbound SA replaced (`state update`: a new record, the same keys)
  * while a burst is under way, its worker's cache still naming the old
  * record: A's packet is decrypted through the new one, not dropped as an
  * unknown SPI (which would raise invalid-spi and start an IKE exchange). */
@@ -798,8 +798,8 @@ test_in_replaced(void)
 
 	esp_a_to_b(a, b, m, 2);
 	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1); /* fills the cache */
-	unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
-		      "new-src 172.16.1.5");
+	unit_gw_apply(b, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      GCM); /* same keys, a new record */
 	/* As if mid-burst: the cache not flushed (its check reads out_cache's gen). */
 	wb->in_cache.gen = wb->out_cache.gen = b->pub.shared.flows_gen;
 	gw_inbound(wb, b->pub.shared.tables, 1, &m[1], 1);
@@ -812,7 +812,7 @@ test_in_replaced(void)
 	pair_free(a, b, base_a, base_b);
 }
 
-/* B's inbound SA migrated while B's worker still decrypts through the old
+/* B's inbound SA replaced (`state update`) while B's worker still decrypts through the old
  * record (the rest of its burst, as RCU allows): a packet the old record
  * accepts then is known to the new one's replay window (the same window,
  * not a copy taken before), so its replay is dropped. The old record,
@@ -840,8 +840,8 @@ test_in_replaced_window(void)
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m[2]);
 	gw_inbound(wb, b->pub.shared.tables, 1, &m[0], 1); /* fills the cache */
 	old = s->dp;
-	unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
-		      "new-src 172.16.1.5");
+	unit_gw_apply(b, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 "
+		      GCM); /* same keys, a new record */
 	CU_ASSERT_PTR_NOT_EQUAL_FATAL(s->dp, old);
 	/* As if the worker had loaded the old record before lcore 0 marked
 	 * it, mid-burst: the cache not flushed, the record not yet dead. */
@@ -916,8 +916,8 @@ test_in_owner(void)
 		struct gw_sa *old = s->dp;
 
 		CU_ASSERT_EQUAL(old->owner, 0);
-		unit_gw_apply(b, "state migrate src 172.16.1.5 dst 172.16.2.5 proto esp "
-			      "spi 0x5001 new-src 172.16.1.5");
+		unit_gw_apply(b, "state update src 172.16.1.5 dst 172.16.2.5 proto esp "
+			      "spi 0x5001 " GCM); /* a new record */
 		CU_ASSERT(old->owner != 0 && ((struct gw_sa *)s->dp)->owner == old->owner);
 	}
 	testgw_free(b);
