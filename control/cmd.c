@@ -218,7 +218,9 @@ publish_held(struct cmd_ctx *c, struct cfg_error *err)
 	int rc = pub_publish(c->pub);
 
 	if (rc < 0)
-		cfg_error_set(err, -1, "tables not rebuilt: %s", strerror(-rc));
+		cfg_error_set(err, -1,
+			      "tables not rebuilt: %s (the change is configured, and goes in with the next rebuild that succeeds)",
+			      strerror(-rc));
 	release_held(c, rc, err->msg);
 	return rc;
 }

@@ -169,6 +169,10 @@ parse_opts(int argc, char **argv, struct espd_opts *o, bool no_sep)
 		fprintf(stderr, "espd: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	if (o->crypto_depth != 0 && o->crypto_dev == NULL) {
+		fprintf(stderr, "espd: --crypto-dev-depth needs --crypto-dev\n");
+		return 2;
+	}
 	return 0;
 }
 

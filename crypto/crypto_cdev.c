@@ -47,6 +47,7 @@
 #include <rte_common.h>
 #include <rte_cryptodev.h>
 #include <rte_errno.h>
+#include <rte_ethdev.h>
 #include <rte_crypto.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -171,8 +172,14 @@ crypto_cdev_open(const char *name, uint16_t nb_qps, uint32_t nb_desc)
 		return -EINVAL;
 	id = rte_cryptodev_get_dev_id(name);
 	if (id < 0) {
-		fprintf(stderr, "espd: --crypto-dev %s: no such cryptodev (give it to EAL, e.g. --vdev %s)\n",
-			name, name);
+		uint16_t port;
+
+		if (rte_eth_dev_get_port_by_name(name, &port) == 0)
+			fprintf(stderr, "espd: --crypto-dev %s: that is a network port, not a cryptodev (e.g. --vdev crypto_aesni_mb0)\n",
+				name);
+		else
+			fprintf(stderr, "espd: --crypto-dev %s: no such cryptodev (give it to EAL, e.g. --vdev %s)\n",
+				name, name);
 		return -ENODEV;
 	}
 	rte_cryptodev_info_get((uint8_t)id, &info);

@@ -61,6 +61,8 @@ t "espctl --help: the grammar, exit 0" 0 '^state add src IP dst IP proto esp spi
 	"$b/espctl" --help
 t "espd: EAL options without --" 2 'EAL.s arguments go before "--"' \
 	"$b/espd" --no-huge -c "$tmp/good.conf"
+t "espd: --crypto-dev-depth alone" 2 'crypto-dev-depth needs --crypto-dev' \
+	"$b/espd" -- -c "$tmp/good.conf" --crypto-dev-depth 64
 t "espd: --stats-json that cannot be written, before start" 1 \
 	"stats-json $tmp/no/dir/s.json: No such file" \
 	"$b/espd" -- -c "$tmp/good.conf" --stats-json "$tmp/no/dir/s.json"
@@ -74,6 +76,8 @@ CONF
 eal=(--no-huge --no-pci -l 0,1 -m 256 --file-prefix "espdcli$$"
      --vdev net_null0,no-rx=1 --vdev net_null1,no-rx=1)
 echo precious >"$tmp/precious"
+t "espd --crypto-dev naming a network port: said so" 1 'net_null0: that is a network port' \
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/cd.sock" --crypto-dev net_null0
 t "espd -s naming a file that is not a socket: refused" 1 'precious: exists and is not a socket' \
 	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/precious" --exit-idle 100
 t "... and the file is untouched" 0 '^precious$' cat "$tmp/precious"

@@ -276,7 +276,8 @@ class KeyManager:
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-s", "--socket", default="/run/espd/espd.sock")
     ap.add_argument("-b", "--build", default=None, help="build directory (espctl)")
     ap.add_argument("--via", choices=("espctl", "socket"), default="espctl")
