@@ -19,7 +19,7 @@ def make(d, n):
                     UDP(sport=40000 + i % 50, dport=5001) /
                     Raw(bytes((i + j) & 0xff for j in range(size))))
     wrpcap(f"{d}/site-a.pcap", pkts)
-    wrpcap(f"{d}/empty.pcap", [])
+    wrpcap(f"{d}/empty.pcap", [], linktype=1)  # Ethernet: an empty list has no type of its own
 
 
 def check(d):
