@@ -138,6 +138,8 @@ enum cfg_cmd_type {
 	CFG_CMD_NONE = 0,   /**< a blank or comment-only line */
 	CFG_CMD_PORT,
 	CFG_CMD_ROUTE_ADD,
+	CFG_CMD_ROUTE_DEL,  /**< u.route: the prefix alone */
+	CFG_CMD_ROUTE_LIST,
 	CFG_CMD_NEIGH_ADD,
 	CFG_CMD_NEIGH_DEL,  /**< u.neigh, lladdr unused */
 	CFG_CMD_NEIGH_LIST,
@@ -461,6 +463,9 @@ int cfg_parse_line(const char *line, struct cfg_cmd *cmd,
 
 /** Wipe @p cmd (explicit_bzero: it may hold keys). */
 void cfg_cmd_clear(struct cfg_cmd *cmd);
+
+/** Clear @p a's host bits, past its prefix length. */
+void cfg_addr_mask(struct cfg_addr *a);
 
 /** Text form of an address or prefix ("10.0.0.0/8"; no /LEN when
  *  @p with_len is false). @return @p buf. Needs 50 bytes. */

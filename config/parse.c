@@ -241,6 +241,27 @@ parse_route(struct cur *c, struct cfg_route *r)
 	return 0;
 }
 
+/* route del PREFIX|default: routes are one a prefix, so the prefix names
+ * one. `default` is IPv4's, as in `ip route`; ::/0 names IPv6's. */
+static int
+parse_route_del(struct cur *c, struct cfg_route *r)
+{
+	int ret = 0;
+
+	if (c->i >= c->argc)
+		return cfg_error_set(c->err, -1, "missing prefix for route del");
+	if (strcmp(c->argv[c->i], "default") == 0) {
+		memset(&r->prefix, 0, sizeof(r->prefix));
+		r->prefix.af = AF_INET;
+		c->i++;
+	} else {
+		ret = get_prefix(c, &r->prefix);
+	}
+	if (ret == 0 && c->i < c->argc)
+		ret = cur_unexpected(c);
+	return ret;
+}
+
 #define NB_PORT   (1u << 0)
 #define NB_LLADDR (1u << 1)
 
@@ -443,6 +464,8 @@ static const char *const cmd_names[CFG_CMD_COUNT_] = {
 	[CFG_CMD_NONE] = "nothing",
 	[CFG_CMD_PORT] = "port",
 	[CFG_CMD_ROUTE_ADD] = "route add",
+	[CFG_CMD_ROUTE_DEL] = "route del",
+	[CFG_CMD_ROUTE_LIST] = "route list",
 	[CFG_CMD_NEIGH_ADD] = "neigh add",
 	[CFG_CMD_NEIGH_DEL] = "neigh del",
 	[CFG_CMD_NEIGH_LIST] = "neigh list",
@@ -479,6 +502,10 @@ static const struct {
 	uint8_t type;
 } subcmds[] = {
 	{ "route", "add", CFG_CMD_ROUTE_ADD },
+	{ "route", "del", CFG_CMD_ROUTE_DEL },
+	{ "route", "delete", CFG_CMD_ROUTE_DEL },
+	{ "route", "list", CFG_CMD_ROUTE_LIST },
+	{ "route", "show", CFG_CMD_ROUTE_LIST },
 	{ "neigh", "add", CFG_CMD_NEIGH_ADD },
 	{ "neigh", "del", CFG_CMD_NEIGH_DEL },
 	{ "neigh", "delete", CFG_CMD_NEIGH_DEL },
@@ -507,7 +534,7 @@ static const struct {
 };
 
 static const char *const verbs_help[] = {
-	"route", "add",
+	"route", "add, del or list",
 	"neigh", "add, del, list or flush",
 	"state", "add, update, migrate, del, get, allocspi, list, flush or count",
 	"policy", "add, update, del, list or flush",
@@ -593,6 +620,9 @@ cfg_parse(int argc, char *const argv[], struct cfg_cmd *cmd,
 		break;
 	case CFG_CMD_ROUTE_ADD:
 		ret = parse_route(&c, &cmd->u.route);
+		break;
+	case CFG_CMD_ROUTE_DEL:
+		ret = parse_route_del(&c, &cmd->u.route);
 		break;
 	case CFG_CMD_NEIGH_ADD:
 	case CFG_CMD_NEIGH_DEL:

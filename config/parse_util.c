@@ -190,7 +190,7 @@ word_addr(const char *w, bool allow_len, bool mask, struct cfg_addr *a)
 	char ip[INET6_ADDRSTRLEN + 1];
 	const char *slash = strchr(w, '/');
 	size_t n = slash != NULL ? (size_t)(slash - w) : strlen(w);
-	unsigned int max, len, i;
+	unsigned int max, len;
 
 	if (n == 0 || n >= sizeof(ip))
 		return false;
@@ -221,15 +221,22 @@ word_addr(const char *w, bool allow_len, bool mask, struct cfg_addr *a)
 			return false;
 	}
 	a->len = (uint8_t)len;
-	if (mask) {
-		for (i = 0; i < max / 8; i++) {
-			if (i * 8 >= len)
-				a->a[i] = 0;
-			else if (i * 8 + 8 > len)
-				a->a[i] &= (uint8_t)(0xff << (8 - (len - i * 8)));
-		}
-	}
+	if (mask)
+		cfg_addr_mask(a);
 	return true;
+}
+
+void
+cfg_addr_mask(struct cfg_addr *a)
+{
+	unsigned int i, max = a->af == AF_INET6 ? 128 : 32;
+
+	for (i = 0; i < max / 8; i++) {
+		if (i * 8 >= a->len)
+			a->a[i] = 0;
+		else if (i * 8 + 8 > a->len)
+			a->a[i] &= (uint8_t)(0xff << (8 - (a->len - i * 8)));
+	}
 }
 
 /* A prefix (ADDR[/LEN], masked) or a plain address. */

@@ -166,6 +166,12 @@ render_neigh_list(struct pr *pr, const void *arg)
 }
 
 static void
+render_route_list(struct pr *pr, const void *arg)
+{
+	view_route_list(pr, arg);
+}
+
+static void
 render_stats(struct pr *pr, const void *arg)
 {
 	view_stats(pr, arg);
@@ -355,6 +361,9 @@ cmd_execute(struct cmd_ctx *c, const struct cfg_cmd *cmd, bool json,
 		return 0;
 	case CFG_CMD_NEIGH_LIST:
 		render(out, json, render_neigh_list, c->pub);
+		return 0;
+	case CFG_CMD_ROUTE_LIST:
+		render(out, json, render_route_list, m);
 		return 0;
 	case CFG_CMD_STATS:
 		render(out, json, render_stats, c->pub);

@@ -91,7 +91,7 @@ static const char help[] =
 	"  -s SOCKET  espd's control socket (default " DEFAULT_SOCKET ")\n"
 	"  -j         answers in JSON\n"
 	"\n"
-	"route add PREFIX port ID [via IP]\n"
+	"route add PREFIX|default port ID [via IP] | route del PREFIX|default | route list\n"
 	"neigh add IP lladdr MAC port ID | neigh del IP port ID | neigh list | neigh flush\n"
 	"state add src IP dst IP proto esp spi SPI [dir in|out] [reqid N] [seq N]\n"
 	"      [mode tunnel|transport] [replay-window N] [flag esn|noecn|decap-dscp|dont-encap-dscp ...]\n"

@@ -1804,6 +1804,28 @@ route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 	return 0;
 }
 
+/* As `ip route del PREFIX` ("No such process" when there is none). A
+ * port's connected route is not one: it goes with the port. */
+static int
+route_del(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
+{
+	char a[64];
+	uint32_t i;
+
+	for (i = 0; i < m->n_routes; i++) {
+		if (model_addr_eq(&m->routes[i].prefix, &r->prefix) &&
+		    m->routes[i].prefix.len == r->prefix.len) {
+			memmove(&m->routes[i], &m->routes[i + 1],
+				(m->n_routes - i - 1) * sizeof(m->routes[0]));
+			m->n_routes--;
+			m->dirty |= MODEL_DIRTY_ROUTES;
+			return 0;
+		}
+	}
+	return cfg_error_set(err, -1, "no route %s",
+			     cfg_addr_str(&r->prefix, true, a, sizeof(a))), -ESRCH;
+}
+
 static int
 neigh_find(const struct gw_model *m, const struct cfg_neigh *n)
 {
@@ -1942,6 +1964,8 @@ model_apply(void *arg, const struct cfg_cmd *cmd, const char *file,
 		return port_add(m, &cmd->u.port, err);
 	case CFG_CMD_ROUTE_ADD:
 		return route_add(m, &cmd->u.route, err);
+	case CFG_CMD_ROUTE_DEL:
+		return route_del(m, &cmd->u.route, err);
 	case CFG_CMD_NEIGH_ADD:
 		return neigh_add(m, &cmd->u.neigh, err);
 	case CFG_CMD_NEIGH_DEL:

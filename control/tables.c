@@ -170,19 +170,6 @@ out:
 	return rc;
 }
 
-static void
-mask_prefix(uint8_t *a, unsigned int bytes, unsigned int len)
-{
-	unsigned int i;
-
-	for (i = 0; i < bytes; i++) {
-		unsigned int bits = len > i * 8 ? len - i * 8 : 0;
-
-		if (bits < 8)
-			a[i] &= (uint8_t)(0xff00 >> bits);
-	}
-}
-
 /*
  * Groups of the LPMs' second level the routes can need: one (IPv4) for
  * each route longer than /24, and (IPv6) one for each byte of a route
@@ -284,14 +271,12 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 		}
 		for (p = 0; pass == 0 && p < GW_PORTS_MAX; p++) {
 			for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
-				const struct cfg_addr *a = &m->ports[p].addr[i];
-				uint8_t pfx[16];
+				struct cfg_addr pfx = m->ports[p].addr[i];
 				int rc;
 
 				t->nh[t->n_nh].port = (uint16_t)p;
-				memcpy(pfx, a->a, 16);
-				mask_prefix(pfx, model_addr_bytes(a), a->len);
-				rc = lpm_add(t, a->af, pfx, a->len, t->n_nh);
+				cfg_addr_mask(&pfx);
+				rc = lpm_add(t, pfx.af, pfx.a, pfx.len, t->n_nh);
 				if (rc < 0)
 					return rc;
 				t->n_nh++;

@@ -446,6 +446,51 @@ view_stats(struct pr *pr, const struct pub *p)
 	pr_obj_close(pr);
 }
 
+static void
+view_route(struct pr *pr, const struct cfg_addr *prefix, uint16_t port,
+	   const struct cfg_addr *via, bool connected)
+{
+	char a[64];
+
+	pr_obj_open(pr, NULL);
+	pr_str(pr, PR_ANY, "dst", "%s", cfg_addr_str(prefix, true, a, sizeof(a)));
+	pr_uint(pr, PR_ANY, "port", " port %" PRIu64, port);
+	if (via != NULL)
+		pr_str(pr, PR_ANY, "via", " via %s", cfg_addr_str(via, false, a, sizeof(a)));
+	else
+		pr_null(pr, "via");
+	pr_bool(pr, PR_JSON, "connected", "", connected);
+	pr_text(pr, connected ? " connected\n" : "\n");
+	pr_obj_close(pr);
+}
+
+void
+view_route_list(struct pr *pr, const struct gw_model *m)
+{
+	uint32_t i, j, p;
+
+	pr_arr_open(pr, NULL);
+	for (i = 0; i < m->n_routes; i++) {
+		const struct cfg_route *r = &m->routes[i];
+
+		view_route(pr, &r->prefix, r->port, r->has_via ? &r->via : NULL, false);
+	}
+	for (p = 0; p < CFG_PORTS_MAX; p++) {
+		for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
+			struct cfg_addr pfx = m->ports[p].addr[i];
+			bool given = false;
+
+			cfg_addr_mask(&pfx);
+			for (j = 0; j < m->n_routes && !given; j++)
+				given = model_addr_eq(&m->routes[j].prefix, &pfx) &&
+					m->routes[j].prefix.len == pfx.len;
+			if (!given)
+				view_route(pr, &pfx, (uint16_t)p, NULL, true);
+		}
+	}
+	pr_arr_close(pr);
+}
+
 void
 view_neigh_list(struct pr *pr, const struct pub *p)
 {

@@ -43,6 +43,11 @@ void view_policy_list(struct pr *pr, const struct gw_model *m);
  *  them ("172.16.1.1 port 1 lladdr 02:00:00:00:02:fe reachable"). */
 void view_neigh_list(struct pr *pr, const struct pub *p);
 
+/** `route list`: the routes given (`route add`), then each port's
+ *  connected ones (its addresses' prefixes) that no given route
+ *  replaces, marked connected: what the tables route by. */
+void view_route_list(struct pr *pr, const struct gw_model *m);
+
 /** `stats`: global, per port and per SA counters (--stats-json too). */
 void view_stats(struct pr *pr, const struct pub *p);
 

@@ -212,7 +212,7 @@ test_show_keys(void)
 	testgw_free(g);
 }
 
-/* Routes as `ip route` takes them: `default`; a via off the port's
+/* Routes as `ip route` takes them: `default`, list, del; a via off the port's
  * networks refused (it could never be resolved); the neighbour lists
  * MACs in lower case, as `ip neigh` does; a template's spi is listed. */
 static void
@@ -232,6 +232,34 @@ test_routes_neighs(void)
 	free(must(&c, "route add default port 1 via 172.16.1.1", false));
 	CU_ASSERT_PTR_NULL(run(&c, "route add 0.0.0.0/0 port 1", false, &err));
 	CU_ASSERT_STRING_EQUAL(err.msg, "route 0.0.0.0/0 exists");
+	/* route list: the given routes, then the connected ones none of
+	 * them replaces; route del takes a given one away. */
+	free(must(&c, "route add 192.168.1.0/24 port 0 via 192.168.1.254", false));
+	out = must(&c, "route list", false);
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "10.6.0.0/16 port 1 via 172.16.1.254\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "0.0.0.0/0 port 1 via 172.16.1.1\n"));
+	CU_ASSERT_PTR_NOT_NULL(strstr(out, "172.16.1.0/24 port 1 connected\n"));
+	CU_ASSERT_PTR_NULL(strstr(out, "192.168.1.0/24 port 0 connected"));
+	free(out);
+	{
+		json_t *v = must_json(&c, "route list"), *r0 = json_array_get(v, 0);
+
+		CU_ASSERT_EQUAL(json_array_size(v), 4);
+		CU_ASSERT_STRING_EQUAL(jstr(r0, "dst", NULL), "10.6.0.0/16");
+		CU_ASSERT_STRING_EQUAL(jstr(r0, "via", NULL), "172.16.1.254");
+		CU_ASSERT_TRUE(json_is_false(json_object_get(r0, "connected")));
+		CU_ASSERT_TRUE(json_is_true(json_object_get(json_array_get(v, 3), "connected")));
+		json_decref(v);
+	}
+	free(must(&c, "route del 10.6.0.0/16", false));
+	free(must(&c, "route del default", false));
+	free(must(&c, "route del 192.168.1.0/24", false));
+	CU_ASSERT_PTR_NULL(run(&c, "route del 10.6.0.0/16", false, &err));
+	CU_ASSERT_STRING_EQUAL(err.msg, "no route 10.6.0.0/16");
+	out = must(&c, "route list", false);
+	CU_ASSERT_STRING_EQUAL(out, "192.168.1.0/24 port 0 connected\n"
+			       "172.16.1.0/24 port 1 connected\n");
+	free(out);
 	free(must(&c, "neigh add 172.16.1.1 lladdr 02:00:00:AA:BB:CC port 1", false));
 	out = must(&c, "neigh list", false);
 	CU_ASSERT_PTR_NOT_NULL(strstr(out, "172.16.1.1 port 1 lladdr 02:00:00:aa:bb:cc"));

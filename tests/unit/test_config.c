@@ -1010,7 +1010,7 @@ static const struct {
 	{ "route add 10.0.0.0/8", "missing 'port' for route add", -1 },
 	{ "route add 10.0.0.0/8 port 1 via fd00::1",
 	  "'via' and the prefix differ in address family", 6 },
-	{ "route del 10.0.0.0/8", "unknown route command 'del' (expected add)", 1 },
+	{ "route flush", "unknown route command 'flush' (expected add, del or list)", 1 },
 	{ "neigh add 10.0.0.1 port 1", "missing 'lladdr' for neigh add", -1 },
 	{ "neigh add 10.0.0.0/24 lladdr 02:00:00:00:00:01 port 1",
 	  "expected IPv4 or IPv6 address, got '10.0.0.0/24'", 2 },

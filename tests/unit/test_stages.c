@@ -1419,6 +1419,10 @@ test_route_default(void)
 	CU_ASSERT_EQUAL(route_port(g, "2001:4860::1"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "ff02::1"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "2001:db8:2::20"), 0);
+	/* route del: the /1 gone, the default route takes its half again. */
+	unit_gw_apply(g, "route del 128.0.0.0/1");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
+	CU_ASSERT_EQUAL(route_port(g, "200.1.1.1"), 1);
 	testgw_free(g);
 }
 
