@@ -297,9 +297,10 @@ enum esp_in_kind {
 	ESP_IN_KEEPALIVE, /**< RFC 3948 NAT keepalive (one 0xff byte) */
 	ESP_IN_IKE,       /**< UDP with the non-ESP marker: IKE */
 	ESP_IN_OTHER,     /**< not ESP at all, or an IP fragment: plain traffic */
-	ESP_IN_BAD,       /**< a malformed ESP or ESP-in-UDP header: XfrmInHdrError */
-	ESP_IN_MALFORMED, /**< a broken IP header (or a chain of mbufs), whatever it
-			   *   carries: MalformedPacket, as outbound */
+	ESP_IN_BAD,       /**< a malformed ESP or ESP-in-UDP header, or IP header
+			   *   around one (or a chain of mbufs): XfrmInHdrError */
+	ESP_IN_MALFORMED, /**< a broken IP header over anything else:
+			   *   MalformedPacket, as on a protected port */
 };
 
 /**

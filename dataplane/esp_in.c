@@ -16,6 +16,30 @@
 
 #define NAT_T_PORT 4500
 
+static bool
+natt_port(const uint64_t *udp_ports, uint16_t dport)
+{
+	return dport == NAT_T_PORT ||
+	       (udp_ports != NULL && (udp_ports[dport >> 6] & (1ull << (dport & 63))));
+}
+
+/*
+ * A broken IP header (lengths) over @p proto, its payload at @p l4 if
+ * @p l4_len bytes of it are there: ESP, or UDP to a NAT-T port, is ESP
+ * cut short (XfrmInHdrError, DESIGN.md "Failures along the way"); any
+ * other is a malformed packet, as on a protected port.
+ */
+static enum esp_in_kind
+broken_ip(const uint64_t *udp_ports, uint8_t proto, const uint8_t *l4, uint32_t l4_len)
+{
+	if (proto == IPPROTO_ESP)
+		return ESP_IN_BAD;
+	if (proto == IPPROTO_UDP && l4_len >= 4 &&
+	    natt_port(udp_ports, (uint16_t)(l4[2] << 8 | l4[3])))
+		return ESP_IN_BAD;
+	return ESP_IN_MALFORMED;
+}
+
 enum esp_in_kind
 esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 {
@@ -25,14 +49,18 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 	bool frag;
 
 	if (unlikely(m->nb_segs != 1 || len < sizeof(struct rte_ipv4_hdr)))
-		return ESP_IN_MALFORMED;
+		return ESP_IN_BAD;
 	if ((ip[0] >> 4) == 4) {
 		const struct rte_ipv4_hdr *h = (const void *)ip;
 
 		hl = (ip[0] & 0x0f) * 4u;
 		tot = rte_be_to_cpu_16(h->total_length);
-		if (unlikely(hl < sizeof(*h) || tot < hl || tot > len))
-			return ESP_IN_MALFORMED;
+		if (unlikely(hl < sizeof(*h) || tot < hl || tot > len)) {
+			uint32_t l4 = hl < sizeof(*h) ? sizeof(*h) : hl;
+
+			return broken_ip(udp_ports, h->next_proto_id, ip + l4,
+					 len > l4 ? len - l4 : 0);
+		}
 		proto = h->next_proto_id;
 		frag = (h->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG |
 							     RTE_IPV4_HDR_OFFSET_MASK)) != 0;
@@ -41,14 +69,15 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 		int off;
 
 		tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
-		if (unlikely(tot > len))
-			return ESP_IN_MALFORMED;
+		if (unlikely(tot > len)) {
+			off = pkt_ip6_skip_ext(ip, len, &proto, &nh_off);
+			return off < 0 ? ESP_IN_BAD :
+			       broken_ip(udp_ports, proto, ip + off, len - (uint32_t)off);
+		}
 		off = pkt_ip6_skip_ext(ip, tot, &proto, &nh_off);
 		frag = off < 0 && proto == IPPROTO_FRAGMENT;
-		if (off < 0 && !frag)
-			return ESP_IN_MALFORMED;
 		/* Where ESP starts must fit the mbuf's l3_len (9 bits). */
-		if (off >= 1 << RTE_MBUF_L3_LEN_BITS)
+		if ((off < 0 && !frag) || off >= 1 << RTE_MBUF_L3_LEN_BITS)
 			return ESP_IN_BAD;
 		hl = (uint32_t)off;
 	} else {
@@ -79,8 +108,7 @@ esp_in_parse(struct rte_mbuf *m, const uint64_t *udp_ports, uint32_t *spi)
 		if (tot < hl + sizeof(*udp))
 			return ESP_IN_OTHER;
 		dport = rte_be_to_cpu_16(udp->dst_port);
-		if (dport != NAT_T_PORT && (udp_ports == NULL ||
-		    !(udp_ports[dport >> 6] & (1ull << (dport & 63)))))
+		if (!natt_port(udp_ports, dport))
 			return ESP_IN_OTHER;
 		/* RFC 3948 2: the UDP length must be the datagram's. */
 		if (rte_be_to_cpu_16(udp->dgram_len) != tot - hl)

@@ -544,7 +544,7 @@ EXPECTED = {
     'policy':
         "espctl: error: missing command after 'policy' (add, update, del, list or flush)",
     'route':
-        "espctl: error: missing command after 'route' (add)",
+        "espctl: error: missing command after 'route' (add, del or list)",
     'route add':
         'espctl: error: missing prefix for route add',
     'route add 10.0.0.0/33 port 1':

@@ -965,11 +965,11 @@ test_truncated(void)
 			CU_ASSERT_EQUAL(rc, CNT_XfrmInHdrError);
 		rte_pktmbuf_free(m);
 	}
-	/* IP length longer than the frame: a broken IP header, whatever
-	 * it carries (MalformedPacket, as outbound). */
+	/* IP length longer than the frame: ESP cut short, a header error
+	 * at parse (over anything but ESP it is MalformedPacket). */
 	m = encrypted(&p, 0);
 	rte_pktmbuf_trim(m, 10);
-	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), CNT_MalformedPacket);
+	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), CNT_XfrmInHdrError);
 	rte_pktmbuf_free(m);
 	sa_pair_fini(&p);
 	CHECK_NO_LEAK();
@@ -1319,7 +1319,7 @@ test_parse_kinds(void)
 	pkt[6] = IPPROTO_HOPOPTS;
 	pkt[41] = 200; /* longer than the packet */
 	m = mbuf_from(pkt, len + 8);
-	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_MALFORMED);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
 	rte_pktmbuf_free(m);
 	{
 		/* ESP behind 480 bytes of destination options: where it
@@ -1354,6 +1354,19 @@ test_parse_kinds(void)
 	/* Bad IHL. */
 	len = ipv4_header(pkt, IPPROTO_ESP, 60);
 	pkt[0] = 0x44;
+	m = mbuf_from(pkt, 60);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+	rte_pktmbuf_free(m);
+	/* The same over UDP: to NAT-T's port, ESP cut short; to another, a
+	 * malformed packet, not an ESP header error. (The UDP header is
+	 * read where a 20-byte IP header would end.) */
+	len = ipv4_header(pkt, IPPROTO_UDP, 60);
+	pkt[0] = 0x44;
+	pkt[22] = 0x11, pkt[23] = 0x94; /* dport 4500 */
+	m = mbuf_from(pkt, 60);
+	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_BAD);
+	rte_pktmbuf_free(m);
+	pkt[22] = 0x13, pkt[23] = 0x89; /* dport 5001 */
 	m = mbuf_from(pkt, 60);
 	CU_ASSERT_EQUAL(esp_in_parse(m, NULL, &spi), ESP_IN_MALFORMED);
 	rte_pktmbuf_free(m);

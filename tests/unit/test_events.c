@@ -749,10 +749,10 @@ test_expire_ring_full(void)
 	send_out(g, 40000, 1, 2); /* crosses packet-soft 2 */
 	CU_ASSERT_EQUAL(w->cnt.c[CNT_EventRingFull], 1);
 	events_poll(g->ev); /* lcore 0 empties the ring */
-	(void)take_events(g);
+	json_decref(take_events(g));
 	while (rte_ring_count(w->events) != 0)
 		events_poll(g->ev);
-	(void)take_events(g);
+	json_decref(take_events(g));
 	send_out(g, 40000, 3, 5); /* more traffic, room on the ring now */
 	events_poll(g->ev);
 	soft = soft_expires(g);
@@ -787,7 +787,7 @@ test_exhausted_event_lost(void)
 	CU_ASSERT_EQUAL(w->cnt.c[CNT_XfrmOutStateSeqError], 1);
 	while (rte_ring_count(w->events) != 0)
 		events_poll(g->ev);
-	(void)take_events(g);
+	json_decref(take_events(g));
 	for (round = 0; round < 5; round++) {
 		send_out(g, 40000, (uint8_t)(2 + round), 1);
 		events_poll(g->ev);
