@@ -88,10 +88,14 @@ t "espd -s in a missing directory: made with its parents, counters written" 0 '"
 # A monitor that espd closes (it stopped) ends in an error, not in 0.
 mon_end() {
 	local pid rc err i
-	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/m.sock" --exit-idle 1500 \
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/m.sock" --exit-idle 4000 \
 		>/dev/null 2>&1 &
 	pid=$!
-	for i in $(seq 100); do [ -S "$tmp/m.sock" ] && break; sleep 0.1; done
+	# Answering, not only bound: the monitor must be taken.
+	for i in $(seq 100); do
+		"$b/espctl" -s "$tmp/m.sock" stats >/dev/null 2>&1 && break
+		sleep 0.1
+	done
 	err=$("$b/espctl" -s "$tmp/m.sock" monitor 2>&1 >/dev/null)
 	rc=$?
 	wait "$pid"

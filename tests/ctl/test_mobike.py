@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from espdtest.run import wait_for, LiveEspd, Report, EspdError, counter_delta
+from espdtest.run import wait_for, wait_subscribed, LiveEspd, Report, EspdError, counter_delta
 
 from scapy.layers.inet import IP, UDP
 from scapy.layers.ipsec import ESP, SecurityAssociation
@@ -164,7 +164,7 @@ def main():
                     mon.events[m0:])
             text = subprocess.Popen([gw.espctl_bin, "-s", gw.sock, "monitor", "mapping"],
                                     stdout=subprocess.PIPE, text=True)
-            time.sleep(0.5)  # subscribed by now
+            r.check(wait_subscribed(text, gw.sock), "3: a text monitor subscribed")
             gw.send(1, peer.frames(2, 4700, b"d"))
             delivered(gw, 2)
             r.check(mon.wait(lambda ev: len(ev) >= 1, 10, m0) and

@@ -35,7 +35,7 @@ import sys
 import threading
 import time
 
-from espdtest.run import CtlError, ctl_request, default_build
+from espdtest.run import CtlError, ctl_request, default_build, wait_subscribed
 
 
 class Sa:
@@ -195,28 +195,7 @@ class KeyManager:
         return self
 
     def _wait_subscribed(self, timeout):
-        """espctl does not show the "ok" of the subscription. But its
-        first write is the request (wchar in /proc/PID/io), and espd
-        serves its clients in turns, every ready one per turn and new
-        connections after them: of two requests made one after the other
-        once espctl's is sent, the second is answered in a later turn
-        than the one that took espctl's."""
-        io = "/proc/%d/io" % self.proc.pid
-        end = time.time() + timeout
-        while self.proc.poll() is None and time.time() < end:
-            try:
-                with open(io) as f:
-                    sent = any(ln.startswith("wchar:") and int(ln.split()[1]) > 0
-                               for ln in f)
-            except (OSError, ValueError):
-                time.sleep(0.5)  # no I/O accounting: the old fixed pause
-                return
-            if sent:
-                for _ in range(2):
-                    ctl_request(self.sock, ["state", "count"])
-                return
-            time.sleep(0.01)
-        if self.proc.poll() is None:
+        if not wait_subscribed(self.proc, self.sock, timeout) and self.proc.poll() is None:
             raise CtlError("espctl monitor sent no request in %.0f s" % timeout)
 
     def _run(self):

@@ -31,7 +31,7 @@ import tempfile
 __all__ = ["Espd", "EspdError", "stop_process", "EspdRun", "wrpcap_list", "rdpcap_list",
            "DROP_COUNTERS", "check_config", "LiveEspd", "Monitor", "Capture",
            "CtlError", "ctl_request", "ctl_raw", "packet_socket", "Report",
-           "counter_delta"]
+           "counter_delta", "wait_subscribed"]
 
 _seq = itertools.count()
 
@@ -427,10 +427,10 @@ class Monitor:
         """Wait until pred(list of events since @since) is true."""
         import time as _t
 
-        end = _t.time() + timeout
+        end = _t.monotonic() + timeout
         with self._cv:
             while not pred(self.events[since:]):
-                left = end - _t.time()
+                left = end - _t.monotonic()
                 if left <= 0:
                     return False
                 self._cv.wait(left)
@@ -447,6 +447,34 @@ class Monitor:
 
 _CLONE_NEWNET = 0x40000000
 
+
+
+def wait_subscribed(proc, sock, timeout=30.0):
+    """Wait until `espctl ... monitor` process @proc has been taken by
+    the espd at @sock. espctl does not show the "ok" of the
+    subscription, but its first write is the request (wchar in
+    /proc/PID/io), and espd serves its clients in turns, every ready one
+    per turn and new connections after them: of two requests made one
+    after the other once espctl's is sent, the second is answered in a
+    later turn than the one that took espctl's. @return False if espctl
+    exited or sent nothing in @timeout seconds."""
+    import time as _t
+
+    io = "/proc/%d/io" % proc.pid
+    end = _t.monotonic() + timeout
+    while proc.poll() is None and _t.monotonic() < end:
+        try:
+            with open(io) as f:
+                sent = any(ln.startswith("wchar:") and int(ln.split()[1]) > 0 for ln in f)
+        except (OSError, ValueError):
+            _t.sleep(0.5)  # no I/O accounting: a fixed pause
+            return proc.poll() is None
+        if sent:
+            for _ in range(2):
+                ctl_request(sock, ["state", "count"])
+            return True
+        _t.sleep(0.01)
+    return False
 
 def _setns(fd):
     import ctypes

@@ -194,7 +194,7 @@ def _csum(b):
     return ~s & 0xffff
 
 
-def ping(ns, dst, count=1, size=56, df=None, timeout=1.0, interval=0.05, ttl=None,
+def ping(ns, dst, count=1, size=56, df=None, timeout=3.0, interval=0.05, ttl=None,
          src=None):
     """Send @count ICMP echo requests of @size payload bytes from
     namespace @ns to @dst (IPv4 or IPv6) over a raw socket. @df: True

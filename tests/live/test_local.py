@@ -102,16 +102,24 @@ class Test:
                 b = t.gw[side].stats()
                 tx.send(bytes(req))
                 tx.send(bytes(ns))
-                time.sleep(0.5)
                 arp, na = [], []
-                for f in cap.take():
-                    e = Ether(f)
-                    if ARP in e and e[ARP].op == 2 and e[ARP].psrc == WAN4[side] and \
-                            e[ARP].pdst == "172.16.0.77":
-                        arp.append(e[ARP].hwsrc)
-                    if ICMPv6ND_NA in e and e[ICMPv6ND_NA].tgt == tgt and \
-                            e[IPv6].dst == "2001:db8::77":
-                        na.append(e.src)
+
+                def answers():
+                    for f in cap.take():
+                        e = Ether(f)
+                        if ARP in e and e[ARP].op == 2 and e[ARP].psrc == WAN4[side] and \
+                                e[ARP].pdst == "172.16.0.77":
+                            arp.append(e[ARP].hwsrc)
+                        if ICMPv6ND_NA in e and e[ICMPv6ND_NA].tgt == tgt and \
+                                e[IPv6].dst == "2001:db8::77":
+                            na.append(e.src)
+                    return arp and na
+
+                # Both answers, however loaded the machine; then a moment
+                # more, for a second one (the kernel's) to show.
+                wait_for(answers, 5, step=0.1)
+                time.sleep(0.3)
+                answers()
                 want = [MACS[side][1]]
                 d = delta(b, t.gw[side].stats())
                 r.check(arp == want and na == want,
@@ -399,7 +407,8 @@ class Test:
             bB = self.B.stats()
             c.bind((SITE["A"]["gw4"], 0))
             c.sendto(b"from gwA's kernel", (SITE["B"]["host4"], 9))
-            time.sleep(0.5)
+            wait_for(lambda: delta(bB, self.B.stats()).get("XfrmInTmplMismatch"), 5)
+            time.sleep(0.2)
             seen = [Ether(f) for f in cap.take()]
             seen = [e for e in seen if IP in e and UDP in e and e[IP].dst == SITE["B"]["host4"]
                     and e[IP].src == SITE["A"]["gw4"]]

@@ -82,7 +82,8 @@ class Test:
             c.sendto(b"\xff", (WAN4["B"], 4500))
         finally:
             c.close()
-        time.sleep(0.3)
+        wait_for(lambda: delta(b, B.stats()).get("NatKeepalive"), 5)
+        time.sleep(0.1)  # anything more would show
         d = delta(b, B.stats())
         r.check(d.get("NatKeepalive") == 1 and not drops(b, B.stats(), ALLOWED),
                 "keepalive: one 0xFF byte to 172.16.0.2:4500 -> NatKeepalive +1, nothing else",

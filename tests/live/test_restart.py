@@ -149,8 +149,7 @@ class Test:
                         "SA)" % (name, "the resync" if resync else "invalid-spi on gwB"),
                         km.invalid[-3:])
                 now_out = [s["spi"] for s in other.sas() if s["dir"] == "out"]
-                r.check(old_out and not (set(old_out) & set(now_out)) or
-                        (old_out and len(now_out) >= 1),
+                r.check(old_out and not (set(old_out) & set(now_out)) and len(now_out) >= 1,
                         "restart %s: gwA's old outbound SA is gone, a new one is used" % name,
                         old_out, now_out)
                 c = g.counters()

@@ -239,7 +239,7 @@ class Test:
             c0 = A.counters().get(counter, 0)
             p = send_udp(t, dst, dport, b"\x00\x00\x70\x02" + b"\x00" * 44, 3)
             # (sendp has returned: what espd gets is there in a moment)
-            wait_for(lambda: A.counters().get(counter, 0) - c0 >= 3, 0.5)
+            wait_for(lambda: A.counters().get(counter, 0) - c0 >= 3, 5)
             time.sleep(0.1)
             return A.counters().get(counter, 0) - c0, p
 
