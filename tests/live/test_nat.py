@@ -26,7 +26,7 @@ import time
 
 from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, ping, replies, have,
                            tcp_transfer, run_cases, delta, drops, ns_socket, pcap_frames,
-                           wan_audit, classify_frame)
+                           wan_audit, classify_frame, wait_for)
 
 ALLOWED = ("TapDropped",)
 
