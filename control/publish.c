@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <rte_atomic.h>
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
 #include <rte_hash.h>
@@ -330,6 +331,39 @@ pub_seq_margin(const struct pub *p, uint16_t n_flows)
 	       (p->n_workers + 1ull) * 64u * n_flows;
 }
 
+/* Tests only: called where lcore 0 has read an outbound record's last
+ * number and has not yet fenced it off (seq_handover()), as a preempted
+ * lcore 0 would stall there while workers send on. */
+void (*pub_replace_stall)(struct pub *p);
+
+/*
+ * The last number outbound record @p old may send; its successor starts
+ * after it. Workers draw from @p old while this runs (make before break),
+ * and lcore 0 may be preempted for any time between reading old's last
+ * number and its successor being published, so the margin alone is no
+ * bound: old->esp.seq_stop fences off what lies past it (out_prepare_one()
+ * drops a packet that draws such a number). A worker whose draw and check
+ * straddle the store (x86 lets its load pass its own store) sends at most
+ * a burst past what is read here after the fence: half the margin covers
+ * that, or the fence moves on.
+ */
+static uint64_t
+seq_handover(struct pub *p, struct gw_sa *old, uint64_t margin)
+{
+	uint64_t last = esp_sa_last_seq(&old->esp), stop;
+
+	if (pub_replace_stall != NULL)
+		pub_replace_stall(p);
+	for (;;) {
+		stop = last + margin < last ? UINT64_MAX : last + margin;
+		__atomic_store_n(&old->esp.seq_stop, stop, __ATOMIC_RELAXED);
+		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
+		last = esp_sa_last_seq(&old->esp);
+		if (stop == UINT64_MAX || last <= stop - margin / 2)
+			return stop;
+	}
+}
+
 /*
  * New record @p ngw of SA @p s takes over @p old's counters and sequence
  * state, and is put in its place (make before break: the SAD or flow
@@ -339,19 +373,16 @@ pub_seq_margin(const struct pub *p, uint16_t n_flows)
 static void
 record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_sa *ngw)
 {
-	uint64_t seq_margin = 0;
 	uint16_t i;
 
-	if (s->dir == CFG_DIR_OUT)
-		seq_margin = pub_seq_margin(p, s->n_flows);
-	ngw->esp.seq = esp_sa_last_seq(&old->esp);
+	ngw->esp.seq = s->dir == CFG_DIR_OUT ?
+		       seq_handover(p, old, pub_seq_margin(p, s->n_flows)) :
+		       esp_sa_last_seq(&old->esp);
 	/* Past the top (a spent SA, or one within the margin of it), the
 	 * new record is spent too: it never starts over at a low number. */
-	if (ngw->esp.seq + seq_margin < ngw->esp.seq || old->esp.exhausted) {
+	if (ngw->esp.seq == UINT64_MAX || old->esp.exhausted) {
 		ngw->esp.seq = UINT64_MAX;
 		ngw->esp.exhausted = 1;
-	} else {
-		ngw->esp.seq += seq_margin;
 	}
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;

@@ -134,6 +134,10 @@ struct esp_sa {
 	 *  (esp_sa_last_seq()). Inbound without a replay window: the highest
 	 *  authentic number seen (with one, replay->top is). */
 	uint64_t seq;
+	/** Outbound: numbers above it are a successor record's (set once
+	 *  it is made, publish.c seq_handover()): a packet that draws one
+	 *  is dropped, XfrmOutStateInvalid. UINT64_MAX until then. */
+	uint64_t seq_stop;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	uint8_t iv_mask[16];
 	struct esp_sa_stats stats;

@@ -213,6 +213,10 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 	/* RFC 4303 3.3.3: never wrap; the SA is then done. */
 	if (unlikely(sa->exhausted))
 		return CNT_XfrmOutStateSeqError;
+	/* A number its successor sends (the record was replaced while this
+	 * worker drew from it): never twice under one key and IV mask. */
+	if (unlikely(seq > __atomic_load_n(&sa->seq_stop, __ATOMIC_RELAXED)))
+		return CNT_XfrmOutStateInvalid;
 	if (unlikely(esn ? wrapped : seq > UINT32_MAX)) {
 		sa->exhausted = 1;
 		return CNT_XfrmOutStateSeqError;

@@ -507,6 +507,77 @@ out_seq(struct testgw *g, bool local)
 	return seq;
 }
 
+extern void (*pub_replace_stall)(struct pub *p);
+static struct testgw *stall_g;
+static uint32_t stall_seq[5000];
+static unsigned int stall_n;
+
+/* lcore 0 stalled in record_replace() after reading the old record's
+ * last number (preempted, say): the worker sends 5000 packets on,
+ * more than the margin. */
+static void
+stall_send(struct pub *p)
+{
+	struct gw_worker *w = stall_g->pub.workers[0];
+	unsigned int i;
+
+	(void)p;
+	for (i = 0; i < RTE_DIM(stall_seq); i++) {
+		struct rte_mbuf *m = udp4(stall_g, A_HOST, B_HOST, 64, false);
+		struct sent s;
+		uint32_t spi;
+
+		gw_outbound(w, stall_g->pub.shared.tables, 0, &m, 1);
+		take_tx(w, &s);
+		if (s.n == 1)
+			esp_of(s.m[0], &spi, &stall_seq[stall_n++]);
+		free_tx(&s);
+	}
+}
+
+/* However long lcore 0 stalls while it replaces an outbound record
+ * (`set out-sa shared`, a migrate), the successor's numbers start past
+ * every number the old record sent: under the same keys and IV mask a
+ * number sent twice would repeat a GCM nonce. */
+static void
+test_out_replace_stall(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct cfg_error err;
+	uint32_t first, i, top = 0;
+
+	stall_g = g;
+	stall_n = 0;
+	CU_ASSERT_EQUAL(out_seq(g, false), 1);
+	/* A record fenced off past its number 1: number 2 is dropped. */
+	{
+		struct gw_sa *r = out_record(g);
+		struct rte_mbuf *m = udp4(g, A_HOST, B_HOST, 64, false);
+		struct sent s;
+
+		r->esp.seq_stop = 1;
+		gw_outbound(g->pub.workers[0], g->pub.shared.tables, 0, &m, 1);
+		take_tx(g->pub.workers[0], &s);
+		CU_ASSERT_EQUAL(s.n, 0);
+		CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateInvalid), 1);
+		free_tx(&s);
+		r->esp.seq_stop = UINT64_MAX;
+	}
+	pub_replace_stall = stall_send;
+	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
+	pub_replace_stall = NULL;
+	CU_ASSERT_EQUAL(stall_n, RTE_DIM(stall_seq));
+	first = out_seq(g, false);
+	for (i = 0; i < stall_n; i++)
+		top = RTE_MAX(top, stall_seq[i]);
+	CU_ASSERT(top == 2 + RTE_DIM(stall_seq) && first > top);
+	/* The old record, fenced off: a draw past its stop is dropped,
+	 * never sent. */
+	CU_ASSERT(((struct gw_sa *)out_record(g))->esp.seq == first);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 /* `set out-sa shared`: a worker sends through the SA without taking it
  * (any other would too); lcore 0 still hands its packets to a worker.
  * Changing the mode makes the SA a new record in the new mode, numbered
@@ -1737,6 +1808,8 @@ test_stages_register(void)
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
 			test_out_cache) == NULL ||
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
+			test_out_replace_stall) == NULL ||
 	    CU_add_test(o, "set out-sa shared: no owner; a change makes new records",
 			test_out_shared_mode) == NULL ||
 	    CU_add_test(o, "handoffs in bursts reach the owner all, in order",
