@@ -523,6 +523,15 @@ expire(struct events *ev, struct model_sa *s, bool hard)
 {
 	struct expire_desc d = { .sa = s, .hard = hard };
 
+	/* One soft EXPIRE a lifetime: a record replaced while its workers
+	 * still counted (the rest of a burst, a cryptodev's pending ops)
+	 * may cross a soft limit its successor crosses again. */
+	if (!hard) {
+		if (s->soft_raised)
+			return;
+		s->soft_raised = true;
+	}
+
 	emit(ev, CFG_MON_EXPIRE, describe_expire, &d);
 	if (hard)
 		model_sa_remove(ev->pub->model, s);

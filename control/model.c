@@ -750,7 +750,7 @@ timers_arm(struct gw_model *m, struct model_sa *s)
 	    GROW(m->timers, m->n_timers + 1, m->cap_timers) < 0)
 		return -ENOMEM;
 	s->limit_gen++;
-	s->time_soft_done = false;
+	s->soft_raised = false;
 	for (i = 0; i < 2; i++) {
 		struct model_timer t = { .gen = s->gen, .limit_gen = s->limit_gen,
 					 .hard = i == 1 };
@@ -781,11 +781,8 @@ model_time_due(struct gw_model *m, uint64_t now_ns, bool *hard)
 		if (!timer_live(m, &t))
 			continue;
 		s = model_sa_find_id(m, &t.id);
-		if (!t.hard) {
-			if (s->time_soft_done)
-				continue;
-			s->time_soft_done = true;
-		}
+		if (!t.hard && s->soft_raised)
+			continue;
 		*hard = t.hard;
 		return s;
 	}
@@ -1235,9 +1232,9 @@ state_migrate(struct gw_model *m, const struct cfg_migrate *mg,
 		/* The timers name the SA by (dst, spi): arm them again under
 		 * the new name; the old ones no longer find it. A soft limit
 		 * already handled stays handled. */
-		soft_done = s->time_soft_done;
+		soft_done = s->soft_raised;
 		rc = timers_arm(m, s);
-		s->time_soft_done = soft_done;
+		s->soft_raised = soft_done;
 		if (rc < 0) {
 			cfg_error_set(err, -1, "out of memory");
 			goto out;

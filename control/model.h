@@ -113,7 +113,10 @@ struct model_sa {
 	uint32_t limit_gen;    /**< bumped when the limits change */
 	uint16_t n_flows, cap_flows;
 	uint8_t dir;           /**< CFG_DIR_IN or CFG_DIR_OUT, never NONE */
-	bool time_soft_done;   /**< the time-soft limit has been handled */
+	/** A soft EXPIRE was raised since the limits were last set: one a
+	 *  lifetime, whichever soft limit (time, bytes, packets) and
+	 *  whichever record of the SA reached it. */
+	bool soft_raised;
 	/** As configured. The keys stay (`state get ... show-keys`) until
 	 *  the SA is freed, when they are wiped. */
 	struct model_sa_cfg cfg;

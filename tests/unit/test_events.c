@@ -841,6 +841,33 @@ test_use_time_clock(void)
 	testgw_free(g);
 }
 
+/* A soft limit that the old record crosses with packets an asynchronous
+ * engine finishes after new keys replaced it, and its successor crosses
+ * again: one soft EXPIRE for the SA's lifetime, not two. */
+static void
+test_soft_once_across_records(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+
+	CU_ASSERT_EQUAL_FATAL(esp_ctx_async_init(&w->esp, 64, 0), 0);
+	unit_gw_apply(g, "state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7203 reqid 7 "
+		      GCM " sel src 192.168.1.10/32 dst 192.168.2.20/32 proto udp sport 40000 "
+		      "dport 5001 limit packet-soft 2 limit packet-hard 100");
+	send_out(g, 40000, 1, 3);
+	unit_gw_apply(g, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x7203 "
+		      "aead rfc4106(gcm(aes)) 0x1112131415161718191a1b1c1d1e1f20b1b2b3b4 128");
+	gw_esp_collect(w, g->pub.shared.tables, true);
+	events_poll(g->ev);
+	send_out(g, 40000, 4, 2);
+	gw_esp_collect(w, g->pub.shared.tables, true);
+	events_poll(g->ev);
+	CU_ASSERT_EQUAL(soft_expires(g), 1);
+	esp_ctx_async_free(&w->esp);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 int
 test_events_register(void)
 {
@@ -863,6 +890,8 @@ test_events_register(void)
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
 	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL ||
 	    CU_add_test(s, "use times on the wall clock, a TSC rate off", test_use_time_clock) == NULL ||
+	    CU_add_test(s, "one soft EXPIRE a lifetime, across records",
+			test_soft_once_across_records) == NULL ||
 	    CU_add_test(s, "packet limits on an async engine", test_packet_expire_async) == NULL ||
 	    CU_add_test(s, "soft EXPIRE refused by a full ring", test_expire_ring_full) == NULL ||
 	    CU_add_test(s, "exhausted SA, its EXPIRE lost", test_exhausted_event_lost) == NULL)
