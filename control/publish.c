@@ -222,9 +222,41 @@ gen_bump(struct pub *p)
 	__atomic_add_fetch(&p->shared.flows_gen, 1, __ATOMIC_RELEASE);
 }
 
+/*
+ * What replaced record @p gw counted after record_replace() handed its
+ * counters on (the rest of a burst, an asynchronous engine's pending
+ * ops), now final, added to its SA's totals through the live record's
+ * stats_base. The SA is found by the name and handle the record had; one
+ * that moved (state migrate new-dst) or went since loses them. The
+ * workers' byte and packet limits read their own record's counts, so
+ * they may overshoot by as much.
+ */
+static void
+stats_carry(struct pub *p, const struct gw_sa *gw)
+{
+	struct cfg_addr dst = { .af = gw->dst.family == 6 ? AF_INET6 : AF_INET,
+				.len = gw->dst.family == 6 ? 128 : 32 };
+	const struct esp_sa_stats *st = &gw->esp.stats, *at = &gw->stats_base;
+	struct model_sa *s;
+	struct gw_sa *live;
+
+	memcpy(dst.a, gw->dst.family == 6 ? (const void *)gw->dst.v6 : (const void *)&gw->dst.v4,
+	       gw->dst.family == 6 ? 16 : 4);
+	s = model_sa_by_handle(p->model, &dst, rte_be_to_cpu_32(gw->esp.spi_be), gw->id);
+	live = s != NULL ? s->dp : NULL;
+	if (live == NULL || live == gw)
+		return;
+	live->stats_base.packets -= st->packets - at->packets;
+	live->stats_base.bytes -= st->bytes - at->bytes;
+	live->stats_base.replay_drops -= st->replay_drops - at->replay_drops;
+	live->stats_base.icv_failures -= st->icv_failures - at->icv_failures;
+}
+
 static void
 dead_free(struct pub *p, const struct pub_dead *d)
 {
+	if (d->gw != NULL && d->gw->stats_lent && p->model != NULL)
+		stats_carry(p, d->gw);
 	if (d->gw != NULL)
 		record_free(p, d->gw);
 	else if (d->ft != NULL)
@@ -386,6 +418,9 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	}
 	ngw->esp.stats = old->esp.stats;
 	ngw->stats_base = old->stats_base;
+	/* What old counts from here is carried over when it is freed. */
+	old->stats_base = ngw->esp.stats;
+	old->stats_lent = 1;
 	ngw->use_tsc = old->use_tsc;
 	/* The lifetimes are the SA's, not the record's: the expiry events
 	 * already raised stay raised (new limits re-arm them, through
@@ -995,7 +1030,9 @@ pub_stop(struct pub *p)
 	neigh_fini(p);
 	tables_free(p->shared.tables);
 	p->shared.tables = NULL;
-	/* The workers are stopped: no reader is left. */
+	/* The workers are stopped: no reader is left. The model may be
+	 * gone: no SA to carry counts to. */
+	p->model = NULL;
 	for (i = 0; i < p->n_dead; i++)
 		dead_free(p, &p->dead[i]);
 	free(p->dead);

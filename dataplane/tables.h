@@ -66,6 +66,10 @@ struct gw_sa {
 	/** Its replay window went on to its successor (record_replace):
 	 *  not this record's to free. */
 	uint8_t replay_lent;
+	/** Its counters went on to its successor, as they were then
+	 *  (stats_base holds that): what it counted since is the SA's too
+	 *  (stats_carry()). */
+	uint8_t stats_lent;
 
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */

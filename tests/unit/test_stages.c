@@ -578,6 +578,41 @@ test_out_replace_stall(void)
 	testgw_free(g);
 }
 
+/* Packets an asynchronous engine finishes through a record after new
+ * keys replaced it count for the SA: added when the old record goes. */
+static void
+test_out_replaced_counts(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0];
+	struct model_sa *s = NULL;
+	struct rte_mbuf *m[3];
+	struct sa_counters c;
+	struct sent t;
+	unsigned int i;
+
+	CU_ASSERT_EQUAL_FATAL(esp_ctx_async_init(&w->esp, 64, 0), 0);
+	for (i = 0; i < 3; i++)
+		m[i] = udp4(g, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, g->pub.shared.tables, 0, m, 3);
+	CU_ASSERT_EQUAL(esp_pending(&w->esp), 3);
+	unit_gw_apply(g, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 " GCM2);
+	CU_ASSERT_EQUAL(gw_esp_collect(w, g->pub.shared.tables, true), 3);
+	take_tx(w, &t);
+	CU_ASSERT_EQUAL(t.n, 3);
+	free_tx(&t);
+	(void)pub_reclaim(&g->pub); /* no worker is online: the old record goes */
+	for (i = 0; i < g->model.n_sas; i++)
+		if (g->model.sas[i]->dir == CFG_DIR_OUT)
+			s = g->model.sas[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	pub_sa_counters(s, &c);
+	CU_ASSERT_EQUAL(c.packets, 3);
+	esp_ctx_async_free(&w->esp);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 /* `set out-sa shared`: a worker sends through the SA without taking it
  * (any other would too); lcore 0 still hands its packets to a worker.
  * Changing the mode makes the SA a new record in the new mode, numbered
@@ -1808,6 +1843,8 @@ test_stages_register(void)
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
 			test_out_cache) == NULL ||
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(o, "what a replaced record sends after counts for its SA",
+			test_out_replaced_counts) == NULL ||
 	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
 			test_out_replace_stall) == NULL ||
 	    CU_add_test(o, "set out-sa shared: no owner; a change makes new records",
