@@ -444,14 +444,17 @@ on_miss(struct events *ev, const struct gw_event *e)
 	struct larval *lv;
 	void **v;
 
-	if (mp == NULL) {
-		/* The policy went away while the notice travelled here. */
-		gw_flow_key_make(&one.key, e->policy, 0, &e->pkt);
+	/* Named as the worker keyed it, by the tables it had. */
+	gw_flow_key_make(&one.key, e->policy, e->pfp, &e->pkt);
+	if (mp == NULL || (uint8_t)mp->cfg.pfp != e->pfp) {
+		/* The policy went away, or its pfp changed, while the
+		 * notice travelled here (the model runs ahead of the tables
+		 * while a rebuild waits): the flow is another now. The
+		 * packets go; the next one misses under the tables then. */
 		count(ev, CNT_XfrmOutPolError, 1);
 		tell(ev, &one, GW_HOLD_DROP);
 		return;
 	}
-	gw_flow_key_make(&one.key, e->policy, (uint8_t)mp->cfg.pfp, &e->pkt);
 
 	/* An SA may have come between the worker's lookup and now. One
 	 * that is spent (a hard limit, or out of sequence numbers) whose

@@ -27,7 +27,11 @@ enum gw_event_type {
 struct gw_event {
 	uint8_t type;      /**< enum gw_event_type */
 	uint8_t hard;      /**< EXPIRE: hard (1) or soft (0) */
-	uint8_t encap;     /**< INVALID_SPI: 1 when it came in UDP */
+	union {
+		uint8_t encap; /**< INVALID_SPI: 1 when it came in UDP */
+		uint8_t pfp;   /**< MISS: the pfp bits the worker keyed the flow by
+				*   (its tables'; lcore 0's model may be ahead) */
+	};
 	uint8_t worker;    /**< MISS: the context index of the worker holding */
 	uint32_t spi;      /**< INVALID_SPI, host order */
 	uint32_t policy;   /**< MISS: the policy's index; EXPIRE: the SA's id */

@@ -234,6 +234,7 @@ gw_out_announce(struct gw_worker *w, struct gw_hold_entry *e)
 	ev->type = GW_EV_MISS;
 	ev->worker = (uint8_t)w->qsbr_id;
 	ev->policy = e->key.policy;
+	ev->pfp = e->pfp;
 	ev->pkt = e->pkt;
 	/* Marked now; a notice the ring refuses is unmarked at the flush,
 	 * and the next scan sends it again. */

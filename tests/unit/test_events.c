@@ -841,6 +841,43 @@ test_use_time_clock(void)
 	testgw_free(g);
 }
 
+/* lcore 0 names a held flow as the worker keyed it, by the tables it had,
+ * though the model runs ahead (a rebuild not yet published): a policy
+ * deleted, or its pfp changed, drops what the worker holds at once,
+ * rather than leaving it held under a key nobody names until the
+ * worker's own timer. */
+static void
+test_miss_model_ahead(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+
+	/* The policy deleted in the model; the tables still have it. */
+	unit_gw_apply(g, "policy del index 3");
+	send_out(g, 40000, 1, 1);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 1);
+	events_poll(g->ev);
+	(void)gw_hold_poll(w, g->pub.shared.tables);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutPolError), 1);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+
+	/* pfp narrowed in the model; the tables still key on the ports. */
+	g = gw_new();
+	w = g->pub.workers[0];
+	unit_gw_apply(g, "policy update src 192.168.1.0/24 dst 192.168.2.0/24 dir out index 3 "
+		      "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 7 mode tunnel pfp src,dst");
+	send_out(g, 40000, 1, 1);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 1);
+	events_poll(g->ev);
+	(void)gw_hold_poll(w, g->pub.shared.tables);
+	CU_ASSERT_EQUAL(w->hold->n_keys, 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireSent), 0);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 /* A soft limit that the old record crosses with packets an asynchronous
  * engine finishes after new keys replaced it, and its successor crosses
  * again: one soft EXPIRE for the SA's lifetime, not two. */
@@ -890,6 +927,8 @@ test_events_register(void)
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
 	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL ||
 	    CU_add_test(s, "use times on the wall clock, a TSC rate off", test_use_time_clock) == NULL ||
+	    CU_add_test(s, "a miss named as the worker keyed it, the model ahead",
+			test_miss_model_ahead) == NULL ||
 	    CU_add_test(s, "one soft EXPIRE a lifetime, across records",
 			test_soft_once_across_records) == NULL ||
 	    CU_add_test(s, "packet limits on an async engine", test_packet_expire_async) == NULL ||
