@@ -52,7 +52,7 @@ for t in $targets; do
 	(
 		cd "$out/$t" &&
 		FUZZ_EAL_PREFIX="tfuzz$$_$t" exec "../../tests/fuzz/$t" \
-			-max_total_time="$secs" -timeout=10 -rss_limit_mb=4096 \
+			-max_total_time="$secs" -timeout=30 -rss_limit_mb=4096 \
 			-max_len=4096 -print_final_stats=1 corpus \
 			>"../$t.log" 2>&1
 	) &

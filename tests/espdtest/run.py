@@ -189,7 +189,9 @@ class EspdRun:
 class Espd:
     """Runs build/espd over pcap vdevs."""
 
-    def __init__(self, build=None, lcores="0,1", mem=512, exit_idle_ms=300,
+    # --exit-idle: long enough that a worker descheduled for a while on a
+    # loaded 2-vCPU machine is not taken for the end of the pcap.
+    def __init__(self, build=None, lcores="0,1", mem=512, exit_idle_ms=1000,
                  timeout=120):
         self.build = os.path.abspath(build or default_build())
         self.binary = os.path.join(self.build, "espd")

@@ -917,7 +917,10 @@ class Topo:
     def tcpdump(self, path, where="wan", iface="br0", filt=(), snaplen=256):
         """Start tcpdump writing @path; returns the process. Stop it with
         stop_tcpdump(p)."""
-        p = self.spawn(where, "tcpdump", "-i", iface, "-n", "-U", "-s", snaplen, "-w", path,
+        # -B: 32 MiB of kernel buffer, so a tcpdump descheduled on a
+        # loaded machine during a burst drops nothing.
+        p = self.spawn(where, "tcpdump", "-i", iface, "-n", "-U", "-B", "32768", "-s", snaplen,
+                       "-w", path,
                        *filt, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         # tcpdump says "listening on" once it is capturing
         end = time.time() + 10

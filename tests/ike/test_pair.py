@@ -111,14 +111,19 @@ class Test:
         r.equal(B.counters()["AcquireSent"] - b, 0,
                 "reverse: gwB raised no ACQUIRE (the CHILD_SAs serve both ways)")
 
-    def _stream(self, sport, seconds, pps=200):
-        """Numbered datagrams from hostA:sport; returns the numbers sent."""
+    def _stream(self, sport, seconds, pps=200, until=None, most=None):
+        """Numbered datagrams from hostA:sport for @seconds, or, with
+        @until, until it returns true (at least @seconds, at most @most);
+        returns the numbers sent."""
         s = ns_socket(self.t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
         s.bind((SITE["A"]["host4"], sport))
         n = 0
-        end = time.time() + seconds
+        t0 = time.monotonic()
         try:
-            while time.time() < end:
+            while True:
+                el = time.monotonic() - t0
+                if el >= seconds and (until is None or until() or el >= most):
+                    break
                 s.sendto(b"seq" + struct.pack("!I", n), (SITE["B"]["host4"], 5001))
                 n += 1
                 time.sleep(1.0 / pps)
@@ -142,12 +147,17 @@ class Test:
                 time.sleep(0.2)
         w = threading.Thread(target=watch, daemon=True)
         w.start()
-        n = self._stream(sport, REKEY + 4)
-        time.sleep(0.5)
+        # On past the rekey, however slow the ACQUIRE and IKE: until a
+        # second SPI has carried the flow for a while.
+        n = self._stream(sport, REKEY + 4, until=lambda: len(seen) >= 2, most=REKEY + 20)
+
+        def arrived():
+            return {struct.unpack("!I", p[3:7])[0] for p in self.sink.payloads()
+                    if p.startswith(b"seq") and len(p) == 7}
+        wait_for(lambda: set(range(n)) <= arrived(), 5)
         stop.set()
         w.join()
-        got = {struct.unpack("!I", p[3:7])[0] for p in self.sink.payloads()
-               if p.startswith(b"seq") and len(p) == 7}
+        got = arrived()
         lost = n - len(got & set(range(n)))
         r.check(len(seen) >= 2, "rekey: the flow's outbound SA was rekeyed under traffic "
                 "(SPIs %s)" % sorted(seen), self.c["A"].log_tail(1500))

@@ -48,7 +48,7 @@ run_espd() {
 	timeout -s INT 60 "$espd" "${eal_espd[@]}" --file-prefix "$tag-espd-$n" \
 		--vdev "net_pcap0,rx_pcap=$rx0,tx_pcap=$tmp/espd-$n-out0.pcap" \
 		--vdev "net_pcap1,rx_pcap=$rx1,tx_pcap=$tmp/espd-$n-out1.pcap" \
-		-- -c "$tmp/espd.conf" -s "$tmp/espd-$n.sock" --exit-idle 300 \
+		-- -c "$tmp/espd.conf" -s "$tmp/espd-$n.sock" --exit-idle 1000 \
 		--stats-json "$tmp/espd-$n-stats.json" >"$tmp/espd-$n.log" 2>&1 ||
 		{ echo "test_secgw: espd run $n failed:" >&2; tail -n 5 "$tmp/espd-$n.log" >&2; }
 }

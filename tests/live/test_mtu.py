@@ -263,10 +263,14 @@ class Test:
         def arrived(tag):
             return sum(1 for p in sink.payloads() if p.startswith(tag.encode() + b"."))
 
-        def case(tag, order, expect, v6=True, udp=False, cut=None, wait=1.0):
+        def case(tag, order, expect, v6=True, udp=False, cut=None, wait=None):
             """Send the fragments of one ESP packet in @order (indexes;
-            repeats allowed); @expect: copies that must reach hostB.
+            repeats allowed); @expect: copies that must reach hostB (waited
+            for up to 5 s: it returns as soon as they are there; where none
+            may come, 1 s shows that).
             Returns (copies arrived, counter delta, fragments)."""
+            if wait is None:
+                wait = 5.0 if expect else 1.0
             pkt = self._esp(inner(tag, v6), v6=v6, udp=udp)
             pieces = cut(pkt) if cut else self._pieces(pkt, 400)
             self.ip_id += 1
