@@ -161,13 +161,19 @@ pkt_flow_key(const uint8_t *ip, uint32_t len, struct flow_key *k)
 		uint8_t proto = h->proto;
 		int off = pkt_ip6_skip_ext(ip, len, &proto, &nh_off);
 
+		/* A chain that cannot be walked to its end (cut short, or
+		 * more than IP6_EXT_MAX headers) names no protocol: were it
+		 * classified as its first header, padding a packet with
+		 * options would take it past a protocol or port policy. */
+		if (off < 0 && proto != IPPROTO_FRAGMENT)
+			return -1;
 		k->family = 6;
 		memcpy(k->src, h->src_addr, 16);
 		memcpy(k->dst, h->dst_addr, 16);
 		k->proto = proto;
 		if (off >= 0)
 			pkt_ports(k, ip + off, len - (uint32_t)off);
-		else if (proto == IPPROTO_FRAGMENT)
+		else
 			pkt_ip6_frag_key(k, ip, len, nh_off);
 		return 0;
 	}

@@ -219,6 +219,31 @@ test_sel_match_and_keys(void)
 	/* Not IP at all. */
 	pkt[0] = 0x20;
 	CU_ASSERT_EQUAL(pkt_flow_key(pkt, sizeof(pkt), &k), -1);
+
+	/* IPv6 with destination options before TCP to port 22: 7 headers
+	 * are walked to the TCP header; 8, more than espd walks, make a
+	 * malformed packet, never one of the first header's protocol with
+	 * no ports, which a port policy would miss. */
+	{
+		uint8_t p6[40 + 8 * 8 + 20] = { 0 };
+		unsigned int n, i;
+
+		for (n = 7; n <= 8; n++) {
+			memset(p6, 0, sizeof(p6));
+			p6[0] = 0x60;
+			p6[4] = 0, p6[5] = (uint8_t)(n * 8 + 20);
+			p6[6] = IPPROTO_DSTOPTS;
+			for (i = 0; i < n; i++)
+				p6[40 + 8 * i] = i + 1 < n ? IPPROTO_DSTOPTS : IPPROTO_TCP;
+			p6[40 + 8 * n + 3] = 22; /* dport 22 */
+			if (n == 7) {
+				CU_ASSERT_EQUAL(pkt_flow_key(p6, 40 + 8 * n + 20, &k), 0);
+				CU_ASSERT(k.proto == IPPROTO_TCP && ntohs(k.dport) == 22);
+			} else {
+				CU_ASSERT_EQUAL(pkt_flow_key(p6, 40 + 8 * n + 20, &k), -1);
+			}
+		}
+	}
 }
 
 /* IPv6 fragments key as the protocol they carry, with no ports and frag
