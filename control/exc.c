@@ -428,7 +428,10 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 		rte_pktmbuf_free(e->m);
 		return;
 	}
-	if (!bucket_take(x)) {
+	/* Path MTU discovery is never rate limited, as Linux exempts it
+	 * (icmp_xrlim_allow()): a flood of expiring TTLs must not leave
+	 * DF senders black-holed behind the tunnel. */
+	if (e->kind != ICMP_ERR_FRAG_NEEDED && !bucket_take(x)) {
 		rte_pktmbuf_free(e->m);
 		count(x, CNT_IcmpRateLimited);
 		return;

@@ -590,6 +590,20 @@ test_icmp_and_fragments(void)
 	CU_ASSERT_EQUAL(c[CNT_Fragmented], 1);
 	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2);
 	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
+
+	/* icmp-ratelimit 1: a second Time Exceeded at once is limited; a
+	 * Fragmentation Needed never is (path MTU discovery, as Linux). */
+	unit_gw_apply(f.g, "set icmp-ratelimit 1");
+	for (i = 0; i < 2; i++)
+		protected_out(&f, 1, false, 32);
+	for (i = 0; i < 2; i++)
+		protected_out(&f, 64, true, (uint16_t)(room - 28 + 1));
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 0, out, 16));
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IcmpRateLimited], 1);
+	CU_ASSERT_EQUAL(c[CNT_FragNeeded], 3);
+	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2 + 1 + 2);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
 	teardown(&f);
 }
