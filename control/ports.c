@@ -28,7 +28,7 @@
 #define EXC_RING 1024
 #define BIG_MBUFS 127           /* reassembled packets beyond one mbuf */
 #define BIG_DATAROOM UINT16_MAX /* the most an mbuf can hold */
-#define FRAG_FLOWS 4096         /* packets in reassembly per worker */
+#define FRAG_FLOWS 4096         /* packets in reassembly per worker, at most */
 #define FRAG_TTL_MS 2000        /* ... each for at most this long */
 #define EVENT_RING 4096
 /* Room for a release or drop of every key a worker can hold at once
@@ -178,6 +178,22 @@ port_setup(struct pub *p, uint16_t port, const struct cfg_port *cp)
 
 /* A worker context for @p lcore: its crypto engine and its rings to and
  * from the control plane. */
+/*
+ * Packets a worker may hold in reassembly. Each pins up to
+ * RTE_LIBRTE_IP_FRAG_MAX_FRAG - 1 mbufs of the RX pool for FRAG_TTL_MS,
+ * and anyone can send fragments to the gateway's addresses: together the
+ * contexts pin at most a quarter of the pool, and fragments past that
+ * are refused (ReassemblyFailed) rather than starving every RX ring.
+ */
+static uint32_t
+frag_flows(const struct pub *p)
+{
+	uint32_t n = p->pool_size /
+		     (4u * (p->n_workers + 1u) * (RTE_LIBRTE_IP_FRAG_MAX_FRAG - 1u));
+
+	return RTE_MAX(RTE_MIN(n, (uint32_t)FRAG_FLOWS), 16u);
+}
+
 static struct gw_worker *
 worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 {
@@ -196,7 +212,7 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	w->tsc_hz = rte_get_tsc_hz();
 	w->pool = p->pool;
 	w->big_pool = p->big_pool;
-	w->frag = frag_in_create(FRAG_FLOWS, FRAG_TTL_MS, socket);
+	w->frag = frag_in_create(frag_flows(p), FRAG_TTL_MS, socket);
 	w->esp.engine = crypto_engine_create(p->model->engine);
 	/* On a cryptodev a worker submits and collects later (DESIGN.md
 	 * "Workers and crypto engines"); lcore 0's own few packets, and

@@ -1255,6 +1255,34 @@ ip4_of(uint8_t *b, uint8_t proto, uint32_t len, uint32_t src, uint32_t dst, uint
 	return len;
 }
 
+/* Fragments to the gateway that never complete (anyone can send them)
+ * pin at most a share of the mbuf pool: past the reassembly table's
+ * budget they are refused, ReassemblyFailed, and RX keeps its mbufs. */
+static void
+test_frag_budget(void)
+{
+	struct testgw *g = gw(conf_f);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	uint8_t b[64];
+
+	for (i = 0; i < 600; i++) {
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)b;
+		struct rte_mbuf *m;
+
+		ip4_of(b, IPPROTO_UDP, 36, RTE_IPV4(10u, 9, 9, 9), RTE_IPV4(172u, 16, 2, 5),
+		       RTE_IPV4_HDR_MF_FLAG);
+		ip->packet_id = rte_cpu_to_be_16((uint16_t)i);
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		m = frame_of(g, b, 36);
+		gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	}
+	CU_ASSERT(rte_mempool_in_use_count(g->pub.pool) - base <= g->pub.pool_size / 4);
+	CU_ASSERT(counter(g, CNT_ReassemblyFailed) >= 600 - g->pub.pool_size / 4);
+	gw_free_at(g, base);
+}
+
 /* Fragments passing through an unprotected port (IPv4 UDP and ESP,
  * first and later, and IPv6) are forwarded as plain traffic, not dropped
  * as malformed ESP; a transport SA gets whole packets and its ESP is
@@ -1869,6 +1897,8 @@ test_stages_register(void)
 			test_in_owner) == NULL ||
 	    CU_add_test(r, "bulk routes, on-link neighbours, no route, unresolved",
 			test_route_burst) == NULL ||
+	    CU_add_test(i, "fragments to the gateway pin a share of the pool at most",
+			test_frag_budget) == NULL ||
 	    CU_add_test(r, "fragments passing through, transport SAs, multicast",
 			test_frag_forward) == NULL ||
 	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
