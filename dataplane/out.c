@@ -274,7 +274,7 @@ hold(struct gw_worker *w, struct rte_mbuf *m, const struct gw_flow_key *fk,
 	int rc;
 
 	rc = gw_hold_add(w->hold, fk, gw_hold_hash(fk), pfp, m, k, sh->acquire_queue,
-			 RTE_MIN(sh->acquire_queue_total, (uint32_t)GW_HOLD_PKTS),
+			 RTE_MIN(sh->acquire_queue_total, sh->hold_cap),
 			 rte_rdtsc(), &e, &created);
 	if (unlikely(e == NULL)) {
 		drop(w, m, CNT_XfrmAcquireError); /* no room for another key */

@@ -120,6 +120,10 @@ struct gw_shared {
 	/** `set acquire-queue`, `acquire-queue-total`, `acquire-expires`,
 	 *  as the workers apply them to their own held packets. */
 	volatile uint32_t acquire_queue, acquire_queue_total, acquire_expires;
+	/** Packets a worker may hold whatever acquire-queue-total says: a
+	 *  share of the mbuf pool (set at start, at most GW_HOLD_PKTS), so
+	 *  flows waiting for SAs never take the mbufs RX needs. */
+	uint32_t hold_cap;
 	volatile bool stop;
 	/** `set worker-idle adaptive`: sleep a little after a run of empty
 	 *  polls (read racily; the control plane flips it). */

@@ -841,6 +841,29 @@ test_use_time_clock(void)
 	testgw_free(g);
 }
 
+/* New flows behind a pfp policy (anyone there can start them) hold at
+ * most a share of the mbuf pool, whatever acquire-queue-total says: the
+ * rest are dropped, AcquireHeldDropped, and RX keeps its mbufs. */
+static void
+test_hold_pool_share(void)
+{
+	struct testgw *g = gw_new();
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	const uint32_t cap = g->pub.pool_size / 4;
+
+	CU_ASSERT_EQUAL(g->pub.n_workers, 1);
+	CU_ASSERT(g->pub.shared.acquire_queue_total > cap);
+	for (i = 0; i < 150; i++)
+		send_out(g, (uint16_t)(20000 + i), 1, 4);
+	CU_ASSERT(w->hold->n_pkts <= cap);
+	CU_ASSERT(rte_mempool_in_use_count(g->pub.pool) - base <= cap);
+	CU_ASSERT_EQUAL(counter(g, CNT_AcquireHeldDropped) + w->hold->n_pkts, 600);
+	gw_hold_drop_all(w);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 /* lcore 0 names a held flow as the worker keyed it, by the tables it had,
  * though the model runs ahead (a rebuild not yet published): a policy
  * deleted, or its pfp changed, drops what the worker holds at once,
@@ -927,6 +950,8 @@ test_events_register(void)
 	    CU_add_test(s, "events rendered only in the forms heard", test_event_forms) == NULL ||
 	    CU_add_test(s, "lost events still take their ids", test_events_lost) == NULL ||
 	    CU_add_test(s, "use times on the wall clock, a TSC rate off", test_use_time_clock) == NULL ||
+	    CU_add_test(s, "held packets take a share of the pool at most",
+			test_hold_pool_share) == NULL ||
 	    CU_add_test(s, "a miss named as the worker keyed it, the model ahead",
 			test_miss_model_ahead) == NULL ||
 	    CU_add_test(s, "one soft EXPIRE a lifetime, across records",
