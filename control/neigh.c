@@ -36,6 +36,7 @@ struct neigh_dead {
 
 struct neigh_table {
 	struct hmap by_key;          /* gw_neigh_key -> struct neigh * */
+	uint32_t queued;             /* packets waiting, all entries together */
 	uint64_t last_tick_ns;
 	struct neigh_dead *dead;
 	uint32_t n_dead, cap_dead;
@@ -165,6 +166,7 @@ queue_drop(struct pub *p, struct neigh *n)
 	for (i = 0; i < n->nq; i++)
 		rte_pktmbuf_free(n->q[i]);
 	p->ctl_cnt.c[CNT_NeighFailed] += n->nq;
+	p->neigh->queued -= n->nq;
 	n->nq = 0;
 }
 
@@ -183,10 +185,12 @@ queue_send(struct pub *p, struct neigh *n)
 {
 	const struct gw_tables *t = p->shared.tables;
 
-	if (n->nq > 0 && t != NULL)
+	if (n->nq > 0 && t != NULL) {
 		gw_route_send(p->w0, t, n->q, n->nq);
-	else
+		p->neigh->queued -= n->nq;
+	} else {
 		queue_drop(p, n);
+	}
 	n->nq = 0;
 }
 
@@ -435,11 +439,16 @@ neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m)
 		n->state = NEIGH_INCOMPLETE;
 		n->tries = 0;
 	}
-	if (n->nq == NEIGH_QUEUE) {
+	/* NEIGH_QUEUE a neighbour, NEIGH_QUEUED_MAX (and an eighth of the
+	 * mbuf pool) all together: a scan of a connected /64 makes an entry
+	 * an address, and must not pin the mbufs RX needs. */
+	if (n->nq == NEIGH_QUEUE ||
+	    p->neigh->queued >= RTE_MIN((uint32_t)NEIGH_QUEUED_MAX, p->pool_size / 8)) {
 		rte_pktmbuf_free(m);
 		p->ctl_cnt.c[CNT_NeighFailed]++;
 	} else {
 		n->q[n->nq++] = m;
+		p->neigh->queued++;
 		p->ctl_cnt.c[CNT_NeighQueued]++;
 	}
 	if (n->tries == 0) {

@@ -33,6 +33,7 @@
 #include "dataplane/tables.h"
 
 #define NEIGH_QUEUE 3  /**< packets that wait for one resolution */
+#define NEIGH_QUEUED_MAX 1024 /**< packets that wait, all neighbours together */
 #define NEIGH_TRIES 3  /**< requests or probes before giving up */
 #define NEIGH_MAX 65536
 

@@ -685,6 +685,36 @@ test_ike_punted_protected(void)
 	teardown(&f);
 }
 
+/* Packets waiting for neighbours that never answer (a scan of a
+ * connected network: an entry an address) pin an eighth of the mbuf
+ * pool at most; the rest count NeighFailed at once. */
+static void
+test_neigh_queue_cap(void)
+{
+	const uint32_t cap = RTE_MIN((uint32_t)NEIGH_QUEUED_MAX, 1023u / 8);
+	struct rte_mbuf *out[16];
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+	unsigned int i, n;
+
+	setup(&f);
+	CU_ASSERT_EQUAL_FATAL(f.g->pub.pool_size, 1023);
+	for (i = 0; i < 300; i++) {
+		struct gw_neigh_key k = { .port = 1, .family = 4,
+					  .addr = { 172, 16, (uint8_t)(2 + i / 250),
+						    (uint8_t)(1 + i % 250) } };
+
+		neigh_resolve(&f.g->pub, &k, alloc(&f));
+		while ((n = w0_sent(&f, 1, out, 16)) > 0) /* the ARP requests */
+			free_all(out, n);
+	}
+	CU_ASSERT(rte_mempool_in_use_count(f.g->pub.pool) - f.base <= cap);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_NeighQueued], cap);
+	CU_ASSERT_EQUAL(c[CNT_NeighFailed], 300 - cap);
+	teardown(&f);
+}
+
 /* What is left on lcore 0's side at exit, when espd writes its
  * counters (espd.c: events_free, exc_free, then --stats-json; the ports
  * and neighbours go only after): a packet waiting in a neighbour's
@@ -799,6 +829,8 @@ test_exc_register(void)
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
 	    CU_add_test(s, "IKE from the protected side", test_ike_punted_protected) == NULL ||
+	    CU_add_test(s, "packets waiting for neighbours: a share of the pool",
+			test_neigh_queue_cap) == NULL ||
 	    CU_add_test(s, "what lcore 0 holds at exit", test_exit_accounting) == NULL ||
 	    CU_add_test(s, "IKE to the gateway: IkePunted, dropped without a TAP",
 			test_ike_punted) == NULL ||
