@@ -31,6 +31,7 @@
 
 #define LARVAL_MAX 65536
 #define SCAN_NS 50000000ull /* larval entries checked every 50 ms */
+#define EVENTS_BUDGET 16 /* bursts of 32 of a ring a call (events_poll()) */
 #define OUT_MAX 65536 /* rendered events waiting for the loop */
 
 struct larval {
@@ -639,10 +640,15 @@ events_poll(struct events *ev)
 	unsigned int i, n, k, total = 0;
 	uint64_t now;
 
+	/* EVENTS_BUDGET bursts a worker a call, as exc_poll() takes its
+	 * rings: a flood of misses or unknown SPIs cannot hold lcore 0. */
 	for (i = 0; i < pub_n_contexts(p); i++) {
+		unsigned int b = 0;
+
 		if (pub_context(p, i) == NULL)
 			continue;
-		while ((n = rte_ring_dequeue_burst_elem(pub_context(p, i)->events, e,
+		while (b++ < EVENTS_BUDGET &&
+		       (n = rte_ring_dequeue_burst_elem(pub_context(p, i)->events, e,
 							sizeof(e[0]), 32, NULL)) > 0) {
 			total += n;
 			for (k = 0; k < n; k++) {

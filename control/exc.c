@@ -19,6 +19,7 @@
 #include "dataplane/pkt.h"
 
 #define EXC_BURST 32
+#define EXC_BUDGET 16 /* bursts of a ring a call (exc_poll()) */
 #define TAP_BURST 32
 #define NSEC 1000000000ull
 #define IKE_PORT 500
@@ -487,13 +488,18 @@ exc_poll(struct exc *x)
 	unsigned int i, n, k, work = 0;
 
 	/* Every worker's ring, and lcore 0's own (its echo replies and
-	 * errors may wait for a neighbour too). */
+	 * errors may wait for a neighbour too): EXC_BUDGET bursts of each a
+	 * call, so that a flood of traffic to the gateway cannot keep lcore
+	 * 0 from its socket, timers and lifetimes (the loop comes back at
+	 * once while there is work). */
 	for (i = 0; i < pub_n_contexts(p); i++) {
 		struct gw_worker *w = pub_context(p, i);
+		unsigned int b = 0;
 
 		if (w == NULL)
 			continue;
-		while ((n = rte_ring_dequeue_burst_elem(w->exc, e, sizeof(e[0]), EXC_BURST,
+		while (b++ < EXC_BUDGET &&
+		       (n = rte_ring_dequeue_burst_elem(w->exc, e, sizeof(e[0]), EXC_BURST,
 							NULL)) > 0) {
 			work += n;
 			for (k = 0; k < n; k++)

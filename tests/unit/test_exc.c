@@ -685,6 +685,42 @@ test_ike_punted_protected(void)
 	teardown(&f);
 }
 
+/* A worker's exception ring full of traffic for the gateway (a flood):
+ * one exc_poll() takes a bounded share, so lcore 0's loop gets back to
+ * its socket and timers; the next takes the rest. */
+static void
+test_exc_budget(void)
+{
+	struct gw_worker *w;
+	struct fixture f;
+	unsigned int i, first, left;
+
+	setup(&f);
+	w = f.g->pub.workers[0];
+	for (i = 0; i < 900; i++) {
+		struct gw_exc e = { .reason = GW_EXC_LOCAL, .port = 0 };
+		uint8_t *p;
+
+		e.m = alloc(&f);
+		p = (uint8_t *)rte_pktmbuf_append(e.m, 60);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memset(p, 0, 60);
+		p[12] = 0x88, p[13] = 0xb5; /* not IP: the TAP's, none here */
+		if (rte_ring_enqueue_elem(w->exc, &e, sizeof(e)) != 0) {
+			rte_pktmbuf_free(e.m);
+			break;
+		}
+	}
+	CU_ASSERT_EQUAL_FATAL(rte_ring_count(w->exc), 900);
+	first = exc_poll(f.x);
+	left = rte_ring_count(w->exc);
+	CU_ASSERT(first < 900 && left == 900 - first);
+	CU_ASSERT(exc_poll(f.x) >= left);
+	CU_ASSERT_EQUAL(rte_ring_count(w->exc), 0);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
 /* Packets waiting for neighbours that never answer (a scan of a
  * connected network: an entry an address) pin an eighth of the mbuf
  * pool at most; the rest count NeighFailed at once. */
@@ -829,6 +865,8 @@ test_exc_register(void)
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
 	    CU_add_test(s, "IKE from the protected side", test_ike_punted_protected) == NULL ||
+	    CU_add_test(s, "a flooded exception ring: a share a call",
+			test_exc_budget) == NULL ||
 	    CU_add_test(s, "packets waiting for neighbours: a share of the pool",
 			test_neigh_queue_cap) == NULL ||
 	    CU_add_test(s, "what lcore 0 holds at exit", test_exit_accounting) == NULL ||
