@@ -56,12 +56,18 @@ gw_hold_hash(const struct gw_flow_key *fk)
 	return h;
 }
 
+/* Every key sits within PROBE_MAX slots of its home (gw_hold_add()
+ * refuses it further out; backward-shift deletion only moves keys
+ * closer): flows crafted so that their CRCs share a home (a host behind
+ * a pfp policy can find thousands offline) cost a bounded walk. */
+#define PROBE_MAX 64
+
 struct gw_hold_entry *
 gw_hold_find(struct gw_hold *h, const struct gw_flow_key *fk, uint32_t hash)
 {
-	uint32_t i;
+	uint32_t i, n;
 
-	for (i = hash & MASK;; i = (i + 1) & MASK) {
+	for (i = hash & MASK, n = 0; n < PROBE_MAX; i = (i + 1) & MASK, n++) {
 		struct gw_hold_entry *e = &h->slot[i];
 
 		if (!e->used)
@@ -69,6 +75,7 @@ gw_hold_find(struct gw_hold *h, const struct gw_flow_key *fk, uint32_t hash)
 		if (e->hash == hash && memcmp(&e->key, fk, sizeof(*fk)) == 0)
 			return e;
 	}
+	return NULL;
 }
 
 int
@@ -78,11 +85,13 @@ gw_hold_add(struct gw_hold *h, const struct gw_flow_key *fk, uint32_t hash,
 	    struct gw_hold_entry **entry, bool *created)
 {
 	struct gw_hold_entry *e = NULL;
-	uint32_t i, l;
+	uint32_t i, l, n;
 
 	*created = false;
 	*entry = NULL;
-	for (i = hash & MASK;; i = (i + 1) & MASK) {
+	for (i = hash & MASK, n = 0;; i = (i + 1) & MASK, n++) {
+		if (n == PROBE_MAX)
+			return -1; /* no room near its home */
 		e = &h->slot[i];
 		if (!e->used)
 			break;
