@@ -78,7 +78,8 @@
 	_(MappingEvents)                                                      \
 	_(SaHandoff)                                                          \
 	_(SaHandoffDropped)                                                   \
-	_(CryptoQueueFull)
+	_(CryptoQueueFull)                                                    \
+	_(LinkBroadcast)
 
 enum espd_counter {
 #define _(name) CNT_##name,

@@ -270,6 +270,10 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		}
 		local = is_local(t, rte_pktmbuf_mtod_offset(m, uint8_t *, RTE_ETHER_HDR_LEN),
 				 m->data_len - RTE_ETHER_HDR_LEN, l2 == L2_IP6);
+		if (unlikely(!local && l2_group(m))) {
+			drop(w, m, CNT_LinkBroadcast);
+			continue;
+		}
 		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
 		m->packet_type = 0;
 		m->port = port;

@@ -664,6 +664,10 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			punt_local(w, m, port);
 			continue;
 		}
+		if (unlikely(l2_group(m))) {
+			drop(w, m, CNT_LinkBroadcast);
+			continue;
+		}
 		rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
 		m->packet_type = 0;
 		m->port = port; /* where an ICMP error about it comes from */

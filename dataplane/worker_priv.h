@@ -52,6 +52,15 @@ l2_kind(const struct rte_mbuf *m)
 	return L2_OTHER;
 }
 
+/* Was @p m sent to a link-layer group address (broadcast, multicast)?
+ * RFC 1812 5.3.4: a router forwards none of those unless its IP
+ * destination is multicast (which is_local() takes for the kernel). */
+static inline bool
+l2_group(const struct rte_mbuf *m)
+{
+	return (rte_pktmbuf_mtod(m, const uint8_t *)[0] & 1) != 0;
+}
+
 /*
  * Is the IP packet at @p ip (its header complete) for the gateway itself?
  * Any of its addresses on any port (the weak host model, as Linux), the

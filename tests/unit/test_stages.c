@@ -586,6 +586,34 @@ test_out_replace_stall(void)
 	testgw_free(g);
 }
 
+/* A frame sent to the link's broadcast or a multicast MAC for a unicast
+ * IP destination not the gateway's is never forwarded (RFC 1812 5.3.4),
+ * nor answered with an ICMP error (4.3.2.7): LinkBroadcast. */
+static void
+test_l2_group_not_forwarded(void)
+{
+	static const uint8_t macs[2][6] = { { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff },
+					    { 0x01, 0x00, 0x5e, 0x00, 0x00, 0x01 } };
+	struct testgw *g = gw(conf_a);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool), i;
+	struct sent s;
+
+	for (i = 0; i < 4; i++) {
+		struct rte_mbuf *m = udp4(g, A_HOST, B_HOST, i < 2 ? 64 : 1, false);
+
+		memcpy(rte_pktmbuf_mtod(m, uint8_t *), macs[i % 2], 6);
+		gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	}
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(rte_ring_count(w->exc), 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_LinkBroadcast), 4);
+	CU_ASSERT_EQUAL(counter(g, CNT_TtlExceeded), 0);
+	gw_free_at(g, base);
+}
+
 /* Packets an asynchronous engine finishes through a record after new
  * keys replaced it count for the SA: added when the old record goes. */
 static void
@@ -1879,6 +1907,8 @@ test_stages_register(void)
 	    CU_add_test(o, "SA cache follows SA add and delete; TTL, block, bypass",
 			test_out_cache) == NULL ||
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
+	    CU_add_test(o, "frames to a link-layer group address: never forwarded",
+			test_l2_group_not_forwarded) == NULL ||
 	    CU_add_test(o, "what a replaced record sends after counts for its SA",
 			test_out_replaced_counts) == NULL ||
 	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
