@@ -195,15 +195,19 @@ replayed:
 	return CNT_XfrmInStateSeqError;
 }
 
-/* RFC 6040 normal mode decap, plus the decap-dscp flag. Returns the new
- * inner TOS, or -1 to drop (CE over a not-ECT packet). */
+/* RFC 6040 normal mode decap (its figure 4), plus the decap-dscp flag.
+ * Returns the new inner TOS, or -1 to drop (CE over a not-ECT packet). */
 static int
 in_tunnel_tos(const struct esp_sa *sa, uint8_t outer, uint8_t inner)
 {
-	if (!(sa->flags & ESP_F_NOECN) && (outer & ECN_MASK) == ECN_CE) {
-		if ((inner & ECN_MASK) == ECN_NOT_ECT)
-			return -1;
-		inner |= ECN_CE;
+	if (!(sa->flags & ESP_F_NOECN)) {
+		if ((outer & ECN_MASK) == ECN_CE) {
+			if ((inner & ECN_MASK) == ECN_NOT_ECT)
+				return -1;
+			inner |= ECN_CE;
+		} else if ((outer & ECN_MASK) == ECN_ECT1 && (inner & ECN_MASK) == ECN_ECT0) {
+			inner = (uint8_t)((inner & ~ECN_MASK) | ECN_ECT1);
+		}
 	}
 	if (sa->flags & ESP_F_DECAP_DSCP)
 		inner = (uint8_t)((outer & ~ECN_MASK) | (inner & ECN_MASK));

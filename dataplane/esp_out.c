@@ -89,14 +89,20 @@ out_ip4_cksum(uint32_t tmpl_sum, uint8_t tos, rte_be16_t len_be,
 
 /* Tunnel mode: the prebuilt outer header, with this packet's length, TOS
  * and (IPv4) ID and checksum. RFC 6040 normal mode: ECN is copied, CE
- * included; DSCP too unless dont-encap-dscp. @p v6 and @p udp are the
- * SA's outer_v6 and ESP_F_UDP_ENCAP, constants in the fast path. */
+ * included; DSCP too unless dont-encap-dscp. With noecn the outer ECN
+ * is Not-ECT, as Linux clears it: the far end then throws no CE away.
+ * @p v6 and @p udp are the SA's outer_v6 and ESP_F_UDP_ENCAP, constants
+ * in the fast path. */
 static __rte_always_inline void
 out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
 	       uint8_t tos, uint64_t seq, bool v6, bool udp)
 {
-	if (sa->flags & ESP_F_DONT_ENCAP_DSCP)
-		tos &= ECN_MASK;
+	if (unlikely(sa->flags & (ESP_F_DONT_ENCAP_DSCP | ESP_F_NOECN))) {
+		if (sa->flags & ESP_F_DONT_ENCAP_DSCP)
+			tos &= ECN_MASK;
+		if (sa->flags & ESP_F_NOECN)
+			tos &= (uint8_t)~ECN_MASK;
+	}
 	if (v6) {
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)out;
 

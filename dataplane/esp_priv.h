@@ -15,6 +15,8 @@
 #define IPPROTO_NONE_DUMMY 59 /* RFC 4303 2.6: a dummy packet */
 #define ECN_MASK 0x03
 #define ECN_NOT_ECT 0x00
+#define ECN_ECT1 0x01
+#define ECN_ECT0 0x02
 #define ECN_CE 0x03
 
 /*

@@ -1208,12 +1208,19 @@ test_ecn_dscp(void)
 	rte_pktmbuf_mtod(m, uint8_t *)[1] = 0x03;
 	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), CNT_XfrmInStateModeError);
 	rte_pktmbuf_free(m);
-	/* Outer ECT(1) never changes the inner header; outer DSCP is not
-	 * copied inward by default. */
+	/* Outer ECT(1) over inner ECT(0) gives ECT(1) (RFC 6040 figure 4);
+	 * over not-ECT or ECT(1) nothing changes. Outer DSCP is not copied
+	 * inward by default. */
 	m = encrypted(&p, 0x02);
 	rte_pktmbuf_mtod(m, uint8_t *)[1] = 0xa0 | 0x01;
 	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), 0);
-	CU_ASSERT_EQUAL(inner_tos(m), 0x02);
+	CU_ASSERT_EQUAL(inner_tos(m), 0x01);
+	CU_ASSERT_EQUAL(rte_raw_cksum(rte_pktmbuf_mtod(m, void *), 20), 0xffff);
+	rte_pktmbuf_free(m);
+	m = encrypted(&p, 0x00);
+	rte_pktmbuf_mtod(m, uint8_t *)[1] = 0x01;
+	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), 0);
+	CU_ASSERT_EQUAL(inner_tos(m), 0x00);
 	rte_pktmbuf_free(m);
 	sa_pair_fini(&p);
 
@@ -1228,8 +1235,12 @@ test_ecn_dscp(void)
 	rte_pktmbuf_free(m);
 	sa_pair_fini(&p);
 
-	/* noecn: outer CE is ignored. */
+	/* noecn: the outer header carries no ECN (Linux clears it), and
+	 * outer CE is ignored. */
 	gcm_pair(&p, ESP_F_NOECN);
+	m = encrypted(&p, 0xb8 | 0x02);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(m, uint8_t *)[1], 0xb8);
+	rte_pktmbuf_free(m);
 	m = encrypted(&p, 0x00);
 	rte_pktmbuf_mtod(m, uint8_t *)[1] = 0x03;
 	CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), 0);
