@@ -54,22 +54,31 @@ exc_new(struct pub *p)
 
 /* ---- addresses ---------------------------------------------------------- */
 
-/* The first address of @p family (4/6) on @p port, in @p out (16 bytes). */
+/* The first address of @p family (4/6) on @p port, in @p out (16 bytes):
+ * the first global one, where the port has an IPv6 link-local address
+ * too (an error from fe80:: would not get past the next router; RFC
+ * 4443 2.2, RFC 6724). */
 static bool
 port_addr(const struct pub *p, uint16_t port, uint8_t family, uint8_t out[16])
 {
 	const struct cfg_port *cp;
-	uint8_t i;
+	uint8_t i, pass;
 
 	if (port >= CFG_PORTS_MAX || !p->model->has_port[port])
 		return false;
 	cp = &p->model->ports[port];
-	for (i = 0; i < cp->naddr; i++) {
-		if (model_family(&cp->addr[i]) != family)
-			continue;
-		memset(out, 0, 16);
-		memcpy(out, cp->addr[i].a, model_addr_bytes(&cp->addr[i]));
-		return true;
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 0; i < cp->naddr; i++) {
+			const struct cfg_addr *a = &cp->addr[i];
+
+			if (model_family(a) != family ||
+			    (pass == 0 && family == 6 && a->a[0] == 0xfe &&
+			     (a->a[1] & 0xc0) == 0x80))
+				continue;
+			memset(out, 0, 16);
+			memcpy(out, a->a, model_addr_bytes(a));
+			return true;
+		}
 	}
 	return false;
 }
