@@ -346,10 +346,13 @@ pub_start(struct pub *p)
 		fprintf(stderr, "espd: mbuf pool for reassembly: %s\n", rte_strerror(rte_errno));
 		return -ENOMEM;
 	}
-	/* Held packets (ACQUIRE) of all workers together: at most a quarter
-	 * of the pool, as the reassembly tables (frag_flows()); anyone
-	 * behind a pfp policy can start flows. */
-	p->shared.hold_cap = RTE_MIN(p->pool_size / (4u * RTE_MAX(p->n_workers, 1u)),
+	/* Held packets (ACQUIRE) of all workers together: at most half the
+	 * pool (a burst of 8000 new flows of two packets each, answered by a
+	 * key manager that lags, holds about 5000); anyone behind a pfp
+	 * policy can start flows, and RX keeps the rest, less what the
+	 * reassembly tables (a quarter, frag_flows()) and the neighbour
+	 * queues (an eighth) may pin. */
+	p->shared.hold_cap = RTE_MIN(p->pool_size / (2u * RTE_MAX(p->n_workers, 1u)),
 				     (uint32_t)GW_HOLD_PKTS);
 	rc = workers_setup(p);
 	if (rc < 0)
