@@ -465,7 +465,7 @@ on_miss(struct events *ev, const struct gw_event *e)
 		struct model_sa *s = model_flow_sa(ev->pub->model, &one.key);
 		struct gw_sa *gw = s != NULL ? s->dp : NULL;
 
-		if (gw != NULL && !gw->dead && !gw->expired && !gw->esp.exhausted) {
+		if (gw != NULL && gw_sa_usable(gw)) {
 			tell(ev, &one, GW_HOLD_RELEASE);
 			return;
 		}

@@ -1751,31 +1751,42 @@ static bool
 on_link(const struct gw_model *m, uint16_t port, const struct cfg_addr *a)
 {
 	const struct cfg_port *p = &m->ports[port];
-	unsigned int i, bits, full;
 	bool any = false;
+	unsigned int i;
 
 	if (a->af == AF_INET6 && a->a[0] == 0xfe && (a->a[1] & 0xc0) == 0x80)
 		return true;
 	for (i = 0; i < p->naddr; i++) {
-		const struct cfg_addr *n = &p->addr[i];
+		struct cfg_addr net = p->addr[i], in = *a;
 
-		if (n->af != a->af)
+		if (net.af != a->af)
 			continue;
 		any = true;
-		full = n->len / 8;
-		bits = n->len % 8;
-		if (memcmp(n->a, a->a, full) == 0 &&
-		    (bits == 0 || ((n->a[full] ^ a->a[full]) & (0xff00 >> bits)) == 0))
+		in.len = net.len;
+		cfg_addr_mask(&net);
+		cfg_addr_mask(&in);
+		if (model_addr_eq(&net, &in))
 			return true;
 	}
 	return !any;
+}
+
+int
+model_route_find(const struct gw_model *m, const struct cfg_addr *prefix)
+{
+	uint32_t i;
+
+	for (i = 0; i < m->n_routes; i++)
+		if (model_addr_eq(&m->routes[i].prefix, prefix) &&
+		    m->routes[i].prefix.len == prefix->len)
+			return (int)i;
+	return -1;
 }
 
 static int
 route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 {
 	char a[64];
-	uint32_t i;
 	int rc = port_known(m, r->port, "route", err);
 
 	if (rc < 0)
@@ -1787,12 +1798,9 @@ route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 				     cfg_addr_str(&r->via, false, a, sizeof(a)), r->port),
 		       -EINVAL;
 	/* As `ip route add`: one route per prefix ("File exists"). */
-	for (i = 0; i < m->n_routes; i++)
-		if (model_addr_eq(&m->routes[i].prefix, &r->prefix) &&
-		    m->routes[i].prefix.len == r->prefix.len)
-			return cfg_error_set(err, -1, "route %s exists",
-					     cfg_addr_str(&r->prefix, true, a, sizeof(a))),
-			       -EEXIST;
+	if (model_route_find(m, &r->prefix) >= 0)
+		return cfg_error_set(err, -1, "route %s exists",
+				     cfg_addr_str(&r->prefix, true, a, sizeof(a))), -EEXIST;
 	rc = GROW(m->routes, m->n_routes, m->cap_routes);
 	if (rc < 0)
 		return cfg_error_set(err, -1, "out of memory"), rc;
@@ -1806,21 +1814,17 @@ route_add(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 static int
 route_del(struct gw_model *m, const struct cfg_route *r, struct cfg_error *err)
 {
+	int i = model_route_find(m, &r->prefix);
 	char a[64];
-	uint32_t i;
 
-	for (i = 0; i < m->n_routes; i++) {
-		if (model_addr_eq(&m->routes[i].prefix, &r->prefix) &&
-		    m->routes[i].prefix.len == r->prefix.len) {
-			memmove(&m->routes[i], &m->routes[i + 1],
-				(m->n_routes - i - 1) * sizeof(m->routes[0]));
-			m->n_routes--;
-			m->dirty |= MODEL_DIRTY_ROUTES;
-			return 0;
-		}
-	}
-	return cfg_error_set(err, -1, "no route %s",
-			     cfg_addr_str(&r->prefix, true, a, sizeof(a))), -ESRCH;
+	if (i < 0)
+		return cfg_error_set(err, -1, "no route %s",
+				     cfg_addr_str(&r->prefix, true, a, sizeof(a))), -ESRCH;
+	memmove(&m->routes[i], &m->routes[i + 1],
+		(m->n_routes - (uint32_t)i - 1) * sizeof(m->routes[0]));
+	m->n_routes--;
+	m->dirty |= MODEL_DIRTY_ROUTES;
+	return 0;
 }
 
 static int

@@ -357,4 +357,8 @@ model_addr_bytes(const struct cfg_addr *a)
 /** Same address (family and bytes)? */
 bool model_addr_eq(const struct cfg_addr *a, const struct cfg_addr *b);
 
+/** The index in m->routes of the route for @p prefix (address and
+ *  length), or -1. */
+int model_route_find(const struct gw_model *m, const struct cfg_addr *prefix);
+
 #endif /* ESPD_MODEL_H */

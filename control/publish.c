@@ -382,16 +382,19 @@ void (*pub_replace_stall)(struct pub *p);
 static uint64_t
 seq_handover(struct pub *p, struct gw_sa *old, uint64_t margin)
 {
+	const uint64_t top = old->esp.seq_stop; /* the sequence space's */
 	uint64_t last = esp_sa_last_seq(&old->esp), stop;
 
 	if (pub_replace_stall != NULL)
 		pub_replace_stall(p);
 	for (;;) {
 		stop = last + margin < last ? UINT64_MAX : last + margin;
-		__atomic_store_n(&old->esp.seq_stop, stop, __ATOMIC_RELAXED);
+		/* At the top the old record is spent there, and so is its
+		 * successor (record_replace()). */
+		__atomic_store_n(&old->esp.seq_stop, RTE_MIN(stop, top), __ATOMIC_RELAXED);
 		rte_atomic_thread_fence(__ATOMIC_SEQ_CST);
 		last = esp_sa_last_seq(&old->esp);
-		if (stop == UINT64_MAX || last <= stop - margin / 2)
+		if (stop >= top || last <= stop - margin / 2)
 			return stop;
 	}
 }
@@ -599,7 +602,7 @@ op_sa_usable(void *arg, const struct model_sa *s)
 	const struct gw_sa *gw = s->dp;
 
 	(void)arg;
-	return gw != NULL && !gw->dead && !gw->expired && !gw->esp.exhausted;
+	return gw != NULL && gw_sa_usable(gw);
 }
 
 static int

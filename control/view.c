@@ -467,7 +467,7 @@ view_route(struct pr *pr, const struct cfg_addr *prefix, uint16_t port,
 void
 view_route_list(struct pr *pr, const struct gw_model *m)
 {
-	uint32_t i, j, p;
+	uint32_t i, p;
 
 	pr_arr_open(pr, NULL);
 	for (i = 0; i < m->n_routes; i++) {
@@ -478,13 +478,9 @@ view_route_list(struct pr *pr, const struct gw_model *m)
 	for (p = 0; p < CFG_PORTS_MAX; p++) {
 		for (i = 0; m->has_port[p] && i < m->ports[p].naddr; i++) {
 			struct cfg_addr pfx = m->ports[p].addr[i];
-			bool given = false;
 
 			cfg_addr_mask(&pfx);
-			for (j = 0; j < m->n_routes && !given; j++)
-				given = model_addr_eq(&m->routes[j].prefix, &pfx) &&
-					m->routes[j].prefix.len == pfx.len;
-			if (!given)
+			if (model_route_find(m, &pfx) < 0)
 				view_route(pr, &pfx, (uint16_t)p, NULL, true);
 		}
 	}

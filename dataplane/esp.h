@@ -134,9 +134,11 @@ struct esp_sa {
 	 *  (esp_sa_last_seq()). Inbound without a replay window: the highest
 	 *  authentic number seen (with one, replay->top is). */
 	uint64_t seq;
-	/** Outbound: numbers above it are a successor record's (set once
-	 *  it is made, publish.c seq_handover()): a packet that draws one
-	 *  is dropped, XfrmOutStateInvalid. UINT64_MAX until then. */
+	/** Outbound: the last number this record may send. The top of the
+	 *  sequence space (2^32 - 1, ESN: 2^64 - 1) until a successor is made
+	 *  (publish.c seq_handover()), then where the successor's start: a
+	 *  packet that draws past it is dropped, XfrmOutStateSeqError at the
+	 *  top, else XfrmOutStateInvalid. One compare a packet for both. */
 	uint64_t seq_stop;
 	struct replay_window *replay; /**< inbound; NULL when off */
 	uint8_t iv_mask[16];

@@ -216,16 +216,19 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 		     p.tot + front + trailer > UINT16_MAX))
 		return CNT_XfrmOutError;
 
-	/* RFC 4303 3.3.3: never wrap; the SA is then done. */
+	/* RFC 4303 3.3.3: never wrap; the SA is then done. Below the top,
+	 * a number past seq_stop is its successor's (the record was
+	 * replaced while this worker drew from it): never twice under one
+	 * key and IV mask. */
 	if (unlikely(sa->exhausted))
 		return CNT_XfrmOutStateSeqError;
-	/* A number its successor sends (the record was replaced while this
-	 * worker drew from it): never twice under one key and IV mask. */
-	if (unlikely(seq > __atomic_load_n(&sa->seq_stop, __ATOMIC_RELAXED)))
+	if (unlikely((esn && wrapped) ||
+		     seq > __atomic_load_n(&sa->seq_stop, __ATOMIC_RELAXED))) {
+		if ((esn && wrapped) || (!esn && seq > UINT32_MAX)) {
+			sa->exhausted = 1;
+			return CNT_XfrmOutStateSeqError;
+		}
 		return CNT_XfrmOutStateInvalid;
-	if (unlikely(esn ? wrapped : seq > UINT32_MAX)) {
-		sa->exhausted = 1;
-		return CNT_XfrmOutStateSeqError;
 	}
 
 	/* One segment with room on both sides, checked above: move its

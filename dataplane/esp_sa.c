@@ -114,7 +114,7 @@ esp_sa_init(struct esp_sa *sa, const struct esp_sa_conf *c,
 	 * number seen (what `state get` reports; the window keeps it
 	 * otherwise). */
 	sa->seq = c->dir == ESP_DIR_IN ? c->seq_in : c->seq_out;
-	sa->seq_stop = UINT64_MAX;
+	sa->seq_stop = (c->flags & ESP_F_ESN) ? UINT64_MAX : UINT32_MAX;
 	if (c->iv_mask != NULL) {
 		memcpy(sa->iv_mask, c->iv_mask, sizeof(sa->iv_mask));
 	} else {

@@ -156,17 +156,6 @@ fit(struct gw_worker *w, const struct gw_tables *t, struct gw_sa *sa,
 	return fit_slow(w, sa, m, room, prot, sas, np);
 }
 
-/* Is @p sa fit to carry the packets of a flow? (It may be on its way
- * out, spent, or out of sequence numbers.) */
-static inline bool
-sa_usable(const struct gw_sa *sa)
-{
-	/* One load of dead (lcore 0 sets it at any time): a caller's answer
-	 * stays the answer. */
-	return !__atomic_load_n(&sa->dead, __ATOMIC_RELAXED) && !sa->expired &&
-	       !sa->esp.exhausted;
-}
-
 void
 gw_handoff_flush(struct gw_worker *w)
 {
@@ -218,7 +207,7 @@ gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk)
 
 	if (flowtab_lookup(w->shared->flows, fk, &data) < 0)
 		return NULL;
-	return sa_usable(data) ? data : NULL;
+	return gw_sa_usable(data) ? data : NULL;
 }
 
 void
@@ -349,7 +338,7 @@ gw_out_release(struct gw_worker *w, const struct gw_tables *t, struct gw_hold_en
 			gw_handoff_flush(w);
 			break;
 		}
-		while (sa_usable(sa) && (n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
+		while (gw_sa_usable(sa) && (n = gw_hold_take(w->hold, e, pkts, GW_RX_BURST)) > 0) {
 			np = 0;
 			for (i = 0; i < n; i++) {
 				struct rte_mbuf *m = pkts[i];
@@ -436,7 +425,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 
 	for (i = 0; i < n; i++) {
 		struct gw_sa *s = sa[i];
-		bool usable = s != NULL && sa_usable(s);
+		bool usable = s != NULL && gw_sa_usable(s);
 
 		if (s != NULL && unlikely(!usable) && __atomic_load_n(&s->dead, __ATOMIC_RELAXED)) {
 			/* Replaced since this burst began (rekey, migrate,
@@ -478,7 +467,7 @@ out_protect(struct gw_worker *w, const struct gw_tables *t,
 			 * waits behind them. */
 			if (e != NULL &&
 			    (!gw_out_release(w, t, e, s) ||
-			     (unlikely(!sa_usable(s)) &&
+			     (unlikely(!gw_sa_usable(s)) &&
 			      ((s = gw_out_flow_sa(w, &fk[i])) == NULL ||
 			       (s->has_sel && !spd_sel_match(&s->sel, &keys[i])))))) {
 				hold(w, pkts[i], &fk[i], pfp[i], &keys[i]);

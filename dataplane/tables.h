@@ -109,6 +109,17 @@ gw_sa_of(struct esp_sa *esp)
 	return container_of(esp, struct gw_sa, esp);
 }
 
+/* Is record @p sa fit to carry a flow's packets? (It may be on its way
+ * out, spent by a hard limit, or out of sequence numbers.) One load of
+ * dead, which lcore 0 sets at any time: a caller's answer stays the
+ * answer. Workers and lcore 0 ask alike. */
+static inline bool
+gw_sa_usable(const struct gw_sa *sa)
+{
+	return !__atomic_load_n(&sa->dead, __ATOMIC_RELAXED) && !sa->expired &&
+	       !sa->esp.exhausted;
+}
+
 /** A policy's IPsec template (RFC 4301 SPD entry "protect"). */
 struct gw_tmpl {
 	struct esp_addr src, dst;

@@ -239,18 +239,25 @@ expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
 }
 
 /*
- * The hard EXPIRE of @p sa (hard limit, or out of sequence numbers),
+ * @p sa's EXPIRE (@p hard, its flag @p sent: soft_sent or hard_sent),
  * once, though lcores sharing the SA may all get here. One the event ring
- * refused is raised again by the next packet that meets the spent SA
- * (inbound: its drop; outbound: lcore 0's answer to the flow's miss), so
- * the key manager always hears of it.
+ * refused is raised again: a soft one by the SA's next burst, a hard one
+ * by the next packet that meets the spent SA (inbound: its drop;
+ * outbound: lcore 0's answer to the flow's miss), so the key manager
+ * always hears of it.
  */
+static inline void
+expire_once(struct gw_worker *w, struct gw_sa *sa, uint8_t *sent, bool hard)
+{
+	if (!__atomic_exchange_n(sent, 1, __ATOMIC_RELAXED) && !expire_event(w, sa, hard))
+		__atomic_store_n(sent, 0, __ATOMIC_RELAXED);
+}
+
+/* The hard EXPIRE (hard limit, or out of sequence numbers). */
 static inline void
 expire_hard(struct gw_worker *w, struct gw_sa *sa)
 {
-	if (!__atomic_exchange_n(&sa->hard_sent, 1, __ATOMIC_RELAXED) &&
-	    !expire_event(w, sa, true))
-		__atomic_store_n(&sa->hard_sent, 0, __ATOMIC_RELAXED);
+	expire_once(w, sa, &sa->hard_sent, true);
 }
 
 /* Byte and packet limits (RFC 4301 4.4.2.1), once per SA per burst. */
@@ -267,10 +274,7 @@ check_limits(struct gw_worker *w, struct gw_sa *sa)
 	} else if (!sa->soft_sent &&
 		   ((sa->soft_pkts && st->packets >= sa->soft_pkts) ||
 		    (sa->soft_bytes && st->bytes >= sa->soft_bytes))) {
-		/* Refused by a full ring: the next burst raises it again. */
-		if (!__atomic_exchange_n(&sa->soft_sent, 1, __ATOMIC_RELAXED) &&
-		    !expire_event(w, sa, false))
-			__atomic_store_n(&sa->soft_sent, 0, __ATOMIC_RELAXED);
+		expire_once(w, sa, &sa->soft_sent, false);
 	}
 }
 

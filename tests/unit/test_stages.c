@@ -561,6 +561,7 @@ test_out_replace_stall(void)
 	{
 		struct gw_sa *r = out_record(g);
 		struct rte_mbuf *m = udp4(g, A_HOST, B_HOST, 64, false);
+		const uint64_t top = r->esp.seq_stop;
 		struct sent s;
 
 		r->esp.seq_stop = 1;
@@ -569,7 +570,7 @@ test_out_replace_stall(void)
 		CU_ASSERT_EQUAL(s.n, 0);
 		CU_ASSERT_EQUAL(counter(g, CNT_XfrmOutStateInvalid), 1);
 		free_tx(&s);
-		r->esp.seq_stop = UINT64_MAX;
+		r->esp.seq_stop = top;
 	}
 	pub_replace_stall = stall_send;
 	CU_ASSERT_EQUAL_FATAL(testgw_apply(g, "set out-sa shared", &err), 0);
