@@ -558,15 +558,23 @@ flow_key_eq(const struct flow_key *a, const struct flow_key *b)
 		(x[4] ^ y[4])) == 0;
 }
 
+/* Where the packets of an outbound walk come from. */
+enum out_from {
+	OUT_FORWARD, /* a protected port: one TTL is the walk's to take */
+	OUT_LOCAL,   /* the gateway's own: its TTL is kept, no counters */
+	OUT_RELAY,   /* out of an SA, routed to an unprotected port: the
+		      * inbound stage took the TTL already */
+};
+
 /*
  * The outbound walk from the SPD on, for L3 packets with their flow keys:
  * forwarded traffic (@p port: where it came in) loses one TTL first, so
  * an expiring packet never takes a sequence number and gets its Time
- * Exceeded; the gateway's own (@p local) keeps its TTL.
+ * Exceeded.
  */
 static void
 out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
-	     const struct flow_key keys[], uint16_t k, uint16_t port, bool local)
+	     const struct flow_key keys[], uint16_t k, uint16_t port, enum out_from from)
 {
 	const struct flow_key *kp[GW_RX_BURST];
 	struct flow_key pkeys[GW_RX_BURST];
@@ -606,19 +614,20 @@ out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 			drop(w, m, CNT_XfrmOutPolBlock);
 			continue;
 		}
-		if (!local && unlikely(ttl_dec(m) < 0)) {
+		if (from == OUT_FORWARD && unlikely(ttl_dec(m) < 0)) {
 			w->cnt.c[CNT_TtlExceeded]++;
 			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, false);
 			continue;
 		}
 		/* Bypass and Protect count forwarded traffic; the gateway's
-		 * own has its own counters (EchoReplies, IcmpErrorsSent). */
+		 * own has its own counters (EchoReplies, IcmpErrorsSent),
+		 * and a relayed packet was counted where it came out. */
 		if (p == NULL || p->action == GW_BYPASS) {
-			w->cnt.c[CNT_Bypass] += !local;
+			w->cnt.c[CNT_Bypass] += from == OUT_FORWARD;
 			fwd[nf++] = m;
 			continue;
 		}
-		w->cnt.c[CNT_Protect] += !local;
+		w->cnt.c[CNT_Protect] += from != OUT_LOCAL;
 		prot[np] = m;
 		pkeys[np] = keys[i];
 		policy[np] = p->index;
@@ -669,7 +678,7 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		}
 		pkts[k++] = m;
 	}
-	out_classify(w, t, pkts, keys, k, port, false);
+	out_classify(w, t, pkts, keys, k, port, OUT_FORWARD);
 }
 
 void
@@ -689,5 +698,27 @@ gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 		}
 		pkts[k++] = m;
 	}
-	out_classify(w, t, pkts, keys, k, 0, true);
+	out_classify(w, t, pkts, keys, k, 0, OUT_LOCAL);
+}
+
+void
+gw_out_relay(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pkts[],
+	     uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		/* Plain from here on: route.c relays it only once. */
+		m->packet_type = 0;
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					  &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	out_classify(w, t, pkts, keys, k, 0, OUT_RELAY);
 }

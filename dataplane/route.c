@@ -206,6 +206,7 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 	      struct rte_mbuf *pkts[], uint16_t n)
 {
 	const struct gw_nexthop *nhs[GW_RX_BURST];
+	struct rte_mbuf *relay[GW_RX_BURST];
 	/* The neighbour of the last next hop and, for an on-link one, the
 	 * destination it was for: a burst mostly goes to one. The check reads
 	 * the next-hop pointer and the packet's own address, never a key just
@@ -217,7 +218,7 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 	uint16_t i, off;
 
 	for (off = 0; off < n; off += GW_RX_BURST) {
-		uint16_t c = (uint16_t)RTE_MIN(n - off, GW_RX_BURST);
+		uint16_t c = (uint16_t)RTE_MIN(n - off, GW_RX_BURST), nr = 0;
 
 		route_lookup(t, pkts + off, c, nhs);
 		for (i = 0; i < c; i++) {
@@ -231,6 +232,13 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 
 			if (unlikely(nh == NULL)) {
 				drop(w, m, CNT_NoRoute);
+				continue;
+			}
+			/* Out of one SA and towards another peer (hub and
+			 * spoke): the outbound SPD has it first. */
+			if (unlikely(m->packet_type == GW_PT_FROM_SA) &&
+			    t->ports[nh->port].role != GW_ROLE_PROTECTED) {
+				relay[nr++] = m;
 				continue;
 			}
 			if (v4)
@@ -280,5 +288,7 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 			}
 			l2_send(w, t, nh->port, ne, m);
 		}
+		if (unlikely(nr != 0))
+			gw_out_relay(w, t, relay, nr);
 	}
 }

@@ -1118,6 +1118,88 @@ test_in_round_trip(void)
 	pair_free(a, b, base_a, base_b);
 }
 
+/* A hub: A's tunnel comes in, and 192.168.2.0/24 lies behind another
+ * spoke (172.16.2.9) on the unprotected side. */
+static const char conf_hub[] =
+	"port 0 role protected addr 10.1.0.1/24 mac 02:00:00:00:0b:01\n"
+	"port 1 role unprotected addr 172.16.2.5/24 mac 02:00:00:00:0b:02\n"
+	"route add 192.168.2.0/24 port 1 via 172.16.2.9\n"
+	"neigh add 172.16.2.9 lladdr 02:00:00:00:0c:09 port 1\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 dir in reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir fwd "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n"
+	"state add src 172.16.2.5 dst 172.16.2.9 proto esp spi 0x7001 dir out reqid 2 " GCM2 "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.2.5 dst 172.16.2.9 proto esp reqid 2 mode tunnel\n";
+
+/*
+ * Hub and spoke: what comes out of A's SA and routes out of the
+ * unprotected port goes through the outbound SPD, as Linux's forward path
+ * asks its out policies. Protected, it leaves in the other spoke's SA,
+ * never in clear; blocked, it is dropped; with no policy, it leaves plain.
+ * One TTL is taken at the hub, not two.
+ */
+static void
+test_in_hub_relay(void)
+{
+	struct testgw *a = gw(conf_a), *hub = gw(conf_hub);
+	struct gw_worker *wh = hub->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_h = rte_mempool_in_use_count(hub->pub.pool);
+	struct rte_mbuf *m[3];
+	struct sent r;
+	uint32_t spi, seq, dst;
+	unsigned int i;
+
+	esp_a_to_b(a, hub, m, 3);
+	gw_inbound(wh, hub->pub.shared.tables, 1, m, 3);
+	take_tx(wh, &r);
+	CU_ASSERT_EQUAL_FATAL(r.n, 3);
+	for (i = 0; i < r.n; i++) {
+		const uint8_t *p = rte_pktmbuf_mtod(r.m[i], const uint8_t *);
+
+		CU_ASSERT_EQUAL(r.port[i], 1);
+		CU_ASSERT_EQUAL(p[5], 0x09); /* the other spoke's MAC */
+		esp_of(r.m[i], &spi, &seq);
+		CU_ASSERT_EQUAL(spi, 0x7001);
+		CU_ASSERT_EQUAL(seq, i + 1);
+		memcpy(&dst, p + 14 + 16, 4);
+		CU_ASSERT_EQUAL(dst, rte_cpu_to_be_32(RTE_IPV4(172u, 16, 2, 9)));
+		/* The inner TTL: A's hop and the hub's (the outer header
+		 * copies nothing else to look at; the null engine leaves the
+		 * inner packet readable after the ESP header and IV). */
+		CU_ASSERT_EQUAL(p[14 + 20 + 8 + 8 + 8], 62);
+	}
+	free_tx(&r);
+	CU_ASSERT_EQUAL(counter(hub, CNT_Protect), 3);
+
+	/* Blocked on the way out. */
+	unit_gw_apply(hub, "policy del src 192.168.1.0/24 dst 192.168.2.0/24 dir out");
+	unit_gw_apply(hub, "policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out action block");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&hub->pub), 0);
+	esp_a_to_b(a, hub, m, 2);
+	gw_inbound(wh, hub->pub.shared.tables, 1, m, 2);
+	take_tx(wh, &r);
+	CU_ASSERT_EQUAL(r.n, 0);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(counter(hub, CNT_XfrmOutPolBlock), 2);
+
+	/* No out policy: routed plain, as before. */
+	unit_gw_apply(hub, "policy del src 192.168.1.0/24 dst 192.168.2.0/24 dir out");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&hub->pub), 0);
+	esp_a_to_b(a, hub, m, 1);
+	gw_inbound(wh, hub->pub.shared.tables, 1, m, 1);
+	take_tx(wh, &r);
+	CU_ASSERT_EQUAL_FATAL(r.n, 1);
+	CU_ASSERT_EQUAL(r.port[0], 1);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(r.m[0], const uint8_t *)[14 + 9], IPPROTO_UDP);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(r.m[0], const uint8_t *)[14 + 8], 62);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(counter(hub, CNT_Protect), 3);
+	CU_ASSERT_EQUAL(counter(hub, CNT_Bypass), 0);
+	pair_free(a, hub, base_a, base_h);
+}
+
 /*
  * The asynchronous pipeline (a cryptodev's way), here on the null
  * engine: nothing leaves until gw_esp_collect(), then the packets leave
@@ -1928,6 +2010,8 @@ test_stages_register(void)
 			test_in_async) == NULL ||
 	    CU_add_test(i, "round trip from another gateway; SPI cache after delete",
 			test_in_round_trip) == NULL ||
+	    CU_add_test(i, "hub and spoke: out of one SA into another, blocked, plain",
+			test_in_hub_relay) == NULL ||
 	    CU_add_test(i, "an SA replaced mid-burst: its successor, no invalid SPI",
 			test_in_replaced) == NULL ||
 	    CU_add_test(i, "an SA replaced mid-burst: one replay window",
