@@ -408,6 +408,7 @@ enum cfg_set_key {
 	CFG_SET_NEIGH_REACHABLE,     /**< seconds a learned neighbour stays
 				      *   reachable, 1..3600 (default 30) */
 	CFG_SET_OUT_SA,              /**< enum cfg_out_sa (default owner) */
+	CFG_SET_ICMP_UNREACHABLE,    /**< 0 off (default), 1 on */
 	CFG_SET_COUNT_
 };
 

@@ -405,6 +405,15 @@ set_out_sa(struct cur *c, struct cfg_set *s)
 	return set_word(c, s, modes, "owner or shared");
 }
 
+/* icmp-unreachable off|on: 0 or 1 */
+static int
+set_on_off(struct cur *c, struct cfg_set *s)
+{
+	static const char *const words[] = { "off", "on", NULL };
+
+	return set_word(c, s, words, "off or on");
+}
+
 /* The settings, by enum cfg_set_key: a number from min to max, or, where
  * there is an fn, what it reads (min and max unused). */
 static const struct {
@@ -421,12 +430,13 @@ static const struct {
 	[CFG_SET_ICMP_RATELIMIT] = { "icmp-ratelimit", 0, 1000000, NULL },
 	[CFG_SET_NEIGH_REACHABLE] = { "neigh-reachable", 1, 3600, NULL },
 	[CFG_SET_OUT_SA] = { "out-sa", 0, 0, set_out_sa },
+	[CFG_SET_ICMP_UNREACHABLE] = { "icmp-unreachable", 0, 0, set_on_off },
 };
 
 /* Every key, in enum order, for messages. */
 #define SET_KEYS_HELP "acquire-expires, acquire-queue, acquire-queue-total, " \
 	"allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit, " \
-	"neigh-reachable or out-sa"
+	"neigh-reachable, out-sa or icmp-unreachable"
 
 /* set KEY VALUE */
 static int

@@ -119,7 +119,7 @@ static const char help[] =
 	"monitor [acquire] [expire] [invalid-spi] [mapping] [policy] [state]\n"
 	"set acquire-expires S | acquire-queue N | acquire-queue-total N | allocspi-expires S\n"
 	"set worker-idle poll|adaptive | tcp-mss-clamp off|auto|N | icmp-ratelimit N\n"
-	"set neigh-reachable S | out-sa owner|shared\n";
+	"set neigh-reachable S | out-sa owner|shared | icmp-unreachable off|on\n";
 
 int
 main(int argc, char **argv)

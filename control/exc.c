@@ -277,10 +277,10 @@ on_echo(struct exc *x, struct rte_mbuf *m)
 	gw_local_out(p->w0, p->shared.tables, &m, 1);
 }
 
-/* Is the destination of the IP packet at @p ip (its header there) one of
- * our unicast addresses? */
+/* Is the destination (or, @p src, the source) of the IP packet at @p ip
+ * (its header there) one of our unicast addresses? */
 static bool
-is_to_us(const struct pub *p, const uint8_t *ip)
+is_ours(const struct pub *p, const uint8_t *ip, bool src)
 {
 	const struct gw_tables *t = p->shared.tables;
 	uint16_t i;
@@ -288,16 +288,22 @@ is_to_us(const struct pub *p, const uint8_t *ip)
 	if ((ip[0] >> 4) == 4) {
 		uint32_t d;
 
-		memcpy(&d, ip + 16, 4);
+		memcpy(&d, ip + (src ? 12 : 16), 4);
 		for (i = 0; i < t->n_local4; i++)
 			if (d == t->local4[i])
 				return true;
 		return false;
 	}
 	for (i = 0; i < t->n_local6; i++)
-		if (memcmp(ip + 24, t->local6[i], 16) == 0)
+		if (memcmp(ip + (src ? 8 : 24), t->local6[i], 16) == 0)
 			return true;
 	return false;
+}
+
+static bool
+is_to_us(const struct pub *p, const uint8_t *ip)
+{
+	return is_ours(p, ip, false);
 }
 
 /* Is the IP packet at @p ip (@p len) an echo request to one of our
@@ -434,7 +440,10 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 	bool have_src;
 	int port;
 
-	if (!icmp_error_allowed(ip, len)) {
+	/* Not about a packet of the gateway's own either (ESP it made, an
+	 * echo reply): the error would only come back to it. */
+	if (!icmp_error_allowed(ip, len) || e->m->packet_type == GW_PT_OWN ||
+	    is_ours(p, ip, true)) {
 		rte_pktmbuf_free(e->m);
 		return;
 	}

@@ -1942,6 +1942,9 @@ set(struct gw_model *m, const struct cfg_set *s, struct cfg_error *err)
 	case CFG_SET_OUT_SA:
 		m->out_sa = (uint8_t)s->value;
 		break;
+	case CFG_SET_ICMP_UNREACHABLE:
+		m->icmp_unreachable = s->value != 0;
+		break;
 	default:
 		return cfg_error_set(err, 1, "unknown setting");
 	}

@@ -255,6 +255,7 @@ struct gw_model {
 	uint32_t icmp_ratelimit;    /**< ICMP errors a second, 0: no limit */
 	uint32_t neigh_reachable;   /**< seconds a learned neighbour is trusted */
 	uint8_t out_sa;             /**< enum cfg_out_sa */
+	bool icmp_unreachable;      /**< `set icmp-unreachable on` */
 	uint64_t rand_state;   /**< allocspi's generator */
 	uint8_t dirty;         /**< MODEL_DIRTY_*: what the tables lack */
 };

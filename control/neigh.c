@@ -19,6 +19,7 @@
 #include "control/publish.h"
 #include "control/xdp.h"
 #include "dataplane/nd.h"
+#include "dataplane/worker_priv.h"
 
 #define NSEC 1000000000ull
 #define RETRY_NS NSEC /* DESIGN.md: a request every second */
@@ -165,6 +166,27 @@ queue_drop(struct pub *p, struct neigh *n)
 
 	for (i = 0; i < n->nq; i++)
 		rte_pktmbuf_free(n->q[i]);
+	p->ctl_cnt.c[CNT_NeighFailed] += n->nq;
+	p->neigh->queued -= n->nq;
+	n->nq = 0;
+}
+
+/* @p n never answered: with `set icmp-unreachable on`, each packet that
+ * waited for it gets Host Unreachable (RFC 1812 4.3.3.1; Linux's
+ * neighbour error report), sent by lcore 0's exception path, which
+ * rate-limits it. */
+static void
+queue_fail(struct pub *p, struct neigh *n)
+{
+	uint8_t i;
+
+	if (!p->shared.icmp_unreachable) {
+		queue_drop(p, n);
+		return;
+	}
+	for (i = 0; i < n->nq; i++)
+		punt_icmp(p->w0, n->q[i], ICMP_ERR_UNREACH_HOST, n->q[i]->port, 0,
+			  n->q[i]->packet_type == GW_PT_FROM_SA);
 	p->ctl_cnt.c[CNT_NeighFailed] += n->nq;
 	p->neigh->queued -= n->nq;
 	n->nq = 0;
@@ -502,7 +524,7 @@ neigh_timers(struct pub *p, uint64_t now)
 			/* No answer: failed, its packets dropped and its
 			 * MAC (a probed one) no longer used. */
 			n->state = NEIGH_FAILED;
-			queue_drop(p, n);
+			queue_fail(p, n);
 			dp_unpublish(p, n);
 			n->next_ns = now + reachable_ns(p);
 			continue;

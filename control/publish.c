@@ -671,6 +671,7 @@ op_settings(void *arg)
 	out_sa_remake(p);
 	p->shared.idle_adaptive = p->model->worker_idle == CFG_IDLE_ADAPTIVE;
 	p->shared.mss_clamp = p->model->tcp_mss_clamp;
+	p->shared.icmp_unreachable = p->model->icmp_unreachable;
 	p->shared.acquire_queue = p->model->acquire_queue;
 	p->shared.acquire_queue_total = p->model->acquire_queue_total;
 	p->shared.acquire_expires = p->model->acquire_expires;

@@ -153,10 +153,11 @@ icmp_error_allowed(const uint8_t *ip, uint32_t len)
 }
 
 /* Type and code of each kind: [kind][v6][type, code]. */
-static const uint8_t err_type[3][2][2] = {
+static const uint8_t err_type[ICMP_ERR__MAX][2][2] = {
 	[ICMP_ERR_TTL] = { { 11, 0 }, { 3, 0 } },
 	[ICMP_ERR_FRAG_NEEDED] = { { 3, 4 }, { 2, 0 } },
 	[ICMP_ERR_UNREACH_HOST] = { { 3, 1 }, { 1, 3 } },
+	[ICMP_ERR_UNREACH_NET] = { { 3, 0 }, { 1, 0 } },
 };
 
 static int
@@ -247,7 +248,7 @@ int
 icmp_error_build(struct rte_mbuf *m, const uint8_t *orig, uint32_t len,
 		 enum icmp_err_kind kind, uint32_t mtu, const uint8_t src[16])
 {
-	if ((unsigned int)kind > ICMP_ERR_UNREACH_HOST || m->pkt_len != 0 ||
+	if ((unsigned int)kind >= ICMP_ERR__MAX || m->pkt_len != 0 ||
 	    !icmp_error_allowed(orig, len))
 		return -EINVAL;
 	if ((orig[0] >> 4) == 4)

@@ -26,6 +26,10 @@ enum icmp_err_kind {
 	/** v4: Destination Unreachable (3) code 1 (host); v6: Destination
 	 *  Unreachable (1) code 3 (address): the neighbour did not answer. */
 	ICMP_ERR_UNREACH_HOST,
+	/** v4: Destination Unreachable (3) code 0 (net); v6: Destination
+	 *  Unreachable (1) code 0 (no route): RFC 1812 5.2.7.1, RFC 4443 3.1. */
+	ICMP_ERR_UNREACH_NET,
+	ICMP_ERR__MAX,
 };
 
 #define ICMP4_ERR_MAX 576  /**< RFC 1812 4.3.2.3: an ICMPv4 error's size at most */

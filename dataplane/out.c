@@ -70,6 +70,7 @@ static inline uint16_t
 fit_take(struct gw_sa *sa, struct rte_mbuf *m, struct rte_mbuf *prot[],
 	 struct esp_sa *sas[], uint16_t np)
 {
+	m->packet_type = GW_PT_OWN; /* the ESP it becomes is the gateway's */
 	prot[np] = m;
 	sas[np++] = &sa->esp;
 	return np;
@@ -691,6 +692,7 @@ gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
+		m->packet_type = GW_PT_OWN;
 		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
 					  &keys[k]) < 0)) {
 			drop(w, m, CNT_MalformedPacket);

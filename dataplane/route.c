@@ -155,6 +155,20 @@ too_big(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 		  m->packet_type == GW_PT_FROM_SA);
 }
 
+/* @p m has no route: dropped, and with `set icmp-unreachable on`
+ * answered with Network Unreachable (RFC 1812 5.2.7.1) from the port it
+ * came in by, or back through the tunnel it came out of. */
+static void
+no_route(struct gw_worker *w, struct rte_mbuf *m)
+{
+	if (!w->shared->icmp_unreachable) {
+		drop(w, m, CNT_NoRoute);
+		return;
+	}
+	w->cnt.c[CNT_NoRoute]++;
+	punt_icmp(w, m, ICMP_ERR_UNREACH_NET, m->port, 0, m->packet_type == GW_PT_FROM_SA);
+}
+
 /* Where a burst's packets go: the next hop of each destination. IPv4 is
  * looked up in bulk (rte_lpm_lookup_bulk, as l3fwd does), once per run of
  * one destination: ESP of one tunnel SA is all one destination. */
@@ -231,7 +245,7 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 			bool same;
 
 			if (unlikely(nh == NULL)) {
-				drop(w, m, CNT_NoRoute);
+				no_route(w, m);
 				continue;
 			}
 			/* Out of one SA and towards another peer (hub and

@@ -44,6 +44,9 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 /** m->packet_type of a packet that came out of an SA (the worker's own
  *  mark: it rewrites packet_type of everything it receives). */
 #define GW_PT_FROM_SA 0x80000000u
+/** m->packet_type of a packet the gateway made (its ESP, its echo replies
+ *  and errors): no ICMP error is sent about it. */
+#define GW_PT_OWN 0x40000000u
 #define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10
@@ -128,6 +131,9 @@ struct gw_shared {
 	/** `set worker-idle adaptive`: sleep a little after a run of empty
 	 *  polls (read racily; the control plane flips it). */
 	volatile bool idle_adaptive;
+	/** `set icmp-unreachable on`: Destination Unreachable for a packet
+	 *  with no route (and, lcore 0's, one whose neighbour never answers) */
+	volatile bool icmp_unreachable;
 	/** `set tcp-mss-clamp`: 0 off, GW_MSS_AUTO, or the MSS to clamp to */
 	volatile uint32_t mss_clamp;
 	/** Bumped by the control plane when a monitor subscribes to

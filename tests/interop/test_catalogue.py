@@ -612,7 +612,7 @@ EXPECTED = {
     'set acquire-queue':
         "espctl: error: missing value after 'acquire-queue' (word 2: 'acquire-queue')",
     'set frobs 1':
-        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit, neigh-reachable or out-sa) (word 2: 'frobs')",
+        "espctl: error: unknown setting 'frobs' (expected acquire-expires, acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, icmp-ratelimit, neigh-reachable, out-sa or icmp-unreachable) (word 2: 'frobs')",
     'monitor bogus':
         "espctl: error: unknown event type 'bogus' (expected acquire, expire, invalid-spi, policy, state or mapping) (word 2: 'bogus')",
     "state add src 1.2.3.4 dst 1.2.3.5 proto esp spi 0x1000 aead 'rfc4106(gcm(aes)) 0x0102030405060708090a0b0c0d0e0f1011121314 128":

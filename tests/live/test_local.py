@@ -14,6 +14,9 @@ answering ACQUIREs. One topology, several cases:
   tap          TCP (v4 and v6) and UDP 500/4500 from the WAN to sockets in
                gwA's namespace, through the TAP; the answers leave plain
   ratelimit    `set icmp-ratelimit 5`, then 0 (no limit)
+  unreachable  `set icmp-unreachable on`: no route -> Network Unreachable
+               (v4, v6); a host that never answers ARP, behind the far
+               gateway -> Host Unreachable through the tunnel
   idle         `set worker-idle adaptive`: idle espd use little CPU
   aging        `set neigh-reachable 2`: a learned entry goes stale, then
                goes; a `neigh add` entry stays permanent
@@ -252,6 +255,43 @@ class Test:
         r.check(e2.get("type") == 3 and e2.get("src") == SITE["B"]["gw6"],
                 "traceroute6: hop limit 2 -> Time Exceeded from fd02::1 (through the tunnel)",
                 res2)
+
+    def unreachable(self):
+        """`set icmp-unreachable on|off` (RFC 1812 4.3.3.1)."""
+        r, t, A, B = self.r, self.t, self.A, self.B
+        # Off (the default): a packet with no route is only counted.
+        b = A.stats()
+        res = ping(t.ns["hA"], "10.99.0.1", count=1, timeout=0.5)
+        d = delta(b, A.stats())
+        r.check(res[0]["error"] is None and d.get("NoRoute", 0) == 1 and
+                not d.get("IcmpErrorsSent"),
+                "unreachable: off (default) -> no route counted, no error", res, d)
+        try:
+            for g in (A, B):
+                g.ctl("set", "icmp-unreachable", "on")
+            res = ping(t.ns["hA"], "10.99.0.1", count=1, timeout=2)
+            r.equal(res[0]["error"] and (res[0]["error"]["type"], res[0]["error"]["code"],
+                                         res[0]["error"]["src"]),
+                    (3, 0, SITE["A"]["gw4"]),
+                    "unreachable: on -> 10.99.0.1 (no route) gets Network Unreachable "
+                    "from gwA's inside address")
+            res = ping(t.ns["hA"], "fd99::1", count=1, timeout=2)
+            r.equal(res[0]["error"] and (res[0]["error"]["type"], res[0]["error"]["code"],
+                                         res[0]["error"]["src"]),
+                    (1, 0, SITE["A"]["gw6"]),
+                    "unreachable: on -> fd99::1 (no route) gets ICMPv6 no route to "
+                    "destination from gwA")
+            b = B.stats()
+            res = ping(t.ns["hA"], "192.168.2.97", count=1, timeout=8)
+            d = delta(b, B.stats())
+            e = res[0]["error"]
+            r.check(e is not None and (e["type"], e["code"], e["src"]) ==
+                    (3, 1, SITE["B"]["gw4"]) and d.get("NeighFailed", 0) >= 1,
+                    "unreachable: on -> 192.168.2.97 (no such host behind gwB) gets Host "
+                    "Unreachable from gwB, back through the tunnel", res, d)
+        finally:
+            for g in (A, B):
+                g.ctl("set", "icmp-unreachable", "off")
 
     def ratelimit(self):
         """`set icmp-ratelimit N`: at most N errors a second; 0: no limit."""
@@ -510,7 +550,7 @@ def main():
     def body(r, build):
         with Topo(build=build, tap={"A": "tapA"}) as t:
             with_pairkm(t, r, ["idle", "arp_nd", "ping", "ping_far", "learned", "traceroute",
-                               "ratelimit", "tap", "aging"], Test)
+                               "ratelimit", "unreachable", "tap", "aging"], Test)
     return live_main("local", body)
 
 

@@ -758,6 +758,8 @@ test_tap_neigh_settings(void)
 		{ "set neigh-reachable 1", CFG_SET_NEIGH_REACHABLE, 1 },
 		{ "set neigh-reachable 30", CFG_SET_NEIGH_REACHABLE, 30 },
 		{ "set neigh-reachable 3600", CFG_SET_NEIGH_REACHABLE, 3600 },
+		{ "set icmp-unreachable off", CFG_SET_ICMP_UNREACHABLE, 0 },
+		{ "set icmp-unreachable on", CFG_SET_ICMP_UNREACHABLE, 1 },
 	};
 	struct cfg_cmd cmd;
 	size_t i;
@@ -1293,13 +1295,13 @@ static const struct {
 	{ "set acquire-expires 5 6", 3, "unexpected '6' in set" },
 	{ "set", -1, "missing setting after 'set' (acquire-expires, acquire-queue, "
 	  "acquire-queue-total, allocspi-expires, worker-idle, tcp-mss-clamp, "
-	  "icmp-ratelimit, neigh-reachable or out-sa)" },
+	  "icmp-ratelimit, neigh-reachable, out-sa or icmp-unreachable)" },
 	{ "set hold-time 3", 1, "unknown setting 'hold-time' (expected acquire-expires, "
 	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
-	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable or out-sa)" },
+	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable, out-sa or icmp-unreachable)" },
 	{ "set frobs", 1, "unknown setting 'frobs' (expected acquire-expires, "
 	  "acquire-queue, acquire-queue-total, allocspi-expires, worker-idle, "
-	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable or out-sa)" },
+	  "tcp-mss-clamp, icmp-ratelimit, neigh-reachable, out-sa or icmp-unreachable)" },
 	{ "set worker-idle poll", CFG_CMD_SET, NULL },
 	{ "set worker-idle adaptive", CFG_CMD_SET, NULL },
 	{ "set worker-idle busy", 2, "expected poll or adaptive after 'worker-idle', got 'busy'" },

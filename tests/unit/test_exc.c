@@ -351,11 +351,15 @@ test_resolve(void)
 	exc_poll(f.x);
 	fake_now += NS;
 	exc_poll(f.x);
+	exc_poll(f.x);
 	free_all(out, w0_sent(&f, 1, out, 8));
 	/* Failed, listed as Linux lists it, no MAC used. */
 	CU_ASSERT(neigh_of(&f, 1, nh) != NULL && neigh_of(&f, 1, nh)->state == NEIGH_FAILED);
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_NeighFailed], 5);
+	/* The ESP that waited is the gateway's own: no error about it. */
+	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 0);
+	CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 8), 0);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
 
 	/* A packet for it asks again at once. */
@@ -604,6 +608,90 @@ test_icmp_and_fragments(void)
 	CU_ASSERT_EQUAL(c[CNT_IcmpRateLimited], 1);
 	CU_ASSERT_EQUAL(c[CNT_FragNeeded], 3);
 	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2 + 1 + 2);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
+	teardown(&f);
+}
+
+/* The ICMP error frame in @p m (IPv4, no options): its type and code,
+ * from @p src to @p dst. */
+static void
+check_unreach(const struct rte_mbuf *m, uint8_t code, const uint8_t src[4],
+	      const uint8_t dst[4])
+{
+	const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+
+	CU_ASSERT_EQUAL(p[14 + 9], IPPROTO_ICMP);
+	CU_ASSERT_EQUAL(memcmp(p + 14 + 12, src, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(p + 14 + 16, dst, 4), 0);
+	CU_ASSERT_EQUAL(p[14 + 20], 3); /* Destination Unreachable */
+	CU_ASSERT_EQUAL(p[14 + 20 + 1], code);
+}
+
+/* Keep the IPv4 frames of the @p n in @p m (free the rest). @return how many. */
+static unsigned int
+ip_frames(struct rte_mbuf *m[], unsigned int n)
+{
+	unsigned int i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		if (rte_pktmbuf_mtod(m[i], const struct rte_ether_hdr *)->ether_type ==
+		    rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4))
+			m[k++] = m[i];
+		else
+			rte_pktmbuf_free(m[i]);
+	}
+	return k;
+}
+
+/*
+ * `set icmp-unreachable on` (RFC 1812 4.3.3.1, and Linux): a packet with
+ * no route gets Network Unreachable, one whose on-link next hop never
+ * answers Host Unreachable, from the port it came in by. Not about the
+ * gateway's own packets (above: the ESP that waited for its neighbour).
+ */
+static void
+test_unreachable(void)
+{
+	static const uint8_t host[4] = { 192, 168, 1, 10 }, gw[4] = { 192, 168, 1, 1 };
+	struct rte_mbuf *out[8], *m;
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+	unsigned int n, i;
+
+	setup(&f);
+	unit_gw_apply(f.g, "set icmp-unreachable on");
+	arp_in(&f, 0, RTE_ARP_OP_REQUEST, HOST_MAC, host, gw);
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 0, out, 8));
+
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(10u, 77, 0, 1), 64,
+		      false, 32);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out, 8);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	check_unreach(out[0], 0, gw, host);
+	free_all(out, n);
+
+	/* On port 1's link, bypass: an ARP request, three, then nothing. */
+	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(172u, 16, 1, 77), 64,
+		      false, 32);
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	for (i = 0; i < 4; i++) {
+		exc_poll(f.x);
+		fake_now += NS;
+	}
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 1, out, 8)); /* the requests */
+	/* Beside ARP probes of the host (its entry went stale meanwhile). */
+	n = ip_frames(out, w0_sent(&f, 0, out, 8));
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	check_unreach(out[0], 1, gw, host);
+	free_all(out, n);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_NoRoute], 1);
+	CU_ASSERT_EQUAL(c[CNT_NeighFailed], 1);
+	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
 	teardown(&f);
 }
@@ -864,6 +952,8 @@ test_exc_register(void)
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
+	    CU_add_test(s, "no route, a neighbour that never answers: Destination Unreachable",
+			test_unreachable) == NULL ||
 	    CU_add_test(s, "IKE from the protected side", test_ike_punted_protected) == NULL ||
 	    CU_add_test(s, "a flooded exception ring: a share a call",
 			test_exc_budget) == NULL ||

@@ -1308,6 +1308,17 @@ test_route_burst(void)
 	CU_ASSERT_EQUAL(e.reason, GW_EXC_RESOLVE);
 	CU_ASSERT(e.nh_family == 4 && e.nh[0] == 10 && e.nh[3] == 3);
 	rte_pktmbuf_free(e.m);
+	CU_ASSERT_EQUAL(rte_ring_count(w->exc), 0); /* no route: no error, by default */
+
+	/* `set icmp-unreachable on`: Network Unreachable is due (lcore 0
+	 * sends it). */
+	unit_gw_apply(g, "set icmp-unreachable on");
+	m[0] = udp4(g, A_HOST, RTE_IPV4(10u, 10, 0, 1), 64, true);
+	gw_route_send(w, g->pub.shared.tables, m, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_NoRoute), 2);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT(e.reason == GW_EXC_ICMP && e.kind == ICMP_ERR_UNREACH_NET && !e.from_sa);
+	rte_pktmbuf_free(e.m);
 	gw_free_at(g, base);
 }
 
