@@ -238,11 +238,73 @@ punt_frame(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
 	punt_local(w, m, port);
 }
 
+/* What no inbound policy holds back from the gateway: IKE on UDP 500 (on
+ * 4500 it never comes here), whose sockets Linux exempts from policy as
+ * charon asks, and Neighbour Discovery (ICMPv6 133-137), a link's own. */
+static inline bool
+spd_exempt(const struct flow_key *k)
+{
+	uint16_t type = rte_be_to_cpu_16(k->sport);
+
+	if (k->proto == IPPROTO_UDP)
+		return k->dport == RTE_BE16(500);
+	return k->family == 6 && k->proto == IPPROTO_ICMPV6 && !k->frag &&
+	       type >= 133 && type <= 137;
+}
+
+/*
+ * Plain packets for the gateway itself from an unprotected port (frames,
+ * their Ethernet header in front): the inbound SPD has them first, as
+ * Linux checks its in policies on local delivery, and DESIGN.md drops
+ * plain traffic that an inbound PROTECT policy covers. So a spoofed
+ * "tunnel" source never reaches the kernel's sockets in clear; but not
+ * IKE nor Neighbour Discovery (spd_exempt()).
+ */
+static void
+in_local_plain(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
+	       struct rte_mbuf *pkts[], uint16_t n)
+{
+	struct flow_key keys[GW_RX_BURST];
+	const struct flow_key *kp[GW_RX_BURST];
+	uint32_t res[GW_RX_BURST];
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					  &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		if (spd_exempt(&keys[k])) {
+			punt_frame(w, m, port);
+			continue;
+		}
+		pkts[k] = m;
+		kp[k] = &keys[k];
+		k++;
+	}
+	if (k == 0)
+		return;
+	spd_classify(t->spd_in, kp, res, k);
+	for (i = 0; i < k; i++) {
+		const struct gw_policy *p = res[i] ? &t->pols[res[i] - 1] : NULL;
+
+		if (p != NULL && p->action == GW_DISCARD)
+			drop(w, pkts[i], CNT_XfrmInPolBlock);
+		else if (p != NULL && p->action == GW_PROTECT && !p->tmpl.level_use)
+			drop(w, pkts[i], CNT_XfrmInTmplMismatch);
+		else
+			punt_frame(w, pkts[i], port);
+	}
+}
+
 void
 gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	   struct rte_mbuf *pkts[], uint16_t n)
 {
-	struct rte_mbuf *esp[GW_RX_BURST], *plain[GW_RX_BURST];
+	struct rte_mbuf *esp[GW_RX_BURST], *plain[GW_RX_BURST], *mine[GW_RX_BURST];
 	uint32_t spi[GW_RX_BURST];
 	const void *spi_p[GW_RX_BURST];
 	void *data[GW_RX_BURST];
@@ -251,7 +313,7 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	struct gw_sa *found[GW_RX_BURST];
 	uint8_t lk[GW_RX_BURST];
 	uint64_t hits = 0, cold = 0, transit = 0; /* transit: esp[i] not to us */
-	uint16_t i, j, ne = 0, npl = 0, nl, k, good;
+	uint16_t i, j, ne = 0, npl = 0, nmine = 0, nl, k, good;
 
 	_Static_assert(GW_RX_BURST <= 64, "a bit an ESP packet");
 	for (i = 0; i < n; i++) {
@@ -322,8 +384,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			break;
 		case ESP_IN_OTHER:
 			if (unlikely(local)) {
-				/* For the gateway: ping, TCP, ND... */
-				punt_frame(w, m, port);
+				/* For the gateway: ping, TCP, ND... once the
+				 * inbound SPD lets them (below). */
+				mine[nmine++] = m;
 				break;
 			}
 			plain[npl++] = m;
@@ -350,6 +413,9 @@ gw_inbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			break;
 		}
 	}
+
+	if (unlikely(nmine != 0))
+		in_local_plain(w, t, port, mine, nmine);
 
 	/* SAD: by SPI, through this worker's cache first. */
 	gw_sa_cache_check(w);

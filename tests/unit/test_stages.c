@@ -1385,6 +1385,98 @@ ip4_of(uint8_t *b, uint8_t proto, uint32_t len, uint32_t src, uint32_t dst, uint
 	return len;
 }
 
+/* A gateway whose own addresses lie inside its inbound policies. */
+static const char conf_own[] =
+	"port 0 role protected addr 192.168.2.1/24 mac 02:00:00:00:0b:01\n"
+	"port 1 role unprotected addr 172.16.2.5/24 addr 2001:db8:1::5/64 "
+	"  mac 02:00:00:00:0b:02\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir fwd "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n"
+	"policy add src 10.5.0.0/16 dst 0.0.0.0/0 dir in action block\n"
+	"policy add src ::/0 dst ::/0 dir in "
+	"  tmpl src 2001:db8:1::9 dst 2001:db8:1::5 proto esp reqid 3 mode tunnel\n";
+
+/* IPv6, ICMPv6 type @p type, from 2001:db8:1::9 to 2001:db8:1::5. */
+static uint32_t
+icmp6_of(uint8_t *b, uint8_t type)
+{
+	memset(b, 0, 40 + 24);
+	b[0] = 0x60;
+	b[5] = 24;
+	b[6] = IPPROTO_ICMPV6;
+	b[7] = 255;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:1::9", b + 8), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "2001:db8:1::5", b + 24), 1);
+	b[40] = type;
+	return 40 + 24;
+}
+
+/* What gw_inbound() handed to the exception path as the gateway's own:
+ * @return how many, each freed. */
+static unsigned int
+punted_local(struct gw_worker *w)
+{
+	struct gw_exc e;
+	unsigned int n = 0;
+
+	while (rte_ring_dequeue_elem(w->exc, &e, sizeof(e)) == 0) {
+		n += e.reason == GW_EXC_LOCAL;
+		rte_pktmbuf_free(e.m);
+	}
+	return n;
+}
+
+/*
+ * Plain packets to the gateway's own addresses from the unprotected side
+ * meet the inbound SPD first, as Linux's local delivery does: a spoofed
+ * source from inside a tunnel's policy never reaches the kernel in
+ * clear, a block policy holds. IKE and Neighbour Discovery pass, and so
+ * does whatever no policy covers.
+ */
+static void
+test_in_local_plain_spd(void)
+{
+	struct testgw *g = gw(conf_own);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m;
+	uint8_t b[256];
+
+	/* From inside the tunnel's policy, in clear: never the kernel's. */
+	ip4_of(b, IPPROTO_UDP, 20 + 8 + 8, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 1), 0);
+	m = frame_of(g, b, 20 + 8 + 8);
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInTmplMismatch), 1);
+	CU_ASSERT_EQUAL(punted_local(w), 0);
+	/* A block policy. */
+	ip4_of(b, IPPROTO_UDP, 20 + 8 + 8, RTE_IPV4(10u, 5, 0, 1), RTE_IPV4(172u, 16, 2, 5), 0);
+	m = frame_of(g, b, 20 + 8 + 8);
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInPolBlock), 1);
+	CU_ASSERT_EQUAL(punted_local(w), 0);
+	/* No policy: the kernel's. */
+	ip4_of(b, IPPROTO_UDP, 20 + 8 + 8, RTE_IPV4(10u, 6, 0, 1), RTE_IPV4(172u, 16, 2, 5), 0);
+	m = frame_of(g, b, 20 + 8 + 8);
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(punted_local(w), 1);
+	/* IKE from inside the policy: the key manager's all the same. */
+	ip4_of(b, IPPROTO_UDP, 20 + 8 + 8, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 2, 1), 0);
+	b[20] = 0x01, b[21] = 0xf4, b[22] = 0x01, b[23] = 0xf4; /* 500 -> 500 */
+	b[24] = 0, b[25] = 16, b[26] = b[27] = 0;
+	m = frame_of(g, b, 20 + 8 + 8);
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(punted_local(w), 1); /* (lcore 0 counts IkePunted) */
+	/* Under ::/0: a Neighbour Solicitation passes, an echo does not. */
+	m = frame_of(g, b, icmp6_of(b, 135));
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(punted_local(w), 1);
+	m = frame_of(g, b, icmp6_of(b, 128));
+	gw_inbound(w, g->pub.shared.tables, 1, &m, 1);
+	CU_ASSERT_EQUAL(punted_local(w), 0);
+	CU_ASSERT_EQUAL(counter(g, CNT_XfrmInTmplMismatch), 2);
+	gw_free_at(g, base);
+}
+
 /* Fragments to the gateway that never complete (anyone can send them)
  * pin at most a share of the mbuf pool: past the reassembly table's
  * budget they are refused, ReassemblyFailed, and RX keeps its mbufs. */
@@ -2037,6 +2129,8 @@ test_stages_register(void)
 			test_frag_forward) == NULL ||
 	    CU_add_test(r, "default routes; a /1 beats them", test_route_default) == NULL ||
 	    CU_add_test(i, "truncated plain packet inbound", test_in_plain_truncated) == NULL ||
+	    CU_add_test(i, "plain packets to the gateway meet the inbound SPD",
+			test_in_local_plain_spd) == NULL ||
 	    CU_add_test(i, "transit ESP with one of our SPIs", test_transit_spi_collision) == NULL ||
 	    CU_add_test(r, "IPv4 headers the NIC found bad are dropped", test_ip4_cksum) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
