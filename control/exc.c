@@ -255,6 +255,10 @@ on_nd(struct exc *x, struct rte_mbuf *m, uint16_t port, const struct nd_info *nd
 		memcpy(k.addr, nd->target, 16);
 		neigh_learn(p, &k, &ll, nd->solicited ? NEIGH_ANSWER : NEIGH_OVERHEARD,
 			    nd->override);
+	} else if (nd->type == 136 && nd->solicited) {
+		/* The answer to a unicast probe, as Linux sends it. */
+		memcpy(k.addr, nd->target, 16);
+		neigh_confirm(p, &k);
 	}
 	tap_copy(x, port, m);
 	rte_pktmbuf_free(m);

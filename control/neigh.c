@@ -437,6 +437,16 @@ neigh_learn(struct pub *p, const struct gw_neigh_key *k, const struct rte_ether_
 }
 
 void
+neigh_confirm(struct pub *p, const struct gw_neigh_key *k)
+{
+	struct neigh *n = find(p, k);
+
+	if (n != NULL && n->state != NEIGH_INCOMPLETE && n->state != NEIGH_FAILED &&
+	    n->state != NEIGH_PERMANENT)
+		neigh_learn(p, k, &n->mac, NEIGH_ANSWER, false);
+}
+
+void
 neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m)
 {
 	struct neigh *n = find(p, k);

@@ -100,6 +100,15 @@ void neigh_flush(struct pub *p);
 void neigh_learn(struct pub *p, const struct gw_neigh_key *k,
 		 const struct rte_ether_addr *mac, enum neigh_how how, bool override);
 
+/**
+ * A solicited NA without a target link-layer option for @p k (RFC 4861
+ * 7.2.5): the MAC we have is confirmed, a stale or probed entry is
+ * reachable again. Linux leaves the option out of its answer to a
+ * unicast NS, which is how a stale entry is probed. An incomplete
+ * entry (no MAC yet) is left as it is.
+ */
+void neigh_confirm(struct pub *p, const struct gw_neigh_key *k);
+
 /** A packet (L3, ready to go out of k->port) waits for @p k: it is queued
  *  and resolution starts, or it is dropped and counted. Takes @p m. */
 void neigh_resolve(struct pub *p, const struct gw_neigh_key *k, struct rte_mbuf *m);

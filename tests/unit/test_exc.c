@@ -440,6 +440,19 @@ test_learn_rules(void)
 	CU_ASSERT(memcmp(&n->mac, &mac1, 6) == 0 && n->state == NEIGH_STALE);
 	neigh_learn(&f.g->pub, &k, &mac2, NEIGH_OVERHEARD, true); /* unsolicited, O */
 	CU_ASSERT(memcmp(&n->mac, &mac2, 6) == 0 && n->state == NEIGH_STALE);
+	/* A solicited NA without the target's link-layer option (Linux's
+	 * answer to a unicast probe) confirms the MAC we have. */
+	neigh_confirm(&f.g->pub, &k);
+	CU_ASSERT(memcmp(&n->mac, &mac2, 6) == 0 && n->state == NEIGH_REACHABLE);
+	/* ... but gives an entry still looking for its MAC none. */
+	k.addr[15] = 10;
+	neigh_resolve(&f.g->pub, &k, alloc(&f));
+	free_all(out, w0_sent(&f, 1, out, 8));
+	neigh_confirm(&f.g->pub, &k);
+	for (it = 0; (n = neigh_next(&f.g->pub, &it)) != NULL &&
+		     !(n->key.family == 6 && n->key.addr[15] == 10);)
+		;
+	CU_ASSERT(n != NULL && n->state == NEIGH_INCOMPLETE && n->dp == NULL);
 	teardown(&f);
 }
 
