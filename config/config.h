@@ -492,10 +492,16 @@ struct cfg_load {
 	bool keep_going;      /**< go on after an error (--check) */
 	unsigned int nerrors; /**< out: errors reported */
 	unsigned int ncmds;   /**< out: commands parsed (blank lines excluded) */
+	/** During apply: the command's logical line as read (continuations
+	 *  kept, for cfg_split()); it may hold keys. NULL otherwise. */
+	const char *text;
+	size_t text_len;
 };
 
 /**
- * Read @p path (`-` is stdin) and hand each command to ld->apply.
+ * Read @p path (`-` is stdin) and hand each command to ld->apply. A file
+ * is read through a stdio buffer of the loader's, wiped at the end: the
+ * file may hold keys.
  * Comments, blank lines and `\` continuations are handled; a line longer
  * than CFG_LINE_MAX is an error for that line only (the rest is skipped
  * up to its newline, never buffered).

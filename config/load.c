@@ -120,7 +120,11 @@ do_line(struct cfg_load *ld, const char *name, unsigned int line,
 	ld->ncmds++;
 	if (ld->apply != NULL) {
 		err.msg[0] = '\0';
+		ld->text = text;
+		ld->text_len = len;
 		ret = ld->apply(ld->arg, &cmd, name, line, &err);
+		ld->text = NULL;
+		ld->text_len = 0;
 		if (ret != 0) {
 			if (err.msg[0] == '\0')
 				snprintf(err.msg, sizeof(err.msg), "%s failed: %s",
@@ -238,6 +242,8 @@ cfg_load_stream(FILE *f, const char *name, struct cfg_load *ld)
 int
 cfg_load_file(const char *path, struct cfg_load *ld)
 {
+	enum { IOBUF = 64 * 1024 };
+	char *iobuf;
 	FILE *f;
 	int ret;
 
@@ -252,7 +258,17 @@ cfg_load_file(const char *path, struct cfg_load *ld)
 			fprintf(ld->errs, "%s: error: %s\n", path, strerror(errno));
 		return ret;
 	}
+	/* Keys pass through stdio's buffer: one of ours, wiped after. */
+	iobuf = malloc(IOBUF);
+	if (iobuf != NULL && setvbuf(f, iobuf, _IOFBF, IOBUF) != 0) {
+		free(iobuf);
+		iobuf = NULL;
+	}
 	ret = cfg_load_stream(f, path, ld);
 	fclose(f);
+	if (iobuf != NULL) {
+		explicit_bzero(iobuf, IOBUF);
+		free(iobuf);
+	}
 	return ret;
 }

@@ -3,6 +3,7 @@
  * espctl: the control client.
  *
  *   espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]
+ *   espctl [-s SOCKET] [-j] -b FILE
  *   espctl --version
  *
  * The command is parsed locally first, with the same parser the gateway
@@ -10,9 +11,17 @@
  * it goes to espd's control socket (control/sock.h has the protocol), and
  * the answer is printed: output on stdout; an error as one line on stderr
  * with a non-zero exit status.
+ *
+ * With -b (`ip -batch`'s way), every command of FILE (`-`: stdin; the
+ * configuration file's syntax) is checked first, and only a file without
+ * errors is sent: on one connection, as a batch, written while the
+ * answers are read, so espd rebuilds its tables once for the lot. Keys
+ * then never sit in espctl's argv, where /proc shows them.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -88,8 +97,11 @@ word_shown(const char *w, char *buf, size_t size)
 /* `espctl --help`: the grammar, as DESIGN.md gives it. */
 static const char help[] =
 	"usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]\n"
+	"       espctl [-s SOCKET] [-j] -b FILE\n"
 	"  -s SOCKET  espd's control socket (default " DEFAULT_SOCKET ")\n"
 	"  -j         answers in JSON\n"
+	"  -b FILE    every command of FILE (- for stdin), one a line as in the\n"
+	"             configuration file: checked, then sent as one batch\n"
 	"\n"
 	"route add PREFIX|default port ID [via IP] | route del PREFIX|default | route list\n"
 	"neigh add IP lladdr MAC port ID | neigh del IP port ID | neigh list | neigh flush\n"
@@ -121,6 +133,247 @@ static const char help[] =
 	"set worker-idle poll|adaptive | tcp-mss-clamp off|auto|N | icmp-ratelimit N\n"
 	"set neigh-reachable S | out-sa owner|shared | icmp-unreachable off|on\n";
 
+/* Connect to @p path. @return the socket, or -1 (said on stderr). */
+static int
+ctl_connect(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, e;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "espctl: socket path too long: %s\n", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		return fd;
+	e = errno;
+	fprintf(stderr, "espctl: cannot connect to %s: %s%s\n", path, strerror(e),
+		e == EACCES ? " (the socket is mode 0600: run as espd's user)" :
+		e == ENOENT || e == ECONNREFUSED ? " (is espd running?)" : "");
+	if (fd >= 0)
+		close(fd);
+	return -1;
+}
+
+/* ---- -b FILE ------------------------------------------------------------- */
+
+/* The requests of a batch file, one a line, and the line each came from. */
+struct batch {
+	struct cfg_load *ld;
+	bool json;
+	char *req;
+	size_t len, cap;
+	unsigned int *line;
+	size_t n, ncap;
+};
+
+/* Room for @p more bytes of requests. The buffer holds keys: it moves by
+ * copy and wipe, never by realloc(), which would leave the old copy. */
+static void
+batch_room(struct batch *b, size_t more)
+{
+	size_t cap = b->cap ? b->cap : 64 * 1024;
+	char *r;
+
+	if (b->len + more <= b->cap)
+		return;
+	while (cap < b->len + more)
+		cap *= 2;
+	r = malloc(cap);
+	if (r == NULL)
+		die("%s", "out of memory");
+	if (b->req != NULL) {
+		memcpy(r, b->req, b->len);
+		explicit_bzero(b->req, b->cap);
+		free(b->req);
+	}
+	b->req = r;
+	b->cap = cap;
+}
+
+/* cfg_load's apply: the command, checked already, becomes a request. */
+static int
+batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int line,
+	  struct cfg_error *err)
+{
+	struct batch *b = arg;
+	struct cfg_words ws;
+	size_t need = 16, i;
+	int ret;
+
+	(void)file;
+	if (cmd->type == CFG_CMD_MONITOR)
+		return cfg_error_set(err, -1, "monitor cannot be batched");
+	ret = cfg_split(b->ld->text, b->ld->text_len, &ws, err);
+	if (ret < 0)
+		return ret;
+	for (i = 0; i < ws.n; i++)
+		need += strlen(ws.w[i]) * 4 + 3;
+	if (need > SOCK_REQUEST_MAX) {
+		cfg_words_free(&ws);
+		return cfg_error_set(err, -1, "request too long (%zu bytes, at most %u)", need,
+				     SOCK_REQUEST_MAX);
+	}
+	batch_room(b, need);
+	b->len += (size_t)sprintf(b->req + b->len, b->json ? "batch-json" : "batch-text");
+	for (i = 0; i < ws.n; i++) {
+		b->req[b->len++] = ' ';
+		b->len += quote(b->req + b->len, ws.w[i]);
+	}
+	b->req[b->len++] = '\n';
+	cfg_words_free(&ws);
+	if (b->n == b->ncap) {
+		b->ncap = b->ncap ? b->ncap * 2 : 1024;
+		b->line = realloc(b->line, b->ncap * sizeof(*b->line));
+		if (b->line == NULL)
+			die("%s", "out of memory");
+	}
+	b->line[b->n++] = line;
+	return 0;
+}
+
+/*
+ * Send @p b's requests on @p fd while reading the answers ("ok LEN" and
+ * LEN bytes, or "error: ..."), printing each in order. @return how many
+ * failed, or -1 when espd went away or answered garbage (said).
+ */
+static long
+batch_send(int fd, struct batch *b, const char *file)
+{
+	size_t sent = 0, done = 0, have = 0, cap = 64 * 1024;
+	char *in = malloc(cap);
+	long failed = 0;
+	ssize_t n;
+
+	if (in == NULL)
+		die("%s", "out of memory");
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
+		die("cannot set up the socket: %s", strerror(errno));
+	while (done < b->n) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		char *nl;
+
+		if (sent < b->len)
+			p.events |= POLLOUT;
+		if (poll(&p, 1, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			die("poll: %s", strerror(errno));
+		}
+		if (sent < b->len && (p.revents & POLLOUT)) {
+			n = write(fd, b->req + sent, b->len - sent);
+			if (n < 0 && errno != EAGAIN && errno != EINTR)
+				break; /* espd gone: said below */
+			if (n > 0 && (sent += (size_t)n) == b->len)
+				shutdown(fd, SHUT_WR); /* the last request: done */
+		}
+		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+			continue;
+		if (have == cap) {
+			char *r = realloc(in, cap * 2);
+
+			if (r == NULL)
+				die("%s", "out of memory");
+			in = r;
+			cap *= 2;
+		}
+		n = read(fd, in + have, cap - have);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (n <= 0)
+			break;
+		have += (size_t)n;
+		/* Every whole answer now in. */
+		while (done < b->n && (nl = memchr(in, '\n', have)) != NULL) {
+			size_t hdr = (size_t)(nl - in) + 1, body;
+			char *end;
+
+			if (strncmp(in, "error: ", 7) == 0) {
+				fprintf(stderr, "espctl: %s:%u: %.*s\n", file, b->line[done],
+					(int)(hdr - 1), in);
+				failed++;
+				body = 0;
+			} else if (strncmp(in, "ok ", 3) == 0) {
+				body = strtoul(in + 3, &end, 10);
+				if (end != nl) {
+					fprintf(stderr, "espctl: malformed answer from espd\n");
+					free(in);
+					return -1;
+				}
+				if (have < hdr + body) {
+					if (cap < hdr + body) {
+						char *r = realloc(in, hdr + body);
+
+						if (r == NULL)
+							die("%s", "out of memory");
+						in = r;
+						cap = hdr + body;
+					}
+					break; /* the rest of its output is on its way */
+				}
+				fwrite(in + hdr, 1, body, stdout);
+			} else {
+				fprintf(stderr, "espctl: malformed answer from espd\n");
+				free(in);
+				return -1;
+			}
+			memmove(in, in + hdr + body, have - hdr - body);
+			have -= hdr + body;
+			done++;
+		}
+	}
+	free(in);
+	if (done < b->n) {
+		fprintf(stderr, "espctl: espd closed the connection after %zu of %zu answers "
+			"(the rest not known to be applied)\n", done, b->n);
+		return -1;
+	}
+	return failed;
+}
+
+/* espctl -b FILE. @return the exit status. */
+static int
+batch_main(const char *sock_path, const char *file, bool json)
+{
+	struct cfg_load ld = { .apply = batch_add, .errs = stderr, .keep_going = true };
+	struct batch b = { .ld = &ld, .json = json };
+	const char *name = strcmp(file, "-") == 0 ? "<stdin>" : file;
+	long failed;
+	int fd;
+
+	ld.arg = &b;
+	if (cfg_load_file(file, &ld) != 0 || ld.nerrors != 0) {
+		fprintf(stderr, "espctl: %s: %u error%s, nothing sent\n", name, ld.nerrors,
+			ld.nerrors == 1 ? "" : "s");
+		failed = 1;
+		goto out;
+	}
+	failed = 0;
+	if (b.n == 0)
+		goto out;
+	fd = ctl_connect(sock_path);
+	if (fd < 0) {
+		failed = 1;
+		goto out;
+	}
+	failed = batch_send(fd, &b, name);
+	close(fd);
+out:
+	if (b.req != NULL)
+		explicit_bzero(b.req, b.cap);
+	free(b.req);
+	free(b.line);
+	if (failed != 0)
+		return 1;
+	if (ferror(stdout) || fclose(stdout) != 0) {
+		fprintf(stderr, "espctl: writing the answers: %s\n", strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -130,8 +383,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *sock_path = DEFAULT_SOCKET;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *sock_path = DEFAULT_SOCKET, *batch = NULL;
 	struct cfg_error err = { 0 };
 	struct cfg_cmd cmd;
 	char *req, buf[65536];
@@ -141,8 +393,11 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	opterr = 0; /* one line on stderr for any error, ours (DESIGN.md) */
-	while ((c = getopt_long(argc, argv, "+s:jh", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jhb:", longopts, NULL)) != -1) {
 		switch (c) {
+		case 'b':
+			batch = optarg;
+			break;
 		case 'h':
 			fputs(help, stdout);
 			return ferror(stdout) || fflush(stdout) != 0 ? 1 : 0;
@@ -157,10 +412,18 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "espctl: %s '%s': usage: espctl [-s SOCKET] [-j] OBJECT "
-				"COMMAND [ARGS]\n", c == ':' || optopt == 's' ? "option needs a value"
-				: "unknown option", argv[optind - 1]);
+				"COMMAND [ARGS]\n", c == ':' || optopt == 's' || optopt == 'b' ?
+				"option needs a value" : "unknown option", argv[optind - 1]);
 			return 2;
 		}
+	}
+	if (batch != NULL) {
+		if (optind != argc) {
+			fprintf(stderr, "espctl: -b FILE takes no command ('%s'): usage: espctl "
+				"[-s SOCKET] [-j] -b FILE\n", argv[optind]);
+			return 2;
+		}
+		return batch_main(sock_path, batch, json);
 	}
 	if (optind == argc) {
 		fprintf(stderr, "espctl: usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS] "
@@ -201,21 +464,11 @@ main(int argc, char **argv)
 	}
 	req[len++] = '\n';
 
-	if (strlen(sock_path) >= sizeof(sun.sun_path))
-		die("socket path too long: %s", sock_path);
-	strcpy(sun.sun_path, sock_path);
-	fd = socket(AF_UNIX, SOCK_STREAM, 0);
-	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		int e = errno;
-
-		fprintf(stderr, "espctl: cannot connect to %s: %s%s\n", sock_path, strerror(e),
-			e == EACCES ? " (the socket is mode 0600: run as espd's user)" :
-			e == ENOENT || e == ECONNREFUSED ? " (is espd running?)" : "");
+	fd = ctl_connect(sock_path);
+	if (fd < 0) {
 		/* The request may carry keys: wipe it on this path too. */
 		explicit_bzero(req, len);
 		free(req);
-		if (fd >= 0)
-			close(fd);
 		return 1;
 	}
 	for (off = 0; off < len; off += (size_t)n) {

@@ -102,6 +102,55 @@ mon_end() {
 	echo "rc=$rc $err"
 }
 t "espctl monitor: espd going away is an error" 0 '^rc=1 espctl: espd closed the monitor' mon_end
+# espctl -b FILE: checked whole first (a typo sends nothing), then one
+# batch; espd's errors name their line, the rest is applied.
+cat >"$tmp/bad.batch" <<'B'
+# two lines, the second wrong
+policy add src 10.1.0.0/16 dst 10.2.0.0/16 dir out action block
+policy add src 10.1.0.0/16 dst 10.3.0.0/16 dir sideways
+B
+t "espctl -b: a typo on line 3, nothing sent (no espd needed)" 1 \
+	"bad.batch:3: error: .*sideways.*|bad.batch: 1 error, nothing sent" \
+	"$b/espctl" -s "$tmp/none.sock" -b "$tmp/bad.batch"
+cat >"$tmp/good.batch" <<'B'
+state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 reqid 1 \
+	aead 'rfc4106(gcm(aes))' 0x0102030405060708090a0b0c0d0e0f1011121314 128
+state add src 172.16.2.5 dst 172.16.1.5 proto esp spi 0x1002 dir in reqid 1 aead 'rfc4106(gcm(aes))' 0x1102030405060708090a0b0c0d0e0f1011121314 128
+state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x1001 reqid 1 aead 'rfc4106(gcm(aes))' 0x2102030405060708090a0b0c0d0e0f1011121314 128
+policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1
+policy add src 192.168.2.0/24 dst 192.168.1.0/24 dir fwd tmpl src 172.16.2.5 dst 172.16.1.5 proto esp reqid 1
+state count
+B
+batch_run() {
+	local pid i out
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/b.sock" --exit-idle 4000 \
+		>/dev/null 2>&1 &
+	pid=$!
+	for i in $(seq 100); do
+		"$b/espctl" -s "$tmp/b.sock" stats >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	"$b/espctl" -s "$tmp/b.sock" -b "$tmp/good.batch"
+	echo "rc=$?"
+	echo "count=$("$b/espctl" -s "$tmp/b.sock" -j state count)"
+	echo "policies=$("$b/espctl" -s "$tmp/b.sock" -j policy list | grep -o '"dir"' | wc -l)"
+	# From stdin, JSON answers.
+	printf 'state count\nstats\n' | "$b/espctl" -s "$tmp/b.sock" -j -b - | head -c 40
+	echo
+	kill "$pid"
+	wait "$pid"
+}
+out=$(batch_run 2>&1)
+t "espctl -b: line 4's SA exists, said with its line (1-2 continue)" 0 \
+	'good.batch:4: error: .*exists' echo "$out"
+t "espctl -b: exit 1 after an error, the state count the batch asked for printed" 0 \
+	'^count 2$' grep -A1 -x '.*exists' <<<"$out"
+t "espctl -b: two SAs and two policies in effect" 0 \
+	'rc=1' bash -c 'grep -q "^count=.*2" <<<"$1" && grep -q "^policies=2$" <<<"$1" && echo "$1"' \
+	bash "$out"
+t "espctl -b -: from stdin" 0 '^[{\[]' bash -c 'sed -n "/^policies=/{n;p}" <<<"$1"' bash "$out"
+t "espctl -b with a command too: usage" 2 'takes no command' \
+	"$b/espctl" -b "$tmp/good.batch" state count
 rm -rf "/var/run/dpdk/espdcli$$"
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
 # THP by default (with large blocks from the heap), the hugetlbfs pool with
