@@ -262,6 +262,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 				continue;
 			nh->port = r->port;
 			nh->has_gw = r->has_via;
+			nh->relay = m->ports[r->port].role == CFG_ROLE_UNPROTECTED;
 			if (r->has_via)
 				pub_esp_addr(&nh->gw, &r->via);
 			rc = lpm_add(t, r->prefix.af, r->prefix.a, r->prefix.len, t->n_nh);
@@ -275,6 +276,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 				int rc;
 
 				t->nh[t->n_nh].port = (uint16_t)p;
+				t->nh[t->n_nh].relay = m->ports[p].role == CFG_ROLE_UNPROTECTED;
 				cfg_addr_mask(&pfx);
 				rc = lpm_add(t, pfx.af, pfx.a, pfx.len, t->n_nh);
 				if (rc < 0)

@@ -70,7 +70,6 @@ static inline uint16_t
 fit_take(struct gw_sa *sa, struct rte_mbuf *m, struct rte_mbuf *prot[],
 	 struct esp_sa *sas[], uint16_t np)
 {
-	m->packet_type = GW_PT_OWN; /* the ESP it becomes is the gateway's */
 	prot[np] = m;
 	sas[np++] = &sa->esp;
 	return np;

@@ -250,8 +250,7 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 			}
 			/* Out of one SA and towards another peer (hub and
 			 * spoke): the outbound SPD has it first. */
-			if (unlikely(m->packet_type == GW_PT_FROM_SA) &&
-			    t->ports[nh->port].role != GW_ROLE_PROTECTED) {
+			if (unlikely(nh->relay) && m->packet_type == GW_PT_FROM_SA) {
 				relay[nr++] = m;
 				continue;
 			}

@@ -141,6 +141,9 @@ struct gw_policy {
 struct gw_nexthop {
 	uint16_t port;
 	uint8_t has_gw;
+	/** Its port is unprotected: a decrypted packet routed here meets
+	 *  the outbound SPD first (route.c, hub and spoke). */
+	uint8_t relay;
 	struct esp_addr gw;  /**< with has_gw; else the destination itself */
 };
 
