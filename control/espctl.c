@@ -64,6 +64,17 @@ quote(char *out, const char *w)
 	return n;
 }
 
+/* How long quote() makes @p w. */
+static size_t
+quoted_len(const char *w)
+{
+	size_t n = 2;
+
+	for (; *w != '\0'; w++)
+		n += *w == '\'' ? 4 : 1;
+	return n;
+}
+
 /*
  * The word an error is about, for the message. A long run of hex digits
  * (with or without 0x) can only be a key, perhaps one word off its place
@@ -206,11 +217,14 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 	(void)file;
 	if (cmd->type == CFG_CMD_MONITOR)
 		return cfg_error_set(err, -1, "monitor cannot be batched");
+	if (cmd->type == CFG_CMD_PORT)
+		return cfg_error_set(err, -1, "ports are set at start-up, in the configuration "
+				     "file");
 	ret = cfg_split(b->ld->text, b->ld->text_len, &ws, err);
 	if (ret < 0)
 		return ret;
 	for (i = 0; i < ws.n; i++)
-		need += strlen(ws.w[i]) * 4 + 3;
+		need += quoted_len(ws.w[i]) + 1;
 	if (need > SOCK_REQUEST_MAX) {
 		cfg_words_free(&ws);
 		return cfg_error_set(err, -1, "request too long (%zu bytes, at most %u)", need,
@@ -234,10 +248,35 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 	return 0;
 }
 
+/* Grow the answer buffer @p *in (@p *cap bytes, @p have in use) to at
+ * least @p want: by copy and wipe, as batch_room(), for answers such as
+ * `state get ... show-keys` hold keys. */
+static void
+answer_room(char **in, size_t *cap, size_t have, size_t want)
+{
+	size_t c = *cap;
+	char *r;
+
+	if (want <= *cap)
+		return;
+	while (c < want)
+		c *= 2;
+	r = malloc(c);
+	if (r == NULL)
+		die("%s", "out of memory");
+	memcpy(r, *in, have);
+	explicit_bzero(*in, *cap);
+	free(*in);
+	*in = r;
+	*cap = c;
+}
+
 /*
  * Send @p b's requests on @p fd while reading the answers ("ok LEN" and
- * LEN bytes, or "error: ..."), printing each in order. @return how many
- * failed, or -1 when espd went away or answered garbage (said).
+ * LEN bytes, or "error: ..."), printing each in order. If espd stops
+ * reading (it closed), sending stops and what it answered is still
+ * read. @return how many failed, or -1 when espd went away early or
+ * answered garbage (said).
  */
 static long
 batch_send(int fd, struct batch *b, const char *file)
@@ -245,13 +284,14 @@ batch_send(int fd, struct batch *b, const char *file)
 	size_t sent = 0, done = 0, have = 0, cap = 64 * 1024;
 	char *in = malloc(cap);
 	long failed = 0;
+	bool bad = false;
 	ssize_t n;
 
 	if (in == NULL)
 		die("%s", "out of memory");
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		die("cannot set up the socket: %s", strerror(errno));
-	while (done < b->n) {
+	while (done < b->n && !bad) {
 		struct pollfd p = { .fd = fd, .events = POLLIN };
 		char *nl;
 
@@ -262,23 +302,18 @@ batch_send(int fd, struct batch *b, const char *file)
 				continue;
 			die("poll: %s", strerror(errno));
 		}
-		if (sent < b->len && (p.revents & POLLOUT)) {
-			n = write(fd, b->req + sent, b->len - sent);
-			if (n < 0 && errno != EAGAIN && errno != EINTR)
-				break; /* espd gone: said below */
+		if (sent < b->len && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+			/* MSG_NOSIGNAL: espd gone is an answer to read, not
+			 * a SIGPIPE. */
+			n = send(fd, b->req + sent, b->len - sent, MSG_NOSIGNAL);
 			if (n > 0 && (sent += (size_t)n) == b->len)
 				shutdown(fd, SHUT_WR); /* the last request: done */
+			else if (n < 0 && errno != EAGAIN && errno != EINTR)
+				sent = b->len; /* it stopped reading: take what it said */
 		}
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		if (have == cap) {
-			char *r = realloc(in, cap * 2);
-
-			if (r == NULL)
-				die("%s", "out of memory");
-			in = r;
-			cap *= 2;
-		}
+		answer_room(&in, &cap, have, have + 1);
 		n = read(fd, in + have, cap - have);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -287,44 +322,41 @@ batch_send(int fd, struct batch *b, const char *file)
 		have += (size_t)n;
 		/* Every whole answer now in. */
 		while (done < b->n && (nl = memchr(in, '\n', have)) != NULL) {
-			size_t hdr = (size_t)(nl - in) + 1, body;
+			size_t hdr = (size_t)(nl - in) + 1, body = 0;
 			char *end;
 
 			if (strncmp(in, "error: ", 7) == 0) {
+				fflush(stdout); /* the answers before it first */
 				fprintf(stderr, "espctl: %s:%u: %.*s\n", file, b->line[done],
 					(int)(hdr - 1), in);
 				failed++;
-				body = 0;
-			} else if (strncmp(in, "ok ", 3) == 0) {
+			} else if (strncmp(in, "ok ", 3) == 0 && in[3] >= '0' && in[3] <= '9') {
 				body = strtoul(in + 3, &end, 10);
-				if (end != nl) {
-					fprintf(stderr, "espctl: malformed answer from espd\n");
-					free(in);
-					return -1;
+				if (end != nl || body > SIZE_MAX / 2) {
+					bad = true;
+					break;
 				}
 				if (have < hdr + body) {
-					if (cap < hdr + body) {
-						char *r = realloc(in, hdr + body);
-
-						if (r == NULL)
-							die("%s", "out of memory");
-						in = r;
-						cap = hdr + body;
-					}
+					answer_room(&in, &cap, have, hdr + body);
 					break; /* the rest of its output is on its way */
 				}
 				fwrite(in + hdr, 1, body, stdout);
 			} else {
-				fprintf(stderr, "espctl: malformed answer from espd\n");
-				free(in);
-				return -1;
+				bad = true;
+				break;
 			}
 			memmove(in, in + hdr + body, have - hdr - body);
 			have -= hdr + body;
 			done++;
 		}
 	}
+	explicit_bzero(in, cap);
 	free(in);
+	fflush(stdout);
+	if (bad) {
+		fprintf(stderr, "espctl: malformed answer from espd\n");
+		return -1;
+	}
 	if (done < b->n) {
 		fprintf(stderr, "espctl: espd closed the connection after %zu of %zu answers "
 			"(the rest not known to be applied)\n", done, b->n);
@@ -412,7 +444,7 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "espctl: %s '%s': usage: espctl [-s SOCKET] [-j] OBJECT "
-				"COMMAND [ARGS]\n", c == ':' || optopt == 's' || optopt == 'b' ?
+				"COMMAND [ARGS] | -b FILE\n", c == ':' || optopt == 's' || optopt == 'b' ?
 				"option needs a value" : "unknown option", argv[optind - 1]);
 			return 2;
 		}
@@ -427,7 +459,7 @@ main(int argc, char **argv)
 	}
 	if (optind == argc) {
 		fprintf(stderr, "espctl: usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS] "
-			"(espctl --help lists them)\n");
+			"| -b FILE (espctl --help lists them)\n");
 		return 2;
 	}
 	if (cfg_parse(argc - optind, argv + optind, &cmd, &err) != 0) {

@@ -441,13 +441,20 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 	uint8_t family = (ip[0] >> 4) == 6 ? 6 : 4;
 	uint8_t src[16];
 	struct rte_mbuf *r;
-	bool have_src;
 	int port;
 
-	/* Not about a packet of the gateway's own either (ESP it made, an
-	 * echo reply): the error would only come back to it. */
-	if (!icmp_error_allowed(ip, len) || e->m->packet_type == GW_PT_OWN ||
-	    is_ours(p, ip, true)) {
+	/* Not about a packet from the gateway's own address either (its
+	 * ESP, its echo replies): the error would only come back to it. */
+	if (!icmp_error_allowed(ip, len) || is_ours(p, ip, true)) {
+		rte_pktmbuf_free(e->m);
+		return;
+	}
+	/* The source: the port it came in on; for a packet that came out of
+	 * an SA, the port it was going out of (inside the policy, so the
+	 * error goes back through the tunnel). Without one, no error, and
+	 * no token spent on it. */
+	port = e->from_sa ? route_port(t, family, ip + (family == 6 ? 24 : 16)) : e->port;
+	if (port < 0 || !port_addr(p, (uint16_t)port, family, src)) {
 		rte_pktmbuf_free(e->m);
 		return;
 	}
@@ -459,12 +466,7 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 		count(x, CNT_IcmpRateLimited);
 		return;
 	}
-	/* The source: the port it came in on; for a packet that came out of
-	 * an SA, the port it was going out of (inside the policy, so the
-	 * error goes back through the tunnel). */
-	port = e->from_sa ? route_port(t, family, ip + (family == 6 ? 24 : 16)) : e->port;
-	have_src = port >= 0 && port_addr(p, (uint16_t)port, family, src);
-	r = have_src ? rte_pktmbuf_alloc(p->pool) : NULL;
+	r = rte_pktmbuf_alloc(p->pool);
 	if (r == NULL || icmp_error_build(r, ip, len, e->kind, e->mtu, src) < 0) {
 		rte_pktmbuf_free(r);
 		rte_pktmbuf_free(e->m);

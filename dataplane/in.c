@@ -240,7 +240,7 @@ punt_frame(struct gw_worker *w, struct rte_mbuf *m, uint16_t port)
 
 /* What no inbound policy holds back from the gateway: IKE on UDP 500 (on
  * 4500 it never comes here), whose sockets Linux exempts from policy as
- * charon asks, and Neighbour Discovery (ICMPv6 133-137), a link's own. */
+ * charon asks, and Neighbour Discovery (ICMPv6 133-136), a link's own. */
 static inline bool
 spd_exempt(const struct flow_key *k)
 {
@@ -249,7 +249,7 @@ spd_exempt(const struct flow_key *k)
 	if (k->proto == IPPROTO_UDP)
 		return k->dport == RTE_BE16(500);
 	return k->family == 6 && k->proto == IPPROTO_ICMPV6 && !k->frag &&
-	       type >= 133 && type <= 137;
+	       type >= 133 && type <= 136;
 }
 
 /*

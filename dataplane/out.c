@@ -691,7 +691,6 @@ gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	for (i = 0; i < n; i++) {
 		struct rte_mbuf *m = pkts[i];
 
-		m->packet_type = GW_PT_OWN;
 		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
 					  &keys[k]) < 0)) {
 			drop(w, m, CNT_MalformedPacket);

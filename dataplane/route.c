@@ -157,16 +157,18 @@ too_big(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 
 /* @p m has no route: dropped, and with `set icmp-unreachable on`
  * answered with Network Unreachable (RFC 1812 5.2.7.1) from the port it
- * came in by, or back through the tunnel it came out of. */
+ * came in by. Not one that came out of an SA: the error would go back
+ * through the tunnel from an address inside its policy, and with no
+ * route there is no such address (exc.c). */
 static void
 no_route(struct gw_worker *w, struct rte_mbuf *m)
 {
-	if (!w->shared->icmp_unreachable) {
+	if (!w->shared->icmp_unreachable || m->packet_type == GW_PT_FROM_SA) {
 		drop(w, m, CNT_NoRoute);
 		return;
 	}
 	w->cnt.c[CNT_NoRoute]++;
-	punt_icmp(w, m, ICMP_ERR_UNREACH_NET, m->port, 0, m->packet_type == GW_PT_FROM_SA);
+	punt_icmp(w, m, ICMP_ERR_UNREACH_NET, m->port, 0, false);
 }
 
 /* Where a burst's packets go: the next hop of each destination. IPv4 is

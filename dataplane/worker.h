@@ -44,10 +44,6 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 /** m->packet_type of a packet that came out of an SA (the worker's own
  *  mark: it rewrites packet_type of everything it receives). */
 #define GW_PT_FROM_SA 0x80000000u
-/** m->packet_type of a packet lcore 0 made (echo replies, errors): no
- *  ICMP error is sent about it (nor about one from the gateway's own
- *  address, such as its ESP: control/exc.c). */
-#define GW_PT_OWN 0x40000000u
 #define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10

@@ -151,6 +151,29 @@ t "espctl -b: two SAs and two policies in effect" 0 \
 t "espctl -b -: from stdin" 0 '^[{\[]' bash -c 'sed -n "/^policies=/{n;p}" <<<"$1"' bash "$out"
 t "espctl -b with a command too: usage" 2 'takes no command' \
 	"$b/espctl" -b "$tmp/good.batch" state count
+# An espd that answers once and closes mid-batch (too many clients, a
+# stop): said on stderr, with its answer; not a silent SIGPIPE.
+early_close() {
+	local i
+	for i in $(seq 20000); do
+		echo "policy add src 10.$((i / 256 % 256)).$((i % 256)).0/24 dst 10.9.0.0/16 dir out action block"
+	done >"$tmp/big.batch"
+	/usr/bin/python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(1)
+print("ready", flush=True)
+c, _ = s.accept(); c.recv(100); c.sendall(b"error: too many clients\n"); c.close()
+' "$tmp/early.sock" >"$tmp/early.out" &
+	for i in $(seq 50); do grep -q ready "$tmp/early.out" 2>/dev/null && break; sleep 0.1; done
+	local out rc
+	out=$("$b/espctl" -s "$tmp/early.sock" -b "$tmp/big.batch" 2>&1)
+	rc=$?
+	echo "$(tr '\n' '|' <<<"$out") rc=$rc"
+	wait
+}
+t "espctl -b: espd closing early is said, its answer shown, exit 1" 0 \
+	'big.batch:1: error: too many clients\|.*closed the connection after 1 of 20000.* rc=1$' \
+	early_close
 rm -rf "/var/run/dpdk/espdcli$$"
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
 # THP by default (with large blocks from the heap), the hugetlbfs pool with
