@@ -176,6 +176,7 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 			drop(w, m, CNT_MalformedPacket);
 			continue;
 		}
+		m->packet_type = GW_PT_PLAIN_IN;
 		esp[k] = m;
 		sas[k] = NULL;
 		kp[k] = &keys[k];

@@ -250,9 +250,11 @@ gw_route_send(struct gw_worker *w, const struct gw_tables *t,
 				no_route(w, m);
 				continue;
 			}
-			/* Out of one SA and towards another peer (hub and
-			 * spoke): the outbound SPD has it first. */
-			if (unlikely(nh->relay) && m->packet_type == GW_PT_FROM_SA) {
+			/* From the unprotected side, out of an SA or plain,
+			 * and back out of it (hub and spoke; a hub's internet
+			 * traffic for a spoke): the outbound SPD has it first. */
+			if (unlikely(nh->relay) &&
+			    (m->packet_type & (GW_PT_FROM_SA | GW_PT_PLAIN_IN)) != 0) {
 				relay[nr++] = m;
 				continue;
 			}

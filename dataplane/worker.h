@@ -44,6 +44,10 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
 /** m->packet_type of a packet that came out of an SA (the worker's own
  *  mark: it rewrites packet_type of everything it receives). */
 #define GW_PT_FROM_SA 0x80000000u
+/** m->packet_type of a plain packet forwarded from an unprotected port:
+ *  as one out of an SA, it meets the outbound SPD if it leaves by an
+ *  unprotected port again (route.c). */
+#define GW_PT_PLAIN_IN 0x40000000u
 #define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10

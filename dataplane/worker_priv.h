@@ -427,11 +427,11 @@ void gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t,
 		     struct rte_mbuf *pkts[], struct esp_sa *sas[], uint16_t n);
 
 /*
- * out.c: @p n packets (at most GW_RX_BURST) that came out of an SA and
- * route out of an unprotected port (hub and spoke): the outbound SPD
- * decides, as Linux's forward path asks its out policies. PROTECT sends
- * them through their SA, block drops them (XfrmOutPolBlock), the rest
- * leave plain. Their TTL was taken already.
+ * out.c: @p n packets (at most GW_RX_BURST) from an unprotected port, out
+ * of an SA or plain, that route out of an unprotected port (hub and
+ * spoke): the outbound SPD decides, as Linux's forward path asks its out
+ * policies. PROTECT sends them through their SA, block drops them
+ * (XfrmOutPolBlock), the rest leave plain. Their TTL was taken already.
  */
 void gw_out_relay(struct gw_worker *w, const struct gw_tables *t,
 		  struct rte_mbuf *pkts[], uint16_t n);

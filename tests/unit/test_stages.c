@@ -1137,7 +1137,8 @@ static const char conf_hub[] =
  * unprotected port goes through the outbound SPD, as Linux's forward path
  * asks its out policies. Protected, it leaves in the other spoke's SA,
  * never in clear; blocked, it is dropped; with no policy, it leaves plain.
- * One TTL is taken at the hub, not two.
+ * One TTL is taken at the hub, not two. So does plain traffic from the
+ * unprotected side.
  */
 static void
 test_in_hub_relay(void)
@@ -1197,6 +1198,22 @@ test_in_hub_relay(void)
 	free_tx(&r);
 	CU_ASSERT_EQUAL(counter(hub, CNT_Protect), 3);
 	CU_ASSERT_EQUAL(counter(hub, CNT_Bypass), 0);
+
+	/* Plain from the WAN (the internet answering a spoke that browses
+	 * through the hub), for the other spoke's subnet: into its SA. */
+	unit_gw_apply(hub, "policy add src 203.0.113.0/24 dst 192.168.2.0/24 dir out "
+		      "tmpl src 172.16.2.5 dst 172.16.2.9 proto esp reqid 2 mode tunnel");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&hub->pub), 0);
+	m[0] = udp4(hub, RTE_IPV4(203u, 0, 113, 7), B_HOST, 64, false);
+	gw_inbound(wh, hub->pub.shared.tables, 1, m, 1);
+	take_tx(wh, &r);
+	CU_ASSERT_EQUAL_FATAL(r.n, 1);
+	CU_ASSERT_EQUAL(r.port[0], 1);
+	esp_of(r.m[0], &spi, &seq);
+	CU_ASSERT_EQUAL(spi, 0x7001);
+	CU_ASSERT_EQUAL(seq, 4);
+	free_tx(&r);
+	CU_ASSERT_EQUAL(counter(hub, CNT_Protect), 4);
 	pair_free(a, hub, base_a, base_h);
 }
 
