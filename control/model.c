@@ -1058,6 +1058,17 @@ update_changes(const struct model_sa *old, const struct cfg_state *s)
 	return NULL;
 }
 
+/* Do @p a and @p b name the same algorithm with the same keys? */
+static bool
+algo_same(const struct model_sa_cfg *a, const struct model_sa_cfg *b)
+{
+	uint16_t la = a->x != NULL ? a->x->auth_key_len : 0;
+	uint16_t lb = b->x != NULL ? b->x->auth_key_len : 0;
+
+	return memcmp(&a->algo, &b->algo, sizeof(a->algo)) == 0 && la == lb &&
+	       (la == 0 || memcmp(a->x->auth_key, b->x->auth_key, la) == 0);
+}
+
 /*
  * state update: new limits apply in place; new keys make a new record in
  * the data plane that takes over the old one's counters and sequence
@@ -1101,7 +1112,7 @@ state_update(struct gw_model *m, const struct cfg_state *s, struct cfg_error *er
 	keep = old->cfg;
 	old->cfg = next; /* show-keys shows the keys in use */
 	if (rekey && m->ops != NULL && m->ops->sa_rekey != NULL)
-		rc = m->ops->sa_rekey(m->ops_arg, old);
+		rc = m->ops->sa_rekey(m->ops_arg, old, algo_same(&keep, &next));
 	/* New limits (with or without new keys) re-arm the events. */
 	if (rc == 0 && (!rekey || (s->has & CFG_SA_HAS_LIMIT)) && m->ops != NULL &&
 	    m->ops->sa_limits != NULL)

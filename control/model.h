@@ -165,8 +165,11 @@ struct model_ops {
 	int (*sa_create)(void *arg, struct model_sa *s);
 	/** New keys in s->cfg: build a new record that carries the old
 	 *  one's counters and sequence state over, and put it everywhere
-	 *  the old one was (SAD, flow table) before retiring the old. */
-	int (*sa_rekey)(void *arg, struct model_sa *s);
+	 *  the old one was (SAD, flow table) before retiring the old.
+	 *  @p same_keys: the update named the keys the SA had; the new
+	 *  record keeps the old IV mask then, as sa_migrate's does, since
+	 *  its sequence goes on under those keys. */
+	int (*sa_rekey)(void *arg, struct model_sa *s, bool same_keys);
 	/** New outer addresses or UDP encapsulation in s->cfg (`state
 	 *  migrate`; @p old is the cfg before): a new record with the same
 	 *  keys and IV mask that carries the counters, sequence and replay

@@ -470,13 +470,16 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	record_retire(p, old); /* bumps flows_gen: caches drop the old record */
 }
 
-/* New keys: a new record (new IV mask) takes the old one's place. */
+/* New keys: a new record (new IV mask) takes the old one's place. The
+ * same keys again keep the mask: with a new one, the sequence going on
+ * under those keys, an IV could come twice (counter ^ mask). */
 static int
-op_sa_rekey(void *arg, struct model_sa *s)
+op_sa_rekey(void *arg, struct model_sa *s, bool same_keys)
 {
 	struct pub *p = arg;
+	const struct gw_sa *old = s->dp;
 	struct gw_sa *ngw;
-	int rc = record_make(p, s, NULL, &ngw);
+	int rc = record_make(p, s, same_keys && old != NULL ? old->esp.iv_mask : NULL, &ngw);
 
 	if (rc < 0)
 		return rc;

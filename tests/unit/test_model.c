@@ -510,10 +510,11 @@ test_flows_shared(void)
 }
 
 static int
-rekey_refused(void *arg, struct model_sa *s)
+rekey_refused(void *arg, struct model_sa *s, bool same_keys)
 {
 	(void)arg;
 	(void)s;
+	(void)same_keys;
 	return -ENOMEM;
 }
 

@@ -650,6 +650,37 @@ test_out_replaced_counts(void)
 	testgw_free(g);
 }
 
+/* `state update` with the keys the SA has (a key manager repeating its
+ * UPDSA) makes a new record that keeps the IV mask: its numbers go on
+ * under the same key, and a new mask could meet an old IV (counter ^
+ * mask). New keys draw a new mask. */
+static void
+test_out_update_same_keys(void)
+{
+	struct testgw *g = gw(conf_a);
+	struct model_sa *s = NULL;
+	uint8_t mask[sizeof(((struct esp_sa *)0)->iv_mask)];
+	const struct gw_sa *r0, *r1;
+	unsigned int i;
+
+	for (i = 0; i < g->model.n_sas; i++)
+		if (g->model.sas[i]->dir == CFG_DIR_OUT)
+			s = g->model.sas[i];
+	CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+	r0 = s->dp;
+	memcpy(mask, r0->esp.iv_mask, sizeof(mask));
+	unit_gw_apply(g, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 " GCM);
+	r1 = s->dp;
+	CU_ASSERT_PTR_NOT_EQUAL(r1, r0);
+	CU_ASSERT_EQUAL(memcmp(r1->esp.iv_mask, mask, sizeof(mask)), 0);
+	unit_gw_apply(g, "state update src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x5001 " GCM2);
+	CU_ASSERT_NOT_EQUAL(memcmp(((const struct gw_sa *)s->dp)->esp.iv_mask, mask,
+				   sizeof(mask)), 0);
+	(void)pub_reclaim(&g->pub);
+	testgw_drain(g, NULL);
+	testgw_free(g);
+}
+
 /* `set out-sa shared`: a worker sends through the SA without taking it
  * (any other would too); lcore 0 still hands its packets to a worker.
  * Changing the mode makes the SA a new record in the new mode, numbered
@@ -2116,6 +2147,8 @@ test_stages_register(void)
 			test_out_replaced_counts) == NULL ||
 	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
 			test_out_replace_stall) == NULL ||
+	    CU_add_test(o, "state update with the same keys keeps the IV mask",
+			test_out_update_same_keys) == NULL ||
 	    CU_add_test(o, "set out-sa shared: no owner; a change makes new records",
 			test_out_shared_mode) == NULL ||
 	    CU_add_test(o, "handoffs in bursts reach the owner all, in order",
