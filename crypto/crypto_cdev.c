@@ -766,6 +766,7 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 {
 	struct rte_crypto_op **cops = ce->cops;
 	unsigned int i, nv = 0, nenq = 0, ndeq = 0, idle = 0;
+	bool busy = false;
 	uint16_t ok = 0;
 
 	for (i = 0; i < n; i++)
@@ -796,15 +797,21 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 	 * write into its mbuf.
 	 */
 	while (ndeq < nv) {
-		unsigned int k = 0, d;
+		unsigned int k = 0, d, got;
 
 		if (nenq < nv) {
 			k = dev_enqueue(ce, cops + nenq, nv - nenq);
-			if (k < nv - nenq)
-				ce->st.enq_busy++;
+			if (k < nv - nenq && !busy) {
+				ce->st.enq_busy++; /* once a burst, not a poll */
+				busy = true;
+			}
 			nenq += k;
 		}
-		d = dev_dequeue(ce, ce->done, (uint16_t)(nenq - ndeq));
+		/* Whatever the device has done, asynchronous ops before ours
+		 * too: where they fill the queue, ours get in only once they
+		 * are taken off. */
+		got = d = dev_dequeue(ce, ce->done,
+				      (uint16_t)RTE_MIN(ce->on_dev, (uint32_t)CDEV_CHUNK));
 		for (i = 0; i < d; i++) {
 			struct rte_crypto_op *c = ce->done[i];
 
@@ -820,7 +827,7 @@ cdev_chunk(struct cdev_engine *ce, struct crypto_op *ops, unsigned int n,
 			ok += op_done(ce, c);
 		}
 		ndeq += d;
-		if (k == 0 && d == 0) {
+		if (k == 0 && got == 0) {
 			if (nenq == ndeq && ++idle > (1u << 20)) {
 				ce->st.enq_given_up += nv - nenq;
 				break;
