@@ -276,9 +276,44 @@ in_decap_tunnel(struct rte_mbuf *m, const struct esp_sa *sa, uint32_t start,
 	return 0;
 }
 
+/*
+ * RFC 3948 3.1.2: transport mode through a NAT. The sender summed its TCP
+ * or UDP checksum over its own address, which the NAT has since rewritten
+ * in the one IP header the packet keeps: sum it again over that header
+ * (the NAT's original address, NAT-OA, is not kept to do it
+ * incrementally). A UDP checksum of 0 (none, over IPv4) stays 0, and a
+ * fragment is left alone: its checksum covers what it lacks.
+ */
+static void
+natt_l4_resum(uint8_t *ip, uint32_t len, uint32_t l4_off, uint8_t nh)
+{
+	uint8_t *l4 = ip + l4_off;
+	uint32_t l4_len = len - l4_off, sum;
+	uint16_t *ck, v;
+
+	if (nh == IPPROTO_TCP && l4_len >= 20)
+		ck = (uint16_t *)(l4 + 16);
+	else if (nh == IPPROTO_UDP && l4_len >= 8 && (l4[6] | l4[7]) != 0)
+		ck = (uint16_t *)(l4 + 6);
+	else
+		return;
+	if ((ip[0] >> 4) == 4 && ((ip[6] & 0x3f) != 0 || ip[7] != 0))
+		return; /* (IPv6: in_decap_transport() walked the chain, no fragment) */
+	*ck = 0;
+	sum = (ip[0] >> 4) == 4 ? rte_raw_cksum(ip + 12, 8) : rte_raw_cksum(ip + 8, 32);
+	sum += rte_raw_cksum(l4, l4_len);
+	sum += rte_cpu_to_be_16((uint16_t)nh) + rte_cpu_to_be_16((uint16_t)l4_len);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	v = (uint16_t)~sum;
+	if (v == 0 && nh == IPPROTO_UDP)
+		v = 0xffff; /* 0 would say "none" (RFC 768) */
+	*ck = v;
+}
+
 static int
 in_decap_transport(struct rte_mbuf *m, uint32_t start, uint32_t pl_len,
-		   uint8_t nh)
+		   uint8_t nh, bool natt)
 {
 	uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
 	uint32_t hl = m->l3_len, nh_off;
@@ -305,6 +340,8 @@ in_decap_transport(struct rte_mbuf *m, uint32_t start, uint32_t pl_len,
 			return -1;
 		ip[nh_off] = nh;
 	}
+	if (natt)
+		natt_l4_resum(ip, hl + pl_len, hl, nh);
 	return 0;
 }
 
@@ -397,7 +434,7 @@ in_finish_one(struct esp_ctx *ctx, const struct crypto_op *op, uint64_t seq,
 		if (unlikely(in_decap_tunnel(m, sa, start, pl_len, nh) < 0))
 			return CNT_XfrmInStateModeError;
 	} else {
-		if (unlikely(in_decap_transport(m, start, pl_len, nh) < 0))
+		if (unlikely(in_decap_transport(m, start, pl_len, nh, m->l4_len != 0) < 0))
 			return CNT_XfrmInStateModeError;
 	}
 	return 0;

@@ -764,6 +764,65 @@ encrypted_from(struct sa_pair *p, uint8_t host, uint16_t sport)
 	return m;
 }
 
+/*
+ * Transport mode through a NAT (RFC 3948 3.1.2): the host summed its UDP
+ * and TCP checksums over its own address; the NAT rewrote it in the one
+ * header. What leaves espd carries checksums right for the header it has;
+ * a UDP checksum of 0 (none) stays 0; without UDP encapsulation (no NAT
+ * in the path) nothing changes.
+ */
+static void
+test_natt_transport_checksum(void)
+{
+	struct crypto_algo_params algo = algo_params(&algos[0]);
+	static const uint8_t protos[3] = { IPPROTO_UDP, IPPROTO_TCP, IPPROTO_UDP };
+	unsigned int k;
+
+	for (k = 0; k < 3; k++) {
+		struct sa_pair p;
+		uint8_t plain[256];
+		size_t len = plain_packet(plain, 4, 100, 0, 3);
+		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)plain;
+		uint8_t *l4 = plain + 20;
+		struct rte_mbuf *m;
+		uint16_t *ck = (uint16_t *)(l4 + (protos[k] == IPPROTO_TCP ? 16 : 6));
+
+		if (protos[k] == IPPROTO_TCP) {
+			ip->next_proto_id = IPPROTO_TCP;
+			l4[12] = 5 << 4; /* a bare 20-byte header, the rest data */
+			ip->hdr_checksum = 0;
+			ip->hdr_checksum = rte_ipv4_cksum(ip);
+		}
+		*ck = 0;
+		if (k < 2)
+			*ck = rte_ipv4_udptcp_cksum(ip, l4);
+		CU_ASSERT_EQUAL_FATAL(sa_pair_init(&p, &algo, ESP_MODE_TRANSPORT,
+						   ESP_F_UDP_ENCAP, 4, cur_kind), 0);
+		m = mbuf_from(plain, len);
+		CU_ASSERT_EQUAL_FATAL(out_one(cur_ctx, &p.out, &m), 0);
+		/* The NAT: a new source in the one header. */
+		ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+		ip->src_addr = rte_cpu_to_be_32(RTE_IPV4(203u, 0, 113, 9));
+		ip->hdr_checksum = 0;
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		CU_ASSERT_EQUAL_FATAL(in_one(cur_ctx, &p.in, &m), 0);
+		ip = rte_pktmbuf_mtod(m, struct rte_ipv4_hdr *);
+		CU_ASSERT_EQUAL(ip->next_proto_id, protos[k]);
+		ck = (uint16_t *)((uint8_t *)(ip + 1) + (protos[k] == IPPROTO_TCP ? 16 : 6));
+		if (k < 2) {
+			uint16_t got = *ck;
+
+			*ck = 0;
+			CU_ASSERT_EQUAL(got, rte_ipv4_udptcp_cksum(ip, ip + 1));
+		} else {
+			CU_ASSERT_EQUAL(*ck, 0);
+		}
+		rte_pktmbuf_free(m);
+		sa_pair_fini(&p);
+	}
+	CHECK_NO_LEAK();
+}
+
 /* NAT-T mappings (XFRM_MSG_MAPPING): an authentic packet from a new
  * source port or address is noted once per change; the peer's own
  * packets, forgeries, replays and plain ESP never are. */
@@ -1804,6 +1863,7 @@ static const struct {
 	{ "replay", test_replay_drop },
 	{ "replay inside one burst", test_replay_in_one_burst },
 	{ "NAT-T mappings", test_mapping },
+	{ "transport mode through a NAT: checksums fixed", test_natt_transport_checksum },
 	{ "bursts longer than ESP_BURST_MAX", test_long_burst },
 	{ "truncated ESP", test_truncated },
 	{ "bad pad length and content", test_bad_pad },
