@@ -224,6 +224,24 @@ lpm_add(struct gw_tables *t, int af, const uint8_t *a, uint8_t len, uint32_t nh)
 	return rte_lpm_add(t->lpm4, ntohl(ip), len, nh);
 }
 
+/*
+ * Destinations no router forwards (RFC 1812 5.3.7 and 4.2.2.11; RFC 3927
+ * 7 for link-local), however a default route reads: they lead to a next
+ * hop past the table, which the lookups take for no route (NoRoute). An
+ * explicit route for one of these prefixes replaces it; a longer one
+ * (a connected 169.254.1.0/24) beats it.
+ */
+static const struct {
+	uint8_t a[4];
+	uint8_t len;
+} martians4[] = {
+	{ { 0, 0, 0, 0 }, 8 },      /* "this" network */
+	{ { 127, 0, 0, 0 }, 8 },    /* loopback */
+	{ { 169, 254, 0, 0 }, 16 }, /* link-local */
+	{ { 240, 0, 0, 0 }, 4 },    /* reserved */
+};
+#define NH_NONE 0xffffffu /* past any table: the lookups say "no route" */
+
 static int
 build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 {
@@ -231,7 +249,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	uint32_t n_nh = m->n_routes + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX;
 	char name[RTE_LPM_NAMESIZE];
 	struct rte_lpm_config c4 = {
-		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
+		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians4), 16u),
 	};
 	struct rte_lpm6_config c6 = {
 		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
@@ -249,6 +267,12 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL)
 		return -ENOMEM;
 
+	for (i = 0; i < RTE_DIM(martians4); i++) {
+		int rc = lpm_add(t, AF_INET, martians4[i].a, martians4[i].len, NH_NONE);
+
+		if (rc < 0)
+			return rc;
+	}
 	/* Default routes first (lpm_add()). Each port address gives a
 	 * connected (on-link) route, as in Linux; an explicit route for the
 	 * same prefix, added after, wins. */

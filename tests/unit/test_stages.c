@@ -1815,6 +1815,18 @@ test_route_default(void)
 	CU_ASSERT_EQUAL(route_port(g, "200.1.1.1"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "192.168.2.20"), 0);
 	CU_ASSERT_EQUAL(route_port(g, "2001:4860::1"), -1);
+	/* Martian destinations (RFC 1812 5.3.7, RFC 3927): never forwarded,
+	 * default route or not; an explicit route for one is taken. */
+	CU_ASSERT_EQUAL(route_port(g, "127.0.0.1"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "0.1.2.3"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "169.254.9.9"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "250.0.0.1"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "126.255.255.255"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "169.255.0.1"), 1);
+	unit_gw_apply(g, "route add 169.254.0.0/16 port 0");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
+	CU_ASSERT_EQUAL(route_port(g, "169.254.9.9"), 0);
+	unit_gw_apply(g, "route del 169.254.0.0/16");
 	unit_gw_apply(g, "route add 128.0.0.0/1 port 0");
 	unit_gw_apply(g, "route add ::/0 port 1 via 2001:db8:1::1");
 	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
