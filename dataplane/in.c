@@ -270,21 +270,14 @@ in_local_plain(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	uint32_t res[GW_RX_BURST];
 	uint16_t i, k = 0;
 
+	n = gw_flow_keys(w, pkts, n, keys);
 	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-					  &keys[k]) < 0)) {
-			drop(w, m, CNT_MalformedPacket);
+		if (spd_exempt(&keys[i])) {
+			punt_frame(w, pkts[i], port);
 			continue;
 		}
-		if (spd_exempt(&keys[k])) {
-			punt_frame(w, m, port);
-			continue;
-		}
-		pkts[k] = m;
-		kp[k] = &keys[k];
-		k++;
+		pkts[k] = pkts[i];
+		kp[k++] = &keys[i];
 	}
 	if (k == 0)
 		return;

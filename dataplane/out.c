@@ -686,19 +686,8 @@ gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	     uint16_t n)
 {
 	struct flow_key keys[GW_RX_BURST];
-	uint16_t i, k = 0;
 
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-					  &keys[k]) < 0)) {
-			drop(w, m, CNT_MalformedPacket);
-			continue;
-		}
-		pkts[k++] = m;
-	}
-	out_classify(w, t, pkts, keys, k, 0, OUT_LOCAL);
+	out_classify(w, t, pkts, keys, gw_flow_keys(w, pkts, n, keys), 0, OUT_LOCAL);
 }
 
 void
@@ -706,19 +695,9 @@ gw_out_relay(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	     uint16_t n)
 {
 	struct flow_key keys[GW_RX_BURST];
-	uint16_t i, k = 0;
+	uint16_t i;
 
-	for (i = 0; i < n; i++) {
-		struct rte_mbuf *m = pkts[i];
-
-		/* Plain from here on: route.c relays it only once. */
-		m->packet_type = 0;
-		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-					  &keys[k]) < 0)) {
-			drop(w, m, CNT_MalformedPacket);
-			continue;
-		}
-		pkts[k++] = m;
-	}
-	out_classify(w, t, pkts, keys, k, 0, OUT_RELAY);
+	for (i = 0; i < n; i++)
+		pkts[i]->packet_type = 0; /* plain from here on: route.c relays once */
+	out_classify(w, t, pkts, keys, gw_flow_keys(w, pkts, n, keys), 0, OUT_RELAY);
 }

@@ -181,6 +181,26 @@ punt_icmp(struct gw_worker *w, struct rte_mbuf *m, uint8_t kind, uint16_t port,
 	exc_send(w, m, &e);
 }
 
+/* The flow key of each of @p n L3 packets; a malformed one is dropped
+ * (MalformedPacket). @return how many are left in pkts and keys. */
+static inline uint16_t
+gw_flow_keys(struct gw_worker *w, struct rte_mbuf *pkts[], uint16_t n, struct flow_key keys[])
+{
+	uint16_t i, k = 0;
+
+	for (i = 0; i < n; i++) {
+		struct rte_mbuf *m = pkts[i];
+
+		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
+					  &keys[k]) < 0)) {
+			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		pkts[k++] = m;
+	}
+	return k;
+}
+
 /* A router's TTL/hop-limit decrement; -1 when it would reach 0. */
 static inline int
 ttl_dec(struct rte_mbuf *m)

@@ -85,20 +85,24 @@ t "espd -s in a missing directory: made with its parents, counters written" 0 '"
 	bash -c '"$1" "${@:4}" -- -c "$2" -s "$3/d1/d2/s.sock" --exit-idle 100 --stats-json "$3/st.json" \
 		>/dev/null && [ -d "$3/d1/d2" ] && [ ! -e "$3/d1/d2/s.sock" ] && cat "$3/st.json"' \
 	bash "$b/espd" "$tmp/two.conf" "$tmp" "${eal[@]}"
-# A monitor that espd closes (it stopped) ends in an error, not in 0.
-mon_end() {
-	local pid rc err i
-	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/m.sock" --exit-idle 4000 \
-		>/dev/null 2>&1 &
-	pid=$!
-	# Answering, not only bound: the monitor must be taken.
+# espd_up SOCK: espd on two.conf in the background (its pid in
+# espd_pid, leaving after 4 s idle), answering on SOCK, not only bound.
+espd_up() {
+	local i
+	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$1" --exit-idle 4000 >/dev/null 2>&1 &
+	espd_pid=$!
 	for i in $(seq 100); do
-		"$b/espctl" -s "$tmp/m.sock" stats >/dev/null 2>&1 && break
+		"$b/espctl" -s "$1" stats >/dev/null 2>&1 && break
 		sleep 0.1
 	done
+}
+# A monitor that espd closes (it stopped) ends in an error, not in 0.
+mon_end() {
+	local rc err
+	espd_up "$tmp/m.sock"
 	err=$("$b/espctl" -s "$tmp/m.sock" monitor 2>&1 >/dev/null)
 	rc=$?
-	wait "$pid"
+	wait "$espd_pid"
 	echo "rc=$rc $err"
 }
 t "espctl monitor: espd going away is an error" 0 '^rc=1 espctl: espd closed the monitor' mon_end
@@ -122,14 +126,7 @@ policy add src 192.168.2.0/24 dst 192.168.1.0/24 dir fwd tmpl src 172.16.2.5 dst
 state count
 B
 batch_run() {
-	local pid i out
-	"$b/espd" "${eal[@]}" -- -c "$tmp/two.conf" -s "$tmp/b.sock" --exit-idle 4000 \
-		>/dev/null 2>&1 &
-	pid=$!
-	for i in $(seq 100); do
-		"$b/espctl" -s "$tmp/b.sock" stats >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	espd_up "$tmp/b.sock"
 	"$b/espctl" -s "$tmp/b.sock" -b "$tmp/good.batch"
 	echo "rc=$?"
 	echo "count=$("$b/espctl" -s "$tmp/b.sock" -j state count)"
@@ -137,8 +134,8 @@ batch_run() {
 	# From stdin, JSON answers.
 	printf 'state count\nstats\n' | "$b/espctl" -s "$tmp/b.sock" -j -b - | head -c 40
 	echo
-	kill "$pid"
-	wait "$pid"
+	kill "$espd_pid"
+	wait "$espd_pid"
 }
 out=$(batch_run 2>&1)
 t "espctl -b: line 4's SA exists, said with its line (1-2 continue)" 0 \
