@@ -14,6 +14,10 @@ answering ACQUIREs. One topology, several cases:
   tap          TCP (v4 and v6) and UDP 500/4500 from the WAN to sockets in
                gwA's namespace, through the TAP; the answers leave plain
   ratelimit    `set icmp-ratelimit 5`, then 0 (no limit)
+  hub          hub and spoke: gwB relays hostA's flow for a third spoke
+               (10.3.0.0/24 behind 172.16.0.9 on the WAN) out of A's tunnel
+               into that spoke's, never in clear (scapy decrypts it off
+               the WAN bridge)
   unreachable  `set icmp-unreachable on`: no route -> Network Unreachable
                (v4, v6); a host that never answers ARP, behind the far
                gateway -> Host Unreachable through the tunnel
@@ -34,7 +38,7 @@ import time
 from espdtest.run import packet_socket, Capture
 from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, WAN6, MACS, ping,
                            replies, traceroute, tcp_transfer, wait_for, delta, drops,
-                           ns_socket, UdpSink)
+                           ns_socket, UdpSink, pcap_frames, classify_frame)
 
 
 def ip_neigh(t, where, addr):
@@ -255,6 +259,78 @@ class Test:
         r.check(e2.get("type") == 3 and e2.get("src") == SITE["B"]["gw6"],
                 "traceroute6: hop limit 2 -> Time Exceeded from fd02::1 (through the tunnel)",
                 res2)
+
+    def hub(self):
+        """Hub and spoke (README "Hub and spoke"): a flow from hostA for
+        10.3.0.0/24 goes through A's tunnel to gwB, whose route for it
+        leads back out of the WAN port to a third spoke (172.16.0.9, a
+        static neighbour, so its frames flood the WAN bridge to tcpdump).
+        gwB's out policy sends it into that spoke's SA: ESP on the wire,
+        which scapy decrypts to hostA's packet with two hops taken, and
+        no inner address in clear."""
+        r, t, A, B = self.r, self.t, self.A, self.B
+        from scapy.layers.inet import IP
+        from scapy.layers.ipsec import ESP, SecurityAssociation
+
+        spoke, net, spi = "172.16.0.9", "10.3.0.0/24", 0x7777
+        key = os.urandom(20)
+        pcap = os.path.join(t.wd, "hub.pcap")
+        dump = t.tcpdump(pcap, filt=("host", spoke, "or", "net", net), snaplen=0)
+        b_cmds = [
+            ["neigh", "add", spoke, "lladdr", "02:00:00:00:0c:09", "port", "1"],
+            ["route", "add", net, "port", "1", "via", spoke],
+            ["state", "add", "src", WAN4["B"], "dst", spoke, "proto", "esp", "spi", hex(spi),
+             "reqid", "77", "aead", "rfc4106(gcm(aes))", "0x" + key.hex(), "128"],
+            ["policy", "add", "src", SITE["A"]["net4"], "dst", net, "dir", "out", "tmpl",
+             "src", WAN4["B"], "dst", spoke, "proto", "esp", "reqid", "77", "mode", "tunnel"],
+        ]
+        a_cmd = ["policy", "add", "src", SITE["A"]["net4"], "dst", net, "dir", "out", "tmpl",
+                 "src", WAN4["A"], "dst", WAN4["B"], "proto", "esp", "reqid", "1",
+                 "mode", "tunnel", "pfp", "src,dst,proto,sport,dport"]
+        try:
+            for c in b_cmds:
+                B.ctl(*c)
+            A.ctl(*a_cmd)
+            b = B.stats()
+            s = ns_socket(t.ns["hA"], socket.AF_INET, socket.SOCK_DGRAM)
+            try:
+                for i in range(5):
+                    s.sendto(b"hub %d" % i, ("10.3.0.5", 9))
+                    time.sleep(0.05)
+            finally:
+                s.close()
+            got = wait_for(lambda: delta(b, B.stats()).get("Protect", 0) >= 5, 5)
+            d = delta(b, B.stats())
+            # tcpdump hands libpcap's buffer over once a second: wait
+            # for the frames to reach the file.
+            wait_for(lambda: sum(classify_frame(f)[2] == spoke
+                                 for _, f in pcap_frames(pcap)) >= 5, 3, step=0.2)
+        finally:
+            err = t.stop_tcpdump(dump)
+            A.ctl("policy", "del", "src", SITE["A"]["net4"], "dst", net, "dir", "out")
+            B.ctl("policy", "del", "src", SITE["A"]["net4"], "dst", net, "dir", "out")
+            B.ctl("state", "del", "src", WAN4["B"], "dst", spoke, "proto", "esp", "spi", hex(spi))
+            B.ctl("route", "del", net)
+            B.ctl("neigh", "del", spoke, "port", "1")
+        sa = SecurityAssociation(ESP, spi=spi, crypt_algo="AES-GCM", crypt_key=key,
+                                 auth_algo="NULL", tunnel_header=IP(src=WAN4["B"], dst=spoke))
+        inner, clear = [], 0
+        for _, f in pcap_frames(pcap):
+            l3, src, dst, proto, _, _ = classify_frame(f)
+            if l3 != "ip4":
+                continue
+            if dst and dst.startswith("10.3.0."):
+                clear += 1
+            elif proto == 50 and dst == spoke:
+                p = sa.decrypt(IP(f[14:]))
+                inner.append((p.src, p.dst, p.ttl, bytes(p.payload.payload)))
+        want = [(SITE["A"]["host4"], "10.3.0.5", 62, b"hub %d" % i) for i in range(5)]
+        r.check(got and d.get("Protect", 0) >= 5, "hub: gwB protects the 5 relayed packets "
+                "(Protect)", d)
+        r.equal(sorted(inner), want, "hub: the WAN carries them as ESP to the third spoke "
+                "(SPI 0x7777), hostA's datagrams inside with TTL 62 (a hop at A, one at B)")
+        r.equal(clear, 0, "hub: no packet for 10.3.0.0/24 in clear on the WAN (%s)" %
+                err.strip().split("\n")[-1])
 
     def unreachable(self):
         """`set icmp-unreachable on|off` (RFC 1812 4.3.3.1)."""
@@ -577,7 +653,7 @@ def main():
     def body(r, build):
         with Topo(build=build, tap={"A": "tapA"}) as t:
             with_pairkm(t, r, ["idle", "arp_nd", "ping", "ping_far", "learned", "traceroute",
-                               "ratelimit", "unreachable", "tap", "aging"], Test)
+                               "ratelimit", "unreachable", "hub", "tap", "aging"], Test)
     return live_main("local", body)
 
 
