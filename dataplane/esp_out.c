@@ -12,6 +12,7 @@
 
 #include "dataplane/esp.h"
 #include "dataplane/esp_priv.h"
+#include "dataplane/pkt.h"
 
 /* RFC 4303 2.4: the default pad content, as many bytes as any pad. */
 static const uint8_t pad_pattern[16] = {
@@ -22,6 +23,7 @@ static const uint8_t pad_pattern[16] = {
 struct out_pkt {
 	uint32_t tot;    /* IP length of the plain packet */
 	uint16_t hl;     /* its IP header length (transport: stays in front) */
+	uint16_t nh_off; /* transport: the byte that names what follows hl */
 	uint8_t tos;     /* its DSCP + ECN */
 	uint8_t proto;   /* its upper-layer protocol */
 	uint8_t v6;
@@ -41,6 +43,7 @@ out_parse(struct rte_mbuf *m, struct out_pkt *p)
 
 		p->v6 = 0;
 		p->hl = (uint16_t)((ip[0] & 0x0f) * 4);
+		p->nh_off = 9;
 		p->tot = rte_be_to_cpu_16(h->total_length);
 		p->tos = h->type_of_service;
 		p->proto = h->next_proto_id;
@@ -49,6 +52,7 @@ out_parse(struct rte_mbuf *m, struct out_pkt *p)
 
 		p->v6 = 1;
 		p->hl = sizeof(*h);
+		p->nh_off = 6;
 		p->tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
 		p->tos = (uint8_t)(rte_be_to_cpu_32(h->vtc_flow) >> 20);
 		p->proto = h->proto;
@@ -140,18 +144,54 @@ out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
 	}
 }
 
+/*
+ * Transport mode over IPv6: ESP goes after the hop-by-hop and routing
+ * headers, and a destination-options header before a routing header (RFC
+ * 4303 3.1.1, RFC 8200 4.1: what routers on the way read; as Linux
+ * places it), the rest travels inside. @p p has the base header only;
+ * this moves hl, proto and nh_off past them. @return -1 when the chain
+ * runs past the packet.
+ */
+static int
+out_transport_v6(const uint8_t *ip, struct out_pkt *p)
+{
+	uint32_t off = sizeof(struct rte_ipv6_hdr), n;
+	uint8_t nh = ip[6];
+
+	for (n = 0; n < IP6_EXT_MAX; n++) {
+		uint32_t len;
+
+		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS)
+			break;
+		if (off + 8 > p->tot)
+			return -1;
+		if (nh == IPPROTO_DSTOPTS && ip[off] != IPPROTO_ROUTING)
+			break; /* for the final destination: inside */
+		len = ((uint32_t)ip[off + 1] + 1) * 8;
+		if (off + len > p->tot)
+			return -1;
+		p->nh_off = (uint16_t)off;
+		nh = ip[off];
+		off += len;
+	}
+	p->hl = (uint16_t)off;
+	p->proto = nh;
+	return 0;
+}
+
 /* Transport mode: the packet's own header now carries ESP (or UDP). */
 static void
-out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl,
+out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, const struct out_pkt *p,
 		  uint32_t total)
 {
 	uint8_t proto = (sa->flags & ESP_F_UDP_ENCAP) ? IPPROTO_UDP : IPPROTO_ESP;
+	uint16_t hl = p->hl;
 
 	if ((ip[0] >> 4) == 6) {
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
 
-		ip6->proto = proto;
-		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(total - hl));
+		ip[p->nh_off] = proto;
+		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(total - sizeof(*ip6)));
 	} else {
 		struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)ip;
 
@@ -202,6 +242,8 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 		pl_len = p.tot;
 		nh = p.v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	} else {
+		if (p.v6 && unlikely(out_transport_v6(rte_pktmbuf_mtod(m, const uint8_t *), &p) < 0))
+			return CNT_XfrmOutError;
 		pl_len = p.tot - p.hl;
 		nh = p.proto;
 	}
@@ -247,7 +289,7 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 
 		memmove(ip, ip + front, p.hl);
 		esp = ip + p.hl + udp_len;
-		out_transport_hdr(sa, ip, p.hl, m->data_len);
+		out_transport_hdr(sa, ip, &p, m->data_len);
 	}
 
 	/* Trailer: RFC 4303 2.4 default pad content 1, 2, 3, ... The pad is

@@ -1478,6 +1478,70 @@ test_ipv6_ext_before_esp(void)
 	CHECK_NO_LEAK();
 }
 
+/* An IPv6 packet of plain_packet()'s with an 8-byte extension header of
+ * type @p type (next: what was there) in front of its UDP, in @p buf.
+ * @return its length. */
+static size_t
+with_ext6(uint8_t *buf, const uint8_t *plain, size_t len, uint8_t type)
+{
+	memcpy(buf, plain, 40);
+	buf[6] = type;
+	buf[40] = plain[6];
+	buf[41] = 0;
+	memset(buf + 42, 0, 6);
+	buf[42] = 1; /* PadN */
+	buf[43] = 4;
+	memcpy(buf + 48, plain + 40, len - 40);
+	*(uint16_t *)(buf + 4) = rte_cpu_to_be_16((uint16_t)(len - 40 + 8));
+	return len + 8;
+}
+
+/*
+ * Transport mode over IPv6: ESP after a hop-by-hop header (RFC 4303
+ * 3.1.1: what routers on the way read), a destination-options header for
+ * the final destination inside. Both come back whole.
+ */
+static void
+test_ipv6_transport_ext(void)
+{
+	static const struct {
+		uint8_t type;
+		size_t esp_at; /* where ESP starts */
+		uint8_t base_nh;
+	} cases[] = {
+		{ IPPROTO_HOPOPTS, 48, IPPROTO_HOPOPTS },
+		{ IPPROTO_DSTOPTS, 40, IPPROTO_ESP },
+	};
+	struct crypto_algo_params algo = algo_params(&algos[0]);
+	uint8_t plain[256], buf[512];
+	unsigned int k;
+
+	for (k = 0; k < RTE_DIM(cases); k++) {
+		size_t len = with_ext6(buf, plain, plain_packet(plain, 6, 50, 0, 5), cases[k].type);
+		const uint8_t *ip;
+		struct rte_mbuf *m;
+		struct sa_pair p;
+		uint32_t spi;
+
+		CU_ASSERT_EQUAL_FATAL(sa_pair_init(&p, &algo, ESP_MODE_TRANSPORT, 0, 6,
+						   cur_kind), 0);
+		m = mbuf_from(buf, len);
+		CU_ASSERT_EQUAL_FATAL(out_one(cur_ctx, &p.out, &m), 0);
+		ip = rte_pktmbuf_mtod(m, const uint8_t *);
+		CU_ASSERT_EQUAL(ip[6], cases[k].base_nh);
+		if (cases[k].esp_at == 48)
+			CU_ASSERT_EQUAL(ip[40], IPPROTO_ESP);
+		memcpy(&spi, ip + cases[k].esp_at, 4);
+		CU_ASSERT_EQUAL(spi, p.out.spi_be);
+		CU_ASSERT_EQUAL(rte_be_to_cpu_16(*(const uint16_t *)(ip + 4)), m->data_len - 40);
+		CU_ASSERT_EQUAL(in_one(cur_ctx, &p.in, &m), 0);
+		CU_ASSERT_TRUE(mbuf_equals(m, buf, len));
+		rte_pktmbuf_free(m);
+		sa_pair_fini(&p);
+	}
+	CHECK_NO_LEAK();
+}
+
 static void
 test_bad_conf(void)
 {
@@ -1873,6 +1937,8 @@ static const struct {
 	{ "ESN epoch change", test_esn_epoch },
 	{ "ECN and DSCP (RFC 6040)", test_ecn_dscp },
 	{ "IPv6 extension header before ESP", test_ipv6_ext_before_esp },
+	{ "IPv6 transport: ESP after hop-by-hop, destination options inside",
+	  test_ipv6_transport_ext },
 };
 
 /* Add shared_tests to @p s. @return false on a CUnit error. */
