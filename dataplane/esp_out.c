@@ -23,7 +23,6 @@ static const uint8_t pad_pattern[16] = {
 struct out_pkt {
 	uint32_t tot;    /* IP length of the plain packet */
 	uint16_t hl;     /* its IP header length (transport: stays in front) */
-	uint16_t nh_off; /* transport: the byte that names what follows hl */
 	uint8_t tos;     /* its DSCP + ECN */
 	uint8_t proto;   /* its upper-layer protocol */
 	uint8_t v6;
@@ -43,7 +42,6 @@ out_parse(struct rte_mbuf *m, struct out_pkt *p)
 
 		p->v6 = 0;
 		p->hl = (uint16_t)((ip[0] & 0x0f) * 4);
-		p->nh_off = 9;
 		p->tot = rte_be_to_cpu_16(h->total_length);
 		p->tos = h->type_of_service;
 		p->proto = h->next_proto_id;
@@ -52,7 +50,6 @@ out_parse(struct rte_mbuf *m, struct out_pkt *p)
 
 		p->v6 = 1;
 		p->hl = sizeof(*h);
-		p->nh_off = 6;
 		p->tot = sizeof(*h) + rte_be_to_cpu_16(h->payload_len);
 		p->tos = (uint8_t)(rte_be_to_cpu_32(h->vtc_flow) >> 20);
 		p->proto = h->proto;
@@ -144,53 +141,62 @@ out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
 	}
 }
 
+/* Where transport mode puts ESP in an IPv6 packet (@p tot bytes), and
+ * what it finds there. */
+struct v6_split {
+	uint16_t hl;     /* ESP goes here */
+	uint16_t nh_off; /* the byte that names what follows hl */
+	uint8_t proto;   /* what follows hl */
+};
+
 /*
  * Transport mode over IPv6: ESP goes after the hop-by-hop and routing
  * headers, and a destination-options header before a routing header (RFC
  * 4303 3.1.1, RFC 8200 4.1: what routers on the way read; as Linux
- * places it), the rest travels inside. @p p has the base header only;
- * this moves hl, proto and nh_off past them. @return -1 when the chain
- * runs past the packet.
+ * places it), the rest travels inside. Out of line, and with a struct of
+ * its own: the tunnel path's out_pkt stays in registers. @return -1 when
+ * the chain runs past the packet.
  */
-static int
-out_transport_v6(const uint8_t *ip, struct out_pkt *p)
+static __rte_noinline int
+out_transport_v6(const uint8_t *ip, uint32_t tot, struct v6_split *s)
 {
 	uint32_t off = sizeof(struct rte_ipv6_hdr), n;
 	uint8_t nh = ip[6];
 
+	s->nh_off = 6;
 	for (n = 0; n < IP6_EXT_MAX; n++) {
 		uint32_t len;
 
 		if (nh != IPPROTO_HOPOPTS && nh != IPPROTO_ROUTING && nh != IPPROTO_DSTOPTS)
 			break;
-		if (off + 8 > p->tot)
+		if (off + 8 > tot)
 			return -1;
 		if (nh == IPPROTO_DSTOPTS && ip[off] != IPPROTO_ROUTING)
 			break; /* for the final destination: inside */
 		len = ((uint32_t)ip[off + 1] + 1) * 8;
-		if (off + len > p->tot)
+		if (off + len > tot)
 			return -1;
-		p->nh_off = (uint16_t)off;
+		s->nh_off = (uint16_t)off;
 		nh = ip[off];
 		off += len;
 	}
-	p->hl = (uint16_t)off;
-	p->proto = nh;
+	s->hl = (uint16_t)off;
+	s->proto = nh;
 	return 0;
 }
 
-/* Transport mode: the packet's own header now carries ESP (or UDP). */
+/* Transport mode: the packet's own header (@p hl bytes; IPv6: the byte
+ * at @p nh_off names what follows it) now carries ESP (or UDP). */
 static void
-out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, const struct out_pkt *p,
+out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl, uint16_t nh_off,
 		  uint32_t total)
 {
 	uint8_t proto = (sa->flags & ESP_F_UDP_ENCAP) ? IPPROTO_UDP : IPPROTO_ESP;
-	uint16_t hl = p->hl;
 
 	if ((ip[0] >> 4) == 6) {
 		struct rte_ipv6_hdr *ip6 = (struct rte_ipv6_hdr *)ip;
 
-		ip[p->nh_off] = proto;
+		ip[nh_off] = proto;
 		ip6->payload_len = rte_cpu_to_be_16((uint16_t)(total - sizeof(*ip6)));
 	} else {
 		struct rte_ipv4_hdr *ip4 = (struct rte_ipv4_hdr *)ip;
@@ -223,6 +229,7 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 {
 	struct out_pkt p;
 	uint32_t pl_len, padded, trailer, front, udp_len, i;
+	uint16_t nh_off = 6; /* transport over IPv6: the byte naming what follows */
 	uint8_t *esp, *tr, *iv, nh, pad;
 	uint64_t word, mask;
 	uint32_t spi;
@@ -242,8 +249,16 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 		pl_len = p.tot;
 		nh = p.v6 ? IPPROTO_IPV6 : IPPROTO_IPIP;
 	} else {
-		if (p.v6 && unlikely(out_transport_v6(rte_pktmbuf_mtod(m, const uint8_t *), &p) < 0))
-			return CNT_XfrmOutError;
+		if (p.v6) {
+			struct v6_split s;
+
+			if (unlikely(out_transport_v6(rte_pktmbuf_mtod(m, const uint8_t *), p.tot,
+						      &s) < 0))
+				return CNT_XfrmOutError;
+			p.hl = s.hl;
+			p.proto = s.proto;
+			nh_off = s.nh_off;
+		}
 		pl_len = p.tot - p.hl;
 		nh = p.proto;
 	}
@@ -289,7 +304,7 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 
 		memmove(ip, ip + front, p.hl);
 		esp = ip + p.hl + udp_len;
-		out_transport_hdr(sa, ip, &p, m->data_len);
+		out_transport_hdr(sa, ip, p.hl, nh_off, m->data_len);
 	}
 
 	/* Trailer: RFC 4303 2.4 default pad content 1, 2, 3, ... The pad is
@@ -350,6 +365,16 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 	}
 	*plain_len = p.tot; /* plain bytes, for the SA's byte count */
 	return 0;
+}
+
+/* out_prepare_one() for any SA but the usual kind (transport, UDP, ESN,
+ * CBC...), out of line: the loops that call it keep only the fast
+ * layout's code, whatever the rare ones need. */
+static __rte_noinline int
+out_prepare_slow(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
+		 struct rte_mbuf *m, struct esp_sa *sa, uint64_t seq, bool wrapped)
+{
+	return out_prepare_one(op, aad, plain_len, m, sa, false, seq, wrapped);
 }
 
 /* The IPv6 UDP checksum covers the ciphertext (RFC 3948 keeps it
@@ -430,8 +455,8 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			why = out_prepare_one(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
 					      sas[i], true, seq, wrapped);
 		else
-			why = out_prepare_one(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
-					      sas[i], false, seq, wrapped);
+			why = out_prepare_slow(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
+					       sas[i], seq, wrapped);
 		seq++;
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
@@ -506,8 +531,8 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], true, seq,
 					      wrapped);
 		else
-			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], false,
-					      seq, wrapped);
+			why = out_prepare_slow(&p->op, p->aad, &p->len, pkts[i], sas[i], seq,
+					       wrapped);
 		seq++;
 		if (why == 0)
 			esp_slot_fill(a, p, pkts[i], sas[i], ESP_DIR_OUT);
