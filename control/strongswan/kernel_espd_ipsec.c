@@ -145,11 +145,29 @@ icmp_proto(uint8_t p)
 	return p == IPPROTO_ICMP || p == IPPROTO_ICMPV6;
 }
 
-/* sport/dport N or N-M; nothing for the whole range. */
+/* Does @p ts leave its ports open? The whole range, or "opaque"
+ * (from > to: fragments, ports unknown), which kernel-netlink installs as
+ * a port mask of 0, any port. */
+static bool
+ports_any(uint16_t from, uint16_t to)
+{
+	return from > to || (from == 0 && to == 0xffff);
+}
+
+/* The protocol of a policy between @p src and @p dst: the more
+ * restrictive of the two (either may be "any", 0), as kernel-netlink's
+ * ts2selector takes it. */
+static uint8_t
+sel_proto(traffic_selector_t *src, traffic_selector_t *dst)
+{
+	return max(src->get_protocol(src), dst->get_protocol(dst));
+}
+
+/* sport/dport N or N-M; nothing for the whole range (or opaque). */
 static void
 port_words(espd_req_t *r, const char *name, uint16_t from, uint16_t to)
 {
-	if (from == 0 && to == 0xffff)
+	if (ports_any(from, to))
 		return;
 	espd_req_word(r, name);
 	if (from == to)
@@ -158,12 +176,16 @@ port_words(espd_req_t *r, const char *name, uint16_t from, uint16_t to)
 		espd_req_wordf(r, "%u-%u", from, to);
 }
 
-/* "src P dst P [proto X [sport ..] [dport ..] | [type T [code C]]]" */
+/* "src P dst P [proto X [sport ..] [dport ..] | [type T [code C]]]", the
+ * protocol, ports and ICMP type from both selectors as kernel-netlink's
+ * ts2selector takes them. A @p policy takes ICMP type and code ranges;
+ * an SA's sel only single values (a range there is left open). */
 static void
-sel_words(espd_req_t *r, traffic_selector_t *src, traffic_selector_t *dst, bool ranges)
+sel_words(espd_req_t *r, traffic_selector_t *src, traffic_selector_t *dst, bool policy)
 {
+	const bool ranges = policy;
 	host_t *net;
-	uint8_t len, proto = src->get_protocol(src);
+	uint8_t len, proto = sel_proto(src, dst);
 	const char *pn;
 	char b[INET6_ADDRSTRLEN];
 
@@ -184,28 +206,44 @@ sel_words(espd_req_t *r, traffic_selector_t *src, traffic_selector_t *dst, bool 
 	else
 		espd_req_wordf(r, "%u", proto);
 	if (icmp_proto(proto)) {
-		/* strongSwan keeps ICMP type and code in the source "port". */
-		uint16_t f = src->get_from_port(src), t = src->get_to_port(src);
+		/* strongSwan keeps ICMP type and code in a "port" (type << 8 |
+		 * code) of either selector: the one that narrows it, the larger
+		 * if both do (kernel-netlink's max). */
+		traffic_selector_t *ts = src;
+		uint16_t f, t;
 
-		if (f == 0 && t == 0xffff)
+		if (ports_any(src->get_from_port(src), src->get_to_port(src)) ||
+		    (!ports_any(dst->get_from_port(dst), dst->get_to_port(dst)) &&
+		     dst->get_from_port(dst) > src->get_from_port(src)))
+			ts = dst;
+		f = ts->get_from_port(ts);
+		t = ts->get_to_port(ts);
+		if (ports_any(f, t))
 			return;
 		if ((f >> 8) == (t >> 8)) {
+			uint8_t clo = f & 0xff, chi = t & 0xff;
+
 			espd_req_word(r, "type");
 			espd_req_wordf(r, "%u", f >> 8);
-			if ((f & 0xff) == (t & 0xff)) {
+			if (clo == chi) {
 				espd_req_word(r, "code");
-				espd_req_wordf(r, "%u", f & 0xff);
+				espd_req_wordf(r, "%u", clo);
+			} else if (ranges && (clo != 0 || chi != 0xff)) {
+				espd_req_word(r, "code");
+				espd_req_wordf(r, "%u-%u", clo, chi);
 			}
+		} else if (ranges) {
+			/* Several types: a policy takes the range (codes any). */
+			espd_req_word(r, "type");
+			espd_req_wordf(r, "%u-%u", f >> 8, t >> 8);
 		}
 		return;
 	}
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP && proto != IPPROTO_SCTP &&
 	    proto != 33 && proto != 136)
 		return;
-	if (ranges || src->get_from_port(src) == src->get_to_port(src))
-		port_words(r, "sport", src->get_from_port(src), src->get_to_port(src));
-	if (ranges || dst->get_from_port(dst) == dst->get_to_port(dst))
-		port_words(r, "dport", dst->get_from_port(dst), dst->get_to_port(dst));
+	port_words(r, "sport", src->get_from_port(src), src->get_to_port(src));
+	port_words(r, "dport", dst->get_from_port(dst), dst->get_to_port(dst));
 }
 
 static void
@@ -279,8 +317,9 @@ sa_forget(private_kernel_espd_ipsec_t *this, host_t *dst, uint32_t spi)
 
 METHOD(kernel_ipsec_t, get_features, kernel_feature_t, private_kernel_espd_ipsec_t *this)
 {
-	/* No KERNEL_ESP_V3_TFC: espd sends no TFC padding. */
-	return 0;
+	/* KERNEL_ESP_V3_TFC says TFC-padded ESP can be received, which espd
+	 * strips (RFC 4303 2.7); it sends none itself (add_sa). */
+	return KERNEL_ESP_V3_TFC;
 }
 
 METHOD(kernel_ipsec_t, get_spi, status_t, private_kernel_espd_ipsec_t *this, host_t *src,
@@ -398,27 +437,21 @@ sa_sel_words(espd_req_t *r, linked_list_t *src_ts, linked_list_t *dst_ts)
 	src_ts->get_first(src_ts, (void **)&s);
 	dst_ts->get_first(dst_ts, (void **)&d);
 	espd_req_word(r, "sel");
-	sel_words(r, s, d, true);
+	sel_words(r, s, d, false);
 }
 
-METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
-       kernel_ipsec_sa_id_t *id, kernel_ipsec_add_sa_t *d)
+/* The words of `state add` (or, @p update, `state update`) for add_sa.
+ * @return false when the algorithm is not espd's (r freed). */
+static bool
+add_sa_words(espd_req_t *r_out, kernel_ipsec_sa_id_t *id, kernel_ipsec_add_sa_t *d,
+	     bool update)
 {
 	espd_req_t r = { 0 };
 	uint32_t spi = ntohl(id->spi);
-	sa_rec_t *rec;
 	lifetime_cfg_t *lt = d->lifetime;
 
-	if (id->proto != IPPROTO_ESP || d->ipcomp != IPCOMP_NONE) {
-		DBG1(DBG_KNL, "espd: only ESP without IPComp");
-		return NOT_SUPPORTED;
-	}
-	if (d->mode != MODE_TUNNEL && d->mode != MODE_TRANSPORT) {
-		DBG1(DBG_KNL, "espd: mode %N not supported", ipsec_mode_names, d->mode);
-		return NOT_SUPPORTED;
-	}
 	espd_req_word(&r, "state");
-	espd_req_word(&r, d->update ? "update" : "add");
+	espd_req_word(&r, update ? "update" : "add");
 	sa_id_words(&r, id->src, id->dst, spi);
 	espd_req_word(&r, "dir");
 	espd_req_word(&r, d->inbound ? "in" : "out");
@@ -440,7 +473,7 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
 		espd_req_word(&r, "flag"), espd_req_word(&r, "dont-encap-dscp");
 	if (!algo_words(&r, d)) {
 		espd_req_free(&r);
-		return NOT_SUPPORTED;
+		return false;
 	}
 	if (d->encap) {
 		espd_req_word(&r, "encap");
@@ -458,9 +491,43 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
 		limit_word(&r, "packet-soft", lt->packets.rekey);
 		limit_word(&r, "packet-hard", lt->packets.life);
 	}
+	*r_out = r;
+	return true;
+}
+
+METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
+       kernel_ipsec_sa_id_t *id, kernel_ipsec_add_sa_t *d)
+{
+	espd_req_t r;
+	uint32_t spi = ntohl(id->spi);
+	sa_rec_t *rec;
+	int rc;
+
+	if (id->proto != IPPROTO_ESP || d->ipcomp != IPCOMP_NONE) {
+		DBG1(DBG_KNL, "espd: only ESP without IPComp");
+		return NOT_SUPPORTED;
+	}
+	if (d->mode != MODE_TUNNEL && d->mode != MODE_TRANSPORT) {
+		DBG1(DBG_KNL, "espd: mode %N not supported", ipsec_mode_names, d->mode);
+		return NOT_SUPPORTED;
+	}
+	if (!add_sa_words(&r, id, d, d->update))
+		return NOT_SUPPORTED;
 	if (d->tfc)
-		DBG2(DBG_KNL, "espd: TFC padding not supported, SA added without it");
-	if (request(this, &r, NULL, d->update ? "state update" : "state add") < 0)
+		DBG1(DBG_KNL, "espd: sending TFC padding is not supported, SA added without it");
+	rc = request(this, &r, NULL, d->update ? NULL : "state add");
+	if (rc == -1 && d->update) {
+		/* The SPI get_spi reserved is gone (allocspi-expires passed, or
+		 * espd restarted): add the SA anew, as kernel-netlink does when
+		 * its allocated SPI is not found any more. */
+		DBG1(DBG_KNL, "espd: SPI %.8x no longer reserved, adding the SA", spi);
+		if (!add_sa_words(&r, id, d, false))
+			return NOT_SUPPORTED;
+		rc = request(this, &r, NULL, "state add");
+	} else if (rc < 0 && d->update) {
+		DBG1(DBG_KNL, "espd: state update of SPI %.8x: espd unreachable", spi);
+	}
+	if (rc < 0)
 		return FAILED;
 	DBG2(DBG_KNL, "espd: added %s SA %.8x %H -> %H", d->inbound ? "inbound" : "outbound",
 	     spi, id->src, id->dst);
@@ -621,10 +688,10 @@ port_bits(traffic_selector_t *ts)
 {
 	uint16_t f = ts->get_from_port(ts), t = ts->get_to_port(ts);
 
+	if (ports_any(f, t))
+		return 0;
 	if (f == t)
 		return 16;
-	if (f == 0 && t == 0xffff)
-		return 0;
 	return 8;
 }
 
@@ -654,7 +721,7 @@ pol_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
 	id->dst_ts->to_subnet(id->dst_ts, &net, &ld);
 	net->destroy(net);
 	p -= (ls + ld) * 512;
-	p -= id->src_ts->get_protocol(id->src_ts) ? 256 : 0;
+	p -= sel_proto(id->src_ts, id->dst_ts) ? 256 : 0;
 	p -= (port_bits(id->src_ts) + port_bits(id->dst_ts)) * 4;
 	p -= d->prio != POLICY_PRIORITY_ROUTED;
 	return p;
@@ -930,7 +997,7 @@ stamp_ok(private_kernel_espd_ipsec_t *this, const char *key, uint32_t holdoff)
 	this->lock->lock(this->lock);
 	e = this->stamps->create_enumerator(this->stamps);
 	while (e->enumerate(e, &s)) {
-		if (now - s->at > 60) {
+		if (now - s->at > max(60, (time_t)holdoff)) {
 			this->stamps->remove_at(this->stamps, e);
 			free(s->key);
 			free(s);

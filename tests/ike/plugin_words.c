@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: BSD-3-Clause */
+/*
+ * kernel-espd's translation of charon's calls into espd commands, checked
+ * word for word against a fake espd in this process (a thread on a Unix
+ * socket that records each request line and answers as espd would):
+ *  - a policy's protocol and ports come from both traffic selectors, as
+ *    kernel-netlink's ts2selector takes them (a dst-only `tcp/80` is not
+ *    all traffic);
+ *  - ICMP type and code from whichever selector carries them;
+ *  - "opaque" ports (from > to) are any port, not a reversed range;
+ *  - add_sa's `state update` of an SPI espd no longer holds falls back to
+ *    `state add`, as kernel-netlink does when its SPI is gone.
+ * Built only with -Dstrongswan_src and charon's libraries (meson.build).
+ *
+ *   build/control/strongswan/plugin_words
+ */
+#include "kernel_espd_ipsec.c"
+
+#include <stdio.h>
+#include <sys/un.h>
+
+static char sock_path[108];
+static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
+static char seen[32][4096];
+static int n_seen;
+static int failures;
+
+/* One client of the fake espd: a monitor is answered and kept; `state
+ * update` is refused as for an SPI no longer reserved; the rest is ok. */
+static void *
+fake_client(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	FILE *f = fdopen(fd, "r+");
+	char line[4096];
+
+	while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+		const char *ans = "ok 0\n";
+
+		line[strcspn(line, "\n")] = '\0';
+		pthread_mutex_lock(&seen_lock);
+		if (n_seen < 32)
+			snprintf(seen[n_seen++], sizeof(seen[0]), "%s", line);
+		pthread_mutex_unlock(&seen_lock);
+		if (strstr(line, "monitor") != NULL)
+			ans = "ok\n";
+		else if (strstr(line, "'state' 'update'") != NULL)
+			ans = "error: no SA with that dst and spi 0xc0000001\n";
+		else if (strstr(line, "'policy' 'list'") != NULL)
+			ans = "ok 2\n[]";
+		fputs(ans, f);
+		fflush(f);
+	}
+	if (f != NULL)
+		fclose(f);
+	return NULL;
+}
+
+static void *
+fake_espd(void *arg)
+{
+	int s = (int)(intptr_t)arg, c;
+	pthread_t t;
+
+	while ((c = accept(s, NULL, NULL)) >= 0) {
+		pthread_create(&t, NULL, fake_client, (void *)(intptr_t)c);
+		pthread_detach(t);
+	}
+	return NULL;
+}
+
+/* The last request line that holds @p key: does it hold @p want too (and
+ * not @p not)? */
+static void
+expect(const char *what, const char *key, const char *want, const char *not)
+{
+	const char *hit = NULL;
+	int i;
+
+	pthread_mutex_lock(&seen_lock);
+	for (i = n_seen - 1; i >= 0 && hit == NULL; i--)
+		if (strstr(seen[i], key) != NULL)
+			hit = seen[i];
+	if (hit == NULL || strstr(hit, want) == NULL || (not != NULL && strstr(hit, not))) {
+		printf("FAIL %s\n     got: %s\n     want: %s%s%s\n", what, hit ? hit : "(nothing)",
+		       want, not ? ", without " : "", not ? not : "");
+		failures++;
+	} else {
+		printf("PASS %s\n", what);
+	}
+	pthread_mutex_unlock(&seen_lock);
+}
+
+static traffic_selector_t *
+ts(const char *net, uint8_t proto, uint16_t from, uint16_t to)
+{
+	return traffic_selector_create_from_cidr((char *)net, proto, from, to);
+}
+
+int
+main(void)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	kernel_espd_ipsec_t *k;
+	kernel_ipsec_t *ki;
+	host_t *me, *peer;
+	ipsec_sa_cfg_t sa = { .mode = MODE_TUNNEL, .reqid = 7, .esp = { .use = TRUE } };
+	kernel_ipsec_manage_policy_t d = { .type = POLICY_IPSEC,
+					   .prio = POLICY_PRIORITY_DEFAULT, .sa = &sa };
+	lifetime_cfg_t lt = { .time = { .rekey = 3000, .life = 3600 } };
+	uint8_t key[20] = { 1 };
+	pthread_t t;
+	int s;
+
+	snprintf(sock_path, sizeof(sock_path), "/tmp/plugin_words.%d.sock", (int)getpid());
+	strcpy(sun.sun_path, sock_path);
+	s = socket(AF_UNIX, SOCK_STREAM, 0);
+	unlink(sock_path);
+	if (s < 0 || bind(s, (struct sockaddr *)&sun, sizeof(sun)) < 0 || listen(s, 8) < 0) {
+		perror("plugin_words: fake espd");
+		return 1;
+	}
+	pthread_create(&t, NULL, fake_espd, (void *)(intptr_t)s);
+
+	library_init(NULL, "charon");
+	libcharon_init();
+	lib->settings->set_str(lib->settings, "charon.plugins.kernel-espd.socket", sock_path);
+	k = kernel_espd_ipsec_create();
+	if (k == NULL) {
+		printf("FAIL kernel_espd_ipsec_create\n");
+		return 1;
+	}
+	ki = &k->interface;
+	me = host_create_from_string("203.0.113.5", 500);
+	peer = host_create_from_string("198.51.100.7", 500);
+	d.src = me;
+	d.dst = peer;
+
+	{
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+						.dst_ts = ts("10.2.0.0/16", IPPROTO_TCP, 80, 80) };
+
+		ki->add_policy(ki, &id, &d);
+		expect("a tcp/80 on the remote selector alone: proto tcp dport 80", "10.2.0.0/16",
+		       "'proto' 'tcp' 'dport' '80'", NULL);
+	}
+	{
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", IPPROTO_ICMP, 0, 65535),
+						.dst_ts = ts("10.3.0.0/16", IPPROTO_ICMP, 8, 8) };
+
+		ki->add_policy(ki, &id, &d);
+		expect("ICMP type on the remote selector: proto icmp type 8", "10.3.0.0/16",
+		       "'proto' 'icmp' 'type' '8'", NULL);
+	}
+	{
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", IPPROTO_UDP, 0xffff, 0),
+						.dst_ts = ts("10.4.0.0/16", IPPROTO_UDP, 0, 65535) };
+
+		ki->add_policy(ki, &id, &d);
+		expect("opaque ports: any port, not a reversed range", "10.4.0.0/16",
+		       "'proto' 'udp' 'dir'", "65535-0");
+	}
+	{
+		kernel_ipsec_sa_id_t sid = { .src = peer, .dst = me, .spi = htonl(0xc0000001),
+					     .proto = IPPROTO_ESP };
+		kernel_ipsec_add_sa_t ad = {
+			.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
+			.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
+			.int_alg = AUTH_UNDEFINED, .replay_window = 32, .inbound = TRUE,
+			.update = TRUE, .copy_ecn = TRUE,
+		};
+		status_t st = ki->add_sa(ki, &sid, &ad);
+
+		expect("add_sa: the update of a lost SPI falls back to state add",
+		       "0xc0000001", "'state' 'add'", NULL);
+		if (st != SUCCESS) {
+			printf("FAIL add_sa returned %d\n", st);
+			failures++;
+		}
+	}
+	ki->destroy(ki);
+	unlink(sock_path);
+	printf("plugin_words: %s\n", failures ? "FAILED" : "all passed");
+	return failures != 0;
+}
