@@ -64,6 +64,7 @@ typedef struct private_kernel_espd_ipsec_t private_kernel_espd_ipsec_t;
 typedef struct {
 	policy_type_t type;
 	uint32_t prio;          /* espd's priority: lowest wins */
+	uint32_t auto_prio;     /* the priority the selectors give (prio unless manual) */
 	host_t *src, *dst;      /* the SA's outer addresses (IPsec only) */
 	uint32_t reqid;
 	ipsec_mode_t mode;
@@ -695,16 +696,15 @@ port_bits(traffic_selector_t *ts)
 	return 8;
 }
 
-/* kernel-netlink's priorities, so policies order as they would in Linux. */
+/* kernel-netlink's automatic priorities, so policies order as they would
+ * in Linux. */
 static uint32_t
-pol_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
+auto_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
 {
 	uint32_t p = PRIO_BASE;
 	host_t *net;
 	uint8_t ls, ld;
 
-	if (d->manual_prio)
-		return d->manual_prio;
 	switch (d->prio) {
 	case POLICY_PRIORITY_FALLBACK:
 		p += PRIO_BASE;
@@ -725,6 +725,30 @@ pol_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
 	p -= (port_bits(id->src_ts) + port_bits(id->dst_ts)) * 4;
 	p -= d->prio != POLICY_PRIORITY_ROUTED;
 	return p;
+}
+
+/* The priority espd gets: a manual one, or the automatic one. */
+static uint32_t
+pol_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
+{
+	return d->manual_prio ? d->manual_prio : auto_prio(id, d);
+}
+
+/*
+ * Does entry @p e go before @p cur? kernel-netlink's order (add_policy's
+ * insert): the lower priority first; among equal manual priorities the
+ * lower automatic one; among equals, an entry with a reqid before one
+ * without (a drop shunt never hides an SA's policy), otherwise the newest
+ * first (an SA's policy replaces its trap's).
+ */
+static bool
+entry_before(const pol_entry_t *e, const pol_entry_t *cur)
+{
+	if (e->prio != cur->prio)
+		return e->prio < cur->prio;
+	if (e->auto_prio != cur->auto_prio)
+		return e->auto_prio < cur->auto_prio;
+	return cur->reqid == 0 || e->reqid != 0;
 }
 
 static void
@@ -823,6 +847,7 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 	INIT(e,
 		.type = d->type,
 		.prio = pol_prio(id, d),
+		.auto_prio = auto_prio(id, d),
 		.src = d->src ? d->src->clone(d->src) : NULL,
 		.dst = d->dst ? d->dst->clone(d->dst) : NULL,
 		.reqid = d->sa ? d->sa->reqid : 0,
@@ -840,11 +865,10 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 		this->policies->insert_last(this->policies, p);
 	}
 	p->entries->get_first(p->entries, (void **)&best_before);
-	/* Best (lowest value) first; among equals the newest, as Linux's
-	 * kernel-netlink lets the SA's policy replace the trap's. */
+	/* Best first, in kernel-netlink's order (entry_before()). */
 	en = p->entries->create_enumerator(p->entries);
 	while (en->enumerate(en, &cur))
-		if (e->prio <= cur->prio) {
+		if (entry_before(e, cur)) {
 			p->entries->insert_before(p->entries, en, e);
 			placed = true;
 			break;

@@ -9,7 +9,10 @@
  *  - ICMP type and code from whichever selector carries them;
  *  - "opaque" ports (from > to) are any port, not a reversed range;
  *  - add_sa's `state update` of an SPI espd no longer holds falls back to
- *    `state add`, as kernel-netlink does when its SPI is gone.
+ *    `state add`, as kernel-netlink does when its SPI is gone;
+ *  - a drop shunt on an SA's selector, at the same priority, does not
+ *    replace the SA's policy (kernel-netlink orders entries with a reqid
+ *    first).
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -162,6 +165,19 @@ main(void)
 		ki->add_policy(ki, &id, &d);
 		expect("opaque ports: any port, not a reversed range", "10.4.0.0/16",
 		       "'proto' 'udp' 'dir'", "65535-0");
+	}
+	{
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+						.dst_ts = ts("10.5.0.0/16", 0, 0, 65535) };
+		ipsec_sa_cfg_t none = { .mode = MODE_TRANSPORT };
+		kernel_ipsec_manage_policy_t drop = { .type = POLICY_DROP,
+						      .prio = POLICY_PRIORITY_DEFAULT, .sa = &none };
+
+		ki->add_policy(ki, &id, &d);
+		ki->add_policy(ki, &id, &drop);
+		expect("a drop shunt after an SA's policy, same priority: the SA's stays",
+		       "10.5.0.0/16", "'tmpl'", "'block'");
 	}
 	{
 		kernel_ipsec_sa_id_t sid = { .src = peer, .dst = me, .spi = htonl(0xc0000001),
