@@ -101,6 +101,7 @@ struct private_kernel_espd_ipsec_t {
 	linked_list_t *stamps;
 	linked_list_t *pending; /* stamp_t: invalid-spi events (JSON) to retry */
 	uint32_t invalid_spi_holdoff;
+	uint32_t spi_min, spi_max; /* charon's spi_min/spi_max, as kernel-netlink */
 	bool invalid_spi_recovery;
 	pthread_t events;
 	bool events_running;
@@ -341,9 +342,9 @@ METHOD(kernel_ipsec_t, get_spi, status_t, private_kernel_espd_ipsec_t *this, hos
 	espd_req_word(&r, "proto");
 	espd_req_word(&r, "esp");
 	espd_req_word(&r, "min");
-	espd_req_wordf(&r, "0x%08x", SPI_MIN);
+	espd_req_wordf(&r, "0x%08x", this->spi_min);
 	espd_req_word(&r, "max");
-	espd_req_wordf(&r, "0x%08x", SPI_MAX);
+	espd_req_wordf(&r, "0x%08x", this->spi_max);
 	if (request(this, &r, &j, "state allocspi") < 0)
 		return FAILED;
 	v = json_object_get(j, "spi");
@@ -1687,6 +1688,20 @@ kernel_espd_ipsec_create(void)
 		.invalid_spi_recovery = lib->settings->get_bool(lib->settings,
 				"%s.plugins.kernel-espd.invalid_spi_recovery", TRUE, lib->ns),
 	);
+	/* charon's SPI range (kernel-netlink reads the same settings); espd
+	 * refuses 0-255 (RFC 4303 2.1). */
+	this->spi_min = (uint32_t)lib->settings->get_int(lib->settings, "%s.spi_min", SPI_MIN,
+							 lib->ns);
+	this->spi_max = (uint32_t)lib->settings->get_int(lib->settings, "%s.spi_max", SPI_MAX,
+							 lib->ns);
+	if (this->spi_min > this->spi_max) {
+		uint32_t t = this->spi_min;
+
+		this->spi_min = this->spi_max;
+		this->spi_max = t;
+	}
+	this->spi_min = max(this->spi_min, 256u);
+	this->spi_max = max(this->spi_max, this->spi_min);
 	this->conn = espd_conn_create(this->path);
 	if (this->conn == NULL || pthread_create(&this->events, NULL, events_run, this) != 0) {
 		DBG1(DBG_KNL, "espd: cannot start");

@@ -10,6 +10,7 @@
  *  - "opaque" ports (from > to) are any port, not a reversed range;
  *  - add_sa's `state update` of an SPI espd no longer holds falls back to
  *    `state add`, as kernel-netlink does when its SPI is gone;
+ *  - get_spi asks espd for an SPI in charon's spi_min..spi_max;
  *  - a drop shunt on an SA's selector, at the same priority, does not
  *    replace the SA's policy (kernel-netlink orders entries with a reqid
  *    first).
@@ -128,6 +129,8 @@ main(void)
 	library_init(NULL, "charon");
 	libcharon_init();
 	lib->settings->set_str(lib->settings, "charon.plugins.kernel-espd.socket", sock_path);
+	lib->settings->set_str(lib->settings, "charon.spi_min", "0xc1000000");
+	lib->settings->set_str(lib->settings, "charon.spi_max", "0xc1ffffff");
 	k = kernel_espd_ipsec_create();
 	if (k == NULL) {
 		printf("FAIL kernel_espd_ipsec_create\n");
@@ -165,6 +168,13 @@ main(void)
 		ki->add_policy(ki, &id, &d);
 		expect("opaque ports: any port, not a reversed range", "10.4.0.0/16",
 		       "'proto' 'udp' 'dir'", "65535-0");
+	}
+	{
+		uint32_t spi;
+
+		ki->get_spi(ki, peer, me, IPPROTO_ESP, &spi);
+		expect("get_spi: charon's spi_min and spi_max", "allocspi",
+		       "'min' '0xc1000000' 'max' '0xc1ffffff'", NULL);
 	}
 	{
 		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
