@@ -825,6 +825,21 @@ pol_install(private_kernel_espd_ipsec_t *this, pol_t *p, bool del)
 	return request(this, &r, NULL, "policy update");
 }
 
+/* Would entries @p a and @p b give espd the same policy? (A rekey adds
+ * its new SA's entry, then deletes the old SA's: the same words twice,
+ * and each `policy update` rebuilds espd's SPD.) */
+static bool
+entry_alike(const pol_entry_t *a, const pol_entry_t *b)
+{
+	if (a == NULL || b == NULL || a->type != b->type || a->prio != b->prio)
+		return false;
+	if (a->type != POLICY_IPSEC)
+		return true;
+	return a->reqid == b->reqid && a->mode == b->mode && a->src && b->src &&
+	       a->src->ip_equals(a->src, b->src) && a->dst && b->dst &&
+	       a->dst->ip_equals(a->dst, b->dst);
+}
+
 static bool
 entry_same(pol_entry_t *e, kernel_ipsec_manage_policy_t *d, uint32_t prio)
 {
@@ -878,7 +893,8 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 	if (!placed)
 		p->entries->insert_last(p->entries, e);
 	p->entries->get_first(p->entries, (void **)&best_after);
-	if (best_before != best_after && pol_install(this, p, false) < 0) {
+	if (best_before != best_after && !entry_alike(best_before, best_after) &&
+	    pol_install(this, p, false) < 0) {
 		p->entries->remove(p->entries, e, NULL);
 		pol_entry_destroy(e);
 		if (p->entries->get_count(p->entries) == 0) {
@@ -929,7 +945,8 @@ METHOD(kernel_ipsec_t, del_policy, status_t, private_kernel_espd_ipsec_t *this,
 		pol_destroy(p);
 	} else {
 		p->entries->get_first(p->entries, (void **)&best_after);
-		if (best_after != best_before && pol_install(this, p, false) < 0)
+		if (best_after != best_before && !entry_alike(best_before, best_after) &&
+		    pol_install(this, p, false) < 0)
 			st = FAILED;
 	}
 	pol_entry_destroy(gone);

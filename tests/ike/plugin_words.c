@@ -11,6 +11,8 @@
  *  - add_sa's `state update` of an SPI espd no longer holds falls back to
  *    `state add`, as kernel-netlink does when its SPI is gone;
  *  - get_spi asks espd for an SPI in charon's spi_min..spi_max;
+ *  - a rekey (the new SA's entry added, the old one's deleted) sends no
+ *    `policy update` that would only say the same again;
  *  - a drop shunt on an SA's selector, at the same priority, does not
  *    replace the SA's policy (kernel-netlink orders entries with a reqid
  *    first).
@@ -95,6 +97,19 @@ expect(const char *what, const char *key, const char *want, const char *not)
 	pthread_mutex_unlock(&seen_lock);
 }
 
+/* How many request lines hold @p key. */
+static int
+count_lines(const char *key)
+{
+	int i, n = 0;
+
+	pthread_mutex_lock(&seen_lock);
+	for (i = 0; i < n_seen; i++)
+		n += strstr(seen[i], key) != NULL;
+	pthread_mutex_unlock(&seen_lock);
+	return n;
+}
+
 static traffic_selector_t *
 ts(const char *net, uint8_t proto, uint16_t from, uint16_t to)
 {
@@ -168,6 +183,25 @@ main(void)
 		ki->add_policy(ki, &id, &d);
 		expect("opaque ports: any port, not a reversed range", "10.4.0.0/16",
 		       "'proto' 'udp' 'dir'", "65535-0");
+	}
+	{
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+						.dst_ts = ts("10.6.0.0/16", 0, 0, 65535) };
+		int n;
+
+		ki->add_policy(ki, &id, &d);   /* the CHILD_SA */
+		ki->add_policy(ki, &id, &d);   /* its rekey's */
+		ki->del_policy(ki, &id, &d);   /* the old one's */
+		n = count_lines("10.6.0.0/16");
+		if (n != 1) {
+			printf("FAIL a rekey re-sends no policy: %d requests, want 1\n", n);
+			failures++;
+		} else {
+			printf("PASS a rekey re-sends no policy (1 request)\n");
+		}
+		ki->del_policy(ki, &id, &d);
+		expect("... and the last delete removes it", "10.6.0.0/16", "'policy' 'del'", NULL);
 	}
 	{
 		uint32_t spi;
