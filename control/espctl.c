@@ -180,28 +180,29 @@ struct batch {
 	size_t n, ncap;
 };
 
-/* Room for @p more bytes of requests. The buffer holds keys: it moves by
- * copy and wipe, never by realloc(), which would leave the old copy. */
+/* Grow @p *buf (@p *cap bytes, @p used of them in use) to at least @p want
+ * bytes. It holds keys (requests, show-keys answers): it moves by copy
+ * and wipe, never by realloc(), which would leave the old copy. */
 static void
-batch_room(struct batch *b, size_t more)
+room_wiped(char **buf, size_t *cap, size_t used, size_t want)
 {
-	size_t cap = b->cap ? b->cap : 64 * 1024;
+	size_t c = *cap ? *cap : 64 * 1024;
 	char *r;
 
-	if (b->len + more <= b->cap)
+	if (want <= *cap)
 		return;
-	while (cap < b->len + more)
-		cap *= 2;
-	r = malloc(cap);
+	while (c < want)
+		c *= 2;
+	r = malloc(c);
 	if (r == NULL)
 		die("%s", "out of memory");
-	if (b->req != NULL) {
-		memcpy(r, b->req, b->len);
-		explicit_bzero(b->req, b->cap);
-		free(b->req);
+	if (*buf != NULL) {
+		memcpy(r, *buf, used);
+		explicit_bzero(*buf, *cap);
+		free(*buf);
 	}
-	b->req = r;
-	b->cap = cap;
+	*buf = r;
+	*cap = c;
 }
 
 /* cfg_load's apply: the command, checked already, becomes a request. */
@@ -230,7 +231,7 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 		return cfg_error_set(err, -1, "request too long (%zu bytes, at most %u)", need,
 				     SOCK_REQUEST_MAX);
 	}
-	batch_room(b, need);
+	room_wiped(&b->req, &b->cap, b->len, b->len + need);
 	b->len += (size_t)sprintf(b->req + b->len, b->json ? "batch-json" : "batch-text");
 	for (i = 0; i < ws.n; i++) {
 		b->req[b->len++] = ' ';
@@ -246,29 +247,6 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 	}
 	b->line[b->n++] = line;
 	return 0;
-}
-
-/* Grow the answer buffer @p *in (@p *cap bytes, @p have in use) to at
- * least @p want: by copy and wipe, as batch_room(), for answers such as
- * `state get ... show-keys` hold keys. */
-static void
-answer_room(char **in, size_t *cap, size_t have, size_t want)
-{
-	size_t c = *cap;
-	char *r;
-
-	if (want <= *cap)
-		return;
-	while (c < want)
-		c *= 2;
-	r = malloc(c);
-	if (r == NULL)
-		die("%s", "out of memory");
-	memcpy(r, *in, have);
-	explicit_bzero(*in, *cap);
-	free(*in);
-	*in = r;
-	*cap = c;
 }
 
 /*
@@ -313,7 +291,7 @@ batch_send(int fd, struct batch *b, const char *file)
 		}
 		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
-		answer_room(&in, &cap, have, have + 1);
+		room_wiped(&in, &cap, have, have + 1);
 		n = read(fd, in + have, cap - have);
 		if (n < 0 && (errno == EAGAIN || errno == EINTR))
 			continue;
@@ -337,7 +315,7 @@ batch_send(int fd, struct batch *b, const char *file)
 					break;
 				}
 				if (have < hdr + body) {
-					answer_room(&in, &cap, have, hdr + body);
+					room_wiped(&in, &cap, have, hdr + body);
 					break; /* the rest of its output is on its way */
 				}
 				fwrite(in + hdr, 1, body, stdout);

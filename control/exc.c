@@ -304,12 +304,6 @@ is_ours(const struct pub *p, const uint8_t *ip, bool src)
 	return false;
 }
 
-static bool
-is_to_us(const struct pub *p, const uint8_t *ip)
-{
-	return is_ours(p, ip, false);
-}
-
 /* Is the IP packet at @p ip (@p len) an echo request to one of our
  * unicast addresses? (Broadcast pings are ignored, as Linux does.) */
 static bool
@@ -320,11 +314,11 @@ is_echo_to_us(const struct pub *p, const uint8_t *ip, uint32_t len)
 
 		if (hl < 20 || len < hl + 8 || ip[9] != IPPROTO_ICMP || ip[hl] != 8)
 			return false;
-		return is_to_us(p, ip);
+		return is_ours(p, ip, false);
 	}
 	if (len < 48 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 128)
 		return false;
-	return is_to_us(p, ip);
+	return is_ours(p, ip, false);
 }
 
 /* Is the IP packet at @p ip (@p len) IKE to one of our addresses: UDP
@@ -363,7 +357,7 @@ is_ike_to_us(const struct pub *p, const uint8_t *ip, uint32_t len, bool natt)
 	    !(natt && dport == NATT_PORT && len >= off + 12 &&
 	      (udp[8] | udp[9] | udp[10] | udp[11]) == 0))
 		return false;
-	return is_to_us(p, ip);
+	return is_ours(p, ip, false);
 }
 
 static void

@@ -159,34 +159,22 @@ create(struct pub *p, const struct gw_neigh_key *k, uint8_t state)
 	return n;
 }
 
+/* What waited for @p n goes (NeighFailed). With @p unreach, because @p n
+ * never answered and `set icmp-unreachable on`: each packet gets Host
+ * Unreachable (RFC 1812 4.3.3.1; Linux's neighbour error report), sent by
+ * lcore 0's exception path, which rate-limits it. */
 static void
-queue_drop(struct pub *p, struct neigh *n)
+queue_drop(struct pub *p, struct neigh *n, bool unreach)
 {
 	uint8_t i;
 
-	for (i = 0; i < n->nq; i++)
-		rte_pktmbuf_free(n->q[i]);
-	p->ctl_cnt.c[CNT_NeighFailed] += n->nq;
-	p->neigh->queued -= n->nq;
-	n->nq = 0;
-}
-
-/* @p n never answered: with `set icmp-unreachable on`, each packet that
- * waited for it gets Host Unreachable (RFC 1812 4.3.3.1; Linux's
- * neighbour error report), sent by lcore 0's exception path, which
- * rate-limits it. */
-static void
-queue_fail(struct pub *p, struct neigh *n)
-{
-	uint8_t i;
-
-	if (!p->shared.icmp_unreachable) {
-		queue_drop(p, n);
-		return;
+	for (i = 0; i < n->nq; i++) {
+		if (unreach)
+			punt_icmp(p->w0, n->q[i], ICMP_ERR_UNREACH_HOST, n->q[i]->port, 0,
+				  n->q[i]->packet_type == GW_PT_FROM_SA);
+		else
+			rte_pktmbuf_free(n->q[i]);
 	}
-	for (i = 0; i < n->nq; i++)
-		punt_icmp(p->w0, n->q[i], ICMP_ERR_UNREACH_HOST, n->q[i]->port, 0,
-			  n->q[i]->packet_type == GW_PT_FROM_SA);
 	p->ctl_cnt.c[CNT_NeighFailed] += n->nq;
 	p->neigh->queued -= n->nq;
 	n->nq = 0;
@@ -195,7 +183,7 @@ queue_fail(struct pub *p, struct neigh *n)
 static void
 destroy(struct pub *p, struct neigh *n)
 {
-	queue_drop(p, n);
+	queue_drop(p, n, false);
 	dp_unpublish(p, n);
 	hmap_del(&p->neigh->by_key, &n->key);
 	free(n);
@@ -211,7 +199,7 @@ queue_send(struct pub *p, struct neigh *n)
 		gw_route_send(p->w0, t, n->q, n->nq);
 		p->neigh->queued -= n->nq;
 	} else {
-		queue_drop(p, n);
+		queue_drop(p, n, false);
 	}
 	n->nq = 0;
 }
@@ -534,7 +522,7 @@ neigh_timers(struct pub *p, uint64_t now)
 			/* No answer: failed, its packets dropped and its
 			 * MAC (a probed one) no longer used. */
 			n->state = NEIGH_FAILED;
-			queue_fail(p, n);
+			queue_drop(p, n, p->shared.icmp_unreachable);
 			dp_unpublish(p, n);
 			n->next_ns = now + reachable_ns(p);
 			continue;
@@ -601,7 +589,7 @@ neigh_drop_queued(struct pub *p)
 	void *v;
 
 	while (nt != NULL && hmap_next(&nt->by_key, &it, &k, &v))
-		queue_drop(p, v);
+		queue_drop(p, v, false);
 }
 
 void

@@ -116,6 +116,23 @@ ts(const char *net, uint8_t proto, uint16_t from, uint16_t to)
 	return traffic_selector_create_from_cidr((char *)net, proto, from, to);
 }
 
+/* Policies from 10.1.0.0/16 (protocol @c sproto, ports @c sfrom..sto) to
+ * @c dst (@c dproto, @c dfrom..dto), and what espd must be told of their
+ * protocol and ports. */
+static const struct {
+	const char *what, *dst;
+	uint8_t sproto, dproto;
+	uint16_t sfrom, sto, dfrom, dto;
+	const char *want, *not;
+} sels[] = {
+	{ "a tcp/80 on the remote selector alone: proto tcp dport 80", "10.2.0.0/16",
+	  0, IPPROTO_TCP, 0, 65535, 80, 80, "'proto' 'tcp' 'dport' '80'", NULL },
+	{ "ICMP type on the remote selector: proto icmp type 8", "10.3.0.0/16",
+	  IPPROTO_ICMP, IPPROTO_ICMP, 0, 65535, 8, 8, "'proto' 'icmp' 'type' '8'", NULL },
+	{ "opaque ports: any port, not a reversed range", "10.4.0.0/16",
+	  IPPROTO_UDP, IPPROTO_UDP, 0xffff, 0, 0, 65535, "'proto' 'udp' 'dir'", "65535-0" },
+};
+
 int
 main(void)
 {
@@ -129,6 +146,7 @@ main(void)
 	lifetime_cfg_t lt = { .time = { .rekey = 3000, .life = 3600 } };
 	uint8_t key[20] = { 1 };
 	pthread_t t;
+	unsigned int i;
 	int s;
 
 	snprintf(sock_path, sizeof(sock_path), "/tmp/plugin_words.%d.sock", (int)getpid());
@@ -157,32 +175,15 @@ main(void)
 	d.src = me;
 	d.dst = peer;
 
-	{
-		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
-						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
-						.dst_ts = ts("10.2.0.0/16", IPPROTO_TCP, 80, 80) };
+	for (i = 0; i < sizeof(sels) / sizeof(sels[0]); i++) {
+		kernel_ipsec_policy_id_t id = {
+			.dir = POLICY_OUT,
+			.src_ts = ts("10.1.0.0/16", sels[i].sproto, sels[i].sfrom, sels[i].sto),
+			.dst_ts = ts(sels[i].dst, sels[i].dproto, sels[i].dfrom, sels[i].dto),
+		};
 
 		ki->add_policy(ki, &id, &d);
-		expect("a tcp/80 on the remote selector alone: proto tcp dport 80", "10.2.0.0/16",
-		       "'proto' 'tcp' 'dport' '80'", NULL);
-	}
-	{
-		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
-						.src_ts = ts("10.1.0.0/16", IPPROTO_ICMP, 0, 65535),
-						.dst_ts = ts("10.3.0.0/16", IPPROTO_ICMP, 8, 8) };
-
-		ki->add_policy(ki, &id, &d);
-		expect("ICMP type on the remote selector: proto icmp type 8", "10.3.0.0/16",
-		       "'proto' 'icmp' 'type' '8'", NULL);
-	}
-	{
-		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
-						.src_ts = ts("10.1.0.0/16", IPPROTO_UDP, 0xffff, 0),
-						.dst_ts = ts("10.4.0.0/16", IPPROTO_UDP, 0, 65535) };
-
-		ki->add_policy(ki, &id, &d);
-		expect("opaque ports: any port, not a reversed range", "10.4.0.0/16",
-		       "'proto' 'udp' 'dir'", "65535-0");
+		expect(sels[i].what, sels[i].dst, sels[i].want, sels[i].not);
 	}
 	{
 		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,

@@ -559,6 +559,21 @@ class Test:
     def aging(self):
         r, t = self.r, self.t
         A = self.A
+
+        def in_use_timeline(host):
+            """Traffic through gwA to hostA's @host ("host4"/"host6")
+            address every 0.25 s for 7 s: gwA's entry for it, as a list of
+            (s, state) changes, and the seconds the watch took."""
+            t0 = time.time()
+            seen = []
+            while time.time() - t0 < 7:
+                ping(t.ns["hA"], SITE["B"][host], count=1, timeout=0.2)
+                st = {e["dst"]: e["state"] for e in A.neigh()}
+                s = st.get(SITE["A"][host])
+                if not seen or seen[-1][1] != s:
+                    seen.append((round(time.time() - t0, 2), s))
+                time.sleep(0.25)
+            return seen, round(time.time() - t0, 2)
         A.ctl("set", "neigh-reachable", "2")
         try:
             A.ctl("neigh", "add", "192.168.1.99", "lladdr", "02:00:00:00:01:99", "port", "0")
@@ -599,15 +614,7 @@ class Test:
             # In use: traffic through gwA to hostA every 0.25 s. The entry
             # goes stale, is probed (unicast), answered: reachable again,
             # never gone.
-            t0 = time.time()
-            seen = []
-            while time.time() - t0 < 7:
-                ping(t.ns["hA"], SITE["B"]["host4"], count=1, timeout=0.2)
-                st = {e["dst"]: e["state"] for e in A.neigh()}
-                s = st.get(SITE["A"]["host4"])
-                if not seen or seen[-1][1] != s:
-                    seen.append((round(time.time() - t0, 2), s))
-                time.sleep(0.25)
+            seen, _ = in_use_timeline("host4")
             states = [x[1] for x in seen]
             r.check(None not in states and "reachable" in states[1:] and
                     any(x in states for x in ("stale", "probe")),
@@ -619,20 +626,12 @@ class Test:
             # Solicitation (the probe) without its link-layer address
             # option: that answer confirms the entry all the same.
             ping(t.ns["hA"], SITE["A"]["gw6"], count=1)
-            t0 = time.time()
-            seen = []
-            while time.time() - t0 < 7:
-                ping(t.ns["hA"], SITE["B"]["host6"], count=1, timeout=0.2)
-                st = {e["dst"]: e["state"] for e in A.neigh()}
-                s = st.get(SITE["A"]["host6"])
-                if not seen or seen[-1][1] != s:
-                    seen.append((round(time.time() - t0, 2), s))
-                time.sleep(0.25)
+            seen, end = in_use_timeline("host6")
             states = [x[1] for x in seen]
             # The first probe's answer confirms it: no probe lasts the
             # three probes' 3 s that end in failed (and a new resolution,
             # too quick to be seen here) when that answer is ignored.
-            ends = [x[0] for x in seen[1:]] + [round(time.time() - t0, 2)]
+            ends = [x[0] for x in seen[1:]] + [end]
             probing = [ends[i] - seen[i][0] for i in range(len(seen)) if seen[i][1] == "probe"]
             r.check(None not in states and "failed" not in states and
                     "incomplete" not in states and "reachable" in states[1:] and
