@@ -41,6 +41,13 @@ from espdtest.topo import (Topo, live_main, with_pairkm, SITE, WAN4, WAN6, MACS,
                            ns_socket, UdpSink, pcap_frames, classify_frame)
 
 
+def error_of(res):
+    """(type, code, source) of the ICMP error ping() got for its one
+    request, or None."""
+    e = res[0]["error"]
+    return e and (e["type"], e["code"], e["src"])
+
+
 def ip_neigh(t, where, addr):
     """The kernel's neighbour entry for @addr in namespace @where (dict
     from `ip -j neigh`), or None."""
@@ -345,24 +352,18 @@ class Test:
         try:
             for g in (A, B):
                 g.ctl("set", "icmp-unreachable", "on")
-            res = ping(t.ns["hA"], "10.99.0.1", count=1, timeout=2)
-            r.equal(res[0]["error"] and (res[0]["error"]["type"], res[0]["error"]["code"],
-                                         res[0]["error"]["src"]),
+            r.equal(error_of(ping(t.ns["hA"], "10.99.0.1", count=1, timeout=2)),
                     (3, 0, SITE["A"]["gw4"]),
                     "unreachable: on -> 10.99.0.1 (no route) gets Network Unreachable "
                     "from gwA's inside address")
-            res = ping(t.ns["hA"], "fd99::1", count=1, timeout=2)
-            r.equal(res[0]["error"] and (res[0]["error"]["type"], res[0]["error"]["code"],
-                                         res[0]["error"]["src"]),
+            r.equal(error_of(ping(t.ns["hA"], "fd99::1", count=1, timeout=2)),
                     (1, 0, SITE["A"]["gw6"]),
                     "unreachable: on -> fd99::1 (no route) gets ICMPv6 no route to "
                     "destination from gwA")
             b = B.stats()
             res = ping(t.ns["hA"], "192.168.2.97", count=1, timeout=8)
             d = delta(b, B.stats())
-            e = res[0]["error"]
-            r.check(e is not None and (e["type"], e["code"], e["src"]) ==
-                    (3, 1, SITE["B"]["gw4"]) and d.get("NeighFailed", 0) >= 1,
+            r.check(error_of(res) == (3, 1, SITE["B"]["gw4"]) and d.get("NeighFailed", 0) >= 1,
                     "unreachable: on -> 192.168.2.97 (no such host behind gwB) gets Host "
                     "Unreachable from gwB, back through the tunnel", res, d)
         finally:
