@@ -70,9 +70,15 @@ typedef struct {
 	ipsec_mode_t mode;
 } pol_entry_t;
 
-/* A selector and direction, with the entries charon holds on it. */
+/* One espd policy: a selector as espd is told it, and a direction, with
+ * the entries charon holds on it. Keyed by the words, not by charon's
+ * selectors, as kernel-netlink keys by the xfrm_selector it renders:
+ * selectors that render alike (address ranges widened to one subnet,
+ * marks and interface ids espd has no use for) are one espd policy, and
+ * deleting one's entry leaves the other's. */
 typedef struct {
 	policy_dir_t dir;
+	char *key;              /* sel_words() of src_ts, dst_ts */
 	traffic_selector_t *src_ts, *dst_ts;
 	linked_list_t *entries; /* pol_entry_t, best first */
 } pol_t;
@@ -763,25 +769,43 @@ pol_entry_destroy(pol_entry_t *e)
 static void
 pol_destroy(pol_t *p)
 {
+	free(p->key);
 	p->src_ts->destroy(p->src_ts);
 	p->dst_ts->destroy(p->dst_ts);
 	p->entries->destroy_function(p->entries, (void *)pol_entry_destroy);
 	free(p);
 }
 
+/* The words espd is told a policy's selector in (NULL: out of memory). */
+static char *
+pol_key(traffic_selector_t *src, traffic_selector_t *dst)
+{
+	espd_req_t r = { 0 };
+	char *key;
+
+	sel_words(&r, src, dst, true);
+	key = r.oom || r.buf == NULL ? NULL : strdup(r.buf);
+	espd_req_free(&r);
+	return key;
+}
+
 static pol_t *
 pol_find(private_kernel_espd_ipsec_t *this, kernel_ipsec_policy_id_t *id)
 {
-	enumerator_t *e = this->policies->create_enumerator(this->policies);
+	enumerator_t *e;
 	pol_t *p, *found = NULL;
+	char *key = pol_key(id->src_ts, id->dst_ts);
 
+	if (key == NULL)
+		return NULL;
+	e = this->policies->create_enumerator(this->policies);
 	while (e->enumerate(e, &p))
-		if (p->dir == id->dir && p->src_ts->equals(p->src_ts, id->src_ts) &&
-		    p->dst_ts->equals(p->dst_ts, id->dst_ts)) {
+		if (p->dir == id->dir && streq(p->key, key)) {
 			found = p;
 			break;
 		}
 	e->destroy(e);
+	free(key);
 	return found;
 }
 
@@ -872,8 +896,16 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 	this->lock->lock(this->lock);
 	p = pol_find(this, id);
 	if (p == NULL) {
+		char *key = pol_key(id->src_ts, id->dst_ts);
+
+		if (key == NULL) {
+			this->lock->unlock(this->lock);
+			pol_entry_destroy(e);
+			return FAILED;
+		}
 		INIT(p,
 			.dir = id->dir,
+			.key = key,
 			.src_ts = id->src_ts->clone(id->src_ts),
 			.dst_ts = id->dst_ts->clone(id->dst_ts),
 			.entries = linked_list_create(),

@@ -15,7 +15,10 @@
  *    `policy update` that would only say the same again;
  *  - a drop shunt on an SA's selector, at the same priority, does not
  *    replace the SA's policy (kernel-netlink orders entries with a reqid
- *    first).
+ *    first);
+ *  - two CHILD_SAs whose selectors espd is told alike (an address range
+ *    widened to its subnet) share one espd policy: deleting one's leaves
+ *    the other's in place.
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -223,6 +226,31 @@ main(void)
 		ki->add_policy(ki, &id, &drop);
 		expect("a drop shunt after an SA's policy, same priority: the SA's stays",
 		       "10.5.0.0/16", "'tmpl'", "'block'");
+	}
+	{
+		/* 10.8.0.1-10.8.0.200 is told to espd as 10.8.0.0/24. */
+		kernel_ipsec_policy_id_t range = {
+			.dir = POLICY_OUT,
+			.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+			.dst_ts = traffic_selector_create_from_string(0, TS_IPV4_ADDR_RANGE,
+								      "10.8.0.1", 0, "10.8.0.200",
+								      65535),
+		};
+		kernel_ipsec_policy_id_t net = { .dir = POLICY_OUT,
+						 .src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+						 .dst_ts = ts("10.8.0.0/24", 0, 0, 65535) };
+		ipsec_sa_cfg_t sa9 = { .mode = MODE_TUNNEL, .reqid = 9, .esp = { .use = TRUE } };
+		kernel_ipsec_manage_policy_t d9 = d;
+
+		d9.sa = &sa9;
+		ki->add_policy(ki, &range, &d);
+		ki->add_policy(ki, &net, &d9);
+		ki->del_policy(ki, &range, &d);
+		expect("selectors told alike are one policy: deleting one leaves the other's",
+		       "10.8.0.0/24", "'reqid' '9'", "'policy' 'del'");
+		ki->del_policy(ki, &net, &d9);
+		expect("... and deleting the other removes it", "10.8.0.0/24", "'policy' 'del'",
+		       NULL);
 	}
 	{
 		kernel_ipsec_sa_id_t sid = { .src = peer, .dst = me, .spi = htonl(0xc0000001),
