@@ -1556,16 +1556,122 @@ retry_pending(private_kernel_espd_ipsec_t *this)
 	todo->destroy(todo);
 }
 
+/* Has SA @p sa (an element of `state list`) reached a soft limit, as
+ * espd counts them (events.c: bytes and packets by the workers, time
+ * from add_time)? */
+static bool
+soft_reached(json_t *sa, time_t now)
+{
+	json_t *lt = json_object_get(sa, "lifetime"), *cur = json_object_get(sa, "current");
+	json_int_t v;
+
+	v = json_integer_value(json_object_get(lt, "byte-soft"));
+	if (v > 0 && json_integer_value(json_object_get(cur, "bytes")) >= v)
+		return true;
+	v = json_integer_value(json_object_get(lt, "packet-soft"));
+	if (v > 0 && json_integer_value(json_object_get(cur, "packets")) >= v)
+		return true;
+	v = json_integer_value(json_object_get(lt, "time-soft"));
+	return v > 0 && json_number_value(json_object_get(cur, "add_time")) + (double)v <= now;
+}
+
+/* An expire that charon is to hear of (SPI in host order). */
+typedef struct {
+	host_t *dst;
+	uint32_t spi;
+	bool hard;
+} lost_t;
+
+/*
+ * Events espd emitted that never reached us: their ids skip (espd spent
+ * them on a monitor that was slow, MonitorEventsDropped). An ACQUIRE, a
+ * mapping and an invalid SPI come again with a later packet; an expire
+ * never does, and a CHILD_SA whose expires are lost is never rekeyed.
+ * So ask espd where our SAs stand, as DESIGN.md says a consumer that
+ * sees the gap does, and tell charon what the lost expires told: hard
+ * for an SA espd no longer holds, soft for one past a soft limit (a
+ * second soft expire only rekeys what is being rekeyed).
+ */
 static void
-on_event(private_kernel_espd_ipsec_t *this, const char *line)
+catch_up(private_kernel_espd_ipsec_t *this)
+{
+	linked_list_t *todo = linked_list_create();
+	espd_req_t r = { 0 };
+	enumerator_t *en;
+	json_t *j = NULL, *e;
+	time_t now = time(NULL);
+	lost_t *l;
+	sa_rec_t *s;
+	size_t i;
+
+	espd_req_word(&r, "state");
+	espd_req_word(&r, "list");
+	if (request(this, &r, &j, "state list") < 0 || !json_is_array(j)) {
+		json_decref(j);
+		todo->destroy(todo);
+		return;
+	}
+	this->lock->lock(this->lock);
+	en = this->sas->create_enumerator(this->sas);
+	while (en->enumerate(en, &s)) {
+		json_t *found = NULL;
+
+		json_array_foreach(j, i, e) {
+			host_t *dst = jhost(e, "dst", 0);
+			bool same = dst != NULL && jspi(e) == s->spi && dst->ip_equals(dst, s->dst);
+
+			DESTROY_IF(dst);
+			if (same) {
+				found = e;
+				break;
+			}
+		}
+		if (found != NULL && !soft_reached(found, now))
+			continue;
+		INIT(l, .dst = s->dst->clone(s->dst), .spi = s->spi, .hard = found == NULL);
+		todo->insert_last(todo, l);
+		if (found == NULL) {
+			this->sas->remove_at(this->sas, en);
+			sa_rec_destroy(s);
+		}
+	}
+	en->destroy(en);
+	this->lock->unlock(this->lock);
+	json_decref(j);
+	while (todo->remove_first(todo, (void **)&l) == SUCCESS) {
+		DBG1(DBG_KNL, "espd: SA %.8x: %s expire lost to a gap in espd's events", l->spi,
+		     l->hard ? "hard" : "soft");
+		charon->kernel->expire(charon->kernel, IPPROTO_ESP, htonl(l->spi), l->dst, l->hard);
+		l->dst->destroy(l->dst);
+		free(l);
+	}
+	todo->destroy(todo);
+}
+
+/* One event line. @p last is the id of the one before on this monitor
+ * connection (0: none yet); a gap in the ids means events were lost. */
+static void
+on_event(private_kernel_espd_ipsec_t *this, const char *line, uint64_t *last)
 {
 	json_error_t je;
 	json_t *ev = json_loads(line, 0, &je);
-	json_t *t;
+	json_t *t, *id;
 
 	if (ev == NULL) {
 		DBG1(DBG_KNL, "espd: unreadable event: %.80s", line);
 		return;
+	}
+	id = json_object_get(ev, "id");
+	if (json_is_integer(id)) {
+		uint64_t n = (uint64_t)json_integer_value(id);
+
+		if (*last != 0 && n > *last + 1) {
+			DBG1(DBG_KNL, "espd: %llu events lost (ids %llu..%llu): catching up",
+			     (unsigned long long)(n - *last - 1), (unsigned long long)*last + 1,
+			     (unsigned long long)n - 1);
+			catch_up(this);
+		}
+		*last = n;
 	}
 	t = json_object_get(ev, "event");
 	if (json_is_string(t)) {
@@ -1620,13 +1726,18 @@ events_run(void *arg)
 	size_t cap = 1 << 16;
 
 	while (!this->stop && buf != NULL) {
-		int fd = espd_monitor_open(this->path, "acquire expire invalid-spi mapping", err,
+		/* Every kind, those we ignore too: ids count every event
+		 * espd emits, so only a monitor of all of them can tell a
+		 * gap (catch_up()) from events it never asked for. */
+		int fd = espd_monitor_open(this->path,
+					   "acquire expire invalid-spi mapping policy state", err,
 					   sizeof(err));
 		size_t len = 0;
+		uint64_t last_id = 0;
 
 		if (fd < 0 && strstr(err, "refused") != NULL)
-			fd = espd_monitor_open(this->path, "acquire expire invalid-spi", err,
-					       sizeof(err));
+			fd = espd_monitor_open(this->path, "acquire expire invalid-spi policy state",
+					       err, sizeof(err));
 		if (fd < 0) {
 			if (!said)
 				DBG1(DBG_KNL, "espd: %s (retrying)", err);
@@ -1664,7 +1775,7 @@ events_run(void *arg)
 			buf[len] = '\0';
 			while ((nl = memchr(buf, '\n', len)) != NULL) {
 				*nl = '\0';
-				on_event(this, buf);
+				on_event(this, buf, &last_id);
 				len -= (size_t)(nl + 1 - buf);
 				memmove(buf, nl + 1, len);
 			}

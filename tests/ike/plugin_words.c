@@ -18,7 +18,11 @@
  *    first);
  *  - two CHILD_SAs whose selectors espd is told alike (an address range
  *    widened to its subnet) share one espd policy: deleting one's leaves
- *    the other's in place.
+ *    the other's in place;
+ *  - a gap in the monitor's event ids (events espd could not deliver)
+ *    makes the plugin ask `state list` and tell charon the expires it
+ *    lost: hard for an SA espd no longer holds, soft for one past its
+ *    soft limit, nothing for the rest.
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -33,6 +37,10 @@ static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
 static char seen[32][4096];
 static int n_seen;
 static int failures;
+static int monitor = -1;    /* the plugin's monitor connection */
+static const char *state_list = "[]"; /* what `state list` answers */
+static uint32_t expired[8]; /* SPIs charon heard of: hard ones | 1 << 31 */
+static int n_expired;
 
 /* One client of the fake espd: a monitor is answered and kept; `state
  * update` is refused as for an SPI no longer reserved; the rest is ok. */
@@ -51,9 +59,14 @@ fake_client(void *arg)
 		if (n_seen < 32)
 			snprintf(seen[n_seen++], sizeof(seen[0]), "%s", line);
 		pthread_mutex_unlock(&seen_lock);
-		if (strstr(line, "monitor") != NULL)
+		if (strstr(line, "monitor") != NULL) {
 			ans = "ok\n";
-		else if (strstr(line, "'state' 'update'") != NULL)
+			monitor = fd; /* written with write(): fgets holds f's lock */
+		} else if (strstr(line, "'state' 'list'") != NULL) {
+			fprintf(f, "ok %zu\n%s", strlen(state_list), state_list);
+			fflush(f);
+			continue;
+		} else if (strstr(line, "'state' 'update'") != NULL)
 			ans = "error: no SA with that dst and spi 0xc0000001\n";
 		else if (strstr(line, "'policy' 'list'") != NULL)
 			ans = "ok 2\n[]";
@@ -111,6 +124,41 @@ count_lines(const char *key)
 		n += strstr(seen[i], key) != NULL;
 	pthread_mutex_unlock(&seen_lock);
 	return n;
+}
+
+static bool
+on_expire_heard(kernel_listener_t *l, uint8_t proto, uint32_t spi, host_t *dst, bool hard)
+{
+	pthread_mutex_lock(&seen_lock);
+	if (n_expired < 8)
+		expired[n_expired++] = (ntohl(spi) & 0x7fffffff) | (hard ? 1u << 31 : 0);
+	pthread_mutex_unlock(&seen_lock);
+	return TRUE;
+}
+
+static void
+send_event(const char *lines)
+{
+	if (monitor < 0 || write(monitor, lines, strlen(lines)) != (ssize_t)strlen(lines)) {
+		printf("FAIL the plugin's monitor: %s\n", monitor < 0 ? "never opened" : "write");
+		failures++;
+	}
+}
+
+/* Wait up to 2 s for @p n expires to reach charon; how many did. */
+static int
+wait_expired(int n)
+{
+	int i, got;
+
+	for (i = 0;; i++) {
+		pthread_mutex_lock(&seen_lock);
+		got = n_expired;
+		pthread_mutex_unlock(&seen_lock);
+		if (got >= n || i == 200)
+			return got;
+		usleep(10 * 1000);
+	}
 }
 
 static traffic_selector_t *
@@ -269,6 +317,62 @@ main(void)
 			printf("FAIL add_sa returned %d\n", st);
 			failures++;
 		}
+	}
+	{
+		/* Three outbound SAs: 0x10 espd lost (a hard expire never
+		 * came), 0x11 past its soft byte limit, 0x12 within its; and
+		 * the inbound 0xc0000001 from above, no limits. */
+		static const char list[] =
+			"[{\"dst\":\"203.0.113.5\",\"spi\":\"0xc0000001\",\"dir\":\"in\","
+			"\"lifetime\":{},\"current\":{\"bytes\":0,\"packets\":0,"
+			"\"add_time\":1.5}},{\"dst\":\"198.51.100.7\",\"spi\":\"0x00000011\",\"dir\":\"out\","
+			"\"lifetime\":{\"byte-soft\":1000},\"current\":{\"bytes\":1500,"
+			"\"packets\":3,\"add_time\":1.5}},"
+			"{\"dst\":\"198.51.100.7\",\"spi\":\"0x00000012\",\"dir\":\"out\","
+			"\"lifetime\":{\"byte-soft\":1000},\"current\":{\"bytes\":500,"
+			"\"packets\":1,\"add_time\":1.5}}]";
+		kernel_listener_t heard = { .expire = on_expire_heard };
+		uint32_t spi;
+		int i, got;
+
+		charon->kernel->add_listener(charon->kernel, &heard);
+		for (spi = 0x10; spi <= 0x12; spi++) {
+			kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(spi),
+						     .proto = IPPROTO_ESP };
+			kernel_ipsec_add_sa_t ad = {
+				.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
+				.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
+				.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
+			};
+
+			ki->add_sa(ki, &sid, &ad);
+		}
+		for (i = 0; i < 200 && monitor < 0; i++)
+			usleep(10 * 1000);
+		state_list = list;
+		/* ids 20 and 21 in a row: no gap, nothing asked. */
+		send_event("{\"event\":\"policy\",\"id\":20}\n"
+			   "{\"event\":\"state\",\"id\":21}\n");
+		usleep(300 * 1000);
+		if (count_lines("'state' 'list'") != 0 || wait_expired(0) != 0) {
+			printf("FAIL events in a row: no catching up\n");
+			failures++;
+		} else {
+			printf("PASS events in a row: no catching up\n");
+		}
+		send_event("{\"event\":\"state\",\"id\":25}\n");
+		wait_expired(2);
+		usleep(100 * 1000); /* a third, wrong one would come by now */
+		got = wait_expired(0);
+		if (got != 2 || expired[0] != (0x10 | 1u << 31) || expired[1] != 0x11) {
+			printf("FAIL a gap in event ids: %d expires (want hard 0x10, soft 0x11)\n", got);
+			failures++;
+		} else {
+			printf("PASS a gap in event ids: hard expire of the lost SA, soft of the "
+			       "one past its soft limit\n");
+		}
+		expect("... from espd's state list", "'state' 'list'", "'state' 'list'", NULL);
+		charon->kernel->remove_listener(charon->kernel, &heard);
 	}
 	ki->destroy(ki);
 	unlink(sock_path);
