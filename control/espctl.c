@@ -107,12 +107,14 @@ word_shown(const char *w, char *buf, size_t size)
 
 /* `espctl --help`: the grammar, as DESIGN.md gives it. */
 static const char help[] =
-	"usage: espctl [-s SOCKET] [-j] OBJECT COMMAND [ARGS]\n"
-	"       espctl [-s SOCKET] [-j] -b FILE\n"
+	"usage: espctl [-s SOCKET] [-j] [-t SECONDS] OBJECT COMMAND [ARGS]\n"
+	"       espctl [-s SOCKET] [-j] [-t SECONDS] -b FILE\n"
 	"  -s SOCKET  espd's control socket (default " DEFAULT_SOCKET ")\n"
 	"  -j         answers in JSON\n"
 	"  -b FILE    every command of FILE (- for stdin), one a line as in the\n"
 	"             configuration file: checked, then sent as one batch\n"
+	"  -t SECONDS give up when espd has said nothing for this long\n"
+	"             (default 60; 0: wait for ever; a monitor's events never time out)\n"
 	"\n"
 	"route add PREFIX|default port ID [via IP] | route del PREFIX|default | route list\n"
 	"neigh add IP lladdr MAC port ID | neigh del IP port ID | neigh list | neigh flush\n"
@@ -249,6 +251,31 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 	return 0;
 }
 
+/* The longest espd may stay silent while an answer is due (-t), in ms;
+ * -1: no limit. A wedged espd then ends a script's espctl instead of
+ * hanging it. */
+static int timeout_ms = 60 * 1000;
+
+/* Wait for @p fd to be ready for @p events, at most timeout_ms; dies,
+ * saying so, when espd said nothing for that long. */
+static short
+wait_fd(int fd, short events)
+{
+	struct pollfd p = { .fd = fd, .events = events };
+	int n;
+
+	while ((n = poll(&p, 1, timeout_ms)) < 0)
+		if (errno != EINTR)
+			die("poll: %s", strerror(errno));
+	if (n == 0) {
+		fflush(stdout); /* the answers before */
+		fprintf(stderr, "espctl: no answer from espd in %d s (-t SECONDS waits longer)\n",
+			timeout_ms / 1000);
+		exit(1);
+	}
+	return p.revents;
+}
+
 /*
  * Send @p b's requests on @p fd while reading the answers ("ok LEN" and
  * LEN bytes, or "error: ..."), printing each in order. If espd stops
@@ -270,17 +297,10 @@ batch_send(int fd, struct batch *b, const char *file)
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0)
 		die("cannot set up the socket: %s", strerror(errno));
 	while (done < b->n && !bad) {
-		struct pollfd p = { .fd = fd, .events = POLLIN };
+		short ev = wait_fd(fd, sent < b->len ? POLLIN | POLLOUT : POLLIN);
 		char *nl;
 
-		if (sent < b->len)
-			p.events |= POLLOUT;
-		if (poll(&p, 1, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			die("poll: %s", strerror(errno));
-		}
-		if (sent < b->len && (p.revents & (POLLOUT | POLLERR | POLLHUP))) {
+		if (sent < b->len && (ev & (POLLOUT | POLLERR | POLLHUP))) {
 			/* MSG_NOSIGNAL: espd gone is an answer to read, not
 			 * a SIGPIPE. */
 			n = send(fd, b->req + sent, b->len - sent, MSG_NOSIGNAL);
@@ -289,7 +309,7 @@ batch_send(int fd, struct batch *b, const char *file)
 			else if (n < 0 && errno != EAGAIN && errno != EINTR)
 				sent = b->len; /* it stopped reading: take what it said */
 		}
-		if (!(p.revents & (POLLIN | POLLHUP | POLLERR)))
+		if (!(ev & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		room_wiped(&in, &cap, have, have + 1);
 		n = read(fd, in + have, cap - have);
@@ -403,8 +423,22 @@ main(int argc, char **argv)
 	ssize_t n;
 
 	opterr = 0; /* one line on stderr for any error, ours (DESIGN.md) */
-	while ((c = getopt_long(argc, argv, "+s:jhb:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+s:jhb:t:", longopts, NULL)) != -1) {
+		char *end;
+		unsigned long secs;
+
 		switch (c) {
+		case 't':
+			errno = 0;
+			secs = strtoul(optarg, &end, 10);
+			if (end == optarg || *end != '\0' || errno != 0 || secs > 86400 ||
+			    optarg[0] == '-') {
+				fprintf(stderr, "espctl: -t '%s': seconds from 0 (no limit) to 86400\n",
+					optarg);
+				return 2;
+			}
+			timeout_ms = secs == 0 ? -1 : (int)secs * 1000;
+			break;
 		case 'b':
 			batch = optarg;
 			break;
@@ -422,7 +456,7 @@ main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "espctl: %s '%s': usage: espctl [-s SOCKET] [-j] OBJECT "
-				"COMMAND [ARGS] | -b FILE\n", c == ':' || optopt == 's' || optopt == 'b' ?
+				"COMMAND [ARGS] | -b FILE\n", c == ':' || optopt == 's' || optopt == 'b' || optopt == 't' ?
 				"option needs a value" : "unknown option", argv[optind - 1]);
 			return 2;
 		}
@@ -491,7 +525,13 @@ main(int argc, char **argv)
 
 	/* "ok" or "error: ...", then the output until espd closes. */
 	off = 0;
-	while ((n = read(fd, buf + off, sizeof(buf) - off - 1)) > 0) {
+	for (;;) {
+		/* A monitor's events come when they come: only its "ok" is due. */
+		if (first || !monitor)
+			wait_fd(fd, POLLIN);
+		n = read(fd, buf + off, sizeof(buf) - off - 1);
+		if (n <= 0)
+			break;
 		off += (size_t)n;
 		if (first) {
 			char *nl;

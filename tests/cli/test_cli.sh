@@ -171,6 +171,40 @@ c, _ = s.accept(); c.recv(100); c.sendall(b"error: too many clients\n"); c.close
 t "espctl -b: espd closing early is said, its answer shown, exit 1" 0 \
 	'big.batch:1: error: too many clients\|.*closed the connection after 1 of 20000.* rc=1$' \
 	early_close
+# espctl -t: an espd that accepts and never answers ends espctl after
+# SECONDS, said (a script is not hung by a wedged espd), for one command
+# and for a batch; a monitor's events have no time limit, only its "ok".
+silent() {
+	/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(4)
+print("ready", flush=True)
+cs = [s.accept()[0] for _ in range(2)]
+time.sleep(30)
+' "$tmp/silent.sock" >"$tmp/silent.out" &
+	local pid=$! i t0
+	for i in $(seq 50); do grep -q ready "$tmp/silent.out" 2>/dev/null && break; sleep 0.1; done
+	t0=$(date +%s%N)
+	"$b/espctl" -t 1 -s "$tmp/silent.sock" state list
+	echo "rc=$?"
+	"$b/espctl" -t 1 -s "$tmp/silent.sock" -b "$tmp/good.batch"
+	echo "rc=$? ms=$((($(date +%s%N) - t0) / 1000000))"
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+out=$(silent 2>&1)
+t "espctl -t 1: a silent espd ends a command and a batch, said, exit 1" 0 	'no answer from espd in 1 s' bash -c '[ "$(grep -c "no answer from espd in 1 s" <<<"$1")" = 2 ] &&
+		[ "$(grep -c "^rc=1" <<<"$1")" = 2 ] &&
+		ms=$(sed -n "s/.* ms=//p" <<<"$1") && [ "$ms" -lt 4000 ] && echo "$1"' bash "$out"
+t "espctl -t: not a number of seconds" 2 "-t 'soon': seconds from 0" "$b/espctl" -t soon state list
+mon_quiet() {
+	espd_up "$tmp/q.sock"
+	timeout 2.5 "$b/espctl" -t 1 -s "$tmp/q.sock" monitor
+	echo "rc=$?"
+	kill "$espd_pid"
+	wait "$espd_pid"
+}
+t "espctl -t 1 monitor: quiet for 2.5 s and still listening" 0 '^rc=124$' mon_quiet
 rm -rf "/var/run/dpdk/espdcli$$"
 # control/thp.c: espd starts itself again with glibc's huge-page tunable:
 # THP by default (with large blocks from the heap), the hugetlbfs pool with
