@@ -15,11 +15,10 @@
 
 #include "espd_conn.h"
 
-#define IO_TIMEOUT_S 10
-
 struct espd_conn {
 	pthread_mutex_t lock;
 	char *path;
+	unsigned int timeout_s; /* the longest espd may be silent */
 	int fd;                 /* -1: not connected */
 	char *in;               /* bytes read past the last answer */
 	size_t in_len, in_cap;
@@ -35,7 +34,7 @@ wipe(void *p, size_t n)
 }
 
 espd_conn_t *
-espd_conn_create(const char *path)
+espd_conn_create(const char *path, unsigned int timeout_s)
 {
 	espd_conn_t *c = calloc(1, sizeof(*c));
 
@@ -47,6 +46,7 @@ espd_conn_create(const char *path)
 		return NULL;
 	}
 	c->fd = -1;
+	c->timeout_s = timeout_s ? timeout_s : 1;
 	pthread_mutex_init(&c->lock, NULL);
 	return c;
 }
@@ -73,10 +73,10 @@ espd_conn_destroy(espd_conn_t *c)
 }
 
 static int
-sock_connect(const char *path, char *err, size_t errlen)
+sock_connect(const char *path, unsigned int timeout_s, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	struct timeval tv = { .tv_sec = IO_TIMEOUT_S };
+	struct timeval tv = { .tv_sec = timeout_s };
 	int fd;
 
 	if (strlen(path) >= sizeof(sa.sun_path)) {
@@ -144,6 +144,14 @@ espd_req_word(espd_req_t *r, const char *w)
 			req_put(r, w, 1);
 	}
 	req_put(r, "'", 1);
+}
+
+void
+espd_req_text(espd_req_t *r, const char *text)
+{
+	if (r->len > 0 && text[0] != '\0')
+		req_put(r, " ", 1);
+	req_put(r, text, strlen(text));
 }
 
 void
@@ -298,7 +306,7 @@ espd_request(espd_conn_t *c, espd_req_t *r, json_t **out, char *err, size_t errl
 	pthread_mutex_lock(&c->lock);
 	for (attempt = 0; attempt < 2; attempt++) {
 		if (c->fd < 0) {
-			c->fd = sock_connect(c->path, err, errlen);
+			c->fd = sock_connect(c->path, c->timeout_s, err, errlen);
 			if (c->fd < 0)
 				break;
 		}
@@ -311,11 +319,14 @@ espd_request(espd_conn_t *c, espd_req_t *r, json_t **out, char *err, size_t errl
 		rc = read_answer(c, out, err, errlen);
 		if (rc == -2) {
 			if (err[0] == '\0' || strncmp(err, "unexpected", 10) != 0)
-				snprintf(err, errlen, "espd closed the connection");
+				snprintf(err, errlen, "no answer from espd (%s)",
+					 errno == EAGAIN || errno == EWOULDBLOCK ?
+					 "timed out" : "it closed the connection");
 			conn_close(c);
 			/* Sent and maybe done: retrying a change is safe only
 			 * when it never arrived, so retry on a write failure
 			 * only (above). */
+			rc = -3;
 			break;
 		}
 		break;
@@ -330,7 +341,7 @@ espd_monitor_open(const char *path, const char *words, char *err, size_t errlen)
 {
 	char line[256];
 	size_t n = 0;
-	int fd = sock_connect(path, err, errlen);
+	int fd = sock_connect(path, 10, err, errlen); /* for its "ok" */
 	struct timeval tv = { 0 };
 
 	if (fd < 0)

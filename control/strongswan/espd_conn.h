@@ -27,12 +27,15 @@ typedef struct {
 	bool oom;
 } espd_req_t;
 
-/** Connect lazily to @p path; NULL on out-of-memory. */
-espd_conn_t *espd_conn_create(const char *path);
+/** Connect lazily to @p path; a request's answer waits at most
+ *  @p timeout_s of silence. NULL on out-of-memory. */
+espd_conn_t *espd_conn_create(const char *path, unsigned int timeout_s);
 void espd_conn_destroy(espd_conn_t *c);
 
 /** Append one word (quoted as the shell would). */
 void espd_req_word(espd_req_t *r, const char *w);
+/** Append words already quoted (a request's text kept from before). */
+void espd_req_text(espd_req_t *r, const char *text);
 /** Append one word made by printf. */
 void espd_req_wordf(espd_req_t *r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -44,8 +47,9 @@ void espd_req_free(espd_req_t *r);
 /**
  * Send @p r and wait for the answer. @return 0 with *@p out the parsed
  * answer (NULL when espd printed nothing; json_decref it), -1 with espd's
- * message in @p err ("error: ..." from espd), or -2 when espd could not
- * be reached (message in @p err). One retry on a fresh connection when
+ * message in @p err ("error: ..." from espd), -2 when espd could not
+ * be reached (message in @p err), or -3 when it was sent and no answer
+ * came (timed out, or espd closed): espd may have applied it or not. One retry on a fresh connection when
  * the old one broke (espd restarted). @p r is wiped and freed.
  */
 int espd_request(espd_conn_t *c, espd_req_t *r, json_t **out, char *err, size_t errlen);

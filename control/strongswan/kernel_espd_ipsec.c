@@ -91,6 +91,21 @@ typedef struct {
 	bool inbound;
 } sa_rec_t;
 
+/*
+ * A change espd may have made although charon was told it failed: the
+ * request went out and no answer came in time (espd slow, wedged or
+ * gone; espd_request()'s -3). Put right once espd answers again, so
+ * that espd holds no SA or policy charon does not know of:
+ * - an SA: `state del` (its words, quoted, in @c sa_del);
+ * - a policy: installed again as the plugin holds it then, or deleted
+ *   if the plugin holds none on that selector.
+ */
+typedef struct {
+	char *sa_del;           /* or NULL */
+	char *pol_key;          /* pol_t.key, or NULL */
+	policy_dir_t dir;
+} fixup_t;
+
 /* A time-stamped key for the hold-offs. */
 typedef struct {
 	char *key;
@@ -106,6 +121,7 @@ struct private_kernel_espd_ipsec_t {
 	linked_list_t *sas;
 	linked_list_t *stamps;
 	linked_list_t *pending; /* stamp_t: invalid-spi events (JSON) to retry */
+	linked_list_t *fixups;  /* fixup_t, oldest first */
 	uint32_t invalid_spi_holdoff;
 	uint32_t spi_min, spi_max; /* charon's spi_min/spi_max, as kernel-netlink */
 	bool invalid_spi_recovery;
@@ -284,6 +300,34 @@ request(private_kernel_espd_ipsec_t *this, espd_req_t *r, json_t **out, const ch
 	return rc;
 }
 
+static void
+fixup_destroy(fixup_t *f)
+{
+	free(f->sa_del);
+	free(f->pol_key);
+	free(f);
+}
+
+/* Queue @p f (taken); one policy fix-up per selector is enough. */
+static void
+fixup_add(private_kernel_espd_ipsec_t *this, fixup_t *f)
+{
+	enumerator_t *e;
+	fixup_t *cur;
+	bool dup = false;
+
+	this->lock->lock(this->lock);
+	e = this->fixups->create_enumerator(this->fixups);
+	while (f->pol_key != NULL && !dup && e->enumerate(e, &cur))
+		dup = cur->pol_key != NULL && cur->dir == f->dir && streq(cur->pol_key, f->pol_key);
+	e->destroy(e);
+	if (dup)
+		fixup_destroy(f);
+	else
+		this->fixups->insert_last(this->fixups, f);
+	this->lock->unlock(this->lock);
+}
+
 /* ---- SAs ---------------------------------------------------------------- */
 
 static void
@@ -307,6 +351,27 @@ sa_find(private_kernel_espd_ipsec_t *this, host_t *dst, uint32_t spi)
 		}
 	e->destroy(e);
 	return found;
+}
+
+/* SA @p spi may be in espd although charon was told it is not (or was
+ * told it is deleted): delete it once espd answers. */
+static void
+fixup_sa(private_kernel_espd_ipsec_t *this, host_t *src, host_t *dst, uint32_t spi)
+{
+	espd_req_t r = { 0 };
+	fixup_t *f;
+
+	espd_req_word(&r, "state");
+	espd_req_word(&r, "del");
+	sa_id_words(&r, src, dst, spi);
+	INIT(f, .sa_del = r.oom ? NULL : strdup(r.buf));
+	espd_req_free(&r);
+	if (f->sa_del == NULL) {
+		free(f);
+		return;
+	}
+	DBG1(DBG_KNL, "espd: SA %.8x may be in espd: deleting it once espd answers", spi);
+	fixup_add(this, f);
 }
 
 static void
@@ -535,6 +600,8 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
 	} else if (rc < 0 && d->update) {
 		DBG1(DBG_KNL, "espd: state update of SPI %.8x: espd unreachable", spi);
 	}
+	if (rc == -3)
+		fixup_sa(this, id->src, id->dst, spi);
 	if (rc < 0)
 		return FAILED;
 	DBG2(DBG_KNL, "espd: added %s SA %.8x %H -> %H", d->inbound ? "inbound" : "outbound",
@@ -657,6 +724,8 @@ METHOD(kernel_ipsec_t, del_sa, status_t, private_kernel_espd_ipsec_t *this,
 	/* After a hard expiry espd has removed the SA already: not an error. */
 	rc = request(this, &r, NULL, NULL);
 	sa_forget(this, id->dst, spi);
+	if (rc == -3)
+		fixup_sa(this, id->src, id->dst, spi); /* charon has it gone */
 	if (rc == -2) {
 		DBG1(DBG_KNL, "espd: deleting SA %.8x: espd unreachable", spi);
 		return FAILED;
@@ -790,44 +859,73 @@ pol_key(traffic_selector_t *src, traffic_selector_t *dst)
 }
 
 static pol_t *
-pol_find(private_kernel_espd_ipsec_t *this, kernel_ipsec_policy_id_t *id)
+pol_find_key(private_kernel_espd_ipsec_t *this, const char *key, policy_dir_t dir)
 {
-	enumerator_t *e;
+	enumerator_t *e = this->policies->create_enumerator(this->policies);
 	pol_t *p, *found = NULL;
-	char *key = pol_key(id->src_ts, id->dst_ts);
 
-	if (key == NULL)
-		return NULL;
-	e = this->policies->create_enumerator(this->policies);
 	while (e->enumerate(e, &p))
-		if (p->dir == id->dir && streq(p->key, key)) {
+		if (p->dir == dir && streq(p->key, key)) {
 			found = p;
 			break;
 		}
 	e->destroy(e);
+	return found;
+}
+
+static pol_t *
+pol_find(private_kernel_espd_ipsec_t *this, kernel_ipsec_policy_id_t *id)
+{
+	char *key = pol_key(id->src_ts, id->dst_ts);
+	pol_t *found = key != NULL ? pol_find_key(this, key, id->dir) : NULL;
+
 	free(key);
 	return found;
 }
 
-/* `policy update` (or `del`) so that espd holds @p p's best entry. */
+/* Queue a fix-up of the policy on @p key and @p dir (fixup_t). */
+static void
+fixup_pol(private_kernel_espd_ipsec_t *this, const char *key, policy_dir_t dir)
+{
+	fixup_t *f;
+
+	INIT(f, .pol_key = strdup(key), .dir = dir);
+	if (f->pol_key == NULL) {
+		free(f);
+		return;
+	}
+	DBG1(DBG_KNL, "espd: policy %s %s: no answer, setting it again once espd answers", key,
+	     dir_word(dir));
+	fixup_add(this, f);
+}
+
+/*
+ * `policy update` (or `del`) so that espd holds the best entry of @p p;
+ * @p p NULL (or @p del): no policy on selector @p key in @p dir. A
+ * request that went out unanswered is queued to be done again
+ * (fixup_pol()): espd may hold what charon is told failed.
+ */
 static int
-pol_install(private_kernel_espd_ipsec_t *this, pol_t *p, bool del)
+pol_send(private_kernel_espd_ipsec_t *this, const char *key, policy_dir_t dir, pol_t *p,
+	 bool del)
 {
 	espd_req_t r = { 0 };
 	pol_entry_t *e = NULL;
+	int rc;
 
 	espd_req_word(&r, "policy");
-	if (del || p->entries->get_first(p->entries, (void **)&e) != SUCCESS) {
+	if (del || p == NULL || p->entries->get_first(p->entries, (void **)&e) != SUCCESS) {
 		espd_req_word(&r, "del");
-		sel_words(&r, p->src_ts, p->dst_ts, true);
+		espd_req_text(&r, key);
 		espd_req_word(&r, "dir");
-		espd_req_word(&r, dir_word(p->dir));
-		return request(this, &r, NULL, "policy del");
+		espd_req_word(&r, dir_word(dir));
+		rc = request(this, &r, NULL, "policy del");
+		goto out;
 	}
 	espd_req_word(&r, "update");
-	sel_words(&r, p->src_ts, p->dst_ts, true);
+	espd_req_text(&r, key);
 	espd_req_word(&r, "dir");
-	espd_req_word(&r, dir_word(p->dir));
+	espd_req_word(&r, dir_word(dir));
 	espd_req_word(&r, "priority");
 	espd_req_wordf(&r, "%u", e->prio);
 	if (e->type == POLICY_DROP) {
@@ -846,7 +944,17 @@ pol_install(private_kernel_espd_ipsec_t *this, pol_t *p, bool del)
 		espd_req_word(&r, "mode");
 		espd_req_word(&r, e->mode == MODE_TRANSPORT ? "transport" : "tunnel");
 	}
-	return request(this, &r, NULL, "policy update");
+	rc = request(this, &r, NULL, "policy update");
+out:
+	if (rc == -3)
+		fixup_pol(this, key, dir);
+	return rc;
+}
+
+static int
+pol_install(private_kernel_espd_ipsec_t *this, pol_t *p, bool del)
+{
+	return pol_send(this, p->key, p->dir, p, del);
 }
 
 /* Would entries @p a and @p b give espd the same policy? (A rekey adds
@@ -1648,6 +1756,49 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	todo->destroy(todo);
 }
 
+/* The fix-ups (fixup_t), in order, while espd answers; what it does not
+ * answer stays queued for the next round. */
+static void
+run_fixups(private_kernel_espd_ipsec_t *this)
+{
+	linked_list_t *todo = linked_list_create();
+	fixup_t *f;
+	int rc = 0;
+
+	this->lock->lock(this->lock);
+	while (this->fixups->remove_first(this->fixups, (void **)&f) == SUCCESS)
+		todo->insert_last(todo, f);
+	this->lock->unlock(this->lock);
+	while (todo->remove_first(todo, (void **)&f) == SUCCESS) {
+		if (rc < -1) {
+			fixup_add(this, f); /* espd is not answering: later */
+			continue;
+		}
+		if (f->sa_del != NULL) {
+			espd_req_t r = { 0 };
+
+			/* Done on any answer ("no such SA" included). */
+			espd_req_text(&r, f->sa_del);
+			rc = request(this, &r, NULL, NULL);
+			if (rc < -1) {
+				fixup_add(this, f);
+				continue;
+			}
+		} else {
+			this->lock->lock(this->lock);
+			rc = pol_send(this, f->pol_key, f->dir,
+				      pol_find_key(this, f->pol_key, f->dir), false);
+			this->lock->unlock(this->lock);
+			if (rc == -2) { /* unsent (-3 queued it again) */
+				fixup_add(this, f);
+				continue;
+			}
+		}
+		fixup_destroy(f);
+	}
+	todo->destroy(todo);
+}
+
 /* One event line. @p last is the id of the one before on this monitor
  * connection (0: none yet); a gap in the ids means events were lost. */
 static void
@@ -1756,6 +1907,7 @@ events_run(void *arg)
 			ssize_t n;
 
 			retry_pending(this);
+			run_fixups(this);
 			if (poll(&pfd, 1, 100) <= 0)
 				continue;
 			if (len + 1 >= cap) {
@@ -1805,6 +1957,7 @@ METHOD(kernel_ipsec_t, destroy, void, private_kernel_espd_ipsec_t *this)
 		free(s);
 	}
 	this->pending->destroy(this->pending);
+	this->fixups->destroy_function(this->fixups, (void *)fixup_destroy);
 	this->lock->destroy(this->lock);
 	espd_conn_destroy(this->conn);
 	free(this->path);
@@ -1843,6 +1996,7 @@ kernel_espd_ipsec_create(void)
 		.sas = linked_list_create(),
 		.stamps = linked_list_create(),
 		.pending = linked_list_create(),
+		.fixups = linked_list_create(),
 		.invalid_spi_holdoff = lib->settings->get_int(lib->settings,
 				"%s.plugins.kernel-espd.invalid_spi_holdoff", 2, lib->ns),
 		.invalid_spi_recovery = lib->settings->get_bool(lib->settings,
@@ -1862,7 +2016,8 @@ kernel_espd_ipsec_create(void)
 	}
 	this->spi_min = max(this->spi_min, 256u);
 	this->spi_max = max(this->spi_max, this->spi_min);
-	this->conn = espd_conn_create(this->path);
+	this->conn = espd_conn_create(this->path, lib->settings->get_int(lib->settings,
+				"%s.plugins.kernel-espd.timeout", 10, lib->ns));
 	if (this->conn == NULL || pthread_create(&this->events, NULL, events_run, this) != 0) {
 		DBG1(DBG_KNL, "espd: cannot start");
 		destroy(this);

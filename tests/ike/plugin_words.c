@@ -22,7 +22,10 @@
  *  - a gap in the monitor's event ids (events espd could not deliver)
  *    makes the plugin ask `state list` and tell charon the expires it
  *    lost: hard for an SA espd no longer holds, soft for one past its
- *    soft limit, nothing for the rest.
+ *    soft limit, nothing for the rest;
+ *  - a `state add` or `policy update` that espd leaves unanswered past
+ *    the plugin's timeout fails, and is undone once espd answers again
+ *    (`state del`, `policy del`): espd may have applied it.
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -34,7 +37,7 @@
 
 static char sock_path[108];
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static char seen[32][4096];
+static char seen[64][4096];
 static int n_seen;
 static int failures;
 static int monitor = -1;    /* the plugin's monitor connection */
@@ -55,11 +58,17 @@ fake_client(void *arg)
 		const char *ans = "ok 0\n";
 
 		line[strcspn(line, "\n")] = '\0';
+		/* Left unanswered: the plugin times out after 1 s. */
+		if ((strstr(line, "'state' 'add'") && strstr(line, "0x00000077")) ||
+		    (strstr(line, "'policy' 'update'") && strstr(line, "10.9.0.0/16")))
+			ans = NULL;
 		pthread_mutex_lock(&seen_lock);
-		if (n_seen < 32)
+		if (n_seen < 64)
 			snprintf(seen[n_seen++], sizeof(seen[0]), "%s", line);
 		pthread_mutex_unlock(&seen_lock);
-		if (strstr(line, "monitor") != NULL) {
+		if (ans == NULL) {
+			continue;
+		} else if (strstr(line, "monitor") != NULL) {
 			ans = "ok\n";
 			monitor = fd; /* written with write(): fgets holds f's lock */
 		} else if (strstr(line, "'state' 'list'") != NULL) {
@@ -213,6 +222,7 @@ main(void)
 	library_init(NULL, "charon");
 	libcharon_init();
 	lib->settings->set_str(lib->settings, "charon.plugins.kernel-espd.socket", sock_path);
+	lib->settings->set_str(lib->settings, "charon.plugins.kernel-espd.timeout", "1");
 	lib->settings->set_str(lib->settings, "charon.spi_min", "0xc1000000");
 	lib->settings->set_str(lib->settings, "charon.spi_max", "0xc1ffffff");
 	k = kernel_espd_ipsec_create();
@@ -373,6 +383,36 @@ main(void)
 		}
 		expect("... from espd's state list", "'state' 'list'", "'state' 'list'", NULL);
 		charon->kernel->remove_listener(charon->kernel, &heard);
+	}
+	{
+		kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(0x77),
+					     .proto = IPPROTO_ESP };
+		kernel_ipsec_add_sa_t ad = {
+			.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
+			.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
+			.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
+		};
+		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
+						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
+						.dst_ts = ts("10.9.0.0/16", 0, 0, 65535) };
+		status_t st_sa = ki->add_sa(ki, &sid, &ad);
+		status_t st_pol = ki->add_policy(ki, &id, &d);
+		int i;
+
+		if (st_sa != FAILED || st_pol != FAILED) {
+			printf("FAIL unanswered requests: add_sa %d, add_policy %d (want FAILED)\n",
+			       st_sa, st_pol);
+			failures++;
+		} else {
+			printf("PASS unanswered requests fail\n");
+		}
+		for (i = 0; i < 300 && (count_lines("'state' 'del' 'src' '203.0.113.5' 'dst' "
+						    "'198.51.100.7' 'proto' 'esp' 'spi' '0x00000077'") == 0 ||
+					count_lines("'policy' 'del' 'src' '10.1.0.0/16' "
+						    "'dst' '10.9.0.0/16' 'dir' 'out'") == 0); i++)
+			usleep(10 * 1000);
+		expect("... the SA deleted once espd answers", "0x00000077", "'state' 'del'", NULL);
+		expect("... and the policy", "10.9.0.0/16", "'policy' 'del'", NULL);
 	}
 	ki->destroy(ki);
 	unlink(sock_path);
