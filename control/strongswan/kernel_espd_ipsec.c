@@ -43,6 +43,7 @@
 
 #include <daemon.h>
 #include <library.h>
+#include <collections/hashtable.h>
 #include <collections/linked_list.h>
 #include <config/child_cfg.h>
 #include <processing/jobs/callback_job.h>
@@ -1703,37 +1704,44 @@ typedef struct {
 static void
 catch_up(private_kernel_espd_ipsec_t *this)
 {
-	linked_list_t *todo = linked_list_create();
+	linked_list_t *todo = linked_list_create(), *keys = linked_list_create();
+	hashtable_t *held = hashtable_create(hashtable_hash_str, hashtable_equals_str, 1024);
 	espd_req_t r = { 0 };
 	enumerator_t *en;
 	json_t *j = NULL, *e;
 	time_t now = time(NULL);
+	char b[INET6_ADDRSTRLEN], *k;
 	lost_t *l;
 	sa_rec_t *s;
 	size_t i;
 
 	espd_req_word(&r, "state");
 	espd_req_word(&r, "list");
-	if (request(this, &r, &j, "state list") < 0 || !json_is_array(j)) {
-		json_decref(j);
-		todo->destroy(todo);
-		return;
+	if (request(this, &r, &j, "state list") < 0 || !json_is_array(j))
+		goto out;
+	/* espd's SAs by "dst spi", the address as host_str() writes it. */
+	json_array_foreach(j, i, e) {
+		host_t *dst = jhost(e, "dst", 0);
+
+		if (dst == NULL)
+			continue;
+		k = malloc(INET6_ADDRSTRLEN + 12);
+		if (k != NULL) {
+			snprintf(k, INET6_ADDRSTRLEN + 12, "%s %08x", host_str(dst, b, sizeof(b)),
+				 jspi(e));
+			keys->insert_last(keys, k);
+			held->put(held, k, e);
+		}
+		dst->destroy(dst);
 	}
 	this->lock->lock(this->lock);
 	en = this->sas->create_enumerator(this->sas);
 	while (en->enumerate(en, &s)) {
-		json_t *found = NULL;
+		char key[INET6_ADDRSTRLEN + 12];
+		json_t *found;
 
-		json_array_foreach(j, i, e) {
-			host_t *dst = jhost(e, "dst", 0);
-			bool same = dst != NULL && jspi(e) == s->spi && dst->ip_equals(dst, s->dst);
-
-			DESTROY_IF(dst);
-			if (same) {
-				found = e;
-				break;
-			}
-		}
+		snprintf(key, sizeof(key), "%s %08x", host_str(s->dst, b, sizeof(b)), s->spi);
+		found = held->get(held, key);
 		if (found != NULL && !soft_reached(found, now))
 			continue;
 		INIT(l, .dst = s->dst->clone(s->dst), .spi = s->spi, .hard = found == NULL);
@@ -1745,7 +1753,6 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	}
 	en->destroy(en);
 	this->lock->unlock(this->lock);
-	json_decref(j);
 	while (todo->remove_first(todo, (void **)&l) == SUCCESS) {
 		DBG1(DBG_KNL, "espd: SA %.8x: %s expire lost to a gap in espd's events", l->spi,
 		     l->hard ? "hard" : "soft");
@@ -1753,6 +1760,10 @@ catch_up(private_kernel_espd_ipsec_t *this)
 		l->dst->destroy(l->dst);
 		free(l);
 	}
+out:
+	json_decref(j);
+	held->destroy(held);
+	keys->destroy_function(keys, free);
 	todo->destroy(todo);
 }
 
