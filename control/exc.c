@@ -14,6 +14,7 @@
 
 #include "control/exc.h"
 #include "control/neigh.h"
+#include "dataplane/frag.h"
 #include "dataplane/icmp.h"
 #include "dataplane/nd.h"
 #include "dataplane/pkt.h"
@@ -360,14 +361,68 @@ is_ike_to_us(const struct pub *p, const uint8_t *ip, uint32_t len, bool natt)
 	return is_ours(p, ip, false);
 }
 
+/*
+ * A fragment of an IP packet for one of our addresses, the frame @p m:
+ * put together first in lcore 0's table, as the worker does for what
+ * reaches the gateway from an unprotected port (in.c), and as Linux
+ * does before it answers (a ping larger than the MTU). @return the whole
+ * frame, its Ethernet header in front again; NULL when more fragments
+ * are due or it was dropped (counted).
+ */
+static struct rte_mbuf *
+local_reassemble(struct exc *x, struct rte_mbuf *m)
+{
+	struct rte_ether_hdr eh = *rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	struct gw_worker *w0 = x->pub->w0;
+	uint16_t port = m->port, why = 0;
+
+	if (w0 == NULL || w0->frag == NULL) {
+		count(x, CNT_ReassemblyFailed);
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
+	m = frag_in_add(w0->frag, m, rte_rdtsc(), x->pub->big_pool, &why);
+	if (m == NULL) {
+		if (why != 0)
+			count(x, why);
+		return NULL;
+	}
+	count(x, CNT_ReassemblyOk);
+	if (rte_pktmbuf_prepend(m, RTE_ETHER_HDR_LEN) == NULL) {
+		count(x, CNT_ReassemblyFailed);
+		rte_pktmbuf_free(m);
+		return NULL;
+	}
+	*rte_pktmbuf_mtod(m, struct rte_ether_hdr *) = eh;
+	m->port = port;
+	return m;
+}
+
+/* Is the frame @p m an IP fragment? */
+static bool
+is_fragment(struct rte_mbuf *m)
+{
+	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+
+	return eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) &&
+	       frag_is_fragment((const uint8_t *)(eh + 1),
+				rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
+}
+
 static void
 on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 {
-	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	const uint8_t *ip = (const uint8_t *)(eh + 1);
-	uint32_t len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
+	const struct rte_ether_hdr *eh;
+	const uint8_t *ip;
+	uint32_t len;
 	struct nd_info nd;
 
+	if (is_fragment(m) && (m = local_reassemble(x, m)) == NULL)
+		return;
+	eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
+	ip = (const uint8_t *)(eh + 1);
+	len = rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN;
 	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
 		on_arp(x, m, port);
 		return;
@@ -395,8 +450,11 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 static void
 on_local_sa(struct exc *x, struct rte_mbuf *m)
 {
-	const uint8_t *ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
+	const uint8_t *ip;
 
+	if (is_fragment(m) && (m = local_reassemble(x, m)) == NULL)
+		return;
+	ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
 	if (is_echo_to_us(x->pub, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN)) {
 		on_echo(x, m);
 		return;
@@ -526,6 +584,15 @@ exc_poll(struct exc *x)
 	}
 	work += from_taps(x);
 	work += neigh_timers(p, p->model->now_ns());
+	if (p->w0 != NULL && p->w0->frag != NULL) {
+		uint64_t now = rte_rdtsc();
+
+		/* Local fragments that never completed (local_reassemble()). */
+		if (now - p->w0->maint_tsc > p->w0->tsc_hz / 1000000 * GW_MAINT_US) {
+			p->w0->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(p->w0->frag, now);
+			p->w0->maint_tsc = now;
+		}
+	}
 	if (p->w0 != NULL) {
 		if (p->w0->hold->n_keys != 0 || rte_ring_count(p->w0->cmd) != 0)
 			work += gw_hold_poll(p->w0, p->shared.tables);

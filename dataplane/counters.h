@@ -79,7 +79,8 @@
 	_(SaHandoff)                                                          \
 	_(SaHandoffDropped)                                                   \
 	_(CryptoQueueFull)                                                    \
-	_(LinkBroadcast)
+	_(LinkBroadcast)                                                      \
+	_(FragFailed)
 
 enum espd_counter {
 #define _(name) CNT_##name,

@@ -288,10 +288,14 @@ finish(struct rte_mbuf *r, bool v6, struct rte_mempool *big_pool)
 		goto drop;
 	if (rte_pktmbuf_linearize(r) != 0) {
 		n = big_pool != NULL ? rte_pktmbuf_alloc(big_pool) : NULL;
-		if (n == NULL || rte_pktmbuf_tailroom(n) < r->pkt_len) {
+		if (n == NULL || n->buf_len < r->pkt_len) {
 			rte_pktmbuf_free(n);
 			goto drop;
 		}
+		/* Up to 65535 bytes in a 65535-byte buffer: the headroom gives
+		 * way (decapsulation, which comes next, makes room again). */
+		n->data_off = (uint16_t)RTE_MIN((uint32_t)RTE_PKTMBUF_HEADROOM,
+						n->buf_len - r->pkt_len);
 		p = (uint8_t *)rte_pktmbuf_append(n, (uint16_t)r->pkt_len);
 		for (s = r; s != NULL; s = s->next) {
 			memcpy(p, rte_pktmbuf_mtod(s, const uint8_t *), s->data_len);

@@ -112,7 +112,11 @@ fit_slow(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t roo
 				np = fit_take(sa, frags[k], prot, sas, np);
 			return np;
 		}
-		/* Too many fragments, or no mbufs: as if DF were set. */
+		/* Too many fragments, or no mbufs: dropped, as Linux's
+		 * ip_fragment() does. Fragmentation Needed is for a sender
+		 * that set DF (RFC 1191), not one that let us cut. */
+		drop(w, m, CNT_FragFailed);
+		return np;
 	}
 	if (v6 && room < IPV6_MIN_MTU && sa->esp.mode == ESP_MODE_TUNNEL &&
 	    !sa->esp.outer_v6) {

@@ -132,23 +132,28 @@ l2_send(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
  * with Fragmentation Needed / Packet Too Big. ESP this gateway made fits
  * already (fit()); this is for what it forwards plain, or decapsulated.
  */
-static void
+static __rte_noinline void
 too_big(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	const struct gw_neigh *ne, struct rte_mbuf *m)
 {
 	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
-	struct rte_mbuf *frags[GW_FRAG_MAX];
+	struct rte_mbuf *frags[GW_FRAG_FWD_MAX];
 	uint16_t mtu = t->ports[port].mtu;
 	int nf, k;
 
 	if ((ip[0] >> 4) == 4 && !(ip[6] & 0x40)) {
-		nf = frag_ipv4_out(m, mtu, w->pool, frags, GW_FRAG_MAX);
+		nf = frag_ipv4_out(m, mtu, w->pool, frags, GW_FRAG_FWD_MAX);
 		if (nf > 0) {
 			w->cnt.c[CNT_Fragmented]++;
 			for (k = 0; k < nf; k++)
 				l2_send(w, t, port, ne, frags[k]);
 			return;
 		}
+		/* No mbufs, or more fragments than that: dropped, as Linux's
+		 * ip_fragment() does (FragFails). Fragmentation Needed is for
+		 * a sender that set DF (RFC 1191), not one that let us cut. */
+		drop(w, m, CNT_FragFailed);
+		return;
 	}
 	w->cnt.c[CNT_FragNeeded]++;
 	punt_icmp(w, m, ICMP_ERR_FRAG_NEEDED, m->port, mtu,

@@ -40,7 +40,10 @@
 #define GW_RXQ_MAX 32
 #define GW_MAINT_US 100          /**< reassembly table upkeep, this often */
 _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
-#define GW_FRAG_MAX 8             /**< fragments one packet may become */
+#define GW_FRAG_MAX 8             /**< fragments one packet may become before ESP */
+/** ... and forwarded plain or decrypted (a reassembled packet of up to
+ *  64 KB, at an MTU of 1044 or more). */
+#define GW_FRAG_FWD_MAX 64
 /** m->packet_type of a packet that came out of an SA (the worker's own
  *  mark: it rewrites packet_type of everything it receives). */
 #define GW_PT_FROM_SA 0x80000000u

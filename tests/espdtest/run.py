@@ -48,7 +48,7 @@ DROP_COUNTERS = (
     "XfrmOutStateExpired", "XfrmOutPolBlock", "XfrmOutPolError",
     "XfrmOutStateInvalid", "XfrmAcquireError", "AcquireHeldDropped",
     "TtlExceeded", "NoRoute", "NoNeighbour", "NotIp", "MalformedPacket",
-    "IkePuntDropped", "TxDropped", "ReassemblyFailed", "FragNeeded",
+    "IkePuntDropped", "TxDropped", "ReassemblyFailed", "FragNeeded", "FragFailed",
     "IcmpRateLimited", "NeighFailed", "ExceptionRingFull", "TapDropped",
     "SaHandoffDropped", "CryptoQueueFull",
 )

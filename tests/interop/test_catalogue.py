@@ -48,7 +48,7 @@ from espdtest.run import (CtlError, Espd, EspdError, DROP_COUNTERS, Report, ctl_
                           wrpcap_list)
 from espdtest.interop import CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC, PEER_GW_MAC
 
-from scapy.layers.inet import IP, UDP
+from scapy.layers.inet import ICMP, IP, UDP, fragment
 from scapy.layers.inet6 import IPv6, IPv6ExtHdrHopByHop, IPv6ExtHdrDestOpt, \
     IPv6ExtHdrFragment
 from scapy.layers.ipsec import ESP, SecurityAssociation
@@ -330,6 +330,13 @@ def cases():
                    {"MalformedPacket": 1}, rx0=[bytes(b)]))
     cs.append(Case("protected port: non-IP ethertype -> NotIp", {"NotIp": 1},
                    rx0=[Ether(src=HOST_GW_MAC, dst=P0_MAC, type=0x88b5) / Raw(bytes(60))]))
+    # A ping larger than the MTU (as `ping -s 3000`), last fragment first:
+    # put together, answered, the reply fragmented on its way out.
+    big = IP(src="10.1.9.40", dst="192.168.1.1", id=40) / ICMP(id=40, seq=1) / Raw(bytes(3000))
+    cs.append(Case("protected port: a 3028-byte ping of the gateway in fragments -> "
+                   "reassembled, answered in 3 fragments",
+                   {"ReassemblyOk": 1, "EchoReplies": 1, "Fragmented": 1},
+                   rx0=[on0(f) for f in reversed(fragment(big, fragsize=1400))], out0=3))
     return cs
 
 

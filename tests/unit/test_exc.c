@@ -174,6 +174,26 @@ udp_frame(struct fixture *f, const uint8_t dst_mac[6], uint32_t src, uint32_t ds
 	return m;
 }
 
+/* A fragment from 192.168.1.10 to @p dst on port 0 (protocol @p proto,
+ * ID 7): @p len bytes of @p data at offset @p off8 * 8, MF as asked,
+ * through the outbound stage as a frame from the protected side. */
+static void
+frag_in_p0(struct fixture *f, uint32_t dst, uint8_t proto, const uint8_t *data, uint16_t len,
+	   uint16_t off8, bool mf)
+{
+	struct rte_mbuf *m = udp_frame(f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), dst, 64, false,
+				       (uint16_t)(len - 8));
+	struct rte_ipv4_hdr *ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
+
+	ip->next_proto_id = proto;
+	ip->packet_id = htons(7);
+	ip->fragment_offset = rte_cpu_to_be_16((uint16_t)(off8 | (mf ? RTE_IPV4_HDR_MF_FLAG : 0)));
+	memcpy(ip + 1, data, len);
+	ip->hdr_checksum = 0;
+	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	gw_outbound(f->g->pub.workers[0], f->g->pub.shared.tables, 0, &m, 1);
+}
+
 /* A frame from hostA (192.168.1.10) to 192.168.2.20, which the gateway's
  * policy protects, through the worker's outbound stage. */
 static void
@@ -611,6 +631,71 @@ test_icmp_and_fragments(void)
 	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 2);
 	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
 
+	/* A ping of 192.168.1.1 in two fragments (larger than an MTU, as
+	 * `ping -s 3000`): put together, answered whole (Linux does too). */
+	{
+		uint8_t msg[80] = { RTE_IP_ICMP_ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1 };
+		uint16_t ck;
+
+		for (i = 8; i < sizeof(msg); i++)
+			msg[i] = (uint8_t)i;
+		ck = (uint16_t)~rte_raw_cksum(msg, sizeof(msg));
+		memcpy(msg + 2, &ck, 2);
+		frag_in_p0(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_ICMP, msg + 40, 40, 5, false);
+		exc_poll(f.x);
+		CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 16), 0);
+		frag_in_p0(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_ICMP, msg, 40, 0, true);
+		exc_poll(f.x);
+		n = w0_sent(&f, 0, out, 16);
+		CU_ASSERT_EQUAL_FATAL(n, 1);
+		icmp = rte_pktmbuf_mtod_offset(out[0], struct rte_icmp_hdr *, 14 + 20);
+		CU_ASSERT_EQUAL(icmp->icmp_type, RTE_IP_ICMP_ECHO_REPLY);
+		CU_ASSERT_EQUAL(out[0]->pkt_len, 14 + 20 + sizeof(msg));
+		CU_ASSERT_EQUAL(memcmp((uint8_t *)icmp + 8, msg + 8, sizeof(msg) - 8), 0);
+		free_all(out, n);
+		pub_counters(&f.g->pub, c);
+		CU_ASSERT_EQUAL(c[CNT_EchoReplies], 2);
+		CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 1);
+		CU_ASSERT_EQUAL(c[CNT_MalformedPacket], 0);
+	}
+
+	/* Without DF, but more than GW_FRAG_MAX fragments (an 11 KB packet
+	 * for room 1143): dropped and counted, with no Fragmentation Needed,
+	 * which is for senders that set DF (RFC 1191). */
+	{
+		struct rte_mempool *bp = rte_pktmbuf_pool_create("exc_big", 3, 0, 0, 16384,
+								 SOCKET_ID_ANY);
+		uint16_t len = 14 + 20 + 8 + 11000;
+		struct rte_ipv4_hdr *ip;
+		uint8_t *p;
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(bp);
+		m = rte_pktmbuf_alloc(bp);
+		p = (uint8_t *)rte_pktmbuf_append(m, len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memset(p, 0, len);
+		memcpy(p, P0_MAC, 6);
+		memcpy(p + 6, HOST_MAC, 6);
+		p[12] = 0x08;
+		ip = (struct rte_ipv4_hdr *)(p + 14);
+		ip->version_ihl = RTE_IPV4_VHL_DEF;
+		ip->total_length = htons((uint16_t)(len - 14));
+		ip->time_to_live = 64;
+		ip->next_proto_id = IPPROTO_UDP;
+		ip->src_addr = htonl(RTE_IPV4(192u, 168, 1, 10));
+		ip->dst_addr = htonl(RTE_IPV4(192u, 168, 2, 20));
+		ip->hdr_checksum = rte_ipv4_cksum(ip);
+		gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+		CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 16), 0);
+		exc_poll(f.x);
+		CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 16), 0);
+		pub_counters(&f.g->pub, c);
+		CU_ASSERT_EQUAL(c[CNT_FragFailed], 1);
+		CU_ASSERT_EQUAL(c[CNT_FragNeeded], 1);
+		CU_ASSERT_EQUAL(rte_mempool_in_use_count(bp), 0);
+		rte_mempool_free(bp);
+	}
+
 	/* icmp-ratelimit 1: a second Time Exceeded at once is limited; a
 	 * Fragmentation Needed never is (path MTU discovery, as Linux). */
 	unit_gw_apply(f.g, "set icmp-ratelimit 1");
@@ -757,16 +842,15 @@ test_ike_punted(void)
 }
 
 /* IKE on UDP 4500 (non-ESP marker) to the gateway's inside
- * address, and a first fragment of IKE on 500, both from the protected
- * side, are IKE to one of its addresses (README: counted IkePunted, with
- * a TAP or without). */
+ * address, and IKE on 500 in two fragments (put together first, as Linux
+ * does), both from the protected side, are IKE to one of its addresses
+ * (README: counted IkePunted once, with a TAP or without). */
 static void
 test_ike_punted_protected(void)
 {
 	uint64_t c[CNT__MAX];
 	struct fixture f;
-	struct rte_mbuf *m;
-	struct rte_ipv4_hdr *ip;
+	uint8_t dgram[80] = { 0x9c, 0x40, 0x01, 0xf4, 0, 80 }; /* 40000 -> 500, 80 bytes */
 
 	setup(&f);
 	udp_in(&f, 0, RTE_IPV4(192u, 168, 1, 1), 4500);
@@ -774,17 +858,15 @@ test_ike_punted_protected(void)
 	CU_ASSERT_EQUAL(c[CNT_IkePunted], 1);
 	/* IKE_AUTH with certificates comes in fragments: the first one has
 	 * the UDP header, dport 500. */
-	m = udp_frame(&f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), RTE_IPV4(192u, 168, 1, 1), 64,
-		      false, 32);
-	ip = rte_pktmbuf_mtod_offset(m, struct rte_ipv4_hdr *, 14);
-	rte_pktmbuf_mtod_offset(m, struct rte_udp_hdr *, 14 + 20)->dst_port = htons(500);
-	ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG);
-	ip->hdr_checksum = 0;
-	ip->hdr_checksum = rte_ipv4_cksum(ip);
-	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	frag_in_p0(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_UDP, dgram, 40, 0, true);
+	exc_poll(f.x);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_IkePunted], 1);
+	frag_in_p0(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_UDP, dgram + 40, 40, 5, false);
 	exc_poll(f.x);
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_IkePunted], 2);
+	CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 1);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(f.g->pub.pool), f.base);
 	teardown(&f);
 }

@@ -713,6 +713,60 @@ test_truncated(void)
 	check_no_leak();
 }
 
+/* The largest IPv4 datagrams (65 408 to 65 535 bytes) in eight 8 KB
+ * fragments: put together in a 64 KB mbuf, whose headroom gives way
+ * (it held only 65 407 bytes past the usual headroom before). */
+static void
+test_largest(void)
+{
+	static const uint32_t tots[] = { 65400, 65408, 65535 };
+	static uint8_t d[65535], b[20 + 8192];
+	struct rte_mempool *pool = rte_pktmbuf_pool_create("frag_8k", 9, 0, 0,
+							   RTE_PKTMBUF_HEADROOM + 20 + 8192,
+							   SOCKET_ID_ANY);
+	struct frag_in *f = frag_in_create(64, TTL_MS, SOCKET_ID_ANY);
+	unsigned int k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(pool);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	for (k = 0; k < RTE_DIM(tots); k++) {
+		uint32_t tot = tots[k], ofs, len;
+		struct rte_mbuf *r = NULL, *m;
+		uint16_t why = 0;
+
+		datagram(d, 4, tot, (uint16_t)(800 + k));
+		for (ofs = 0; ofs < tot - 20; ofs += len) {
+			len = RTE_MIN(8192u, tot - 20 - ofs);
+			memcpy(b, d, 20);
+			memcpy(b + 20, d + 20 + ofs, len);
+			b[2] = (uint8_t)((20 + len) >> 8);
+			b[3] = (uint8_t)(20 + len);
+			b[6] = (uint8_t)((ofs + len < tot - 20 ? 0x20 : 0) | (ofs / 8) >> 8);
+			b[7] = (uint8_t)(ofs / 8);
+			fix4(b);
+			m = rte_pktmbuf_alloc(pool);
+			CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+			memcpy(rte_pktmbuf_append(m, (uint16_t)(20 + len)), b, 20 + len);
+			r = frag_in_add(f, m, now, big_pool, &why);
+		}
+		CU_ASSERT_PTR_NOT_NULL(r);
+		CU_ASSERT_EQUAL(why, 0);
+		if (r != NULL) {
+			CU_ASSERT_EQUAL(r->pkt_len, tot);
+			CU_ASSERT_EQUAL(r->nb_segs, 1);
+			CU_ASSERT(cksum4_ok(rte_pktmbuf_mtod(r, const uint8_t *)));
+			CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(r, uint8_t *) + 20, d + 20, tot - 20),
+					0);
+			rte_pktmbuf_free(r);
+		}
+	}
+	frag_in_maintain(f, later());
+	frag_in_free(f);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(pool), 0);
+	rte_mempool_free(pool);
+	check_no_leak();
+}
+
 static int
 suite_init(void)
 {
@@ -750,7 +804,8 @@ test_frag_register(void)
 	    !CU_add_test(s, "overlapping fragments", test_overlap) ||
 	    !CU_add_test(s, "too many fragments, a full table", test_too_many_and_full) ||
 	    !CU_add_test(s, "malformed fragments", test_malformed) ||
-	    !CU_add_test(s, "truncated at every length, random input", test_truncated))
+	    !CU_add_test(s, "truncated at every length, random input", test_truncated) ||
+	    !CU_add_test(s, "the largest datagrams, 64 KB", test_largest))
 		return CU_get_error();
 	return 0;
 }
