@@ -43,7 +43,9 @@ v6_unspecified(const uint8_t *a)
  * The upper-layer header of the IPv6 packet at @p ip (len >= 40), as
  * pkt_ip6_skip_ext() finds it but stepping over a fragment header too
  * (its offset is reported in *frag_ofs, 0 when there is none): an error
- * is about the first fragment only. @return the offset, or -1 when an
+ * is about the first fragment only. An AH header (RFC 4302, transport
+ * mode between two hosts) is stepped over too: what it authenticates
+ * may be an ICMPv6 error, which must not be answered. @return the offset, or -1 when an
  * extension header runs past @p len or there are too many.
  */
 static int
@@ -63,6 +65,13 @@ ip6_upper(const uint8_t *ip, uint32_t len, uint8_t *proto, uint16_t *frag_ofs)
 				return -1;
 			nh = ip[off];
 			off += ((uint32_t)ip[off + 1] + 1) * 8;
+			break;
+		case IPPROTO_AH:
+			/* Payload Len: the header in 32-bit words, less 2. */
+			if (off + 8 > len || off + ((uint32_t)ip[off + 1] + 2) * 4 > len)
+				return -1;
+			nh = ip[off];
+			off += ((uint32_t)ip[off + 1] + 2) * 4;
 			break;
 		case IPPROTO_FRAGMENT:
 			if (off + 8 > len)
@@ -105,13 +114,18 @@ allowed4(const uint8_t *ip, uint32_t len)
 	if (!v4_dst_unicast(rte_be_to_cpu_32(h->dst_addr)) ||
 	    !v4_src_unicast(rte_be_to_cpu_32(h->src_addr)))
 		return false;
-	if (h->next_proto_id == IPPROTO_ICMP) {
-		/* The type must be there to tell an error from a query. */
-		if (len <= hl || tot <= hl)
-			return false;
-		return !icmp4_is_error(ip[hl]);
+	if (h->next_proto_id == IPPROTO_AH && len >= hl + 8 && tot >= hl + 8 &&
+	    ip[hl] == IPPROTO_ICMP) {
+		/* ICMP under AH (transport mode between two hosts): the same
+		 * rule, past the AH header. */
+		hl += ((uint32_t)ip[hl + 1] + 2) * 4;
+	} else if (h->next_proto_id != IPPROTO_ICMP) {
+		return true;
 	}
-	return true;
+	/* The type must be there to tell an error from a query. */
+	if (len <= hl || tot <= hl)
+		return false;
+	return !icmp4_is_error(ip[hl]);
 }
 
 static bool
@@ -129,10 +143,11 @@ allowed6(const uint8_t *ip, uint32_t len)
 	if (off < 0 || frag_ofs != 0)
 		return false;
 	if (proto == IPPROTO_ICMPV6) {
-		/* RFC 4443 2.4(e.1): never about an error (type < 128). */
+		/* RFC 4443 2.4(e.1, e.2): never about an error (type < 128)
+		 * or a Redirect. */
 		if ((uint32_t)off >= len)
 			return false;
-		return ip[off] >= 128;
+		return ip[off] >= 128 && ip[off] != 137;
 	}
 	return true;
 }

@@ -278,7 +278,7 @@ test_not_allowed_v4(void)
 		{ 0, 0, 0, 0 }, { 127, 0, 0, 1 }, { 224, 0, 0, 5 }, { 240, 0, 0, 1 },
 		{ 255, 255, 255, 255 },
 	};
-	uint8_t b[64], c[64];
+	uint8_t b[64], c[80];
 	size_t i;
 
 	udp_packet(b, 4, 48);
@@ -296,6 +296,23 @@ test_not_allowed_v4(void)
 		CU_ASSERT_TRUE(icmp_error_allowed(b, 48));
 	}
 	refused(b, 20); /* ICMP, but its type is not there */
+
+	/* The same under AH (12 bytes + a 12-byte ICV: Payload Len 4). */
+	udp_packet(c, 4, 72);
+	c[9] = IPPROTO_AH;
+	fix_cksum4(c);
+	memset(c + 20, 0, 24);
+	c[20] = IPPROTO_ICMP;
+	c[21] = 4;
+	for (i = 0; i < RTE_DIM(errors); i++) {
+		c[44] = errors[i];
+		refused(c, 72);
+	}
+	c[44] = 8;
+	CU_ASSERT_TRUE(icmp_error_allowed(c, 72));
+	c[20] = IPPROTO_UDP;
+	c[44] = 3;
+	CU_ASSERT_TRUE(icmp_error_allowed(c, 72)); /* UDP under AH */
 
 	/* A first fragment may have one, a later fragment may not. */
 	udp_packet(b, 4, 48);
@@ -348,7 +365,7 @@ test_not_allowed_v6(void)
 	b[6] = IPPROTO_ICMPV6;
 	for (t = 0; t < 256; t++) {
 		b[40] = (uint8_t)t;
-		CU_ASSERT_EQUAL(icmp_error_allowed(b, 100), t >= 128);
+		CU_ASSERT_EQUAL(icmp_error_allowed(b, 100), t >= 128 && t != 137 /* Redirect */);
 	}
 	b[40] = 1;
 	refused(b, 100);
@@ -367,6 +384,19 @@ test_not_allowed_v6(void)
 	h[48] = 128;
 	CU_ASSERT_TRUE(icmp_error_allowed(h, 108));
 	refused(h, 47); /* the extension header cut short */
+
+	/* ... and behind AH (Payload Len 4: 24 bytes). */
+	memcpy(h, b, 40);
+	h[6] = IPPROTO_AH;
+	memset(h + 40, 0, 24);
+	h[40] = IPPROTO_ICMPV6;
+	h[41] = 4;
+	memcpy(h + 64, b + 40, 40);
+	h[64] = 1;
+	refused(h, 104);
+	h[64] = 128;
+	CU_ASSERT_TRUE(icmp_error_allowed(h, 104));
+	refused(h, 60); /* AH cut short */
 
 	/* Fragments: the first may have an error, the others not. */
 	udp_packet(b, 6, 100);
