@@ -132,7 +132,7 @@ l2_send(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
  * with Fragmentation Needed / Packet Too Big. ESP this gateway made fits
  * already (fit()); this is for what it forwards plain, or decapsulated.
  */
-static __rte_noinline void
+static void
 too_big(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 	const struct gw_neigh *ne, struct rte_mbuf *m)
 {
