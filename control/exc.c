@@ -26,12 +26,27 @@
 #define IKE_PORT 500
 #define NATT_PORT 4500
 
+/* A path MTU learned for an SA's ESP (on_too_big()), until it expires. */
+struct pmtu_note {
+	struct cfg_addr dst;
+	uint32_t spi;
+	uint64_t until_ns;
+};
+
+#define PMTU_NOTES 256
+#define PMTU_NS (600 * NSEC) /* RFC 8201 5.3: at least 5 minutes; Linux 10 */
+
 struct exc {
 	struct pub *pub;
 	/* ICMP errors: a token bucket of icmp-ratelimit tokens a second,
 	 * holding at most one second's worth. */
 	double tokens;
 	uint64_t tokens_ns;
+	/* SAs whose path MTU a Packet Too Big lowered: given back to the
+	 * port's when their time is up (the oldest note goes when full). */
+	struct pmtu_note pmtu[PMTU_NOTES];
+	unsigned int n_pmtu;
+	uint64_t pmtu_check_ns;
 };
 
 static void
@@ -399,6 +414,116 @@ local_reassemble(struct exc *x, struct rte_mbuf *m)
 	return m;
 }
 
+/* Set SA @p s's learned path MTU to @p mtu (0: none) and have the
+ * workers work its path_mtu out again. */
+static void
+sa_set_pmtu(struct model_sa *s, uint16_t mtu)
+{
+	struct gw_sa *gw = s->dp;
+
+	__atomic_store_n(&gw->pmtu, mtu, __ATOMIC_RELAXED);
+	__atomic_store_n(&gw->path_mtu, 0, __ATOMIC_RELAXED); /* gen 0: never current */
+}
+
+/*
+ * A Packet Too Big (ICMPv6 type 2) for one of our addresses, about ESP
+ * (or ESP in UDP) this gateway sent through one of its outbound tunnel
+ * SAs: a router on the way has a smaller MTU than our port, and IPv6
+ * routers do not fragment. The SA takes the reported MTU (not below
+ * 1280, RFC 8201 4; never raised by one), so the next inner packet that
+ * no longer fits gets its own Packet Too Big or Fragmentation Needed from
+ * us, and the sender behind the tunnel lowers its path MTU in turn, as
+ * Linux's xfrm does. The error is the gateway's, not the kernel's: it is
+ * consumed. @return false when it is no such error (the caller goes on
+ * with it). (Outer IPv4 needs none of this: espd never sets DF there.)
+ */
+static bool
+on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
+{
+	const uint8_t *q = ip + 48;
+	struct cfg_addr dst = { .af = AF_INET6, .len = 128 };
+	struct model_sa *s;
+	struct gw_sa *gw;
+	uint32_t mtu, spi, cur, qlen, sum, i;
+	uint64_t now;
+
+	if (len < 48 + 40 + 8 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 2 ||
+	    ip[41] != 0 || (uint32_t)(ip[4] << 8 | ip[5]) + 40 > len)
+		return false;
+	qlen = len - 48;
+	if ((q[0] >> 4) != 6 || !is_ours(x->pub, q, true))
+		return false;
+	if (q[6] == IPPROTO_ESP)
+		spi = (uint32_t)q[40] << 24 | q[41] << 16 | q[42] << 8 | q[43];
+	else if (q[6] == IPPROTO_UDP && qlen >= 40 + 8 + 4)
+		spi = (uint32_t)q[48] << 24 | q[49] << 16 | q[50] << 8 | q[51];
+	else
+		return false;
+	sum = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)ip, 0) +
+	      rte_raw_cksum(ip + 40, (size_t)(ip[4] << 8 | ip[5]));
+	sum = (sum & 0xffff) + (sum >> 16);
+	if ((sum & 0xffff) + (sum >> 16) != 0xffff)
+		return false; /* ICMPv6 checksum */
+	memcpy(dst.a, q + 24, 16);
+	s = spi != 0 ? model_sa_find(x->pub->model, &dst, spi) : NULL;
+	gw = s != NULL ? s->dp : NULL;
+	if (gw == NULL || s->dir != CFG_DIR_OUT || gw->esp.mode != ESP_MODE_TUNNEL ||
+	    !!(gw->esp.flags & ESP_F_UDP_ENCAP) != (q[6] == IPPROTO_UDP))
+		return false;
+	mtu = RTE_MAX((uint32_t)ip[44] << 24 | ip[45] << 16 | ip[46] << 8 | ip[47], 1280u);
+	cur = (uint32_t)__atomic_load_n(&gw->path_mtu, __ATOMIC_RELAXED);
+	if (gw->pmtu != 0 && (cur == 0 || gw->pmtu < cur))
+		cur = gw->pmtu;
+	rte_pktmbuf_free(m);
+	if (cur != 0 && mtu >= cur)
+		return true; /* not news, or a raise: ignored */
+	sa_set_pmtu(s, (uint16_t)RTE_MIN(mtu, 65535u));
+	count(x, CNT_PmtuLowered);
+	/* Noted to be given back later: the note of the same SA, or a free
+	 * one, or the oldest. */
+	now = x->pub->model->now_ns();
+	for (i = 0; i < x->n_pmtu; i++)
+		if (x->pmtu[i].spi == spi && memcmp(x->pmtu[i].dst.a, dst.a, 16) == 0)
+			break;
+	if (i == x->n_pmtu && x->n_pmtu < PMTU_NOTES) {
+		x->n_pmtu++;
+	} else if (i == x->n_pmtu) {
+		unsigned int k;
+
+		for (i = 0, k = 1; k < x->n_pmtu; k++)
+			if (x->pmtu[k].until_ns < x->pmtu[i].until_ns)
+				i = k;
+	}
+	x->pmtu[i] = (struct pmtu_note){ .dst = dst, .spi = spi, .until_ns = now + PMTU_NS };
+	return true;
+}
+
+/* Path MTUs whose time is up go back to their port's (checked once a
+ * second). */
+static void
+pmtu_expire(struct exc *x)
+{
+	uint64_t now = x->pub->model->now_ns();
+	unsigned int i = 0;
+
+	if (x->n_pmtu == 0 || now < x->pmtu_check_ns)
+		return;
+	x->pmtu_check_ns = now + NSEC;
+	while (i < x->n_pmtu) {
+		struct pmtu_note *n = &x->pmtu[i];
+		struct model_sa *s;
+
+		if (now < n->until_ns) {
+			i++;
+			continue;
+		}
+		s = model_sa_find(x->pub->model, &n->dst, n->spi);
+		if (s != NULL && s->dp != NULL)
+			sa_set_pmtu(s, 0);
+		*n = x->pmtu[--x->n_pmtu];
+	}
+}
+
 /* Is the frame @p m an IP fragment? */
 static bool
 is_fragment(struct rte_mbuf *m)
@@ -436,6 +561,9 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 		on_nd(x, m, port, &nd);
 		return;
 	}
+	if (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6) &&
+	    on_too_big(x, m, ip, len))
+		return;
 	/* DESIGN.md: IKE is counted whether or not a TAP takes it. */
 	if (is_ike_to_us(x->pub, ip, len,
 			 x->pub->shared.tables->ports[port].role == GW_ROLE_PROTECTED))
@@ -584,6 +712,7 @@ exc_poll(struct exc *x)
 	}
 	work += from_taps(x);
 	work += neigh_timers(p, p->model->now_ns());
+	pmtu_expire(x);
 	if (p->w0 != NULL && p->w0->frag != NULL) {
 		uint64_t now = rte_rdtsc();
 

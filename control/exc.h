@@ -7,7 +7,9 @@
  * - Frames for the gateway (GW_EXC_LOCAL): ARP and ND are answered and
  *   learned from (control/neigh.h), and copied to the port's TAP; echo
  *   requests are answered; everything else (IKE, TCP, UDP, other ICMP)
- *   goes to the TAP, or without one is dropped (TapDropped). IKE on UDP
+ *   goes to the TAP, or without one is dropped (TapDropped); fragments
+ *   are put together first; a Packet Too Big about our own ESP over IPv6
+ *   lowers that SA's path MTU (and is not the kernel's). IKE on UDP
  *   500 to one of our addresses is counted IkePunted here, either way
  *   (IKE on 4500, behind the non-ESP marker, the worker counts).
  * - Packets waiting for a neighbour (GW_EXC_RESOLVE).

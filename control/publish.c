@@ -425,6 +425,7 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	old->stats_base = ngw->esp.stats;
 	old->stats_lent = 1;
 	ngw->use_tsc = old->use_tsc;
+	ngw->pmtu = old->pmtu; /* the path's, not the record's */
 	/* The lifetimes are the SA's, not the record's: the expiry events
 	 * already raised stay raised (new limits re-arm them, through
 	 * op_sa_limits()). */

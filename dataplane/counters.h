@@ -80,7 +80,8 @@
 	_(SaHandoffDropped)                                                   \
 	_(CryptoQueueFull)                                                    \
 	_(LinkBroadcast)                                                      \
-	_(FragFailed)
+	_(FragFailed)                                                         \
+	_(PmtuLowered)
 
 enum espd_counter {
 #define _(name) CNT_##name,

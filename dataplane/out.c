@@ -51,9 +51,13 @@ sa_room(const struct gw_tables *t, struct gw_sa *sa, const uint8_t *ip)
 			/* One store of both: an lcore still on older tables,
 			 * sharing the SA, may write its own pair over it, but
 			 * never an MTU under this gen. */
-			pm = (uint64_t)t->gen << 32 |
-			     route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
+			uint16_t pmtu = __atomic_load_n(&sa->pmtu, __ATOMIC_RELAXED);
+
+			pm = route_mtu(t, sa->dst.family, sa->dst.family == 4 ?
 				       (const void *)&sa->dst.v4 : sa->dst.v6);
+			if (pmtu != 0 && pmtu < pm)
+				pm = pmtu;
+			pm |= (uint64_t)t->gen << 32;
 			__atomic_store_n(&sa->path_mtu, pm, __ATOMIC_RELAXED);
 		}
 		mtu = (uint32_t)pm;

@@ -70,6 +70,11 @@ struct gw_sa {
 	 *  (stats_base holds that): what it counted since is the SA's too
 	 *  (stats_carry()). */
 	uint8_t stats_lent;
+	/** Tunnel: a path MTU a router reported for its ESP (Packet Too
+	 *  Big, RFC 8201), below the port's; 0: none. Set and cleared by
+	 *  lcore 0 (exc.c), which then zeroes path_mtu; read only when
+	 *  path_mtu is worked out again (out.c sa_room()). */
+	uint16_t pmtu;
 
 	alignas(RTE_CACHE_LINE_SIZE) uint8_t dead; /**< unpublished: freed after grace */
 	uint8_t expired;     /**< hard limit reached: drop, do not use */

@@ -70,15 +70,21 @@ struct fixture {
 };
 
 static void
-setup(struct fixture *f)
+setup_conf(struct fixture *f, const char *c)
 {
-	f->g = testgw_new(conf, CRYPTO_ENGINE_NULL);
+	f->g = testgw_new(c, CRYPTO_ENGINE_NULL);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->g);
 	fake_now = 1000 * NS;
 	f->g->model.now_ns = fake_clock;
 	f->x = exc_new(&f->g->pub);
 	CU_ASSERT_PTR_NOT_NULL_FATAL(f->x);
 	f->base = rte_mempool_in_use_count(f->g->pub.pool);
+}
+
+static void
+setup(struct fixture *f)
+{
+	setup_conf(f, conf);
 }
 
 /* The frames queued in TX buffer @p b, taken (caller frees; past @p max
@@ -1033,6 +1039,148 @@ test_tap(void)
 	tap_close(&t);
 }
 
+/* A tunnel over IPv6, port 1's MTU 1500, neighbours given. */
+static const char conf6[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 2001:db8:1::5/64 mac 02:00:00:00:02:01\n"
+	"neigh add 192.168.1.10 lladdr 02:00:00:00:01:10 port 0\n"
+	"neigh add 2001:db8:1::1 lladdr 02:00:00:00:02:fe port 1\n"
+	"route add 2001:db8:2::/64 port 1 via 2001:db8:1::1\n"
+	"state add src 2001:db8:1::5 dst 2001:db8:2::5 proto esp spi 0x6101 reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
+
+/* A Packet Too Big from router 2001:db8:1::1, MTU @p mtu, quoting the
+ * ESP frame @p esp (its IPv6 packet, cut to fit 1280), in on port 1. */
+static void
+too_big_in(struct fixture *f, const struct rte_mbuf *esp, uint32_t mtu, uint32_t spi)
+{
+	static const uint8_t router[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 1 };
+	static const uint8_t us[16] = { 0x20, 0x01, 0x0d, 0xb8, 0, 1, [15] = 5 };
+	struct rte_mbuf *m = alloc(f);
+	uint32_t qlen = RTE_MIN(esp->data_len - 14u, 1280u - 48u);
+	uint8_t *p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + 48 + qlen));
+	struct rte_ipv6_hdr *ip = (struct rte_ipv6_hdr *)(p + 14);
+	uint8_t *icmp = p + 14 + 40;
+	uint16_t ck;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	if (p == NULL)
+		return; /* not reached (the assert jumps out); GCC cannot tell */
+	memset(p, 0, 14 + 48);
+	memcpy(p, P1_MAC, 6);
+	memcpy(p + 6, PEER_MAC, 6);
+	p[12] = 0x86;
+	p[13] = 0xdd;
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(8 + qlen));
+	ip->proto = IPPROTO_ICMPV6;
+	ip->hop_limits = 64;
+	memcpy(ip->src_addr, router, 16);
+	memcpy(ip->dst_addr, us, 16);
+	icmp[0] = 2;
+	icmp[4] = (uint8_t)(mtu >> 24);
+	icmp[5] = (uint8_t)(mtu >> 16);
+	icmp[6] = (uint8_t)(mtu >> 8);
+	icmp[7] = (uint8_t)mtu;
+	memcpy(icmp + 8, rte_pktmbuf_mtod_offset(esp, const uint8_t *, 14), qlen);
+	if (spi != 0) { /* another SA's SPI in the quote */
+		icmp[8 + 40] = (uint8_t)(spi >> 24);
+		icmp[8 + 41] = (uint8_t)(spi >> 16);
+		icmp[8 + 42] = (uint8_t)(spi >> 8);
+		icmp[8 + 43] = (uint8_t)spi;
+	}
+	ck = rte_ipv6_udptcp_cksum(ip, icmp);
+	memcpy(icmp + 2, &ck, 2);
+	gw_inbound(f->g->pub.workers[0], f->g->pub.shared.tables, 1, &m, 1);
+	exc_poll(f->x);
+}
+
+/*
+ * RFC 8201 through a tunnel over IPv6 (IPv6 routers never fragment): a
+ * Packet Too Big about our ESP lowers that SA's path MTU, so the next
+ * inner packet too big for it gets Fragmentation Needed from us with the
+ * room left (the sender behind the tunnel lowers its own); not below
+ * 1280, never raised by a later one, not taken for another SA's SPI, and
+ * given back to the port's MTU after 10 minutes.
+ */
+static void
+test_pmtu_from_too_big(void)
+{
+	struct rte_mbuf *out[16], *esp;
+	uint64_t c[CNT__MAX], tap_dropped;
+	struct fixture f;
+	uint32_t room;
+	unsigned int n;
+
+	setup_conf(&f, conf6);
+	/* MTU 1500 less GCM-128 over IPv6 (40 + 8 + 8 + 3 + 2 + 16 = 77). */
+	room = 1500 - 77;
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	n = worker_sent(&f, 1, out, 16);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	esp = out[0];
+
+	/* Another SA's SPI, or a PTB that does not lower: nothing learned. */
+	too_big_in(&f, esp, 1400, 0x6102);
+	too_big_in(&f, esp, 1500, 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 0);
+	CU_ASSERT_EQUAL(c[CNT_TapDropped], 1); /* the other SPI's: the kernel's */
+	tap_dropped = c[CNT_TapDropped];
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	n = worker_sent(&f, 1, out + 1, 15);
+	CU_ASSERT_EQUAL(n, 1);
+	free_all(out + 1, n);
+
+	/* A router with MTU 1400: our ESP for 1423 bytes of room does not
+	 * pass it any more. */
+	too_big_in(&f, esp, 1400, 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 1);
+	CU_ASSERT_EQUAL(c[CNT_TapDropped], tap_dropped); /* taken, not the kernel's */
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out + 1, 15), 0);
+	exc_poll(f.x);
+	n = w0_sent(&f, 0, out + 1, 15);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	{
+		const uint8_t *icmp = rte_pktmbuf_mtod_offset(out[1], const uint8_t *, 14 + 20);
+
+		CU_ASSERT_EQUAL(icmp[0], 3);
+		CU_ASSERT_EQUAL(icmp[1], 4);
+		CU_ASSERT_EQUAL(icmp[6] << 8 | icmp[7], 1400 - 77);
+	}
+	free_all(out + 1, n);
+	protected_out(&f, 64, true, (uint16_t)(1400 - 77 - 28));
+	n = worker_sent(&f, 1, out + 1, 15);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(n == 1 && out[1]->pkt_len == 14u + 1400);
+	free_all(out + 1, n);
+
+	/* A later PTB of 1450 raises nothing; one of 600 lowers to 1280. */
+	too_big_in(&f, esp, 1450, 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 1);
+	too_big_in(&f, esp, 600, 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 2);
+	protected_out(&f, 64, true, (uint16_t)(1280 - 77 - 28));
+	n = worker_sent(&f, 1, out + 1, 15);
+	CU_ASSERT(n == 1 && out[1]->pkt_len == 14u + 1280);
+	free_all(out + 1, n);
+
+	/* Ten minutes on, the port's MTU again. */
+	fake_now += 601 * NS;
+	exc_poll(f.x);
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	n = worker_sent(&f, 1, out + 1, 15);
+	CU_ASSERT_EQUAL(n, 1);
+	free_all(out + 1, n);
+	rte_pktmbuf_free(esp);
+	teardown(&f);
+}
+
 int
 test_exc_register(void)
 {
@@ -1060,7 +1208,9 @@ test_exc_register(void)
 	    CU_add_test(s, "what lcore 0 holds at exit", test_exit_accounting) == NULL ||
 	    CU_add_test(s, "IKE to the gateway: IkePunted, dropped without a TAP",
 			test_ike_punted) == NULL ||
-	    CU_add_test(s, "a TAP both ways", test_tap) == NULL)
+	    CU_add_test(s, "a TAP both ways", test_tap) == NULL ||
+	    CU_add_test(s, "Packet Too Big about our ESP over IPv6: the SA's path MTU",
+			test_pmtu_from_too_big) == NULL)
 		return CU_get_error();
 	return 0;
 }
