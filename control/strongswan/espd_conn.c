@@ -239,6 +239,8 @@ fill(espd_conn_t *c)
 	do
 		n = recv(c->fd, c->in + c->in_len, c->in_cap - c->in_len - 1, 0);
 	while (n < 0 && errno == EINTR);
+	if (n == 0)
+		errno = ECONNRESET; /* closed: not a time-out */
 	if (n <= 0)
 		return -1;
 	c->in_len += (size_t)n;

@@ -54,6 +54,10 @@
 #include "kernel_espd_ipsec.h"
 
 #define DEFAULT_SOCKET "/run/espd/espd.sock"
+/* Seconds of silence before a request fails: more than a 100k-policy SPD
+ * rebuild takes (bench/RESULTS.md), which espd finishes before it
+ * answers a batch. */
+#define DEFAULT_TIMEOUT_S 30
 #define SPI_MIN 0xc0000000u
 #define SPI_MAX 0xcfffffffu
 #define PRIO_BASE 200000u
@@ -90,6 +94,7 @@ typedef struct {
 	uint32_t spi;
 	uint32_t reqid;
 	bool inbound;
+	uint64_t seq;           /* this->sa_seq when added or moved */
 } sa_rec_t;
 
 /*
@@ -105,7 +110,11 @@ typedef struct {
 	char *sa_del;           /* or NULL */
 	char *pol_key;          /* pol_t.key, or NULL */
 	policy_dir_t dir;
+	time_t at;              /* not before (monotonic) */
+	uint32_t wait;          /* seconds before the next try, doubling */
 } fixup_t;
+
+#define FIXUP_WAIT_MAX 64
 
 /* A time-stamped key for the hold-offs. */
 typedef struct {
@@ -123,6 +132,7 @@ struct private_kernel_espd_ipsec_t {
 	linked_list_t *stamps;
 	linked_list_t *pending; /* stamp_t: invalid-spi events (JSON) to retry */
 	linked_list_t *fixups;  /* fixup_t, oldest first */
+	uint64_t sa_seq;        /* sa_rec_t.seq of the newest (atomic) */
 	uint32_t invalid_spi_holdoff;
 	uint32_t spi_min, spi_max; /* charon's spi_min/spi_max, as kernel-netlink */
 	bool invalid_spi_recovery;
@@ -616,6 +626,7 @@ METHOD(kernel_ipsec_t, add_sa, status_t, private_kernel_espd_ipsec_t *this,
 		.inbound = d->inbound,
 	);
 	this->lock->lock(this->lock);
+	rec->seq = __atomic_add_fetch(&this->sa_seq, 1, __ATOMIC_SEQ_CST);
 	this->sas->insert_last(this->sas, rec);
 	this->lock->unlock(this->lock);
 	return SUCCESS;
@@ -654,6 +665,8 @@ METHOD(kernel_ipsec_t, update_sa, status_t, private_kernel_espd_ipsec_t *this,
 		rec->dst->destroy(rec->dst);
 		rec->src = d->new_src->clone(d->new_src);
 		rec->dst = d->new_dst->clone(d->new_dst);
+		/* A state list from before has it at the old dst. */
+		rec->seq = __atomic_add_fetch(&this->sa_seq, 1, __ATOMIC_SEQ_CST);
 	}
 	this->lock->unlock(this->lock);
 	return SUCCESS;
@@ -906,47 +919,52 @@ fixup_pol(private_kernel_espd_ipsec_t *this, const char *key, policy_dir_t dir)
  * request that went out unanswered is queued to be done again
  * (fixup_pol()): espd may hold what charon is told failed.
  */
+static const char *
+pol_words(espd_req_t *r, const char *key, policy_dir_t dir, pol_t *p, bool del)
+{
+	pol_entry_t *e = NULL;
+
+	espd_req_word(r, "policy");
+	if (del || p == NULL || p->entries->get_first(p->entries, (void **)&e) != SUCCESS) {
+		espd_req_word(r, "del");
+		espd_req_text(r, key);
+		espd_req_word(r, "dir");
+		espd_req_word(r, dir_word(dir));
+		return "policy del";
+	}
+	espd_req_word(r, "update");
+	espd_req_text(r, key);
+	espd_req_word(r, "dir");
+	espd_req_word(r, dir_word(dir));
+	espd_req_word(r, "priority");
+	espd_req_wordf(r, "%u", e->prio);
+	if (e->type == POLICY_DROP) {
+		espd_req_word(r, "action");
+		espd_req_word(r, "block");
+	} else if (e->type == POLICY_IPSEC) {
+		espd_req_word(r, "tmpl");
+		espd_req_word(r, "src");
+		host_word(r, e->src);
+		espd_req_word(r, "dst");
+		host_word(r, e->dst);
+		espd_req_word(r, "proto");
+		espd_req_word(r, "esp");
+		espd_req_word(r, "reqid");
+		espd_req_wordf(r, "%u", e->reqid);
+		espd_req_word(r, "mode");
+		espd_req_word(r, e->mode == MODE_TRANSPORT ? "transport" : "tunnel");
+	}
+	return "policy update";
+}
+
 static int
 pol_send(private_kernel_espd_ipsec_t *this, const char *key, policy_dir_t dir, pol_t *p,
 	 bool del)
 {
 	espd_req_t r = { 0 };
-	pol_entry_t *e = NULL;
-	int rc;
+	const char *what = pol_words(&r, key, dir, p, del);
+	int rc = request(this, &r, NULL, what);
 
-	espd_req_word(&r, "policy");
-	if (del || p == NULL || p->entries->get_first(p->entries, (void **)&e) != SUCCESS) {
-		espd_req_word(&r, "del");
-		espd_req_text(&r, key);
-		espd_req_word(&r, "dir");
-		espd_req_word(&r, dir_word(dir));
-		rc = request(this, &r, NULL, "policy del");
-		goto out;
-	}
-	espd_req_word(&r, "update");
-	espd_req_text(&r, key);
-	espd_req_word(&r, "dir");
-	espd_req_word(&r, dir_word(dir));
-	espd_req_word(&r, "priority");
-	espd_req_wordf(&r, "%u", e->prio);
-	if (e->type == POLICY_DROP) {
-		espd_req_word(&r, "action");
-		espd_req_word(&r, "block");
-	} else if (e->type == POLICY_IPSEC) {
-		espd_req_word(&r, "tmpl");
-		espd_req_word(&r, "src");
-		host_word(&r, e->src);
-		espd_req_word(&r, "dst");
-		host_word(&r, e->dst);
-		espd_req_word(&r, "proto");
-		espd_req_word(&r, "esp");
-		espd_req_word(&r, "reqid");
-		espd_req_wordf(&r, "%u", e->reqid);
-		espd_req_word(&r, "mode");
-		espd_req_word(&r, e->mode == MODE_TRANSPORT ? "transport" : "tunnel");
-	}
-	rc = request(this, &r, NULL, "policy update");
-out:
 	if (rc == -3)
 		fixup_pol(this, key, dir);
 	return rc;
@@ -1715,6 +1733,12 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	sa_rec_t *s;
 	size_t i;
 
+	uint64_t listed;
+
+	/* SAs added (or moved) after this may be missing from the list
+	 * only because they are newer: they are left alone. (Read without
+	 * the lock: a charon thread may hold it across a request.) */
+	listed = __atomic_load_n(&this->sa_seq, __ATOMIC_SEQ_CST);
 	espd_req_word(&r, "state");
 	espd_req_word(&r, "list");
 	if (request(this, &r, &j, "state list") < 0 || !json_is_array(j))
@@ -1740,6 +1764,8 @@ catch_up(private_kernel_espd_ipsec_t *this)
 		char key[INET6_ADDRSTRLEN + 12];
 		json_t *found;
 
+		if (s->seq > listed)
+			continue;
 		snprintf(key, sizeof(key), "%s %08x", host_str(s->dst, b, sizeof(b)), s->spi);
 		found = held->get(held, key);
 		if (found != NULL && !soft_reached(found, now))
@@ -1773,37 +1799,44 @@ static void
 run_fixups(private_kernel_espd_ipsec_t *this)
 {
 	linked_list_t *todo = linked_list_create();
+	time_t now = time_monotonic(NULL);
+	enumerator_t *e;
 	fixup_t *f;
 	int rc = 0;
 
 	this->lock->lock(this->lock);
-	while (this->fixups->remove_first(this->fixups, (void **)&f) == SUCCESS)
-		todo->insert_last(todo, f);
+	e = this->fixups->create_enumerator(this->fixups);
+	while (e->enumerate(e, &f))
+		if (f->at <= now) {
+			this->fixups->remove_at(this->fixups, e);
+			todo->insert_last(todo, f);
+		}
+	e->destroy(e);
 	this->lock->unlock(this->lock);
 	while (todo->remove_first(todo, (void **)&f) == SUCCESS) {
-		if (rc < -1) {
-			fixup_add(this, f); /* espd is not answering: later */
-			continue;
-		}
-		if (f->sa_del != NULL) {
-			espd_req_t r = { 0 };
+		espd_req_t r = { 0 };
 
+		if (rc >= -1 && f->sa_del != NULL) {
 			/* Done on any answer ("no such SA" included). */
 			espd_req_text(&r, f->sa_del);
 			rc = request(this, &r, NULL, NULL);
-			if (rc < -1) {
-				fixup_add(this, f);
-				continue;
-			}
-		} else {
+		} else if (rc >= -1) {
+			/* Under the lock, so that charon's own change to the
+			 * policy cannot overtake it with older words. */
 			this->lock->lock(this->lock);
-			rc = pol_send(this, f->pol_key, f->dir,
-				      pol_find_key(this, f->pol_key, f->dir), false);
+			rc = request(this, &r, NULL,
+				     pol_words(&r, f->pol_key, f->dir,
+					       pol_find_key(this, f->pol_key, f->dir), false));
 			this->lock->unlock(this->lock);
-			if (rc == -2) { /* unsent (-3 queued it again) */
-				fixup_add(this, f);
-				continue;
-			}
+		}
+		if (rc < -1) {
+			/* espd is not answering: later, backing off (an SPD
+			 * rebuild slower than the timeout must not be asked
+			 * for again and again). */
+			f->wait = f->wait ? min(f->wait * 2, FIXUP_WAIT_MAX) : 1;
+			f->at = now + f->wait;
+			fixup_add(this, f);
+			continue;
 		}
 		fixup_destroy(f);
 	}
@@ -1979,6 +2012,7 @@ kernel_espd_ipsec_t *
 kernel_espd_ipsec_create(void)
 {
 	private_kernel_espd_ipsec_t *this;
+	int timeout;
 
 	INIT(this,
 		.public = {
@@ -2027,8 +2061,10 @@ kernel_espd_ipsec_create(void)
 	}
 	this->spi_min = max(this->spi_min, 256u);
 	this->spi_max = max(this->spi_max, this->spi_min);
-	this->conn = espd_conn_create(this->path, lib->settings->get_int(lib->settings,
-				"%s.plugins.kernel-espd.timeout", 10, lib->ns));
+	timeout = lib->settings->get_int(lib->settings, "%s.plugins.kernel-espd.timeout",
+					 DEFAULT_TIMEOUT_S, lib->ns);
+	this->conn = espd_conn_create(this->path, timeout > 0 ? (unsigned int)timeout :
+					DEFAULT_TIMEOUT_S);
 	if (this->conn == NULL || pthread_create(&this->events, NULL, events_run, this) != 0) {
 		DBG1(DBG_KNL, "espd: cannot start");
 		destroy(this);

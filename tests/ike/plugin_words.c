@@ -382,6 +382,44 @@ main(void)
 			       "one past its soft limit\n");
 		}
 		expect("... from espd's state list", "'state' 'list'", "'state' 'list'", NULL);
+
+		/* An SA charon adds while the catching up has its list but
+		 * not yet the lock: newer than the list, not lost. */
+		{
+			private_kernel_espd_ipsec_t *priv = (private_kernel_espd_ipsec_t *)k;
+			kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(0x20),
+						     .proto = IPPROTO_ESP };
+			kernel_ipsec_add_sa_t ad = {
+				.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
+				.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
+				.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
+			};
+			int lists = count_lines("'state' 'list'"), before = wait_expired(0), j;
+			bool hard20 = false;
+			status_t st;
+
+			priv->lock->lock(priv->lock);
+			send_event("{\"event\":\"state\",\"id\":30}\n");
+			for (i = 0; i < 200 && count_lines("'state' 'list'") == lists; i++)
+				usleep(10 * 1000);
+			usleep(50 * 1000);
+			st = ki->add_sa(ki, &sid, &ad);
+			priv->lock->unlock(priv->lock);
+			got = wait_expired(before + 1);
+			usleep(200 * 1000);
+			got = wait_expired(0);
+			pthread_mutex_lock(&seen_lock);
+			for (j = before; j < got; j++)
+				hard20 |= expired[j] == (0x20 | 1u << 31);
+			pthread_mutex_unlock(&seen_lock);
+			if (st != SUCCESS || hard20 || got == before) {
+				printf("FAIL an SA added during catching up: add %d, %s\n", st,
+				       hard20 ? "hard-expired as lost" : "no catching up seen");
+				failures++;
+			} else {
+				printf("PASS an SA added during catching up is not taken for lost\n");
+			}
+		}
 		charon->kernel->remove_listener(charon->kernel, &heard);
 	}
 	{
