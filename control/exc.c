@@ -34,6 +34,8 @@ struct pmtu_note {
 };
 
 #define PMTU_NOTES 256
+#define EXC_FRAG_FLOWS 64    /* packets for the gateway in reassembly, each table */
+#define EXC_FRAG_TTL_MS 2000 /* as the workers' */
 #define PMTU_NS (600 * NSEC) /* RFC 8201 5.3: at least 5 minutes; Linux 10 */
 
 struct exc {
@@ -47,12 +49,23 @@ struct exc {
 	struct pmtu_note pmtu[PMTU_NOTES];
 	unsigned int n_pmtu;
 	uint64_t pmtu_check_ns;
+	/* Fragments for our addresses (local_reassemble()): plain ones from
+	 * a protected port, and those that came out of an SA, apart, so a
+	 * plain fragment never completes a packet the tunnel carried. */
+	struct frag_in *frag_plain, *frag_sa;
+	uint64_t frag_maint_tsc;
 };
+
+static void
+count_n(struct exc *x, enum espd_counter c, uint64_t n)
+{
+	x->pub->w0->cnt.c[c] += n;
+}
 
 static void
 count(struct exc *x, enum espd_counter c)
 {
-	x->pub->w0->cnt.c[c]++;
+	count_n(x, c, 1);
 }
 
 struct exc *
@@ -65,6 +78,14 @@ exc_new(struct pub *p)
 	x->pub = p;
 	x->tokens_ns = p->model->now_ns();
 	x->tokens = p->model->icmp_ratelimit;
+	x->frag_plain = frag_in_create(EXC_FRAG_FLOWS, EXC_FRAG_TTL_MS, (int)rte_socket_id());
+	x->frag_sa = frag_in_create(EXC_FRAG_FLOWS, EXC_FRAG_TTL_MS, (int)rte_socket_id());
+	if (x->frag_plain == NULL || x->frag_sa == NULL) {
+		frag_in_free(x->frag_plain);
+		frag_in_free(x->frag_sa);
+		free(x);
+		return NULL;
+	}
 	return x;
 }
 
@@ -385,19 +406,13 @@ is_ike_to_us(const struct pub *p, const uint8_t *ip, uint32_t len, bool natt)
  * are due or it was dropped (counted).
  */
 static struct rte_mbuf *
-local_reassemble(struct exc *x, struct rte_mbuf *m)
+local_reassemble(struct exc *x, struct frag_in *tbl, struct rte_mbuf *m)
 {
 	struct rte_ether_hdr eh = *rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
-	struct gw_worker *w0 = x->pub->w0;
 	uint16_t port = m->port, why = 0;
 
-	if (w0 == NULL || w0->frag == NULL) {
-		count(x, CNT_ReassemblyFailed);
-		rte_pktmbuf_free(m);
-		return NULL;
-	}
 	rte_pktmbuf_adj(m, RTE_ETHER_HDR_LEN);
-	m = frag_in_add(w0->frag, m, rte_rdtsc(), x->pub->big_pool, &why);
+	m = frag_in_add(tbl, m, rte_rdtsc(), x->pub->big_pool, &why);
 	if (m == NULL) {
 		if (why != 0)
 			count(x, why);
@@ -445,6 +460,7 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	struct model_sa *s;
 	struct gw_sa *gw;
 	uint32_t mtu, spi, cur, qlen, sum, i;
+	uint16_t learned;
 	uint64_t now;
 
 	if (len < 48 + 40 + 8 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 2 ||
@@ -471,16 +487,21 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	    !!(gw->esp.flags & ESP_F_UDP_ENCAP) != (q[6] == IPPROTO_UDP))
 		return false;
 	mtu = RTE_MAX((uint32_t)ip[44] << 24 | ip[45] << 16 | ip[46] << 8 | ip[47], 1280u);
+	learned = __atomic_load_n(&gw->pmtu, __ATOMIC_RELAXED);
 	cur = (uint32_t)__atomic_load_n(&gw->path_mtu, __ATOMIC_RELAXED);
-	if (gw->pmtu != 0 && (cur == 0 || gw->pmtu < cur))
-		cur = gw->pmtu;
 	rte_pktmbuf_free(m);
-	if (cur != 0 && mtu >= cur)
-		return true; /* not news, or a raise: ignored */
-	sa_set_pmtu(s, (uint16_t)RTE_MIN(mtu, 65535u));
-	count(x, CNT_PmtuLowered);
+	if (learned != 0 ? mtu > learned : cur != 0 && mtu >= cur)
+		return true; /* a raise, or no lower than the port: ignored */
+	if (mtu == learned) {
+		/* Known already: a worker working path_mtu out as it was
+		 * learned may have stored the old one; have it done again. */
+		__atomic_store_n(&gw->path_mtu, 0, __ATOMIC_RELAXED);
+	} else {
+		sa_set_pmtu(s, (uint16_t)RTE_MIN(mtu, 65535u));
+		count(x, CNT_PmtuLowered);
+	}
 	/* Noted to be given back later: the note of the same SA, or a free
-	 * one, or the oldest. */
+	 * one, or the soonest due, whose SA gets its port's MTU back now. */
 	now = x->pub->model->now_ns();
 	for (i = 0; i < x->n_pmtu; i++)
 		if (x->pmtu[i].spi == spi && memcmp(x->pmtu[i].dst.a, dst.a, 16) == 0)
@@ -488,11 +509,15 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	if (i == x->n_pmtu && x->n_pmtu < PMTU_NOTES) {
 		x->n_pmtu++;
 	} else if (i == x->n_pmtu) {
+		struct model_sa *old;
 		unsigned int k;
 
 		for (i = 0, k = 1; k < x->n_pmtu; k++)
 			if (x->pmtu[k].until_ns < x->pmtu[i].until_ns)
 				i = k;
+		old = model_sa_find(x->pub->model, &x->pmtu[i].dst, x->pmtu[i].spi);
+		if (old != NULL && old->dp != NULL)
+			sa_set_pmtu(old, 0);
 	}
 	x->pmtu[i] = (struct pmtu_note){ .dst = dst, .spi = spi, .until_ns = now + PMTU_NS };
 	return true;
@@ -543,7 +568,7 @@ on_local(struct exc *x, struct rte_mbuf *m, uint16_t port)
 	uint32_t len;
 	struct nd_info nd;
 
-	if (is_fragment(m) && (m = local_reassemble(x, m)) == NULL)
+	if (is_fragment(m) && (m = local_reassemble(x, x->frag_plain, m)) == NULL)
 		return;
 	eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 	ip = (const uint8_t *)(eh + 1);
@@ -580,7 +605,7 @@ on_local_sa(struct exc *x, struct rte_mbuf *m)
 {
 	const uint8_t *ip;
 
-	if (is_fragment(m) && (m = local_reassemble(x, m)) == NULL)
+	if (is_fragment(m) && (m = local_reassemble(x, x->frag_sa, m)) == NULL)
 		return;
 	ip = rte_pktmbuf_mtod_offset(m, const uint8_t *, RTE_ETHER_HDR_LEN);
 	if (is_echo_to_us(x->pub, ip, rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN)) {
@@ -713,13 +738,14 @@ exc_poll(struct exc *x)
 	work += from_taps(x);
 	work += neigh_timers(p, p->model->now_ns());
 	pmtu_expire(x);
-	if (p->w0 != NULL && p->w0->frag != NULL) {
+	{
 		uint64_t now = rte_rdtsc();
 
 		/* Local fragments that never completed (local_reassemble()). */
-		if (now - p->w0->maint_tsc > p->w0->tsc_hz / 1000000 * GW_MAINT_US) {
-			p->w0->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(p->w0->frag, now);
-			p->w0->maint_tsc = now;
+		if (now - x->frag_maint_tsc > rte_get_tsc_hz() / 1000) {
+			p->w0->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(x->frag_plain, now) +
+							     frag_in_maintain(x->frag_sa, now);
+			x->frag_maint_tsc = now;
 		}
 	}
 	if (p->w0 != NULL) {
@@ -755,5 +781,9 @@ exc_free(struct exc *x)
 		}
 	}
 	neigh_drop_queued(x->pub);
+	count_n(x, CNT_ReassemblyFailed, frag_in_maintain(x->frag_plain, UINT64_MAX) +
+					 frag_in_maintain(x->frag_sa, UINT64_MAX));
+	frag_in_free(x->frag_plain);
+	frag_in_free(x->frag_sa);
 	free(x);
 }

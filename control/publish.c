@@ -425,7 +425,12 @@ record_replace(struct pub *p, struct model_sa *s, struct gw_sa *old, struct gw_s
 	old->stats_base = ngw->esp.stats;
 	old->stats_lent = 1;
 	ngw->use_tsc = old->use_tsc;
-	ngw->pmtu = old->pmtu; /* the path's, not the record's */
+	/* The path's, not the record's: kept while the path is (not when
+	 * `state migrate` moved the SA to another peer address). */
+	if (ngw->dst.family == old->dst.family &&
+	    (ngw->dst.family == 4 ? ngw->dst.v4 == old->dst.v4 :
+				    memcmp(ngw->dst.v6, old->dst.v6, 16) == 0))
+		ngw->pmtu = old->pmtu;
 	/* The lifetimes are the SA's, not the record's: the expiry events
 	 * already raised stay raised (new limits re-arm them, through
 	 * op_sa_limits()). */

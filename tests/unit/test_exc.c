@@ -183,8 +183,8 @@ udp_frame(struct fixture *f, const uint8_t dst_mac[6], uint32_t src, uint32_t ds
 /* A fragment from 192.168.1.10 to @p dst on port 0 (protocol @p proto,
  * ID 7): @p len bytes of @p data at offset @p off8 * 8, MF as asked,
  * through the outbound stage as a frame from the protected side. */
-static void
-frag_in_p0(struct fixture *f, uint32_t dst, uint8_t proto, const uint8_t *data, uint16_t len,
+static struct rte_mbuf *
+frag_frame(struct fixture *f, uint32_t dst, uint8_t proto, const uint8_t *data, uint16_t len,
 	   uint16_t off8, bool mf)
 {
 	struct rte_mbuf *m = udp_frame(f, P0_MAC, RTE_IPV4(192u, 168, 1, 10), dst, 64, false,
@@ -197,6 +197,15 @@ frag_in_p0(struct fixture *f, uint32_t dst, uint8_t proto, const uint8_t *data, 
 	memcpy(ip + 1, data, len);
 	ip->hdr_checksum = 0;
 	ip->hdr_checksum = rte_ipv4_cksum(ip);
+	return m;
+}
+
+static void
+frag_in_p0(struct fixture *f, uint32_t dst, uint8_t proto, const uint8_t *data, uint16_t len,
+	   uint16_t off8, bool mf)
+{
+	struct rte_mbuf *m = frag_frame(f, dst, proto, data, len, off8, mf);
+
 	gw_outbound(f->g->pub.workers[0], f->g->pub.shared.tables, 0, &m, 1);
 }
 
@@ -1039,6 +1048,52 @@ test_tap(void)
 	tap_close(&t);
 }
 
+/* Fragments for the gateway that came out of an SA and plain ones from
+ * the protected side are put together apart: a plain fragment never
+ * completes (or spoofs a part of) a packet the tunnel carried. */
+static void
+test_local_fragments_apart(void)
+{
+	static const uint8_t host[4] = { 192, 168, 1, 10 }, gw[4] = { 192, 168, 1, 1 };
+	uint8_t msg[80] = { RTE_IP_ICMP_ECHO_REQUEST, 0, 0, 0, 0, 1, 0, 1 };
+	struct rte_mbuf *out[8];
+	uint64_t c[CNT__MAX];
+	struct fixture f;
+	struct gw_exc e = { .reason = GW_EXC_LOCAL, .port = 0, .from_sa = 1 };
+	unsigned int i;
+	uint16_t ck;
+
+	setup(&f);
+	arp_in(&f, 0, RTE_ARP_OP_REQUEST, HOST_MAC, host, gw);
+	exc_poll(f.x);
+	free_all(out, w0_sent(&f, 0, out, 8));
+	for (i = 8; i < sizeof(msg); i++)
+		msg[i] = (uint8_t)i;
+	ck = (uint16_t)~rte_raw_cksum(msg, sizeof(msg));
+	memcpy(msg + 2, &ck, 2);
+
+	/* The first half out of an SA, the second plain: no packet. */
+	e.m = frag_frame(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_ICMP, msg, 40, 0, true);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_enqueue_elem(f.g->pub.workers[0]->exc, &e, sizeof(e)), 0);
+	exc_poll(f.x);
+	frag_in_p0(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_ICMP, msg + 40, 40, 5, false);
+	exc_poll(f.x);
+	CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 8), 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 0);
+	CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 0);
+
+	/* Its own second half, out of the SA too: answered. */
+	e.m = frag_frame(&f, RTE_IPV4(192u, 168, 1, 1), IPPROTO_ICMP, msg + 40, 40, 5, false);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_enqueue_elem(f.g->pub.workers[0]->exc, &e, sizeof(e)), 0);
+	exc_poll(f.x);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 1);
+	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
+	free_all(out, w0_sent(&f, 0, out, 8));
+	teardown(&f);
+}
+
 /* A tunnel over IPv6, port 1's MTU 1500, neighbours given. */
 static const char conf6[] =
 	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
@@ -1177,6 +1232,59 @@ test_pmtu_from_too_big(void)
 	n = worker_sent(&f, 1, out + 1, 15);
 	CU_ASSERT_EQUAL(n, 1);
 	free_all(out + 1, n);
+
+	/* A state update keeps what was learned; a migrate to another peer
+	 * address (and back) does not: that is another path. */
+	too_big_in(&f, esp, 1400, 0);
+	unit_gw_apply(f.g, "state update src 2001:db8:1::5 dst 2001:db8:2::5 proto esp "
+			   "spi 0x6101 reqid 1 " GCM);
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out + 1, 15), 0);
+	exc_poll(f.x);
+	free_all(out + 1, w0_sent(&f, 0, out + 1, 15));
+	unit_gw_apply(f.g, "state migrate src 2001:db8:1::5 dst 2001:db8:2::5 proto esp "
+			   "spi 0x6101 new-dst 2001:db8:2::6");
+	unit_gw_apply(f.g, "state migrate src 2001:db8:1::5 dst 2001:db8:2::6 proto esp "
+			   "spi 0x6101 new-dst 2001:db8:2::5");
+	protected_out(&f, 64, true, (uint16_t)(room - 28));
+	n = worker_sent(&f, 1, out + 1, 15);
+	CU_ASSERT_EQUAL(n, 1);
+	free_all(out + 1, n);
+	rte_pktmbuf_free(esp);
+	teardown(&f);
+}
+
+/* More SAs told a smaller path MTU than there are notes to give them
+ * back: the SA whose note makes room gets its port's MTU back at once,
+ * not never. */
+static void
+test_pmtu_notes_full(void)
+{
+	struct rte_mbuf *out[4], *esp;
+	struct fixture f;
+	uint64_t c[CNT__MAX];
+	char line[256];
+	unsigned int n, i;
+
+	setup_conf(&f, conf6);
+	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	n = worker_sent(&f, 1, out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	esp = out[0];
+	too_big_in(&f, esp, 1400, 0); /* 0x6101's note is the soonest due */
+	for (i = 0; i < 256; i++) {
+		snprintf(line, sizeof(line), "state add src 2001:db8:1::5 dst 2001:db8:2::5 "
+			 "proto esp spi 0x%x reqid 2 %s", 0x7000 + i, GCM);
+		unit_gw_apply(f.g, line);
+		fake_now += NS / 1000;
+		too_big_in(&f, esp, 1400, 0x7000 + i);
+	}
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 257);
+	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	n = worker_sent(&f, 1, out + 1, 3);
+	CU_ASSERT_EQUAL(n, 1);
+	free_all(out + 1, n);
 	rte_pktmbuf_free(esp);
 	teardown(&f);
 }
@@ -1210,7 +1318,11 @@ test_exc_register(void)
 			test_ike_punted) == NULL ||
 	    CU_add_test(s, "a TAP both ways", test_tap) == NULL ||
 	    CU_add_test(s, "Packet Too Big about our ESP over IPv6: the SA's path MTU",
-			test_pmtu_from_too_big) == NULL)
+			test_pmtu_from_too_big) == NULL ||
+	    CU_add_test(s, "path MTUs learned for more SAs than there are notes",
+			test_pmtu_notes_full) == NULL ||
+	    CU_add_test(s, "fragments for the gateway: out of an SA and plain apart",
+			test_local_fragments_apart) == NULL)
 		return CU_get_error();
 	return 0;
 }
