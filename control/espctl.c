@@ -27,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -147,6 +148,11 @@ static const char help[] =
 	"set neigh-reachable S | out-sa owner|shared | icmp-unreachable off|on\n";
 
 /* Connect to @p path. @return the socket, or -1 (said on stderr). */
+/* The longest espd may stay silent while an answer is due (-t), in ms;
+ * -1: no limit. A wedged espd then ends a script's espctl instead of
+ * hanging it. */
+static int timeout_ms = 60 * 1000;
+
 static int
 ctl_connect(const char *path)
 {
@@ -159,9 +165,23 @@ ctl_connect(const char *path)
 	}
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	if (fd >= 0 && timeout_ms > 0) {
+		/* A Unix connect waits while espd's backlog is full (espd
+		 * stuck, not accepting): that wait has the limit too, and so
+		 * does sending the request. */
+		struct timeval tv = { .tv_sec = timeout_ms / 1000 };
+
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
 		return fd;
 	e = errno;
+	if (e == EAGAIN) {
+		fprintf(stderr, "espctl: no answer from espd in %d s: it accepts no "
+			"connection (-t SECONDS waits longer)\n", timeout_ms / 1000);
+		close(fd);
+		return -1;
+	}
 	fprintf(stderr, "espctl: cannot connect to %s: %s%s\n", path, strerror(e),
 		e == EACCES ? " (the socket is mode 0600: run as espd's user)" :
 		e == ENOENT || e == ECONNREFUSED ? " (is espd running?)" : "");
@@ -250,11 +270,6 @@ batch_add(void *arg, const struct cfg_cmd *cmd, const char *file, unsigned int l
 	b->line[b->n++] = line;
 	return 0;
 }
-
-/* The longest espd may stay silent while an answer is due (-t), in ms;
- * -1: no limit. A wedged espd then ends a script's espctl instead of
- * hanging it. */
-static int timeout_ms = 60 * 1000;
 
 /* Wait for @p fd to be ready for @p events, at most timeout_ms; dies,
  * saying so, when espd said nothing for that long. */

@@ -197,6 +197,31 @@ t "espctl -t 1: a silent espd ends a command and a batch, said, exit 1" 0 	'no a
 		[ "$(grep -c "^rc=1" <<<"$1")" = 2 ] &&
 		ms=$(sed -n "s/.* ms=//p" <<<"$1") && [ "$ms" -lt 4000 ] && echo "$1"' bash "$out"
 t "espctl -t: not a number of seconds" 2 "-t 'soon': seconds from 0" "$b/espctl" -t soon state list
+# ... and an espd that accepts no connection at all (its backlog full):
+# the connect has the limit too, for every espctl after the first.
+no_accept() {
+	/usr/bin/python3 -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(0)
+print("ready", flush=True)
+time.sleep(30)
+' "$tmp/full.sock" >"$tmp/full.out" &
+	local pid=$! i t0 rc
+	for i in $(seq 50); do grep -q ready "$tmp/full.out" 2>/dev/null && break; sleep 0.1; done
+	t0=$(date +%s%N)
+	for i in 1 2 3; do
+		timeout 5 "$b/espctl" -t 1 -s "$tmp/full.sock" state count
+		rc=$?
+		echo "rc=$rc"
+	done
+	echo "ms=$((($(date +%s%N) - t0) / 1000000))"
+	kill $pid 2>/dev/null
+	wait $pid 2>/dev/null
+}
+out=$(no_accept 2>&1)
+t "espctl -t 1: an espd that accepts nothing ends three espctl, each said, exit 1" 0 \
+	'accepts no connection' bash -c '[ "$(grep -c "^rc=1$" <<<"$1")" = 3 ] &&
+		ms=$(sed -n "s/^ms=//p" <<<"$1") && [ "$ms" -lt 9000 ] && echo "$1"' bash "$out"
 mon_quiet() {
 	espd_up "$tmp/q.sock"
 	timeout 2.5 "$b/espctl" -t 1 -s "$tmp/q.sock" monitor
