@@ -170,6 +170,23 @@ wait_expired(int n)
 	}
 }
 
+/* add_sa of an outbound AES-GCM tunnel SA from @p me to @p peer. */
+static status_t
+add_out_sa(kernel_ipsec_t *ki, host_t *me, host_t *peer, uint32_t spi)
+{
+	static uint8_t key[20] = { 1 };
+	lifetime_cfg_t lt = { .time = { .rekey = 3000, .life = 3600 } };
+	kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(spi),
+				     .proto = IPPROTO_ESP };
+	kernel_ipsec_add_sa_t ad = {
+		.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
+		.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
+		.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
+	};
+
+	return ki->add_sa(ki, &sid, &ad);
+}
+
 static traffic_selector_t *
 ts(const char *net, uint8_t proto, uint16_t from, uint16_t to)
 {
@@ -346,17 +363,8 @@ main(void)
 		int i, got;
 
 		charon->kernel->add_listener(charon->kernel, &heard);
-		for (spi = 0x10; spi <= 0x12; spi++) {
-			kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(spi),
-						     .proto = IPPROTO_ESP };
-			kernel_ipsec_add_sa_t ad = {
-				.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
-				.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
-				.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
-			};
-
-			ki->add_sa(ki, &sid, &ad);
-		}
+		for (spi = 0x10; spi <= 0x12; spi++)
+			add_out_sa(ki, me, peer, spi);
 		for (i = 0; i < 200 && monitor < 0; i++)
 			usleep(10 * 1000);
 		state_list = list;
@@ -387,13 +395,6 @@ main(void)
 		 * not yet the lock: newer than the list, not lost. */
 		{
 			private_kernel_espd_ipsec_t *priv = (private_kernel_espd_ipsec_t *)k;
-			kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(0x20),
-						     .proto = IPPROTO_ESP };
-			kernel_ipsec_add_sa_t ad = {
-				.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
-				.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
-				.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
-			};
 			int lists = count_lines("'state' 'list'"), before = wait_expired(0), j;
 			bool hard20 = false;
 			status_t st;
@@ -403,7 +404,7 @@ main(void)
 			for (i = 0; i < 200 && count_lines("'state' 'list'") == lists; i++)
 				usleep(10 * 1000);
 			usleep(50 * 1000);
-			st = ki->add_sa(ki, &sid, &ad);
+			st = add_out_sa(ki, me, peer, 0x20);
 			priv->lock->unlock(priv->lock);
 			got = wait_expired(before + 1);
 			usleep(200 * 1000);
@@ -423,17 +424,10 @@ main(void)
 		charon->kernel->remove_listener(charon->kernel, &heard);
 	}
 	{
-		kernel_ipsec_sa_id_t sid = { .src = me, .dst = peer, .spi = htonl(0x77),
-					     .proto = IPPROTO_ESP };
-		kernel_ipsec_add_sa_t ad = {
-			.reqid = 7, .mode = MODE_TUNNEL, .lifetime = &lt,
-			.enc_alg = ENCR_AES_GCM_ICV16, .enc_key = chunk_from_thing(key),
-			.int_alg = AUTH_UNDEFINED, .inbound = FALSE,
-		};
 		kernel_ipsec_policy_id_t id = { .dir = POLICY_OUT,
 						.src_ts = ts("10.1.0.0/16", 0, 0, 65535),
 						.dst_ts = ts("10.9.0.0/16", 0, 0, 65535) };
-		status_t st_sa = ki->add_sa(ki, &sid, &ad);
+		status_t st_sa = add_out_sa(ki, me, peer, 0x77);
 		status_t st_pol = ki->add_policy(ki, &id, &d);
 		int i;
 

@@ -371,32 +371,25 @@ test_not_allowed_v6(void)
 	refused(b, 100);
 	refused(b, 40);
 
-	/* The same behind a hop-by-hop header. */
-	memcpy(h, b, 40);
-	h[6] = IPPROTO_HOPOPTS;
-	memset(h + 40, 0, 8);
-	h[40] = IPPROTO_ICMPV6;
-	h[42] = 1;  /* PadN, 4 bytes */
-	h[43] = 4;
-	memcpy(h + 48, b + 40, 60);
-	h[48] = 1;
-	refused(h, 108);
-	h[48] = 128;
-	CU_ASSERT_TRUE(icmp_error_allowed(h, 108));
-	refused(h, 47); /* the extension header cut short */
+	/* The same behind a hop-by-hop header (8 bytes: PadN of 4), and
+	 * behind AH (Payload Len 4: 24 bytes). */
+	for (t = 0; t < 2; t++) {
+		uint32_t el = t == 0 ? 8 : 24;
 
-	/* ... and behind AH (Payload Len 4: 24 bytes). */
-	memcpy(h, b, 40);
-	h[6] = IPPROTO_AH;
-	memset(h + 40, 0, 24);
-	h[40] = IPPROTO_ICMPV6;
-	h[41] = 4;
-	memcpy(h + 64, b + 40, 40);
-	h[64] = 1;
-	refused(h, 104);
-	h[64] = 128;
-	CU_ASSERT_TRUE(icmp_error_allowed(h, 104));
-	refused(h, 60); /* AH cut short */
+		memcpy(h, b, 40);
+		h[6] = t == 0 ? IPPROTO_HOPOPTS : IPPROTO_AH;
+		memset(h + 40, 0, el);
+		h[40] = IPPROTO_ICMPV6;
+		h[41] = t == 0 ? 0 : 4;
+		h[42] = t == 0 ? 1 : 0;
+		h[43] = t == 0 ? 4 : 0;
+		memcpy(h + 40 + el, b + 40, 40);
+		h[40 + el] = 1;
+		refused(h, 80 + el);
+		h[40 + el] = 128;
+		CU_ASSERT_TRUE(icmp_error_allowed(h, 80 + el));
+		refused(h, 40 + el - 1); /* the extension header cut short */
+	}
 
 	/* Fragments: the first may have an error, the others not. */
 	udp_packet(b, 6, 100);
