@@ -655,8 +655,15 @@ METHOD(kernel_ipsec_t, update_sa, status_t, private_kernel_espd_ipsec_t *this,
 	} else {
 		espd_req_word(&r, "none");
 	}
-	if (request(this, &r, NULL, "state migrate") < 0)
+	if (request(this, &r, NULL, "state migrate") < 0) {
+		/* charon goes on as if the SA had moved (child_sa.c ignores
+		 * this failure) and will delete it at its new address: what
+		 * espd holds at the old one would stay, keys and all. So it
+		 * goes now, or once espd answers. */
+		fixup_sa(this, id->src, id->dst, spi);
+		sa_forget(this, id->dst, spi);
 		return FAILED;
+	}
 	DBG2(DBG_KNL, "espd: migrated SA %.8x to %#H -> %#H", spi, d->new_src, d->new_dst);
 	this->lock->lock(this->lock);
 	rec = sa_find(this, id->dst, spi);

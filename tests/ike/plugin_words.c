@@ -25,7 +25,9 @@
  *    soft limit, nothing for the rest;
  *  - a `state add` or `policy update` that espd leaves unanswered past
  *    the plugin's timeout fails, and is undone once espd answers again
- *    (`state del`, `policy del`): espd may have applied it.
+ *    (`state del`, `policy del`): espd may have applied it; after a
+ *    `state migrate` that failed, the SA at its old address is deleted
+ *    (charon goes on as if it had moved).
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -60,6 +62,7 @@ fake_client(void *arg)
 		line[strcspn(line, "\n")] = '\0';
 		/* Left unanswered: the plugin times out after 1 s. */
 		if ((strstr(line, "'state' 'add'") && strstr(line, "0x00000077")) ||
+		    (strstr(line, "'state' 'migrate'") && strstr(line, "0x00000078")) ||
 		    (strstr(line, "'policy' 'update'") && strstr(line, "10.9.0.0/16")))
 			ans = NULL;
 		pthread_mutex_lock(&seen_lock);
@@ -445,6 +448,29 @@ main(void)
 			usleep(10 * 1000);
 		expect("... the SA deleted once espd answers", "0x00000077", "'state' 'del'", NULL);
 		expect("... and the policy", "10.9.0.0/16", "'policy' 'del'", NULL);
+
+		/* MOBIKE: a migrate left unanswered. */
+		{
+			host_t *me2 = host_create_from_string("203.0.113.9", 4500);
+			kernel_ipsec_sa_id_t mid = { .src = me, .dst = peer, .spi = htonl(0x78),
+						     .proto = IPPROTO_ESP };
+			kernel_ipsec_update_sa_t ud = { .new_src = me2, .new_dst = peer };
+			status_t st;
+
+			add_out_sa(ki, me, peer, 0x78);
+			st = ki->update_sa(ki, &mid, &ud);
+			for (i = 0; i < 300 && count_lines("'state' 'del' 'src' '203.0.113.5' 'dst' "
+							    "'198.51.100.7' 'proto' 'esp' 'spi' "
+							    "'0x00000078'") == 0; i++)
+				usleep(10 * 1000);
+			if (st != FAILED) {
+				printf("FAIL an unanswered migrate: update_sa %d, want FAILED\n", st);
+				failures++;
+			}
+			expect("... a failed migrate: the SA at its old address deleted", "0x00000078",
+			       "'state' 'del' 'src' '203.0.113.5'", NULL);
+			me2->destroy(me2);
+		}
 	}
 	ki->destroy(ki);
 	unlink(sock_path);
