@@ -760,6 +760,13 @@ exc_poll(struct exc *x)
 }
 
 void
+exc_drop_fragments(struct exc *x)
+{
+	count_n(x, CNT_ReassemblyFailed, frag_in_maintain(x->frag_plain, UINT64_MAX) +
+					 frag_in_maintain(x->frag_sa, UINT64_MAX));
+}
+
+void
 exc_free(struct exc *x)
 {
 	struct gw_exc e;
@@ -781,8 +788,7 @@ exc_free(struct exc *x)
 		}
 	}
 	neigh_drop_queued(x->pub);
-	count_n(x, CNT_ReassemblyFailed, frag_in_maintain(x->frag_plain, UINT64_MAX) +
-					 frag_in_maintain(x->frag_sa, UINT64_MAX));
+	exc_drop_fragments(x);
 	frag_in_free(x->frag_plain);
 	frag_in_free(x->frag_sa);
 	free(x);

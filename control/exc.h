@@ -41,6 +41,11 @@ struct exc *exc_new(struct pub *p);
  *  timers, send what lcore 0 has buffered. @return work done (0: idle). */
 unsigned int exc_poll(struct exc *x);
 
+/** Drop the fragments for the gateway still waiting for the rest of
+ *  their packet, counted ReassemblyFailed (at exit; the fuzzer, after
+ *  each input). */
+void exc_drop_fragments(struct exc *x);
+
 /** Free (what is still queued is dropped and counted). */
 void exc_free(struct exc *x);
 

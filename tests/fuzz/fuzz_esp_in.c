@@ -370,6 +370,7 @@ run_lcore0(void)
 	neigh_flush(&g->pub);
 	gw_hold_drop_all(g->pub.w0);
 	testgw_drain_ctx(g->pub.w0, NULL);
+	exc_drop_fragments(exc); /* fragments for the gateway, waiting */
 }
 
 int
