@@ -6,6 +6,7 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <time.h>
 
 #include <rte_byteorder.h>
 #include <rte_ip.h>
@@ -271,6 +272,76 @@ icmp_error_build(struct rte_mbuf *m, const uint8_t *orig, uint32_t len,
 	return build6(m, orig, len, kind, mtu, src);
 }
 
+/* Milliseconds since midnight UT, network order (RFC 791 Timestamp). */
+static uint32_t
+ts_now_be(void)
+{
+	struct timespec t;
+
+	clock_gettime(CLOCK_REALTIME, &t);
+	return rte_cpu_to_be_32((uint32_t)((t.tv_sec % 86400) * 1000 + t.tv_nsec / 1000000));
+}
+
+/*
+ * The options an echo reply carries back from the request's @p n bytes
+ * at @p o, into @p out (RFC 1122 3.2.2.6, as Linux's ip_options_echo()):
+ * Record Route and Timestamp, each with this hop (@p us) added where it
+ * has room (RFC 791; a full Timestamp counts an overflow). Nothing else
+ * is echoed: source routes, which Linux refuses by default
+ * (accept_source_route), are answered straight. @return the bytes, EOL
+ * padded to 4 bytes (0: none), or -1 for malformed options.
+ */
+static int
+echo4_opts(const uint8_t *o, uint32_t n, const uint8_t us[4], uint8_t *out)
+{
+	uint32_t i = 0, k = 0;
+
+	while (i < n && o[i] != 0 /* EOL */) {
+		uint8_t *c = out + k, l;
+
+		if (o[i] == 1) { /* NOP */
+			i++;
+			continue;
+		}
+		if (i + 1 >= n || (l = o[i + 1]) < 2 || i + l > n)
+			return -1;
+		if (o[i] == 7 && l >= 3) { /* Record Route */
+			memcpy(c, o + i, l);
+			if (c[2] >= 4 && c[2] + 3u <= l) {
+				memcpy(c + c[2] - 1, us, 4);
+				c[2] += 4;
+			}
+			k += l;
+		} else if (o[i] == 68 && l >= 4) { /* Timestamp */
+			uint8_t flag = o[i + 3] & 0x0f, need = flag == 0 ? 4 : 8;
+			uint32_t ts = ts_now_be();
+
+			memcpy(c, o + i, l);
+			if (c[2] < 5 || (flag != 0 && flag != 1 && flag != 3)) {
+				/* as it came */
+			} else if (c[2] + need - 1u > l) {
+				if ((c[3] >> 4) < 15)
+					c[3] += 0x10; /* no room: overflow */
+			} else if (flag == 0) {
+				memcpy(c + c[2] - 1, &ts, 4);
+				c[2] += 4;
+			} else if (flag == 1) {
+				memcpy(c + c[2] - 1, us, 4);
+				memcpy(c + c[2] + 3, &ts, 4);
+				c[2] += 8;
+			} else if (memcmp(c + c[2] - 1, us, 4) == 0) { /* 3: prespecified */
+				memcpy(c + c[2] + 3, &ts, 4);
+				c[2] += 8;
+			}
+			k += l;
+		}
+		i += l;
+	}
+	while (k % 4 != 0)
+		out[k++] = 0;
+	return (int)k;
+}
+
 static int
 echo4(struct rte_mbuf *m, uint8_t *ip, uint32_t len)
 {
@@ -297,11 +368,21 @@ echo4(struct rte_mbuf *m, uint8_t *ip, uint32_t len)
 
 	rte_pktmbuf_trim(m, (uint16_t)(len - tot));
 	if (hl > sizeof(*h)) {
-		/* Drop the options: the base header moves up to the ICMP. */
-		memmove(ip + hl - sizeof(*h), ip, sizeof(*h));
-		ip = (uint8_t *)rte_pktmbuf_adj(m, (uint16_t)(hl - sizeof(*h)));
-		ip[0] = RTE_IPV4_VHL_DEF;
-		tot -= hl - (uint32_t)sizeof(*h);
+		/* The options the reply carries (no more bytes than came):
+		 * the base header moves up to them. */
+		uint8_t opts[40];
+		int ol = echo4_opts(ip + sizeof(*h), hl - (uint32_t)sizeof(*h), ip + 16, opts);
+		uint32_t drop;
+
+		if (ol < 0)
+			return -1;
+		drop = hl - (uint32_t)sizeof(*h) - (uint32_t)ol;
+		memmove(ip + drop, ip, sizeof(*h));
+		ip = (uint8_t *)rte_pktmbuf_adj(m, (uint16_t)drop);
+		memcpy(ip + sizeof(*h), opts, (size_t)ol);
+		ip[0] = (uint8_t)(0x40 | (sizeof(*h) + (uint32_t)ol) / 4);
+		tot -= drop;
+		hl = (uint32_t)sizeof(*h) + (uint32_t)ol;
 	}
 	h = (struct rte_ipv4_hdr *)ip;
 	h->total_length = rte_cpu_to_be_16((uint16_t)tot);
@@ -312,13 +393,13 @@ echo4(struct rte_mbuf *m, uint8_t *ip, uint32_t len)
 	h->hdr_checksum = 0;
 	h->hdr_checksum = rte_ipv4_cksum(h);
 
-	ip[sizeof(*h)] = 0; /* echo reply */
-	ip[sizeof(*h) + 2] = 0;
-	ip[sizeof(*h) + 3] = 0;
-	ck = (uint16_t)~rte_raw_cksum(ip + sizeof(*h), tot - (uint32_t)sizeof(*h));
-	memcpy(ip + sizeof(*h) + 2, &ck, 2);
+	ip[hl] = 0; /* echo reply */
+	ip[hl + 2] = 0;
+	ip[hl + 3] = 0;
+	ck = (uint16_t)~rte_raw_cksum(ip + hl, tot - hl);
+	memcpy(ip + hl + 2, &ck, 2);
 	m->l2_len = 0;
-	m->l3_len = sizeof(*h);
+	m->l3_len = (uint8_t)hl;
 	return 0;
 }
 

@@ -88,9 +88,11 @@ int icmp_error_build(struct rte_mbuf *m, const uint8_t *orig, uint32_t len,
  * Turn the echo request (v4 type 8 / v6 type 128, code 0) at @p m's data
  * (L3, single segment) into its echo reply in place: addresses swapped,
  * type changed, TTL / hop limit ICMP_TTL, checksums recomputed, link
- * padding trimmed. IPv4 options and IPv6 extension headers are dropped
- * from the reply (a source route or record route must not be echoed
- * back as it came, RFC 1122 3.2.2.6). Fragments, a bad IPv4 header or
+ * padding trimmed. An IPv4 request's Record Route and Timestamp options
+ * come back with this hop added (RFC 1122 3.2.2.6, as Linux echoes
+ * them); its other options (a source route: answered straight) and IPv6
+ * extension headers are dropped from the reply. Fragments, malformed
+ * IPv4 options, a bad IPv4 header or
  * ICMP checksum, or a request to a broadcast or multicast address are
  * refused. The caller owns @p m whatever the result.
  * @return 0, or -1 when it is not a well-formed echo request (the caller

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <CUnit/CUnit.h>
 #include <rte_ip.h>
@@ -470,6 +471,85 @@ test_echo_v4(void)
 	/* A reply is no request. */
 	CU_ASSERT_EQUAL(icmp_echo_reply(m), -1);
 	rte_pktmbuf_free(m);
+
+	/* Record Route (room for two, one taken) and Timestamp (flag 0,
+	 * room for one): our address and a time added, as Linux echoes them;
+	 * a full Timestamp counts an overflow. 19 bytes of options, padded
+	 * to 20. */
+	{
+		static const uint8_t rr[11] = { 7, 11, 8, 10, 9, 8, 7 };
+		static const uint8_t ts[8] = { 68, 8, 5, 0 };
+		uint8_t q[128];
+		int full;
+
+		for (full = 0; full < 2; full++) {
+			memset(q, 0, sizeof(q));
+			q[0] = 0x4b; /* 44 bytes of header */
+			q[3] = 44 + 8 + 32;
+			q[8] = 57;
+			q[9] = IPPROTO_ICMP;
+			memcpy(q + 12, (const uint8_t[]){ 10, 9, 8, 7, 10, 1, 1, 1 }, 8);
+			memcpy(q + 20, rr, sizeof(rr));
+			memcpy(q + 31, ts, sizeof(ts));
+			q[33] = full ? 9 : 5; /* the pointer past the end: full */
+			q[39] = 1;           /* NOP, then EOL to 44 */
+			q[44] = 8;
+			for (i = 0; i < 32; i++)
+				q[52 + i] = (uint8_t)(0x40 + i);
+			fix_cksum4(q);
+			{
+				uint16_t c = (uint16_t)~fold(sum16(q + 44, 40, 0));
+
+				q[46] = (uint8_t)(c >> 8);
+				q[47] = (uint8_t)c;
+			}
+			m = mbuf_of(q, 84);
+			CU_ASSERT_EQUAL_FATAL(icmp_echo_reply(m), 0);
+			p = rte_pktmbuf_mtod(m, const uint8_t *);
+			CU_ASSERT_EQUAL(p[0], 0x4a); /* 40: 20 + RR 11 + TS 8, padded */
+			CU_ASSERT_EQUAL(rte_pktmbuf_data_len(m), 40 + 8 + 32);
+			CU_ASSERT_EQUAL(p[2] << 8 | p[3], 40 + 8 + 32);
+			CU_ASSERT_EQUAL(fold(sum16(p, 40, 0)), 0xffff);
+			CU_ASSERT_EQUAL(p[20], 7);
+			CU_ASSERT_EQUAL(p[22], 12);                  /* pointer on */
+			CU_ASSERT_EQUAL(memcmp(p + 23, (const uint8_t[]){ 10, 9, 8, 7 }, 4), 0);
+			CU_ASSERT_EQUAL(memcmp(p + 27, q + 16, 4), 0); /* us */
+			CU_ASSERT_EQUAL(p[31], 68);
+			if (full) {
+				CU_ASSERT_EQUAL(p[33], 9);
+				CU_ASSERT_EQUAL(p[34], 0x10);        /* one overflow */
+			} else {
+				CU_ASSERT_EQUAL(p[33], 9);
+				CU_ASSERT_EQUAL(p[34], 0);
+				struct timespec now;
+				uint32_t got = (uint32_t)p[35] << 24 | p[36] << 16 | p[37] << 8 | p[38];
+				int64_t d;
+
+				clock_gettime(CLOCK_REALTIME, &now);
+				d = ((int64_t)((now.tv_sec % 86400) * 1000 + now.tv_nsec / 1000000) -
+				     got + 86400000) % 86400000;
+				CU_ASSERT(d < 5000); /* ms since midnight UT, just now */
+			}
+			CU_ASSERT_EQUAL(p[39], 0);                   /* EOL padding */
+			CU_ASSERT_EQUAL(p[40], 0);                   /* echo reply */
+			CU_ASSERT_EQUAL(memcmp(p + 48, q + 52, 32), 0);
+			CU_ASSERT_EQUAL(fold(sum16(p + 40, 40, 0)), 0xffff);
+			CU_ASSERT_EQUAL(m->l3_len, 40);
+			rte_pktmbuf_free(m);
+		}
+		/* Malformed options (a length past the header): refused. */
+		q[0] = 0x4b;
+		memset(q + 20, 0, 24);
+		q[20] = 7;
+		q[21] = 30;
+		q[22] = 4;
+		q[2] = 0;
+		q[3] = 44 + 8 + 32;
+		fix_cksum4(q);
+		m = mbuf_of(q, 84);
+		CU_ASSERT_EQUAL(icmp_echo_reply(m), -1);
+		rte_pktmbuf_free(m);
+	}
 
 	/* Refused: bad ICMP checksum, bad IP checksum, a fragment, code 1,
 	 * to a broadcast address. */
