@@ -1892,9 +1892,10 @@ on_event(private_kernel_espd_ipsec_t *this, const char *line, uint64_t *last)
 }
 
 /* espd came back: install our policies again, and have charon rekey
- * every CHILD_SA whose SAs espd lost. */
+ * every CHILD_SA whose SAs espd lost: those added before espd went away
+ * (sa_rec_t.seq up to @p lost). One added since went to the new espd. */
 static void
-resync(private_kernel_espd_ipsec_t *this)
+resync(private_kernel_espd_ipsec_t *this, uint64_t lost)
 {
 	enumerator_t *e;
 	pol_t *p;
@@ -1907,8 +1908,13 @@ resync(private_kernel_espd_ipsec_t *this)
 	while (e->enumerate(e, &p))
 		pol_install(this, p, false);
 	e->destroy(e);
-	while (this->sas->remove_first(this->sas, (void **)&s) == SUCCESS)
-		gone->insert_last(gone, s);
+	e = this->sas->create_enumerator(this->sas);
+	while (e->enumerate(e, &s))
+		if (s->seq <= lost) {
+			this->sas->remove_at(this->sas, e);
+			gone->insert_last(gone, s);
+		}
+	e->destroy(e);
 	this->lock->unlock(this->lock);
 	while (gone->remove_first(gone, (void **)&s) == SUCCESS) {
 		if (!s->inbound)
@@ -1925,6 +1931,7 @@ events_run(void *arg)
 	private_kernel_espd_ipsec_t *this = arg;
 	bool was_up = false, said = false;
 	char err[256], *buf = malloc(1 << 16);
+	uint64_t lost = 0; /* sa_seq when espd went away */
 	size_t cap = 1 << 16;
 
 	while (!this->stop && buf != NULL) {
@@ -1950,7 +1957,7 @@ events_run(void *arg)
 		DBG1(DBG_KNL, "espd: listening to espd's events on %s", this->path);
 		said = false;
 		if (was_up)
-			resync(this);
+			resync(this, lost);
 		was_up = true;
 		while (!this->stop) {
 			struct pollfd pfd = { .fd = fd, .events = POLLIN };
@@ -1972,6 +1979,7 @@ events_run(void *arg)
 			n = recv(fd, buf + len, cap - len - 1, 0);
 			if (n <= 0) {
 				DBG1(DBG_KNL, "espd: espd went away; waiting for it");
+				lost = __atomic_load_n(&this->sa_seq, __ATOMIC_SEQ_CST);
 				break;
 			}
 			len += (size_t)n;

@@ -23,6 +23,9 @@
  *    makes the plugin ask `state list` and tell charon the expires it
  *    lost: hard for an SA espd no longer holds, soft for one past its
  *    soft limit, nothing for the rest;
+ *  - espd restarting (the monitor closes, then opens again): the SAs
+ *    from before are rekeyed (soft expire), not one charon added while
+ *    espd was coming back;
  *  - a `state add` or `policy update` that espd leaves unanswered past
  *    the plugin's timeout fails, and is undone once espd answers again
  *    (`state del`, `policy del`): espd may have applied it; after a
@@ -44,7 +47,8 @@ static int n_seen;
 static int failures;
 static int monitor = -1;    /* the plugin's monitor connection */
 static const char *state_list = "[]"; /* what `state list` answers */
-static uint32_t expired[8]; /* SPIs charon heard of: hard ones | 1 << 31 */
+static uint32_t expired[16]; /* SPIs charon heard of: hard ones | 1 << 31 */
+static volatile int refuse_monitor; /* espd "restarting": monitors refused */
 static int n_expired;
 
 /* One client of the fake espd: a monitor is answered and kept; `state
@@ -71,6 +75,8 @@ fake_client(void *arg)
 		pthread_mutex_unlock(&seen_lock);
 		if (ans == NULL) {
 			continue;
+		} else if (strstr(line, "monitor") != NULL && refuse_monitor) {
+			ans = "error: monitor refused (espd restarting, for the test)\n";
 		} else if (strstr(line, "monitor") != NULL) {
 			ans = "ok\n";
 			monitor = fd; /* written with write(): fgets holds f's lock */
@@ -142,7 +148,7 @@ static bool
 on_expire_heard(kernel_listener_t *l, uint8_t proto, uint32_t spi, host_t *dst, bool hard)
 {
 	pthread_mutex_lock(&seen_lock);
-	if (n_expired < 8)
+	if (n_expired < 16)
 		expired[n_expired++] = (ntohl(spi) & 0x7fffffff) | (hard ? 1u << 31 : 0);
 	pthread_mutex_unlock(&seen_lock);
 	return TRUE;
@@ -422,6 +428,38 @@ main(void)
 				failures++;
 			} else {
 				printf("PASS an SA added during catching up is not taken for lost\n");
+			}
+		}
+
+		/* espd restarts: its monitor closes; an SA charon adds before
+		 * the monitor is back went to the new espd. */
+		{
+			int before = wait_expired(0), j, fd = monitor;
+			bool old11 = false, new30 = false;
+
+			refuse_monitor = 1;
+			monitor = -1;
+			shutdown(fd, SHUT_RDWR);
+			usleep(300 * 1000);
+			add_out_sa(ki, me, peer, 0x30);
+			refuse_monitor = 0;
+			for (i = 0; i < 300 && monitor < 0; i++)
+				usleep(10 * 1000);
+			wait_expired(before + 1);
+			usleep(200 * 1000);
+			got = wait_expired(0);
+			pthread_mutex_lock(&seen_lock);
+			for (j = before; j < got; j++) {
+				old11 |= expired[j] == 0x11;
+				new30 |= (expired[j] & 0x7fffffff) == 0x30;
+			}
+			pthread_mutex_unlock(&seen_lock);
+			if (!old11 || new30) {
+				printf("FAIL espd restarting: %s\n", !old11 ? "the old SA 0x11 not rekeyed" :
+				       "the SA added since (0x30) rekeyed too");
+				failures++;
+			} else {
+				printf("PASS espd restarting: old SAs rekeyed, not one added since\n");
 			}
 		}
 		charon->kernel->remove_listener(charon->kernel, &heard);
