@@ -555,7 +555,8 @@ is_fragment(struct rte_mbuf *m)
 {
 	const struct rte_ether_hdr *eh = rte_pktmbuf_mtod(m, const struct rte_ether_hdr *);
 
-	return eh->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP) &&
+	return (eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) ||
+		eh->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) &&
 	       frag_is_fragment((const uint8_t *)(eh + 1),
 				rte_pktmbuf_data_len(m) - RTE_ETHER_HDR_LEN);
 }
