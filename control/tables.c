@@ -249,7 +249,9 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	uint32_t n_nh = m->n_routes + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX;
 	char name[RTE_LPM_NAMESIZE];
 	struct rte_lpm_config c4 = {
-		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians4), 16u),
+		/* + a directed broadcast per port address */
+		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians4) +
+				     GW_PORTS_MAX * CFG_PORT_ADDRS_MAX, 16u),
 	};
 	struct rte_lpm6_config c6 = {
 		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
@@ -306,6 +308,23 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 				if (rc < 0)
 					return rc;
 				t->n_nh++;
+				if (pfx.af == AF_INET && pfx.len <= 30) {
+					/* The subnet's directed broadcast: not
+					 * forwarded (RFC 2644, Linux's default
+					 * bc_forwarding 0), as a martian. */
+					uint32_t b = (uint32_t)pfx.a[0] << 24 | pfx.a[1] << 16 |
+						     pfx.a[2] << 8 | pfx.a[3];
+					uint8_t ba[4];
+
+					b |= 0xffffffffu >> pfx.len;
+					ba[0] = (uint8_t)(b >> 24);
+					ba[1] = (uint8_t)(b >> 16);
+					ba[2] = (uint8_t)(b >> 8);
+					ba[3] = (uint8_t)b;
+					rc = lpm_add(t, AF_INET, ba, 32, NH_NONE);
+					if (rc < 0)
+						return rc;
+				}
 			}
 		}
 	}

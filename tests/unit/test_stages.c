@@ -1823,6 +1823,16 @@ test_route_default(void)
 	CU_ASSERT_EQUAL(route_port(g, "250.0.0.1"), -1);
 	CU_ASSERT_EQUAL(route_port(g, "126.255.255.255"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "169.255.0.1"), 1);
+	/* A connected subnet's directed broadcast (RFC 2644): not forwarded,
+	 * its hosts are; an explicit /32 route for it is taken. */
+	CU_ASSERT_EQUAL(route_port(g, "192.168.2.255"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "172.16.2.255"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "192.168.2.254"), 0);
+	CU_ASSERT_EQUAL(route_port(g, "172.16.3.255"), 1);
+	unit_gw_apply(g, "route add 192.168.2.255/32 port 0");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
+	CU_ASSERT_EQUAL(route_port(g, "192.168.2.255"), 0);
+	unit_gw_apply(g, "route del 192.168.2.255/32");
 	unit_gw_apply(g, "route add 169.254.0.0/16 port 0");
 	CU_ASSERT_EQUAL_FATAL(pub_publish(&g->pub), 0);
 	CU_ASSERT_EQUAL(route_port(g, "169.254.9.9"), 0);
