@@ -781,16 +781,50 @@ dir_word(policy_dir_t dir)
 	return dir == POLICY_IN ? "in" : dir == POLICY_OUT ? "out" : "fwd";
 }
 
-static unsigned int
-port_bits(traffic_selector_t *ts)
+/* kernel-netlink's ts2ports(): the port and mask XFRM would get for
+ * @p ts's range (host order), a mask of the bits from and to share. */
+static uint16_t
+port_mask(traffic_selector_t *ts, uint16_t *port)
 {
-	uint16_t f = ts->get_from_port(ts), t = ts->get_to_port(ts);
+	uint16_t from = ts->get_from_port(ts), to = ts->get_to_port(ts), mask = 0;
+	int bit;
 
-	if (ports_any(f, t))
-		return 0;
-	if (f == t)
-		return 16;
-	return 8;
+	if (from == to) {
+		*port = from;
+		return 0xffff;
+	}
+	for (bit = 15; bit >= 0 && (from & 1u << bit) == (to & 1u << bit); bit--)
+		mask |= (uint16_t)(1u << bit);
+	*port = from & mask;
+	return mask;
+}
+
+/* The mask's leading ones (kernel-netlink's port_mask_bits()). */
+static unsigned int
+mask_bits(uint16_t mask)
+{
+	unsigned int n = 0;
+
+	while (n < 16 && (mask & 0x8000u >> n))
+		n++;
+	return n;
+}
+
+/* The port bits of a policy's selector as kernel-netlink counts them for
+ * its priority: each side's mask, and for ICMP the type and code that
+ * ts2selector() puts there (a mask of all ones where one is set). */
+static unsigned int
+port_bits(traffic_selector_t *src, traffic_selector_t *dst)
+{
+	uint16_t sport, dport, smask = port_mask(src, &sport), dmask = port_mask(dst, &dport);
+
+	if (icmp_proto(sel_proto(src, dst)) && (sport || dport)) {
+		uint16_t port = max(sport, dport);
+
+		smask = port >> 8 ? 0xffff : 0;
+		dmask = port & 0xff ? 0xffff : 0;
+	}
+	return mask_bits(smask) + mask_bits(dmask);
 }
 
 /* kernel-netlink's automatic priorities, so policies order as they would
@@ -819,7 +853,7 @@ auto_prio(kernel_ipsec_policy_id_t *id, kernel_ipsec_manage_policy_t *d)
 	net->destroy(net);
 	p -= (ls + ld) * 512;
 	p -= sel_proto(id->src_ts, id->dst_ts) ? 256 : 0;
-	p -= (port_bits(id->src_ts) + port_bits(id->dst_ts)) * 4;
+	p -= port_bits(id->src_ts, id->dst_ts) * 4;
 	p -= d->prio != POLICY_PRIORITY_ROUTED;
 	return p;
 }

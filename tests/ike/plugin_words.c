@@ -8,6 +8,7 @@
  *    all traffic);
  *  - ICMP type and code from whichever selector carries them;
  *  - "opaque" ports (from > to) are any port, not a reversed range;
+ *  - a port range counts in the priority as its XFRM mask's bits;
  *  - add_sa's `state update` of an SPI espd no longer holds falls back to
  *    `state add`, as kernel-netlink does when its SPI is gone;
  *  - get_spi asks espd for an SPI in charon's spi_min..spi_max;
@@ -217,6 +218,11 @@ static const struct {
 	  IPPROTO_ICMP, IPPROTO_ICMP, 0, 65535, 8, 8, "'proto' 'icmp' 'type' '8'", NULL },
 	{ "opaque ports: any port, not a reversed range", "10.4.0.0/16",
 	  IPPROTO_UDP, IPPROTO_UDP, 0xffff, 0, 0, 65535, "'proto' 'udp' 'dir'", "65535-0" },
+	/* 400000 - 32 * 512 - 256 - 6 * 4 - 1: the range 1024-2047 has 6
+	 * mask bits in XFRM's terms (kernel-netlink's port_mask_bits). */
+	{ "a port range weighs its mask bits in the priority, as kernel-netlink",
+	  "10.10.0.0/16", IPPROTO_TCP, IPPROTO_TCP, 0, 65535, 1024, 2047,
+	  "'dport' '1024-2047' 'dir' 'out' 'priority' '383335'", NULL },
 };
 
 int
