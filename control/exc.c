@@ -429,6 +429,16 @@ local_reassemble(struct exc *x, struct frag_in *tbl, struct rte_mbuf *m)
 	return m;
 }
 
+/* The big-endian 32-bit word at @p p (any alignment). */
+static inline uint32_t
+be32_at(const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return rte_be_to_cpu_32(v);
+}
+
 /* Set SA @p s's learned path MTU to @p mtu (0: none) and have the
  * workers work its path_mtu out again. */
 static void
@@ -470,9 +480,9 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	if ((q[0] >> 4) != 6 || !is_ours(x->pub, q, true))
 		return false;
 	if (q[6] == IPPROTO_ESP)
-		spi = (uint32_t)q[40] << 24 | q[41] << 16 | q[42] << 8 | q[43];
+		spi = be32_at(q + 40);
 	else if (q[6] == IPPROTO_UDP && qlen >= 40 + 8 + 4)
-		spi = (uint32_t)q[48] << 24 | q[49] << 16 | q[50] << 8 | q[51];
+		spi = be32_at(q + 48);
 	else
 		return false;
 	sum = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)ip, 0) +
@@ -486,20 +496,17 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	if (gw == NULL || s->dir != CFG_DIR_OUT || gw->esp.mode != ESP_MODE_TUNNEL ||
 	    !!(gw->esp.flags & ESP_F_UDP_ENCAP) != (q[6] == IPPROTO_UDP))
 		return false;
-	mtu = RTE_MAX((uint32_t)ip[44] << 24 | ip[45] << 16 | ip[46] << 8 | ip[47], 1280u);
+	mtu = RTE_MAX(be32_at(ip + 44), 1280u);
 	learned = __atomic_load_n(&gw->pmtu, __ATOMIC_RELAXED);
 	cur = (uint32_t)__atomic_load_n(&gw->path_mtu, __ATOMIC_RELAXED);
 	rte_pktmbuf_free(m);
 	if (learned != 0 ? mtu > learned : cur != 0 && mtu >= cur)
 		return true; /* a raise, or no lower than the port: ignored */
-	if (mtu == learned) {
-		/* Known already: a worker working path_mtu out as it was
-		 * learned may have stored the old one; have it done again. */
-		__atomic_store_n(&gw->path_mtu, 0, __ATOMIC_RELAXED);
-	} else {
-		sa_set_pmtu(s, (uint16_t)RTE_MIN(mtu, 65535u));
+	/* Set again when known already: a worker working path_mtu out as
+	 * it was learned may have stored the old one. */
+	sa_set_pmtu(s, (uint16_t)RTE_MIN(mtu, 65535u));
+	if (mtu != learned)
 		count(x, CNT_PmtuLowered);
-	}
 	/* Noted to be given back later: the note of the same SA, or a free
 	 * one, or the soonest due, whose SA gets its port's MTU back now. */
 	now = x->pub->model->now_ns();
@@ -742,10 +749,11 @@ exc_poll(struct exc *x)
 	{
 		uint64_t now = rte_rdtsc();
 
-		/* Local fragments that never completed (local_reassemble()). */
-		if (now - x->frag_maint_tsc > rte_get_tsc_hz() / 1000) {
-			p->w0->cnt.c[CNT_ReassemblyFailed] += frag_in_maintain(x->frag_plain, now) +
-							     frag_in_maintain(x->frag_sa, now);
+		/* Local fragments that never completed (local_reassemble()),
+		 * as often as the workers see to theirs. */
+		if (now - x->frag_maint_tsc > rte_get_tsc_hz() / 1000000 * GW_MAINT_US) {
+			count_n(x, CNT_ReassemblyFailed, frag_in_maintain(x->frag_plain, now) +
+							 frag_in_maintain(x->frag_sa, now));
 			x->frag_maint_tsc = now;
 		}
 	}

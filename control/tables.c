@@ -312,16 +312,11 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 					/* The subnet's directed broadcast: not
 					 * forwarded (RFC 2644, Linux's default
 					 * bc_forwarding 0), as a martian. */
-					uint32_t b = (uint32_t)pfx.a[0] << 24 | pfx.a[1] << 16 |
-						     pfx.a[2] << 8 | pfx.a[3];
-					uint8_t ba[4];
+					rte_be32_t b;
 
-					b |= 0xffffffffu >> pfx.len;
-					ba[0] = (uint8_t)(b >> 24);
-					ba[1] = (uint8_t)(b >> 16);
-					ba[2] = (uint8_t)(b >> 8);
-					ba[3] = (uint8_t)b;
-					rc = lpm_add(t, AF_INET, ba, 32, NH_NONE);
+					memcpy(&b, pfx.a, 4);
+					b |= rte_cpu_to_be_32(UINT32_MAX >> pfx.len);
+					rc = lpm_add(t, AF_INET, (const uint8_t *)&b, 32, NH_NONE);
 					if (rc < 0)
 						return rc;
 				}

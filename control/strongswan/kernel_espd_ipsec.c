@@ -83,8 +83,7 @@ typedef struct {
  * deleting one's entry leaves the other's. */
 typedef struct {
 	policy_dir_t dir;
-	char *key;              /* sel_words() of src_ts, dst_ts */
-	traffic_selector_t *src_ts, *dst_ts;
+	char *key;              /* sel_words() of charon's two selectors */
 	linked_list_t *entries; /* pol_entry_t, best first */
 } pol_t;
 
@@ -294,6 +293,15 @@ sa_id_words(espd_req_t *r, host_t *src, host_t *dst, uint32_t spi)
 	espd_req_wordf(r, "0x%08x", spi);
 }
 
+/* `state del` of SA @p spi from @p src to @p dst. */
+static void
+sa_del_words(espd_req_t *r, host_t *src, host_t *dst, uint32_t spi)
+{
+	espd_req_word(r, "state");
+	espd_req_word(r, "del");
+	sa_id_words(r, src, dst, spi);
+}
+
 static int
 request(private_kernel_espd_ipsec_t *this, espd_req_t *r, json_t **out, const char *what)
 {
@@ -372,9 +380,7 @@ fixup_sa(private_kernel_espd_ipsec_t *this, host_t *src, host_t *dst, uint32_t s
 	espd_req_t r = { 0 };
 	fixup_t *f;
 
-	espd_req_word(&r, "state");
-	espd_req_word(&r, "del");
-	sa_id_words(&r, src, dst, spi);
+	sa_del_words(&r, src, dst, spi);
 	INIT(f, .sa_del = r.oom ? NULL : strdup(r.buf));
 	espd_req_free(&r);
 	if (f->sa_del == NULL) {
@@ -739,9 +745,7 @@ METHOD(kernel_ipsec_t, del_sa, status_t, private_kernel_espd_ipsec_t *this,
 	uint32_t spi = ntohl(id->spi);
 	int rc;
 
-	espd_req_word(&r, "state");
-	espd_req_word(&r, "del");
-	sa_id_words(&r, id->src, id->dst, spi);
+	sa_del_words(&r, id->src, id->dst, spi);
 	/* After a hard expiry espd has removed the SA already: not an error. */
 	rc = request(this, &r, NULL, NULL);
 	sa_forget(this, id->dst, spi);
@@ -763,9 +767,7 @@ METHOD(kernel_ipsec_t, flush_sas, status_t, private_kernel_espd_ipsec_t *this)
 	while (this->sas->remove_first(this->sas, (void **)&s) == SUCCESS) {
 		espd_req_t r = { 0 };
 
-		espd_req_word(&r, "state");
-		espd_req_word(&r, "del");
-		sa_id_words(&r, s->src, s->dst, s->spi);
+		sa_del_words(&r, s->src, s->dst, s->spi);
 		request(this, &r, NULL, NULL);
 		sa_rec_destroy(s);
 	}
@@ -894,8 +896,6 @@ static void
 pol_destroy(pol_t *p)
 {
 	free(p->key);
-	p->src_ts->destroy(p->src_ts);
-	p->dst_ts->destroy(p->dst_ts);
 	p->entries->destroy_function(p->entries, (void *)pol_entry_destroy);
 	free(p);
 }
@@ -1051,6 +1051,7 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 	pol_t *p;
 	status_t st = SUCCESS;
 	bool placed = false;
+	char *key;
 
 	INIT(e,
 		.type = d->type,
@@ -1061,21 +1062,19 @@ METHOD(kernel_ipsec_t, add_policy, status_t, private_kernel_espd_ipsec_t *this,
 		.reqid = d->sa ? d->sa->reqid : 0,
 		.mode = d->sa ? d->sa->mode : MODE_TUNNEL,
 	);
+	key = pol_key(id->src_ts, id->dst_ts);
+	if (key == NULL) {
+		pol_entry_destroy(e);
+		return FAILED;
+	}
 	this->lock->lock(this->lock);
-	p = pol_find(this, id);
-	if (p == NULL) {
-		char *key = pol_key(id->src_ts, id->dst_ts);
-
-		if (key == NULL) {
-			this->lock->unlock(this->lock);
-			pol_entry_destroy(e);
-			return FAILED;
-		}
+	p = pol_find_key(this, key, id->dir);
+	if (p != NULL) {
+		free(key);
+	} else {
 		INIT(p,
 			.dir = id->dir,
 			.key = key,
-			.src_ts = id->src_ts->clone(id->src_ts),
-			.dst_ts = id->dst_ts->clone(id->dst_ts),
 			.entries = linked_list_create(),
 		);
 		this->policies->insert_last(this->policies, p);
@@ -1750,6 +1749,19 @@ typedef struct {
 	bool hard;
 } lost_t;
 
+#define SA_KEY_LEN (INET6_ADDRSTRLEN + 12)
+
+/* An SA's name in catch_up()'s table: "dst spi", the address as
+ * host_str() writes it (espd's and charon's forms alike). */
+static char *
+sa_key(char buf[SA_KEY_LEN], host_t *dst, uint32_t spi)
+{
+	char b[INET6_ADDRSTRLEN];
+
+	snprintf(buf, SA_KEY_LEN, "%s %08x", host_str(dst, b, sizeof(b)), spi);
+	return buf;
+}
+
 /*
  * Events espd emitted that never reached us: their ids skip (espd spent
  * them on a monitor that was slow, MonitorEventsDropped). An ACQUIRE, a
@@ -1769,12 +1781,11 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	enumerator_t *en;
 	json_t *j = NULL, *e;
 	time_t now = time(NULL);
-	char b[INET6_ADDRSTRLEN], *k;
+	uint64_t listed;
+	char *k;
 	lost_t *l;
 	sa_rec_t *s;
 	size_t i;
-
-	uint64_t listed;
 
 	/* SAs added (or moved) after this may be missing from the list
 	 * only because they are newer: they are left alone. (Read without
@@ -1784,17 +1795,15 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	espd_req_word(&r, "list");
 	if (request(this, &r, &j, "state list") < 0 || !json_is_array(j))
 		goto out;
-	/* espd's SAs by "dst spi", the address as host_str() writes it. */
+	/* espd's SAs by sa_key(). */
 	json_array_foreach(j, i, e) {
 		host_t *dst = jhost(e, "dst", 0);
 
 		if (dst == NULL)
 			continue;
-		k = malloc(INET6_ADDRSTRLEN + 12);
+		k = malloc(SA_KEY_LEN);
 		if (k != NULL) {
-			snprintf(k, INET6_ADDRSTRLEN + 12, "%s %08x", host_str(dst, b, sizeof(b)),
-				 jspi(e));
-			keys->insert_last(keys, k);
+			keys->insert_last(keys, sa_key(k, dst, jspi(e)));
 			held->put(held, k, e);
 		}
 		dst->destroy(dst);
@@ -1802,13 +1811,12 @@ catch_up(private_kernel_espd_ipsec_t *this)
 	this->lock->lock(this->lock);
 	en = this->sas->create_enumerator(this->sas);
 	while (en->enumerate(en, &s)) {
-		char key[INET6_ADDRSTRLEN + 12];
+		char key[SA_KEY_LEN];
 		json_t *found;
 
 		if (s->seq > listed)
 			continue;
-		snprintf(key, sizeof(key), "%s %08x", host_str(s->dst, b, sizeof(b)), s->spi);
-		found = held->get(held, key);
+		found = held->get(held, sa_key(key, s->dst, s->spi));
 		if (found != NULL && !soft_reached(found, now))
 			continue;
 		INIT(l, .dst = s->dst->clone(s->dst), .spi = s->spi, .hard = found == NULL);
