@@ -15,6 +15,7 @@
 #include <rte_log.h>
 #include <rte_malloc.h>
 #include <rte_mbuf.h>
+#include <rte_random.h>
 #include <rte_ring.h>
 
 #include "control/publish.h"
@@ -214,6 +215,7 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	w->big_pool = p->big_pool;
 	w->frag = frag_in_create(frag_flows(p), FRAG_TTL_MS, socket);
 	w->esp.engine = crypto_engine_create(p->model->engine);
+	w->esp.ip_id = (uint16_t)rte_rand();
 	/* On a cryptodev a worker submits and collects later (DESIGN.md
 	 * "Workers and crypto engines"); lcore 0's own few packets, and
 	 * the inline engines, stay synchronous. */

@@ -282,6 +282,12 @@ struct esp_ctx {
 	 *  one call the rest are found again by a later packet. */
 	struct esp_mapping map[ESP_MAP_MAX];
 	uint16_t n_map;
+	/** The next outer IPv4 ID this lcore sends (tunnel mode): one
+	 *  counter for all its SAs, from a random start, so the packets of
+	 *  SAs to one peer (per-flow SAs all begin at sequence number 1) do
+	 *  not share IDs that routers fragmenting them would mix up (RFC
+	 *  6864 4.1). */
+	uint16_t ip_id;
 	/** Set (esp_ctx_async_init()): this lcore submits to its engine and
 	 *  collects later, instead of one synchronous burst per call. */
 	struct esp_async *async;

@@ -96,7 +96,7 @@ out_ip4_cksum(uint32_t tmpl_sum, uint8_t tos, rte_be16_t len_be,
  * in the fast path. */
 static __rte_always_inline void
 out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
-	       uint8_t tos, uint64_t seq, bool v6, bool udp)
+	       uint8_t tos, uint16_t id, bool v6, bool udp)
 {
 	if (unlikely(sa->flags & (ESP_F_DONT_ENCAP_DSCP | ESP_F_NOECN))) {
 		if (sa->flags & ESP_F_DONT_ENCAP_DSCP)
@@ -118,9 +118,9 @@ out_tunnel_hdr(const struct esp_sa *sa, uint8_t *out, uint32_t total,
 	} else {
 		struct rte_ipv4_hdr *ip = (struct rte_ipv4_hdr *)out;
 		rte_be16_t len_be = rte_cpu_to_be_16((uint16_t)total);
-		/* Not fragmented by us; the ID only needs to differ between
-		 * packets that a router could fragment (RFC 6864). */
-		rte_be16_t id_be = rte_cpu_to_be_16((uint16_t)seq);
+		/* Without DF, so a router may fragment it: the lcore's
+		 * counter (esp_ctx.ip_id). */
+		rte_be16_t id_be = rte_cpu_to_be_16(id);
 
 		/* Constant sizes, so the copies are inline moves. */
 		if (udp)
@@ -225,7 +225,7 @@ out_transport_hdr(const struct esp_sa *sa, uint8_t *ip, uint16_t hl, uint16_t nh
 static __rte_always_inline int
 out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 		struct rte_mbuf *m, struct esp_sa *sa, const bool fast, uint64_t seq,
-		bool wrapped)
+		bool wrapped, uint16_t id)
 {
 	struct out_pkt p;
 	uint32_t pl_len, padded, trailer, front, udp_len, i;
@@ -298,7 +298,7 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
 	if (tunnel) {
 		esp = rte_pktmbuf_mtod_offset(m, uint8_t *, tmpl_len);
 		out_tunnel_hdr(sa, rte_pktmbuf_mtod(m, uint8_t *), m->data_len,
-			       p.tos, seq, !fast && sa->outer_v6, udp);
+			       p.tos, id, !fast && sa->outer_v6, udp);
 	} else {
 		uint8_t *ip = rte_pktmbuf_mtod(m, uint8_t *);
 
@@ -372,9 +372,10 @@ out_prepare_one(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
  * layout's code, whatever the rare ones need. */
 static __rte_noinline int
 out_prepare_slow(struct crypto_op *op, uint8_t *aad, uint32_t *plain_len,
-		 struct rte_mbuf *m, struct esp_sa *sa, uint64_t seq, bool wrapped)
+		 struct rte_mbuf *m, struct esp_sa *sa, uint64_t seq, bool wrapped,
+		 uint16_t id)
 {
-	return out_prepare_one(op, aad, plain_len, m, sa, false, seq, wrapped);
+	return out_prepare_one(op, aad, plain_len, m, sa, false, seq, wrapped, id);
 }
 
 /* The IPv6 UDP checksum covers the ciphertext (RFC 3948 keeps it
@@ -453,13 +454,15 @@ out_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 		wrapped = seq == 0 || seq < first;
 		if (likely(fast))
 			why = out_prepare_one(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
-					      sas[i], true, seq, wrapped);
+					      sas[i], true, seq, wrapped,
+					      (uint16_t)(ctx->ip_id + i));
 		else
 			why = out_prepare_slow(&ctx->ops[k], ctx->aad[k], &ctx->len[k], pkts[i],
-					       sas[i], seq, wrapped);
+					       sas[i], seq, wrapped, (uint16_t)(ctx->ip_id + i));
 		seq++;
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
+	ctx->ip_id = (uint16_t)(ctx->ip_id + n);
 
 	crypto_encrypt_burst(ctx->engine, ctx->ops, k);
 
@@ -512,7 +515,7 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 	struct esp_bad bad;
 	struct esp_sa *shaped = NULL;
 	uint64_t first = 0, seq = 0;
-	uint16_t i, k = 0;
+	uint16_t i, k = 0, id = ctx->ip_id;
 
 	bad.n = 0;
 	for (i = 0; i < n; i++) {
@@ -529,15 +532,17 @@ out_submit_chunk(struct esp_ctx *ctx, struct rte_mbuf *pkts[],
 			why = CNT_CryptoQueueFull;
 		else if (likely(shaped->fast))
 			why = out_prepare_one(&p->op, p->aad, &p->len, pkts[i], sas[i], true, seq,
-					      wrapped);
+					      wrapped, id);
 		else
 			why = out_prepare_slow(&p->op, p->aad, &p->len, pkts[i], sas[i], seq,
-					       wrapped);
+					       wrapped, id);
 		seq++;
+		id++;
 		if (why == 0)
 			esp_slot_fill(a, p, pkts[i], sas[i], ESP_DIR_OUT);
 		esp_sort(&bad, pkts, sas, i, &k, why);
 	}
+	ctx->ip_id = id;
 	esp_async_push(ctx);
 	return esp_bad_flush(&bad, pkts, sas, k, reasons);
 }

@@ -1309,6 +1309,53 @@ test_ecn_dscp(void)
 	CHECK_NO_LEAK();
 }
 
+/* The outer IPv4 ID of tunnel packet @p m. */
+static uint16_t
+outer_id(const struct rte_mbuf *m)
+{
+	return rte_be_to_cpu_16(rte_pktmbuf_mtod(m, const struct rte_ipv4_hdr *)->packet_id);
+}
+
+/*
+ * Outer IPv4 goes without DF, so routers may fragment it: two SAs to one
+ * peer, both at sequence number 1, must not send the same ID (RFC 6864
+ * 4.1). One counter per lcore, over all its SAs, in bursts and alone.
+ */
+static void
+test_outer_ip_id(void)
+{
+	struct sa_pair a, b;
+	struct rte_mbuf *m[4];
+	struct esp_sa *sas[4];
+	uint16_t why[4], id0, i;
+	uint8_t plain[256];
+	size_t len = plain_packet(plain, 4, 100, 0, 1);
+
+	gcm_pair(&a, 0);
+	gcm_pair(&b, 0);
+	m[0] = encrypted(&a, 0);
+	m[1] = encrypted(&b, 0);
+	id0 = outer_id(m[0]);
+	CU_ASSERT_EQUAL(outer_id(m[1]), (uint16_t)(id0 + 1));
+	CU_ASSERT_EQUAL(a.out.seq, 1);
+	CU_ASSERT_EQUAL(b.out.seq, 1);
+	rte_pktmbuf_free(m[0]);
+	rte_pktmbuf_free(m[1]);
+	/* A burst of both SAs goes on from there, in order. */
+	for (i = 0; i < 4; i++) {
+		m[i] = mbuf_from(plain, len);
+		sas[i] = i & 1 ? &b.out : &a.out;
+	}
+	CU_ASSERT_EQUAL(esp_run(cur_ctx, true, m, sas, 4, why), 4);
+	for (i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(outer_id(m[i]), (uint16_t)(id0 + 2 + i));
+		rte_pktmbuf_free(m[i]);
+	}
+	sa_pair_fini(&a);
+	sa_pair_fini(&b);
+	CHECK_NO_LEAK();
+}
+
 static void
 test_parse_kinds(void)
 {
@@ -1936,6 +1983,8 @@ static const struct {
 	{ "ESN needs an ICV of 4 bytes or more", test_esn_needs_icv },
 	{ "ESN epoch change", test_esn_epoch },
 	{ "ECN and DSCP (RFC 6040)", test_ecn_dscp },
+	{ "outer IPv4 IDs: one counter an lcore, not the sequence number",
+	  test_outer_ip_id },
 	{ "IPv6 extension header before ESP", test_ipv6_ext_before_esp },
 	{ "IPv6 transport: ESP after hop-by-hop, destination options inside",
 	  test_ipv6_transport_ext },
