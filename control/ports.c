@@ -216,6 +216,7 @@ worker_new(struct pub *p, unsigned int lcore, unsigned int id)
 	w->frag = frag_in_create(frag_flows(p), FRAG_TTL_MS, socket);
 	w->esp.engine = crypto_engine_create(p->model->engine);
 	w->esp.ip_id = (uint16_t)rte_rand();
+	w->frag6_id = (uint32_t)rte_rand();
 	/* On a cryptodev a worker submits and collects later (DESIGN.md
 	 * "Workers and crypto engines"); lcore 0's own few packets, and
 	 * the inline engines, stay synchronous. */

@@ -28,6 +28,7 @@
 #define V6_FH ((uint32_t)sizeof(struct rte_ipv6_fragment_ext))
 #define IP_MAX 65535u           /* RFC 791 / RFC 8200: a packet's bytes at most */
 #define V4_MIN_MTU 68           /* RFC 791: every link carries 68 bytes */
+#define V6_MIN_MTU 1280u        /* RFC 8200 5: every link carries 1280 bytes */
 #define FRAG_BUCKET_ENTRIES 16  /* associativity, as examples/ip_reassembly */
 #define DR_PREFETCH 3
 
@@ -126,6 +127,72 @@ frag_ipv4_out(struct rte_mbuf *m, uint16_t mtu, struct rte_mempool *pool,
 	}
 	rte_pktmbuf_free(m);
 	return rc;
+}
+
+int
+frag_ipv6_out(struct rte_mbuf *m, uint16_t mtu, uint32_t id, struct rte_mempool *pool,
+	      struct rte_mbuf *out[], uint16_t max)
+{
+	const struct rte_ipv6_hdr *ih = rte_pktmbuf_mtod(m, const struct rte_ipv6_hdr *);
+	uint32_t room, eff, tot, pl, fsz, n, off, len;
+	uint16_t i;
+
+	if (m->nb_segs != 1 || m->data_len < V6_HL || (((const uint8_t *)ih)[0] >> 4) != 6 ||
+	    max == 0)
+		return -EINVAL;
+	pl = rte_be_to_cpu_16(ih->payload_len);
+	tot = V6_HL + pl;
+	/* Nothing between the header and what it carries: no option or
+	 * routing header that would have to go in front of every
+	 * fragment. */
+	if (tot > m->data_len || tot <= mtu ||
+	    ih->proto == IPPROTO_HOPOPTS || ih->proto == IPPROTO_ROUTING ||
+	    ih->proto == IPPROTO_FRAGMENT || ih->proto == IPPROTO_DSTOPTS)
+		return -EINVAL;
+	/* Each fragment one segment of @p pool, whatever the MTU says. */
+	room = rte_pktmbuf_data_room_size(pool);
+	room = room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0;
+	eff = RTE_MIN((uint32_t)mtu, room);
+	if (eff < V6_MIN_MTU)
+		return -EINVAL;
+	/* Every fragment but the last carries a multiple of 8 bytes. */
+	fsz = (eff - V6_HL - V6_FH) & ~7u;
+	n = (pl + fsz - 1) / fsz;
+	if (n > max)
+		return -ENOSPC;
+	for (i = 0, off = 0; i < n; i++, off += len) {
+		struct rte_mbuf *f = rte_pktmbuf_alloc(pool);
+		struct rte_ipv6_hdr *h;
+		struct rte_ipv6_fragment_ext *fh;
+		uint8_t *p;
+
+		len = RTE_MIN(fsz, pl - off);
+		p = f == NULL ? NULL : (uint8_t *)rte_pktmbuf_append(f, (uint16_t)(V6_HL + V6_FH + len));
+		if (p == NULL) {
+			rte_pktmbuf_free(f);
+			while (i > 0)
+				rte_pktmbuf_free(out[--i]);
+			return -ENOMEM;
+		}
+		h = (struct rte_ipv6_hdr *)p;
+		memcpy(h, ih, V6_HL);
+		h->payload_len = rte_cpu_to_be_16((uint16_t)(V6_FH + len));
+		h->proto = IPPROTO_FRAGMENT;
+		fh = (struct rte_ipv6_fragment_ext *)(h + 1);
+		fh->next_header = ih->proto;
+		fh->reserved = 0;
+		/* The offset in 8-byte units above the M flag. */
+		fh->frag_data = rte_cpu_to_be_16((uint16_t)(off | (off + len < pl)));
+		fh->id = rte_cpu_to_be_32(id);
+		memcpy(p + V6_HL + V6_FH, (const uint8_t *)ih + V6_HL + off, len);
+		f->l2_len = 0;
+		f->l3_len = V6_HL + V6_FH;
+		f->port = m->port;
+		f->packet_type = 0;
+		out[i] = f;
+	}
+	rte_pktmbuf_free(m);
+	return (int)n;
 }
 
 /* ---- in ----------------------------------------------------------------- */

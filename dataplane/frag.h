@@ -75,6 +75,20 @@ frag_is_fragment(const uint8_t *ip, uint32_t len)
 int frag_ipv4_out(struct rte_mbuf *m, uint16_t mtu, struct rte_mempool *pool,
 		  struct rte_mbuf *out[], uint16_t max);
 
+/**
+ * Cut the IPv6 packet @p m (data at L3, single segment, no extension
+ * header: the ESP packets this gateway makes), larger than @p mtu, into
+ * fragments of at most @p mtu bytes (RFC 8200 4.5) under fragment ID
+ * @p id, each copied into an mbuf from @p pool with l2_len 0, l3_len 48
+ * and m's port. packet_type is 0.
+ * @return the number of fragments, in @p out[0..ret), and @p m freed;
+ * or -EINVAL (not such a packet, fits already, @p mtu below 1280 or past
+ * @p pool's buffers), -ENOSPC (more than @p max fragments), -ENOMEM: @p m
+ * is then as it was and still the caller's.
+ */
+int frag_ipv6_out(struct rte_mbuf *m, uint16_t mtu, uint32_t id, struct rte_mempool *pool,
+		  struct rte_mbuf *out[], uint16_t max);
+
 /** Reassembly state of one lcore: an rte_ip_frag_tbl and its death row. */
 struct frag_in;
 

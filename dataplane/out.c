@@ -80,6 +80,51 @@ fit_take(struct gw_sa *sa, struct rte_mbuf *m, struct rte_mbuf *prot[],
 }
 
 /*
+ * An IPv6 packet of up to 1280 bytes that tunnel SA @p sa over IPv6 must
+ * carry although its path is narrower once ESP is added (RFC 8200 5):
+ * encrypted on its own, and its ESP packet sent in IPv6 fragments that
+ * fit the path (RFC 8200 4.5; IPv6 routers do not fragment), as Linux's
+ * xfrm6 output does. Cold, so that none of this sits in the pages of the
+ * burst's loops; it goes ahead of the rest of its burst.
+ */
+static __rte_cold __rte_noinline void
+out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m)
+{
+	/* The tables this lcore reads now: the burst's, or newer. */
+	const struct gw_tables *t = __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE);
+	struct esp_sa *es = &sa->esp;
+	struct rte_mbuf *frags[4];
+	uint16_t why = 0;
+	uint32_t mtu;
+	int nf;
+
+	/* Synchronous on any engine: crypto.h lets a synchronous burst
+	 * go while asynchronous ops are in flight. */
+	if (esp_out_process(&w->esp, &m, &es, 1, &why) != 1) {
+		if (why == CNT_XfrmOutStateSeqError && !sa->hard_sent)
+			expire_hard(w, sa);
+		drop(w, m, why);
+		return;
+	}
+	sa_runs_done(w, &es, 1);
+	/* The path MTU sa_room() just read: the route's, or less where a
+	 * Packet Too Big said so. */
+	mtu = (uint32_t)__atomic_load_n(&sa->path_mtu, __ATOMIC_RELAXED);
+	if (m->pkt_len <= mtu) {
+		gw_route_send(w, t, &m, 1);
+		return;
+	}
+	nf = frag_ipv6_out(m, (uint16_t)RTE_MIN(mtu, 65535u), w->frag6_id++, w->pool, frags,
+			   RTE_DIM(frags));
+	if (nf < 0) {
+		drop(w, m, CNT_FragFailed);
+		return;
+	}
+	w->cnt.c[CNT_Fragmented]++;
+	gw_route_send(w, t, frags, (uint16_t)nf);
+}
+
+/*
  * fit() for a packet that a tunnel SA's room does not take whole, and for
  * every packet of a transport SA: kept out of line, so that fit() stays
  * small enough to inline into out_protect() (as a call it cost 2-3 % at
@@ -122,15 +167,20 @@ fit_slow(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t roo
 		drop(w, m, CNT_FragFailed);
 		return np;
 	}
-	if (v6 && room < IPV6_MIN_MTU && sa->esp.mode == ESP_MODE_TUNNEL &&
-	    !sa->esp.outer_v6) {
+	if (v6 && room < IPV6_MIN_MTU && sa->esp.mode == ESP_MODE_TUNNEL) {
 		/* RFC 8200 5: every IPv6 link carries 1280 bytes, below IPv6
-		 * if need be. Up to that the tunnel does: whole, in an outer
-		 * IPv4 packet fragmented on its way out (route.c); and a
-		 * sender never hears of a smaller MTU, which it would not
-		 * take (RFC 8201 4). */
-		if (m->pkt_len <= IPV6_MIN_MTU)
+		 * if need be. Up to that the tunnel does: whole, its ESP
+		 * packet in fragments, an outer IPv4 one on its way out
+		 * (route.c), an outer IPv6 one here after ESP (as Linux's
+		 * xfrm6 output does); and a sender never hears of a smaller
+		 * MTU, which it would not take (RFC 8201 4). */
+		if (m->pkt_len <= IPV6_MIN_MTU) {
+			if (sa->esp.outer_v6) {
+				out_small_v6(w, sa, m);
+				return np;
+			}
 			return fit_take(sa, m, prot, sas, np);
+		}
 		room = IPV6_MIN_MTU;
 	}
 	w->cnt.c[CNT_FragNeeded]++;

@@ -298,6 +298,7 @@ struct gw_worker {
 	struct rte_epoll_event wake_ev; /**< wake.fd in its epoll set */
 	uint64_t idle_sleeps;        /**< naps and waits, since start */
 	uint64_t idle_woken;         /**< waits a packet ended */
+	uint32_t frag6_id;           /**< the next IPv6 fragment ID it sends */
 } __rte_cache_aligned;
 
 /** The lcore entry point (rte_eal_remote_launch); @p arg is the worker. */

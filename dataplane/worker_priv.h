@@ -266,7 +266,7 @@ expire_event(struct gw_worker *w, const struct gw_sa *sa, bool hard)
  * outbound: lcore 0's answer to the flow's miss), so the key manager
  * always hears of it.
  */
-static inline void
+static __rte_always_inline void
 expire_once(struct gw_worker *w, struct gw_sa *sa, uint8_t *sent, bool hard)
 {
 	if (!__atomic_exchange_n(sent, 1, __ATOMIC_RELAXED) && !expire_event(w, sa, hard))

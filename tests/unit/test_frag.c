@@ -365,6 +365,61 @@ test_in_v4(void)
 	check_no_leak();
 }
 
+/*
+ * Our own ESP over IPv6 cut for a 1280-byte path (RFC 8200 4.5): 2960
+ * bytes of payload in 1232 + 1232 + 496, one ID, M on all but the last,
+ * offsets in 8-byte units; put back together, the packet as it was. What
+ * fits, has an extension header, or wants more fragments than allowed
+ * is refused, the packet still the caller's.
+ */
+static void
+test_out_v6(void)
+{
+	static uint8_t d[BIG];
+	struct frag_in *f = frag_in_create(64, TTL_MS, SOCKET_ID_ANY);
+	static const uint32_t want[3] = { 1232, 1232, 496 };
+	struct rte_mbuf *out[3], *m;
+	unsigned int i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(f);
+	datagram(d, 6, BIG, 0);
+	d[6] = IPPROTO_ESP;
+	CU_ASSERT_EQUAL_FATAL(frag_ipv6_out(mbuf_of(d, BIG), 1280, 0x01020304,
+					    unit_mbuf_pool(), out, 3), 3);
+	for (i = 0; i < 3; i++) {
+		const uint8_t *p = rte_pktmbuf_mtod(out[i], const uint8_t *);
+		uint32_t off = i * 1232;
+
+		CU_ASSERT_EQUAL(out[i]->pkt_len, 48 + want[i]);
+		CU_ASSERT(out[i]->pkt_len <= 1280);
+		CU_ASSERT_EQUAL(p[6], IPPROTO_FRAGMENT);
+		CU_ASSERT_EQUAL(p[4] << 8 | p[5], 8 + want[i]);
+		CU_ASSERT_EQUAL(memcmp(p + 7, d + 7, 33), 0); /* hop limit, addresses */
+		CU_ASSERT_EQUAL(p[40], IPPROTO_ESP);
+		CU_ASSERT_EQUAL(p[42] << 8 | p[43], off | (i < 2));
+		CU_ASSERT_EQUAL(p[44] << 24 | p[45] << 16 | p[46] << 8 | p[47], 0x01020304);
+		CU_ASSERT_EQUAL(memcmp(p + 48, d + 40 + off, want[i]), 0);
+		CU_ASSERT_EQUAL(out[i]->l3_len, 48);
+	}
+	offer_none(f, out[2], 0);
+	offer_none(f, out[0], 0);
+	offer_last(f, out[1], d, BIG);
+
+	/* Refused: fits; an MTU below 1280; too many fragments; an
+	 * extension header first. */
+	m = mbuf_of(d, BIG);
+	CU_ASSERT_EQUAL(frag_ipv6_out(m, 3000, 1, unit_mbuf_pool(), out, 3), -EINVAL);
+	CU_ASSERT_EQUAL(frag_ipv6_out(m, 1279, 1, unit_mbuf_pool(), out, 3), -EINVAL);
+	CU_ASSERT_EQUAL(frag_ipv6_out(m, 1280, 1, unit_mbuf_pool(), out, 2), -ENOSPC);
+	rte_pktmbuf_mtod(m, uint8_t *)[6] = IPPROTO_HOPOPTS;
+	CU_ASSERT_EQUAL(frag_ipv6_out(m, 1280, 1, unit_mbuf_pool(), out, 3), -EINVAL);
+	CU_ASSERT_EQUAL(m->pkt_len, BIG);
+	rte_pktmbuf_free(m);
+	CU_ASSERT_EQUAL(frag_in_maintain(f, later()), 0);
+	frag_in_free(f);
+	check_no_leak();
+}
+
 static void
 test_in_v6(void)
 {
@@ -799,6 +854,7 @@ test_frag_register(void)
 	    !CU_add_test(s, "what is not fragmented", test_out_refused) ||
 	    !CU_add_test(s, "IPv4 reassembly, in and out of order", test_in_v4) ||
 	    !CU_add_test(s, "IPv6 reassembly, atomic fragments", test_in_v6) ||
+	    !CU_add_test(s, "our ESP over IPv6 cut for a 1280-byte path", test_out_v6) ||
 	    !CU_add_test(s, "duplicate fragments", test_duplicates) ||
 	    !CU_add_test(s, "a missing fragment, timed out", test_missing_and_timeout) ||
 	    !CU_add_test(s, "overlapping fragments", test_overlap) ||

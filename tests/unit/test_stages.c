@@ -32,6 +32,7 @@
 #include "config/config.h"
 #include "control/events.h"
 #include "dataplane/flowtab.h"
+#include "dataplane/frag.h"
 #include "dataplane/hold.h"
 #include "dataplane/worker.h"
 #include "dataplane/worker_priv.h"
@@ -1913,6 +1914,93 @@ test_v6_min_mtu(void)
 	gw_free_at(g, base);
 }
 
+/* The same over IPv6 (Linux's xfrm6 output does the same): IPv6 routers
+ * do not fragment, so the 1280-byte packet's ESP packet leaves in IPv6
+ * fragments (RFC 8200 4.5) that fit the port, the next one under the
+ * next ID; a bigger one is still refused with 1280. */
+static void
+test_v6_min_mtu_over_v6(void)
+{
+	static const char conf_m[] =
+		"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
+		"port 1 role unprotected addr 2001:db8:1::5/64 mac 02:00:00:00:02:01 mtu 1300\n"
+		"route add 2001:db8:2::/64 port 1 via 2001:db8:1::1\n"
+		"neigh add 2001:db8:1::1 lladdr 02:00:00:00:02:fe port 1\n"
+		"state add src 2001:db8:1::5 dst 2001:db8:2::5 proto esp spi 0x5001 dir out "
+		"reqid 1 " GCM "\n"
+		"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
+		"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
+	struct testgw *g = gw(conf_m);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	const uint32_t sizes[3] = { 1280, 1281, 1280 };
+	struct frag_in *fr = frag_in_create(4, 1000, SOCKET_ID_ANY);
+	uint32_t id[2] = { 0, 0 };
+	struct rte_mbuf *m, *whole = NULL;
+	struct gw_exc e;
+	struct sent s;
+	unsigned int i, k;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(fr);
+	for (i = 0; i < 3; i++) {
+		uint8_t *p;
+		struct rte_ipv6_hdr *ip;
+
+		m = rte_pktmbuf_alloc(g->pub.pool);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+		p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + sizes[i]));
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memset(p, 0, 14 + sizes[i]);
+		p[12] = 0x86, p[13] = 0xdd;
+		ip = (struct rte_ipv6_hdr *)(p + 14);
+		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+		ip->payload_len = rte_cpu_to_be_16((uint16_t)(sizes[i] - 40));
+		ip->proto = IPPROTO_UDP;
+		ip->hop_limits = 64;
+		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
+		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+		gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	}
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 4); /* two ESP packets, two fragments each */
+	for (k = 0; k < 4; k++) {
+		const uint8_t *a = rte_pktmbuf_mtod(s.m[k], const uint8_t *) + 14;
+		uint16_t why = 0;
+
+		CU_ASSERT(a[6] == IPPROTO_FRAGMENT && a[40] == IPPROTO_ESP);
+		CU_ASSERT(s.m[k]->pkt_len <= 14 + 1300);
+		CU_ASSERT_EQUAL((a[43] & 1) != 0, k % 2 == 0); /* M on the first */
+		CU_ASSERT_EQUAL(s.m[k]->packet_type, 0);
+		if (k % 2 == 0)
+			id[k / 2] = (uint32_t)a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47];
+		else
+			CU_ASSERT_EQUAL((uint32_t)a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47],
+					id[k / 2]);
+		if (k >= 2)
+			continue;
+		/* The first ESP packet put back together: IPv6, ESP header,
+		 * IV, 1280 bytes and their trailer padded to 4, ICV. */
+		rte_pktmbuf_adj(s.m[k], 14);
+		whole = frag_in_add(fr, s.m[k], rte_rdtsc(), g->pub.big_pool, &why);
+		s.m[k] = NULL;
+		CU_ASSERT_EQUAL(why, 0);
+	}
+	CU_ASSERT_EQUAL(id[1], id[0] + 1);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	CU_ASSERT_EQUAL(whole->pkt_len, 40 + 8 + 8 + RTE_ALIGN_CEIL(1280 + 2, 4) + 16);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(whole, const uint8_t *)[6], IPPROTO_ESP);
+	rte_pktmbuf_free(whole);
+	frag_in_free(fr);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_Fragmented), 2);
+	CU_ASSERT_EQUAL(counter(g, CNT_FragNeeded), 1);
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT_EQUAL(e.reason, GW_EXC_ICMP);
+	CU_ASSERT_EQUAL(e.mtu, 1280);
+	rte_pktmbuf_free(e.m);
+	gw_free_at(g, base);
+}
+
 /* The exception ring's next entry: a local frame for port 1 from
  * mac_peer to F's MAC, of type @p type, @p len bytes of IP. */
 static void
@@ -2205,6 +2293,8 @@ test_stages_register(void)
 			test_in_local_plain_spd) == NULL ||
 	    CU_add_test(i, "transit ESP with one of our SPIs", test_transit_spi_collision) == NULL ||
 	    CU_add_test(r, "IPv4 headers the NIC found bad are dropped", test_ip4_cksum) == NULL ||
+	    CU_add_test(o, "IPv6 over a small IPv6 path: 1280 bytes go in fragments",
+			test_v6_min_mtu_over_v6) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
 			test_v6_min_mtu) == NULL ||
 	    CU_add_test(i, "fragments to the gateway reach the kernel as frames",
