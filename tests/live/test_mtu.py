@@ -20,6 +20,10 @@ on the WAN's links), the pair key manager answering ACQUIREs.
   lan-pmtu    (a second topology: site B's LAN at 1300) a packet that fits
               the tunnel but not gwB's LAN: Fragmentation Needed / Packet
               Too Big from gwB's protected address, back through the tunnel
+  v6-1280     (a third topology: the IPv6 sites' tunnel over IPv6, static
+              SAs, a WAN of 1280) 1280-byte IPv6 pings both ways: each ESP
+              packet crosses the WAN in two IPv6 fragments (Fragmented on
+              both gateways); 1281 bytes get Packet Too Big 1280
 
     PYTHONPATH=tests /usr/bin/python3 tests/live/test_mtu.py [BUILD_DIR]
 """
@@ -401,6 +405,58 @@ def lan_pmtu(r, build):
         t.stop_check(r)
 
 
+def v6_1280(r, build):
+    """A third topology: the IPv6 sites' tunnel over IPv6 (static SAs, no
+    key manager) on a WAN whose MTU is 1280, IPv6's least (RFC 8200 5).
+    A 1280-byte IPv6 packet cannot be made smaller by its sender, and no
+    IPv6 router fragments: the gateway sends its ESP packet in IPv6
+    fragments, which the WAN's bridge (MTU 1280) passes and the other
+    gateway puts back together."""
+    key = "0x" + bytes(range(1, 21)).hex()
+    spi = {"A": 0x8001, "B": 0x8002}    # the SA each side sends through
+    other = {"A": "B", "B": "A"}
+
+    def extra(side):
+        o = other[side]
+        sa = "aead 'rfc4106(gcm(aes))' %s 128" % key
+        return "\n".join([
+            "state add src %s dst %s proto esp spi 0x%x dir out reqid 9 mode tunnel %s" % (
+                WAN6[side], WAN6[o], spi[side], sa),
+            "state add src %s dst %s proto esp spi 0x%x dir in reqid 9 mode tunnel %s" % (
+                WAN6[o], WAN6[side], spi[o], sa),
+            "policy add src %s dst %s dir out tmpl src %s dst %s proto esp reqid 9 "
+            "mode tunnel" % (SITE[side]["net6"], SITE[o]["net6"], WAN6[side], WAN6[o]),
+            "policy add src %s dst %s dir fwd tmpl src %s dst %s proto esp reqid 9 "
+            "mode tunnel" % (SITE[o]["net6"], SITE[side]["net6"], WAN6[o], WAN6[side]),
+        ]) + "\n"
+
+    with Topo(build=build, mtu={"A": {1: 1280}, "B": {1: 1280}}, policies=False, v6=False,
+              extra={"A": extra("A"), "B": extra("B")}) as t:
+        A, B = t.gw["A"], t.gw["B"]
+        hB6 = SITE["B"]["host6"]
+        ping(t.ns["hA"], hB6, count=1, timeout=3)     # neighbours resolved
+        a0, b0 = A.stats(), B.stats()
+        res = ping(t.ns["hA"], hB6, count=3, size=1280 - 48, df=True, timeout=3)
+        dA, dB = delta(a0, A.stats()), delta(b0, B.stats())
+        r.equal(replies(res), 3, "v6-1280: 1280-byte IPv6 pings through a tunnel over a "
+                "1280-byte IPv6 WAN are answered")
+        r.check(dA.get("Fragmented", 0) == 3 and dB.get("Fragmented", 0) == 3 and
+                dA.get("FragNeeded", 0) == 0,
+                "v6-1280: each ESP packet in IPv6 fragments (gwA Fragmented +3 for the "
+                "requests, gwB +3 for the replies)", "gwA %s" % dA, "gwB %s" % dB)
+        r.check(dA.get("ReassemblyFailed", 0) == 0 and dB.get("ReassemblyFailed", 0) == 0 and
+                dA.get("XfrmInStateProtoError", 0) == 0 and
+                dB.get("XfrmInStateProtoError", 0) == 0,
+                "v6-1280: the fragments go back together and decrypt (no ReassemblyFailed, "
+                "no ICV failure)", "gwA %s" % dA, "gwB %s" % dB)
+        res = ping(t.ns["hA"], hB6, count=1, size=1281 - 48, df=True, timeout=3)
+        e = res[0]["error"] or {}
+        r.check(e.get("type") == 2 and e.get("mtu") == 1280 and
+                e.get("src") == SITE["A"]["gw6"],
+                "v6-1280: 1281 bytes get Packet Too Big 1280 from gwA, never less", res)
+        t.stop_check(r)
+
+
 def main():
     def body(r, build):
         with Topo(build=build, mtu={"A": {1: WAN_MTU}, "B": {1: WAN_MTU}}) as t:
@@ -408,6 +464,9 @@ def main():
         t1 = time.time()
         lan_pmtu(r, build)
         print("# lan_pmtu: %.1fs" % (time.time() - t1))
+        t1 = time.time()
+        v6_1280(r, build)
+        print("# v6_1280: %.1fs" % (time.time() - t1))
     return live_main("mtu", body)
 
 
