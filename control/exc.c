@@ -644,6 +644,36 @@ bucket_take(struct exc *x)
 	return true;
 }
 
+/*
+ * The gateway's own IPv6 packet (an echo reply to `ping -s 3000`) that a
+ * worker found too big for its path (@p e: Packet Too Big, the room it
+ * has). A source fragments (RFC 8200 4.5), as Linux's own output does,
+ * where a router answers Packet Too Big: fragments that fit, or of 1280
+ * bytes, which any IPv6 path and tunnel carries, go out again through
+ * the outbound walk. The worker counted FragNeeded already.
+ */
+static void
+own_too_big6(struct exc *x, const struct gw_exc *e)
+{
+	struct pub *p = x->pub;
+	struct rte_mbuf *frags[GW_FRAG_FWD_MAX];
+	uint32_t mtu = RTE_MIN(RTE_MAX(e->mtu, 1280u), 65535u);
+	int nf, i, k;
+
+	nf = frag_ipv6_out(e->m, (uint16_t)mtu, p->w0->frag6_id++, p->pool, frags,
+			   RTE_DIM(frags));
+	if (nf < 0) {
+		rte_pktmbuf_free(e->m);
+		count(x, CNT_FragFailed);
+		return;
+	}
+	count(x, CNT_Fragmented);
+	for (i = 0; i < nf; i += k) {
+		k = RTE_MIN(nf - i, GW_RX_BURST);
+		gw_local_out(p->w0, p->shared.tables, frags + i, (uint16_t)k);
+	}
+}
+
 static void
 on_icmp(struct exc *x, const struct gw_exc *e)
 {
@@ -657,7 +687,13 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 	int port;
 
 	/* Not about a packet from the gateway's own address either (its
-	 * ESP, its echo replies): the error would only come back to it. */
+	 * ESP, its echo replies): the error would only come back to it. An
+	 * IPv6 one of those is cut to fit instead. */
+	if (family == 6 && len >= sizeof(struct rte_ipv6_hdr) &&
+	    e->kind == ICMP_ERR_FRAG_NEEDED && is_ours(p, ip, true)) {
+		own_too_big6(x, e);
+		return;
+	}
 	if (!icmp_error_allowed(ip, len) || is_ours(p, ip, true)) {
 		rte_pktmbuf_free(e->m);
 		return;

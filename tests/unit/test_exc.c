@@ -33,6 +33,7 @@
 #include "control/exc.h"
 #include "control/neigh.h"
 #include "control/tap.h"
+#include "dataplane/frag.h"
 #include "dataplane/nd.h"
 #include "tests/support/testgw.h"
 #include "unit.h"
@@ -1289,6 +1290,143 @@ test_pmtu_notes_full(void)
 	teardown(&f);
 }
 
+/* IPv6 sites on port 0, their tunnel over IPv4 on port 1 (MTU %u). */
+static const char conf_own6[] =
+	"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01 mtu %u\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"neigh add fd00:1::10 lladdr 02:00:00:00:01:10 port 0\n"
+	"state add src 172.16.1.5 dst 172.16.2.5 proto esp spi 0x6001 reqid 1 " GCM "\n"
+	"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel\n";
+
+/* An IPv6 packet of @p len bytes from @p src to @p dst, L3: ICMPv6 echo
+ * request (@p echo) with its checksum, or UDP; payload bytes counting up. */
+static struct rte_mbuf *
+own6_packet(struct fixture *f, const char *src, const char *dst, uint32_t len, bool echo)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(f->g->pub.big_pool);
+	struct rte_ipv6_hdr *ip;
+	uint8_t *p;
+	uint16_t ck;
+	uint32_t i;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	for (i = 0; i < len; i++)
+		p[i] = (uint8_t)i;
+	ip = (struct rte_ipv6_hdr *)p;
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(len - 40));
+	ip->proto = echo ? IPPROTO_ICMPV6 : IPPROTO_UDP;
+	ip->hop_limits = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, src, ip->src_addr), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, dst, ip->dst_addr), 1);
+	if (echo) {
+		p[40] = 128;
+		p[41] = 0;
+		p[42] = p[43] = 0;
+		ck = rte_ipv6_udptcp_cksum(ip, p + 40);
+		memcpy(p + 42, &ck, 2);
+	}
+	return m;
+}
+
+/* Frames @p fr[0..n) put back together in @p t: the packet, or NULL. */
+static struct rte_mbuf *
+reassemble(struct fixture *f, struct frag_in *t, struct rte_mbuf *fr[], unsigned int n)
+{
+	struct rte_mbuf *whole = NULL, *m;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		uint16_t why = 0;
+
+		rte_pktmbuf_adj(fr[i], 14);
+		m = frag_in_add(t, fr[i], rte_rdtsc(), f->g->pub.big_pool, &why);
+		CU_ASSERT_EQUAL(why, 0);
+		if (m != NULL)
+			whole = m;
+	}
+	return whole;
+}
+
+/*
+ * The gateway's own IPv6 packets larger than their path are fragmented at
+ * the source (RFC 8200 4.5), as Linux's are, where a forwarded one gets
+ * Packet Too Big: the reply to a 3000-byte ping that came in fragments
+ * leaves in fragments of the port's MTU; a 3000-byte packet of its own
+ * into a tunnel whose room is under 1280 goes in fragments of 1280, each
+ * in its own ESP packet (over IPv4, fragmented in turn).
+ */
+static void
+test_own_v6_fragmented(void)
+{
+	struct rte_mbuf *m, *out[16], *whole;
+	struct frag_in *t = frag_in_create(4, 1000, SOCKET_ID_ANY);
+	uint64_t c[CNT__MAX];
+	char conf_m[sizeof(conf_own6) + 8];
+	struct fixture f;
+	unsigned int n, i;
+	int nf;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(t);
+	snprintf(conf_m, sizeof(conf_m), conf_own6, 1200u);
+	setup_conf(&f, conf_m);
+
+	/* The ping, in two fragments on the protected port. */
+	m = own6_packet(&f, "fd00:1::10", "fd00:1::1", 3000, true);
+	nf = frag_ipv6_out(m, 1500, 77, f.g->pub.pool, out, 4);
+	CU_ASSERT_EQUAL_FATAL(nf, 3);
+	for (i = 0; i < (unsigned int)nf; i++) {
+		uint8_t *p = (uint8_t *)rte_pktmbuf_prepend(out[i], 14);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memcpy(p, P0_MAC, 6);
+		memcpy(p + 6, HOST_MAC, 6);
+		p[12] = 0x86;
+		p[13] = 0xdd;
+	}
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, out, (uint16_t)nf);
+	exc_poll(f.x); /* reassembled, answered; too big for port 0 */
+	exc_poll(f.x); /* cut */
+	n = w0_sent(&f, 0, out, 16);
+	CU_ASSERT_EQUAL(n, 3);
+	for (i = 0; i < n; i++)
+		CU_ASSERT(out[i]->pkt_len <= 14 + 1500);
+	whole = reassemble(&f, t, out, n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(whole);
+	CU_ASSERT_EQUAL(whole->pkt_len, 3000);
+	CU_ASSERT_EQUAL(rte_pktmbuf_mtod(whole, uint8_t *)[40], 129); /* echo reply */
+	rte_pktmbuf_free(whole);
+
+	/* 3000 bytes of its own into the tunnel: room 1200 - 57 = 1143. */
+	m = own6_packet(&f, "fd00:1::1", "fd00:2::20", 3000, false);
+	gw_local_out(f.g->pub.w0, f.g->pub.shared.tables, &m, 1);
+	gw_handoff_poll(f.g->pub.workers[0], f.g->pub.shared.tables); /* too big */
+	exc_poll(f.x);                                                  /* cut */
+	gw_handoff_poll(f.g->pub.workers[0], f.g->pub.shared.tables); /* ESP */
+	n = worker_sent(&f, 1, out, 16);
+	/* 1280, 1280 and 544 bytes inside: ESP of 1337 (two IPv4
+	 * fragments each), 1337 and 601. */
+	CU_ASSERT_EQUAL(n, 5);
+	for (i = 0; i < n; i++) {
+		CU_ASSERT(out[i]->pkt_len <= 14 + 1200);
+		CU_ASSERT_EQUAL(rte_pktmbuf_mtod(out[i], uint8_t *)[14 + 9], IPPROTO_ESP);
+	}
+	free_all(out, n);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
+	CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 1);
+	CU_ASSERT_EQUAL(c[CNT_Fragmented], 2 + 2);
+	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 0);
+	CU_ASSERT_EQUAL(c[CNT_FragFailed], 0);
+	frag_in_free(t);
+	teardown(&f);
+}
+
 int
 test_exc_register(void)
 {
@@ -1322,7 +1460,9 @@ test_exc_register(void)
 	    CU_add_test(s, "path MTUs learned for more SAs than there are notes",
 			test_pmtu_notes_full) == NULL ||
 	    CU_add_test(s, "fragments for the gateway: out of an SA and plain apart",
-			test_local_fragments_apart) == NULL)
+			test_local_fragments_apart) == NULL ||
+	    CU_add_test(s, "the gateway's own IPv6 fragmented at the source",
+			test_own_v6_fragmented) == NULL)
 		return CU_get_error();
 	return 0;
 }
