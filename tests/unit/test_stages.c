@@ -1918,19 +1918,82 @@ test_v6_min_mtu(void)
  * do not fragment, so the 1280-byte packet's ESP packet leaves in IPv6
  * fragments (RFC 8200 4.5) that fit the port, the next one under the
  * next ID; a bigger one is still refused with 1280. */
+static const char conf_v6v6[] =
+	"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 2001:db8:1::5/64 mac 02:00:00:00:02:01 mtu 1300\n"
+	"route add 2001:db8:2::/64 port 1 via 2001:db8:1::1\n"
+	"neigh add 2001:db8:1::1 lladdr 02:00:00:00:02:fe port 1\n"
+	"state add src 2001:db8:1::5 dst 2001:db8:2::5 proto esp spi 0x5001 dir out "
+	"reqid 1 " GCM "\n"
+	"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
+	"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
+
+/* An Ethernet frame on port 0 of IPv6 UDP, @p len bytes of IP, from
+ * fd00:1::10 to fd00:2::20. */
+static struct rte_mbuf *
+udp6_frame(struct testgw *g, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	struct rte_ipv6_hdr *ip;
+	uint8_t *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + len));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, 14 + len);
+	p[12] = 0x86, p[13] = 0xdd;
+	ip = (struct rte_ipv6_hdr *)(p + 14);
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(len - 40));
+	ip->proto = IPPROTO_UDP;
+	ip->hop_limits = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+	return m;
+}
+
+/* The same on an asynchronous engine (a cryptodev's way): the 1280-byte
+ * packet is encrypted at once, beside the ops in flight, and its
+ * fragments leave before the packet ahead of it that the engine still
+ * holds, with the next sequence number. */
+static void
+test_v6_min_mtu_over_v6_async(void)
+{
+	struct testgw *g = gw(conf_v6v6);
+	struct gw_worker *w = g->pub.workers[0];
+	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
+	struct rte_mbuf *m;
+	struct sent s;
+	const uint8_t *a;
+
+	CU_ASSERT_EQUAL_FATAL(esp_ctx_async_init(&w->esp, 64, 0), 0);
+	m = udp6_frame(g, 100);
+	gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	CU_ASSERT_EQUAL(esp_pending(&w->esp), 1);
+	m = udp6_frame(g, 1280);
+	gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
+	CU_ASSERT(a[6] == IPPROTO_FRAGMENT && a[40] == IPPROTO_ESP);
+	CU_ASSERT_EQUAL(a[52] << 24 | a[53] << 16 | a[54] << 8 | a[55], 2); /* seq */
+	free_tx(&s);
+	CU_ASSERT_EQUAL(gw_esp_collect(w, g->pub.shared.tables, true), 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
+	CU_ASSERT(a[6] == IPPROTO_ESP);
+	CU_ASSERT_EQUAL(a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47], 1);
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(g, CNT_Fragmented), 1);
+	esp_ctx_async_free(&w->esp);
+	gw_free_at(g, base);
+}
+
 static void
 test_v6_min_mtu_over_v6(void)
 {
-	static const char conf_m[] =
-		"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
-		"port 1 role unprotected addr 2001:db8:1::5/64 mac 02:00:00:00:02:01 mtu 1300\n"
-		"route add 2001:db8:2::/64 port 1 via 2001:db8:1::1\n"
-		"neigh add 2001:db8:1::1 lladdr 02:00:00:00:02:fe port 1\n"
-		"state add src 2001:db8:1::5 dst 2001:db8:2::5 proto esp spi 0x5001 dir out "
-		"reqid 1 " GCM "\n"
-		"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
-		"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
-	struct testgw *g = gw(conf_m);
+	struct testgw *g = gw(conf_v6v6);
 	struct gw_worker *w = g->pub.workers[0];
 	unsigned int base = rte_mempool_in_use_count(g->pub.pool);
 	const uint32_t sizes[3] = { 1280, 1281, 1280 };
@@ -2295,6 +2358,8 @@ test_stages_register(void)
 	    CU_add_test(r, "IPv4 headers the NIC found bad are dropped", test_ip4_cksum) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv6 path: 1280 bytes go in fragments",
 			test_v6_min_mtu_over_v6) == NULL ||
+	    CU_add_test(o, "... and so on an asynchronous engine",
+			test_v6_min_mtu_over_v6_async) == NULL ||
 	    CU_add_test(o, "IPv6 over a small IPv4 path: 1280 bytes go, less is never said",
 			test_v6_min_mtu) == NULL ||
 	    CU_add_test(i, "fragments to the gateway reach the kernel as frames",
