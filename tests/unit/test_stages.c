@@ -1853,6 +1853,30 @@ test_route_default(void)
 	testgw_free(g);
 }
 
+/* An Ethernet frame on port 0 of IPv6 UDP, @p len bytes of IP, from
+ * fd00:1::10 to fd00:2::20. */
+static struct rte_mbuf *
+udp6_frame(struct testgw *g, uint32_t len)
+{
+	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
+	struct rte_ipv6_hdr *ip;
+	uint8_t *p;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + len));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, 14 + len);
+	p[12] = 0x86, p[13] = 0xdd;
+	ip = (struct rte_ipv6_hdr *)(p + 14);
+	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+	ip->payload_len = rte_cpu_to_be_16((uint16_t)(len - 40));
+	ip->proto = IPPROTO_UDP;
+	ip->hop_limits = 64;
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+	return m;
+}
+
 /* An IPv6 tunnel over IPv4 on a link too small for IPv6's 1280 once ESP
  * is added (MTU 1300): a 1280-byte packet still goes, its ESP packet in
  * IPv4 fragments; a bigger one is refused with a Packet Too Big saying
@@ -1879,22 +1903,7 @@ test_v6_min_mtu(void)
 	unsigned int i;
 
 	for (i = 0; i < 2; i++) {
-		uint8_t *p;
-		struct rte_ipv6_hdr *ip;
-
-		m = rte_pktmbuf_alloc(g->pub.pool);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-		p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + sizes[i]));
-		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-		memset(p, 0, 14 + sizes[i]);
-		p[12] = 0x86, p[13] = 0xdd;
-		ip = (struct rte_ipv6_hdr *)(p + 14);
-		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
-		ip->payload_len = rte_cpu_to_be_16((uint16_t)(sizes[i] - 40));
-		ip->proto = IPPROTO_UDP;
-		ip->hop_limits = 64;
-		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
-		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+		m = udp6_frame(g, sizes[i]);
 		gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
 	}
 	take_tx(w, &s);
@@ -1927,30 +1936,6 @@ static const char conf_v6v6[] =
 	"reqid 1 " GCM "\n"
 	"policy add src fd00:1::/64 dst fd00:2::/64 dir out "
 	"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
-
-/* An Ethernet frame on port 0 of IPv6 UDP, @p len bytes of IP, from
- * fd00:1::10 to fd00:2::20. */
-static struct rte_mbuf *
-udp6_frame(struct testgw *g, uint32_t len)
-{
-	struct rte_mbuf *m = rte_pktmbuf_alloc(g->pub.pool);
-	struct rte_ipv6_hdr *ip;
-	uint8_t *p;
-
-	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-	p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + len));
-	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	memset(p, 0, 14 + len);
-	p[12] = 0x86, p[13] = 0xdd;
-	ip = (struct rte_ipv6_hdr *)(p + 14);
-	ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
-	ip->payload_len = rte_cpu_to_be_16((uint16_t)(len - 40));
-	ip->proto = IPPROTO_UDP;
-	ip->hop_limits = 64;
-	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
-	CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
-	return m;
-}
 
 /* The same on an asynchronous engine (a cryptodev's way): the 1280-byte
  * packet is encrypted at once, beside the ops in flight, and its
@@ -2006,22 +1991,7 @@ test_v6_min_mtu_over_v6(void)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(fr);
 	for (i = 0; i < 3; i++) {
-		uint8_t *p;
-		struct rte_ipv6_hdr *ip;
-
-		m = rte_pktmbuf_alloc(g->pub.pool);
-		CU_ASSERT_PTR_NOT_NULL_FATAL(m);
-		p = (uint8_t *)rte_pktmbuf_append(m, (uint16_t)(14 + sizes[i]));
-		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-		memset(p, 0, 14 + sizes[i]);
-		p[12] = 0x86, p[13] = 0xdd;
-		ip = (struct rte_ipv6_hdr *)(p + 14);
-		ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
-		ip->payload_len = rte_cpu_to_be_16((uint16_t)(sizes[i] - 40));
-		ip->proto = IPPROTO_UDP;
-		ip->hop_limits = 64;
-		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:1::10", ip->src_addr), 1);
-		CU_ASSERT_EQUAL(inet_pton(AF_INET6, "fd00:2::20", ip->dst_addr), 1);
+		m = udp6_frame(g, sizes[i]);
 		gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
 	}
 	take_tx(w, &s);
