@@ -429,6 +429,13 @@ local_reassemble(struct exc *x, struct frag_in *tbl, struct rte_mbuf *m)
 	return m;
 }
 
+/* The big-endian 16-bit word at @p p. */
+static inline uint16_t
+be16_at(const uint8_t *p)
+{
+	return (uint16_t)(p[0] << 8 | p[1]);
+}
+
 /* The big-endian 32-bit word at @p p (any alignment). */
 static inline uint32_t
 be32_at(const uint8_t *p)
@@ -469,9 +476,10 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	struct cfg_addr dst = { .af = AF_INET6, .len = 128 };
 	struct model_sa *s;
 	struct gw_sa *gw;
-	uint32_t mtu, spi, cur, qlen, sum, i;
+	uint32_t mtu, spi, cur, qlen, sum, i, l4;
 	uint16_t learned;
 	uint64_t now;
+	uint8_t nh;
 
 	if (len < 48 + 40 + 8 || (ip[0] >> 4) != 6 || ip[6] != IPPROTO_ICMPV6 || ip[40] != 2 ||
 	    ip[41] != 0 || (uint32_t)(ip[4] << 8 | ip[5]) + 40 > len)
@@ -479,10 +487,17 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	qlen = len - 48;
 	if ((q[0] >> 4) != 6 || !is_ours(x->pub, q, true))
 		return false;
-	if (q[6] == IPPROTO_ESP)
-		spi = be32_at(q + 40);
-	else if (q[6] == IPPROTO_UDP && qlen >= 40 + 8 + 4)
-		spi = be32_at(q + 48);
+	nh = q[6];
+	l4 = 40;
+	/* The first fragment of an ESP packet out_small_v6() cut. */
+	if (nh == IPPROTO_FRAGMENT && qlen >= 48 + 4 && (be16_at(q + 42) & 0xfff8) == 0) {
+		nh = q[40];
+		l4 = 48;
+	}
+	if (nh == IPPROTO_ESP)
+		spi = be32_at(q + l4);
+	else if (nh == IPPROTO_UDP && qlen >= l4 + 8 + 4)
+		spi = be32_at(q + l4 + 8);
 	else
 		return false;
 	sum = rte_ipv6_phdr_cksum((const struct rte_ipv6_hdr *)ip, 0) +
@@ -494,7 +509,7 @@ on_too_big(struct exc *x, struct rte_mbuf *m, const uint8_t *ip, uint32_t len)
 	s = spi != 0 ? model_sa_find(x->pub->model, &dst, spi) : NULL;
 	gw = s != NULL ? s->dp : NULL;
 	if (gw == NULL || s->dir != CFG_DIR_OUT || gw->esp.mode != ESP_MODE_TUNNEL ||
-	    !!(gw->esp.flags & ESP_F_UDP_ENCAP) != (q[6] == IPPROTO_UDP))
+	    !!(gw->esp.flags & ESP_F_UDP_ENCAP) != (nh == IPPROTO_UDP))
 		return false;
 	mtu = RTE_MAX(be32_at(ip + 44), 1280u);
 	learned = __atomic_load_n(&gw->pmtu, __ATOMIC_RELAXED);
@@ -689,8 +704,9 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 	/* Not about a packet from the gateway's own address either (its
 	 * ESP, its echo replies): the error would only come back to it. An
 	 * IPv6 one of those is cut to fit instead. */
-	if (family == 6 && len >= sizeof(struct rte_ipv6_hdr) &&
-	    e->kind == ICMP_ERR_FRAG_NEEDED && is_ours(p, ip, true)) {
+	if ((e->m->packet_type & GW_PT_LOCAL) && family == 6 &&
+	    len >= sizeof(struct rte_ipv6_hdr) && e->kind == ICMP_ERR_FRAG_NEEDED &&
+	    is_ours(p, ip, true)) {
 		own_too_big6(x, e);
 		return;
 	}

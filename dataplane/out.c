@@ -88,18 +88,26 @@ fit_take(struct gw_sa *sa, struct rte_mbuf *m, struct rte_mbuf *prot[],
  * burst's loops; it goes ahead of the rest of its burst.
  */
 static __rte_cold __rte_noinline void
-out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m)
+out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t room)
 {
 	/* The tables this lcore reads now: the burst's, or newer. */
 	const struct gw_tables *t = __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE);
 	struct esp_sa *es = &sa->esp;
 	struct rte_mbuf *frags[4];
+	/* The path MTU fit() saw: the route's, or less where a Packet Too
+	 * Big said so (read again, it could be 0 for a moment: lcore 0
+	 * makes the workers work it out anew). */
+	uint32_t mtu = room + esp_sa_overhead(es);
 	uint16_t why = 0;
-	uint32_t mtu;
 	int nf;
 
-	/* Synchronous on any engine: crypto.h lets a synchronous burst
-	 * go while asynchronous ops are in flight. */
+	/* Synchronous on any engine (crypto.h lets a synchronous burst go
+	 * while asynchronous ops are in flight). But what an asynchronous
+	 * engine holds goes first: packets of this SA among them have lower
+	 * sequence numbers, and a peer's replay window (32 or 64) would
+	 * take them for replays once this one passed them. */
+	if (unlikely(esp_pending(&w->esp) != 0))
+		(void)gw_esp_collect(w, t, true);
 	if (esp_out_process(&w->esp, &m, &es, 1, &why) != 1) {
 		if (why == CNT_XfrmOutStateSeqError && !sa->hard_sent)
 			expire_hard(w, sa);
@@ -107,9 +115,6 @@ out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m)
 		return;
 	}
 	sa_runs_done(w, &es, 1);
-	/* The path MTU sa_room() just read: the route's, or less where a
-	 * Packet Too Big said so. */
-	mtu = (uint32_t)__atomic_load_n(&sa->path_mtu, __ATOMIC_RELAXED);
 	if (m->pkt_len <= mtu) {
 		gw_route_send(w, t, &m, 1);
 		return;
@@ -176,7 +181,7 @@ fit_slow(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t roo
 		 * MTU, which it would not take (RFC 8201 4). */
 		if (m->pkt_len <= IPV6_MIN_MTU) {
 			if (sa->esp.outer_v6) {
-				out_small_v6(w, sa, m);
+				out_small_v6(w, sa, m, room);
 				return np;
 			}
 			return fit_take(sa, m, prot, sas, np);
@@ -194,8 +199,9 @@ fit_slow(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t roo
  * fragments that each fit (RFC 4459 pre-fragmentation), each in its own
  * ESP packet; for a transport SA it goes whole, its ESP packet fragmented
  * after. Any other (DF, IPv6) is dropped with Fragmentation Needed or
- * Packet Too Big, reporting the room the SA leaves; but an IPv6 tunnel
- * over IPv4 takes IPv6 packets of up to 1280 bytes whatever its room,
+ * Packet Too Big, reporting the room the SA leaves; but a tunnel takes
+ * IPv6 packets of up to 1280 bytes whatever its room (their ESP packets
+ * fragmented: over IPv4 on the way out, over IPv6 by out_small_v6()),
  * and reports no less. TCP SYNs are clamped first.
  * @return the new np.
  */
@@ -744,7 +750,10 @@ gw_local_out(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	     uint16_t n)
 {
 	struct flow_key keys[GW_RX_BURST];
+	uint16_t i;
 
+	for (i = 0; i < n; i++)
+		pkts[i]->packet_type = GW_PT_LOCAL;
 	out_classify(w, t, pkts, keys, gw_flow_keys(w, pkts, n, keys), 0, OUT_LOCAL);
 }
 

@@ -51,6 +51,10 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
  *  as one out of an SA, it meets the outbound SPD if it leaves by an
  *  unprotected port again (route.c). */
 #define GW_PT_PLAIN_IN 0x40000000u
+/** m->packet_type of the gateway's own packets (gw_local_out()): lcore 0
+ *  fragments an IPv6 one too big for its path (control/exc.c), as a
+ *  source may, where a forwarded one gets Packet Too Big. */
+#define GW_PT_LOCAL 0x20000000u
 #define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10

@@ -1106,8 +1106,39 @@ static const char conf6[] =
 	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
 	"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
 
+static void too_big_in(struct fixture *f, const struct rte_mbuf *esp, uint32_t mtu,
+		       uint32_t spi);
+
 /* A Packet Too Big from router 2001:db8:1::1, MTU @p mtu, quoting the
- * ESP frame @p esp (its IPv6 packet, cut to fit 1280), in on port 1. */
+ * ESP frame @p esp (its IPv6 packet, cut to fit 1280), in on port 1; with
+ * @p frag a Fragment header of that offset (in bytes; M set) after the
+ * IPv6 header, as out_small_v6() sends ESP. */
+static void
+too_big_frag_in(struct fixture *f, const struct rte_mbuf *esp, uint32_t mtu, uint32_t spi,
+		int frag)
+{
+	uint8_t b[1280];
+	const uint8_t *src = rte_pktmbuf_mtod_offset(esp, const uint8_t *, 14);
+	uint32_t n = RTE_MIN(esp->data_len - 14u, (uint32_t)sizeof(b) - 8);
+	struct rte_mbuf *q = alloc(f);
+	uint8_t *p;
+
+	memcpy(b, src, 40);
+	b[6] = IPPROTO_FRAGMENT;
+	b[40] = src[6];
+	b[41] = 0;
+	b[42] = (uint8_t)(frag >> 8);
+	b[43] = (uint8_t)(frag | 1);
+	memset(b + 44, 0x5a, 4);
+	memcpy(b + 48, src + 40, n - 40);
+	p = (uint8_t *)rte_pktmbuf_append(q, (uint16_t)(14 + n + 8));
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	memset(p, 0, 14);
+	memcpy(p + 14, b, n + 8);
+	too_big_in(f, q, mtu, spi);
+	rte_pktmbuf_free(q);
+}
+
 static void
 too_big_in(struct fixture *f, const struct rte_mbuf *esp, uint32_t mtu, uint32_t spi)
 {
@@ -1290,6 +1321,39 @@ test_pmtu_notes_full(void)
 	teardown(&f);
 }
 
+/* A Packet Too Big quoting the first fragment of our ESP (out_small_v6()
+ * fragments it) lowers the SA's path MTU as one quoting the whole packet
+ * does; one quoting a later fragment, which has no SPI, does not. */
+static void
+test_pmtu_from_fragment(void)
+{
+	struct rte_mbuf *out[4], *esp;
+	struct fixture f;
+	uint64_t c[CNT__MAX];
+	unsigned int n;
+
+	setup_conf(&f, conf6);
+	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	n = worker_sent(&f, 1, out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	esp = out[0];
+	too_big_frag_in(&f, esp, 1400, 0, 1232);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 0);
+	too_big_frag_in(&f, esp, 1400, 0, 0);
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 1);
+	/* The next packet too big for 1400 gets Fragmentation Needed. */
+	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out + 1, 3), 0);
+	exc_poll(f.x);
+	free_all(out + 1, w0_sent(&f, 0, out + 1, 3));
+	pub_counters(&f.g->pub, c);
+	CU_ASSERT_EQUAL(c[CNT_FragNeeded], 1);
+	rte_pktmbuf_free(esp);
+	teardown(&f);
+}
+
 /* IPv6 sites on port 0, their tunnel over IPv4 on port 1 (MTU %u). */
 static const char conf_own6[] =
 	"port 0 role protected addr 192.168.1.1/24 addr fd00:1::1/64 mac 02:00:00:00:01:01\n"
@@ -1417,9 +1481,29 @@ test_own_v6_fragmented(void)
 		CU_ASSERT_EQUAL(rte_pktmbuf_mtod(out[i], uint8_t *)[14 + 9], IPPROTO_ESP);
 	}
 	free_all(out, n);
+
+	/* A packet forwarded from the LAN with the gateway's address as its
+	 * source is not the gateway's own: refused, not cut. */
+	m = own6_packet(&f, "fd00:1::1", "fd00:2::20", 2000, false);
+	{
+		uint8_t *p = (uint8_t *)rte_pktmbuf_prepend(m, 14);
+
+		CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+		memcpy(p, P0_MAC, 6);
+		memcpy(p + 6, HOST_MAC, 6);
+		p[12] = 0x86;
+		p[13] = 0xdd;
+	}
+	gw_outbound(f.g->pub.workers[0], f.g->pub.shared.tables, 0, &m, 1);
+	exc_poll(f.x);
+	gw_handoff_poll(f.g->pub.workers[0], f.g->pub.shared.tables);
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, out, 16), 0);
+	CU_ASSERT_EQUAL(w0_sent(&f, 0, out, 16), 0);
+
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_EchoReplies], 1);
 	CU_ASSERT_EQUAL(c[CNT_ReassemblyOk], 1);
+	CU_ASSERT_EQUAL(c[CNT_FragNeeded], 3); /* the reply, our own, the LAN's */
 	CU_ASSERT_EQUAL(c[CNT_Fragmented], 2 + 2);
 	CU_ASSERT_EQUAL(c[CNT_IcmpErrorsSent], 0);
 	CU_ASSERT_EQUAL(c[CNT_FragFailed], 0);
@@ -1457,6 +1541,8 @@ test_exc_register(void)
 	    CU_add_test(s, "a TAP both ways", test_tap) == NULL ||
 	    CU_add_test(s, "Packet Too Big about our ESP over IPv6: the SA's path MTU",
 			test_pmtu_from_too_big) == NULL ||
+	    CU_add_test(s, "Packet Too Big quoting our ESP's first fragment",
+			test_pmtu_from_fragment) == NULL ||
 	    CU_add_test(s, "path MTUs learned for more SAs than there are notes",
 			test_pmtu_notes_full) == NULL ||
 	    CU_add_test(s, "fragments for the gateway: out of an SA and plain apart",

@@ -1938,9 +1938,10 @@ static const char conf_v6v6[] =
 	"  tmpl src 2001:db8:1::5 dst 2001:db8:2::5 proto esp reqid 1 mode tunnel\n";
 
 /* The same on an asynchronous engine (a cryptodev's way): the 1280-byte
- * packet is encrypted at once, beside the ops in flight, and its
- * fragments leave before the packet ahead of it that the engine still
- * holds, with the next sequence number. */
+ * packet is encrypted at once, but what the engine holds goes first, so
+ * the SA's packets leave in the order of their sequence numbers (a
+ * peer's replay window would drop the older ones once a newer passed
+ * them). */
 static void
 test_v6_min_mtu_over_v6_async(void)
 {
@@ -1957,18 +1958,17 @@ test_v6_min_mtu_over_v6_async(void)
 	CU_ASSERT_EQUAL(esp_pending(&w->esp), 1);
 	m = udp6_frame(g, 1280);
 	gw_outbound(w, g->pub.shared.tables, 0, &m, 1);
+	CU_ASSERT_EQUAL(esp_pending(&w->esp), 0);
 	take_tx(w, &s);
-	CU_ASSERT_EQUAL_FATAL(s.n, 2);
-	a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
-	CU_ASSERT(a[6] == IPPROTO_FRAGMENT && a[40] == IPPROTO_ESP);
-	CU_ASSERT_EQUAL(a[52] << 24 | a[53] << 16 | a[54] << 8 | a[55], 2); /* seq */
-	free_tx(&s);
-	CU_ASSERT_EQUAL(gw_esp_collect(w, g->pub.shared.tables, true), 1);
-	take_tx(w, &s);
-	CU_ASSERT_EQUAL_FATAL(s.n, 1);
-	a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
-	CU_ASSERT(a[6] == IPPROTO_ESP);
-	CU_ASSERT_EQUAL(a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47], 1);
+	CU_ASSERT_EQUAL(s.n, 3);
+	if (s.n == 3) {
+		a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
+		CU_ASSERT(a[6] == IPPROTO_ESP);
+		CU_ASSERT_EQUAL(a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47], 1); /* seq */
+		a = rte_pktmbuf_mtod(s.m[1], const uint8_t *) + 14;
+		CU_ASSERT(a[6] == IPPROTO_FRAGMENT && a[40] == IPPROTO_ESP);
+		CU_ASSERT_EQUAL(a[52] << 24 | a[53] << 16 | a[54] << 8 | a[55], 2);
+	}
 	free_tx(&s);
 	CU_ASSERT_EQUAL(counter(g, CNT_Fragmented), 1);
 	esp_ctx_async_free(&w->esp);
