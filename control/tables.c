@@ -195,7 +195,9 @@ tbl8s_needed(const struct gw_model *m, uint32_t *v4, uint32_t *v6)
 	 * routes sharing groups need fewer than counted. */
 	*v4 = RTE_MIN(RTE_MAX(256u, n4 + GW_PORTS_MAX * CFG_PORT_ADDRS_MAX),
 		      (uint32_t)RTE_LPM_MAX_TBL8_NUM_GROUPS);
-	*v6 = RTE_MIN(RTE_MAX(1024u, n6 + 13u * GW_PORTS_MAX * CFG_PORT_ADDRS_MAX), 1u << 21);
+	/* + the martians' (13 groups a /128, 9 for the /96) */
+	*v6 = RTE_MIN(RTE_MAX(1024u, n6 + 13u * GW_PORTS_MAX * CFG_PORT_ADDRS_MAX + 35u),
+		      1u << 21);
 }
 
 /*
@@ -240,6 +242,17 @@ static const struct {
 	{ { 169, 254, 0, 0 }, 16 }, /* link-local */
 	{ { 240, 0, 0, 0 }, 4 },    /* reserved */
 };
+/* IPv6's (RFC 6890: not forwardable). Not link-local fe80::/10: a port
+ * may have such an address, whose connected route the gateway's own
+ * packets to its neighbours take. */
+static const struct {
+	uint8_t a[16];
+	uint8_t len;
+} martians6[] = {
+	{ { 0 }, 128 },                                       /* unspecified */
+	{ { [15] = 1 }, 128 },                                /* loopback */
+	{ { [10] = 0xff, [11] = 0xff }, 96 },                 /* IPv4-mapped */
+};
 #define NH_NONE 0xffffffu /* past any table: the lookups say "no route" */
 
 static int
@@ -254,7 +267,7 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 				     GW_PORTS_MAX * CFG_PORT_ADDRS_MAX, 16u),
 	};
 	struct rte_lpm6_config c6 = {
-		.max_rules = RTE_MAX(n_nh + m->n_routes, 16u),
+		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians6), 16u),
 	};
 	uint32_t i, p, pass;
 
@@ -271,6 +284,12 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 
 	for (i = 0; i < RTE_DIM(martians4); i++) {
 		int rc = lpm_add(t, AF_INET, martians4[i].a, martians4[i].len, NH_NONE);
+
+		if (rc < 0)
+			return rc;
+	}
+	for (i = 0; i < RTE_DIM(martians6); i++) {
+		int rc = lpm_add(t, AF_INET6, martians6[i].a, martians6[i].len, NH_NONE);
 
 		if (rc < 0)
 			return rc;

@@ -1845,6 +1845,13 @@ test_route_default(void)
 	CU_ASSERT_EQUAL(route_port(g, "8.8.8.8"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "2001:4860::1"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "ff02::1"), 1);
+	/* IPv6's (RFC 6890): unspecified, loopback, IPv4-mapped; not their
+	 * neighbours. */
+	CU_ASSERT_EQUAL(route_port(g, "::"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "::1"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "::ffff:10.1.2.3"), -1);
+	CU_ASSERT_EQUAL(route_port(g, "::2"), 1);
+	CU_ASSERT_EQUAL(route_port(g, "::fffe:10.1.2.3"), 1);
 	CU_ASSERT_EQUAL(route_port(g, "2001:db8:2::20"), 0);
 	/* route del: the /1 gone, the default route takes its half again. */
 	unit_gw_apply(g, "route del 128.0.0.0/1");
