@@ -249,9 +249,9 @@ static const struct {
 	uint8_t a[16];
 	uint8_t len;
 } martians6[] = {
-	{ { 0 }, 128 },                                       /* unspecified */
-	{ { [15] = 1 }, 128 },                                /* loopback */
-	{ { [10] = 0xff, [11] = 0xff }, 96 },                 /* IPv4-mapped */
+	{ { 0 }, 128 },                       /* unspecified */
+	{ { [15] = 1 }, 128 },                /* loopback */
+	{ { [10] = 0xff, [11] = 0xff }, 96 }, /* IPv4-mapped */
 };
 #define NH_NONE 0xffffffu /* past any table: the lookups say "no route" */
 

@@ -167,7 +167,8 @@ frag_ipv6_out(struct rte_mbuf *m, uint16_t mtu, uint32_t id, struct rte_mempool 
 		uint8_t *p;
 
 		len = RTE_MIN(fsz, pl - off);
-		p = f == NULL ? NULL : (uint8_t *)rte_pktmbuf_append(f, (uint16_t)(V6_HL + V6_FH + len));
+		p = f == NULL ? NULL :
+			(uint8_t *)rte_pktmbuf_append(f, (uint16_t)(V6_HL + V6_FH + len));
 		if (p == NULL) {
 			rte_pktmbuf_free(f);
 			while (i > 0)

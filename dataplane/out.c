@@ -81,11 +81,12 @@ fit_take(struct gw_sa *sa, struct rte_mbuf *m, struct rte_mbuf *prot[],
 
 /*
  * An IPv6 packet of up to 1280 bytes that tunnel SA @p sa over IPv6 must
- * carry although its path is narrower once ESP is added (RFC 8200 5):
- * encrypted on its own, and its ESP packet sent in IPv6 fragments that
- * fit the path (RFC 8200 4.5; IPv6 routers do not fragment), as Linux's
- * xfrm6 output does. Cold, so that none of this sits in the pages of the
- * burst's loops; it goes ahead of the rest of its burst.
+ * carry although its room (@p room) is smaller (RFC 8200 5): encrypted
+ * on its own, and its ESP packet sent in IPv6 fragments that fit the path
+ * (RFC 8200 4.5; IPv6 routers do not fragment), as Linux's xfrm6 output
+ * does. It goes ahead of the rest of its burst, which takes its sequence
+ * numbers after it. Cold, so that none of this sits in the pages of the
+ * burst's loops.
  */
 static __rte_cold __rte_noinline void
 out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t room)
@@ -94,9 +95,9 @@ out_small_v6(struct gw_worker *w, struct gw_sa *sa, struct rte_mbuf *m, uint32_t
 	const struct gw_tables *t = __atomic_load_n(&w->shared->tables, __ATOMIC_ACQUIRE);
 	struct esp_sa *es = &sa->esp;
 	struct rte_mbuf *frags[4];
-	/* The path MTU fit() saw: the route's, or less where a Packet Too
-	 * Big said so (read again, it could be 0 for a moment: lcore 0
-	 * makes the workers work it out anew). */
+	/* The path MTU fit() saw (the route's, or less where a Packet Too
+	 * Big said so); not gw_sa.path_mtu read again, which lcore 0 may
+	 * have zeroed meanwhile for the workers to work it out anew. */
 	uint32_t mtu = room + esp_sa_overhead(es);
 	uint16_t why = 0;
 	int nf;
