@@ -761,18 +761,26 @@ METHOD(kernel_ipsec_t, del_sa, status_t, private_kernel_espd_ipsec_t *this,
 
 METHOD(kernel_ipsec_t, flush_sas, status_t, private_kernel_espd_ipsec_t *this)
 {
+	status_t st = SUCCESS;
 	sa_rec_t *s;
 
 	this->lock->lock(this->lock);
 	while (this->sas->remove_first(this->sas, (void **)&s) == SUCCESS) {
 		espd_req_t r = { 0 };
+		int rc;
 
 		sa_del_words(&r, s->src, s->dst, s->spi);
-		request(this, &r, NULL, NULL);
+		rc = request(this, &r, NULL, NULL);
+		/* As del_sa(): sent but unanswered, deleted again once espd
+		 * answers; espd unreachable, a failure charon hears of. */
+		if (rc == -3)
+			fixup_sa(this, s->src, s->dst, s->spi);
+		if (rc == -2)
+			st = FAILED;
 		sa_rec_destroy(s);
 	}
 	this->lock->unlock(this->lock);
-	return SUCCESS;
+	return st;
 }
 
 /* ---- policies ------------------------------------------------------------- */

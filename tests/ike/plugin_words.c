@@ -31,7 +31,8 @@
  *    the plugin's timeout fails, and is undone once espd answers again
  *    (`state del`, `policy del`): espd may have applied it; after a
  *    `state migrate` that failed, the SA at its old address is deleted
- *    (charon goes on as if it had moved).
+ *    (charon goes on as if it had moved); so is a `state del` of
+ *    flush_sas.
  * Built only with -Dstrongswan_src and charon's libraries (meson.build).
  *
  *   build/control/strongswan/plugin_words
@@ -43,13 +44,14 @@
 
 static char sock_path[108];
 static pthread_mutex_t seen_lock = PTHREAD_MUTEX_INITIALIZER;
-static char seen[64][4096];
+static char seen[128][4096];
 static int n_seen;
 static int failures;
 static int monitor = -1;    /* the plugin's monitor connection */
 static const char *state_list = "[]"; /* what `state list` answers */
 static uint32_t expired[16]; /* SPIs charon heard of: hard ones | 1 << 31 */
 static volatile int refuse_monitor; /* espd "restarting": monitors refused */
+static int del79;           /* `state del` of SPI 0x79 seen (the first unanswered) */
 static int n_expired;
 
 /* One client of the fake espd: a monitor is answered and kept; `state
@@ -66,12 +68,14 @@ fake_client(void *arg)
 
 		line[strcspn(line, "\n")] = '\0';
 		/* Left unanswered: the plugin times out after 1 s. */
-		if ((strstr(line, "'state' 'add'") && strstr(line, "0x00000077")) ||
+		if ((strstr(line, "'state' 'del'") && strstr(line, "0x00000079") &&
+		     del79++ == 0) ||
+		    (strstr(line, "'state' 'add'") && strstr(line, "0x00000077")) ||
 		    (strstr(line, "'state' 'migrate'") && strstr(line, "0x00000078")) ||
 		    (strstr(line, "'policy' 'update'") && strstr(line, "10.9.0.0/16")))
 			ans = NULL;
 		pthread_mutex_lock(&seen_lock);
-		if (n_seen < 64)
+		if (n_seen < 128)
 			snprintf(seen[n_seen++], sizeof(seen[0]), "%s", line);
 		pthread_mutex_unlock(&seen_lock);
 		if (ans == NULL) {
@@ -514,6 +518,22 @@ main(void)
 			expect("... a failed migrate: the SA at its old address deleted", "0x00000078",
 			       "'state' 'del' 'src' '203.0.113.5'", NULL);
 			me2->destroy(me2);
+		}
+
+		/* flush_sas: a `state del` left unanswered is sent again once
+		 * espd answers, as del_sa's is. */
+		add_out_sa(ki, me, peer, 0x79);
+		ki->flush_sas(ki);
+		for (i = 0; i < 300 && count_lines("'state' 'del' 'src' '203.0.113.5' 'dst' "
+						    "'198.51.100.7' 'proto' 'esp' 'spi' "
+						    "'0x00000079'") < 2; i++)
+			usleep(10 * 1000);
+		if (count_lines("'state' 'del' 'src' '203.0.113.5' 'dst' '198.51.100.7' 'proto' "
+				"'esp' 'spi' '0x00000079'") < 2) {
+			printf("FAIL flush_sas: an unanswered `state del` is not sent again\n");
+			failures++;
+		} else {
+			printf("PASS flush_sas: an unanswered `state del` is sent again\n");
 		}
 	}
 	ki->destroy(ki);
