@@ -672,7 +672,7 @@ own_too_big6(struct exc *x, const struct gw_exc *e)
 {
 	struct pub *p = x->pub;
 	struct rte_mbuf *frags[GW_FRAG_FWD_MAX];
-	uint32_t mtu = RTE_MIN(RTE_MAX(e->mtu, 1280u), 65535u);
+	uint32_t mtu = RTE_MIN(RTE_MAX(e->mtu, (uint32_t)RTE_IPV6_MIN_MTU), 65535u);
 	int nf, i, k;
 
 	nf = frag_ipv6_out(e->m, (uint16_t)mtu, p->w0->frag6_id++, p->pool, frags,

@@ -228,30 +228,25 @@ lpm_add(struct gw_tables *t, int af, const uint8_t *a, uint8_t len, uint32_t nh)
 
 /*
  * Destinations no router forwards (RFC 1812 5.3.7 and 4.2.2.11; RFC 3927
- * 7 for link-local), however a default route reads: they lead to a next
- * hop past the table, which the lookups take for no route (NoRoute). An
- * explicit route for one of these prefixes replaces it; a longer one
- * (a connected 169.254.1.0/24) beats it.
+ * 7 for link-local; RFC 6890 for IPv6's), however a default route reads:
+ * they lead to a next hop past the table, which the lookups take for no
+ * route (NoRoute). An explicit route for one of these prefixes replaces
+ * it; a longer one (a connected 169.254.1.0/24) beats it. Not IPv6
+ * link-local fe80::/10: a port may have such an address, whose connected
+ * route the gateway's own packets to its neighbours take.
  */
 static const struct {
-	uint8_t a[4];
-	uint8_t len;
-} martians4[] = {
-	{ { 0, 0, 0, 0 }, 8 },      /* "this" network */
-	{ { 127, 0, 0, 0 }, 8 },    /* loopback */
-	{ { 169, 254, 0, 0 }, 16 }, /* link-local */
-	{ { 240, 0, 0, 0 }, 4 },    /* reserved */
-};
-/* IPv6's (RFC 6890: not forwardable). Not link-local fe80::/10: a port
- * may have such an address, whose connected route the gateway's own
- * packets to its neighbours take. */
-static const struct {
+	int af;
 	uint8_t a[16];
 	uint8_t len;
-} martians6[] = {
-	{ { 0 }, 128 },                       /* unspecified */
-	{ { [15] = 1 }, 128 },                /* loopback */
-	{ { [10] = 0xff, [11] = 0xff }, 96 }, /* IPv4-mapped */
+} martians[] = {
+	{ AF_INET, { 0, 0, 0, 0 }, 8 },                 /* "this" network */
+	{ AF_INET, { 127, 0, 0, 0 }, 8 },               /* loopback */
+	{ AF_INET, { 169, 254, 0, 0 }, 16 },            /* link-local */
+	{ AF_INET, { 240, 0, 0, 0 }, 4 },               /* reserved */
+	{ AF_INET6, { 0 }, 128 },                       /* unspecified */
+	{ AF_INET6, { [15] = 1 }, 128 },                /* loopback */
+	{ AF_INET6, { [10] = 0xff, [11] = 0xff }, 96 }, /* IPv4-mapped */
 };
 #define NH_NONE 0xffffffu /* past any table: the lookups say "no route" */
 
@@ -263,11 +258,11 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	char name[RTE_LPM_NAMESIZE];
 	struct rte_lpm_config c4 = {
 		/* + a directed broadcast per port address */
-		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians4) +
+		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians) +
 				     GW_PORTS_MAX * CFG_PORT_ADDRS_MAX, 16u),
 	};
 	struct rte_lpm6_config c6 = {
-		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians6), 16u),
+		.max_rules = RTE_MAX(n_nh + m->n_routes + (uint32_t)RTE_DIM(martians), 16u),
 	};
 	uint32_t i, p, pass;
 
@@ -282,14 +277,8 @@ build_routes(const struct gw_model *m, struct gw_tables *t, int socket)
 	if (t->lpm4 == NULL || t->lpm6 == NULL || t->nh == NULL)
 		return -ENOMEM;
 
-	for (i = 0; i < RTE_DIM(martians4); i++) {
-		int rc = lpm_add(t, AF_INET, martians4[i].a, martians4[i].len, NH_NONE);
-
-		if (rc < 0)
-			return rc;
-	}
-	for (i = 0; i < RTE_DIM(martians6); i++) {
-		int rc = lpm_add(t, AF_INET6, martians6[i].a, martians6[i].len, NH_NONE);
+	for (i = 0; i < RTE_DIM(martians); i++) {
+		int rc = lpm_add(t, martians[i].af, martians[i].a, martians[i].len, NH_NONE);
 
 		if (rc < 0)
 			return rc;

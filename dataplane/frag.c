@@ -28,7 +28,6 @@
 #define V6_FH ((uint32_t)sizeof(struct rte_ipv6_fragment_ext))
 #define IP_MAX 65535u           /* RFC 791 / RFC 8200: a packet's bytes at most */
 #define V4_MIN_MTU 68           /* RFC 791: every link carries 68 bytes */
-#define V6_MIN_MTU 1280u        /* RFC 8200 5: every link carries 1280 bytes */
 #define FRAG_BUCKET_ENTRIES 16  /* associativity, as examples/ip_reassembly */
 #define DR_PREFETCH 3
 
@@ -153,7 +152,7 @@ frag_ipv6_out(struct rte_mbuf *m, uint16_t mtu, uint32_t id, struct rte_mempool 
 	room = rte_pktmbuf_data_room_size(pool);
 	room = room > RTE_PKTMBUF_HEADROOM ? room - RTE_PKTMBUF_HEADROOM : 0;
 	eff = RTE_MIN((uint32_t)mtu, room);
-	if (eff < V6_MIN_MTU)
+	if (eff < RTE_IPV6_MIN_MTU)
 		return -EINVAL;
 	/* Every fragment but the last carries a multiple of 8 bytes. */
 	fsz = (eff - V6_HL - V6_FH) & ~7u;

@@ -1183,6 +1183,23 @@ too_big_in(struct fixture *f, const struct rte_mbuf *esp, uint32_t mtu, uint32_t
 	exc_poll(f->x);
 }
 
+/* GCM-128 over IPv6 takes 40 + 8 + 8 + 3 + 2 + 16 = 77 bytes: the room
+ * port 1's MTU of 1500 leaves conf6's SA. */
+#define ROOM6 (1500 - 77)
+
+/* @p f set up on conf6, and the ESP frame of one packet that fills the
+ * SA's room (the caller frees it), for Packet Too Big to quote. */
+static struct rte_mbuf *
+setup_esp6(struct fixture *f)
+{
+	struct rte_mbuf *out[16];
+
+	setup_conf(f, conf6);
+	protected_out(f, 64, true, (uint16_t)(ROOM6 - 28));
+	CU_ASSERT_EQUAL_FATAL(worker_sent(f, 1, out, 16), 1);
+	return out[0];
+}
+
 /*
  * RFC 8201 through a tunnel over IPv6 (IPv6 routers never fragment): a
  * Packet Too Big about our ESP lowers that SA's path MTU, so the next
@@ -1197,16 +1214,10 @@ test_pmtu_from_too_big(void)
 	struct rte_mbuf *out[16], *esp;
 	uint64_t c[CNT__MAX], tap_dropped;
 	struct fixture f;
-	uint32_t room;
+	uint32_t room = ROOM6;
 	unsigned int n;
 
-	setup_conf(&f, conf6);
-	/* MTU 1500 less GCM-128 over IPv6 (40 + 8 + 8 + 3 + 2 + 16 = 77). */
-	room = 1500 - 77;
-	protected_out(&f, 64, true, (uint16_t)(room - 28));
-	n = worker_sent(&f, 1, out, 16);
-	CU_ASSERT_EQUAL_FATAL(n, 1);
-	esp = out[0];
+	esp = setup_esp6(&f);
 
 	/* Another SA's SPI, or a PTB that does not lower: nothing learned. */
 	too_big_in(&f, esp, 1400, 0x6102);
@@ -1298,11 +1309,7 @@ test_pmtu_notes_full(void)
 	char line[256];
 	unsigned int n, i;
 
-	setup_conf(&f, conf6);
-	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
-	n = worker_sent(&f, 1, out, 4);
-	CU_ASSERT_EQUAL_FATAL(n, 1);
-	esp = out[0];
+	esp = setup_esp6(&f);
 	too_big_in(&f, esp, 1400, 0); /* 0x6101's note is the soonest due */
 	for (i = 0; i < 256; i++) {
 		snprintf(line, sizeof(line), "state add src 2001:db8:1::5 dst 2001:db8:2::5 "
@@ -1313,7 +1320,7 @@ test_pmtu_notes_full(void)
 	}
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 257);
-	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	protected_out(&f, 64, true, (uint16_t)(ROOM6 - 28));
 	n = worker_sent(&f, 1, out + 1, 3);
 	CU_ASSERT_EQUAL(n, 1);
 	free_all(out + 1, n);
@@ -1330,13 +1337,8 @@ test_pmtu_from_fragment(void)
 	struct rte_mbuf *out[4], *esp;
 	struct fixture f;
 	uint64_t c[CNT__MAX];
-	unsigned int n;
 
-	setup_conf(&f, conf6);
-	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
-	n = worker_sent(&f, 1, out, 4);
-	CU_ASSERT_EQUAL_FATAL(n, 1);
-	esp = out[0];
+	esp = setup_esp6(&f);
 	too_big_frag_in(&f, esp, 1400, 0, 1232);
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 0);
@@ -1344,7 +1346,7 @@ test_pmtu_from_fragment(void)
 	pub_counters(&f.g->pub, c);
 	CU_ASSERT_EQUAL(c[CNT_PmtuLowered], 1);
 	/* The next packet too big for 1400 gets Fragmentation Needed. */
-	protected_out(&f, 64, true, (uint16_t)(1500 - 77 - 28));
+	protected_out(&f, 64, true, (uint16_t)(ROOM6 - 28));
 	CU_ASSERT_EQUAL(worker_sent(&f, 1, out + 1, 3), 0);
 	exc_poll(f.x);
 	free_all(out + 1, w0_sent(&f, 0, out + 1, 3));
