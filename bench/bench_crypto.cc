@@ -526,14 +526,14 @@ aead_algos(benchmark::internal::Benchmark *b)
 }
 
 // The AEADs again at the sizes around where the engine's four-lane
-// AES-GCM (crypto/gcm_x4.c, payloads up to 256 bytes) hands over to
-// IPsec-MB's single-buffer calls.
+// AES-GCM (crypto/gcm_x4.c) and sixteen-block ChaCha20-Poly1305
+// (crypto/chacha_x16.c) hand over to IPsec-MB's calls.
 void
 aead_short(benchmark::internal::Benchmark *b)
 {
 	b->ArgNames({ "algo", "size" });
 	for (int a = 0; a < kAeads; a++)
-		for (int64_t z : { 128, 192, 256, 320 })
+		for (int64_t z : { 128, 192, 256, 320, 384, 448 })
 			b->Args({ a, z });
 }
 

@@ -119,7 +119,7 @@ main(int argc, char **argv)
 
 	if (CU_initialize_registry() != CUE_SUCCESS)
 		return 1;
-	if (test_crypto_register() || test_gcm_x4_register() || test_config_register() ||
+	if (test_crypto_register() || test_gcm_x4_register() || test_chacha_x16_register() || test_config_register() ||
 	    test_replay_register() || test_esp_register() ||
 	    test_spd_register() || test_hmap_register() ||
 	    test_slab_register() || test_print_register() || test_flowtab_register() ||

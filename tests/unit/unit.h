@@ -17,6 +17,7 @@ struct rte_mempool;
 /** Each returns 0, or a CUnit error code when registration failed. */
 int test_crypto_register(void);
 int test_gcm_x4_register(void);
+int test_chacha_x16_register(void);
 int test_config_register(void);
 int test_replay_register(void);
 int test_esp_register(void);
