@@ -100,6 +100,7 @@ FULL_CASES = [
     ("in", "aes-gcm-128", [64, 512, 1420]),
     ("out", "aes-cbc-128/hmac-sha256-128", [64, 512, 1420]),
     ("out", "chacha20-poly1305", [64, 512, 1420]),
+    ("in", "chacha20-poly1305", [64, 512, 1420]),
 ]
 QUICK_CASES = [
     ("out", "aes-gcm-128", [64, 1420]),

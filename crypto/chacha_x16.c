@@ -4,17 +4,17 @@
  * packets: the ChaCha20 blocks of a whole chunk of packets sixteen at a
  * time, one block in each 32-bit lane of sixteen AVX-512 registers.
  *
- * IPsec-MB 1.3's AVX-512 code is built for long messages: below about
- * 256 bytes it still pays for sixteen blocks of key stream a packet, and
- * its job API around the Poly1305 costs more. bench_micro, bursts of 32,
- * 80-byte payloads: about 480 cycles a packet, 340 of them ChaCha20. A
- * 64-byte packet needs three blocks: block 0 for the Poly1305 key
- * (RFC 8439 2.6), blocks 1 and 2 for its payload. Here every block of
- * every packet of the chunk is a task; the tasks go through the rounds
- * sixteen at a time (the layout of RFC 8439's reference "vectorised"
- * implementations, each register holding one word of sixteen states), and
- * the key streams come back out by a 16x16 transpose. Poly1305 then runs
- * per packet on 64-bit limbs (as OpenSSL's poly1305.c without SIMD).
+ * IPsec-MB 1.3's AVX-512 code is built for long messages: a short packet
+ * still pays for sixteen blocks of key stream, and its Poly1305 for
+ * setting up a long message. bench_micro, bursts of 32, 80-byte payloads:
+ * about 480 cycles a packet, 340 of them ChaCha20. A 64-byte packet needs
+ * three blocks: block 0 for the Poly1305 key (RFC 8439 2.6), blocks 1 and
+ * 2 for its payload. Here every block of every packet of the chunk is a
+ * task; the tasks go through the rounds sixteen at a time (each register
+ * holds one word of sixteen states), and the key streams come back out by
+ * a 16x16 transpose. Then, eight packets at a time, one pass over each
+ * packet XORs the key stream and lays out its Poly1305 blocks, and
+ * Poly1305 runs on all eight at once with AVX-512 IFMA (poly_x8()).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +25,7 @@
 #include "crypto/chacha_x16.h"
 #include "crypto/crypto_priv.h"
 
-#define CX_TARGET __attribute__((target("avx512f,avx512bw,bmi2")))
+#define CX_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512ifma,bmi2")))
 
 #define CX_BLOCKS (1 + CHACHA_X16_MAX_LEN / 64) /* Poly1305 key + payload */
 #define CX_TASKS (CHACHA_X16_MAX_OPS * CX_BLOCKS)
@@ -37,8 +37,9 @@ _Static_assert(CHACHA_X16_MAX_OPS <= 32, "the result is a 32-bit mask");
 bool
 chacha_x16_cpu(void)
 {
-	/* leaf 7 EBX: BMI2 8, AVX512F 16, AVX512BW 30; leaf 1 ECX: OSXSAVE 27. */
-	const unsigned int ebx7 = 1u << 8 | 1u << 16 | 1u << 30;
+	/* leaf 7 EBX: BMI2 8, AVX512F 16, AVX512_IFMA 21, AVX512BW 30,
+	 * AVX512VL 31; leaf 1 ECX: OSXSAVE 27. */
+	const unsigned int ebx7 = 1u << 8 | 1u << 16 | 1u << 21 | 1u << 30 | 1u << 31;
 	unsigned int a, b, c, d, lo, hi;
 
 	if (!__get_cpuid(1, &a, &b, &c, &d) || !(c & 1u << 27))
@@ -148,14 +149,24 @@ chacha_blocks16(uint8_t *st)
 		_mm512_store_si512(st + 64 * i, x[i]);
 }
 
-/* ---- Poly1305 (RFC 8439 2.5), 64-bit limbs ------------------------------ */
+/* ---- Poly1305 (RFC 8439 2.5), eight packets at a time ------------------- */
 
-typedef unsigned __int128 u128;
+/*
+ * Each 64-bit lane of a zmm register holds one packet's accumulator h in
+ * three limbs of 44, 44 and 42 bits (radix 2^44), as do r and the
+ * message blocks. AVX-512 IFMA multiplies 52-bit limbs: vpmadd52luq adds
+ * bits 0..51 of each product, vpmadd52huq bits 52..103. With
+ * s1 = 20 r1 and s2 = 20 r2 (2^132 = 4 * 2^130 = 20 mod 2^130 - 5):
+ *   d0 = h0 r0 + h1 s2 + h2 s1
+ *   d1 = h0 r1 + h1 r0 + h2 s2
+ *   d2 = h0 r2 + h1 r1 + h2 r0
+ * then one pass of carries leaves every limb under 2^52 for the next
+ * block (the bounds are at px_step()).
+ */
 
-struct poly {
-	uint64_t r0, r1, s1; /* r clamped; s1 = r1 + r1 / 4 */
-	uint64_t h0, h1, h2; /* h < 2^131 between blocks */
-};
+#define M44 ((1ull << 44) - 1)
+#define M42 ((1ull << 42) - 1)
+#define PX_BLOCKS (2 + CHACHA_X16_MAX_LEN / 16 + 3) /* AAD, payload, lengths; px_fill() */
 
 static inline uint64_t
 le64(const uint8_t *p)
@@ -166,108 +177,197 @@ le64(const uint8_t *p)
 	return v;
 }
 
-CX_TARGET static inline __attribute__((always_inline)) void
-poly_init(struct poly *p, const uint8_t key[16])
+/*
+ * Encrypt or decrypt op @p o in place by its key stream @p ks, and lay
+ * out its Poly1305 input in lane @p l of @p b (RFC 8439 2.8: AAD and
+ * ciphertext each zero-padded to 16 bytes, then both lengths), one 16-byte
+ * block per row, in the same pass over the packet. @return how many
+ * blocks.
+ */
+CX_TARGET static inline __attribute__((always_inline)) unsigned int
+px_fill(uint8_t (*b)[8][16], unsigned int l, const struct chacha_x16_op *o,
+	const uint8_t *ks, bool enc)
 {
-	p->r0 = le64(key) & 0x0ffffffc0fffffffull;
-	p->r1 = le64(key + 8) & 0x0ffffffc0ffffffcull;
-	p->s1 = p->r1 + (p->r1 >> 2);
-	p->h0 = p->h1 = p->h2 = 0;
-}
+	unsigned int j = 0, off;
 
-/* h = (h + m + 2^128) * r, partly reduced mod 2^130 - 5. Every block ESP
- * feeds is 16 bytes (RFC 8439 2.8: AAD and ciphertext zero-padded). */
-CX_TARGET static inline __attribute__((always_inline)) void
-poly_block(struct poly *p, uint64_t m0, uint64_t m1)
-{
-	uint64_t h0, h1, h2, c;
-	u128 d0, d1;
+	if (o->aad_len != 0)
+		_mm_store_si128((__m128i *)b[j++][l],
+				_mm_maskz_loadu_epi8((__mmask16)_bzhi_u32(0xffff, o->aad_len),
+						     o->aad));
+	for (off = 0; off < o->len; off += 64) {
+		/* (bzhi reads only the low 8 bits of its index: at most 64) */
+		uint32_t n = o->len - off < 64 ? o->len - off : 64;
+		__mmask64 k = _bzhi_u64(~0ull, n);
+		__m512i d = _mm512_maskz_loadu_epi8(k, o->data + off);
+		__m512i x = _mm512_xor_si512(d, _mm512_load_si512(ks + off));
+		__m512i c = enc ? _mm512_maskz_mov_epi8(k, x) : d; /* the ciphertext */
 
-	h0 = (uint64_t)(d0 = (u128)p->h0 + m0);
-	h1 = (uint64_t)(d1 = (u128)p->h1 + (uint64_t)(d0 >> 64) + m1);
-	h2 = p->h2 + (uint64_t)(d1 >> 64) + 1;
-
-	d0 = (u128)h0 * p->r0 + (u128)h1 * p->s1;
-	d1 = (u128)h0 * p->r1 + (u128)h1 * p->r0 + (u128)(h2 * p->s1);
-	h2 = h2 * p->r0;
-
-	h0 = (uint64_t)d0;
-	h1 = (uint64_t)(d1 += (uint64_t)(d0 >> 64));
-	h2 += (uint64_t)(d1 >> 64);
-	/* (h2:h1:h0 += (h2 >> 2) * 5) mod 2^130 */
-	c = (h2 >> 2) + (h2 & ~3ull);
-	h2 &= 3;
-	h0 += c;
-	c = h0 < c;
-	h1 += c;
-	h2 += h1 < c;
-	p->h0 = h0;
-	p->h1 = h1;
-	p->h2 = h2;
-}
-
-/* Whole 16-byte blocks of @p b, then the last @p n % 16 zero-padded. */
-CX_TARGET static inline __attribute__((always_inline)) void
-poly_padded(struct poly *p, const uint8_t *b, uint32_t n)
-{
-	uint8_t last[16];
-
-	for (; n >= 16; n -= 16, b += 16)
-		poly_block(p, le64(b), le64(b + 8));
-	if (n != 0) {
-		memset(last, 0, sizeof(last));
-		memcpy(last, b, n);
-		poly_block(p, le64(last), le64(last + 8));
+		_mm512_mask_storeu_epi8(o->data + off, k, x);
+		/* Bytes past the end are zero; rows past the last block are
+		 * written over by the next, or never read. */
+		_mm_store_si128((__m128i *)b[j][l], _mm512_castsi512_si128(c));
+		_mm_store_si128((__m128i *)b[j + 1][l], _mm512_extracti32x4_epi32(c, 1));
+		_mm_store_si128((__m128i *)b[j + 2][l], _mm512_extracti32x4_epi32(c, 2));
+		_mm_store_si128((__m128i *)b[j + 3][l], _mm512_extracti32x4_epi32(c, 3));
+		j += (n + 15) / 16;
 	}
+	_mm_store_si128((__m128i *)b[j++][l],
+			_mm_set_epi64x((long long)o->len, (long long)o->aad_len));
+	return j;
 }
 
-/* tag = (h mod 2^130 - 5) + s mod 2^128 */
+/*
+ * h = (h + m + 2^128) r, partly reduced, for the eight lanes' blocks
+ * @p blk (lane l at blk + 16 l). Bounds, entering: h0, h1 < 2^44 + 2^9,
+ * h2 < 2^42; r0, r1 < 2^44, r2 < 2^36 (clamped), s1 < 2^49, s2 < 2^41.
+ * So every IFMA input is under 2^52, each product under 2^92, each d
+ * under 2^94: the low sums under 2^54, the high ones under 2^42.
+ */
 CX_TARGET static inline __attribute__((always_inline)) void
-poly_tag(const struct poly *p, const uint8_t s[16], uint8_t tag[16])
+px_step(__m512i *h0, __m512i *h1, __m512i *h2, const uint8_t *blk, __m512i r0,
+	__m512i r1, __m512i r2, __m512i s1, __m512i s2)
 {
-	uint64_t g0, g1, g2, mask, h0 = p->h0, h1 = p->h1;
-	u128 t;
+	const __m512i even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+	const __m512i odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+	const __m512i m44 = _mm512_set1_epi64((long long)M44);
+	const __m512i z = _mm512_setzero_si512();
+	__m512i a = _mm512_load_si512(blk), c = _mm512_load_si512(blk + 64);
+	__m512i lo = _mm512_permutex2var_epi64(a, even, c);
+	__m512i hi = _mm512_permutex2var_epi64(a, odd, c);
+	__m512i x0, x1, x2, l0, l1, l2, g0, g1, g2, t1, t2, cy, n0;
 
-	g0 = (uint64_t)(t = (u128)h0 + 5);
-	g1 = (uint64_t)(t = (u128)h1 + (uint64_t)(t >> 64));
-	g2 = p->h2 + (uint64_t)(t >> 64);
-	/* h + 5 reaches 2^130: h >= p, so h - p = (h + 5) mod 2^130 */
+	/* h + m, the block's bit 128 set */
+	x0 = _mm512_add_epi64(*h0, _mm512_and_si512(lo, m44));
+	x1 = _mm512_add_epi64(*h1, _mm512_and_si512(
+		_mm512_or_si512(_mm512_srli_epi64(lo, 44), _mm512_slli_epi64(hi, 20)), m44));
+	x2 = _mm512_add_epi64(*h2, _mm512_or_si512(_mm512_srli_epi64(hi, 24),
+						   _mm512_set1_epi64(1ll << 40)));
+
+	l0 = _mm512_madd52lo_epu64(z, x0, r0);
+	l1 = _mm512_madd52lo_epu64(z, x0, r1);
+	l2 = _mm512_madd52lo_epu64(z, x0, r2);
+	g0 = _mm512_madd52hi_epu64(z, x0, r0);
+	g1 = _mm512_madd52hi_epu64(z, x0, r1);
+	g2 = _mm512_madd52hi_epu64(z, x0, r2);
+	l0 = _mm512_madd52lo_epu64(l0, x1, s2);
+	l1 = _mm512_madd52lo_epu64(l1, x1, r0);
+	l2 = _mm512_madd52lo_epu64(l2, x1, r1);
+	g0 = _mm512_madd52hi_epu64(g0, x1, s2);
+	g1 = _mm512_madd52hi_epu64(g1, x1, r0);
+	g2 = _mm512_madd52hi_epu64(g2, x1, r1);
+	l0 = _mm512_madd52lo_epu64(l0, x2, s1);
+	l1 = _mm512_madd52lo_epu64(l1, x2, s2);
+	l2 = _mm512_madd52lo_epu64(l2, x2, r0);
+	g0 = _mm512_madd52hi_epu64(g0, x2, s1);
+	g1 = _mm512_madd52hi_epu64(g1, x2, s2);
+	g2 = _mm512_madd52hi_epu64(g2, x2, r0);
+
+	/* d0 = l0 + g0 2^52: g0 << 8 goes to limb 1 (2^44), g1 << 8 to
+	 * limb 2; g2 sits at 2^140 = 2^10 2^130, and limb 2 above 42 bits
+	 * at 2^130: both times 5 into limb 0. */
+	t1 = _mm512_add_epi64(_mm512_add_epi64(l1, _mm512_srli_epi64(l0, 44)),
+			      _mm512_slli_epi64(g0, 8));
+	t2 = _mm512_add_epi64(_mm512_add_epi64(l2, _mm512_srli_epi64(t1, 44)),
+			      _mm512_slli_epi64(g1, 8));
+	cy = _mm512_add_epi64(_mm512_srli_epi64(t2, 42), _mm512_slli_epi64(g2, 10));
+	n0 = _mm512_add_epi64(_mm512_and_si512(l0, m44),
+			      _mm512_add_epi64(cy, _mm512_slli_epi64(cy, 2)));
+	*h1 = _mm512_add_epi64(_mm512_and_si512(t1, m44), _mm512_srli_epi64(n0, 44));
+	*h0 = _mm512_and_si512(n0, m44);
+	*h2 = _mm512_and_si512(t2, _mm512_set1_epi64((long long)M42));
+}
+
+/* tag = (h mod 2^130 - 5) + s mod 2^128, h in radix 2^44 below 2^52 a limb */
+static inline void
+px_tag(uint64_t h0, uint64_t h1, uint64_t h2, const uint8_t s[16], uint8_t tag[16])
+{
+	uint64_t g0, g1, g2, mask, c;
+	unsigned __int128 t;
+
+	/* carry through, then fold 2^130 once: h < 2^130 + 5 2^14 */
+	h1 += h0 >> 44;
+	h0 &= M44;
+	h2 += h1 >> 44;
+	h1 &= M44;
+	c = h2 >> 42;
+	h2 &= M42;
+	h0 += c * 5;
+	h1 += h0 >> 44;
+	h0 &= M44;
+	h2 += h1 >> 44;
+	h1 &= M44;
+	/* radix 2^64 */
+	g0 = h0 | h1 << 44;
+	g1 = h1 >> 20 | h2 << 24;
+	g2 = h2 >> 40;
+	h0 = g0;
+	h1 = g1;
+	h2 = g2;
+	/* h + 5 reaches 2^130 where h >= p: then h - p = (h + 5) mod 2^130 */
+	g0 = (uint64_t)(t = (unsigned __int128)h0 + 5);
+	g1 = (uint64_t)(t = (unsigned __int128)h1 + (uint64_t)(t >> 64));
+	g2 = h2 + (uint64_t)(t >> 64);
 	mask = 0 - (g2 >> 2);
 	h0 = (h0 & ~mask) | (g0 & mask);
 	h1 = (h1 & ~mask) | (g1 & mask);
-	h0 = (uint64_t)(t = (u128)h0 + le64(s));
-	h1 = (uint64_t)((u128)h1 + le64(s + 8) + (uint64_t)(t >> 64));
+	h0 = (uint64_t)(t = (unsigned __int128)h0 + le64(s));
+	h1 = (uint64_t)((unsigned __int128)h1 + le64(s + 8) + (uint64_t)(t >> 64));
 	memcpy(tag, &h0, 8);
 	memcpy(tag + 8, &h1, 8);
 }
 
-/* RFC 8439 2.8: Poly1305 under @p key over aad | pad | ct | pad | lengths. */
-CX_TARGET static inline __attribute__((always_inline)) void
-aead_tag(const uint8_t key[32], const uint8_t *aad, uint32_t aad_len,
-	 const uint8_t *ct, uint32_t len, uint8_t tag[16])
+/* Encrypt or decrypt @p n (1..8) ops and compute their tags, op i under
+ * the key stream at ks[i]: the one-time Poly1305 key (RFC 8439 2.6: r,
+ * clamped, then s), then the payload's. */
+CX_TARGET static void
+poly_x8(const struct chacha_x16_op *op, unsigned int n, const uint8_t *const ks[],
+	uint8_t tag[][16], bool enc)
 {
-	struct poly p;
+	const uint8_t *const *pk = ks;
+	alignas(64) uint8_t b[PX_BLOCKS][8][16];
+	alignas(64) uint64_t r[3][8], s[2][8], nb[8], h[3][8];
+	__m512i r0, r1, r2, s1, s2, h0, h1, h2, nbv;
+	unsigned int l, j, most = 0;
 
-	poly_init(&p, key);
-	poly_padded(&p, aad, aad_len);
-	poly_padded(&p, ct, len);
-	poly_block(&p, aad_len, len);
-	poly_tag(&p, key + 16, tag);
-}
+	for (l = 0; l < 8; l++) {
+		uint64_t k0 = 0, k1 = 0;
 
-/* data[0 .. len) ^= ks[0 .. len) */
-CX_TARGET static inline __attribute__((always_inline)) void
-xor_stream(uint8_t *data, const uint8_t *ks, uint32_t len)
-{
-	uint32_t off;
-
-	for (off = 0; off < len; off += 64) {
-		__mmask64 k = _bzhi_u64(~0ull, len - off < 64 ? len - off : 64);
-		__m512i d = _mm512_maskz_loadu_epi8(k, data + off);
-
-		d = _mm512_xor_si512(d, _mm512_load_si512(ks + off));
-		_mm512_mask_storeu_epi8(data + off, k, d);
+		nb[l] = 0;
+		if (l < n) {
+			nb[l] = px_fill(b, l, &op[l], ks[l] + 64, enc);
+			k0 = le64(pk[l]) & 0x0ffffffc0fffffffull;
+			k1 = le64(pk[l] + 8) & 0x0ffffffc0ffffffcull;
+			most = nb[l] > most ? (unsigned int)nb[l] : most;
+		}
+		r[0][l] = k0 & M44;
+		r[1][l] = (k0 >> 44 | k1 << 20) & M44;
+		r[2][l] = k1 >> 24;
+		s[0][l] = 20 * r[1][l];
+		s[1][l] = 20 * r[2][l];
 	}
+	r0 = _mm512_load_si512(r[0]);
+	r1 = _mm512_load_si512(r[1]);
+	r2 = _mm512_load_si512(r[2]);
+	s1 = _mm512_load_si512(s[0]);
+	s2 = _mm512_load_si512(s[1]);
+	nbv = _mm512_load_si512(nb);
+	h0 = h1 = h2 = _mm512_setzero_si512();
+	for (j = 0; j < most; j++) {
+		/* A lane past its last block keeps its h (its row is not
+		 * filled: what comes out of it is dropped). */
+		__mmask8 live = _mm512_cmpgt_epu64_mask(nbv, _mm512_set1_epi64(j));
+		__m512i n0 = h0, n1 = h1, n2 = h2;
+
+		px_step(&n0, &n1, &n2, b[j][0], r0, r1, r2, s1, s2);
+		h0 = _mm512_mask_mov_epi64(h0, live, n0);
+		h1 = _mm512_mask_mov_epi64(h1, live, n1);
+		h2 = _mm512_mask_mov_epi64(h2, live, n2);
+	}
+	_mm512_store_si512(h[0], h0);
+	_mm512_store_si512(h[1], h1);
+	_mm512_store_si512(h[2], h2);
+	for (l = 0; l < n; l++)
+		px_tag(h[0][l], h[1][l], h[2][l], pk[l] + 16, tag[l]);
 }
 
 /* ---- the chunk ---------------------------------------------------------- */
@@ -276,9 +376,10 @@ CX_TARGET __attribute__((noinline)) uint32_t
 chacha_x16(const struct chacha_x16_op *op, unsigned int n, bool enc)
 {
 	/* The initial states, then (in place) the key streams: op i's
-	 * Poly1305 key block, then its payload blocks, from first[i]. */
+	 * Poly1305 key block, then its payload blocks, from ks[i]. */
 	alignas(64) uint8_t st[CX_TASKS + 15][64];
-	uint16_t first[CHACHA_X16_MAX_OPS];
+	alignas(16) uint8_t tag[CHACHA_X16_MAX_OPS][16];
+	const uint8_t *ks[CHACHA_X16_MAX_OPS];
 	const __m128i sigma = _mm_setr_epi32(0x61707865, 0x3320646e, 0x79622d32, 0x6b206574);
 	unsigned int i, j, t = 0;
 	uint32_t bad = 0;
@@ -297,7 +398,7 @@ chacha_x16(const struct chacha_x16_op *op, unsigned int n, bool enc)
 			_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(o->key + 16))),
 			_mm_set_epi64x((long long)le64(o->iv), (long long)((uint64_t)salt << 32)), 1);
 		base = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
-		first[i] = (uint16_t)t;
+		ks[i] = st[t];
 		for (j = 0; j <= (o->len + 63) / 64; j++)
 			_mm512_store_si512(st[t++], _mm512_mask_set1_epi32(base, 1u << 12, (int)j));
 	}
@@ -307,21 +408,15 @@ chacha_x16(const struct chacha_x16_op *op, unsigned int n, bool enc)
 	for (j = 0; j < t; j += 16)
 		chacha_blocks16(st[j]);
 
+	for (i = 0; i < n; i += 8)
+		poly_x8(op + i, n - i < 8 ? n - i : 8, ks + i, tag + i, enc);
 	for (i = 0; i < n; i++) {
 		const struct chacha_x16_op *o = &op[i];
-		const uint8_t *pk = st[first[i]];
-		alignas(16) uint8_t tag[16];
 
-		if (enc) {
-			xor_stream(o->data, st[first[i] + 1], o->len);
-			aead_tag(pk, o->aad, o->aad_len, o->data, o->len, tag);
-			memcpy(o->icv, tag, o->icv_len);
-		} else {
-			aead_tag(pk, o->aad, o->aad_len, o->data, o->len, tag);
-			xor_stream(o->data, st[first[i] + 1], o->len);
-			if (crypto_icv_cmp(tag, o->icv, o->icv_len))
-				bad |= 1u << i;
-		}
+		if (enc)
+			memcpy(o->icv, tag[i], o->icv_len);
+		else if (crypto_icv_cmp(tag[i], o->icv, o->icv_len))
+			bad |= 1u << i;
 	}
 	return bad;
 }

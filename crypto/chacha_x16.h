@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CHACHA_X16_MAX_LEN 384 /**< most payload bytes an op may have */
+#define CHACHA_X16_MAX_LEN 640 /**< most payload bytes an op may have */
 #define CHACHA_X16_MAX_OPS 32  /**< most ops a call takes */
 
 /** One packet (RFC 7634: ESP's ChaCha20-Poly1305, RFC 8439 2.8). The
@@ -29,7 +29,8 @@ struct chacha_x16_op {
 
 struct crypto_op;
 
-/** Does this CPU have what chacha_x16() runs on (AVX-512 F and BW, BMI2)? */
+/** Does this CPU have what chacha_x16() runs on (AVX-512 F, BW, VL and
+ *  IFMA, BMI2)? */
 bool chacha_x16_cpu(void);
 
 /** May the IPsec-MB engine send short packets to chacha_x16()? Where

@@ -53,7 +53,7 @@ suite_init(void)
 	init_mb_mgr_auto(mgr, NULL);
 	usable = chacha_x16_cpu();
 	if (!usable)
-		printf("\n  chacha_x16: skipped: this CPU lacks AVX-512 F/BW or BMI2\n");
+		printf("\n  chacha_x16: skipped: this CPU lacks AVX-512 F/BW/VL/IFMA or BMI2\n");
 	return 0;
 }
 
