@@ -206,7 +206,8 @@ px_fill(uint8_t (*b)[8][16], unsigned int l, const struct chacha_x16_op *o,
 
 		_mm512_mask_storeu_epi8(o->data + off, k, x);
 		/* Bytes past the end are zero; rows past the last block are
-		 * written over by the next, or never read. */
+		 * written over by the next, or only ever give what
+		 * px_blocks() drops. */
 		_mm_store_si128((__m128i *)b[j][l], _mm512_castsi512_si128(c));
 		_mm_store_si128((__m128i *)b[j + 1][l], _mm512_extracti32x4_epi32(c, 1));
 		_mm_store_si128((__m128i *)b[j + 2][l], _mm512_extracti32x4_epi32(c, 2));
@@ -318,25 +319,20 @@ px_tag(uint64_t h0, uint64_t h1, uint64_t h2, const uint8_t s[16], uint8_t tag[1
 	memcpy(tag + 8, &h1, 8);
 }
 
-/* Encrypt or decrypt @p n (1..8) ops and compute their tags, op i under
- * the key stream at ks[i]: the one-time Poly1305 key (RFC 8439 2.6: r,
- * clamped, then s), then the payload's. */
-CX_TARGET static void
-poly_x8(const struct chacha_x16_op *op, unsigned int n, const uint8_t *const ks[],
-	uint8_t tag[][16], bool enc)
+/* The Poly1305 tags of @p n (1..8) lanes of @p b, lane l of nb[l] blocks
+ * under the one-time key at pk[l] (RFC 8439 2.6: r, clamped, then s). */
+CX_TARGET static inline __attribute__((always_inline)) void
+px_blocks(uint8_t (*b)[8][16], const uint64_t nb[8], const uint8_t *const pk[],
+	  unsigned int n, uint8_t tag[][16])
 {
-	const uint8_t *const *pk = ks;
-	alignas(64) uint8_t b[PX_BLOCKS][8][16];
-	alignas(64) uint64_t r[3][8], s[2][8], nb[8], h[3][8];
+	alignas(64) uint64_t r[3][8], s[2][8], h[3][8];
 	__m512i r0, r1, r2, s1, s2, h0, h1, h2, nbv;
 	unsigned int l, j, most = 0;
 
 	for (l = 0; l < 8; l++) {
 		uint64_t k0 = 0, k1 = 0;
 
-		nb[l] = 0;
 		if (l < n) {
-			nb[l] = px_fill(b, l, &op[l], ks[l] + 64, enc);
 			k0 = le64(pk[l]) & 0x0ffffffc0fffffffull;
 			k1 = le64(pk[l] + 8) & 0x0ffffffc0ffffffcull;
 			most = nb[l] > most ? (unsigned int)nb[l] : most;
@@ -352,11 +348,11 @@ poly_x8(const struct chacha_x16_op *op, unsigned int n, const uint8_t *const ks[
 	r2 = _mm512_load_si512(r[2]);
 	s1 = _mm512_load_si512(s[0]);
 	s2 = _mm512_load_si512(s[1]);
-	nbv = _mm512_load_si512(nb);
+	nbv = _mm512_loadu_si512(nb);
 	h0 = h1 = h2 = _mm512_setzero_si512();
 	for (j = 0; j < most; j++) {
-		/* A lane past its last block keeps its h (its row is not
-		 * filled: what comes out of it is dropped). */
+		/* A lane past its last block (or idle) keeps its h: what its
+		 * unwritten row gives is dropped. */
 		__mmask8 live = _mm512_cmpgt_epu64_mask(nbv, _mm512_set1_epi64(j));
 		__m512i n0 = h0, n1 = h1, n2 = h2;
 
@@ -370,6 +366,36 @@ poly_x8(const struct chacha_x16_op *op, unsigned int n, const uint8_t *const ks[
 	_mm512_store_si512(h[2], h2);
 	for (l = 0; l < n; l++)
 		px_tag(h[0][l], h[1][l], h[2][l], pk[l] + 16, tag[l]);
+}
+
+/* Encrypt or decrypt @p n (1..8) ops and compute their tags, op i under
+ * the key stream at ks[i]: the one-time Poly1305 key, then the
+ * payload's. */
+CX_TARGET static void
+poly_x8(const struct chacha_x16_op *op, unsigned int n, const uint8_t *const ks[],
+	uint8_t tag[][16], bool enc)
+{
+	alignas(64) uint8_t b[PX_BLOCKS][8][16];
+	alignas(64) uint64_t nb[8] = { 0 };
+	unsigned int l;
+
+	for (l = 0; l < n; l++)
+		nb[l] = px_fill(b, l, &op[l], ks[l] + 64, enc);
+	px_blocks(b, nb, ks, n, tag);
+}
+
+CX_TARGET void
+chacha_x16_poly1305(const uint8_t key[32], const uint8_t *msg, unsigned int nblocks,
+		    uint8_t tag[16])
+{
+	alignas(64) uint8_t b[PX_BLOCKS][8][16];
+	alignas(64) uint64_t nb[8] = { nblocks };
+	unsigned int j;
+
+	for (j = 0; j < nblocks && j < PX_BLOCKS; j++)
+		memcpy(b[j][0], msg + 16 * j, 16);
+	nb[0] = j;
+	px_blocks(b, nb, &key, 1, (uint8_t (*)[16])tag);
 }
 
 /* ---- the chunk ---------------------------------------------------------- */

@@ -49,6 +49,15 @@ bool chacha_x16_allowed(void);
 uint32_t chacha_x16(const struct chacha_x16_op *op, unsigned int n, bool enc);
 
 /**
+ * For tests: Poly1305 (RFC 8439 2.5) under the one-time @p key (r, then
+ * s) of @p nblocks (at most 2 + CHACHA_X16_MAX_LEN / 16) whole 16-byte
+ * blocks of @p msg, by the code chacha_x16() uses. Call only where
+ * chacha_x16_cpu() is true.
+ */
+void chacha_x16_poly1305(const uint8_t key[32], const uint8_t *msg, unsigned int nblocks,
+			 uint8_t tag[16]);
+
+/**
  * The valid ChaCha20-Poly1305 ops @p idx[0 .. n) (n at most
  * CHACHA_X16_MAX_OPS) of @p ops, of IPsec-MB engine sessions (whose priv
  * starts with the 32-byte key), through chacha_x16(); sets each op's
