@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CHACHA_X16_MAX_LEN 640 /**< most payload bytes an op may have */
+#define CHACHA_X16_MAX_LEN 768 /**< most payload bytes an op may have */
 #define CHACHA_X16_MAX_OPS 32  /**< most ops a call takes */
 
 /** One packet (RFC 7634: ESP's ChaCha20-Poly1305, RFC 8439 2.8). The
