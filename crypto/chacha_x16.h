@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * ChaCha20-Poly1305 for short packets, sixteen ChaCha20 blocks at a time
- * (crypto_mb.c's fast path; see chacha_x16.c). Internal to crypto/.
+ * ChaCha20-Poly1305 for packets of up to 1536 bytes, sixteen ChaCha20
+ * blocks at a time (crypto_mb.c's fast path; see chacha_x16.c). Internal
+ * to crypto/.
  */
 #ifndef ESPD_CRYPTO_CHACHA_X16_H
 #define ESPD_CRYPTO_CHACHA_X16_H
@@ -9,7 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define CHACHA_X16_MAX_LEN 768 /**< most payload bytes an op may have */
+#define CHACHA_X16_MAX_LEN 1536 /**< most payload bytes an op may have (its
+				   *   stack grows with it) */
 #define CHACHA_X16_MAX_OPS 32  /**< most ops a call takes */
 
 /** One packet (RFC 7634: ESP's ChaCha20-Poly1305, RFC 8439 2.8). The

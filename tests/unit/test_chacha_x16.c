@@ -359,7 +359,7 @@ test_page_edge(void)
 
 /*
  * The engine: one burst of ChaCha20-Poly1305 ops of two SAs around the
- * longest payload the engine gives chacha_x16() (768) and past it, and AES-GCM ops
+ * longest payload the engine gives chacha_x16() (1536) and past it, and AES-GCM ops
  * (short ones through gcm_x4, long ones through IPsec-MB) between them.
  * Each ChaCha20 op against IPsec-MB's calls; everything decrypts back;
  * one bad ICV fails that op alone.
@@ -367,9 +367,9 @@ test_page_edge(void)
 static void
 test_engine_burst(void)
 {
-	static const uint32_t lens[] = { 4, 64, 68, 636, 767, 768, 772, 1424, 16, 128 };
+	static const uint32_t lens[] = { 4, 64, 68, 636, 1424, 1536, 1540, 1900, 16, 128 };
 	enum { N = 2 * sizeof(lens) / sizeof(lens[0]) };
-	static uint8_t buf[N][1600], plain[N][1600], icv[N][16], ref[1600];
+	static uint8_t buf[N][2048], plain[N][2048], icv[N][16], ref[2048];
 	struct crypto_session cs[2], gs;
 	struct crypto_op ops[N];
 	struct crypto_engine *e;
@@ -424,7 +424,7 @@ test_engine_burst(void)
 		}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
-	icv[10][3] ^= 0x10; /* the ChaCha20 op of 768 bytes */
+	icv[10][3] ^= 0x10; /* the ChaCha20 op of 1536 bytes */
 	CU_ASSERT_EQUAL(crypto_decrypt_burst(e, ops, N), N - 1);
 	for (i = 0; i < N; i++) {
 		CU_ASSERT_EQUAL(ops[i].status, i == 10 ? CRYPTO_ICV_FAIL : CRYPTO_OK);
