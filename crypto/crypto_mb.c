@@ -185,6 +185,8 @@ arch_name(uint32_t arch)
 	}
 }
 
+static bool x4_allowed(void);
+
 int
 crypto_mb_engine_init(struct crypto_engine *e)
 {
@@ -193,8 +195,12 @@ crypto_mb_engine_init(struct crypto_engine *e)
 	rc = mgr_new(&e->mgr);
 	if (rc < 0)
 		return rc;
-	snprintf(e->desc, sizeof(e->desc), "ipsec-mb %s %s",
-		 imb_get_version_str(), arch_name(e->mgr->used_arch));
+	/* With espd's own short-packet paths where they run (x4_allowed(),
+	 * chacha_x16_allowed()), so that `stats` says which code a packet
+	 * takes. */
+	snprintf(e->desc, sizeof(e->desc), "ipsec-mb %s %s%s%s",
+		 imb_get_version_str(), arch_name(e->mgr->used_arch),
+		 x4_allowed() ? " +gcm-x4" : "", chacha_x16_allowed() ? " +chacha-x16" : "");
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 
 #include <CUnit/CUnit.h>
 
+#include "crypto/chacha_x16.h"
 #include "crypto/crypto.h"
 #include "unit.h"
 
@@ -69,6 +70,8 @@ test_version(void)
 	CU_ASSERT_STRING_EQUAL(crypto_version(), "intel-ipsec-mb 1.3.0");
 	CU_ASSERT(strncmp(d, "ipsec-mb 1.3.0 ", 15) == 0);
 	CU_ASSERT(strstr(d, "sse") || strstr(d, "avx"));
+	/* espd's own short-packet paths, where this CPU runs them */
+	CU_ASSERT_EQUAL(strstr(d, " +chacha-x16") != NULL, chacha_x16_allowed());
 	CU_ASSERT_STRING_EQUAL(crypto_engine_describe(eng_null), "null");
 }
 
