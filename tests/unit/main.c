@@ -53,6 +53,22 @@ unit_gw_apply(struct testgw *g, const char *line)
 	CU_ASSERT_EQUAL_FATAL(rc, 0);
 }
 
+uint32_t
+unit_rnd(uint64_t *s)
+{
+	*s ^= *s >> 12;
+	*s ^= *s << 25;
+	*s ^= *s >> 27;
+	return (uint32_t)((*s * 0x2545F4914F6CDD1DULL) >> 32);
+}
+
+void
+unit_fill(uint64_t *s, uint8_t *p, size_t n)
+{
+	while (n--)
+		*p++ = (uint8_t)unit_rnd(s);
+}
+
 size_t
 unit_hex(const char *hex, uint8_t *out, size_t max)
 {

@@ -35,17 +35,13 @@ static uint64_t rng = 0x13198a2e03707344ull;
 static uint32_t
 rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
+	return unit_rnd(&rng);
 }
 
 static void
 fill(uint8_t *p, size_t n)
 {
-	while (n--)
-		*p++ = (uint8_t)rnd();
+	unit_fill(&rng, p, n);
 }
 
 static int
@@ -246,7 +242,7 @@ test_poly1305_rfc(void)
 			      "3394d7505e4379cd0100000000000000"
 			      "00000000000000000000000000000000", 0x13, 0, 0 },
 	};
-	unsigned int i, j;
+	unsigned int i;
 
 	if (!usable)
 		return;
@@ -256,8 +252,7 @@ test_poly1305_rfc(void)
 		key[0] = v[i].r0;
 		key[8] = v[i].r8;
 		memset(key + 16, v[i].s_ff ? 0xff : 0, 16);
-		for (j = 0; j < 16u * v[i].nblocks; j++)
-			sscanf(v[i].msg + 2 * j, "%2hhx", &msg[j]);
+		CU_ASSERT_EQUAL_FATAL(unit_hex(v[i].msg, msg, sizeof(msg)), 16u * v[i].nblocks);
 		memset(want, v[i].rest, 16);
 		want[0] = v[i].tag0;
 		want[8] = v[i].tag8 ? v[i].tag8 : want[8];

@@ -28,17 +28,13 @@ static uint64_t rng = 0x243f6a8885a308d3ull;
 static uint32_t
 rnd(void)
 {
-	rng ^= rng >> 12;
-	rng ^= rng << 25;
-	rng ^= rng >> 27;
-	return (uint32_t)((rng * 0x2545F4914F6CDD1DULL) >> 32);
+	return unit_rnd(&rng);
 }
 
 static void
 fill(uint8_t *p, size_t n)
 {
-	while (n--)
-		*p++ = (uint8_t)rnd();
+	unit_fill(&rng, p, n);
 }
 
 static void

@@ -59,4 +59,11 @@ int unit_pool_leaked(void);
 /** Hex string ("00ff..", spaces allowed) to bytes. Returns byte count. */
 size_t unit_hex(const char *hex, uint8_t *out, size_t max);
 
+/** The next of a reproducible pseudo-random sequence (xorshift64*) whose
+ *  state is @p *s (any value but 0 to start). */
+uint32_t unit_rnd(uint64_t *s);
+
+/** @p n bytes of unit_rnd(@p s) at @p p. */
+void unit_fill(uint64_t *s, uint8_t *p, size_t n);
+
 #endif
