@@ -21,7 +21,6 @@
  * long-message Poly1305 is one multiply chain a packet and this is
  * sixteen.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include <cpuid.h>
@@ -64,11 +63,8 @@ chacha_x16_allowed(void)
 {
 	static int allowed = -1;
 
-	if (allowed < 0) {
-		const char *v = getenv("ESPD_CHACHA_X16");
-
-		allowed = chacha_x16_cpu() && !(v != NULL && strcmp(v, "0") == 0);
-	}
+	if (allowed < 0)
+		allowed = chacha_x16_cpu() && !crypto_env_off("ESPD_CHACHA_X16");
 	return allowed;
 }
 
@@ -432,7 +428,7 @@ chacha_x16_poly1305(const uint8_t key[32], const uint8_t *msg, unsigned int nblo
 		    uint8_t tag[16])
 {
 	alignas(64) uint8_t b[PX_BLOCKS][PX_LANES][16];
-	alignas(64) uint64_t nb[PX_LANES] = { nblocks };
+	alignas(64) uint64_t nb[PX_LANES] = { 0 };
 	unsigned int j;
 
 	for (j = 0; j < nblocks && j < PX_BLOCKS; j++)

@@ -360,11 +360,8 @@ x4_allowed(void)
 {
 	static int allowed = -1;
 
-	if (allowed < 0) {
-		const char *v = getenv("ESPD_GCM_X4");
-
-		allowed = gcm_x4_cpu() && !(v != NULL && strcmp(v, "0") == 0);
-	}
+	if (allowed < 0)
+		allowed = gcm_x4_cpu() && !crypto_env_off("ESPD_GCM_X4");
 	return allowed;
 }
 

@@ -11,6 +11,7 @@
 #include <stdalign.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <rte_common.h>
@@ -124,6 +125,16 @@ crypto_icv_cmp(const uint8_t *a, const uint8_t *b, unsigned int len)
 	for (; i < len; i++)
 		d |= (uint64_t)(a[i] ^ b[i]);
 	return d != 0;
+}
+
+/** Did the user turn a fast path off with @p name=0 in the environment
+ *  (ESPD_GCM_X4, ESPD_CHACHA_X16: to compare with IPsec-MB alone)? */
+static inline bool
+crypto_env_off(const char *name)
+{
+	const char *v = getenv(name);
+
+	return v != NULL && strcmp(v, "0") == 0;
 }
 
 /* crypto_mb.c */

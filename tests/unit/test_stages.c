@@ -31,6 +31,7 @@
 
 #include "config/config.h"
 #include "control/events.h"
+#include "dataplane/esp_priv.h"
 #include "dataplane/flowtab.h"
 #include "dataplane/frag.h"
 #include "dataplane/hold.h"
@@ -1971,10 +1972,10 @@ test_v6_min_mtu_over_v6_async(void)
 	if (s.n == 3) {
 		a = rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14;
 		CU_ASSERT(a[6] == IPPROTO_ESP);
-		CU_ASSERT_EQUAL(a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47], 1); /* seq */
+		CU_ASSERT_EQUAL(esp_load_be32(a + 44), 1); /* seq */
 		a = rte_pktmbuf_mtod(s.m[1], const uint8_t *) + 14;
 		CU_ASSERT(a[6] == IPPROTO_FRAGMENT && a[40] == IPPROTO_ESP);
-		CU_ASSERT_EQUAL(a[52] << 24 | a[53] << 16 | a[54] << 8 | a[55], 2);
+		CU_ASSERT_EQUAL(esp_load_be32(a + 52), 2);
 	}
 	free_tx(&s);
 	CU_ASSERT_EQUAL(counter(g, CNT_Fragmented), 1);
@@ -2012,10 +2013,9 @@ test_v6_min_mtu_over_v6(void)
 		CU_ASSERT_EQUAL((a[43] & 1) != 0, k % 2 == 0); /* M on the first */
 		CU_ASSERT_EQUAL(s.m[k]->packet_type, 0);
 		if (k % 2 == 0)
-			id[k / 2] = (uint32_t)a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47];
+			id[k / 2] = esp_load_be32(a + 44);
 		else
-			CU_ASSERT_EQUAL((uint32_t)a[44] << 24 | a[45] << 16 | a[46] << 8 | a[47],
-					id[k / 2]);
+			CU_ASSERT_EQUAL(esp_load_be32(a + 44), id[k / 2]);
 		if (k >= 2)
 			continue;
 		/* The first ESP packet put back together: IPv6, ESP header,
