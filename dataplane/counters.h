@@ -81,7 +81,8 @@
 	_(CryptoQueueFull)                                                    \
 	_(LinkBroadcast)                                                      \
 	_(FragFailed)                                                         \
-	_(PmtuLowered)
+	_(PmtuLowered)                                                        \
+	_(MartianSource)
 
 enum espd_counter {
 #define _(name) CNT_##name,

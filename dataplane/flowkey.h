@@ -31,6 +31,34 @@ struct flow_key {
 };
 
 /**
+ * Is the source of @p k one no router forwards from (a martian: RFC 1812
+ * 5.3.7, RFC 6890)? IPv4 0.0.0.0/8, 127.0.0.0/8 (Linux's default, without
+ * route_localnet), multicast 224.0.0.0/4 and the reserved 240.0.0.0/4 with
+ * the limited broadcast; IPv6 ::, ::1, IPv4-mapped ::ffff:0:0/96 and
+ * multicast ff00::/8, as Linux's ip_route_input() and ip6_rcv_core()
+ * drop them. And link-local sources, 169.254.0.0/16 and fe80::/10, which
+ * a router must not forward to another link (RFC 3927 7, RFC 4291
+ * 2.5.6). One compare or two for most packets: the first byte.
+ */
+static inline int
+flow_key_src_martian(const struct flow_key *k)
+{
+	const uint8_t *b = k->src;
+	uint64_t w0;
+
+	if (k->family == 4)
+		return b[0] == 0 || b[0] == 127 || b[0] >= 224 || (b[0] == 169 && b[1] == 254);
+	if (b[0] != 0)
+		return b[0] == 0xff || (b[0] == 0xfe && (b[1] & 0xc0) == 0x80);
+	memcpy(&w0, b, 8);
+	if (w0 != 0 || (b[8] | b[9]) != 0)
+		return 0;
+	if (b[10] == 0xff && b[11] == 0xff)
+		return 1; /* ::ffff:a.b.c.d */
+	return (b[10] | b[11] | b[12] | b[13] | b[14]) == 0 && b[15] <= 1; /* ::, ::1 */
+}
+
+/**
  * The fields a `pfp` policy takes from the packet (RFC 4301 4.4.1.2
  * "populate from packet"): one definition for the grammar, the model and
  * the workers.

@@ -155,6 +155,10 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 			drop(w, m, CNT_XfrmInStateModeError);
 			continue;
 		}
+		if (unlikely(flow_key_src_martian(&keys[k]))) {
+			drop(w, m, CNT_MartianSource);
+			continue;
+		}
 		if (sa->has_sel && !spd_sel_match(&sa->sel, &keys[k])) {
 			drop(w, m, CNT_XfrmInStateMismatch);
 			continue;
@@ -174,6 +178,10 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 		if (unlikely(pkt_flow_key(rte_pktmbuf_mtod(m, uint8_t *),
 					  m->data_len, &keys[k]) < 0)) {
 			drop(w, m, CNT_MalformedPacket);
+			continue;
+		}
+		if (unlikely(flow_key_src_martian(&keys[k]))) {
+			drop(w, m, CNT_MartianSource);
 			continue;
 		}
 		m->packet_type = GW_PT_PLAIN_IN;

@@ -741,6 +741,10 @@ gw_outbound(struct gw_worker *w, const struct gw_tables *t, uint16_t port,
 			drop(w, m, CNT_MalformedPacket);
 			continue;
 		}
+		if (unlikely(flow_key_src_martian(&keys[k]))) {
+			drop(w, m, CNT_MartianSource);
+			continue;
+		}
 		pkts[k++] = m;
 	}
 	out_classify(w, t, pkts, keys, k, port, OUT_FORWARD);

@@ -50,7 +50,7 @@ DROP_COUNTERS = (
     "TtlExceeded", "NoRoute", "NoNeighbour", "NotIp", "MalformedPacket",
     "IkePuntDropped", "TxDropped", "ReassemblyFailed", "FragNeeded", "FragFailed",
     "IcmpRateLimited", "NeighFailed", "ExceptionRingFull", "TapDropped",
-    "SaHandoffDropped", "CryptoQueueFull",
+    "SaHandoffDropped", "CryptoQueueFull", "MartianSource",
 )
 
 

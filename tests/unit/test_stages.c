@@ -111,6 +111,9 @@ udp4(struct testgw *g, uint32_t src, uint32_t dst, uint8_t ttl, bool l3)
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(m);
 	p = (uint8_t *)rte_pktmbuf_append(m, len);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
+	if (p == NULL)
+		return m;
 	memset(p, 0, len);
 	if (!l3)
 		((struct rte_ether_hdr *)p)->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
@@ -2185,6 +2188,122 @@ ring_take(struct rte_ring *r, unsigned int want, uint32_t *next)
 	}
 }
 
+/* The IPv6 UDP frame of udp6() to @p dst, from @p src. */
+static struct rte_mbuf *
+udp6_from(struct testgw *g, const char *src, const char *dst)
+{
+	struct rte_mbuf *l3 = udp6(g, dst), *m;
+
+	CU_ASSERT_EQUAL(inet_pton(AF_INET6, src,
+				  rte_pktmbuf_mtod(l3, struct rte_ipv6_hdr *)->src_addr), 1);
+	m = frame_of(g, rte_pktmbuf_mtod(l3, const uint8_t *), l3->data_len);
+	rte_pktmbuf_free(l3);
+	return m;
+}
+
+/* Martian sources (RFC 1812 5.3.7, RFC 6890; link-local, RFC 3927 7 and
+ * RFC 4291 2.5.6) are never forwarded: not from the protected side
+ * (bypass or protect), not plain from the unprotected side, not out of a
+ * tunnel (MartianSource). Their neighbours are. */
+static void
+test_martian_sources(void)
+{
+	static const uint32_t bad4[] = {
+		RTE_IPV4(127u, 0, 0, 1), RTE_IPV4(0u, 1, 2, 3), RTE_IPV4(224u, 0, 0, 5),
+		RTE_IPV4(239u, 255, 255, 255), RTE_IPV4(240u, 0, 0, 1),
+		RTE_IPV4(255u, 255, 255, 255), RTE_IPV4(169u, 254, 1, 1),
+	};
+	static const uint32_t good4[] = {
+		RTE_IPV4(126u, 255, 255, 255), RTE_IPV4(1u, 0, 0, 0), RTE_IPV4(223u, 255, 255, 255),
+		RTE_IPV4(128u, 0, 0, 1), RTE_IPV4(169u, 253, 1, 1), RTE_IPV4(169u, 255, 1, 1),
+	};
+	static const char *const bad6[] = { "::1", "::", "ff02::1", "::ffff:10.1.2.3", "fe80::1",
+					    "febf::1" };
+	static const char *const good6[] = { "::2", "::fffe:10.1.2.3", "2001:db8:9::1", "fc00::1",
+					     "1::", "0:0:0:0:1::", "fec0::1", "fe7f::1" };
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *w = a->pub.workers[0], *wb = b->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	const uint32_t bypass = RTE_IPV4(192u, 168, 4, 1);
+	struct rte_mbuf *m[2];
+	unsigned int i, n = 0;
+	struct sent s;
+	uint32_t spi, seq;
+
+	/* From the protected side: to the tunnel's subnet and to a bypassed
+	 * one. */
+	for (i = 0; i < RTE_DIM(bad4); i++) {
+		m[0] = udp4(a, bad4[i], B_HOST, 64, false);
+		m[1] = udp4(a, bad4[i], bypass, 64, false);
+		gw_outbound(w, a->pub.shared.tables, 0, m, 2);
+	}
+	for (i = 0; i < RTE_DIM(bad6); i++) {
+		m[0] = udp6_from(a, bad6[i], "2001:db8:2::1");
+		gw_outbound(w, a->pub.shared.tables, 0, m, 1);
+	}
+	n = 2 * RTE_DIM(bad4) + RTE_DIM(bad6);
+	CU_ASSERT_EQUAL(counter(a, CNT_MartianSource), n);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, 0);
+	free_tx(&s);
+	for (i = 0; i < RTE_DIM(good4); i++) {
+		m[0] = udp4(a, good4[i], bypass, 64, false);
+		gw_outbound(w, a->pub.shared.tables, 0, m, 1);
+	}
+	for (i = 0; i < RTE_DIM(good6); i++) {
+		m[0] = udp6_from(a, good6[i], "2001:db8:2::1");
+		gw_outbound(w, a->pub.shared.tables, 0, m, 1);
+	}
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL(s.n, RTE_DIM(good4) + RTE_DIM(good6));
+	free_tx(&s);
+	CU_ASSERT_EQUAL(counter(a, CNT_Bypass), RTE_DIM(good4) + RTE_DIM(good6));
+	CU_ASSERT_EQUAL(counter(a, CNT_MartianSource), n);
+
+	/* Plain from the unprotected side, to the host behind B. */
+	for (i = 0; i < RTE_DIM(bad4); i++) {
+		m[0] = udp4(b, bad4[i], B_HOST, 64, false);
+		gw_inbound(wb, b->pub.shared.tables, 1, m, 1);
+	}
+	m[0] = udp4(b, RTE_IPV4(10u, 1, 1, 1), B_HOST, 64, false);
+	gw_inbound(wb, b->pub.shared.tables, 1, m, 1);
+	CU_ASSERT_EQUAL(counter(b, CNT_MartianSource), RTE_DIM(bad4));
+	take_tx(wb, &s);
+	CU_ASSERT_EQUAL(s.n, 1);
+	free_tx(&s);
+
+	/* Out of the tunnel: A's own packet from 127.0.0.1 (the gateway's
+	 * own are not checked) under a policy for it, then one from the
+	 * host behind A. B decrypts both and forwards the second only. */
+	unit_gw_apply(a, "policy add src 127.0.0.0/8 dst 192.168.2.0/24 dir out "
+			 "tmpl src 172.16.1.5 dst 172.16.2.5 proto esp reqid 1 mode tunnel");
+	CU_ASSERT_EQUAL_FATAL(pub_publish(&a->pub), 0);
+	m[0] = udp4(a, RTE_IPV4(127u, 0, 0, 1), B_HOST, 64, true);
+	gw_local_out(a->pub.w0, a->pub.shared.tables, m, 1);
+	CU_ASSERT_EQUAL(gw_handoff_poll(w, a->pub.shared.tables), 1);
+	m[1] = udp4(a, A_HOST, B_HOST, 64, false);
+	gw_outbound(w, a->pub.shared.tables, 0, &m[1], 1);
+	take_tx(w, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 2);
+	for (i = 0; i < 2; i++) {
+		esp_of(s.m[i], &spi, &seq);
+		CU_ASSERT(spi == 0x5001 && seq == i + 1);
+		m[i] = rte_pktmbuf_copy(s.m[i], b->pub.pool, 0, UINT32_MAX);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(m[i]);
+	}
+	free_tx(&s);
+	gw_inbound(wb, b->pub.shared.tables, 1, m, 2);
+	CU_ASSERT_EQUAL(counter(b, CNT_MartianSource), RTE_DIM(bad4) + 1);
+	take_tx(wb, &s);
+	CU_ASSERT_EQUAL_FATAL(s.n, 1);
+	CU_ASSERT_EQUAL(s.port[0], 0);
+	CU_ASSERT_EQUAL(memcmp(rte_pktmbuf_mtod(s.m[0], const uint8_t *) + 14 + 12,
+			       (const uint8_t[]){ 192, 168, 1, 10 }, 4), 0);
+	free_tx(&s);
+	pair_free(a, b, base_a, base_b);
+}
+
 /* When gw_worker_poll() sends what a round buffered (worker.h,
  * gw_worker_round_sent()): at the round's end, with no wait for a full
  * TX buffer or a timer; after one more round where a full RX burst says
@@ -2293,6 +2412,8 @@ test_stages_register(void)
 	    CU_add_test(o, "one owner per SA; lcore 0 and others hand off", test_out_owner) == NULL ||
 	    CU_add_test(o, "frames to a link-layer group address: never forwarded",
 			test_l2_group_not_forwarded) == NULL ||
+	    CU_add_test(o, "martian sources: never forwarded, from either side or a tunnel",
+			test_martian_sources) == NULL ||
 	    CU_add_test(o, "what a replaced record sends after counts for its SA",
 			test_out_replaced_counts) == NULL ||
 	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
