@@ -224,8 +224,7 @@ in_post(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *esp[],
 			continue;
 		}
 		if (unlikely(ttl_dec(m) < 0)) {
-			w->cnt.c[CNT_TtlExceeded]++;
-			punt_icmp(w, m, ICMP_ERR_TTL, m->port, 0, sas[i] != NULL);
+			gw_ttl_expired(w, t, m, m->port, sas[i] != NULL);
 			continue;
 		}
 		if (sas[i] == NULL)

@@ -680,8 +680,13 @@ out_classify(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 			continue;
 		}
 		if (from == OUT_FORWARD && unlikely(ttl_dec(m) < 0)) {
-			w->cnt.c[CNT_TtlExceeded]++;
-			punt_icmp(w, m, ICMP_ERR_TTL, port, 0, false);
+			/* A protected packet's route is its tunnel's. */
+			if (p == NULL || p->action == GW_BYPASS) {
+				gw_ttl_expired(w, t, m, port, false);
+			} else {
+				w->cnt.c[CNT_TtlExceeded]++;
+				punt_icmp(w, m, ICMP_ERR_TTL, port, 0, false);
+			}
 			continue;
 		}
 		/* Bypass and Protect count forwarded traffic; the gateway's

@@ -176,6 +176,26 @@ no_route(struct gw_worker *w, struct rte_mbuf *m)
 	punt_icmp(w, m, ICMP_ERR_UNREACH_NET, m->port, 0, false);
 }
 
+void
+gw_ttl_expired(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *m,
+	       uint16_t port, bool from_sa)
+{
+	const uint8_t *ip = rte_pktmbuf_mtod(m, const uint8_t *);
+	bool v6 = (ip[0] >> 4) == 6;
+
+	if (unlikely(gw_route_lookup(t, v6 ? 6 : 4, ip + (v6 ? 24 : 16)) == NULL)) {
+		if (!w->shared->icmp_unreachable || from_sa) {
+			drop(w, m, CNT_NoRoute);
+			return;
+		}
+		w->cnt.c[CNT_NoRoute]++;
+		punt_icmp(w, m, ICMP_ERR_UNREACH_NET, port, 0, false);
+		return;
+	}
+	w->cnt.c[CNT_TtlExceeded]++;
+	punt_icmp(w, m, ICMP_ERR_TTL, port, 0, from_sa);
+}
+
 /* Where a burst's packets go: the next hop of each destination. IPv4 is
  * looked up in bulk (rte_lpm_lookup_bulk, as l3fwd does), once per run of
  * one destination: ESP of one tunnel SA is all one destination. */

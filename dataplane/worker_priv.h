@@ -456,6 +456,15 @@ void gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t,
 void gw_out_relay(struct gw_worker *w, const struct gw_tables *t,
 		  struct rte_mbuf *pkts[], uint16_t n);
 
+/* route.c: @p m, to be routed by its destination (plain, or out of an
+ * SA), came with its TTL (hop limit) spent. As in Linux, whose route
+ * lookup comes before the TTL check, a packet no route covers is one
+ * with no route (NoRoute; Network Unreachable with `set
+ * icmp-unreachable on`, never for one @p from_sa); the rest get Time
+ * Exceeded from @p port (TtlExceeded). */
+void gw_ttl_expired(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *m,
+		    uint16_t port, bool from_sa);
+
 /* out.c: the SA that key @p fk leads to now, if usable; NULL otherwise. */
 struct gw_sa *gw_out_flow_sa(struct gw_worker *w, const struct gw_flow_key *fk);
 

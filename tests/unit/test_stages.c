@@ -2304,6 +2304,71 @@ test_martian_sources(void)
 	pair_free(a, b, base_a, base_b);
 }
 
+/* The next exception @p w queued: an ICMP error of @p kind (or, with
+ * kind ICMP_ERR__MAX, none at all). */
+static void
+exc_icmp_check(struct gw_worker *w, unsigned int kind)
+{
+	struct gw_exc e;
+
+	if (kind == ICMP_ERR__MAX) {
+		CU_ASSERT_EQUAL(rte_ring_count(w->exc), 0);
+		return;
+	}
+	CU_ASSERT_EQUAL_FATAL(rte_ring_dequeue_elem(w->exc, &e, sizeof(e)), 0);
+	CU_ASSERT(e.reason == GW_EXC_ICMP && e.kind == kind);
+	rte_pktmbuf_free(e.m);
+}
+
+/* A packet with its TTL spent and no route for it has no route (as in
+ * Linux, whose route lookup comes first): NoRoute, and Network
+ * Unreachable only with `set icmp-unreachable on`; with a route, Time
+ * Exceeded. A protected packet's route is its tunnel: Time Exceeded
+ * although A has no route for B's subnet. Both sides. */
+static void
+test_ttl_no_route(void)
+{
+	struct testgw *a = gw(conf_a), *b = gw(conf_b);
+	struct gw_worker *w = a->pub.workers[0], *wb = b->pub.workers[0];
+	unsigned int base_a = rte_mempool_in_use_count(a->pub.pool);
+	unsigned int base_b = rte_mempool_in_use_count(b->pub.pool);
+	const uint32_t routed = RTE_IPV4(192u, 168, 4, 1), lost = RTE_IPV4(8u, 8, 8, 8);
+	struct rte_mbuf *m;
+	unsigned int on;
+
+	for (on = 0; on < 2; on++) {
+		/* A, from its protected side: bypassed, with and without a
+		 * route; protected. */
+		m = udp4(a, A_HOST, routed, 1, false);
+		gw_outbound(w, a->pub.shared.tables, 0, &m, 1);
+		exc_icmp_check(w, ICMP_ERR_TTL);
+		m = udp4(a, A_HOST, lost, 1, false);
+		gw_outbound(w, a->pub.shared.tables, 0, &m, 1);
+		exc_icmp_check(w, on ? ICMP_ERR_UNREACH_NET : ICMP_ERR__MAX);
+		m = udp4(a, A_HOST, B_HOST, 1, false);
+		gw_outbound(w, a->pub.shared.tables, 0, &m, 1);
+		exc_icmp_check(w, ICMP_ERR_TTL);
+		CU_ASSERT_EQUAL(counter(a, CNT_TtlExceeded), 2 * (on + 1));
+		CU_ASSERT_EQUAL(counter(a, CNT_NoRoute), on + 1);
+
+		/* B, plain from its unprotected side. */
+		m = udp4(b, RTE_IPV4(10u, 1, 1, 1), B_HOST, 1, false);
+		gw_inbound(wb, b->pub.shared.tables, 1, &m, 1);
+		exc_icmp_check(wb, ICMP_ERR_TTL);
+		m = udp4(b, RTE_IPV4(10u, 1, 1, 1), lost, 1, false);
+		gw_inbound(wb, b->pub.shared.tables, 1, &m, 1);
+		exc_icmp_check(wb, on ? ICMP_ERR_UNREACH_NET : ICMP_ERR__MAX);
+		CU_ASSERT_EQUAL(counter(b, CNT_TtlExceeded), on + 1);
+		CU_ASSERT_EQUAL(counter(b, CNT_NoRoute), on + 1);
+
+		unit_gw_apply(a, "set icmp-unreachable on");
+		unit_gw_apply(b, "set icmp-unreachable on");
+		CU_ASSERT_EQUAL_FATAL(pub_publish(&a->pub), 0);
+		CU_ASSERT_EQUAL_FATAL(pub_publish(&b->pub), 0);
+	}
+	pair_free(a, b, base_a, base_b);
+}
+
 /* When gw_worker_poll() sends what a round buffered (worker.h,
  * gw_worker_round_sent()): at the round's end, with no wait for a full
  * TX buffer or a timer; after one more round where a full RX burst says
@@ -2414,6 +2479,8 @@ test_stages_register(void)
 			test_l2_group_not_forwarded) == NULL ||
 	    CU_add_test(o, "martian sources: never forwarded, from either side or a tunnel",
 			test_martian_sources) == NULL ||
+	    CU_add_test(o, "TTL spent and no route: no route, as in Linux", test_ttl_no_route) ==
+		    NULL ||
 	    CU_add_test(o, "what a replaced record sends after counts for its SA",
 			test_out_replaced_counts) == NULL ||
 	    CU_add_test(o, "an lcore 0 stalled while it replaces a record: no number twice",
