@@ -18,6 +18,7 @@
 #include "dataplane/icmp.h"
 #include "dataplane/nd.h"
 #include "dataplane/pkt.h"
+#include "dataplane/spd.h"
 
 #define EXC_BURST 32
 #define EXC_BUDGET 16 /* bursts of a ring a call (exc_poll()) */
@@ -689,6 +690,58 @@ own_too_big6(struct exc *x, const struct gw_exc *e)
 	}
 }
 
+/* Does the outbound SPD of @p t protect the packet at @p r? */
+static bool
+protected_out(const struct gw_tables *t, const struct rte_mbuf *r)
+{
+	struct flow_key k;
+	const struct flow_key *kp = &k;
+	uint32_t res;
+
+	if (pkt_flow_key(rte_pktmbuf_mtod(r, const uint8_t *), rte_pktmbuf_data_len(r), &k) < 0)
+		return false;
+	spd_classify(t->spd_out, &kp, &res, 1);
+	return res != 0 && t->pols[res - 1].action == GW_PROTECT;
+}
+
+/*
+ * The error @p r (built from @p src) about relayed packet @p ip (hub and
+ * spoke: out of one spoke's tunnel, on its way into another's). Its
+ * source sits behind a tunnel whose policy covers the hub's protected
+ * addresses, not the port the packet came in by, so an error from that
+ * port would leave in the clear (or meet a block policy) and never reach
+ * it: Fragmentation Needed would black-hole the spokes' path MTU
+ * discovery. So, unless the outbound SPD protects it as built, the
+ * error takes the first of the gateway's addresses (protected ports
+ * first) that it does protect it from, and goes back through that
+ * tunnel. With none, it stays as built.
+ */
+static int
+relayed_src(const struct pub *p, const struct gw_tables *t, struct rte_mbuf *r,
+	    const uint8_t *ip, uint32_t len, const struct gw_exc *e, uint8_t family,
+	    const uint8_t src[16])
+{
+	uint8_t cand[16];
+	unsigned int pass, q;
+
+	if (protected_out(t, r))
+		return 0;
+	for (pass = 0; pass < 2; pass++) {
+		for (q = 0; q < CFG_PORTS_MAX; q++) {
+			if (!p->model->has_port[q] ||
+			    (p->model->ports[q].role == CFG_ROLE_PROTECTED) != (pass == 0) ||
+			    !port_addr(p, (uint16_t)q, family, cand) || memcmp(cand, src, 16) == 0)
+				continue;
+			rte_pktmbuf_reset(r);
+			if (icmp_error_build(r, ip, len, e->kind, e->mtu, cand) == 0 &&
+			    protected_out(t, r))
+				return 0;
+		}
+	}
+	rte_pktmbuf_reset(r);
+	return icmp_error_build(r, ip, len, e->kind, e->mtu, src);
+}
+
 static void
 on_icmp(struct exc *x, const struct gw_exc *e)
 {
@@ -699,6 +752,7 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 	uint8_t family = (ip[0] >> 4) == 6 ? 6 : 4;
 	uint8_t src[16];
 	struct rte_mbuf *r;
+	bool relayed;
 	int port;
 
 	/* Not about a packet from the gateway's own address either (its
@@ -731,8 +785,13 @@ on_icmp(struct exc *x, const struct gw_exc *e)
 		count(x, CNT_IcmpRateLimited);
 		return;
 	}
+	/* Relayed (hub and spoke): marked so on its way back out, or out of
+	 * an SA and bound for an unprotected port when its TTL ran out. */
+	relayed = (e->m->packet_type & GW_PT_RELAYED) ||
+		  (e->from_sa && p->model->ports[port].role == CFG_ROLE_UNPROTECTED);
 	r = rte_pktmbuf_alloc(p->pool);
-	if (r == NULL || icmp_error_build(r, ip, len, e->kind, e->mtu, src) < 0) {
+	if (r == NULL || icmp_error_build(r, ip, len, e->kind, e->mtu, src) < 0 ||
+	    (relayed && relayed_src(p, t, r, ip, len, e, family, src) < 0)) {
 		rte_pktmbuf_free(r);
 		rte_pktmbuf_free(e->m);
 		return;

@@ -775,6 +775,8 @@ gw_out_relay(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *pk
 	uint16_t i;
 
 	for (i = 0; i < n; i++)
-		pkts[i]->packet_type = 0; /* plain from here on: route.c relays once */
+		/* Plain from here on (route.c relays once); marked for the
+		 * source of its ICMP errors. */
+		pkts[i]->packet_type = GW_PT_RELAYED;
 	out_classify(w, t, pkts, keys, gw_flow_keys(w, pkts, n, keys), 0, OUT_RELAY);
 }

@@ -55,6 +55,10 @@ _Static_assert(GW_PORTS_MAX <= 16, "gw_worker.tx_pending: a bit a port");
  *  fragments an IPv6 one too big for its path (control/exc.c), as a
  *  source may, where a forwarded one gets Packet Too Big. */
 #define GW_PT_LOCAL 0x20000000u
+/** m->packet_type of a packet relayed from an unprotected port back out
+ *  of one (hub and spoke, gw_out_relay()): its ICMP errors go back from
+ *  an address a tunnel's policy covers (control/exc.c). */
+#define GW_PT_RELAYED 0x10000000u
 #define GW_MSS_AUTO UINT32_MAX  /**< mss_clamp: fit each SA's path */
 #define GW_IDLE_POLLS 1024        /**< empty polls before an adaptive worker sleeps */
 #define GW_IDLE_SLEEP_MIN_US 10

@@ -555,6 +555,130 @@ test_probe_failed(void)
 	teardown(&f);
 }
 
+/* A hub: spoke A (172.16.2.7, 192.168.1.0/24) and spoke B (172.16.2.9,
+ * 192.168.2.0/24) reach it through 172.16.1.1; A's traffic for B comes
+ * out of A's SA and goes into B's. Its own LAN, 10.1.0.0/24, has a tunnel
+ * back to A's subnet. Port 1's MTU is low enough for Fragmentation
+ * Needed. */
+static const char conf_hub[] =
+	"port 0 role protected addr 10.1.0.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.1.5/24 mac 02:00:00:00:02:01 mtu 1200\n"
+	"route add 172.16.2.0/24 port 1 via 172.16.1.1\n"
+	"route add 192.168.0.0/16 port 1 via 172.16.1.1\n"
+	"neigh add 172.16.1.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"state add src 172.16.2.7 dst 172.16.1.5 proto esp spi 0x5001 dir in reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir fwd "
+	"  tmpl src 172.16.2.7 dst 172.16.1.5 proto esp reqid 1 mode tunnel\n"
+	"state add src 172.16.1.5 dst 172.16.2.9 proto esp spi 0x7001 dir out reqid 2 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.9 proto esp reqid 2 mode tunnel\n"
+	"state add src 172.16.1.5 dst 172.16.2.7 proto esp spi 0x5002 dir out reqid 3 " GCM "\n"
+	"policy add src 10.1.0.0/24 dst 192.168.1.0/24 dir out "
+	"  tmpl src 172.16.1.5 dst 172.16.2.7 proto esp reqid 3 mode tunnel\n";
+
+/* Spoke A, whose ESP the hub receives. */
+static const char conf_spoke[] =
+	"port 0 role protected addr 192.168.1.1/24 mac 02:00:00:00:01:01\n"
+	"port 1 role unprotected addr 172.16.2.7/24 mac 02:00:00:00:02:01\n"
+	"route add 172.16.1.0/24 port 1 via 172.16.2.1\n"
+	"neigh add 172.16.2.1 lladdr 02:00:00:00:02:fe port 1\n"
+	"state add src 172.16.2.7 dst 172.16.1.5 proto esp spi 0x5001 dir out reqid 1 " GCM "\n"
+	"policy add src 192.168.1.0/24 dst 192.168.2.0/24 dir out "
+	"  tmpl src 172.16.2.7 dst 172.16.1.5 proto esp reqid 1 mode tunnel\n";
+
+/* Host 192.168.1.10 behind spoke @p a to 192.168.2.20 (TTL @p ttl, DF as
+ * asked, @p payload bytes of UDP): A's ESP, into the hub's port 1. */
+static void
+spoke_to_hub(struct fixture *f, struct testgw *a, uint8_t ttl, bool df, uint16_t payload)
+{
+	struct fixture fa = { .g = a };
+	struct rte_mbuf *m = udp_frame(&fa, P0_MAC, RTE_IPV4(192u, 168, 1, 10),
+				       RTE_IPV4(192u, 168, 2, 20), ttl, df, payload);
+	struct rte_mbuf *out[4] = { NULL }, *c;
+	unsigned int n;
+
+	gw_outbound(a->pub.workers[0], a->pub.shared.tables, 0, &m, 1);
+	n = take_sent(&a->pub.workers[0]->tx[1], out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	c = rte_pktmbuf_copy(out[0], f->g->pub.pool, 0, UINT32_MAX);
+	free_all(out, n);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(c);
+	gw_inbound(f->g->pub.workers[0], f->g->pub.shared.tables, 1, &c, 1);
+}
+
+/* What the hub sends back about a relayed packet: one ESP frame on port 1
+ * in SA 0x5002 (the tunnel back to spoke A), whose inner packet (the null
+ * engine leaves it readable after the ESP header and IV) is an ICMP error
+ * of @p type and @p code from 10.1.0.1 to 192.168.1.10. */
+static void
+hub_error_check(struct fixture *f, uint8_t type, uint8_t code)
+{
+	static const uint8_t lan[4] = { 10, 1, 0, 1 }, host[4] = { 192, 168, 1, 10 };
+	struct rte_mbuf *out[4];
+	const uint8_t *p, *in;
+	unsigned int n;
+
+	exc_poll(f->x);
+	CU_ASSERT_EQUAL(w0_sent(f, 1, out, 4), 0); /* nothing in the clear */
+	gw_handoff_poll(f->g->pub.workers[0], f->g->pub.shared.tables);
+	n = worker_sent(f, 1, out, 4);
+	CU_ASSERT_EQUAL_FATAL(n, 1);
+	p = rte_pktmbuf_mtod(out[0], const uint8_t *);
+	in = p + 14 + 20 + 8 + 8;
+	CU_ASSERT_EQUAL(p[14 + 9], IPPROTO_ESP);
+	CU_ASSERT(p[14 + 20] == 0 && p[14 + 21] == 0 && p[14 + 22] == 0x50 && p[14 + 23] == 0x02);
+	CU_ASSERT_EQUAL(in[9], IPPROTO_ICMP);
+	CU_ASSERT_EQUAL(memcmp(in + 12, lan, 4), 0);
+	CU_ASSERT_EQUAL(memcmp(in + 16, host, 4), 0);
+	CU_ASSERT(in[20] == type && in[21] == code);
+	free_all(out, n);
+}
+
+/*
+ * Hub and spoke: an ICMP error about a packet the hub relays between two
+ * spokes' tunnels goes back through the tunnel to its source. From the
+ * port the packet came in by (or left by, both unprotected) it would
+ * leave in the clear, which spoke A drops: Fragmentation Needed would
+ * black-hole path MTU discovery between spokes. So it takes the hub's
+ * address that the tunnel back covers (10.1.0.1). Time Exceeded (the
+ * TTL runs out at the hub, out of A's SA) and Fragmentation Needed (too
+ * big for B's tunnel) alike.
+ */
+static void
+test_hub_relay_errors(void)
+{
+	struct testgw *a = testgw_new(conf_spoke, CRYPTO_ENGINE_NULL);
+	unsigned int base_a;
+	struct fixture f;
+
+	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+	base_a = rte_mempool_in_use_count(a->pub.pool);
+	setup_conf(&f, conf_hub);
+	/* TTL 2: 1 after A, spent at the hub. */
+	spoke_to_hub(&f, a, 2, false, 32);
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, (struct rte_mbuf *[1]){ NULL }, 0), 0);
+	hub_error_check(&f, 11, 0);
+	/* Port 1's MTU 1200 less GCM-128 tunnel overhead (57): 1143 bytes
+	 * fit B's tunnel; 1144 with DF do not. */
+	spoke_to_hub(&f, a, 64, true, 1143 - 28 + 1);
+	CU_ASSERT_EQUAL(worker_sent(&f, 1, (struct rte_mbuf *[1]){ NULL }, 0), 0);
+	hub_error_check(&f, 3, 4);
+	/* One that fits goes on into B's tunnel. */
+	spoke_to_hub(&f, a, 64, true, 1143 - 28);
+	{
+		struct rte_mbuf *out[4];
+		unsigned int n = worker_sent(&f, 1, out, 4);
+
+		CU_ASSERT_EQUAL(n, 1);
+		CU_ASSERT(n == 1 && rte_pktmbuf_mtod(out[0], const uint8_t *)[14 + 23] == 0x01);
+		free_all(out, n);
+	}
+	teardown(&f);
+	testgw_drain(a, NULL);
+	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
+	testgw_free(a);
+}
+
 /* ICMP out of lcore 0: ping answered; TTL 1 -> Time Exceeded; a DF packet
  * too big for the SA -> Fragmentation Needed with the SA's room; one
  * without DF -> fragments, each in its own ESP packet. */
@@ -1530,6 +1654,8 @@ test_exc_register(void)
 			test_probe_failed) == NULL ||
 	    CU_add_test(s, "ping, Time Exceeded, Fragmentation Needed, pre-fragmentation",
 			test_icmp_and_fragments) == NULL ||
+	    CU_add_test(s, "hub and spoke: errors about relayed packets go back through the tunnel",
+			test_hub_relay_errors) == NULL ||
 	    CU_add_test(s, "no route, a neighbour that never answers: Destination Unreachable",
 			test_unreachable) == NULL ||
 	    CU_add_test(s, "IKE from the protected side", test_ike_punted_protected) == NULL ||
