@@ -184,12 +184,7 @@ gw_ttl_expired(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *
 	bool v6 = (ip[0] >> 4) == 6;
 
 	if (unlikely(gw_route_lookup(t, v6 ? 6 : 4, ip + (v6 ? 24 : 16)) == NULL)) {
-		if (!w->shared->icmp_unreachable || from_sa) {
-			drop(w, m, CNT_NoRoute);
-			return;
-		}
-		w->cnt.c[CNT_NoRoute]++;
-		punt_icmp(w, m, ICMP_ERR_UNREACH_NET, port, 0, false);
+		no_route(w, m);
 		return;
 	}
 	w->cnt.c[CNT_TtlExceeded]++;

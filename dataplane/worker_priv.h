@@ -456,12 +456,12 @@ void gw_in_decrypted(struct gw_worker *w, const struct gw_tables *t,
 void gw_out_relay(struct gw_worker *w, const struct gw_tables *t,
 		  struct rte_mbuf *pkts[], uint16_t n);
 
-/* route.c: @p m, to be routed by its destination (plain, or out of an
- * SA), came with its TTL (hop limit) spent. As in Linux, whose route
- * lookup comes before the TTL check, a packet no route covers is one
- * with no route (NoRoute; Network Unreachable with `set
- * icmp-unreachable on`, never for one @p from_sa); the rest get Time
- * Exceeded from @p port (TtlExceeded). */
+/* route.c: @p m (its m->port and packet_type set), to be routed by its
+ * destination (plain, or out of an SA: @p from_sa), came with its TTL
+ * (hop limit) spent. As in Linux, whose route lookup comes before the
+ * TTL check, a packet no route covers is one with no route (NoRoute;
+ * Network Unreachable with `set icmp-unreachable on`, never for one out
+ * of an SA); the rest get Time Exceeded from @p port (TtlExceeded). */
 void gw_ttl_expired(struct gw_worker *w, const struct gw_tables *t, struct rte_mbuf *m,
 		    uint16_t port, bool from_sa);
 
