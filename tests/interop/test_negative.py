@@ -16,6 +16,7 @@ from espdtest.interop import (CONF_HEAD, P0_MAC, P1_MAC, HOST_GW_MAC,
                               PEER_GW_MAC, ttl_minus_one)
 
 from scapy.layers.inet import IP, UDP
+from scapy.layers.inet6 import IPv6
 from scapy.layers.ipsec import ESP, SecurityAssociation
 from scapy.layers.l2 import ARP, Ether
 from scapy.packet import Raw
@@ -250,6 +251,22 @@ def cases():
     cs.append(Neg("bypassed packet with no route -> Bypass, NoRoute",
                   {"NoRoute": 1, "Bypass": 1},
                   rx0=[on0(IP(src="10.1.9.17", dst="203.0.113.17") / UDP() / Raw(b"r"))]))
+    # TTL spent and no route: no route, as in Linux (no Time Exceeded,
+    # and no error at all without `set icmp-unreachable on`).
+    cs.append(Neg("TTL 1 and no route -> NoRoute, no Time Exceeded",
+                  {"NoRoute": 1},
+                  rx0=[on0(IP(src="10.1.9.18", dst="203.0.113.18", ttl=1) / UDP() /
+                           Raw(b"t"))]))
+    # Martian sources are never forwarded, from either side (README).
+    cs.append(Neg("loopback source from the protected side -> MartianSource",
+                  {"MartianSource": 1},
+                  rx0=[on0(IP(src="127.0.0.1", dst="10.2.9.40") / UDP() / Raw(b"m"))]))
+    cs.append(Neg("multicast source, plain on the unprotected port -> MartianSource",
+                  {"MartianSource": 1},
+                  rx1=[on1(IP(src="224.0.0.9", dst="10.1.9.40") / UDP() / Raw(b"m"))]))
+    cs.append(Neg("IPv6 link-local source from the protected side -> MartianSource",
+                  {"MartianSource": 1},
+                  rx0=[on0(IPv6(src="fe80::99", dst="fd02::40") / UDP() / Raw(b"m"))]))
     return cs
 
 
