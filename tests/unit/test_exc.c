@@ -648,7 +648,8 @@ static void
 test_hub_relay_errors(void)
 {
 	struct testgw *a = testgw_new(conf_spoke, CRYPTO_ENGINE_NULL);
-	unsigned int base_a;
+	struct rte_mbuf *out[4];
+	unsigned int base_a, n;
 	struct fixture f;
 
 	CU_ASSERT_PTR_NOT_NULL_FATAL(a);
@@ -656,23 +657,23 @@ test_hub_relay_errors(void)
 	setup_conf(&f, conf_hub);
 	/* TTL 2: 1 after A, spent at the hub. */
 	spoke_to_hub(&f, a, 2, false, 32);
-	CU_ASSERT_EQUAL(worker_sent(&f, 1, (struct rte_mbuf *[1]){ NULL }, 0), 0);
+	n = worker_sent(&f, 1, out, 4);
+	CU_ASSERT_EQUAL(n, 0);
+	free_all(out, n);
 	hub_error_check(&f, 11, 0);
 	/* Port 1's MTU 1200 less GCM-128 tunnel overhead (57): 1143 bytes
 	 * fit B's tunnel; 1144 with DF do not. */
 	spoke_to_hub(&f, a, 64, true, 1143 - 28 + 1);
-	CU_ASSERT_EQUAL(worker_sent(&f, 1, (struct rte_mbuf *[1]){ NULL }, 0), 0);
+	n = worker_sent(&f, 1, out, 4);
+	CU_ASSERT_EQUAL(n, 0);
+	free_all(out, n);
 	hub_error_check(&f, 3, 4);
 	/* One that fits goes on into B's tunnel. */
 	spoke_to_hub(&f, a, 64, true, 1143 - 28);
-	{
-		struct rte_mbuf *out[4];
-		unsigned int n = worker_sent(&f, 1, out, 4);
-
-		CU_ASSERT_EQUAL(n, 1);
-		CU_ASSERT(n == 1 && rte_pktmbuf_mtod(out[0], const uint8_t *)[14 + 23] == 0x01);
-		free_all(out, n);
-	}
+	n = worker_sent(&f, 1, out, 4);
+	CU_ASSERT_EQUAL(n, 1);
+	CU_ASSERT(n == 1 && rte_pktmbuf_mtod(out[0], const uint8_t *)[14 + 23] == 0x01);
+	free_all(out, n);
 	teardown(&f);
 	testgw_drain(a, NULL);
 	CU_ASSERT_EQUAL(rte_mempool_in_use_count(a->pub.pool), base_a);
