@@ -69,6 +69,7 @@ struct mb_hdr {
 	uint8_t job_tag_len; /**< tag length asked of the library */
 	uint8_t key_bytes;   /**< cipher key length for jobs */
 	uint8_t lanes;       /**< enum mb_lanes: where short packets may go */
+	uint8_t lanes_words; /**< only payloads and AAD of whole 4-byte words */
 	uint16_t lanes_max;  /**< the longest payload that goes there */
 	uint32_t cipher_mode; /**< IMB_CIPHER_MODE */
 	uint32_t hash_alg;    /**< IMB_HASH_ALG */
@@ -185,7 +186,7 @@ arch_name(uint32_t arch)
 	}
 }
 
-static bool x4_allowed(void);
+static enum gcm_x4_isa x4_isa(void);
 
 int
 crypto_mb_engine_init(struct crypto_engine *e)
@@ -195,12 +196,14 @@ crypto_mb_engine_init(struct crypto_engine *e)
 	rc = mgr_new(&e->mgr);
 	if (rc < 0)
 		return rc;
-	/* With espd's own short-packet paths where they run (x4_allowed(),
+	/* With espd's own short-packet paths where they run (x4_isa(),
 	 * chacha_x16_allowed()), so that `stats` says which code a packet
 	 * takes. */
 	snprintf(e->desc, sizeof(e->desc), "ipsec-mb %s %s%s%s",
 		 imb_get_version_str(), arch_name(e->mgr->used_arch),
-		 x4_allowed() ? " +gcm-x4" : "", chacha_x16_allowed() ? " +chacha-x16" : "");
+		 x4_isa() == GCM_X4_AVX512 ? " +gcm-x4" :
+		 x4_isa() == GCM_X4_AVX2   ? " +gcm-x4-avx2" : "",
+		 chacha_x16_allowed() ? " +chacha-x16" : "");
 	return 0;
 }
 
@@ -352,17 +355,17 @@ _Static_assert(offsetof(union mb_keys, chacha) == 0, "chacha_x16_ops() reads the
 _Static_assert(CRYPTO_CHUNK <= CHACHA_X16_MAX_OPS, "chacha_x16 takes a chunk");
 
 /*
- * May GCM sessions use gcm_x4()? Where the CPU has what it runs on, unless
+ * Which gcm_x4() may GCM sessions use? The best the CPU runs, unless
  * ESPD_GCM_X4=0 (to compare with IPsec-MB's single-buffer calls alone).
  */
-static bool
-x4_allowed(void)
+static enum gcm_x4_isa
+x4_isa(void)
 {
-	static int allowed = -1;
+	static int isa = -1;
 
-	if (allowed < 0)
-		allowed = gcm_x4_cpu() && !crypto_env_off("ESPD_GCM_X4");
-	return allowed;
+	if (isa < 0)
+		isa = crypto_env_off("ESPD_GCM_X4") ? GCM_X4_NONE : gcm_x4_cpu();
+	return (enum gcm_x4_isa)isa;
 }
 
 int
@@ -397,9 +400,17 @@ crypto_mb_session_init(struct crypto_session *s,
 		else
 			IMB_AES256_GCM_PRE(ctl_mgr, p->cipher_key, &k->gcm);
 		gcm_hot(s);
-		if (x4_allowed() && gcm_x4_key_ok((const uint8_t *)&k->gcm, s->key_len)) {
+		/* The AVX2 code moves whole 4-byte words: ESP's AAD (8 or
+		 * 12 bytes) and ICVs (8, 12, 16) are; lanes_op() checks
+		 * each payload. */
+		if (x4_isa() != GCM_X4_NONE && s->icv_len % 4 == 0 &&
+		    gcm_x4_key_ok(x4_isa(), (const uint8_t *)&k->gcm, s->key_len)) {
 			mp->lanes = s->key_len == 16 ? MB_LANES_GCM128 : MB_LANES_GCM256;
-			mp->lanes_max = MB_X4_MAX_LEN;
+			/* The AVX2 code wins at every length it takes
+			 * (bench/RESULTS.md): all six blocks. */
+			mp->lanes_max = x4_isa() == GCM_X4_AVX512 ? MB_X4_MAX_LEN :
+								    GCM_X4_AVX2_MAX_LEN;
+			mp->lanes_words = x4_isa() == GCM_X4_AVX2;
 		}
 		break;
 	case CRYPTO_CIPHER_CHACHA20_POLY1305:
@@ -691,7 +702,8 @@ lanes_op(const struct crypto_op *op)
 {
 	const struct mb_hdr *mp = mb_hdr(op->sess);
 
-	return mp->lanes != MB_LANES_NONE && op->cipher_len <= mp->lanes_max;
+	return mp->lanes != MB_LANES_NONE && op->cipher_len <= mp->lanes_max &&
+	       (!mp->lanes_words || ((op->cipher_len | op->aad_len) & 3) == 0);
 }
 
 /*
@@ -733,7 +745,7 @@ gcm_x4_ops(struct crypto_op *ops, const uint8_t idx[], unsigned int n, unsigned 
 			l[p].icv = op->icv;
 			l[p].icv_len = s->icv_len;
 		}
-		bad = gcm_x4(l, key_len, enc);
+		bad = gcm_x4(x4_isa(), l, key_len, enc);
 		for (p = 0; p < 4 && g + p < n; p++) {
 			struct crypto_op *op = &ops[idx[g + p]];
 

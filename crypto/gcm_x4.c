@@ -18,7 +18,8 @@
  * powers H^n << 1 mod P, byte-reflected, at 16 * (63 - n). Nothing is
  * added to a session; gcm_x4_key_ok() checks that layout per session by
  * computing H and its powers here, so another IPsec-MB code path or
- * version only turns this path off.
+ * version only turns this path off. The check serves gcm_x4_avx2.c too,
+ * with its layout, and so runs on any x86-64 with AES-NI and PCLMULQDQ.
  *
  * GHASH follows IPsec-MB's GHASH_MUL (gcm_defines.asm): blocks are
  * byte-reflected, multiplied by the shifted key with four carry-less
@@ -34,12 +35,14 @@
 #define GX_TARGET                                                              \
 	__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,vaes,"         \
 			       "vpclmulqdq,aes,pclmul,sse4.1,ssse3")))
+/* The key check: no wider than the oldest CPU it may run on. */
+#define GK_TARGET __attribute__((target("aes,pclmul,sse4.1,ssse3")))
 
 /* H^n << 1 mod P in IPsec-MB's VAES key data (gcm_keys_vaes_avx512.asm). */
 static inline const uint8_t *
 hkey(const uint8_t *kd, unsigned int n)
 {
-	return kd + 16 * (63 - n);
+	return kd + gcm_x4_hkey_off(GCM_X4_AVX512, n);
 }
 
 /* Bytes 0 .. n-1 of a 16-byte block (n may exceed 16). */
@@ -51,31 +54,37 @@ bytes_mask(uint32_t n)
 
 /* By CPUID and XGETBV, not __builtin_cpu_supports(): clang before 16
  * knows neither "vaes" nor "vpclmulqdq" there. */
-bool
+enum gcm_x4_isa
 gcm_x4_cpu(void)
 {
-	/* leaf 7 EBX: AVX512F 16, DQ 17, BW 30, VL 31; ECX: VAES 9,
-	 * VPCLMULQDQ 10. leaf 1 ECX: PCLMULQDQ 1, AES 25, OSXSAVE 27. */
-	const unsigned int ebx7 = 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
-	const unsigned int ecx7 = 1u << 9 | 1u << 10;
-	const unsigned int ecx1 = 1u << 1 | 1u << 25 | 1u << 27;
+	/* leaf 1 ECX: PCLMULQDQ 1, AES 25, OSXSAVE 27, AVX 28. leaf 7 EBX:
+	 * AVX2 5, AVX512F 16, DQ 17, BW 30, VL 31; ECX: VAES 9,
+	 * VPCLMULQDQ 10. */
+	const unsigned int ecx1 = 1u << 1 | 1u << 25 | 1u << 27 | 1u << 28;
+	const unsigned int ebx7 = 1u << 5, ecx7 = 1u << 9 | 1u << 10;
+	const unsigned int ebx7_512 = 1u << 16 | 1u << 17 | 1u << 30 | 1u << 31;
 	unsigned int a, b, c, d, lo, hi;
 
 	if (!__get_cpuid(1, &a, &b, &c, &d) || (c & ecx1) != ecx1)
-		return false;
+		return GCM_X4_NONE;
 	if (!__get_cpuid_count(7, 0, &a, &b, &c, &d) || (b & ebx7) != ebx7 ||
 	    (c & ecx7) != ecx7)
-		return false;
-	/* The OS saves SSE, AVX, the opmasks and all 32 zmm registers. */
+		return GCM_X4_NONE;
+	/* The OS saves SSE and AVX state; for AVX-512 also the opmasks and
+	 * all 32 zmm registers. */
 	__asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
 	(void)hi;
-	return (lo & 0xe6) == 0xe6;
+	if ((lo & 0x6) != 0x6)
+		return GCM_X4_NONE;
+	if ((b & ebx7_512) == ebx7_512 && (lo & 0xe6) == 0xe6)
+		return GCM_X4_AVX512;
+	return GCM_X4_AVX2;
 }
 
 /* ---- one lane (the key check) ------------------------------------------ */
 
 /* a * b, both byte-reflected, b shifted (H << 1 mod P): GHASH_MUL. */
-GX_TARGET static __m128i
+GK_TARGET static __m128i
 ghash_mul1(__m128i a, __m128i b)
 {
 	const __m128i poly2 = _mm_set_epi64x((long long)0xC200000000000000ull, 0x00000001C2000000ll);
@@ -94,15 +103,15 @@ ghash_mul1(__m128i a, __m128i b)
 	return _mm_xor_si128(_mm_xor_si128(lo, t), hi);
 }
 
-GX_TARGET bool
-gcm_x4_key_ok(const uint8_t *kd, unsigned int key_len)
+GK_TARGET bool
+gcm_x4_key_ok(enum gcm_x4_isa isa, const uint8_t *kd, unsigned int key_len)
 {
 	const __m128i rev = _mm_set_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f);
 	unsigned int nr = key_len == 16 ? 10 : key_len == 32 ? 14 : 0, r, n;
 	__m128i h, p;
 	uint64_t lo, hi, carry;
 
-	if (nr == 0)
+	if (nr == 0 || isa == GCM_X4_NONE)
 		return false;
 	/* H = E(K, 0^128), with the round keys where gcm_x4() reads them. */
 	h = _mm_loadu_si128((const __m128i *)kd);
@@ -123,8 +132,8 @@ gcm_x4_key_ok(const uint8_t *kd, unsigned int key_len)
 	h = _mm_set_epi64x((long long)hi, (long long)lo);
 	/* A lane reads H^1 .. H^(blocks + 2): the AAD, the payload, the
 	 * lengths. */
-	for (p = h, n = 1; n <= GCM_X4_BLOCKS + 2; n++) {
-		if (memcmp(&p, hkey(kd, n), 16) != 0)
+	for (p = h, n = 1; n <= gcm_x4_max_len(isa) / 16 + 2; n++) {
+		if (memcmp(&p, kd + gcm_x4_hkey_off(isa, n), 16) != 0)
 			return false;
 		p = ghash_mul1(p, h);
 	}
@@ -159,18 +168,6 @@ lanes_x(__m128i a, __m128i b, __m128i c, __m128i d)
 	v = _mm512_inserti32x4(v, b, 1);
 	v = _mm512_inserti32x4(v, c, 2);
 	return _mm512_inserti32x4(v, d, 3);
-}
-
-/* J0 = salt || iv || 0x00000001, as a 128-bit value. */
-GX_TARGET static inline __m128i
-j0_of(const struct gcm_x4_op *o)
-{
-	uint32_t s, i0, i1;
-
-	memcpy(&s, o->salt, 4);
-	memcpy(&i0, o->iv, 4);
-	memcpy(&i1, o->iv + 4, 4);
-	return _mm_set_epi32(0x01000000, (int)i1, (int)i0, (int)s);
 }
 
 /* Up to eight AES encryptions of four lanes each, round-major, so the
@@ -225,7 +222,7 @@ reduce(const struct gx_acc *a)
 }
 
 GX_TARGET unsigned int
-gcm_x4(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
+gcm_x4_avx512(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 {
 	const __m512i rev = _mm512_set4_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f);
 	const unsigned int nr = key_len == 16 ? 10 : 14;
@@ -259,7 +256,7 @@ gcm_x4(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 
 	/* Key stream: ks[0] = E(J0) for the tag, ks[1 + b] for block b
 	 * (counter J0 + 1 + b; at most 17, so only the last byte moves). */
-	j0 = lanes_x(j0_of(&o[0]), j0_of(&o[1]), j0_of(&o[2]), j0_of(&o[3]));
+	j0 = lanes_x(gcm_x4_j0(&o[0]), gcm_x4_j0(&o[1]), gcm_x4_j0(&o[2]), gcm_x4_j0(&o[3]));
 	nks = 1 + maxb;
 	for (b = 0; b < nks; b++)
 		ks[b] = _mm512_add_epi32(j0, _mm512_set4_epi32((int)(b << 24), 0, 0, 0));

@@ -1,22 +1,42 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * AES-GCM for short packets, four at a time (crypto_mb.c's fast path; see
- * gcm_x4.c). Internal to crypto/.
+ * gcm_x4.c for AVX-512, gcm_x4_avx2.c for 256-bit VAES without it).
+ * Internal to crypto/.
  */
 #ifndef ESPD_CRYPTO_GCM_X4_H
 #define ESPD_CRYPTO_GCM_X4_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+#include <immintrin.h>
 
 #define GCM_X4_BLOCKS 16                   /**< most payload blocks a lane takes */
 #define GCM_X4_MAX_LEN (16 * GCM_X4_BLOCKS) /**< so, most payload bytes */
 
+/* The AVX2 code takes fewer: IPsec-MB's AVX2 key data holds H^1 .. H^8,
+ * one each for the AAD, the payload blocks and the lengths. */
+#define GCM_X4_AVX2_BLOCKS 6
+#define GCM_X4_AVX2_MAX_LEN (16 * GCM_X4_AVX2_BLOCKS)
+
+/** Which code runs the four lanes. */
+enum gcm_x4_isa {
+	GCM_X4_NONE,
+	GCM_X4_AVX2,   /**< AVX2, VAES and VPCLMULQDQ on 256 bits: two lanes a
+			*   register; IPsec-MB's AVX2 ("avx_gen4") key layout;
+			*   len, aad_len and icv_len multiples of 4 */
+	GCM_X4_AVX512, /**< AVX-512 F/BW/VL/DQ, VAES, VPCLMULQDQ: four lanes a
+			*   register; IPsec-MB's VAES key layout; any length */
+};
+
 /** One packet, one lane. The cipher runs in place over data[0 .. len). */
 struct gcm_x4_op {
-	const uint8_t *kd;   /**< IPsec-MB's struct gcm_key_data (VAES layout) */
+	const uint8_t *kd;   /**< IPsec-MB's struct gcm_key_data */
 	uint8_t *data;
-	uint32_t len;        /**< at most GCM_X4_MAX_LEN; 0: an idle lane */
+	uint32_t len;        /**< at most gcm_x4_max_len(); 0: an idle lane */
 	uint32_t aad_len;    /**< at most 16 */
 	const uint8_t *aad;
 	const uint8_t *salt; /**< 4 bytes: nonce = salt || iv (RFC 4106 4) */
@@ -26,18 +46,33 @@ struct gcm_x4_op {
 	uint32_t icv_len;    /**< at most 16; 0 for an idle lane */
 };
 
-/** Does this CPU have what gcm_x4() runs on (AVX-512 F/BW/VL, VAES,
- *  VPCLMULQDQ)? */
-bool gcm_x4_cpu(void);
+/** The best of the codes above this CPU runs (GCM_X4_NONE: neither). */
+enum gcm_x4_isa gcm_x4_cpu(void);
+
+/** The longest payload @p isa takes. */
+static inline uint32_t
+gcm_x4_max_len(enum gcm_x4_isa isa)
+{
+	return isa == GCM_X4_AVX512 ? GCM_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN;
+}
+
+/** Where H^n << 1 mod P (byte-reflected) sits in the key data @p isa
+ *  reads: IPsec-MB's VAES layout keeps 48 powers below offset 1008, its
+ *  AVX2 layout 8 below 368, each the highest first. */
+static inline size_t
+gcm_x4_hkey_off(enum gcm_x4_isa isa, unsigned int n)
+{
+	return isa == GCM_X4_AVX512 ? 16 * (63 - n) : 16 * (23 - n);
+}
 
 /**
- * Can gcm_x4() use the key data @p kd of an AES key of @p key_len bytes
- * (16 or 32)? True when the round keys and the hash-key powers a packet of
- * up to GCM_X4_BLOCKS blocks needs sit where IPsec-MB's VAES code keeps
- * them (HashKey_n at 16 * (63 - n)): checked by computing them here.
- * Call only where gcm_x4_cpu() is true.
+ * Can @p isa's code use the key data @p kd of an AES key of @p key_len
+ * bytes (16 or 32)? True when the round keys and every hash-key power a
+ * packet of up to gcm_x4_max_len() needs sit where gcm_x4_hkey_off() says
+ * (IPsec-MB picks the layout by its own code path): checked by computing
+ * them here. Call only where @p isa is no better than gcm_x4_cpu().
  */
-bool gcm_x4_key_ok(const uint8_t *kd, unsigned int key_len);
+bool gcm_x4_key_ok(enum gcm_x4_isa isa, const uint8_t *kd, unsigned int key_len);
 
 /**
  * Encrypt (@p enc) or decrypt the four lanes of @p op, all with keys of
@@ -45,10 +80,32 @@ bool gcm_x4_key_ok(const uint8_t *kd, unsigned int key_len);
  * it (in constant time; the lane is decrypted either way). An idle lane
  * (len, aad_len and icv_len 0) still needs valid kd, salt and iv
  * pointers; nothing else of it is read or written. Call only where
- * gcm_x4_cpu() is true and gcm_x4_key_ok() was for every lane's kd.
+ * gcm_x4_key_ok() was true for @p isa and every lane's kd, and the lanes
+ * fit @p isa (above).
  * @return decrypting, bit p set where lane p's ICV did not verify; 0
  * encrypting.
  */
-unsigned int gcm_x4(const struct gcm_x4_op op[4], unsigned int key_len, bool enc);
+unsigned int gcm_x4_avx512(const struct gcm_x4_op op[4], unsigned int key_len, bool enc);
+unsigned int gcm_x4_avx2(const struct gcm_x4_op op[4], unsigned int key_len, bool enc);
+
+static inline unsigned int
+gcm_x4(enum gcm_x4_isa isa, const struct gcm_x4_op op[4], unsigned int key_len, bool enc)
+{
+	return isa == GCM_X4_AVX512 ? gcm_x4_avx512(op, key_len, enc) :
+				      gcm_x4_avx2(op, key_len, enc);
+}
+
+/* J0 = salt || iv || 0x00000001, as a 128-bit value (built in registers:
+ * a 16-byte load right after smaller stores would stall). */
+static inline __m128i
+gcm_x4_j0(const struct gcm_x4_op *o)
+{
+	uint32_t s, i0, i1;
+
+	memcpy(&s, o->salt, 4);
+	memcpy(&i0, o->iv, 4);
+	memcpy(&i1, o->iv + 4, 4);
+	return _mm_set_epi32(0x01000000, (int)i1, (int)i0, (int)s);
+}
 
 #endif

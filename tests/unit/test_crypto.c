@@ -24,6 +24,7 @@
 
 #include "crypto/chacha_x16.h"
 #include "crypto/crypto.h"
+#include "crypto/gcm_x4.h"
 #include "unit.h"
 
 #define BUF_MAX 2048
@@ -72,6 +73,8 @@ test_version(void)
 	CU_ASSERT(strstr(d, "sse") || strstr(d, "avx"));
 	/* espd's own short-packet paths, where this CPU runs them */
 	CU_ASSERT_EQUAL(strstr(d, " +chacha-x16") != NULL, chacha_x16_allowed());
+	CU_ASSERT_EQUAL(strstr(d, " +gcm-x4-avx2") != NULL, gcm_x4_cpu() == GCM_X4_AVX2);
+	CU_ASSERT_EQUAL(strstr(d, " +gcm-x4") != NULL, gcm_x4_cpu() != GCM_X4_NONE);
 	CU_ASSERT_STRING_EQUAL(crypto_engine_describe(eng_null), "null");
 }
 

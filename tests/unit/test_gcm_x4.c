@@ -1,9 +1,13 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * CUnit suite "gcm_x4": the four-lane AES-GCM of crypto/gcm_x4.c against
- * IPsec-MB's single-buffer calls on random keys, nonces, AAD and lengths
- * (every length 0..GCM_X4_MAX_LEN, lanes of different keys and lengths,
- * idle lanes), both directions; and its check of IPsec-MB's key layout.
+ * CUnit suite "gcm_x4": the four-lane AES-GCM of crypto/gcm_x4.c (AVX-512)
+ * and crypto/gcm_x4_avx2.c against IPsec-MB's single-buffer calls on
+ * random keys, nonces, AAD and lengths (every length each takes, lanes of
+ * different keys and lengths, idle lanes), both directions; their check
+ * of IPsec-MB's key layouts; and, for the AVX2 code's four-byte moves,
+ * data, AAD and ICVs that end where memory does. Each code is tested where
+ * the CPU runs it, against an IPsec-MB manager of the matching path (its
+ * AVX2 path on an AVX-512 CPU too).
  * The suite "crypto" runs the RFC vectors through the engine, which sends
  * short GCM packets this way.
  */
@@ -11,6 +15,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <CUnit/CUnit.h>
 #include <intel-ipsec-mb.h>
@@ -20,8 +26,16 @@
 
 #define GUARD 32
 
-static IMB_MGR *mgr;
-static int usable; /* 1: CPU and key layout fit; 0: the suite skips */
+/* One code under test: its IPsec-MB manager, and whether it runs here. */
+struct isa {
+	enum gcm_x4_isa isa;
+	const char *name;
+	IMB_MGR *mgr;
+	int usable; /* 1: CPU and key layout fit; 0: its tests skip */
+};
+
+static struct isa isa512 = { GCM_X4_AVX512, "AVX-512", NULL, 0 };
+static struct isa isa2 = { GCM_X4_AVX2, "AVX2", NULL, 0 };
 
 static uint64_t rng = 0x243f6a8885a308d3ull;
 
@@ -38,79 +52,119 @@ fill(uint8_t *p, size_t n)
 }
 
 static void
-key_pre(unsigned int key_len, const uint8_t *key, struct gcm_key_data *kd)
+key_pre(const struct isa *c, unsigned int key_len, const uint8_t *key, struct gcm_key_data *kd)
 {
 	if (key_len == 16)
-		IMB_AES128_GCM_PRE(mgr, key, kd);
+		IMB_AES128_GCM_PRE(c->mgr, key, kd);
 	else
-		IMB_AES256_GCM_PRE(mgr, key, kd);
+		IMB_AES256_GCM_PRE(c->mgr, key, kd);
+}
+
+/* @p c usable: the CPU runs it, and its manager's keys are in its layout. */
+static void
+isa_init(struct isa *c)
+{
+	struct gcm_key_data kd;
+	uint8_t key[32] = { 1 };
+
+	c->usable = 0;
+	if (gcm_x4_cpu() < c->isa) {
+		printf("\n  gcm_x4: %s skipped: this CPU lacks %s\n", c->name,
+		       c->isa == GCM_X4_AVX512 ? "AVX-512 BW/VL, VAES or VPCLMULQDQ" :
+						 "AVX2, VAES or VPCLMULQDQ");
+		return;
+	}
+	c->mgr = alloc_mb_mgr(0);
+	if (c->mgr == NULL)
+		return;
+	if (c->isa == GCM_X4_AVX2)
+		init_mb_mgr_avx2(c->mgr);
+	else
+		init_mb_mgr_auto(c->mgr, NULL);
+	key_pre(c, 16, key, &kd);
+	if (!gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, 16)) {
+		printf("\n  gcm_x4: %s skipped: IPsec-MB (%s) keeps GCM keys in another layout\n",
+		       c->name, c->mgr->used_arch == IMB_ARCH_AVX512 ? "avx512" : "not avx512");
+		return;
+	}
+	c->usable = 1;
 }
 
 static int
 suite_init(void)
 {
-	struct gcm_key_data kd;
-	uint8_t key[32] = { 1 };
-
-	mgr = alloc_mb_mgr(0);
-	if (mgr == NULL)
-		return 1;
-	init_mb_mgr_auto(mgr, NULL);
-	usable = 0;
-	if (!gcm_x4_cpu()) {
-		printf("\n  gcm_x4: skipped: this CPU lacks AVX-512 BW/VL, VAES or VPCLMULQDQ\n");
-		return 0;
-	}
-	key_pre(16, key, &kd);
-	if (!gcm_x4_key_ok((const uint8_t *)&kd, 16)) {
-		printf("\n  gcm_x4: skipped: IPsec-MB (%s) keeps GCM keys in another layout\n",
-		       mgr->used_arch == IMB_ARCH_AVX512 ? "avx512" : "not avx512");
-		return 0;
-	}
-	usable = 1;
+	isa_init(&isa512);
+	isa_init(&isa2);
 	return 0;
 }
 
 static int
 suite_fini(void)
 {
-	free_mb_mgr(mgr);
-	mgr = NULL;
+	if (isa512.mgr != NULL)
+		free_mb_mgr(isa512.mgr);
+	if (isa2.mgr != NULL)
+		free_mb_mgr(isa2.mgr);
+	isa512.mgr = isa2.mgr = NULL;
 	return 0;
 }
 
-/* The layout check: IPsec-MB's own key data passes, for both key sizes
- * and random keys; a changed power or round key fails. */
+/* Flip bit @p bit of byte @p i of @p kd. */
 static void
-test_key_ok(void)
+flip(struct gcm_key_data *kd, size_t i, unsigned int bit)
 {
+	((uint8_t *)kd)[i] ^= (uint8_t)(1u << bit);
+}
+
+/* The layout check: IPsec-MB's own key data passes, for both key sizes
+ * and random keys; a changed power or round key fails; the other code's
+ * layout fails. */
+static void
+key_ok(const struct isa *c)
+{
+	const enum gcm_x4_isa other = c->isa == GCM_X4_AVX2 ? GCM_X4_AVX512 : GCM_X4_AVX2;
+	const unsigned int top = gcm_x4_max_len(c->isa) / 16 + 2;
 	struct gcm_key_data kd;
 	uint8_t key[32];
 	unsigned int i, key_len;
 
-	if (!usable)
+	if (!c->usable)
 		return;
 	for (i = 0; i < 50; i++) {
 		key_len = i % 2 ? 32 : 16;
 		fill(key, sizeof(key));
-		key_pre(key_len, key, &kd);
-		CU_ASSERT_TRUE(gcm_x4_key_ok((const uint8_t *)&kd, key_len));
+		key_pre(c, key_len, key, &kd);
+		CU_ASSERT_TRUE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
+		CU_ASSERT_FALSE(gcm_x4_key_ok(other, (const uint8_t *)&kd, key_len));
 		/* The wrong key size reads other round keys as its own. */
-		CU_ASSERT_FALSE(gcm_x4_key_ok((const uint8_t *)&kd, key_len == 16 ? 32 : 16));
+		CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len == 16 ? 32 : 16));
 	}
-	CU_ASSERT_FALSE(gcm_x4_key_ok((const uint8_t *)&kd, 24));
-	/* H^3 (needed by a one-block packet's AAD) at 16 * (63 - 3). */
-	((uint8_t *)&kd)[16 * 60 + 5] ^= 1;
-	CU_ASSERT_FALSE(gcm_x4_key_ok((const uint8_t *)&kd, key_len));
-	((uint8_t *)&kd)[16 * 60 + 5] ^= 1;
-	CU_ASSERT_TRUE(gcm_x4_key_ok((const uint8_t *)&kd, key_len));
-	/* H^18, the highest a 16-block packet reads. */
-	((uint8_t *)&kd)[16 * 45] ^= 0x80;
-	CU_ASSERT_FALSE(gcm_x4_key_ok((const uint8_t *)&kd, key_len));
-	((uint8_t *)&kd)[16 * 45] ^= 0x80;
+	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, 24));
+	CU_ASSERT_FALSE(gcm_x4_key_ok(GCM_X4_NONE, (const uint8_t *)&kd, key_len));
+	/* H^3 (needed by a one-block packet's AAD). */
+	flip(&kd, gcm_x4_hkey_off(c->isa, 3) + 5, 0);
+	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
+	flip(&kd, gcm_x4_hkey_off(c->isa, 3) + 5, 0);
+	CU_ASSERT_TRUE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
+	/* The highest power a packet of the most blocks reads. */
+	flip(&kd, gcm_x4_hkey_off(c->isa, top), 7);
+	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
+	flip(&kd, gcm_x4_hkey_off(c->isa, top), 7);
 	/* The last round key. */
-	((uint8_t *)&kd)[16 * (key_len == 16 ? 10 : 14)] ^= 1;
-	CU_ASSERT_FALSE(gcm_x4_key_ok((const uint8_t *)&kd, key_len));
+	flip(&kd, 16 * (key_len == 16 ? 10 : 14), 0);
+	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
+}
+
+static void
+test_key_ok(void)
+{
+	key_ok(&isa512);
+}
+
+static void
+test_key_ok_avx2(void)
+{
+	key_ok(&isa2);
 }
 
 struct lane {
@@ -123,17 +177,17 @@ struct lane {
 };
 
 static void
-reference(const struct gcm_key_data *kd, unsigned int key_len, struct lane *l)
+reference(const struct isa *c, const struct gcm_key_data *kd, unsigned int key_len, struct lane *l)
 {
 	struct gcm_context_data ctx;
 
 	memcpy(l->nonce, l->salt, 4);
 	memcpy(l->nonce + 4, l->iv, 8);
 	if (key_len == 16)
-		IMB_AES128_GCM_ENC(mgr, kd, &ctx, l->ref, l->plain, l->len, l->nonce, l->aad,
+		IMB_AES128_GCM_ENC(c->mgr, kd, &ctx, l->ref, l->plain, l->len, l->nonce, l->aad,
 				   l->aad_len, l->ref_tag, 16);
 	else
-		IMB_AES256_GCM_ENC(mgr, kd, &ctx, l->ref, l->plain, l->len, l->nonce, l->aad,
+		IMB_AES256_GCM_ENC(c->mgr, kd, &ctx, l->ref, l->plain, l->len, l->nonce, l->aad,
 				   l->aad_len, l->ref_tag, 16);
 }
 
@@ -149,8 +203,11 @@ reference(const struct gcm_key_data *kd, unsigned int key_len, struct lane *l)
  * may be).
  */
 static void
-against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
+against_ipsec_mb(const struct isa *c, unsigned int key_len, unsigned int rounds, int idle)
 {
+	/* The AVX2 code takes whole 4-byte words: lengths step by 4. */
+	const unsigned int step = c->isa == GCM_X4_AVX2 ? 4 : 1;
+	const unsigned int lens = gcm_x4_max_len(c->isa) / step + 1;
 	static struct lane l[4];
 	struct gcm_key_data kd[3];
 	uint8_t keys[3][32];
@@ -158,7 +215,7 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 
 	for (k = 0; k < 3; k++) {
 		fill(keys[k], sizeof(keys[k]));
-		key_pre(key_len, keys[k], &kd[k]);
+		key_pre(c, key_len, keys[k], &kd[k]);
 	}
 	for (r = 0; r < rounds; r++) {
 		struct gcm_x4_op op[4];
@@ -170,13 +227,13 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 
 			k = same ? 0 : rnd() % 3;
 			if (p == 0)
-				x->len = r % (GCM_X4_MAX_LEN + 1);
+				x->len = r % lens * step;
 			else if (!same_nb)
-				x->len = rnd() % (GCM_X4_MAX_LEN + 1);
+				x->len = rnd() % lens * step;
 			else if (l[0].len == 0)
 				x->len = 0;
-			else /* 1..16 bytes in lane 0's last block */
-				x->len = (l[0].len - 1) / 16 * 16 + 1 + rnd() % 16;
+			else /* 1..16 bytes (step..16) in lane 0's last block */
+				x->len = (l[0].len - 1) / 16 * 16 + step + rnd() % (16 / step) * step;
 			if (idle && p >= 2)
 				x->len = 0;
 			x->aad_len = rnd() % 2 ? 12 : 8;
@@ -185,7 +242,7 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 			fill(x->iv, 8);
 			fill(x->aad, sizeof(x->aad));
 			fill(x->plain, x->len);
-			reference(&kd[k], key_len, x);
+			reference(c, &kd[k], key_len, x);
 			fill(x->buf, sizeof(x->buf));
 			memcpy(x->buf + GUARD, x->plain, x->len);
 			fill(x->tag, sizeof(x->tag));
@@ -206,7 +263,7 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 				memcpy(before[p] + GUARD, l[p].buf + GUARD + l[p].len, GUARD);
 				memcpy(tag_after[p], l[p].tag + op[p].icv_len, GUARD);
 			}
-			bad += gcm_x4(op, key_len, true) != 0;
+			bad += gcm_x4(c->isa, op, key_len, true) != 0;
 			for (p = 0; p < 4; p++) {
 				struct lane *x = &l[p];
 
@@ -223,7 +280,7 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 			/* Decrypt: the plaintext back and every ICV verified;
 			 * then, with one lane's ICV changed (a byte inside it),
 			 * that lane alone fails. */
-			bad += gcm_x4(op, key_len, false) != 0;
+			bad += gcm_x4(c->isa, op, key_len, false) != 0;
 			for (p = 0; p < 4; p++) {
 				struct lane *x = &l[p];
 
@@ -238,12 +295,12 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 			want = 1u << p;
 			for (k = 0; k < 4; k++)
 				memcpy(l[k].buf + GUARD, l[k].ref, l[k].len);
-			fail = gcm_x4(op, key_len, false);
+			fail = gcm_x4(c->isa, op, key_len, false);
 			bad += fail != want;
 		}
 		if (bad != 0) {
-			printf("\n  gcm_x4: AES-%u round %u: lane lengths %u %u %u %u differ from IPsec-MB\n",
-			       key_len * 8, r, l[0].len, l[1].len, l[2].len, l[3].len);
+			printf("\n  gcm_x4: %s AES-%u round %u: lane lengths %u %u %u %u differ from IPsec-MB\n",
+			       c->name, key_len * 8, r, l[0].len, l[1].len, l[2].len, l[3].len);
 			break;
 		}
 	}
@@ -253,22 +310,103 @@ against_ipsec_mb(unsigned int key_len, unsigned int rounds, int idle)
 static void
 test_aes128(void)
 {
-	if (usable)
-		against_ipsec_mb(16, 1200, 0);
+	if (isa512.usable)
+		against_ipsec_mb(&isa512, 16, 1200, 0);
 }
 
 static void
 test_aes256(void)
 {
-	if (usable)
-		against_ipsec_mb(32, 600, 0);
+	if (isa512.usable)
+		against_ipsec_mb(&isa512, 32, 600, 0);
 }
 
 static void
 test_idle_lanes(void)
 {
-	if (usable)
-		against_ipsec_mb(16, 300, 1);
+	if (isa512.usable)
+		against_ipsec_mb(&isa512, 16, 300, 1);
+}
+
+static void
+test_aes128_avx2(void)
+{
+	if (isa2.usable)
+		against_ipsec_mb(&isa2, 16, 1200, 0);
+}
+
+static void
+test_aes256_avx2(void)
+{
+	if (isa2.usable)
+		against_ipsec_mb(&isa2, 32, 600, 0);
+}
+
+static void
+test_idle_lanes_avx2(void)
+{
+	if (isa2.usable)
+		against_ipsec_mb(&isa2, 16, 300, 1);
+}
+
+/*
+ * The AVX2 code's partial moves: every lane's payload, AAD and ICV end
+ * where an unreadable page begins (a masked load that touched a byte past
+ * them would fault), for every length it takes, encrypted against
+ * IPsec-MB and decrypted back.
+ */
+static void
+test_page_end_avx2(void)
+{
+	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
+	struct gcm_key_data kd;
+	struct lane ref;
+	uint8_t key[16], *m;
+	unsigned int len, p, bad = 0;
+
+	if (!isa2.usable)
+		return;
+	/* Four lanes of four pages each: data | AAD | ICV | none. */
+	m = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	CU_ASSERT_FATAL(m != MAP_FAILED);
+	for (p = 0; p < 4; p++)
+		CU_ASSERT_FATAL(mprotect(m + (4 * p + 3) * pg, pg, PROT_NONE) == 0);
+	fill(key, sizeof(key));
+	key_pre(&isa2, 16, key, &kd);
+	for (len = 0; len <= GCM_X4_AVX2_MAX_LEN; len += 4) {
+		struct gcm_x4_op op[4];
+
+		ref.len = len;
+		ref.aad_len = len % 8 ? 12 : 8;
+		ref.icv_len = 8 + 4 * (len / 4 % 3);
+		fill(ref.salt, 4);
+		fill(ref.iv, 8);
+		fill(ref.aad, ref.aad_len);
+		fill(ref.plain, len);
+		reference(&isa2, &kd, 16, &ref);
+		for (p = 0; p < 4; p++) {
+			uint8_t *lane = m + 4 * p * pg;
+
+			op[p] = (struct gcm_x4_op){
+				.kd = (const uint8_t *)&kd, .data = lane + pg - len, .len = len,
+				.aad = lane + 2 * pg - ref.aad_len, .aad_len = ref.aad_len,
+				.salt = ref.salt, .iv = ref.iv,
+				.icv = lane + 3 * pg - ref.icv_len, .icv_len = ref.icv_len,
+			};
+			memcpy(op[p].data, ref.plain, len);
+			memcpy((uint8_t *)op[p].aad, ref.aad, ref.aad_len);
+		}
+		bad += gcm_x4(GCM_X4_AVX2, op, 16, true) != 0;
+		for (p = 0; p < 4; p++) {
+			bad += memcmp(op[p].data, ref.ref, len) != 0;
+			bad += memcmp(op[p].icv, ref.ref_tag, ref.icv_len) != 0;
+		}
+		bad += gcm_x4(GCM_X4_AVX2, op, 16, false) != 0;
+		for (p = 0; p < 4; p++)
+			bad += memcmp(op[p].data, ref.plain, len) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	munmap(m, 16 * pg);
 }
 
 int
@@ -281,7 +419,12 @@ test_gcm_x4_register(void)
 	if (CU_add_test(s, "key_ok", test_key_ok) == NULL ||
 	    CU_add_test(s, "aes128", test_aes128) == NULL ||
 	    CU_add_test(s, "aes256", test_aes256) == NULL ||
-	    CU_add_test(s, "idle_lanes", test_idle_lanes) == NULL)
+	    CU_add_test(s, "idle_lanes", test_idle_lanes) == NULL ||
+	    CU_add_test(s, "key_ok_avx2", test_key_ok_avx2) == NULL ||
+	    CU_add_test(s, "aes128_avx2", test_aes128_avx2) == NULL ||
+	    CU_add_test(s, "aes256_avx2", test_aes256_avx2) == NULL ||
+	    CU_add_test(s, "idle_lanes_avx2", test_idle_lanes_avx2) == NULL ||
+	    CU_add_test(s, "page_end_avx2", test_page_end_avx2) == NULL)
 		return CU_get_error();
 	return 0;
 }
