@@ -104,22 +104,22 @@ bcast(const void *a)
 	return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)a));
 }
 
-/* Up to eight AES encryptions of two lanes each, round-major, so the
- * chains overlap; chain i takes the round keys rk[i % 2] (its pair's).
- * @p k: a constant where it is inlined. */
+/* k AES encryptions of two lanes each (k even, at most
+ * 2 * (1 + GCM_X4_AVX2_BLOCKS)), round-major, so that all chains overlap;
+ * chain i takes the round keys rk[i % 2] (its pair's). @p k: a constant
+ * where it is inlined, which keeps the chains in registers. */
 GY_TARGET static inline __attribute__((always_inline)) void
-aes_up_to8(__m256i s[8], unsigned int k, const __m256i rk[GY_PAIRS][15], unsigned int nr)
+aes_k(__m256i s[], unsigned int k, const __m256i *const rk[GY_PAIRS], unsigned int nr)
 {
-	__m256i v[8];
 	unsigned int r, i;
 
 	for (i = 0; i < k; i++)
-		v[i] = _mm256_xor_si256(s[i], rk[i % 2][0]);
+		s[i] = _mm256_xor_si256(s[i], rk[i % 2][0]);
 	for (r = 1; r < nr; r++)
 		for (i = 0; i < k; i++)
-			v[i] = _mm256_aesenc_epi128(v[i], rk[i % 2][r]);
+			s[i] = _mm256_aesenc_epi128(s[i], rk[i % 2][r]);
 	for (i = 0; i < k; i++)
-		s[i] = _mm256_aesenclast_epi128(v[i], rk[i % 2][nr]);
+		s[i] = _mm256_aesenclast_epi128(s[i], rk[i % 2][nr]);
 }
 
 /* One pair's unreduced GHASH sum: hi, lo and the middle. */
@@ -166,24 +166,30 @@ gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	const __m256i rev = _mm256_broadcastsi128_si256(
 		_mm_set_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f));
 	const unsigned int nr = key_len == 16 ? 10 : 14;
-	__m256i rk[GY_PAIRS][15], ks[2 * (1 + GCM_X4_AVX2_BLOCKS)];
+	__m256i rk0[15], rk1[15], ks[2 * (1 + GCM_X4_AVX2_BLOCKS)];
+	const __m256i *rk[GY_PAIRS] = { rk0, rk1 };
 	struct gy_acc acc[GY_PAIRS];
-	unsigned int nb[4], maxb = 0, p, b, r, h, nks, bad = 0;
+	unsigned int nb[4], maxb = 0, full = GCM_X4_AVX2_BLOCKS, p, b, r, h, nks, bad = 0;
 	bool one_key, uni;
 
 	for (p = 0; p < 4; p++) {
 		nb[p] = (o[p].len + 15) / 16;
 		maxb = nb[p] > maxb ? nb[p] : maxb;
+		full = o[p].len / 16 < full ? o[p].len / 16 : full;
 	}
 	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
 	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
 
-	for (r = 0; r <= nr; r++) {
-		if (one_key) {
-			rk[0][r] = rk[1][r] = bcast(o[0].kd + 16 * r);
-		} else {
-			rk[0][r] = pair(o[0].kd + 16 * r, o[1].kd + 16 * r);
-			rk[1][r] = pair(o[2].kd + 16 * r, o[3].kd + 16 * r);
+	/* Round keys: one SA's broadcast, both pairs reading them; else
+	 * each lane its own. */
+	if (one_key) {
+		for (r = 0; r <= nr; r++)
+			rk0[r] = bcast(o[0].kd + 16 * r);
+		rk[1] = rk0;
+	} else {
+		for (r = 0; r <= nr; r++) {
+			rk0[r] = pair(o[0].kd + 16 * r, o[1].kd + 16 * r);
+			rk1[r] = pair(o[2].kd + 16 * r, o[3].kd + 16 * r);
 		}
 	}
 
@@ -197,24 +203,29 @@ gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 		ks[b] = _mm256_add_epi32(ks[b % 2],
 					 _mm256_set_epi32((int)(b / 2 << 24), 0, 0, 0,
 							  (int)(b / 2 << 24), 0, 0, 0));
-	/* One case a count, so that each inlined aes_up_to8() has a
-	 * constant k and keeps its chains in registers (pairs of chains:
-	 * chain i of a call is pair i % 2). */
-	for (b = 0; b < nks; b += 8) {
-		switch (nks - b) {
-		case 2:
-			aes_up_to8(&ks[b], 2, rk, nr);
-			break;
-		case 4:
-			aes_up_to8(&ks[b], 4, rk, nr);
-			break;
-		case 6:
-			aes_up_to8(&ks[b], 6, rk, nr);
-			break;
-		default:
-			aes_up_to8(&ks[b], 8, rk, nr);
-			break;
-		}
+	/* One case a count: each inlined aes_k() has a constant k. */
+	switch (nks) {
+	case 2:
+		aes_k(ks, 2, rk, nr);
+		break;
+	case 4:
+		aes_k(ks, 4, rk, nr);
+		break;
+	case 6:
+		aes_k(ks, 6, rk, nr);
+		break;
+	case 8:
+		aes_k(ks, 8, rk, nr);
+		break;
+	case 10:
+		aes_k(ks, 10, rk, nr);
+		break;
+	case 12:
+		aes_k(ks, 12, rk, nr);
+		break;
+	default:
+		aes_k(ks, 14, rk, nr);
+		break;
 	}
 
 	/* The AAD, zero-padded: the first block, so H^(blocks + 2). */
@@ -233,10 +244,27 @@ gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	/* The payload: cipher, then GHASH of the ciphertext (bytes past a
 	 * lane's end zero). Block b of a lane's nb is block b + 2 of its
 	 * nb + 2 (AAD first, lengths last), so it takes H^(nb - b + 1); a
-	 * lane past its end multiplies zero by H^1. */
-	for (b = 0; b < maxb; b++) {
+	 * lane past its end multiplies zero by H^1. First the blocks every
+	 * lane fills, whole; then the rest, by the word. */
+	for (b = 0; b < full; b++) {
 		GY_UNROLL
-	for (h = 0; h < GY_PAIRS; h++) {
+		for (h = 0; h < GY_PAIRS; h++) {
+			const struct gcm_x4_op *a = &o[2 * h];
+			__m256i d, c, out;
+
+			d = pair(a[0].data + 16 * b, a[1].data + 16 * b);
+			out = _mm256_xor_si256(d, ks[2 * (1 + b) + h]);
+			c = enc ? out : d;
+			_mm_storeu_si128((__m128i *)(a[0].data + 16 * b), _mm256_castsi256_si128(out));
+			_mm_storeu_si128((__m128i *)(a[1].data + 16 * b), _mm256_extracti128_si256(out, 1));
+			mul_acc(&acc[h], _mm256_shuffle_epi8(c, rev),
+				uni ? bcast(hkey(o[0].kd, nb[0] - b + 1)) :
+				hkeys(o, h, nb[2 * h] - b + 1, nb[2 * h + 1] - b + 1));
+		}
+	}
+	for (; b < maxb; b++) {
+		GY_UNROLL
+		for (h = 0; h < GY_PAIRS; h++) {
 			const struct gcm_x4_op *a = &o[2 * h];
 			uint32_t off = 16 * b;
 			uint32_t n0 = off < a[0].len ? a[0].len - off : 0;
