@@ -130,9 +130,9 @@ gcm_x4_key_ok(enum gcm_x4_isa isa, const uint8_t *kd, unsigned int key_len)
 		lo ^= 1;
 	}
 	h = _mm_set_epi64x((long long)hi, (long long)lo);
-	/* A lane reads H^1 .. H^(blocks + 2): the AAD, the payload, the
-	 * lengths. */
-	for (p = h, n = 1; n <= gcm_x4_max_len(isa) / 16 + 2; n++) {
+	/* The AVX-512 code reads H^1 .. H^(blocks + 2) (the AAD, the
+	 * payload, the lengths); the AVX2 code H^1 .. H^8. */
+	for (p = h, n = 1; n <= gcm_x4_powers(isa); n++) {
 		if (memcmp(&p, kd + gcm_x4_hkey_off(isa, n), 16) != 0)
 			return false;
 		p = ghash_mul1(p, h);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * AES-GCM for short packets, four at a time (crypto_mb.c's fast path; see
- * gcm_x4.c for AVX-512, gcm_x4_avx2.c for 256-bit VAES without it).
+ * AES-GCM four packets at a time (crypto_mb.c's fast path; see gcm_x4.c
+ * for AVX-512, short packets only, and gcm_x4_avx2.c for 256-bit VAES
+ * without it, payloads of up to 4 KB).
  * Internal to crypto/.
  */
 #ifndef ESPD_CRYPTO_GCM_X4_H
@@ -17,9 +18,11 @@
 #define GCM_X4_BLOCKS 16                   /**< most payload blocks a lane takes */
 #define GCM_X4_MAX_LEN (16 * GCM_X4_BLOCKS) /**< so, most payload bytes */
 
-/* The AVX2 code takes fewer: IPsec-MB's AVX2 key data holds H^1 .. H^8,
- * one each for the AAD, the payload blocks and the lengths. */
-#define GCM_X4_AVX2_BLOCKS 6
+/* The AVX2 code reads only H^1 .. H^8 (all IPsec-MB's AVX2 key data
+ * holds: it hashes eight blocks a reduction), and moves only the last
+ * byte of the counter (block 254 is J0 + 255). */
+#define GCM_X4_AVX2_POWERS 8
+#define GCM_X4_AVX2_BLOCKS 254
 #define GCM_X4_AVX2_MAX_LEN (16 * GCM_X4_AVX2_BLOCKS)
 
 /** Which code runs the four lanes. */
@@ -56,6 +59,13 @@ gcm_x4_max_len(enum gcm_x4_isa isa)
 	return isa == GCM_X4_AVX512 ? GCM_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN;
 }
 
+/** The highest power of H @p isa reads. */
+static inline unsigned int
+gcm_x4_powers(enum gcm_x4_isa isa)
+{
+	return isa == GCM_X4_AVX512 ? GCM_X4_BLOCKS + 2 : GCM_X4_AVX2_POWERS;
+}
+
 /** Where H^n << 1 mod P (byte-reflected) sits in the key data @p isa
  *  reads: IPsec-MB's VAES layout keeps 48 powers below offset 1008, its
  *  AVX2 layout 8 below 368, each the highest first. */
@@ -67,8 +77,8 @@ gcm_x4_hkey_off(enum gcm_x4_isa isa, unsigned int n)
 
 /**
  * Can @p isa's code use the key data @p kd of an AES key of @p key_len
- * bytes (16 or 32)? True when the round keys and every hash-key power a
- * packet of up to gcm_x4_max_len() needs sit where gcm_x4_hkey_off() says
+ * bytes (16 or 32)? True when the round keys and the hash-key powers up
+ * to gcm_x4_powers() sit where gcm_x4_hkey_off() says
  * (IPsec-MB picks the layout by its own code path): checked by computing
  * them here. Call only where @p isa is no better than gcm_x4_cpu().
  */

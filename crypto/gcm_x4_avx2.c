@@ -1,22 +1,22 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
- * AES-GCM for short packets, four at a time, on CPUs with 256-bit VAES and
+ * AES-GCM four packets at a time, on CPUs with 256-bit VAES and
  * VPCLMULQDQ but no AVX-512 (AMD Zen 3, Intel Alder Lake): gcm_x4.c's
  * method with two packets in each ymm register, lanes 0-1 in one and
  * lanes 2-3 in the other.
  *
- * IPsec-MB's AVX2 code is single-buffer: a 64-byte packet pays for its
- * own J0 block, its own GHASH reduction and the call around them, and its
- * AES rounds run one packet's dependent blocks. Here every AES round and
- * every carry-less multiply works on two packets, two registers are in
- * flight per block, and each packet's GHASH takes one reduction (every
- * block multiplied by the power of H that Horner's rule would give it,
- * the products summed unreduced, as in gcm_x4.c).
+ * IPsec-MB's AVX2 code is single-buffer and works on 128-bit registers:
+ * a 64-byte packet pays for its own J0 block, its own GHASH reduction
+ * and the call around them, and on Zen 3 each 128-bit PCLMULQDQ takes as
+ * long as a 256-bit one. Here every AES round and every carry-less
+ * multiply works on two packets. Payloads of up to six blocks
+ * (x4_short()) hash every block with the power of H that Horner's rule
+ * gives it and reduce once a packet, as gcm_x4.c does; longer ones
+ * (x4_long()) hash eight blocks a reduction.
  *
  * The keys are IPsec-MB's own (struct gcm_key_data from IMB_AES*_GCM_PRE
  * on its AVX2 path): the round keys, then H^8 .. H^1 << 1 mod P,
- * byte-reflected, from offset 240 (gcm_x4_hkey_off()); eight powers
- * cover the AAD, six payload blocks and the lengths. gcm_x4_key_ok()
+ * byte-reflected, from offset 240 (gcm_x4_hkey_off()). gcm_x4_key_ok()
  * checks that layout per session.
  *
  * Without AVX-512's byte masks, a lane's last partial block is moved four
@@ -34,6 +34,9 @@
 
 /* Two lanes a register, two registers. */
 #define GY_PAIRS 2
+/* Payloads of up to this many blocks take x4_short(), the rest x4_long()
+ * (the AAD, the blocks and the lengths each need a power of H). */
+#define GCM_X4_AVX2_SHORT (GCM_X4_AVX2_POWERS - 2)
 /* Loops over the pairs unrolled, so that each pair's sums stay in
  * registers (in an array indexed by the loop, they went through memory:
  * a store-forwarding chain per block). */
@@ -105,7 +108,7 @@ bcast(const void *a)
 }
 
 /* k AES encryptions of two lanes each (k even, at most
- * 2 * (1 + GCM_X4_AVX2_BLOCKS)), round-major, so that all chains overlap;
+ * 2 * (1 + GCM_X4_AVX2_SHORT)), round-major, so that all chains overlap;
  * chain i takes the round keys rk[i % 2] (its pair's). @p k: a constant
  * where it is inlined, which keeps the chains in registers. */
 GY_TARGET static inline __attribute__((always_inline)) void
@@ -120,6 +123,32 @@ aes_k(__m256i s[], unsigned int k, const __m256i *const rk[GY_PAIRS], unsigned i
 			s[i] = _mm256_aesenc_epi128(s[i], rk[i % 2][r]);
 	for (i = 0; i < k; i++)
 		s[i] = _mm256_aesenclast_epi128(s[i], rk[i % 2][nr]);
+}
+
+/* One AES encryption of two lanes, unrolled for either key size (the
+ * last ten rounds read rk + nr - 10: AES-256's rounds 5 .. 14). */
+GY_TARGET static inline __attribute__((always_inline)) __m256i
+aes1(__m256i v, const __m256i *rk, unsigned int nr)
+{
+	const __m256i *t = rk + nr - 10;
+
+	v = _mm256_xor_si256(v, rk[0]);
+	if (nr == 14) {
+		v = _mm256_aesenc_epi128(v, rk[1]);
+		v = _mm256_aesenc_epi128(v, rk[2]);
+		v = _mm256_aesenc_epi128(v, rk[3]);
+		v = _mm256_aesenc_epi128(v, rk[4]);
+	}
+	v = _mm256_aesenc_epi128(v, t[1]);
+	v = _mm256_aesenc_epi128(v, t[2]);
+	v = _mm256_aesenc_epi128(v, t[3]);
+	v = _mm256_aesenc_epi128(v, t[4]);
+	v = _mm256_aesenc_epi128(v, t[5]);
+	v = _mm256_aesenc_epi128(v, t[6]);
+	v = _mm256_aesenc_epi128(v, t[7]);
+	v = _mm256_aesenc_epi128(v, t[8]);
+	v = _mm256_aesenc_epi128(v, t[9]);
+	return _mm256_aesenclast_epi128(v, t[10]);
 }
 
 /* One pair's unreduced GHASH sum: hi, lo and the middle. */
@@ -160,28 +189,16 @@ hkeys(const struct gcm_x4_op *o, unsigned int h, unsigned int n0, unsigned int n
 	return pair(hkey(o[2 * h].kd, n0), hkey(o[2 * h + 1].kd, n1));
 }
 
-GY_TARGET unsigned int
-gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
+/* Round keys: one SA's broadcast, both pairs reading them (rk[1] = rk0);
+ * else each lane its own. */
+GY_TARGET static inline __attribute__((always_inline)) void
+round_keys(const struct gcm_x4_op o[4], bool one_key, unsigned int nr, __m256i rk0[15],
+	   __m256i rk1[15], const __m256i *rk[GY_PAIRS])
 {
-	const __m256i rev = _mm256_broadcastsi128_si256(
-		_mm_set_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f));
-	const unsigned int nr = key_len == 16 ? 10 : 14;
-	__m256i rk0[15], rk1[15], ks[2 * (1 + GCM_X4_AVX2_BLOCKS)];
-	const __m256i *rk[GY_PAIRS] = { rk0, rk1 };
-	struct gy_acc acc[GY_PAIRS];
-	unsigned int nb[4], maxb = 0, full = GCM_X4_AVX2_BLOCKS, p, b, r, h, nks, bad = 0;
-	bool one_key, uni;
+	unsigned int r;
 
-	for (p = 0; p < 4; p++) {
-		nb[p] = (o[p].len + 15) / 16;
-		maxb = nb[p] > maxb ? nb[p] : maxb;
-		full = o[p].len / 16 < full ? o[p].len / 16 : full;
-	}
-	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
-	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
-
-	/* Round keys: one SA's broadcast, both pairs reading them; else
-	 * each lane its own. */
+	rk[0] = rk0;
+	rk[1] = rk1;
 	if (one_key) {
 		for (r = 0; r <= nr; r++)
 			rk0[r] = bcast(o[0].kd + 16 * r);
@@ -192,6 +209,57 @@ gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 			rk1[r] = pair(o[2].kd + 16 * r, o[3].kd + 16 * r);
 		}
 	}
+}
+
+/* Pair h's tags (X: its GHASH, reduced, reflected; ej0: E(J0)): written
+ * (@p enc) or compared in constant time. @return the pair's bad-ICV
+ * bits, at lanes 2h and 2h + 1. */
+GY_TARGET static inline __attribute__((always_inline)) unsigned int
+tags(const struct gcm_x4_op *o, unsigned int h, __m256i x, __m256i rev, __m256i ej0, bool enc)
+{
+	const struct gcm_x4_op *a = &o[2 * h];
+	__m128i t0, t1;
+
+	x = _mm256_xor_si256(_mm256_shuffle_epi8(x, rev), ej0);
+	t0 = _mm256_castsi256_si128(x);
+	t1 = _mm256_extracti128_si256(x, 1);
+	if (enc) {
+		store_part(a[0].icv, t0, a[0].icv_len);
+		store_part(a[1].icv, t1, a[1].icv_len);
+		return 0;
+	}
+	/* Every byte of the ICV compared, then one answer a lane. */
+	t0 = _mm_and_si128(_mm_xor_si128(t0, load_part(a[0].icv, a[0].icv_len)),
+			   dword_mask(a[0].icv_len));
+	t1 = _mm_and_si128(_mm_xor_si128(t1, load_part(a[1].icv, a[1].icv_len)),
+			   dword_mask(a[1].icv_len));
+	return (unsigned int)!_mm_testz_si128(t0, t0) << (2 * h) |
+	       (unsigned int)!_mm_testz_si128(t1, t1) << (2 * h + 1);
+}
+
+/* Payloads of up to GCM_X4_AVX2_SHORT blocks: every block hashed with
+ * the power Horner's rule gives it, one reduction a packet. */
+GY_TARGET static unsigned int
+x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
+{
+	const __m256i rev = _mm256_broadcastsi128_si256(
+		_mm_set_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f));
+	const unsigned int nr = key_len == 16 ? 10 : 14;
+	__m256i rk0[15], rk1[15], ks[2 * (1 + GCM_X4_AVX2_SHORT)];
+	const __m256i *rk[GY_PAIRS];
+	struct gy_acc acc[GY_PAIRS];
+	unsigned int nb[4], maxb = 0, full = GCM_X4_AVX2_SHORT, p, b, h, nks, bad = 0;
+	bool one_key, uni;
+
+	for (p = 0; p < 4; p++) {
+		nb[p] = (o[p].len + 15) / 16;
+		maxb = nb[p] > maxb ? nb[p] : maxb;
+		full = o[p].len / 16 < full ? o[p].len / 16 : full;
+	}
+	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
+
+	round_keys(o, one_key, nr, rk0, rk1, rk);
 
 	/* Key stream: ks[2b + h] is pair h's block b, b = 0 E(J0) for the
 	 * tag, b = 1 + i for payload block i (counter J0 + 1 + i; at most 7,
@@ -294,24 +362,197 @@ gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 		const struct gcm_x4_op *a = &o[2 * h];
 		__m256i x = pair_x(_mm_set_epi64x((long long)a[0].aad_len * 8, (long long)a[0].len * 8),
 				   _mm_set_epi64x((long long)a[1].aad_len * 8, (long long)a[1].len * 8));
-		__m128i t0, t1;
 
 		mul_acc(&acc[h], x, one_key ? bcast(hkey(o[0].kd, 1)) : hkeys(o, h, 1, 1));
-		x = _mm256_xor_si256(_mm256_shuffle_epi8(reduce(&acc[h]), rev), ks[h]);
-		t0 = _mm256_castsi256_si128(x);
-		t1 = _mm256_extracti128_si256(x, 1);
-		if (enc) {
-			store_part(a[0].icv, t0, a[0].icv_len);
-			store_part(a[1].icv, t1, a[1].icv_len);
-			continue;
-		}
-		/* Every byte of the ICV compared, then one answer a lane. */
-		t0 = _mm_and_si128(_mm_xor_si128(t0, load_part(a[0].icv, a[0].icv_len)),
-				   dword_mask(a[0].icv_len));
-		t1 = _mm_and_si128(_mm_xor_si128(t1, load_part(a[1].icv, a[1].icv_len)),
-				   dword_mask(a[1].icv_len));
-		bad |= (unsigned int)!_mm_testz_si128(t0, t0) << (2 * h);
-		bad |= (unsigned int)!_mm_testz_si128(t1, t1) << (2 * h + 1);
+		bad |= tags(o, h, reduce(&acc[h]), rev, ks[h], enc);
 	}
 	return bad;
+}
+
+/* ---- longer payloads ----------------------------------------------------- */
+
+/*
+ * Lane block j of @p a (0 the AAD, 1 .. nb the payload, nb + 1 the
+ * lengths, anything else zero), byte order as in memory, with @p ks the
+ * key stream for payload block j. A payload block is ciphered in place;
+ * what GHASH takes is returned.
+ */
+GY_TARGET static inline __m128i
+lane_block(const struct gcm_x4_op *a, int j, unsigned int nb, __m128i ks, __m128i rev, bool enc)
+{
+	uint32_t off, n;
+	__m128i d, out;
+
+	if (j <= 0)
+		return j == 0 ? load_part(a->aad, a->aad_len) : _mm_setzero_si128();
+	if ((unsigned int)j > nb)
+		return (unsigned int)j == nb + 1 ?
+			_mm_shuffle_epi8(_mm_set_epi64x((long long)a->aad_len * 8,
+							(long long)a->len * 8), rev) :
+			_mm_setzero_si128();
+	off = 16 * ((uint32_t)j - 1);
+	n = a->len - off;
+	d = load_part(a->data + off, n);
+	out = _mm_and_si128(_mm_xor_si128(d, ks), dword_mask(n));
+	store_part(a->data + off, out, n);
+	return enc ? out : d;
+}
+
+/*
+ * Payloads of any length to GCM_X4_AVX2_MAX_LEN, eight blocks a
+ * reduction (Horner's rule a group at a time, as IPsec-MB does, so
+ * H^1 .. H^8 suffice).
+ *
+ * Lane p's blocks (the AAD, nb[p] of payload, the lengths: m[p] = nb[p] +
+ * 2) are right-aligned on steps s = 0 .. M - 1, M the longest: block j at
+ * step s = j + d[p], d[p] = M - m[p], and before it zero, which adds
+ * nothing. So every lane's lengths block is at the last step, and step s
+ * takes H^e(s), e(s) = (M - 1 - s) % 8 + 1, for all lanes alike: a group
+ * of steps runs down to e = 1 and is reduced; the next group's first
+ * block is XORed with that sum. Lane p's counter at step s is J0 + s -
+ * d[p], one add a step for the pair.
+ *
+ * A step's key stream is made KS_AHEAD steps before its use, so that its
+ * two AES chains run under the GHASH of the steps between. On Zen 3 the
+ * AES rounds, the carry-less multiplies and the shuffles share the
+ * vector pipes, and the key stream made a group at a time (eight chains
+ * a pass) ran no faster (bench/RESULTS.md, nineteenth session).
+ */
+#define KS_AHEAD 2
+#define KS_RING 4 /* a power of two above KS_AHEAD */
+
+GY_TARGET static inline __attribute__((always_inline)) unsigned int
+x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
+{
+	const __m256i rev = _mm256_broadcastsi128_si256(
+		_mm_set_epi32(0x00010203, 0x04050607, 0x08090a0b, 0x0c0d0e0f));
+	const __m128i rev1 = _mm256_castsi256_si128(rev);
+	const __m256i one = _mm256_set_epi32(1 << 24, 0, 0, 0, 1 << 24, 0, 0, 0);
+	const unsigned int nr = key_len == 16 ? 10 : 14;
+	__m256i rk0[15], rk1[15], ks[KS_RING][GY_PAIRS], ej0[GY_PAIRS], ctr[GY_PAIRS], x[GY_PAIRS];
+	const __m256i *rk[GY_PAIRS];
+	struct gy_acc acc[GY_PAIRS];
+	unsigned int nb[4], m = 0, p, h, i, g, s0, bad = 0;
+	/* Where lane p's payload block of step s starts: adr[p] + 16 s
+	 * (kept in locals: stores through the data pointers would make the
+	 * compiler reload anything in memory). */
+	uintptr_t adr[4];
+	int d[4], lo[GY_PAIRS], hi[GY_PAIRS];
+	bool one_key;
+
+	for (p = 0; p < 4; p++) {
+		nb[p] = (o[p].len + 15) / 16;
+		m = nb[p] + 2 > m ? nb[p] + 2 : m;
+	}
+	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	round_keys(o, one_key, nr, rk0, rk1, rk);
+
+	GY_UNROLL
+	for (h = 0; h < GY_PAIRS; h++) {
+		const struct gcm_x4_op *a = &o[2 * h];
+		__m128i j0a = gcm_x4_j0(&a[0]), j0b = gcm_x4_j0(&a[1]);
+		int f0, f1;
+
+		d[2 * h] = (int)(m - nb[2 * h] - 2);
+		d[2 * h + 1] = (int)(m - nb[2 * h + 1] - 2);
+		adr[2 * h] = (uintptr_t)a[0].data - 16 * (uintptr_t)(d[2 * h] + 1);
+		adr[2 * h + 1] = (uintptr_t)a[1].data - 16 * (uintptr_t)(d[2 * h + 1] + 1);
+		/* Steps where both lanes are in whole payload blocks. */
+		f0 = d[2 * h] + (int)(a[0].len / 16);
+		f1 = d[2 * h + 1] + (int)(a[1].len / 16);
+		lo[h] = (d[2 * h] > d[2 * h + 1] ? d[2 * h] : d[2 * h + 1]) + 1;
+		hi[h] = f0 < f1 ? f0 : f1;
+		ej0[h] = pair_x(j0a, j0b);
+		/* J0 - d: only the counter's top byte is read, at steps where
+		 * it is J0 + 1 .. J0 + nb. */
+		ctr[h] = _mm256_sub_epi32(ej0[h], pair_x(_mm_set_epi32(d[2 * h] << 24, 0, 0, 0),
+							 _mm_set_epi32(d[2 * h + 1] << 24, 0, 0, 0)));
+		acc[h].hi = acc[h].lo = acc[h].mid = x[h] = _mm256_setzero_si256();
+	}
+	aes_k(ej0, 2, rk, nr);
+
+	/* The key stream KS_AHEAD steps ahead of its use, so that its AES
+	 * chains run under the GHASH of the steps between. */
+	for (i = 0; i < KS_AHEAD; i++) {
+		GY_UNROLL
+		for (h = 0; h < GY_PAIRS; h++) {
+			ks[i % KS_RING][h] = aes1(ctr[h], rk[h], nr);
+			ctr[h] = _mm256_add_epi32(ctr[h], one);
+		}
+	}
+	for (s0 = 0; s0 < m; s0 += g) {
+		g = (m - 1 - s0) % 8 + 1;
+		for (i = 0; i < g; i++) {
+			const int s = (int)(s0 + i);
+			__m256i hk[GY_PAIRS];
+
+			if (one_key) {
+				hk[0] = hk[1] = bcast(hkey(o[0].kd, g - i));
+			} else {
+				hk[0] = hkeys(o, 0, g - i, g - i);
+				hk[1] = hkeys(o, 1, g - i, g - i);
+			}
+			GY_UNROLL
+			for (h = 0; h < GY_PAIRS; h++) {
+				const __m256i k = ks[s % KS_RING][h];
+				__m256i v;
+
+				ks[(s + KS_AHEAD) % KS_RING][h] = aes1(ctr[h], rk[h], nr);
+				ctr[h] = _mm256_add_epi32(ctr[h], one);
+				if (s >= lo[h] && s <= hi[h]) {
+					uint8_t *p0 = (uint8_t *)(adr[2 * h] + 16 * (uintptr_t)s);
+					uint8_t *p1 = (uint8_t *)(adr[2 * h + 1] + 16 * (uintptr_t)s);
+					__m256i in = pair(p0, p1);
+					__m256i out = _mm256_xor_si256(in, k);
+
+					_mm_storeu_si128((__m128i *)p0, _mm256_castsi256_si128(out));
+					_mm_storeu_si128((__m128i *)p1, _mm256_extracti128_si256(out, 1));
+					v = enc ? out : in;
+				} else {
+					v = pair_x(lane_block(&o[2 * h], s - d[2 * h], nb[2 * h],
+							      _mm256_castsi256_si128(k), rev1, enc),
+						   lane_block(&o[2 * h + 1], s - d[2 * h + 1], nb[2 * h + 1],
+							      _mm256_extracti128_si256(k, 1), rev1, enc));
+				}
+				v = _mm256_shuffle_epi8(v, rev);
+				if (i == 0)
+					v = _mm256_xor_si256(v, x[h]);
+				mul_acc(&acc[h], v, hk[h]);
+			}
+		}
+		GY_UNROLL
+		for (h = 0; h < GY_PAIRS; h++) {
+			x[h] = reduce(&acc[h]);
+			acc[h].hi = acc[h].lo = acc[h].mid = _mm256_setzero_si256();
+		}
+	}
+	GY_UNROLL
+	for (h = 0; h < GY_PAIRS; h++)
+		bad |= tags(o, h, x[h], rev, ej0[h], enc);
+	return bad;
+}
+
+/* x4_long() once for each direction, so that neither tests it a block. */
+GY_TARGET static unsigned int
+x4_long_enc(const struct gcm_x4_op o[4], unsigned int key_len)
+{
+	return x4_long(o, key_len, true);
+}
+
+GY_TARGET static unsigned int
+x4_long_dec(const struct gcm_x4_op o[4], unsigned int key_len)
+{
+	return x4_long(o, key_len, false);
+}
+
+GY_TARGET unsigned int
+gcm_x4_avx2(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
+{
+	uint32_t most = o[0].len, p;
+
+	for (p = 1; p < 4; p++)
+		most = o[p].len > most ? o[p].len : most;
+	if (most <= 16 * GCM_X4_AVX2_SHORT)
+		return x4_short(o, key_len, enc);
+	return enc ? x4_long_enc(o, key_len) : x4_long_dec(o, key_len);
 }

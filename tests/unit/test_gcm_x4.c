@@ -21,6 +21,7 @@
 #include <CUnit/CUnit.h>
 #include <intel-ipsec-mb.h>
 
+#include "crypto/crypto.h"
 #include "crypto/gcm_x4.h"
 #include "unit.h"
 
@@ -123,7 +124,7 @@ static void
 key_ok(const struct isa *c)
 {
 	const enum gcm_x4_isa other = c->isa == GCM_X4_AVX2 ? GCM_X4_AVX512 : GCM_X4_AVX2;
-	const unsigned int top = gcm_x4_max_len(c->isa) / 16 + 2;
+	const unsigned int top = gcm_x4_powers(c->isa);
 	struct gcm_key_data kd;
 	uint8_t key[32];
 	unsigned int i, key_len;
@@ -146,7 +147,7 @@ key_ok(const struct isa *c)
 	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
 	flip(&kd, gcm_x4_hkey_off(c->isa, 3) + 5, 0);
 	CU_ASSERT_TRUE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
-	/* The highest power a packet of the most blocks reads. */
+	/* The highest power the code reads. */
 	flip(&kd, gcm_x4_hkey_off(c->isa, top), 7);
 	CU_ASSERT_FALSE(gcm_x4_key_ok(c->isa, (const uint8_t *)&kd, key_len));
 	flip(&kd, gcm_x4_hkey_off(c->isa, top), 7);
@@ -167,11 +168,14 @@ test_key_ok_avx2(void)
 	key_ok(&isa2);
 }
 
+/* The longest payload either code takes. */
+#define LANE_MAX (GCM_X4_MAX_LEN > GCM_X4_AVX2_MAX_LEN ? GCM_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN)
+
 struct lane {
 	uint8_t key[32], salt[4], iv[8], aad[16], nonce[12];
-	uint8_t plain[GCM_X4_MAX_LEN];
-	uint8_t ref[GCM_X4_MAX_LEN], ref_tag[16];
-	uint8_t buf[GCM_X4_MAX_LEN + 2 * GUARD];
+	uint8_t plain[LANE_MAX];
+	uint8_t ref[LANE_MAX], ref_tag[16];
+	uint8_t buf[LANE_MAX + 2 * GUARD];
 	uint8_t tag[16 + GUARD];
 	uint32_t len, aad_len, icv_len;
 };
@@ -409,6 +413,86 @@ test_page_end_avx2(void)
 	munmap(m, 16 * pg);
 }
 
+/*
+ * The engine (crypto_mb.c), which sorts a burst's GCM ops by length and
+ * sends those that fit to gcm_x4() four at a time, the rest to IPsec-MB:
+ * a burst of mixed lengths (every fourth not a multiple of 4, some over
+ * 4 KB), two sessions and both AAD lengths, against IPsec-MB op by op;
+ * then decrypted with one ICV changed, which fails that op alone.
+ */
+static void
+test_engine_burst(void)
+{
+	enum { N = 48, ROOM = 9100 };
+	static uint8_t buf[N][ROOM], plain[N][ROOM], ref[N][ROOM], aad[N][12];
+	static const uint32_t odd[] = { 61, 4068, 4100, 9000, 1, 70 };
+	struct crypto_engine *e = crypto_engine_create(CRYPTO_ENGINE_MB);
+	IMB_MGR *m = alloc_mb_mgr(0);
+	struct crypto_session sess[2];
+	struct crypto_op ops[N];
+	uint8_t key[2][36], ref_tag[N][16];
+	unsigned int i, k, bad = 0, fail = 0, tampered;
+
+	CU_ASSERT_FATAL(e != NULL && m != NULL);
+	init_mb_mgr_auto(m, NULL);
+	for (k = 0; k < 2; k++) {
+		struct crypto_algo_params p = {
+			.cipher = CRYPTO_CIPHER_AES_GCM, .cipher_key = key[k],
+			.cipher_key_len = k ? 36 : 20, .icv_len = k ? 12 : 16,
+		};
+
+		fill(key[k], sizeof(key[k]));
+		CU_ASSERT_EQUAL_FATAL(crypto_session_init(&sess[k], CRYPTO_ENGINE_MB, &p), 0);
+	}
+	for (i = 0; i < N; i++) {
+		const struct crypto_session *s = &sess[i % 3 == 0];
+		struct gcm_key_data kd;
+		struct gcm_context_data ctx;
+		uint32_t len = i % 4 == 3 ? odd[i / 4 % 6] : 4 * (1 + rnd() % 1016);
+		uint8_t nonce[12];
+
+		fill(plain[i], len + 8);
+		fill(aad[i], sizeof(aad[i]));
+		memcpy(buf[i], plain[i], len + 8);
+		ops[i] = (struct crypto_op){
+			.sess = s, .data = buf[i], .cipher_off = 8, .cipher_len = len,
+			.iv = buf[i], .aad = aad[i], .aad_len = i % 5 ? 8 : 12,
+			.icv = buf[i] + 8 + len,
+		};
+		/* The reference: the session's key and salt (Linux's form). */
+		memcpy(nonce, key[s == &sess[1]] + s->key_len, 4);
+		memcpy(nonce + 4, buf[i], 8);
+		if (s->key_len == 16) {
+			IMB_AES128_GCM_PRE(m, key[0], &kd);
+			IMB_AES128_GCM_ENC(m, &kd, &ctx, ref[i], plain[i] + 8, len, nonce, aad[i],
+					   ops[i].aad_len, ref_tag[i], 16);
+		} else {
+			IMB_AES256_GCM_PRE(m, key[1], &kd);
+			IMB_AES256_GCM_ENC(m, &kd, &ctx, ref[i], plain[i] + 8, len, nonce, aad[i],
+					   ops[i].aad_len, ref_tag[i], 16);
+		}
+	}
+	CU_ASSERT_EQUAL(crypto_encrypt_burst(e, ops, N), N);
+	for (i = 0; i < N; i++) {
+		bad += ops[i].status != CRYPTO_OK;
+		bad += memcmp(buf[i] + 8, ref[i], ops[i].cipher_len) != 0;
+		bad += memcmp(ops[i].icv, ref_tag[i], ops[i].sess->icv_len) != 0;
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	tampered = rnd() % N;
+	ops[tampered].icv[rnd() % ops[tampered].sess->icv_len] ^= 0x10;
+	CU_ASSERT_EQUAL(crypto_decrypt_burst(e, ops, N), N - 1);
+	for (i = 0; i < N; i++) {
+		fail += (ops[i].status != CRYPTO_OK) != (i == tampered);
+		fail += memcmp(buf[i] + 8, plain[i] + 8, ops[i].cipher_len) != 0;
+	}
+	CU_ASSERT_EQUAL(fail, 0);
+	for (k = 0; k < 2; k++)
+		crypto_session_wipe(&sess[k]);
+	free_mb_mgr(m);
+	crypto_engine_free(e);
+}
+
 int
 test_gcm_x4_register(void)
 {
@@ -424,7 +508,8 @@ test_gcm_x4_register(void)
 	    CU_add_test(s, "aes128_avx2", test_aes128_avx2) == NULL ||
 	    CU_add_test(s, "aes256_avx2", test_aes256_avx2) == NULL ||
 	    CU_add_test(s, "idle_lanes_avx2", test_idle_lanes_avx2) == NULL ||
-	    CU_add_test(s, "page_end_avx2", test_page_end_avx2) == NULL)
+	    CU_add_test(s, "page_end_avx2", test_page_end_avx2) == NULL ||
+	    CU_add_test(s, "engine_burst", test_engine_burst) == NULL)
 		return CU_get_error();
 	return 0;
 }
