@@ -24,6 +24,10 @@
 #define GCM_X4_AVX2_POWERS 8
 #define GCM_X4_AVX2_BLOCKS 254
 #define GCM_X4_AVX2_MAX_LEN (16 * GCM_X4_AVX2_BLOCKS)
+/* Payloads of up to this many blocks are hashed a reduction a packet (the
+ * AAD, the blocks and the lengths each take a power of H); longer ones
+ * eight blocks a reduction. */
+#define GCM_X4_AVX2_SHORT (GCM_X4_AVX2_POWERS - 2)
 
 /** Which code runs the four lanes. */
 enum gcm_x4_isa {

@@ -34,9 +34,6 @@
 
 /* Two lanes a register, two registers. */
 #define GY_PAIRS 2
-/* Payloads of up to this many blocks take x4_short(), the rest x4_long()
- * (the AAD, the blocks and the lengths each need a power of H). */
-#define GCM_X4_AVX2_SHORT (GCM_X4_AVX2_POWERS - 2)
 /* Loops over the pairs unrolled, so that each pair's sums stay in
  * registers (in an array indexed by the loop, they went through memory:
  * a store-forwarding chain per block). */
