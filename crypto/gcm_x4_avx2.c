@@ -468,8 +468,9 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 		ej0[h] = pair_x(j0a, j0b);
 		/* J0 - d: only the counter's top byte is read, at steps where
 		 * it is J0 + 1 .. J0 + nb. */
-		ctr[h] = _mm256_sub_epi32(ej0[h], pair_x(_mm_set_epi32(d[2 * h] << 24, 0, 0, 0),
-							 _mm_set_epi32(d[2 * h + 1] << 24, 0, 0, 0)));
+		ctr[h] = _mm256_sub_epi32(
+			ej0[h], pair_x(_mm_set_epi32((int)((uint32_t)d[2 * h] << 24), 0, 0, 0),
+				       _mm_set_epi32((int)((uint32_t)d[2 * h + 1] << 24), 0, 0, 0)));
 		acc[h].hi = acc[h].lo = acc[h].mid = x[h] = _mm256_setzero_si256();
 	}
 	aes_k(ej0, 2, rk, nr);
