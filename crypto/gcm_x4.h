@@ -20,7 +20,7 @@
 
 /* The AVX2 code reads only H^1 .. H^8 (all IPsec-MB's AVX2 key data
  * holds: it hashes eight blocks a reduction), and moves only the last
- * byte of the counter (block 254 is J0 + 255). */
+ * byte of the counter (J0 ends in 1; the 254th block's counter is 255). */
 #define GCM_X4_AVX2_POWERS 8
 #define GCM_X4_AVX2_BLOCKS 254
 #define GCM_X4_AVX2_MAX_LEN (16 * GCM_X4_AVX2_BLOCKS)
