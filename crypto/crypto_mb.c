@@ -69,7 +69,7 @@ struct mb_hdr {
 	uint8_t job_tag_len; /**< tag length asked of the library */
 	uint8_t key_bytes;   /**< cipher key length for jobs */
 	uint8_t lanes;       /**< enum mb_lanes: where short packets may go */
-	uint8_t lanes_words; /**< only payloads and AAD of whole 4-byte words */
+	uint8_t lanes_words; /**< only payloads of whole 4-byte words */
 	uint16_t lanes_max;  /**< the longest payload that goes there */
 	uint32_t cipher_mode; /**< IMB_CIPHER_MODE */
 	uint32_t hash_alg;    /**< IMB_HASH_ALG */
@@ -715,8 +715,9 @@ lanes_op(const struct crypto_op *op)
 {
 	const struct mb_hdr *mp = mb_hdr(op->sess);
 
+	/* crypto_op_valid() already held the AAD to 8 or 12 bytes. */
 	return mp->lanes != MB_LANES_NONE && op->cipher_len <= mp->lanes_max &&
-	       (!mp->lanes_words || ((op->cipher_len | op->aad_len) & 3) == 0);
+	       (!mp->lanes_words || (op->cipher_len & 3) == 0);
 }
 
 /*
