@@ -341,15 +341,14 @@ gcm_hot(struct crypto_session *s)
 _Static_assert(MB_X4_MAX_LEN <= GCM_X4_MAX_LEN, "gcm_x4 takes them");
 
 /*
- * The AVX2 code (Zen 3): AES-128 payloads of every length it takes, in
- * 0.64-0.72x the time at 64 bytes, 0.79-0.85x at 512, 0.72-0.77x at 1420
- * (bench_micro BM_espd_encrypt/decrypt against ESPD_GCM_X4=0, bursts of
- * 32, min of 18 runs). AES-256 only where a payload is hashed in one
- * reduction: 0.44-0.65x at 64 bytes, but 0.93-1.11x at 512 and 1420,
- * where its four extra rounds a block contend with the multiplies for
- * the same vector pipes.
+ * The AVX2 code (Zen 3) takes payloads of every length it can, of both
+ * key sizes: AES-128 in 0.64-0.72x the time at 64 bytes, 0.79-0.85x at
+ * 512, 0.72-0.77x at 1420 (bench_micro BM_espd_encrypt/decrypt against
+ * ESPD_GCM_X4=0, bursts of 32, min of 18 runs, nineteenth session).
+ * AES-256 past six blocks went there only once its key stream was
+ * stitched with the multiplies (twentieth session): before, its four
+ * extra rounds a block ran after them and it took 0.93-1.11x the time.
  */
-#define MB_X4_AVX2_256_MAX_LEN (16 * GCM_X4_AVX2_SHORT)
 
 /*
  * The longest payload sent through chacha_x16(). bench_micro
@@ -417,12 +416,7 @@ crypto_mb_session_init(struct crypto_session *s,
 		if (x4_isa() != GCM_X4_NONE && s->icv_len % 4 == 0 &&
 		    gcm_x4_key_ok(x4_isa(), (const uint8_t *)&k->gcm, s->key_len)) {
 			mp->lanes = s->key_len == 16 ? MB_LANES_GCM128 : MB_LANES_GCM256;
-			if (x4_isa() == GCM_X4_AVX512)
-				mp->lanes_max = MB_X4_MAX_LEN;
-			else if (s->key_len == 16)
-				mp->lanes_max = GCM_X4_AVX2_MAX_LEN;
-			else
-				mp->lanes_max = MB_X4_AVX2_256_MAX_LEN;
+			mp->lanes_max = x4_isa() == GCM_X4_AVX512 ? MB_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN;
 			mp->lanes_words = x4_isa() == GCM_X4_AVX2;
 		}
 		break;

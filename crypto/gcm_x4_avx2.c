@@ -154,16 +154,28 @@ struct gy_acc {
 	__m256i hi, lo, mid;
 };
 
-/* Three multiplies, not four: on Zen 3 a carry-less multiply costs more
- * than the shuffles and XORs that replace it (8 % less time at 68 bytes,
- * 2-10 % at 1424). */
+/* One of the three products x h adds to a pair's sum: @p part 0 hi, 1
+ * lo, 2 the middle (@p hk: h's halves XORed, kara()). Three multiplies,
+ * not four: on Zen 3 a carry-less multiply costs more than the shuffles
+ * and XORs that replace it (8 % less time at 68 bytes, 2-10 % at 1424). */
+GY_TARGET static inline __attribute__((always_inline)) void
+mul_part(struct gy_acc *a, __m256i x, __m256i h, __m256i hk, unsigned int part)
+{
+	if (part == 0)
+		a->hi = _mm256_xor_si256(a->hi, _mm256_clmulepi64_epi128(x, h, 0x11));
+	else if (part == 1)
+		a->lo = _mm256_xor_si256(a->lo, _mm256_clmulepi64_epi128(x, h, 0x00));
+	else
+		a->mid = _mm256_xor_si256(a->mid, _mm256_clmulepi64_epi128(
+			_mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e)), hk, 0x00));
+}
+
 GY_TARGET static inline __attribute__((always_inline)) void
 mul_acc_k(struct gy_acc *a, __m256i x, __m256i h, __m256i hk)
 {
-	a->hi = _mm256_xor_si256(a->hi, _mm256_clmulepi64_epi128(x, h, 0x11));
-	a->lo = _mm256_xor_si256(a->lo, _mm256_clmulepi64_epi128(x, h, 0x00));
-	a->mid = _mm256_xor_si256(a->mid, _mm256_clmulepi64_epi128(
-		_mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e)), hk, 0x00));
+	mul_part(a, x, h, hk, 0);
+	mul_part(a, x, h, hk, 1);
+	mul_part(a, x, h, hk, 2);
 }
 
 /* A power of H's halves XORed, for mul_acc_k(). */
@@ -428,10 +440,14 @@ lane_block(const struct gcm_x4_op *a, int j, unsigned int nb, __m128i ks, __m128
  * d[p], one add a step for the pair.
  *
  * A step's key stream is made KS_AHEAD steps before its use, so that its
- * two AES chains run under the GHASH of the steps between. On Zen 3 the
- * AES rounds, the carry-less multiplies and the shuffles share the
- * vector pipes, and the key stream made a group at a time (eight chains
- * a pass) ran no faster (bench/RESULTS.md, nineteenth session).
+ * two AES chains run under the GHASH of the steps between, and in
+ * program order the two chains take their rounds in turn with the
+ * step's multiplies between them ("stitched", as IPsec-MB's assembly
+ * is). Out-of-order hardware would find that work by itself only in a
+ * window long enough for an 11-round chain: on Zen 3, whose window the
+ * core's other thread halves when it runs, the stitched order took
+ * 10-20 % less time than the chains one after the other (bench/RESULTS.md,
+ * twentieth session).
  */
 #define KS_AHEAD 2
 #define KS_RING 4 /* a power of two above KS_AHEAD */
@@ -445,10 +461,10 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 	const __m256i one = _mm256_set_epi32(1 << 24, 0, 0, 0, 1 << 24, 0, 0, 0);
 	const unsigned int nr = key_len == 16 ? 10 : 14;
 	__m256i rk0[15], rk1[15], ks[KS_RING][GY_PAIRS], ej0[GY_PAIRS], ctr[GY_PAIRS], x[GY_PAIRS];
-	__m256i hp[GCM_X4_AVX2_POWERS], hpk[GCM_X4_AVX2_POWERS];
+	__m256i hp[GY_PAIRS][GCM_X4_AVX2_POWERS], hpk[GY_PAIRS][GCM_X4_AVX2_POWERS];
 	const __m256i *rk[GY_PAIRS];
 	struct gy_acc acc[GY_PAIRS];
-	unsigned int nb[4], m = 0, p, h, i, g, s0, bad = 0;
+	unsigned int nb[4], m = 0, p, h, i, g, s0, h1, bad = 0;
 	/* Where lane p's payload block of step s starts: adr[p] + 16 s
 	 * (kept in locals: stores through the data pointers would make the
 	 * compiler reload anything in memory). */
@@ -462,12 +478,14 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 	}
 	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
 	round_keys(o, one_key, nr, rk0, rk1, rk);
-	/* One SA's powers of H, broadcast and split for Karatsuba once a
-	 * call, not at every step (6 % less time at 1424 bytes). */
-	if (one_key) {
+	/* Each pair's powers of H, paired and split for Karatsuba once a
+	 * call, not at every step (6 % less time at 1424 bytes); one SA's
+	 * once for both pairs (pair 1 reads hp[h1]). */
+	h1 = one_key ? 0 : 1;
+	for (h = 0; h <= h1; h++) {
 		for (i = 0; i < GCM_X4_AVX2_POWERS; i++) {
-			hp[i] = bcast(hkey(o[0].kd, i + 1));
-			hpk[i] = kara(hp[i]);
+			hp[h][i] = hkeys(o, h, i + 1, i + 1);
+			hpk[h][i] = kara(hp[h][i]);
 		}
 	}
 
@@ -509,24 +527,29 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 		g = (m - 1 - s0) % 8 + 1;
 		for (i = 0; i < g; i++) {
 			const int s = (int)(s0 + i);
-			__m256i hk[GY_PAIRS], hkk[GY_PAIRS];
+			const unsigned int e = g - i - 1; /* H^(e + 1) */
+			/* The last ten rounds (AES-256's rounds 5 .. 14). */
+			const __m256i *t[GY_PAIRS] = { rk[0] + nr - 10, rk[1] + nr - 10 };
+			__m256i c[GY_PAIRS], v[GY_PAIRS];
+			unsigned int r;
 
-			if (one_key) {
-				hk[0] = hk[1] = hp[g - i - 1];
-				hkk[0] = hkk[1] = hpk[g - i - 1];
-			} else {
-				hk[0] = hkeys(o, 0, g - i, g - i);
-				hk[1] = hkeys(o, 1, g - i, g - i);
-				hkk[0] = kara(hk[0]);
-				hkk[1] = kara(hk[1]);
+			/* Step s + KS_AHEAD's counters into their chains. */
+			GY_UNROLL
+			for (h = 0; h < GY_PAIRS; h++) {
+				c[h] = _mm256_xor_si256(ctr[h], rk[h][0]);
+				ctr[h] = _mm256_add_epi32(ctr[h], one);
 			}
+			if (nr == 14) {
+				for (r = 1; r <= 4; r++) {
+					c[0] = _mm256_aesenc_epi128(c[0], rk[0][r]);
+					c[1] = _mm256_aesenc_epi128(c[1], rk[1][r]);
+				}
+			}
+			/* Step s's blocks ciphered, as GHASH takes them. */
 			GY_UNROLL
 			for (h = 0; h < GY_PAIRS; h++) {
 				const __m256i k = ks[s % KS_RING][h];
-				__m256i v;
 
-				ks[(s + KS_AHEAD) % KS_RING][h] = aes1(ctr[h], rk[h], nr);
-				ctr[h] = _mm256_add_epi32(ctr[h], one);
 				if (s >= lo[h] && s <= hi[h]) {
 					uint8_t *p0 = (uint8_t *)(adr[2 * h] + 16 * (uintptr_t)s);
 					uint8_t *p1 = (uint8_t *)(adr[2 * h + 1] + 16 * (uintptr_t)s);
@@ -535,18 +558,31 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 
 					_mm_storeu_si128((__m128i *)p0, _mm256_castsi256_si128(out));
 					_mm_storeu_si128((__m128i *)p1, _mm256_extracti128_si256(out, 1));
-					v = enc ? out : in;
+					v[h] = enc ? out : in;
 				} else {
-					v = pair_x(lane_block(&o[2 * h], s - d[2 * h], nb[2 * h],
-							      _mm256_castsi256_si128(k), rev1, enc),
-						   lane_block(&o[2 * h + 1], s - d[2 * h + 1], nb[2 * h + 1],
-							      _mm256_extracti128_si256(k, 1), rev1, enc));
+					v[h] = pair_x(lane_block(&o[2 * h], s - d[2 * h], nb[2 * h],
+								 _mm256_castsi256_si128(k), rev1, enc),
+						      lane_block(&o[2 * h + 1], s - d[2 * h + 1], nb[2 * h + 1],
+								 _mm256_extracti128_si256(k, 1), rev1, enc));
 				}
-				v = _mm256_shuffle_epi8(v, rev);
+				v[h] = _mm256_shuffle_epi8(v[h], rev);
 				if (i == 0)
-					v = _mm256_xor_si256(v, x[h]);
-				mul_acc_k(&acc[h], v, hk[h], hkk[h]);
+					v[h] = _mm256_xor_si256(v[h], x[h]);
 			}
+			/* Stitched: a round of both chains, then one of the six
+			 * multiplies (pair 0's three, then pair 1's). */
+			_Pragma("GCC unroll 9")
+			for (r = 1; r < 10; r++) {
+				c[0] = _mm256_aesenc_epi128(c[0], t[0][r]);
+				c[1] = _mm256_aesenc_epi128(c[1], t[1][r]);
+				if (r <= 3)
+					mul_part(&acc[0], v[0], hp[0][e], hpk[0][e], r - 1);
+				else if (r <= 6)
+					mul_part(&acc[1], v[1], hp[h1][e], hpk[h1][e], r - 4);
+			}
+			GY_UNROLL
+			for (h = 0; h < GY_PAIRS; h++)
+				ks[(s + KS_AHEAD) % KS_RING][h] = _mm256_aesenclast_epi128(c[h], t[h][10]);
 		}
 		GY_UNROLL
 		for (h = 0; h < GY_PAIRS; h++) {
