@@ -89,15 +89,19 @@ HUGE_NEED = 512    # fewer free than this: fall back to --no-huge
 ALGOS = {
     # name: (secgw needs -l, raw benchmark name pattern)
     "aes-gcm-128": (False, "BM_raw_gcm128_enc/size:%d"),
+    "aes-gcm-256": (False, "BM_raw_esp_enc/algo:1/size:%d"),
     "aes-cbc-128/hmac-sha256-128": (False, "BM_raw_esp_enc/algo:3/size:%d"),
     "chacha20-poly1305": (True, "BM_raw_esp_enc/algo:2/size:%d"),
 }
-SHORT = {"aes-gcm-128": "gcm128", "aes-cbc-128/hmac-sha256-128": "cbc-sha256",
+SHORT = {"aes-gcm-128": "gcm128", "aes-gcm-256": "gcm256",
+         "aes-cbc-128/hmac-sha256-128": "cbc-sha256",
          "chacha20-poly1305": "chacha"}
 
 FULL_CASES = [
     ("out", "aes-gcm-128", [64, 512, 1420, "imix"]),
     ("in", "aes-gcm-128", [64, 512, 1420]),
+    ("out", "aes-gcm-256", [64, 512, 1420]),
+    ("in", "aes-gcm-256", [64, 512, 1420]),
     ("out", "aes-cbc-128/hmac-sha256-128", [64, 512, 1420]),
     ("out", "chacha20-poly1305", [64, 512, 1420]),
     ("in", "chacha20-poly1305", [64, 512, 1420]),
@@ -105,6 +109,8 @@ FULL_CASES = [
 QUICK_CASES = [
     ("out", "aes-gcm-128", [64, 1420]),
     ("in", "aes-gcm-128", [64]),
+    ("out", "aes-gcm-256", [1420]),
+    ("in", "aes-gcm-256", [1420]),
     ("out", "aes-cbc-128/hmac-sha256-128", [64]),
     ("out", "chacha20-poly1305", [64]),
 ]
@@ -156,10 +162,11 @@ def sa_salt(direction, q):
 
 def algo_words(algo, salt):
     """(espd ALGO words, ipsec-secgw words, scapy SA kwargs)."""
-    if algo == "aes-gcm-128":
-        k = key(20, salt)
+    if algo in ("aes-gcm-128", "aes-gcm-256"):
+        bits = 128 if algo == "aes-gcm-128" else 256
+        k = key(bits // 8 + 4, salt)
         return ("aead 'rfc4106(gcm(aes))' 0x%s 128" % k.hex(),
-                "aead_algo aes-128-gcm aead_key %s" % colon(k),
+                "aead_algo aes-%d-gcm aead_key %s" % (bits, colon(k)),
                 dict(crypt_algo="AES-GCM", crypt_key=k))
     if algo == "chacha20-poly1305":
         k = key(36, salt)
