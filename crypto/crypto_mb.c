@@ -342,12 +342,13 @@ _Static_assert(MB_X4_MAX_LEN <= GCM_X4_MAX_LEN, "gcm_x4 takes them");
 
 /*
  * The AVX2 code (Zen 3) takes payloads of every length it can, of both
- * key sizes: AES-128 in 0.64-0.72x the time at 64 bytes, 0.79-0.85x at
- * 512, 0.72-0.77x at 1420 (bench_micro BM_espd_encrypt/decrypt against
- * ESPD_GCM_X4=0, bursts of 32, min of 18 runs, nineteenth session).
- * AES-256 past six blocks went there only once its key stream was
- * stitched with the multiplies (twentieth session): before, its four
- * extra rounds a block ran after them and it took 0.93-1.11x the time.
+ * key sizes (bench_micro BM_espd_encrypt/decrypt against ESPD_GCM_X4=0,
+ * bursts of 32, min of 18-30 runs): AES-128 in 0.59-0.62x the time at 64
+ * bytes, 0.67-0.76x at 512 and 1420; AES-256 in 0.55-0.57x at 64 bytes,
+ * 0.58-0.72x at 512 and 1420. AES-256 past six blocks goes there only
+ * since the long path's key stream is stitched with its multiplies
+ * (twentieth session): before, its four extra rounds a block ran after
+ * them, and it took 0.93-1.11x IPsec-MB's time.
  */
 
 /*

@@ -444,10 +444,10 @@ lane_block(const struct gcm_x4_op *a, int j, unsigned int nb, __m128i ks, __m128
  * program order the two chains take their rounds in turn with the
  * step's multiplies between them ("stitched", as IPsec-MB's assembly
  * is). Out-of-order hardware would find that work by itself only in a
- * window long enough for an 11-round chain: on Zen 3, whose window the
- * core's other thread halves when it runs, the stitched order took
- * 10-20 % less time than the chains one after the other (bench/RESULTS.md,
- * twentieth session).
+ * window long enough for an 11-round chain. On Zen 3, whose window the
+ * core's other thread halves when it runs, the stitched order took 5-9 %
+ * less time than the chains one after the other on a quiet host and
+ * 15-20 % on a busy one (bench/RESULTS.md, twentieth session).
  */
 #define KS_AHEAD 2
 #define KS_RING 4 /* a power of two above KS_AHEAD */
