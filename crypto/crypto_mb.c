@@ -341,17 +341,6 @@ gcm_hot(struct crypto_session *s)
 _Static_assert(MB_X4_MAX_LEN <= GCM_X4_MAX_LEN, "gcm_x4 takes them");
 
 /*
- * The AVX2 code (Zen 3) takes payloads of every length it can, of both
- * key sizes (bench_micro BM_espd_encrypt/decrypt against ESPD_GCM_X4=0,
- * bursts of 32, min of 18-30 runs): AES-128 in 0.59-0.62x the time at 64
- * bytes, 0.67-0.76x at 512 and 1420; AES-256 in 0.55-0.57x at 64 bytes,
- * 0.58-0.72x at 512 and 1420. AES-256 past six blocks goes there only
- * since the long path's key stream is stitched with its multiplies
- * (twentieth session): before, its four extra rounds a block ran after
- * them, and it took 0.93-1.11x IPsec-MB's time.
- */
-
-/*
  * The longest payload sent through chacha_x16(). bench_micro
  * BM_espd_decrypt/algo:2 against ESPD_CHACHA_X16=0, bursts of 32: 0.22x
  * the time at 64 bytes, 0.30x at 128, 0.40x at 256, 0.60x at 512, 0.84x
@@ -417,6 +406,14 @@ crypto_mb_session_init(struct crypto_session *s,
 		if (x4_isa() != GCM_X4_NONE && s->icv_len % 4 == 0 &&
 		    gcm_x4_key_ok(x4_isa(), (const uint8_t *)&k->gcm, s->key_len)) {
 			mp->lanes = s->key_len == 16 ? MB_LANES_GCM128 : MB_LANES_GCM256;
+			/* The AVX2 code (Zen 3) takes every length it can, of
+			 * both key sizes (bench_micro BM_espd_encrypt/decrypt
+			 * against ESPD_GCM_X4=0, bursts of 32, min of 18-30
+			 * runs): AES-128 in 0.59-0.62x the time at 64 bytes,
+			 * 0.67-0.76x at 512 and 1420; AES-256 in 0.55-0.57x
+			 * and 0.58-0.72x. AES-256 past six blocks went there
+			 * only once the long path's key stream was stitched
+			 * with its multiplies: before, 0.93-1.11x. */
 			mp->lanes_max = x4_isa() == GCM_X4_AVX512 ? MB_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN;
 			mp->lanes_words = x4_isa() == GCM_X4_AVX2;
 		}

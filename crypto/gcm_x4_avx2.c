@@ -122,32 +122,6 @@ aes_k(__m256i s[], unsigned int k, const __m256i *const rk[GY_PAIRS], unsigned i
 		s[i] = _mm256_aesenclast_epi128(s[i], rk[i % 2][nr]);
 }
 
-/* One AES encryption of two lanes, unrolled for either key size (the
- * last ten rounds read rk + nr - 10: AES-256's rounds 5 .. 14). */
-GY_TARGET static inline __attribute__((always_inline)) __m256i
-aes1(__m256i v, const __m256i *rk, unsigned int nr)
-{
-	const __m256i *t = rk + nr - 10;
-
-	v = _mm256_xor_si256(v, rk[0]);
-	if (nr == 14) {
-		v = _mm256_aesenc_epi128(v, rk[1]);
-		v = _mm256_aesenc_epi128(v, rk[2]);
-		v = _mm256_aesenc_epi128(v, rk[3]);
-		v = _mm256_aesenc_epi128(v, rk[4]);
-	}
-	v = _mm256_aesenc_epi128(v, t[1]);
-	v = _mm256_aesenc_epi128(v, t[2]);
-	v = _mm256_aesenc_epi128(v, t[3]);
-	v = _mm256_aesenc_epi128(v, t[4]);
-	v = _mm256_aesenc_epi128(v, t[5]);
-	v = _mm256_aesenc_epi128(v, t[6]);
-	v = _mm256_aesenc_epi128(v, t[7]);
-	v = _mm256_aesenc_epi128(v, t[8]);
-	v = _mm256_aesenc_epi128(v, t[9]);
-	return _mm256_aesenclast_epi128(v, t[10]);
-}
-
 /* One pair's unreduced GHASH sum: hi, lo and Karatsuba's middle
  * (x.hi ^ x.lo) (h.hi ^ h.lo), from which reduce() takes hi and lo. */
 struct gy_acc {
@@ -170,15 +144,7 @@ mul_part(struct gy_acc *a, __m256i x, __m256i h, __m256i hk, unsigned int part)
 			_mm256_xor_si256(x, _mm256_shuffle_epi32(x, 0x4e)), hk, 0x00));
 }
 
-GY_TARGET static inline __attribute__((always_inline)) void
-mul_acc_k(struct gy_acc *a, __m256i x, __m256i h, __m256i hk)
-{
-	mul_part(a, x, h, hk, 0);
-	mul_part(a, x, h, hk, 1);
-	mul_part(a, x, h, hk, 2);
-}
-
-/* A power of H's halves XORed, for mul_acc_k(). */
+/* A power of H's halves XORed, for mul_part(). */
 GY_TARGET static inline __m256i
 kara(__m256i h)
 {
@@ -188,7 +154,11 @@ kara(__m256i h)
 GY_TARGET static inline __attribute__((always_inline)) void
 mul_acc(struct gy_acc *a, __m256i x, __m256i h)
 {
-	mul_acc_k(a, x, h, kara(h));
+	const __m256i hk = kara(h);
+
+	mul_part(a, x, h, hk, 0);
+	mul_part(a, x, h, hk, 1);
+	mul_part(a, x, h, hk, 2);
 }
 
 /* A pair's sums reduced mod P (still byte-reflected). */
@@ -462,7 +432,7 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 	const unsigned int nr = key_len == 16 ? 10 : 14;
 	__m256i rk0[15], rk1[15], ks[KS_RING][GY_PAIRS], ej0[GY_PAIRS], ctr[GY_PAIRS], x[GY_PAIRS];
 	__m256i hp[GY_PAIRS][GCM_X4_AVX2_POWERS], hpk[GY_PAIRS][GCM_X4_AVX2_POWERS];
-	const __m256i *rk[GY_PAIRS];
+	const __m256i *rk[GY_PAIRS], *t[GY_PAIRS];
 	struct gy_acc acc[GY_PAIRS];
 	unsigned int nb[4], m = 0, p, h, i, g, s0, h1, bad = 0;
 	/* Where lane p's payload block of step s starts: adr[p] + 16 s
@@ -478,6 +448,9 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 	}
 	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
 	round_keys(o, one_key, nr, rk0, rk1, rk);
+	/* The last ten rounds (AES-256's rounds 5 .. 14), the stitched ones. */
+	t[0] = rk[0] + nr - 10;
+	t[1] = rk[1] + nr - 10;
 	/* Each pair's powers of H, paired and split for Karatsuba once a
 	 * call, not at every step (6 % less time at 1424 bytes); one SA's
 	 * once for both pairs (pair 1 reads hp[h1]). */
@@ -519,17 +492,16 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 	for (i = 0; i < KS_AHEAD; i++) {
 		GY_UNROLL
 		for (h = 0; h < GY_PAIRS; h++) {
-			ks[i % KS_RING][h] = aes1(ctr[h], rk[h], nr);
+			ks[i % KS_RING][h] = ctr[h];
 			ctr[h] = _mm256_add_epi32(ctr[h], one);
 		}
+		aes_k(ks[i % KS_RING], 2, rk, nr);
 	}
 	for (s0 = 0; s0 < m; s0 += g) {
 		g = (m - 1 - s0) % 8 + 1;
 		for (i = 0; i < g; i++) {
 			const int s = (int)(s0 + i);
 			const unsigned int e = g - i - 1; /* H^(e + 1) */
-			/* The last ten rounds (AES-256's rounds 5 .. 14). */
-			const __m256i *t[GY_PAIRS] = { rk[0] + nr - 10, rk[1] + nr - 10 };
 			__m256i c[GY_PAIRS], v[GY_PAIRS];
 			unsigned int r;
 
