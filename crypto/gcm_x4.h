@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: BSD-3-Clause */
 /*
  * AES-GCM four packets at a time (crypto_mb.c's fast path; see gcm_x4.c
- * for AVX-512, short packets only, and gcm_x4_avx2.c for 256-bit VAES
- * without it, payloads of up to 4 KB).
+ * for AVX-512 and gcm_x4_avx2.c for 256-bit VAES without it; payloads of
+ * up to 4 KB).
  * Internal to crypto/.
  */
 #ifndef ESPD_CRYPTO_GCM_X4_H
@@ -15,15 +15,16 @@
 
 #include <immintrin.h>
 
-#define GCM_X4_BLOCKS 16                   /**< most payload blocks a lane takes */
+/* Both codes move only the last byte of the counter (J0 ends in 1; the
+ * 254th block's counter is 255). */
+#define GCM_X4_BLOCKS 254                   /**< most payload blocks a lane takes */
 #define GCM_X4_MAX_LEN (16 * GCM_X4_BLOCKS) /**< so, most payload bytes */
 
-/* The AVX2 code reads only H^1 .. H^8 (all IPsec-MB's AVX2 key data
- * holds: it hashes eight blocks a reduction), and moves only the last
- * byte of the counter (J0 ends in 1; the 254th block's counter is 255). */
+/* The AVX-512 code reads H^1 .. H^48 (all IPsec-MB's VAES key data
+ * holds), the AVX2 code H^1 .. H^8 (all its AVX2 key data holds: it
+ * hashes eight blocks a reduction). */
+#define GCM_X4_AVX512_POWERS 48
 #define GCM_X4_AVX2_POWERS 8
-#define GCM_X4_AVX2_BLOCKS 254
-#define GCM_X4_AVX2_MAX_LEN (16 * GCM_X4_AVX2_BLOCKS)
 /* Payloads of up to this many blocks are hashed a reduction a packet (the
  * AAD, the blocks and the lengths each take a power of H); longer ones
  * eight blocks a reduction. */
@@ -36,14 +37,15 @@ enum gcm_x4_isa {
 			*   register; IPsec-MB's AVX2 ("avx_gen4") key layout;
 			*   len, aad_len and icv_len multiples of 4 */
 	GCM_X4_AVX512, /**< AVX-512 F/BW/VL/DQ, VAES, VPCLMULQDQ: four lanes a
-			*   register; IPsec-MB's VAES key layout; any length */
+			*   register; IPsec-MB's VAES key layout; any length
+			*   to GCM_X4_MAX_LEN */
 };
 
 /** One packet, one lane. The cipher runs in place over data[0 .. len). */
 struct gcm_x4_op {
 	const uint8_t *kd;   /**< IPsec-MB's struct gcm_key_data */
 	uint8_t *data;
-	uint32_t len;        /**< at most gcm_x4_max_len(); 0: an idle lane */
+	uint32_t len;        /**< at most GCM_X4_MAX_LEN; 0: an idle lane */
 	uint32_t aad_len;    /**< at most 16 */
 	const uint8_t *aad;
 	const uint8_t *salt; /**< 4 bytes: nonce = salt || iv (RFC 4106 4) */
@@ -56,18 +58,11 @@ struct gcm_x4_op {
 /** The best of the codes above this CPU runs (GCM_X4_NONE: neither). */
 enum gcm_x4_isa gcm_x4_cpu(void);
 
-/** The longest payload @p isa takes. */
-static inline uint32_t
-gcm_x4_max_len(enum gcm_x4_isa isa)
-{
-	return isa == GCM_X4_AVX512 ? GCM_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN;
-}
-
 /** The highest power of H @p isa reads. */
 static inline unsigned int
 gcm_x4_powers(enum gcm_x4_isa isa)
 {
-	return isa == GCM_X4_AVX512 ? GCM_X4_BLOCKS + 2 : GCM_X4_AVX2_POWERS;
+	return isa == GCM_X4_AVX512 ? GCM_X4_AVX512_POWERS : GCM_X4_AVX2_POWERS;
 }
 
 /** Where H^n << 1 mod P (byte-reflected) sits in the key data @p isa

@@ -396,7 +396,7 @@ lane_block(const struct gcm_x4_op *a, int j, unsigned int nb, __m128i ks, __m128
 }
 
 /*
- * Payloads of any length to GCM_X4_AVX2_MAX_LEN, eight blocks a
+ * Payloads of any length to GCM_X4_MAX_LEN, eight blocks a
  * reduction (Horner's rule a group at a time, as IPsec-MB does, so
  * H^1 .. H^8 suffice).
  *

@@ -169,7 +169,7 @@ test_key_ok_avx2(void)
 }
 
 /* The longest payload either code takes. */
-#define LANE_MAX (GCM_X4_MAX_LEN > GCM_X4_AVX2_MAX_LEN ? GCM_X4_MAX_LEN : GCM_X4_AVX2_MAX_LEN)
+#define LANE_MAX GCM_X4_MAX_LEN
 
 struct lane {
 	uint8_t key[32], salt[4], iv[8], aad[16], nonce[12];
@@ -211,7 +211,7 @@ against_ipsec_mb(const struct isa *c, unsigned int key_len, unsigned int rounds,
 {
 	/* The AVX2 code takes whole 4-byte words: lengths step by 4. */
 	const unsigned int step = c->isa == GCM_X4_AVX2 ? 4 : 1;
-	const unsigned int lens = gcm_x4_max_len(c->isa) / step + 1;
+	const unsigned int lens = GCM_X4_MAX_LEN / step + 1;
 	static struct lane l[4];
 	struct gcm_key_data kd[3];
 	uint8_t keys[3][32];
@@ -315,7 +315,7 @@ static void
 test_aes128(void)
 {
 	if (isa512.usable)
-		against_ipsec_mb(&isa512, 16, 1200, 0);
+		against_ipsec_mb(&isa512, 16, GCM_X4_MAX_LEN + 1, 0);
 }
 
 static void
@@ -354,70 +354,93 @@ test_idle_lanes_avx2(void)
 }
 
 /*
- * The AVX2 code's partial moves: every lane's payload, AAD and ICV end
- * where an unreadable page begins (a masked load that touched a byte past
- * them would fault), for every length it takes, encrypted against
- * IPsec-MB and decrypted back.
+ * The partial moves: every lane's payload, AAD and ICV end where an
+ * unreadable page begins (a masked load that touched a byte past them
+ * would fault), then start right after one (the AVX-512 code's first
+ * step loads from before the payload, masked), for every length @p c
+ * takes, encrypted against IPsec-MB and decrypted back.
  */
 static void
-test_page_end_avx2(void)
+page_edges(const struct isa *c)
 {
+	const unsigned int step = c->isa == GCM_X4_AVX2 ? 4 : 1;
 	const size_t pg = (size_t)sysconf(_SC_PAGESIZE);
 	struct gcm_key_data kd;
 	struct lane ref;
 	uint8_t key[16], *m;
-	unsigned int len, p, bad = 0;
+	unsigned int len, p, at_start, bad = 0;
 
-	if (!isa2.usable)
+	if (!c->usable)
 		return;
-	/* Four lanes of four pages each: data | AAD | ICV | none. */
-	m = mmap(NULL, 16 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	/* Four lanes of eight pages each: none | data | none | AAD | none |
+	 * ICV | none | none. */
+	m = mmap(NULL, 32 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CU_ASSERT_FATAL(m != MAP_FAILED);
+	for (p = 0; p < 16; p++)
+		if (p % 2 == 0)
+			CU_ASSERT_FATAL(mprotect(m + 2 * p * pg, pg, PROT_NONE) == 0);
 	for (p = 0; p < 4; p++)
-		CU_ASSERT_FATAL(mprotect(m + (4 * p + 3) * pg, pg, PROT_NONE) == 0);
+		CU_ASSERT_FATAL(mprotect(m + (8 * p + 7) * pg, pg, PROT_NONE) == 0);
 	fill(key, sizeof(key));
-	key_pre(&isa2, 16, key, &kd);
-	for (len = 0; len <= GCM_X4_AVX2_MAX_LEN; len += 4) {
-		struct gcm_x4_op op[4];
+	key_pre(c, 16, key, &kd);
+	for (at_start = 0; at_start < 2; at_start++) {
+		for (len = 0; len <= GCM_X4_MAX_LEN; len += step) {
+			struct gcm_x4_op op[4];
 
-		ref.len = len;
-		ref.aad_len = len % 8 ? 12 : 8;
-		ref.icv_len = 8 + 4 * (len / 4 % 3);
-		fill(ref.salt, 4);
-		fill(ref.iv, 8);
-		fill(ref.aad, ref.aad_len);
-		fill(ref.plain, len);
-		reference(&isa2, &kd, 16, &ref);
-		for (p = 0; p < 4; p++) {
-			uint8_t *lane = m + 4 * p * pg;
+			ref.len = len;
+			ref.aad_len = len % 8 ? 12 : 8;
+			ref.icv_len = 8 + 4 * (len / 4 % 3);
+			fill(ref.salt, 4);
+			fill(ref.iv, 8);
+			fill(ref.aad, ref.aad_len);
+			fill(ref.plain, len);
+			reference(c, &kd, 16, &ref);
+			for (p = 0; p < 4; p++) {
+				uint8_t *lane = m + 8 * p * pg;
 
-			op[p] = (struct gcm_x4_op){
-				.kd = (const uint8_t *)&kd, .data = lane + pg - len, .len = len,
-				.aad = lane + 2 * pg - ref.aad_len, .aad_len = ref.aad_len,
-				.salt = ref.salt, .iv = ref.iv,
-				.icv = lane + 3 * pg - ref.icv_len, .icv_len = ref.icv_len,
-			};
-			memcpy(op[p].data, ref.plain, len);
-			memcpy((uint8_t *)op[p].aad, ref.aad, ref.aad_len);
+				op[p] = (struct gcm_x4_op){
+					.kd = (const uint8_t *)&kd,
+					.data = lane + (at_start ? pg : 2 * pg - len), .len = len,
+					.aad = lane + (at_start ? 3 * pg : 4 * pg - ref.aad_len),
+					.aad_len = ref.aad_len, .salt = ref.salt, .iv = ref.iv,
+					.icv = lane + (at_start ? 5 * pg : 6 * pg - ref.icv_len),
+					.icv_len = ref.icv_len,
+				};
+				memcpy(op[p].data, ref.plain, len);
+				memcpy((uint8_t *)op[p].aad, ref.aad, ref.aad_len);
+			}
+			bad += gcm_x4(c->isa, op, 16, true) != 0;
+			for (p = 0; p < 4; p++) {
+				bad += memcmp(op[p].data, ref.ref, len) != 0;
+				bad += memcmp(op[p].icv, ref.ref_tag, ref.icv_len) != 0;
+			}
+			bad += gcm_x4(c->isa, op, 16, false) != 0;
+			for (p = 0; p < 4; p++)
+				bad += memcmp(op[p].data, ref.plain, len) != 0;
 		}
-		bad += gcm_x4(GCM_X4_AVX2, op, 16, true) != 0;
-		for (p = 0; p < 4; p++) {
-			bad += memcmp(op[p].data, ref.ref, len) != 0;
-			bad += memcmp(op[p].icv, ref.ref_tag, ref.icv_len) != 0;
-		}
-		bad += gcm_x4(GCM_X4_AVX2, op, 16, false) != 0;
-		for (p = 0; p < 4; p++)
-			bad += memcmp(op[p].data, ref.plain, len) != 0;
 	}
 	CU_ASSERT_EQUAL(bad, 0);
-	munmap(m, 16 * pg);
+	munmap(m, 32 * pg);
+}
+
+static void
+test_page_edges(void)
+{
+	page_edges(&isa512);
+}
+
+static void
+test_page_edges_avx2(void)
+{
+	page_edges(&isa2);
 }
 
 /*
  * The engine (crypto_mb.c), which sorts a burst's GCM ops by length and
  * sends those that fit to gcm_x4() four at a time, the rest to IPsec-MB:
  * a burst of mixed lengths (every fourth not a multiple of 4, some over
- * 4 KB), two sessions and both AAD lengths, against IPsec-MB op by op;
+ * 4 KB), three sessions (two of one key size, so that a group of four
+ * mixes SAs) and both AAD lengths, against IPsec-MB op by op;
  * then decrypted with one ICV changed, which fails that op alone.
  */
 static void
@@ -428,24 +451,27 @@ test_engine_burst(void)
 	static const uint32_t odd[] = { 61, 4068, 4100, 9000, 1, 70 };
 	struct crypto_engine *e = crypto_engine_create(CRYPTO_ENGINE_MB);
 	IMB_MGR *m = alloc_mb_mgr(0);
-	struct crypto_session sess[2];
+	struct crypto_session sess[3];
 	struct crypto_op ops[N];
-	uint8_t key[2][36], ref_tag[N][16];
+	uint8_t key[3][36], ref_tag[N][16];
 	unsigned int i, k, bad = 0, fail = 0, tampered;
 
 	CU_ASSERT_FATAL(e != NULL && m != NULL);
 	init_mb_mgr_auto(m, NULL);
-	for (k = 0; k < 2; k++) {
+	/* Two AES-128 SAs, so that groups of four mix them, and one
+	 * AES-256. */
+	for (k = 0; k < 3; k++) {
 		struct crypto_algo_params p = {
 			.cipher = CRYPTO_CIPHER_AES_GCM, .cipher_key = key[k],
-			.cipher_key_len = k ? 36 : 20, .icv_len = k ? 12 : 16,
+			.cipher_key_len = k == 1 ? 36 : 20, .icv_len = k == 1 ? 12 : 16,
 		};
 
 		fill(key[k], sizeof(key[k]));
 		CU_ASSERT_EQUAL_FATAL(crypto_session_init(&sess[k], CRYPTO_ENGINE_MB, &p), 0);
 	}
 	for (i = 0; i < N; i++) {
-		const struct crypto_session *s = &sess[i % 3 == 0];
+		const unsigned int sk = i % 3 == 0 ? 1 : i % 2 ? 2 : 0;
+		const struct crypto_session *s = &sess[sk];
 		struct gcm_key_data kd;
 		struct gcm_context_data ctx;
 		uint32_t len = i % 4 == 3 ? odd[i / 4 % 6] : 4 * (1 + rnd() % 1016);
@@ -460,10 +486,10 @@ test_engine_burst(void)
 			.icv = buf[i] + 8 + len,
 		};
 		/* The reference: the session's key and salt (Linux's form). */
-		memcpy(nonce, key[s == &sess[1]] + s->key_len, 4);
+		memcpy(nonce, key[sk] + s->key_len, 4);
 		memcpy(nonce + 4, buf[i], 8);
 		if (s->key_len == 16) {
-			IMB_AES128_GCM_PRE(m, key[0], &kd);
+			IMB_AES128_GCM_PRE(m, key[sk], &kd);
 			IMB_AES128_GCM_ENC(m, &kd, &ctx, ref[i], plain[i] + 8, len, nonce, aad[i],
 					   ops[i].aad_len, ref_tag[i], 16);
 		} else {
@@ -487,7 +513,7 @@ test_engine_burst(void)
 		fail += memcmp(buf[i] + 8, plain[i] + 8, ops[i].cipher_len) != 0;
 	}
 	CU_ASSERT_EQUAL(fail, 0);
-	for (k = 0; k < 2; k++)
+	for (k = 0; k < 3; k++)
 		crypto_session_wipe(&sess[k]);
 	free_mb_mgr(m);
 	crypto_engine_free(e);
@@ -508,7 +534,8 @@ test_gcm_x4_register(void)
 	    CU_add_test(s, "aes128_avx2", test_aes128_avx2) == NULL ||
 	    CU_add_test(s, "aes256_avx2", test_aes256_avx2) == NULL ||
 	    CU_add_test(s, "idle_lanes_avx2", test_idle_lanes_avx2) == NULL ||
-	    CU_add_test(s, "page_end_avx2", test_page_end_avx2) == NULL ||
+	    CU_add_test(s, "page_edges", test_page_edges) == NULL ||
+	    CU_add_test(s, "page_edges_avx2", test_page_edges_avx2) == NULL ||
 	    CU_add_test(s, "engine_burst", test_engine_burst) == NULL)
 		return CU_get_error();
 	return 0;
