@@ -332,14 +332,17 @@ gcm_hot(struct crypto_session *s)
 /*
  * The longest payload sent through gcm_x4() on AVX-512, and the longest
  * a group of four under several SAs takes there (longer, the four go to
- * IPsec-MB one by one): where each stops winning. A scratch program
- * timing gcm_x4_avx512() against IPsec-MB's calls on 32 buffers, Zen 5:
- * one SA 0.55x the time at 68 bytes, 0.71x at 516, 0.91x at 1420, 0.92x
- * at 2048, 0.97x at 3000; four SAs 0.82x at 516, 0.93-0.98x at 768 to
- * 1200, 1.04x at 1420 (each packet's round keys a register lane, the
- * key stream transposed).
+ * IPsec-MB one by one): where each stops winning. Through the engine on
+ * a Zen 5 (bench_micro BM_espd_encrypt/decrypt against ESPD_GCM_X4=0,
+ * bursts of 32, one SA): 0.89-0.94x the time at 512 bytes, 0.99-1.01x
+ * at 1420, and the gateway at 1420 B 0.93-0.97x the packets a
+ * CPU-second (bench/RESULTS.md, twenty-first session). A scratch program
+ * timing gcm_x4_avx512() alone against IPsec-MB's calls, four SAs:
+ * 0.82x at 516 bytes, 0.93-0.98x at 768 to 1200; the engine's
+ * BM_espd_encrypt_sas/sas:32 at 512 bytes 1.15x, so only short groups
+ * of several SAs stay.
  */
-#define MB_X4_MAX_LEN 2048
+#define MB_X4_MAX_LEN 1024
 #define MB_X4_MIXED_MAX_LEN 256
 
 
@@ -741,6 +744,26 @@ by_length(const struct crypto_op *ops, uint8_t idx[], unsigned int n)
 	}
 }
 
+/*
+ * Put the ops of @p idx[0 .. n) whose payloads x4_short() takes
+ * (GCM_X4_SHORT_LEN) first, each part in its order. @return how many.
+ */
+static unsigned int
+short_first(const struct crypto_op *ops, uint8_t idx[], unsigned int n)
+{
+	uint8_t rest[CRYPTO_CHUNK];
+	unsigned int i, ns = 0, nl = 0;
+
+	for (i = 0; i < n; i++) {
+		if (ops[idx[i]].cipher_len <= GCM_X4_SHORT_LEN)
+			idx[ns++] = idx[i];
+		else
+			rest[nl++] = idx[i];
+	}
+	memcpy(&idx[ns], rest, nl);
+	return ns;
+}
+
 /* Are the @p n ops @p idx[] of @p ops all under one SA? */
 static inline bool
 one_sa(const struct crypto_op *ops, const uint8_t idx[], unsigned int n)
@@ -784,17 +807,41 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 {
 	static uint8_t idle[16]; /* an idle lane's pointers: never read or written */
 	struct gcm_x4_op l[4];
-	unsigned int g, p, bad;
+	unsigned int g, p, k, bad;
 	uint16_t ok = 0;
 
-	by_length(ops, idx, n);
-	for (g = 0; g < n; g += 4) {
-		const unsigned int k = n - g < 4 ? n - g : 4;
+	if (x4_isa() == GCM_X4_AVX512) {
+		/* The short ones first, as they come (x4_short() takes any
+		 * mix of them), then the long ones in order of length. */
+		unsigned int ns = short_first(ops, idx, n);
 
-		/* In order of length: the group's last op is its longest. */
-		if (x4_isa() == GCM_X4_AVX512 &&
-		    ops[idx[g + k - 1]].cipher_len > MB_X4_MIXED_MAX_LEN &&
-		    !one_sa(ops, &idx[g], k)) {
+		by_length(ops, &idx[ns], n - ns);
+	} else {
+		by_length(ops, idx, n);
+	}
+	for (g = 0; g < n; g += k) {
+		uint32_t shortest = ops[idx[g]].cipher_len, longest;
+
+		/* Four of like length: each code costs about four of its
+		 * group's longest. On AVX-512 none long if the first is
+		 * short; in a long group the first is its shortest and the
+		 * last its longest. */
+		longest = shortest;
+		for (k = 1; k < 4 && g + k < n; k++) {
+			uint32_t len = ops[idx[g + k]].cipher_len;
+
+			if (x4_isa() == GCM_X4_AVX512 && shortest <= GCM_X4_SHORT_LEN &&
+			    len > GCM_X4_SHORT_LEN)
+				break;
+			longest = len > longest ? len : longest;
+		}
+		/* On AVX-512, long ones go to IPsec-MB one by one where the
+		 * four would not win: fewer than four, lengths apart (the
+		 * shortest under 3/4 of the longest), or several SAs past
+		 * MB_X4_MIXED_MAX_LEN. */
+		if (x4_isa() == GCM_X4_AVX512 && longest > GCM_X4_SHORT_LEN &&
+		    (k < 4 || 4 * shortest < 3 * longest ||
+		     (longest > MB_X4_MIXED_MAX_LEN && !one_sa(ops, &idx[g], k)))) {
 			ok += gcm_group_one(e, ops, &idx[g], k, enc);
 			continue;
 		}
@@ -802,7 +849,7 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 			struct crypto_op *op;
 			const struct crypto_session *s;
 
-			if (g + p >= n) {
+			if (p >= k) {
 				l[p] = l[0];
 				l[p].len = l[p].aad_len = l[p].icv_len = 0;
 				l[p].data = l[p].icv = idle;
@@ -822,7 +869,7 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 			l[p].icv_len = s->icv_len;
 		}
 		bad = gcm_x4(x4_isa(), l, key_len, enc);
-		for (p = 0; p < 4 && g + p < n; p++) {
+		for (p = 0; p < k; p++) {
 			struct crypto_op *op = &ops[idx[g + p]];
 
 			op->status = bad & (1u << p) ? CRYPTO_ICV_FAIL : CRYPTO_OK;

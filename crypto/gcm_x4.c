@@ -276,7 +276,7 @@ lengths(const struct gcm_x4_op o[4])
  * on Zen 5 (one SA, -O3): 34 against 42 TSC cycles a packet at 68
  * bytes, 40 against 41 at 96, 43 against 41 at 112.
  */
-#define X4_SHORT_BLOCKS 6
+#define X4_SHORT_BLOCKS (GCM_X4_SHORT_LEN / 16)
 
 GX_TARGET static unsigned int
 x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
@@ -768,7 +768,7 @@ gcm_x4_avx512(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 
 	for (p = 1; p < 4; p++)
 		most = o[p].len > most ? o[p].len : most;
-	if (most <= 16 * X4_SHORT_BLOCKS)
+	if (most <= GCM_X4_SHORT_LEN)
 		return x4_short(o, key_len, enc);
 	return enc ? x4_long_enc(o, key_len, one_key) : x4_long_dec(o, key_len, one_key);
 }

@@ -25,6 +25,9 @@
  * hashes eight blocks a reduction). */
 #define GCM_X4_AVX512_POWERS 48
 #define GCM_X4_AVX2_POWERS 8
+/* On AVX-512, payloads of up to this many bytes go one packet to a
+ * 128-bit lane, longer ones four blocks of one packet to a register. */
+#define GCM_X4_SHORT_LEN 96
 /* Payloads of up to this many blocks are hashed a reduction a packet (the
  * AAD, the blocks and the lengths each take a power of H); longer ones
  * eight blocks a reduction. */
