@@ -345,7 +345,6 @@ gcm_hot(struct crypto_session *s)
 #define MB_X4_MAX_LEN 1024
 #define MB_X4_MIXED_MAX_LEN 256
 
-
 /*
  * The longest payload sent through chacha_x16(). bench_micro
  * BM_espd_decrypt/algo:2 against ESPD_CHACHA_X16=0, bursts of 32: 0.22x
@@ -776,11 +775,8 @@ one_sa(const struct crypto_op *ops, const uint8_t idx[], unsigned int n)
 	return true;
 }
 
-/*
- * The @p n (at most 4) AES-GCM ops @p idx[] of @p ops through IPsec-MB
- * one by one, their nonces all built first (see mb_chunk()). @return how
- * many verified.
- */
+/* The @p n AES-GCM ops @p idx[] of @p ops through IPsec-MB one by one.
+ * @return how many verified. */
 static uint16_t
 gcm_group_one(struct crypto_engine *e, struct crypto_op *ops, const uint8_t idx[],
 	      unsigned int n, bool enc)
@@ -788,10 +784,10 @@ gcm_group_one(struct crypto_engine *e, struct crypto_op *ops, const uint8_t idx[
 	unsigned int i;
 	uint16_t ok = 0;
 
-	for (i = 0; i < n; i++)
+	for (i = 0; i < n; i++) {
 		aead_nonce(e, idx[i], &ops[idx[i]]);
-	for (i = 0; i < n; i++)
 		ok += gcm_one(e, idx[i], &ops[idx[i]], enc);
+	}
 	return ok;
 }
 
@@ -891,12 +887,9 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	unsigned int i, nj = 0, done, n128 = 0, n256 = 0, nc = 0;
 	uint16_t ok = 0;
 
-	/* Validate, sort out the short GCM and ChaCha20-Poly1305 ops
-	 * (gcm_x4() and chacha_x16() build their nonces), and build every
-	 * other AEAD nonce before the first cipher call: the library loads
-	 * the 12-byte nonce at once, and right after the two smaller stores
-	 * that wrote it, that load stalls on store forwarding (about 12 ns a
-	 * packet at 64 B). */
+	/* Validate, sort out the GCM and ChaCha20-Poly1305 ops for the
+	 * lanes (gcm_x4() and chacha_x16() build their nonces), and build
+	 * every other AEAD nonce (aead_nonce()). */
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 

@@ -194,6 +194,18 @@ aes_k(__m512i s[], unsigned int k, const __m512i rk[15], unsigned int nr)
 		s[i] = _mm512_aesenclast_epi128(s[i], rk[nr]);
 }
 
+/* Round keys: one SA's broadcast, else lane p packet p's. */
+GX_TARGET static inline void
+round_keys(const struct gcm_x4_op o[4], bool one_key, unsigned int nr, __m512i rk[15])
+{
+	unsigned int r;
+
+	for (r = 0; r <= nr; r++)
+		rk[r] = one_key ? bcast(o[0].kd + 16 * r) :
+				  lanes(o[0].kd + 16 * r, o[1].kd + 16 * r, o[2].kd + 16 * r,
+					o[3].kd + 16 * r);
+}
+
 /* The unreduced GHASH sum of the four lanes: hi, lo and the middle. */
 struct gx_acc {
 	__m512i hi, lo, mid;
@@ -285,7 +297,7 @@ x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	const unsigned int nr = key_len == 16 ? 10 : 14;
 	__m512i rk[15], ks[1 + X4_SHORT_BLOCKS], j0, x;
 	struct gx_acc acc;
-	unsigned int nb[4], maxb = 0, p, b, r, nks;
+	unsigned int nb[4], maxb = 0, p, b, nks;
 	bool one_key, uni;
 	__mmask64 m64;
 	__m128i t[4];
@@ -300,15 +312,7 @@ x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
 	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
 
-	/* Round keys: one SA's broadcast, else each lane its own. */
-	if (one_key) {
-		for (r = 0; r <= nr; r++)
-			rk[r] = bcast(o[0].kd + 16 * r);
-	} else {
-		for (r = 0; r <= nr; r++)
-			rk[r] = lanes(o[0].kd + 16 * r, o[1].kd + 16 * r, o[2].kd + 16 * r,
-				      o[3].kd + 16 * r);
-	}
+	round_keys(o, one_key, nr, rk);
 
 	/* Key stream: ks[0] = E(J0) for the tag, ks[1 + b] for block b
 	 * (counter J0 + 1 + b: only the last byte moves). */
@@ -658,7 +662,7 @@ x4_long(const struct gcm_x4_op o[4], const unsigned int key_len, const bool enc,
 	struct gx_long x;
 	struct gx_acc f;
 	__m512i rk[15], ej0, y;
-	unsigned int nb[4], st[4], m = 0, p, r, s0, g, i, j;
+	unsigned int nb[4], st[4], m = 0, p, s0, g, i, j;
 	int lo = 0, hi;
 
 	for (p = 0; p < 4; p++) {
@@ -668,10 +672,7 @@ x4_long(const struct gcm_x4_op o[4], const unsigned int key_len, const bool enc,
 		m = st[p] > m ? st[p] : m;
 	}
 	hi = (int)m - 1;
-	for (r = 0; r <= nr; r++)
-		rk[r] = one_key ? bcast(o[0].kd + 16 * r) :
-				  lanes(o[0].kd + 16 * r, o[1].kd + 16 * r, o[2].kd + 16 * r,
-					o[3].kd + 16 * r);
+	round_keys(o, one_key, nr, rk);
 	ej0 = lanes_x(gcm_x4_j0(&o[0]), gcm_x4_j0(&o[1]), gcm_x4_j0(&o[2]), gcm_x4_j0(&o[3]));
 	for (j = 0; j < 4; j++)
 		x.ctr[j] = ej0; /* several SAs: J0s, the offsets added below */
