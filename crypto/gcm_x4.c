@@ -586,7 +586,7 @@ x4_step(struct gx_long *x, const struct gcm_x4_op o[4], const __m512i rk[15], un
 	hk1 = kara(h1);
 	/* All four loads before the first store: a store to one packet
 	 * and a later load from another 4 KB apart look alike to the core
-	 * (their low twelve address bits), and the load would wait. */
+	 * (their low twelve address bits), and the load may wait. */
 	GX_UNROLL4
 	for (p = 0; p < 4; p++) {
 		a[p] = (uint8_t *)(x->adr[p] + 64 * (uintptr_t)s);
