@@ -484,12 +484,8 @@ aead_nonce(struct crypto_engine *e, unsigned int slot,
 	   const struct crypto_op *op)
 {
 	uint8_t *nonce = e->nonce[slot];
-	uint32_t s, i0, i1;
 
-	memcpy(&s, op->sess->salt, 4);
-	memcpy(&i0, op->iv, 4);
-	memcpy(&i1, op->iv + 4, 4);
-	_mm_store_si128((__m128i *)nonce, _mm_set_epi32(0, (int)i1, (int)i0, (int)s));
+	_mm_store_si128((__m128i *)nonce, gcm_x4_salt_iv(op->sess->salt, op->iv, 0));
 	return nonce;
 }
 
@@ -804,9 +800,10 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 	static uint8_t idle[16]; /* an idle lane's pointers: never read or written */
 	struct gcm_x4_op l[4];
 	unsigned int g, p, k, bad;
+	const bool avx512 = x4_isa() == GCM_X4_AVX512;
 	uint16_t ok = 0;
 
-	if (x4_isa() == GCM_X4_AVX512) {
+	if (avx512) {
 		/* The short ones first, as they come (x4_short() takes any
 		 * mix of them), then the long ones in order of length. */
 		unsigned int ns = short_first(ops, idx, n);
@@ -816,30 +813,27 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 		by_length(ops, idx, n);
 	}
 	for (g = 0; g < n; g += k) {
-		uint32_t shortest = ops[idx[g]].cipher_len, longest;
+		const bool is_long = avx512 && ops[idx[g]].cipher_len > GCM_X4_SHORT_LEN;
 
 		/* Four of like length: each code costs about four of its
-		 * group's longest. On AVX-512 none long if the first is
-		 * short; in a long group the first is its shortest and the
-		 * last its longest. */
-		longest = shortest;
-		for (k = 1; k < 4 && g + k < n; k++) {
-			uint32_t len = ops[idx[g + k]].cipher_len;
-
-			if (x4_isa() == GCM_X4_AVX512 && shortest <= GCM_X4_SHORT_LEN &&
-			    len > GCM_X4_SHORT_LEN)
+		 * group's longest. On AVX-512 a group is all short or all
+		 * long, and a long one in order of length. */
+		for (k = 1; k < 4 && g + k < n; k++)
+			if (avx512 && !is_long && ops[idx[g + k]].cipher_len > GCM_X4_SHORT_LEN)
 				break;
-			longest = len > longest ? len : longest;
-		}
-		/* On AVX-512, long ones go to IPsec-MB one by one where the
-		 * four would not win: fewer than four, lengths apart (the
-		 * shortest under 3/4 of the longest), or several SAs past
+		/* Long ones go to IPsec-MB one by one where the four would
+		 * not win: fewer than four, lengths apart (the shortest under
+		 * 3/4 of the longest), or several SAs past
 		 * MB_X4_MIXED_MAX_LEN. */
-		if (x4_isa() == GCM_X4_AVX512 && longest > GCM_X4_SHORT_LEN &&
-		    (k < 4 || 4 * shortest < 3 * longest ||
-		     (longest > MB_X4_MIXED_MAX_LEN && !one_sa(ops, &idx[g], k)))) {
-			ok += gcm_group_one(e, ops, &idx[g], k, enc);
-			continue;
+		if (is_long) {
+			uint32_t shortest = ops[idx[g]].cipher_len;
+			uint32_t longest = ops[idx[g + k - 1]].cipher_len;
+
+			if (k < 4 || 4 * shortest < 3 * longest ||
+			    (longest > MB_X4_MIXED_MAX_LEN && !one_sa(ops, &idx[g], k))) {
+				ok += gcm_group_one(e, ops, &idx[g], k, enc);
+				continue;
+			}
 		}
 		for (p = 0; p < 4; p++) {
 			struct crypto_op *op;

@@ -107,17 +107,25 @@ gcm_x4(enum gcm_x4_isa isa, const struct gcm_x4_op op[4], unsigned int key_len, 
 				      gcm_x4_avx2(op, key_len, enc);
 }
 
-/* J0 = salt || iv || 0x00000001, as a 128-bit value (built in registers:
- * a 16-byte load right after smaller stores would stall). */
+/* salt (4 bytes) || iv (8) || @p last (4, as stored), as a 128-bit
+ * value built in registers: a 16-byte load right after smaller stores
+ * would stall. With @p last 0, an AEAD nonce (RFC 4106 4, RFC 7634 2). */
 static inline __m128i
-gcm_x4_j0(const struct gcm_x4_op *o)
+gcm_x4_salt_iv(const uint8_t *salt, const uint8_t *iv, uint32_t last)
 {
 	uint32_t s, i0, i1;
 
-	memcpy(&s, o->salt, 4);
-	memcpy(&i0, o->iv, 4);
-	memcpy(&i1, o->iv + 4, 4);
-	return _mm_set_epi32(0x01000000, (int)i1, (int)i0, (int)s);
+	memcpy(&s, salt, 4);
+	memcpy(&i0, iv, 4);
+	memcpy(&i1, iv + 4, 4);
+	return _mm_set_epi32((int)last, (int)i1, (int)i0, (int)s);
+}
+
+/* J0 = salt || iv || 0x00000001. */
+static inline __m128i
+gcm_x4_j0(const struct gcm_x4_op *o)
+{
+	return gcm_x4_salt_iv(o->salt, o->iv, 0x01000000);
 }
 
 #endif

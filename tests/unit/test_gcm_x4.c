@@ -376,11 +376,9 @@ page_edges(const struct isa *c)
 	 * ICV | none | none. */
 	m = mmap(NULL, 32 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	CU_ASSERT_FATAL(m != MAP_FAILED);
-	for (p = 0; p < 16; p++)
-		if (p % 2 == 0)
-			CU_ASSERT_FATAL(mprotect(m + 2 * p * pg, pg, PROT_NONE) == 0);
-	for (p = 0; p < 4; p++)
-		CU_ASSERT_FATAL(mprotect(m + (8 * p + 7) * pg, pg, PROT_NONE) == 0);
+	for (p = 0; p < 32; p++)
+		if (p % 2 == 0 || p % 8 == 7)
+			CU_ASSERT_FATAL(mprotect(m + p * pg, pg, PROT_NONE) == 0);
 	fill(key, sizeof(key));
 	key_pre(c, 16, key, &kd);
 	for (at_start = 0; at_start < 2; at_start++) {
