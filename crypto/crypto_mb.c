@@ -721,9 +721,8 @@ lanes_op(const struct crypto_op *op)
 
 /*
  * Put @p idx[0 .. n) in order of payload length (insertion sort: a
- * burst of one size is one pass). gcm_x4_avx2() takes payloads to 4 KB
- * and a group of four costs about as much as four of its longest, so
- * like lengths go together.
+ * burst of one size is one pass). gcm_x4() costs about four of its
+ * group's longest payload, so like lengths go together.
  */
 static void
 by_length(const struct crypto_op *ops, uint8_t idx[], unsigned int n)
@@ -737,26 +736,6 @@ by_length(const struct crypto_op *ops, uint8_t idx[], unsigned int n)
 			idx[j] = idx[j - 1];
 		idx[j] = x;
 	}
-}
-
-/*
- * Put the ops of @p idx[0 .. n) whose payloads x4_short() takes
- * (GCM_X4_SHORT_LEN) first, each part in its order. @return how many.
- */
-static unsigned int
-short_first(const struct crypto_op *ops, uint8_t idx[], unsigned int n)
-{
-	uint8_t rest[CRYPTO_CHUNK];
-	unsigned int i, ns = 0, nl = 0;
-
-	for (i = 0; i < n; i++) {
-		if (ops[idx[i]].cipher_len <= GCM_X4_SHORT_LEN)
-			idx[ns++] = idx[i];
-		else
-			rest[nl++] = idx[i];
-	}
-	memcpy(&idx[ns], rest, nl);
-	return ns;
 }
 
 /* Are the @p n ops @p idx[] of @p ops all under one SA? */
@@ -787,45 +766,83 @@ gcm_group_one(struct crypto_engine *e, struct crypto_op *ops, const uint8_t idx[
 	return ok;
 }
 
+/* Up to four AES-GCM ops of one key size on their way to gcm_x4(). */
+struct x4_group {
+	struct gcm_x4_op l[4];
+	uint8_t idx[4]; /**< lane p is ops[idx[p]] */
+	unsigned int k; /**< lanes in use */
+};
+
+/* Add @p ops[i] to @p q (not full). */
+static inline void
+x4_add(struct x4_group *q, const struct crypto_op *ops, unsigned int i)
+{
+	const struct crypto_op *op = &ops[i];
+	const struct crypto_session *s = op->sess;
+	struct gcm_x4_op *l = &q->l[q->k];
+
+	l->kd = (const uint8_t *)&mb_keys(s)->gcm;
+	l->data = op->data + op->cipher_off;
+	l->len = op->cipher_len;
+	l->aad = op->aad;
+	l->aad_len = op->aad_len;
+	l->salt = s->salt;
+	l->iv = op->iv;
+	l->icv = op->icv;
+	l->icv_len = s->icv_len;
+	q->idx[q->k++] = (uint8_t)i;
+}
+
+/* @p q's ops (one to four, keys of @p key_len bytes) through gcm_x4(),
+ * which writes or checks their ICVs; the lanes past them idle. Empties
+ * @p q. @return how many verified. */
+static uint16_t
+x4_run(struct crypto_op *ops, struct x4_group *q, unsigned int key_len, bool enc)
+{
+	static uint8_t idle[16]; /* an idle lane's pointers: never read or written */
+	unsigned int p, bad;
+	uint16_t ok = 0;
+
+	for (p = q->k; p < 4; p++) {
+		q->l[p] = q->l[0];
+		q->l[p].len = q->l[p].aad_len = q->l[p].icv_len = 0;
+		q->l[p].data = q->l[p].icv = idle;
+		q->l[p].aad = idle;
+	}
+	bad = gcm_x4(x4_isa(), q->l, key_len, enc);
+	for (p = 0; p < q->k; p++) {
+		struct crypto_op *op = &ops[q->idx[p]];
+
+		op->status = bad & (1u << p) ? CRYPTO_ICV_FAIL : CRYPTO_OK;
+		ok += !(bad & (1u << p));
+	}
+	q->k = 0;
+	return ok;
+}
+
 /*
- * The AES-GCM ops @p idx[0 .. n) of @p ops that fit gcm_x4() (all with
- * keys of @p key_len bytes), four at a time through it, which writes or
- * checks their ICVs; a last group of fewer has idle lanes. @return how
- * many verified.
+ * The AES-GCM ops @p idx[0 .. n) of @p ops for gcm_x4() that mb_chunk()
+ * did not group as they came (all with keys of @p key_len bytes: on
+ * AVX-512 the long ones, on AVX2 all), in order of length, four at a
+ * time; a last group of fewer has idle lanes. @return how many verified.
  */
 static uint16_t
 gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsigned int n,
 	   unsigned int key_len, bool enc)
 {
-	static uint8_t idle[16]; /* an idle lane's pointers: never read or written */
-	struct gcm_x4_op l[4];
-	unsigned int g, p, k, bad;
+	struct x4_group q = { .k = 0 };
 	const bool avx512 = x4_isa() == GCM_X4_AVX512;
+	unsigned int g, p, k;
 	uint16_t ok = 0;
 
-	if (avx512) {
-		/* The short ones first, as they come (x4_short() takes any
-		 * mix of them), then the long ones in order of length. */
-		unsigned int ns = short_first(ops, idx, n);
-
-		by_length(ops, &idx[ns], n - ns);
-	} else {
-		by_length(ops, idx, n);
-	}
+	by_length(ops, idx, n);
 	for (g = 0; g < n; g += k) {
-		const bool is_long = avx512 && ops[idx[g]].cipher_len > GCM_X4_SHORT_LEN;
-
-		/* Four of like length: each code costs about four of its
-		 * group's longest. On AVX-512 a group is all short or all
-		 * long, and a long one in order of length. */
-		for (k = 1; k < 4 && g + k < n; k++)
-			if (avx512 && !is_long && ops[idx[g + k]].cipher_len > GCM_X4_SHORT_LEN)
-				break;
-		/* Long ones go to IPsec-MB one by one where the four would
-		 * not win: fewer than four, lengths apart (the shortest under
-		 * 3/4 of the longest), or several SAs past
-		 * MB_X4_MIXED_MAX_LEN. */
-		if (is_long) {
+		k = n - g < 4 ? n - g : 4;
+		/* On AVX-512 (x4_long()) they go to IPsec-MB one by one
+		 * where the four would not win: fewer than four, lengths
+		 * apart (the shortest under 3/4 of the longest), or several
+		 * SAs past MB_X4_MIXED_MAX_LEN. */
+		if (avx512) {
 			uint32_t shortest = ops[idx[g]].cipher_len;
 			uint32_t longest = ops[idx[g + k - 1]].cipher_len;
 
@@ -835,36 +852,9 @@ gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsign
 				continue;
 			}
 		}
-		for (p = 0; p < 4; p++) {
-			struct crypto_op *op;
-			const struct crypto_session *s;
-
-			if (p >= k) {
-				l[p] = l[0];
-				l[p].len = l[p].aad_len = l[p].icv_len = 0;
-				l[p].data = l[p].icv = idle;
-				l[p].aad = idle;
-				continue;
-			}
-			op = &ops[idx[g + p]];
-			s = op->sess;
-			l[p].kd = (const uint8_t *)&mb_keys(s)->gcm;
-			l[p].data = op->data + op->cipher_off;
-			l[p].len = op->cipher_len;
-			l[p].aad = op->aad;
-			l[p].aad_len = op->aad_len;
-			l[p].salt = s->salt;
-			l[p].iv = op->iv;
-			l[p].icv = op->icv;
-			l[p].icv_len = s->icv_len;
-		}
-		bad = gcm_x4(x4_isa(), l, key_len, enc);
-		for (p = 0; p < k; p++) {
-			struct crypto_op *op = &ops[idx[g + p]];
-
-			op->status = bad & (1u << p) ? CRYPTO_ICV_FAIL : CRYPTO_OK;
-			ok += !(bad & (1u << p));
-		}
+		for (p = 0; p < k; p++)
+			x4_add(&q, ops, idx[g + p]);
+		ok += x4_run(ops, &q, key_len, enc);
 	}
 	return ok;
 }
@@ -875,15 +865,19 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 {
 	IMB_JOB *jobs[CRYPTO_CHUNK];
 	uint8_t slot[CRYPTO_CHUNK];
-	uint8_t x128[CRYPTO_CHUNK], x256[CRYPTO_CHUNK]; /* short GCM ops, by key size */
+	uint8_t x128[CRYPTO_CHUNK], x256[CRYPTO_CHUNK]; /* other GCM ops for the lanes, by key size */
 	uint8_t xc[CRYPTO_CHUNK]; /* short ChaCha20-Poly1305 ops */
+	struct x4_group q[2] = { { .k = 0 }, { .k = 0 } }; /* AES-128, AES-256 */
 	enum { OP_BAD, OP_ONE, OP_LANES } route[CRYPTO_CHUNK]; /* OP_ONE: alone or as a job */
-	unsigned int i, nj = 0, done, n128 = 0, n256 = 0, nc = 0;
+	const bool short_now = x4_isa() == GCM_X4_AVX512;
+	unsigned int i, nj = 0, done, n128 = 0, n256 = 0, nc = 0, nlanes = 0;
 	uint16_t ok = 0;
 
 	/* Validate, sort out the GCM and ChaCha20-Poly1305 ops for the
 	 * lanes (gcm_x4() and chacha_x16() build their nonces), and build
-	 * every other AEAD nonce (aead_nonce()). */
+	 * every other AEAD nonce (aead_nonce()). On AVX-512 the short GCM
+	 * ops go four at a time as they come (x4_short() takes any mix of
+	 * them): no list, no second pass. */
 	for (i = 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 
@@ -893,18 +887,31 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 		if (lanes_op(op)) {
 			unsigned int lanes = mb_hdr(op->sess)->lanes;
 
-			if (lanes == MB_LANES_GCM128)
-				x128[n128++] = (uint8_t)i;
-			else if (lanes == MB_LANES_GCM256)
-				x256[n256++] = (uint8_t)i;
-			else
-				xc[nc++] = (uint8_t)i;
 			route[i] = OP_LANES;
+			nlanes++;
+			if (lanes == MB_LANES_CHACHA) {
+				xc[nc++] = (uint8_t)i;
+			} else if (short_now && op->cipher_len <= GCM_X4_SHORT_LEN) {
+				struct x4_group *g = &q[lanes == MB_LANES_GCM256];
+
+				x4_add(g, ops, i);
+				if (g->k == 4)
+					ok += x4_run(ops, g, lanes == MB_LANES_GCM256 ? 32 : 16, enc);
+			} else if (lanes == MB_LANES_GCM128) {
+				x128[n128++] = (uint8_t)i;
+			} else {
+				x256[n256++] = (uint8_t)i;
+			}
 		} else if (op->sess->is_aead) {
 			aead_nonce(e, i, op);
 		}
 	}
-	for (i = 0; i < n; i++) {
+	if (q[0].k != 0)
+		ok += x4_run(ops, &q[0], 16, enc);
+	if (q[1].k != 0)
+		ok += x4_run(ops, &q[1], 32, enc);
+	/* A chunk all for the lanes (one SA's short packets) has none. */
+	for (i = nlanes == n ? n : 0; i < n; i++) {
 		struct crypto_op *op = &ops[i];
 		const struct mb_hdr *mp;
 
