@@ -611,6 +611,10 @@ def main():
                 n, r["active_flows"], fmt(r["mpps"]["median"]), fmt(r["mpps"]["min"]),
                 fmt(r["mpps"]["max"]), r["install_per_s"]))
             sys.stdout.flush()
+        # What the many SAs' cold pages cost this machine, to read
+        # the ratios against (bench/RESULTS.md, twenty-second session).
+        if max(ns) >= 100000:
+            doc["memory_probe"] = memory_probe(build)
         base = doc["sas"][0]["mpps"]["median"]
         base_cpu = doc["sas"][0]["mpps_cpu"]["median"]
         for r in doc["sas"]:
@@ -645,6 +649,29 @@ def main():
         json.dump(doc, f, indent=1)
     print("wrote %s (%.0f s)" % (path, doc["elapsed_s"]))
     return 0
+
+
+def memory_probe(build):
+    """bench/mem_probe 1024's figures: what a load to a cold 4 KB page of
+    a 1 GB map costs, alone and with many side by side (the flow slot
+    and SA record of a packet among 1M SAs are such loads). None where
+    the build has no probe or it fails (said why)."""
+    exe = os.path.join(build, "bench", "mem_probe")
+    if not os.path.exists(exe):
+        print("memory probe: %s not built (meson -Dbench=enabled)" % exe)
+        return None
+    p = subprocess.run([exe, "1024"], capture_output=True, text=True, timeout=300)
+    if p.returncode != 0:
+        print("memory probe: %s" % (p.stderr.strip() or "exit %d" % p.returncode))
+        return None
+    res = {}
+    for w in p.stdout.split():
+        k, _, v = w.partition("=")
+        try:
+            res[k] = float(v)
+        except ValueError:
+            res[k] = v
+    return res
 
 
 def report(doc, hz):
@@ -683,6 +710,12 @@ def report(doc, hz):
                                       fmt(cpu), fmt(None if rel_cpu is None else 100 * rel_cpu,
                                                     "%.0f%%"),
                                       fmt(c, "%.0f"), r["active_flows"])))
+    mp = doc.get("memory_probe")
+    if mp:
+        print("%-44s %-16s %s" % ("b. a load to a cold page (bench/mem_probe)",
+                                  "%.0f cyc" % mp["best_tsc_per_cold_page"],
+                                  "TSC cycles, many side by side; %.0f alone (latency); "
+                                  "1 GB of %s" % (mp["latency_tsc"], mp["memory"])))
     for r in doc.get("spd", []):
         print("%-44s %-16s %s" % ("d. %d SPD policies" % r["policies"],
                                   "%s Mpps" % fmt(r["mpps"]["median"]),

@@ -23,5 +23,5 @@ done
 if [ ! -f "$b/build.ninja" ]; then
 	meson setup "$b" -Dbench=enabled -Dtests=disabled >/dev/null
 fi
-ninja -C "$b" espd bench/pfp_setup >/dev/null
+ninja -C "$b" espd bench/pfp_setup bench/mem_probe >/dev/null
 PYTHONPATH=tests exec /usr/bin/python3 bench/bench_pfp.py "$b" "${args[@]}"
