@@ -29,6 +29,14 @@
 #define MAX_CHAINS 32
 #define LOADS 400000u
 
+/* Page @p pg's pointer in map @p m: at a line that varies with the page,
+ * so that the chains do not all fall in one cache set. */
+static char *
+slot(char *m, size_t pg)
+{
+	return m + pg * PAGE + (pg % 64) * 64;
+}
+
 /* TSC cycles a load, the best of three runs, for @p k chains from @p start. */
 static double
 chase(char *const start[], unsigned int k)
@@ -88,15 +96,16 @@ main(int argc, char **argv)
 	for (i = n - 1; i > 0; i--) {
 		size_t r, t;
 
-		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
 		r = x % (i + 1);
 		t = perm[i], perm[i] = perm[r], perm[r] = t;
 	}
-#define AT(pg) (m + (pg) * PAGE + ((pg) % 64) * 64)
 	for (i = 0; i < n; i++)
-		*(char **)AT(perm[i]) = AT(perm[(i + 1) % n]);
+		*(char **)slot(m, perm[i]) = slot(m, perm[(i + 1) % n]);
 	for (j = 0; j < MAX_CHAINS; j++)
-		start[j] = AT(perm[j * (n / MAX_CHAINS)]);
+		start[j] = slot(m, perm[j * (n / MAX_CHAINS)]);
 	printf("memory=%s mb=%zu", kind, mb);
 	for (j = 0; j < sizeof(ks) / sizeof(ks[0]); j++) {
 		double t = chase(start, ks[j]);

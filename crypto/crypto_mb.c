@@ -830,11 +830,12 @@ static uint16_t
 gcm_x4_ops(struct crypto_engine *e, struct crypto_op *ops, uint8_t idx[], unsigned int n,
 	   unsigned int key_len, bool enc)
 {
-	struct x4_group q = { .k = 0 };
+	struct x4_group q; /* (its lanes are written before they are read) */
 	const bool avx512 = x4_isa() == GCM_X4_AVX512;
 	unsigned int g, p, k;
 	uint16_t ok = 0;
 
+	q.k = 0;
 	by_length(ops, idx, n);
 	for (g = 0; g < n; g += k) {
 		k = n - g < 4 ? n - g : 4;
@@ -867,12 +868,13 @@ mb_chunk(struct crypto_engine *e, struct crypto_op *ops, unsigned int n,
 	uint8_t slot[CRYPTO_CHUNK];
 	uint8_t x128[CRYPTO_CHUNK], x256[CRYPTO_CHUNK]; /* other GCM ops for the lanes, by key size */
 	uint8_t xc[CRYPTO_CHUNK]; /* short ChaCha20-Poly1305 ops */
-	struct x4_group q[2] = { { .k = 0 }, { .k = 0 } }; /* AES-128, AES-256 */
+	struct x4_group q[2]; /* AES-128, AES-256 (lanes written before read) */
 	enum { OP_BAD, OP_ONE, OP_LANES } route[CRYPTO_CHUNK]; /* OP_ONE: alone or as a job */
 	const bool short_now = x4_isa() == GCM_X4_AVX512;
 	unsigned int i, nj = 0, done, n128 = 0, n256 = 0, nc = 0, nlanes = 0;
 	uint16_t ok = 0;
 
+	q[0].k = q[1].k = 0;
 	/* Validate, sort out the GCM and ChaCha20-Poly1305 ops for the
 	 * lanes (gcm_x4() and chacha_x16() build their nonces), and build
 	 * every other AEAD nonce (aead_nonce()). On AVX-512 the short GCM
