@@ -309,7 +309,7 @@ x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 	/* One SA (a burst of one tunnel), and, with uni, packets of one
 	 * block count: every lane then takes the same power of H at each
 	 * step, one broadcast load. */
-	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	one_key = gcm_x4_one_key(o);
 	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
 
 	round_keys(o, one_key, nr, rk);
@@ -765,11 +765,12 @@ GX_TARGET unsigned int
 gcm_x4_avx512(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 {
 	uint32_t most = o[0].len, p;
-	bool one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	bool one_key;
 
 	for (p = 1; p < 4; p++)
 		most = o[p].len > most ? o[p].len : most;
 	if (most <= GCM_X4_SHORT_LEN)
 		return x4_short(o, key_len, enc);
+	one_key = gcm_x4_one_key(o);
 	return enc ? x4_long_enc(o, key_len, one_key) : x4_long_dec(o, key_len, one_key);
 }

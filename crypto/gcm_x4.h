@@ -58,6 +58,14 @@ struct gcm_x4_op {
 	uint32_t icv_len;    /**< at most 16; 0 for an idle lane */
 };
 
+/** Do the four lanes of @p o share one key (one SA, or idle lanes that
+ *  copy lane 0's)? Then a round's keys are one broadcast. */
+static inline bool
+gcm_x4_one_key(const struct gcm_x4_op o[4])
+{
+	return o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+}
+
 /** The best of the codes above this CPU runs (GCM_X4_NONE: neither). */
 enum gcm_x4_isa gcm_x4_cpu(void);
 

@@ -253,7 +253,7 @@ x4_short(const struct gcm_x4_op o[4], unsigned int key_len, bool enc)
 		maxb = nb[p] > maxb ? nb[p] : maxb;
 		full = o[p].len / 16 < full ? o[p].len / 16 : full;
 	}
-	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	one_key = gcm_x4_one_key(o);
 	uni = one_key && nb[0] == nb[1] && nb[0] == nb[2] && nb[0] == nb[3];
 
 	round_keys(o, one_key, nr, rk0, rk1, rk);
@@ -446,7 +446,7 @@ x4_long(const struct gcm_x4_op o[4], unsigned int key_len, const bool enc)
 		nb[p] = (o[p].len + 15) / 16;
 		m = nb[p] + 2 > m ? nb[p] + 2 : m;
 	}
-	one_key = o[0].kd == o[1].kd && o[0].kd == o[2].kd && o[0].kd == o[3].kd;
+	one_key = gcm_x4_one_key(o);
 	round_keys(o, one_key, nr, rk0, rk1, rk);
 	/* The last ten rounds (AES-256's rounds 5 .. 14), the stitched ones. */
 	t[0] = rk[0] + nr - 10;
